@@ -1,0 +1,51 @@
+/* compiler: the public entry points of the compiler library — import an ONNX model into the IR,
+ * infer shapes, find the word embedding, and emit a plan. tools/vmaskc calls these; nothing here
+ * prints or exits. */
+#ifndef VM_COMPILER_H
+#define VM_COMPILER_H
+
+#include "../onnx/onnx_io.h"
+#include "ir.h"
+
+/* `--shape NAME=D0,D1,...`: fixes a graph input's dims (replacing symbols). */
+struct vm_shape_override {
+    const char *name;
+    int rank;
+    int64_t dims[VM_MAX_RANK];
+};
+
+struct vm_import_opts {
+    const struct vm_shape_override *shapes;
+    int n_shapes;
+    /* Graph inputs replaced by constants (for example the `shape` input of an ONNX node test,
+     * which decides an output shape and therefore must be known when compiling). */
+    const struct vm_tensor *fixed;
+    int n_fixed;
+};
+
+/* ModelProto -> IR. Checks IR version and opsets, converts initializers, Constant nodes and
+ * attributes, and lists every unsupported op at once. Does not infer shapes. */
+enum vm_status vm_import(const Onnx__ModelProto *m, const struct vm_import_opts *o,
+                         struct vm_graph **out, struct vm_error *err);
+
+/* Shape and dtype inference over the whole graph plus folding of shape arithmetic. After it,
+ * every live value has a complete (possibly symbolic) shape. */
+enum vm_status vm_infer_graph(struct vm_graph *g, struct vm_error *err);
+
+/* Names of graph inputs whose values decide shapes (so `vmaskc run` can fix them from test data).
+ * Returns how many were written to names (up to cap). */
+int vm_shape_deciding_inputs(const struct vm_graph *g, const char **names, int cap);
+
+/* The word-embedding Gather: data is a 2-D float initializer, indices come straight from a graph
+ * input. `override` names the Gather node or its data initializer. *node = -1 when none. */
+enum vm_status vm_find_embedding(const struct vm_graph *g, const char *override, int32_t *node,
+                                 struct vm_error *err);
+
+/* Parameter count and bytes of float initializers. */
+void vm_graph_param_stats(const struct vm_graph *g, int64_t *count, int64_t *bytes);
+
+/* Serializes the graph as a plan (schemas/vmplan.proto). Caller frees *buf. */
+enum vm_status vm_emit_plan(const struct vm_graph *g, const char *source, uint8_t **buf,
+                            size_t *len, struct vm_error *err);
+
+#endif

@@ -1,0 +1,300 @@
+/* emit: IR -> plan bytes (schemas/vmplan.proto).
+ *
+ * Only what the runtime needs is written: every live node whose outputs are not all known becomes a
+ * step (known outputs need no run-time work), and the values those steps, the graph inputs and the
+ * outputs touch. Values are renumbered densely in first-use order. Known values keep their content:
+ * concrete bytes go to the initializer blob, symbolic int64 content is written as dims for the
+ * runtime to evaluate at bind time. The same graph always gives byte-identical plans.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compiler.h"
+#include "ops.h"
+#include "vmplan.pb-c.h"
+
+struct emit_ctx {
+    const struct vm_graph *g;
+    int32_t *map; /* IR value -> plan value, -1 unmapped */
+    int32_t *order; /* plan value -> IR value */
+    int32_t n;
+    /* arena-allocated protobuf objects, freed at the end */
+    void **allocs;
+    size_t n_allocs, cap_allocs;
+    struct vm_error *err;
+};
+
+static void *ealloc(struct emit_ctx *e, size_t n) {
+    if (e->n_allocs == e->cap_allocs) {
+        size_t cap = e->cap_allocs ? 2 * e->cap_allocs : 1024;
+        void **na = realloc(e->allocs, cap * sizeof *na);
+        if (!na) return NULL;
+        e->allocs = na;
+        e->cap_allocs = cap;
+    }
+    void *p = calloc(1, n ? n : 1);
+    if (p) e->allocs[e->n_allocs++] = p;
+    return p;
+}
+
+static int32_t map_value(struct emit_ctx *e, int32_t v) {
+    if (v < 0) return -1;
+    if (e->map[v] < 0) {
+        e->map[v] = e->n;
+        e->order[e->n++] = v;
+    }
+    return e->map[v];
+}
+
+static Vmplan__Dim *make_dim(struct emit_ctx *e, const struct vm_dim *d) {
+    Vmplan__Dim *pd = ealloc(e, sizeof *pd);
+    if (!pd) return NULL;
+    vmplan__dim__init(pd);
+    pd->n_term = (size_t)d->n;
+    pd->term = ealloc(e, (size_t)(d->n ? d->n : 1) * sizeof *pd->term);
+    if (!pd->term) return NULL;
+    for (int i = 0; i < d->n; i++) {
+        Vmplan__Term *t = ealloc(e, sizeof *t);
+        if (!t) return NULL;
+        vmplan__term__init(t);
+        t->has_coef = 1;
+        t->coef = d->t[i].coef;
+        int deg = 0;
+        while (deg < VM_DIM_DEGREE && d->t[i].sym[deg] >= 0) deg++;
+        t->n_sym = (size_t)deg;
+        t->sym = ealloc(e, (size_t)(deg ? deg : 1) * sizeof *t->sym);
+        if (!t->sym) return NULL;
+        for (int k = 0; k < deg; k++) t->sym[k] = d->t[i].sym[k];
+        pd->term[i] = t;
+    }
+    return pd;
+}
+
+static bool node_is_step(const struct vm_graph *g, const struct vm_node *n) {
+    for (int32_t k = 0; k < n->n_out; k++) {
+        if (n->out[k] < 0) continue;
+        if (!vm_value_is_known(&g->values[n->out[k]])) return true;
+    }
+    return false;
+}
+
+static Vmplan__Binding *make_binding(struct emit_ctx *e, const char *name, int32_t value, int32_t aux) {
+    Vmplan__Binding *b = ealloc(e, sizeof *b);
+    if (!b) return NULL;
+    vmplan__binding__init(b);
+    b->name = (char *)name;
+    b->has_value = 1;
+    b->value = value;
+    if (aux >= -1) {
+        b->has_aux = 1;
+        b->aux = aux;
+    }
+    return b;
+}
+
+enum vm_status vm_emit_plan(const struct vm_graph *g, const char *source, uint8_t **buf,
+                            size_t *len, struct vm_error *err) {
+    *buf = NULL;
+    *len = 0;
+    struct emit_ctx e = {.g = g, .err = err};
+    e.map = malloc(((size_t)g->n_values + 1) * sizeof *e.map);
+    e.order = malloc(((size_t)g->n_values + 1) * sizeof *e.order);
+    enum vm_status s = VM_OK;
+    uint8_t *blob = NULL;
+    if (!e.map || !e.order) {
+        s = vm_errorf(err, VM_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (int32_t v = 0; v < g->n_values; v++) e.map[v] = -1;
+
+    Vmplan__Plan plan;
+    vmplan__plan__init(&plan);
+    plan.has_format_version = 1;
+    plan.format_version = 1;
+    plan.producer = "vmaskc " VM_VERSION;
+    plan.source = (char *)(source ? source : "");
+    plan.n_symbol = (size_t)g->n_symbols;
+    plan.symbol = (char **)g->symbols;
+    plan.has_seed = 1;
+    plan.seed = g->seed;
+
+    for (int32_t i = 0; i < g->n_inputs; i++) map_value(&e, g->inputs[i]);
+
+    /* steps, grouped by phase (the schedule keeps forward before backward before optimizer) */
+    int32_t n_steps = 0;
+    for (int32_t oi = 0; oi < g->n_order; oi++)
+        if (node_is_step(g, &g->nodes[g->order[oi]])) n_steps++;
+    plan.step = ealloc(&e, (size_t)(n_steps + 1) * sizeof *plan.step);
+    if (!plan.step) goto oom;
+    int32_t range_begin[3] = {0, 0, 0}, range_end[3] = {0, 0, 0}, last_phase = 0;
+    bool seen_phase[3] = {false, false, false};
+    for (int32_t oi = 0; oi < g->n_order; oi++) {
+        const struct vm_node *n = &g->nodes[g->order[oi]];
+        if (!node_is_step(g, n)) continue;
+        int32_t ph = n->phase;
+        if (ph < last_phase) {
+            s = vm_errorf(err, VM_EINTERNAL, "schedule mixes phases: node '%s' comes after a later phase", n->name);
+            goto done;
+        }
+        if (!seen_phase[ph]) {
+            range_begin[ph] = (int32_t)plan.n_step;
+            seen_phase[ph] = true;
+        }
+        range_end[ph] = (int32_t)plan.n_step + 1;
+        last_phase = ph;
+        Vmplan__Step *st = ealloc(&e, sizeof *st);
+        if (!st) goto oom;
+        vmplan__step__init(st);
+        st->op = (char *)vm_op_name(n->op);
+        st->name = n->name;
+        st->has_phase = 1;
+        st->phase = ph;
+        st->n_input = (size_t)n->n_in;
+        st->input = ealloc(&e, (size_t)(n->n_in + 1) * sizeof *st->input);
+        st->n_output = (size_t)n->n_out;
+        st->output = ealloc(&e, (size_t)(n->n_out + 1) * sizeof *st->output);
+        if (!st->input || !st->output) goto oom;
+        for (int32_t k = 0; k < n->n_in; k++) st->input[k] = map_value(&e, n->in[k]);
+        for (int32_t k = 0; k < n->n_out; k++) st->output[k] = map_value(&e, n->out[k]);
+        st->n_attr = (size_t)n->n_attrs;
+        st->attr = ealloc(&e, (size_t)(n->n_attrs + 1) * sizeof *st->attr);
+        if (!st->attr) goto oom;
+        for (int32_t a = 0; a < n->n_attrs; a++) {
+            const struct vm_attr *ia = &n->attrs[a];
+            Vmplan__Attr *pa = ealloc(&e, sizeof *pa);
+            if (!pa) goto oom;
+            vmplan__attr__init(pa);
+            pa->name = ia->name;
+            pa->has_type = 1;
+            pa->type = ia->type;
+            switch (ia->type) {
+            case VM_ATTR_INT: pa->has_i = 1; pa->i = ia->i; break;
+            case VM_ATTR_FLOAT: pa->has_f = 1; pa->f = ia->f; break;
+            case VM_ATTR_STRING: pa->s = ia->s; break;
+            case VM_ATTR_INTS: pa->n_ints = (size_t)ia->n; pa->ints = ia->ints; break;
+            case VM_ATTR_FLOATS: pa->n_floats = (size_t)ia->n; pa->floats = ia->floats; break;
+            default: break;
+            }
+            st->attr[a] = pa;
+        }
+        plan.step[plan.n_step++] = st;
+    }
+    for (int32_t i = 0; i < g->n_outputs; i++) map_value(&e, g->outputs[i]);
+    if (g->loss >= 0) map_value(&e, g->loss);
+    /* parameters: every PARAM value, even when only the optimizer touches it */
+    for (int32_t v = 0; v < g->n_values; v++)
+        if (g->values[v].flags & (VM_VALUE_PARAM | VM_VALUE_OPTSTATE)) map_value(&e, v);
+
+    Vmplan__Range *rg[3];
+    for (int r = 0; r < 3; r++) {
+        rg[r] = ealloc(&e, sizeof *rg[r]);
+        if (!rg[r]) goto oom;
+        vmplan__range__init(rg[r]);
+        rg[r]->has_begin = rg[r]->has_end = 1;
+        rg[r]->begin = seen_phase[r] ? range_begin[r] : (int32_t)plan.n_step;
+        rg[r]->end = seen_phase[r] ? range_end[r] : (int32_t)plan.n_step;
+    }
+    plan.forward = rg[0];
+    plan.backward = rg[1];
+    plan.optimizer = rg[2];
+
+    /* values and blob */
+    size_t blob_len = 0;
+    for (int32_t i = 0; i < e.n; i++) {
+        const struct vm_value *v = &g->values[e.order[i]];
+        if (v->data && !v->known) blob_len += (v->nbytes + 63) & ~(size_t)63;
+    }
+    blob = calloc(1, blob_len ? blob_len : 1);
+    plan.value = ealloc(&e, (size_t)(e.n + 1) * sizeof *plan.value);
+    if (!blob || !plan.value) goto oom;
+    size_t blob_pos = 0;
+    char shape[256];
+    for (int32_t i = 0; i < e.n; i++) {
+        const struct vm_value *v = &g->values[e.order[i]];
+        if (v->rank < 0 || v->dtype == VM_DTYPE_UNDEFINED) {
+            s = vm_errorf(err, VM_EINTERNAL, "value '%s' reached the plan without a shape", v->name);
+            goto done;
+        }
+        Vmplan__Value *pv = ealloc(&e, sizeof *pv);
+        if (!pv) goto oom;
+        vmplan__value__init(pv);
+        pv->name = v->name;
+        pv->has_dtype = 1;
+        pv->dtype = v->dtype;
+        pv->has_flags = 1;
+        pv->flags = v->flags & ~(uint32_t)VM_VALUE_INIT;
+        pv->n_dim = (size_t)v->rank;
+        pv->dim = ealloc(&e, (size_t)(v->rank + 1) * sizeof *pv->dim);
+        if (!pv->dim) goto oom;
+        for (int d = 0; d < v->rank; d++)
+            if (!(pv->dim[d] = make_dim(&e, &v->dims[d]))) goto oom;
+        if (v->known) {
+            pv->n_known = (size_t)v->n_known;
+            pv->known = ealloc(&e, (size_t)(v->n_known + 1) * sizeof *pv->known);
+            if (!pv->known) goto oom;
+            for (int64_t k = 0; k < v->n_known; k++)
+                if (!(pv->known[k] = make_dim(&e, &v->known[k]))) goto oom;
+        } else if (v->data) {
+            if (!vm_value_shape_is_const(v)) {
+                s = vm_errorf(err, VM_EINTERNAL, "value '%s' has data but a symbolic shape %s", v->name,
+                              vm_value_shape_str(g, v, shape, sizeof shape));
+                goto done;
+            }
+            pv->flags |= VM_VALUE_INIT;
+            pv->has_init_offset = pv->has_init_bytes = 1;
+            pv->init_offset = blob_pos;
+            pv->init_bytes = v->nbytes;
+            memcpy(blob + blob_pos, v->data, v->nbytes);
+            blob_pos += (v->nbytes + 63) & ~(size_t)63;
+        }
+        plan.value[plan.n_value++] = pv;
+    }
+    plan.has_init_blob = 1;
+    plan.init_blob.data = blob;
+    plan.init_blob.len = blob_len;
+
+    plan.input = ealloc(&e, (size_t)(g->n_inputs + 1) * sizeof *plan.input);
+    plan.output = ealloc(&e, (size_t)(g->n_outputs + 1) * sizeof *plan.output);
+    if (!plan.input || !plan.output) goto oom;
+    for (int32_t i = 0; i < g->n_inputs; i++)
+        if (!(plan.input[plan.n_input++] = make_binding(&e, g->values[g->inputs[i]].name, e.map[g->inputs[i]], -2))) goto oom;
+    for (int32_t i = 0; i < g->n_outputs; i++)
+        if (!(plan.output[plan.n_output++] = make_binding(&e, g->values[g->outputs[i]].name, e.map[g->outputs[i]], -2))) goto oom;
+    int32_t n_params = 0;
+    for (int32_t v = 0; v < g->n_values; v++) n_params += (g->values[v].flags & VM_VALUE_PARAM) != 0;
+    plan.param = ealloc(&e, (size_t)(n_params + 1) * sizeof *plan.param);
+    if (!plan.param) goto oom;
+    for (int32_t v = 0; v < g->n_values; v++) {
+        if (!(g->values[v].flags & VM_VALUE_PARAM)) continue;
+        int32_t gv = g->values[v].grad;
+        if (!(plan.param[plan.n_param++] = make_binding(&e, g->values[v].name, e.map[v], gv >= 0 ? map_value(&e, gv) : -1))) goto oom;
+    }
+    plan.has_loss = 1;
+    plan.loss = g->loss >= 0 ? e.map[g->loss] : -1;
+    plan.meta = ealloc(&e, (size_t)(g->n_meta + 1) * sizeof *plan.meta);
+    if (!plan.meta) goto oom;
+    for (int32_t i = 0; i < g->n_meta; i++) {
+        Vmplan__Meta *mt = ealloc(&e, sizeof *mt);
+        if (!mt) goto oom;
+        vmplan__meta__init(mt);
+        mt->key = g->meta[i].key;
+        mt->value = g->meta[i].value;
+        plan.meta[plan.n_meta++] = mt;
+    }
+
+    *len = vmplan__plan__get_packed_size(&plan);
+    *buf = malloc(*len ? *len : 1);
+    if (!*buf) goto oom;
+    vmplan__plan__pack(&plan, *buf);
+    goto done;
+oom:
+    s = vm_errorf(err, VM_ENOMEM, "out of memory while writing the plan");
+done:
+    for (size_t i = 0; i < e.n_allocs; i++) free(e.allocs[i]);
+    free(e.allocs);
+    free(e.map);
+    free(e.order);
+    free(blob);
+    return s;
+}

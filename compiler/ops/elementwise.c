@@ -1,0 +1,340 @@
+/* elementwise: unary math, broadcasting binary arithmetic and comparisons, Where, Cast, Identity
+ * and Dropout. Shape rule: numpy broadcasting. Folding handles int64 shape arithmetic (including
+ * symbolic elements) so `Shape -> Mul -> Reshape` chains need no run-time step. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../ops.h"
+
+#define F VM_DTYPE_FLOAT
+#define D VM_DTYPE_DOUBLE
+#define I64 VM_DTYPE_INT64
+#define I32 VM_DTYPE_INT32
+#define B VM_DTYPE_BOOL
+
+#define VM_FOLD_MAX 64 /* largest int tensor folded at compile time */
+
+static enum vm_status infer_unary_float(struct vm_graph *g, int32_t n, struct vm_error *err) {
+    enum vm_status s = vm_check_dtype(g, n, 0, err, F, D, 0);
+    if (s) return s;
+    struct vm_value *x = vm_in(g, n, 0);
+    vm_set_out(g, n, 0, x->dtype, x->rank, x->dims);
+    return VM_OK;
+}
+
+static enum vm_status infer_unary_signed(struct vm_graph *g, int32_t n, struct vm_error *err) {
+    enum vm_status s = vm_check_dtype(g, n, 0, err, F, D, I64, I32, VM_DTYPE_INT8, VM_DTYPE_INT16, 0);
+    if (s) return s;
+    struct vm_value *x = vm_in(g, n, 0);
+    vm_set_out(g, n, 0, x->dtype, x->rank, x->dims);
+    return VM_OK;
+}
+
+static enum vm_status infer_not(struct vm_graph *g, int32_t n, struct vm_error *err) {
+    enum vm_status s = vm_check_dtype(g, n, 0, err, B, 0);
+    if (s) return s;
+    struct vm_value *x = vm_in(g, n, 0);
+    vm_set_out(g, n, 0, B, x->rank, x->dims);
+    return VM_OK;
+}
+
+static enum vm_status infer_identity(struct vm_graph *g, int32_t n, struct vm_error *err) {
+    (void)err;
+    struct vm_value *x = vm_in(g, n, 0);
+    vm_set_out(g, n, 0, x->dtype, x->rank, x->dims);
+    return VM_OK;
+}
+
+/* Copies known content through ops that do not change values (Identity, Reshape, Squeeze...). */
+enum vm_status vm_fold_copy(struct vm_graph *g, int32_t n, struct vm_error *err);
+enum vm_status vm_fold_copy(struct vm_graph *g, int32_t n, struct vm_error *err) {
+    struct vm_value *x = vm_in(g, n, 0), *y = vm_out(g, n, 0);
+    if (x->known) return vm_value_set_known(y, x->known, x->n_known, err);
+    if (x->data && !(x->flags & VM_VALUE_PARAM)) {
+        void *d = vm_malloc(x->nbytes, err);
+        if (!d) return VM_ENOMEM;
+        memcpy(d, x->data, x->nbytes);
+        vm_value_set_data(y, d, x->nbytes);
+    }
+    return VM_OK;
+}
+
+static bool is_arith(const char *op) {
+    return !strcmp(op, "Add") || !strcmp(op, "Sub") || !strcmp(op, "Mul") || !strcmp(op, "Div") ||
+           !strcmp(op, "Pow");
+}
+
+static enum vm_status infer_binary(struct vm_graph *g, int32_t n, struct vm_error *err) {
+    const char *op = vm_op_name(g->nodes[n].op);
+    struct vm_value *a = vm_in(g, n, 0), *b = vm_in(g, n, 1);
+    bool logical = !strcmp(op, "And") || !strcmp(op, "Or") || !strcmp(op, "Xor");
+    enum vm_status s;
+    if (logical) {
+        if ((s = vm_check_dtype(g, n, 0, err, B, 0)) || (s = vm_check_dtype(g, n, 1, err, B, 0))) return s;
+    } else if (!strcmp(op, "Pow")) {
+        if ((s = vm_check_dtype(g, n, 0, err, F, D, 0)) || (s = vm_check_dtype(g, n, 1, err, F, D, I64, I32, 0))) return s;
+    } else {
+        if ((s = vm_check_dtype(g, n, 0, err, F, D, I64, I32, VM_DTYPE_INT8, VM_DTYPE_UINT8, VM_DTYPE_INT16,
+                                VM_DTYPE_UINT16, VM_DTYPE_UINT32, VM_DTYPE_UINT64, !strcmp(op, "Equal") ? B : 0, 0)))
+            return s;
+        if (a->dtype != b->dtype)
+            return vm_node_errorf(g, n, err, VM_EINVAL, "inputs have different types (%s and %s)", vm_dtype_name(a->dtype),
+                                  vm_dtype_name(b->dtype));
+    }
+    struct vm_dim dims[VM_MAX_RANK];
+    int rank;
+    if ((s = vm_broadcast(g, n, a->rank, a->dims, b->rank, b->dims, &rank, dims, err))) return s;
+    vm_set_out(g, n, 0, is_arith(op) ? a->dtype : B, rank, dims);
+    return VM_OK;
+}
+
+static enum vm_status infer_where(struct vm_graph *g, int32_t n, struct vm_error *err) {
+    struct vm_value *c = vm_in(g, n, 0), *x = vm_in(g, n, 1), *y = vm_in(g, n, 2);
+    enum vm_status s = vm_check_dtype(g, n, 0, err, B, 0);
+    if (s) return s;
+    if (x->dtype != y->dtype)
+        return vm_node_errorf(g, n, err, VM_EINVAL, "X and Y have different types (%s and %s)", vm_dtype_name(x->dtype),
+                              vm_dtype_name(y->dtype));
+    struct vm_dim d1[VM_MAX_RANK], d2[VM_MAX_RANK];
+    int r1, r2;
+    if ((s = vm_broadcast(g, n, c->rank, c->dims, x->rank, x->dims, &r1, d1, err))) return s;
+    if ((s = vm_broadcast(g, n, r1, d1, y->rank, y->dims, &r2, d2, err))) return s;
+    vm_set_out(g, n, 0, x->dtype, r2, d2);
+    return VM_OK;
+}
+
+static enum vm_status infer_cast(struct vm_graph *g, int32_t n, struct vm_error *err) {
+    const struct vm_attr *to = vm_node_attr(g, n, "to");
+    if (!to || to->type != VM_ATTR_INT) return vm_node_errorf(g, n, err, VM_EFORMAT, "attribute 'to' is required");
+    int32_t dt = (int32_t)to->i;
+    if (vm_dtype_size(dt) == 0 || dt == VM_DTYPE_FLOAT16)
+        return vm_node_errorf(g, n, err, VM_EUNSUPPORTED, "cast to %s is not supported", vm_dtype_name(dt));
+    struct vm_value *x = vm_in(g, n, 0);
+    if (x->dtype == VM_DTYPE_FLOAT16)
+        return vm_node_errorf(g, n, err, VM_EUNSUPPORTED, "cast from %s is not supported", vm_dtype_name(x->dtype));
+    vm_node_remove_attr(g, n, "saturate");
+    vm_set_out(g, n, 0, dt, x->rank, x->dims);
+    return VM_OK;
+}
+
+static enum vm_status infer_dropout(struct vm_graph *g, int32_t n, struct vm_error *err) {
+    enum vm_status s = vm_check_dtype(g, n, 0, err, F, D, 0);
+    if (s) return s;
+    struct vm_value *x = vm_in(g, n, 0);
+    double ratio = vm_node_float(g, n, "ratio", 0.5);
+    if (vm_has_in(g, n, 1)) {
+        struct vm_value *r = vm_in(g, n, 1);
+        if (!r->data || vm_value_numel(r) != 1)
+            return vm_node_errorf(g, n, err, VM_EUNSUPPORTED, "the ratio input must be a constant scalar");
+        ratio = vm_value_data_f64(r, 0);
+    }
+    if (vm_has_in(g, n, 2)) {
+        struct vm_value *t = vm_in(g, n, 2);
+        if (!t->data || vm_value_numel(t) != 1)
+            return vm_node_errorf(g, n, err, VM_EUNSUPPORTED, "the training_mode input must be a constant scalar");
+    }
+    if (ratio < 0 || ratio >= 1) return vm_node_errorf(g, n, err, VM_EINVAL, "ratio %g is outside [0, 1)", ratio);
+    if ((s = vm_node_set_float(g, n, "ratio", ratio, err))) return s;
+    vm_node_remove_attr(g, n, "seed");
+    vm_set_out(g, n, 0, x->dtype, x->rank, x->dims);
+    if (g->nodes[n].n_out > 1) vm_set_out(g, n, 1, B, x->rank, x->dims);
+    return VM_OK;
+}
+
+/* ---- folding of int64 shape arithmetic ---- */
+
+/* Index of element `i` of the output in an input of shape in_dims broadcast to out_dims. */
+static int64_t bcast_index(int64_t i, int rout, const int64_t *out_dims, int rin, const int64_t *in_dims) {
+    int64_t idx = 0, stride = 1;
+    for (int d = rout - 1; d >= 0; d--) {
+        int64_t c = i % out_dims[d];
+        i /= out_dims[d];
+        int di = d - (rout - rin);
+        if (di >= 0) {
+            if (in_dims[di] != 1) idx += c * stride;
+            stride *= in_dims[di];
+        }
+    }
+    return idx;
+}
+
+static bool const_dims(const struct vm_value *v, int64_t *dims) {
+    for (int d = 0; d < v->rank; d++) {
+        if (!vm_dim_is_const(&v->dims[d])) return false;
+        dims[d] = vm_dim_value(&v->dims[d]);
+    }
+    return true;
+}
+
+/* Compares two dims as values: 1 equal, 0 different, -1 unknown. */
+static int dim_equal(const struct vm_dim *a, const struct vm_dim *b) {
+    struct vm_dim diff;
+    if (vm_dim_sub(&diff, a, b)) return -1;
+    if (diff.n == 0) return 1;
+    return vm_dim_sign(&diff) != 0 || vm_dim_is_const(&diff) ? 0 : -1;
+}
+
+static enum vm_status fold_binary(struct vm_graph *g, int32_t n, struct vm_error *err) {
+    const char *op = vm_op_name(g->nodes[n].op);
+    struct vm_value *a = vm_in(g, n, 0), *b = vm_in(g, n, 1), *y = vm_out(g, n, 0);
+    if (!vm_value_is_known(a) || !vm_value_is_known(b)) return VM_OK;
+    if (!vm_dtype_is_int(a->dtype) || !vm_dtype_is_int(b->dtype)) return VM_OK;
+    int64_t da[VM_MAX_RANK], db[VM_MAX_RANK], dy[VM_MAX_RANK];
+    if (!const_dims(a, da) || !const_dims(b, db) || !const_dims(y, dy)) return VM_OK;
+    int64_t ny = vm_value_numel(y);
+    if (ny < 0 || ny > VM_FOLD_MAX) return VM_OK;
+    struct vm_dim out[VM_FOLD_MAX];
+    bool cmp = !is_arith(op);
+    uint8_t bits[VM_FOLD_MAX];
+    for (int64_t i = 0; i < ny; i++) {
+        struct vm_dim x1, x2;
+        if (!vm_value_known_elem(a, bcast_index(i, y->rank, dy, a->rank, da), &x1) ||
+            !vm_value_known_elem(b, bcast_index(i, y->rank, dy, b->rank, db), &x2))
+            return VM_OK;
+        if (cmp) {
+            int eq = dim_equal(&x1, &x2);
+            if (!strcmp(op, "Equal")) {
+                if (eq < 0) return VM_OK;
+                bits[i] = (uint8_t)eq;
+            } else {
+                if (!vm_dim_is_const(&x1) || !vm_dim_is_const(&x2)) return VM_OK;
+                int64_t u = vm_dim_value(&x1), v = vm_dim_value(&x2);
+                if (!strcmp(op, "Greater")) bits[i] = u > v;
+                else if (!strcmp(op, "Less")) bits[i] = u < v;
+                else return VM_OK;
+            }
+            continue;
+        }
+        char c = !strcmp(op, "Add") ? '+' : !strcmp(op, "Sub") ? '-' : !strcmp(op, "Mul") ? '*' : !strcmp(op, "Div") ? '/' : 0;
+        if (!c || vm_dim_binop(&out[i], &x1, &x2, c)) return VM_OK;
+    }
+    if (cmp) {
+        uint8_t *d = vm_malloc((size_t)ny, err);
+        if (!d) return VM_ENOMEM;
+        memcpy(d, bits, (size_t)ny);
+        vm_value_set_data(y, d, (size_t)ny);
+        return VM_OK;
+    }
+    if (y->dtype != I64) {
+        /* int32 shape math: only concrete results are kept */
+        for (int64_t i = 0; i < ny; i++)
+            if (!vm_dim_is_const(&out[i])) return VM_OK;
+        int32_t *d = vm_malloc((size_t)ny * 4, err);
+        if (!d) return VM_ENOMEM;
+        for (int64_t i = 0; i < ny; i++) d[i] = (int32_t)vm_dim_value(&out[i]);
+        vm_value_set_data(y, d, (size_t)ny * 4);
+        return VM_OK;
+    }
+    return vm_value_set_known(y, out, ny, err);
+}
+
+static enum vm_status fold_where(struct vm_graph *g, int32_t n, struct vm_error *err) {
+    struct vm_value *c = vm_in(g, n, 0), *x = vm_in(g, n, 1), *yv = vm_in(g, n, 2), *o = vm_out(g, n, 0);
+    if (!c->data || !vm_value_is_known(x) || !vm_value_is_known(yv) || o->dtype != I64) return VM_OK;
+    int64_t dc[VM_MAX_RANK], dx[VM_MAX_RANK], dy[VM_MAX_RANK], d_o[VM_MAX_RANK];
+    if (!const_dims(c, dc) || !const_dims(x, dx) || !const_dims(yv, dy) || !const_dims(o, d_o)) return VM_OK;
+    int64_t no = vm_value_numel(o);
+    if (no < 0 || no > VM_FOLD_MAX) return VM_OK;
+    struct vm_dim out[VM_FOLD_MAX];
+    for (int64_t i = 0; i < no; i++) {
+        bool cond = ((const uint8_t *)c->data)[bcast_index(i, o->rank, d_o, c->rank, dc)] != 0;
+        const struct vm_value *src = cond ? x : yv;
+        const int64_t *ds = cond ? dx : dy;
+        if (!vm_value_known_elem(src, bcast_index(i, o->rank, d_o, src->rank, ds), &out[i])) return VM_OK;
+    }
+    return vm_value_set_known(o, out, no, err);
+}
+
+static enum vm_status fold_cast(struct vm_graph *g, int32_t n, struct vm_error *err) {
+    struct vm_value *x = vm_in(g, n, 0), *y = vm_out(g, n, 0);
+    if (!vm_value_is_known(x)) return VM_OK;
+    int64_t cnt = vm_value_numel(y);
+    if (cnt < 0 || cnt > VM_FOLD_MAX) return VM_OK;
+    if (x->known && (y->dtype == I64 || y->dtype == I32)) {
+        if (y->dtype == I64) return vm_value_set_known(y, x->known, x->n_known, err);
+    }
+    /* concrete: convert through double (int64 through int64) */
+    size_t es = vm_dtype_size(y->dtype);
+    uint8_t *d = vm_malloc((size_t)cnt * es, err);
+    if (!d) return VM_ENOMEM;
+    for (int64_t i = 0; i < cnt; i++) {
+        struct vm_dim e;
+        double fv;
+        int64_t iv;
+        if (x->known || vm_dtype_is_int(x->dtype) || x->dtype == B) {
+            if (!vm_value_known_elem(x, i, &e) || !vm_dim_is_const(&e)) {
+                free(d);
+                return VM_OK;
+            }
+            iv = vm_dim_value(&e);
+            fv = (double)iv;
+        } else {
+            fv = vm_value_data_f64(x, i);
+            iv = (int64_t)fv;
+        }
+        switch (y->dtype) {
+        case F: { float f = (float)fv; memcpy(d + 4 * i, &f, 4); break; }
+        case D: memcpy(d + 8 * i, &fv, 8); break;
+        case I64: memcpy(d + 8 * i, &iv, 8); break;
+        case I32: { int32_t v = (int32_t)iv; memcpy(d + 4 * i, &v, 4); break; }
+        case B: d[i] = fv != 0; break;
+        default: free(d); return VM_OK;
+        }
+    }
+    vm_value_set_data(y, d, (size_t)cnt * es);
+    return VM_OK;
+}
+
+static enum vm_status fold_neg(struct vm_graph *g, int32_t n, struct vm_error *err) {
+    struct vm_value *x = vm_in(g, n, 0), *y = vm_out(g, n, 0);
+    if (!x->known) return VM_OK;
+    struct vm_dim out[VM_FOLD_MAX], zero = vm_dim_const(0);
+    if (x->n_known > VM_FOLD_MAX) return VM_OK;
+    for (int64_t i = 0; i < x->n_known; i++)
+        if (vm_dim_sub(&out[i], &zero, &x->known[i])) return VM_OK;
+    return vm_value_set_known(y, out, x->n_known, err);
+}
+
+static enum vm_status fold_not(struct vm_graph *g, int32_t n, struct vm_error *err) {
+    struct vm_value *x = vm_in(g, n, 0), *y = vm_out(g, n, 0);
+    if (!x->data) return VM_OK;
+    uint8_t *d = vm_malloc(x->nbytes, err);
+    if (!d) return VM_ENOMEM;
+    for (size_t i = 0; i < x->nbytes; i++) d[i] = !((const uint8_t *)x->data)[i];
+    vm_value_set_data(y, d, x->nbytes);
+    return VM_OK;
+}
+
+#define UNARY(op, fn) {op, NULL, 1, 1, 1, 1, "", 0, 0, 0, NULL, fn, NULL, NULL}
+#define BINARY(op, fl) {op, NULL, 2, 2, 1, 1, "", 0, 0, fl, NULL, infer_binary, fold_binary, NULL}
+
+const struct vm_op_row vm_ops_elementwise[] = {
+    UNARY("Relu", infer_unary_float),
+    UNARY("Tanh", infer_unary_float),
+    UNARY("Sigmoid", infer_unary_float),
+    UNARY("Erf", infer_unary_float),
+    UNARY("Sqrt", infer_unary_float),
+    UNARY("Exp", infer_unary_float),
+    UNARY("Log", infer_unary_float),
+    UNARY("Reciprocal", infer_unary_float),
+    {"Neg", NULL, 1, 1, 1, 1, "", 0, 0, 0, NULL, infer_unary_signed, fold_neg, NULL},
+    UNARY("Abs", infer_unary_signed),
+    {"Not", NULL, 1, 1, 1, 1, "", 0, 0, VM_OP_NO_GRAD, NULL, infer_not, fold_not, NULL},
+    {"Identity", NULL, 1, 1, 1, 1, "", 0, 0, VM_OP_VIEW, NULL, infer_identity, vm_fold_copy, NULL},
+    {"Dropout", NULL, 1, 3, 1, 2, "ratio seed", 0, 0x6, VM_OP_STOCHASTIC, NULL, infer_dropout, NULL, NULL},
+    {"Cast", NULL, 1, 1, 1, 1, "to saturate", 0, 0, 0, NULL, infer_cast, fold_cast, NULL},
+    BINARY("Add", 0),
+    BINARY("Sub", 0),
+    BINARY("Mul", 0),
+    BINARY("Div", 0),
+    BINARY("Pow", 0),
+    BINARY("Equal", VM_OP_NO_GRAD),
+    BINARY("Greater", VM_OP_NO_GRAD),
+    BINARY("Less", VM_OP_NO_GRAD),
+    BINARY("And", VM_OP_NO_GRAD),
+    BINARY("Or", VM_OP_NO_GRAD),
+    BINARY("Xor", VM_OP_NO_GRAD),
+    {"Where", NULL, 3, 3, 1, 1, "", 0, 0x1, 0, NULL, infer_where, fold_where, NULL},
+    {NULL, NULL, 0, 0, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL, NULL},
+};

@@ -1,0 +1,352 @@
+/* bind: turns the symbolic plan into an instance for concrete input shapes.
+ *
+ * 1. binds symbols from the inputs' dims and checks every other dim against them;
+ * 2. evaluates every value's shape and fills values whose int64 content is known symbolically;
+ * 3. lays out one arena: VIEW kernels alias their output onto their input's storage, lifetimes are
+ *    [defining step, last reading step] over the whole plan (inputs from the start, outputs to the
+ *    end), and intervals are placed largest first at the lowest offset that no overlapping interval
+ *    uses (deterministic, so the same shapes always give the same layout);
+ * 4. prepares every step (oneDNN primitives are built here, never in the run loop).
+ * Instances are cached per symbol binding; the arena and scratchpad are shared by a model's
+ * instances, so only one instance's transient data is valid at a time.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rt.h"
+
+static int64_t poly_eval(const struct vm_rt_plan *p, const struct vm_rt_poly *d, const int64_t *sv) {
+    int64_t sum = 0;
+    for (int32_t i = 0; i < d->n; i++) {
+        const struct vm_rt_term *t = &p->terms[d->first + i];
+        int64_t v = t->coef;
+        for (int32_t k = 0; k < t->n; k++) v *= sv[p->syms[t->first + k]];
+        sum += v;
+    }
+    return sum;
+}
+
+/* A dim that is exactly one symbol (coefficient 1) can bind that symbol. */
+static int poly_single_symbol(const struct vm_rt_plan *p, const struct vm_rt_poly *d) {
+    if (d->n != 1) return -1;
+    const struct vm_rt_term *t = &p->terms[d->first];
+    return t->coef == 1 && t->n == 1 ? p->syms[t->first] : -1;
+}
+
+void vm_rt_inst_free(struct vm_rt_inst *inst) {
+    if (!inst) return;
+    const struct vm_rt_plan *p = &inst->m->plan;
+    if (inst->state) {
+        for (int32_t i = 0; i < p->n_steps; i++)
+            if (inst->prepared && inst->prepared[i] && p->steps[i].k->release) p->steps[i].k->release(inst->state[i]);
+    }
+    free(inst->state);
+    free(inst->prepared);
+    free(inst->t);
+    free(inst->off);
+    free(inst->root);
+    free(inst->known_buf);
+    free(inst);
+}
+
+static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
+
+struct interval {
+    int32_t v;
+    int32_t first, last;
+    size_t size, off;
+};
+
+static int cmp_interval(const void *a, const void *b) {
+    const struct interval *x = a, *y = b;
+    if (x->size != y->size) return x->size < y->size ? 1 : -1;
+    if (x->first != y->first) return x->first < y->first ? -1 : 1;
+    return x->v - y->v;
+}
+
+static enum vm_status layout(struct vm_rt_inst *inst, struct vm_error *err) {
+    struct vm_rt_model *m = inst->m;
+    const struct vm_rt_plan *p = &m->plan;
+    int32_t nv = p->n_values, ns = p->n_steps;
+    int32_t *first = vm_malloc(((size_t)nv + 1) * sizeof *first, err);
+    int32_t *last = vm_malloc(((size_t)nv + 1) * sizeof *last, err);
+    struct interval *iv = vm_malloc(((size_t)nv + 1) * sizeof *iv, err);
+    if (!first || !last || !iv) {
+        free(first);
+        free(last);
+        free(iv);
+        return VM_ENOMEM;
+    }
+    for (int32_t v = 0; v < nv; v++) {
+        inst->root[v] = v;
+        first[v] = INT32_MAX;
+        last[v] = -1;
+        inst->off[v] = SIZE_MAX;
+    }
+    for (int32_t i = 0; i < ns; i++) {
+        const struct vm_rt_step *s = &p->steps[i];
+        if ((s->k->flags & VM_RT_K_VIEW) && s->n_in > 0 && s->in[0] >= 0 && s->out[0] >= 0)
+            inst->root[s->out[0]] = inst->root[s->in[0]];
+    }
+    for (int32_t i = 0; i < ns; i++) {
+        const struct vm_rt_step *s = &p->steps[i];
+        for (int32_t k = 0; k < s->n_in; k++) {
+            if (s->in[k] < 0) continue;
+            int32_t r = inst->root[s->in[k]];
+            if (last[r] < i) last[r] = i;
+            if (first[r] > i) first[r] = i;
+        }
+        for (int32_t k = 0; k < s->n_out; k++) {
+            if (s->out[k] < 0) continue;
+            int32_t r = inst->root[s->out[k]];
+            if (first[r] > i) first[r] = i;
+            if (last[r] < i) last[r] = i;
+        }
+    }
+    for (int32_t k = 0; k < p->n_inputs; k++) first[inst->root[p->inputs[k].value]] = -1;
+    for (int32_t k = 0; k < p->n_outputs; k++) last[inst->root[p->outputs[k].value]] = ns;
+    if (p->loss >= 0) last[inst->root[p->loss]] = ns;
+    int32_t n_iv = 0;
+    for (int32_t v = 0; v < nv; v++) {
+        if (inst->root[v] != v) continue;
+        const struct vm_rt_value *val = &p->values[v];
+        if (m->persist_off[v] != SIZE_MAX || val->known) continue;
+        if (first[v] == INT32_MAX && last[v] < 0) continue; /* never touched */
+        iv[n_iv].v = v;
+        iv[n_iv].first = first[v] == INT32_MAX ? last[v] : first[v];
+        iv[n_iv].last = last[v] < 0 ? iv[n_iv].first : last[v];
+        iv[n_iv].size = align64(inst->t[v].nbytes ? inst->t[v].nbytes : 1);
+        n_iv++;
+    }
+    qsort(iv, (size_t)n_iv, sizeof *iv, cmp_interval);
+    size_t total = 0;
+    /* placed intervals sorted by offset for the gap search */
+    int32_t *placed = vm_malloc(((size_t)n_iv + 1) * sizeof *placed, err);
+    if (!placed) {
+        free(first);
+        free(last);
+        free(iv);
+        return VM_ENOMEM;
+    }
+    int32_t n_placed = 0;
+    for (int32_t i = 0; i < n_iv; i++) {
+        size_t off = 0;
+        for (int32_t j = 0; j < n_placed; j++) {
+            const struct interval *o = &iv[placed[j]];
+            bool overlap_time = !(o->last < iv[i].first || iv[i].last < o->first);
+            if (!overlap_time) continue;
+            if (off + iv[i].size <= o->off) break; /* fits in the gap before o */
+            if (o->off + o->size > off) off = o->off + o->size;
+        }
+        iv[i].off = off;
+        if (off + iv[i].size > total) total = off + iv[i].size;
+        int32_t pos = n_placed;
+        while (pos > 0 && iv[placed[pos - 1]].off > off) {
+            placed[pos] = placed[pos - 1];
+            pos--;
+        }
+        placed[pos] = i;
+        n_placed++;
+    }
+    for (int32_t i = 0; i < n_iv; i++) inst->off[iv[i].v] = iv[i].off;
+    for (int32_t v = 0; v < nv; v++)
+        if (inst->root[v] != v) inst->off[v] = inst->off[inst->root[v]];
+    inst->arena_need = total;
+    free(placed);
+    free(first);
+    free(last);
+    free(iv);
+    return VM_OK;
+}
+
+/* Points every tensor at its storage: persistent region, instance buffer or the arena. */
+void vm_rt_inst_update_pointers(struct vm_rt_inst *inst);
+void vm_rt_inst_update_pointers(struct vm_rt_inst *inst) {
+    struct vm_rt_model *m = inst->m;
+    const struct vm_rt_plan *p = &m->plan;
+    for (int32_t v = 0; v < p->n_values; v++) {
+        int32_t r = inst->root[v];
+        if (m->persist_off[r] != SIZE_MAX) inst->t[v].data = m->persist + m->persist_off[r];
+        else if (inst->off[r] != SIZE_MAX) inst->t[v].data = m->arena + inst->off[r];
+    }
+    inst->arena_seen = m->arena;
+}
+
+static enum vm_status grow(uint8_t **buf, size_t *cap, size_t need, bool keep, struct vm_error *err) {
+    if (need <= *cap && *buf) return VM_OK;
+    size_t n = align64(need ? need : 64);
+    uint8_t *nb = aligned_alloc(64, n);
+    if (!nb) return vm_errorf(err, VM_ENOMEM, "out of memory allocating a %zu-byte arena", n);
+    if (keep && *buf && *cap) memcpy(nb, *buf, *cap);
+    free(*buf);
+    *buf = nb;
+    *cap = n;
+    return VM_OK;
+}
+
+static enum vm_status build_inst(struct vm_rt_model *m, const int64_t *sv, struct vm_rt_inst **out,
+                                 struct vm_error *err) {
+    const struct vm_rt_plan *p = &m->plan;
+    struct vm_rt_inst *inst = vm_calloc(1, sizeof *inst, err);
+    if (!inst) return VM_ENOMEM;
+    inst->m = m;
+    memcpy(inst->symvals, sv, sizeof inst->symvals);
+    size_t nv = (size_t)p->n_values + 1;
+    inst->t = vm_calloc(nv, sizeof *inst->t, err);
+    inst->off = vm_calloc(nv, sizeof *inst->off, err);
+    inst->root = vm_calloc(nv, sizeof *inst->root, err);
+    inst->state = vm_calloc((size_t)p->n_steps + 1, sizeof *inst->state, err);
+    inst->prepared = vm_calloc((size_t)p->n_steps + 1, sizeof *inst->prepared, err);
+    if (!inst->t || !inst->off || !inst->root || !inst->state || !inst->prepared) {
+        vm_rt_inst_free(inst);
+        return VM_ENOMEM;
+    }
+    size_t known_bytes = 0;
+    for (int32_t v = 0; v < p->n_values; v++) {
+        const struct vm_rt_value *val = &p->values[v];
+        struct vm_rt_tensor *t = &inst->t[v];
+        t->dtype = val->dtype;
+        t->rank = val->rank;
+        for (int d = 0; d < val->rank; d++) {
+            t->dims[d] = poly_eval(p, &val->dims[d], sv);
+            if (t->dims[d] < 0) {
+                vm_rt_inst_free(inst);
+                return vm_errorf(err, VM_EINVAL, "value '%s' gets a negative dimension for these input shapes", val->name);
+            }
+        }
+        t->numel = vm_numel(t->dims, t->rank);
+        if (t->numel < 0) {
+            vm_rt_inst_free(inst);
+            return vm_errorf(err, VM_EINVAL, "value '%s' is too large for these input shapes", val->name);
+        }
+        t->nbytes = (size_t)t->numel * vm_dtype_size(t->dtype);
+        if (val->known) {
+            if (val->n_known != t->numel) {
+                vm_rt_inst_free(inst);
+                return vm_errorf(err, VM_EFORMAT, "value '%s': known content has %lld elements, shape has %lld", val->name,
+                                 (long long)val->n_known, (long long)t->numel);
+            }
+            known_bytes += align64(t->nbytes);
+        }
+    }
+    inst->known_buf = aligned_alloc(64, known_bytes ? known_bytes : 64);
+    if (!inst->known_buf) {
+        vm_rt_inst_free(inst);
+        return vm_errorf(err, VM_ENOMEM, "out of memory");
+    }
+    size_t koff = 0;
+    for (int32_t v = 0; v < p->n_values; v++) {
+        const struct vm_rt_value *val = &p->values[v];
+        if (!val->known) continue;
+        int64_t *d = (int64_t *)(inst->known_buf + koff);
+        for (int64_t k = 0; k < val->n_known; k++) d[k] = poly_eval(p, &val->known[k], sv);
+        inst->t[v].data = d;
+        koff += align64(inst->t[v].nbytes);
+    }
+    enum vm_status s = layout(inst, err);
+    if (s) {
+        vm_rt_inst_free(inst);
+        return s;
+    }
+    if ((s = grow(&m->arena, &m->arena_cap, inst->arena_need, true, err))) {
+        vm_rt_inst_free(inst);
+        return s;
+    }
+    vm_rt_inst_update_pointers(inst);
+    struct vm_rt_ctx c = {.m = m, .inst = inst, .t = inst->t, .engine = m->engine, .stream = m->stream};
+    for (int32_t i = 0; i < p->n_steps; i++) {
+        const struct vm_rt_step *st = &p->steps[i];
+        if (st->k->prepare && (s = st->k->prepare(&c, st, &inst->state[i], err))) {
+            vm_rt_inst_free(inst);
+            return s;
+        }
+        inst->prepared[i] = true;
+    }
+    inst->scratch_need = c.scratch_need;
+    if ((s = grow(&m->scratch, &m->scratch_cap, inst->scratch_need, false, err))) {
+        vm_rt_inst_free(inst);
+        return s;
+    }
+    *out = inst;
+    return VM_OK;
+}
+
+enum vm_status vm_rt_bind(struct vm_rt_model *m, const int64_t *const *dims, const int *ranks,
+                          struct vm_rt_inst **out, struct vm_error *err) {
+    const struct vm_rt_plan *p = &m->plan;
+    int64_t sv[16];
+    bool bound[16] = {false};
+    for (int i = 0; i < 16; i++) sv[i] = 0;
+    char buf[256];
+    for (int32_t i = 0; i < p->n_inputs; i++) {
+        const struct vm_rt_value *v = &p->values[p->inputs[i].value];
+        if (ranks[i] != v->rank) {
+            vm_rt_input_shape_str(m, i, buf, sizeof buf);
+            return vm_errorf(err, VM_EINVAL, "input '%s' has rank %d; the model expects rank %d %s", p->inputs[i].name,
+                             ranks[i], v->rank, buf);
+        }
+        for (int d = 0; d < v->rank; d++) {
+            int s = poly_single_symbol(p, &v->dims[d]);
+            if (s >= 0 && !bound[s]) {
+                sv[s] = dims[i][d];
+                bound[s] = true;
+            }
+        }
+    }
+    for (int32_t i = 0; i < p->n_symbols; i++)
+        if (!bound[i]) return vm_errorf(err, VM_EINVAL, "the inputs do not determine the dimension '%s'", p->symbols[i]);
+    for (int32_t i = 0; i < p->n_inputs; i++) {
+        const struct vm_rt_value *v = &p->values[p->inputs[i].value];
+        for (int d = 0; d < v->rank; d++) {
+            int64_t want = poly_eval(p, &v->dims[d], sv);
+            if (dims[i][d] != want || dims[i][d] < 0) {
+                vm_rt_input_shape_str(m, i, buf, sizeof buf);
+                return vm_errorf(err, VM_EINVAL, "input '%s': dimension %d is %lld but the model expects %lld (shape %s)",
+                                 p->inputs[i].name, d, (long long)dims[i][d], (long long)want, buf);
+            }
+        }
+    }
+    m->use_clock++;
+    for (size_t i = 0; i < m->n_insts; i++) {
+        if (memcmp(m->insts[i]->symvals, sv, sizeof sv) == 0) {
+            m->insts[i]->last_use = m->use_clock;
+            *out = m->insts[i];
+            return VM_OK;
+        }
+    }
+    struct vm_rt_inst *inst = NULL;
+    enum vm_status s = build_inst(m, sv, &inst, err);
+    if (s) return s;
+    inst->last_use = m->use_clock;
+    if (m->n_insts == m->max_insts) {
+        size_t lru = 0;
+        for (size_t i = 1; i < m->n_insts; i++)
+            if (m->insts[i]->last_use < m->insts[lru]->last_use) lru = i;
+        vm_rt_inst_free(m->insts[lru]);
+        m->insts[lru] = m->insts[--m->n_insts];
+    }
+    m->insts[m->n_insts++] = inst;
+    *out = inst;
+    return VM_OK;
+}
+
+struct vm_rt_tensor vm_rt_input(struct vm_rt_inst *inst, int i) {
+    if (inst->arena_seen != inst->m->arena) vm_rt_inst_update_pointers(inst);
+    return inst->t[inst->m->plan.inputs[i].value];
+}
+
+struct vm_rt_tensor vm_rt_output(struct vm_rt_inst *inst, int i) {
+    if (inst->arena_seen != inst->m->arena) vm_rt_inst_update_pointers(inst);
+    return inst->t[inst->m->plan.outputs[i].value];
+}
+
+struct vm_rt_tensor vm_rt_value(struct vm_rt_inst *inst, const char *name) {
+    if (inst->arena_seen != inst->m->arena) vm_rt_inst_update_pointers(inst);
+    const struct vm_rt_plan *p = &inst->m->plan;
+    for (int32_t v = 0; v < p->n_values; v++)
+        if (strcmp(p->values[v].name, name) == 0) return inst->t[v];
+    struct vm_rt_tensor t;
+    memset(&t, 0, sizeof t);
+    return t;
+}

@@ -1,0 +1,144 @@
+/* exec: the run loop, kernel lookup, attribute helpers, the counter-based RNG and per-op
+ * profiling. The loop itself allocates nothing: it walks the step ranges and calls kernels. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "rt.h"
+
+void vm_rt_inst_update_pointers(struct vm_rt_inst *inst);
+
+static const struct vm_rt_kernel *const kernel_families[] = {
+    vm_rt_kernels_elementwise, vm_rt_kernels_shape, vm_rt_kernels_nn,
+    vm_rt_kernels_rnn, vm_rt_kernels_reduce, vm_rt_kernels_train,
+};
+
+const struct vm_rt_kernel *vm_rt_kernel_find(const char *op) {
+    for (size_t f = 0; f < sizeof kernel_families / sizeof kernel_families[0]; f++)
+        for (const struct vm_rt_kernel *k = kernel_families[f]; k->op; k++)
+            if (strcmp(k->op, op) == 0) return k;
+    return NULL;
+}
+
+const struct vm_rt_attr *vm_rt_attr(const struct vm_rt_step *s, const char *name) {
+    for (int32_t i = 0; i < s->n_attrs; i++)
+        if (strcmp(s->attrs[i].name, name) == 0) return &s->attrs[i];
+    return NULL;
+}
+
+int64_t vm_rt_attr_int(const struct vm_rt_step *s, const char *name, int64_t def) {
+    const struct vm_rt_attr *a = vm_rt_attr(s, name);
+    return a && a->type == VM_ATTR_INT ? a->i : def;
+}
+
+double vm_rt_attr_float(const struct vm_rt_step *s, const char *name, double def) {
+    const struct vm_rt_attr *a = vm_rt_attr(s, name);
+    if (!a) return def;
+    if (a->type == VM_ATTR_FLOAT) return a->f;
+    if (a->type == VM_ATTR_INT) return (double)a->i;
+    return def;
+}
+
+const char *vm_rt_attr_string(const struct vm_rt_step *s, const char *name, const char *def) {
+    const struct vm_rt_attr *a = vm_rt_attr(s, name);
+    return a && a->type == VM_ATTR_STRING && a->s ? a->s : def;
+}
+
+int vm_rt_attr_ints(const struct vm_rt_step *s, const char *name, int64_t *out, int cap) {
+    const struct vm_rt_attr *a = vm_rt_attr(s, name);
+    if (!a || a->type != VM_ATTR_INTS) return -1;
+    int n = a->n < cap ? a->n : cap;
+    for (int i = 0; i < n; i++) out[i] = a->ints[i];
+    return a->n;
+}
+
+enum vm_status vm_rt_step_errorf(const struct vm_rt_step *s, struct vm_error *err,
+                                 enum vm_status code, const char *fmt, ...) {
+    char msg[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return vm_errorf(err, code, "step '%s' (%s): %s", s->name, s->op, msg);
+}
+
+static uint64_t splitmix(uint64_t x) {
+    x += 0x9e3779b97f4a7c15ull;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+uint64_t vm_rt_rng_u64(uint64_t seed, uint64_t counter, uint64_t stream, uint64_t index) {
+    uint64_t h = splitmix(seed ^ 0x5851f42d4c957f2dull);
+    h = splitmix(h ^ counter);
+    h = splitmix(h ^ (stream * 0xd1342543de82ef95ull));
+    return splitmix(h ^ index);
+}
+
+double vm_rt_rng_uniform(uint64_t seed, uint64_t counter, uint64_t stream, uint64_t index) {
+    uint64_t r = vm_rt_rng_u64(seed, counter, stream, index) >> 11; /* 53 bits */
+    return ((double)r + 0.5) / 9007199254740992.0;
+}
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+enum vm_status vm_rt_run(struct vm_rt_inst *inst, unsigned ranges, bool training,
+                         struct vm_error *err) {
+    struct vm_rt_model *m = inst->m;
+    const struct vm_rt_plan *p = &m->plan;
+    if (inst->arena_seen != m->arena) vm_rt_inst_update_pointers(inst);
+    struct vm_rt_ctx c = {
+        .m = m, .inst = inst, .t = inst->t, .training = training, .seed = m->seed, .counter = m->counter,
+        .engine = m->engine, .stream = m->stream, .scratch = m->scratch,
+    };
+    m->counter++;
+    for (int r = 0; r < 3; r++) {
+        if (!(ranges & (1u << r))) continue;
+        for (int32_t i = p->range[r][0]; i < p->range[r][1]; i++) {
+            const struct vm_rt_step *s = &p->steps[i];
+            double t0 = m->profile ? now_ms() : 0;
+            enum vm_status st = s->k->run(&c, s, inst->state[i], err);
+            if (st) return st;
+            if (m->profile) {
+                dnnl_stream_wait(m->stream);
+                m->prof_ms[i] += now_ms() - t0;
+                m->prof_n[i]++;
+            }
+        }
+    }
+    return VM_OK;
+}
+
+void vm_rt_profile_enable(struct vm_rt_model *m, bool on) { m->profile = on; }
+
+void vm_rt_profile_print(const struct vm_rt_model *m, void *file) {
+    FILE *f = file;
+    const struct vm_rt_plan *p = &m->plan;
+    /* aggregate by op name, keeping first-seen order */
+    double total = 0;
+    for (int32_t i = 0; i < p->n_steps; i++) total += m->prof_ms[i];
+    if (total <= 0) return;
+    fprintf(f, "%-28s %10s %7s %8s\n", "op", "ms", "share", "calls");
+    for (int32_t i = 0; i < p->n_steps; i++) {
+        bool seen = false;
+        for (int32_t j = 0; j < i; j++) seen |= strcmp(p->steps[j].op, p->steps[i].op) == 0;
+        if (seen) continue;
+        double ms = 0;
+        int64_t calls = 0;
+        for (int32_t j = i; j < p->n_steps; j++) {
+            if (strcmp(p->steps[j].op, p->steps[i].op) != 0) continue;
+            ms += m->prof_ms[j];
+            calls += m->prof_n[j];
+        }
+        fprintf(f, "%-28s %10.2f %6.1f%% %8lld\n", p->steps[i].op, ms, 100.0 * ms / total, (long long)calls);
+    }
+    fprintf(f, "%-28s %10.2f\n", "total", total);
+}

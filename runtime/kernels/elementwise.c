@@ -1,0 +1,482 @@
+/* elementwise kernels: unary math, broadcasting binary ops, comparisons, Where, Cast, Identity,
+ * Dropout.
+ *
+ * float32 unary ops and float32 Add/Sub/Mul/Div run as oneDNN eltwise/binary primitives when the
+ * shapes fit (binary: one operand already has the output shape, the other broadcasts); everything
+ * else runs the C loops below, which are also the reference the kernel tests compare oneDNN with
+ * (vmaskc's "reference kernels" mode forces them everywhere).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../rt.h"
+#include "bcast.h"
+#include "kernels.h"
+
+#define PAR_MIN 32768 /* elements below which OpenMP is not worth its overhead */
+
+/* ---------------- unary ---------------- */
+
+enum unary_kind { U_RELU, U_TANH, U_SIGMOID, U_ERF, U_SQRT, U_EXP, U_LOG, U_RECIP, U_NEG, U_ABS, U_NOT };
+
+static enum unary_kind unary_kind(const char *op) {
+    static const char *names[] = {"Relu", "Tanh", "Sigmoid", "Erf", "Sqrt", "Exp", "Log", "Reciprocal", "Neg", "Abs", "Not"};
+    for (int i = 0; i < 11; i++)
+        if (!strcmp(op, names[i])) return (enum unary_kind)i;
+    return U_NEG;
+}
+
+static float unary_f(enum unary_kind k, float x) {
+    switch (k) {
+    case U_RELU: return x > 0 ? x : 0;
+    case U_TANH: return tanhf(x);
+    case U_SIGMOID: return x >= 0 ? 1.0f / (1.0f + expf(-x)) : expf(x) / (1.0f + expf(x));
+    case U_ERF: return erff(x);
+    case U_SQRT: return sqrtf(x);
+    case U_EXP: return expf(x);
+    case U_LOG: return logf(x);
+    case U_RECIP: return 1.0f / x;
+    case U_NEG: return -x;
+    case U_ABS: return fabsf(x);
+    default: return x;
+    }
+}
+
+static double unary_d(enum unary_kind k, double x) {
+    switch (k) {
+    case U_RELU: return x > 0 ? x : 0;
+    case U_TANH: return tanh(x);
+    case U_SIGMOID: return 1.0 / (1.0 + exp(-x));
+    case U_ERF: return erf(x);
+    case U_SQRT: return sqrt(x);
+    case U_EXP: return exp(x);
+    case U_LOG: return log(x);
+    case U_RECIP: return 1.0 / x;
+    case U_NEG: return -x;
+    case U_ABS: return fabs(x);
+    default: return x;
+    }
+}
+
+void vm_ref_unary_f32(const char *op, const float *x, float *y, int64_t n) {
+    enum unary_kind k = unary_kind(op);
+#pragma omp parallel for if (n > PAR_MIN)
+    for (int64_t i = 0; i < n; i++) y[i] = unary_f(k, x[i]);
+}
+
+struct unary_state {
+    enum unary_kind kind;
+    dnnl_primitive_t prim;
+    dnnl_memory_t src, dst;
+};
+
+static void unary_release(void *p) {
+    struct unary_state *st = p;
+    if (!st) return;
+    if (st->prim) dnnl_primitive_destroy(st->prim);
+    if (st->src) dnnl_memory_destroy(st->src);
+    if (st->dst) dnnl_memory_destroy(st->dst);
+    free(st);
+}
+
+static enum vm_status unary_prepare(struct vm_rt_ctx *c, const struct vm_rt_step *s, void **state,
+                                    struct vm_error *err) {
+    struct unary_state *st = vm_calloc(1, sizeof *st, err);
+    if (!st) return VM_ENOMEM;
+    *state = st;
+    st->kind = unary_kind(s->op);
+    const struct vm_rt_tensor *x = vm_rt_in(c, s, 0);
+    if (x->dtype != VM_DTYPE_FLOAT || x->numel == 0 || c->m->ref_kernels) return VM_OK;
+    dnnl_alg_kind_t alg;
+    float alpha = 0, beta = 0;
+    switch (st->kind) {
+    case U_RELU: alg = dnnl_eltwise_relu; break;
+    case U_TANH: alg = dnnl_eltwise_tanh; break;
+    case U_SIGMOID: alg = dnnl_eltwise_logistic; break;
+    case U_SQRT: alg = dnnl_eltwise_sqrt; break;
+    case U_EXP: alg = dnnl_eltwise_exp; break;
+    case U_LOG: alg = dnnl_eltwise_log; break;
+    case U_ABS: alg = dnnl_eltwise_abs; break;
+    case U_NEG: alg = dnnl_eltwise_linear; alpha = -1; break;
+    case U_RECIP: alg = dnnl_eltwise_pow; alpha = 1; beta = -1; break;
+    default: return VM_OK; /* Erf: no oneDNN eltwise */
+    }
+    int64_t n = x->numel;
+    dnnl_memory_desc_t md;
+    VM_DNNL(vm_dnnl_md(&md, 1, &n, VM_DTYPE_FLOAT), s, err);
+    dnnl_eltwise_desc_t ed;
+    VM_DNNL(dnnl_eltwise_forward_desc_init(&ed, dnnl_forward_training, alg, &md, alpha, beta), s, err);
+    enum vm_status e = vm_dnnl_build(c, s, &ed, NULL, &st->prim, err);
+    return e ? e : vm_dnnl_mem2(c, s, &md, &st->src, &md, &st->dst, err);
+}
+
+static enum vm_status unary_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, void *state,
+                                struct vm_error *err) {
+    struct unary_state *st = state;
+    const struct vm_rt_tensor *x = vm_rt_in(c, s, 0);
+    struct vm_rt_tensor *y = vm_rt_out(c, s, 0);
+    if (st->prim) {
+        dnnl_memory_set_data_handle(st->src, x->data);
+        dnnl_memory_set_data_handle(st->dst, y->data);
+        dnnl_exec_arg_t args[] = {{DNNL_ARG_SRC, st->src}, {DNNL_ARG_DST, st->dst}};
+        return vm_dnnl_exec(c, s, st->prim, 2, args, err);
+    }
+    int64_t n = x->numel;
+    switch (x->dtype) {
+    case VM_DTYPE_FLOAT: vm_ref_unary_f32(s->op, x->data, y->data, n); break;
+    case VM_DTYPE_DOUBLE: {
+        const double *a = x->data;
+        double *b = y->data;
+        for (int64_t i = 0; i < n; i++) b[i] = unary_d(st->kind, a[i]);
+        break;
+    }
+    case VM_DTYPE_BOOL: {
+        const uint8_t *a = x->data;
+        uint8_t *b = y->data;
+        for (int64_t i = 0; i < n; i++) b[i] = !a[i];
+        break;
+    }
+#define SIGNED_CASE(DT, T)                                                         \
+    case DT: {                                                                     \
+        const T *a = x->data;                                                      \
+        T *b = y->data;                                                            \
+        if (st->kind == U_NEG)                                                     \
+            for (int64_t i = 0; i < n; i++) b[i] = (T)-a[i];                        \
+        else                                                                       \
+            for (int64_t i = 0; i < n; i++) b[i] = a[i] < 0 ? (T)-a[i] : a[i];     \
+        break;                                                                     \
+    }
+        SIGNED_CASE(VM_DTYPE_INT64, int64_t)
+        SIGNED_CASE(VM_DTYPE_INT32, int32_t)
+        SIGNED_CASE(VM_DTYPE_INT16, int16_t)
+        SIGNED_CASE(VM_DTYPE_INT8, int8_t)
+#undef SIGNED_CASE
+    default: return vm_rt_step_errorf(s, err, VM_EUNSUPPORTED, "type %s", vm_dtype_name(x->dtype));
+    }
+    return VM_OK;
+}
+
+/* ---------------- binary ---------------- */
+
+enum binary_kind { B_ADD, B_SUB, B_MUL, B_DIV, B_POW, B_EQ, B_GT, B_LT, B_AND, B_OR, B_XOR };
+
+static enum binary_kind binary_kind(const char *op) {
+    static const char *names[] = {"Add", "Sub", "Mul", "Div", "Pow", "Equal", "Greater", "Less", "And", "Or", "Xor"};
+    for (int i = 0; i < 11; i++)
+        if (!strcmp(op, names[i])) return (enum binary_kind)i;
+    return B_ADD;
+}
+
+struct binary_state {
+    enum binary_kind kind;
+    struct vm_bcast bc;
+    dnnl_primitive_t prim;
+    dnnl_memory_t src0, src1, dst;
+    bool swap; /* oneDNN sees (b, a) */
+};
+
+static void binary_release(void *p) {
+    struct binary_state *st = p;
+    if (!st) return;
+    if (st->prim) dnnl_primitive_destroy(st->prim);
+    if (st->src0) dnnl_memory_destroy(st->src0);
+    if (st->src1) dnnl_memory_destroy(st->src1);
+    if (st->dst) dnnl_memory_destroy(st->dst);
+    free(st);
+}
+
+static bool same_dims_as(const struct vm_rt_tensor *t, const struct vm_rt_tensor *y) {
+    if (t->numel != y->numel) return false;
+    int r = y->rank;
+    for (int d = 0; d < r; d++) {
+        int dt = d - (r - t->rank);
+        if ((dt >= 0 ? t->dims[dt] : 1) != y->dims[d]) return false;
+    }
+    return true;
+}
+
+static enum vm_status binary_prepare(struct vm_rt_ctx *c, const struct vm_rt_step *s, void **state,
+                                     struct vm_error *err) {
+    struct binary_state *st = vm_calloc(1, sizeof *st, err);
+    if (!st) return VM_ENOMEM;
+    *state = st;
+    st->kind = binary_kind(s->op);
+    const struct vm_rt_tensor *a = vm_rt_in(c, s, 0), *b = vm_rt_in(c, s, 1), *y = vm_rt_out(c, s, 0);
+    const struct vm_rt_tensor *ins[2] = {a, b};
+    vm_bcast_init(&st->bc, y, ins, 2);
+    if (a->dtype != VM_DTYPE_FLOAT || st->kind > B_DIV || y->numel == 0 || c->m->ref_kernels) return VM_OK;
+    if (st->bc.rank == 1 && st->bc.st[0][0] == 1 && st->bc.st[1][0] == 1 && y->numel < 4096) return VM_OK;
+    bool commut = st->kind == B_ADD || st->kind == B_MUL;
+    if (same_dims_as(a, y)) st->swap = false;
+    else if (commut && same_dims_as(b, y)) st->swap = true;
+    else return VM_OK;
+    const struct vm_rt_tensor *s0 = st->swap ? b : a, *s1 = st->swap ? a : b;
+    int r = y->rank ? y->rank : 1;
+    int64_t d0[VM_MAX_RANK], d1[VM_MAX_RANK];
+    for (int d = 0; d < r; d++) {
+        int i1 = d - (r - s1->rank);
+        d0[d] = y->rank ? y->dims[d] : 1;
+        d1[d] = i1 >= 0 ? s1->dims[i1] : 1;
+    }
+    (void)s0;
+    dnnl_memory_desc_t md0, md1;
+    VM_DNNL(vm_dnnl_md(&md0, r, d0, VM_DTYPE_FLOAT), s, err);
+    VM_DNNL(vm_dnnl_md(&md1, r, d1, VM_DTYPE_FLOAT), s, err);
+    dnnl_alg_kind_t alg = st->kind == B_ADD ? dnnl_binary_add : st->kind == B_SUB ? dnnl_binary_sub
+                        : st->kind == B_MUL ? dnnl_binary_mul : dnnl_binary_div;
+    dnnl_binary_desc_t bd;
+    VM_DNNL(dnnl_binary_desc_init(&bd, alg, &md0, &md1, &md0), s, err);
+    enum vm_status e = vm_dnnl_build(c, s, &bd, NULL, &st->prim, err);
+    if (e) return e;
+    VM_DNNL(dnnl_memory_create(&st->src0, &md0, c->engine, DNNL_MEMORY_NONE), s, err);
+    VM_DNNL(dnnl_memory_create(&st->src1, &md1, c->engine, DNNL_MEMORY_NONE), s, err);
+    VM_DNNL(dnnl_memory_create(&st->dst, &md0, c->engine, DNNL_MEMORY_NONE), s, err);
+    return VM_OK;
+}
+
+#define BIN_LOOP(T, TO, EXPR)                                                              \
+    do {                                                                                   \
+        const T *pa = a->data, *pb = b->data;                                              \
+        TO *py = y->data;                                                                  \
+        const struct vm_bcast *bc = &st->bc;                                               \
+        int64_t inner = bc->inner, sa = bc->st[0][bc->rank - 1], sb = bc->st[1][bc->rank - 1]; \
+        _Pragma("omp parallel for if (y->numel > PAR_MIN)")                                \
+        for (int64_t o = 0; o < bc->outer; o++) {                                          \
+            int64_t off[2];                                                                \
+            vm_bcast_row(bc, o, off);                                                      \
+            const T *ra = pa + off[0], *rb = pb + off[1];                                  \
+            TO *ry = py + o * inner;                                                       \
+            for (int64_t i = 0; i < inner; i++) {                                          \
+                T u = ra[i * sa], v = rb[i * sb];                                          \
+                ry[i] = (TO)(EXPR);                                                        \
+            }                                                                              \
+        }                                                                                  \
+    } while (0)
+
+#define ARITH_CASES(T)                                                                     \
+    switch (st->kind) {                                                                    \
+    case B_ADD: BIN_LOOP(T, T, u + v); break;                                              \
+    case B_SUB: BIN_LOOP(T, T, u - v); break;                                              \
+    case B_MUL: BIN_LOOP(T, T, u * v); break;                                              \
+    case B_DIV: BIN_LOOP(T, T, v != 0 ? u / v : 0); break;                                 \
+    case B_EQ: BIN_LOOP(T, uint8_t, u == v); break;                                        \
+    case B_GT: BIN_LOOP(T, uint8_t, u > v); break;                                         \
+    case B_LT: BIN_LOOP(T, uint8_t, u < v); break;                                         \
+    default: return vm_rt_step_errorf(s, err, VM_EUNSUPPORTED, "type %s", vm_dtype_name(a->dtype)); \
+    }
+
+static enum vm_status binary_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, void *state,
+                                 struct vm_error *err) {
+    struct binary_state *st = state;
+    const struct vm_rt_tensor *a = vm_rt_in(c, s, 0), *b = vm_rt_in(c, s, 1);
+    struct vm_rt_tensor *y = vm_rt_out(c, s, 0);
+    if (st->prim) {
+        dnnl_memory_set_data_handle(st->src0, st->swap ? b->data : a->data);
+        dnnl_memory_set_data_handle(st->src1, st->swap ? a->data : b->data);
+        dnnl_memory_set_data_handle(st->dst, y->data);
+        dnnl_exec_arg_t args[] = {{DNNL_ARG_SRC_0, st->src0}, {DNNL_ARG_SRC_1, st->src1}, {DNNL_ARG_DST, st->dst}};
+        return vm_dnnl_exec(c, s, st->prim, 3, args, err);
+    }
+    if (y->numel == 0) return VM_OK;
+    switch (a->dtype) {
+    case VM_DTYPE_FLOAT:
+        if (st->kind == B_DIV) BIN_LOOP(float, float, u / v);
+        else if (st->kind == B_POW) {
+            if (b->dtype == VM_DTYPE_FLOAT) BIN_LOOP(float, float, powf(u, v));
+            else return vm_rt_step_errorf(s, err, VM_EUNSUPPORTED, "float Pow with %s exponent", vm_dtype_name(b->dtype));
+        } else ARITH_CASES(float)
+        break;
+    case VM_DTYPE_DOUBLE:
+        if (st->kind == B_DIV) BIN_LOOP(double, double, u / v);
+        else if (st->kind == B_POW) {
+            if (b->dtype == VM_DTYPE_DOUBLE) BIN_LOOP(double, double, pow(u, v));
+            else return vm_rt_step_errorf(s, err, VM_EUNSUPPORTED, "double Pow with %s exponent", vm_dtype_name(b->dtype));
+        } else ARITH_CASES(double)
+        break;
+    case VM_DTYPE_INT64: ARITH_CASES(int64_t) break;
+    case VM_DTYPE_INT32: ARITH_CASES(int32_t) break;
+    case VM_DTYPE_INT16: ARITH_CASES(int16_t) break;
+    case VM_DTYPE_INT8: ARITH_CASES(int8_t) break;
+    case VM_DTYPE_UINT8: ARITH_CASES(uint8_t) break;
+    case VM_DTYPE_UINT16: ARITH_CASES(uint16_t) break;
+    case VM_DTYPE_UINT32: ARITH_CASES(uint32_t) break;
+    case VM_DTYPE_UINT64: ARITH_CASES(uint64_t) break;
+    case VM_DTYPE_BOOL:
+        switch (st->kind) {
+        case B_AND: BIN_LOOP(uint8_t, uint8_t, u && v); break;
+        case B_OR: BIN_LOOP(uint8_t, uint8_t, u || v); break;
+        case B_XOR: BIN_LOOP(uint8_t, uint8_t, (!u) != (!v)); break;
+        case B_EQ: BIN_LOOP(uint8_t, uint8_t, (!u) == (!v)); break;
+        default: return vm_rt_step_errorf(s, err, VM_EUNSUPPORTED, "bool inputs");
+        }
+        break;
+    default: return vm_rt_step_errorf(s, err, VM_EUNSUPPORTED, "type %s", vm_dtype_name(a->dtype));
+    }
+    return VM_OK;
+}
+
+/* ---------------- Where ---------------- */
+
+struct where_state {
+    struct vm_bcast bc;
+};
+
+static enum vm_status where_prepare(struct vm_rt_ctx *c, const struct vm_rt_step *s, void **state,
+                                    struct vm_error *err) {
+    struct where_state *st = vm_calloc(1, sizeof *st, err);
+    if (!st) return VM_ENOMEM;
+    *state = st;
+    const struct vm_rt_tensor *ins[3] = {vm_rt_in(c, s, 0), vm_rt_in(c, s, 1), vm_rt_in(c, s, 2)};
+    vm_bcast_init(&st->bc, vm_rt_out(c, s, 0), ins, 3);
+    return VM_OK;
+}
+
+static enum vm_status where_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, void *state,
+                                struct vm_error *err) {
+    (void)err;
+    struct where_state *st = state;
+    const struct vm_rt_tensor *cond = vm_rt_in(c, s, 0), *x = vm_rt_in(c, s, 1), *yy = vm_rt_in(c, s, 2);
+    struct vm_rt_tensor *out = vm_rt_out(c, s, 0);
+    size_t es = vm_dtype_size(out->dtype);
+    const struct vm_bcast *bc = &st->bc;
+    const uint8_t *pc = cond->data;
+    const uint8_t *px = x->data, *py = yy->data;
+    uint8_t *po = out->data;
+    int64_t inner = bc->inner, r = bc->rank - 1;
+    if (out->numel == 0) return VM_OK;
+#pragma omp parallel for if (out->numel > PAR_MIN)
+    for (int64_t o = 0; o < bc->outer; o++) {
+        int64_t off[3];
+        vm_bcast_row(bc, o, off);
+        for (int64_t i = 0; i < inner; i++) {
+            bool cv = pc[off[0] + i * bc->st[0][r]] != 0;
+            const uint8_t *src = cv ? px + (off[1] + i * bc->st[1][r]) * (int64_t)es : py + (off[2] + i * bc->st[2][r]) * (int64_t)es;
+            memcpy(po + (o * inner + i) * (int64_t)es, src, es);
+        }
+    }
+    return VM_OK;
+}
+
+/* ---------------- Cast ---------------- */
+
+static double load_f64(const void *p, int32_t dt, int64_t i) {
+    switch (dt) {
+    case VM_DTYPE_FLOAT: return ((const float *)p)[i];
+    case VM_DTYPE_DOUBLE: return ((const double *)p)[i];
+    case VM_DTYPE_INT64: return (double)((const int64_t *)p)[i];
+    case VM_DTYPE_INT32: return ((const int32_t *)p)[i];
+    case VM_DTYPE_INT16: return ((const int16_t *)p)[i];
+    case VM_DTYPE_INT8: return ((const int8_t *)p)[i];
+    case VM_DTYPE_UINT8: case VM_DTYPE_BOOL: return ((const uint8_t *)p)[i];
+    case VM_DTYPE_UINT16: return ((const uint16_t *)p)[i];
+    case VM_DTYPE_UINT32: return ((const uint32_t *)p)[i];
+    case VM_DTYPE_UINT64: return (double)((const uint64_t *)p)[i];
+    default: return 0;
+    }
+}
+
+static int64_t load_i64(const void *p, int32_t dt, int64_t i) {
+    switch (dt) {
+    case VM_DTYPE_INT64: return ((const int64_t *)p)[i];
+    case VM_DTYPE_UINT64: return (int64_t)((const uint64_t *)p)[i];
+    case VM_DTYPE_FLOAT: case VM_DTYPE_DOUBLE: {
+        double d = load_f64(p, dt, i);
+        if (d != d) return 0;
+        if (d >= 9.2e18) return INT64_MAX;
+        if (d <= -9.2e18) return INT64_MIN;
+        return (int64_t)d;
+    }
+    default: return (int64_t)load_f64(p, dt, i);
+    }
+}
+
+static enum vm_status cast_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, void *state,
+                               struct vm_error *err) {
+    (void)state;
+    const struct vm_rt_tensor *x = vm_rt_in(c, s, 0);
+    struct vm_rt_tensor *y = vm_rt_out(c, s, 0);
+    int64_t n = x->numel;
+    void *o = y->data;
+    if (x->dtype == y->dtype) {
+        memcpy(o, x->data, x->nbytes);
+        return VM_OK;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        switch (y->dtype) {
+        case VM_DTYPE_FLOAT: ((float *)o)[i] = (float)load_f64(x->data, x->dtype, i); break;
+        case VM_DTYPE_DOUBLE: ((double *)o)[i] = load_f64(x->data, x->dtype, i); break;
+        case VM_DTYPE_BOOL: ((uint8_t *)o)[i] = load_f64(x->data, x->dtype, i) != 0; break;
+        case VM_DTYPE_INT64: ((int64_t *)o)[i] = load_i64(x->data, x->dtype, i); break;
+        case VM_DTYPE_UINT64: ((uint64_t *)o)[i] = (uint64_t)load_i64(x->data, x->dtype, i); break;
+        case VM_DTYPE_INT32: ((int32_t *)o)[i] = (int32_t)load_i64(x->data, x->dtype, i); break;
+        case VM_DTYPE_UINT32: ((uint32_t *)o)[i] = (uint32_t)load_i64(x->data, x->dtype, i); break;
+        case VM_DTYPE_INT16: ((int16_t *)o)[i] = (int16_t)load_i64(x->data, x->dtype, i); break;
+        case VM_DTYPE_UINT16: ((uint16_t *)o)[i] = (uint16_t)load_i64(x->data, x->dtype, i); break;
+        case VM_DTYPE_INT8: ((int8_t *)o)[i] = (int8_t)load_i64(x->data, x->dtype, i); break;
+        case VM_DTYPE_UINT8: ((uint8_t *)o)[i] = (uint8_t)load_i64(x->data, x->dtype, i); break;
+        default: return vm_rt_step_errorf(s, err, VM_EUNSUPPORTED, "cast to %s", vm_dtype_name(y->dtype));
+        }
+    }
+    return VM_OK;
+}
+
+/* ---------------- Identity, Dropout ---------------- */
+
+/* VIEW kernel: the output aliases the input, so there is nothing to do unless a graph output or
+ * input forced separate storage (then copy). */
+enum vm_status vm_k_view_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, void *state,
+                             struct vm_error *err) {
+    (void)state;
+    (void)err;
+    const struct vm_rt_tensor *x = vm_rt_in(c, s, 0);
+    struct vm_rt_tensor *y = vm_rt_out(c, s, 0);
+    if (x->data != y->data && y->nbytes) memmove(y->data, x->data, y->nbytes);
+    return VM_OK;
+}
+
+/* Training: y = x * m / (1 - p) with m ~ Bernoulli(1 - p) from the counter RNG, keyed by the step
+ * index so each Dropout draws its own stream; inference: copy. Output 1 is the keep mask. */
+static enum vm_status dropout_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, void *state,
+                                  struct vm_error *err) {
+    (void)state;
+    (void)err;
+    const struct vm_rt_tensor *x = vm_rt_in(c, s, 0);
+    struct vm_rt_tensor *y = vm_rt_out(c, s, 0), *mask = vm_rt_out(c, s, 1);
+    double p = vm_rt_attr_float(s, "ratio", 0.5);
+    int64_t n = x->numel;
+    const float *px = x->data;
+    float *py = y->data;
+    uint8_t *pm = mask ? mask->data : NULL;
+    if (!c->training || p == 0) {
+        if (px != py) memmove(py, px, x->nbytes);
+        if (pm) memset(pm, 1, (size_t)n);
+        return VM_OK;
+    }
+    float scale = (float)(1.0 / (1.0 - p));
+    uint64_t stream = 0x1000u + (uint64_t)s->index;
+#pragma omp parallel for if (n > PAR_MIN)
+    for (int64_t i = 0; i < n; i++) {
+        bool keep = vm_rt_rng_uniform(c->seed, c->counter, stream, (uint64_t)i) >= p;
+        py[i] = keep ? px[i] * scale : 0.0f;
+        if (pm) pm[i] = keep;
+    }
+    return VM_OK;
+}
+
+#define K_UNARY(name) {name, 1, 1, 1, 1, 0, unary_prepare, unary_run, unary_release}
+#define K_BINARY(name) {name, 2, 2, 1, 1, 0, binary_prepare, binary_run, binary_release}
+
+const struct vm_rt_kernel vm_rt_kernels_elementwise[] = {
+    K_UNARY("Relu"), K_UNARY("Tanh"), K_UNARY("Sigmoid"), K_UNARY("Erf"), K_UNARY("Sqrt"),
+    K_UNARY("Exp"), K_UNARY("Log"), K_UNARY("Reciprocal"), K_UNARY("Neg"), K_UNARY("Abs"),
+    K_UNARY("Not"),
+    K_BINARY("Add"), K_BINARY("Sub"), K_BINARY("Mul"), K_BINARY("Div"), K_BINARY("Pow"),
+    K_BINARY("Equal"), K_BINARY("Greater"), K_BINARY("Less"), K_BINARY("And"), K_BINARY("Or"),
+    K_BINARY("Xor"),
+    {"Where", 3, 3, 1, 1, 0, where_prepare, where_run, free},
+    {"Cast", 1, 1, 1, 1, 0, NULL, cast_run, NULL},
+    {"Identity", 1, 1, 1, 1, VM_RT_K_VIEW, NULL, vm_k_view_run, NULL},
+    {"Dropout", 1, 3, 1, 2, 0, NULL, dropout_run, NULL},
+    {NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL},
+};

@@ -1,0 +1,47 @@
+/* kernels: helpers every kernel family uses — building oneDNN primitives in user-scratchpad mode
+ * (so one shared scratch buffer serves every step), creating handle-less memory objects whose data
+ * pointer is set at each run, and executing with the scratchpad attached. Also the naive C
+ * reference entry points that tests call directly. */
+#ifndef VM_KERNELS_H
+#define VM_KERNELS_H
+
+#include "../rt.h"
+
+struct vm_dnnl_prim {
+    dnnl_primitive_t prim;
+    dnnl_memory_t scratch; /* NULL when the primitive needs no scratchpad */
+};
+
+/* Creates the primitive descriptor (user scratchpad), raises c->scratch_need, creates the
+ * primitive. When pd_out is non-NULL the descriptor is kept for the caller (backward hints and
+ * memory-descriptor queries) and must be destroyed by it. */
+enum vm_status vm_dnnl_prim_build(struct vm_rt_ctx *c, const struct vm_rt_step *s, const void *op_desc,
+                                  const_dnnl_primitive_desc_t hint, const_dnnl_primitive_attr_t attr,
+                                  struct vm_dnnl_prim *p, dnnl_primitive_desc_t *pd_out,
+                                  struct vm_error *err);
+void vm_dnnl_prim_destroy(struct vm_dnnl_prim *p);
+/* Executes with the scratchpad argument appended (args must have room for one more entry). */
+enum vm_status vm_dnnl_prim_exec(struct vm_rt_ctx *c, const struct vm_rt_step *s,
+                                 const struct vm_dnnl_prim *p, int nargs, dnnl_exec_arg_t *args,
+                                 struct vm_error *err);
+
+/* Simple forms for primitives without scratchpad needs worth sharing (eltwise, binary). */
+enum vm_status vm_dnnl_build(struct vm_rt_ctx *c, const struct vm_rt_step *s, const void *op_desc,
+                             const_dnnl_primitive_desc_t hint, dnnl_primitive_t *prim,
+                             struct vm_error *err);
+enum vm_status vm_dnnl_exec(struct vm_rt_ctx *c, const struct vm_rt_step *s, dnnl_primitive_t prim,
+                            int nargs, const dnnl_exec_arg_t *args, struct vm_error *err);
+enum vm_status vm_dnnl_mem2(struct vm_rt_ctx *c, const struct vm_rt_step *s,
+                            const dnnl_memory_desc_t *md1, dnnl_memory_t *m1,
+                            const dnnl_memory_desc_t *md2, dnnl_memory_t *m2, struct vm_error *err);
+enum vm_status vm_dnnl_mem(struct vm_rt_ctx *c, const struct vm_rt_step *s,
+                           const dnnl_memory_desc_t *md, dnnl_memory_t *m, struct vm_error *err);
+
+/* VIEW kernels' run (copy only when storage was not aliased). */
+enum vm_status vm_k_view_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, void *state,
+                             struct vm_error *err);
+
+/* Naive C references (also the fallback paths). */
+void vm_ref_unary_f32(const char *op, const float *x, float *y, int64_t n);
+
+#endif

@@ -1,0 +1,6 @@
+/* reduce kernels (rows added as the family is implemented). */
+#include "kernels.h"
+
+const struct vm_rt_kernel vm_rt_kernels_reduce[] = {
+    {NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL},
+};

@@ -1,0 +1,6 @@
+/* rnn kernels (rows added as the family is implemented). */
+#include "kernels.h"
+
+const struct vm_rt_kernel vm_rt_kernels_rnn[] = {
+    {NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL},
+};

@@ -1,0 +1,470 @@
+/* plan: loads a plan file into runtime records and validates all of it before anything runs —
+ * value ids, symbol ids, initializer ranges, op names (every unknown op is listed at once), arity
+ * and attribute kinds. Then allocates the persistent region (parameters, constants, optimizer
+ * state) and copies initializers into 64-byte aligned slots. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rt.h"
+#include "vmplan.pb-c.h"
+
+#define VM_PLAN_FORMAT 1
+
+static enum vm_status load_poly(struct vm_rt_plan *p, const Vmplan__Dim *d, struct vm_rt_poly *out,
+                                int32_t *term_cap, int32_t *sym_cap, struct vm_error *err) {
+    out->first = p->n_terms;
+    out->n = (int32_t)d->n_term;
+    for (size_t i = 0; i < d->n_term; i++) {
+        const Vmplan__Term *t = d->term[i];
+        if (p->n_terms == *term_cap) {
+            *term_cap = *term_cap ? 2 * *term_cap : 256;
+            struct vm_rt_term *nt = vm_realloc(p->terms, (size_t)*term_cap * sizeof *nt, err);
+            if (!nt) return VM_ENOMEM;
+            p->terms = nt;
+        }
+        struct vm_rt_term *rt = &p->terms[p->n_terms++];
+        rt->coef = t->coef;
+        rt->first = p->n_syms;
+        rt->n = (int32_t)t->n_sym;
+        for (size_t k = 0; k < t->n_sym; k++) {
+            if (t->sym[k] < 0 || t->sym[k] >= p->n_symbols)
+                return vm_errorf(err, VM_EFORMAT, "a dimension refers to symbol %d, which the plan does not define", t->sym[k]);
+            if (p->n_syms == *sym_cap) {
+                *sym_cap = *sym_cap ? 2 * *sym_cap : 256;
+                int32_t *ns = vm_realloc(p->syms, (size_t)*sym_cap * sizeof *ns, err);
+                if (!ns) return VM_ENOMEM;
+                p->syms = ns;
+            }
+            p->syms[p->n_syms++] = t->sym[k];
+        }
+    }
+    return VM_OK;
+}
+
+static bool poly_is_const(const struct vm_rt_plan *p, const struct vm_rt_poly *d) {
+    for (int32_t i = 0; i < d->n; i++)
+        if (p->terms[d->first + i].n) return false;
+    return true;
+}
+
+static enum vm_status load_bindings(struct vm_rt_binding **out, int32_t *n, Vmplan__Binding **b,
+                                    size_t nb, int32_t n_values, const char *what,
+                                    struct vm_error *err) {
+    *n = 0;
+    *out = vm_calloc(nb + 1, sizeof **out, err);
+    if (!*out) return VM_ENOMEM;
+    for (size_t i = 0; i < nb; i++) {
+        if (b[i]->value < 0 || b[i]->value >= n_values)
+            return vm_errorf(err, VM_EFORMAT, "%s %zu refers to value %d, out of range", what, i, b[i]->value);
+        (*out)[i].name = vm_strdup(b[i]->name, err);
+        if (!(*out)[i].name) return VM_ENOMEM;
+        (*out)[i].value = b[i]->value;
+        (*out)[i].aux = b[i]->has_aux ? b[i]->aux : -1;
+        if ((*out)[i].aux >= n_values) return vm_errorf(err, VM_EFORMAT, "%s %zu: bad gradient id", what, i);
+        (*n)++;
+    }
+    return VM_OK;
+}
+
+static enum vm_status load_plan(struct vm_rt_plan *p, const Vmplan__Plan *pp, struct vm_error *err) {
+    enum vm_status s;
+    if (!pp->has_format_version || pp->format_version != VM_PLAN_FORMAT)
+        return vm_errorf(err, VM_EFORMAT, "plan format version %u is not supported (this vmaskc reads version %d)",
+                         pp->format_version, VM_PLAN_FORMAT);
+    if (pp->n_symbol > 16) return vm_errorf(err, VM_EFORMAT, "plan has %zu symbols (at most 16)", pp->n_symbol);
+    p->symbols = vm_calloc(pp->n_symbol + 1, sizeof *p->symbols, err);
+    if (!p->symbols) return VM_ENOMEM;
+    for (size_t i = 0; i < pp->n_symbol; i++) {
+        if (!(p->symbols[i] = vm_strdup(pp->symbol[i], err))) return VM_ENOMEM;
+        p->n_symbols++;
+    }
+    if (pp->has_init_blob) {
+        p->blob = vm_malloc(pp->init_blob.len, err);
+        if (!p->blob) return VM_ENOMEM;
+        memcpy(p->blob, pp->init_blob.data, pp->init_blob.len);
+        p->blob_len = pp->init_blob.len;
+    }
+    int32_t term_cap = 0, sym_cap = 0;
+    p->values = vm_calloc(pp->n_value + 1, sizeof *p->values, err);
+    if (!p->values) return VM_ENOMEM;
+    int64_t total_known = 0;
+    for (size_t i = 0; i < pp->n_value; i++) total_known += (int64_t)pp->value[i]->n_known;
+    p->polys = vm_calloc((size_t)total_known + 1, sizeof *p->polys, err);
+    if (!p->polys) return VM_ENOMEM;
+    for (size_t i = 0; i < pp->n_value; i++) {
+        const Vmplan__Value *pv = pp->value[i];
+        struct vm_rt_value *v = &p->values[i];
+        p->n_values++;
+        if (!(v->name = vm_strdup(pv->name, err))) return VM_ENOMEM;
+        v->dtype = pv->dtype;
+        if (vm_dtype_size(v->dtype) == 0)
+            return vm_errorf(err, VM_EFORMAT, "value '%s' has unsupported type %d", v->name, v->dtype);
+        if (pv->n_dim > VM_MAX_RANK) return vm_errorf(err, VM_EFORMAT, "value '%s' has rank %zu", v->name, pv->n_dim);
+        v->rank = (int32_t)pv->n_dim;
+        v->flags = pv->flags;
+        for (size_t d = 0; d < pv->n_dim; d++) {
+            if ((s = load_poly(p, pv->dim[d], &v->dims[d], &term_cap, &sym_cap, err))) return s;
+            if (!poly_is_const(p, &v->dims[d])) v->symbolic = true;
+        }
+        if (v->flags & VM_VALUE_INIT) {
+            if (pv->init_offset > p->blob_len || pv->init_bytes > p->blob_len - pv->init_offset)
+                return vm_errorf(err, VM_EFORMAT, "value '%s': initializer bytes lie outside the plan's blob", v->name);
+            v->init = p->blob + pv->init_offset;
+            v->init_bytes = pv->init_bytes;
+            if (v->symbolic) return vm_errorf(err, VM_EFORMAT, "value '%s': an initializer cannot have a symbolic shape", v->name);
+        }
+        if (pv->n_known) {
+            v->known = p->polys + p->n_polys;
+            v->n_known = (int64_t)pv->n_known;
+            for (size_t k = 0; k < pv->n_known; k++)
+                if ((s = load_poly(p, pv->known[k], &p->polys[p->n_polys++], &term_cap, &sym_cap, err))) return s;
+            if (v->dtype != VM_DTYPE_INT64)
+                return vm_errorf(err, VM_EFORMAT, "value '%s': symbolic content must be int64", v->name);
+        }
+    }
+    /* steps */
+    p->steps = vm_calloc(pp->n_step + 1, sizeof *p->steps, err);
+    if (!p->steps) return VM_ENOMEM;
+    char unknown[600] = "";
+    size_t upos = 0;
+    int n_unknown = 0;
+    for (size_t i = 0; i < pp->n_step; i++) {
+        const Vmplan__Step *ps = pp->step[i];
+        struct vm_rt_step *st = &p->steps[i];
+        p->n_steps++;
+        st->index = (int32_t)i;
+        if (!(st->op = vm_strdup(ps->op, err)) || !(st->name = vm_strdup(ps->name ? ps->name : ps->op, err))) return VM_ENOMEM;
+        st->k = vm_rt_kernel_find(st->op);
+        if (!st->k) {
+            bool dup = false;
+            for (size_t j = 0; j < i; j++) dup |= strcmp(p->steps[j].op, st->op) == 0;
+            if (!dup) {
+                n_unknown++;
+                int w = snprintf(unknown + upos, sizeof unknown - upos, "%s%s", upos ? ", " : "", st->op);
+                if (w > 0 && upos + (size_t)w < sizeof unknown) upos += (size_t)w;
+            }
+            continue;
+        }
+        st->phase = ps->phase;
+        st->n_in = (int32_t)ps->n_input;
+        st->n_out = (int32_t)ps->n_output;
+        st->in = vm_malloc((ps->n_input + 1) * sizeof *st->in, err);
+        st->out = vm_malloc((ps->n_output + 1) * sizeof *st->out, err);
+        if (!st->in || !st->out) return VM_ENOMEM;
+        for (size_t k = 0; k < ps->n_input; k++) {
+            st->in[k] = ps->input[k];
+            if (st->in[k] < -1 || st->in[k] >= p->n_values)
+                return vm_errorf(err, VM_EFORMAT, "step '%s' reads value %d, out of range", st->name, st->in[k]);
+        }
+        for (size_t k = 0; k < ps->n_output; k++) {
+            st->out[k] = ps->output[k];
+            if (st->out[k] < -1 || st->out[k] >= p->n_values)
+                return vm_errorf(err, VM_EFORMAT, "step '%s' writes value %d, out of range", st->name, st->out[k]);
+        }
+        const struct vm_rt_kernel *k = st->k;
+        if (st->n_in < k->min_in || (k->max_in >= 0 && st->n_in > k->max_in) || st->n_out < k->min_out ||
+            (k->max_out >= 0 && st->n_out > k->max_out))
+            return vm_errorf(err, VM_EFORMAT, "step '%s' (%s) has %d inputs and %d outputs, which the kernel does not take",
+                             st->name, st->op, st->n_in, st->n_out);
+        st->attrs = vm_calloc(ps->n_attr + 1, sizeof *st->attrs, err);
+        if (!st->attrs) return VM_ENOMEM;
+        for (size_t a = 0; a < ps->n_attr; a++) {
+            const Vmplan__Attr *pa = ps->attr[a];
+            struct vm_rt_attr *ra = &st->attrs[a];
+            st->n_attrs++;
+            if (!(ra->name = vm_strdup(pa->name, err))) return VM_ENOMEM;
+            ra->type = pa->type;
+            ra->i = pa->i;
+            ra->f = pa->f;
+            if (pa->s && !(ra->s = vm_strdup(pa->s, err))) return VM_ENOMEM;
+            if (pa->type == VM_ATTR_INTS) {
+                ra->n = (int32_t)pa->n_ints;
+                if (!(ra->ints = vm_malloc((pa->n_ints + 1) * sizeof *ra->ints, err))) return VM_ENOMEM;
+                if (pa->n_ints) memcpy(ra->ints, pa->ints, pa->n_ints * sizeof *ra->ints);
+            } else if (pa->type == VM_ATTR_FLOATS) {
+                ra->n = (int32_t)pa->n_floats;
+                if (!(ra->floats = vm_malloc((pa->n_floats + 1) * sizeof *ra->floats, err))) return VM_ENOMEM;
+                if (pa->n_floats) memcpy(ra->floats, pa->floats, pa->n_floats * sizeof *ra->floats);
+            } else if (pa->type < VM_ATTR_INT || pa->type > VM_ATTR_FLOATS) {
+                return vm_errorf(err, VM_EFORMAT, "step '%s': attribute '%s' has unknown kind %d", st->name, ra->name, pa->type);
+            }
+        }
+    }
+    if (n_unknown)
+        return vm_errorf(err, VM_EUNSUPPORTED, "the plan uses %d op%s this runtime does not have: %s", n_unknown,
+                         n_unknown > 1 ? "s" : "", unknown);
+    const Vmplan__Range *ranges[3] = {pp->forward, pp->backward, pp->optimizer};
+    for (int r = 0; r < 3; r++) {
+        p->range[r][0] = ranges[r] ? ranges[r]->begin : 0;
+        p->range[r][1] = ranges[r] ? ranges[r]->end : 0;
+        if (p->range[r][0] < 0 || p->range[r][1] > p->n_steps || p->range[r][0] > p->range[r][1])
+            return vm_errorf(err, VM_EFORMAT, "plan has an invalid step range");
+    }
+    if ((s = load_bindings(&p->inputs, &p->n_inputs, pp->input, pp->n_input, p->n_values, "input", err))) return s;
+    if ((s = load_bindings(&p->outputs, &p->n_outputs, pp->output, pp->n_output, p->n_values, "output", err))) return s;
+    if ((s = load_bindings(&p->params, &p->n_params, pp->param, pp->n_param, p->n_values, "parameter", err))) return s;
+    p->loss = pp->has_loss ? pp->loss : -1;
+    if (p->loss >= p->n_values) return vm_errorf(err, VM_EFORMAT, "plan loss id out of range");
+    p->seed = pp->seed;
+    p->meta_keys = vm_calloc(pp->n_meta + 1, sizeof *p->meta_keys, err);
+    p->meta_values = vm_calloc(pp->n_meta + 1, sizeof *p->meta_values, err);
+    if (!p->meta_keys || !p->meta_values) return VM_ENOMEM;
+    for (size_t i = 0; i < pp->n_meta; i++) {
+        if (!(p->meta_keys[i] = vm_strdup(pp->meta[i]->key, err))) return VM_ENOMEM;
+        if (!(p->meta_values[i] = vm_strdup(pp->meta[i]->value, err))) return VM_ENOMEM;
+        p->n_meta++;
+    }
+    return VM_OK;
+}
+
+static void free_plan(struct vm_rt_plan *p) {
+    for (int32_t i = 0; i < p->n_symbols; i++) free(p->symbols[i]);
+    free(p->symbols);
+    for (int32_t i = 0; i < p->n_values; i++) free(p->values[i].name);
+    free(p->values);
+    for (int32_t i = 0; i < p->n_steps; i++) {
+        struct vm_rt_step *st = &p->steps[i];
+        free(st->op);
+        free(st->name);
+        free(st->in);
+        free(st->out);
+        for (int32_t a = 0; a < st->n_attrs; a++) {
+            free(st->attrs[a].name);
+            free(st->attrs[a].s);
+            free(st->attrs[a].ints);
+            free(st->attrs[a].floats);
+        }
+        free(st->attrs);
+    }
+    free(p->steps);
+    free(p->terms);
+    free(p->syms);
+    free(p->polys);
+    struct vm_rt_binding *bs[3] = {p->inputs, p->outputs, p->params};
+    int32_t ns[3] = {p->n_inputs, p->n_outputs, p->n_params};
+    for (int b = 0; b < 3; b++) {
+        for (int32_t i = 0; i < ns[b]; i++) free(bs[b][i].name);
+        free(bs[b]);
+    }
+    free(p->blob);
+    for (int32_t i = 0; i < p->n_meta; i++) {
+        free(p->meta_keys[i]);
+        free(p->meta_values[i]);
+    }
+    free(p->meta_keys);
+    free(p->meta_values);
+}
+
+void vm_rt_inst_free(struct vm_rt_inst *inst);
+
+void vm_rt_model_free(struct vm_rt_model *m) {
+    if (!m) return;
+    for (size_t i = 0; i < m->n_insts; i++) vm_rt_inst_free(m->insts[i]);
+    free(m->insts);
+    free(m->arena);
+    free(m->scratch);
+    free(m->persist);
+    free(m->persist_off);
+    free(m->prof_ms);
+    free(m->prof_n);
+    if (m->stream) dnnl_stream_destroy(m->stream);
+    if (m->engine) dnnl_engine_destroy(m->engine);
+    free_plan(&m->plan);
+    free(m);
+}
+
+static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
+
+static enum vm_status setup_persistent(struct vm_rt_model *m, struct vm_error *err) {
+    struct vm_rt_plan *p = &m->plan;
+    m->persist_off = vm_malloc(((size_t)p->n_values + 1) * sizeof *m->persist_off, err);
+    if (!m->persist_off) return VM_ENOMEM;
+    size_t total = 0;
+    for (int32_t i = 0; i < p->n_values; i++) {
+        struct vm_rt_value *v = &p->values[i];
+        m->persist_off[i] = SIZE_MAX;
+        bool persist = (v->flags & (VM_VALUE_INIT | VM_VALUE_PARAM | VM_VALUE_OPTSTATE | VM_VALUE_PERSIST | VM_VALUE_GRAD)) != 0;
+        if (!persist || v->known) continue;
+        if (v->symbolic)
+            return vm_errorf(err, VM_EFORMAT, "value '%s' is persistent but has a symbolic shape", v->name);
+        int64_t dims[VM_MAX_RANK];
+        for (int d = 0; d < v->rank; d++) {
+            const struct vm_rt_poly *pd = &v->dims[d];
+            dims[d] = pd->n ? p->terms[pd->first].coef : 0;
+        }
+        int64_t n = vm_numel(dims, v->rank);
+        if (n < 0) return vm_errorf(err, VM_EFORMAT, "value '%s' has an invalid shape", v->name);
+        size_t bytes = (size_t)n * vm_dtype_size(v->dtype);
+        if ((v->flags & VM_VALUE_INIT) && bytes != v->init_bytes)
+            return vm_errorf(err, VM_EFORMAT, "value '%s': initializer has %zu bytes, shape needs %zu", v->name, v->init_bytes, bytes);
+        m->persist_off[i] = total;
+        total += align64(bytes);
+    }
+    m->persist = aligned_alloc(64, total ? total : 64);
+    if (!m->persist) return vm_errorf(err, VM_ENOMEM, "out of memory allocating %zu bytes of parameters", total);
+    memset(m->persist, 0, total);
+    m->persist_bytes = total;
+    for (int32_t i = 0; i < p->n_values; i++) {
+        struct vm_rt_value *v = &p->values[i];
+        if (m->persist_off[i] != SIZE_MAX && v->init) memcpy(m->persist + m->persist_off[i], v->init, v->init_bytes);
+    }
+    return VM_OK;
+}
+
+enum vm_status vm_rt_model_from_buffer(struct vm_rt_model **out, const uint8_t *buf, size_t len,
+                                       const char *what, const struct vm_rt_opts *opts,
+                                       struct vm_error *err) {
+    *out = NULL;
+    if (len == 0) return vm_errorf(err, VM_EFORMAT, "%s is empty, not a vmaskc plan", what);
+    Vmplan__Plan *pp = vmplan__plan__unpack(NULL, len, buf);
+    if (!pp) return vm_errorf(err, VM_EFORMAT, "%s is not a vmaskc plan (protobuf could not be parsed)", what);
+    struct vm_rt_model *m = vm_calloc(1, sizeof *m, err);
+    if (!m) {
+        vmplan__plan__free_unpacked(pp, NULL);
+        return VM_ENOMEM;
+    }
+    enum vm_status s = load_plan(&m->plan, pp, err);
+    vmplan__plan__free_unpacked(pp, NULL);
+    if (s) {
+        vm_error_prefix(err, "%s", what);
+        vm_rt_model_free(m);
+        return s;
+    }
+    if ((s = setup_persistent(m, err))) {
+        vm_error_prefix(err, "%s", what);
+        vm_rt_model_free(m);
+        return s;
+    }
+    m->max_insts = opts && opts->max_insts ? opts->max_insts : 64;
+    m->insts = vm_calloc(m->max_insts, sizeof *m->insts, err);
+    m->prof_ms = vm_calloc((size_t)m->plan.n_steps + 1, sizeof *m->prof_ms, err);
+    m->prof_n = vm_calloc((size_t)m->plan.n_steps + 1, sizeof *m->prof_n, err);
+    if (!m->insts || !m->prof_ms || !m->prof_n) {
+        vm_rt_model_free(m);
+        return VM_ENOMEM;
+    }
+    m->seed = m->plan.seed;
+    m->ref_kernels = opts && opts->ref_kernels;
+    if (opts && opts->threads > 0) {
+        extern void omp_set_num_threads(int);
+        omp_set_num_threads(opts->threads);
+    }
+    if (dnnl_engine_create(&m->engine, dnnl_cpu, 0) != dnnl_success ||
+        dnnl_stream_create(&m->stream, m->engine, dnnl_stream_default_flags) != dnnl_success) {
+        vm_rt_model_free(m);
+        return vm_errorf(err, VM_EDNNL, "cannot create the oneDNN CPU engine");
+    }
+    *out = m;
+    return VM_OK;
+}
+
+enum vm_status vm_rt_model_load(struct vm_rt_model **out, const char *path,
+                                const struct vm_rt_opts *opts, struct vm_error *err) {
+    uint8_t *buf;
+    size_t len;
+    *out = NULL;
+    if (vm_file_read(path, &buf, &len, err)) return err->code;
+    char what[4200];
+    snprintf(what, sizeof what, "'%s'", path);
+    enum vm_status s = vm_rt_model_from_buffer(out, buf, len, what, opts, err);
+    free(buf);
+    return s;
+}
+
+int vm_rt_num_inputs(const struct vm_rt_model *m) { return m->plan.n_inputs; }
+int vm_rt_num_outputs(const struct vm_rt_model *m) { return m->plan.n_outputs; }
+int vm_rt_num_params(const struct vm_rt_model *m) { return m->plan.n_params; }
+int vm_rt_num_steps(const struct vm_rt_model *m) { return m->plan.n_steps; }
+bool vm_rt_has_training(const struct vm_rt_model *m) {
+    return m->plan.range[VM_PHASE_BACKWARD][1] > m->plan.range[VM_PHASE_BACKWARD][0];
+}
+const char *vm_rt_input_name(const struct vm_rt_model *m, int i) { return m->plan.inputs[i].name; }
+const char *vm_rt_output_name(const struct vm_rt_model *m, int i) { return m->plan.outputs[i].name; }
+int32_t vm_rt_input_dtype(const struct vm_rt_model *m, int i) {
+    return m->plan.values[m->plan.inputs[i].value].dtype;
+}
+int vm_rt_input_rank(const struct vm_rt_model *m, int i) {
+    return m->plan.values[m->plan.inputs[i].value].rank;
+}
+
+static void poly_str(const struct vm_rt_plan *p, const struct vm_rt_poly *d, char *buf, size_t len) {
+    size_t pos = 0;
+    buf[0] = 0;
+    if (d->n == 0) snprintf(buf, len, "0");
+    for (int32_t i = 0; i < d->n && pos < len; i++) {
+        const struct vm_rt_term *t = &p->terms[d->first + i];
+        int w;
+        if (t->n == 0 || t->coef != 1) w = snprintf(buf + pos, len - pos, "%s%lld%s", i ? " + " : "", (long long)t->coef, t->n ? "*" : "");
+        else w = snprintf(buf + pos, len - pos, "%s", i ? " + " : "");
+        if (w > 0) pos += (size_t)w;
+        for (int32_t k = 0; k < t->n && pos < len; k++) {
+            w = snprintf(buf + pos, len - pos, "%s%s", k ? "*" : "", p->symbols[p->syms[t->first + k]]);
+            if (w > 0) pos += (size_t)w;
+        }
+    }
+}
+
+void vm_rt_input_shape_str(const struct vm_rt_model *m, int i, char *buf, size_t len) {
+    const struct vm_rt_value *v = &m->plan.values[m->plan.inputs[i].value];
+    size_t pos = (size_t)snprintf(buf, len, "[");
+    for (int d = 0; d < v->rank && pos < len; d++) {
+        char s[128];
+        poly_str(&m->plan, &v->dims[d], s, sizeof s);
+        pos += (size_t)snprintf(buf + pos, len - pos, "%s%s", d ? ", " : "", s);
+    }
+    if (pos < len) snprintf(buf + pos, len - pos, "]");
+}
+
+const char *vm_rt_meta(const struct vm_rt_model *m, const char *key) {
+    for (int32_t i = 0; i < m->plan.n_meta; i++)
+        if (strcmp(m->plan.meta_keys[i], key) == 0) return m->plan.meta_values[i];
+    return NULL;
+}
+
+static struct vm_rt_tensor persistent_tensor(struct vm_rt_model *m, int32_t v) {
+    struct vm_rt_tensor t;
+    memset(&t, 0, sizeof t);
+    const struct vm_rt_value *val = &m->plan.values[v];
+    if (m->persist_off[v] == SIZE_MAX) return t;
+    t.dtype = val->dtype;
+    t.rank = val->rank;
+    for (int d = 0; d < val->rank; d++) t.dims[d] = val->dims[d].n ? m->plan.terms[val->dims[d].first].coef : 0;
+    t.numel = vm_numel(t.dims, t.rank);
+    t.nbytes = (size_t)t.numel * vm_dtype_size(t.dtype);
+    t.data = m->persist + m->persist_off[v];
+    return t;
+}
+
+const char *vm_rt_param_name(const struct vm_rt_model *m, int i) { return m->plan.params[i].name; }
+
+struct vm_rt_tensor vm_rt_param(struct vm_rt_model *m, int i) {
+    return persistent_tensor(m, m->plan.params[i].value);
+}
+
+int vm_rt_find_param(const struct vm_rt_model *m, const char *name) {
+    for (int32_t i = 0; i < m->plan.n_params; i++)
+        if (strcmp(m->plan.params[i].name, name) == 0) return i;
+    return -1;
+}
+
+struct vm_rt_tensor vm_rt_persistent(struct vm_rt_model *m, const char *name) {
+    for (int32_t i = 0; i < m->plan.n_values; i++)
+        if (strcmp(m->plan.values[i].name, name) == 0) return persistent_tensor(m, i);
+    struct vm_rt_tensor t;
+    memset(&t, 0, sizeof t);
+    return t;
+}
+
+void vm_rt_set_seed(struct vm_rt_model *m, uint64_t seed, uint64_t counter) {
+    m->seed = seed;
+    m->counter = counter;
+}
+
+uint64_t vm_rt_rng_counter(const struct vm_rt_model *m) { return m->counter; }
+
+void vm_rt_memory(const struct vm_rt_model *m, size_t *persistent, size_t *arena, size_t *scratch) {
+    *persistent = m->persist_bytes;
+    *arena = m->arena_cap;
+    *scratch = m->scratch_cap;
+}

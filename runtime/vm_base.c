@@ -1,0 +1,203 @@
+/* vm_base: status strings, error formatting, checked allocation, whole-file I/O with atomic
+ * writes. Atomic writes go to "<path>.tmp.<pid>" in the same directory and are renamed over the
+ * target only after a successful fsync, so readers never see a partial file. */
+#include "vm_base.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+enum vm_status vm_errorf(struct vm_error *err, enum vm_status code, const char *fmt, ...) {
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        va_end(ap);
+        err->code = code;
+    }
+    return code;
+}
+
+enum vm_status vm_error_prefix(struct vm_error *err, const char *fmt, ...) {
+    if (!err) return VM_EINTERNAL;
+    char prefix[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    va_end(ap);
+    char old[sizeof err->msg];
+    memcpy(old, err->msg, sizeof old);
+    snprintf(err->msg, sizeof err->msg, "%s: %s", prefix, old);
+    return err->code;
+}
+
+const char *vm_status_name(enum vm_status s) {
+    switch (s) {
+    case VM_OK: return "ok";
+    case VM_EINVAL: return "invalid input";
+    case VM_ENOMEM: return "out of memory";
+    case VM_EIO: return "i/o error";
+    case VM_EFORMAT: return "bad format";
+    case VM_EUNSUPPORTED: return "unsupported";
+    case VM_EDNNL: return "oneDNN error";
+    case VM_EINTERRUPTED: return "interrupted";
+    case VM_EINTERNAL: return "internal error";
+    }
+    return "unknown status";
+}
+
+void vm_panic(const char *file, int line, const char *fmt, ...) {
+    fflush(stdout);
+    fprintf(stderr, "vmaskc: %s:%d: ", file, line);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nThis is a bug in vmaskc; please report it with the command that triggered it.\n");
+    abort();
+}
+
+size_t vm_dtype_size(int32_t dtype) {
+    switch (dtype) {
+    case VM_DTYPE_FLOAT: return 4;
+    case VM_DTYPE_UINT8: return 1;
+    case VM_DTYPE_INT8: return 1;
+    case VM_DTYPE_UINT16: return 2;
+    case VM_DTYPE_INT16: return 2;
+    case VM_DTYPE_INT32: return 4;
+    case VM_DTYPE_INT64: return 8;
+    case VM_DTYPE_BOOL: return 1;
+    case VM_DTYPE_FLOAT16: return 2;
+    case VM_DTYPE_DOUBLE: return 8;
+    case VM_DTYPE_UINT32: return 4;
+    case VM_DTYPE_UINT64: return 8;
+    default: return 0;
+    }
+}
+
+const char *vm_dtype_name(int32_t dtype) {
+    switch (dtype) {
+    case VM_DTYPE_UNDEFINED: return "undefined";
+    case VM_DTYPE_FLOAT: return "float32";
+    case VM_DTYPE_UINT8: return "uint8";
+    case VM_DTYPE_INT8: return "int8";
+    case VM_DTYPE_UINT16: return "uint16";
+    case VM_DTYPE_INT16: return "int16";
+    case VM_DTYPE_INT32: return "int32";
+    case VM_DTYPE_INT64: return "int64";
+    case VM_DTYPE_STRING: return "string";
+    case VM_DTYPE_BOOL: return "bool";
+    case VM_DTYPE_FLOAT16: return "float16";
+    case VM_DTYPE_DOUBLE: return "float64";
+    case VM_DTYPE_UINT32: return "uint32";
+    case VM_DTYPE_UINT64: return "uint64";
+    case 14: return "complex64";
+    case 15: return "complex128";
+    case 16: return "bfloat16";
+    default: return "unknown";
+    }
+}
+
+void *vm_malloc(size_t n, struct vm_error *err) {
+    void *p = malloc(n ? n : 1);
+    if (!p) vm_errorf(err, VM_ENOMEM, "out of memory allocating %zu bytes", n);
+    return p;
+}
+
+void *vm_calloc(size_t count, size_t size, struct vm_error *err) {
+    void *p = calloc(count ? count : 1, size ? size : 1);
+    if (!p) vm_errorf(err, VM_ENOMEM, "out of memory allocating %zu x %zu bytes", count, size);
+    return p;
+}
+
+void *vm_realloc(void *p, size_t n, struct vm_error *err) {
+    void *q = realloc(p, n ? n : 1);
+    if (!q) vm_errorf(err, VM_ENOMEM, "out of memory allocating %zu bytes", n);
+    return q;
+}
+
+char *vm_strdup(const char *s, struct vm_error *err) {
+    if (!s) s = "";
+    size_t n = strlen(s) + 1;
+    char *d = vm_malloc(n, err);
+    if (d) memcpy(d, s, n);
+    return d;
+}
+
+enum vm_status vm_file_read(const char *path, uint8_t **data, size_t *len, struct vm_error *err) {
+    *data = NULL;
+    *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return vm_errorf(err, VM_EIO, "cannot open '%s': %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        return vm_errorf(err, VM_EIO, "'%s' is not a regular file", path);
+    }
+    size_t n = (size_t)st.st_size;
+    uint8_t *buf = vm_malloc(n + 1, err);
+    if (!buf) {
+        fclose(f);
+        return VM_ENOMEM;
+    }
+    if (n && fread(buf, 1, n, f) != n) {
+        int e = errno;
+        free(buf);
+        fclose(f);
+        return vm_errorf(err, VM_EIO, "cannot read '%s': %s", path, e ? strerror(e) : "short read");
+    }
+    fclose(f);
+    buf[n] = 0;
+    *data = buf;
+    *len = n;
+    return VM_OK;
+}
+
+enum vm_status vm_file_write_atomic(const char *path, const void *data, size_t len,
+                                    struct vm_error *err) {
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
+        return vm_errorf(err, VM_EINVAL, "output path too long: '%s'", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) return vm_errorf(err, VM_EIO, "cannot write '%s': %s", path, strerror(errno));
+    const uint8_t *p = data;
+    size_t left = len;
+    while (left) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            int e = errno;
+            close(fd);
+            unlink(tmp);
+            return vm_errorf(err, VM_EIO, "cannot write '%s': %s", path, strerror(e));
+        }
+        p += w;
+        left -= (size_t)w;
+    }
+    if (fsync(fd) != 0 || close(fd) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return vm_errorf(err, VM_EIO, "cannot write '%s': %s", path, strerror(e));
+    }
+    if (rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return vm_errorf(err, VM_EIO, "cannot write '%s': %s", path, strerror(e));
+    }
+    return VM_OK;
+}
+
+int64_t vm_numel(const int64_t *dims, int rank) {
+    int64_t n = 1;
+    for (int i = 0; i < rank; i++) {
+        if (dims[i] < 0) return -1;
+        if (dims[i] && n > INT64_MAX / dims[i]) return -1;
+        n *= dims[i];
+    }
+    return n;
+}

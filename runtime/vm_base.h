@@ -1,0 +1,115 @@
+/* vm_base: what every vmaskc module shares — status codes, the caller-owned error record, dtypes,
+ * value role flags, attribute kinds, phases, and the always-on invariant check.
+ *
+ * Library functions return enum vm_status and fill a struct vm_error; callers add context on the way
+ * up with vm_error_prefix(). VM_ASSERT is for vmaskc's own invariants only and never guards user
+ * input. Nothing here depends on the compiler, ONNX or oneDNN, so both compiler/ and runtime/ use it.
+ */
+#ifndef VM_BASE_H
+#define VM_BASE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define VM_VERSION "0.1.0"
+#define VM_MAX_RANK 8
+
+enum vm_status {
+    VM_OK = 0,
+    VM_EINVAL,       /* bad argument or bad user input (shape, dtype, value) */
+    VM_ENOMEM,
+    VM_EIO,          /* a file could not be opened, read or written */
+    VM_EFORMAT,      /* a file is not what it claims to be (protobuf, plan, tensor) */
+    VM_EUNSUPPORTED, /* valid input that vmaskc does not handle (op, attribute, dtype) */
+    VM_EDNNL,        /* oneDNN refused */
+    VM_EINTERRUPTED, /* stopped by the user (Ctrl-C) */
+    VM_EINTERNAL,
+};
+
+struct vm_error {
+    enum vm_status code;
+    char msg[1024];
+};
+
+/* Sets err (when non-NULL) and returns code, so `return vm_errorf(err, VM_EINVAL, ...)` reads well. */
+enum vm_status vm_errorf(struct vm_error *err, enum vm_status code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Prepends "prefix: " to the message already in err; returns err->code. */
+enum vm_status vm_error_prefix(struct vm_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+const char *vm_status_name(enum vm_status s);
+
+_Noreturn void vm_panic(const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+#define VM_ASSERT(cond)                                                                  \
+    do {                                                                                 \
+        if (!(cond)) vm_panic(__FILE__, __LINE__, "internal error: %s", #cond);          \
+    } while (0)
+
+/* Element types use the ONNX TensorProto.DataType numbers so no table is needed at the border. */
+enum vm_dtype {
+    VM_DTYPE_UNDEFINED = 0,
+    VM_DTYPE_FLOAT = 1,
+    VM_DTYPE_UINT8 = 2,
+    VM_DTYPE_INT8 = 3,
+    VM_DTYPE_UINT16 = 4,
+    VM_DTYPE_INT16 = 5,
+    VM_DTYPE_INT32 = 6,
+    VM_DTYPE_INT64 = 7,
+    VM_DTYPE_STRING = 8,
+    VM_DTYPE_BOOL = 9,
+    VM_DTYPE_FLOAT16 = 10,
+    VM_DTYPE_DOUBLE = 11,
+    VM_DTYPE_UINT32 = 12,
+    VM_DTYPE_UINT64 = 13,
+};
+/* Bytes per element, 0 for types vmaskc cannot hold in memory (string, complex, undefined). */
+size_t vm_dtype_size(int32_t dtype);
+const char *vm_dtype_name(int32_t dtype);
+
+/* Role flags of a value, stored in the IR and in the plan. */
+enum vm_value_flag {
+    VM_VALUE_INPUT = 1u << 0,   /* graph input, filled by the caller */
+    VM_VALUE_OUTPUT = 1u << 1,  /* graph output */
+    VM_VALUE_PARAM = 1u << 2,   /* trainable parameter (persistent, updated by the optimizer) */
+    VM_VALUE_INIT = 1u << 3,    /* has initializer bytes in the plan blob */
+    VM_VALUE_LOSS = 1u << 4,    /* the scalar training loss */
+    VM_VALUE_GRAD = 1u << 5,    /* gradient of a parameter */
+    VM_VALUE_OPTSTATE = 1u << 6,/* optimizer state (Adam moments, step counter) */
+    VM_VALUE_SAVED = 1u << 7,   /* forward value read by the backward phase */
+    VM_VALUE_PERSIST = 1u << 8, /* lives across runs and bindings (params, constants, state) */
+    VM_VALUE_FROZEN = 1u << 9,  /* initializer that could train but is frozen */
+    VM_VALUE_AUX = 1u << 10,    /* extra training input (labels, beta, noise) */
+};
+
+enum vm_attr_type {
+    VM_ATTR_INT = 1,
+    VM_ATTR_FLOAT = 2,
+    VM_ATTR_STRING = 3,
+    VM_ATTR_INTS = 4,
+    VM_ATTR_FLOATS = 5,
+};
+
+enum vm_phase {
+    VM_PHASE_FORWARD = 0,
+    VM_PHASE_BACKWARD = 1,
+    VM_PHASE_OPTIMIZER = 2,
+};
+
+/* Checked allocation: return NULL-safe pointers or set err. */
+void *vm_malloc(size_t n, struct vm_error *err);
+void *vm_calloc(size_t count, size_t size, struct vm_error *err);
+void *vm_realloc(void *p, size_t n, struct vm_error *err);
+char *vm_strdup(const char *s, struct vm_error *err);
+
+/* Whole-file read (caller frees *data) and atomic write (temporary file, fsync, rename), so a
+ * failed run never leaves a half-written output behind. */
+enum vm_status vm_file_read(const char *path, uint8_t **data, size_t *len, struct vm_error *err);
+enum vm_status vm_file_write_atomic(const char *path, const void *data, size_t len,
+                                    struct vm_error *err);
+
+/* Product of dims with overflow check; returns -1 on overflow or a negative dim. */
+int64_t vm_numel(const int64_t *dims, int rank);
+
+#endif

@@ -1,0 +1,91 @@
+/* vmrt: the vmaskc runtime — loads a plan (schemas/vmplan.proto) and runs it on oneDNN plus a few
+ * C kernels. It never sees the compiler or ONNX.
+ *
+ * Life cycle: a model owns the plan and the persistent memory (parameters, constants, optimizer
+ * state). Binding concrete input shapes gives an instance: symbols evaluated, one arena laid out,
+ * every oneDNN primitive built. Instances are cached per shape, so a training loop whose batches
+ * vary in length builds each shape once. Running an instance allocates nothing.
+ */
+#ifndef VM_RT_H
+#define VM_RT_H
+
+#include "vm_base.h"
+
+struct vm_rt_model;
+struct vm_rt_inst;
+
+struct vm_rt_tensor {
+    void *data;
+    int32_t dtype;
+    int32_t rank;
+    int64_t dims[VM_MAX_RANK];
+    int64_t numel;
+    size_t nbytes;
+};
+
+struct vm_rt_opts {
+    int threads;      /* 0 = leave OpenMP's default */
+    size_t max_insts; /* cached shape instances, 0 = default (64) */
+    bool ref_kernels; /* naive C reference kernels instead of oneDNN (kernel tests) */
+};
+
+enum vm_status vm_rt_model_load(struct vm_rt_model **out, const char *path,
+                                const struct vm_rt_opts *opts, struct vm_error *err);
+/* `what` names the source in messages. The buffer is copied. */
+enum vm_status vm_rt_model_from_buffer(struct vm_rt_model **out, const uint8_t *buf, size_t len,
+                                       const char *what, const struct vm_rt_opts *opts,
+                                       struct vm_error *err);
+void vm_rt_model_free(struct vm_rt_model *m);
+
+int vm_rt_num_inputs(const struct vm_rt_model *m);
+int vm_rt_num_outputs(const struct vm_rt_model *m);
+int vm_rt_num_params(const struct vm_rt_model *m);
+const char *vm_rt_input_name(const struct vm_rt_model *m, int i);
+const char *vm_rt_output_name(const struct vm_rt_model *m, int i);
+int32_t vm_rt_input_dtype(const struct vm_rt_model *m, int i);
+int vm_rt_input_rank(const struct vm_rt_model *m, int i);
+/* "[batch, seq]" */
+void vm_rt_input_shape_str(const struct vm_rt_model *m, int i, char *buf, size_t len);
+const char *vm_rt_meta(const struct vm_rt_model *m, const char *key);
+int vm_rt_num_steps(const struct vm_rt_model *m);
+bool vm_rt_has_training(const struct vm_rt_model *m);
+
+/* Parameters (persistent; the optimizer updates them in place). */
+const char *vm_rt_param_name(const struct vm_rt_model *m, int i);
+struct vm_rt_tensor vm_rt_param(struct vm_rt_model *m, int i);
+int vm_rt_find_param(const struct vm_rt_model *m, const char *name);
+/* Any persistent value by name (parameters, optimizer state, constants); data NULL when none. */
+struct vm_rt_tensor vm_rt_persistent(struct vm_rt_model *m, const char *name);
+
+/* Finds or builds the instance for these input shapes (dims[i] has ranks[i] entries). A dtype,
+ * rank or size that does not fit the plan is VM_EINVAL naming the input and dimension. */
+enum vm_status vm_rt_bind(struct vm_rt_model *m, const int64_t *const *dims, const int *ranks,
+                          struct vm_rt_inst **out, struct vm_error *err);
+/* Input i's buffer in the instance (fill it before running). */
+struct vm_rt_tensor vm_rt_input(struct vm_rt_inst *inst, int i);
+struct vm_rt_tensor vm_rt_output(struct vm_rt_inst *inst, int i);
+/* Any value by name in the instance (for tests and tools); data NULL when not materialized. */
+struct vm_rt_tensor vm_rt_value(struct vm_rt_inst *inst, const char *name);
+
+enum vm_rt_range {
+    VM_RT_FORWARD = 1,
+    VM_RT_BACKWARD = 2,
+    VM_RT_OPTIMIZER = 4,
+};
+/* Runs the steps of the selected ranges in order. `training` switches stochastic ops (Dropout,
+ * the Gumbel mask) to their training behaviour. */
+enum vm_status vm_rt_run(struct vm_rt_inst *inst, unsigned ranges, bool training,
+                         struct vm_error *err);
+
+/* RNG: streams are keyed by (seed, counter, element); the counter advances once per run. */
+void vm_rt_set_seed(struct vm_rt_model *m, uint64_t seed, uint64_t counter);
+uint64_t vm_rt_rng_counter(const struct vm_rt_model *m);
+
+/* Memory in use: persistent bytes and the largest arena laid out so far. */
+void vm_rt_memory(const struct vm_rt_model *m, size_t *persistent, size_t *arena, size_t *scratch);
+
+/* Per-step timing (for --profile): when enabled, vm_rt_run accumulates wall time per op name. */
+void vm_rt_profile_enable(struct vm_rt_model *m, bool on);
+void vm_rt_profile_print(const struct vm_rt_model *m, void *file /* FILE* */);
+
+#endif

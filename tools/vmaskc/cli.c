@@ -1,0 +1,157 @@
+/* cli: shared helpers of the vmaskc subcommands (see cli.h). */
+#include "cli.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../compiler/passes.h"
+
+int vm_cli_exit_code(enum vm_status s) {
+    switch (s) {
+    case VM_OK: return VM_EXIT_OK;
+    case VM_EINVAL: case VM_EIO: case VM_EFORMAT: case VM_EUNSUPPORTED: return VM_EXIT_INPUT;
+    case VM_EINTERRUPTED: return VM_EXIT_INTERRUPTED;
+    default: return VM_EXIT_RUNTIME;
+    }
+}
+
+int vm_cli_fail(const char *cmd, const struct vm_error *err) {
+    fflush(stdout);
+    fprintf(stderr, "vmaskc %s: error: %s\n", cmd, err->msg);
+    return vm_cli_exit_code(err->code);
+}
+
+int vm_cli_usage_error(const char *cmd, const char *fmt, ...) {
+    fflush(stdout);
+    fprintf(stderr, "vmaskc %s: ", cmd);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n(see 'vmaskc %s --help')\n", cmd);
+    return VM_EXIT_USAGE;
+}
+
+bool vm_cli_streq(const char *a, const char *b) { return strcmp(a, b) == 0; }
+
+bool vm_cli_parse_int(const char *s, long long *out) {
+    if (!s || !*s) return false;
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || *end) return false;
+    *out = v;
+    return true;
+}
+
+bool vm_cli_parse_double(const char *s, double *out) {
+    if (!s || !*s) return false;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || *end) return false;
+    *out = v;
+    return true;
+}
+
+bool vm_cli_is_plan_path(const char *path) {
+    size_t n = strlen(path);
+    return n >= 7 && strcmp(path + n - 7, ".vmplan") == 0;
+}
+
+int vm_cli_model_option(const char *cmd, int argc, char **argv, int *i, struct vm_model_opts *o) {
+    const char *a = argv[*i];
+    if (vm_cli_streq(a, "--embedding") || vm_cli_streq(a, "--shape") || vm_cli_streq(a, "--threads")) {
+        if (*i + 1 >= argc) {
+            vm_cli_usage_error(cmd, "%s needs a value", a);
+            return -1;
+        }
+        const char *v = argv[++*i];
+        if (vm_cli_streq(a, "--embedding")) {
+            o->embedding = v;
+        } else if (vm_cli_streq(a, "--threads")) {
+            long long t;
+            if (!vm_cli_parse_int(v, &t) || t < 1 || t > 1024) {
+                vm_cli_usage_error(cmd, "--threads needs a positive integer, got '%s'", v);
+                return -1;
+            }
+            o->threads = (int)t;
+        } else {
+            /* NAME=D0,D1,... */
+            const char *eq = strchr(v, '=');
+            if (!eq || eq == v || o->n_shapes >= 16) {
+                vm_cli_usage_error(cmd, "--shape needs NAME=D0,D1,..., got '%s'", v);
+                return -1;
+            }
+            struct vm_shape_override *so = &o->shapes[o->n_shapes];
+            char *name = malloc((size_t)(eq - v) + 1);
+            if (!name) return -1;
+            memcpy(name, v, (size_t)(eq - v));
+            name[eq - v] = 0;
+            so->name = name;
+            so->rank = 0;
+            const char *p = eq + 1;
+            while (*p) {
+                char *end;
+                long long d = strtoll(p, &end, 10);
+                if (end == p || d < 0 || so->rank >= VM_MAX_RANK || (*end && *end != ',' && *end != 'x')) {
+                    vm_cli_usage_error(cmd, "--shape %s: dims must be non-negative integers separated by commas", v);
+                    return -1;
+                }
+                so->dims[so->rank++] = d;
+                p = *end ? end + 1 : end;
+            }
+            o->n_shapes++;
+        }
+        return 1;
+    }
+    if (vm_cli_streq(a, "--reference-kernels")) {
+        o->ref_kernels = true;
+        return 1;
+    }
+    return 0;
+}
+
+enum vm_status vm_cli_compile_onnx(const char *path, const struct vm_model_opts *o,
+                                   const struct vm_tensor *fixed, int n_fixed,
+                                   Onnx__ModelProto **model_out, struct vm_graph **g_out,
+                                   struct vm_error *err) {
+    *g_out = NULL;
+    if (model_out) *model_out = NULL;
+    Onnx__ModelProto *m = vm_onnx_load_model(path, err);
+    if (!m) return err->code;
+    struct vm_import_opts io = {.shapes = o ? o->shapes : NULL, .n_shapes = o ? o->n_shapes : 0, .fixed = fixed, .n_fixed = n_fixed};
+    struct vm_graph *g = NULL;
+    enum vm_status s = vm_import(m, &io, &g, err);
+    if (!s) s = vm_infer_graph(g, err);
+    if (!s) s = vm_pass_inference_cleanup(g, err);
+    if (s) {
+        vm_graph_free(g);
+        vm_onnx_free_model(m);
+        return vm_error_prefix(err, "%s", path);
+    }
+    *g_out = g;
+    if (model_out) *model_out = m;
+    else vm_onnx_free_model(m);
+    return VM_OK;
+}
+
+enum vm_status vm_cli_load_runtime(const char *path, const struct vm_model_opts *o,
+                                   const struct vm_tensor *fixed, int n_fixed,
+                                   struct vm_rt_model **out, struct vm_error *err) {
+    struct vm_rt_opts ro = {.threads = o ? o->threads : 0, .ref_kernels = o && o->ref_kernels};
+    if (vm_cli_is_plan_path(path)) return vm_rt_model_load(out, path, &ro, err);
+    struct vm_graph *g;
+    enum vm_status s = vm_cli_compile_onnx(path, o, fixed, n_fixed, NULL, &g, err);
+    if (s) return s;
+    uint8_t *buf;
+    size_t len;
+    s = vm_emit_plan(g, path, &buf, &len, err);
+    vm_graph_free(g);
+    if (s) return s;
+    s = vm_rt_model_from_buffer(out, buf, len, path, &ro, err);
+    free(buf);
+    return s;
+}

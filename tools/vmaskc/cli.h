@@ -1,0 +1,62 @@
+/* cli: what the vmaskc subcommands share — exit codes, error printing, option parsing helpers, and
+ * loading a model file (ONNX compiled in memory, or a plan) into the runtime.
+ * tools/vmaskc is the only place that prints for the user and the only place that exits. */
+#ifndef VM_CLI_H
+#define VM_CLI_H
+
+#include <stdio.h>
+
+#include "../../compiler/compiler.h"
+#include "../../runtime/vmrt.h"
+
+/* Exit codes (documented in README.md). */
+enum {
+    VM_EXIT_OK = 0,
+    VM_EXIT_CHECK = 1,    /* the command ran, but a check failed (tolerance exceeded, ...) */
+    VM_EXIT_USAGE = 2,    /* bad command line */
+    VM_EXIT_INPUT = 3,    /* bad or unsupported input: model, plan, data, missing file */
+    VM_EXIT_RUNTIME = 4,  /* failure while running: oneDNN, memory, internal error */
+    VM_EXIT_INTERRUPTED = 130,
+};
+
+int vm_cli_exit_code(enum vm_status s);
+/* Prints "vmaskc <cmd>: <message>" to stderr and returns the exit code for s. */
+int vm_cli_fail(const char *cmd, const struct vm_error *err);
+int vm_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Options every model-consuming command takes. */
+struct vm_model_opts {
+    const char *embedding;
+    struct vm_shape_override shapes[16];
+    int n_shapes;
+    int threads;
+    bool ref_kernels;
+};
+/* Handles --embedding, --shape, --threads, --reference-kernels at argv[*i]; returns 1 when it
+ * consumed an option, 0 when not, -1 on a usage error (already printed). */
+int vm_cli_model_option(const char *cmd, int argc, char **argv, int *i, struct vm_model_opts *o);
+
+bool vm_cli_is_plan_path(const char *path);
+bool vm_cli_streq(const char *a, const char *b);
+/* Parses "N" strictly. */
+bool vm_cli_parse_int(const char *s, long long *out);
+bool vm_cli_parse_double(const char *s, double *out);
+
+/* Reads an ONNX model and compiles it (import, infer, cleanup) for inference. `fixed` inputs are
+ * folded in as constants. */
+enum vm_status vm_cli_compile_onnx(const char *path, const struct vm_model_opts *o,
+                                   const struct vm_tensor *fixed, int n_fixed,
+                                   Onnx__ModelProto **model_out, struct vm_graph **g_out,
+                                   struct vm_error *err);
+/* ONNX or plan -> runtime model. For ONNX the plan is built in memory exactly as `compile` writes
+ * it, so running either gives identical results. */
+enum vm_status vm_cli_load_runtime(const char *path, const struct vm_model_opts *o,
+                                   const struct vm_tensor *fixed, int n_fixed,
+                                   struct vm_rt_model **out, struct vm_error *err);
+
+int vm_cmd_inspect(int argc, char **argv);
+int vm_cmd_compile(int argc, char **argv);
+int vm_cmd_run(int argc, char **argv);
+int vm_cmd_default(const char *model, int argc, char **argv);
+
+#endif

@@ -1,0 +1,53 @@
+/* vmaskc: command-line entry. Dispatches subcommands; `vmaskc MODEL.onnx` alone compiles the model
+ * to MODEL.vmplan beside it and prints a summary. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "vmaskc %s — turn an ONNX text classifier into an interpretable VMASK model\n"
+            "\n"
+            "usage: vmaskc MODEL.onnx                 compile to MODEL.vmplan and print a summary\n"
+            "       vmaskc <command> [options]\n"
+            "\n"
+            "commands:\n"
+            "  inspect FILE              ops, inputs/outputs, parameters, word embedding, unsupported ops\n"
+            "  compile FILE -o PLAN      compile an ONNX model to a plan file\n"
+            "  run FILE --test-data DIR  run a model or plan on ONNX backend-test data\n"
+            "\n"
+            "Run 'vmaskc <command> --help' for a command's options.\n"
+            "Exit codes: 0 ok, 1 check failed, 2 usage error, 3 bad or unsupported input,\n"
+            "            4 runtime failure, 130 interrupted.\n",
+            VM_VERSION);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return VM_EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+        usage(stdout);
+        return VM_EXIT_OK;
+    }
+    if (!strcmp(cmd, "--version") || !strcmp(cmd, "-V")) {
+        printf("vmaskc %s\n", VM_VERSION);
+        return VM_EXIT_OK;
+    }
+    if (!strcmp(cmd, "inspect")) return vm_cmd_inspect(argc - 1, argv + 1);
+    if (!strcmp(cmd, "compile")) return vm_cmd_compile(argc - 1, argv + 1);
+    if (!strcmp(cmd, "run")) return vm_cmd_run(argc - 1, argv + 1);
+    if (cmd[0] == '-') {
+        fprintf(stderr, "vmaskc: unknown option '%s'\n", cmd);
+        usage(stderr);
+        return VM_EXIT_USAGE;
+    }
+    size_t n = strlen(cmd);
+    if (n > 5 && !strcmp(cmd + n - 5, ".onnx")) return vm_cmd_default(cmd, argc - 2, argv + 2);
+    fprintf(stderr, "vmaskc: unknown command '%s' (a model path must end in .onnx)\n", cmd);
+    usage(stderr);
+    return VM_EXIT_USAGE;
+}
