@@ -13,7 +13,10 @@
 #include "compiler.h"
 #include "ops.h"
 
-#define VM_MIN_OPSET 11
+/* vmaskc targets opsets 11-17. Older models import too, because an op's meaning only changes at the
+ * versions where it was redefined: rows normalize the older forms they accept (Slice-1's
+ * attributes, Squeeze-1's axes) and reject the others by their attributes or arity. */
+#define VM_MIN_OPSET 1
 #define VM_MAX_OPSET 17
 
 static bool attr_allowed(const struct vm_op_row *row, const char *name) {

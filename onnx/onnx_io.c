@@ -81,15 +81,24 @@ enum vm_status vm_onnx_tensor_decode(const Onnx__TensorProto *tp, const char *wh
     if (n < 0 || (uint64_t)n > (uint64_t)SIZE_MAX / es)
         return vm_errorf(err, VM_EFORMAT, "%s is too large", what);
     size_t nbytes = (size_t)n * es;
+    /* Check the stored element count before allocating: a corrupt shape must not become a huge
+     * allocation. */
+    size_t stored;
+    if (tp->has_raw_data) stored = tp->raw_data.len / es + (tp->raw_data.len % es != 0);
+    else if (t->dtype == VM_DTYPE_FLOAT) stored = tp->n_float_data;
+    else if (t->dtype == VM_DTYPE_DOUBLE) stored = tp->n_double_data;
+    else if (t->dtype == VM_DTYPE_INT64) stored = tp->n_int64_data;
+    else if (t->dtype == VM_DTYPE_UINT32 || t->dtype == VM_DTYPE_UINT64) stored = tp->n_uint64_data;
+    else stored = tp->n_int32_data;
+    if (stored != (size_t)n) {
+        if (tp->has_raw_data)
+            return vm_errorf(err, VM_EFORMAT, "%s: raw_data holds %zu bytes but shape and type need %zu", what,
+                             tp->raw_data.len, nbytes);
+        return vm_errorf(err, VM_EFORMAT, "%s holds %zu elements but its shape needs %lld", what, stored, (long long)n);
+    }
     uint8_t *out = vm_malloc(nbytes, err);
     if (!out) return VM_ENOMEM;
-    size_t got;
     if (tp->has_raw_data) {
-        got = tp->raw_data.len;
-        if (got != nbytes) {
-            free(out);
-            return vm_errorf(err, VM_EFORMAT, "%s: raw_data holds %zu bytes but shape and type need %zu", what, got, nbytes);
-        }
         memcpy(out, tp->raw_data.data, nbytes);
     } else {
         size_t have = 0;

@@ -76,6 +76,7 @@ size_t vm_dtype_size(int32_t dtype) {
     case VM_DTYPE_DOUBLE: return 8;
     case VM_DTYPE_UINT32: return 4;
     case VM_DTYPE_UINT64: return 8;
+    case VM_DTYPE_BFLOAT16: return 2;
     default: return 0;
     }
 }

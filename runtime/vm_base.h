@@ -63,6 +63,7 @@ enum vm_dtype {
     VM_DTYPE_DOUBLE = 11,
     VM_DTYPE_UINT32 = 12,
     VM_DTYPE_UINT64 = 13,
+    VM_DTYPE_BFLOAT16 = 16,
 };
 /* Bytes per element, 0 for types vmaskc cannot hold in memory (string, complex, undefined). */
 size_t vm_dtype_size(int32_t dtype);

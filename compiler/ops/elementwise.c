@@ -73,7 +73,9 @@ static enum vm_status infer_binary(struct vm_graph *g, int32_t n, struct vm_erro
     if (logical) {
         if ((s = vm_check_dtype(g, n, 0, err, B, 0)) || (s = vm_check_dtype(g, n, 1, err, B, 0))) return s;
     } else if (!strcmp(op, "Pow")) {
-        if ((s = vm_check_dtype(g, n, 0, err, F, D, 0)) || (s = vm_check_dtype(g, n, 1, err, F, D, I64, I32, 0))) return s;
+        if ((s = vm_check_dtype(g, n, 0, err, F, D, I64, I32, 0)) ||
+            (s = vm_check_dtype(g, n, 1, err, F, D, I64, I32, VM_DTYPE_UINT32, VM_DTYPE_UINT64, 0)))
+            return s;
     } else {
         if ((s = vm_check_dtype(g, n, 0, err, F, D, I64, I32, VM_DTYPE_INT8, VM_DTYPE_UINT8, VM_DTYPE_INT16,
                                 VM_DTYPE_UINT16, VM_DTYPE_UINT32, VM_DTYPE_UINT64, !strcmp(op, "Equal") ? B : 0, 0)))
@@ -108,11 +110,9 @@ static enum vm_status infer_cast(struct vm_graph *g, int32_t n, struct vm_error 
     const struct vm_attr *to = vm_node_attr(g, n, "to");
     if (!to || to->type != VM_ATTR_INT) return vm_node_errorf(g, n, err, VM_EFORMAT, "attribute 'to' is required");
     int32_t dt = (int32_t)to->i;
-    if (vm_dtype_size(dt) == 0 || dt == VM_DTYPE_FLOAT16)
+    if (vm_dtype_size(dt) == 0)
         return vm_node_errorf(g, n, err, VM_EUNSUPPORTED, "cast to %s is not supported", vm_dtype_name(dt));
     struct vm_value *x = vm_in(g, n, 0);
-    if (x->dtype == VM_DTYPE_FLOAT16)
-        return vm_node_errorf(g, n, err, VM_EUNSUPPORTED, "cast from %s is not supported", vm_dtype_name(x->dtype));
     vm_node_remove_attr(g, n, "saturate");
     vm_set_out(g, n, 0, dt, x->rank, x->dims);
     return VM_OK;
@@ -322,7 +322,7 @@ const struct vm_op_row vm_ops_elementwise[] = {
     UNARY("Abs", infer_unary_signed),
     {"Not", NULL, 1, 1, 1, 1, "", 0, 0, VM_OP_NO_GRAD, NULL, infer_not, fold_not, NULL},
     {"Identity", NULL, 1, 1, 1, 1, "", 0, 0, VM_OP_VIEW, NULL, infer_identity, vm_fold_copy, NULL},
-    {"Dropout", NULL, 1, 3, 1, 2, "ratio seed", 0, 0x6, VM_OP_STOCHASTIC, NULL, infer_dropout, NULL, NULL},
+    {"Dropout", NULL, 1, 3, 1, 2, "ratio seed", 0x6, 0x6, VM_OP_STOCHASTIC, NULL, infer_dropout, NULL, NULL},
     {"Cast", NULL, 1, 1, 1, 1, "to saturate", 0, 0, 0, NULL, infer_cast, fold_cast, NULL},
     BINARY("Add", 0),
     BINARY("Sub", 0),

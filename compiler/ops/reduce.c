@@ -1,6 +1,84 @@
-/* reduce: op family (rows added as the family is implemented). */
+/* reduce: ReduceMax/Min/Mean/Sum and ArgMax. Canonical form after inference: attribute `axes`
+ * (sorted, non-negative; all axes when the model gave none), `keepdims` 0/1. ReduceSum-13 takes
+ * axes as an input; it must be known and is copied into the attribute. Max-pooling over time in
+ * Kim-CNN and mean-pooling over LSTM outputs come through here. */
+#include <stdlib.h>
+#include <string.h>
+
 #include "../ops.h"
 
+static enum vm_status infer_reduce(struct vm_graph *g, int32_t n, struct vm_error *err) {
+    struct vm_value *x = vm_in(g, n, 0);
+    enum vm_status s = vm_check_dtype(g, n, 0, err, VM_DTYPE_FLOAT, VM_DTYPE_DOUBLE, VM_DTYPE_INT64, VM_DTYPE_INT32, 0);
+    if (s) return s;
+    int64_t axes[VM_MAX_RANK], na = -1;
+    const struct vm_attr *a = vm_node_attr(g, n, "axes");
+    if (vm_has_in(g, n, 1)) {
+        if (a) return vm_node_errorf(g, n, err, VM_EFORMAT, "axes given both as attribute and input");
+        if (!vm_known_input_ints(g, n, 1, axes, VM_MAX_RANK, &na))
+            return vm_node_errorf(g, n, err, VM_EUNSUPPORTED, "axes must be constant");
+    } else if (a) {
+        if (a->type != VM_ATTR_INTS || a->n > VM_MAX_RANK) return vm_node_errorf(g, n, err, VM_EFORMAT, "bad 'axes'");
+        na = a->n;
+        for (int i = 0; i < a->n; i++) axes[i] = a->ints[i];
+    }
+    bool noop = vm_node_int(g, n, "noop_with_empty_axes", 0) != 0;
+    bool keep = vm_node_int(g, n, "keepdims", 1) != 0;
+    bool red[VM_MAX_RANK] = {false};
+    if (na <= 0) {
+        na = 0;
+        if (!noop)
+            for (int i = 0; i < x->rank; i++) axes[na++] = i;
+    }
+    for (int64_t i = 0; i < na; i++) {
+        if ((s = vm_norm_axis(g, n, &axes[i], x->rank, err))) return s;
+        if (red[axes[i]]) return vm_node_errorf(g, n, err, VM_EINVAL, "axis %lld repeated", (long long)axes[i]);
+        red[axes[i]] = true;
+    }
+    int64_t sorted[VM_MAX_RANK], k = 0;
+    for (int i = 0; i < x->rank; i++)
+        if (red[i]) sorted[k++] = i;
+    if ((s = vm_node_set_ints(g, n, "axes", sorted, (int32_t)k, err)) || (s = vm_node_set_int(g, n, "keepdims", keep, err)))
+        return s;
+    vm_node_remove_attr(g, n, "noop_with_empty_axes");
+    struct vm_dim d[VM_MAX_RANK];
+    int r = 0;
+    for (int i = 0; i < x->rank; i++) {
+        if (!red[i]) d[r++] = x->dims[i];
+        else if (keep) d[r++] = vm_dim_const(1);
+    }
+    vm_set_out(g, n, 0, x->dtype, r, d);
+    return VM_OK;
+}
+
+static enum vm_status infer_argmax(struct vm_graph *g, int32_t n, struct vm_error *err) {
+    struct vm_value *x = vm_in(g, n, 0);
+    enum vm_status s = vm_check_dtype(g, n, 0, err, VM_DTYPE_FLOAT, VM_DTYPE_DOUBLE, VM_DTYPE_INT64, VM_DTYPE_INT32, 0);
+    if (s) return s;
+    int64_t axis = vm_node_int(g, n, "axis", 0);
+    bool keep = vm_node_int(g, n, "keepdims", 1) != 0;
+    bool last = vm_node_int(g, n, "select_last_index", 0) != 0;
+    if ((s = vm_norm_axis(g, n, &axis, x->rank, err))) return s;
+    if ((s = vm_node_set_int(g, n, "axis", axis, err)) || (s = vm_node_set_int(g, n, "keepdims", keep, err)) ||
+        (s = vm_node_set_int(g, n, "select_last_index", last, err)))
+        return s;
+    struct vm_dim d[VM_MAX_RANK];
+    int r = 0;
+    for (int i = 0; i < x->rank; i++) {
+        if (i != axis) d[r++] = x->dims[i];
+        else if (keep) d[r++] = vm_dim_const(1);
+    }
+    vm_set_out(g, n, 0, VM_DTYPE_INT64, r, d);
+    return VM_OK;
+}
+
+#define REDUCE(name, maxin) {name, NULL, 1, maxin, 1, 1, "axes keepdims noop_with_empty_axes", 0x2, 0x2, 0, NULL, infer_reduce, NULL, NULL}
+
 const struct vm_op_row vm_ops_reduce[] = {
+    REDUCE("ReduceMax", 1),
+    REDUCE("ReduceMin", 1),
+    REDUCE("ReduceMean", 1),
+    REDUCE("ReduceSum", 2),
+    {"ArgMax", NULL, 1, 1, 1, 1, "axis keepdims select_last_index", 0, 0, VM_OP_NO_GRAD, NULL, infer_argmax, NULL, NULL},
     {NULL, NULL, 0, 0, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL, NULL},
 };

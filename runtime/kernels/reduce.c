@@ -1,6 +1,211 @@
-/* reduce kernels (rows added as the family is implemented). */
+/* reduce kernels: ReduceMax/Min/Mean/Sum and ArgMax as C loops.
+ *
+ * When the reduced axes are adjacent, the input is viewed as (A, R, C) — A kept dims before, R the
+ * reduced block, C kept dims after — and reduced with a loop that walks C contiguously (this is the
+ * max-over-time of Kim-CNN, C = 1, and the mean over LSTM steps, C = H). Other axis sets use a
+ * precomputed table of reduced offsets. oneDNN's reduction primitive is the reference
+ * implementation ("ref:any") on this build, so the C loops are the fast path here.
+ */
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "kernels.h"
 
+#define PAR_MIN 16384
+
+enum red_kind { R_MAX, R_MIN, R_MEAN, R_SUM };
+
+struct reduce_state {
+    enum red_kind kind;
+    bool blocked;
+    int64_t A, R, C;
+    /* generic path: output enumeration over kept dims and the offsets of the reduced elements */
+    int n_kept;
+    int64_t kept_dims[VM_MAX_RANK], kept_str[VM_MAX_RANK];
+    int64_t *roff;
+};
+
+static void reduce_release(void *p) {
+    struct reduce_state *st = p;
+    if (!st) return;
+    free(st->roff);
+    free(st);
+}
+
+static enum vm_status reduce_prepare(struct vm_rt_ctx *c, const struct vm_rt_step *s, void **state,
+                                     struct vm_error *err) {
+    struct reduce_state *st = vm_calloc(1, sizeof *st, err);
+    if (!st) return VM_ENOMEM;
+    *state = st;
+    st->kind = !strcmp(s->op, "ReduceMax") ? R_MAX : !strcmp(s->op, "ReduceMin") ? R_MIN
+             : !strcmp(s->op, "ReduceMean") ? R_MEAN : R_SUM;
+    const struct vm_rt_tensor *x = vm_rt_in(c, s, 0);
+    int64_t axes[VM_MAX_RANK];
+    int na = vm_rt_attr_ints(s, "axes", axes, VM_MAX_RANK);
+    if (na < 0) na = 0;
+    bool red[VM_MAX_RANK] = {false};
+    for (int i = 0; i < na; i++) red[axes[i]] = true;
+    int first = -1, last = -1;
+    for (int d = 0; d < x->rank; d++)
+        if (red[d]) {
+            if (first < 0) first = d;
+            last = d;
+        }
+    bool adjacent = true;
+    for (int d = first; d >= 0 && d <= last; d++) adjacent &= red[d];
+    st->A = st->R = st->C = 1;
+    if (first < 0) {
+        st->blocked = true;
+        st->C = x->numel;
+        return VM_OK;
+    }
+    if (adjacent) {
+        st->blocked = true;
+        for (int d = 0; d < first; d++) st->A *= x->dims[d];
+        for (int d = first; d <= last; d++) st->R *= x->dims[d];
+        for (int d = last + 1; d < x->rank; d++) st->C *= x->dims[d];
+        return VM_OK;
+    }
+    int64_t str[VM_MAX_RANK], acc = 1;
+    for (int d = x->rank - 1; d >= 0; d--) {
+        str[d] = acc;
+        acc *= x->dims[d];
+    }
+    int64_t R = 1;
+    for (int d = 0; d < x->rank; d++) {
+        if (red[d]) R *= x->dims[d];
+        else {
+            st->kept_dims[st->n_kept] = x->dims[d];
+            st->kept_str[st->n_kept++] = str[d];
+        }
+    }
+    st->R = R;
+    st->roff = vm_malloc((size_t)(R ? R : 1) * sizeof *st->roff, err);
+    if (!st->roff) return VM_ENOMEM;
+    for (int64_t r = 0; r < R; r++) {
+        int64_t rem = r, off = 0;
+        for (int d = x->rank - 1; d >= 0; d--) {
+            if (!red[d]) continue;
+            off += (rem % x->dims[d]) * str[d];
+            rem /= x->dims[d];
+        }
+        st->roff[r] = off;
+    }
+    return VM_OK;
+}
+
+/* One reduction function per element type: kind selects the combine step, layout the loop. */
+#define DEFINE_REDUCE(NAME, T, LOWEST, HIGHEST)                                                 \
+    static void NAME(const struct reduce_state *st, const T *px, T *py, int64_t nx, int64_t ny) { \
+        T init = st->kind == R_MAX ? LOWEST : st->kind == R_MIN ? HIGHEST : (T)0;                \
+        enum red_kind kind = st->kind;                                                           \
+        if (st->blocked) {                                                                       \
+            int64_t A = st->A, R = st->R, C = st->C;                                             \
+            _Pragma("omp parallel for if (nx > PAR_MIN)")                                        \
+            for (int64_t a = 0; a < A; a++) {                                                    \
+                T *out = py + a * C;                                                             \
+                for (int64_t k = 0; k < C; k++) out[k] = init;                                   \
+                for (int64_t r = 0; r < R; r++) {                                                \
+                    const T *in = px + (a * R + r) * C;                                          \
+                    if (kind == R_MAX) {                                                         \
+                        for (int64_t k = 0; k < C; k++) out[k] = in[k] > out[k] ? in[k] : out[k]; \
+                    } else if (kind == R_MIN) {                                                  \
+                        for (int64_t k = 0; k < C; k++) out[k] = in[k] < out[k] ? in[k] : out[k]; \
+                    } else {                                                                     \
+                        for (int64_t k = 0; k < C; k++) out[k] += in[k];                         \
+                    }                                                                            \
+                }                                                                                \
+            }                                                                                    \
+        } else {                                                                                 \
+            _Pragma("omp parallel for if (nx > PAR_MIN)")                                        \
+            for (int64_t o = 0; o < ny; o++) {                                                   \
+                int64_t rem = o, base = 0;                                                       \
+                for (int d = st->n_kept - 1; d >= 0; d--) {                                      \
+                    base += (rem % st->kept_dims[d]) * st->kept_str[d];                          \
+                    rem /= st->kept_dims[d];                                                     \
+                }                                                                                \
+                T acc = init;                                                                    \
+                for (int64_t r = 0; r < st->R; r++) {                                            \
+                    T v = px[base + st->roff[r]];                                                \
+                    if (kind == R_MAX) acc = v > acc ? v : acc;                                  \
+                    else if (kind == R_MIN) acc = v < acc ? v : acc;                             \
+                    else acc += v;                                                               \
+                }                                                                                \
+                py[o] = acc;                                                                     \
+            }                                                                                    \
+        }                                                                                        \
+        if (kind == R_MEAN && st->R > 0)                                                         \
+            for (int64_t o = 0; o < ny; o++) py[o] = (T)(py[o] / (T)st->R);                      \
+    }
+
+DEFINE_REDUCE(reduce_f32, float, -INFINITY, INFINITY)
+DEFINE_REDUCE(reduce_f64, double, -INFINITY, INFINITY)
+DEFINE_REDUCE(reduce_i64, int64_t, INT64_MIN, INT64_MAX)
+DEFINE_REDUCE(reduce_i32, int32_t, INT32_MIN, INT32_MAX)
+
+static enum vm_status reduce_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, void *state,
+                                 struct vm_error *err) {
+    struct reduce_state *st = state;
+    const struct vm_rt_tensor *x = vm_rt_in(c, s, 0);
+    struct vm_rt_tensor *y = vm_rt_out(c, s, 0);
+    if (y->numel == 0) return VM_OK;
+    switch (x->dtype) {
+    case VM_DTYPE_FLOAT: reduce_f32(st, x->data, y->data, x->numel, y->numel); break;
+    case VM_DTYPE_DOUBLE: reduce_f64(st, x->data, y->data, x->numel, y->numel); break;
+    case VM_DTYPE_INT64: reduce_i64(st, x->data, y->data, x->numel, y->numel); break;
+    case VM_DTYPE_INT32: reduce_i32(st, x->data, y->data, x->numel, y->numel); break;
+    default: return vm_rt_step_errorf(s, err, VM_EUNSUPPORTED, "type %s", vm_dtype_name(x->dtype));
+    }
+    return VM_OK;
+}
+
+/* ArgMax over one axis: (A, R, C) view. Ties take the first index unless select_last_index. */
+#define ARGMAX(T)                                                                             \
+    do {                                                                                      \
+        const T *px = x->data;                                                                \
+        for (int64_t a = 0; a < A; a++)                                                       \
+            for (int64_t k = 0; k < C; k++) {                                                 \
+                int64_t best = 0;                                                             \
+                T bv = px[a * R * C + k];                                                     \
+                for (int64_t r = 1; r < R; r++) {                                             \
+                    T v = px[(a * R + r) * C + k];                                            \
+                    if (v > bv || (last && v == bv)) { bv = v; best = r; }                    \
+                }                                                                             \
+                py[a * C + k] = best;                                                         \
+            }                                                                                 \
+    } while (0)
+
+static enum vm_status argmax_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, void *state,
+                                 struct vm_error *err) {
+    (void)state;
+    const struct vm_rt_tensor *x = vm_rt_in(c, s, 0);
+    struct vm_rt_tensor *y = vm_rt_out(c, s, 0);
+    int axis = (int)vm_rt_attr_int(s, "axis", 0);
+    bool last = vm_rt_attr_int(s, "select_last_index", 0) != 0;
+    int64_t A = 1, R = x->dims[axis], C = 1;
+    for (int d = 0; d < axis; d++) A *= x->dims[d];
+    for (int d = axis + 1; d < x->rank; d++) C *= x->dims[d];
+    int64_t *py = y->data;
+    if (R == 0) return vm_rt_step_errorf(s, err, VM_EINVAL, "ArgMax over an empty axis");
+    switch (x->dtype) {
+    case VM_DTYPE_FLOAT: ARGMAX(float); break;
+    case VM_DTYPE_DOUBLE: ARGMAX(double); break;
+    case VM_DTYPE_INT64: ARGMAX(int64_t); break;
+    case VM_DTYPE_INT32: ARGMAX(int32_t); break;
+    default: return vm_rt_step_errorf(s, err, VM_EUNSUPPORTED, "type %s", vm_dtype_name(x->dtype));
+    }
+    return VM_OK;
+}
+
+#define K_REDUCE(name, maxin) {name, 1, maxin, 1, 1, 0, reduce_prepare, reduce_run, reduce_release}
+
 const struct vm_rt_kernel vm_rt_kernels_reduce[] = {
+    K_REDUCE("ReduceMax", 1),
+    K_REDUCE("ReduceMin", 1),
+    K_REDUCE("ReduceMean", 1),
+    K_REDUCE("ReduceSum", 2),
+    {"ArgMax", 1, 1, 1, 1, 0, NULL, argmax_run, NULL},
     {NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL},
 };

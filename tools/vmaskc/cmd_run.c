@@ -46,6 +46,23 @@ static double elem_f64(const void *p, int32_t dt, int64_t i) {
     }
 }
 
+/* input_N.pb and output_N.pb, N = 0, 1, ... until the first gap. */
+static enum vm_status read_test_data(const char *dir, struct vm_tensor *inputs, int *n_in,
+                                     struct vm_tensor *expected, int *n_exp, struct vm_error *err) {
+    char fp[4096];
+    for (*n_in = 0; *n_in < MAX_IO; (*n_in)++) {
+        snprintf(fp, sizeof fp, "%s/input_%d.pb", dir, *n_in);
+        if (!file_exists(fp)) break;
+        if (vm_onnx_read_tensor_file(fp, &inputs[*n_in], err)) return err->code;
+    }
+    for (*n_exp = 0; *n_exp < MAX_IO; (*n_exp)++) {
+        snprintf(fp, sizeof fp, "%s/output_%d.pb", dir, *n_exp);
+        if (!file_exists(fp)) break;
+        if (vm_onnx_read_tensor_file(fp, &expected[*n_exp], err)) return err->code;
+    }
+    return VM_OK;
+}
+
 static double now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -102,25 +119,6 @@ int vm_cmd_run(int argc, char **argv) {
         vm_errorf(&err, VM_EIO, "test data directory '%s' does not exist", dir);
         return vm_cli_fail("run", &err);
     }
-    for (;;) {
-        snprintf(fp, sizeof fp, "%s/input_%d.pb", dir, n_in);
-        if (!file_exists(fp) || n_in == MAX_IO) break;
-        if (vm_onnx_read_tensor_file(fp, &inputs[n_in], &err)) {
-            rc = vm_cli_fail("run", &err);
-            goto done;
-        }
-        n_in++;
-    }
-    for (;;) {
-        snprintf(fp, sizeof fp, "%s/output_%d.pb", dir, n_exp);
-        if (!file_exists(fp) || n_exp == MAX_IO) break;
-        if (vm_onnx_read_tensor_file(fp, &expected[n_exp], &err)) {
-            rc = vm_cli_fail("run", &err);
-            goto done;
-        }
-        n_exp++;
-    }
-
     /* Which graph inputs are data and which decide shapes (ONNX only). */
     struct vm_tensor fixed[MAX_IO];
     int n_fixed = 0;
@@ -137,6 +135,14 @@ int vm_cmd_run(int argc, char **argv) {
         if (s) {
             vm_onnx_free_model(m0);
             vm_error_prefix(&err, "%s", path);
+            rc = vm_cli_fail("run", &err);
+            goto done;
+        }
+        /* read the data only once the model is known to import: a .pb's type is only clear from
+         * the model's input declaration (sequences and optionals also parse as tensors) */
+        if (read_test_data(dir, inputs, &n_in, expected, &n_exp, &err)) {
+            vm_graph_free(g0);
+            vm_onnx_free_model(m0);
             rc = vm_cli_fail("run", &err);
             goto done;
         }
@@ -165,10 +171,11 @@ int vm_cmd_run(int argc, char **argv) {
 
     struct vm_rt_model *model = NULL;
     enum vm_status s = vm_cli_load_runtime(path, &o, fixed, n_fixed, &model, &err);
+    if (!s && vm_cli_is_plan_path(path)) s = read_test_data(dir, inputs, &n_in, expected, &n_exp, &err);
     for (int k = 0; k < n_fixed; k++) free(fixed[k].name);
     if (s) {
         rc = vm_cli_fail("run", &err);
-        goto done;
+        goto free_model;
     }
     int n_model_in = vm_rt_num_inputs(model);
     if (n_model_in != n_in - n_fixed) {
