@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Bad input never crashes vmaskc: each case must exit with a documented error code (2 usage,
+# 3 bad input), print a message on stderr that names the offending file, node or input, and leave
+# no output file behind.
+#
+# usage: run.sh VMASKC FIXTURE_DIR
+set -u
+vmaskc=$1; fx=$2
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+pass=0; fail=0
+
+# expect CODE "substring" -- command...
+expect() {
+  local want=$1 pat=$2; shift 2
+  local err rc
+  err=$("$@" 2>&1 >/dev/null); rc=$?
+  if [ $rc -ne "$want" ]; then
+    echo "FAIL (exit $rc, want $want): $*"; echo "$err" | sed 's/^/    /'; fail=$((fail+1)); return
+  fi
+  if ! grep -qF -- "$pat" <<<"$err"; then
+    echo "FAIL (message lacks '$pat'): $*"; echo "$err" | sed 's/^/    /'; fail=$((fail+1)); return
+  fi
+  pass=$((pass+1))
+}
+
+: > "$tmp/empty.onnx"
+head -c 300 "$fx/good.onnx" > "$tmp/truncated.onnx"
+# deterministic pseudo-random bytes
+awk 'BEGIN { srand(42); for (i = 0; i < 2048; i++) printf "%c", int(rand() * 256) }' > "$tmp/random.onnx"
+printf 'not a model' > "$tmp/text.vmplan"
+
+expect 3 "empty.onnx"           "$vmaskc" inspect "$tmp/empty.onnx"
+expect 3 "truncated.onnx"       "$vmaskc" inspect "$tmp/truncated.onnx"
+expect 3 "random.onnx"          "$vmaskc" inspect "$tmp/random.onnx"
+expect 3 "does-not-exist.onnx"  "$vmaskc" inspect "$tmp/does-not-exist.onnx"
+expect 3 "text.vmplan"          "$vmaskc" inspect "$tmp/text.vmplan"
+expect 3 "TopK (node 'topk')"   "$vmaskc" inspect "$fx/unsupported_ops.onnx"
+expect 3 "Hardmax (node 'hardmax')" "$vmaskc" inspect "$fx/unsupported_ops.onnx"
+expect 3 "2 unsupported ops"    "$vmaskc" compile "$fx/unsupported_ops.onnx" -o "$tmp/u.vmplan"
+expect 3 "'fc.weight' is not produced" "$vmaskc" compile "$fx/missing_initializer.onnx" -o "$tmp/m.vmplan"
+expect 3 "node 'fc' (Gemm)"     "$vmaskc" compile "$fx/inconsistent_shapes.onnx" -o "$tmp/i.vmplan"
+expect 3 "node '/convs.0/Conv' (Conv)" "$vmaskc" compile "$fx/conv_kernel_too_long.onnx" -o "$tmp/c.vmplan"
+expect 3 "attribute 'mystery'"  "$vmaskc" compile "$fx/unknown_attribute.onnx" -o "$tmp/a.vmplan"
+for f in u m i c a; do
+  if [ -e "$tmp/$f.vmplan" ]; then echo "FAIL: a failed compile left $tmp/$f.vmplan behind"; fail=$((fail+1)); fi
+done
+ls "$tmp"/*.tmp.* >/dev/null 2>&1 && { echo "FAIL: temporary files left behind"; fail=$((fail+1)); }
+
+expect 0 ""                     "$vmaskc" run "$fx/good.onnx" --test-data "$fx/data_ok"
+expect 3 "input_0.pb has type float32 but input 'input_ids' is int64" "$vmaskc" run "$fx/good.onnx" --test-data "$fx/data_wrong_dtype"
+expect 3 "input 'input_ids' has rank 1" "$vmaskc" run "$fx/good.onnx" --test-data "$fx/data_wrong_rank"
+expect 3 "data_wrong_size/input_0.pb" "$vmaskc" run "$fx/good.onnx" --test-data "$fx/data_wrong_size"
+expect 3 "index 500"            "$vmaskc" run "$fx/good.onnx" --test-data "$fx/data_out_of_vocab" --out "$tmp/o1"
+[ -e "$tmp/o1/output_0.pb" ] && { echo "FAIL: failed run wrote output"; fail=$((fail+1)); }
+expect 3 "does not exist"       "$vmaskc" run "$fx/good.onnx" --test-data "$tmp/nope"
+expect 2 "missing --test-data"  "$vmaskc" run "$fx/good.onnx"
+expect 2 "unknown option '--frobnicate'" "$vmaskc" run "$fx/good.onnx" --frobnicate
+expect 2 "unknown command 'frobnicate'" "$vmaskc" frobnicate
+expect 2 "--threads needs a positive integer" "$vmaskc" run "$fx/good.onnx" --test-data "$fx/data_ok" --threads zero
+expect 2 "--shape needs NAME=D0,D1" "$vmaskc" compile "$fx/good.onnx" -o "$tmp/x.vmplan" --shape input_ids
+expect 3 "dimension 1 is 3 but the model expects 5" "$vmaskc" run "$fx/good.onnx" --test-data "$fx/data_ok" --shape input_ids=2,5
+
+echo "bad-input: $pass passed, $fail failed"
+[ $fail -eq 0 ]

@@ -1,0 +1,37 @@
+/* vmtest: the few macros the C unit tests share. A failed check prints file:line and the
+ * expression, counts the failure, and the test's main returns non-zero at the end. */
+#ifndef VM_TEST_H
+#define VM_TEST_H
+
+#include <stdio.h>
+
+static int vmtest_failures = 0;
+static int vmtest_checks = 0;
+
+#define CHECK(cond)                                                                    \
+    do {                                                                               \
+        vmtest_checks++;                                                               \
+        if (!(cond)) {                                                                 \
+            vmtest_failures++;                                                         \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);   \
+        }                                                                              \
+    } while (0)
+
+#define CHECK_MSG(cond, ...)                                                           \
+    do {                                                                               \
+        vmtest_checks++;                                                               \
+        if (!(cond)) {                                                                 \
+            vmtest_failures++;                                                         \
+            fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, #cond);   \
+            fprintf(stderr, __VA_ARGS__);                                              \
+            fprintf(stderr, "\n");                                                     \
+        }                                                                              \
+    } while (0)
+
+#define VMTEST_DONE(name)                                                              \
+    do {                                                                               \
+        printf("%s: %d checks, %d failed\n", name, vmtest_checks, vmtest_failures);    \
+        return vmtest_failures ? 1 : 0;                                                \
+    } while (0)
+
+#endif
