@@ -99,21 +99,21 @@ enum vm_status vm_onnx_tensor_decode(const Onnx__TensorProto *tp, const char *wh
     uint8_t *out = vm_malloc(nbytes, err);
     if (!out) return VM_ENOMEM;
     if (tp->has_raw_data) {
-        memcpy(out, tp->raw_data.data, nbytes);
+        if (nbytes) memcpy(out, tp->raw_data.data, nbytes);
     } else {
         size_t have = 0;
         switch (t->dtype) {
         case VM_DTYPE_FLOAT:
             have = tp->n_float_data;
-            if (have == (size_t)n) memcpy(out, tp->float_data, nbytes);
+            if (have == (size_t)n && n) memcpy(out, tp->float_data, nbytes);
             break;
         case VM_DTYPE_DOUBLE:
             have = tp->n_double_data;
-            if (have == (size_t)n) memcpy(out, tp->double_data, nbytes);
+            if (have == (size_t)n && n) memcpy(out, tp->double_data, nbytes);
             break;
         case VM_DTYPE_INT64:
             have = tp->n_int64_data;
-            if (have == (size_t)n) memcpy(out, tp->int64_data, nbytes);
+            if (have == (size_t)n && n) memcpy(out, tp->int64_data, nbytes);
             break;
         case VM_DTYPE_UINT32: case VM_DTYPE_UINT64:
             have = tp->n_uint64_data;

@@ -82,7 +82,7 @@ static enum vm_status load_plan(struct vm_rt_plan *p, const Vmplan__Plan *pp, st
     if (pp->has_init_blob) {
         p->blob = vm_malloc(pp->init_blob.len, err);
         if (!p->blob) return VM_ENOMEM;
-        memcpy(p->blob, pp->init_blob.data, pp->init_blob.len);
+        if (pp->init_blob.len) memcpy(p->blob, pp->init_blob.data, pp->init_blob.len);
         p->blob_len = pp->init_blob.len;
     }
     int32_t term_cap = 0, sym_cap = 0;

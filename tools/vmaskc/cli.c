@@ -86,8 +86,11 @@ int vm_cli_model_option(const char *cmd, int argc, char **argv, int *i, struct v
                 return -1;
             }
             struct vm_shape_override *so = &o->shapes[o->n_shapes];
-            char *name = malloc((size_t)(eq - v) + 1);
-            if (!name) return -1;
+            char *name = o->shape_names[o->n_shapes];
+            if ((size_t)(eq - v) >= sizeof o->shape_names[0]) {
+                vm_cli_usage_error(cmd, "--shape: input name too long");
+                return -1;
+            }
             memcpy(name, v, (size_t)(eq - v));
             name[eq - v] = 0;
             so->name = name;

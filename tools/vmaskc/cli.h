@@ -28,6 +28,7 @@ int vm_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((for
 struct vm_model_opts {
     const char *embedding;
     struct vm_shape_override shapes[16];
+    char shape_names[16][256]; /* storage for shapes[i].name */
     int n_shapes;
     int threads;
     bool ref_kernels;

@@ -1,0 +1,29 @@
+#!/bin/sh
+# Installs what vmaskc needs from Debian 12's packages (and, with --test, what its test suite
+# needs: the ONNX node test data, python3-onnx for onnx.checker, onnxruntime-node from npm).
+# Safe to run again. Uses sudo when not root.
+set -eu
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+PKGS="cmake gcc make libprotobuf-c-dev protobuf-c-compiler libonnx-dev libdnnl-dev"
+TEST=0
+for a in "$@"; do
+  case "$a" in
+    --test) TEST=1 ;;
+    *) echo "usage: tools/install-deps.sh [--test]" >&2; exit 2 ;;
+  esac
+done
+[ $TEST -eq 1 ] && PKGS="$PKGS libonnx-testdata python3-onnx nodejs npm"
+missing=""
+for p in $PKGS; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  echo "installing:$missing"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+if [ $TEST -eq 1 ]; then
+  "$(dirname "$0")/ort/install.sh" || echo "warning: onnxruntime-node could not be installed; interop tests will be skipped" >&2
+fi
+echo "dependencies ready"
