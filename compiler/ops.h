@@ -69,10 +69,12 @@ enum vm_status vm_node_errorf(const struct vm_graph *g, int32_t node, struct vm_
     __attribute__((format(printf, 5, 6)));
 
 static inline struct vm_value *vm_in(struct vm_graph *g, int32_t node, int i) {
+    if (i >= g->nodes[node].n_in) return NULL;
     int32_t v = g->nodes[node].in[i];
     return v >= 0 ? &g->values[v] : NULL;
 }
 static inline struct vm_value *vm_out(struct vm_graph *g, int32_t node, int i) {
+    if (i >= g->nodes[node].n_out) return NULL;
     int32_t v = g->nodes[node].out[i];
     return v >= 0 ? &g->values[v] : NULL;
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../autodiff.h"
 #include "../ops.h"
 
 #define F VM_DTYPE_FLOAT
@@ -288,12 +289,21 @@ static enum vm_status fold_cast(struct vm_graph *g, int32_t n, struct vm_error *
 
 static enum vm_status fold_neg(struct vm_graph *g, int32_t n, struct vm_error *err) {
     struct vm_value *x = vm_in(g, n, 0), *y = vm_out(g, n, 0);
-    if (!x->known) return VM_OK;
+    if (!vm_value_is_known(x) || !vm_dtype_is_int(x->dtype)) return VM_OK;
+    int64_t cnt = vm_value_numel(x);
     struct vm_dim out[VM_FOLD_MAX], zero = vm_dim_const(0);
-    if (x->n_known > VM_FOLD_MAX) return VM_OK;
-    for (int64_t i = 0; i < x->n_known; i++)
-        if (vm_dim_sub(&out[i], &zero, &x->known[i])) return VM_OK;
-    return vm_value_set_known(y, out, x->n_known, err);
+    if (cnt < 0 || cnt > VM_FOLD_MAX) return VM_OK;
+    for (int64_t i = 0; i < cnt; i++) {
+        struct vm_dim e;
+        if (!vm_value_known_elem(x, i, &e) || vm_dim_sub(&out[i], &zero, &e)) return VM_OK;
+    }
+    if (x->dtype == I64) return vm_value_set_known(y, out, cnt, err);
+    if (x->dtype != I32) return VM_OK;
+    int32_t *d = vm_malloc((size_t)(cnt ? cnt : 1) * 4, err);
+    if (!d) return VM_ENOMEM;
+    for (int64_t i = 0; i < cnt; i++) d[i] = (int32_t)vm_dim_value(&out[i]);
+    vm_value_set_data(y, d, (size_t)cnt * 4);
+    return VM_OK;
 }
 
 static enum vm_status fold_not(struct vm_graph *g, int32_t n, struct vm_error *err) {
@@ -306,8 +316,168 @@ static enum vm_status fold_not(struct vm_graph *g, int32_t n, struct vm_error *e
     return VM_OK;
 }
 
-#define UNARY(op, fn) {op, NULL, 1, 1, 1, 1, "", 0, 0, 0, NULL, fn, NULL, NULL}
-#define BINARY(op, fl) {op, NULL, 2, 2, 1, 1, "", 0, 0, fl, NULL, infer_binary, fold_binary, NULL}
+
+/* ---- gradients ---- */
+
+#define GIVE(i, v)                                                   \
+    do {                                                             \
+        int32_t gv_ = (v);                                           \
+        if (gv_ < 0) return vm_ad_err(ad)->code;                     \
+        enum vm_status s_ = vm_ad_give(ad, n, (i), gv_);             \
+        if (s_) return s_;                                           \
+    } while (0)
+
+static int32_t op2(struct vm_autodiff *ad, const char *op, int32_t a, int32_t b) {
+    if (a < 0 || b < 0) return -1;
+    int32_t in[2] = {a, b};
+    return vm_ad_op(ad, op, 2, in);
+}
+
+static int32_t op1(struct vm_autodiff *ad, const char *op, int32_t a) {
+    if (a < 0) return -1;
+    return vm_ad_op(ad, op, 1, &a);
+}
+
+/* EltwiseGrad(dy, t): t is the forward output for dst-based rules, the input for src-based ones. */
+static int32_t eltwise_grad(struct vm_autodiff *ad, const char *alg, int32_t dy, int32_t t) {
+    int32_t in[2] = {dy, t}, out;
+    int32_t id = vm_ad_begin(ad, "EltwiseGrad", 2, in, 1, &out);
+    if (id < 0 || vm_node_set_string(vm_ad_graph(ad), id, "alg", alg, vm_ad_err(ad)) || vm_ad_end(ad, id)) return -1;
+    return out;
+}
+
+static enum vm_status grad_unary(struct vm_autodiff *ad, int32_t n, struct vm_error *err) {
+    struct vm_graph *g = vm_ad_graph(ad);
+    const char *op = vm_op_name(g->nodes[n].op);
+    int32_t dy = vm_ad_dy(ad, n, 0), x = g->nodes[n].in[0], y = g->nodes[n].out[0];
+    if (dy < 0) return VM_OK;
+    if (!strcmp(op, "Relu")) GIVE(0, eltwise_grad(ad, "relu", dy, y));
+    else if (!strcmp(op, "Tanh")) GIVE(0, eltwise_grad(ad, "tanh", dy, y));
+    else if (!strcmp(op, "Sigmoid")) GIVE(0, eltwise_grad(ad, "sigmoid", dy, y));
+    else if (!strcmp(op, "Exp")) GIVE(0, eltwise_grad(ad, "exp", dy, y));
+    else if (!strcmp(op, "Sqrt")) GIVE(0, eltwise_grad(ad, "sqrt", dy, y));
+    else if (!strcmp(op, "Erf")) GIVE(0, eltwise_grad(ad, "erf", dy, x));
+    else if (!strcmp(op, "Abs")) GIVE(0, eltwise_grad(ad, "abs", dy, x));
+    else if (!strcmp(op, "Log")) GIVE(0, op2(ad, "Div", dy, x));
+    else if (!strcmp(op, "Neg")) GIVE(0, op1(ad, "Neg", dy));
+    else if (!strcmp(op, "Reciprocal")) GIVE(0, op1(ad, "Neg", op2(ad, "Mul", dy, op2(ad, "Mul", y, y))));
+    else if (!strcmp(op, "Identity")) GIVE(0, dy);
+    else return vm_node_errorf(g, n, err, VM_EUNSUPPORTED, "no gradient rule");
+    return VM_OK;
+}
+
+static enum vm_status grad_binary(struct vm_autodiff *ad, int32_t n, struct vm_error *err) {
+    struct vm_graph *g = vm_ad_graph(ad);
+    const char *op = vm_op_name(g->nodes[n].op);
+    int32_t dy = vm_ad_dy(ad, n, 0), a = g->nodes[n].in[0], b = g->nodes[n].in[1], y = g->nodes[n].out[0];
+    if (dy < 0) return VM_OK;
+    bool wa = vm_ad_wants(ad, n, 0), wb = vm_ad_wants(ad, n, 1);
+    if (!strcmp(op, "Add")) {
+        if (wa) GIVE(0, dy);
+        if (wb) GIVE(1, dy);
+    } else if (!strcmp(op, "Sub")) {
+        if (wa) GIVE(0, dy);
+        if (wb) GIVE(1, op1(ad, "Neg", dy));
+    } else if (!strcmp(op, "Mul")) {
+        if (wa) GIVE(0, op2(ad, "Mul", dy, b));
+        if (wb) GIVE(1, op2(ad, "Mul", dy, a));
+    } else if (!strcmp(op, "Div")) {
+        if (wa) GIVE(0, op2(ad, "Div", dy, b));
+        if (wb) GIVE(1, op1(ad, "Neg", op2(ad, "Div", op2(ad, "Mul", dy, y), b)));
+    } else if (!strcmp(op, "Pow")) {
+        struct vm_value *e = &g->values[b];
+        if (wb || !e->data || vm_value_numel(e) != 1)
+            return vm_node_errorf(g, n, err, VM_EUNSUPPORTED, "gradients of Pow need a constant scalar exponent");
+        double ev = vm_value_data_f64(e, 0);
+        int32_t p = op2(ad, "Pow", a, vm_ad_const_f32(ad, (float)(ev - 1.0)));
+        GIVE(0, op2(ad, "Mul", dy, op2(ad, "Mul", p, vm_ad_const_f32(ad, (float)ev))));
+    } else {
+        return vm_node_errorf(g, n, err, VM_EUNSUPPORTED, "no gradient rule");
+    }
+    return VM_OK;
+}
+
+static enum vm_status grad_where(struct vm_autodiff *ad, int32_t n, struct vm_error *err) {
+    (void)err;
+    struct vm_graph *g = vm_ad_graph(ad);
+    int32_t dy = vm_ad_dy(ad, n, 0), c = g->nodes[n].in[0];
+    if (dy < 0) return VM_OK;
+    int32_t zero = vm_ad_const_f32(ad, 0.0f);
+    if (vm_ad_wants(ad, n, 1)) {
+        int32_t in[3] = {c, dy, zero};
+        GIVE(1, vm_ad_op(ad, "Where", 3, in));
+    }
+    if (vm_ad_wants(ad, n, 2)) {
+        int32_t in[3] = {c, zero, dy};
+        GIVE(2, vm_ad_op(ad, "Where", 3, in));
+    }
+    return VM_OK;
+}
+
+static enum vm_status grad_cast(struct vm_autodiff *ad, int32_t n, struct vm_error *err) {
+    struct vm_graph *g = vm_ad_graph(ad);
+    int32_t dy = vm_ad_dy(ad, n, 0), x = g->nodes[n].in[0];
+    if (dy < 0) return VM_OK;
+    int32_t out;
+    int32_t id = vm_ad_begin(ad, "Cast", 1, &dy, 1, &out);
+    if (id < 0 || vm_node_set_int(g, id, "to", g->values[x].dtype, err) || vm_ad_end(ad, id)) return err->code;
+    GIVE(0, out);
+    return VM_OK;
+}
+
+/* Dropout's backward needs the keep mask; a forward node exported without the optional mask
+ * output gets one here. */
+static enum vm_status grad_dropout(struct vm_autodiff *ad, int32_t n, struct vm_error *err) {
+    struct vm_graph *g = vm_ad_graph(ad);
+    int32_t dy = vm_ad_dy(ad, n, 0);
+    if (dy < 0) return VM_OK;
+    struct vm_node *nd = &g->nodes[n];
+    if (nd->n_out < 2 || nd->out[1] < 0) {
+        int32_t m = vm_graph_fresh_value(g, "dropout_mask", B, err);
+        if (m < 0) return err->code;
+        int32_t *outs = vm_realloc(nd->out, 2 * sizeof *outs, err);
+        if (!outs) return VM_ENOMEM;
+        nd = &g->nodes[n];
+        nd->out = outs;
+        nd->out[1] = m;
+        nd->n_out = 2;
+        g->values[m].producer = n;
+        g->values[m].slot = 1;
+        struct vm_value *x = &g->values[nd->in[0]];
+        g->values[m].dtype = B;
+        vm_value_set_shape(&g->values[m], x->rank, x->dims);
+    }
+    int32_t in[2] = {dy, g->nodes[n].out[1]}, out;
+    int32_t id = vm_ad_begin(ad, "DropoutGrad", 2, in, 1, &out);
+    if (id < 0 || vm_node_set_float(g, id, "ratio", vm_node_float(g, n, "ratio", 0.5), err) || vm_ad_end(ad, id)) return err->code;
+    GIVE(0, out);
+    return VM_OK;
+}
+
+static enum vm_status infer_eltwise_grad(struct vm_graph *g, int32_t n, struct vm_error *err) {
+    enum vm_status s = vm_check_dtype(g, n, 0, err, F, 0);
+    if (s) return s;
+    const char *alg = vm_node_string(g, n, "alg", NULL);
+    static const char *algs[] = {"relu", "tanh", "sigmoid", "exp", "sqrt", "erf", "abs", NULL};
+    bool ok = false;
+    for (int i = 0; alg && algs[i]; i++) ok |= !strcmp(alg, algs[i]);
+    if (!ok) return vm_node_errorf(g, n, err, VM_EINVAL, "unknown alg '%s'", alg ? alg : "");
+    struct vm_value *dy = vm_in(g, n, 0);
+    vm_set_out(g, n, 0, F, dy->rank, dy->dims);
+    return VM_OK;
+}
+
+static enum vm_status infer_dropout_grad(struct vm_graph *g, int32_t n, struct vm_error *err) {
+    enum vm_status s = vm_check_dtype(g, n, 0, err, F, 0);
+    if (!s) s = vm_check_dtype(g, n, 1, err, B, 0);
+    if (s) return s;
+    struct vm_value *dy = vm_in(g, n, 0);
+    vm_set_out(g, n, 0, F, dy->rank, dy->dims);
+    return VM_OK;
+}
+
+#define UNARY(op, fn) {op, NULL, 1, 1, 1, 1, "", 0, 0, 0, NULL, fn, NULL, grad_unary}
+#define BINARY(op, fl, gr) {op, NULL, 2, 2, 1, 1, "", 0, 0, fl, NULL, infer_binary, fold_binary, gr}
 
 const struct vm_op_row vm_ops_elementwise[] = {
     UNARY("Relu", infer_unary_float),
@@ -318,23 +488,25 @@ const struct vm_op_row vm_ops_elementwise[] = {
     UNARY("Exp", infer_unary_float),
     UNARY("Log", infer_unary_float),
     UNARY("Reciprocal", infer_unary_float),
-    {"Neg", NULL, 1, 1, 1, 1, "", 0, 0, 0, NULL, infer_unary_signed, fold_neg, NULL},
-    UNARY("Abs", infer_unary_signed),
+    {"Neg", NULL, 1, 1, 1, 1, "", 0, 0, 0, NULL, infer_unary_signed, fold_neg, grad_unary},
+    {"Abs", NULL, 1, 1, 1, 1, "", 0, 0, 0, NULL, infer_unary_signed, NULL, grad_unary},
     {"Not", NULL, 1, 1, 1, 1, "", 0, 0, VM_OP_NO_GRAD, NULL, infer_not, fold_not, NULL},
-    {"Identity", NULL, 1, 1, 1, 1, "", 0, 0, VM_OP_VIEW, NULL, infer_identity, vm_fold_copy, NULL},
-    {"Dropout", NULL, 1, 3, 1, 2, "ratio seed", 0x6, 0x6, VM_OP_STOCHASTIC, NULL, infer_dropout, NULL, NULL},
-    {"Cast", NULL, 1, 1, 1, 1, "to saturate", 0, 0, 0, NULL, infer_cast, fold_cast, NULL},
-    BINARY("Add", 0),
-    BINARY("Sub", 0),
-    BINARY("Mul", 0),
-    BINARY("Div", 0),
-    BINARY("Pow", 0),
-    BINARY("Equal", VM_OP_NO_GRAD),
-    BINARY("Greater", VM_OP_NO_GRAD),
-    BINARY("Less", VM_OP_NO_GRAD),
-    BINARY("And", VM_OP_NO_GRAD),
-    BINARY("Or", VM_OP_NO_GRAD),
-    BINARY("Xor", VM_OP_NO_GRAD),
-    {"Where", NULL, 3, 3, 1, 1, "", 0, 0x1, 0, NULL, infer_where, fold_where, NULL},
+    {"Identity", NULL, 1, 1, 1, 1, "", 0, 0, VM_OP_VIEW, NULL, infer_identity, vm_fold_copy, grad_unary},
+    {"Dropout", NULL, 1, 3, 1, 2, "ratio seed", 0x6, 0x6, VM_OP_STOCHASTIC, NULL, infer_dropout, NULL, grad_dropout},
+    {"Cast", NULL, 1, 1, 1, 1, "to saturate", 0, 0, 0, NULL, infer_cast, fold_cast, grad_cast},
+    BINARY("Add", 0, grad_binary),
+    BINARY("Sub", 0, grad_binary),
+    BINARY("Mul", 0, grad_binary),
+    BINARY("Div", 0, grad_binary),
+    BINARY("Pow", 0, grad_binary),
+    BINARY("Equal", VM_OP_NO_GRAD, NULL),
+    BINARY("Greater", VM_OP_NO_GRAD, NULL),
+    BINARY("Less", VM_OP_NO_GRAD, NULL),
+    BINARY("And", VM_OP_NO_GRAD, NULL),
+    BINARY("Or", VM_OP_NO_GRAD, NULL),
+    BINARY("Xor", VM_OP_NO_GRAD, NULL),
+    {"Where", NULL, 3, 3, 1, 1, "", 0, 0x1, 0, NULL, infer_where, fold_where, grad_where},
+    {"EltwiseGrad", "vmaskc", 2, 2, 1, 1, "alg", 0, 0x3, VM_OP_INTERNAL | VM_OP_NO_GRAD, NULL, infer_eltwise_grad, NULL, NULL},
+    {"DropoutGrad", "vmaskc", 2, 2, 1, 1, "ratio", 0, 0x3, VM_OP_INTERNAL | VM_OP_NO_GRAD, NULL, infer_dropout_grad, NULL, NULL},
     {NULL, NULL, 0, 0, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL, NULL},
 };

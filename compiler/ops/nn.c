@@ -1,6 +1,491 @@
-/* nn: op family (rows added as the family is implemented). */
+/* nn: convolution, pooling, Gemm/MatMul, Softmax/LogSoftmax and LayerNormalization.
+ *
+ * Every infer here leaves the node in one canonical form the runtime reads without knowing ONNX's
+ * defaults or opset differences:
+ *  - Conv/MaxPool/AveragePool: kernel_shape, strides, dilations (where the op has them), pads
+ *    (begin..., end...) all explicit; auto_pad is resolved into pads and set to "NOTSET"; ceil_mode
+ *    is 0 whenever it cannot change the output (auto_pad SAME/VALID, symbolic exact lengths);
+ *  - Gemm: alpha, beta, transA, transB explicit;
+ *  - Softmax/LogSoftmax: axis explicit and non-negative; opset <= 12 models whose 2-D coercion
+ *    differs from the single-axis form keep the internal attribute `coerce_2d` = 1 (softmax over
+ *    the flattened dims [axis, rank));
+ *  - LayerNormalization: axis non-negative, epsilon and stash_type explicit.
+ * Shapes may be symbolic (batch, seq): window outputs are (T + pads - dil*(k-1) - 1) / stride + 1
+ * in the dim algebra, exact for stride 1; a stride that does not divide a symbolic length is
+ * reported so the user can fix the length with --shape.
+ */
+#include <stdio.h>
+#include <string.h>
+
 #include "../ops.h"
 
+#define F VM_DTYPE_FLOAT
+#define MAX_SP 3 /* spatial dims: 1-D, 2-D and 3-D windows */
+
+static const char *dstr(const struct vm_graph *g, const struct vm_dim *d, char *buf, size_t len) {
+    return vm_dim_str(d, (const char *const *)g->symbols, buf, len);
+}
+
+/* Reads an INTS attribute into out. want >= 0 demands exactly that many entries. *present tells
+ * whether the node has it; absent is not an error. */
+static enum vm_status get_ints(struct vm_graph *g, int32_t n, const char *name, int want, int64_t *out, int cap,
+                               int *count, bool *present, struct vm_error *err) {
+    const struct vm_attr *a = vm_node_attr(g, n, name);
+    *present = false;
+    if (count) *count = 0;
+    if (!a) return VM_OK;
+    if (a->type != VM_ATTR_INTS)
+        return vm_node_errorf(g, n, err, VM_EINVAL, "attribute '%s' must be a list of integers", name);
+    if ((want >= 0 && a->n != want) || a->n > cap)
+        return vm_node_errorf(g, n, err, VM_EINVAL, "attribute '%s' has %d entries; expected %d", name, (int)a->n,
+                              want >= 0 ? want : cap);
+    for (int i = 0; i < a->n; i++) out[i] = a->ints[i];
+    if (count) *count = a->n;
+    *present = true;
+    return VM_OK;
+}
+
+static enum vm_status get_int(struct vm_graph *g, int32_t n, const char *name, int64_t def, int64_t *out,
+                              struct vm_error *err) {
+    const struct vm_attr *a = vm_node_attr(g, n, name);
+    *out = def;
+    if (a && a->type != VM_ATTR_INT)
+        return vm_node_errorf(g, n, err, VM_EINVAL, "attribute '%s' must be an integer", name);
+    *out = a ? a->i : def;
+    return VM_OK;
+}
+
+static enum vm_status get_float(struct vm_graph *g, int32_t n, const char *name, double def, double *out,
+                                struct vm_error *err) {
+    const struct vm_attr *a = vm_node_attr(g, n, name);
+    *out = def;
+    if (a && a->type != VM_ATTR_FLOAT && a->type != VM_ATTR_INT)
+        return vm_node_errorf(g, n, err, VM_EINVAL, "attribute '%s' must be a number", name);
+    *out = vm_node_float(g, n, name, def);
+    return VM_OK;
+}
+
+/* vm_check_dtype for an optional input that may lie past the node's input count. */
+static enum vm_status check_float_opt(struct vm_graph *g, int32_t n, int i, struct vm_error *err) {
+    return vm_has_in(g, n, i) ? vm_check_dtype(g, n, i, err, F, 0) : VM_OK;
+}
+
+/* ---------------- sliding windows: Conv, MaxPool, AveragePool ---------------- */
+
+struct window {
+    int sp;                 /* spatial rank */
+    int64_t k[MAX_SP];      /* kernel */
+    int64_t s[MAX_SP];      /* strides */
+    int64_t d[MAX_SP];      /* dilations */
+    int64_t pb[MAX_SP];     /* pads at the beginning */
+    int64_t pe[MAX_SP];     /* pads at the end */
+    int64_t ceil_mode;
+};
+
+enum { WIN_DILATIONS = 1, WIN_CEIL = 2 };
+
+/* Validates and normalizes the window attributes of node n over input x (rank 2 + sp) and computes
+ * the spatial output dims. wk: Conv's kernel from the weight (entries -1 when symbolic), or NULL
+ * for the pools, where kernel_shape is required. */
+static enum vm_status window_infer(struct vm_graph *g, int32_t n, const struct vm_value *x, const int64_t *wk,
+                                   unsigned opts, struct window *w, struct vm_dim *out, struct vm_error *err) {
+    int sp = x->rank - 2;
+    bool has;
+    enum vm_status s;
+    char b1[128], b2[128];
+    memset(w, 0, sizeof *w);
+    w->sp = sp;
+    if ((s = get_ints(g, n, "kernel_shape", sp, w->k, MAX_SP, NULL, &has, err))) return s;
+    if (!has) {
+        if (!wk) return vm_node_errorf(g, n, err, VM_EINVAL, "attribute 'kernel_shape' is required");
+        for (int i = 0; i < sp; i++) {
+            if (wk[i] < 0)
+                return vm_node_errorf(g, n, err, VM_EUNSUPPORTED,
+                                      "the weight's kernel size is not a constant; give kernel_shape or fix the weight's shape");
+            w->k[i] = wk[i];
+        }
+    }
+    for (int i = 0; i < sp; i++) {
+        if (w->k[i] < 1) return vm_node_errorf(g, n, err, VM_EINVAL, "kernel_shape[%d] = %lld must be at least 1", i, (long long)w->k[i]);
+        if (wk && wk[i] >= 0 && wk[i] != w->k[i])
+            return vm_node_errorf(g, n, err, VM_EINVAL, "kernel_shape[%d] = %lld does not match the weight's kernel size %lld", i,
+                                  (long long)w->k[i], (long long)wk[i]);
+    }
+    if ((s = get_ints(g, n, "strides", sp, w->s, MAX_SP, NULL, &has, err))) return s;
+    for (int i = 0; i < sp; i++) {
+        if (!has) w->s[i] = 1;
+        if (w->s[i] < 1) return vm_node_errorf(g, n, err, VM_EINVAL, "strides[%d] = %lld must be at least 1", i, (long long)w->s[i]);
+    }
+    has = false;
+    if ((opts & WIN_DILATIONS) && (s = get_ints(g, n, "dilations", sp, w->d, MAX_SP, NULL, &has, err))) return s;
+    for (int i = 0; i < sp; i++) {
+        if (!has) w->d[i] = 1;
+        if (w->d[i] < 1) return vm_node_errorf(g, n, err, VM_EINVAL, "dilations[%d] = %lld must be at least 1", i, (long long)w->d[i]);
+    }
+    int64_t pads[2 * MAX_SP] = {0};
+    bool has_pads;
+    if ((s = get_ints(g, n, "pads", 2 * sp, pads, 2 * MAX_SP, NULL, &has_pads, err))) return s;
+    for (int i = 0; i < 2 * sp; i++)
+        if (pads[i] < 0) return vm_node_errorf(g, n, err, VM_EUNSUPPORTED, "negative pads (%lld) are not supported", (long long)pads[i]);
+    w->ceil_mode = 0;
+    if ((opts & WIN_CEIL) && (s = get_int(g, n, "ceil_mode", 0, &w->ceil_mode, err))) return s;
+    if (w->ceil_mode != 0 && w->ceil_mode != 1)
+        return vm_node_errorf(g, n, err, VM_EINVAL, "ceil_mode must be 0 or 1, not %lld", (long long)w->ceil_mode);
+    const char *ap = vm_node_string(g, n, "auto_pad", "NOTSET");
+    bool same = !strcmp(ap, "SAME_UPPER") || !strcmp(ap, "SAME_LOWER");
+    bool valid = !strcmp(ap, "VALID");
+    if (!same && !valid && strcmp(ap, "NOTSET") != 0)
+        return vm_node_errorf(g, n, err, VM_EINVAL, "auto_pad '%s' is not one of NOTSET, SAME_UPPER, SAME_LOWER, VALID", ap);
+    if (same || valid) {
+        for (int i = 0; i < 2 * sp; i++)
+            if (has_pads && pads[i] != 0)
+                return vm_node_errorf(g, n, err, VM_EINVAL, "explicit pads cannot be combined with auto_pad %s", ap);
+        w->ceil_mode = 0; /* the output length of SAME/VALID ignores ceil_mode */
+    }
+    bool ceil_needed = false;
+    for (int i = 0; i < sp; i++) {
+        const struct vm_dim *in = &x->dims[2 + i];
+        int64_t dk = w->d[i] * (w->k[i] - 1) + 1; /* dilated kernel extent */
+        if (same) {
+            /* out = ceil(in / s); pads total = max(0, (out - 1) * s + dk - in), the odd one at the end
+             * (SAME_UPPER) or the beginning (SAME_LOWER) */
+            int64_t total;
+            if (vm_dim_is_const(in)) {
+                int64_t t = vm_dim_value(in), o = (t + w->s[i] - 1) / w->s[i];
+                total = (o - 1) * w->s[i] + dk - t;
+                if (total < 0) total = 0;
+            } else if (w->s[i] == 1) {
+                total = dk - 1;
+            } else {
+                return vm_node_errorf(g, n, err, VM_EUNSUPPORTED,
+                                      "auto_pad %s with stride %lld needs a concrete input length, but spatial axis %d is %s; "
+                                      "fix the input shape with --shape",
+                                      ap, (long long)w->s[i], i, dstr(g, in, b1, sizeof b1));
+            }
+            bool upper = !strcmp(ap, "SAME_UPPER");
+            w->pb[i] = upper ? total / 2 : total - total / 2;
+            w->pe[i] = total - w->pb[i];
+        } else {
+            w->pb[i] = pads[i];
+            w->pe[i] = pads[sp + i];
+        }
+        /* num = in + pads - dk; out = num / s + 1 (floor, or ceil in ceil_mode) */
+        struct vm_dim num, padk = vm_dim_const(w->pb[i] + w->pe[i] - dk);
+        if ((s = vm_dim_add(&num, in, &padk)))
+            return vm_node_errorf(g, n, err, VM_EUNSUPPORTED, "the output length along spatial axis %d is too complex", i);
+        if (vm_dim_is_const(&num)) {
+            int64_t v = vm_dim_value(&num);
+            if (v < 0) {
+                int64_t t = vm_dim_value(in);
+                char pad[64] = "";
+                if (w->pb[i] + w->pe[i]) snprintf(pad, sizeof pad, " (+%lld padding)", (long long)(w->pb[i] + w->pe[i]));
+                char ker[64];
+                snprintf(ker, sizeof ker, "%lld", (long long)w->k[i]);
+                if (w->d[i] > 1) snprintf(ker, sizeof ker, "%lld (dilated to %lld)", (long long)w->k[i], (long long)dk);
+                if (sp == 1)
+                    return vm_node_errorf(g, n, err, VM_EINVAL, "kernel %s exceeds sequence length %lld%s", ker, (long long)t, pad);
+                return vm_node_errorf(g, n, err, VM_EINVAL, "kernel %s exceeds input size %lld%s along spatial axis %d", ker,
+                                      (long long)t, pad, i);
+            }
+            int64_t o = w->ceil_mode ? (v + w->s[i] - 1) / w->s[i] + 1 : v / w->s[i] + 1;
+            /* PyTorch/onnxruntime rule: the last window must start inside the input or the
+             * beginning padding */
+            if (w->ceil_mode && (o - 1) * w->s[i] >= vm_dim_value(in) + w->pb[i]) o--;
+            if (o != v / w->s[i] + 1) ceil_needed = true;
+            out[i] = vm_dim_const(o);
+            continue;
+        }
+        struct vm_dim q, one = vm_dim_const(1);
+        if (w->s[i] == 1) q = num;
+        else if (vm_dim_floordiv(&q, &num, w->s[i]))
+            return vm_node_errorf(g, n, err, VM_EUNSUPPORTED,
+                                  "stride %lld over the symbolic length %s: the output length (%s)/%lld + 1 is not a whole "
+                                  "number for every input length; vmaskc needs a concrete length here (fix it with --shape)",
+                                  (long long)w->s[i], dstr(g, in, b1, sizeof b1), dstr(g, &num, b2, sizeof b2), (long long)w->s[i]);
+        if ((s = vm_dim_add(&out[i], &q, &one)))
+            return vm_node_errorf(g, n, err, VM_EUNSUPPORTED, "the output length along spatial axis %d is too complex", i);
+        if (vm_dim_sign(&out[i]) < 0)
+            return vm_node_errorf(g, n, err, VM_EINVAL, "kernel %lld exceeds the input length %s along spatial axis %d",
+                                  (long long)w->k[i], dstr(g, in, b1, sizeof b1), i);
+        /* exact division: ceil and floor agree */
+    }
+    /* canonical: ceil_mode only where it changes an output length (the runtime reads the output
+     * dims anyway; ceil_mode is kept for readers of the plan) */
+    if (!ceil_needed) w->ceil_mode = 0;
+    /* write the canonical form */
+    int64_t p2[2 * MAX_SP];
+    for (int i = 0; i < sp; i++) {
+        p2[i] = w->pb[i];
+        p2[sp + i] = w->pe[i];
+    }
+    if ((s = vm_node_set_ints(g, n, "kernel_shape", w->k, sp, err)) || (s = vm_node_set_ints(g, n, "strides", w->s, sp, err)) ||
+        (s = vm_node_set_ints(g, n, "pads", p2, 2 * sp, err)) || (s = vm_node_set_string(g, n, "auto_pad", "NOTSET", err)))
+        return s;
+    if ((opts & WIN_DILATIONS) && (s = vm_node_set_ints(g, n, "dilations", w->d, sp, err))) return s;
+    if ((opts & WIN_CEIL) && (s = vm_node_set_int(g, n, "ceil_mode", w->ceil_mode, err))) return s;
+    return VM_OK;
+}
+
+static enum vm_status check_spatial_rank(struct vm_graph *g, int32_t n, const struct vm_value *x, const char *what,
+                                         struct vm_error *err) {
+    if (x->rank < 3 || x->rank > 2 + MAX_SP)
+        return vm_node_errorf(g, n, err, VM_EUNSUPPORTED,
+                              "%s '%s' has rank %d; vmaskc supports (N, C, L), (N, C, H, W) and (N, C, D, H, W) inputs", what,
+                              x->name, (int)x->rank);
+    return VM_OK;
+}
+
+static enum vm_status infer_conv(struct vm_graph *g, int32_t n, struct vm_error *err) {
+    enum vm_status s;
+    if ((s = vm_check_dtype(g, n, 0, err, F, 0)) || (s = vm_check_dtype(g, n, 1, err, F, 0)) || (s = check_float_opt(g, n, 2, err)))
+        return s;
+    struct vm_value *x = vm_in(g, n, 0), *wv = vm_in(g, n, 1), *b = vm_has_in(g, n, 2) ? vm_in(g, n, 2) : NULL;
+    if ((s = check_spatial_rank(g, n, x, "X", err))) return s;
+    if (wv->rank != x->rank)
+        return vm_node_errorf(g, n, err, VM_EINVAL, "Conv weight '%s' has rank %d but X has rank %d", wv->name, (int)wv->rank,
+                              (int)x->rank);
+    int64_t group;
+    if ((s = get_int(g, n, "group", 1, &group, err))) return s;
+    if (group < 1) return vm_node_errorf(g, n, err, VM_EINVAL, "group %lld must be at least 1", (long long)group);
+    char b1[128], b2[128];
+    struct vm_dim gd = vm_dim_const(group), cin;
+    if (vm_dim_mul(&cin, &wv->dims[1], &gd) || !vm_dim_eq(&cin, &x->dims[1])) {
+        if (group == 1)
+            return vm_node_errorf(g, n, err, VM_EINVAL, "Conv weight has %s input channels but X has %s",
+                                  dstr(g, &wv->dims[1], b1, sizeof b1), dstr(g, &x->dims[1], b2, sizeof b2));
+        return vm_node_errorf(g, n, err, VM_EINVAL, "Conv weight has %s input channels per group x %lld groups but X has %s",
+                              dstr(g, &wv->dims[1], b1, sizeof b1), (long long)group, dstr(g, &x->dims[1], b2, sizeof b2));
+    }
+    const struct vm_dim *m = &wv->dims[0];
+    if (vm_dim_is_const(m) && vm_dim_value(m) % group != 0)
+        return vm_node_errorf(g, n, err, VM_EINVAL, "Conv weight has %lld output channels, not divisible by group %lld",
+                              (long long)vm_dim_value(m), (long long)group);
+    if (b && (b->rank != 1 || !vm_dim_eq(&b->dims[0], m)))
+        return vm_node_errorf(g, n, err, VM_EINVAL, "Conv bias '%s' must have shape [%s] (one value per output channel)", b->name,
+                              dstr(g, m, b1, sizeof b1));
+    int64_t wk[MAX_SP];
+    for (int i = 0; i < x->rank - 2; i++) wk[i] = vm_dim_is_const(&wv->dims[2 + i]) ? vm_dim_value(&wv->dims[2 + i]) : -1;
+    struct window w;
+    struct vm_dim dims[VM_MAX_RANK];
+    if ((s = window_infer(g, n, x, wk, WIN_DILATIONS, &w, dims + 2, err))) return s;
+    if ((s = vm_node_set_int(g, n, "group", group, err))) return s;
+    dims[0] = x->dims[0];
+    dims[1] = *m;
+    vm_set_out(g, n, 0, F, x->rank, dims);
+    return VM_OK;
+}
+
+static bool is_op(struct vm_graph *g, int32_t n, const char *name) {
+    return strcmp(vm_op_name(g->nodes[n].op), name) == 0;
+}
+
+static enum vm_status infer_pool(struct vm_graph *g, int32_t n, struct vm_error *err) {
+    bool maxp = is_op(g, n, "MaxPool");
+    enum vm_status s = maxp ? vm_check_dtype(g, n, 0, err, F, VM_DTYPE_UINT8, VM_DTYPE_INT8, 0) : vm_check_dtype(g, n, 0, err, F, 0);
+    if (s) return s;
+    struct vm_value *x = vm_in(g, n, 0);
+    if ((s = check_spatial_rank(g, n, x, "X", err))) return s;
+    struct window w;
+    struct vm_dim dims[VM_MAX_RANK];
+    if ((s = window_infer(g, n, x, NULL, maxp ? WIN_DILATIONS | WIN_CEIL : WIN_CEIL, &w, dims + 2, err))) return s;
+    if (maxp) {
+        int64_t so;
+        if ((s = get_int(g, n, "storage_order", 0, &so, err))) return s;
+        if (so != 0 && so != 1) return vm_node_errorf(g, n, err, VM_EINVAL, "storage_order must be 0 or 1, not %lld", (long long)so);
+        if ((s = vm_node_set_int(g, n, "storage_order", so, err))) return s;
+    } else {
+        int64_t cip;
+        if ((s = get_int(g, n, "count_include_pad", 0, &cip, err))) return s;
+        if (cip != 0 && cip != 1)
+            return vm_node_errorf(g, n, err, VM_EINVAL, "count_include_pad must be 0 or 1, not %lld", (long long)cip);
+        if ((s = vm_node_set_int(g, n, "count_include_pad", cip, err))) return s;
+    }
+    dims[0] = x->dims[0];
+    dims[1] = x->dims[1];
+    vm_set_out(g, n, 0, x->dtype, x->rank, dims);
+    if (maxp && g->nodes[n].n_out > 1) vm_set_out(g, n, 1, VM_DTYPE_INT64, x->rank, dims);
+    return VM_OK;
+}
+
+static enum vm_status infer_global_pool(struct vm_graph *g, int32_t n, struct vm_error *err) {
+    enum vm_status s = vm_check_dtype(g, n, 0, err, F, 0);
+    if (s) return s;
+    struct vm_value *x = vm_in(g, n, 0);
+    if (x->rank < 3)
+        return vm_node_errorf(g, n, err, VM_EINVAL, "X '%s' has rank %d; global pooling needs (N, C, spatial...)", x->name, (int)x->rank);
+    struct vm_dim dims[VM_MAX_RANK];
+    dims[0] = x->dims[0];
+    dims[1] = x->dims[1];
+    for (int i = 2; i < x->rank; i++) dims[i] = vm_dim_const(1);
+    vm_set_out(g, n, 0, F, x->rank, dims);
+    return VM_OK;
+}
+
+/* ---------------- Gemm, MatMul ---------------- */
+
+static enum vm_status infer_gemm(struct vm_graph *g, int32_t n, struct vm_error *err) {
+    enum vm_status s;
+    if ((s = vm_check_dtype(g, n, 0, err, F, 0)) || (s = vm_check_dtype(g, n, 1, err, F, 0)) || (s = check_float_opt(g, n, 2, err)))
+        return s;
+    struct vm_value *a = vm_in(g, n, 0), *b = vm_in(g, n, 1), *c = vm_has_in(g, n, 2) ? vm_in(g, n, 2) : NULL;
+    if (a->rank != 2) return vm_node_errorf(g, n, err, VM_EINVAL, "Gemm input A '%s' has rank %d; it must be a matrix", a->name, (int)a->rank);
+    if (b->rank != 2) return vm_node_errorf(g, n, err, VM_EINVAL, "Gemm input B '%s' has rank %d; it must be a matrix", b->name, (int)b->rank);
+    int64_t ta, tb;
+    double alpha, beta;
+    if ((s = get_int(g, n, "transA", 0, &ta, err)) || (s = get_int(g, n, "transB", 0, &tb, err)) ||
+        (s = get_float(g, n, "alpha", 1.0, &alpha, err)) || (s = get_float(g, n, "beta", 1.0, &beta, err)))
+        return s;
+    if ((ta != 0 && ta != 1) || (tb != 0 && tb != 1))
+        return vm_node_errorf(g, n, err, VM_EINVAL, "transA and transB must be 0 or 1 (got %lld, %lld)", (long long)ta, (long long)tb);
+    const struct vm_dim *m = &a->dims[ta ? 1 : 0], *ka = &a->dims[ta ? 0 : 1];
+    const struct vm_dim *kb = &b->dims[tb ? 1 : 0], *nn = &b->dims[tb ? 0 : 1];
+    char b1[128], b2[128];
+    if (!vm_dim_eq(ka, kb))
+        return vm_node_errorf(g, n, err, VM_EINVAL, "A%s has K = %s but B%s has K = %s", ta ? "^T" : "", dstr(g, ka, b1, sizeof b1),
+                              tb ? "^T" : "", dstr(g, kb, b2, sizeof b2));
+    struct vm_dim dims[2] = {*m, *nn};
+    /* opset 6 and older: `broadcast` (default 0) must be set for C to broadcast; later opsets
+     * always broadcast, which is the canonical form, so the attribute is dropped */
+    int64_t bc;
+    if ((s = get_int(g, n, "broadcast", g->opset < 7 ? 0 : 1, &bc, err))) return s;
+    if (c && !bc && (c->rank != 2 || !vm_dim_eq(&c->dims[0], m) || !vm_dim_eq(&c->dims[1], nn)))
+        return vm_node_errorf(g, n, err, VM_EINVAL, "Gemm input C '%s' must have shape (M, N) = (%s, %s) when broadcast is 0", c->name,
+                              dstr(g, m, b1, sizeof b1), dstr(g, nn, b2, sizeof b2));
+    vm_node_remove_attr(g, n, "broadcast");
+    if (c) {
+        if (c->rank > 2)
+            return vm_node_errorf(g, n, err, VM_EINVAL, "Gemm input C '%s' has rank %d; it must broadcast to (M, N)", c->name, (int)c->rank);
+        for (int i = 0; i < c->rank; i++) {
+            const struct vm_dim *cd = &c->dims[i], *od = &dims[2 - c->rank + i];
+            if (!vm_dim_is_const_eq(cd, 1) && !vm_dim_eq(cd, od))
+                return vm_node_errorf(g, n, err, VM_EINVAL, "Gemm input C '%s' dimension %d is %s; it must be 1 or %s to broadcast to (M, N)",
+                                      c->name, i, dstr(g, cd, b1, sizeof b1), dstr(g, od, b2, sizeof b2));
+        }
+    }
+    if ((s = vm_node_set_int(g, n, "transA", ta, err)) || (s = vm_node_set_int(g, n, "transB", tb, err)) ||
+        (s = vm_node_set_float(g, n, "alpha", alpha, err)) || (s = vm_node_set_float(g, n, "beta", beta, err)))
+        return s;
+    vm_set_out(g, n, 0, F, 2, dims);
+    return VM_OK;
+}
+
+static enum vm_status infer_matmul(struct vm_graph *g, int32_t n, struct vm_error *err) {
+    enum vm_status s;
+    if ((s = vm_check_dtype(g, n, 0, err, F, 0)) || (s = vm_check_dtype(g, n, 1, err, F, 0))) return s;
+    struct vm_value *a = vm_in(g, n, 0), *b = vm_in(g, n, 1);
+    if (a->rank < 1 || b->rank < 1)
+        return vm_node_errorf(g, n, err, VM_EINVAL, "MatMul inputs must have rank 1 or more (got %d and %d)", (int)a->rank, (int)b->rank);
+    const struct vm_dim *ka = &a->dims[a->rank - 1], *kb = &b->dims[b->rank >= 2 ? b->rank - 2 : 0];
+    char b1[128], b2[128];
+    if (!vm_dim_eq(ka, kb))
+        return vm_node_errorf(g, n, err, VM_EINVAL, "A '%s' has %s columns but B '%s' has %s rows", a->name, dstr(g, ka, b1, sizeof b1),
+                              b->name, dstr(g, kb, b2, sizeof b2));
+    struct vm_dim dims[VM_MAX_RANK];
+    int rank = 0;
+    int ra = a->rank >= 2 ? a->rank - 2 : 0, rb = b->rank >= 2 ? b->rank - 2 : 0;
+    if ((s = vm_broadcast(g, n, ra, a->dims, rb, b->dims, &rank, dims, err))) return s;
+    if (a->rank >= 2) dims[rank++] = a->dims[a->rank - 2];
+    if (b->rank >= 2) dims[rank++] = b->dims[b->rank - 1];
+    vm_set_out(g, n, 0, F, rank, dims);
+    return VM_OK;
+}
+
+/* ---------------- Softmax, LogSoftmax ---------------- */
+
+/* Opsets before 13: default axis 1, and the input is coerced to 2-D (softmax over the flattened dims
+ * [axis, rank)). Made explicit here so infer and the runtime never look at the opset. */
+static enum vm_status normalize_softmax(struct vm_graph *g, int32_t n, struct vm_error *err) {
+    if (g->opset >= 13) return VM_OK;
+    enum vm_status s;
+    int64_t axis;
+    if ((s = get_int(g, n, "axis", 1, &axis, err))) return s;
+    if ((s = vm_node_set_int(g, n, "axis", axis, err))) return s;
+    return vm_node_set_int(g, n, "coerce_2d", 1, err);
+}
+
+static enum vm_status infer_softmax(struct vm_graph *g, int32_t n, struct vm_error *err) {
+    enum vm_status s = vm_check_dtype(g, n, 0, err, F, 0);
+    if (s) return s;
+    struct vm_value *x = vm_in(g, n, 0);
+    if (x->rank < 1) return vm_node_errorf(g, n, err, VM_EINVAL, "input '%s' is a scalar; softmax needs rank 1 or more", x->name);
+    int64_t axis, coerce;
+    if ((s = get_int(g, n, "axis", -1, &axis, err)) || (s = get_int(g, n, "coerce_2d", 0, &coerce, err))) return s;
+    if ((s = vm_norm_axis(g, n, &axis, x->rank, err))) return s;
+    if (coerce) {
+        /* the 2-D form equals the single-axis form when every dim after axis is 1 */
+        bool same = true;
+        for (int i = (int)axis + 1; i < x->rank; i++) same = same && vm_dim_is_const_eq(&x->dims[i], 1);
+        if (same) vm_node_remove_attr(g, n, "coerce_2d");
+    }
+    if ((s = vm_node_set_int(g, n, "axis", axis, err))) return s;
+    vm_set_out(g, n, 0, F, x->rank, x->dims);
+    return VM_OK;
+}
+
+/* ---------------- LayerNormalization ---------------- */
+
+static enum vm_status infer_layernorm(struct vm_graph *g, int32_t n, struct vm_error *err) {
+    enum vm_status s;
+    if ((s = vm_check_dtype(g, n, 0, err, F, 0)) || (s = vm_check_dtype(g, n, 1, err, F, 0)) || (s = check_float_opt(g, n, 2, err)))
+        return s;
+    struct vm_value *x = vm_in(g, n, 0);
+    if (x->rank < 1) return vm_node_errorf(g, n, err, VM_EINVAL, "input X '%s' is a scalar; LayerNormalization needs rank 1 or more", x->name);
+    int64_t axis, stash;
+    double eps;
+    if ((s = get_int(g, n, "axis", -1, &axis, err)) || (s = get_int(g, n, "stash_type", 1, &stash, err)) ||
+        (s = get_float(g, n, "epsilon", 1e-5, &eps, err)))
+        return s;
+    if ((s = vm_norm_axis(g, n, &axis, x->rank, err))) return s;
+    if (stash != VM_DTYPE_FLOAT)
+        return vm_node_errorf(g, n, err, VM_EUNSUPPORTED, "stash_type %lld is not supported (vmaskc computes the statistics in float, stash_type 1)",
+                              (long long)stash);
+    if (!(eps > 0)) return vm_node_errorf(g, n, err, VM_EINVAL, "epsilon %g must be positive", eps);
+    /* Scale and B hold one value per normalized element: their dims, right-aligned, are X's dims
+     * [axis, rank) (extra leading 1s allowed) */
+    int nr = x->rank - (int)axis;
+    for (int k = 1; k <= 2; k++) {
+        if (!vm_has_in(g, n, k)) continue;
+        struct vm_value *p = vm_in(g, n, k);
+        bool ok = true;
+        for (int i = 0; i < p->rank; i++) {
+            int xi = x->rank - p->rank + i;
+            if (xi < (int)axis) ok = ok && vm_dim_is_const_eq(&p->dims[i], 1);
+            else ok = ok && vm_dim_eq(&p->dims[i], &x->dims[xi]);
+        }
+        if (p->rank < nr) {
+            for (int i = (int)axis; i < x->rank - p->rank; i++) ok = ok && vm_dim_is_const_eq(&x->dims[i], 1);
+        }
+        if (!ok) {
+            char buf[256] = "", d[96];
+            size_t pos = 0;
+            for (int i = (int)axis; i < x->rank; i++)
+                pos += (size_t)snprintf(buf + pos, sizeof buf - pos, "%s%s", i > axis ? ", " : "", dstr(g, &x->dims[i], d, sizeof d));
+            return vm_node_errorf(g, n, err, VM_EINVAL, "%s '%s' must have the normalized shape [%s] (X's dims from axis %lld)",
+                                  k == 1 ? "Scale" : "B", p->name, buf, (long long)axis);
+        }
+    }
+    if ((s = vm_node_set_int(g, n, "axis", axis, err)) || (s = vm_node_set_int(g, n, "stash_type", stash, err)) ||
+        (s = vm_node_set_float(g, n, "epsilon", eps, err)))
+        return s;
+    vm_set_out(g, n, 0, F, x->rank, x->dims);
+    struct vm_dim sd[VM_MAX_RANK];
+    for (int i = 0; i < x->rank; i++) sd[i] = i < axis ? x->dims[i] : vm_dim_const(1);
+    for (int k = 1; k < g->nodes[n].n_out && k < 3; k++) vm_set_out(g, n, k, F, x->rank, sd);
+    return VM_OK;
+}
+
 const struct vm_op_row vm_ops_nn[] = {
+    {"Conv", NULL, 2, 3, 1, 1, "auto_pad dilations group kernel_shape pads strides", 0, 0, 0, NULL, infer_conv, NULL, NULL},
+    {"MaxPool", NULL, 1, 1, 1, 2, "auto_pad ceil_mode dilations kernel_shape pads storage_order strides", 0, 0, 0, NULL, infer_pool,
+     NULL, NULL},
+    {"AveragePool", NULL, 1, 1, 1, 1, "auto_pad ceil_mode count_include_pad kernel_shape pads strides", 0, 0, 0, NULL, infer_pool,
+     NULL, NULL},
+    {"GlobalMaxPool", NULL, 1, 1, 1, 1, "", 0, 0, 0, NULL, infer_global_pool, NULL, NULL},
+    {"GlobalAveragePool", NULL, 1, 1, 1, 1, "", 0, 0, 0, NULL, infer_global_pool, NULL, NULL},
+    {"Gemm", NULL, 2, 3, 1, 1, "alpha beta broadcast transA transB", 0, 0, 0, NULL, infer_gemm, NULL, NULL},
+    {"MatMul", NULL, 2, 2, 1, 1, "", 0, 0, 0, NULL, infer_matmul, NULL, NULL},
+    {"Softmax", NULL, 1, 1, 1, 1, "axis", 0, 0, 0, normalize_softmax, infer_softmax, NULL, NULL},
+    {"LogSoftmax", NULL, 1, 1, 1, 1, "axis", 0, 0, 0, normalize_softmax, infer_softmax, NULL, NULL},
+    {"LayerNormalization", NULL, 2, 3, 1, 3, "axis epsilon stash_type", 0, 0, 0, NULL, infer_layernorm, NULL, NULL},
     {NULL, NULL, 0, 0, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL, NULL},
 };

@@ -554,6 +554,119 @@ static enum vm_status dropout_run(struct vm_rt_ctx *c, const struct vm_rt_step *
     return VM_OK;
 }
 
+
+/* ---------------- EltwiseGrad, DropoutGrad (backward) ---------------- */
+
+enum egrad_kind { G_RELU, G_TANH, G_SIGMOID, G_EXP, G_SQRT, G_ERF, G_ABS };
+
+static enum egrad_kind egrad_kind(const char *alg) {
+    static const char *names[] = {"relu", "tanh", "sigmoid", "exp", "sqrt", "erf", "abs"};
+    for (int i = 0; i < 7; i++)
+        if (!strcmp(alg, names[i])) return (enum egrad_kind)i;
+    return G_RELU;
+}
+
+/* dx from dy and t (t = forward output for relu/tanh/sigmoid/exp/sqrt, forward input for erf/abs). */
+void vm_ref_eltwise_grad_f32(const char *alg, const float *dy, const float *t, float *dx, int64_t n) {
+    enum egrad_kind k = egrad_kind(alg);
+#pragma omp parallel for if (n > PAR_MIN)
+    for (int64_t i = 0; i < n; i++) {
+        float v = t[i], g = dy[i];
+        switch (k) {
+        case G_RELU: dx[i] = v > 0 ? g : 0; break;
+        case G_TANH: dx[i] = g * (1 - v * v); break;
+        case G_SIGMOID: dx[i] = g * v * (1 - v); break;
+        case G_EXP: dx[i] = g * v; break;
+        case G_SQRT: dx[i] = g * 0.5f / v; break;
+        case G_ERF: dx[i] = g * 1.1283791670955126f * expf(-v * v); break;
+        case G_ABS: dx[i] = v > 0 ? g : v < 0 ? -g : 0; break;
+        }
+    }
+}
+
+struct egrad_state {
+    dnnl_primitive_t prim;
+    dnnl_memory_t diff_dst, data, diff_src;
+    int data_arg;
+};
+
+static void egrad_release(void *p) {
+    struct egrad_state *st = p;
+    if (!st) return;
+    if (st->prim) dnnl_primitive_destroy(st->prim);
+    if (st->diff_dst) dnnl_memory_destroy(st->diff_dst);
+    if (st->data) dnnl_memory_destroy(st->data);
+    if (st->diff_src) dnnl_memory_destroy(st->diff_src);
+    free(st);
+}
+
+static enum vm_status egrad_prepare(struct vm_rt_ctx *c, const struct vm_rt_step *s, void **state,
+                                    struct vm_error *err) {
+    struct egrad_state *st = vm_calloc(1, sizeof *st, err);
+    if (!st) return VM_ENOMEM;
+    *state = st;
+    const struct vm_rt_tensor *dy = vm_rt_in(c, s, 0);
+    if (dy->numel == 0 || c->m->ref_kernels) return VM_OK;
+    dnnl_alg_kind_t alg;
+    st->data_arg = DNNL_ARG_DST;
+    switch (egrad_kind(vm_rt_attr_string(s, "alg", "relu"))) {
+    case G_RELU: alg = dnnl_eltwise_relu_use_dst_for_bwd; break;
+    case G_TANH: alg = dnnl_eltwise_tanh_use_dst_for_bwd; break;
+    case G_SIGMOID: alg = dnnl_eltwise_logistic_use_dst_for_bwd; break;
+    case G_EXP: alg = dnnl_eltwise_exp_use_dst_for_bwd; break;
+    case G_SQRT: alg = dnnl_eltwise_sqrt_use_dst_for_bwd; break;
+    case G_ABS: alg = dnnl_eltwise_abs; st->data_arg = DNNL_ARG_SRC; break;
+    default: return VM_OK; /* erf: C */
+    }
+    int64_t n = dy->numel;
+    dnnl_memory_desc_t md;
+    VM_DNNL(vm_dnnl_md(&md, 1, &n, VM_DTYPE_FLOAT), s, err);
+    dnnl_eltwise_desc_t fd, bd;
+    VM_DNNL(dnnl_eltwise_forward_desc_init(&fd, dnnl_forward_training, alg, &md, 0, 0), s, err);
+    VM_DNNL(dnnl_eltwise_backward_desc_init(&bd, alg, &md, &md, 0, 0), s, err);
+    dnnl_primitive_desc_t fpd;
+    VM_DNNL(dnnl_primitive_desc_create(&fpd, &fd, NULL, c->engine, NULL), s, err);
+    enum vm_status e = vm_dnnl_build(c, s, &bd, fpd, &st->prim, err);
+    dnnl_primitive_desc_destroy(fpd);
+    if (e) return e;
+    e = vm_dnnl_mem2(c, s, &md, &st->diff_dst, &md, &st->data, err);
+    return e ? e : vm_dnnl_mem(c, s, &md, &st->diff_src, err);
+}
+
+static enum vm_status egrad_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, void *state,
+                                struct vm_error *err) {
+    struct egrad_state *st = state;
+    const struct vm_rt_tensor *dy = vm_rt_in(c, s, 0), *t = vm_rt_in(c, s, 1);
+    struct vm_rt_tensor *dx = vm_rt_out(c, s, 0);
+    if (st->prim) {
+        dnnl_memory_set_data_handle(st->diff_dst, dy->data);
+        dnnl_memory_set_data_handle(st->data, t->data);
+        dnnl_memory_set_data_handle(st->diff_src, dx->data);
+        dnnl_exec_arg_t args[] = {{DNNL_ARG_DIFF_DST, st->diff_dst}, {st->data_arg, st->data}, {DNNL_ARG_DIFF_SRC, st->diff_src}};
+        return vm_dnnl_exec(c, s, st->prim, 3, args, err);
+    }
+    vm_ref_eltwise_grad_f32(vm_rt_attr_string(s, "alg", "relu"), dy->data, t->data, dx->data, dy->numel);
+    return VM_OK;
+}
+
+static enum vm_status dropout_grad_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, void *state,
+                                       struct vm_error *err) {
+    (void)state;
+    (void)err;
+    const struct vm_rt_tensor *dy = vm_rt_in(c, s, 0), *mask = vm_rt_in(c, s, 1);
+    struct vm_rt_tensor *dx = vm_rt_out(c, s, 0);
+    double p = vm_rt_attr_float(s, "ratio", 0.5);
+    /* mask is all ones when the forward ran in inference mode; scale only applies to training */
+    float scale = c->training ? (float)(1.0 / (1.0 - p)) : 1.0f;
+    const float *g = dy->data;
+    const uint8_t *m = mask->data;
+    float *o = dx->data;
+    int64_t n = dy->numel;
+#pragma omp parallel for if (n > PAR_MIN)
+    for (int64_t i = 0; i < n; i++) o[i] = m[i] ? g[i] * scale : 0.0f;
+    return VM_OK;
+}
+
 #define K_UNARY(name) {name, 1, 1, 1, 1, 0, unary_prepare, unary_run, unary_release}
 #define K_BINARY(name) {name, 2, 2, 1, 1, 0, binary_prepare, binary_run, binary_release}
 
@@ -568,5 +681,7 @@ const struct vm_rt_kernel vm_rt_kernels_elementwise[] = {
     {"Cast", 1, 1, 1, 1, 0, NULL, cast_run, NULL},
     {"Identity", 1, 1, 1, 1, VM_RT_K_VIEW, NULL, vm_k_view_run, NULL},
     {"Dropout", 1, 3, 1, 2, 0, NULL, dropout_run, NULL},
+    {"EltwiseGrad", 2, 2, 1, 1, 0, egrad_prepare, egrad_run, egrad_release},
+    {"DropoutGrad", 2, 2, 1, 1, 0, NULL, dropout_grad_run, NULL},
     {NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL},
 };

@@ -43,5 +43,6 @@ enum vm_status vm_k_view_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, vo
 
 /* Naive C references (also the fallback paths). */
 void vm_ref_unary_f32(const char *op, const float *x, float *y, int64_t n);
+void vm_ref_eltwise_grad_f32(const char *alg, const float *dy, const float *t, float *dx, int64_t n);
 
 #endif

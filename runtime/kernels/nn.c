@@ -1,6 +1,877 @@
-/* nn kernels (rows added as the family is implemented). */
+/* nn kernels: Conv, MaxPool/AveragePool, GlobalMaxPool/GlobalAveragePool, Gemm, MatMul, Softmax/
+ * LogSoftmax, LayerNormalization.
+ *
+ * float32 work runs on oneDNN primitives built in prepare over plain row-major layouts (ncw/nchw
+ * activations, oihw / goihw weights); memory objects are created handle-less and pointed at the
+ * tensors at each run. Each op keeps its naive C reference beside it: prepare chooses it under
+ * --reference-kernels (c->m->ref_kernels), for zero-size tensors, and for the few cases oneDNN does
+ * not express (MaxPool's Indices output, ceil-mode average pooling that counts padding, average
+ * windows that can lie wholly in the padding). Global pools are plain C reductions. Attributes
+ * arrive normalized by the compiler (explicit pads, non-negative axes), so nothing here knows ONNX
+ * defaults or opsets.
+ *
+ * Window ops (Conv, pools) lift 1-D and 2-D inputs to 3-D for the C loops: spatial slot 0 is D,
+ * 1 is H, 2 is W, and the real spatial dims occupy the last `sp` slots (the others are 1).
+ * Legend: N batch, C channels in, M channels out, K reduced length, T tokens.
+ */
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "kernels.h"
 
+#define PAR_MIN 32768 /* work items below which OpenMP is not worth its overhead */
+#define SP 3
+
+static void set_handle(dnnl_memory_t m, const void *p) {
+    dnnl_memory_set_data_handle(m, (void *)(uintptr_t)p);
+}
+
+static void mem_destroy(dnnl_memory_t *m) {
+    if (*m) dnnl_memory_destroy(*m);
+    *m = NULL;
+}
+
+/* ---------------- window geometry (Conv, pools) ---------------- */
+
+struct win {
+    int sp;                                   /* real spatial rank (1..3) */
+    int64_t N, C;                             /* batch, channels of X */
+    int64_t in[SP], out[SP];                  /* lifted spatial dims of X and Y */
+    int64_t k[SP], s[SP], d[SP], pb[SP], pe[SP];
+};
+
+static enum vm_status win_load(const struct vm_rt_step *s, const struct vm_rt_tensor *x, const struct vm_rt_tensor *y,
+                               bool dilations, struct win *w, struct vm_error *err) {
+    int sp = x->rank - 2;
+    if (sp < 1 || sp > SP) return vm_rt_step_errorf(s, err, VM_EUNSUPPORTED, "input rank %d", (int)x->rank);
+    int64_t k[SP], st[SP], d[SP] = {1, 1, 1}, p[2 * SP];
+    if (vm_rt_attr_ints(s, "kernel_shape", k, SP) != sp || vm_rt_attr_ints(s, "strides", st, SP) != sp ||
+        vm_rt_attr_ints(s, "pads", p, 2 * SP) != 2 * sp || (dilations && vm_rt_attr_ints(s, "dilations", d, SP) != sp))
+        return vm_rt_step_errorf(s, err, VM_EFORMAT, "window attributes are missing or malformed (the plan was not normalized)");
+    w->sp = sp;
+    w->N = x->dims[0];
+    w->C = x->dims[1];
+    for (int i = 0; i < SP; i++) {
+        int j = i - (SP - sp); /* real spatial index, < 0 for lifted slots */
+        bool real = j >= 0;
+        w->in[i] = real ? x->dims[2 + j] : 1;
+        w->out[i] = real ? y->dims[2 + j] : 1;
+        w->k[i] = real ? k[j] : 1;
+        w->s[i] = real ? st[j] : 1;
+        w->d[i] = real && dilations ? d[j] : 1;
+        w->pb[i] = real ? p[j] : 0;
+        w->pe[i] = real ? p[sp + j] : 0;
+    }
+    return VM_OK;
+}
+
+static int64_t win_dk(const struct win *w, int i) { return w->d[i] * (w->k[i] - 1) + 1; }
+
+/* oneDNN's end padding: the one that makes (in - dk + pb + pr) / s + 1 == out exactly. It exceeds
+ * the ONNX end pad only in ceil mode (the last window hangs over the end). */
+static int64_t win_dnnl_pr(const struct win *w, int i) {
+    int64_t pr = (w->out[i] - 1) * w->s[i] + win_dk(w, i) - w->in[i] - w->pb[i];
+    return pr > w->pe[i] ? pr : w->pe[i];
+}
+
+/* oneDNN-side arrays over the real spatial dims. */
+static void win_dnnl(const struct win *w, dnnl_dims_t strides, dnnl_dims_t kernel, dnnl_dims_t dil, dnnl_dims_t pl,
+                     dnnl_dims_t pr) {
+    for (int j = 0; j < w->sp; j++) {
+        int i = SP - w->sp + j;
+        strides[j] = w->s[i];
+        kernel[j] = w->k[i];
+        dil[j] = w->d[i] - 1; /* oneDNN counts the gaps: ONNX dilation 1 is oneDNN 0 */
+        pl[j] = w->pb[i];
+        pr[j] = win_dnnl_pr(w, i);
+    }
+}
+
+/* ---------------- Conv ---------------- */
+
+struct conv_state {
+    struct win w;
+    int64_t M, G; /* output channels, groups */
+    bool bias;
+    struct vm_dnnl_prim p; /* p.prim NULL: C reference */
+    dnnl_memory_t src, wei, bia, dst;
+};
+
+static void conv_release(void *p) {
+    struct conv_state *st = p;
+    if (!st) return;
+    vm_dnnl_prim_destroy(&st->p);
+    mem_destroy(&st->src);
+    mem_destroy(&st->wei);
+    mem_destroy(&st->bia);
+    mem_destroy(&st->dst);
+    free(st);
+}
+
+static enum vm_status conv_prepare(struct vm_rt_ctx *c, const struct vm_rt_step *s, void **state, struct vm_error *err) {
+    struct conv_state *st = vm_calloc(1, sizeof *st, err);
+    if (!st) return VM_ENOMEM;
+    *state = st;
+    const struct vm_rt_tensor *x = vm_rt_in(c, s, 0), *w = vm_rt_in(c, s, 1), *y = vm_rt_out(c, s, 0);
+    enum vm_status e = win_load(s, x, y, true, &st->w, err);
+    if (e) return e;
+    st->M = w->dims[0];
+    st->G = vm_rt_attr_int(s, "group", 1);
+    st->bias = vm_rt_in(c, s, 2) != NULL;
+    if (st->G < 1 || st->M % st->G || st->w.C % st->G || w->dims[1] * st->G != st->w.C)
+        return vm_rt_step_errorf(s, err, VM_EINVAL, "weight channels do not match the input for group %lld", (long long)st->G);
+    if (c->m->ref_kernels || y->numel == 0 || x->numel == 0 || w->numel == 0) return VM_OK;
+
+    dnnl_memory_desc_t smd, wmd, bmd, dmd;
+    VM_DNNL(vm_dnnl_md(&smd, x->rank, x->dims, VM_DTYPE_FLOAT), s, err);
+    VM_DNNL(vm_dnnl_md(&dmd, y->rank, y->dims, VM_DTYPE_FLOAT), s, err);
+    if (st->G == 1) {
+        VM_DNNL(vm_dnnl_md(&wmd, w->rank, w->dims, VM_DTYPE_FLOAT), s, err);
+    } else {
+        /* goihw: W [M, C/G, k...] row-major is exactly [G, M/G, C/G, k...] */
+        int64_t gd[VM_MAX_RANK + 1] = {st->G, st->M / st->G};
+        for (int i = 1; i < w->rank; i++) gd[i + 1] = w->dims[i];
+        VM_DNNL(vm_dnnl_md(&wmd, w->rank + 1, gd, VM_DTYPE_FLOAT), s, err);
+    }
+    VM_DNNL(vm_dnnl_md(&bmd, 1, &st->M, VM_DTYPE_FLOAT), s, err);
+    dnnl_dims_t strides, kernel, dil, pl, pr;
+    win_dnnl(&st->w, strides, kernel, dil, pl, pr);
+    /* forward_training: same implementations as inference for convolution, and the backward
+     * primitives will want this descriptor as their hint */
+    dnnl_convolution_desc_t cd;
+    VM_DNNL(dnnl_dilated_convolution_forward_desc_init(&cd, dnnl_forward_training, dnnl_convolution_direct, &smd, &wmd,
+                                                       st->bias ? &bmd : NULL, &dmd, strides, dil, pl, pr),
+            s, err);
+    if ((e = vm_dnnl_prim_build(c, s, &cd, NULL, NULL, &st->p, NULL, err))) return e;
+    if ((e = vm_dnnl_mem2(c, s, &smd, &st->src, &wmd, &st->wei, err))) return e;
+    if ((e = vm_dnnl_mem(c, s, &dmd, &st->dst, err))) return e;
+    if (st->bias && (e = vm_dnnl_mem(c, s, &bmd, &st->bia, err))) return e;
+    return VM_OK;
+}
+
+/* Naive direct convolution. x [N, C, D, H, W], w [M, C/G, KD, KH, KW], b [M] or NULL,
+ * y [N, M, OD, OH, OW] (lifted). */
+static void conv_ref(const struct conv_state *st, const float *x, const float *wt, const float *b, float *y) {
+    const struct win *w = &st->w;
+    int64_t N = w->N, C = w->C, M = st->M, G = st->G, Cg = C / G, Mg = M / G;
+    int64_t ID = w->in[0], IH = w->in[1], IW = w->in[2], OD = w->out[0], OH = w->out[1], OW = w->out[2];
+    int64_t KD = w->k[0], KH = w->k[1], KW = w->k[2];
+    int64_t work = N * M * OD * OH * OW * Cg * KD * KH * KW;
+    (void)work;
+#pragma omp parallel for collapse(2) if (work > PAR_MIN)
+    for (int64_t n = 0; n < N; n++) {
+        for (int64_t m = 0; m < M; m++) {
+            int64_t g = m / Mg;
+            float *yo = y + (n * M + m) * OD * OH * OW;
+            for (int64_t od = 0; od < OD; od++)
+                for (int64_t oh = 0; oh < OH; oh++)
+                    for (int64_t ow = 0; ow < OW; ow++) {
+                        double acc = b ? b[m] : 0.0;
+                        for (int64_t cg = 0; cg < Cg; cg++) {
+                            const float *xc = x + (n * C + g * Cg + cg) * ID * IH * IW;
+                            const float *wc = wt + (m * Cg + cg) * KD * KH * KW;
+                            for (int64_t kd = 0; kd < KD; kd++) {
+                                int64_t id = od * w->s[0] - w->pb[0] + kd * w->d[0];
+                                if (id < 0 || id >= ID) continue;
+                                for (int64_t kh = 0; kh < KH; kh++) {
+                                    int64_t ih = oh * w->s[1] - w->pb[1] + kh * w->d[1];
+                                    if (ih < 0 || ih >= IH) continue;
+                                    for (int64_t kw = 0; kw < KW; kw++) {
+                                        int64_t iw = ow * w->s[2] - w->pb[2] + kw * w->d[2];
+                                        if (iw < 0 || iw >= IW) continue;
+                                        acc += (double)xc[(id * IH + ih) * IW + iw] * wc[(kd * KH + kh) * KW + kw];
+                                    }
+                                }
+                            }
+                        }
+                        yo[(od * OH + oh) * OW + ow] = (float)acc;
+                    }
+        }
+    }
+}
+
+static enum vm_status conv_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, void *state, struct vm_error *err) {
+    struct conv_state *st = state;
+    const struct vm_rt_tensor *x = vm_rt_in(c, s, 0), *w = vm_rt_in(c, s, 1), *b = vm_rt_in(c, s, 2);
+    struct vm_rt_tensor *y = vm_rt_out(c, s, 0);
+    if (y->numel == 0) return VM_OK;
+    if (!st->p.prim) {
+        conv_ref(st, x->data, w->data, b ? b->data : NULL, y->data);
+        return VM_OK;
+    }
+    set_handle(st->src, x->data);
+    set_handle(st->wei, w->data);
+    set_handle(st->dst, y->data);
+    dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, st->src}, {DNNL_ARG_WEIGHTS, st->wei}, {DNNL_ARG_DST, st->dst}};
+    int na = 3;
+    if (st->bias) {
+        set_handle(st->bia, b->data);
+        args[na++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, st->bia};
+    }
+    return vm_dnnl_prim_exec(c, s, &st->p, na, args, err);
+}
+
+/* ---------------- MaxPool, AveragePool ---------------- */
+
+enum pool_kind { POOL_MAX, POOL_AVG_EXCL, POOL_AVG_INCL };
+
+struct pool_state {
+    struct win w;
+    enum pool_kind kind;
+    int64_t storage_order; /* Indices: 0 row-major, 1 column-major spatial offsets */
+    struct vm_dnnl_prim p; /* p.prim NULL: C reference */
+    /* Training will add a workspace memory (max pooling's argmax) from a forward_training pd,
+     * kept for the backward primitive. Inference needs none. */
+    dnnl_memory_t src, dst;
+};
+
+static void pool_release(void *p) {
+    struct pool_state *st = p;
+    if (!st) return;
+    vm_dnnl_prim_destroy(&st->p);
+    mem_destroy(&st->src);
+    mem_destroy(&st->dst);
+    free(st);
+}
+
+static enum vm_status pool_prepare(struct vm_rt_ctx *c, const struct vm_rt_step *s, void **state, struct vm_error *err) {
+    struct pool_state *st = vm_calloc(1, sizeof *st, err);
+    if (!st) return VM_ENOMEM;
+    *state = st;
+    bool maxp = strcmp(s->op, "MaxPool") == 0;
+    const struct vm_rt_tensor *x = vm_rt_in(c, s, 0), *y = vm_rt_out(c, s, 0);
+    enum vm_status e = win_load(s, x, y, maxp, &st->w, err);
+    if (e) return e;
+    st->kind = maxp ? POOL_MAX : vm_rt_attr_int(s, "count_include_pad", 0) ? POOL_AVG_INCL : POOL_AVG_EXCL;
+    st->storage_order = vm_rt_attr_int(s, "storage_order", 0);
+    if (c->m->ref_kernels || y->numel == 0 || x->numel == 0 || vm_rt_out(c, s, 1)) return VM_OK;
+    if (x->dtype != VM_DTYPE_FLOAT && !(maxp && (x->dtype == VM_DTYPE_UINT8 || x->dtype == VM_DTYPE_INT8))) return VM_OK;
+    for (int i = 0; i < SP; i++) {
+        int64_t pr = win_dnnl_pr(&st->w, i), dk = win_dk(&st->w, i);
+        /* oneDNN's include-padding divisor is the whole kernel; ONNX stops counting at the end
+         * pad, which differs when a ceil-mode window hangs past it */
+        if (st->kind == POOL_AVG_INCL && pr > st->w.pe[i]) return VM_OK;
+        /* oneDNN rejects exclude-padding windows that can lie wholly in the padding */
+        if (st->kind == POOL_AVG_EXCL && (st->w.pb[i] >= dk || pr >= dk)) return VM_OK;
+    }
+    dnnl_memory_desc_t smd, dmd;
+    VM_DNNL(vm_dnnl_md(&smd, x->rank, x->dims, x->dtype), s, err);
+    VM_DNNL(vm_dnnl_md(&dmd, y->rank, y->dims, y->dtype), s, err);
+    dnnl_dims_t strides, kernel, dil, pl, pr;
+    win_dnnl(&st->w, strides, kernel, dil, pl, pr);
+    dnnl_alg_kind_t alg = st->kind == POOL_MAX ? dnnl_pooling_max
+                        : st->kind == POOL_AVG_INCL ? dnnl_pooling_avg_include_padding : dnnl_pooling_avg_exclude_padding;
+    dnnl_pooling_v2_desc_t pd;
+    VM_DNNL(dnnl_pooling_v2_forward_desc_init(&pd, dnnl_forward_inference, alg, &smd, &dmd, strides, kernel, dil, pl, pr), s, err);
+    if ((e = vm_dnnl_prim_build(c, s, &pd, NULL, NULL, &st->p, NULL, err))) return e;
+    return vm_dnnl_mem2(c, s, &smd, &st->src, &dmd, &st->dst, err);
+}
+
+/* Max pooling over lifted dims; ind (int64, may be NULL) gets ONNX's flat input index
+ * (n*C + c) * D*H*W + spatial offset, row-major or (storage_order 1) column-major. */
+#define POOL_MAX_REF(T, LOWEST)                                                                                   \
+    static void pool_max_ref_##T(const struct pool_state *st, const T *x, T *y, int64_t *ind) {                    \
+        const struct win *w = &st->w;                                                                           \
+        int64_t ID = w->in[0], IH = w->in[1], IW = w->in[2], OD = w->out[0], OH = w->out[1], OW = w->out[2];    \
+        int64_t NC = w->N * w->C, isz = ID * IH * IW, osz = OD * OH * OW;                                        \
+        _Pragma("omp parallel for if (NC * osz > PAR_MIN)")                                                     \
+        for (int64_t nc = 0; nc < NC; nc++) {                                                                   \
+            const T *xc = x + nc * isz;                                                                         \
+            for (int64_t od = 0; od < OD; od++)                                                                 \
+                for (int64_t oh = 0; oh < OH; oh++)                                                             \
+                    for (int64_t ow = 0; ow < OW; ow++) {                                                       \
+                        T best = LOWEST;                                                                        \
+                        int64_t bi = -1;                                                                        \
+                        for (int64_t kd = 0; kd < w->k[0]; kd++) {                                              \
+                            int64_t id = od * w->s[0] - w->pb[0] + kd * w->d[0];                                \
+                            if (id < 0 || id >= ID) continue;                                                   \
+                            for (int64_t kh = 0; kh < w->k[1]; kh++) {                                          \
+                                int64_t ih = oh * w->s[1] - w->pb[1] + kh * w->d[1];                            \
+                                if (ih < 0 || ih >= IH) continue;                                               \
+                                for (int64_t kw = 0; kw < w->k[2]; kw++) {                                      \
+                                    int64_t iw = ow * w->s[2] - w->pb[2] + kw * w->d[2];                        \
+                                    if (iw < 0 || iw >= IW) continue;                                           \
+                                    T v = xc[(id * IH + ih) * IW + iw];                                         \
+                                    if (bi < 0 || v > best) {                                                   \
+                                        best = v;                                                               \
+                                        bi = st->storage_order ? id + ID * (ih + IH * iw) : (id * IH + ih) * IW + iw; \
+                                    }                                                                           \
+                                }                                                                               \
+                            }                                                                                   \
+                        }                                                                                       \
+                        int64_t o = nc * osz + (od * OH + oh) * OW + ow;                                        \
+                        y[o] = best;                                                                            \
+                        if (ind) ind[o] = bi < 0 ? -1 : nc * isz + bi;                                          \
+                    }                                                                                           \
+        }                                                                                                       \
+    }
+POOL_MAX_REF(float, -FLT_MAX)
+POOL_MAX_REF(uint8_t, 0)
+POOL_MAX_REF(int8_t, INT8_MIN)
+#undef POOL_MAX_REF
+
+/* Average pooling (no dilation in ONNX up to opset 17). Divisor: in-bounds cells, or with
+ * count_include_pad the cells inside [-pb, in + pe) (onnxruntime's rule). */
+static void pool_avg_ref(const struct pool_state *st, const float *x, float *y) {
+    const struct win *w = &st->w;
+    int64_t ID = w->in[0], IH = w->in[1], IW = w->in[2], OD = w->out[0], OH = w->out[1], OW = w->out[2];
+    int64_t NC = w->N * w->C, isz = ID * IH * IW, osz = OD * OH * OW;
+    bool incl = st->kind == POOL_AVG_INCL;
+#pragma omp parallel for if (NC * osz > PAR_MIN)
+    for (int64_t nc = 0; nc < NC; nc++) {
+        const float *xc = x + nc * isz;
+        for (int64_t od = 0; od < OD; od++)
+            for (int64_t oh = 0; oh < OH; oh++)
+                for (int64_t ow = 0; ow < OW; ow++) {
+                    int64_t o3[SP] = {od, oh, ow}, lo[SP], hi[SP], cnt = 1;
+                    for (int i = 0; i < SP; i++) {
+                        int64_t a = o3[i] * w->s[i] - w->pb[i], b = a + w->k[i];
+                        if (incl) {
+                            int64_t bend = b < w->in[i] + w->pe[i] ? b : w->in[i] + w->pe[i];
+                            cnt *= bend - a;
+                        }
+                        lo[i] = a < 0 ? 0 : a;
+                        hi[i] = b > w->in[i] ? w->in[i] : b;
+                        if (!incl) cnt *= hi[i] > lo[i] ? hi[i] - lo[i] : 0;
+                    }
+                    double sum = 0;
+                    for (int64_t id = lo[0]; id < hi[0]; id++)
+                        for (int64_t ih = lo[1]; ih < hi[1]; ih++)
+                            for (int64_t iw = lo[2]; iw < hi[2]; iw++) sum += xc[(id * IH + ih) * IW + iw];
+                    y[nc * osz + (od * OH + oh) * OW + ow] = cnt > 0 ? (float)(sum / (double)cnt) : 0.0f;
+                }
+    }
+}
+
+static enum vm_status pool_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, void *state, struct vm_error *err) {
+    struct pool_state *st = state;
+    const struct vm_rt_tensor *x = vm_rt_in(c, s, 0);
+    struct vm_rt_tensor *y = vm_rt_out(c, s, 0), *ind = vm_rt_out(c, s, 1);
+    if (y->numel == 0) return VM_OK;
+    if (st->p.prim) {
+        set_handle(st->src, x->data);
+        set_handle(st->dst, y->data);
+        dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, st->src}, {DNNL_ARG_DST, st->dst}};
+        return vm_dnnl_prim_exec(c, s, &st->p, 2, args, err);
+    }
+    int64_t *pi = ind ? ind->data : NULL;
+    if (st->kind != POOL_MAX) pool_avg_ref(st, x->data, y->data);
+    else if (x->dtype == VM_DTYPE_FLOAT) pool_max_ref_float(st, x->data, y->data, pi);
+    else if (x->dtype == VM_DTYPE_UINT8) pool_max_ref_uint8_t(st, x->data, y->data, pi);
+    else if (x->dtype == VM_DTYPE_INT8) pool_max_ref_int8_t(st, x->data, y->data, pi);
+    else return vm_rt_step_errorf(s, err, VM_EUNSUPPORTED, "type %s", vm_dtype_name(x->dtype));
+    return VM_OK;
+}
+
+/* ---------------- GlobalMaxPool, GlobalAveragePool ---------------- */
+
+/* A plain C reduction: one contiguous row of spatial elements per (n, c). */
+static enum vm_status global_pool_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, void *state, struct vm_error *err) {
+    (void)state;
+    (void)err;
+    const struct vm_rt_tensor *x = vm_rt_in(c, s, 0);
+    struct vm_rt_tensor *y = vm_rt_out(c, s, 0);
+    bool maxp = strcmp(s->op, "GlobalMaxPool") == 0;
+    int64_t rows = y->numel, len = rows ? x->numel / rows : 0;
+    const float *px = x->data;
+    float *py = y->data;
+#pragma omp parallel for if (x->numel > PAR_MIN)
+    for (int64_t r = 0; r < rows; r++) {
+        const float *row = px + r * len;
+        if (maxp) {
+            float m = len ? row[0] : -FLT_MAX;
+            for (int64_t i = 1; i < len; i++) m = row[i] > m ? row[i] : m;
+            py[r] = m;
+        } else {
+            double sum = 0;
+            for (int64_t i = 0; i < len; i++) sum += row[i];
+            py[r] = len ? (float)(sum / (double)len) : 0.0f;
+        }
+    }
+    return VM_OK;
+}
+
+/* ---------------- Gemm ---------------- */
+
+enum gemm_cmode {
+    GEMM_C_NONE,  /* no C (or beta 0) */
+    GEMM_C_BIAS,  /* alpha = beta = 1: C is the matmul's broadcast bias */
+    GEMM_C_SUM,   /* Y <- C broadcast first, then Y = alpha*A*B + beta*Y (output scale + sum post-op) */
+};
+
+struct gemm_state {
+    int64_t M, K, N;
+    int64_t cm, cn; /* C's broadcast dims: 1 or M, 1 or N */
+    bool ta, tb;
+    float alpha, beta;
+    enum gemm_cmode cmode;
+    struct vm_dnnl_prim p; /* p.prim NULL: C reference */
+    dnnl_memory_t a, b, bias, dst;
+};
+
+static void gemm_release(void *p) {
+    struct gemm_state *st = p;
+    if (!st) return;
+    vm_dnnl_prim_destroy(&st->p);
+    mem_destroy(&st->a);
+    mem_destroy(&st->b);
+    mem_destroy(&st->bias);
+    mem_destroy(&st->dst);
+    free(st);
+}
+
+static enum vm_status gemm_prepare(struct vm_rt_ctx *c, const struct vm_rt_step *s, void **state, struct vm_error *err) {
+    struct gemm_state *st = vm_calloc(1, sizeof *st, err);
+    if (!st) return VM_ENOMEM;
+    *state = st;
+    const struct vm_rt_tensor *a = vm_rt_in(c, s, 0), *b = vm_rt_in(c, s, 1), *cc = vm_rt_in(c, s, 2), *y = vm_rt_out(c, s, 0);
+    st->ta = vm_rt_attr_int(s, "transA", 0) != 0;
+    st->tb = vm_rt_attr_int(s, "transB", 0) != 0;
+    st->alpha = (float)vm_rt_attr_float(s, "alpha", 1.0);
+    st->beta = (float)vm_rt_attr_float(s, "beta", 1.0);
+    st->M = y->dims[0];
+    st->N = y->dims[1];
+    st->K = a->dims[st->ta ? 0 : 1];
+    if (b->dims[st->tb ? 1 : 0] != st->K || a->dims[st->ta ? 1 : 0] != st->M || b->dims[st->tb ? 0 : 1] != st->N)
+        return vm_rt_step_errorf(s, err, VM_EINVAL, "A, B and Y shapes do not agree");
+    st->cmode = GEMM_C_NONE;
+    if (cc && st->beta != 0) {
+        st->cn = cc->rank >= 1 ? cc->dims[cc->rank - 1] : 1;
+        st->cm = cc->rank == 2 ? cc->dims[0] : 1;
+        st->cmode = st->alpha == 1 && st->beta == 1 ? GEMM_C_BIAS : GEMM_C_SUM;
+    }
+    if (c->m->ref_kernels || y->numel == 0 || st->K == 0) return VM_OK;
+
+    /* transposes are strides: A^T is A's buffer read column-major */
+    dnnl_memory_desc_t amd, bmd, cmd, dmd;
+    dnnl_dims_t ad = {st->M, st->K}, as = {st->ta ? 1 : st->K, st->ta ? st->M : 1};
+    dnnl_dims_t bd = {st->K, st->N}, bs = {st->tb ? 1 : st->N, st->tb ? st->K : 1};
+    VM_DNNL(dnnl_memory_desc_init_by_strides(&amd, 2, ad, dnnl_f32, as), s, err);
+    VM_DNNL(dnnl_memory_desc_init_by_strides(&bmd, 2, bd, dnnl_f32, bs), s, err);
+    VM_DNNL(vm_dnnl_md(&dmd, 2, y->dims, VM_DTYPE_FLOAT), s, err);
+    int64_t cdims[2] = {st->cm, st->cn};
+    if (st->cmode == GEMM_C_BIAS) VM_DNNL(vm_dnnl_md(&cmd, 2, cdims, VM_DTYPE_FLOAT), s, err);
+    dnnl_matmul_desc_t md;
+    VM_DNNL(dnnl_matmul_desc_init(&md, &amd, &bmd, st->cmode == GEMM_C_BIAS ? &cmd : NULL, &dmd), s, err);
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_post_ops_t po = NULL;
+    VM_DNNL(dnnl_primitive_attr_create(&attr), s, err);
+    dnnl_status_t ds = dnnl_success;
+    if (st->alpha != 1) ds = dnnl_primitive_attr_set_output_scales(attr, 1, 0, &st->alpha);
+    if (ds == dnnl_success && st->cmode == GEMM_C_SUM) {
+        ds = dnnl_post_ops_create(&po);
+        if (ds == dnnl_success) ds = dnnl_post_ops_append_sum(po, st->beta);
+        if (ds == dnnl_success) ds = dnnl_primitive_attr_set_post_ops(attr, po);
+    }
+    enum vm_status e = ds == dnnl_success ? vm_dnnl_prim_build(c, s, &md, NULL, attr, &st->p, NULL, err)
+                                          : vm_dnnl_status(ds, "dnnl_primitive_attr (Gemm alpha/beta)", s, err);
+    if (po) dnnl_post_ops_destroy(po);
+    dnnl_primitive_attr_destroy(attr);
+    if (e) return e;
+    if ((e = vm_dnnl_mem2(c, s, &amd, &st->a, &bmd, &st->b, err))) return e;
+    if ((e = vm_dnnl_mem(c, s, &dmd, &st->dst, err))) return e;
+    if (st->cmode == GEMM_C_BIAS && (e = vm_dnnl_mem(c, s, &cmd, &st->bias, err))) return e;
+    return VM_OK;
+}
+
+/* y [M, N] <- C broadcast from [cm, cn] (times scale). */
+static void gemm_fill_c(const struct gemm_state *st, const float *cc, float scale, float *y) {
+#pragma omp parallel for if (st->M * st->N > PAR_MIN)
+    for (int64_t i = 0; i < st->M; i++) {
+        const float *cr = cc + (st->cm == 1 ? 0 : i * st->cn);
+        for (int64_t j = 0; j < st->N; j++) y[i * st->N + j] = scale * cr[st->cn == 1 ? 0 : j];
+    }
+}
+
+/* Y = alpha * op(A) op(B) + beta * C. a [M, K] or [K, M], b [K, N] or [N, K]. */
+static void gemm_ref(const struct gemm_state *st, const float *a, const float *b, const float *cc, float *y) {
+    int64_t M = st->M, K = st->K, N = st->N;
+#pragma omp parallel for if (M * N * K > PAR_MIN)
+    for (int64_t i = 0; i < M; i++) {
+        float *yr = y + i * N;
+        for (int64_t j = 0; j < N; j++) {
+            double acc = 0;
+            for (int64_t k = 0; k < K; k++) {
+                float av = st->ta ? a[k * M + i] : a[i * K + k];
+                float bv = st->tb ? b[j * K + k] : b[k * N + j];
+                acc += (double)av * bv;
+            }
+            double v = st->alpha * acc;
+            if (st->cmode != GEMM_C_NONE) v += (double)st->beta * cc[(st->cm == 1 ? 0 : i * st->cn) + (st->cn == 1 ? 0 : j)];
+            yr[j] = (float)v;
+        }
+    }
+}
+
+static enum vm_status gemm_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, void *state, struct vm_error *err) {
+    struct gemm_state *st = state;
+    const struct vm_rt_tensor *a = vm_rt_in(c, s, 0), *b = vm_rt_in(c, s, 1), *cc = vm_rt_in(c, s, 2);
+    struct vm_rt_tensor *y = vm_rt_out(c, s, 0);
+    if (y->numel == 0) return VM_OK;
+    if (!st->p.prim) {
+        gemm_ref(st, a->data, b->data, cc ? cc->data : NULL, y->data);
+        return VM_OK;
+    }
+    if (st->cmode == GEMM_C_SUM) gemm_fill_c(st, cc->data, 1.0f, y->data);
+    set_handle(st->a, a->data);
+    set_handle(st->b, b->data);
+    set_handle(st->dst, y->data);
+    dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, st->a}, {DNNL_ARG_WEIGHTS, st->b}, {DNNL_ARG_DST, st->dst}};
+    int na = 3;
+    if (st->cmode == GEMM_C_BIAS) {
+        set_handle(st->bias, cc->data);
+        args[na++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, st->bias};
+    }
+    return vm_dnnl_prim_exec(c, s, &st->p, na, args, err);
+}
+
+/* ---------------- MatMul ---------------- */
+
+/* Operands are promoted (1-D A -> [1, K], 1-D B -> [K, 1]) and aligned to one rank R by leading
+ * 1s; Y' = [batch..., M, N] has Y's bytes. */
+struct matmul_state {
+    int rank;                                    /* R >= 2 */
+    int64_t ad[VM_MAX_RANK], bd[VM_MAX_RANK], yd[VM_MAX_RANK];
+    int64_t M, K, N, batch;                      /* batch: product of Y' batch dims */
+    struct vm_dnnl_prim p;                       /* p.prim NULL: C reference */
+    dnnl_memory_t a, b, dst;
+};
+
+static void matmul_release(void *p) {
+    struct matmul_state *st = p;
+    if (!st) return;
+    vm_dnnl_prim_destroy(&st->p);
+    mem_destroy(&st->a);
+    mem_destroy(&st->b);
+    mem_destroy(&st->dst);
+    free(st);
+}
+
+static enum vm_status matmul_prepare(struct vm_rt_ctx *c, const struct vm_rt_step *s, void **state, struct vm_error *err) {
+    struct matmul_state *st = vm_calloc(1, sizeof *st, err);
+    if (!st) return VM_ENOMEM;
+    *state = st;
+    const struct vm_rt_tensor *a = vm_rt_in(c, s, 0), *b = vm_rt_in(c, s, 1), *y = vm_rt_out(c, s, 0);
+    int64_t pa[VM_MAX_RANK + 1], pb[VM_MAX_RANK + 1];
+    int ra = a->rank, rb = b->rank;
+    if (ra == 1) {
+        pa[0] = 1;
+        pa[1] = a->dims[0];
+        ra = 2;
+    } else {
+        memcpy(pa, a->dims, (size_t)ra * sizeof *pa);
+    }
+    if (rb == 1) {
+        pb[0] = b->dims[0];
+        pb[1] = 1;
+        rb = 2;
+    } else {
+        memcpy(pb, b->dims, (size_t)rb * sizeof *pb);
+    }
+    int r = ra > rb ? ra : rb;
+    if (r > VM_MAX_RANK) return vm_rt_step_errorf(s, err, VM_EUNSUPPORTED, "rank %d", r);
+    st->rank = r;
+    for (int i = 0; i < r; i++) {
+        st->ad[i] = i - (r - ra) >= 0 ? pa[i - (r - ra)] : 1;
+        st->bd[i] = i - (r - rb) >= 0 ? pb[i - (r - rb)] : 1;
+    }
+    st->M = st->ad[r - 2];
+    st->K = st->ad[r - 1];
+    st->N = st->bd[r - 1];
+    if (st->bd[r - 2] != st->K) return vm_rt_step_errorf(s, err, VM_EINVAL, "inner dimensions %lld and %lld differ", (long long)st->K,
+                                                         (long long)st->bd[r - 2]);
+    st->batch = 1;
+    bool b_flat = true; /* B has no batch: fold A's batch into M */
+    for (int i = 0; i < r - 2; i++) {
+        if (st->ad[i] != st->bd[i] && st->ad[i] != 1 && st->bd[i] != 1)
+            return vm_rt_step_errorf(s, err, VM_EINVAL, "batch dimensions %lld and %lld do not broadcast", (long long)st->ad[i],
+                                     (long long)st->bd[i]);
+        st->yd[i] = st->ad[i] > st->bd[i] ? st->ad[i] : st->bd[i];
+        if (st->ad[i] == 0 || st->bd[i] == 0) st->yd[i] = 0;
+        st->batch *= st->yd[i];
+        b_flat = b_flat && st->bd[i] == 1;
+    }
+    st->yd[r - 2] = st->M;
+    st->yd[r - 1] = st->N;
+    if (c->m->ref_kernels || y->numel == 0 || st->K == 0) return VM_OK;
+
+    dnnl_memory_desc_t amd, bmd, dmd;
+    if (b_flat) {
+        int64_t a2[2] = {st->batch * st->M, st->K}, b2[2] = {st->K, st->N}, y2[2] = {st->batch * st->M, st->N};
+        VM_DNNL(vm_dnnl_md(&amd, 2, a2, VM_DTYPE_FLOAT), s, err);
+        VM_DNNL(vm_dnnl_md(&bmd, 2, b2, VM_DTYPE_FLOAT), s, err);
+        VM_DNNL(vm_dnnl_md(&dmd, 2, y2, VM_DTYPE_FLOAT), s, err);
+    } else {
+        VM_DNNL(vm_dnnl_md(&amd, r, st->ad, VM_DTYPE_FLOAT), s, err);
+        VM_DNNL(vm_dnnl_md(&bmd, r, st->bd, VM_DTYPE_FLOAT), s, err);
+        VM_DNNL(vm_dnnl_md(&dmd, r, st->yd, VM_DTYPE_FLOAT), s, err);
+    }
+    dnnl_matmul_desc_t md;
+    VM_DNNL(dnnl_matmul_desc_init(&md, &amd, &bmd, NULL, &dmd), s, err);
+    enum vm_status e = vm_dnnl_prim_build(c, s, &md, NULL, NULL, &st->p, NULL, err);
+    if (e) return e;
+    if ((e = vm_dnnl_mem2(c, s, &amd, &st->a, &bmd, &st->b, err))) return e;
+    return vm_dnnl_mem(c, s, &dmd, &st->dst, err);
+}
+
+static void matmul_ref(const struct matmul_state *st, const float *a, const float *b, float *y) {
+    int r = st->rank;
+    int64_t M = st->M, K = st->K, N = st->N;
+#pragma omp parallel for if (st->batch * M * N * K > PAR_MIN)
+    for (int64_t bi = 0; bi < st->batch; bi++) {
+        /* offsets of this batch entry in A and B (broadcast dims step 0) */
+        int64_t rem = bi, oa = 0, ob = 0, sa = M * K, sb = K * N;
+        for (int i = r - 3; i >= 0; i--) {
+            int64_t ci = rem % st->yd[i];
+            rem /= st->yd[i];
+            if (st->ad[i] != 1) oa += ci * sa;
+            if (st->bd[i] != 1) ob += ci * sb;
+            sa *= st->ad[i];
+            sb *= st->bd[i];
+        }
+        const float *pa = a + oa, *pb = b + ob;
+        float *py = y + bi * M * N;
+        for (int64_t i = 0; i < M; i++)
+            for (int64_t j = 0; j < N; j++) {
+                double acc = 0;
+                for (int64_t k = 0; k < K; k++) acc += (double)pa[i * K + k] * pb[k * N + j];
+                py[i * N + j] = (float)acc;
+            }
+    }
+}
+
+static enum vm_status matmul_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, void *state, struct vm_error *err) {
+    struct matmul_state *st = state;
+    const struct vm_rt_tensor *a = vm_rt_in(c, s, 0), *b = vm_rt_in(c, s, 1);
+    struct vm_rt_tensor *y = vm_rt_out(c, s, 0);
+    if (y->numel == 0) return VM_OK;
+    if (!st->p.prim) {
+        matmul_ref(st, a->data, b->data, y->data);
+        return VM_OK;
+    }
+    set_handle(st->a, a->data);
+    set_handle(st->b, b->data);
+    set_handle(st->dst, y->data);
+    dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, st->a}, {DNNL_ARG_WEIGHTS, st->b}, {DNNL_ARG_DST, st->dst}};
+    return vm_dnnl_prim_exec(c, s, &st->p, 3, args, err);
+}
+
+/* ---------------- Softmax, LogSoftmax ---------------- */
+
+/* X viewed as (outer, L, inner): softmax along L. The opset 11-12 2-D coercion (attribute
+ * coerce_2d) is the same with L = the product of dims [axis, rank) and inner = 1. */
+struct softmax_state {
+    int64_t outer, len, inner;
+    bool log;
+    struct vm_dnnl_prim p; /* p.prim NULL: C reference */
+    dnnl_memory_t src, dst;
+};
+
+static void softmax_release(void *p) {
+    struct softmax_state *st = p;
+    if (!st) return;
+    vm_dnnl_prim_destroy(&st->p);
+    mem_destroy(&st->src);
+    mem_destroy(&st->dst);
+    free(st);
+}
+
+static enum vm_status softmax_prepare(struct vm_rt_ctx *c, const struct vm_rt_step *s, void **state, struct vm_error *err) {
+    struct softmax_state *st = vm_calloc(1, sizeof *st, err);
+    if (!st) return VM_ENOMEM;
+    *state = st;
+    const struct vm_rt_tensor *x = vm_rt_in(c, s, 0);
+    int64_t axis = vm_rt_attr_int(s, "axis", -1);
+    if (axis < 0 || axis >= x->rank) return vm_rt_step_errorf(s, err, VM_EFORMAT, "axis %lld (the plan was not normalized)", (long long)axis);
+    bool coerce = vm_rt_attr_int(s, "coerce_2d", 0) != 0;
+    st->log = strcmp(s->op, "LogSoftmax") == 0;
+    st->outer = st->len = st->inner = 1;
+    for (int i = 0; i < x->rank; i++) {
+        if (i < axis) st->outer *= x->dims[i];
+        else if (i == axis || coerce) st->len *= x->dims[i];
+        else st->inner *= x->dims[i];
+    }
+    if (c->m->ref_kernels || x->numel == 0) return VM_OK;
+    int64_t d3[3] = {st->outer, st->len, st->inner};
+    dnnl_memory_desc_t md;
+    VM_DNNL(vm_dnnl_md(&md, 3, d3, VM_DTYPE_FLOAT), s, err);
+    dnnl_softmax_v2_desc_t sd;
+    VM_DNNL(dnnl_softmax_v2_forward_desc_init(&sd, dnnl_forward_training, st->log ? dnnl_softmax_log : dnnl_softmax_accurate, &md, &md, 1),
+            s, err);
+    enum vm_status e = vm_dnnl_prim_build(c, s, &sd, NULL, NULL, &st->p, NULL, err);
+    return e ? e : vm_dnnl_mem2(c, s, &md, &st->src, &md, &st->dst, err);
+}
+
+static void softmax_ref(const struct softmax_state *st, const float *x, float *y) {
+    int64_t L = st->len, in = st->inner;
+#pragma omp parallel for collapse(2) if (st->outer * L * in > PAR_MIN)
+    for (int64_t o = 0; o < st->outer; o++)
+        for (int64_t i = 0; i < in; i++) {
+            const float *xr = x + o * L * in + i;
+            float *yr = y + o * L * in + i;
+            float m = -INFINITY;
+            for (int64_t l = 0; l < L; l++) m = xr[l * in] > m ? xr[l * in] : m;
+            double sum = 0;
+            for (int64_t l = 0; l < L; l++) sum += exp((double)xr[l * in] - m);
+            if (st->log) {
+                double ls = log(sum);
+                for (int64_t l = 0; l < L; l++) yr[l * in] = (float)((double)xr[l * in] - m - ls);
+            } else {
+                for (int64_t l = 0; l < L; l++) yr[l * in] = (float)(exp((double)xr[l * in] - m) / sum);
+            }
+        }
+}
+
+static enum vm_status softmax_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, void *state, struct vm_error *err) {
+    struct softmax_state *st = state;
+    const struct vm_rt_tensor *x = vm_rt_in(c, s, 0);
+    struct vm_rt_tensor *y = vm_rt_out(c, s, 0);
+    if (y->numel == 0) return VM_OK;
+    if (!st->p.prim) {
+        softmax_ref(st, x->data, y->data);
+        return VM_OK;
+    }
+    set_handle(st->src, x->data);
+    set_handle(st->dst, y->data);
+    dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, st->src}, {DNNL_ARG_DST, st->dst}};
+    return vm_dnnl_prim_exec(c, s, &st->p, 2, args, err);
+}
+
+/* ---------------- LayerNormalization ---------------- */
+
+/* X viewed as (outer, L): each row normalized over its L elements. Mean and InvStdDev (when the
+ * graph asks for them) have `outer` elements. oneDNN's training form writes mean and variance:
+ * the variance goes to InvStdDev's buffer and is turned into 1/sqrt(var + eps) in place. A
+ * statistic the graph does not ask for lands in a buffer owned by the state. */
+struct layernorm_state {
+    int64_t outer, len;
+    float eps;
+    bool shift, stats;
+    struct vm_dnnl_prim p; /* p.prim NULL: C reference */
+    dnnl_memory_t src, dst, scale, bias, mean, var;
+    float *own_mean, *own_var; /* outer floats each, when Mean / InvStdDev are absent */
+};
+
+static void layernorm_release(void *p) {
+    struct layernorm_state *st = p;
+    if (!st) return;
+    vm_dnnl_prim_destroy(&st->p);
+    mem_destroy(&st->src);
+    mem_destroy(&st->dst);
+    mem_destroy(&st->scale);
+    mem_destroy(&st->bias);
+    mem_destroy(&st->mean);
+    mem_destroy(&st->var);
+    free(st->own_mean);
+    free(st->own_var);
+    free(st);
+}
+
+static enum vm_status layernorm_prepare(struct vm_rt_ctx *c, const struct vm_rt_step *s, void **state, struct vm_error *err) {
+    struct layernorm_state *st = vm_calloc(1, sizeof *st, err);
+    if (!st) return VM_ENOMEM;
+    *state = st;
+    const struct vm_rt_tensor *x = vm_rt_in(c, s, 0);
+    int64_t axis = vm_rt_attr_int(s, "axis", -1);
+    if (axis < 0 || axis >= x->rank) return vm_rt_step_errorf(s, err, VM_EFORMAT, "axis %lld (the plan was not normalized)", (long long)axis);
+    st->eps = (float)vm_rt_attr_float(s, "epsilon", 1e-5);
+    st->outer = st->len = 1;
+    for (int i = 0; i < x->rank; i++) {
+        if (i < axis) st->outer *= x->dims[i];
+        else st->len *= x->dims[i];
+    }
+    st->shift = vm_rt_in(c, s, 2) != NULL;
+    struct vm_rt_tensor *mo = vm_rt_out(c, s, 1), *vo = vm_rt_out(c, s, 2);
+    st->stats = mo || vo;
+    if (c->m->ref_kernels || x->numel == 0) return VM_OK;
+    if (st->stats) {
+        size_t nb = (size_t)st->outer * sizeof(float);
+        if (!mo && !(st->own_mean = vm_malloc(nb, err))) return VM_ENOMEM;
+        if (!vo && !(st->own_var = vm_malloc(nb, err))) return VM_ENOMEM;
+    }
+    int64_t d2[2] = {st->outer, st->len};
+    dnnl_memory_desc_t dmd, smd, wmd;
+    VM_DNNL(vm_dnnl_md(&dmd, 2, d2, VM_DTYPE_FLOAT), s, err);
+    VM_DNNL(vm_dnnl_md(&smd, 1, &st->outer, VM_DTYPE_FLOAT), s, err);
+    VM_DNNL(vm_dnnl_md(&wmd, 1, &st->len, VM_DTYPE_FLOAT), s, err);
+    unsigned flags = dnnl_use_scale | (st->shift ? dnnl_use_shift : 0);
+    /* inference when nobody reads the statistics; training writes them (backward will too) */
+    dnnl_layer_normalization_desc_t ld;
+    VM_DNNL(dnnl_layer_normalization_forward_desc_init(&ld, st->stats ? dnnl_forward_training : dnnl_forward_inference, &dmd, &smd,
+                                                       st->eps, flags),
+            s, err);
+    enum vm_status e = vm_dnnl_prim_build(c, s, &ld, NULL, NULL, &st->p, NULL, err);
+    if (e) return e;
+    if ((e = vm_dnnl_mem2(c, s, &dmd, &st->src, &dmd, &st->dst, err))) return e;
+    if ((e = vm_dnnl_mem(c, s, &wmd, &st->scale, err))) return e;
+    if (st->shift && (e = vm_dnnl_mem(c, s, &wmd, &st->bias, err))) return e;
+    if (st->stats && (e = vm_dnnl_mem2(c, s, &smd, &st->mean, &smd, &st->var, err))) return e;
+    return VM_OK;
+}
+
+static void layernorm_ref(const struct layernorm_state *st, const float *x, const float *w, const float *b, float *y, float *mean,
+                          float *inv) {
+    int64_t L = st->len;
+#pragma omp parallel for if (st->outer * L > PAR_MIN)
+    for (int64_t o = 0; o < st->outer; o++) {
+        const float *xr = x + o * L;
+        float *yr = y + o * L;
+        double mu = 0, var = 0;
+        for (int64_t i = 0; i < L; i++) mu += xr[i];
+        mu = L ? mu / (double)L : 0;
+        for (int64_t i = 0; i < L; i++) var += ((double)xr[i] - mu) * ((double)xr[i] - mu);
+        var = L ? var / (double)L : 0;
+        double is = 1.0 / sqrt(var + st->eps);
+        for (int64_t i = 0; i < L; i++) yr[i] = (float)(((double)xr[i] - mu) * is * w[i] + (b ? b[i] : 0.0f));
+        if (mean) mean[o] = (float)mu;
+        if (inv) inv[o] = (float)is;
+    }
+}
+
+static enum vm_status layernorm_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, void *state, struct vm_error *err) {
+    struct layernorm_state *st = state;
+    const struct vm_rt_tensor *x = vm_rt_in(c, s, 0), *w = vm_rt_in(c, s, 1), *b = vm_rt_in(c, s, 2);
+    struct vm_rt_tensor *y = vm_rt_out(c, s, 0), *mo = vm_rt_out(c, s, 1), *vo = vm_rt_out(c, s, 2);
+    float *mean = mo ? mo->data : NULL, *inv = vo ? vo->data : NULL;
+    if (st->outer == 0) return VM_OK;
+    if (!st->p.prim) {
+        layernorm_ref(st, x->data, w->data, b ? b->data : NULL, y->data, mean, inv);
+        return VM_OK;
+    }
+    set_handle(st->src, x->data);
+    set_handle(st->dst, y->data);
+    set_handle(st->scale, w->data);
+    dnnl_exec_arg_t args[8] = {{DNNL_ARG_SRC, st->src}, {DNNL_ARG_DST, st->dst}, {DNNL_ARG_SCALE, st->scale}};
+    int na = 3;
+    if (st->shift) {
+        set_handle(st->bias, b->data);
+        args[na++] = (dnnl_exec_arg_t){DNNL_ARG_SHIFT, st->bias};
+    }
+    float *var = inv ? inv : st->own_var;
+    if (st->stats) {
+        set_handle(st->mean, mean ? mean : st->own_mean);
+        set_handle(st->var, var);
+        args[na++] = (dnnl_exec_arg_t){DNNL_ARG_MEAN, st->mean};
+        args[na++] = (dnnl_exec_arg_t){DNNL_ARG_VARIANCE, st->var};
+    }
+    enum vm_status e = vm_dnnl_prim_exec(c, s, &st->p, na, args, err);
+    if (e || !inv) return e;
+    for (int64_t o = 0; o < st->outer; o++) inv[o] = 1.0f / sqrtf(inv[o] + st->eps);
+    return VM_OK;
+}
+
 const struct vm_rt_kernel vm_rt_kernels_nn[] = {
+    {"Conv", 2, 3, 1, 1, 0, conv_prepare, conv_run, conv_release},
+    {"MaxPool", 1, 1, 1, 2, 0, pool_prepare, pool_run, pool_release},
+    {"AveragePool", 1, 1, 1, 1, 0, pool_prepare, pool_run, pool_release},
+    {"GlobalMaxPool", 1, 1, 1, 1, 0, NULL, global_pool_run, NULL},
+    {"GlobalAveragePool", 1, 1, 1, 1, 0, NULL, global_pool_run, NULL},
+    {"Gemm", 2, 3, 1, 1, 0, gemm_prepare, gemm_run, gemm_release},
+    {"MatMul", 2, 2, 1, 1, 0, matmul_prepare, matmul_run, matmul_release},
+    {"Softmax", 1, 1, 1, 1, 0, softmax_prepare, softmax_run, softmax_release},
+    {"LogSoftmax", 1, 1, 1, 1, 0, softmax_prepare, softmax_run, softmax_release},
+    {"LayerNormalization", 2, 3, 1, 3, 0, layernorm_prepare, layernorm_run, layernorm_release},
     {NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL},
 };

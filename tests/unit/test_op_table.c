@@ -1,6 +1,6 @@
 /* test_op_table: walks the op table. Every row must be well formed (name, infer, arity), op names
  * must be unique per domain and have a runtime kernel, and every ONNX-domain op must be exercised
- * by at least one ONNX node test listed (not excluded) in tests/onnx_node/*.txt. */
+ * by at least one ONNX node test listed (not excluded) in a tests/onnx_node manifest. */
 #include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
