@@ -442,6 +442,16 @@ struct vm_rt_tensor vm_rt_param(struct vm_rt_model *m, int i) {
     return persistent_tensor(m, m->plan.params[i].value);
 }
 
+struct vm_rt_tensor vm_rt_param_grad(struct vm_rt_model *m, int i) {
+    int32_t gv = m->plan.params[i].aux;
+    if (gv < 0) {
+        struct vm_rt_tensor t;
+        memset(&t, 0, sizeof t);
+        return t;
+    }
+    return persistent_tensor(m, gv);
+}
+
 int vm_rt_find_param(const struct vm_rt_model *m, const char *name) {
     for (int32_t i = 0; i < m->plan.n_params; i++)
         if (strcmp(m->plan.params[i].name, name) == 0) return i;

@@ -53,6 +53,8 @@ bool vm_rt_has_training(const struct vm_rt_model *m);
 /* Parameters (persistent; the optimizer updates them in place). */
 const char *vm_rt_param_name(const struct vm_rt_model *m, int i);
 struct vm_rt_tensor vm_rt_param(struct vm_rt_model *m, int i);
+/* Gradient of parameter i after a backward run (data NULL when the parameter gets none). */
+struct vm_rt_tensor vm_rt_param_grad(struct vm_rt_model *m, int i);
 int vm_rt_find_param(const struct vm_rt_model *m, const char *name);
 /* Any persistent value by name (parameters, optimizer state, constants); data NULL when none. */
 struct vm_rt_tensor vm_rt_persistent(struct vm_rt_model *m, const char *name);

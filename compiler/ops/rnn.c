@@ -1,6 +1,197 @@
-/* rnn: op family (rows added as the family is implemented). */
+/* rnn: recurrent ops — ONNX LSTM.
+ *
+ * LSTM inputs X [T,B,I] (layout 0) or [B,T,I] (layout 1), W [D,4H,I], R [D,4H,H], optional
+ * B [D,8H], sequence_lens [B] (int32), initial_h / initial_c [D,B,H] (layout 1: [B,D,H]) and
+ * peepholes P [D,3H]; outputs Y [T,D,B,H] (layout 1: [B,T,D,H]), Y_h and Y_c [D,B,H]
+ * (layout 1: [B,D,H]). D is 2 for bidirectional, else 1. Gate order is ONNX's (i,o,f,c); the
+ * runtime permutes it for oneDNN at every run, because weights are trained in place.
+ *
+ * Supported: every direction and layout, the default activations (Sigmoid,Tanh,Tanh) only, no
+ * clip, input_forget=0, peepholes. sequence_lens must equal T for every batch row: checked here
+ * when it is a constant, otherwise by the kernel at run time (PyTorch exports leave it empty).
+ * infer() writes every attribute the runtime reads (direction, hidden_size, layout, input_forget,
+ * activations) explicitly.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
 #include "../ops.h"
 
+#define F VM_DTYPE_FLOAT
+#define I32 VM_DTYPE_INT32
+
+enum { LSTM_X, LSTM_W, LSTM_R, LSTM_B, LSTM_SEQ, LSTM_H0, LSTM_C0, LSTM_P };
+
+/* Requires dim `got` of input `in` to equal `want`. Dims that may still agree once the symbols are
+ * bound (say `batch` against a dim computed from another input) pass here; the kernel checks the
+ * concrete sizes when it is prepared. */
+static enum vm_status lstm_check_dim(struct vm_graph *g, int32_t n, int in, int axis, const struct vm_dim *want,
+                                     const char *meaning, struct vm_error *err) {
+    const struct vm_value *v = vm_in(g, n, in);
+    const struct vm_dim *got = &v->dims[axis];
+    if (vm_dim_eq(got, want)) return VM_OK;
+    struct vm_dim diff;
+    bool differ = vm_dim_sub(&diff, got, want) == VM_OK && (vm_dim_is_const(&diff) || vm_dim_sign(&diff) != 0);
+    if (!differ) return VM_OK;
+    char s1[128], s2[128];
+    vm_dim_str(got, (const char *const *)g->symbols, s1, sizeof s1);
+    vm_dim_str(want, (const char *const *)g->symbols, s2, sizeof s2);
+    return vm_node_errorf(g, n, err, VM_EINVAL, "input %d '%s': dimension %d is %s, expected %s (%s)", in, v->name,
+                          axis, s1, s2, meaning);
+}
+
+static enum vm_status lstm_check_rank(struct vm_graph *g, int32_t n, int in, int rank, const char *shape,
+                                      struct vm_error *err) {
+    const struct vm_value *v = vm_has_in(g, n, in) ? vm_in(g, n, in) : NULL;
+    if (v && v->rank != rank)
+        return vm_node_errorf(g, n, err, VM_EINVAL, "input %d '%s' has rank %d; LSTM expects %s", in, v->name, v->rank,
+                              shape);
+    return VM_OK;
+}
+
+/* activations must be D copies of Sigmoid,Tanh,Tanh (ONNX names, compared without case). */
+static bool lstm_default_activations(const char *acts, int dirs) {
+    static const char *const want[3] = {"Sigmoid", "Tanh", "Tanh"};
+    const char *p = acts;
+    for (int k = 0; k < 3 * dirs; k++) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (len != strlen(want[k % 3]) || strncasecmp(p, want[k % 3], len) != 0) return false;
+        if (!e) return k == 3 * dirs - 1;
+        p = e + 1;
+    }
+    return false;
+}
+
+static enum vm_status infer_lstm(struct vm_graph *g, int32_t n, struct vm_error *err) {
+    enum vm_status s;
+    for (int i = 0; i < 8; i++)
+        if (vm_has_in(g, n, i) && (s = vm_check_dtype(g, n, i, err, i == LSTM_SEQ ? I32 : F, 0))) return s;
+    if ((s = lstm_check_rank(g, n, LSTM_X, 3, "X [seq, batch, input] (layout 0) or [batch, seq, input] (layout 1)", err)) ||
+        (s = lstm_check_rank(g, n, LSTM_W, 3, "W [directions, 4*hidden, input]", err)) ||
+        (s = lstm_check_rank(g, n, LSTM_R, 3, "R [directions, 4*hidden, hidden]", err)) ||
+        (s = lstm_check_rank(g, n, LSTM_B, 2, "B [directions, 8*hidden]", err)) ||
+        (s = lstm_check_rank(g, n, LSTM_SEQ, 1, "sequence_lens [batch]", err)) ||
+        (s = lstm_check_rank(g, n, LSTM_H0, 3, "initial_h [directions, batch, hidden]", err)) ||
+        (s = lstm_check_rank(g, n, LSTM_C0, 3, "initial_c [directions, batch, hidden]", err)) ||
+        (s = lstm_check_rank(g, n, LSTM_P, 2, "P [directions, 3*hidden]", err)))
+        return s;
+
+    /* direction */
+    char direction[32];
+    snprintf(direction, sizeof direction, "%s", vm_node_string(g, n, "direction", "forward"));
+    int dirs;
+    if (!strcmp(direction, "forward") || !strcmp(direction, "reverse")) dirs = 1;
+    else if (!strcmp(direction, "bidirectional")) dirs = 2;
+    else
+        return vm_node_errorf(g, n, err, VM_EINVAL, "direction '%s' is not one of forward, reverse, bidirectional",
+                              direction);
+
+    /* layout, input_forget, clip, activations */
+    int64_t layout = vm_node_int(g, n, "layout", 0);
+    if (layout != 0 && layout != 1)
+        return vm_node_errorf(g, n, err, VM_EINVAL, "layout %lld is not 0 or 1", (long long)layout);
+    if (vm_node_int(g, n, "input_forget", 0) != 0)
+        return vm_node_errorf(g, n, err, VM_EUNSUPPORTED,
+                              "input_forget=1 (coupled input and forget gates) is not supported; vmaskc supports input_forget=0");
+    if (vm_node_attr(g, n, "clip"))
+        return vm_node_errorf(g, n, err, VM_EUNSUPPORTED,
+                              "attribute 'clip' (cell clipping, %g) is not supported; vmaskc runs LSTM without clipping",
+                              vm_node_float(g, n, "clip", 0));
+    const char *acts = vm_node_string(g, n, "activations", NULL);
+    if (acts && !lstm_default_activations(acts, dirs))
+        return vm_node_errorf(g, n, err, VM_EUNSUPPORTED,
+                              "activations '%s' are not supported; vmaskc supports only the defaults "
+                              "(Sigmoid,Tanh,Tanh for each direction)",
+                              acts);
+    /* Sigmoid and Tanh take no alpha/beta, so with the default activations these attributes do
+     * not change the result; drop them rather than carry meaningless values into the plan. */
+    vm_node_remove_attr(g, n, "activation_alpha");
+    vm_node_remove_attr(g, n, "activation_beta");
+
+    /* shapes */
+    const struct vm_value *x = vm_in(g, n, LSTM_X), *w = vm_in(g, n, LSTM_W), *r = vm_in(g, n, LSTM_R);
+    const struct vm_dim dt = x->dims[layout ? 1 : 0], db = x->dims[layout ? 0 : 1], di = x->dims[2];
+    const struct vm_dim dd = vm_dim_const(dirs);
+    int64_t hidden = vm_node_int(g, n, "hidden_size", -1);
+    if (hidden < 0) {
+        if (!vm_dim_is_const(&r->dims[2]))
+            return vm_node_errorf(g, n, err, VM_EINVAL, "attribute 'hidden_size' is missing and R's last dimension is not a constant");
+        hidden = vm_dim_value(&r->dims[2]);
+    }
+    if (hidden < 1) return vm_node_errorf(g, n, err, VM_EINVAL, "hidden_size %lld must be positive", (long long)hidden);
+    const struct vm_dim dh = vm_dim_const(hidden), d4h = vm_dim_const(4 * hidden);
+    const struct vm_dim d8h = vm_dim_const(8 * hidden), d3h = vm_dim_const(3 * hidden);
+    char dmsg[64];
+    snprintf(dmsg, sizeof dmsg, "%d direction%s for direction '%s'", dirs, dirs > 1 ? "s" : "", direction);
+    if ((s = lstm_check_dim(g, n, LSTM_W, 0, &dd, dmsg, err)) ||
+        (s = lstm_check_dim(g, n, LSTM_W, 1, &d4h, "4*hidden_size", err)) ||
+        (s = lstm_check_dim(g, n, LSTM_W, 2, &di, "X's input size", err)) ||
+        (s = lstm_check_dim(g, n, LSTM_R, 0, &dd, dmsg, err)) ||
+        (s = lstm_check_dim(g, n, LSTM_R, 1, &d4h, "4*hidden_size", err)) ||
+        (s = lstm_check_dim(g, n, LSTM_R, 2, &dh, "hidden_size", err)))
+        return s;
+    (void)w;
+    if (vm_has_in(g, n, LSTM_B) &&
+        ((s = lstm_check_dim(g, n, LSTM_B, 0, &dd, dmsg, err)) ||
+         (s = lstm_check_dim(g, n, LSTM_B, 1, &d8h, "8*hidden_size: Wb and Rb", err))))
+        return s;
+    if (vm_has_in(g, n, LSTM_P) &&
+        ((s = lstm_check_dim(g, n, LSTM_P, 0, &dd, dmsg, err)) ||
+         (s = lstm_check_dim(g, n, LSTM_P, 1, &d3h, "3*hidden_size: peepholes i, o, f", err))))
+        return s;
+    for (int k = LSTM_H0; k <= LSTM_C0; k++) {
+        if (!vm_has_in(g, n, k)) continue;
+        const char *what = layout ? "layout 1: [batch, directions, hidden]" : "[directions, batch, hidden]";
+        if ((s = lstm_check_dim(g, n, k, layout ? 1 : 0, &dd, what, err)) ||
+            (s = lstm_check_dim(g, n, k, layout ? 0 : 1, &db, what, err)) ||
+            (s = lstm_check_dim(g, n, k, 2, &dh, what, err)))
+            return s;
+    }
+    if (vm_has_in(g, n, LSTM_SEQ)) {
+        if ((s = lstm_check_dim(g, n, LSTM_SEQ, 0, &db, "batch", err))) return s;
+        const struct vm_value *sl = vm_in(g, n, LSTM_SEQ);
+        int64_t cnt = vm_value_numel(sl);
+        if (sl->data && cnt > 0 && vm_dim_is_const(&dt)) {
+            for (int64_t k = 0; k < cnt; k++) {
+                int64_t len = vm_value_data_i64(sl, k);
+                if (len != vm_dim_value(&dt))
+                    return vm_node_errorf(g, n, err, VM_EUNSUPPORTED,
+                                          "sequence_lens[%lld] is %lld but the sequence length is %lld; vmaskc supports "
+                                          "only sequence_lens equal to the sequence length for every batch row",
+                                          (long long)k, (long long)len, (long long)vm_dim_value(&dt));
+            }
+        }
+    }
+
+    /* normalized attributes for the runtime */
+    char full_acts[64] = "";
+    for (int k = 0; k < dirs; k++) strcat(full_acts, k ? ",Sigmoid,Tanh,Tanh" : "Sigmoid,Tanh,Tanh");
+    if ((s = vm_node_set_string(g, n, "direction", direction, err)) ||
+        (s = vm_node_set_int(g, n, "hidden_size", hidden, err)) || (s = vm_node_set_int(g, n, "layout", layout, err)) ||
+        (s = vm_node_set_int(g, n, "input_forget", 0, err)) ||
+        (s = vm_node_set_string(g, n, "activations", full_acts, err)))
+        return s;
+
+    /* outputs */
+    struct vm_dim y[4], yh[3];
+    if (layout) {
+        y[0] = db, y[1] = dt, y[2] = dd, y[3] = dh;
+        yh[0] = db, yh[1] = dd, yh[2] = dh;
+    } else {
+        y[0] = dt, y[1] = dd, y[2] = db, y[3] = dh;
+        yh[0] = dd, yh[1] = db, yh[2] = dh;
+    }
+    /* trailing optional outputs may be missing from the node: only set the slots it has */
+    for (int k = 0; k < g->nodes[n].n_out && k < 3; k++) vm_set_out(g, n, k, F, k ? 3 : 4, k ? yh : y);
+    return VM_OK;
+}
+
 const struct vm_op_row vm_ops_rnn[] = {
+    {"LSTM", NULL, 3, 8, 0, 3,
+     "activation_alpha activation_beta activations clip direction hidden_size input_forget layout", 0,
+     1u << LSTM_SEQ, 0, NULL, infer_lstm, NULL, NULL},
     {NULL, NULL, 0, 0, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL, NULL},
 };
