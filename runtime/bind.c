@@ -244,16 +244,12 @@ static enum vm_status build_inst(struct vm_rt_model *m, const int64_t *sv, struc
         inst->t[v].data = d;
         koff += align64(inst->t[v].nbytes);
     }
-    enum vm_status s = layout(inst, err);
-    if (s) {
-        vm_rt_inst_free(inst);
-        return s;
-    }
-    if ((s = grow(&m->arena, &m->arena_cap, inst->arena_need, true, err))) {
-        vm_rt_inst_free(inst);
-        return s;
-    }
-    vm_rt_inst_update_pointers(inst);
+    /* Kernels prepare before the layout: they may size workspace values (oneDNN workspaces that
+     * carry state from a forward step to its backward step), which then get arena space like any
+     * other value. Persistent data is visible to prepare; arena data is not (and not needed). */
+    for (int32_t v = 0; v < p->n_values; v++)
+        if (m->persist_off[v] != SIZE_MAX) inst->t[v].data = m->persist + m->persist_off[v];
+    enum vm_status s = VM_OK;
     struct vm_rt_ctx c = {.m = m, .inst = inst, .t = inst->t, .engine = m->engine, .stream = m->stream};
     for (int32_t i = 0; i < p->n_steps; i++) {
         const struct vm_rt_step *st = &p->steps[i];
@@ -263,6 +259,15 @@ static enum vm_status build_inst(struct vm_rt_model *m, const int64_t *sv, struc
         }
         inst->prepared[i] = true;
     }
+    if ((s = layout(inst, err))) {
+        vm_rt_inst_free(inst);
+        return s;
+    }
+    if ((s = grow(&m->arena, &m->arena_cap, inst->arena_need, true, err))) {
+        vm_rt_inst_free(inst);
+        return s;
+    }
+    vm_rt_inst_update_pointers(inst);
     inst->scratch_need = c.scratch_need;
     if ((s = grow(&m->scratch, &m->scratch_cap, inst->scratch_need, false, err))) {
         vm_rt_inst_free(inst);
@@ -329,6 +334,15 @@ enum vm_status vm_rt_bind(struct vm_rt_model *m, const int64_t *const *dims, con
     m->insts[m->n_insts++] = inst;
     *out = inst;
     return VM_OK;
+}
+
+void vm_rt_set_workspace_bytes(struct vm_rt_ctx *c, int32_t value, size_t bytes) {
+    struct vm_rt_tensor *t = &c->t[value];
+    t->dtype = VM_DTYPE_UINT8;
+    t->rank = 1;
+    t->dims[0] = (int64_t)bytes;
+    t->numel = (int64_t)bytes;
+    t->nbytes = bytes;
 }
 
 struct vm_rt_tensor vm_rt_input(struct vm_rt_inst *inst, int i) {

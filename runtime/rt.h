@@ -153,6 +153,11 @@ struct vm_rt_inst {
 
 void vm_rt_inst_free(struct vm_rt_inst *inst);
 
+/* Called from a kernel's prepare: gives a workspace value (a uint8 IR value the compiler added to
+ * carry oneDNN state from a forward step to its backward step) its size for this instance. The
+ * binder lays out memory after every prepare, so the workspace gets arena space like any value. */
+void vm_rt_set_workspace_bytes(struct vm_rt_ctx *c, int32_t value, size_t bytes);
+
 /* Kernel registry (runtime/kernels/). */
 const struct vm_rt_kernel *vm_rt_kernel_find(const char *op);
 extern const struct vm_rt_kernel vm_rt_kernels_elementwise[];

@@ -82,6 +82,7 @@ enum vm_value_flag {
     VM_VALUE_PERSIST = 1u << 8, /* lives across runs and bindings (params, constants, state) */
     VM_VALUE_FROZEN = 1u << 9,  /* initializer that could train but is frozen */
     VM_VALUE_AUX = 1u << 10,    /* extra training input (labels, beta, noise) */
+    VM_VALUE_WORKSPACE = 1u << 11, /* opaque bytes sized by the producing kernel at bind time */
 };
 
 enum vm_attr_type {
