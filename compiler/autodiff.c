@@ -100,16 +100,22 @@ int32_t vm_ad_const_i64(struct vm_autodiff *ad, const int64_t *v, int n) {
     return id;
 }
 
-int32_t vm_ad_shape_of(struct vm_autodiff *ad, int32_t v) {
-    int32_t id = vm_graph_fresh_value(ad->g, "shape", VM_DTYPE_INT64, ad->err);
+int32_t vm_ad_const_dims(struct vm_autodiff *ad, const struct vm_dim *dims, int n) {
+    int32_t id = vm_graph_fresh_value(ad->g, "dims", VM_DTYPE_INT64, ad->err);
     if (id < 0) return -1;
-    struct vm_value *val = &ad->g->values[v];
-    int64_t r = val->rank;
+    int64_t r = n;
     struct vm_value *s = &ad->g->values[id];
     vm_value_set_shape_ints(s, 1, &r);
-    if (vm_value_set_known(s, ad->g->values[v].dims, r, ad->err)) return -1;
+    if (vm_value_set_known(s, dims, r, ad->err)) return -1;
     if (ensure_cap(ad)) return -1;
     return id;
+}
+
+int32_t vm_ad_shape_of(struct vm_autodiff *ad, int32_t v) {
+    struct vm_dim dims[VM_MAX_RANK];
+    int r = ad->g->values[v].rank;
+    for (int d = 0; d < r; d++) dims[d] = ad->g->values[v].dims[d];
+    return vm_ad_const_dims(ad, dims, r);
 }
 
 int32_t vm_ad_reshape_like(struct vm_autodiff *ad, int32_t x, int32_t like) {

@@ -37,6 +37,8 @@ enum vm_status vm_ad_give(struct vm_autodiff *ad, int32_t node, int i, int32_t g
 /* Constants for rules. */
 int32_t vm_ad_const_f32(struct vm_autodiff *ad, float v);
 int32_t vm_ad_const_i64(struct vm_autodiff *ad, const int64_t *v, int n);
+/* int64 1-D constant whose elements are (possibly symbolic) dims. */
+int32_t vm_ad_const_dims(struct vm_autodiff *ad, const struct vm_dim *dims, int n);
 /* int64 shape constant holding value v's (possibly symbolic) dims. */
 int32_t vm_ad_shape_of(struct vm_autodiff *ad, int32_t v);
 /* Reshape(x) to value like's shape. */

@@ -72,6 +72,7 @@ static Vmplan__Dim *make_dim(struct emit_ctx *e, const struct vm_dim *d) {
 }
 
 static bool node_is_step(const struct vm_graph *g, const struct vm_node *n) {
+    if (n->n_out == 0) return true; /* updates its inputs in place (optimizer) */
     for (int32_t k = 0; k < n->n_out; k++) {
         if (n->out[k] < 0) continue;
         if (!vm_value_is_known(&g->values[n->out[k]])) return true;

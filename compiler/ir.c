@@ -200,6 +200,8 @@ enum vm_status vm_value_set_known(struct vm_value *v, const struct vm_dim *elems
 }
 
 bool vm_value_is_known(const struct vm_value *v) {
+    /* a trainable parameter has data but is not a compile-time constant */
+    if (v->flags & VM_VALUE_PARAM) return false;
     return v->data != NULL || v->known != NULL;
 }
 
@@ -544,7 +546,7 @@ enum vm_status vm_graph_prune(struct vm_graph *g, struct vm_error *err) {
     /* Walk the schedule backwards; a node lives if any output is needed. */
     for (int32_t oi = g->n_order - 1; oi >= 0; oi--) {
         struct vm_node *n = &g->nodes[g->order[oi]];
-        bool live = false;
+        bool live = n->n_out == 0; /* in-place updates (optimizer steps) are kept for their effect */
         for (int32_t k = 0; k < n->n_out; k++)
             if (n->out[k] >= 0 && need[n->out[k]]) live = true;
         if (!live) {

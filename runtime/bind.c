@@ -86,7 +86,10 @@ static enum vm_status layout(struct vm_rt_inst *inst, struct vm_error *err) {
     }
     for (int32_t i = 0; i < ns; i++) {
         const struct vm_rt_step *s = &p->steps[i];
-        if ((s->k->flags & VM_RT_K_VIEW) && s->n_in > 0 && s->in[0] >= 0 && s->out[0] >= 0)
+        /* a view shares its input's storage, unless the output must live in persistent memory
+         * (a parameter gradient): then the kernel copies */
+        if ((s->k->flags & VM_RT_K_VIEW) && s->n_in > 0 && s->in[0] >= 0 && s->out[0] >= 0 &&
+            m->persist_off[s->out[0]] == SIZE_MAX)
             inst->root[s->out[0]] = inst->root[s->in[0]];
     }
     for (int32_t i = 0; i < ns; i++) {

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../autodiff.h"
 #include "../ops.h"
 
 static enum vm_status infer_reduce(struct vm_graph *g, int32_t n, struct vm_error *err) {
@@ -72,7 +73,42 @@ static enum vm_status infer_argmax(struct vm_graph *g, int32_t n, struct vm_erro
     return VM_OK;
 }
 
-#define REDUCE(name, maxin) {name, NULL, 1, maxin, 1, 1, "axes keepdims noop_with_empty_axes", 0x2, 0x2, 0, NULL, infer_reduce, NULL, NULL}
+
+/* ReduceGrad(dy, xshape, x?, y?) attrs axes, keepdims, mode (sum | mean | max): dy broadcast back
+ * over the reduced axes; mean divides by the reduced count (known only at run time when symbolic);
+ * max sends dy to the positions equal to the maximum, split evenly among ties (torch.amax). */
+static enum vm_status grad_reduce(struct vm_autodiff *ad, int32_t n, struct vm_error *err) {
+    struct vm_graph *g = vm_ad_graph(ad);
+    int32_t dy = vm_ad_dy(ad, n, 0);
+    if (dy < 0) return VM_OK;
+    const char *op = vm_op_name(g->nodes[n].op);
+    const char *mode = !strcmp(op, "ReduceMax") || !strcmp(op, "ReduceMin") ? "max" : !strcmp(op, "ReduceMean") ? "mean" : "sum";
+    bool ext = !strcmp(mode, "max");
+    int32_t x = g->nodes[n].in[0], y = g->nodes[n].out[0];
+    int32_t in[4] = {dy, vm_ad_shape_of(ad, x), ext ? x : -1, ext ? y : -1}, out;
+    if (in[1] < 0) return err->code;
+    int32_t id = vm_ad_begin(ad, "ReduceGrad", ext ? 4 : 2, in, 1, &out);
+    const struct vm_attr *axes = vm_node_attr(g, n, "axes");
+    if (id < 0 || vm_node_set_ints(g, id, "axes", axes->ints, axes->n, err) ||
+        vm_node_set_int(g, id, "keepdims", vm_node_int(g, n, "keepdims", 1), err) || vm_node_set_string(g, id, "mode", mode, err) ||
+        vm_ad_end(ad, id))
+        return err->code;
+    enum vm_status s = vm_ad_give(ad, n, 0, out);
+    return s;
+}
+
+static enum vm_status infer_reduce_grad(struct vm_graph *g, int32_t n, struct vm_error *err) {
+    struct vm_dim shape[VM_MAX_RANK];
+    int64_t r;
+    if (!vm_known_input(g, n, 1, shape, VM_MAX_RANK, &r)) return vm_node_errorf(g, n, err, VM_EINTERNAL, "shape not known");
+    const char *mode = vm_node_string(g, n, "mode", "");
+    if (strcmp(mode, "sum") && strcmp(mode, "mean") && strcmp(mode, "max"))
+        return vm_node_errorf(g, n, err, VM_EINVAL, "unknown mode '%s'", mode);
+    vm_set_out(g, n, 0, vm_in(g, n, 0)->dtype, (int)r, shape);
+    return VM_OK;
+}
+
+#define REDUCE(name, maxin) {name, NULL, 1, maxin, 1, 1, "axes keepdims noop_with_empty_axes", 0x2, 0x2, 0, NULL, infer_reduce, NULL, grad_reduce}
 
 const struct vm_op_row vm_ops_reduce[] = {
     REDUCE("ReduceMax", 1),
@@ -80,5 +116,6 @@ const struct vm_op_row vm_ops_reduce[] = {
     REDUCE("ReduceMean", 1),
     REDUCE("ReduceSum", 2),
     {"ArgMax", NULL, 1, 1, 1, 1, "axis keepdims select_last_index", 0, 0, VM_OP_NO_GRAD, NULL, infer_argmax, NULL, NULL},
+    {"ReduceGrad", "vmaskc", 2, 4, 1, 1, "axes keepdims mode", 0x2, 0xe, VM_OP_INTERNAL | VM_OP_NO_GRAD, NULL, infer_reduce_grad, NULL, NULL},
     {NULL, NULL, 0, 0, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL, NULL},
 };

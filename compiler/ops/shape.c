@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../autodiff.h"
 #include "../ops.h"
 
 #define I64 VM_DTYPE_INT64
@@ -607,22 +608,160 @@ static enum vm_status fold_range(struct vm_graph *g, int32_t n, struct vm_error 
     return VM_OK;
 }
 
+
+/* ---- gradients ---- */
+
+#define GIVE(i, v)                                                   \
+    do {                                                             \
+        int32_t gv_ = (v);                                           \
+        if (gv_ < 0) return vm_ad_err(ad)->code;                     \
+        enum vm_status s_ = vm_ad_give(ad, n, (i), gv_);             \
+        if (s_) return s_;                                           \
+    } while (0)
+
+/* Views: the gradient is dy under the input's shape. */
+static enum vm_status grad_view(struct vm_autodiff *ad, int32_t n, struct vm_error *err) {
+    (void)err;
+    struct vm_graph *g = vm_ad_graph(ad);
+    int32_t dy = vm_ad_dy(ad, n, 0);
+    if (dy < 0) return VM_OK;
+    GIVE(0, vm_ad_reshape_like(ad, dy, g->nodes[n].in[0]));
+    return VM_OK;
+}
+
+static enum vm_status grad_transpose(struct vm_autodiff *ad, int32_t n, struct vm_error *err) {
+    struct vm_graph *g = vm_ad_graph(ad);
+    int32_t dy = vm_ad_dy(ad, n, 0);
+    if (dy < 0) return VM_OK;
+    const struct vm_attr *a = vm_node_attr(g, n, "perm");
+    int64_t inv[VM_MAX_RANK];
+    for (int i = 0; i < a->n; i++) inv[a->ints[i]] = i;
+    int rank = a->n, out;
+    int32_t id = vm_ad_begin(ad, "Transpose", 1, &dy, 1, &out);
+    if (id < 0 || vm_node_set_ints(g, id, "perm", inv, rank, err) || vm_ad_end(ad, id)) return err->code;
+    GIVE(0, out);
+    return VM_OK;
+}
+
+/* Slice of dy along `axis` from `start` for `len` elements (dims may be symbolic). */
+static int32_t slice_axis(struct vm_autodiff *ad, int32_t dy, int64_t axis, struct vm_dim start, struct vm_dim len) {
+    struct vm_dim end;
+    if (vm_dim_add(&end, &start, &len)) {
+        vm_errorf(vm_ad_err(ad), VM_EUNSUPPORTED, "gradient of Concat: offsets too complex");
+        return -1;
+    }
+    struct vm_dim ax = vm_dim_const(axis);
+    int32_t in[4] = {dy, vm_ad_const_dims(ad, &start, 1), vm_ad_const_dims(ad, &end, 1), vm_ad_const_dims(ad, &ax, 1)};
+    if (in[1] < 0 || in[2] < 0 || in[3] < 0) return -1;
+    return vm_ad_op(ad, "Slice", 4, in);
+}
+
+static enum vm_status grad_concat(struct vm_autodiff *ad, int32_t n, struct vm_error *err) {
+    (void)err;
+    struct vm_graph *g = vm_ad_graph(ad);
+    int32_t dy = vm_ad_dy(ad, n, 0);
+    if (dy < 0) return VM_OK;
+    int64_t axis = vm_node_int(g, n, "axis", 0);
+    struct vm_dim off = vm_dim_const(0);
+    for (int32_t k = 0; k < g->nodes[n].n_in; k++) {
+        struct vm_dim len = g->values[g->nodes[n].in[k]].dims[axis];
+        if (vm_ad_wants(ad, n, k)) GIVE(k, slice_axis(ad, dy, axis, off, len));
+        if (vm_dim_add(&off, &off, &len)) return vm_node_errorf(g, n, err, VM_EUNSUPPORTED, "offsets too complex");
+    }
+    return VM_OK;
+}
+
+static enum vm_status grad_split(struct vm_autodiff *ad, int32_t n, struct vm_error *err) {
+    struct vm_graph *g = vm_ad_graph(ad);
+    int32_t n_out = g->nodes[n].n_out;
+    int32_t parts[VM_OP_VARIADIC];
+    bool any = false;
+    for (int32_t k = 0; k < n_out; k++) {
+        parts[k] = vm_ad_dy(ad, n, k);
+        any |= parts[k] >= 0;
+    }
+    if (!any) return VM_OK;
+    for (int32_t k = 0; k < n_out; k++) {
+        if (parts[k] >= 0) continue;
+        int32_t shape = vm_ad_shape_of(ad, g->nodes[n].out[k]), z;
+        int32_t id = vm_ad_begin(ad, "ConstantOfShape", 1, &shape, 1, &z);
+        if (id < 0 || vm_node_set_float(g, id, "value", 0.0, err) || vm_ad_end(ad, id)) return err->code;
+        parts[k] = z;
+    }
+    int32_t out;
+    int32_t id = vm_ad_begin(ad, "Concat", n_out, parts, 1, &out);
+    if (id < 0 || vm_node_set_int(g, id, "axis", vm_node_int(g, n, "axis", 0), err) || vm_ad_end(ad, id)) return err->code;
+    GIVE(0, out);
+    return VM_OK;
+}
+
+static enum vm_status grad_slice(struct vm_autodiff *ad, int32_t n, struct vm_error *err) {
+    (void)err;
+    struct vm_graph *g = vm_ad_graph(ad);
+    int32_t dy = vm_ad_dy(ad, n, 0);
+    if (dy < 0) return VM_OK;
+    const struct vm_node *nd = &g->nodes[n];
+    int32_t in[6] = {dy, vm_ad_shape_of(ad, nd->in[0]), nd->in[1], nd->in[2], nd->n_in > 3 ? nd->in[3] : -1, nd->n_in > 4 ? nd->in[4] : -1};
+    GIVE(0, vm_ad_op(ad, "SliceGrad", 6, in));
+    return VM_OK;
+}
+
+static enum vm_status grad_gather(struct vm_autodiff *ad, int32_t n, struct vm_error *err) {
+    struct vm_graph *g = vm_ad_graph(ad);
+    int32_t dy = vm_ad_dy(ad, n, 0);
+    if (dy < 0) return VM_OK;
+    int32_t in[3] = {dy, g->nodes[n].in[1], vm_ad_shape_of(ad, g->nodes[n].in[0])}, out;
+    int32_t id = vm_ad_begin(ad, "GatherGrad", 3, in, 1, &out);
+    if (id < 0 || vm_node_set_int(g, id, "axis", vm_node_int(g, n, "axis", 0), err) || vm_ad_end(ad, id)) return err->code;
+    GIVE(0, out);
+    return VM_OK;
+}
+
+static enum vm_status grad_expand(struct vm_autodiff *ad, int32_t n, struct vm_error *err) {
+    (void)err;
+    int32_t dy = vm_ad_dy(ad, n, 0);
+    if (dy < 0) return VM_OK;
+    GIVE(0, dy); /* the driver sums the broadcast axes back to the input's shape */
+    return VM_OK;
+}
+
+/* SliceGrad(dy, xshape, starts, ends, axes?, steps?): zeros of xshape with dy written where the
+ * forward Slice read. */
+static enum vm_status infer_slice_grad(struct vm_graph *g, int32_t n, struct vm_error *err) {
+    struct vm_dim shape[VM_MAX_RANK];
+    int64_t r;
+    if (!vm_known_input(g, n, 1, shape, VM_MAX_RANK, &r)) return vm_node_errorf(g, n, err, VM_EINTERNAL, "shape not known");
+    vm_set_out(g, n, 0, vm_in(g, n, 0)->dtype, (int)r, shape);
+    return VM_OK;
+}
+
+/* GatherGrad(dy, indices, xshape): zeros of xshape, dy rows scatter-added at the indices. */
+static enum vm_status infer_gather_grad(struct vm_graph *g, int32_t n, struct vm_error *err) {
+    struct vm_dim shape[VM_MAX_RANK];
+    int64_t r;
+    if (!vm_known_input(g, n, 2, shape, VM_MAX_RANK, &r)) return vm_node_errorf(g, n, err, VM_EINTERNAL, "shape not known");
+    vm_set_out(g, n, 0, vm_in(g, n, 0)->dtype, (int)r, shape);
+    return VM_OK;
+}
+
 #define END {NULL, NULL, 0, 0, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL, NULL}
 
 const struct vm_op_row vm_ops_shape[] = {
     {"Shape", NULL, 1, 1, 1, 1, "start end", 0, 0x1, VM_OP_NO_GRAD, NULL, infer_shape, fold_shape, NULL},
     {"Size", NULL, 1, 1, 1, 1, "", 0, 0x1, VM_OP_NO_GRAD, NULL, infer_size, fold_size, NULL},
-    {"Reshape", NULL, 2, 2, 1, 1, "allowzero", 0x2, 0x2, VM_OP_VIEW, NULL, infer_reshape, vm_fold_copy, NULL},
-    {"Flatten", NULL, 1, 1, 1, 1, "axis", 0, 0, VM_OP_VIEW, NULL, infer_flatten, vm_fold_copy, NULL},
-    {"Squeeze", NULL, 1, 2, 1, 1, "axes", 0x2, 0x2, VM_OP_VIEW, normalize_axes1, infer_squeeze, vm_fold_copy, NULL},
-    {"Unsqueeze", NULL, 1, 2, 1, 1, "axes", 0x2, 0x2, VM_OP_VIEW, normalize_axes1, infer_unsqueeze, vm_fold_copy, NULL},
-    {"Transpose", NULL, 1, 1, 1, 1, "perm", 0, 0, 0, NULL, infer_transpose, fold_transpose, NULL},
-    {"Concat", NULL, 1, VM_OP_VARIADIC, 1, 1, "axis", 0, 0, 0, NULL, infer_concat, fold_concat, NULL},
-    {"Split", NULL, 1, 2, 1, VM_OP_VARIADIC, "axis split", 0x2, 0x2, 0, NULL, infer_split, NULL, NULL},
-    {"Slice", NULL, 1, 5, 1, 1, "starts ends axes", 0x1e, 0x1e, 0, normalize_slice, infer_slice, fold_slice, NULL},
-    {"Gather", NULL, 2, 2, 1, 1, "axis", 0, 0x2, 0, NULL, infer_gather, fold_gather, NULL},
-    {"Expand", NULL, 2, 2, 1, 1, "", 0x2, 0x2, 0, NULL, infer_expand, fold_expand, NULL},
+    {"Reshape", NULL, 2, 2, 1, 1, "allowzero", 0x2, 0x2, VM_OP_VIEW, NULL, infer_reshape, vm_fold_copy, grad_view},
+    {"Flatten", NULL, 1, 1, 1, 1, "axis", 0, 0, VM_OP_VIEW, NULL, infer_flatten, vm_fold_copy, grad_view},
+    {"Squeeze", NULL, 1, 2, 1, 1, "axes", 0x2, 0x2, VM_OP_VIEW, normalize_axes1, infer_squeeze, vm_fold_copy, grad_view},
+    {"Unsqueeze", NULL, 1, 2, 1, 1, "axes", 0x2, 0x2, VM_OP_VIEW, normalize_axes1, infer_unsqueeze, vm_fold_copy, grad_view},
+    {"Transpose", NULL, 1, 1, 1, 1, "perm", 0, 0, 0, NULL, infer_transpose, fold_transpose, grad_transpose},
+    {"Concat", NULL, 1, VM_OP_VARIADIC, 1, 1, "axis", 0, 0, 0, NULL, infer_concat, fold_concat, grad_concat},
+    {"Split", NULL, 1, 2, 1, VM_OP_VARIADIC, "axis split", 0x2, 0x2, 0, NULL, infer_split, NULL, grad_split},
+    {"Slice", NULL, 1, 5, 1, 1, "starts ends axes", 0x1e, 0x1e, 0, normalize_slice, infer_slice, fold_slice, grad_slice},
+    {"Gather", NULL, 2, 2, 1, 1, "axis", 0, 0x2, 0, NULL, infer_gather, fold_gather, grad_gather},
+    {"Expand", NULL, 2, 2, 1, 1, "", 0x2, 0x2, 0, NULL, infer_expand, fold_expand, grad_expand},
     {"ConstantOfShape", NULL, 1, 1, 1, 1, "value", 0x1, 0x1, VM_OP_NO_GRAD, NULL, infer_constant_of_shape, fold_constant_of_shape, NULL},
     {"Range", NULL, 3, 3, 1, 1, "", 0x7, 0x7, VM_OP_NO_GRAD, NULL, infer_range, fold_range, NULL},
+    {"SliceGrad", "vmaskc", 4, 6, 1, 1, "", 0x3e, 0x3e, VM_OP_INTERNAL | VM_OP_NO_GRAD, NULL, infer_slice_grad, NULL, NULL},
+    {"GatherGrad", "vmaskc", 3, 3, 1, 1, "axis", 0x4, 0x6, VM_OP_INTERNAL | VM_OP_NO_GRAD, NULL, infer_gather_grad, NULL, NULL},
     END,
 };

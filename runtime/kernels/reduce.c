@@ -34,21 +34,13 @@ static void reduce_release(void *p) {
     free(st);
 }
 
-static enum vm_status reduce_prepare(struct vm_rt_ctx *c, const struct vm_rt_step *s, void **state,
-                                     struct vm_error *err) {
-    struct reduce_state *st = vm_calloc(1, sizeof *st, err);
-    if (!st) return VM_ENOMEM;
-    *state = st;
-    st->kind = !strcmp(s->op, "ReduceMax") ? R_MAX : !strcmp(s->op, "ReduceMin") ? R_MIN
-             : !strcmp(s->op, "ReduceMean") ? R_MEAN : R_SUM;
-    const struct vm_rt_tensor *x = vm_rt_in(c, s, 0);
-    int64_t axes[VM_MAX_RANK];
-    int na = vm_rt_attr_ints(s, "axes", axes, VM_MAX_RANK);
-    if (na < 0) na = 0;
+/* Lays out a reduction of a tensor of dims x_dims over `axes` (see the file comment). */
+static enum vm_status reduce_layout(struct reduce_state *st, const int64_t *x_dims, int rank, const int64_t *axes, int na,
+                                    struct vm_error *err) {
     bool red[VM_MAX_RANK] = {false};
     for (int i = 0; i < na; i++) red[axes[i]] = true;
     int first = -1, last = -1;
-    for (int d = 0; d < x->rank; d++)
+    for (int d = 0; d < rank; d++)
         if (red[d]) {
             if (first < 0) first = d;
             last = d;
@@ -58,26 +50,26 @@ static enum vm_status reduce_prepare(struct vm_rt_ctx *c, const struct vm_rt_ste
     st->A = st->R = st->C = 1;
     if (first < 0) {
         st->blocked = true;
-        st->C = x->numel;
+        st->C = vm_numel(x_dims, rank);
         return VM_OK;
     }
     if (adjacent) {
         st->blocked = true;
-        for (int d = 0; d < first; d++) st->A *= x->dims[d];
-        for (int d = first; d <= last; d++) st->R *= x->dims[d];
-        for (int d = last + 1; d < x->rank; d++) st->C *= x->dims[d];
+        for (int d = 0; d < first; d++) st->A *= x_dims[d];
+        for (int d = first; d <= last; d++) st->R *= x_dims[d];
+        for (int d = last + 1; d < rank; d++) st->C *= x_dims[d];
         return VM_OK;
     }
     int64_t str[VM_MAX_RANK], acc = 1;
-    for (int d = x->rank - 1; d >= 0; d--) {
+    for (int d = rank - 1; d >= 0; d--) {
         str[d] = acc;
-        acc *= x->dims[d];
+        acc *= x_dims[d];
     }
     int64_t R = 1;
-    for (int d = 0; d < x->rank; d++) {
-        if (red[d]) R *= x->dims[d];
+    for (int d = 0; d < rank; d++) {
+        if (red[d]) R *= x_dims[d];
         else {
-            st->kept_dims[st->n_kept] = x->dims[d];
+            st->kept_dims[st->n_kept] = x_dims[d];
             st->kept_str[st->n_kept++] = str[d];
         }
     }
@@ -86,12 +78,80 @@ static enum vm_status reduce_prepare(struct vm_rt_ctx *c, const struct vm_rt_ste
     if (!st->roff) return VM_ENOMEM;
     for (int64_t r = 0; r < R; r++) {
         int64_t rem = r, off = 0;
-        for (int d = x->rank - 1; d >= 0; d--) {
+        for (int d = rank - 1; d >= 0; d--) {
             if (!red[d]) continue;
-            off += (rem % x->dims[d]) * str[d];
-            rem /= x->dims[d];
+            off += (rem % x_dims[d]) * str[d];
+            rem /= x_dims[d];
         }
         st->roff[r] = off;
+    }
+    return VM_OK;
+}
+
+static enum vm_status reduce_prepare(struct vm_rt_ctx *c, const struct vm_rt_step *s, void **state,
+                                     struct vm_error *err) {
+    struct reduce_state *st = vm_calloc(1, sizeof *st, err);
+    if (!st) return VM_ENOMEM;
+    *state = st;
+    st->kind = !strcmp(s->op, "ReduceMax") ? R_MAX : !strcmp(s->op, "ReduceMin") ? R_MIN
+             : !strcmp(s->op, "ReduceMean") ? R_MEAN : R_SUM;
+    if (!strcmp(s->op, "ReduceGrad")) {
+        const char *mode = vm_rt_attr_string(s, "mode", "sum");
+        st->kind = !strcmp(mode, "max") ? R_MAX : !strcmp(mode, "mean") ? R_MEAN : R_SUM;
+    }
+    const struct vm_rt_tensor *x = !strcmp(s->op, "ReduceGrad") ? vm_rt_out(c, s, 0) : vm_rt_in(c, s, 0);
+    int64_t axes[VM_MAX_RANK];
+    int na = vm_rt_attr_ints(s, "axes", axes, VM_MAX_RANK);
+    return reduce_layout(st, x->dims, x->rank, axes, na < 0 ? 0 : na, err);
+}
+
+/* ReduceGrad(dy, xshape, x?, y?): dx[a, r, c] = dy[a, c] (sum), / R (mean), or split among the
+ * positions where x equals the maximum y (max). */
+static enum vm_status reduce_grad_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, void *state,
+                                      struct vm_error *err) {
+    struct reduce_state *st = state;
+    const struct vm_rt_tensor *dy = vm_rt_in(c, s, 0), *x = vm_rt_in(c, s, 2), *y = vm_rt_in(c, s, 3);
+    struct vm_rt_tensor *dx = vm_rt_out(c, s, 0);
+    if (dx->dtype != VM_DTYPE_FLOAT) return vm_rt_step_errorf(s, err, VM_EUNSUPPORTED, "type %s", vm_dtype_name(dx->dtype));
+    const float *g = dy->data, *px = x ? x->data : NULL, *pyv = y ? y->data : NULL;
+    float *o = dx->data;
+    float scale = st->kind == R_MEAN && st->R ? 1.0f / (float)st->R : 1.0f;
+    bool max = st->kind == R_MAX;
+    if (dx->numel == 0) return VM_OK;
+    if (st->blocked) {
+        int64_t A = st->A, R = st->R, C = st->C;
+#pragma omp parallel for if (dx->numel > PAR_MIN)
+        for (int64_t a = 0; a < A; a++) {
+            for (int64_t k = 0; k < C; k++) {
+                float gv = g[a * C + k] * scale;
+                if (!max) {
+                    for (int64_t r = 0; r < R; r++) o[(a * R + r) * C + k] = gv;
+                    continue;
+                }
+                float m = pyv[a * C + k];
+                int64_t ties = 0;
+                for (int64_t r = 0; r < R; r++) ties += px[(a * R + r) * C + k] == m;
+                float share = ties ? gv / (float)ties : 0.0f;
+                for (int64_t r = 0; r < R; r++) o[(a * R + r) * C + k] = px[(a * R + r) * C + k] == m ? share : 0.0f;
+            }
+        }
+        return VM_OK;
+    }
+#pragma omp parallel for if (dx->numel > PAR_MIN)
+    for (int64_t oi = 0; oi < dy->numel; oi++) {
+        int64_t rem = oi, base = 0;
+        for (int d = st->n_kept - 1; d >= 0; d--) {
+            base += (rem % st->kept_dims[d]) * st->kept_str[d];
+            rem /= st->kept_dims[d];
+        }
+        float gv = g[oi] * scale;
+        int64_t ties = 0;
+        if (max)
+            for (int64_t r = 0; r < st->R; r++) ties += px[base + st->roff[r]] == pyv[oi];
+        for (int64_t r = 0; r < st->R; r++) {
+            int64_t at = base + st->roff[r];
+            o[at] = !max ? gv : px[at] == pyv[oi] ? gv / (float)ties : 0.0f;
+        }
     }
     return VM_OK;
 }
@@ -207,5 +267,6 @@ const struct vm_rt_kernel vm_rt_kernels_reduce[] = {
     K_REDUCE("ReduceMean", 1),
     K_REDUCE("ReduceSum", 2),
     {"ArgMax", 1, 1, 1, 1, 0, NULL, argmax_run, NULL},
+    {"ReduceGrad", 2, 4, 1, 1, 0, reduce_prepare, reduce_grad_run, reduce_release},
     {NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL},
 };

@@ -220,14 +220,10 @@ struct slice_state {
     int64_t xstride[VM_MAX_RANK];
 };
 
-static enum vm_status slice_prepare(struct vm_rt_ctx *c, const struct vm_rt_step *s, void **state,
-                                    struct vm_error *err) {
-    struct slice_state *st = vm_calloc(1, sizeof *st, err);
-    if (!st) return VM_ENOMEM;
-    *state = st;
-    const struct vm_rt_tensor *x = vm_rt_in(c, s, 0), *ts = vm_rt_in(c, s, 1), *te = vm_rt_in(c, s, 2);
-    const struct vm_rt_tensor *ta = vm_rt_in(c, s, 3), *tp = vm_rt_in(c, s, 4);
-    struct vm_rt_tensor *y = vm_rt_out(c, s, 0);
+/* Computes per-axis start/step of a Slice of x (full) giving y (sliced), checking y's dims. */
+static enum vm_status slice_setup(struct slice_state *st, const struct vm_rt_step *s, const struct vm_rt_tensor *x,
+                                  const struct vm_rt_tensor *y, const struct vm_rt_tensor *ts, const struct vm_rt_tensor *te,
+                                  const struct vm_rt_tensor *ta, const struct vm_rt_tensor *tp, struct vm_error *err) {
     int r = x->rank;
     st->rank = r;
     int64_t acc = 1;
@@ -260,6 +256,52 @@ static enum vm_status slice_prepare(struct vm_rt_ctx *c, const struct vm_rt_step
                                      (long long)axis, (long long)D, (long long)len, (long long)y->dims[axis]);
         st->start[axis] = a;
         st->step[axis] = step;
+    }
+    return VM_OK;
+}
+
+static enum vm_status slice_prepare(struct vm_rt_ctx *c, const struct vm_rt_step *s, void **state,
+                                    struct vm_error *err) {
+    struct slice_state *st = vm_calloc(1, sizeof *st, err);
+    if (!st) return VM_ENOMEM;
+    *state = st;
+    return slice_setup(st, s, vm_rt_in(c, s, 0), vm_rt_out(c, s, 0), vm_rt_in(c, s, 1), vm_rt_in(c, s, 2), vm_rt_in(c, s, 3),
+                       vm_rt_in(c, s, 4), err);
+}
+
+/* SliceGrad(dy, xshape, starts, ends, axes?, steps?): the output plays the forward's x. */
+static enum vm_status slice_grad_prepare(struct vm_rt_ctx *c, const struct vm_rt_step *s, void **state,
+                                         struct vm_error *err) {
+    struct slice_state *st = vm_calloc(1, sizeof *st, err);
+    if (!st) return VM_ENOMEM;
+    *state = st;
+    return slice_setup(st, s, vm_rt_out(c, s, 0), vm_rt_in(c, s, 0), vm_rt_in(c, s, 2), vm_rt_in(c, s, 3), vm_rt_in(c, s, 4),
+                       vm_rt_in(c, s, 5), err);
+}
+
+static enum vm_status slice_grad_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, void *state,
+                                     struct vm_error *err) {
+    (void)err;
+    struct slice_state *st = state;
+    const struct vm_rt_tensor *dy = vm_rt_in(c, s, 0);
+    struct vm_rt_tensor *dx = vm_rt_out(c, s, 0);
+    memset(dx->data, 0, dx->nbytes);
+    if (dy->numel == 0) return VM_OK;
+    size_t es = vm_dtype_size(dx->dtype);
+    int r = st->rank > 0 ? st->rank : 1;
+    int64_t inner = st->rank ? dy->dims[r - 1] : 1, outer = dy->numel / inner;
+    int64_t base = 0;
+    for (int d = 0; d < st->rank; d++) base += st->start[d] * st->xstride[d];
+    int64_t istep = st->rank ? st->step[r - 1] * st->xstride[r - 1] : 1;
+    const uint8_t *py = dy->data;
+    uint8_t *px = dx->data;
+    for (int64_t o = 0; o < outer; o++) {
+        int64_t rem = o, off = base;
+        for (int d = st->rank - 2; d >= 0; d--) {
+            off += (rem % dy->dims[d]) * st->step[d] * st->xstride[d];
+            rem /= dy->dims[d];
+        }
+        for (int64_t i = 0; i < inner; i++) memcpy(px + (off + i * istep) * (int64_t)es, py + (o * inner + i) * (int64_t)es, es);
     }
     return VM_OK;
 }
@@ -321,6 +363,42 @@ static enum vm_status gather_run(struct vm_rt_ctx *c, const struct vm_rt_step *s
             int64_t v = get_i64(idx, i);
             if (v < 0) v += len;
             memcpy(py + (size_t)(o * n + i) * row, px + (size_t)(o * len + v) * row, row);
+        }
+    return VM_OK;
+}
+
+
+/* GatherGrad(dy, indices, xshape): zero, then add dy's rows at their indices. Threads split the
+ * row width, not the indices, so repeated indices (the same word twice) never race. */
+static enum vm_status gather_grad_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, void *state,
+                                      struct vm_error *err) {
+    (void)state;
+    const struct vm_rt_tensor *dy = vm_rt_in(c, s, 0), *idx = vm_rt_in(c, s, 1);
+    struct vm_rt_tensor *dx = vm_rt_out(c, s, 0);
+    if (dx->dtype != VM_DTYPE_FLOAT) return vm_rt_step_errorf(s, err, VM_EUNSUPPORTED, "type %s", vm_dtype_name(dx->dtype));
+    int axis = (int)vm_rt_attr_int(s, "axis", 0);
+    int64_t outer = 1, inner = 1, len = dx->dims[axis], n = idx->numel;
+    for (int d = 0; d < axis; d++) outer *= dx->dims[d];
+    for (int d = axis + 1; d < dx->rank; d++) inner *= dx->dims[d];
+    float *o = dx->data;
+    const float *g = dy->data;
+    memset(o, 0, dx->nbytes);
+    for (int64_t i = 0; i < n; i++) {
+        int64_t v = get_i64(idx, i);
+        if (v < -len || v >= len) return vm_rt_step_errorf(s, err, VM_EINVAL, "index %lld out of range", (long long)v);
+    }
+    int64_t chunks = inner >= 64 ? 8 : 1, cw = (inner + chunks - 1) / chunks;
+#pragma omp parallel for collapse(2) if (dy->numel > PAR_MIN)
+    for (int64_t oo = 0; oo < outer; oo++)
+        for (int64_t ch = 0; ch < chunks; ch++) {
+            int64_t k0 = ch * cw, k1 = k0 + cw < inner ? k0 + cw : inner;
+            for (int64_t i = 0; i < n; i++) {
+                int64_t v = get_i64(idx, i);
+                if (v < 0) v += len;
+                float *dst = o + (oo * len + v) * inner;
+                const float *src = g + (oo * n + i) * inner;
+                for (int64_t k = k0; k < k1; k++) dst[k] += src[k];
+            }
         }
     return VM_OK;
 }
@@ -431,5 +509,7 @@ const struct vm_rt_kernel vm_rt_kernels_shape[] = {
     {"Expand", 2, 2, 1, 1, 0, expand_prepare, expand_run, free},
     {"ConstantOfShape", 1, 1, 1, 1, 0, NULL, constant_of_shape_run, NULL},
     {"Range", 3, 3, 1, 1, 0, NULL, range_run, NULL},
+    {"SliceGrad", 4, 6, 1, 1, 0, slice_grad_prepare, slice_grad_run, free},
+    {"GatherGrad", 3, 3, 1, 1, 0, NULL, gather_grad_run, NULL},
     {NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL},
 };

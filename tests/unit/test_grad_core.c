@@ -1,0 +1,198 @@
+/* test_grad_core: finite-difference checks of the gradient rules of the elementwise, shape and
+ * reduce families and of the training ops (loss, VMASK mask, information loss). The hard
+ * Gumbel sample's straight-through gradient is a surrogate that finite differences cannot see; it
+ * is checked against PyTorch in the parity test, and here through the expectation path (inference
+ * mode, r = q) and the q output. */
+#include "gradcheck.h"
+
+#define D(...) ((const int64_t[]){__VA_ARGS__})
+
+static void unary(const char *op, float shift) {
+    struct gc *c = gc_new();
+    bool kink = !strcmp(op, "Relu") || !strcmp(op, "Abs");
+    int32_t x = kink ? gc_param_spaced(c, "x", 2, D(3, 4)) : gc_param_shift(c, "x", 2, D(3, 4), 0.9f, shift), y = gc_op(c, op, 1, &x);
+    gc_check(c, op, op, y, 2e-2);
+}
+
+static void binary(const char *op, int ra, const int64_t *da, int rb, const int64_t *db, float shift_b) {
+    struct gc *c = gc_new();
+    int32_t in[2] = {gc_param(c, "a", ra, da, 1.0f), gc_param_shift(c, "b", rb, db, 0.5f, shift_b)};
+    char label[64];
+    snprintf(label, sizeof label, "%s (rank %d x rank %d)", op, ra, rb);
+    gc_check(c, op, label, gc_op(c, op, 2, in), 2e-2);
+}
+
+int main(int argc, char **argv) {
+    gc_main_begin(argc, argv);
+    struct vm_error err;
+
+    /* elementwise */
+    unary("Relu", 0.0f);
+    unary("Tanh", 0.0f);
+    unary("Sigmoid", 0.0f);
+    unary("Exp", 0.0f);
+    unary("Log", 2.0f);
+    unary("Sqrt", 2.0f);
+    unary("Erf", 0.0f);
+    unary("Abs", 0.0f);
+    unary("Neg", 0.0f);
+    unary("Reciprocal", 2.0f);
+    unary("Identity", 0.0f);
+    binary("Add", 3, D(2, 3, 4), 1, D(4), 0.0f);
+    binary("Sub", 2, D(3, 4), 2, D(3, 1), 0.0f);
+    binary("Mul", 3, D(2, 3, 4), 2, D(3, 4), 0.0f);
+    binary("Div", 2, D(3, 4), 1, D(4), 2.0f);
+    {
+        struct gc *c = gc_new();
+        float two = 2.0f;
+        int32_t in[2] = {gc_param_shift(c, "x", 2, D(3, 4), 0.5f, 1.5f), gc_const_f32(c, "e", 0, NULL, &two)};
+        gc_check(c, "Pow", "Pow (x^2)", gc_op(c, "Pow", 2, in), 2e-2);
+    }
+    {
+        struct gc *c = gc_new();
+        uint8_t cond[6] = {1, 0, 1, 1, 0, 0};
+        int32_t in[3] = {gc_const_bool(c, "c", 2, D(2, 3), cond), gc_param(c, "x", 2, D(2, 3), 1.0f), gc_param(c, "y", 1, D(3), 1.0f)};
+        gc_check(c, "Where", "Where (broadcast y)", gc_op(c, "Where", 3, in), 2e-2);
+    }
+    {
+        struct gc *c = gc_new();
+        int32_t x = gc_param(c, "x", 2, D(3, 4), 1.0f), y;
+        int32_t id = gc_node(c, "Cast", 1, &x, 1, &y);
+        vm_node_set_int(c->g, id, "to", VM_DTYPE_FLOAT, &err);
+        gc_check(c, "Cast", "Cast float->float", y, 2e-2);
+    }
+    {
+        /* training-mode dropout: the harness pins the RNG counter, so the mask is the same in
+         * every run and finite differences see a fixed linear map */
+        struct gc *c = gc_new();
+        c->training = true;
+        int32_t x = gc_param(c, "x", 2, D(6, 8), 1.0f), outs[2];
+        int32_t id = gc_node(c, "Dropout", 1, &x, 1, outs);
+        vm_node_set_float(c->g, id, "ratio", 0.3, &err);
+        gc_check(c, "Dropout", "Dropout (training, p=0.3)", outs[0], 2e-2);
+    }
+
+    /* shape */
+    {
+        struct gc *c = gc_new();
+        int64_t shape[2] = {4, 6};
+        int32_t in[2] = {gc_param(c, "x", 3, D(2, 3, 4), 1.0f), gc_const_i64(c, "s", 1, D(2), shape)};
+        gc_check(c, "Reshape", "Reshape", gc_op(c, "Reshape", 2, in), 2e-2);
+    }
+    {
+        struct gc *c = gc_new();
+        int32_t x = gc_param(c, "x", 3, D(2, 3, 4), 1.0f), y;
+        int32_t id = gc_node(c, "Flatten", 1, &x, 1, &y);
+        vm_node_set_int(c->g, id, "axis", 2, &err);
+        gc_check(c, "Flatten", "Flatten", y, 2e-2);
+    }
+    {
+        struct gc *c = gc_new();
+        int64_t ax[1] = {1};
+        int32_t in[2] = {gc_param(c, "x", 3, D(2, 1, 4), 1.0f), gc_const_i64(c, "a", 1, D(1), ax)};
+        gc_check(c, "Squeeze", "Squeeze", gc_op(c, "Squeeze", 2, in), 2e-2);
+    }
+    {
+        struct gc *c = gc_new();
+        int64_t ax[1] = {0};
+        int32_t in[2] = {gc_param(c, "x", 2, D(2, 4), 1.0f), gc_const_i64(c, "a", 1, D(1), ax)};
+        gc_check(c, "Unsqueeze", "Unsqueeze", gc_op(c, "Unsqueeze", 2, in), 2e-2);
+    }
+    {
+        struct gc *c = gc_new();
+        int32_t x = gc_param(c, "x", 3, D(2, 3, 4), 1.0f), y;
+        int32_t id = gc_node(c, "Transpose", 1, &x, 1, &y);
+        vm_node_set_ints(c->g, id, "perm", D(2, 0, 1), 3, &err);
+        gc_check(c, "Transpose", "Transpose (2,0,1)", y, 2e-2);
+    }
+    {
+        struct gc *c = gc_new();
+        int32_t in[3] = {gc_param(c, "a", 2, D(2, 3), 1.0f), gc_param(c, "b", 2, D(2, 1), 1.0f), gc_param(c, "c", 2, D(2, 2), 1.0f)}, y;
+        int32_t id = gc_node(c, "Concat", 3, in, 1, &y);
+        vm_node_set_int(c->g, id, "axis", 1, &err);
+        gc_check(c, "Concat", "Concat axis 1", y, 2e-2);
+    }
+    {
+        struct gc *c = gc_new();
+        int32_t x = gc_param(c, "x", 2, D(5, 3), 1.0f), outs[2];
+        int32_t id = gc_node(c, "Split", 1, &x, 2, outs);
+        vm_node_set_ints(c->g, id, "split", D(2, 3), 2, &err);
+        vm_node_set_int(c->g, id, "axis", 0, &err);
+        /* only the second part reaches the loss: the first gets zeros */
+        gc_check(c, "Split", "Split (one part used)", outs[1], 2e-2);
+    }
+    {
+        struct gc *c = gc_new();
+        int64_t st[2] = {1, 0}, en[2] = {3, 4}, ax[2] = {0, 1}, sp[2] = {1, 2};
+        int32_t in[5] = {gc_param(c, "x", 2, D(4, 5), 1.0f), gc_const_i64(c, "st", 1, D(2), st), gc_const_i64(c, "en", 1, D(2), en),
+                         gc_const_i64(c, "ax", 1, D(2), ax), gc_const_i64(c, "sp", 1, D(2), sp)};
+        gc_check(c, "Slice", "Slice with step 2", gc_op(c, "Slice", 5, in), 2e-2);
+    }
+    {
+        /* embedding lookup with a repeated index: the scatter must add */
+        struct gc *c = gc_new();
+        int64_t ids[6] = {1, 3, 1, 0, 4, 1};
+        int32_t in[2] = {gc_param(c, "emb", 2, D(5, 3), 1.0f), gc_const_i64(c, "ids", 2, D(2, 3), ids)};
+        gc_check(c, "Gather", "Gather (embedding, repeats)", gc_op(c, "Gather", 2, in), 2e-2);
+    }
+    {
+        struct gc *c = gc_new();
+        int64_t idx[1] = {-1};
+        int32_t in[2] = {gc_param(c, "h", 3, D(2, 3, 4), 1.0f), gc_const_i64(c, "i", 0, NULL, idx)}, y;
+        int32_t id = gc_node(c, "Gather", 2, in, 1, &y);
+        vm_node_set_int(c->g, id, "axis", 0, &err);
+        gc_check(c, "Gather", "Gather (last state, scalar index)", y, 2e-2);
+    }
+    {
+        struct gc *c = gc_new();
+        int64_t shape[3] = {2, 3, 4};
+        int32_t in[2] = {gc_param(c, "x", 2, D(3, 1), 1.0f), gc_const_i64(c, "s", 1, D(3), shape)};
+        gc_check(c, "Expand", "Expand", gc_op(c, "Expand", 2, in), 2e-2);
+    }
+
+    /* reduce */
+    const char *rops[] = {"ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin"};
+    for (int i = 0; i < 4; i++) {
+        for (int variant = 0; variant < 2; variant++) {
+            struct gc *c = gc_new();
+            int32_t x = gc_param_spaced(c, "x", 3, D(2, 3, 4)), y;
+            int32_t id = gc_node(c, rops[i], 1, &x, 1, &y);
+            if (variant == 0) vm_node_set_ints(c->g, id, "axes", D(2), 1, &err); /* over time, as in Kim-CNN */
+            else vm_node_set_ints(c->g, id, "axes", D(0, 2), 2, &err);       /* non-adjacent axes */
+            vm_node_set_int(c->g, id, "keepdims", variant, &err);
+            char label[64];
+            snprintf(label, sizeof label, "%s %s", rops[i], variant ? "axes (0,2) keepdims" : "axis 2");
+            gc_check(c, rops[i], label, y, 2e-2);
+        }
+    }
+
+    /* training ops */
+    {
+        struct gc *c = gc_new();
+        int64_t lab[4] = {0, 2, 1, 2};
+        int32_t in[2] = {gc_param(c, "logits", 2, D(4, 3), 2.0f), gc_const_i64(c, "y", 1, D(4), lab)}, outs[2];
+        gc_node(c, "SoftmaxCrossEntropy", 2, in, 2, outs);
+        gc_check(c, "SoftmaxCrossEntropy", "SoftmaxCrossEntropy", outs[0], 2e-2);
+    }
+    for (int train = 0; train < 2; train++) {
+        /* inference: r = q, a smooth function; training: the q output (the r sample is checked
+         * against PyTorch's straight-through estimator in the parity test) */
+        struct gc *c = gc_new();
+        c->training = train;
+        int32_t in[2] = {gc_param(c, "p", 3, D(2, 3, 2), 1.5f), gc_const_f32(c, "g", 3, D(2, 3, 2), NULL)}, outs[3];
+        int32_t id = gc_node(c, "VMask", 2, in, 3, outs);
+        vm_node_set_float(c->g, id, "tau", 0.7, &err);
+        gc_check(c, "VMask", train ? "VMask q (training)" : "VMask r = q (inference)", train ? outs[1] : outs[0], 2e-2);
+    }
+    {
+        struct gc *c = gc_new();
+        int64_t ids[6] = {5, 7, 0, 3, 0, 0}; /* 0 is the pad id: excluded from the mean */
+        int32_t p = gc_param(c, "p", 3, D(2, 3, 2), 1.5f), outs[3], loss;
+        gc_node(c, "VMask", 1, &p, 3, outs);
+        int32_t in[2] = {outs[1], gc_const_i64(c, "ids", 2, D(2, 3), ids)};
+        int32_t id = gc_node(c, "VMaskInfoLoss", 2, in, 1, &loss);
+        vm_node_set_int(c->g, id, "pad", 0, &err);
+        gc_check(c, "VMaskInfoLoss", "VMaskInfoLoss (pads excluded)", loss, 2e-2);
+    }
+    return gc_main_end("test_grad_core");
+}
