@@ -336,6 +336,8 @@ enum vm_status vm_rt_model_from_buffer(struct vm_rt_model **out, const uint8_t *
         vm_rt_model_free(m);
         return s;
     }
+    m->digest = 14695981039346656037ull;
+    for (size_t i = 0; i < len; i++) m->digest = (m->digest ^ buf[i]) * 1099511628211ull;
     m->max_insts = opts && opts->max_insts ? opts->max_insts : 64;
     m->insts = vm_calloc(m->max_insts, sizeof *m->insts, err);
     m->prof_ms = vm_calloc((size_t)m->plan.n_steps + 1, sizeof *m->prof_ms, err);

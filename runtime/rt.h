@@ -118,6 +118,7 @@ struct vm_rt_ctx {
 
 struct vm_rt_model {
     struct vm_rt_plan plan;
+    uint64_t digest; /* FNV-1a of the plan bytes: checkpoints resume only their own plan */
     uint8_t *persist; /* parameters, constants, optimizer state; 64-byte aligned slots */
     size_t persist_bytes;
     size_t *persist_off; /* per value; SIZE_MAX when not persistent */

@@ -141,6 +141,27 @@ enum vm_status vm_cli_compile_onnx(const char *path, const struct vm_model_opts 
     return VM_OK;
 }
 
+enum vm_status vm_cli_compile_onnx_training(const char *path, const struct vm_model_opts *o,
+                                            Onnx__ModelProto **model_out, struct vm_graph **g_out,
+                                            struct vm_error *err) {
+    *g_out = NULL;
+    *model_out = NULL;
+    Onnx__ModelProto *m = vm_onnx_load_model(path, err);
+    if (!m) return err->code;
+    struct vm_import_opts io = {.shapes = o ? o->shapes : NULL, .n_shapes = o ? o->n_shapes : 0};
+    struct vm_graph *g = NULL;
+    enum vm_status s = vm_import(m, &io, &g, err);
+    if (!s) s = vm_infer_graph(g, err);
+    if (s) {
+        vm_graph_free(g);
+        vm_onnx_free_model(m);
+        return vm_error_prefix(err, "%s", path);
+    }
+    *g_out = g;
+    *model_out = m;
+    return VM_OK;
+}
+
 enum vm_status vm_cli_load_runtime(const char *path, const struct vm_model_opts *o,
                                    const struct vm_tensor *fixed, int n_fixed,
                                    struct vm_rt_model **out, struct vm_error *err) {

@@ -49,6 +49,10 @@ enum vm_status vm_cli_compile_onnx(const char *path, const struct vm_model_opts 
                                    const struct vm_tensor *fixed, int n_fixed,
                                    Onnx__ModelProto **model_out, struct vm_graph **g_out,
                                    struct vm_error *err);
+/* Reads and imports an ONNX model for training: shapes inferred, Dropout kept. */
+enum vm_status vm_cli_compile_onnx_training(const char *path, const struct vm_model_opts *o,
+                                            Onnx__ModelProto **model_out, struct vm_graph **g_out,
+                                            struct vm_error *err);
 /* ONNX or plan -> runtime model. For ONNX the plan is built in memory exactly as `compile` writes
  * it, so running either gives identical results. */
 enum vm_status vm_cli_load_runtime(const char *path, const struct vm_model_opts *o,
@@ -58,6 +62,9 @@ enum vm_status vm_cli_load_runtime(const char *path, const struct vm_model_opts 
 int vm_cmd_inspect(int argc, char **argv);
 int vm_cmd_compile(int argc, char **argv);
 int vm_cmd_run(int argc, char **argv);
+int vm_cmd_train(int argc, char **argv);
+int vm_cmd_vocab(int argc, char **argv);
+int vm_cmd_tokenize(int argc, char **argv);
 int vm_cmd_default(const char *model, int argc, char **argv);
 
 #endif

@@ -16,6 +16,9 @@ static void usage(FILE *f) {
             "  inspect FILE              ops, inputs/outputs, parameters, word embedding, unsupported ops\n"
             "  compile FILE -o PLAN      compile an ONNX model to a plan file\n"
             "  run FILE --test-data DIR  run a model or plan on ONNX backend-test data\n"
+            "  train MODEL.onnx ...      insert a VMASK layer, train it, export ONNX\n"
+            "  vocab DATA.tsv -o V.txt   build a vocabulary with vmaskc's tokenizer\n"
+            "  tokenize                  tokenize stdin lines as training does\n"
             "\n"
             "Run 'vmaskc <command> --help' for a command's options.\n"
             "Exit codes: 0 ok, 1 check failed, 2 usage error, 3 bad or unsupported input,\n"
@@ -40,6 +43,9 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "inspect")) return vm_cmd_inspect(argc - 1, argv + 1);
     if (!strcmp(cmd, "compile")) return vm_cmd_compile(argc - 1, argv + 1);
     if (!strcmp(cmd, "run")) return vm_cmd_run(argc - 1, argv + 1);
+    if (!strcmp(cmd, "train")) return vm_cmd_train(argc - 1, argv + 1);
+    if (!strcmp(cmd, "vocab")) return vm_cmd_vocab(argc - 1, argv + 1);
+    if (!strcmp(cmd, "tokenize")) return vm_cmd_tokenize(argc - 1, argv + 1);
     if (cmd[0] == '-') {
         fprintf(stderr, "vmaskc: unknown option '%s'\n", cmd);
         usage(stderr);

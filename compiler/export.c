@@ -1,0 +1,353 @@
+/* export: trained graph -> ONNX (see export.h).
+ *
+ * The output model is the input ModelProto shallow-copied: untouched nodes, initializers and
+ * value infos are shared with the original message, changed ones are fresh copies, and everything
+ * allocated here is tracked and freed after packing — the original is never modified.
+ */
+#include "export.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compiler.h"
+#include "ops.h"
+#include "training.h"
+
+struct ex {
+    void **allocs;
+    size_t n, cap;
+    struct vm_error *err;
+    bool oom;
+};
+
+static void *ex_alloc(struct ex *e, size_t n) {
+    if (e->n == e->cap) {
+        size_t cap = e->cap ? 2 * e->cap : 256;
+        void **na = realloc(e->allocs, cap * sizeof *na);
+        if (!na) {
+            e->oom = true;
+            return NULL;
+        }
+        e->allocs = na;
+        e->cap = cap;
+    }
+    void *p = calloc(1, n ? n : 1);
+    if (!p) {
+        e->oom = true;
+        return NULL;
+    }
+    e->allocs[e->n++] = p;
+    return p;
+}
+
+static char *ex_str(struct ex *e, const char *s) {
+    char *d = ex_alloc(e, strlen(s) + 1);
+    if (d) strcpy(d, s);
+    return d;
+}
+
+void vm_mask_word_keep(const float *table, int64_t V, int64_t E, const float *w1, const float *b1,
+                       int64_t H, const float *w2, const float *b2, float *out) {
+#pragma omp parallel for
+    for (int64_t v = 0; v < V; v++) {
+        const float *x = table + v * E;
+        double p0 = b2[0], p1 = b2[1];
+        for (int64_t h = 0; h < H; h++) {
+            double a = b1[h];
+            for (int64_t k = 0; k < E; k++) a += (double)x[k] * w1[k * H + h];
+            double t = tanh(a);
+            p0 += t * w2[2 * h];
+            p1 += t * w2[2 * h + 1];
+        }
+        out[v] = (float)(1.0 / (1.0 + exp(-(p1 - p0))));
+    }
+}
+
+static Onnx__TensorProto *mk_tensor(struct ex *e, const char *name, int32_t dtype, int rank, const int64_t *dims,
+                                    const void *data, size_t nbytes) {
+    Onnx__TensorProto *t = ex_alloc(e, sizeof *t);
+    int64_t *d = ex_alloc(e, sizeof(int64_t) * (size_t)(rank ? rank : 1));
+    uint8_t *raw = ex_alloc(e, nbytes);
+    if (!t || !d || !raw) return NULL;
+    onnx__tensor_proto__init(t);
+    t->name = ex_str(e, name);
+    for (int i = 0; i < rank; i++) d[i] = dims[i];
+    t->n_dims = (size_t)rank;
+    t->dims = d;
+    t->has_data_type = 1;
+    t->data_type = dtype;
+    t->has_raw_data = 1;
+    if (nbytes) memcpy(raw, data, nbytes);
+    t->raw_data.data = raw;
+    t->raw_data.len = nbytes;
+    return t;
+}
+
+static Onnx__AttributeProto *mk_attr_ints(struct ex *e, const char *name, const int64_t *v, size_t n) {
+    Onnx__AttributeProto *a = ex_alloc(e, sizeof *a);
+    int64_t *d = ex_alloc(e, sizeof(int64_t) * (n ? n : 1));
+    if (!a || !d) return NULL;
+    onnx__attribute_proto__init(a);
+    a->name = ex_str(e, name);
+    a->has_type = 1;
+    a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS;
+    memcpy(d, v, sizeof(int64_t) * n);
+    a->ints = d;
+    a->n_ints = n;
+    return a;
+}
+
+static Onnx__AttributeProto *mk_attr_int(struct ex *e, const char *name, int64_t v) {
+    Onnx__AttributeProto *a = ex_alloc(e, sizeof *a);
+    if (!a) return NULL;
+    onnx__attribute_proto__init(a);
+    a->name = ex_str(e, name);
+    a->has_type = 1;
+    a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT;
+    a->has_i = 1;
+    a->i = v;
+    return a;
+}
+
+static Onnx__NodeProto *mk_node(struct ex *e, const char *op, const char *name, int nin, const char *const *in,
+                                const char *out, Onnx__AttributeProto *attr) {
+    Onnx__NodeProto *n = ex_alloc(e, sizeof *n);
+    char **ins = ex_alloc(e, sizeof(char *) * (size_t)nin);
+    char **outs = ex_alloc(e, sizeof(char *));
+    Onnx__AttributeProto **attrs = ex_alloc(e, sizeof *attrs);
+    if (!n || !ins || !outs || !attrs) return NULL;
+    onnx__node_proto__init(n);
+    n->op_type = ex_str(e, op);
+    n->name = ex_str(e, name);
+    for (int i = 0; i < nin; i++) ins[i] = ex_str(e, in[i]);
+    n->input = ins;
+    n->n_input = (size_t)nin;
+    outs[0] = ex_str(e, out);
+    n->output = outs;
+    n->n_output = 1;
+    if (attr) {
+        attrs[0] = attr;
+        n->attribute = attrs;
+        n->n_attribute = 1;
+    }
+    return n;
+}
+
+/* Copies a node with every input named `from` renamed to `to`. */
+static Onnx__NodeProto *renamed_inputs(struct ex *e, const Onnx__NodeProto *orig, const char *from, const char *to) {
+    Onnx__NodeProto *n = ex_alloc(e, sizeof *n);
+    char **ins = ex_alloc(e, sizeof(char *) * (orig->n_input ? orig->n_input : 1));
+    if (!n || !ins) return NULL;
+    *n = *orig;
+    for (size_t i = 0; i < orig->n_input; i++) ins[i] = orig->input[i] && !strcmp(orig->input[i], from) ? (char *)to : orig->input[i];
+    n->input = ins;
+    return n;
+}
+
+static int opset_of(const Onnx__ModelProto *m) {
+    for (size_t i = 0; i < m->n_opset_import; i++)
+        if (!m->opset_import[i]->domain || !*m->opset_import[i]->domain) return (int)m->opset_import[i]->version;
+    return 13;
+}
+
+enum vm_status vm_export_onnx(const Onnx__ModelProto *orig, const struct vm_graph *g,
+                              const struct vm_export_opts *o, vm_param_lookup lookup, void *ctx,
+                              const char *path, struct vm_error *err) {
+    struct ex e = {.err = err};
+    enum vm_status s = VM_OK;
+    const Onnx__GraphProto *og = orig->graph;
+    Onnx__ModelProto m = *orig;
+    Onnx__GraphProto gp = *og;
+    m.graph = &gp;
+    int opset = opset_of(orig);
+    size_t extra = 16;
+    /* initializers: trained values replace the originals */
+    gp.initializer = ex_alloc(&e, sizeof(Onnx__TensorProto *) * (og->n_initializer + extra));
+    gp.node = ex_alloc(&e, sizeof(Onnx__NodeProto *) * (og->n_node + extra));
+    gp.output = ex_alloc(&e, sizeof(Onnx__ValueInfoProto *) * (og->n_output + 1));
+    if (e.oom) goto oom;
+    gp.n_initializer = 0;
+    for (size_t i = 0; i < og->n_initializer; i++) {
+        const Onnx__TensorProto *t = og->initializer[i];
+        size_t nb = 0;
+        const void *trained = lookup && t->name ? lookup(ctx, t->name, &nb) : NULL;
+        if (!trained) {
+            gp.initializer[gp.n_initializer++] = og->initializer[i];
+            continue;
+        }
+        int64_t dims[VM_MAX_RANK];
+        for (size_t d = 0; d < t->n_dims && d < VM_MAX_RANK; d++) dims[d] = t->dims[d];
+        Onnx__TensorProto *nt = mk_tensor(&e, t->name, VM_DTYPE_FLOAT, (int)t->n_dims, dims, trained, nb);
+        if (!nt) goto oom;
+        gp.initializer[gp.n_initializer++] = nt;
+    }
+    for (size_t i = 0; i < og->n_node; i++) gp.node[i] = og->node[i];
+    gp.n_node = og->n_node;
+    for (size_t i = 0; i < og->n_output; i++) gp.output[i] = og->output[i];
+    gp.n_output = og->n_output;
+
+    if (o->mask) {
+        /* x: the value the mask multiplies; insert after its producer */
+        char x_name[512], ids_name[512] = "";
+        int32_t emb = -1;
+        if ((s = vm_find_embedding(g, o->embedding, &emb, err))) goto done;
+        if (o->mask_after) snprintf(x_name, sizeof x_name, "%s", o->mask_after);
+        else if (emb >= 0) snprintf(x_name, sizeof x_name, "%s", g->values[g->nodes[emb].out[0]].name);
+        else {
+            s = vm_errorf(err, VM_EINVAL, "export: the model has no word embedding to attach the mask to");
+            goto done;
+        }
+        if (emb >= 0) snprintf(ids_name, sizeof ids_name, "%s", g->values[g->nodes[emb].in[1]].name);
+        size_t pos = 0;
+        for (size_t i = 0; i < og->n_node; i++)
+            for (size_t k = 0; k < og->node[i]->n_output; k++)
+                if (og->node[i]->output[k] && !strcmp(og->node[i]->output[k], x_name)) pos = i + 1;
+        /* rewire every reader of x to z */
+        const char *z = "vmask.z";
+        for (size_t i = 0; i < gp.n_node; i++) {
+            bool reads = false;
+            for (size_t k = 0; k < gp.node[i]->n_input; k++) reads |= gp.node[i]->input[k] && !strcmp(gp.node[i]->input[k], x_name);
+            if (reads && !(gp.node[i] = renamed_inputs(&e, gp.node[i], x_name, z))) goto oom;
+        }
+        for (size_t i = 0; i < gp.n_output; i++) {
+            if (strcmp(gp.output[i]->name, x_name)) continue;
+            Onnx__ValueInfoProto *vi = ex_alloc(&e, sizeof *vi);
+            if (!vi) goto oom;
+            *vi = *gp.output[i];
+            vi->name = (char *)z;
+            gp.output[i] = vi;
+        }
+        Onnx__NodeProto *nn[16];
+        int k = 0;
+        const char *q_name = "vmask.q";
+        if (!o->mask_after && emb >= 0) {
+            /* exact per-word table */
+            const struct vm_value *tv = &g->values[g->nodes[emb].in[0]];
+            int64_t V = vm_dim_value(&tv->dims[0]), E = vm_dim_value(&tv->dims[1]);
+            size_t nb;
+            const float *table = lookup ? lookup(ctx, tv->name, &nb) : NULL;
+            if (!table) table = tv->data;
+            size_t n1, n2, n3, n4;
+            const float *w1 = lookup(ctx, VM_MASK_W1, &n1), *b1 = lookup(ctx, VM_MASK_B1, &n2), *w2 = lookup(ctx, VM_MASK_W2, &n3),
+                        *b2 = lookup(ctx, VM_MASK_B2, &n4);
+            if (!w1 || !b1 || !w2 || !b2) {
+                s = vm_errorf(err, VM_EINTERNAL, "export: the mask parameters are missing");
+                goto done;
+            }
+            int64_t H = (int64_t)(n2 / sizeof(float));
+            float *keep = ex_alloc(&e, sizeof(float) * (size_t)V);
+            if (!keep) goto oom;
+            vm_mask_word_keep(table, V, E, w1, b1, H, w2, b2, keep);
+            Onnx__TensorProto *kt = mk_tensor(&e, "vmask.word_keep", VM_DTYPE_FLOAT, 1, &V, keep, sizeof(float) * (size_t)V);
+            if (!kt) goto oom;
+            gp.initializer[gp.n_initializer++] = kt;
+            const char *gin[2] = {"vmask.word_keep", ids_name};
+            if (!(nn[k++] = mk_node(&e, "Gather", "vmask/Gather", 2, gin, q_name, mk_attr_int(&e, "axis", 0)))) goto oom;
+        } else {
+            /* the mask network */
+            const char *names[4] = {VM_MASK_W1, VM_MASK_B1, VM_MASK_W2, VM_MASK_B2};
+            size_t nbs[4];
+            const void *data[4];
+            for (int i = 0; i < 4; i++)
+                if (!(data[i] = lookup(ctx, names[i], &nbs[i]))) {
+                    s = vm_errorf(err, VM_EINTERNAL, "export: the mask parameters are missing");
+                    goto done;
+                }
+            int64_t H = (int64_t)(nbs[1] / sizeof(float)), E = (int64_t)(nbs[0] / sizeof(float)) / H;
+            int64_t d1[2] = {E, H}, d2[1] = {H}, d3[2] = {H, 2}, d4[1] = {2};
+            const int64_t *dd[4] = {d1, d2, d3, d4};
+            int rr[4] = {2, 1, 2, 1};
+            for (int i = 0; i < 4; i++) {
+                Onnx__TensorProto *t = mk_tensor(&e, names[i], VM_DTYPE_FLOAT, rr[i], dd[i], data[i], nbs[i]);
+                if (!t) goto oom;
+                gp.initializer[gp.n_initializer++] = t;
+            }
+            int64_t one = 1;
+            Onnx__TensorProto *ki = mk_tensor(&e, "vmask.keep_index", VM_DTYPE_INT64, 0, NULL, &one, 8);
+            if (!ki) goto oom;
+            gp.initializer[gp.n_initializer++] = ki;
+            const char *a1[2] = {x_name, VM_MASK_W1}, *a2[2] = {"vmask.h0", VM_MASK_B1}, *a3[1] = {"vmask.h1"}, *a4[2] = {"vmask.h", VM_MASK_W2},
+                       *a5[2] = {"vmask.p0", VM_MASK_B2}, *a6[1] = {"vmask.p"}, *a7[2] = {"vmask.probs", "vmask.keep_index"};
+            if (!(nn[k++] = mk_node(&e, "MatMul", "vmask/fc1/MatMul", 2, a1, "vmask.h0", NULL)) ||
+                !(nn[k++] = mk_node(&e, "Add", "vmask/fc1/Add", 2, a2, "vmask.h1", NULL)) ||
+                !(nn[k++] = mk_node(&e, "Tanh", "vmask/Tanh", 1, a3, "vmask.h", NULL)) ||
+                !(nn[k++] = mk_node(&e, "MatMul", "vmask/fc2/MatMul", 2, a4, "vmask.p0", NULL)) ||
+                !(nn[k++] = mk_node(&e, "Add", "vmask/fc2/Add", 2, a5, "vmask.p", NULL)) ||
+                !(nn[k++] = mk_node(&e, "Softmax", "vmask/Softmax", 1, a6, "vmask.probs", mk_attr_int(&e, "axis", -1))) ||
+                !(nn[k++] = mk_node(&e, "Gather", "vmask/keep", 2, a7, q_name, mk_attr_int(&e, "axis", -1))))
+                goto oom;
+        }
+        int64_t minus1 = -1;
+        if (opset >= 13) {
+            Onnx__TensorProto *ax = mk_tensor(&e, "vmask.unsqueeze_axes", VM_DTYPE_INT64, 1, &(int64_t){1}, &minus1, 8);
+            if (!ax) goto oom;
+            gp.initializer[gp.n_initializer++] = ax;
+            const char *ui[2] = {q_name, "vmask.unsqueeze_axes"};
+            if (!(nn[k++] = mk_node(&e, "Unsqueeze", "vmask/Unsqueeze", 2, ui, "vmask.r", NULL))) goto oom;
+        } else {
+            const char *ui[1] = {q_name};
+            if (!(nn[k++] = mk_node(&e, "Unsqueeze", "vmask/Unsqueeze", 1, ui, "vmask.r", mk_attr_ints(&e, "axes", &minus1, 1)))) goto oom;
+        }
+        const char *mi[2] = {x_name, "vmask.r"};
+        if (!(nn[k++] = mk_node(&e, "Mul", "vmask/Mul", 2, mi, z, NULL))) goto oom;
+        memmove(&gp.node[pos + (size_t)k], &gp.node[pos], sizeof(Onnx__NodeProto *) * (gp.n_node - pos));
+        for (int i = 0; i < k; i++) gp.node[pos + (size_t)i] = nn[i];
+        gp.n_node += (size_t)k;
+        if (o->mask_output) {
+            /* word_mask [B, T]: typed like the token-id input */
+            Onnx__ValueInfoProto *vi = ex_alloc(&e, sizeof *vi);
+            Onnx__TypeProto *tp = ex_alloc(&e, sizeof *tp);
+            Onnx__TypeProto__Tensor *tt = ex_alloc(&e, sizeof *tt);
+            if (!vi || !tp || !tt) goto oom;
+            onnx__value_info_proto__init(vi);
+            onnx__type_proto__init(tp);
+            onnx__type_proto__tensor__init(tt);
+            const Onnx__TensorShapeProto *shape = NULL;
+            for (size_t i = 0; i < og->n_input; i++)
+                if (og->input[i]->name && !strcmp(og->input[i]->name, ids_name) && og->input[i]->type &&
+                    og->input[i]->type->value_case == ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE)
+                    shape = og->input[i]->type->tensor_type->shape;
+            tt->has_elem_type = 1;
+            tt->elem_type = VM_DTYPE_FLOAT;
+            tt->shape = (Onnx__TensorShapeProto *)shape;
+            tp->value_case = ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
+            tp->tensor_type = tt;
+            vi->name = (char *)"word_mask";
+            vi->type = tp;
+            /* word_mask is vmask.q under its public name */
+            const char *ii[1] = {q_name};
+            Onnx__NodeProto *idn = mk_node(&e, "Identity", "vmask/word_mask", 1, ii, "word_mask", NULL);
+            if (!idn) goto oom;
+            gp.node[gp.n_node++] = idn;
+            gp.output[gp.n_output++] = vi;
+        }
+    }
+    /* metadata: original entries not overridden, then ours */
+    m.metadata_props = ex_alloc(&e, sizeof(Onnx__StringStringEntryProto *) * (orig->n_metadata_props + (size_t)o->n_meta + 1));
+    if (!m.metadata_props) goto oom;
+    m.n_metadata_props = 0;
+    for (size_t i = 0; i < orig->n_metadata_props; i++) {
+        bool overridden = false;
+        for (int k = 0; k < o->n_meta; k++)
+            overridden |= orig->metadata_props[i]->key && !strcmp(orig->metadata_props[i]->key, o->meta_keys[k]);
+        if (!overridden) m.metadata_props[m.n_metadata_props++] = orig->metadata_props[i];
+    }
+    for (int k = 0; k < o->n_meta; k++) {
+        Onnx__StringStringEntryProto *kv = ex_alloc(&e, sizeof *kv);
+        if (!kv) goto oom;
+        onnx__string_string_entry_proto__init(kv);
+        kv->key = (char *)o->meta_keys[k];
+        kv->value = (char *)o->meta_values[k];
+        m.metadata_props[m.n_metadata_props++] = kv;
+    }
+    s = vm_onnx_save_model(path, &m, err);
+    goto done;
+oom:
+    s = vm_errorf(err, VM_ENOMEM, "out of memory while exporting");
+done:
+    for (size_t i = 0; i < e.n; i++) free(e.allocs[i]);
+    free(e.allocs);
+    return s;
+}

@@ -1,0 +1,40 @@
+/* export: writes the trained model back to ONNX so any runtime runs it unchanged — the original
+ * graph with trained initializers, plus the learned mask:
+ *  - mask right after the word-embedding Gather: the mask depends on the word alone, so it is
+ *    exported exactly and cheaply as a V-vector `vmask.word_keep` of keep probabilities, applied
+ *    with Gather(word_keep, ids) -> Unsqueeze -> Mul;
+ *  - mask elsewhere (--mask-after): the mask network itself (MatMul, Add, Tanh, MatMul, Add,
+ *    Softmax, Gather index 1, Unsqueeze, Mul).
+ * Optionally a second output `word_mask` [B, T]. Vocabulary and VMASK settings go into
+ * metadata_props so vmaskc can tokenize for the exported model without --vocab.
+ */
+#ifndef VM_EXPORT_H
+#define VM_EXPORT_H
+
+#include "../onnx/onnx_io.h"
+#include "ir.h"
+
+/* Returns the trained bytes of a parameter (float32, row-major) or NULL when it was not trained. */
+typedef const void *(*vm_param_lookup)(void *ctx, const char *name, size_t *nbytes);
+
+struct vm_export_opts {
+    bool mask;            /* the model has a mask layer */
+    const char *mask_after; /* NULL: after the word embedding */
+    const char *embedding;  /* embedding override as given to training */
+    bool mask_output;     /* add the `word_mask` output */
+    const char *const *meta_keys; /* extra metadata_props */
+    const char *const *meta_values;
+    int n_meta;
+};
+
+/* `g` is the imported (inference) graph of `orig`, used to find the embedding and shapes. */
+enum vm_status vm_export_onnx(const Onnx__ModelProto *orig, const struct vm_graph *g,
+                              const struct vm_export_opts *o, vm_param_lookup lookup, void *ctx,
+                              const char *path, struct vm_error *err);
+
+/* Keep probability q(w) of every vocabulary word for a mask after the embedding: table [V, E],
+ * mask weights W1 [E, H], b1 [H], W2 [H, 2], b2 [2]; out [V]. */
+void vm_mask_word_keep(const float *table, int64_t V, int64_t E, const float *w1, const float *b1,
+                       int64_t H, const float *w2, const float *b2, float *out);
+
+#endif

@@ -1,0 +1,507 @@
+/* training: builds the training graph (see training.h).
+ *
+ * The mask layer follows the VMASK release: per token, Linear(E->H) -> tanh -> Linear(H->2) gives
+ * keep/drop logits (index 1 = keep), initialized like torch.nn.Linear (uniform within
+ * 1/sqrt(fan_in)) from the seed. The layer multiplies the embedding by r (training: the hard
+ * Gumbel sample; inference: q). Parameters are the float initializers with more than one element
+ * that feed a differentiable input; the word embedding is frozen unless train_embedding.
+ */
+#include "training.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "autodiff.h"
+#include "compiler.h"
+#include "ops.h"
+
+void vm_train_opts_default(struct vm_train_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->mask_hidden = 100;
+    o->tau = 1.0;
+    o->pad_id = -1;
+    o->beta1 = 0.9;
+    o->beta2 = 0.999;
+    o->epsilon = 1e-8;
+    o->seed = 1;
+}
+
+/* Adds a forward node and infers its outputs at once. */
+static int32_t fwd(struct vm_graph *g, const char *op, const char *name, int n_in, const int32_t *in, int n_out,
+                   int32_t *outs, struct vm_error *err) {
+    int32_t id = vm_graph_build(g, op, name, n_in, in, n_out, outs, err);
+    return id;
+}
+
+static enum vm_status fwd_done(struct vm_graph *g, int32_t id, struct vm_error *err) {
+    const struct vm_op_row *row = vm_op_row(g->nodes[id].op);
+    enum vm_status s = row->infer(g, id, err);
+    if (!s && row->fold) s = row->fold(g, id, err);
+    return s;
+}
+
+static int32_t fwd1(struct vm_graph *g, const char *op, const char *name, int n_in, const int32_t *in, struct vm_error *err) {
+    int32_t out;
+    int32_t id = fwd(g, op, name, n_in, in, 1, &out, err);
+    if (id < 0 || fwd_done(g, id, err)) return -1;
+    return out;
+}
+
+static int32_t add_named(struct vm_graph *g, const char *name, int32_t dtype, struct vm_error *err) {
+    if (vm_graph_find_value(g, name) < 0) return vm_graph_add_value(g, name, dtype, err);
+    return vm_graph_fresh_value(g, name, dtype, err);
+}
+
+static enum vm_status add_input(struct vm_graph *g, int32_t v, struct vm_error *err) {
+    int32_t *ni = vm_realloc(g->inputs, (size_t)(g->n_inputs + 1) * sizeof *ni, err);
+    if (!ni) return VM_ENOMEM;
+    g->inputs = ni;
+    g->inputs[g->n_inputs++] = v;
+    g->values[v].flags |= VM_VALUE_INPUT | VM_VALUE_AUX;
+    return VM_OK;
+}
+
+static enum vm_status add_output(struct vm_graph *g, int32_t v, struct vm_error *err) {
+    int32_t *no = vm_realloc(g->outputs, (size_t)(g->n_outputs + 1) * sizeof *no, err);
+    if (!no) return VM_ENOMEM;
+    g->outputs = no;
+    g->outputs[g->n_outputs++] = v;
+    g->values[v].flags |= VM_VALUE_OUTPUT;
+    return VM_OK;
+}
+
+static uint64_t mix(uint64_t x) {
+    x += 0x9e3779b97f4a7c15ull;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+/* Float parameter of the given shape, uniform in [-bound, bound] from (seed, tag). */
+static int32_t new_param(struct vm_graph *g, const char *name, int rank, const int64_t *dims, double bound, uint64_t seed,
+                         uint64_t tag, struct vm_error *err) {
+    int32_t v = add_named(g, name, VM_DTYPE_FLOAT, err);
+    if (v < 0) return -1;
+    int64_t n = vm_numel(dims, rank);
+    float *d = vm_malloc((size_t)n * sizeof *d, err);
+    if (!d) return -1;
+    uint64_t st = mix(seed ^ mix(tag));
+    for (int64_t i = 0; i < n; i++) {
+        st = mix(st);
+        double u = (double)(st >> 11) / 9007199254740992.0;
+        d[i] = (float)((2 * u - 1) * bound);
+    }
+    vm_value_set_shape_ints(&g->values[v], rank, dims);
+    vm_value_set_data(&g->values[v], d, (size_t)n * sizeof *d);
+    g->values[v].flags |= VM_VALUE_INIT | VM_VALUE_PARAM;
+    return v;
+}
+
+static int32_t zeros_like(struct vm_graph *g, const char *name, int32_t like, uint32_t flags, struct vm_error *err) {
+    int32_t v = add_named(g, name, VM_DTYPE_FLOAT, err);
+    if (v < 0) return -1;
+    const struct vm_value *lv = &g->values[like];
+    int64_t dims[VM_MAX_RANK];
+    for (int d = 0; d < lv->rank; d++) dims[d] = vm_dim_value(&lv->dims[d]);
+    int rank = lv->rank;
+    int64_t n = vm_numel(dims, rank);
+    float *d = vm_calloc((size_t)(n ? n : 1), sizeof *d, err);
+    if (!d) return -1;
+    vm_value_set_shape_ints(&g->values[v], rank, dims);
+    vm_value_set_data(&g->values[v], d, (size_t)n * sizeof *d);
+    g->values[v].flags |= flags;
+    return v;
+}
+
+/* Is value v read by some live node at a differentiable input position, and never at a position
+ * whose value must be known at compile time? */
+static bool used_as_weight(const struct vm_graph *g, int32_t v) {
+    bool diff = false;
+    for (int32_t i = 0; i < g->n_nodes; i++) {
+        const struct vm_node *n = &g->nodes[i];
+        if (n->dead) continue;
+        const struct vm_op_row *row = vm_op_row(n->op);
+        for (int32_t k = 0; k < n->n_in; k++) {
+            if (n->in[k] != v) continue;
+            if (k < 32 && (row->shape_in & (1u << k))) return false;
+            if (!(row->flags & VM_OP_NO_GRAD) && !(k < 32 && (row->nondiff & (1u << k)))) diff = true;
+        }
+    }
+    return diff;
+}
+
+static enum vm_status mark_params(struct vm_graph *g, const struct vm_train_opts *o, int32_t emb_table,
+                                  struct vm_train_info *info, struct vm_error *err) {
+    for (int i = 0; i < o->n_freeze; i++)
+        if (vm_graph_find_value(g, o->freeze[i]) < 0)
+            return vm_errorf(err, VM_EINVAL, "--freeze %s: the model has no initializer of that name", o->freeze[i]);
+    for (int32_t v = 0; v < g->n_values; v++) {
+        struct vm_value *val = &g->values[v];
+        if (!(val->flags & VM_VALUE_INIT) || val->dtype != VM_DTYPE_FLOAT || !val->data) continue;
+        int64_t n = vm_value_numel(val);
+        if (n <= 1 || !used_as_weight(g, v)) continue;
+        info->n_params += n;
+        bool frozen = v == emb_table && !o->train_embedding;
+        for (int i = 0; i < o->n_freeze; i++) frozen |= !strcmp(o->freeze[i], val->name);
+        if (frozen) {
+            val->flags |= VM_VALUE_FROZEN;
+            continue;
+        }
+        val->flags |= VM_VALUE_PARAM;
+        info->n_trainable += n;
+    }
+    return VM_OK;
+}
+
+/* Inserts z = x * r after value x; returns q (the keep probabilities) in *q_out. */
+static enum vm_status insert_mask(struct vm_graph *g, const struct vm_train_opts *o, int32_t x, int32_t ids, int32_t *q_out,
+                                  int32_t *info_out, struct vm_error *err) {
+    struct vm_value *xv = &g->values[x];
+    if (xv->rank != 3 || xv->dtype != VM_DTYPE_FLOAT || !vm_dim_is_const(&xv->dims[2]))
+        return vm_errorf(err, VM_EUNSUPPORTED, "the mask goes after '%s', which must be a float [B, T, E] tensor with a fixed E", xv->name);
+    struct vm_dim d0 = xv->dims[0], d1 = xv->dims[1];
+    int64_t E = vm_dim_value(&xv->dims[2]), H = o->mask_hidden;
+    if (H < 1) return vm_errorf(err, VM_EINVAL, "--mask-hidden must be positive");
+    /* every current reader of x will read z instead */
+    int32_t n_users = 0, *users = vm_malloc(sizeof(int32_t) * (size_t)(g->n_nodes + 1) * 2, err);
+    if (!users) return VM_ENOMEM;
+    for (int32_t i = 0; i < g->n_nodes; i++) {
+        if (g->nodes[i].dead) continue;
+        for (int32_t k = 0; k < g->nodes[i].n_in; k++)
+            if (g->nodes[i].in[k] == x) {
+                users[2 * n_users] = i;
+                users[2 * n_users + 1] = k;
+                n_users++;
+            }
+    }
+    double b1 = 1.0 / sqrt((double)E), b2 = 1.0 / sqrt((double)H);
+    int64_t w1d[2] = {E, H}, b1d[1] = {H}, w2d[2] = {H, 2}, b2d[1] = {2};
+    int32_t w1 = new_param(g, VM_MASK_W1, 2, w1d, b1, o->seed, 1, err);
+    int32_t bb1 = new_param(g, VM_MASK_B1, 1, b1d, b1, o->seed, 2, err);
+    int32_t w2 = new_param(g, VM_MASK_W2, 2, w2d, b2, o->seed, 3, err);
+    int32_t bb2 = new_param(g, VM_MASK_B2, 1, b2d, b2, o->seed, 4, err);
+    if (w1 < 0 || bb1 < 0 || w2 < 0 || bb2 < 0) {
+        free(users);
+        return err->code;
+    }
+    int32_t in2[2];
+    in2[0] = x;
+    in2[1] = w1;
+    int32_t h = fwd1(g, "MatMul", "vmask/fc1/MatMul", 2, in2, err);
+    in2[0] = h;
+    in2[1] = bb1;
+    h = h < 0 ? -1 : fwd1(g, "Add", "vmask/fc1/Add", 2, in2, err);
+    h = h < 0 ? -1 : fwd1(g, "Tanh", "vmask/Tanh", 1, &h, err);
+    in2[0] = h;
+    in2[1] = w2;
+    int32_t p = h < 0 ? -1 : fwd1(g, "MatMul", "vmask/fc2/MatMul", 2, in2, err);
+    in2[0] = p;
+    in2[1] = bb2;
+    p = p < 0 ? -1 : fwd1(g, "Add", "vmask/fc2/Add", 2, in2, err);
+    if (p < 0) {
+        free(users);
+        return err->code;
+    }
+    int32_t vin[2] = {p, -1};
+    if (o->noise_input) {
+        int32_t noise = add_named(g, "vmask.noise", VM_DTYPE_FLOAT, err);
+        if (noise < 0) {
+            free(users);
+            return err->code;
+        }
+        struct vm_dim nd[3] = {d0, d1, vm_dim_const(2)};
+        vm_value_set_shape(&g->values[noise], 3, nd);
+        enum vm_status s = add_input(g, noise, err);
+        if (s) {
+            free(users);
+            return s;
+        }
+        vin[1] = noise;
+    }
+    int32_t mo[3];
+    int32_t id = fwd(g, "VMask", "vmask/VMask", o->noise_input ? 2 : 1, vin, 3, mo, err);
+    enum vm_status s = id < 0 ? err->code : vm_node_set_float(g, id, "tau", o->tau, err);
+    if (!s) s = fwd_done(g, id, err);
+    if (s) {
+        free(users);
+        return s;
+    }
+    int64_t ax = 2;
+    int32_t axes = vm_graph_fresh_value(g, "vmask/axes", VM_DTYPE_INT64, err);
+    int64_t one = 1;
+    int64_t *axd = vm_malloc(8, err);
+    if (axes < 0 || !axd) {
+        free(users);
+        return VM_ENOMEM;
+    }
+    *axd = ax;
+    vm_value_set_shape_ints(&g->values[axes], 1, &one);
+    vm_value_set_data(&g->values[axes], axd, 8);
+    in2[0] = mo[0];
+    in2[1] = axes;
+    int32_t r3 = fwd1(g, "Unsqueeze", "vmask/Unsqueeze", 2, in2, err);
+    in2[0] = x;
+    in2[1] = r3;
+    int32_t z = r3 < 0 ? -1 : fwd1(g, "Mul", "vmask/Mul", 2, in2, err);
+    if (z < 0) {
+        free(users);
+        return err->code;
+    }
+    for (int32_t i = 0; i < n_users; i++) g->nodes[users[2 * i]].in[users[2 * i + 1]] = z;
+    free(users);
+    for (int32_t k = 0; k < g->n_outputs; k++)
+        if (g->outputs[k] == x) g->outputs[k] = z;
+    g->values[mo[1]].flags |= VM_VALUE_SAVED;
+    *q_out = mo[1];
+    /* the information loss over real tokens */
+    int32_t lin[2] = {mo[1], ids};
+    int32_t info = -1;
+    if (ids >= 0) {
+        struct vm_value *iv = &g->values[ids];
+        if (iv->rank != 2 || !vm_dim_eq(&iv->dims[0], &d0) || !vm_dim_eq(&iv->dims[1], &d1)) ids = -1;
+    }
+    if (ids < 0) {
+        /* no token ids shaped like the mask: every position counts (pad = -1 never matches) */
+        int32_t zeros = vm_graph_fresh_value(g, "vmask/ids", VM_DTYPE_INT64, err);
+        if (zeros < 0) return err->code;
+        struct vm_dim sd[2] = {d0, d1};
+        vm_value_set_shape(&g->values[zeros], 2, sd);
+        int32_t shape = vm_graph_fresh_value(g, "vmask/ids_shape", VM_DTYPE_INT64, err);
+        if (shape < 0) return err->code;
+        int64_t two = 2;
+        vm_value_set_shape_ints(&g->values[shape], 1, &two);
+        if ((s = vm_value_set_known(&g->values[shape], sd, 2, err))) return s;
+        int32_t cid = fwd(g, "ConstantOfShape", "vmask/ids", 1, &shape, 1, &lin[1], err);
+        if (cid < 0 || vm_node_set_float(g, cid, "value", 0.0, err) || vm_node_set_int(g, cid, "value_dtype", VM_DTYPE_INT64, err) ||
+            fwd_done(g, cid, err))
+            return err->code;
+    }
+    int32_t lid = fwd(g, "VMaskInfoLoss", "vmask/InfoLoss", 2, lin, 1, &info, err);
+    if (lid < 0 || vm_node_set_int(g, lid, "pad", ids >= 0 ? o->pad_id : -1, err) || fwd_done(g, lid, err)) return err->code;
+    *info_out = info;
+    return VM_OK;
+}
+
+/* The node computing the logits from features: Gemm or MatMul (optionally followed by Add). */
+static enum vm_status add_classifier_dropout(struct vm_graph *g, int32_t logits, double p, struct vm_error *err) {
+    int32_t node = g->values[logits].producer;
+    if (node >= 0 && !strcmp(vm_op_name(g->nodes[node].op), "Add")) {
+        for (int k = 0; k < 2; k++) {
+            int32_t pr = g->values[g->nodes[node].in[k]].producer;
+            if (pr >= 0 && !strcmp(vm_op_name(g->nodes[pr].op), "MatMul")) node = pr;
+        }
+    }
+    if (node < 0 || (strcmp(vm_op_name(g->nodes[node].op), "Gemm") && strcmp(vm_op_name(g->nodes[node].op), "MatMul")))
+        return vm_errorf(err, VM_EUNSUPPORTED, "--dropout: the logits do not come from a Gemm or MatMul layer, so there is no classifier layer to put dropout before");
+    int32_t a = g->nodes[node].in[0], out;
+    char name[512];
+    snprintf(name, sizeof name, "%s/dropout", g->nodes[node].name);
+    int32_t id = fwd(g, "Dropout", name, 1, &a, 1, &out, err);
+    if (id < 0 || vm_node_set_float(g, id, "ratio", p, err) || fwd_done(g, id, err)) return err->code;
+    g->nodes[node].in[0] = out;
+    return VM_OK;
+}
+
+
+enum vm_status vm_annotate_text_model(struct vm_graph *g, const char *embedding, struct vm_error *err) {
+    enum vm_status s;
+    char buf[64];
+    int32_t emb;
+    if ((s = vm_find_embedding(g, embedding, &emb, err))) return s;
+    int32_t ids = emb >= 0 ? g->nodes[emb].in[1] : -1;
+    if (ids >= 0 && !(g->values[ids].flags & VM_VALUE_INPUT)) ids = -1;
+    int32_t out = g->n_outputs ? g->outputs[0] : -1;
+    bool probs = false;
+    if (out >= 0 && g->values[out].producer >= 0) probs = !strcmp(vm_op_name(g->nodes[g->values[out].producer].op), "Softmax");
+    if ((s = vm_graph_set_meta(g, "vmaskc.probs_output", probs ? "1" : "0", err))) return s;
+    if (out >= 0 && g->values[out].rank == 2 && vm_dim_is_const(&g->values[out].dims[1])) {
+        snprintf(buf, sizeof buf, "%lld", (long long)vm_dim_value(&g->values[out].dims[1]));
+        if ((s = vm_graph_set_meta(g, "vmaskc.classes", buf, err))) return s;
+    }
+    if (ids >= 0) {
+        if ((s = vm_graph_set_meta(g, "vmaskc.ids_input", g->values[ids].name, err))) return s;
+        int axis = 0;
+        if (out >= 0 && g->values[ids].rank == 2 && g->values[out].rank >= 1 &&
+            vm_dim_eq(&g->values[ids].dims[1], &g->values[out].dims[0]) && !vm_dim_eq(&g->values[ids].dims[0], &g->values[out].dims[0]))
+            axis = 1;
+        if ((s = vm_graph_set_meta(g, "vmaskc.ids_batch_axis", axis ? "1" : "0", err))) return s;
+    }
+    /* the shortest sequence every convolution and pooling window fits into */
+    int64_t min_seq = 1;
+    for (int32_t oi = 0; oi < g->n_order; oi++) {
+        const struct vm_node *n = &g->nodes[g->order[oi]];
+        const char *op = vm_op_name(n->op);
+        if (strcmp(op, "Conv") && strcmp(op, "MaxPool") && strcmp(op, "AveragePool")) continue;
+        const struct vm_value *x = &g->values[n->in[0]];
+        const struct vm_attr *ks = vm_node_attr(g, g->order[oi], "kernel_shape"), *dl = vm_node_attr(g, g->order[oi], "dilations"),
+                             *pd = vm_node_attr(g, g->order[oi], "pads");
+        if (!ks || ks->type != VM_ATTR_INTS) continue;
+        for (int k = 0; k < ks->n && k + 2 < x->rank; k++) {
+            const struct vm_dim *d = &x->dims[k + 2];
+            if (vm_dim_is_const(d) || d->n != 1 || d->t[0].sym[1] >= 0) continue; /* only c*seq */
+            int64_t dil = dl && dl->type == VM_ATTR_INTS && k < dl->n ? dl->ints[k] : 1;
+            int64_t pads = pd && pd->type == VM_ATTR_INTS && pd->n == 2 * ks->n ? pd->ints[k] + pd->ints[k + ks->n] : 0;
+            int64_t need = dil * (ks->ints[k] - 1) + 1 - pads, c = d->t[0].coef;
+            if (c > 0) need = (need + c - 1) / c;
+            if (need > min_seq) min_seq = need;
+        }
+    }
+    snprintf(buf, sizeof buf, "%lld", (long long)min_seq);
+    return vm_graph_set_meta(g, "vmaskc.min_seq", buf, err);
+}
+
+enum vm_status vm_build_training(struct vm_graph *g, const struct vm_train_opts *o,
+                                 struct vm_train_info *info, struct vm_error *err) {
+    memset(info, 0, sizeof *info);
+    info->embedding_node = info->ids_input = -1;
+    enum vm_status s;
+    if (g->n_outputs < 1) return vm_errorf(err, VM_EINVAL, "the model has no output");
+    /* Identity nodes forward their input (Dropout nodes stay: they act in training) */
+    int32_t identity = vm_op_find(NULL, "Identity");
+    for (int32_t i = 0; i < g->n_nodes; i++) {
+        struct vm_node *n = &g->nodes[i];
+        if (n->dead || n->op != identity || (g->values[n->out[0]].flags & VM_VALUE_OUTPUT)) continue;
+        vm_graph_replace_uses(g, n->out[0], n->in[0]);
+        n->dead = true;
+    }
+    if ((s = vm_graph_sort(g, err))) return s;
+    if ((s = vm_annotate_text_model(g, o->embedding, err))) return s;
+    /* the word embedding and its token ids */
+    int32_t emb;
+    if ((s = vm_find_embedding(g, o->embedding, &emb, err))) return s;
+    info->embedding_node = emb;
+    int32_t emb_table = emb >= 0 ? g->nodes[emb].in[0] : -1;
+    int32_t ids = emb >= 0 ? g->nodes[emb].in[1] : -1;
+    if (ids >= 0 && (g->values[ids].flags & VM_VALUE_INPUT)) info->ids_input = ids;
+    /* logits: the model's first output, or the input of a final Softmax */
+    int32_t logits = g->outputs[0];
+    int32_t prod = g->values[logits].producer;
+    if (prod >= 0) {
+        const char *op = vm_op_name(g->nodes[prod].op);
+        if (!strcmp(op, "Softmax") || !strcmp(op, "LogSoftmax")) {
+            logits = g->nodes[prod].in[0];
+            info->softmax_output = true;
+        }
+    }
+    struct vm_value *lv = &g->values[logits];
+    if (lv->rank != 2 || lv->dtype != VM_DTYPE_FLOAT || !vm_dim_is_const(&lv->dims[1]))
+        return vm_errorf(err, VM_EUNSUPPORTED, "the model's output '%s' must be float logits [batch, classes] with a fixed class count",
+                         g->values[g->outputs[0]].name);
+    info->n_classes = vm_dim_value(&lv->dims[1]);
+    struct vm_dim batch = lv->dims[0];
+    if ((s = mark_params(g, o, emb_table, info, err))) return s;
+    if (o->dropout > 0 && (s = add_classifier_dropout(g, logits, o->dropout, err))) return s;
+    /* the mask */
+    int32_t q = -1, info_loss = -1;
+    if (!o->no_mask) {
+        int32_t x = -1;
+        if (o->mask_after) {
+            x = vm_graph_find_value(g, o->mask_after);
+            if (x < 0) return vm_errorf(err, VM_EINVAL, "--mask-after %s: the model has no value of that name", o->mask_after);
+        } else if (emb >= 0) {
+            x = g->nodes[emb].out[0];
+        } else {
+            return vm_errorf(err, VM_EUNSUPPORTED,
+                             "no word embedding found (a Gather of a 2-D float initializer by a graph input); name it with --embedding or --mask-after");
+        }
+        if ((s = insert_mask(g, o, x, ids, &q, &info_loss, err))) return vm_error_prefix(err, "inserting the mask");
+    }
+    /* loss = CE(logits, labels) + beta * info */
+    int32_t labels = add_named(g, "labels", VM_DTYPE_INT64, err), beta = add_named(g, "beta", VM_DTYPE_FLOAT, err),
+            lr = add_named(g, "lr", VM_DTYPE_FLOAT, err);
+    if (labels < 0 || beta < 0 || lr < 0) return err->code;
+    vm_value_set_shape(&g->values[labels], 1, &batch);
+    vm_value_set_shape_ints(&g->values[beta], 0, NULL);
+    vm_value_set_shape_ints(&g->values[lr], 0, NULL);
+    if ((s = add_input(g, labels, err)) || (s = add_input(g, beta, err)) || (s = add_input(g, lr, err))) return s;
+    int32_t sin[2] = {logits, labels}, sce[2];
+    int32_t id = fwd(g, "SoftmaxCrossEntropy", "loss/ce", 2, sin, 2, sce, err);
+    if (id < 0 || (s = fwd_done(g, id, err))) return err->code;
+    int32_t total = sce[0];
+    if (info_loss >= 0) {
+        int32_t min[2] = {beta, info_loss};
+        int32_t bi = fwd1(g, "Mul", "loss/beta_info", 2, min, err);
+        int32_t ain[2] = {sce[0], bi};
+        total = bi < 0 ? -1 : fwd1(g, "Add", "loss/total", 2, ain, err);
+        if (total < 0) return err->code;
+    }
+    g->loss = total;
+    g->values[total].flags |= VM_VALUE_LOSS;
+    if ((s = add_output(g, total, err)) || (s = add_output(g, sce[0], err))) return s;
+    if (info_loss >= 0 && ((s = add_output(g, info_loss, err)) || (s = add_output(g, q, err)))) return s;
+    if ((s = vm_graph_sort(g, err))) return s;
+    /* backward */
+    if ((s = vm_autodiff(g, err))) return s;
+    /* optimizer: step counter, global gradient norm, one Adam update per parameter */
+    int32_t t = add_named(g, "opt.step", VM_DTYPE_FLOAT, err);
+    if (t < 0) return err->code;
+    float *td = vm_calloc(1, sizeof *td, err);
+    if (!td) return VM_ENOMEM;
+    vm_value_set_shape_ints(&g->values[t], 0, NULL);
+    vm_value_set_data(&g->values[t], td, sizeof *td);
+    g->values[t].flags |= VM_VALUE_OPTSTATE | VM_VALUE_PERSIST;
+    int32_t step_id = vm_graph_build(g, "OptStep", "opt/step", 1, &t, 0, NULL, err);
+    if (step_id < 0 || (s = fwd_done(g, step_id, err))) return err->code;
+    g->nodes[step_id].phase = VM_PHASE_OPTIMIZER;
+    int32_t n_grads = 0, *grads = vm_malloc(sizeof(int32_t) * (size_t)(g->n_values + 1), err);
+    if (!grads) return VM_ENOMEM;
+    int32_t n_vals = g->n_values;
+    for (int32_t v = 0; v < n_vals; v++)
+        if ((g->values[v].flags & VM_VALUE_PARAM) && g->values[v].grad >= 0) grads[n_grads++] = v;
+    if (!n_grads) {
+        free(grads);
+        return vm_errorf(err, VM_EINVAL, "no trainable parameter influences the loss");
+    }
+    int32_t *gin = vm_malloc(sizeof(int32_t) * (size_t)n_grads, err);
+    if (!gin) {
+        free(grads);
+        return VM_ENOMEM;
+    }
+    for (int32_t i = 0; i < n_grads; i++) gin[i] = g->values[grads[i]].grad;
+    int32_t norm;
+    id = vm_graph_build(g, "GradNorm", "opt/grad_norm", n_grads, gin, 1, &norm, err);
+    free(gin);
+    if (id < 0 || (s = fwd_done(g, id, err))) {
+        free(grads);
+        return err->code;
+    }
+    g->nodes[id].phase = VM_PHASE_OPTIMIZER;
+    for (int32_t i = 0; i < n_grads && !s; i++) {
+        int32_t p = grads[i];
+        char name[600];
+        snprintf(name, sizeof name, "opt.m.%s", g->values[p].name);
+        int32_t m = zeros_like(g, name, p, VM_VALUE_OPTSTATE | VM_VALUE_PERSIST, err);
+        snprintf(name, sizeof name, "opt.v.%s", g->values[p].name);
+        int32_t vv = zeros_like(g, name, p, VM_VALUE_OPTSTATE | VM_VALUE_PERSIST, err);
+        if (m < 0 || vv < 0) {
+            s = err->code;
+            break;
+        }
+        int32_t ain[7] = {p, g->values[p].grad, m, vv, t, lr, norm};
+        snprintf(name, sizeof name, "opt/adam/%s", g->values[p].name);
+        id = vm_graph_build(g, "Adam", name, 7, ain, 0, NULL, err);
+        if (id < 0) {
+            s = err->code;
+            break;
+        }
+        g->nodes[id].phase = VM_PHASE_OPTIMIZER;
+        s = vm_node_set_float(g, id, "beta1", o->beta1, err);
+        if (!s) s = vm_node_set_float(g, id, "beta2", o->beta2, err);
+        if (!s) s = vm_node_set_float(g, id, "epsilon", o->epsilon, err);
+        if (!s) s = vm_node_set_float(g, id, "weight_decay", o->weight_decay, err);
+        if (!s) s = vm_node_set_float(g, id, "clip", o->clip, err);
+        if (!s) s = fwd_done(g, id, err);
+    }
+    free(grads);
+    if (s) return s;
+    /* metadata the trainer and tools read from the plan */
+    if ((s = vm_graph_set_meta(g, "vmaskc.mask", o->no_mask ? "0" : "1", err))) return s;
+    if ((s = vm_graph_set_meta(g, "vmaskc.out.loss", g->values[total].name, err))) return s;
+    if ((s = vm_graph_set_meta(g, "vmaskc.out.ce", g->values[sce[0]].name, err))) return s;
+    if (info_loss >= 0 && ((s = vm_graph_set_meta(g, "vmaskc.out.info", g->values[info_loss].name, err)) ||
+                           (s = vm_graph_set_meta(g, "vmaskc.out.q", g->values[q].name, err))))
+        return s;
+    return vm_graph_sort(g, err);
+}

@@ -1,0 +1,394 @@
+/* text: vocabulary, tokenizer, datasets (see text.h). */
+#include "text.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+static uint32_t hstr(const char *s) {
+    uint32_t h = 2166136261u;
+    for (; *s; s++) h = (h ^ (uint8_t)*s) * 16777619u;
+    return h;
+}
+
+static enum vm_status vocab_index(struct vm_vocab *v, const char *what, struct vm_error *err) {
+    uint32_t cap = 64;
+    while (cap < (uint32_t)v->n * 2 + 2) cap *= 2;
+    v->hash = vm_malloc(cap * sizeof *v->hash, err);
+    if (!v->hash) return VM_ENOMEM;
+    v->hash_cap = cap;
+    for (uint32_t i = 0; i < cap; i++) v->hash[i] = -1;
+    for (int32_t id = 0; id < v->n; id++) {
+        uint32_t k = hstr(v->tokens[id]) & (cap - 1);
+        while (v->hash[k] >= 0) {
+            if (!strcmp(v->tokens[v->hash[k]], v->tokens[id]))
+                return vm_errorf(err, VM_EFORMAT, "%s: token '%s' appears twice (ids %d and %d)", what, v->tokens[id], v->hash[k], id);
+            k = (k + 1) & (cap - 1);
+        }
+        v->hash[k] = id;
+    }
+    return VM_OK;
+}
+
+int32_t vm_vocab_find(const struct vm_vocab *v, const char *token) {
+    if (!v->hash) return -1;
+    uint32_t k = hstr(token) & (v->hash_cap - 1);
+    while (v->hash[k] >= 0) {
+        if (!strcmp(v->tokens[v->hash[k]], token)) return v->hash[k];
+        k = (k + 1) & (v->hash_cap - 1);
+    }
+    return -1;
+}
+
+static enum vm_status pick_special(struct vm_vocab *v, const char *given, const char *const *cands, int32_t *out,
+                                   const char *what, const char *kind, struct vm_error *err) {
+    *out = -1;
+    if (given) {
+        *out = vm_vocab_find(v, given);
+        if (*out < 0) return vm_errorf(err, VM_EINVAL, "%s: the %s token '%s' is not in the vocabulary", what, kind, given);
+        return VM_OK;
+    }
+    for (int i = 0; cands[i]; i++) {
+        int32_t id = vm_vocab_find(v, cands[i]);
+        if (id >= 0) {
+            *out = id;
+            break;
+        }
+    }
+    return VM_OK;
+}
+
+static enum vm_status vocab_finish(struct vm_vocab *v, const char *pad, const char *unk, const char *what,
+                                   struct vm_error *err) {
+    if (v->n == 0) return vm_errorf(err, VM_EFORMAT, "%s: the vocabulary is empty", what);
+    enum vm_status s = vocab_index(v, what, err);
+    static const char *pads[] = {"<pad>", "[PAD]", "<PAD>", NULL}, *unks[] = {"<unk>", "[UNK]", "<UNK>", NULL};
+    if (!s) s = pick_special(v, pad, pads, &v->pad_id, what, "pad", err);
+    if (!s) s = pick_special(v, unk, unks, &v->unk_id, what, "unknown-word", err);
+    return s;
+}
+
+static enum vm_status vocab_add(struct vm_vocab *v, const char *tok, size_t len, int32_t *cap, struct vm_error *err) {
+    if (v->n == *cap) {
+        *cap = *cap ? 2 * *cap : 1024;
+        char **nt = vm_realloc(v->tokens, (size_t)*cap * sizeof *nt, err);
+        if (!nt) return VM_ENOMEM;
+        v->tokens = nt;
+    }
+    char *t = vm_malloc(len + 1, err);
+    if (!t) return VM_ENOMEM;
+    memcpy(t, tok, len);
+    t[len] = 0;
+    v->tokens[v->n++] = t;
+    return VM_OK;
+}
+
+enum vm_status vm_vocab_from_text(struct vm_vocab *v, const char *text, const char *pad,
+                                  const char *unk, struct vm_error *err) {
+    memset(v, 0, sizeof *v);
+    int32_t cap = 0;
+    const char *p = text;
+    while (*p) {
+        const char *e = strchr(p, '\n');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (len && p[len - 1] == '\r') len--;
+        if (vocab_add(v, p, len, &cap, err)) {
+            vm_vocab_free(v);
+            return err->code;
+        }
+        if (!e) break;
+        p = e + 1;
+    }
+    enum vm_status s = vocab_finish(v, pad, unk, "vocabulary", err);
+    if (s) vm_vocab_free(v);
+    return s;
+}
+
+enum vm_status vm_vocab_load(struct vm_vocab *v, const char *path, const char *pad, const char *unk,
+                             struct vm_error *err) {
+    memset(v, 0, sizeof *v);
+    uint8_t *buf;
+    size_t len;
+    if (vm_file_read(path, &buf, &len, err)) return err->code;
+    int32_t cap = 0, line = 0;
+    char *p = (char *)buf, *end = p + len;
+    enum vm_status s = VM_OK;
+    while (p < end && !s) {
+        char *e = memchr(p, '\n', (size_t)(end - p));
+        size_t l = e ? (size_t)(e - p) : (size_t)(end - p);
+        line++;
+        if (l && p[l - 1] == '\r') l--;
+        if (l == 0 && (!e || e + 1 >= end)) break; /* trailing empty line */
+        if (l == 0) s = vm_errorf(err, VM_EFORMAT, "%s:%d: empty token (line i must hold token id i)", path, line);
+        else if (memchr(p, '\t', l) || memchr(p, ' ', l))
+            s = vm_errorf(err, VM_EFORMAT, "%s:%d: a token contains whitespace (one token per line)", path, line);
+        else s = vocab_add(v, p, l, &cap, err);
+        p = e ? e + 1 : end;
+    }
+    free(buf);
+    if (!s) s = vocab_finish(v, pad, unk, path, err);
+    if (s) vm_vocab_free(v);
+    return s;
+}
+
+void vm_vocab_free(struct vm_vocab *v) {
+    for (int32_t i = 0; i < v->n; i++) free(v->tokens[i]);
+    free(v->tokens);
+    free(v->hash);
+    memset(v, 0, sizeof *v);
+}
+
+char *vm_vocab_to_text(const struct vm_vocab *v, struct vm_error *err) {
+    size_t len = 1;
+    for (int32_t i = 0; i < v->n; i++) len += strlen(v->tokens[i]) + 1;
+    char *out = vm_malloc(len, err);
+    if (!out) return NULL;
+    size_t pos = 0;
+    for (int32_t i = 0; i < v->n; i++) {
+        size_t l = strlen(v->tokens[i]);
+        memcpy(out + pos, v->tokens[i], l);
+        pos += l;
+        if (i + 1 < v->n) out[pos++] = '\n';
+    }
+    out[pos] = 0;
+    return out;
+}
+
+/* ---- tokenizer ---- */
+
+static bool keep_char(unsigned char c) {
+    return isalnum(c) || c == '(' || c == ')' || c == ',' || c == '!' || c == '?' || c == '\'' || c == '`';
+}
+
+enum vm_status vm_tokenize(const struct vm_tokenizer *t, const char *text, char ***tokens,
+                           int32_t *n, struct vm_error *err) {
+    *tokens = NULL;
+    *n = 0;
+    size_t len = strlen(text);
+    /* each character can gain two spaces; clitics one */
+    char *buf = vm_malloc(3 * len + 2, err);
+    if (!buf) return VM_ENOMEM;
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)text[i];
+        if (!t->split_punct) {
+            buf[o++] = isspace(c) ? ' ' : (char)c;
+            continue;
+        }
+        if (c >= 0x80 || !keep_char(c)) {
+            buf[o++] = ' ';
+            continue;
+        }
+        if (c == ',' || c == '!' || c == '?' || c == '(' || c == ')') {
+            buf[o++] = ' ';
+            buf[o++] = (char)c;
+            buf[o++] = ' ';
+            continue;
+        }
+        if (c == '\'') {
+            /* 's 've 're 'd 'll split off as tokens */
+            static const char *cl[] = {"s", "ve", "re", "d", "ll", NULL};
+            bool split = false;
+            for (int k = 0; cl[k]; k++) {
+                size_t cl_len = strlen(cl[k]);
+                if (i + 1 + cl_len <= len && !strncmp(text + i + 1, cl[k], cl_len)) split = true;
+            }
+            if (split) buf[o++] = ' ';
+            buf[o++] = '\'';
+            continue;
+        }
+        if (c == 'n' && i + 2 < len && text[i + 1] == '\'' && text[i + 2] == 't') {
+            buf[o++] = ' ';
+            buf[o++] = 'n';
+            continue;
+        }
+        buf[o++] = (char)c;
+    }
+    buf[o] = 0;
+    if (t->lowercase)
+        for (size_t i = 0; i < o; i++) buf[i] = (char)tolower((unsigned char)buf[i]);
+    int32_t cap = 16;
+    char **toks = vm_malloc((size_t)cap * sizeof *toks, err);
+    if (!toks) {
+        free(buf);
+        return VM_ENOMEM;
+    }
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, " \t\r\n\v\f", &save); tok; tok = strtok_r(NULL, " \t\r\n\v\f", &save)) {
+        if (*n == cap) {
+            cap *= 2;
+            char **nt = vm_realloc(toks, (size_t)cap * sizeof *nt, err);
+            if (!nt) {
+                vm_tokens_free(toks, *n);
+                free(buf);
+                return VM_ENOMEM;
+            }
+            toks = nt;
+        }
+        toks[*n] = vm_strdup(tok, err);
+        if (!toks[*n]) {
+            vm_tokens_free(toks, *n);
+            free(buf);
+            return VM_ENOMEM;
+        }
+        (*n)++;
+    }
+    free(buf);
+    *tokens = toks;
+    return VM_OK;
+}
+
+void vm_tokens_free(char **tokens, int32_t n) {
+    for (int32_t i = 0; i < n; i++) free(tokens[i]);
+    free(tokens);
+}
+
+int32_t vm_encode(const struct vm_vocab *v, char **tokens, int32_t n, int32_t *ids) {
+    int32_t k = 0;
+    for (int32_t i = 0; i < n; i++) {
+        int32_t id = vm_vocab_find(v, tokens[i]);
+        if (id < 0) id = v->unk_id;
+        if (id >= 0) ids[k++] = id;
+    }
+    return k;
+}
+
+/* ---- datasets ---- */
+
+void vm_dataset_free(struct vm_dataset *d) {
+    for (int64_t i = 0; i < d->n; i++) free(d->texts ? d->texts[i] : NULL);
+    free(d->texts);
+    free(d->labels);
+    free(d->start);
+    free(d->ids);
+    memset(d, 0, sizeof *d);
+}
+
+enum vm_status vm_dataset_load(struct vm_dataset *d, const char *path, const struct vm_vocab *v,
+                               const struct vm_tokenizer *t, int32_t max_len, struct vm_error *err) {
+    memset(d, 0, sizeof *d);
+    FILE *probe = fopen(path, "rb");
+    if (!probe) return vm_errorf(err, VM_EIO, "cannot open '%s': %s", path, strerror(errno));
+    fclose(probe);
+    gzFile f = gzopen(path, "rb");
+    if (!f) return vm_errorf(err, VM_EIO, "cannot open '%s'", path);
+    size_t cap_line = 1 << 16;
+    char *line = vm_malloc(cap_line, err);
+    int64_t cap = 0, ids_cap = 0, ids_n = 0;
+    int32_t *ids_buf = vm_malloc(sizeof(int32_t) * 4096, err);
+    enum vm_status s = line && ids_buf ? VM_OK : VM_ENOMEM;
+    int64_t lineno = 0;
+    d->start = vm_malloc(sizeof(int64_t), err);
+    if (!d->start) s = VM_ENOMEM;
+    else d->start[0] = 0;
+    while (!s) {
+        /* read one whole line, however long */
+        size_t used = 0;
+        bool got = false;
+        for (;;) {
+            if (!gzgets(f, line + used, (int)(cap_line - used))) break;
+            got = true;
+            used += strlen(line + used);
+            if (used && line[used - 1] == '\n') break;
+            if (used + 1 < cap_line - 1) break; /* end of file without newline */
+            char *nl = vm_realloc(line, cap_line * 2, err);
+            if (!nl) {
+                s = VM_ENOMEM;
+                break;
+            }
+            line = nl;
+            cap_line *= 2;
+        }
+        if (s || !got) break;
+        lineno++;
+        while (used && (line[used - 1] == '\n' || line[used - 1] == '\r')) line[--used] = 0;
+        if (used == 0) continue;
+        char *tab = strchr(line, '\t');
+        if (!tab) {
+            s = vm_errorf(err, VM_EFORMAT, "%s:%lld: expected 'label<TAB>text', found no TAB", path, (long long)lineno);
+            break;
+        }
+        *tab = 0;
+        char *endp;
+        errno = 0;
+        long lab = strtol(line, &endp, 10);
+        if (endp == line || *endp || errno || lab < 0 || lab > 100000) {
+            s = vm_errorf(err, VM_EFORMAT, "%s:%lld: label '%s' is not a non-negative integer", path, (long long)lineno, line);
+            break;
+        }
+        char **toks;
+        int32_t nt;
+        if ((s = vm_tokenize(t, tab + 1, &toks, &nt, err))) break;
+        if (nt == 0) {
+            vm_tokens_free(toks, nt);
+            s = vm_errorf(err, VM_EFORMAT, "%s:%lld: the text has no tokens", path, (long long)lineno);
+            break;
+        }
+        if (d->n == cap) {
+            cap = cap ? 2 * cap : 1024;
+            int32_t *nl = vm_realloc(d->labels, (size_t)cap * sizeof *nl, err);
+            int64_t *ns = nl ? vm_realloc(d->start, (size_t)(cap + 1) * sizeof *ns, err) : NULL;
+            if (nl) d->labels = nl;
+            if (ns) d->start = ns;
+            char **nx = ns ? vm_realloc(d->texts, (size_t)cap * sizeof *nx, err) : NULL;
+            if (nx) d->texts = nx;
+            if (!nl || !ns || !nx) {
+                vm_tokens_free(toks, nt);
+                s = VM_ENOMEM;
+                break;
+            }
+        }
+        if (ids_n + nt > ids_cap) {
+            ids_cap = (ids_n + nt) * 2 + 4096;
+            int32_t *ni = vm_realloc(d->ids, (size_t)ids_cap * sizeof *ni, err);
+            if (!ni) {
+                vm_tokens_free(toks, nt);
+                s = VM_ENOMEM;
+                break;
+            }
+            d->ids = ni;
+        }
+        int32_t k = 0;
+        for (int32_t i = 0; i < nt; i++) {
+            int32_t id = vm_vocab_find(v, toks[i]);
+            if (id < 0) {
+                d->n_unk++;
+                id = v->unk_id;
+            }
+            if (id < 0) continue;
+            if (max_len > 0 && k >= max_len) break;
+            d->ids[ids_n + k++] = id;
+        }
+        d->n_tokens += nt;
+        vm_tokens_free(toks, nt);
+        if (k == 0) {
+            s = vm_errorf(err, VM_EFORMAT, "%s:%lld: no token of the text is in the vocabulary (and it has no unknown-word token)",
+                          path, (long long)lineno);
+            break;
+        }
+        d->texts[d->n] = vm_strdup(tab + 1, err);
+        if (!d->texts[d->n]) {
+            s = VM_ENOMEM;
+            break;
+        }
+        d->labels[d->n] = (int32_t)lab;
+        if (lab > d->max_label) d->max_label = (int32_t)lab;
+        ids_n += k;
+        d->n++;
+        d->start[d->n] = ids_n;
+        if (k > d->max_len) d->max_len = k;
+    }
+    int gz_err;
+    const char *gmsg = gzerror(f, &gz_err);
+    if (!s && gz_err != Z_OK && gz_err != Z_STREAM_END)
+        s = vm_errorf(err, VM_EIO, "%s: read error after line %lld: %s", path, (long long)lineno, gmsg);
+    gzclose(f);
+    free(line);
+    free(ids_buf);
+    if (!s && d->n == 0) s = vm_errorf(err, VM_EFORMAT, "%s: no examples", path);
+    if (s) vm_dataset_free(d);
+    return s;
+}

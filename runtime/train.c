@@ -1,0 +1,608 @@
+/* train: batch feeder, training loop, evaluation and checkpoints (see train.h).
+ *
+ * Determinism: the shuffle of epoch e comes from (seed, e); every stochastic kernel draws from the
+ * runtime's counter RNG, whose counter advances once per run and is saved in checkpoints. So a
+ * resumed run replays exactly what an uninterrupted one would have done.
+ */
+#include "train.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "rt.h"
+#include "vmplan.pb-c.h"
+
+#define VM_CKPT_FORMAT 1
+#define MAX_INPUTS 16
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int find_input(const struct vm_rt_model *m, const char *name) {
+    for (int i = 0; i < m->plan.n_inputs; i++)
+        if (!strcmp(m->plan.inputs[i].name, name)) return i;
+    return -1;
+}
+
+static int find_output(const struct vm_rt_model *m, const char *name) {
+    if (!name) return -1;
+    for (int i = 0; i < m->plan.n_outputs; i++)
+        if (!strcmp(m->plan.outputs[i].name, name)) return i;
+    return -1;
+}
+
+static long meta_int(const struct vm_rt_model *m, const char *key, long def) {
+    const char *v = vm_rt_meta(m, key);
+    return v ? strtol(v, NULL, 10) : def;
+}
+
+enum vm_status vm_feeder_init(struct vm_feeder *f, struct vm_rt_model *m, int32_t pad_id,
+                              struct vm_error *err) {
+    memset(f, 0, sizeof *f);
+    f->m = m;
+    f->pad_id = pad_id;
+    f->n_inputs = m->plan.n_inputs;
+    if (f->n_inputs > MAX_INPUTS) return vm_errorf(err, VM_EUNSUPPORTED, "the model has %d inputs (at most %d)", f->n_inputs, MAX_INPUTS);
+    const char *ids = vm_rt_meta(m, "vmaskc.ids_input");
+    f->ids_input = ids ? find_input(m, ids) : -1;
+    if (f->ids_input < 0) {
+        for (int i = 0; i < f->n_inputs; i++) {
+            const struct vm_rt_value *v = &m->plan.values[m->plan.inputs[i].value];
+            if ((v->dtype == VM_DTYPE_INT64 || v->dtype == VM_DTYPE_INT32) && v->rank == 2 && !(v->flags & VM_VALUE_AUX)) {
+                f->ids_input = i;
+                break;
+            }
+        }
+    }
+    if (f->ids_input < 0) return vm_errorf(err, VM_EUNSUPPORTED, "the model has no token-id input (an integer [batch, seq] tensor)");
+    f->ids_batch_axis = (int)meta_int(m, "vmaskc.ids_batch_axis", 0);
+    f->labels_input = find_input(m, "labels");
+    f->beta_input = find_input(m, "beta");
+    f->lr_input = find_input(m, "lr");
+    f->logits_output = 0;
+    f->loss_output = find_output(m, vm_rt_meta(m, "vmaskc.out.loss"));
+    f->ce_output = find_output(m, vm_rt_meta(m, "vmaskc.out.ce"));
+    f->info_output = find_output(m, vm_rt_meta(m, "vmaskc.out.info"));
+    f->q_output = find_output(m, vm_rt_meta(m, "vmaskc.out.q"));
+    f->min_len = (int32_t)meta_int(m, "vmaskc.min_seq", 1);
+    f->n_classes = meta_int(m, "vmaskc.classes", 0);
+    f->probs_output = meta_int(m, "vmaskc.probs_output", 0) != 0;
+    return VM_OK;
+}
+
+enum vm_status vm_feed(const struct vm_feeder *f, const int32_t *const *seqs, const int32_t *lens,
+                       int64_t n, int32_t min_t, const int32_t *labels, double beta, double lr,
+                       struct vm_rt_inst **inst, int64_t *T_out, struct vm_error *err) {
+    struct vm_rt_model *m = f->m;
+    int64_t T = f->min_len > min_t ? f->min_len : min_t;
+    for (int64_t i = 0; i < n; i++)
+        if (lens[i] > T) T = lens[i];
+    if (T < 1) T = 1;
+    int64_t dims[MAX_INPUTS][VM_MAX_RANK];
+    const int64_t *dp[MAX_INPUTS];
+    int ranks[MAX_INPUTS];
+    for (int i = 0; i < f->n_inputs; i++) {
+        const struct vm_rt_value *v = &m->plan.values[m->plan.inputs[i].value];
+        ranks[i] = v->rank;
+        dp[i] = dims[i];
+        if (i == f->labels_input) dims[i][0] = n;
+        else if (v->rank == 2) {
+            dims[i][f->ids_batch_axis] = n;
+            dims[i][1 - f->ids_batch_axis] = T;
+        } else if (v->rank != 0) {
+            return vm_errorf(err, VM_EUNSUPPORTED, "input '%s' has rank %d; vmaskc feeds token-id inputs [batch, seq] and scalars",
+                             m->plan.inputs[i].name, v->rank);
+        }
+    }
+    enum vm_status s = vm_rt_bind(m, dp, ranks, inst, err);
+    if (s) return s;
+    for (int i = 0; i < f->n_inputs; i++) {
+        struct vm_rt_tensor t = vm_rt_input(*inst, i);
+        const char *name = m->plan.inputs[i].name;
+        if (i == f->labels_input) {
+            int64_t *p = t.data;
+            for (int64_t b = 0; b < n; b++) p[b] = labels ? labels[b] : 0;
+        } else if (i == f->beta_input || i == f->lr_input) {
+            *(float *)t.data = (float)(i == f->beta_input ? beta : lr);
+        } else if (t.rank == 2) {
+            /* token ids, or a companion: attention mask (1 on real tokens) or token types (0) */
+            int kind = i == f->ids_input ? 0 : strstr(name, "mask") ? 1 : 2;
+            for (int64_t b = 0; b < n; b++)
+                for (int64_t k = 0; k < T; k++) {
+                    int64_t v = k < lens[b] ? (kind == 0 ? seqs[b][k] : kind == 1 ? 1 : 0) : (kind == 0 ? f->pad_id : 0);
+                    if (kind == 0 && v < 0) v = 0;
+                    int64_t at = f->ids_batch_axis == 0 ? b * T + k : k * n + b;
+                    if (t.dtype == VM_DTYPE_INT64) ((int64_t *)t.data)[at] = v;
+                    else ((int32_t *)t.data)[at] = (int32_t)v;
+                }
+        } else if (t.nbytes) {
+            memset(t.data, 0, t.nbytes);
+        }
+    }
+    if (T_out) *T_out = T;
+    return VM_OK;
+}
+
+void vm_feeder_probs(const struct vm_feeder *f, struct vm_rt_inst *inst, int64_t n, float *probs) {
+    struct vm_rt_tensor t = vm_rt_output(inst, f->logits_output);
+    int64_t C = t.numel / (n ? n : 1);
+    const float *x = t.data;
+    for (int64_t b = 0; b < n; b++) {
+        const float *row = x + b * C;
+        float *out = probs + b * C;
+        if (f->probs_output) {
+            memcpy(out, row, (size_t)C * sizeof *out);
+            continue;
+        }
+        float mx = row[0];
+        for (int64_t k = 1; k < C; k++) mx = row[k] > mx ? row[k] : mx;
+        double sum = 0;
+        for (int64_t k = 0; k < C; k++) sum += exp((double)row[k] - mx);
+        for (int64_t k = 0; k < C; k++) out[k] = (float)(exp((double)row[k] - mx) / sum);
+    }
+}
+
+static int64_t argmax_row(const float *row, int64_t C) {
+    int64_t best = 0;
+    for (int64_t k = 1; k < C; k++)
+        if (row[k] > row[best]) best = k;
+    return best;
+}
+
+void vm_train_cfg_default(struct vm_train_cfg *c) {
+    memset(c, 0, sizeof *c);
+    c->epochs = 20;
+    c->batch = 50;
+    c->lr = 1e-3;
+    c->beta_start = 1.0;
+    c->beta_end = 0.109;
+    c->beta_steps = 10;
+    c->seed = 1;
+}
+
+/* Epochs split into beta_steps equal blocks; beta moves linearly from start to end across blocks
+ * (the release: 100 epochs, 10 blocks, 1.0, 0.901, ..., 0.109). */
+double vm_train_beta(const struct vm_train_cfg *c, int epoch) {
+    int steps = c->beta_steps > 1 ? c->beta_steps : 1;
+    if (steps == 1 || c->epochs <= 1) return c->beta_start;
+    int k = (int)((int64_t)epoch * steps / c->epochs);
+    if (k >= steps) k = steps - 1;
+    return c->beta_start + (c->beta_end - c->beta_start) * (double)k / (double)(steps - 1);
+}
+
+static uint64_t mix64(uint64_t x) {
+    x += 0x9e3779b97f4a7c15ull;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+static void shuffle(int64_t *order, int64_t n, uint64_t seed, int epoch) {
+    for (int64_t i = 0; i < n; i++) order[i] = i;
+    uint64_t st = mix64(seed ^ mix64((uint64_t)epoch + 0x51ed27u));
+    for (int64_t i = n - 1; i > 0; i--) {
+        st = mix64(st);
+        int64_t j = (int64_t)(st % (uint64_t)(i + 1));
+        int64_t t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+    }
+}
+
+enum vm_status vm_evaluate(const struct vm_feeder *f, const struct vm_dataset *d, int batch,
+                           double *acc, struct vm_error *err) {
+    int64_t correct = 0;
+    const int32_t *seqs[4096];
+    int32_t lens[4096];
+    if (batch > 4096) batch = 4096;
+    float *probs = vm_malloc(sizeof(float) * (size_t)batch * (size_t)(f->n_classes > 0 ? f->n_classes : 64), err);
+    if (!probs) return VM_ENOMEM;
+    for (int64_t b0 = 0; b0 < d->n; b0 += batch) {
+        int64_t nb = d->n - b0 < batch ? d->n - b0 : batch;
+        for (int64_t i = 0; i < nb; i++) {
+            seqs[i] = d->ids + d->start[b0 + i];
+            lens[i] = vm_dataset_len(d, b0 + i);
+        }
+        struct vm_rt_inst *inst;
+        enum vm_status s = vm_feed(f, seqs, lens, nb, 0, d->labels + b0, 0.0, 0.0, &inst, NULL, err);
+        if (!s) s = vm_rt_run(inst, VM_RT_FORWARD, false, err);
+        if (s) {
+            free(probs);
+            return s;
+        }
+        struct vm_rt_tensor lt = vm_rt_output(inst, f->logits_output);
+        int64_t C = lt.numel / nb;
+        for (int64_t i = 0; i < nb; i++) correct += argmax_row((const float *)lt.data + i * C, C) == d->labels[b0 + i];
+    }
+    free(probs);
+    *acc = d->n ? (double)correct / (double)d->n : 0.0;
+    return VM_OK;
+}
+
+/* ---- checkpoints ---- */
+
+static bool is_state(const struct vm_rt_value *v) { return (v->flags & (VM_VALUE_PARAM | VM_VALUE_OPTSTATE)) != 0; }
+
+struct loop_state {
+    int epoch, step;
+    uint64_t counter;
+    double best_dev;
+    int best_epoch;
+    double loss_sum;
+    int64_t correct, seen;
+    double train_seconds;
+    int64_t train_sentences;
+};
+
+static Vmplan__Tensor *ckpt_tensor(struct vm_rt_model *m, int32_t v, const void *data) {
+    const struct vm_rt_value *val = &m->plan.values[v];
+    Vmplan__Tensor *t = calloc(1, sizeof *t);
+    if (!t) return NULL;
+    vmplan__tensor__init(t);
+    t->name = val->name;
+    t->has_dtype = 1;
+    t->dtype = val->dtype;
+    struct vm_rt_tensor pt = vm_rt_persistent(m, val->name);
+    t->n_dim = (size_t)pt.rank;
+    t->dim = pt.dims[0] || pt.rank ? malloc(sizeof(int64_t) * (size_t)(pt.rank ? pt.rank : 1)) : NULL;
+    if (pt.rank && !t->dim) {
+        free(t);
+        return NULL;
+    }
+    for (int d = 0; d < pt.rank; d++) t->dim[d] = pt.dims[d];
+    t->has_data = 1;
+    t->data.len = pt.nbytes;
+    t->data.data = (uint8_t *)(data ? data : pt.data);
+    return t;
+}
+
+static void free_tensors(Vmplan__Tensor **ts, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        if (!ts[i]) continue;
+        free(ts[i]->dim);
+        free(ts[i]);
+    }
+    free(ts);
+}
+
+struct snapshot {
+    int32_t *values; /* plan value ids of the parameters */
+    void **data;
+    int n;
+};
+
+static enum vm_status save_checkpoint(const struct vm_feeder *f, const struct vm_train_cfg *cfg, const struct loop_state *ls,
+                                      const struct snapshot *best, const struct vm_epoch_stats *hist, int n_hist,
+                                      struct vm_error *err) {
+    struct vm_rt_model *m = f->m;
+    const struct vm_rt_plan *p = &m->plan;
+    Vmplan__Checkpoint ck;
+    vmplan__checkpoint__init(&ck);
+    ck.has_format_version = 1;
+    ck.format_version = VM_CKPT_FORMAT;
+    char digest[32];
+    snprintf(digest, sizeof digest, "%016llx", (unsigned long long)m->digest);
+    ck.plan_digest = digest;
+    enum vm_status s = VM_OK;
+    ck.tensor = calloc((size_t)p->n_values + 1, sizeof *ck.tensor);
+    ck.best = calloc((size_t)best->n + 1, sizeof *ck.best);
+    if (!ck.tensor || !ck.best) s = vm_errorf(err, VM_ENOMEM, "out of memory");
+    for (int32_t v = 0; v < p->n_values && !s; v++) {
+        if (!is_state(&p->values[v]) || m->persist_off[v] == SIZE_MAX) continue;
+        if (!(ck.tensor[ck.n_tensor++] = ckpt_tensor(m, v, NULL))) s = vm_errorf(err, VM_ENOMEM, "out of memory");
+    }
+    for (int i = 0; i < best->n && !s; i++)
+        if (!(ck.best[ck.n_best++] = ckpt_tensor(m, best->values[i], best->data[i]))) s = vm_errorf(err, VM_ENOMEM, "out of memory");
+    char kv[10][2][64];
+    char *hbuf = NULL;
+    Vmplan__Meta meta[11], *mp[11];
+    if (!s) {
+        const char *keys[10] = {"epoch", "step", "counter", "best_dev", "best_epoch", "loss_sum", "correct", "seen", "train_seconds", "train_sentences"};
+        snprintf(kv[0][1], 64, "%d", ls->epoch);
+        snprintf(kv[1][1], 64, "%d", ls->step);
+        snprintf(kv[2][1], 64, "%llu", (unsigned long long)ls->counter);
+        snprintf(kv[3][1], 64, "%.17g", ls->best_dev);
+        snprintf(kv[4][1], 64, "%d", ls->best_epoch);
+        snprintf(kv[5][1], 64, "%.17g", ls->loss_sum);
+        snprintf(kv[6][1], 64, "%lld", (long long)ls->correct);
+        snprintf(kv[7][1], 64, "%lld", (long long)ls->seen);
+        snprintf(kv[8][1], 64, "%.17g", ls->train_seconds);
+        snprintf(kv[9][1], 64, "%lld", (long long)ls->train_sentences);
+        for (int i = 0; i < 10; i++) {
+            vmplan__meta__init(&meta[i]);
+            snprintf(kv[i][0], 64, "%s", keys[i]);
+            meta[i].key = kv[i][0];
+            meta[i].value = kv[i][1];
+            mp[i] = &meta[i];
+        }
+        hbuf = malloc((size_t)n_hist * 128 + 1);
+        if (!hbuf) s = vm_errorf(err, VM_ENOMEM, "out of memory");
+        else {
+            size_t pos = 0;
+            hbuf[0] = 0;
+            for (int e = 0; e < n_hist; e++)
+                pos += (size_t)snprintf(hbuf + pos, 128, "%.9g,%.9g,%.9g,%.9g,%.9g;", hist[e].train_loss, hist[e].train_acc,
+                                        hist[e].dev_acc, hist[e].beta, hist[e].seconds);
+            vmplan__meta__init(&meta[10]);
+            meta[10].key = "history";
+            meta[10].value = hbuf;
+            mp[10] = &meta[10];
+            ck.meta = mp;
+            ck.n_meta = 11;
+        }
+    }
+    if (!s) {
+        size_t len = vmplan__checkpoint__get_packed_size(&ck);
+        uint8_t *buf = malloc(len ? len : 1);
+        if (!buf) s = vm_errorf(err, VM_ENOMEM, "out of memory");
+        else {
+            vmplan__checkpoint__pack(&ck, buf);
+            s = vm_file_write_atomic(cfg->checkpoint, buf, len, err);
+            free(buf);
+        }
+    }
+    free(hbuf);
+    free_tensors(ck.tensor, ck.n_tensor);
+    free_tensors(ck.best, ck.n_best);
+    return s;
+}
+
+static const char *ck_meta(const Vmplan__Checkpoint *ck, const char *key) {
+    for (size_t i = 0; i < ck->n_meta; i++)
+        if (ck->meta[i]->key && !strcmp(ck->meta[i]->key, key)) return ck->meta[i]->value;
+    return NULL;
+}
+
+static enum vm_status load_checkpoint(const struct vm_feeder *f, const struct vm_train_cfg *cfg, struct loop_state *ls,
+                                      struct snapshot *best, struct vm_epoch_stats *hist, int *n_hist, struct vm_error *err) {
+    struct vm_rt_model *m = f->m;
+    uint8_t *buf;
+    size_t len;
+    if (vm_file_read(cfg->checkpoint, &buf, &len, err)) return err->code;
+    Vmplan__Checkpoint *ck = vmplan__checkpoint__unpack(NULL, len, buf);
+    free(buf);
+    if (!ck || ck->format_version != VM_CKPT_FORMAT) {
+        if (ck) vmplan__checkpoint__free_unpacked(ck, NULL);
+        return vm_errorf(err, VM_EFORMAT, "'%s' is not a vmaskc checkpoint", cfg->checkpoint);
+    }
+    char digest[32];
+    snprintf(digest, sizeof digest, "%016llx", (unsigned long long)m->digest);
+    enum vm_status s = VM_OK;
+    if (!ck->plan_digest || strcmp(ck->plan_digest, digest))
+        s = vm_errorf(err, VM_EINVAL, "checkpoint '%s' was written for a different model or different training options; "
+                      "resume with the same command line", cfg->checkpoint);
+    for (size_t i = 0; i < ck->n_tensor && !s; i++) {
+        const Vmplan__Tensor *t = ck->tensor[i];
+        struct vm_rt_tensor pt = vm_rt_persistent(m, t->name);
+        if (!pt.data || pt.nbytes != t->data.len)
+            s = vm_errorf(err, VM_EFORMAT, "checkpoint '%s': tensor '%s' does not match the model", cfg->checkpoint, t->name);
+        else memcpy(pt.data, t->data.data, pt.nbytes);
+    }
+    for (size_t i = 0; i < ck->n_best && !s; i++) {
+        const Vmplan__Tensor *t = ck->best[i];
+        for (int k = 0; k < best->n; k++) {
+            if (strcmp(m->plan.values[best->values[k]].name, t->name)) continue;
+            struct vm_rt_tensor pt = vm_rt_persistent(m, t->name);
+            if (pt.nbytes == t->data.len) memcpy(best->data[k], t->data.data, pt.nbytes);
+        }
+    }
+    if (!s) {
+        const char *v;
+        ls->epoch = (v = ck_meta(ck, "epoch")) ? atoi(v) : 0;
+        ls->step = (v = ck_meta(ck, "step")) ? atoi(v) : 0;
+        ls->counter = (v = ck_meta(ck, "counter")) ? strtoull(v, NULL, 10) : 0;
+        ls->best_dev = (v = ck_meta(ck, "best_dev")) ? strtod(v, NULL) : -1;
+        ls->best_epoch = (v = ck_meta(ck, "best_epoch")) ? atoi(v) : 0;
+        ls->loss_sum = (v = ck_meta(ck, "loss_sum")) ? strtod(v, NULL) : 0;
+        ls->correct = (v = ck_meta(ck, "correct")) ? atoll(v) : 0;
+        ls->seen = (v = ck_meta(ck, "seen")) ? atoll(v) : 0;
+        ls->train_seconds = (v = ck_meta(ck, "train_seconds")) ? strtod(v, NULL) : 0;
+        ls->train_sentences = (v = ck_meta(ck, "train_sentences")) ? atoll(v) : 0;
+        *n_hist = 0;
+        if ((v = ck_meta(ck, "history"))) {
+            const char *p = v;
+            while (*p && *n_hist < cfg->epochs) {
+                struct vm_epoch_stats *e = &hist[*n_hist];
+                if (sscanf(p, "%lg,%lg,%lg,%lg,%lg;", &e->train_loss, &e->train_acc, &e->dev_acc, &e->beta, &e->seconds) != 5) break;
+                (*n_hist)++;
+                p = strchr(p, ';');
+                if (!p) break;
+                p++;
+            }
+        }
+    }
+    vmplan__checkpoint__free_unpacked(ck, NULL);
+    return s;
+}
+
+static void fmt_eta(double s, char *buf, size_t len) {
+    if (s < 0 || s > 1e7) {
+        snprintf(buf, len, "--:--");
+        return;
+    }
+    long t = (long)(s + 0.5);
+    if (t >= 3600) snprintf(buf, len, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+    else snprintf(buf, len, "%ld:%02ld", t / 60, t % 60);
+}
+
+void vm_train_result_free(struct vm_train_result *r) {
+    free(r->history);
+    memset(r, 0, sizeof *r);
+}
+
+enum vm_status vm_train(const struct vm_feeder *f, const struct vm_train_cfg *cfg,
+                        const struct vm_dataset *train, const struct vm_dataset *dev,
+                        const struct vm_dataset *test, struct vm_train_result *res,
+                        struct vm_error *err) {
+    struct vm_rt_model *m = f->m;
+    const struct vm_rt_plan *p = &m->plan;
+    memset(res, 0, sizeof *res);
+    res->test_acc = -1;
+    if (f->labels_input < 0 || f->loss_output < 0) return vm_errorf(err, VM_EINVAL, "the plan is not a training plan");
+    if (train->max_label >= f->n_classes || (dev && dev->max_label >= f->n_classes) || (test && test->max_label >= f->n_classes))
+        return vm_errorf(err, VM_EINVAL, "a label in the data is %d or more, but the model has %lld classes (labels 0..%lld)",
+                         (int)f->n_classes, (long long)f->n_classes, (long long)f->n_classes - 1);
+    int batch = cfg->batch > 0 ? cfg->batch : 50;
+    if (batch > 4096) batch = 4096;
+    res->history = vm_calloc((size_t)cfg->epochs + 1, sizeof *res->history, err);
+    int64_t *order = vm_malloc(sizeof(int64_t) * (size_t)(train->n + 1), err);
+    struct snapshot best = {0};
+    best.values = vm_malloc(sizeof(int32_t) * (size_t)(p->n_params + 1), err);
+    best.data = vm_calloc((size_t)p->n_params + 1, sizeof *best.data, err);
+    enum vm_status s = res->history && order && best.values && best.data ? VM_OK : VM_ENOMEM;
+    for (int i = 0; i < p->n_params && !s; i++) {
+        struct vm_rt_tensor t = vm_rt_param(m, i);
+        best.values[best.n] = p->params[i].value;
+        best.data[best.n] = vm_malloc(t.nbytes ? t.nbytes : 1, err);
+        if (!best.data[best.n]) s = VM_ENOMEM;
+        else memcpy(best.data[best.n], t.data, t.nbytes);
+        best.n++;
+    }
+    struct loop_state ls = {.best_dev = -1, .counter = 0};
+    int n_hist = 0;
+    vm_rt_set_seed(m, cfg->seed, 0);
+    if (!s && cfg->resume && cfg->checkpoint) {
+        FILE *probe = fopen(cfg->checkpoint, "rb");
+        if (probe) {
+            fclose(probe);
+            s = load_checkpoint(f, cfg, &ls, &best, res->history, &n_hist, err);
+            if (!s) {
+                vm_rt_set_seed(m, cfg->seed, ls.counter);
+                if (cfg->progress)
+                    fprintf(cfg->progress, "resuming from %s at epoch %d, step %d\n", cfg->checkpoint, ls.epoch + 1, ls.step);
+            }
+        } else if (cfg->progress) {
+            fprintf(cfg->progress, "no checkpoint at %s yet; starting from the beginning\n", cfg->checkpoint);
+        }
+    }
+    float *probs = vm_malloc(sizeof(float) * (size_t)batch * (size_t)(f->n_classes ? f->n_classes : 1), err);
+    if (!probs && !s) s = VM_ENOMEM;
+    int64_t nb = (train->n + batch - 1) / batch;
+    const int32_t *seqs[4096];
+    int32_t lens[4096], labels[4096];
+    double last_draw = 0;
+    for (int epoch = ls.epoch; epoch < cfg->epochs && !s; epoch++) {
+        double beta = vm_train_beta(cfg, epoch);
+        shuffle(order, train->n, cfg->seed, epoch);
+        double t_epoch = now_s();
+        for (int64_t b = ls.step; b < nb && !s; b++) {
+            int64_t b0 = b * batch, n = train->n - b0 < batch ? train->n - b0 : batch;
+            for (int64_t i = 0; i < n; i++) {
+                int64_t ex = order[b0 + i];
+                seqs[i] = train->ids + train->start[ex];
+                lens[i] = vm_dataset_len(train, ex);
+                labels[i] = train->labels[ex];
+            }
+            double t0 = now_s();
+            struct vm_rt_inst *inst;
+            s = vm_feed(f, seqs, lens, n, 0, labels, beta, cfg->lr, &inst, NULL, err);
+            if (!s) s = vm_rt_run(inst, VM_RT_FORWARD | VM_RT_BACKWARD | VM_RT_OPTIMIZER, true, err);
+            if (s) break;
+            ls.train_seconds += now_s() - t0;
+            ls.train_sentences += n;
+            float loss = *(const float *)vm_rt_output(inst, f->loss_output).data;
+            if (!isfinite(loss)) {
+                s = vm_errorf(err, VM_EINVAL, "the training loss became %g at epoch %d, step %lld; try a smaller --lr", loss, epoch + 1,
+                              (long long)b + 1);
+                break;
+            }
+            struct vm_rt_tensor lt = vm_rt_output(inst, f->logits_output);
+            int64_t C = lt.numel / n;
+            for (int64_t i = 0; i < n; i++) ls.correct += argmax_row((const float *)lt.data + i * C, C) == labels[i];
+            ls.loss_sum += (double)loss * (double)n;
+            ls.seen += n;
+            ls.step = (int)(b + 1);
+            double now = now_s();
+            if (cfg->progress && cfg->progress_tty && (now - last_draw > 0.2 || b + 1 == nb)) {
+                last_draw = now;
+                double rate = ls.train_seconds > 0 ? (double)ls.train_sentences / ls.train_seconds : 0;
+                double remaining = (double)((int64_t)(cfg->epochs - epoch - 1) * train->n + (train->n - b0 - n));
+                char eta[32];
+                fmt_eta(rate > 0 ? remaining / rate * 1.1 : -1, eta, sizeof eta);
+                fprintf(cfg->progress, "\r\033[Kepoch %d/%d  step %lld/%lld  loss %.4f  acc %5.1f%%  beta %.3f  %.0f sent/s  ETA %s",
+                        epoch + 1, cfg->epochs, (long long)b + 1, (long long)nb, ls.loss_sum / (double)ls.seen,
+                        100.0 * (double)ls.correct / (double)ls.seen, beta, rate, eta);
+                fflush(cfg->progress);
+            }
+            if (cfg->interrupted && *cfg->interrupted) {
+                ls.epoch = epoch;
+                ls.counter = vm_rt_rng_counter(m);
+                if (cfg->progress) fprintf(cfg->progress, "%s", cfg->progress_tty ? "\n" : "");
+                if (cfg->checkpoint) {
+                    s = save_checkpoint(f, cfg, &ls, &best, res->history, n_hist, err);
+                    if (!s) s = vm_errorf(err, VM_EINTERRUPTED, "interrupted at epoch %d, step %lld; checkpoint saved to %s (continue with --resume)",
+                                          epoch + 1, (long long)b + 1, cfg->checkpoint);
+                } else {
+                    s = vm_errorf(err, VM_EINTERRUPTED, "interrupted at epoch %d, step %lld (no --checkpoint, nothing saved)", epoch + 1,
+                                  (long long)b + 1);
+                }
+            }
+        }
+        if (s) break;
+        double dev_acc = -1;
+        if (dev && (s = vm_evaluate(f, dev, batch, &dev_acc, err))) break;
+        struct vm_epoch_stats *e = &res->history[n_hist++];
+        e->train_loss = ls.seen ? ls.loss_sum / (double)ls.seen : 0;
+        e->train_acc = ls.seen ? (double)ls.correct / (double)ls.seen : 0;
+        e->dev_acc = dev_acc;
+        e->beta = beta;
+        e->seconds = now_s() - t_epoch;
+        bool improved = dev ? dev_acc > ls.best_dev : true;
+        if (improved) {
+            ls.best_dev = dev_acc;
+            ls.best_epoch = epoch + 1;
+            for (int i = 0; i < best.n; i++) {
+                struct vm_rt_tensor t = vm_rt_param(m, i);
+                memcpy(best.data[i], t.data, t.nbytes);
+            }
+        }
+        if (cfg->progress) {
+            if (cfg->progress_tty) fprintf(cfg->progress, "\r\033[K");
+            fprintf(cfg->progress, "epoch %d/%d  loss %.4f  train acc %.2f%%  dev acc %.2f%%%s  beta %.3f  %.1f s\n", epoch + 1,
+                    cfg->epochs, e->train_loss, 100 * e->train_acc, 100 * dev_acc, improved && dev ? " (best)" : "", beta, e->seconds);
+            fflush(cfg->progress);
+        }
+        ls.epoch = epoch + 1;
+        ls.step = 0;
+        ls.loss_sum = 0;
+        ls.correct = ls.seen = 0;
+        ls.counter = vm_rt_rng_counter(m);
+        if (cfg->checkpoint && (s = save_checkpoint(f, cfg, &ls, &best, res->history, n_hist, err))) break;
+    }
+    res->epochs_run = n_hist;
+    res->best_dev_acc = ls.best_dev;
+    res->best_epoch = ls.best_epoch;
+    res->sentences_per_s = ls.train_seconds > 0 ? (double)ls.train_sentences / ls.train_seconds : 0;
+    if (!s || s == VM_EINTERRUPTED) {
+        /* the model ends with the best-on-dev parameters */
+        for (int i = 0; i < best.n && s != VM_EINTERRUPTED; i++) {
+            struct vm_rt_tensor t = vm_rt_param(m, i);
+            memcpy(t.data, best.data[i], t.nbytes);
+        }
+    }
+    if (!s && test) s = vm_evaluate(f, test, batch, &res->test_acc, err);
+    if (!s && cfg->history_csv) {
+        size_t cap = 128 + (size_t)n_hist * 128, pos = 0;
+        char *csv = malloc(cap);
+        if (csv) {
+            pos += (size_t)snprintf(csv, cap, "epoch,train_loss,train_acc,dev_acc,beta,seconds\n");
+            for (int e = 0; e < n_hist; e++)
+                pos += (size_t)snprintf(csv + pos, cap - pos, "%d,%.6f,%.6f,%.6f,%.4f,%.3f\n", e + 1, res->history[e].train_loss,
+                                        res->history[e].train_acc, res->history[e].dev_acc, res->history[e].beta, res->history[e].seconds);
+            s = vm_file_write_atomic(cfg->history_csv, csv, pos, err);
+            free(csv);
+        }
+    }
+    for (int i = 0; i < best.n; i++) free(best.data[i]);
+    free(best.data);
+    free(best.values);
+    free(order);
+    free(probs);
+    return s;
+}

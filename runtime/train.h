@@ -1,0 +1,87 @@
+/* train: the training loop over a training plan (compiler/training.h) — seeded shuffled
+ * mini-batches padded to the batch's longest text, the beta schedule, one in-place progress line,
+ * dev evaluation in inference mode after each epoch with the best-on-dev parameters kept,
+ * checkpoints written atomically every epoch (and on interruption), and exact resumption.
+ *
+ * Also the batch feeder that evaluation, prediction and explanation share: it finds the token-id
+ * input (and its batch axis), fills companion inputs (attention masks with id != pad, token types
+ * with 0), and reads logits/probabilities back.
+ */
+#ifndef VM_TRAIN_H
+#define VM_TRAIN_H
+
+#include <stdio.h>
+
+#include "text.h"
+#include "vmrt.h"
+
+struct vm_feeder {
+    struct vm_rt_model *m;
+    int ids_input;      /* plan input holding token ids */
+    int ids_batch_axis; /* 0: [B, T]; 1: [T, B] (time-major models) */
+    int labels_input, beta_input, lr_input; /* -1 in inference plans */
+    int logits_output;  /* the model's first output (logits or probabilities) */
+    int loss_output, ce_output, info_output, q_output; /* -1 when absent */
+    int n_inputs;
+    int32_t pad_id;
+    int32_t min_len;    /* pad every batch to at least this many tokens (conv widths) */
+    int64_t n_classes;
+    bool probs_output;  /* the model's output is already a probability distribution */
+};
+
+enum vm_status vm_feeder_init(struct vm_feeder *f, struct vm_rt_model *m, int32_t pad_id,
+                              struct vm_error *err);
+
+/* Binds a batch of token sequences (seqs[i] has lens[i] ids), padded to max(longest, min_len,
+ * min_t), fills every input, and returns the instance ready to run. labels may be NULL. */
+enum vm_status vm_feed(const struct vm_feeder *f, const int32_t *const *seqs, const int32_t *lens,
+                       int64_t n, int32_t min_t, const int32_t *labels, double beta, double lr,
+                       struct vm_rt_inst **inst, int64_t *T_out, struct vm_error *err);
+/* Class probabilities [n, C] of the last run (softmax of logits unless the model outputs
+ * probabilities). */
+void vm_feeder_probs(const struct vm_feeder *f, struct vm_rt_inst *inst, int64_t n, float *probs);
+
+struct vm_train_cfg {
+    int epochs;          /* default 20 */
+    int batch;           /* default 50 */
+    double lr;           /* default 1e-3 */
+    double beta_start, beta_end; /* default 1.0 -> 0.109 (the release's values) */
+    int beta_steps;      /* default 10 equal steps across the run */
+    uint64_t seed;
+    const char *checkpoint; /* path or NULL */
+    bool resume;
+    FILE *progress;      /* NULL: silent */
+    bool progress_tty;   /* redraw one line in place */
+    volatile int *interrupted; /* set asynchronously (SIGINT) */
+    const char *history_csv;   /* per-epoch metrics, or NULL */
+};
+
+void vm_train_cfg_default(struct vm_train_cfg *c);
+double vm_train_beta(const struct vm_train_cfg *c, int epoch /* 0-based */);
+
+struct vm_epoch_stats {
+    double train_loss, train_acc, dev_acc, beta, seconds;
+};
+
+struct vm_train_result {
+    int epochs_run;
+    int best_epoch;      /* 1-based */
+    double best_dev_acc;
+    double test_acc;     /* -1 without a test set */
+    struct vm_epoch_stats *history; /* epochs_run entries (owned) */
+    double sentences_per_s;
+};
+
+/* Trains; on return the model holds the best-on-dev parameters. VM_EINTERRUPTED after a
+ * checkpoint was saved when *cfg->interrupted became non-zero. */
+enum vm_status vm_train(const struct vm_feeder *f, const struct vm_train_cfg *cfg,
+                        const struct vm_dataset *train, const struct vm_dataset *dev,
+                        const struct vm_dataset *test, struct vm_train_result *res,
+                        struct vm_error *err);
+void vm_train_result_free(struct vm_train_result *r);
+
+/* Accuracy (and mean cross-entropy when the plan has labels) in inference mode. */
+enum vm_status vm_evaluate(const struct vm_feeder *f, const struct vm_dataset *d, int batch,
+                           double *acc, struct vm_error *err);
+
+#endif

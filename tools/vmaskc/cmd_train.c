@@ -1,0 +1,317 @@
+/* train: `vmaskc train MODEL.onnx --vocab V --train T --dev D ...` — compiles the classifier with a
+ * VMASK layer, loss, backward pass and Adam into one plan, trains it on oneDNN, reports dev/test
+ * accuracy, exports the trained model to ONNX and prints the globally most important words. */
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../compiler/export.h"
+#include "../../compiler/training.h"
+#include "../../runtime/train.h"
+#include "cli.h"
+
+static volatile int interrupted = 0;
+static void on_sigint(int sig) {
+    (void)sig;
+    interrupted = 1;
+}
+
+static int train_usage(FILE *f) {
+    fprintf(f,
+            "usage: vmaskc train MODEL.onnx --vocab VOCAB.txt --train TRAIN.tsv --dev DEV.tsv [options]\n"
+            "\n"
+            "Inserts a variational word mask after the model's word embedding, trains it with the\n"
+            "model on oneDNN, and exports an ONNX model with the learned mask inside.\n"
+            "Data files hold 'label<TAB>text' lines (labels 0..C-1; .gz is read too).\n"
+            "\n"
+            "  -o OUT.onnx            exported model (default: MODEL.vmask.onnx)\n"
+            "  --test TEST.tsv        report test accuracy of the best-on-dev model\n"
+            "  --epochs N (20)  --batch B (50)  --lr X (0.001)  --seed S (1)  --threads N\n"
+            "  --max-len L            truncate texts to L tokens\n"
+            "mask:\n"
+            "  --mask-hidden H (100)  hidden units of the mask network (the release: CNN 500, LSTM 300)\n"
+            "  --mask-after VALUE     insert the mask after another value (e.g. an embedding LayerNorm)\n"
+            "  --tau T (1)            Gumbel-softmax temperature\n"
+            "  --beta-start B (1.0) --beta-end B (0.109) --beta-steps N (10)\n"
+            "                         information-loss weight, annealed in N equal steps\n"
+            "  --no-mask              train the plain model (the paper's 'base' baseline)\n"
+            "  --mask-output          the export gets a second output word_mask [B, T]\n"
+            "training:\n"
+            "  --dropout P            add Dropout(P) before the classifier layer (the paper: 0.2)\n"
+            "  --freeze NAME          freeze an initializer (repeatable); the word embedding is frozen\n"
+            "  --train-embedding      ... unless this is given\n"
+            "  --weight-decay W (0)   L2 penalty (the paper's 'l2' baseline)\n"
+            "  --clip C (0 = off)     clip gradients to global norm C\n"
+            "  --checkpoint PATH      checkpoint every epoch (default: OUT.ckpt); --resume continues it\n"
+            "  --history CSV          per-epoch loss/accuracy/beta/time\n"
+            "text:\n"
+            "  --no-lowercase  --no-split-punct  --pad TOKEN  --unk TOKEN\n"
+            "  --top N (20)           most important words to print\n"
+            "  --embedding NAME       the word-embedding Gather node or table, if not detected\n");
+    return f == stdout ? VM_EXIT_OK : VM_EXIT_USAGE;
+}
+
+struct lookup_ctx {
+    struct vm_rt_model *m;
+};
+
+static const void *param_lookup(void *ctx, const char *name, size_t *nbytes) {
+    struct lookup_ctx *c = ctx;
+    int i = vm_rt_find_param(c->m, name);
+    if (i < 0) return NULL;
+    struct vm_rt_tensor t = vm_rt_param(c->m, i);
+    *nbytes = t.nbytes;
+    return t.data;
+}
+
+struct word_score {
+    float q;
+    int32_t id;
+};
+
+static int cmp_score(const void *a, const void *b) {
+    const struct word_score *x = a, *y = b;
+    if (x->q != y->q) return x->q < y->q ? 1 : -1;
+    return x->id - y->id;
+}
+
+int vm_cmd_train(int argc, char **argv) {
+    const char *model = NULL, *vocab_path = NULL, *train_path = NULL, *dev_path = NULL, *test_path = NULL, *out = NULL;
+    const char *pad = NULL, *unk = NULL, *ckpt = NULL, *history = NULL;
+    const char *freeze[64];
+    int n_freeze = 0;
+    long long top = 20, max_len = 0;
+    struct vm_model_opts mo = {0};
+    struct vm_train_opts to;
+    vm_train_opts_default(&to);
+    struct vm_train_cfg tc;
+    vm_train_cfg_default(&tc);
+    struct vm_tokenizer tok = {.lowercase = true, .split_punct = true};
+    bool mask_output = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) return train_usage(stdout);
+        if (!strcmp(a, "--embedding") || !strcmp(a, "--threads")) {
+            int r = vm_cli_model_option("train", argc, argv, &i, &mo);
+            if (r < 0) return VM_EXIT_USAGE;
+            continue;
+        }
+        if (!strcmp(a, "--no-mask")) { to.no_mask = true; continue; }
+        if (!strcmp(a, "--train-embedding")) { to.train_embedding = true; continue; }
+        if (!strcmp(a, "--mask-output")) { mask_output = true; continue; }
+        if (!strcmp(a, "--resume")) { tc.resume = true; continue; }
+        if (!strcmp(a, "--no-lowercase")) { tok.lowercase = false; continue; }
+        if (!strcmp(a, "--no-split-punct")) { tok.split_punct = false; continue; }
+        if (a[0] == '-' && i + 1 >= argc) return vm_cli_usage_error("train", "%s needs a value", a);
+        if (a[0] != '-') {
+            if (model) return vm_cli_usage_error("train", "more than one MODEL given ('%s' and '%s')", model, a);
+            model = a;
+            continue;
+        }
+        const char *v = argv[++i];
+        double d;
+        long long n;
+#define NUM(flag, lo, hi, dst)                                                                                  \
+    if (!strcmp(a, flag)) {                                                                                     \
+        if (!vm_cli_parse_double(v, &d) || !(d >= (lo) && d <= (hi)))                                           \
+            return vm_cli_usage_error("train", "%s needs a number in [%g, %g], got '%s'", flag, (double)(lo), (double)(hi), v); \
+        dst = d;                                                                                                \
+        continue;                                                                                               \
+    }
+#define INT(flag, lo, hi, dst)                                                                                  \
+    if (!strcmp(a, flag)) {                                                                                     \
+        if (!vm_cli_parse_int(v, &n) || n < (lo) || n > (hi))                                                   \
+            return vm_cli_usage_error("train", "%s needs an integer in [%lld, %lld], got '%s'", flag, (long long)(lo), (long long)(hi), v); \
+        dst = n;                                                                                                \
+        continue;                                                                                               \
+    }
+        if (!strcmp(a, "--vocab")) { vocab_path = v; continue; }
+        if (!strcmp(a, "--train")) { train_path = v; continue; }
+        if (!strcmp(a, "--dev")) { dev_path = v; continue; }
+        if (!strcmp(a, "--test")) { test_path = v; continue; }
+        if (!strcmp(a, "-o")) { out = v; continue; }
+        if (!strcmp(a, "--pad")) { pad = v; continue; }
+        if (!strcmp(a, "--unk")) { unk = v; continue; }
+        if (!strcmp(a, "--mask-after")) { to.mask_after = v; continue; }
+        if (!strcmp(a, "--checkpoint")) { ckpt = v; continue; }
+        if (!strcmp(a, "--history")) { history = v; continue; }
+        if (!strcmp(a, "--freeze")) {
+            if (n_freeze == 64) return vm_cli_usage_error("train", "too many --freeze options");
+            freeze[n_freeze++] = v;
+            continue;
+        }
+        INT("--epochs", 1, 100000, tc.epochs)
+        INT("--batch", 1, 4096, tc.batch)
+        INT("--seed", 0, INT64_MAX, tc.seed)
+        INT("--beta-steps", 1, 100000, tc.beta_steps)
+        INT("--mask-hidden", 1, 1 << 20, to.mask_hidden)
+        INT("--top", 0, 1 << 30, top)
+        INT("--max-len", 1, 1 << 20, max_len)
+        NUM("--lr", 0, 10, tc.lr)
+        NUM("--beta-start", -1e6, 1e6, tc.beta_start)
+        NUM("--beta-end", -1e6, 1e6, tc.beta_end)
+        NUM("--tau", 1e-6, 1e6, to.tau)
+        NUM("--dropout", 0, 0.99, to.dropout)
+        NUM("--weight-decay", 0, 1e6, to.weight_decay)
+        NUM("--clip", 0, 1e9, to.clip)
+        return vm_cli_usage_error("train", "unknown option '%s'", a);
+#undef NUM
+#undef INT
+    }
+    if (!model) return vm_cli_usage_error("train", "missing MODEL.onnx");
+    if (!vocab_path) return vm_cli_usage_error("train", "missing --vocab VOCAB.txt");
+    if (!train_path) return vm_cli_usage_error("train", "missing --train TRAIN.tsv");
+    if (!dev_path) return vm_cli_usage_error("train", "missing --dev DEV.tsv");
+    to.freeze = freeze;
+    to.n_freeze = n_freeze;
+    to.embedding = mo.embedding;
+    to.seed = tc.seed;
+    char out_buf[4096], ckpt_buf[4200];
+    if (!out) {
+        size_t n = strlen(model);
+        if (n > 5 && !strcmp(model + n - 5, ".onnx")) snprintf(out_buf, sizeof out_buf, "%.*s.vmask.onnx", (int)(n - 5), model);
+        else snprintf(out_buf, sizeof out_buf, "%s.vmask.onnx", model);
+        out = out_buf;
+    }
+    if (!ckpt) {
+        snprintf(ckpt_buf, sizeof ckpt_buf, "%s.ckpt", out);
+        ckpt = ckpt_buf;
+    }
+    tc.checkpoint = ckpt;
+    tc.history_csv = history;
+
+    struct vm_error err = {0};
+    int rc = VM_EXIT_OK;
+    struct vm_vocab vocab = {0};
+    struct vm_dataset dtrain = {0}, ddev = {0}, dtest = {0};
+    Onnx__ModelProto *onnx = NULL;
+    struct vm_graph *g = NULL;
+    struct vm_rt_model *rt = NULL;
+    uint8_t *plan = NULL;
+    struct vm_train_result res = {0};
+    char *vocab_text = NULL;
+
+    if (vm_vocab_load(&vocab, vocab_path, pad, unk, &err)) goto fail;
+    to.pad_id = vocab.pad_id;
+    if (vm_dataset_load(&dtrain, train_path, &vocab, &tok, (int32_t)max_len, &err) ||
+        vm_dataset_load(&ddev, dev_path, &vocab, &tok, (int32_t)max_len, &err) ||
+        (test_path && vm_dataset_load(&dtest, test_path, &vocab, &tok, (int32_t)max_len, &err)))
+        goto fail;
+    printf("data: %lld train, %lld dev%s", (long long)dtrain.n, (long long)ddev.n, test_path ? ", " : "");
+    if (test_path) printf("%lld test", (long long)dtest.n);
+    printf(" examples; vocabulary %d tokens (pad %s, unk %s); %.1f%% of training tokens unknown\n", vocab.n,
+           vocab.pad_id >= 0 ? vocab.tokens[vocab.pad_id] : "none", vocab.unk_id >= 0 ? vocab.tokens[vocab.unk_id] : "none",
+           dtrain.n_tokens ? 100.0 * (double)dtrain.n_unk / (double)dtrain.n_tokens : 0.0);
+
+    if (vm_cli_compile_onnx_training(model, &mo, &onnx, &g, &err)) goto fail;
+    {
+        int32_t emb;
+        if (vm_find_embedding(g, mo.embedding, &emb, &err)) goto fail;
+        if (emb >= 0) {
+            int64_t rows = vm_dim_value(&g->values[g->nodes[emb].in[0]].dims[0]);
+            if (vocab.n > rows) {
+                vm_errorf(&err, VM_EINVAL, "the vocabulary has %d tokens but the model's embedding table '%s' has %lld rows; "
+                          "use the vocabulary the model was built with", vocab.n, g->values[g->nodes[emb].in[0]].name, (long long)rows);
+                goto fail;
+            }
+            if (vocab.n < rows)
+                fprintf(stderr, "vmaskc train: warning: the vocabulary has %d tokens, the embedding table %lld rows\n", vocab.n, (long long)rows);
+        }
+    }
+    struct vm_train_info info;
+    if (vm_build_training(g, &to, &info, &err)) {
+        vm_error_prefix(&err, "%s", model);
+        goto fail;
+    }
+    if (dtrain.max_label >= info.n_classes || ddev.max_label >= info.n_classes || (test_path && dtest.max_label >= info.n_classes)) {
+        vm_errorf(&err, VM_EINVAL, "the data has label %d but the model has %lld classes (labels 0..%lld)",
+                  dtrain.max_label > ddev.max_label ? dtrain.max_label : ddev.max_label, (long long)info.n_classes,
+                  (long long)info.n_classes - 1);
+        goto fail;
+    }
+    printf("model: %s, %lld classes; %lld of %lld parameters trainable%s; mask %s\n", model, (long long)info.n_classes,
+           (long long)info.n_trainable, (long long)info.n_params, to.train_embedding ? "" : " (word embedding frozen)",
+           to.no_mask ? "off (--no-mask)" : "after the word embedding");
+    size_t plan_len;
+    if (vm_emit_plan(g, model, &plan, &plan_len, &err)) goto fail;
+    struct vm_rt_opts ro = {.threads = mo.threads};
+    if (vm_rt_model_from_buffer(&rt, plan, plan_len, model, &ro, &err)) goto fail;
+    struct vm_feeder feeder;
+    if (vm_feeder_init(&feeder, rt, vocab.pad_id >= 0 ? vocab.pad_id : 0, &err)) goto fail;
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    tc.interrupted = &interrupted;
+    tc.progress = stderr;
+    tc.progress_tty = isatty(fileno(stderr));
+    enum vm_status s = vm_train(&feeder, &tc, &dtrain, &ddev, test_path ? &dtest : NULL, &res, &err);
+    if (s) goto fail;
+    printf("best dev accuracy %.2f%% (epoch %d of %d)", 100 * res.best_dev_acc, res.best_epoch, res.epochs_run);
+    if (test_path) printf("; test accuracy %.2f%%", 100 * res.test_acc);
+    printf("; %.0f training sentences/s\n", res.sentences_per_s);
+
+    /* export */
+    vocab_text = vm_vocab_to_text(&vocab, &err);
+    if (!vocab_text) goto fail;
+    char hidden[32], tau[32], classes[32], acc_dev[32], acc_test[32];
+    snprintf(hidden, sizeof hidden, "%lld", (long long)to.mask_hidden);
+    snprintf(tau, sizeof tau, "%g", to.tau);
+    snprintf(classes, sizeof classes, "%lld", (long long)info.n_classes);
+    snprintf(acc_dev, sizeof acc_dev, "%.4f", res.best_dev_acc);
+    snprintf(acc_test, sizeof acc_test, "%.4f", res.test_acc);
+    const char *keys[] = {"vmaskc.version", "vmaskc.vocab", "vmaskc.pad", "vmaskc.unk", "vmaskc.lowercase", "vmaskc.split_punct",
+                          "vmaskc.mask", "vmaskc.mask_hidden", "vmaskc.tau", "vmaskc.classes", "vmaskc.dev_accuracy", "vmaskc.test_accuracy"};
+    const char *vals[] = {VM_VERSION, vocab_text, vocab.pad_id >= 0 ? vocab.tokens[vocab.pad_id] : "",
+                          vocab.unk_id >= 0 ? vocab.tokens[vocab.unk_id] : "", tok.lowercase ? "1" : "0", tok.split_punct ? "1" : "0",
+                          to.no_mask ? "none" : to.mask_after ? "network" : "word_keep", hidden, tau, classes, acc_dev, acc_test};
+    struct vm_export_opts eo = {.mask = !to.no_mask, .mask_after = to.mask_after, .embedding = mo.embedding, .mask_output = mask_output,
+                                .meta_keys = keys, .meta_values = vals, .n_meta = (int)(sizeof keys / sizeof keys[0])};
+    struct lookup_ctx lc = {.m = rt};
+    if (vm_export_onnx(onnx, g, &eo, param_lookup, &lc, out, &err)) goto fail;
+    printf("exported %s\n", out);
+
+    /* the globally most important words */
+    if (!to.no_mask && !to.mask_after && info.embedding_node >= 0 && top > 0) {
+        const struct vm_value *tv = &g->values[g->nodes[info.embedding_node].in[0]];
+        int64_t V = vm_dim_value(&tv->dims[0]), E = vm_dim_value(&tv->dims[1]);
+        size_t nb;
+        const float *table = param_lookup(&lc, tv->name, &nb);
+        if (!table) table = tv->data;
+        size_t n1, n2, n3, n4;
+        const float *w1 = param_lookup(&lc, VM_MASK_W1, &n1), *b1 = param_lookup(&lc, VM_MASK_B1, &n2),
+                    *w2 = param_lookup(&lc, VM_MASK_W2, &n3), *b2 = param_lookup(&lc, VM_MASK_B2, &n4);
+        float *keep = malloc(sizeof(float) * (size_t)V);
+        struct word_score *ws = malloc(sizeof *ws * (size_t)V);
+        if (keep && ws && w1 && b1 && w2 && b2) {
+            vm_mask_word_keep(table, V, E, w1, b1, (int64_t)(n2 / sizeof(float)), w2, b2, keep);
+            int64_t n = 0;
+            for (int32_t id = 0; id < vocab.n && id < V; id++)
+                if (id != vocab.pad_id && id != vocab.unk_id) ws[n++] = (struct word_score){keep[id], id};
+            qsort(ws, (size_t)n, sizeof *ws, cmp_score);
+            printf("top %lld words by global importance q (keep probability):\n", top < n ? top : (long long)n);
+            for (int64_t i = 0; i < top && i < n; i++) printf("  %3lld  %-20s %.4f\n", (long long)i + 1, vocab.tokens[ws[i].id], ws[i].q);
+        }
+        free(keep);
+        free(ws);
+    }
+    goto done;
+fail:
+    rc = vm_cli_fail("train", &err);
+done:
+    vm_train_result_free(&res);
+    free(vocab_text);
+    free(plan);
+    vm_rt_model_free(rt);
+    vm_graph_free(g);
+    vm_onnx_free_model(onnx);
+    vm_dataset_free(&dtrain);
+    vm_dataset_free(&ddev);
+    vm_dataset_free(&dtest);
+    vm_vocab_free(&vocab);
+    return rc;
+}
