@@ -64,6 +64,9 @@ int vm_cmd_compile(int argc, char **argv);
 int vm_cmd_run(int argc, char **argv);
 int vm_cmd_train(int argc, char **argv);
 int vm_cmd_vocab(int argc, char **argv);
+int vm_cmd_words(int argc, char **argv);
+int vm_cmd_eval(int argc, char **argv);
+int vm_cmd_predict(int argc, char **argv);
 int vm_cmd_tokenize(int argc, char **argv);
 int vm_cmd_default(const char *model, int argc, char **argv);
 

@@ -17,6 +17,9 @@ static void usage(FILE *f) {
             "  compile FILE -o PLAN      compile an ONNX model to a plan file\n"
             "  run FILE --test-data DIR  run a model or plan on ONNX backend-test data\n"
             "  train MODEL.onnx ...      insert a VMASK layer, train it, export ONNX\n"
+            "  words MODEL [--top N]     words by global importance (VMASK keep probability)\n"
+            "  eval MODEL --data FILE    accuracy on label<TAB>text data\n"
+            "  predict MODEL \"text\"     class probabilities and each token's keep probability\n"
             "  vocab DATA.tsv -o V.txt   build a vocabulary with vmaskc's tokenizer\n"
             "  tokenize                  tokenize stdin lines as training does\n"
             "\n"
@@ -45,6 +48,9 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "run")) return vm_cmd_run(argc - 1, argv + 1);
     if (!strcmp(cmd, "train")) return vm_cmd_train(argc - 1, argv + 1);
     if (!strcmp(cmd, "vocab")) return vm_cmd_vocab(argc - 1, argv + 1);
+    if (!strcmp(cmd, "words")) return vm_cmd_words(argc - 1, argv + 1);
+    if (!strcmp(cmd, "eval")) return vm_cmd_eval(argc - 1, argv + 1);
+    if (!strcmp(cmd, "predict")) return vm_cmd_predict(argc - 1, argv + 1);
     if (!strcmp(cmd, "tokenize")) return vm_cmd_tokenize(argc - 1, argv + 1);
     if (cmd[0] == '-') {
         fprintf(stderr, "vmaskc: unknown option '%s'\n", cmd);

@@ -1,0 +1,44 @@
+/* textmodel: a text classifier ready to use from the command line — the ONNX model compiled for
+ * inference, its vocabulary and tokenizer settings (from the model's vmaskc metadata, or --vocab),
+ * the batch feeder, and the per-word keep probabilities when the model carries a VMASK layer. */
+#ifndef VM_TEXTMODEL_H
+#define VM_TEXTMODEL_H
+
+#include "../../runtime/text.h"
+#include "../../runtime/train.h"
+#include "cli.h"
+
+struct vm_text_model {
+    Onnx__ModelProto *onnx;
+    struct vm_graph *g;
+    struct vm_rt_model *rt;
+    struct vm_feeder feeder;
+    struct vm_vocab vocab;
+    struct vm_tokenizer tok;
+    float *word_keep;   /* [V] keep probability per word, NULL without a word-level mask */
+    int64_t n_words;    /* rows of word_keep */
+    int64_t n_classes;
+};
+
+struct vm_text_opts {
+    struct vm_model_opts model;
+    const char *vocab;  /* overrides the model's stored vocabulary */
+    const char *pad, *unk;
+    int lowercase;      /* -1 = model's setting (default on), 0/1 = forced */
+    int split_punct;
+};
+
+void vm_text_opts_init(struct vm_text_opts *o);
+/* Parses --vocab --pad --unk --no-lowercase --no-split-punct and the model options at argv[*i]:
+ * 1 consumed, 0 not, -1 usage error (printed). */
+int vm_text_option(const char *cmd, int argc, char **argv, int *i, struct vm_text_opts *o);
+enum vm_status vm_text_model_load(struct vm_text_model *tm, const char *path,
+                                  const struct vm_text_opts *o, struct vm_error *err);
+void vm_text_model_free(struct vm_text_model *tm);
+/* Tokenizes and encodes one text; ids must hold max_ids. Returns the count (tokens too, caller
+ * frees with vm_tokens_free). */
+enum vm_status vm_text_model_encode(const struct vm_text_model *tm, const char *text, int32_t *ids,
+                                    int32_t max_ids, int32_t *n_ids, char ***tokens,
+                                    int32_t *n_tokens, struct vm_error *err);
+
+#endif
