@@ -63,10 +63,13 @@ struct vm_rt_tensor vm_rt_persistent(struct vm_rt_model *m, const char *name);
  * rank or size that does not fit the plan is VM_EINVAL naming the input and dimension. */
 enum vm_status vm_rt_bind(struct vm_rt_model *m, const int64_t *const *dims, const int *ranks,
                           struct vm_rt_inst **out, struct vm_error *err);
-/* Input i's buffer in the instance (fill it before running). */
+/* Input i's buffer in the instance. Fill it before EVERY run: the arena reuses an input's bytes
+ * after its last reader, so a run consumes its inputs. */
 struct vm_rt_tensor vm_rt_input(struct vm_rt_inst *inst, int i);
 struct vm_rt_tensor vm_rt_output(struct vm_rt_inst *inst, int i);
-/* Any value by name in the instance (for tests and tools); data NULL when not materialized. */
+/* Any value by name in the instance (for tests and tools); data NULL when not materialized.
+ * Only outputs and persistent values are guaranteed intact after a run: other values' arena bytes
+ * may already hold later values. */
 struct vm_rt_tensor vm_rt_value(struct vm_rt_inst *inst, const char *name);
 
 enum vm_rt_range {

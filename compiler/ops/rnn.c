@@ -11,18 +11,40 @@
  * when it is a constant, otherwise by the kernel at run time (PyTorch exports leave it empty).
  * infer() writes every attribute the runtime reads (direction, hidden_size, layout, input_forget,
  * activations) explicitly.
+ *
+ * Gradient (grad_lstm): one internal LSTMGrad node computes dX, dW, dR, dB, d initial_h,
+ * d initial_c and dP from dY, dY_h, dY_c (any subset). The rule gives the forward node a fourth
+ * output, a VM_VALUE_WORKSPACE uint8 value: the runtime's forward kernel sizes it and fills it with
+ * oneDNN's forward_training workspace (plus the outputs oneDNN must see again in backward that the
+ * node itself does not expose in oneDNN's layout); LSTMGrad reads it. Y, Y_h and Y_c, when the
+ * node has them, are LSTMGrad inputs too, because oneDNN's backward reads the forward's dst
+ * memories. sequence_lens gets no gradient (it must equal T anyway).
+ *
+ * LSTMGrad inputs:  0 X, 1 W, 2 R, 3 B, 4 initial_h, 5 initial_c, 6 P, 7 Y, 8 Y_h, 9 Y_c,
+ *                   10 workspace, 11 dY, 12 dY_h, 13 dY_c (absent ones are -1)
+ *          outputs: 0 dX, 1 dW, 2 dR, 3 dB, 4 d initial_h, 5 d initial_c, 6 dP (-1 = not wanted)
+ * Attributes: the forward node's normalized ones.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "../autodiff.h"
 #include "../ops.h"
 
 #define F VM_DTYPE_FLOAT
 #define I32 VM_DTYPE_INT32
 
 enum { LSTM_X, LSTM_W, LSTM_R, LSTM_B, LSTM_SEQ, LSTM_H0, LSTM_C0, LSTM_P };
+
+static bool has_out(const struct vm_graph *g, int32_t n, int k) {
+    return k < g->nodes[n].n_out && g->nodes[n].out[k] >= 0;
+}
+
+static int32_t node_out(const struct vm_graph *g, int32_t n, int k) {
+    return k < g->nodes[n].n_out ? g->nodes[n].out[k] : -1;
+}
 
 /* Requires dim `got` of input `in` to equal `want`. Dims that may still agree once the symbols are
  * bound (say `batch` against a dim computed from another input) pass here; the kernel checks the
@@ -186,12 +208,136 @@ static enum vm_status infer_lstm(struct vm_graph *g, int32_t n, struct vm_error 
     }
     /* trailing optional outputs may be missing from the node: only set the slots it has */
     for (int k = 0; k < g->nodes[n].n_out && k < 3; k++) vm_set_out(g, n, k, F, k ? 3 : 4, k ? yh : y);
+    /* a fourth output exists only as the workspace grad_lstm added (ONNX LSTM has three) */
+    if (g->nodes[n].n_out > 3 && has_out(g, n, 3)) {
+        if (!(vm_out(g, n, 3)->flags & VM_VALUE_WORKSPACE))
+            return vm_node_errorf(g, n, err, VM_EINVAL, "has %d outputs; LSTM has at most 3 (Y, Y_h, Y_c)",
+                                  g->nodes[n].n_out);
+        const struct vm_dim one = vm_dim_const(1);
+        vm_set_out(g, n, 3, VM_DTYPE_UINT8, 1, &one);
+    }
+    return VM_OK;
+}
+
+/* ---------------- gradient ---------------- */
+
+enum { LG_X, LG_W, LG_R, LG_B, LG_H0, LG_C0, LG_P, LG_Y, LG_YH, LG_YC, LG_WS, LG_DY, LG_DYH, LG_DYC, LG_N_IN };
+enum { LG_DX, LG_DW, LG_DR, LG_DB, LG_DH0, LG_DC0, LG_DP, LG_N_OUT };
+/* forward input that each LSTMGrad output is the gradient of */
+static const int lg_grad_of[LG_N_OUT] = {LSTM_X, LSTM_W, LSTM_R, LSTM_B, LSTM_H0, LSTM_C0, LSTM_P};
+
+static int32_t node_in(const struct vm_graph *g, int32_t n, int k) {
+    return k < g->nodes[n].n_in ? g->nodes[n].in[k] : -1;
+}
+
+/* Gives forward node n its workspace output (slot 3), growing the output list with absent (-1)
+ * Y_h / Y_c slots when the node had fewer outputs. Returns the workspace value. */
+static int32_t lstm_add_workspace(struct vm_graph *g, int32_t n, struct vm_error *err) {
+    if (node_out(g, n, 3) >= 0) return g->nodes[n].out[3];
+    char prefix[512];
+    snprintf(prefix, sizeof prefix, "%s/workspace", g->nodes[n].name ? g->nodes[n].name : "LSTM");
+    int32_t ws = vm_graph_fresh_value(g, prefix, VM_DTYPE_UINT8, err);
+    if (ws < 0) return -1;
+    struct vm_node *nd = &g->nodes[n];
+    int32_t *outs = vm_realloc(nd->out, 4 * sizeof *outs, err);
+    if (!outs) return -1;
+    nd = &g->nodes[n];
+    for (int k = nd->n_out; k < 3; k++) outs[k] = -1;
+    outs[3] = ws;
+    nd->out = outs;
+    nd->n_out = 4;
+    struct vm_value *v = &g->values[ws];
+    v->producer = n;
+    v->slot = 3;
+    v->flags |= VM_VALUE_WORKSPACE;
+    /* placeholder size: the runtime's LSTM kernel sets the real byte count when it is prepared */
+    const int64_t one = 1;
+    vm_value_set_shape_ints(v, 1, &one);
+    return ws;
+}
+
+static enum vm_status grad_lstm(struct vm_autodiff *ad, int32_t n, struct vm_error *err) {
+    struct vm_graph *g = vm_ad_graph(ad);
+    int32_t dy[3];
+    bool any = false;
+    for (int k = 0; k < 3; k++) any |= (dy[k] = vm_ad_dy(ad, n, k)) >= 0;
+    if (!any) return VM_OK;
+    /* wanted gradients */
+    bool want[LG_N_OUT], wanted = false;
+    for (int k = 0; k < LG_N_OUT; k++) wanted |= (want[k] = vm_ad_wants(ad, n, lg_grad_of[k]));
+    if (!wanted) return VM_OK;
+    int32_t ws = lstm_add_workspace(g, n, err);
+    if (ws < 0) return err->code;
+    int32_t in[LG_N_IN];
+    for (int k = 0; k < LG_N_IN; k++) in[k] = -1;
+    in[LG_X] = node_in(g, n, LSTM_X);
+    in[LG_W] = node_in(g, n, LSTM_W);
+    in[LG_R] = node_in(g, n, LSTM_R);
+    in[LG_B] = node_in(g, n, LSTM_B);
+    in[LG_H0] = node_in(g, n, LSTM_H0);
+    in[LG_C0] = node_in(g, n, LSTM_C0);
+    in[LG_P] = node_in(g, n, LSTM_P);
+    for (int k = 0; k < 3; k++) {
+        in[LG_Y + k] = node_out(g, n, k);
+        in[LG_DY + k] = dy[k];
+    }
+    in[LG_WS] = ws;
+    int32_t outs[LG_N_OUT];
+    int32_t id = vm_ad_begin(ad, "LSTMGrad", LG_N_IN, in, LG_N_OUT, outs);
+    if (id < 0) return err->code;
+    /* unwanted gradients are not produced at all (no arena space, no layout conversion) */
+    for (int k = 0; k < LG_N_OUT; k++) {
+        if (want[k]) continue;
+        g->nodes[id].out[k] = -1;
+        g->values[outs[k]].producer = -1;
+        outs[k] = -1;
+    }
+    static const char *const attrs[] = {"direction", "hidden_size", "layout", "input_forget", "activations"};
+    enum vm_status s = VM_OK;
+    for (size_t k = 0; k < sizeof attrs / sizeof attrs[0] && !s; k++) {
+        const struct vm_attr *a = vm_node_attr(g, n, attrs[k]);
+        if (!a) continue;
+        if (a->type == VM_ATTR_INT) s = vm_node_set_int(g, id, attrs[k], a->i, err);
+        else if (a->type == VM_ATTR_STRING) s = vm_node_set_string(g, id, attrs[k], a->s, err);
+    }
+    if (s || (s = vm_ad_end(ad, id))) return s;
+    for (int k = 0; k < LG_N_OUT; k++)
+        if (outs[k] >= 0 && (s = vm_ad_give(ad, n, lg_grad_of[k], outs[k]))) return s;
+    return VM_OK;
+}
+
+static enum vm_status infer_lstm_grad(struct vm_graph *g, int32_t n, struct vm_error *err) {
+    enum vm_status s;
+    for (int k = 0; k < LG_N_IN; k++)
+        if (vm_has_in(g, n, k) && (s = vm_check_dtype(g, n, k, err, k == LG_WS ? VM_DTYPE_UINT8 : F, 0))) return s;
+    if (!vm_has_in(g, n, LG_X) || !vm_has_in(g, n, LG_W) || !vm_has_in(g, n, LG_R) || !vm_has_in(g, n, LG_WS))
+        return vm_node_errorf(g, n, err, VM_EINTERNAL, "LSTMGrad needs X, W, R and the workspace");
+    int dirs = !strcmp(vm_node_string(g, n, "direction", "forward"), "bidirectional") ? 2 : 1;
+    int64_t layout = vm_node_int(g, n, "layout", 0), hidden = vm_node_int(g, n, "hidden_size", -1);
+    if (hidden < 1) return vm_node_errorf(g, n, err, VM_EINTERNAL, "LSTMGrad without hidden_size");
+    const struct vm_value *x = vm_in(g, n, LG_X);
+    struct vm_dim st[3];
+    st[layout ? 0 : 1] = x->dims[layout ? 0 : 1];
+    st[layout ? 1 : 0] = vm_dim_const(dirs);
+    st[2] = vm_dim_const(hidden);
+    /* each gradient has its forward input's shape; the states' shape follows from X when absent */
+    static const int src[LG_N_OUT] = {LG_X, LG_W, LG_R, LG_B, LG_H0, LG_C0, LG_P};
+    for (int k = 0; k < LG_N_OUT; k++) {
+        if (!has_out(g, n, k)) continue;
+        const struct vm_value *v = vm_has_in(g, n, src[k]) ? vm_in(g, n, src[k]) : NULL;
+        if (v) vm_set_out(g, n, k, F, v->rank, v->dims);
+        else if (k == LG_DH0 || k == LG_DC0) vm_set_out(g, n, k, F, 3, st);
+        else return vm_node_errorf(g, n, err, VM_EINTERNAL, "LSTMGrad output %d without its forward input", k);
+    }
     return VM_OK;
 }
 
 const struct vm_op_row vm_ops_rnn[] = {
-    {"LSTM", NULL, 3, 8, 0, 3,
+    /* max_out 4: the workspace output grad_lstm adds (infer rejects a fourth output otherwise) */
+    {"LSTM", NULL, 3, 8, 0, 4,
      "activation_alpha activation_beta activations clip direction hidden_size input_forget layout", 0,
-     1u << LSTM_SEQ, 0, NULL, infer_lstm, NULL, NULL},
+     1u << LSTM_SEQ, 0, NULL, infer_lstm, NULL, grad_lstm},
+    {"LSTMGrad", "vmaskc", LG_WS + 1, LG_N_IN, LG_N_OUT, LG_N_OUT, "activations direction hidden_size input_forget layout", 0,
+     (1u << LG_N_IN) - 1, VM_OP_INTERNAL | VM_OP_NO_GRAD, NULL, infer_lstm_grad, NULL, NULL},
     {NULL, NULL, 0, 0, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL, NULL},
 };

@@ -25,7 +25,7 @@
 #include "vmtest.h"
 
 static uint64_t gc_rng = 0x2545f4914f6cdd1dull;
-static float gc_rand(void) {
+static inline float gc_rand(void) {
     gc_rng ^= gc_rng << 13;
     gc_rng ^= gc_rng >> 7;
     gc_rng ^= gc_rng << 17;
@@ -42,13 +42,13 @@ struct gc {
     bool training;
 };
 
-static struct gc *gc_new(void) {
+static inline struct gc *gc_new(void) {
     struct gc *c = calloc(1, sizeof *c);
     c->g = vm_graph_new(&c->err);
     return c;
 }
 
-static int32_t gc_value(struct gc *c, const char *name, int32_t dtype, int rank, const int64_t *dims,
+static inline int32_t gc_value(struct gc *c, const char *name, int32_t dtype, int rank, const int64_t *dims,
                         void *data, size_t nbytes, uint32_t flags) {
     int32_t v = vm_graph_add_value(c->g, name, dtype, &c->err);
     vm_value_set_shape_ints(&c->g->values[v], rank, dims);
@@ -58,7 +58,7 @@ static int32_t gc_value(struct gc *c, const char *name, int32_t dtype, int rank,
 }
 
 /* Trainable input, uniform in [-scale, scale] shifted by `shift` (keeps Sqrt/Log inputs valid). */
-static int32_t gc_param_shift(struct gc *c, const char *name, int rank, const int64_t *dims, float scale, float shift) {
+static inline int32_t gc_param_shift(struct gc *c, const char *name, int rank, const int64_t *dims, float scale, float shift) {
     int64_t n = vm_numel(dims, rank);
     float *d = malloc(sizeof(float) * (size_t)(n ? n : 1));
     for (int64_t i = 0; i < n; i++) d[i] = shift + scale * gc_rand();
@@ -67,7 +67,7 @@ static int32_t gc_param_shift(struct gc *c, const char *name, int rank, const in
 
 /* Trainable input whose values are a random permutation of well-separated levels, so finite
  * differences never cross a kink (Relu at 0, ties of a max). */
-static int32_t gc_param_spaced(struct gc *c, const char *name, int rank, const int64_t *dims) {
+static inline int32_t gc_param_spaced(struct gc *c, const char *name, int rank, const int64_t *dims) {
     int64_t n = vm_numel(dims, rank);
     float *d = malloc(sizeof(float) * (size_t)(n ? n : 1));
     for (int64_t i = 0; i < n; i++) d[i] = 0.1f * (float)(i - n / 2) + 0.05f;
@@ -80,26 +80,26 @@ static int32_t gc_param_spaced(struct gc *c, const char *name, int rank, const i
     return gc_value(c, name, VM_DTYPE_FLOAT, rank, dims, d, sizeof(float) * (size_t)n, VM_VALUE_INIT | VM_VALUE_PARAM);
 }
 
-static int32_t gc_param(struct gc *c, const char *name, int rank, const int64_t *dims, float scale) {
+static inline int32_t gc_param(struct gc *c, const char *name, int rank, const int64_t *dims, float scale) {
     return gc_param_shift(c, name, rank, dims, scale, 0.0f);
 }
 
 /* Constant float input (not trained); data NULL = random in [-1, 1]. */
-static int32_t gc_const_f32(struct gc *c, const char *name, int rank, const int64_t *dims, const float *data) {
+static inline int32_t gc_const_f32(struct gc *c, const char *name, int rank, const int64_t *dims, const float *data) {
     int64_t n = vm_numel(dims, rank);
     float *d = malloc(sizeof(float) * (size_t)(n ? n : 1));
     for (int64_t i = 0; i < n; i++) d[i] = data ? data[i] : gc_rand();
     return gc_value(c, name, VM_DTYPE_FLOAT, rank, dims, d, sizeof(float) * (size_t)n, VM_VALUE_INIT);
 }
 
-static int32_t gc_const_i64(struct gc *c, const char *name, int rank, const int64_t *dims, const int64_t *data) {
+static inline int32_t gc_const_i64(struct gc *c, const char *name, int rank, const int64_t *dims, const int64_t *data) {
     int64_t n = vm_numel(dims, rank);
     int64_t *d = malloc(sizeof(int64_t) * (size_t)(n ? n : 1));
     if (n) memcpy(d, data, sizeof(int64_t) * (size_t)n);
     return gc_value(c, name, VM_DTYPE_INT64, rank, dims, d, sizeof(int64_t) * (size_t)n, VM_VALUE_INIT);
 }
 
-static int32_t gc_const_bool(struct gc *c, const char *name, int rank, const int64_t *dims, const uint8_t *data) {
+static inline int32_t gc_const_bool(struct gc *c, const char *name, int rank, const int64_t *dims, const uint8_t *data) {
     int64_t n = vm_numel(dims, rank);
     uint8_t *d = malloc((size_t)(n ? n : 1));
     if (n) memcpy(d, data, (size_t)n);
@@ -107,18 +107,18 @@ static int32_t gc_const_bool(struct gc *c, const char *name, int rank, const int
 }
 
 /* Adds a node; returns its id and fills outs. Attributes: vm_node_set_*(c->g, id, ...). */
-static int32_t gc_node(struct gc *c, const char *op, int n_in, const int32_t *in, int n_out, int32_t *outs) {
+static inline int32_t gc_node(struct gc *c, const char *op, int n_in, const int32_t *in, int n_out, int32_t *outs) {
     return vm_graph_build(c->g, op, NULL, n_in, in, n_out, outs, &c->err);
 }
 
-static int32_t gc_op(struct gc *c, const char *op, int n_in, const int32_t *in) {
+static inline int32_t gc_op(struct gc *c, const char *op, int n_in, const int32_t *in) {
     int32_t out;
     gc_node(c, op, n_in, in, 1, &out);
     return out;
 }
 
 /* loss = sum(y * W): returns the loss value. */
-static int32_t gc_weighted_sum(struct gc *c, int32_t y) {
+static inline int32_t gc_weighted_sum(struct gc *c, int32_t y) {
     struct vm_error *err = &c->err;
     struct vm_value *yv = &c->g->values[y];
     int64_t dims[VM_MAX_RANK];
@@ -130,7 +130,7 @@ static int32_t gc_weighted_sum(struct gc *c, int32_t y) {
     return loss;
 }
 
-static double gc_loss_value(struct vm_rt_model *m, uint64_t counter, bool training, struct vm_error *err) {
+static inline double gc_loss_value(struct vm_rt_model *m, uint64_t counter, bool training, struct vm_error *err) {
     struct vm_rt_inst *inst;
     if (vm_rt_bind(m, NULL, NULL, &inst, err)) return NAN;
     vm_rt_set_seed(m, 1234, counter);
@@ -139,7 +139,7 @@ static double gc_loss_value(struct vm_rt_model *m, uint64_t counter, bool traini
     return *(const float *)t.data;
 }
 
-static void gc_check_mode(struct gc *c, const char *label, const uint8_t *plan, size_t len, bool ref, double tol) {
+static inline void gc_check_mode(struct gc *c, const char *label, const uint8_t *plan, size_t len, bool ref, double tol) {
     struct vm_error err = {0};
     struct vm_rt_opts o = {.ref_kernels = ref};
     struct vm_rt_model *m = NULL;
@@ -183,7 +183,7 @@ static void gc_check_mode(struct gc *c, const char *label, const uint8_t *plan, 
 }
 
 /* Checks d(sum(y*W))/d(params) for output y of the graph built so far, then frees the case. */
-static void gc_check(struct gc *c, const char *op, const char *label, int32_t y, double tol) {
+static inline void gc_check(struct gc *c, const char *op, const char *label, int32_t y, double tol) {
     if (gc_list_mode) {
         bool seen = false;
         for (int i = 0; i < gc_n_covered; i++) seen |= !strcmp(gc_covered[i], op);
@@ -223,12 +223,12 @@ out:
     free(c);
 }
 
-static int gc_main_begin(int argc, char **argv) {
+static inline int gc_main_begin(int argc, char **argv) {
     gc_list_mode = argc > 1 && !strcmp(argv[1], "--list");
     return 0;
 }
 
-static int gc_main_end(const char *name) {
+static inline int gc_main_end(const char *name) {
     if (gc_list_mode) {
         for (int i = 0; i < gc_n_covered; i++) printf("%s\n", gc_covered[i]);
         return 0;

@@ -30,6 +30,8 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
+    /* results on stdout and progress on stderr interleave in the order they happen */
+    setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc < 2) {
         usage(stderr);
         return VM_EXIT_USAGE;
