@@ -487,6 +487,7 @@ enum vm_status vm_train(const struct vm_feeder *f, const struct vm_train_cfg *cf
     const int32_t *seqs[4096];
     int32_t lens[4096], labels[4096];
     double last_draw = 0;
+    int64_t steps_here = 0;
     for (int epoch = ls.epoch; epoch < cfg->epochs && !s; epoch++) {
         double beta = vm_train_beta(cfg, epoch);
         shuffle(order, train->n, cfg->seed, epoch);
@@ -530,7 +531,8 @@ enum vm_status vm_train(const struct vm_feeder *f, const struct vm_train_cfg *cf
                         100.0 * (double)ls.correct / (double)ls.seen, beta, rate, eta);
                 fflush(cfg->progress);
             }
-            if (cfg->interrupted && *cfg->interrupted) {
+            steps_here++;
+            if ((cfg->interrupted && *cfg->interrupted) || (cfg->stop_after_steps && steps_here >= cfg->stop_after_steps)) {
                 ls.epoch = epoch;
                 ls.counter = vm_rt_rng_counter(m);
                 if (cfg->progress) fprintf(cfg->progress, "%s", cfg->progress_tty ? "\n" : "");

@@ -54,6 +54,7 @@ struct vm_train_cfg {
     bool progress_tty;   /* redraw one line in place */
     volatile int *interrupted; /* set asynchronously (SIGINT) */
     const char *history_csv;   /* per-epoch metrics, or NULL */
+    int64_t stop_after_steps;  /* tests: behave as interrupted after this many steps (0 = never) */
 };
 
 void vm_train_cfg_default(struct vm_train_cfg *c);

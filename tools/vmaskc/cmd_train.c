@@ -48,7 +48,8 @@ static int train_usage(FILE *f) {
             "  --history CSV          per-epoch loss/accuracy/beta/time\n"
             "text:\n"
             "  --no-lowercase  --no-split-punct  --pad TOKEN  --unk TOKEN\n"
-            "  --top N (20)           most important words to print\n"
+            "  --top N (20)           most important words to print, among words seen at least\n"
+            "  --min-freq N (3)       N times in the training data\n"
             "  --embedding NAME       the word-embedding Gather node or table, if not detected\n");
     return f == stdout ? VM_EXIT_OK : VM_EXIT_USAGE;
 }
@@ -82,7 +83,7 @@ int vm_cmd_train(int argc, char **argv) {
     const char *pad = NULL, *unk = NULL, *ckpt = NULL, *history = NULL;
     const char *freeze[64];
     int n_freeze = 0;
-    long long top = 20, max_len = 0;
+    long long top = 20, max_len = 0, min_freq = 3;
     struct vm_model_opts mo = {0};
     struct vm_train_opts to;
     vm_train_opts_default(&to);
@@ -148,6 +149,8 @@ int vm_cmd_train(int argc, char **argv) {
         INT("--beta-steps", 1, 100000, tc.beta_steps)
         INT("--mask-hidden", 1, 1 << 20, to.mask_hidden)
         INT("--top", 0, 1 << 30, top)
+        INT("--min-freq", 1, 1 << 30, min_freq)
+        INT("--stop-after-steps", 1, INT64_MAX, tc.stop_after_steps) /* testing: a deterministic Ctrl-C */
         INT("--max-len", 1, 1 << 20, max_len)
         NUM("--lr", 0, 10, tc.lr)
         NUM("--beta-start", -1e6, 1e6, tc.beta_start)
@@ -289,12 +292,21 @@ int vm_cmd_train(int argc, char **argv) {
         struct word_score *ws = malloc(sizeof *ws * (size_t)V);
         if (keep && ws && w1 && b1 && w2 && b2) {
             vm_mask_word_keep(table, V, E, w1, b1, (int64_t)(n2 / sizeof(float)), w2, b2, keep);
+            /* rank words the training data shows often enough for their q to mean something */
+            int64_t *freq = calloc((size_t)V + 1, sizeof *freq);
             int64_t n = 0;
-            for (int32_t id = 0; id < vocab.n && id < V; id++)
-                if (id != vocab.pad_id && id != vocab.unk_id) ws[n++] = (struct word_score){keep[id], id};
-            qsort(ws, (size_t)n, sizeof *ws, cmp_score);
-            printf("top %lld words by global importance q (keep probability):\n", top < n ? top : (long long)n);
-            for (int64_t i = 0; i < top && i < n; i++) printf("  %3lld  %-20s %.4f\n", (long long)i + 1, vocab.tokens[ws[i].id], ws[i].q);
+            if (freq) {
+                for (int64_t i = 0; i < dtrain.start[dtrain.n]; i++)
+                    if (dtrain.ids[i] < V) freq[dtrain.ids[i]]++;
+                for (int32_t id = 0; id < vocab.n && id < V; id++)
+                    if (id != vocab.pad_id && id != vocab.unk_id && freq[id] >= min_freq) ws[n++] = (struct word_score){keep[id], id};
+                qsort(ws, (size_t)n, sizeof *ws, cmp_score);
+                printf("top %lld words by global importance q (keep probability; words seen at least %lld times in training):\n",
+                       top < n ? top : (long long)n, min_freq);
+                for (int64_t i = 0; i < top && i < n; i++)
+                    printf("  %3lld  %-20s q %.4f  (%lld times)\n", (long long)i + 1, vocab.tokens[ws[i].id], ws[i].q, (long long)freq[ws[i].id]);
+                free(freq);
+            }
         }
         free(keep);
         free(ws);

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Interop: models trained and exported by vmaskc pass onnx.checker (python3-onnx) and run in
+# onnxruntime-node with max abs difference <= 1e-5 against vmaskc running the same exported file.
+# Three export forms: CNN with the per-word keep table and the word_mask output, a time-major LSTM,
+# and a transformer with the mask network after its embedding LayerNorm.
+# Skips (exit 77, with the reason) when python3-onnx or onnxruntime-node is missing; .ci/run
+# installs both.
+# usage: run.sh VMASKC REPO_DIR
+set -u
+vmaskc=$1; repo=$2
+py=/usr/bin/python3
+if ! "$py" -c 'import onnx' 2>/dev/null; then echo "SKIP: python3-onnx is not installed (apt-get install python3-onnx)"; exit 77; fi
+ortdir=${VMASKC_ORT_DIR:-$HOME/.cache/vmaskc-ort}
+if [ ! -d "$ortdir/node_modules/onnxruntime-node" ] || ! command -v node >/dev/null; then
+  echo "SKIP: onnxruntime-node is not installed (run tools/ort/install.sh)"; exit 77
+fi
+d=$repo/tests/train; fx=$repo/tests/fixtures/models
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+for f in train dev test; do awk -F'\t' 'BEGIN{OFS="\t"} {if ($1==2) $1=1; print}' "$d/$f.tsv" > "$tmp/bin_$f.tsv"; done
+fail=0
+check() { # name model.onnx n_inputs time_major train-args...
+  local name=$1 model=$2 n_in=$3 tm=$4; shift 4
+  if ! "$vmaskc" train "$model" --vocab "$d/vocab.txt" --epochs 2 --batch 32 --lr 0.01 --mask-hidden 8 --threads 2 \
+        -o "$tmp/$name.onnx" "$@" > "$tmp/$name.log" 2>&1; then
+    echo "FAIL $name: training"; cat "$tmp/$name.log"; fail=1; return
+  fi
+  if ! out=$("$py" - "$tmp/$name.onnx" "$tmp/$name" "$n_in" "$tm" 2>&1 <<'PY'
+import os, sys
+import numpy as np
+import onnx
+from onnx import numpy_helper
+path, out, n_in, tm = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] == "1"
+m = onnx.load(path)
+onnx.checker.check_model(m, full_check=True)
+assert any(p.key == "vmaskc.vocab" for p in m.metadata_props), "vocabulary missing from metadata_props"
+os.makedirs(out, exist_ok=True)
+ids = np.array([[2, 14, 30, 5, 21, 0, 0], [7, 8, 9, 10, 11, 12, 13], [40, 3, 0, 0, 0, 0, 0]], dtype=np.int64)
+feeds = [ids, (ids != 0).astype(np.int64), np.zeros_like(ids)][:n_in]
+for i, a in enumerate(feeds):
+    with open(os.path.join(out, "input_%d.pb" % i), "wb") as f:
+        f.write(numpy_helper.from_array(a.T.copy() if tm else a).SerializeToString())
+print("onnx.checker: ok; outputs", [o.name for o in m.graph.output])
+PY
+  ); then echo "FAIL $name: $out"; fail=1; return; fi
+  echo "$name: $out"
+  if ! "$vmaskc" run "$tmp/$name.onnx" --test-data "$tmp/$name" --out "$tmp/$name/vm" >/dev/null 2>&1; then
+    echo "FAIL $name: vmaskc run"; fail=1; return
+  fi
+  cp "$tmp/$name"/vm/output_*.pb "$tmp/$name/"
+  if out=$(node "$repo/tools/ort/ort_run.js" "$tmp/$name.onnx" --test-data "$tmp/$name" --atol 1e-5 --rtol 0 2>&1); then
+    echo "$out" | grep -E "output|PASS" | sed "s/^/  $name: /"
+  else
+    echo "FAIL $name: onnxruntime-node differs from vmaskc"; echo "$out"; fail=1
+  fi
+}
+check cnn_word_keep "$fx/cnn_conv1d_reducemax_op13/model.onnx" 1 0 --train "$d/train.tsv" --dev "$d/dev.tsv" --mask-output
+check lstm_timemajor "$fx/lstm_timemajor_max_op14/model.onnx" 1 1 --train "$d/train.tsv" --dev "$d/dev.tsv"
+check bert_mask_network "$fx/bert_op17/model.onnx" 3 0 --train "$tmp/bin_train.tsv" --dev "$tmp/bin_dev.tsv" \
+      --mask-after /embeddings/norm/LayerNormalization_output_0 --mask-output
+exit $fail
