@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "rt.h"
 
@@ -324,8 +325,13 @@ enum vm_status vm_rt_bind(struct vm_rt_model *m, const int64_t *const *dims, con
         }
     }
     struct vm_rt_inst *inst = NULL;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     enum vm_status s = build_inst(m, sv, &inst, err);
     if (s) return s;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    m->n_built++;
+    m->build_ms += (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
     inst->last_use = m->use_clock;
     if (m->n_insts == m->max_insts) {
         size_t lru = 0;

@@ -475,6 +475,11 @@ void vm_rt_set_seed(struct vm_rt_model *m, uint64_t seed, uint64_t counter) {
 
 uint64_t vm_rt_rng_counter(const struct vm_rt_model *m) { return m->counter; }
 
+void vm_rt_build_stats(const struct vm_rt_model *m, int64_t *instances, double *ms) {
+    *instances = m->n_built;
+    *ms = m->build_ms;
+}
+
 void vm_rt_memory(const struct vm_rt_model *m, size_t *persistent, size_t *arena, size_t *scratch) {
     *persistent = m->persist_bytes;
     *arena = m->arena_cap;

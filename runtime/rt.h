@@ -134,6 +134,8 @@ struct vm_rt_model {
     uint64_t seed, counter;
     bool profile;
     bool ref_kernels;  /* run the naive C reference of every kernel instead of oneDNN (tests) */
+    int64_t n_built;   /* shape instances built so far */
+    double build_ms;   /* time spent building them (primitive creation, layout) */
     double *prof_ms;   /* per step */
     int64_t *prof_n;
 };

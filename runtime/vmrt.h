@@ -89,6 +89,9 @@ uint64_t vm_rt_rng_counter(const struct vm_rt_model *m);
 /* Memory in use: persistent bytes and the largest arena laid out so far. */
 void vm_rt_memory(const struct vm_rt_model *m, size_t *persistent, size_t *arena, size_t *scratch);
 
+/* Shape instances built so far and the milliseconds spent building them. */
+void vm_rt_build_stats(const struct vm_rt_model *m, int64_t *instances, double *ms);
+
 /* Per-step timing (for --profile): when enabled, vm_rt_run accumulates wall time per op name. */
 void vm_rt_profile_enable(struct vm_rt_model *m, bool on);
 void vm_rt_profile_print(const struct vm_rt_model *m, void *file /* FILE* */);

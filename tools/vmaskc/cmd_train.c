@@ -257,6 +257,15 @@ int vm_cmd_train(int argc, char **argv) {
     printf("best dev accuracy %.2f%% (epoch %d of %d)", 100 * res.best_dev_acc, res.best_epoch, res.epochs_run);
     if (test_path) printf("; test accuracy %.2f%%", 100 * res.test_acc);
     printf("; %.0f training sentences/s\n", res.sentences_per_s);
+    {
+        int64_t n_inst;
+        double ms;
+        vm_rt_build_stats(rt, &n_inst, &ms);
+        size_t per, arena, scratch;
+        vm_rt_memory(rt, &per, &arena, &scratch);
+        printf("runtime: %lld batch shapes compiled (%.1f s), memory %.1f MiB parameters and state + %.1f MiB arena + %.1f MiB scratch\n",
+               (long long)n_inst, ms / 1e3, (double)per / 1048576.0, (double)arena / 1048576.0, (double)scratch / 1048576.0);
+    }
 
     /* export */
     vocab_text = vm_vocab_to_text(&vocab, &err);
