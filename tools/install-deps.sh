@@ -13,7 +13,7 @@ for a in "$@"; do
     *) echo "usage: tools/install-deps.sh [--test]" >&2; exit 2 ;;
   esac
 done
-[ $TEST -eq 1 ] && PKGS="$PKGS libonnx-testdata python3-onnx nodejs npm"
+[ $TEST -eq 1 ] && PKGS="$PKGS libonnx-testdata python3-onnx nodejs npm tidy python3-html5lib libxml2-utils"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
