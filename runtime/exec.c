@@ -119,26 +119,37 @@ enum vm_status vm_rt_run(struct vm_rt_inst *inst, unsigned ranges, bool training
 
 void vm_rt_profile_enable(struct vm_rt_model *m, bool on) { m->profile = on; }
 
+struct prof_row {
+    const char *op;
+    double ms;
+    int64_t calls;
+};
+
+static int cmp_prof(const void *a, const void *b) {
+    const struct prof_row *x = a, *y = b;
+    return x->ms < y->ms ? 1 : x->ms > y->ms ? -1 : 0;
+}
+
 void vm_rt_profile_print(const struct vm_rt_model *m, void *file) {
     FILE *f = file;
     const struct vm_rt_plan *p = &m->plan;
-    /* aggregate by op name, keeping first-seen order */
     double total = 0;
     for (int32_t i = 0; i < p->n_steps; i++) total += m->prof_ms[i];
     if (total <= 0) return;
-    fprintf(f, "%-28s %10s %7s %8s\n", "op", "ms", "share", "calls");
+    struct prof_row *rows = calloc((size_t)p->n_steps + 1, sizeof *rows);
+    if (!rows) return;
+    int n = 0;
     for (int32_t i = 0; i < p->n_steps; i++) {
-        bool seen = false;
-        for (int32_t j = 0; j < i; j++) seen |= strcmp(p->steps[j].op, p->steps[i].op) == 0;
-        if (seen) continue;
-        double ms = 0;
-        int64_t calls = 0;
-        for (int32_t j = i; j < p->n_steps; j++) {
-            if (strcmp(p->steps[j].op, p->steps[i].op) != 0) continue;
-            ms += m->prof_ms[j];
-            calls += m->prof_n[j];
-        }
-        fprintf(f, "%-28s %10.2f %6.1f%% %8lld\n", p->steps[i].op, ms, 100.0 * ms / total, (long long)calls);
+        int k = 0;
+        while (k < n && strcmp(rows[k].op, p->steps[i].op)) k++;
+        if (k == n) rows[n++].op = p->steps[i].op;
+        rows[k].ms += m->prof_ms[i];
+        rows[k].calls += m->prof_n[i];
     }
+    qsort(rows, (size_t)n, sizeof *rows, cmp_prof);
+    fprintf(f, "%-28s %10s %7s %8s\n", "op", "ms", "share", "calls");
+    for (int k = 0; k < n; k++)
+        fprintf(f, "%-28s %10.2f %6.1f%% %8lld\n", rows[k].op, rows[k].ms, 100.0 * rows[k].ms / total, (long long)rows[k].calls);
     fprintf(f, "%-28s %10.2f\n", "total", total);
+    free(rows);
 }

@@ -321,14 +321,14 @@ static enum vm_status save_checkpoint(const struct vm_feeder *f, const struct vm
             meta[i].value = kv[i][1];
             mp[i] = &meta[i];
         }
-        hbuf = malloc((size_t)n_hist * 128 + 1);
+        hbuf = malloc((size_t)n_hist * 160 + 1);
         if (!hbuf) s = vm_errorf(err, VM_ENOMEM, "out of memory");
         else {
             size_t pos = 0;
             hbuf[0] = 0;
             for (int e = 0; e < n_hist; e++)
-                pos += (size_t)snprintf(hbuf + pos, 128, "%.9g,%.9g,%.9g,%.9g,%.9g;", hist[e].train_loss, hist[e].train_acc,
-                                        hist[e].dev_acc, hist[e].beta, hist[e].seconds);
+                pos += (size_t)snprintf(hbuf + pos, 160, "%.9g,%.9g,%.9g,%.9g,%.9g,%.9g;", hist[e].train_loss, hist[e].train_acc,
+                                        hist[e].dev_acc, hist[e].beta, hist[e].seconds, hist[e].train_seconds);
             vmplan__meta__init(&meta[10]);
             meta[10].key = "history";
             meta[10].value = hbuf;
@@ -409,7 +409,9 @@ static enum vm_status load_checkpoint(const struct vm_feeder *f, const struct vm
             const char *p = v;
             while (*p && *n_hist < cfg->epochs) {
                 struct vm_epoch_stats *e = &hist[*n_hist];
-                if (sscanf(p, "%lg,%lg,%lg,%lg,%lg;", &e->train_loss, &e->train_acc, &e->dev_acc, &e->beta, &e->seconds) != 5) break;
+                if (sscanf(p, "%lg,%lg,%lg,%lg,%lg,%lg;", &e->train_loss, &e->train_acc, &e->dev_acc, &e->beta, &e->seconds,
+                           &e->train_seconds) != 6)
+                    break;
                 (*n_hist)++;
                 p = strchr(p, ';');
                 if (!p) break;
@@ -491,7 +493,7 @@ enum vm_status vm_train(const struct vm_feeder *f, const struct vm_train_cfg *cf
     for (int epoch = ls.epoch; epoch < cfg->epochs && !s; epoch++) {
         double beta = vm_train_beta(cfg, epoch);
         shuffle(order, train->n, cfg->seed, epoch);
-        double t_epoch = now_s();
+        double t_epoch = now_s(), train_before = ls.train_seconds;
         for (int64_t b = ls.step; b < nb && !s; b++) {
             int64_t b0 = b * batch, n = train->n - b0 < batch ? train->n - b0 : batch;
             for (int64_t i = 0; i < n; i++) {
@@ -555,6 +557,7 @@ enum vm_status vm_train(const struct vm_feeder *f, const struct vm_train_cfg *cf
         e->dev_acc = dev_acc;
         e->beta = beta;
         e->seconds = now_s() - t_epoch;
+        e->train_seconds = ls.train_seconds - train_before;
         bool improved = dev ? dev_acc > ls.best_dev : true;
         if (improved) {
             ls.best_dev = dev_acc;
@@ -593,10 +596,11 @@ enum vm_status vm_train(const struct vm_feeder *f, const struct vm_train_cfg *cf
         size_t cap = 128 + (size_t)n_hist * 128, pos = 0;
         char *csv = malloc(cap);
         if (csv) {
-            pos += (size_t)snprintf(csv, cap, "epoch,train_loss,train_acc,dev_acc,beta,seconds\n");
+            pos += (size_t)snprintf(csv, cap, "epoch,train_loss,train_acc,dev_acc,beta,seconds,train_seconds\n");
             for (int e = 0; e < n_hist; e++)
-                pos += (size_t)snprintf(csv + pos, cap - pos, "%d,%.6f,%.6f,%.6f,%.4f,%.3f\n", e + 1, res->history[e].train_loss,
-                                        res->history[e].train_acc, res->history[e].dev_acc, res->history[e].beta, res->history[e].seconds);
+                pos += (size_t)snprintf(csv + pos, cap - pos, "%d,%.6f,%.6f,%.6f,%.4f,%.3f,%.3f\n", e + 1, res->history[e].train_loss,
+                                        res->history[e].train_acc, res->history[e].dev_acc, res->history[e].beta, res->history[e].seconds,
+                                        res->history[e].train_seconds);
             s = vm_file_write_atomic(cfg->history_csv, csv, pos, err);
             free(csv);
         }

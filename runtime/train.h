@@ -62,6 +62,7 @@ double vm_train_beta(const struct vm_train_cfg *c, int epoch /* 0-based */);
 
 struct vm_epoch_stats {
     double train_loss, train_acc, dev_acc, beta, seconds;
+    double train_seconds; /* the training steps alone (no dev evaluation) */
 };
 
 struct vm_train_result {

@@ -43,9 +43,11 @@ static int train_usage(FILE *f) {
             "  --freeze NAME          freeze an initializer (repeatable); the word embedding is frozen\n"
             "  --train-embedding      ... unless this is given\n"
             "  --weight-decay W (0)   L2 penalty (the paper's 'l2' baseline)\n"
+            "  --adam-beta1 B (0.9) --adam-beta2 B (0.999) --adam-eps E (1e-8)\n"
             "  --clip C (0 = off)     clip gradients to global norm C\n"
             "  --checkpoint PATH      checkpoint every epoch (default: OUT.ckpt); --resume continues it\n"
             "  --history CSV          per-epoch loss/accuracy/beta/time\n"
+            "  --profile              print the time spent in each op at the end\n"
             "text:\n"
             "  --no-lowercase  --no-split-punct  --pad TOKEN  --unk TOKEN\n"
             "  --top N (20)           most important words to print, among words seen at least\n"
@@ -90,7 +92,7 @@ int vm_cmd_train(int argc, char **argv) {
     struct vm_train_cfg tc;
     vm_train_cfg_default(&tc);
     struct vm_tokenizer tok = {.lowercase = true, .split_punct = true};
-    bool mask_output = false;
+    bool mask_output = false, profile = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) return train_usage(stdout);
@@ -103,6 +105,7 @@ int vm_cmd_train(int argc, char **argv) {
         if (!strcmp(a, "--train-embedding")) { to.train_embedding = true; continue; }
         if (!strcmp(a, "--mask-output")) { mask_output = true; continue; }
         if (!strcmp(a, "--resume")) { tc.resume = true; continue; }
+        if (!strcmp(a, "--profile")) { profile = true; continue; }
         if (!strcmp(a, "--no-lowercase")) { tok.lowercase = false; continue; }
         if (!strcmp(a, "--no-split-punct")) { tok.split_punct = false; continue; }
         if (a[0] == '-' && i + 1 >= argc) return vm_cli_usage_error("train", "%s needs a value", a);
@@ -159,6 +162,9 @@ int vm_cmd_train(int argc, char **argv) {
         NUM("--dropout", 0, 0.99, to.dropout)
         NUM("--weight-decay", 0, 1e6, to.weight_decay)
         NUM("--clip", 0, 1e9, to.clip)
+        NUM("--adam-beta1", 0, 0.999999, to.beta1)
+        NUM("--adam-beta2", 0, 0.999999999, to.beta2)
+        NUM("--adam-eps", 1e-30, 1, to.epsilon)
         return vm_cli_usage_error("train", "unknown option '%s'", a);
 #undef NUM
 #undef INT
@@ -250,6 +256,7 @@ int vm_cmd_train(int argc, char **argv) {
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     tc.interrupted = &interrupted;
+    if (profile) vm_rt_profile_enable(rt, true);
     tc.progress = stderr;
     tc.progress_tty = isatty(fileno(stderr));
     enum vm_status s = vm_train(&feeder, &tc, &dtrain, &ddev, test_path ? &dtest : NULL, &res, &err);
@@ -267,6 +274,10 @@ int vm_cmd_train(int argc, char **argv) {
                (long long)n_inst, ms / 1e3, (double)per / 1048576.0, (double)arena / 1048576.0, (double)scratch / 1048576.0);
     }
 
+    if (profile) {
+        printf("time per op over the whole run (training steps and evaluation):\n");
+        vm_rt_profile_print(rt, stdout);
+    }
     /* export */
     vocab_text = vm_vocab_to_text(&vocab, &err);
     if (!vocab_text) goto fail;
