@@ -202,3 +202,81 @@ int64_t vm_numel(const int64_t *dims, int rank) {
     }
     return n;
 }
+
+/* float16 and bfloat16 travel only through Cast: conversions with round-to-nearest-even (float16,
+ * as numpy does) and truncation (bfloat16, as ONNX's reference tests do). */
+float vm_half_to_float(uint16_t h) {
+    uint32_t sign = (uint32_t)(h >> 15) << 31, exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
+    if (exp == 0) {
+        if (man == 0) bits = sign;
+        else {
+            exp = 127 - 15 + 1;
+            while (!(man & 0x400)) {
+                man <<= 1;
+                exp--;
+            }
+            bits = sign | (exp << 23) | ((man & 0x3ff) << 13);
+        }
+    } else if (exp == 31) {
+        bits = sign | 0x7f800000u | (man << 13);
+    } else {
+        bits = sign | ((exp - 15 + 127) << 23) | (man << 13);
+    }
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+uint16_t vm_float_to_half(float f) {
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    uint32_t sign = (x >> 16) & 0x8000;
+    int32_t exp = (int32_t)((x >> 23) & 0xff) - 127 + 15;
+    uint32_t man = x & 0x7fffff;
+    if (((x >> 23) & 0xff) == 0xff) return (uint16_t)(sign | 0x7c00 | (man ? 0x200 : 0));
+    if (exp >= 31) return (uint16_t)(sign | 0x7c00);
+    if (exp <= 0) {
+        if (exp < -10) return (uint16_t)sign;
+        man |= 0x800000;
+        uint32_t shift = (uint32_t)(14 - exp);
+        uint32_t half = man >> shift, rem = man & ((1u << shift) - 1), mid = 1u << (shift - 1);
+        if (rem > mid || (rem == mid && (half & 1))) half++;
+        return (uint16_t)(sign | half);
+    }
+    uint32_t half = sign | ((uint32_t)exp << 10) | (man >> 13), rem = man & 0x1fff;
+    if (rem > 0x1000 || (rem == 0x1000 && (half & 1))) half++;
+    return (uint16_t)half;
+}
+
+float vm_bf16_to_float(uint16_t h) {
+    uint32_t bits = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+uint16_t vm_float_to_bf16(float f) {
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    return (uint16_t)(x >> 16);
+}
+
+double vm_elem_f64(const void *p, int32_t dt, int64_t i) {
+    switch (dt) {
+    case VM_DTYPE_FLOAT: return ((const float *)p)[i];
+    case VM_DTYPE_DOUBLE: return ((const double *)p)[i];
+    case VM_DTYPE_INT64: return (double)((const int64_t *)p)[i];
+    case VM_DTYPE_INT32: return ((const int32_t *)p)[i];
+    case VM_DTYPE_INT16: return ((const int16_t *)p)[i];
+    case VM_DTYPE_INT8: return ((const int8_t *)p)[i];
+    case VM_DTYPE_UINT8: case VM_DTYPE_BOOL: return ((const uint8_t *)p)[i];
+    case VM_DTYPE_UINT16: return ((const uint16_t *)p)[i];
+    case VM_DTYPE_UINT32: return ((const uint32_t *)p)[i];
+    case VM_DTYPE_UINT64: return (double)((const uint64_t *)p)[i];
+    case VM_DTYPE_FLOAT16: return vm_half_to_float(((const uint16_t *)p)[i]);
+    case VM_DTYPE_BFLOAT16: return vm_bf16_to_float(((const uint16_t *)p)[i]);
+    default: return 0;
+    }
+}
+
+

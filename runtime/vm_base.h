@@ -69,6 +69,14 @@ enum vm_dtype {
 size_t vm_dtype_size(int32_t dtype);
 const char *vm_dtype_name(int32_t dtype);
 
+/* Element i of a buffer of the given dtype, as a double (0 for non-numeric types). */
+double vm_elem_f64(const void *p, int32_t dtype, int64_t i);
+/* float16 (round to nearest even, as numpy) and bfloat16 (truncation, as ONNX's reference tests). */
+float vm_half_to_float(uint16_t h);
+uint16_t vm_float_to_half(float f);
+float vm_bf16_to_float(uint16_t h);
+uint16_t vm_float_to_bf16(float f);
+
 /* Role flags of a value, stored in the IR and in the plan. */
 enum vm_value_flag {
     VM_VALUE_INPUT = 1u << 0,   /* graph input, filled by the caller */

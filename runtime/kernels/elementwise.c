@@ -16,83 +16,6 @@
 
 #define PAR_MIN 32768 /* elements below which OpenMP is not worth its overhead */
 
-/* float16 and bfloat16 travel only through Cast: conversions with round-to-nearest-even (float16,
- * as numpy does) and truncation (bfloat16, as ONNX's reference tests do). */
-static float half_to_float(uint16_t h) {
-    uint32_t sign = (uint32_t)(h >> 15) << 31, exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
-    if (exp == 0) {
-        if (man == 0) bits = sign;
-        else {
-            exp = 127 - 15 + 1;
-            while (!(man & 0x400)) {
-                man <<= 1;
-                exp--;
-            }
-            bits = sign | (exp << 23) | ((man & 0x3ff) << 13);
-        }
-    } else if (exp == 31) {
-        bits = sign | 0x7f800000u | (man << 13);
-    } else {
-        bits = sign | ((exp - 15 + 127) << 23) | (man << 13);
-    }
-    float f;
-    memcpy(&f, &bits, 4);
-    return f;
-}
-
-static uint16_t float_to_half(float f) {
-    uint32_t x;
-    memcpy(&x, &f, 4);
-    uint32_t sign = (x >> 16) & 0x8000;
-    int32_t exp = (int32_t)((x >> 23) & 0xff) - 127 + 15;
-    uint32_t man = x & 0x7fffff;
-    if (((x >> 23) & 0xff) == 0xff) return (uint16_t)(sign | 0x7c00 | (man ? 0x200 : 0));
-    if (exp >= 31) return (uint16_t)(sign | 0x7c00);
-    if (exp <= 0) {
-        if (exp < -10) return (uint16_t)sign;
-        man |= 0x800000;
-        uint32_t shift = (uint32_t)(14 - exp);
-        uint32_t half = man >> shift, rem = man & ((1u << shift) - 1), mid = 1u << (shift - 1);
-        if (rem > mid || (rem == mid && (half & 1))) half++;
-        return (uint16_t)(sign | half);
-    }
-    uint32_t half = sign | ((uint32_t)exp << 10) | (man >> 13), rem = man & 0x1fff;
-    if (rem > 0x1000 || (rem == 0x1000 && (half & 1))) half++;
-    return (uint16_t)half;
-}
-
-static float bf16_to_float(uint16_t h) {
-    uint32_t bits = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &bits, 4);
-    return f;
-}
-
-static uint16_t float_to_bf16(float f) {
-    uint32_t x;
-    memcpy(&x, &f, 4);
-    return (uint16_t)(x >> 16);
-}
-
-static double load_f64(const void *p, int32_t dt, int64_t i) {
-    switch (dt) {
-    case VM_DTYPE_FLOAT: return ((const float *)p)[i];
-    case VM_DTYPE_DOUBLE: return ((const double *)p)[i];
-    case VM_DTYPE_INT64: return (double)((const int64_t *)p)[i];
-    case VM_DTYPE_INT32: return ((const int32_t *)p)[i];
-    case VM_DTYPE_INT16: return ((const int16_t *)p)[i];
-    case VM_DTYPE_INT8: return ((const int8_t *)p)[i];
-    case VM_DTYPE_UINT8: case VM_DTYPE_BOOL: return ((const uint8_t *)p)[i];
-    case VM_DTYPE_UINT16: return ((const uint16_t *)p)[i];
-    case VM_DTYPE_UINT32: return ((const uint32_t *)p)[i];
-    case VM_DTYPE_UINT64: return (double)((const uint64_t *)p)[i];
-    case VM_DTYPE_FLOAT16: return half_to_float(((const uint16_t *)p)[i]);
-    case VM_DTYPE_BFLOAT16: return bf16_to_float(((const uint16_t *)p)[i]);
-    default: return 0;
-    }
-}
-
-
 /* ---------------- unary ---------------- */
 
 enum unary_kind { U_RELU, U_TANH, U_SIGMOID, U_ERF, U_SQRT, U_EXP, U_LOG, U_RECIP, U_NEG, U_ABS, U_NOT };
@@ -353,7 +276,7 @@ static enum vm_status pow_mixed(const struct binary_state *st, const struct vm_r
         int64_t off[2];
         vm_bcast_row(bc, o, off);
         for (int64_t i = 0; i < inner; i++) {
-            double r = pow(load_f64(a->data, a->dtype, off[0] + i * sa), load_f64(b->data, b->dtype, off[1] + i * sb));
+            double r = pow(vm_elem_f64(a->data, a->dtype, off[0] + i * sa), vm_elem_f64(b->data, b->dtype, off[1] + i * sb));
             int64_t k = o * inner + i;
             switch (y->dtype) {
             case VM_DTYPE_FLOAT: ((float *)y->data)[k] = (float)r; break;
@@ -469,13 +392,13 @@ static int64_t load_i64(const void *p, int32_t dt, int64_t i) {
     case VM_DTYPE_INT64: return ((const int64_t *)p)[i];
     case VM_DTYPE_UINT64: return (int64_t)((const uint64_t *)p)[i];
     case VM_DTYPE_FLOAT: case VM_DTYPE_DOUBLE: {
-        double d = load_f64(p, dt, i);
+        double d = vm_elem_f64(p, dt, i);
         if (d != d) return 0;
         if (d >= 9.2e18) return INT64_MAX;
         if (d <= -9.2e18) return INT64_MIN;
         return (int64_t)d;
     }
-    default: return (int64_t)load_f64(p, dt, i);
+    default: return (int64_t)vm_elem_f64(p, dt, i);
     }
 }
 
@@ -492,9 +415,9 @@ static enum vm_status cast_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, 
     }
     for (int64_t i = 0; i < n; i++) {
         switch (y->dtype) {
-        case VM_DTYPE_FLOAT: ((float *)o)[i] = (float)load_f64(x->data, x->dtype, i); break;
-        case VM_DTYPE_DOUBLE: ((double *)o)[i] = load_f64(x->data, x->dtype, i); break;
-        case VM_DTYPE_BOOL: ((uint8_t *)o)[i] = load_f64(x->data, x->dtype, i) != 0; break;
+        case VM_DTYPE_FLOAT: ((float *)o)[i] = (float)vm_elem_f64(x->data, x->dtype, i); break;
+        case VM_DTYPE_DOUBLE: ((double *)o)[i] = vm_elem_f64(x->data, x->dtype, i); break;
+        case VM_DTYPE_BOOL: ((uint8_t *)o)[i] = vm_elem_f64(x->data, x->dtype, i) != 0; break;
         case VM_DTYPE_INT64: ((int64_t *)o)[i] = load_i64(x->data, x->dtype, i); break;
         case VM_DTYPE_UINT64: ((uint64_t *)o)[i] = (uint64_t)load_i64(x->data, x->dtype, i); break;
         case VM_DTYPE_INT32: ((int32_t *)o)[i] = (int32_t)load_i64(x->data, x->dtype, i); break;
@@ -503,8 +426,8 @@ static enum vm_status cast_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, 
         case VM_DTYPE_UINT16: ((uint16_t *)o)[i] = (uint16_t)load_i64(x->data, x->dtype, i); break;
         case VM_DTYPE_INT8: ((int8_t *)o)[i] = (int8_t)load_i64(x->data, x->dtype, i); break;
         case VM_DTYPE_UINT8: ((uint8_t *)o)[i] = (uint8_t)load_i64(x->data, x->dtype, i); break;
-        case VM_DTYPE_FLOAT16: ((uint16_t *)o)[i] = float_to_half((float)load_f64(x->data, x->dtype, i)); break;
-        case VM_DTYPE_BFLOAT16: ((uint16_t *)o)[i] = float_to_bf16((float)load_f64(x->data, x->dtype, i)); break;
+        case VM_DTYPE_FLOAT16: ((uint16_t *)o)[i] = vm_float_to_half((float)vm_elem_f64(x->data, x->dtype, i)); break;
+        case VM_DTYPE_BFLOAT16: ((uint16_t *)o)[i] = vm_float_to_bf16((float)vm_elem_f64(x->data, x->dtype, i)); break;
         default: return vm_rt_step_errorf(s, err, VM_EUNSUPPORTED, "cast to %s", vm_dtype_name(y->dtype));
         }
     }

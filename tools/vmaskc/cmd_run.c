@@ -30,22 +30,6 @@ static bool file_exists(const char *p) {
     return stat(p, &st) == 0;
 }
 
-static double elem_f64(const void *p, int32_t dt, int64_t i) {
-    switch (dt) {
-    case VM_DTYPE_FLOAT: return ((const float *)p)[i];
-    case VM_DTYPE_DOUBLE: return ((const double *)p)[i];
-    case VM_DTYPE_INT64: return (double)((const int64_t *)p)[i];
-    case VM_DTYPE_INT32: return ((const int32_t *)p)[i];
-    case VM_DTYPE_INT16: return ((const int16_t *)p)[i];
-    case VM_DTYPE_INT8: return ((const int8_t *)p)[i];
-    case VM_DTYPE_UINT8: case VM_DTYPE_BOOL: return ((const uint8_t *)p)[i];
-    case VM_DTYPE_UINT16: return ((const uint16_t *)p)[i];
-    case VM_DTYPE_UINT32: return ((const uint32_t *)p)[i];
-    case VM_DTYPE_UINT64: return (double)((const uint64_t *)p)[i];
-    default: return 0;
-    }
-}
-
 /* input_N.pb and output_N.pb, N = 0, 1, ... until the first gap. */
 static enum vm_status read_test_data(const char *dir, struct vm_tensor *inputs, int *n_in,
                                      struct vm_tensor *expected, int *n_exp, struct vm_error *err) {
@@ -257,7 +241,7 @@ int vm_cmd_run(int argc, char **argv) {
         double max_abs = 0, max_rel = 0;
         int64_t bad = 0, worst = -1;
         for (int64_t i = 0; i < t.numel; i++) {
-            double gv = elem_f64(t.data, t.dtype, i), wv = elem_f64(e->data, e->dtype, i);
+            double gv = vm_elem_f64(t.data, t.dtype, i), wv = vm_elem_f64(e->data, e->dtype, i);
             if (isnan(gv) && isnan(wv)) continue;
             double ad = fabs(gv - wv);
             if (isnan(gv) || isnan(wv)) ad = INFINITY;
@@ -273,8 +257,8 @@ int vm_cmd_run(int argc, char **argv) {
                bad ? " — EXCEEDS TOLERANCE" : "");
         if (bad) {
             printf("  %lld of %lld elements exceed atol %g + rtol %g; worst at index %lld: got %.9g, want %.9g\n", (long long)bad,
-                   (long long)t.numel, atol, rtol, (long long)worst, elem_f64(t.data, t.dtype, worst),
-                   elem_f64(e->data, e->dtype, worst));
+                   (long long)t.numel, atol, rtol, (long long)worst, vm_elem_f64(t.data, t.dtype, worst),
+                   vm_elem_f64(e->data, e->dtype, worst));
             rc = VM_EXIT_CHECK;
         }
     }
@@ -284,7 +268,7 @@ int vm_cmd_run(int argc, char **argv) {
             printf("output %d '%s': %s [", k, vm_rt_output_name(model, k), vm_dtype_name(t.dtype));
             for (int d = 0; d < t.rank; d++) printf("%s%lld", d ? ", " : "", (long long)t.dims[d]);
             printf("]");
-            for (int64_t i = 0; i < t.numel && i < 8; i++) printf("%s%.6g", i ? " " : " ", elem_f64(t.data, t.dtype, i));
+            for (int64_t i = 0; i < t.numel && i < 8; i++) printf("%s%.6g", i ? " " : " ", vm_elem_f64(t.data, t.dtype, i));
             printf("%s\n", t.numel > 8 ? " ..." : "");
         }
     }
