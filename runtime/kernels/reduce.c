@@ -118,6 +118,19 @@ static enum vm_status reduce_grad_run(struct vm_rt_ctx *c, const struct vm_rt_st
     float scale = st->kind == R_MEAN && st->R ? 1.0f / (float)st->R : 1.0f;
     bool max = st->kind == R_MAX;
     if (dx->numel == 0) return VM_OK;
+    if (st->blocked && st->C == 1 && max) {
+        int64_t A = st->A, R = st->R;
+#pragma omp parallel for if (dx->numel > PAR_MIN)
+        for (int64_t a = 0; a < A; a++) {
+            const float *in = px + a * R;
+            float *out = o + a * R, m = pyv[a];
+            int64_t ties = 0;
+            for (int64_t r = 0; r < R; r++) ties += in[r] == m;
+            float share = ties ? g[a] * scale / (float)ties : 0.0f;
+            for (int64_t r = 0; r < R; r++) out[r] = in[r] == m ? share : 0.0f;
+        }
+        return VM_OK;
+    }
     if (st->blocked) {
         int64_t A = st->A, R = st->R, C = st->C;
 #pragma omp parallel for if (dx->numel > PAR_MIN)
@@ -161,7 +174,25 @@ static enum vm_status reduce_grad_run(struct vm_rt_ctx *c, const struct vm_rt_st
     static void NAME(const struct reduce_state *st, const T *px, T *py, int64_t nx, int64_t ny) { \
         T init = st->kind == R_MAX ? LOWEST : st->kind == R_MIN ? HIGHEST : (T)0;                \
         enum red_kind kind = st->kind;                                                           \
-        if (st->blocked) {                                                                       \
+        if (st->blocked && st->C == 1 && kind != R_MEAN && kind != R_SUM) {                      \
+            /* contiguous rows (max over time): independent lanes let the compiler vectorize */ \
+            int64_t A = st->A, R = st->R;                                                        \
+            _Pragma("omp parallel for if (nx > PAR_MIN)")                                        \
+            for (int64_t a = 0; a < A; a++) {                                                    \
+                const T *in = px + a * R;                                                        \
+                T l[8];                                                                          \
+                for (int j = 0; j < 8; j++) l[j] = init;                                         \
+                int64_t r = 0;                                                                   \
+                for (; r + 8 <= R; r += 8)                                                       \
+                    for (int j = 0; j < 8; j++)                                                  \
+                        l[j] = kind == R_MAX ? (in[r + j] > l[j] ? in[r + j] : l[j])             \
+                                             : (in[r + j] < l[j] ? in[r + j] : l[j]);            \
+                T acc = init;                                                                    \
+                for (int j = 0; j < 8; j++) acc = kind == R_MAX ? (l[j] > acc ? l[j] : acc) : (l[j] < acc ? l[j] : acc); \
+                for (; r < R; r++) acc = kind == R_MAX ? (in[r] > acc ? in[r] : acc) : (in[r] < acc ? in[r] : acc); \
+                py[a] = acc;                                                                     \
+            }                                                                                    \
+        } else if (st->blocked) {                                                                \
             int64_t A = st->A, R = st->R, C = st->C;                                             \
             _Pragma("omp parallel for if (nx > PAR_MIN)")                                        \
             for (int64_t a = 0; a < A; a++) {                                                    \
