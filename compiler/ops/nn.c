@@ -13,10 +13,13 @@
  * Shapes may be symbolic (batch, seq): window outputs are (T + pads - dil*(k-1) - 1) / stride + 1
  * in the dim algebra, exact for stride 1; a stride that does not divide a symbolic length is
  * reported so the user can fix the length with --shape.
+ * Gradient rules and the internal backward rows (domain "vmaskc") follow the forward ops; see the
+ * "gradients" section.
  */
 #include <stdio.h>
 #include <string.h>
 
+#include "../autodiff.h"
 #include "../ops.h"
 
 #define F VM_DTYPE_FLOAT
@@ -474,18 +477,396 @@ static enum vm_status infer_layernorm(struct vm_graph *g, int32_t n, struct vm_e
     return VM_OK;
 }
 
+/* ---------------- gradients ----------------
+ *
+ * Rules emit backward nodes only; the driver reduces broadcasts (Gemm's C, MatMul's batch dims)
+ * and accumulates. Heavy backward work lands in internal rows below, each with a oneDNN kernel and
+ * a C reference: ConvGradData / ConvGradWeight (+ bias) on convolution bwd_data / bwd_weights,
+ * AveragePoolGrad on pooling backward, SoftmaxGrad on softmax_v2 backward (accurate and log),
+ * LayerNormGrad on layer normalization backward (statistics recomputed from X). MatMulT is a
+ * batched matmul whose operands may be read transposed (strides, no copy): MatMul's backward
+ * products; Gemm's backward is Gemm again (its transA/transB are strides too). MaxPoolGrad /
+ * GlobalMaxPoolGrad recompute the window argmax from X (first maximum wins, like PyTorch), so no
+ * workspace crosses steps. Shape-only inputs (shape of X for ConvGradData, AveragePoolGrad,
+ * GlobalAveragePoolGrad; shape of W for ConvGradWeight) are known int64 constants, possibly
+ * symbolic, so the output shape follows the forward's without saving the tensor. */
+
+#define GIVE(i, v)                                                   \
+    do {                                                             \
+        int32_t gv_ = (v);                                           \
+        if (gv_ < 0) return vm_ad_err(ad)->code;                     \
+        enum vm_status s_ = vm_ad_give(ad, n, (i), gv_);             \
+        if (s_) return s_;                                           \
+    } while (0)
+
+/* Copies the listed (space-separated) attributes that node `from` has onto node `to`. */
+static enum vm_status copy_attrs(struct vm_graph *g, int32_t from, int32_t to, const char *names, struct vm_error *err) {
+    char name[64];
+    for (const char *p = names; *p;) {
+        while (*p == ' ') p++;
+        size_t len = strcspn(p, " ");
+        if (!len) break;
+        snprintf(name, sizeof name, "%.*s", (int)len, p);
+        p += len;
+        const struct vm_attr *a = vm_node_attr(g, from, name);
+        if (!a) continue;
+        enum vm_status s = VM_OK;
+        switch (a->type) {
+        case VM_ATTR_INT: s = vm_node_set_int(g, to, name, a->i, err); break;
+        case VM_ATTR_FLOAT: s = vm_node_set_float(g, to, name, a->f, err); break;
+        case VM_ATTR_STRING: s = vm_node_set_string(g, to, name, a->s, err); break;
+        case VM_ATTR_INTS: s = vm_node_set_ints(g, to, name, a->ints, a->n, err); break;
+        case VM_ATTR_FLOATS: s = vm_node_set_floats(g, to, name, a->floats, a->n, err); break;
+        default: break;
+        }
+        if (s) return s;
+    }
+    return VM_OK;
+}
+
+static int32_t reshape_to(struct vm_autodiff *ad, int32_t x, const struct vm_dim *dims, int r) {
+    if (x < 0) return -1;
+    int32_t shape = vm_ad_const_dims(ad, dims, r);
+    if (shape < 0) return -1;
+    int32_t in[2] = {x, shape};
+    return vm_ad_op(ad, "Reshape", 2, in);
+}
+
+/* Adds backward op `op` with inputs in[0..n_in) and attributes copied from the forward node;
+ * returns the node (outputs in outs), -1 on error. */
+static int32_t grad_node(struct vm_autodiff *ad, int32_t n, const char *op, int n_in, const int32_t *in, int n_out, int32_t *outs,
+                         const char *attrs) {
+    for (int i = 0; i < n_in; i++)
+        if (in[i] < 0) return -1;
+    struct vm_graph *g = vm_ad_graph(ad);
+    int32_t id = vm_ad_begin(ad, op, n_in, in, n_out, outs);
+    if (id < 0) return -1;
+    if (attrs && copy_attrs(g, n, id, attrs, vm_ad_err(ad))) return -1;
+    return id;
+}
+
+static int32_t grad_op(struct vm_autodiff *ad, int32_t n, const char *op, int n_in, const int32_t *in, const char *attrs) {
+    int32_t out;
+    int32_t id = grad_node(ad, n, op, n_in, in, 1, &out, attrs);
+    if (id < 0 || vm_ad_end(ad, id)) return -1;
+    return out;
+}
+
+#define WIN_ATTRS "dilations group kernel_shape pads strides"
+
+static enum vm_status grad_conv(struct vm_autodiff *ad, int32_t n, struct vm_error *err) {
+    struct vm_graph *g = vm_ad_graph(ad);
+    int32_t dy = vm_ad_dy(ad, n, 0), x = g->nodes[n].in[0], w = g->nodes[n].in[1];
+    if (dy < 0) return VM_OK;
+    if (vm_ad_wants(ad, n, 0)) {
+        int32_t in[3] = {dy, w, vm_ad_shape_of(ad, x)};
+        GIVE(0, grad_op(ad, n, "ConvGradData", 3, in, WIN_ATTRS));
+    }
+    bool ww = vm_ad_wants(ad, n, 1), wb = vm_ad_wants(ad, n, 2);
+    if (ww || wb) {
+        /* one bwd_weights primitive gives both dW and dB */
+        int32_t in[3] = {dy, x, vm_ad_shape_of(ad, w)}, outs[2];
+        int32_t id = grad_node(ad, n, "ConvGradWeight", 3, in, wb ? 2 : 1, outs, WIN_ATTRS);
+        if (id < 0) return err->code;
+        enum vm_status s = vm_ad_end(ad, id);
+        if (s) return s;
+        if (ww) GIVE(1, outs[0]);
+        if (wb) GIVE(2, outs[1]);
+    }
+    return VM_OK;
+}
+
+static enum vm_status grad_pool(struct vm_autodiff *ad, int32_t n, struct vm_error *err) {
+    (void)err;
+    struct vm_graph *g = vm_ad_graph(ad);
+    int32_t dy = vm_ad_dy(ad, n, 0), x = g->nodes[n].in[0];
+    if (dy < 0) return VM_OK;
+    if (is_op(g, n, "MaxPool")) {
+        int32_t in[2] = {dy, x};
+        GIVE(0, grad_op(ad, n, "MaxPoolGrad", 2, in, "dilations kernel_shape pads strides"));
+    } else {
+        int32_t in[2] = {dy, vm_ad_shape_of(ad, x)};
+        GIVE(0, grad_op(ad, n, "AveragePoolGrad", 2, in, "count_include_pad kernel_shape pads strides"));
+    }
+    return VM_OK;
+}
+
+static enum vm_status grad_global_pool(struct vm_autodiff *ad, int32_t n, struct vm_error *err) {
+    (void)err;
+    struct vm_graph *g = vm_ad_graph(ad);
+    int32_t dy = vm_ad_dy(ad, n, 0), x = g->nodes[n].in[0];
+    if (dy < 0) return VM_OK;
+    bool maxp = is_op(g, n, "GlobalMaxPool");
+    int32_t in[2] = {dy, maxp ? x : vm_ad_shape_of(ad, x)};
+    GIVE(0, grad_op(ad, n, maxp ? "GlobalMaxPoolGrad" : "GlobalAveragePoolGrad", 2, in, NULL));
+    return VM_OK;
+}
+
+/* Gemm(a, b) with the given transposes and alpha (no C). */
+static int32_t gemm2(struct vm_autodiff *ad, int32_t a, int32_t b, int ta, int tb, double alpha) {
+    if (a < 0 || b < 0) return -1;
+    struct vm_graph *g = vm_ad_graph(ad);
+    struct vm_error *err = vm_ad_err(ad);
+    int32_t in[2] = {a, b}, out;
+    int32_t id = vm_ad_begin(ad, "Gemm", 2, in, 1, &out);
+    if (id < 0 || vm_node_set_int(g, id, "transA", ta, err) || vm_node_set_int(g, id, "transB", tb, err) ||
+        vm_node_set_float(g, id, "alpha", alpha, err) || vm_node_set_float(g, id, "beta", 1.0, err) || vm_ad_end(ad, id))
+        return -1;
+    return out;
+}
+
+/* Y = alpha op(A) op(B) + beta C:
+ *   d op(A) = alpha dY op(B)^T, d op(B) = alpha op(A)^T dY, dC = beta dY (the driver reduces C's
+ *   broadcast). Each product is one Gemm reading its operands through transposes (strides). */
+static enum vm_status grad_gemm(struct vm_autodiff *ad, int32_t n, struct vm_error *err) {
+    struct vm_graph *g = vm_ad_graph(ad);
+    int32_t dy = vm_ad_dy(ad, n, 0), a = g->nodes[n].in[0], b = g->nodes[n].in[1];
+    if (dy < 0) return VM_OK;
+    int ta = (int)vm_node_int(g, n, "transA", 0), tb = (int)vm_node_int(g, n, "transB", 0);
+    double alpha = vm_node_float(g, n, "alpha", 1.0), beta = vm_node_float(g, n, "beta", 1.0);
+    if (vm_ad_wants(ad, n, 0)) {
+        /* ta 0: dA = alpha dY op(B)^T;  ta 1: dA = (alpha dY op(B)^T)^T = alpha op(B) dY^T */
+        if (!ta) GIVE(0, gemm2(ad, dy, b, 0, !tb, alpha));
+        else GIVE(0, gemm2(ad, b, dy, tb, 1, alpha));
+    }
+    if (vm_ad_wants(ad, n, 1)) {
+        /* tb 0: dB = alpha op(A)^T dY;  tb 1: dB = alpha dY^T op(A) */
+        if (!tb) GIVE(1, gemm2(ad, a, dy, !ta, 0, alpha));
+        else GIVE(1, gemm2(ad, dy, a, 1, ta, alpha));
+    }
+    if (vm_ad_wants(ad, n, 2)) {
+        if (beta == 1.0) {
+            GIVE(2, dy);
+        } else {
+            int32_t in[2] = {dy, vm_ad_const_f32(ad, (float)beta)};
+            if (in[1] < 0) return err->code;
+            GIVE(2, vm_ad_op(ad, "Mul", 2, in));
+        }
+    }
+    return VM_OK;
+}
+
+static int32_t matmul_t(struct vm_autodiff *ad, int32_t a, int32_t b, int ta, int tb) {
+    if (a < 0 || b < 0) return -1;
+    struct vm_graph *g = vm_ad_graph(ad);
+    struct vm_error *err = vm_ad_err(ad);
+    int32_t in[2] = {a, b}, out;
+    int32_t id = vm_ad_begin(ad, "MatMulT", 2, in, 1, &out);
+    if (id < 0 || vm_node_set_int(g, id, "transA", ta, err) || vm_node_set_int(g, id, "transB", tb, err) || vm_ad_end(ad, id))
+        return -1;
+    return out;
+}
+
+static int32_t flatten2(struct vm_autodiff *ad, int32_t x, int axis) {
+    if (x < 0) return -1;
+    int32_t out;
+    int32_t id = vm_ad_begin(ad, "Flatten", 1, &x, 1, &out);
+    if (id < 0 || vm_node_set_int(vm_ad_graph(ad), id, "axis", axis, vm_ad_err(ad)) || vm_ad_end(ad, id)) return -1;
+    return out;
+}
+
+/* Y = A B with 1-D promotion (A [K] -> [1, K], B [K] -> [K, 1]) and numpy batch broadcasting:
+ *   dA = dY B^T, dB = A^T dY on the promoted operands, transposes read through strides (MatMulT).
+ * The driver sums broadcast batch dims. When B has no batch but A has (x W, the common case), dB
+ * is one [K, rows] x [rows, N] product over the flattened rows instead of per-batch products
+ * summed afterwards. */
+static enum vm_status grad_matmul(struct vm_autodiff *ad, int32_t n, struct vm_error *err) {
+    (void)err;
+    struct vm_graph *g = vm_ad_graph(ad);
+    int32_t dy = vm_ad_dy(ad, n, 0), a = g->nodes[n].in[0], b = g->nodes[n].in[1];
+    if (dy < 0) return VM_OK;
+    struct vm_value av = g->values[a], bv = g->values[b], yv = g->values[dy];
+    int ra = av.rank, rb = bv.rank;
+    /* promoted operands and dY [batch..., M, N] */
+    int32_t a2 = a, b2 = b, dy2 = dy;
+    if (ra == 1) {
+        struct vm_dim d[2] = {vm_dim_const(1), av.dims[0]};
+        a2 = reshape_to(ad, a, d, 2);
+    }
+    if (rb == 1) {
+        struct vm_dim d[2] = {bv.dims[0], vm_dim_const(1)};
+        b2 = reshape_to(ad, b, d, 2);
+    }
+    if (ra == 1 || rb == 1) {
+        struct vm_dim d[VM_MAX_RANK];
+        int r = 0;
+        /* Y = [batch..., (M if ra > 1), (N if rb > 1)] */
+        int nb = yv.rank - (ra > 1) - (rb > 1);
+        for (int i = 0; i < nb; i++) d[r++] = yv.dims[i];
+        d[r++] = ra > 1 ? yv.dims[nb] : vm_dim_const(1);
+        d[r++] = rb > 1 ? yv.dims[yv.rank - 1] : vm_dim_const(1);
+        dy2 = reshape_to(ad, dy, d, r);
+    }
+    int ra2 = ra < 2 ? 2 : ra, rb2 = rb < 2 ? 2 : rb;
+    if (vm_ad_wants(ad, n, 0)) {
+        /* [batch..., M, K]; for 1-D A the driver sums everything but K */
+        GIVE(0, matmul_t(ad, dy2, b2, 0, 1));
+    }
+    if (vm_ad_wants(ad, n, 1)) {
+        int32_t db;
+        if (rb2 == 2 && ra2 > 2) db = matmul_t(ad, flatten2(ad, a2, ra2 - 1), flatten2(ad, dy2, ra2 - 1), 1, 0);
+        else db = matmul_t(ad, a2, dy2, 1, 0);
+        if (db >= 0 && rb == 1) {
+            /* [batch..., K, 1] -> [batch..., K] */
+            struct vm_value *dv = &g->values[db];
+            struct vm_dim d[VM_MAX_RANK];
+            int r = dv->rank - 1;
+            for (int i = 0; i < r; i++) d[i] = dv->dims[i];
+            db = reshape_to(ad, db, d, r);
+        }
+        GIVE(1, db);
+    }
+    return VM_OK;
+}
+
+static enum vm_status grad_softmax(struct vm_autodiff *ad, int32_t n, struct vm_error *err) {
+    struct vm_graph *g = vm_ad_graph(ad);
+    int32_t dy = vm_ad_dy(ad, n, 0), y = g->nodes[n].out[0];
+    if (dy < 0) return VM_OK;
+    int32_t in[2] = {dy, y}, out;
+    int32_t id = grad_node(ad, n, "SoftmaxGrad", 2, in, 1, &out, "axis coerce_2d");
+    if (id < 0) return err->code;
+    enum vm_status s = vm_node_set_int(g, id, "log", is_op(g, n, "LogSoftmax"), err);
+    if (!s) s = vm_ad_end(ad, id);
+    if (s) return s;
+    GIVE(0, out);
+    return VM_OK;
+}
+
+static bool same_dims(const struct vm_value *a, const struct vm_value *b) {
+    if (a->rank != b->rank) return false;
+    for (int i = 0; i < a->rank; i++)
+        if (!vm_dim_eq(&a->dims[i], &b->dims[i])) return false;
+    return true;
+}
+
+/* One LayerNormGrad node gives dX, dScale and (with B) dB; the statistics are recomputed from X
+ * in the kernel rather than saved by the forward. */
+static enum vm_status grad_layernorm(struct vm_autodiff *ad, int32_t n, struct vm_error *err) {
+    struct vm_graph *g = vm_ad_graph(ad);
+    int32_t dy = vm_ad_dy(ad, n, 0), x = g->nodes[n].in[0], sc = g->nodes[n].in[1];
+    if (vm_ad_dy(ad, n, 1) >= 0 || vm_ad_dy(ad, n, 2) >= 0)
+        return vm_node_errorf(g, n, err, VM_EUNSUPPORTED, "gradients through the Mean and InvStdDev outputs are not supported");
+    if (dy < 0) return VM_OK;
+    bool wb = vm_ad_wants(ad, n, 2);
+    int32_t in[3] = {dy, x, sc}, outs[3];
+    int32_t id = grad_node(ad, n, "LayerNormGrad", 3, in, wb ? 3 : 2, outs, "axis epsilon");
+    if (id < 0) return err->code;
+    enum vm_status s = vm_ad_end(ad, id);
+    if (s) return s;
+    if (vm_ad_wants(ad, n, 0)) GIVE(0, outs[0]);
+    if (vm_ad_wants(ad, n, 1)) GIVE(1, outs[1]);
+    if (wb) {
+        int32_t bb = g->nodes[n].in[2], db = outs[2];
+        /* dB comes out in Scale's shape; B may differ in leading 1s */
+        if (!same_dims(&g->values[bb], &g->values[db])) db = vm_ad_reshape_like(ad, db, bb);
+        GIVE(2, db);
+    }
+    return VM_OK;
+}
+
+/* ---- infer of the backward rows ---- */
+
+/* Output 0 shaped like input 1: a float tensor (its dims) or an int64 shape constant (its
+ * content). */
+static enum vm_status out_like(struct vm_graph *g, int32_t n, int i, int slot, struct vm_error *err) {
+    struct vm_value *v = vm_in(g, n, i);
+    if (v->dtype == VM_DTYPE_INT64) {
+        struct vm_dim d[VM_MAX_RANK];
+        int64_t r;
+        if (!vm_known_input(g, n, i, d, VM_MAX_RANK, &r))
+            return vm_node_errorf(g, n, err, VM_EINTERNAL, "input %d must be a known shape", i);
+        vm_set_out(g, n, slot, F, (int)r, d);
+        return VM_OK;
+    }
+    vm_set_out(g, n, slot, F, v->rank, v->dims);
+    return VM_OK;
+}
+
+static enum vm_status infer_like_input1(struct vm_graph *g, int32_t n, struct vm_error *err) {
+    enum vm_status s = vm_check_dtype(g, n, 0, err, F, 0);
+    return s ? s : out_like(g, n, 1, 0, err);
+}
+
+static enum vm_status infer_conv_grad_data(struct vm_graph *g, int32_t n, struct vm_error *err) {
+    enum vm_status s;
+    if ((s = vm_check_dtype(g, n, 0, err, F, 0)) || (s = vm_check_dtype(g, n, 1, err, F, 0))) return s;
+    return out_like(g, n, 2, 0, err);
+}
+
+static enum vm_status infer_conv_grad_weight(struct vm_graph *g, int32_t n, struct vm_error *err) {
+    enum vm_status s;
+    if ((s = vm_check_dtype(g, n, 0, err, F, 0)) || (s = vm_check_dtype(g, n, 1, err, F, 0))) return s;
+    if ((s = out_like(g, n, 2, 0, err))) return s;
+    if (g->nodes[n].n_out > 1) vm_set_out(g, n, 1, F, 1, &vm_in(g, n, 0)->dims[1]);
+    return VM_OK;
+}
+
+static enum vm_status infer_softmax_grad(struct vm_graph *g, int32_t n, struct vm_error *err) {
+    enum vm_status s;
+    if ((s = vm_check_dtype(g, n, 0, err, F, 0)) || (s = vm_check_dtype(g, n, 1, err, F, 0))) return s;
+    return out_like(g, n, 1, 0, err);
+}
+
+static enum vm_status infer_layernorm_grad(struct vm_graph *g, int32_t n, struct vm_error *err) {
+    enum vm_status s;
+    if ((s = vm_check_dtype(g, n, 0, err, F, 0)) || (s = vm_check_dtype(g, n, 1, err, F, 0)) || (s = vm_check_dtype(g, n, 2, err, F, 0)))
+        return s;
+    if ((s = out_like(g, n, 1, 0, err)) || (s = out_like(g, n, 2, 1, err))) return s;
+    if (g->nodes[n].n_out > 2) s = out_like(g, n, 2, 2, err);
+    return s;
+}
+
+/* MatMulT(A, B): Y = op(A) op(B) over the last two dims, op = transpose when transA / transB;
+ * batch dims broadcast. Both operands have rank >= 2. */
+static enum vm_status infer_matmul_t(struct vm_graph *g, int32_t n, struct vm_error *err) {
+    enum vm_status s;
+    if ((s = vm_check_dtype(g, n, 0, err, F, 0)) || (s = vm_check_dtype(g, n, 1, err, F, 0))) return s;
+    struct vm_value *a = vm_in(g, n, 0), *b = vm_in(g, n, 1);
+    if (a->rank < 2 || b->rank < 2) return vm_node_errorf(g, n, err, VM_EINTERNAL, "MatMulT operands must have rank 2 or more");
+    int64_t ta = vm_node_int(g, n, "transA", 0), tb = vm_node_int(g, n, "transB", 0);
+    if ((s = vm_node_set_int(g, n, "transA", ta != 0, err)) || (s = vm_node_set_int(g, n, "transB", tb != 0, err))) return s;
+    const struct vm_dim *m = &a->dims[a->rank - (ta ? 1 : 2)], *ka = &a->dims[a->rank - (ta ? 2 : 1)];
+    const struct vm_dim *kb = &b->dims[b->rank - (tb ? 1 : 2)], *nn = &b->dims[b->rank - (tb ? 2 : 1)];
+    if (!vm_dim_eq(ka, kb)) return vm_node_errorf(g, n, err, VM_EINTERNAL, "MatMulT inner dimensions differ");
+    struct vm_dim dims[VM_MAX_RANK];
+    int rank = 0;
+    if ((s = vm_broadcast(g, n, a->rank - 2, a->dims, b->rank - 2, b->dims, &rank, dims, err))) return s;
+    dims[rank++] = *m;
+    dims[rank++] = *nn;
+    vm_set_out(g, n, 0, F, rank, dims);
+    return VM_OK;
+}
+
 const struct vm_op_row vm_ops_nn[] = {
-    {"Conv", NULL, 2, 3, 1, 1, "auto_pad dilations group kernel_shape pads strides", 0, 0, 0, NULL, infer_conv, NULL, NULL},
+    {"Conv", NULL, 2, 3, 1, 1, "auto_pad dilations group kernel_shape pads strides", 0, 0, 0, NULL, infer_conv, NULL, grad_conv},
     {"MaxPool", NULL, 1, 1, 1, 2, "auto_pad ceil_mode dilations kernel_shape pads storage_order strides", 0, 0, 0, NULL, infer_pool,
-     NULL, NULL},
+     NULL, grad_pool},
     {"AveragePool", NULL, 1, 1, 1, 1, "auto_pad ceil_mode count_include_pad kernel_shape pads strides", 0, 0, 0, NULL, infer_pool,
-     NULL, NULL},
-    {"GlobalMaxPool", NULL, 1, 1, 1, 1, "", 0, 0, 0, NULL, infer_global_pool, NULL, NULL},
-    {"GlobalAveragePool", NULL, 1, 1, 1, 1, "", 0, 0, 0, NULL, infer_global_pool, NULL, NULL},
-    {"Gemm", NULL, 2, 3, 1, 1, "alpha beta broadcast transA transB", 0, 0, 0, NULL, infer_gemm, NULL, NULL},
-    {"MatMul", NULL, 2, 2, 1, 1, "", 0, 0, 0, NULL, infer_matmul, NULL, NULL},
-    {"Softmax", NULL, 1, 1, 1, 1, "axis", 0, 0, 0, normalize_softmax, infer_softmax, NULL, NULL},
-    {"LogSoftmax", NULL, 1, 1, 1, 1, "axis", 0, 0, 0, normalize_softmax, infer_softmax, NULL, NULL},
-    {"LayerNormalization", NULL, 2, 3, 1, 3, "axis epsilon stash_type", 0, 0, 0, NULL, infer_layernorm, NULL, NULL},
+     NULL, grad_pool},
+    {"GlobalMaxPool", NULL, 1, 1, 1, 1, "", 0, 0, 0, NULL, infer_global_pool, NULL, grad_global_pool},
+    {"GlobalAveragePool", NULL, 1, 1, 1, 1, "", 0, 0, 0, NULL, infer_global_pool, NULL, grad_global_pool},
+    {"Gemm", NULL, 2, 3, 1, 1, "alpha beta broadcast transA transB", 0, 0, 0, NULL, infer_gemm, NULL, grad_gemm},
+    {"MatMul", NULL, 2, 2, 1, 1, "", 0, 0, 0, NULL, infer_matmul, NULL, grad_matmul},
+    {"Softmax", NULL, 1, 1, 1, 1, "axis", 0, 0, 0, normalize_softmax, infer_softmax, NULL, grad_softmax},
+    {"LogSoftmax", NULL, 1, 1, 1, 1, "axis", 0, 0, 0, normalize_softmax, infer_softmax, NULL, grad_softmax},
+    {"LayerNormalization", NULL, 2, 3, 1, 3, "axis epsilon stash_type", 0, 0, 0, NULL, infer_layernorm, NULL, grad_layernorm},
+    /* backward ops (autodiff) */
+    {"MatMulT", "vmaskc", 2, 2, 1, 1, "transA transB", 0, 0x3, VM_OP_INTERNAL | VM_OP_NO_GRAD, NULL, infer_matmul_t, NULL, NULL},
+    {"ConvGradData", "vmaskc", 3, 3, 1, 1, "dilations group kernel_shape pads strides", 0x4, 0x7, VM_OP_INTERNAL | VM_OP_NO_GRAD, NULL,
+     infer_conv_grad_data, NULL, NULL},
+    {"ConvGradWeight", "vmaskc", 3, 3, 1, 2, "dilations group kernel_shape pads strides", 0x4, 0x7, VM_OP_INTERNAL | VM_OP_NO_GRAD,
+     NULL, infer_conv_grad_weight, NULL, NULL},
+    {"MaxPoolGrad", "vmaskc", 2, 2, 1, 1, "dilations kernel_shape pads strides", 0, 0x3, VM_OP_INTERNAL | VM_OP_NO_GRAD, NULL,
+     infer_like_input1, NULL, NULL},
+    {"AveragePoolGrad", "vmaskc", 2, 2, 1, 1, "count_include_pad kernel_shape pads strides", 0x2, 0x3,
+     VM_OP_INTERNAL | VM_OP_NO_GRAD, NULL, infer_like_input1, NULL, NULL},
+    {"GlobalMaxPoolGrad", "vmaskc", 2, 2, 1, 1, "", 0, 0x3, VM_OP_INTERNAL | VM_OP_NO_GRAD, NULL, infer_like_input1, NULL, NULL},
+    {"GlobalAveragePoolGrad", "vmaskc", 2, 2, 1, 1, "", 0x2, 0x3, VM_OP_INTERNAL | VM_OP_NO_GRAD, NULL, infer_like_input1, NULL,
+     NULL},
+    {"SoftmaxGrad", "vmaskc", 2, 2, 1, 1, "axis coerce_2d log", 0, 0x3, VM_OP_INTERNAL | VM_OP_NO_GRAD, NULL, infer_softmax_grad, NULL,
+     NULL},
+    {"LayerNormGrad", "vmaskc", 3, 3, 2, 3, "axis epsilon", 0, 0x7, VM_OP_INTERNAL | VM_OP_NO_GRAD, NULL, infer_layernorm_grad, NULL,
+     NULL},
     {NULL, NULL, 0, 0, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL, NULL},
 };

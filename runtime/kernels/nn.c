@@ -1,5 +1,7 @@
 /* nn kernels: Conv, MaxPool/AveragePool, GlobalMaxPool/GlobalAveragePool, Gemm, MatMul, Softmax/
- * LogSoftmax, LayerNormalization.
+ * LogSoftmax, LayerNormalization, and their backward ops (autodiff): ConvGradData/ConvGradWeight,
+ * MaxPoolGrad/AveragePoolGrad, GlobalMaxPoolGrad/GlobalAveragePoolGrad, MatMulT, SoftmaxGrad,
+ * LayerNormGrad (compiler/ops/nn.c explains which rule emits which).
  *
  * float32 work runs on oneDNN primitives built in prepare over plain row-major layouts (ncw/nchw
  * activations, oihw / goihw weights); memory objects are created handle-less and pointed at the
@@ -222,8 +224,7 @@ struct pool_state {
     enum pool_kind kind;
     int64_t storage_order; /* Indices: 0 row-major, 1 column-major spatial offsets */
     struct vm_dnnl_prim p; /* p.prim NULL: C reference */
-    /* Training will add a workspace memory (max pooling's argmax) from a forward_training pd,
-     * kept for the backward primitive. Inference needs none. */
+    /* no workspace: MaxPoolGrad recomputes the argmax from X (see below) */
     dnnl_memory_t src, dst;
 };
 
@@ -862,6 +863,778 @@ static enum vm_status layernorm_run(struct vm_rt_ctx *c, const struct vm_rt_step
     return VM_OK;
 }
 
+/* ======================= backward kernels (autodiff) ======================= */
+
+/* Weight descriptor of a convolution: oihw, or goihw for groups (W [M, C/G, k...] row-major is
+ * exactly [G, M/G, C/G, k...]). */
+static dnnl_status_t conv_wmd(dnnl_memory_desc_t *md, const struct vm_rt_tensor *w, int64_t G) {
+    if (G == 1) return vm_dnnl_md(md, w->rank, w->dims, VM_DTYPE_FLOAT);
+    int64_t gd[VM_MAX_RANK + 1] = {G, w->dims[0] / G};
+    for (int i = 1; i < w->rank; i++) gd[i + 1] = w->dims[i];
+    return vm_dnnl_md(md, w->rank + 1, gd, VM_DTYPE_FLOAT);
+}
+
+/* ---------------- ConvGradData, ConvGradWeight ---------------- */
+
+/* ConvGradData(dY, W, shape(X)) -> dX and ConvGradWeight(dY, X, shape(W)) -> dW [, dB]: oneDNN
+ * convolution bwd_data / bwd_weights (bias gradient in the same primitive), with a forward_training
+ * descriptor of the same shapes as the hint. Both overwrite their outputs. */
+struct convg_state {
+    struct win w; /* geometry over X (in) and dY (out) */
+    int64_t M, G;
+    bool bias;    /* ConvGradWeight with a dB output */
+    struct vm_dnnl_prim p; /* p.prim NULL: C reference */
+    dnnl_memory_t dy, w_or_x, out, db;
+};
+
+static void convg_release(void *p) {
+    struct convg_state *st = p;
+    if (!st) return;
+    vm_dnnl_prim_destroy(&st->p);
+    mem_destroy(&st->dy);
+    mem_destroy(&st->w_or_x);
+    mem_destroy(&st->out);
+    mem_destroy(&st->db);
+    free(st);
+}
+
+static enum vm_status convg_prepare(struct vm_rt_ctx *c, const struct vm_rt_step *s, void **state, struct vm_error *err) {
+    struct convg_state *st = vm_calloc(1, sizeof *st, err);
+    if (!st) return VM_ENOMEM;
+    *state = st;
+    bool data = strcmp(s->op, "ConvGradData") == 0;
+    const struct vm_rt_tensor *dy = vm_rt_in(c, s, 0);
+    const struct vm_rt_tensor *x = data ? vm_rt_out(c, s, 0) : vm_rt_in(c, s, 1);
+    const struct vm_rt_tensor *w = data ? vm_rt_in(c, s, 1) : vm_rt_out(c, s, 0);
+    enum vm_status e = win_load(s, x, dy, true, &st->w, err);
+    if (e) return e;
+    st->M = w->dims[0];
+    st->G = vm_rt_attr_int(s, "group", 1);
+    st->bias = !data && vm_rt_out(c, s, 1) != NULL;
+    if (st->G < 1 || st->M % st->G || st->w.C % st->G || w->dims[1] * st->G != st->w.C || dy->dims[1] != st->M)
+        return vm_rt_step_errorf(s, err, VM_EINVAL, "weight channels do not match the input for group %lld", (long long)st->G);
+    if (c->m->ref_kernels || dy->numel == 0 || x->numel == 0 || w->numel == 0) return VM_OK;
+
+    dnnl_memory_desc_t smd, wmd, bmd, dmd;
+    VM_DNNL(vm_dnnl_md(&smd, x->rank, x->dims, VM_DTYPE_FLOAT), s, err);
+    VM_DNNL(vm_dnnl_md(&dmd, dy->rank, dy->dims, VM_DTYPE_FLOAT), s, err);
+    VM_DNNL(conv_wmd(&wmd, w, st->G), s, err);
+    VM_DNNL(vm_dnnl_md(&bmd, 1, &st->M, VM_DTYPE_FLOAT), s, err);
+    dnnl_dims_t strides, kernel, dil, pl, pr;
+    win_dnnl(&st->w, strides, kernel, dil, pl, pr);
+    dnnl_convolution_desc_t fd, bd;
+    VM_DNNL(dnnl_dilated_convolution_forward_desc_init(&fd, dnnl_forward_training, dnnl_convolution_direct, &smd, &wmd,
+                                                       st->bias ? &bmd : NULL, &dmd, strides, dil, pl, pr),
+            s, err);
+    if (data)
+        VM_DNNL(dnnl_dilated_convolution_backward_data_desc_init(&bd, dnnl_convolution_direct, &smd, &wmd, &dmd, strides, dil, pl, pr), s,
+                err);
+    else
+        VM_DNNL(dnnl_dilated_convolution_backward_weights_desc_init(&bd, dnnl_convolution_direct, &smd, &wmd, st->bias ? &bmd : NULL,
+                                                                    &dmd, strides, dil, pl, pr),
+                s, err);
+    dnnl_primitive_desc_t fpd;
+    VM_DNNL(dnnl_primitive_desc_create(&fpd, &fd, NULL, c->engine, NULL), s, err);
+    e = vm_dnnl_prim_build(c, s, &bd, fpd, NULL, &st->p, NULL, err);
+    dnnl_primitive_desc_destroy(fpd);
+    if (e) return e;
+    if ((e = vm_dnnl_mem(c, s, &dmd, &st->dy, err))) return e;
+    if (data) e = vm_dnnl_mem2(c, s, &wmd, &st->w_or_x, &smd, &st->out, err);
+    else e = vm_dnnl_mem2(c, s, &smd, &st->w_or_x, &wmd, &st->out, err);
+    if (e) return e;
+    if (st->bias && (e = vm_dnnl_mem(c, s, &bmd, &st->db, err))) return e;
+    return VM_OK;
+}
+
+/* dX[n, c, i] = sum over m in c's group, kernel taps k with i = o*s - pb + k*d of dY[n, m, o] W[m, c', k]
+ * (gathered per dX element: no races, double accumulation). Lifted 3-D geometry as conv_ref. */
+static void conv_grad_data_ref(const struct convg_state *st, const float *dy, const float *wt, float *dx) {
+    const struct win *w = &st->w;
+    int64_t N = w->N, C = w->C, M = st->M, G = st->G, Cg = C / G, Mg = M / G;
+    int64_t ID = w->in[0], IH = w->in[1], IW = w->in[2], OD = w->out[0], OH = w->out[1], OW = w->out[2];
+    int64_t KD = w->k[0], KH = w->k[1], KW = w->k[2];
+    int64_t work = N * M * OD * OH * OW * Cg * KD * KH * KW;
+    (void)work;
+#pragma omp parallel for collapse(2) if (work > PAR_MIN)
+    for (int64_t n = 0; n < N; n++) {
+        for (int64_t c = 0; c < C; c++) {
+            int64_t g = c / Cg, cg = c % Cg;
+            float *xo = dx + (n * C + c) * ID * IH * IW;
+            for (int64_t id = 0; id < ID; id++)
+                for (int64_t ih = 0; ih < IH; ih++)
+                    for (int64_t iw = 0; iw < IW; iw++) {
+                        double acc = 0;
+                        for (int64_t m = g * Mg; m < (g + 1) * Mg; m++) {
+                            const float *yc = dy + (n * M + m) * OD * OH * OW;
+                            const float *wc = wt + (m * Cg + cg) * KD * KH * KW;
+                            for (int64_t kd = 0; kd < KD; kd++) {
+                                int64_t td = id + w->pb[0] - kd * w->d[0], od = td / w->s[0];
+                                if (td < 0 || td % w->s[0] || od >= OD) continue;
+                                for (int64_t kh = 0; kh < KH; kh++) {
+                                    int64_t th = ih + w->pb[1] - kh * w->d[1], oh = th / w->s[1];
+                                    if (th < 0 || th % w->s[1] || oh >= OH) continue;
+                                    for (int64_t kw = 0; kw < KW; kw++) {
+                                        int64_t tw = iw + w->pb[2] - kw * w->d[2], ow = tw / w->s[2];
+                                        if (tw < 0 || tw % w->s[2] || ow >= OW) continue;
+                                        acc += (double)yc[(od * OH + oh) * OW + ow] * wc[(kd * KH + kh) * KW + kw];
+                                    }
+                                }
+                            }
+                        }
+                        xo[(id * IH + ih) * IW + iw] = (float)acc;
+                    }
+        }
+    }
+}
+
+/* dW[m, c', k] = sum over n, o of dY[n, m, o] X[n, g*Cg + c', o*s - pb + k*d]; dB[m] = sum dY[n, m, :]. */
+static void conv_grad_weight_ref(const struct convg_state *st, const float *dy, const float *x, float *dw, float *db) {
+    const struct win *w = &st->w;
+    int64_t N = w->N, C = w->C, M = st->M, G = st->G, Cg = C / G, Mg = M / G;
+    int64_t ID = w->in[0], IH = w->in[1], IW = w->in[2], OD = w->out[0], OH = w->out[1], OW = w->out[2];
+    int64_t KD = w->k[0], KH = w->k[1], KW = w->k[2], osz = OD * OH * OW;
+    int64_t work = N * M * osz * Cg * KD * KH * KW;
+    (void)work;
+#pragma omp parallel for collapse(2) if (work > PAR_MIN)
+    for (int64_t m = 0; m < M; m++) {
+        for (int64_t cg = 0; cg < Cg; cg++) {
+            int64_t c = (m / Mg) * Cg + cg;
+            for (int64_t kd = 0; kd < KD; kd++)
+                for (int64_t kh = 0; kh < KH; kh++)
+                    for (int64_t kw = 0; kw < KW; kw++) {
+                        double acc = 0;
+                        for (int64_t n = 0; n < N; n++) {
+                            const float *yc = dy + (n * M + m) * osz, *xc = x + (n * C + c) * ID * IH * IW;
+                            for (int64_t od = 0; od < OD; od++) {
+                                int64_t id = od * w->s[0] - w->pb[0] + kd * w->d[0];
+                                if (id < 0 || id >= ID) continue;
+                                for (int64_t oh = 0; oh < OH; oh++) {
+                                    int64_t ih = oh * w->s[1] - w->pb[1] + kh * w->d[1];
+                                    if (ih < 0 || ih >= IH) continue;
+                                    for (int64_t ow = 0; ow < OW; ow++) {
+                                        int64_t iw = ow * w->s[2] - w->pb[2] + kw * w->d[2];
+                                        if (iw < 0 || iw >= IW) continue;
+                                        acc += (double)yc[(od * OH + oh) * OW + ow] * xc[(id * IH + ih) * IW + iw];
+                                    }
+                                }
+                            }
+                        }
+                        dw[((m * Cg + cg) * KD + kd) * KH * KW + kh * KW + kw] = (float)acc;
+                    }
+        }
+    }
+    if (!db) return;
+    for (int64_t m = 0; m < M; m++) {
+        double acc = 0;
+        for (int64_t n = 0; n < N; n++)
+            for (int64_t o = 0; o < osz; o++) acc += dy[(n * M + m) * osz + o];
+        db[m] = (float)acc;
+    }
+}
+
+static enum vm_status convg_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, void *state, struct vm_error *err) {
+    struct convg_state *st = state;
+    bool data = strcmp(s->op, "ConvGradData") == 0;
+    const struct vm_rt_tensor *dy = vm_rt_in(c, s, 0), *wx = vm_rt_in(c, s, 1);
+    struct vm_rt_tensor *out = vm_rt_out(c, s, 0), *db = vm_rt_out(c, s, 1);
+    if (out->numel == 0) return VM_OK;
+    if (!st->p.prim) {
+        if (dy->numel == 0 || wx->numel == 0) {
+            memset(out->data, 0, out->nbytes);
+            if (db) memset(db->data, 0, db->nbytes);
+        } else if (data) {
+            conv_grad_data_ref(st, dy->data, wx->data, out->data);
+        } else {
+            conv_grad_weight_ref(st, dy->data, wx->data, out->data, db ? db->data : NULL);
+        }
+        return VM_OK;
+    }
+    set_handle(st->dy, dy->data);
+    set_handle(st->w_or_x, wx->data);
+    set_handle(st->out, out->data);
+    dnnl_exec_arg_t args[6] = {{DNNL_ARG_DIFF_DST, st->dy}};
+    int na = 1;
+    if (data) {
+        args[na++] = (dnnl_exec_arg_t){DNNL_ARG_WEIGHTS, st->w_or_x};
+        args[na++] = (dnnl_exec_arg_t){DNNL_ARG_DIFF_SRC, st->out};
+    } else {
+        args[na++] = (dnnl_exec_arg_t){DNNL_ARG_SRC, st->w_or_x};
+        args[na++] = (dnnl_exec_arg_t){DNNL_ARG_DIFF_WEIGHTS, st->out};
+        if (st->bias) {
+            set_handle(st->db, db->data);
+            args[na++] = (dnnl_exec_arg_t){DNNL_ARG_DIFF_BIAS, st->db};
+        }
+    }
+    return vm_dnnl_prim_exec(c, s, &st->p, na, args, err);
+}
+
+/* ---------------- MaxPoolGrad, AveragePoolGrad ---------------- */
+
+/* MaxPoolGrad(dY, X) -> dX routes each dY to the first maximum of its window, recomputed from X
+ * (the comparison is exact, so it is the element the forward picked, oneDNN or C). This is a C
+ * kernel in both modes: oneDNN's max-pooling backward wants the forward's workspace, which would
+ * have to be an extra forward output kept alive until backward, and on plain layouts its
+ * implementation is the simple_nchw loop anyway.
+ * AveragePoolGrad(dY, shape(X)) -> dX spreads dY / count over the window: oneDNN pooling backward
+ * where the forward would use oneDNN too, else the C loop with the forward's divisor rule. */
+struct poolg_state {
+    struct win w;
+    enum pool_kind kind;
+    struct vm_dnnl_prim p; /* p.prim NULL: C */
+    dnnl_memory_t dy, dx;
+};
+
+static void poolg_release(void *p) {
+    struct poolg_state *st = p;
+    if (!st) return;
+    vm_dnnl_prim_destroy(&st->p);
+    mem_destroy(&st->dy);
+    mem_destroy(&st->dx);
+    free(st);
+}
+
+static enum vm_status poolg_prepare(struct vm_rt_ctx *c, const struct vm_rt_step *s, void **state, struct vm_error *err) {
+    struct poolg_state *st = vm_calloc(1, sizeof *st, err);
+    if (!st) return VM_ENOMEM;
+    *state = st;
+    bool maxp = strcmp(s->op, "MaxPoolGrad") == 0;
+    const struct vm_rt_tensor *dy = vm_rt_in(c, s, 0), *dx = vm_rt_out(c, s, 0);
+    enum vm_status e = win_load(s, dx, dy, maxp, &st->w, err);
+    if (e) return e;
+    st->kind = maxp ? POOL_MAX : vm_rt_attr_int(s, "count_include_pad", 0) ? POOL_AVG_INCL : POOL_AVG_EXCL;
+    if (maxp || c->m->ref_kernels || dy->numel == 0 || dx->numel == 0) return VM_OK;
+    for (int i = 0; i < SP; i++) {
+        int64_t pr = win_dnnl_pr(&st->w, i), dk = win_dk(&st->w, i);
+        if (st->kind == POOL_AVG_INCL && pr > st->w.pe[i]) return VM_OK;
+        if (st->kind == POOL_AVG_EXCL && (st->w.pb[i] >= dk || pr >= dk)) return VM_OK;
+    }
+    dnnl_memory_desc_t smd, dmd;
+    VM_DNNL(vm_dnnl_md(&smd, dx->rank, dx->dims, VM_DTYPE_FLOAT), s, err);
+    VM_DNNL(vm_dnnl_md(&dmd, dy->rank, dy->dims, VM_DTYPE_FLOAT), s, err);
+    dnnl_dims_t strides, kernel, dil, pl, pr;
+    win_dnnl(&st->w, strides, kernel, dil, pl, pr);
+    dnnl_alg_kind_t alg = st->kind == POOL_AVG_INCL ? dnnl_pooling_avg_include_padding : dnnl_pooling_avg_exclude_padding;
+    dnnl_pooling_v2_desc_t fd, bd;
+    VM_DNNL(dnnl_pooling_v2_forward_desc_init(&fd, dnnl_forward_training, alg, &smd, &dmd, strides, kernel, dil, pl, pr), s, err);
+    VM_DNNL(dnnl_pooling_v2_backward_desc_init(&bd, alg, &smd, &dmd, strides, kernel, dil, pl, pr), s, err);
+    dnnl_primitive_desc_t fpd;
+    VM_DNNL(dnnl_primitive_desc_create(&fpd, &fd, NULL, c->engine, NULL), s, err);
+    e = vm_dnnl_prim_build(c, s, &bd, fpd, NULL, &st->p, NULL, err);
+    dnnl_primitive_desc_destroy(fpd);
+    return e ? e : vm_dnnl_mem2(c, s, &dmd, &st->dy, &smd, &st->dx, err);
+}
+
+/* Lifted 3-D geometry as pool_max_ref / pool_avg_ref; one (n, c) plane per iteration, so the
+ * scatter into dX has no races. x is NULL for average pooling. */
+static void pool_grad_ref(const struct poolg_state *st, const float *dy, const float *x, float *dx) {
+    const struct win *w = &st->w;
+    int64_t ID = w->in[0], IH = w->in[1], IW = w->in[2], OD = w->out[0], OH = w->out[1], OW = w->out[2];
+    int64_t NC = w->N * w->C, isz = ID * IH * IW, osz = OD * OH * OW;
+    bool incl = st->kind == POOL_AVG_INCL;
+#pragma omp parallel for if (NC * (isz + osz) > PAR_MIN)
+    for (int64_t nc = 0; nc < NC; nc++) {
+        float *dxc = dx + nc * isz;
+        const float *dyc = dy + nc * osz;
+        memset(dxc, 0, (size_t)isz * sizeof *dxc);
+        for (int64_t od = 0; od < OD; od++)
+            for (int64_t oh = 0; oh < OH; oh++)
+                for (int64_t ow = 0; ow < OW; ow++) {
+                    float g = dyc[(od * OH + oh) * OW + ow];
+                    if (st->kind == POOL_MAX) {
+                        const float *xc = x + nc * isz;
+                        float best = -FLT_MAX;
+                        int64_t bi = -1;
+                        for (int64_t kd = 0; kd < w->k[0]; kd++) {
+                            int64_t id = od * w->s[0] - w->pb[0] + kd * w->d[0];
+                            if (id < 0 || id >= ID) continue;
+                            for (int64_t kh = 0; kh < w->k[1]; kh++) {
+                                int64_t ih = oh * w->s[1] - w->pb[1] + kh * w->d[1];
+                                if (ih < 0 || ih >= IH) continue;
+                                for (int64_t kw = 0; kw < w->k[2]; kw++) {
+                                    int64_t iw = ow * w->s[2] - w->pb[2] + kw * w->d[2];
+                                    if (iw < 0 || iw >= IW) continue;
+                                    int64_t i = (id * IH + ih) * IW + iw;
+                                    if (bi < 0 || xc[i] > best) {
+                                        best = xc[i];
+                                        bi = i;
+                                    }
+                                }
+                            }
+                        }
+                        if (bi >= 0) dxc[bi] += g;
+                        continue;
+                    }
+                    int64_t o3[SP] = {od, oh, ow}, lo[SP], hi[SP], cnt = 1;
+                    for (int i = 0; i < SP; i++) {
+                        int64_t a = o3[i] * w->s[i] - w->pb[i], b = a + w->k[i];
+                        if (incl) {
+                            int64_t bend = b < w->in[i] + w->pe[i] ? b : w->in[i] + w->pe[i];
+                            cnt *= bend - a;
+                        }
+                        lo[i] = a < 0 ? 0 : a;
+                        hi[i] = b > w->in[i] ? w->in[i] : b;
+                        if (!incl) cnt *= hi[i] > lo[i] ? hi[i] - lo[i] : 0;
+                    }
+                    if (cnt <= 0) continue;
+                    float v = (float)((double)g / (double)cnt);
+                    for (int64_t id = lo[0]; id < hi[0]; id++)
+                        for (int64_t ih = lo[1]; ih < hi[1]; ih++)
+                            for (int64_t iw = lo[2]; iw < hi[2]; iw++) dxc[(id * IH + ih) * IW + iw] += v;
+                }
+    }
+}
+
+static enum vm_status poolg_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, void *state, struct vm_error *err) {
+    struct poolg_state *st = state;
+    const struct vm_rt_tensor *dy = vm_rt_in(c, s, 0), *x = vm_rt_in(c, s, 1);
+    struct vm_rt_tensor *dx = vm_rt_out(c, s, 0);
+    if (dx->numel == 0) return VM_OK;
+    if (st->p.prim) {
+        set_handle(st->dy, dy->data);
+        set_handle(st->dx, dx->data);
+        dnnl_exec_arg_t args[3] = {{DNNL_ARG_DIFF_DST, st->dy}, {DNNL_ARG_DIFF_SRC, st->dx}};
+        return vm_dnnl_prim_exec(c, s, &st->p, 2, args, err);
+    }
+    if (dy->numel == 0) {
+        memset(dx->data, 0, dx->nbytes);
+        return VM_OK;
+    }
+    pool_grad_ref(st, dy->data, st->kind == POOL_MAX ? x->data : NULL, dx->data);
+    return VM_OK;
+}
+
+/* ---------------- GlobalMaxPoolGrad, GlobalAveragePoolGrad ---------------- */
+
+/* GlobalMaxPoolGrad(dY, X): dY of each (n, c) row goes to the row's first maximum (the forward's
+ * comparison is exact). GlobalAveragePoolGrad(dY, shape(X)): dY / len to every element. C only:
+ * one pass over dX. */
+static enum vm_status global_poolg_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, void *state, struct vm_error *err) {
+    (void)state;
+    (void)err;
+    const struct vm_rt_tensor *dy = vm_rt_in(c, s, 0), *x = vm_rt_in(c, s, 1);
+    struct vm_rt_tensor *dx = vm_rt_out(c, s, 0);
+    bool maxp = strcmp(s->op, "GlobalMaxPoolGrad") == 0;
+    int64_t rows = dy->numel, len = rows ? dx->numel / rows : 0;
+    const float *g = dy->data, *px = maxp ? x->data : NULL;
+    float *pd = dx->data;
+#pragma omp parallel for if (dx->numel > PAR_MIN)
+    for (int64_t r = 0; r < rows; r++) {
+        float *d = pd + r * len;
+        if (maxp) {
+            const float *row = px + r * len;
+            int64_t bi = 0;
+            for (int64_t i = 1; i < len; i++)
+                if (row[i] > row[bi]) bi = i;
+            memset(d, 0, (size_t)len * sizeof *d);
+            if (len) d[bi] = g[r];
+        } else {
+            float v = (float)((double)g[r] / (double)len);
+            for (int64_t i = 0; i < len; i++) d[i] = v;
+        }
+    }
+    return VM_OK;
+}
+
+/* ---------------- MatMulT ---------------- */
+
+/* MatMulT(A, B) = op(A) op(B) over the last two dims (op = transpose when transA / transB), batch
+ * dims broadcast. A transposed operand is the same buffer under swapped strides, so oneDNN's matmul
+ * reads it in place. When B has no batch and A is not transposed, A's batch folds into M. */
+struct matmul_t_state {
+    int rank;
+    int64_t ad[VM_MAX_RANK], bd[VM_MAX_RANK], yd[VM_MAX_RANK]; /* logical [.., M, K], [.., K, N], [.., M, N] */
+    int64_t M, K, N, batch;
+    bool ta, tb;
+    struct vm_dnnl_prim p; /* p.prim NULL: C reference */
+    dnnl_memory_t a, b, dst;
+};
+
+static void matmul_t_release(void *p) {
+    struct matmul_t_state *st = p;
+    if (!st) return;
+    vm_dnnl_prim_destroy(&st->p);
+    mem_destroy(&st->a);
+    mem_destroy(&st->b);
+    mem_destroy(&st->dst);
+    free(st);
+}
+
+/* Descriptor of a logical [.., R, C] operand stored row-major as [.., R, C] or, transposed, as
+ * [.., C, R]. */
+static dnnl_status_t strided_md(dnnl_memory_desc_t *md, int r, const int64_t *logical, bool trans) {
+    dnnl_dims_t d, str;
+    int64_t stored[VM_MAX_RANK];
+    for (int i = 0; i < r; i++) stored[i] = logical[i];
+    if (trans) {
+        stored[r - 2] = logical[r - 1];
+        stored[r - 1] = logical[r - 2];
+    }
+    int64_t acc = 1;
+    for (int i = r - 1; i >= 0; i--) {
+        d[i] = logical[i];
+        str[i] = acc;
+        acc *= stored[i] ? stored[i] : 1;
+    }
+    if (trans) {
+        int64_t t = str[r - 2];
+        str[r - 2] = str[r - 1];
+        str[r - 1] = t;
+    }
+    return dnnl_memory_desc_init_by_strides(md, r, d, dnnl_f32, str);
+}
+
+static enum vm_status matmul_t_prepare(struct vm_rt_ctx *c, const struct vm_rt_step *s, void **state, struct vm_error *err) {
+    struct matmul_t_state *st = vm_calloc(1, sizeof *st, err);
+    if (!st) return VM_ENOMEM;
+    *state = st;
+    const struct vm_rt_tensor *a = vm_rt_in(c, s, 0), *b = vm_rt_in(c, s, 1), *y = vm_rt_out(c, s, 0);
+    st->ta = vm_rt_attr_int(s, "transA", 0) != 0;
+    st->tb = vm_rt_attr_int(s, "transB", 0) != 0;
+    int ra = a->rank, rb = b->rank, r = ra > rb ? ra : rb;
+    if (ra < 2 || rb < 2 || y->rank != r) return vm_rt_step_errorf(s, err, VM_EINVAL, "operand ranks %d, %d", ra, rb);
+    st->rank = r;
+    for (int i = 0; i < r; i++) {
+        st->ad[i] = i - (r - ra) >= 0 ? a->dims[i - (r - ra)] : 1;
+        st->bd[i] = i - (r - rb) >= 0 ? b->dims[i - (r - rb)] : 1;
+    }
+    if (st->ta) {
+        int64_t t = st->ad[r - 2];
+        st->ad[r - 2] = st->ad[r - 1];
+        st->ad[r - 1] = t;
+    }
+    if (st->tb) {
+        int64_t t = st->bd[r - 2];
+        st->bd[r - 2] = st->bd[r - 1];
+        st->bd[r - 1] = t;
+    }
+    st->M = st->ad[r - 2];
+    st->K = st->ad[r - 1];
+    st->N = st->bd[r - 1];
+    if (st->bd[r - 2] != st->K || y->dims[r - 2] != st->M || y->dims[r - 1] != st->N)
+        return vm_rt_step_errorf(s, err, VM_EINVAL, "operand and output shapes do not agree");
+    st->batch = 1;
+    bool b_flat = true;
+    for (int i = 0; i < r - 2; i++) {
+        st->yd[i] = y->dims[i];
+        st->batch *= y->dims[i];
+        b_flat = b_flat && st->bd[i] == 1;
+    }
+    st->yd[r - 2] = st->M;
+    st->yd[r - 1] = st->N;
+    if (c->m->ref_kernels || y->numel == 0 || st->K == 0) return VM_OK;
+
+    dnnl_memory_desc_t amd, bmd, dmd;
+    if (b_flat && !st->ta) {
+        int64_t a2[2] = {st->batch * st->M, st->K}, b2[2] = {st->K, st->N}, y2[2] = {st->batch * st->M, st->N};
+        VM_DNNL(vm_dnnl_md(&amd, 2, a2, VM_DTYPE_FLOAT), s, err);
+        VM_DNNL(strided_md(&bmd, 2, b2, st->tb), s, err);
+        VM_DNNL(vm_dnnl_md(&dmd, 2, y2, VM_DTYPE_FLOAT), s, err);
+    } else {
+        VM_DNNL(strided_md(&amd, r, st->ad, st->ta), s, err);
+        VM_DNNL(strided_md(&bmd, r, st->bd, st->tb), s, err);
+        VM_DNNL(vm_dnnl_md(&dmd, r, st->yd, VM_DTYPE_FLOAT), s, err);
+    }
+    dnnl_matmul_desc_t md;
+    VM_DNNL(dnnl_matmul_desc_init(&md, &amd, &bmd, NULL, &dmd), s, err);
+    enum vm_status e = vm_dnnl_prim_build(c, s, &md, NULL, NULL, &st->p, NULL, err);
+    if (e) return e;
+    if ((e = vm_dnnl_mem2(c, s, &amd, &st->a, &bmd, &st->b, err))) return e;
+    return vm_dnnl_mem(c, s, &dmd, &st->dst, err);
+}
+
+static void matmul_t_ref(const struct matmul_t_state *st, const float *a, const float *b, float *y) {
+    int r = st->rank;
+    int64_t M = st->M, K = st->K, N = st->N;
+#pragma omp parallel for if (st->batch * M * N * K > PAR_MIN)
+    for (int64_t bi = 0; bi < st->batch; bi++) {
+        int64_t rem = bi, oa = 0, ob = 0, sa = M * K, sb = K * N;
+        for (int i = r - 3; i >= 0; i--) {
+            int64_t ci = rem % st->yd[i];
+            rem /= st->yd[i];
+            if (st->ad[i] != 1) oa += ci * sa;
+            if (st->bd[i] != 1) ob += ci * sb;
+            sa *= st->ad[i];
+            sb *= st->bd[i];
+        }
+        const float *pa = a + oa, *pb = b + ob;
+        float *py = y + bi * M * N;
+        for (int64_t i = 0; i < M; i++)
+            for (int64_t j = 0; j < N; j++) {
+                double acc = 0;
+                for (int64_t k = 0; k < K; k++) {
+                    float av = st->ta ? pa[k * M + i] : pa[i * K + k];
+                    float bv = st->tb ? pb[j * K + k] : pb[k * N + j];
+                    acc += (double)av * bv;
+                }
+                py[i * N + j] = (float)acc;
+            }
+    }
+}
+
+static enum vm_status matmul_t_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, void *state, struct vm_error *err) {
+    struct matmul_t_state *st = state;
+    const struct vm_rt_tensor *a = vm_rt_in(c, s, 0), *b = vm_rt_in(c, s, 1);
+    struct vm_rt_tensor *y = vm_rt_out(c, s, 0);
+    if (y->numel == 0) return VM_OK;
+    if (!st->p.prim) {
+        if (st->K == 0) memset(y->data, 0, y->nbytes);
+        else matmul_t_ref(st, a->data, b->data, y->data);
+        return VM_OK;
+    }
+    set_handle(st->a, a->data);
+    set_handle(st->b, b->data);
+    set_handle(st->dst, y->data);
+    dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, st->a}, {DNNL_ARG_WEIGHTS, st->b}, {DNNL_ARG_DST, st->dst}};
+    return vm_dnnl_prim_exec(c, s, &st->p, 3, args, err);
+}
+
+/* ---------------- SoftmaxGrad ---------------- */
+
+/* SoftmaxGrad(dY, Y) with the forward's axis / coerce_2d and log = LogSoftmax:
+ *   softmax:     dX = Y * (dY - sum(dY * Y)),   log-softmax: dX = dY - exp(Y) * sum(dY),
+ * sums along the softmax axis; oneDNN softmax_v2 backward (accurate / log) with the forward
+ * training descriptor as hint. */
+struct softmaxg_state {
+    int64_t outer, len, inner;
+    bool log;
+    struct vm_dnnl_prim p;
+    dnnl_memory_t dy, y, dx;
+};
+
+static void softmaxg_release(void *p) {
+    struct softmaxg_state *st = p;
+    if (!st) return;
+    vm_dnnl_prim_destroy(&st->p);
+    mem_destroy(&st->dy);
+    mem_destroy(&st->y);
+    mem_destroy(&st->dx);
+    free(st);
+}
+
+static enum vm_status softmaxg_prepare(struct vm_rt_ctx *c, const struct vm_rt_step *s, void **state, struct vm_error *err) {
+    struct softmaxg_state *st = vm_calloc(1, sizeof *st, err);
+    if (!st) return VM_ENOMEM;
+    *state = st;
+    const struct vm_rt_tensor *y = vm_rt_in(c, s, 1);
+    int64_t axis = vm_rt_attr_int(s, "axis", -1);
+    if (axis < 0 || axis >= y->rank) return vm_rt_step_errorf(s, err, VM_EFORMAT, "axis %lld (the plan was not normalized)", (long long)axis);
+    bool coerce = vm_rt_attr_int(s, "coerce_2d", 0) != 0;
+    st->log = vm_rt_attr_int(s, "log", 0) != 0;
+    st->outer = st->len = st->inner = 1;
+    for (int i = 0; i < y->rank; i++) {
+        if (i < axis) st->outer *= y->dims[i];
+        else if (i == axis || coerce) st->len *= y->dims[i];
+        else st->inner *= y->dims[i];
+    }
+    if (c->m->ref_kernels || y->numel == 0) return VM_OK;
+    int64_t d3[3] = {st->outer, st->len, st->inner};
+    dnnl_memory_desc_t md;
+    VM_DNNL(vm_dnnl_md(&md, 3, d3, VM_DTYPE_FLOAT), s, err);
+    dnnl_alg_kind_t alg = st->log ? dnnl_softmax_log : dnnl_softmax_accurate;
+    dnnl_softmax_v2_desc_t fd, bd;
+    VM_DNNL(dnnl_softmax_v2_forward_desc_init(&fd, dnnl_forward_training, alg, &md, &md, 1), s, err);
+    VM_DNNL(dnnl_softmax_v2_backward_desc_init(&bd, alg, &md, &md, &md, 1), s, err);
+    dnnl_primitive_desc_t fpd;
+    VM_DNNL(dnnl_primitive_desc_create(&fpd, &fd, NULL, c->engine, NULL), s, err);
+    enum vm_status e = vm_dnnl_prim_build(c, s, &bd, fpd, NULL, &st->p, NULL, err);
+    dnnl_primitive_desc_destroy(fpd);
+    if (e || (e = vm_dnnl_mem2(c, s, &md, &st->dy, &md, &st->y, err))) return e;
+    return vm_dnnl_mem(c, s, &md, &st->dx, err);
+}
+
+static void softmax_grad_ref(const struct softmaxg_state *st, const float *dy, const float *y, float *dx) {
+    int64_t L = st->len, in = st->inner;
+#pragma omp parallel for collapse(2) if (st->outer * L * in > PAR_MIN)
+    for (int64_t o = 0; o < st->outer; o++)
+        for (int64_t i = 0; i < in; i++) {
+            int64_t base = o * L * in + i;
+            const float *g = dy + base, *yr = y + base;
+            float *d = dx + base;
+            double sum = 0;
+            for (int64_t l = 0; l < L; l++) sum += st->log ? (double)g[l * in] : (double)g[l * in] * yr[l * in];
+            for (int64_t l = 0; l < L; l++)
+                d[l * in] = st->log ? (float)(g[l * in] - exp((double)yr[l * in]) * sum) : (float)(yr[l * in] * (g[l * in] - sum));
+        }
+}
+
+static enum vm_status softmaxg_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, void *state, struct vm_error *err) {
+    struct softmaxg_state *st = state;
+    const struct vm_rt_tensor *dy = vm_rt_in(c, s, 0), *y = vm_rt_in(c, s, 1);
+    struct vm_rt_tensor *dx = vm_rt_out(c, s, 0);
+    if (dx->numel == 0) return VM_OK;
+    if (!st->p.prim) {
+        softmax_grad_ref(st, dy->data, y->data, dx->data);
+        return VM_OK;
+    }
+    set_handle(st->dy, dy->data);
+    set_handle(st->y, y->data);
+    set_handle(st->dx, dx->data);
+    dnnl_exec_arg_t args[4] = {{DNNL_ARG_DIFF_DST, st->dy}, {DNNL_ARG_DST, st->y}, {DNNL_ARG_DIFF_SRC, st->dx}};
+    return vm_dnnl_prim_exec(c, s, &st->p, 3, args, err);
+}
+
+/* ---------------- LayerNormGrad ---------------- */
+
+/* LayerNormGrad(dY, X, Scale) -> dX, dScale [, dB] over rows of X viewed as (outer, L). Mean and
+ * variance are recomputed from X (one pass per row, cheaper than keeping them alive from the
+ * forward), then oneDNN layer normalization backward (use_scale, plus use_shift for dB) with the
+ * forward training descriptor as hint; the C reference uses the same statistics:
+ *   xh = (x - mu) * inv, g = dY * scale,
+ *   dX = inv * (g - mean(g) - xh * mean(g * xh)), dScale = sum_rows dY * xh, dB = sum_rows dY. */
+struct layernormg_state {
+    int64_t outer, len;
+    float eps;
+    bool shift;
+    float *mean, *var; /* outer floats each */
+    float *zero_shift;  /* len zeros: oneDNN 2.6 wants the SHIFT argument with use_shift, unread */
+    struct vm_dnnl_prim p;
+    dnnl_memory_t x, dy, scale, m_shift, m_mean, m_var, dx, dscale, dshift;
+};
+
+static void layernormg_release(void *p) {
+    struct layernormg_state *st = p;
+    if (!st) return;
+    vm_dnnl_prim_destroy(&st->p);
+    mem_destroy(&st->x);
+    mem_destroy(&st->dy);
+    mem_destroy(&st->scale);
+    mem_destroy(&st->m_mean);
+    mem_destroy(&st->m_var);
+    mem_destroy(&st->dx);
+    mem_destroy(&st->dscale);
+    mem_destroy(&st->dshift);
+    mem_destroy(&st->m_shift);
+    free(st->mean);
+    free(st->var);
+    free(st->zero_shift);
+    free(st);
+}
+
+static enum vm_status layernormg_prepare(struct vm_rt_ctx *c, const struct vm_rt_step *s, void **state, struct vm_error *err) {
+    struct layernormg_state *st = vm_calloc(1, sizeof *st, err);
+    if (!st) return VM_ENOMEM;
+    *state = st;
+    const struct vm_rt_tensor *x = vm_rt_in(c, s, 1);
+    int64_t axis = vm_rt_attr_int(s, "axis", -1);
+    if (axis < 0 || axis >= x->rank) return vm_rt_step_errorf(s, err, VM_EFORMAT, "axis %lld (the plan was not normalized)", (long long)axis);
+    st->eps = (float)vm_rt_attr_float(s, "epsilon", 1e-5);
+    st->outer = st->len = 1;
+    for (int i = 0; i < x->rank; i++) {
+        if (i < axis) st->outer *= x->dims[i];
+        else st->len *= x->dims[i];
+    }
+    st->shift = vm_rt_out(c, s, 2) != NULL;
+    size_t nb = (size_t)(st->outer ? st->outer : 1) * sizeof(float);
+    if (!(st->mean = vm_malloc(nb, err)) || !(st->var = vm_malloc(nb, err))) return VM_ENOMEM;
+    if (c->m->ref_kernels || x->numel == 0) return VM_OK;
+    int64_t d2[2] = {st->outer, st->len};
+    dnnl_memory_desc_t dmd, smd, wmd;
+    VM_DNNL(vm_dnnl_md(&dmd, 2, d2, VM_DTYPE_FLOAT), s, err);
+    VM_DNNL(vm_dnnl_md(&smd, 1, &st->outer, VM_DTYPE_FLOAT), s, err);
+    VM_DNNL(vm_dnnl_md(&wmd, 1, &st->len, VM_DTYPE_FLOAT), s, err);
+    unsigned flags = dnnl_use_scale | (st->shift ? dnnl_use_shift : 0);
+    dnnl_layer_normalization_desc_t fd, bd;
+    VM_DNNL(dnnl_layer_normalization_forward_desc_init(&fd, dnnl_forward_training, &dmd, &smd, st->eps, flags), s, err);
+    VM_DNNL(dnnl_layer_normalization_backward_desc_init(&bd, dnnl_backward, &dmd, &dmd, &smd, st->eps, flags), s, err);
+    dnnl_primitive_desc_t fpd;
+    VM_DNNL(dnnl_primitive_desc_create(&fpd, &fd, NULL, c->engine, NULL), s, err);
+    enum vm_status e = vm_dnnl_prim_build(c, s, &bd, fpd, NULL, &st->p, NULL, err);
+    dnnl_primitive_desc_destroy(fpd);
+    if (e) return e;
+    if ((e = vm_dnnl_mem2(c, s, &dmd, &st->x, &dmd, &st->dy, err)) || (e = vm_dnnl_mem(c, s, &dmd, &st->dx, err)) ||
+        (e = vm_dnnl_mem2(c, s, &smd, &st->m_mean, &smd, &st->m_var, err)) ||
+        (e = vm_dnnl_mem2(c, s, &wmd, &st->scale, &wmd, &st->dscale, err)))
+        return e;
+    if (st->shift) {
+        if (!(st->zero_shift = vm_calloc((size_t)(st->len ? st->len : 1), sizeof(float), err))) return VM_ENOMEM;
+        if ((e = vm_dnnl_mem2(c, s, &wmd, &st->dshift, &wmd, &st->m_shift, err))) return e;
+        set_handle(st->m_shift, st->zero_shift);
+    }
+    return VM_OK;
+}
+
+/* Per-row mean and (population) variance, two passes in double. */
+static void layernorm_stats(const struct layernormg_state *st, const float *x) {
+    int64_t L = st->len;
+#pragma omp parallel for if (st->outer * L > PAR_MIN)
+    for (int64_t o = 0; o < st->outer; o++) {
+        const float *xr = x + o * L;
+        double mu = 0, var = 0;
+        for (int64_t i = 0; i < L; i++) mu += xr[i];
+        mu = L ? mu / (double)L : 0;
+        for (int64_t i = 0; i < L; i++) var += ((double)xr[i] - mu) * ((double)xr[i] - mu);
+        st->mean[o] = (float)mu;
+        st->var[o] = (float)(L ? var / (double)L : 0);
+    }
+}
+
+static void layernorm_grad_ref(const struct layernormg_state *st, const float *dy, const float *x, const float *w, float *dx, float *dw,
+                               float *db) {
+    int64_t L = st->len;
+#pragma omp parallel for if (st->outer * L > PAR_MIN)
+    for (int64_t o = 0; o < st->outer; o++) {
+        const float *xr = x + o * L, *g = dy + o * L;
+        float *d = dx + o * L;
+        double inv = 1.0 / sqrt((double)st->var[o] + st->eps), mu = st->mean[o], mg = 0, mgx = 0;
+        for (int64_t i = 0; i < L; i++) {
+            double gi = (double)g[i] * w[i], xh = ((double)xr[i] - mu) * inv;
+            mg += gi;
+            mgx += gi * xh;
+        }
+        mg /= (double)L;
+        mgx /= (double)L;
+        for (int64_t i = 0; i < L; i++) {
+            double xh = ((double)xr[i] - mu) * inv;
+            d[i] = (float)(inv * ((double)g[i] * w[i] - mg - xh * mgx));
+        }
+    }
+#pragma omp parallel for if (st->outer * L > PAR_MIN)
+    for (int64_t i = 0; i < L; i++) {
+        double sw = 0, sb = 0;
+        for (int64_t o = 0; o < st->outer; o++) {
+            double inv = 1.0 / sqrt((double)st->var[o] + st->eps), g = dy[o * L + i];
+            sw += g * ((double)x[o * L + i] - st->mean[o]) * inv;
+            sb += g;
+        }
+        dw[i] = (float)sw;
+        if (db) db[i] = (float)sb;
+    }
+}
+
+static enum vm_status layernormg_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, void *state, struct vm_error *err) {
+    struct layernormg_state *st = state;
+    const struct vm_rt_tensor *dy = vm_rt_in(c, s, 0), *x = vm_rt_in(c, s, 1), *w = vm_rt_in(c, s, 2);
+    struct vm_rt_tensor *dx = vm_rt_out(c, s, 0), *dw = vm_rt_out(c, s, 1), *db = vm_rt_out(c, s, 2);
+    if (x->numel == 0) {
+        memset(dw->data, 0, dw->nbytes);
+        if (db) memset(db->data, 0, db->nbytes);
+        return VM_OK;
+    }
+    layernorm_stats(st, x->data);
+    if (!st->p.prim) {
+        layernorm_grad_ref(st, dy->data, x->data, w->data, dx->data, dw->data, db ? db->data : NULL);
+        return VM_OK;
+    }
+    set_handle(st->x, x->data);
+    set_handle(st->dy, dy->data);
+    set_handle(st->scale, w->data);
+    set_handle(st->m_mean, st->mean);
+    set_handle(st->m_var, st->var);
+    set_handle(st->dx, dx->data);
+    set_handle(st->dscale, dw->data);
+    dnnl_exec_arg_t args[10] = {{DNNL_ARG_SRC, st->x},     {DNNL_ARG_DIFF_DST, st->dy},    {DNNL_ARG_SCALE, st->scale},
+                                {DNNL_ARG_MEAN, st->m_mean}, {DNNL_ARG_VARIANCE, st->m_var}, {DNNL_ARG_DIFF_SRC, st->dx},
+                                {DNNL_ARG_DIFF_SCALE, st->dscale}};
+    int na = 7;
+    if (st->shift) {
+        set_handle(st->dshift, db->data);
+        args[na++] = (dnnl_exec_arg_t){DNNL_ARG_DIFF_SHIFT, st->dshift};
+        args[na++] = (dnnl_exec_arg_t){DNNL_ARG_SHIFT, st->m_shift};
+    }
+    return vm_dnnl_prim_exec(c, s, &st->p, na, args, err);
+}
+
+
 const struct vm_rt_kernel vm_rt_kernels_nn[] = {
     {"Conv", 2, 3, 1, 1, 0, conv_prepare, conv_run, conv_release},
     {"MaxPool", 1, 1, 1, 2, 0, pool_prepare, pool_run, pool_release},
@@ -873,5 +1646,15 @@ const struct vm_rt_kernel vm_rt_kernels_nn[] = {
     {"Softmax", 1, 1, 1, 1, 0, softmax_prepare, softmax_run, softmax_release},
     {"LogSoftmax", 1, 1, 1, 1, 0, softmax_prepare, softmax_run, softmax_release},
     {"LayerNormalization", 2, 3, 1, 3, 0, layernorm_prepare, layernorm_run, layernorm_release},
+    /* backward (autodiff) */
+    {"MatMulT", 2, 2, 1, 1, 0, matmul_t_prepare, matmul_t_run, matmul_t_release},
+    {"ConvGradData", 3, 3, 1, 1, 0, convg_prepare, convg_run, convg_release},
+    {"ConvGradWeight", 3, 3, 1, 2, 0, convg_prepare, convg_run, convg_release},
+    {"MaxPoolGrad", 2, 2, 1, 1, 0, poolg_prepare, poolg_run, poolg_release},
+    {"AveragePoolGrad", 2, 2, 1, 1, 0, poolg_prepare, poolg_run, poolg_release},
+    {"GlobalMaxPoolGrad", 2, 2, 1, 1, 0, NULL, global_poolg_run, NULL},
+    {"GlobalAveragePoolGrad", 2, 2, 1, 1, 0, NULL, global_poolg_run, NULL},
+    {"SoftmaxGrad", 2, 2, 1, 1, 0, softmaxg_prepare, softmaxg_run, softmaxg_release},
+    {"LayerNormGrad", 3, 3, 2, 3, 0, layernormg_prepare, layernormg_run, layernormg_release},
     {NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL},
 };

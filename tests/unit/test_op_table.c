@@ -1,6 +1,8 @@
 /* test_op_table: walks the op table. Every row must be well formed (name, infer, arity), op names
- * must be unique per domain and have a runtime kernel, and every ONNX-domain op must be exercised
- * by at least one ONNX node test listed (not excluded) in a tests/onnx_node manifest. */
+ * must be unique per domain and have a runtime kernel, every ONNX-domain op must be exercised by at
+ * least one ONNX node test listed (not excluded) in a tests/onnx_node manifest, and every row with
+ * a gradient rule must have a finite-difference case in one of the gradcheck executables given as
+ * arguments (each prints the ops it covers with --list). */
 #include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,7 +63,26 @@ static int scan_manifests(const char *data) {
     return tests;
 }
 
-int main(void) {
+static char grad_covered[MAX_OPS][64];
+static int n_grad_covered;
+
+static void scan_gradchecks(int argc, char **argv) {
+    for (int a = 1; a < argc; a++) {
+        char cmd[4200];
+        snprintf(cmd, sizeof cmd, "'%s' --list", argv[a]);
+        FILE *p = popen(cmd, "r");
+        CHECK_MSG(p != NULL, "cannot run %s", argv[a]);
+        if (!p) continue;
+        char line[256];
+        while (fgets(line, sizeof line, p) && n_grad_covered < MAX_OPS) {
+            line[strcspn(line, "\r\n")] = 0;
+            if (*line) snprintf(grad_covered[n_grad_covered++], sizeof grad_covered[0], "%s", line);
+        }
+        CHECK_MSG(pclose(p) == 0, "%s --list failed", argv[a]);
+    }
+}
+
+int main(int argc, char **argv) {
     int32_t n = vm_op_count();
     CHECK(n > 0);
     for (int32_t i = 0; i < n; i++) {
@@ -71,6 +92,22 @@ int main(void) {
         CHECK_MSG(r->min_out >= 0 && (r->max_out == VM_OP_VARIADIC || r->min_out <= r->max_out), "%s: bad output arity", r->name);
         CHECK_MSG(vm_op_find(r->domain, r->name) == i, "%s: duplicate row", r->name);
         CHECK_MSG(vm_rt_kernel_find(r->name) != NULL, "%s: no runtime kernel", r->name);
+    }
+    if (argc > 1) {
+        scan_gradchecks(argc, argv);
+        int missing = 0;
+        for (int32_t i = 0; i < n; i++) {
+            const struct vm_op_row *r = vm_op_row(i);
+            if (!r->grad) continue;
+            bool found = false;
+            for (int k = 0; k < n_grad_covered; k++) found |= !strcmp(grad_covered[k], r->name);
+            if (!found) {
+                missing++;
+                fprintf(stderr, "op %s has a gradient rule but no gradient check\n", r->name);
+            }
+        }
+        CHECK(missing == 0);
+        printf("gradient rules: every differentiable row has a finite-difference check (%d ops covered)\n", n_grad_covered);
     }
     const char *data = getenv("VMASKC_NODE_DATA");
     if (!data) data = "/usr/share/libonnx-testdata/data/node";

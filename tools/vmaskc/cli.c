@@ -2,6 +2,9 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +35,39 @@ int vm_cli_usage_error(const char *cmd, const char *fmt, ...) {
     va_end(ap);
     fprintf(stderr, "\n(see 'vmaskc %s --help')\n", cmd);
     return VM_EXIT_USAGE;
+}
+
+static volatile int *watch_flag;
+static sigset_t watch_set;
+
+static void *watch_thread(void *arg) {
+    (void)arg;
+    for (int seen = 0;;) {
+        int sig;
+        if (sigwait(&watch_set, &sig) != 0) continue;
+        if (++seen > 1) {
+            static const char msg[] = "\nvmaskc: interrupted again; exiting without saving\n";
+            if (write(2, msg, sizeof msg - 1) < 0) _exit(VM_EXIT_INTERRUPTED);
+            _exit(VM_EXIT_INTERRUPTED);
+        }
+        *watch_flag = 1;
+    }
+    return NULL;
+}
+
+void vm_cli_watch_interrupts(volatile int *flag) {
+    if (watch_flag) return;
+    watch_flag = flag;
+    sigemptyset(&watch_set);
+    sigaddset(&watch_set, SIGINT);
+    sigaddset(&watch_set, SIGTERM);
+    if (pthread_sigmask(SIG_BLOCK, &watch_set, NULL) != 0) return;
+    pthread_t t;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&t, &attr, watch_thread, NULL) != 0) pthread_sigmask(SIG_UNBLOCK, &watch_set, NULL);
+    pthread_attr_destroy(&attr);
 }
 
 bool vm_cli_streq(const char *a, const char *b) { return strcmp(a, b) == 0; }

@@ -37,6 +37,13 @@ struct vm_model_opts {
  * consumed an option, 0 when not, -1 on a usage error (already printed). */
 int vm_cli_model_option(const char *cmd, int argc, char **argv, int *i, struct vm_model_opts *o);
 
+/* Ctrl-C (SIGINT) and SIGTERM for long commands: blocked in this thread before any OpenMP or oneDNN
+ * thread exists (so they inherit the mask), and received by one watcher thread with sigwait(),
+ * which sets *flag; a second signal exits at once with 130. Compute threads are never interrupted
+ * (a signal frame pushed onto a thread inside a oneDNN kernel corrupted memory). Call once, first
+ * thing in the command. */
+void vm_cli_watch_interrupts(volatile int *flag);
+
 bool vm_cli_is_plan_path(const char *path);
 bool vm_cli_streq(const char *a, const char *b);
 /* Parses "N" strictly. */
@@ -67,6 +74,8 @@ int vm_cmd_vocab(int argc, char **argv);
 int vm_cmd_words(int argc, char **argv);
 int vm_cmd_eval(int argc, char **argv);
 int vm_cmd_predict(int argc, char **argv);
+int vm_cmd_explain(int argc, char **argv);
+int vm_cmd_compare(int argc, char **argv);
 int vm_cmd_tokenize(int argc, char **argv);
 int vm_cmd_default(const char *model, int argc, char **argv);
 

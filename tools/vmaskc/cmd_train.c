@@ -2,7 +2,6 @@
  * VMASK layer, loss, backward pass and Adam into one plan, trains it on oneDNN, reports dev/test
  * accuracy, exports the trained model to ONNX and prints the globally most important words. */
 #include <math.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -13,10 +12,6 @@
 #include "cli.h"
 
 static volatile int interrupted = 0;
-static void on_sigint(int sig) {
-    (void)sig;
-    interrupted = 1;
-}
 
 static int train_usage(FILE *f) {
     fprintf(f,
@@ -191,6 +186,7 @@ int vm_cmd_train(int argc, char **argv) {
     tc.checkpoint = ckpt;
     tc.history_csv = history;
 
+    vm_cli_watch_interrupts(&interrupted);
     struct vm_error err = {0};
     int rc = VM_EXIT_OK;
     struct vm_vocab vocab = {0};
@@ -250,11 +246,6 @@ int vm_cmd_train(int argc, char **argv) {
     struct vm_feeder feeder;
     if (vm_feeder_init(&feeder, rt, vocab.pad_id >= 0 ? vocab.pad_id : 0, &err)) goto fail;
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigint;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
     tc.interrupted = &interrupted;
     if (profile) vm_rt_profile_enable(rt, true);
     tc.progress = stderr;

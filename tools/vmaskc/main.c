@@ -20,6 +20,8 @@ static void usage(FILE *f) {
             "  words MODEL [--top N]     words by global importance (VMASK keep probability)\n"
             "  eval MODEL --data FILE    accuracy on label<TAB>text data\n"
             "  predict MODEL \"text\"     class probabilities and each token's keep probability\n"
+            "  explain MODEL --data FILE LIME, SampleShapley, mask: AOPC, post-hoc accuracy, report\n"
+            "  compare BASE VMASK --data FILE  the paper's Table 4 row and Figure 1 curve\n"
             "  vocab DATA.tsv -o V.txt   build a vocabulary with vmaskc's tokenizer\n"
             "  tokenize                  tokenize stdin lines as training does\n"
             "\n"
@@ -53,6 +55,8 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "words")) return vm_cmd_words(argc - 1, argv + 1);
     if (!strcmp(cmd, "eval")) return vm_cmd_eval(argc - 1, argv + 1);
     if (!strcmp(cmd, "predict")) return vm_cmd_predict(argc - 1, argv + 1);
+    if (!strcmp(cmd, "explain")) return vm_cmd_explain(argc - 1, argv + 1);
+    if (!strcmp(cmd, "compare")) return vm_cmd_compare(argc - 1, argv + 1);
     if (!strcmp(cmd, "tokenize")) return vm_cmd_tokenize(argc - 1, argv + 1);
     if (cmd[0] == '-') {
         fprintf(stderr, "vmaskc: unknown option '%s'\n", cmd);

@@ -1,0 +1,1156 @@
+/* explain / compare: post-hoc explanations of exported text classifiers and the paper's
+ * interpretability numbers (Chen & Ji 2020, section 5).
+ *   vmaskc explain MODEL --data FILE [--method lime|shapley|mask|all] [--limit N] [--report DIR] ...
+ *   vmaskc compare BASE.onnx VMASK.onnx --data test.tsv [--limit N] [--report DIR] [--seed S]
+ * The algorithms live in runtime/explain.c; this file selects the examples, runs every method on
+ * every example for every model, aggregates AOPC and post-hoc accuracy, prints the tables and
+ * writes explanations.jsonl, aopc.csv, posthoc.csv and report.html (tools/vmaskc/report.h).
+ *
+ * Units: printed tables are in percent (as the paper's Table 4 and Figure 1); the CSV files and
+ * the report records hold fractions in [0, 1].
+ */
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../../runtime/explain.h"
+#include "report.h"
+#include "textmodel.h"
+
+enum { M_LIME, M_SHAP, M_MASK, N_METHODS };
+static const char *const METHOD_KEY[N_METHODS] = {"lime", "shapley", "mask"};
+static const char *const METHOD_NAME[N_METHODS] = {"LIME", "SampleShapley", "mask q"};
+
+#define MAX_K 1000      /* post-hoc k */
+#define MAX_AOPC_K 64  /* AOPC K */
+
+static volatile int interrupted;
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* ---- a growable text buffer ---- */
+
+struct sbuf {
+    char *p;
+    size_t n, cap;
+    bool oom;
+};
+
+static void sb_vprintf(struct sbuf *b, const char *fmt, va_list ap) {
+    if (b->oom) return;
+    for (;;) {
+        va_list aq;
+        va_copy(aq, ap);
+        int need = vsnprintf(b->p ? b->p + b->n : NULL, b->p ? b->cap - b->n : 0, fmt, aq);
+        va_end(aq);
+        if (need < 0) {
+            b->oom = true;
+            return;
+        }
+        if (b->p && b->n + (size_t)need < b->cap) {
+            b->n += (size_t)need;
+            return;
+        }
+        size_t cap = (b->cap ? b->cap * 2 : 1 << 16) + (size_t)need + 1;
+        char *np = realloc(b->p, cap);
+        if (!np) {
+            b->oom = true;
+            return;
+        }
+        b->p = np;
+        b->cap = cap;
+    }
+}
+
+static void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(struct sbuf *b, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    sb_vprintf(b, fmt, ap);
+    va_end(ap);
+}
+
+static void sb_json_str(struct sbuf *b, const char *s) {
+    sb_printf(b, "\"");
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+        if (*c == '"' || *c == '\\') sb_printf(b, "\\%c", *c);
+        else if (*c == '\n') sb_printf(b, "\\n");
+        else if (*c == '\t') sb_printf(b, "\\t");
+        else if (*c == '\r') sb_printf(b, "\\r");
+        else if (*c < 0x20) sb_printf(b, "\\u%04x", *c);
+        else sb_printf(b, "%c", *c);
+    }
+    sb_printf(b, "\"");
+}
+
+static void sb_json_num(struct sbuf *b, double v) {
+    if (isfinite(v)) sb_printf(b, "%.7g", v);
+    else sb_printf(b, "null");
+}
+
+/* ---- options ---- */
+
+struct xcfg {
+    const char *cmd;
+    const char *data, *report, *importance, *corpus;
+    uint64_t seed;
+    struct vm_lime_opts lime;
+    int32_t permutations;
+    int32_t K;        /* AOPC deletion steps */
+    int32_t kmax;     /* post-hoc accuracy k = 1..kmax */
+    int32_t batch;
+    int32_t max_len;
+    int64_t limit;    /* 0 = all */
+    bool method[N_METHODS];
+    bool method_given;
+    int posthoc;      /* -1 when available, 0 off, 1 required */
+    int threads;
+    bool profile;     /* per-op time of the model runs */
+    char threads_str[16];
+};
+
+/* ---- one example under one model ---- */
+
+struct xex {
+    int32_t n;
+    int32_t *ids;          /* [n] */
+    char **tokens;         /* [n] the model's tokens (the text's words, also when unknown) */
+    int32_t pred;
+    float *probs;          /* [C] */
+    float *w[N_METHODS];   /* [n] weight of each token, NULL = not computed */
+    double lime_intercept, lime_score;
+    int32_t lime_d;
+    uint64_t lime_seed, shap_seed;
+    double delta[N_METHODS][MAX_AOPC_K]; /* p0 - p(y | top-k deleted) */
+    int32_t steps[N_METHODS];
+    uint8_t *match;        /* [kmax], NULL = post-hoc not computed */
+};
+
+struct xmodel {
+    const char *path, *name;
+    struct vm_text_model tm;
+    bool loaded;
+    struct vm_classifier clf;
+    bool clf_ok;
+    struct vm_dataset data;
+    bool data_ok;
+    double *imp;           /* [vocab.n] global importance per id (NAN = unknown), NULL = none */
+    char imp_src[1100];
+    bool own_importance;   /* imp is this model's own (q or TSV): shown in the report */
+    bool method[N_METHODS];
+    bool posthoc;
+    struct xex *ex;        /* [n_sel] */
+    int64_t done;          /* examples finished */
+    double secs[N_METHODS];
+    int64_t passes[N_METHODS];
+    int64_t n_explained[N_METHODS];
+    /* report storage */
+    struct vm_report_example *rex;
+    double *aopc_curve[N_METHODS];
+    double *posthoc_curve;
+    const char **words;
+    float *word_q;
+    int64_t *word_freq;
+    int64_t n_words;
+    double pearson;
+};
+
+static void xex_free(struct xex *e) {
+    free(e->ids);
+    if (e->tokens) vm_tokens_free(e->tokens, e->n);
+    free(e->probs);
+    for (int m = 0; m < N_METHODS; m++) free(e->w[m]);
+    free(e->match);
+}
+
+static void xmodel_free(struct xmodel *xm, int64_t n_sel) {
+    if (xm->ex)
+        for (int64_t i = 0; i < n_sel; i++) xex_free(&xm->ex[i]);
+    free(xm->ex);
+    free(xm->imp);
+    free(xm->rex);
+    for (int m = 0; m < N_METHODS; m++) free(xm->aopc_curve[m]);
+    free(xm->posthoc_curve);
+    free(xm->words);
+    free(xm->word_q);
+    free(xm->word_freq);
+    if (xm->clf_ok) vm_classifier_free(&xm->clf);
+    if (xm->data_ok) vm_dataset_free(&xm->data);
+    if (xm->loaded) vm_text_model_free(&xm->tm);
+    memset(xm, 0, sizeof *xm);
+}
+
+/* Tokens and ids of a text exactly as the dataset loader encodes it (unknown words become <unk>,
+ * or are dropped when the vocabulary has none), keeping the text's own words for display. */
+static enum vm_status encode_text(const struct vm_text_model *tm, const char *text, int32_t max_len, struct xex *e,
+                                  struct vm_error *err) {
+    char **toks;
+    int32_t nt;
+    enum vm_status s = vm_tokenize(&tm->tok, text, &toks, &nt, err);
+    if (s) return s;
+    e->ids = vm_malloc(sizeof(int32_t) * (size_t)(nt > 0 ? nt : 1), err);
+    if (!e->ids) {
+        vm_tokens_free(toks, nt);
+        return VM_ENOMEM;
+    }
+    int32_t k = 0;
+    for (int32_t i = 0; i < nt; i++) {
+        int32_t id = vm_vocab_find(&tm->vocab, toks[i]);
+        if (id < 0) id = tm->vocab.unk_id;
+        if (id < 0 || (max_len > 0 && k >= max_len)) {
+            free(toks[i]);
+            continue;
+        }
+        e->ids[k] = id;
+        toks[k++] = toks[i];
+    }
+    e->tokens = toks;
+    e->n = k;
+    return VM_OK;
+}
+
+/* ---- global importance ---- */
+
+/* word<TAB>score lines (a header line whose score is not a number is skipped, more columns are
+ * ignored: `vmaskc words --tsv` output works as is). Words missing from the file rank below every
+ * listed word. */
+static enum vm_status load_importance_tsv(const char *path, const struct vm_vocab *v, double **out, struct vm_error *err) {
+    uint8_t *data;
+    size_t len;
+    enum vm_status s = vm_file_read(path, &data, &len, err);
+    if (s) return s;
+    double *imp = vm_malloc(sizeof(double) * (size_t)v->n, err);
+    if (!imp) {
+        free(data);
+        return VM_ENOMEM;
+    }
+    for (int32_t i = 0; i < v->n; i++) imp[i] = NAN;
+    int64_t line = 0, known = 0, listed = 0;
+    char *p = (char *)data, *end = p + len;
+    while (p < end && !s) {
+        char *nl = memchr(p, '\n', (size_t)(end - p));
+        char *le = nl ? nl : end;
+        line++;
+        if (le > p && le[-1] == '\r') le[-1] = 0;
+        *le = 0; /* at the end of the file this is vm_file_read's terminating NUL */
+        if (*p && *p != '#') {
+            char *tab = strchr(p, '\t');
+            char *num_end = NULL;
+            double score = tab ? strtod(tab + 1, &num_end) : NAN;
+            bool ok = tab && num_end != tab + 1 && (*num_end == 0 || *num_end == '\t') && isfinite(score);
+            if (!ok && line == 1) {
+                /* header */
+            } else if (!ok) {
+                s = vm_errorf(err, VM_EINVAL, "%s:%lld: expected 'word<TAB>score'", path, (long long)line);
+            } else {
+                *tab = 0;
+                listed++;
+                int32_t id = vm_vocab_find(v, p);
+                if (id >= 0) {
+                    imp[id] = score;
+                    known++;
+                }
+            }
+        }
+        p = nl ? nl + 1 : end;
+    }
+    free(data);
+    if (!s && listed == 0) s = vm_errorf(err, VM_EINVAL, "%s lists no words", path);
+    if (!s && known == 0)
+        s = vm_errorf(err, VM_EINVAL, "none of the %lld words in %s is in the model's vocabulary: the importance file does not belong to this model",
+                      (long long)listed, path);
+    if (s) {
+        free(imp);
+        return s;
+    }
+    *out = imp;
+    return VM_OK;
+}
+
+static double pearson(const int64_t *freq, const float *q, int64_t n) {
+    double sx = 0, sy = 0, sxx = 0, syy = 0, sxy = 0;
+    int64_t m = 0;
+    for (int64_t k = 0; k < n; k++) {
+        double x = (double)freq[k], y = q[k];
+        if (x <= 0 || !isfinite(y)) continue;
+        sx += x;
+        sy += y;
+        sxx += x * x;
+        syy += y * y;
+        sxy += x * y;
+        m++;
+    }
+    if (m < 2) return NAN;
+    double cov = sxy - sx * sy / (double)m, vx = sxx - sx * sx / (double)m, vy = syy - sy * sy / (double)m;
+    return vx > 0 && vy > 0 ? cov / sqrt(vx * vy) : NAN;
+}
+
+/* ---- running one model over the selected examples ---- */
+
+static void fmt_eta(double s, char *buf, size_t len) {
+    if (s < 0 || s > 1e7) {
+        snprintf(buf, len, "--:--");
+        return;
+    }
+    long t = (long)(s + 0.5);
+    if (t >= 3600) snprintf(buf, len, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+    else snprintf(buf, len, "%ld:%02ld", t / 60, t % 60);
+}
+
+static enum vm_status explain_one(const struct xcfg *c, struct xmodel *xm, int64_t index, struct xex *e, struct vm_error *err) {
+    struct vm_classifier *clf = &xm->clf;
+    int64_t C = clf->n_classes;
+    enum vm_status s = encode_text(&xm->tm, xm->data.texts[index], c->max_len, e, err);
+    if (s) return s;
+    if (e->n == 0)
+        return vm_errorf(err, VM_EINVAL, "%s: example %lld (index %lld, \"%.60s\") has no tokens the model knows: nothing to explain", c->data,
+                         (long long)index + 1, (long long)index, xm->data.texts[index]);
+    int32_t n = e->n;
+    e->probs = vm_malloc(sizeof(float) * (size_t)C, err);
+    int32_t *order = vm_malloc(sizeof(int32_t) * (size_t)n, err);
+    double *score = vm_malloc(sizeof(double) * (size_t)n, err);
+    if (!e->probs || !order || !score) {
+        free(order);
+        free(score);
+        return VM_ENOMEM;
+    }
+    const int32_t *seq = e->ids;
+    s = vm_classifier_probs(clf, &seq, &n, 1, 0, e->probs, err);
+    if (s) {
+        free(order);
+        free(score);
+        return s;
+    }
+    int32_t y = e->pred = vm_argmax_f(e->probs, C);
+    double p0 = e->probs[y];
+    uint64_t ex_seed = vm_explain_example_seed(c->seed, index);
+    for (int m = 0; m < N_METHODS && !s; m++) {
+        if (!xm->method[m]) continue;
+        double t0 = now_s();
+        int64_t f0 = clf->forward_passes;
+        e->w[m] = vm_malloc(sizeof(float) * (size_t)n, err);
+        if (!e->w[m]) {
+            s = VM_ENOMEM;
+            break;
+        }
+        const int32_t *feature_of = NULL;
+        int32_t n_order = 0;
+        struct vm_lime l = {0};
+        if (m == M_LIME) {
+            s = vm_lime_explain(clf, e->ids, n, y, ex_seed, &c->lime, &l, err);
+            if (s) break;
+            for (int32_t i = 0; i < n; i++) e->w[m][i] = (float)l.weight[l.feature_of[i]];
+            e->lime_intercept = l.intercept;
+            e->lime_score = l.score;
+            e->lime_d = l.d;
+            e->lime_seed = l.seed;
+            n_order = vm_lime_top_features(&l, order);
+            feature_of = l.feature_of;
+        } else if (m == M_SHAP) {
+            struct vm_shapley sh;
+            s = vm_shapley_explain(clf, e->ids, n, y, ex_seed, c->permutations, &sh, err);
+            if (s) break;
+            for (int32_t i = 0; i < n; i++) e->w[m][i] = (float)sh.phi[i];
+            e->shap_seed = sh.seed;
+            vm_rank_positions(sh.phi, n, order);
+            n_order = n;
+            vm_shapley_free(&sh);
+        } else {
+            for (int32_t i = 0; i < n; i++) {
+                double v = xm->imp[e->ids[i]];
+                e->w[m][i] = (float)v;
+                score[i] = isfinite(v) ? v : -INFINITY;
+            }
+            vm_rank_positions(score, n, order);
+            n_order = n;
+        }
+        s = vm_aopc_deltas(clf, e->ids, n, feature_of, order, n_order, c->K, y, p0, e->delta[m], &e->steps[m], err);
+        vm_lime_free(&l);
+        xm->secs[m] += now_s() - t0;
+        xm->passes[m] += clf->forward_passes - f0;
+        xm->n_explained[m]++;
+    }
+    if (!s && xm->posthoc) {
+        e->match = vm_malloc((size_t)c->kmax, err);
+        if (!e->match) s = VM_ENOMEM;
+        for (int32_t i = 0; !s && i < n; i++) {
+            double v = xm->imp[e->ids[i]];
+            score[i] = isfinite(v) ? v : -INFINITY;
+        }
+        if (!s) s = vm_posthoc_text(clf, e->ids, n, score, c->kmax, y, e->match, err);
+    }
+    free(order);
+    free(score);
+    return s;
+}
+
+static enum vm_status run_model(const struct xcfg *c, struct xmodel *xm, const int64_t *sel, int64_t n_sel, int which, int n_models,
+                                struct vm_error *err) {
+    bool tty = isatty(fileno(stderr));
+    double t0 = now_s(), last = 0;
+    for (int64_t i = 0; i < n_sel; i++) {
+        if (interrupted)
+            return vm_errorf(err, VM_EINTERRUPTED, "interrupted with model %d/%d (%s) after %lld of %lld examples", which + 1, n_models, xm->name,
+                             (long long)i, (long long)n_sel);
+        enum vm_status s = explain_one(c, xm, sel[i], &xm->ex[i], err);
+        if (s) return vm_error_prefix(err, "%s", xm->name);
+        xm->done = i + 1;
+        double now = now_s();
+        if (now - last > (tty ? 0.25 : 30.0) || i + 1 == n_sel) {
+            last = now;
+            double rate = (double)(i + 1) / (now - t0);
+            char eta[32];
+            fmt_eta((double)(n_sel - i - 1) / rate, eta, sizeof eta);
+            fprintf(stderr, "%s%s: model %d/%d (%s)  %lld/%lld examples  %.2f ex/s  %.0f texts/s  ETA %s%s", tty ? "\r\033[K" : "", c->cmd,
+                    which + 1, n_models, xm->name, (long long)(i + 1), (long long)n_sel, rate, (double)xm->clf.forward_passes / (now - t0), eta,
+                    tty ? "" : "\n");
+            fflush(stderr);
+        }
+    }
+    if (tty) fprintf(stderr, "\n");
+    return VM_OK;
+}
+
+/* ---- aggregates ---- */
+
+static double aopc_mean(const struct xmodel *xm, int64_t n, int m, int32_t k) {
+    double sum = 0;
+    for (int64_t i = 0; i < n; i++) sum += vm_aopc_value(xm->ex[i].delta[m], xm->ex[i].steps[m], k);
+    return n ? sum / (double)n : NAN;
+}
+
+static double posthoc_mean(const struct xmodel *xm, int64_t n, int32_t k) {
+    int64_t hit = 0;
+    for (int64_t i = 0; i < n; i++) hit += xm->ex[i].match[k - 1];
+    return n ? (double)hit / (double)n : NAN;
+}
+
+static double accuracy(const struct xmodel *xm, const int64_t *sel, int64_t n) {
+    int64_t ok = 0;
+    for (int64_t i = 0; i < n; i++) ok += xm->ex[i].pred == xm->data.labels[sel[i]];
+    return n ? (double)ok / (double)n : NAN;
+}
+
+/* ---- outputs ---- */
+
+static void json_floats(struct sbuf *b, const float *v, int32_t n) {
+    sb_printf(b, "[");
+    for (int32_t i = 0; i < n; i++) {
+        if (i) sb_printf(b, ",");
+        sb_json_num(b, v[i]);
+    }
+    sb_printf(b, "]");
+}
+
+static enum vm_status write_jsonl(const struct xcfg *c, struct xmodel *const *xms, int n_models, const int64_t *sel, int64_t n_sel,
+                                  const char *path, struct vm_error *err) {
+    struct sbuf b = {0};
+    const struct vm_dataset *d = &xms[0]->data;
+    for (int64_t i = 0; i < n_sel; i++) {
+        int64_t idx = sel[i];
+        sb_printf(&b, "{\"index\":%lld,\"text\":", (long long)idx);
+        sb_json_str(&b, d->texts[idx]);
+        sb_printf(&b, ",\"label\":%d,\"seed\":%llu,\"models\":[", d->labels[idx], (unsigned long long)vm_explain_example_seed(c->seed, idx));
+        for (int k = 0; k < n_models; k++) {
+            const struct xmodel *xm = xms[k];
+            const struct xex *e = &xm->ex[i];
+            if (k) sb_printf(&b, ",");
+            sb_printf(&b, "{\"name\":");
+            sb_json_str(&b, xm->name);
+            sb_printf(&b, ",\"tokens\":[");
+            for (int32_t t = 0; t < e->n; t++) {
+                if (t) sb_printf(&b, ",");
+                sb_json_str(&b, e->tokens[t]);
+            }
+            sb_printf(&b, "],\"ids\":[");
+            for (int32_t t = 0; t < e->n; t++) sb_printf(&b, "%s%d", t ? "," : "", e->ids[t]);
+            sb_printf(&b, "],\"prediction\":%d,\"probs\":", e->pred);
+            json_floats(&b, e->probs, (int32_t)xm->clf.n_classes);
+            for (int m = 0; m < N_METHODS; m++) {
+                if (!e->w[m]) continue;
+                sb_printf(&b, ",\"%s\":{\"weights\":", METHOD_KEY[m]);
+                json_floats(&b, e->w[m], e->n);
+                if (m == M_LIME) {
+                    sb_printf(&b, ",\"intercept\":");
+                    sb_json_num(&b, e->lime_intercept);
+                    sb_printf(&b, ",\"score\":");
+                    sb_json_num(&b, e->lime_score);
+                    sb_printf(&b, ",\"features\":%d,\"samples\":%d,\"seed\":%llu", e->lime_d, c->lime.samples, (unsigned long long)e->lime_seed);
+                } else if (m == M_SHAP) {
+                    sb_printf(&b, ",\"permutations\":%d,\"seed\":%llu", c->permutations, (unsigned long long)e->shap_seed);
+                } else {
+                    sb_printf(&b, ",\"source\":");
+                    sb_json_str(&b, xm->imp_src);
+                }
+                sb_printf(&b, ",\"aopc_deltas\":[");
+                for (int32_t j = 0; j < e->steps[m]; j++) {
+                    if (j) sb_printf(&b, ",");
+                    sb_json_num(&b, e->delta[m][j]);
+                }
+                sb_printf(&b, "],\"aopc\":");
+                sb_json_num(&b, vm_aopc_value(e->delta[m], e->steps[m], c->K));
+                sb_printf(&b, "}");
+            }
+            if (e->match) {
+                sb_printf(&b, ",\"posthoc_match\":[");
+                for (int32_t j = 0; j < c->kmax; j++) sb_printf(&b, "%s%d", j ? "," : "", e->match[j]);
+                sb_printf(&b, "]");
+            }
+            sb_printf(&b, "}");
+        }
+        sb_printf(&b, "]}\n");
+    }
+    enum vm_status s = b.oom ? vm_errorf(err, VM_ENOMEM, "out of memory writing %s", path) : vm_file_write_atomic(path, b.p ? b.p : "", b.n, err);
+    free(b.p);
+    return s;
+}
+
+static enum vm_status write_csvs(const struct xcfg *c, struct xmodel *const *xms, int n_models, int64_t n_sel, const char *dir,
+                                 struct vm_error *err) {
+    char path[4096];
+    struct sbuf b = {0};
+    sb_printf(&b, "k,model,method,aopc\n");
+    for (int k = 0; k < n_models; k++)
+        for (int m = 0; m < N_METHODS; m++)
+            if (xms[k]->method[m])
+                for (int32_t j = 1; j <= c->K; j++) sb_printf(&b, "%d,%s,%s,%.6f\n", j, xms[k]->name, METHOD_KEY[m], aopc_mean(xms[k], n_sel, m, j));
+    snprintf(path, sizeof path, "%s/aopc.csv", dir);
+    enum vm_status s = b.oom ? vm_errorf(err, VM_ENOMEM, "out of memory") : vm_file_write_atomic(path, b.p, b.n, err);
+    b.n = 0;
+    sb_printf(&b, "k,model,accuracy\n");
+    for (int k = 0; k < n_models; k++)
+        if (xms[k]->posthoc)
+            for (int32_t j = 1; j <= c->kmax; j++) sb_printf(&b, "%d,%s,%.6f\n", j, xms[k]->name, posthoc_mean(xms[k], n_sel, j));
+    snprintf(path, sizeof path, "%s/posthoc.csv", dir);
+    if (!s) s = b.oom ? vm_errorf(err, VM_ENOMEM, "out of memory") : vm_file_write_atomic(path, b.p, b.n, err);
+    free(b.p);
+    return s;
+}
+
+/* Fills the report records (they point into the models' results) and writes report.html. */
+static enum vm_status write_report(const struct xcfg *c, struct xmodel *const *xms, int n_models, const int64_t *sel, int64_t n_sel,
+                                   const char *dir, const char *title, struct vm_error *err) {
+    struct vm_report r;
+    memset(&r, 0, sizeof r);
+    char settings[2048];
+    snprintf(settings, sizeof settings,
+             "seed %llu (each example's draws seeded from (seed, example index), logged in explanations.jsonl); %lld of %lld examples%s; LIME: %d samples, kernel width %g, ridge alpha %g, "
+             "all features kept, AOPC ranks the positive weights for the predicted class; SampleShapley: %d permutations, pad baseline in place; "
+             "mask q: the words' global importance; AOPC: K = %d, deletion, denominator K+1; post-hoc accuracy: k = 1..%d, pad in place",
+             (unsigned long long)c->seed, (long long)n_sel, (long long)xms[0]->data.n, c->limit ? " (seeded random)" : "", c->lime.samples,
+             c->lime.kernel_width, c->lime.alpha, c->permutations, c->K, c->kmax);
+    r.title = title;
+    r.data_path = c->data;
+    r.n_classes = (int)xms[0]->clf.n_classes;
+    r.n_methods = N_METHODS;
+    for (int m = 0; m < N_METHODS; m++) r.method_names[m] = METHOD_NAME[m];
+    r.n_models = n_models;
+    r.n_examples = n_sel;
+    r.settings = settings;
+    for (int k = 0; k < n_models; k++) {
+        struct xmodel *xm = xms[k];
+        struct vm_report_model *rm = &r.models[k];
+        rm->name = xm->name;
+        rm->path = xm->path;
+        rm->accuracy = accuracy(xm, sel, n_sel);
+        xm->rex = vm_calloc((size_t)(n_sel ? n_sel : 1), sizeof *xm->rex, err);
+        if (!xm->rex) return VM_ENOMEM;
+        for (int64_t i = 0; i < n_sel; i++) {
+            const struct xex *e = &xm->ex[i];
+            struct vm_report_example *re = &xm->rex[i];
+            re->index = sel[i];
+            re->text = xm->data.texts[sel[i]];
+            re->n_tokens = e->n;
+            re->tokens = (const char *const *)e->tokens;
+            re->label = xm->data.labels[sel[i]];
+            re->predicted = e->pred;
+            re->probs = e->probs;
+            for (int m = 0; m < N_METHODS; m++) re->weights[m] = e->w[m];
+        }
+        rm->examples = xm->rex;
+        for (int m = 0; m < N_METHODS; m++) {
+            if (!xm->method[m]) continue;
+            xm->aopc_curve[m] = vm_malloc(sizeof(double) * (size_t)c->K, err);
+            if (!xm->aopc_curve[m]) return VM_ENOMEM;
+            for (int32_t j = 1; j <= c->K; j++) xm->aopc_curve[m][j - 1] = aopc_mean(xm, n_sel, m, j);
+            rm->aopc[m] = xm->aopc_curve[m];
+        }
+        rm->n_aopc = c->K;
+        if (xm->posthoc) {
+            xm->posthoc_curve = vm_malloc(sizeof(double) * (size_t)c->kmax, err);
+            if (!xm->posthoc_curve) return VM_ENOMEM;
+            for (int32_t j = 1; j <= c->kmax; j++) xm->posthoc_curve[j - 1] = posthoc_mean(xm, n_sel, j);
+            rm->posthoc_acc = xm->posthoc_curve;
+            rm->n_posthoc = c->kmax;
+        }
+        rm->pearson = NAN;
+        if (xm->own_importance && xm->n_words > 0) {
+            rm->n_words = xm->n_words;
+            rm->words = xm->words;
+            rm->word_q = xm->word_q;
+            rm->word_freq = xm->word_freq;
+            rm->pearson = xm->pearson;
+        }
+    }
+    char path[4096];
+    snprintf(path, sizeof path, "%s/report.html", dir);
+    return vm_report_write_html(&r, path, err);
+}
+
+/* Word list, importance and corpus frequency for the report's global view and Table 11. */
+static enum vm_status global_words(const struct xcfg *c, struct xmodel *xm, struct vm_error *err) {
+    const struct vm_vocab *v = &xm->tm.vocab;
+    int64_t *freq_id = vm_calloc((size_t)v->n, sizeof *freq_id, err);
+    if (!freq_id) return VM_ENOMEM;
+    if (c->corpus) {
+        struct vm_dataset cd;
+        enum vm_status s = vm_dataset_load(&cd, c->corpus, v, &xm->tm.tok, 0, err);
+        if (s) {
+            free(freq_id);
+            return s;
+        }
+        for (int64_t i = 0; i < cd.start[cd.n]; i++) freq_id[cd.ids[i]]++;
+        vm_dataset_free(&cd);
+    } else {
+        for (int64_t i = 0; i < xm->data.start[xm->data.n]; i++) freq_id[xm->data.ids[i]]++;
+    }
+    xm->words = vm_malloc(sizeof(char *) * (size_t)v->n, err);
+    xm->word_q = vm_malloc(sizeof(float) * (size_t)v->n, err);
+    xm->word_freq = vm_malloc(sizeof(int64_t) * (size_t)v->n, err);
+    if (!xm->words || !xm->word_q || !xm->word_freq) {
+        free(freq_id);
+        return VM_ENOMEM;
+    }
+    int64_t n = 0;
+    for (int32_t id = 0; id < v->n; id++) {
+        if (id == v->pad_id || id == v->unk_id || !isfinite(xm->imp[id])) continue;
+        xm->words[n] = v->tokens[id];
+        xm->word_q[n] = (float)xm->imp[id];
+        xm->word_freq[n] = freq_id[id];
+        n++;
+    }
+    xm->n_words = n;
+    xm->pearson = pearson(xm->word_freq, xm->word_q, n);
+    free(freq_id);
+    return VM_OK;
+}
+
+static enum vm_status make_dir(const char *dir, struct vm_error *err) {
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s", dir);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (mkdir(tmp, 0755) && errno != EEXIST) return vm_errorf(err, VM_EIO, "cannot create %s: %s", tmp, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(tmp, 0755) && errno != EEXIST) return vm_errorf(err, VM_EIO, "cannot create %s: %s", tmp, strerror(errno));
+    struct stat st;
+    if (stat(tmp, &st) || !S_ISDIR(st.st_mode)) return vm_errorf(err, VM_EIO, "%s is not a directory", dir);
+    return VM_OK;
+}
+
+/* ---- printing ---- */
+
+static void print_tables(const struct xcfg *c, struct xmodel *const *xms, int n_models, const int64_t *sel, int64_t n_sel) {
+    printf("\n%lld of %lld examples of %s%s\n", (long long)n_sel, (long long)xms[0]->data.n, c->data, c->limit ? " (seeded random)" : "");
+    for (int k = 0; k < n_models; k++)
+        printf("  %-6s %s: accuracy %.2f%% on these examples\n", xms[k]->name, xms[k]->path, 100 * accuracy(xms[k], sel, n_sel));
+    bool any = false;
+    for (int k = 0; k < n_models; k++)
+        for (int m = 0; m < N_METHODS; m++) any |= xms[k]->method[m];
+    if (any) {
+        printf("\nAOPC (%%), deleting the top-k words, K = %d (the paper's Table 4 is k = %d):\n", c->K, c->K);
+        printf("  %-8s %-14s", "model", "method");
+        for (int32_t j = 1; j <= c->K && j <= 10; j++) printf("  k=%-4d", j);
+        printf("\n");
+        for (int m = 0; m < N_METHODS; m++)
+            for (int k = 0; k < n_models; k++) {
+                if (!xms[k]->method[m]) continue;
+                printf("  %-8s %-14s", xms[k]->name, METHOD_NAME[m]);
+                for (int32_t j = 1; j <= c->K && j <= 10; j++) printf("  %6.2f", 100 * aopc_mean(xms[k], n_sel, m, j));
+                printf("\n");
+            }
+    }
+    if (n_models == 2 && xms[0]->method[M_LIME] && xms[0]->method[M_SHAP]) {
+        printf("\nTable 4 row (AOPC %%, K = %d):\n  %-10s %8s %14s\n", c->K, "", "LIME", "SampleShapley");
+        for (int k = 0; k < n_models; k++)
+            printf("  %-10s %8.2f %14.2f\n", xms[k]->name, 100 * aopc_mean(xms[k], n_sel, M_LIME, c->K), 100 * aopc_mean(xms[k], n_sel, M_SHAP, c->K));
+    }
+    bool ph = false;
+    for (int k = 0; k < n_models; k++) ph |= xms[k]->posthoc;
+    if (ph) {
+        printf("\npost-hoc accuracy (%%), keeping the top-k words by global importance (Figure 1):\n  %-8s", "k");
+        for (int32_t j = 1; j <= c->kmax; j++) printf(" %6d", j);
+        printf("   importance\n");
+        for (int k = 0; k < n_models; k++) {
+            if (!xms[k]->posthoc) continue;
+            printf("  %-8s", xms[k]->name);
+            for (int32_t j = 1; j <= c->kmax; j++) printf(" %6.2f", 100 * posthoc_mean(xms[k], n_sel, j));
+            printf("   %s\n", xms[k]->imp_src);
+        }
+    }
+    for (int k = 0; k < n_models; k++)
+        if (xms[k]->own_importance && xms[k]->n_words > 0)
+            printf("\n%s: Pearson correlation between word frequency (%s) and global importance: %.4f (Table 11)\n", xms[k]->name,
+                   c->corpus ? c->corpus : c->data, xms[k]->pearson);
+    printf("\nspeed (threads: %s, up to %d texts per run):\n", c->threads ? c->threads_str : "OpenMP default", c->batch);
+    for (int k = 0; k < n_models; k++)
+        for (int m = 0; m < N_METHODS; m++) {
+            const struct xmodel *xm = xms[k];
+            if (!xm->method[m] || xm->secs[m] <= 0) continue;
+            printf("  %-8s %-14s %8.2f explanations/s  %9.0f texts/s  (%.1f ms per explanation with its AOPC, %.0f texts each)\n", xm->name,
+                   METHOD_NAME[m], (double)xm->n_explained[m] / xm->secs[m], (double)xm->passes[m] / xm->secs[m],
+                   1e3 * xm->secs[m] / (double)xm->n_explained[m], (double)xm->passes[m] / (double)xm->n_explained[m]);
+        }
+    for (int k = 0; k < n_models; k++) {
+        int64_t inst;
+        double ms;
+        vm_rt_build_stats(xms[k]->tm.rt, &inst, &ms);
+        printf("  %-8s %lld model runs; %lld shape instances built in %.0f ms (included above)\n", xms[k]->name, (long long)xms[k]->clf.runs,
+               (long long)inst, ms);
+    }
+}
+
+/* ---- shared driver ---- */
+
+static int usage_explain(FILE *f) {
+    fprintf(f,
+            "usage: vmaskc explain MODEL.onnx --data FILE.tsv [options]\n"
+            "Explains each text's prediction with LIME, SampleShapley and (for a VMASK model) the mask's keep\n"
+            "probabilities q, and measures the explanations as the VMASK paper does (section 5): AOPC of each method\n"
+            "and the post-hoc accuracy of the global importance.\n"
+            "\n"
+            "  --method M             lime, shapley, mask or all (default); a comma list works too. mask needs a\n"
+            "                         VMASK model or --importance\n"
+            "  --limit N              a seeded random N examples (the paper: all, or a random 1000)\n"
+            "  --seed S (1)           selects the examples and seeds every example's draws (logged per example)\n"
+            "  --samples N (5000)     LIME samples, row 0 being the text itself\n"
+            "  --permutations N (%d) SampleShapley permutations (about LIME's cost on a 20-token text)\n"
+            "  --aopc-k K (5)         AOPC deletion steps; --posthoc-k K (10): post-hoc accuracy for k = 1..K\n"
+            "  --importance TSV       global importance 'word<TAB>score' (e.g. 'vmaskc words --tsv') for\n"
+            "                         post-hoc accuracy and the mask method of any model\n"
+            "  --posthoc / --no-posthoc  require / skip post-hoc accuracy (default: when importance exists)\n"
+            "  --corpus FILE          word frequencies for the Table-11 correlation (default: --data)\n"
+            "  --report DIR           write DIR/explanations.jsonl, aopc.csv, posthoc.csv and report.html\n"
+            "  --batch N (512)        texts per run of the model; --max-len L: truncate texts; --threads N\n"
+            "  --profile              time per op of the model runs\n"
+            "  --vocab V              vocabulary (default: the one stored in the model; must be the same list)\n"
+            "\n"
+            "LIME follows marcotcr/lime's defaults (bow features = the model's distinct tokens, removal by deletion,\n"
+            "cosine kernel of width 25, ridge alpha 1 with an intercept, the predicted class explained), keeping every\n"
+            "feature's weight. SampleShapley walks random permutations from the all-pad text. AOPC deletes each\n"
+            "explanation's top-k words cumulatively (LIME: positive weights) and divides by K+1 even for shorter texts;\n"
+            "post-hoc accuracy keeps the k most important tokens in place, pads the rest, and k beyond a text keeps it\n"
+            "whole. Tables print percent; the CSV files hold fractions.\n",
+            VM_SHAPLEY_DEFAULT_PERMUTATIONS);
+    return VM_EXIT_OK;
+}
+
+static int usage_compare(FILE *f) {
+    fprintf(f,
+            "usage: vmaskc compare BASE.onnx VMASK.onnx --data TEST.tsv [--limit N] [--report DIR] [--seed S]\n"
+            "Prints the dataset's row of the VMASK paper's Table 4 (AOPC of LIME and SampleShapley for the base and\n"
+            "the VMASK model, in %%) and its Figure-1 curve (post-hoc accuracy for k = 1..10, of the VMASK model and of\n"
+            "the base model ranked by the VMASK model's global importance), and writes the report into DIR.\n"
+            "Takes the options of 'vmaskc explain' (--samples, --permutations, --aopc-k, --posthoc-k, --batch, ...).\n");
+    return VM_EXIT_OK;
+}
+
+static int parse_methods(const char *cmd, const char *v, struct xcfg *c) {
+    memset(c->method, 0, sizeof c->method);
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", v);
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        if (!strcmp(tok, "all")) {
+            for (int m = 0; m < N_METHODS; m++) c->method[m] = true;
+            c->method_given = false;
+            continue;
+        }
+        int m = !strcmp(tok, "lime") ? M_LIME : !strcmp(tok, "shapley") ? M_SHAP : !strcmp(tok, "mask") ? M_MASK : -1;
+        if (m < 0) return vm_cli_usage_error(cmd, "unknown --method '%s' (lime, shapley, mask or all)", tok);
+        c->method[m] = true;
+        c->method_given = true;
+    }
+    return 0;
+}
+
+static int parse_common(const char *cmd, int argc, char **argv, struct xcfg *c, struct vm_text_opts *o, const char **paths, int max_paths,
+                        int *n_paths) {
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) return !strcmp(cmd, "compare") ? usage_compare(stdout) - 1 : usage_explain(stdout) - 1;
+        int r = vm_text_option(cmd, argc, argv, &i, o);
+        if (r < 0) return VM_EXIT_USAGE;
+        if (r) continue;
+        if (!strcmp(a, "--posthoc")) {
+            c->posthoc = 1;
+            continue;
+        }
+        if (!strcmp(a, "--no-posthoc")) {
+            c->posthoc = 0;
+            continue;
+        }
+        if (!strcmp(a, "--profile")) {
+            c->profile = true;
+            continue;
+        }
+        static const char *const valued[] = {"--data", "--method", "--limit", "--seed", "--samples", "--permutations", "--report", "--importance",
+                                             "--aopc-k", "--posthoc-k", "--batch", "--max-len", "--corpus"};
+        bool is_valued = false;
+        for (size_t k = 0; k < sizeof valued / sizeof *valued; k++) is_valued |= !strcmp(a, valued[k]);
+        if (is_valued) {
+            if (i + 1 >= argc) return vm_cli_usage_error(cmd, "%s needs a value", a);
+            const char *v = argv[++i];
+            long long x = 0;
+            if (!strcmp(a, "--data")) c->data = v;
+            else if (!strcmp(a, "--report")) c->report = v;
+            else if (!strcmp(a, "--importance")) c->importance = v;
+            else if (!strcmp(a, "--corpus")) c->corpus = v;
+            else if (!strcmp(a, "--method")) {
+                if (parse_methods(cmd, v, c)) return VM_EXIT_USAGE;
+            } else if (!vm_cli_parse_int(v, &x)) {
+                return vm_cli_usage_error(cmd, "%s needs an integer, got '%s'", a, v);
+            } else if (!strcmp(a, "--seed")) {
+                if (x < 0) return vm_cli_usage_error(cmd, "--seed needs a non-negative integer");
+                c->seed = (uint64_t)x;
+            } else if (!strcmp(a, "--limit")) {
+                if (x < 1) return vm_cli_usage_error(cmd, "--limit needs a positive integer");
+                c->limit = x;
+            } else if (!strcmp(a, "--samples")) {
+                if (x < 2 || x > 10000000) return vm_cli_usage_error(cmd, "--samples needs an integer in 2..10000000");
+                c->lime.samples = (int32_t)x;
+            } else if (!strcmp(a, "--permutations")) {
+                if (x < 1 || x > 1000000) return vm_cli_usage_error(cmd, "--permutations needs an integer in 1..1000000");
+                c->permutations = (int32_t)x;
+            } else if (!strcmp(a, "--aopc-k")) {
+                if (x < 1 || x > MAX_AOPC_K) return vm_cli_usage_error(cmd, "--aopc-k needs an integer in 1..%d", MAX_AOPC_K);
+                c->K = (int32_t)x;
+            } else if (!strcmp(a, "--posthoc-k")) {
+                if (x < 1 || x > MAX_K) return vm_cli_usage_error(cmd, "--posthoc-k needs an integer in 1..%d", MAX_K);
+                c->kmax = (int32_t)x;
+            } else if (!strcmp(a, "--batch")) {
+                if (x < 1 || x > 8192) return vm_cli_usage_error(cmd, "--batch needs an integer in 1..8192");
+                c->batch = (int32_t)x;
+            } else {
+                if (x < 1) return vm_cli_usage_error(cmd, "--max-len needs a positive integer");
+                c->max_len = (int32_t)(x > INT32_MAX ? INT32_MAX : x);
+            }
+            continue;
+        }
+        if (a[0] == '-') return vm_cli_usage_error(cmd, "unknown option '%s'", a);
+        if (*n_paths >= max_paths) return vm_cli_usage_error(cmd, "too many model paths ('%s')", a);
+        paths[(*n_paths)++] = a;
+    }
+    return 0;
+}
+
+static void xcfg_default(struct xcfg *c, const char *cmd) {
+    memset(c, 0, sizeof *c);
+    c->cmd = cmd;
+    c->seed = 1;
+    vm_lime_opts_default(&c->lime);
+    c->permutations = VM_SHAPLEY_DEFAULT_PERMUTATIONS;
+    c->K = 5;
+    c->kmax = 10;
+    c->batch = 512;
+    c->posthoc = -1;
+    for (int m = 0; m < N_METHODS; m++) c->method[m] = true;
+}
+
+/* --vocab given for a model that stores its own vocabulary: they must be the same list, or every id
+ * would reach the wrong embedding row. */
+static enum vm_status check_vocab(const struct xmodel *xm, const char *vocab_path, struct vm_error *err) {
+    const Onnx__ModelProto *mp = xm->tm.onnx;
+    const char *stored = NULL;
+    for (size_t i = 0; mp && i < mp->n_metadata_props; i++)
+        if (mp->metadata_props[i]->key && !strcmp(mp->metadata_props[i]->key, "vmaskc.vocab")) stored = mp->metadata_props[i]->value;
+    if (!stored) return VM_OK;
+    struct vm_vocab sv;
+    enum vm_status s = vm_vocab_from_text(&sv, stored, NULL, NULL, err);
+    if (s) return vm_error_prefix(err, "%s: its stored vocabulary", xm->path);
+    const struct vm_vocab *v = &xm->tm.vocab;
+    int32_t n = sv.n < v->n ? sv.n : v->n, first = -1, differ = 0;
+    for (int32_t id = 0; id < n; id++)
+        if (strcmp(sv.tokens[id], v->tokens[id])) {
+            if (first < 0) first = id;
+            differ++;
+        }
+    if (first >= 0)
+        s = vm_errorf(err, VM_EINVAL,
+                      "the vocabulary %s does not match the one %s was trained with: %d of %d ids differ (first at id %d: '%s', the model's '%s'); "
+                      "leave out --vocab to use the model's own",
+                      vocab_path, xm->path, differ, n, first, v->tokens[first], sv.tokens[first]);
+    else if (sv.n != v->n)
+        s = vm_errorf(err, VM_EINVAL, "the vocabulary %s has %d tokens but %s was trained with %d; leave out --vocab to use the model's own", vocab_path,
+                      v->n, xm->path, sv.n);
+    vm_vocab_free(&sv);
+    return s;
+}
+
+static enum vm_status load_model(const struct xcfg *c, const struct vm_text_opts *o, struct xmodel *xm, const char *path, const char *name,
+                                 struct vm_error *err) {
+    xm->path = path;
+    xm->name = name;
+    enum vm_status s = vm_text_model_load(&xm->tm, path, o, err);
+    if (s) return vm_error_prefix(err, "%s", path);
+    xm->loaded = true;
+    if (o->vocab && (s = check_vocab(xm, o->vocab, err))) return s;
+    if ((s = vm_classifier_init_feeder(&xm->clf, &xm->tm.feeder, c->batch, err))) return vm_error_prefix(err, "%s", path);
+    xm->clf_ok = true;
+    if (c->profile) vm_rt_profile_enable(xm->tm.rt, true);
+    if ((s = vm_dataset_load(&xm->data, c->data, &xm->tm.vocab, &xm->tm.tok, c->max_len, err))) return s;
+    xm->data_ok = true;
+    if (xm->data.n == 0) return vm_errorf(err, VM_EINVAL, "%s has no examples", c->data);
+    if (xm->data.max_label >= xm->clf.n_classes)
+        return vm_errorf(err, VM_EINVAL, "%s has label %d but %s has %lld classes: the data does not belong to this model", c->data, xm->data.max_label,
+                         path, (long long)xm->clf.n_classes);
+    /* a vocabulary that does not fit the data (or the model) shows up as mostly unknown words */
+    if (xm->data.n_tokens > 0 && (double)xm->data.n_unk > 0.5 * (double)xm->data.n_tokens)
+        return vm_errorf(err, VM_EINVAL,
+                         "%lld of the %lld tokens of %s (%.0f%%) are not in the vocabulary of %s: the vocabulary does not match the model or the "
+                         "data (use the vocabulary the model was trained with)",
+                         (long long)xm->data.n_unk, (long long)xm->data.n_tokens, c->data, 100.0 * (double)xm->data.n_unk / (double)xm->data.n_tokens, path);
+    return VM_OK;
+}
+
+/* Global importance of this model's own: an importance TSV, else the VMASK keep probability q. */
+static enum vm_status own_importance(const struct xcfg *c, struct xmodel *xm, struct vm_error *err) {
+    const struct vm_vocab *v = &xm->tm.vocab;
+    if (c->importance) {
+        enum vm_status s = load_importance_tsv(c->importance, v, &xm->imp, err);
+        if (s) return s;
+        snprintf(xm->imp_src, sizeof xm->imp_src, "%s", c->importance);
+    } else if (xm->tm.word_keep) {
+        xm->imp = vm_malloc(sizeof(double) * (size_t)v->n, err);
+        if (!xm->imp) return VM_ENOMEM;
+        for (int32_t id = 0; id < v->n; id++) xm->imp[id] = id < xm->tm.n_words ? xm->tm.word_keep[id] : NAN;
+        snprintf(xm->imp_src, sizeof xm->imp_src, "mask q of %s", xm->name);
+    } else {
+        return VM_OK;
+    }
+    xm->own_importance = true;
+    return global_words(c, xm, err);
+}
+
+static int64_t *select_examples(const struct xcfg *c, int64_t n, int64_t *n_sel, struct vm_error *err) {
+    int64_t *idx = vm_malloc(sizeof(int64_t) * (size_t)n, err);
+    if (!idx) return NULL;
+    for (int64_t i = 0; i < n; i++) idx[i] = i;
+    int64_t k = n;
+    if (c->limit && c->limit < n) {
+        struct vm_rng r;
+        vm_rng_init(&r, c->seed ^ 0x6c696d6974ull /* "limit" */);
+        for (int64_t i = 0; i < c->limit; i++) {
+            int64_t j = i + (int64_t)vm_rng_below(&r, (uint64_t)(n - i));
+            int64_t t = idx[i];
+            idx[i] = idx[j];
+            idx[j] = t;
+        }
+        k = c->limit;
+        /* back in file order */
+        for (int64_t i = 1; i < k; i++) {
+            int64_t v = idx[i], j = i;
+            while (j > 0 && idx[j - 1] > v) {
+                idx[j] = idx[j - 1];
+                j--;
+            }
+            idx[j] = v;
+        }
+    }
+    *n_sel = k;
+    return idx;
+}
+
+static void note_short_texts(const struct xcfg *c, const struct xmodel *xm, const int64_t *sel, int64_t n_sel) {
+    int64_t short_k = 0, short_kmax = 0;
+    for (int64_t i = 0; i < n_sel; i++) {
+        int32_t len = vm_dataset_len(&xm->data, sel[i]);
+        short_k += len < c->K;
+        short_kmax += len < c->kmax;
+    }
+    if (short_k)
+        fprintf(stderr, "note: %lld of %lld texts have fewer than K = %d tokens; their AOPC sums the deletions that exist over K+1 (Nguyen 2018)\n",
+                (long long)short_k, (long long)n_sel, c->K);
+    if (short_kmax && xm->posthoc)
+        fprintf(stderr, "note: %lld of %lld texts have fewer than %d tokens; post-hoc accuracy keeps such a text whole for k beyond its length\n",
+                (long long)short_kmax, (long long)n_sel, c->kmax);
+}
+
+static int finish(const struct xcfg *c, struct xmodel *const *xms, int n_models, const int64_t *sel, int64_t n_sel, const char *title) {
+    struct vm_error err = {0};
+    print_tables(c, xms, n_models, sel, n_sel);
+    if (c->profile)
+        for (int k = 0; k < n_models; k++) {
+            printf("\nprofile of %s:\n", xms[k]->name);
+            vm_rt_profile_print(xms[k]->tm.rt, stdout);
+        }
+    if (!c->report) return VM_EXIT_OK;
+    enum vm_status s = make_dir(c->report, &err);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/explanations.jsonl", c->report);
+    if (!s) s = write_jsonl(c, xms, n_models, sel, n_sel, path, &err);
+    if (!s) s = write_csvs(c, xms, n_models, n_sel, c->report, &err);
+    if (!s) s = write_report(c, xms, n_models, sel, n_sel, c->report, title, &err);
+    if (s) return vm_cli_fail(c->cmd, &err);
+    printf("\nwrote %s/{explanations.jsonl,aopc.csv,posthoc.csv,report.html}\n", c->report);
+    return VM_EXIT_OK;
+}
+
+static int run(struct xcfg *c, const struct vm_text_opts *o, const char *const *paths, int n_models) {
+    struct vm_error err = {0};
+    struct xmodel models[2];
+    struct xmodel *xms[2] = {&models[0], &models[1]};
+    memset(models, 0, sizeof models);
+    int64_t *sel = NULL, n_sel = 0;
+    int rc = VM_EXIT_OK;
+    enum vm_status s = VM_OK;
+    bool compare = n_models == 2;
+    static const char *const names[2] = {"base", "VMASK"};
+    for (int k = 0; k < n_models && !s; k++) s = load_model(c, o, xms[k], paths[k], compare ? names[k] : "model", &err);
+    if (s) goto fail;
+    if (compare && xms[0]->clf.n_classes != xms[1]->clf.n_classes) {
+        s = vm_errorf(&err, VM_EINVAL, "%s has %lld classes but %s has %lld: they are not the same task", paths[0], (long long)xms[0]->clf.n_classes,
+                      paths[1], (long long)xms[1]->clf.n_classes);
+        goto fail;
+    }
+    if (compare && xms[0]->data.n != xms[1]->data.n) {
+        s = vm_errorf(&err, VM_EINVAL, "%s reads as %lld examples with the base model's tokenizer but %lld with the VMASK model's", c->data,
+                      (long long)xms[0]->data.n, (long long)xms[1]->data.n);
+        goto fail;
+    }
+    /* importance and methods */
+    if (compare) {
+        struct xmodel *b = xms[0], *v = xms[1];
+        if (!v->tm.word_keep) {
+            s = vm_errorf(&err, VM_EINVAL, "%s has no word-level VMASK mask (vmask.word_keep), so it has no global importance: give the VMASK model second "
+                          "(vmaskc compare BASE.onnx VMASK.onnx)", paths[1]);
+            goto fail;
+        }
+        const char *imp = c->importance;
+        c->importance = NULL;
+        if ((s = own_importance(c, v, &err))) goto fail;
+        c->importance = imp;
+        /* the base model is ranked by the VMASK model's importance, word by word */
+        const struct vm_vocab *bv = &b->tm.vocab, *vv = &v->tm.vocab;
+        b->imp = vm_malloc(sizeof(double) * (size_t)bv->n, &err);
+        if (!b->imp) {
+            s = VM_ENOMEM;
+            goto fail;
+        }
+        int32_t shared = 0;
+        for (int32_t id = 0; id < bv->n; id++) {
+            int32_t j = vm_vocab_find(vv, bv->tokens[id]);
+            b->imp[id] = j >= 0 && j < v->tm.n_words ? v->tm.word_keep[j] : NAN;
+            shared += j >= 0;
+        }
+        if (shared < bv->n / 2) {
+            s = vm_errorf(&err, VM_EINVAL, "only %d of the %d words of %s's vocabulary are in %s's: the models were not trained on the same vocabulary",
+                          shared, bv->n, paths[0], paths[1]);
+            goto fail;
+        }
+        snprintf(b->imp_src, sizeof b->imp_src, "mask q of VMASK (%s)", paths[1]);
+        b->method[M_LIME] = v->method[M_LIME] = c->method[M_LIME];
+        b->method[M_SHAP] = v->method[M_SHAP] = c->method[M_SHAP];
+        v->method[M_MASK] = c->method[M_MASK];
+        b->posthoc = v->posthoc = c->posthoc != 0;
+    } else {
+        struct xmodel *xm = xms[0];
+        if ((s = own_importance(c, xm, &err))) goto fail;
+        for (int m = 0; m < N_METHODS; m++) xm->method[m] = c->method[m];
+        if (!xm->imp) {
+            if (c->method_given && c->method[M_MASK]) {
+                s = vm_errorf(&err, VM_EINVAL, "--method mask: %s has no VMASK word mask (vmask.word_keep); explain it with lime or shapley, or give "
+                              "--importance TSV", paths[0]);
+                goto fail;
+            }
+            if (c->posthoc == 1) {
+                s = vm_errorf(&err, VM_EINVAL, "post-hoc accuracy needs a global importance: %s has no VMASK word mask; give --importance TSV (word<TAB>score)",
+                              paths[0]);
+                goto fail;
+            }
+            xm->method[M_MASK] = false;
+        }
+        xm->posthoc = xm->imp && c->posthoc != 0;
+    }
+    sel = select_examples(c, xms[0]->data.n, &n_sel, &err);
+    if (!sel) {
+        s = VM_ENOMEM;
+        goto fail;
+    }
+    for (int k = 0; k < n_models; k++) {
+        xms[k]->ex = vm_calloc((size_t)n_sel, sizeof *xms[k]->ex, &err);
+        if (!xms[k]->ex) {
+            s = VM_ENOMEM;
+            goto fail;
+        }
+    }
+    note_short_texts(c, xms[n_models - 1], sel, n_sel);
+    for (int k = 0; k < n_models && !s; k++) s = run_model(c, xms[k], sel, n_sel, k, n_models, &err);
+    if (s == VM_EINTERRUPTED) {
+        /* report what is complete: the examples every model finished */
+        int64_t done = xms[0]->done;
+        for (int k = 1; k < n_models; k++) done = xms[k]->done < done ? xms[k]->done : done;
+        fprintf(stderr, "\nvmaskc %s: %s\n", c->cmd, err.msg);
+        if (done > 0) {
+            fprintf(stderr, "vmaskc %s: results over the %lld examples every model finished:\n", c->cmd, (long long)done);
+            finish(c, xms, n_models, sel, done, compare ? "VMASK vs base (interrupted)" : "explanations (interrupted)");
+        }
+        rc = VM_EXIT_INTERRUPTED;
+        goto out;
+    }
+    if (s) goto fail;
+    rc = finish(c, xms, n_models, sel, n_sel, compare ? "VMASK vs base: interpretability" : "explanations");
+    goto out;
+fail:
+    rc = vm_cli_fail(c->cmd, &err);
+out:
+    for (int k = 0; k < n_models; k++) xmodel_free(xms[k], n_sel);
+    free(sel);
+    return rc;
+}
+
+int vm_cmd_explain(int argc, char **argv) {
+    struct xcfg c;
+    xcfg_default(&c, "explain");
+    struct vm_text_opts o;
+    vm_text_opts_init(&o);
+    const char *paths[1];
+    int n_paths = 0;
+    int r = parse_common("explain", argc, argv, &c, &o, paths, 1, &n_paths);
+    if (r) return r < 0 ? VM_EXIT_OK : r;
+    if (!n_paths) return vm_cli_usage_error("explain", "missing MODEL");
+    if (!c.data) return vm_cli_usage_error("explain", "missing --data FILE");
+    c.threads = o.model.threads;
+    snprintf(c.threads_str, sizeof c.threads_str, "%d", c.threads);
+    vm_cli_watch_interrupts(&interrupted);
+    return run(&c, &o, paths, 1);
+}
+
+int vm_cmd_compare(int argc, char **argv) {
+    struct xcfg c;
+    xcfg_default(&c, "compare");
+    struct vm_text_opts o;
+    vm_text_opts_init(&o);
+    const char *paths[2];
+    int n_paths = 0;
+    int r = parse_common("compare", argc, argv, &c, &o, paths, 2, &n_paths);
+    if (r) return r < 0 ? VM_EXIT_OK : r;
+    if (n_paths != 2) return vm_cli_usage_error("compare", "needs BASE.onnx and VMASK.onnx");
+    if (!c.data) return vm_cli_usage_error("compare", "missing --data FILE");
+    if (c.importance) return vm_cli_usage_error("compare", "--importance is for 'vmaskc explain'; compare ranks both models by the VMASK model's q");
+    c.threads = o.model.threads;
+    snprintf(c.threads_str, sizeof c.threads_str, "%d", c.threads);
+    vm_cli_watch_interrupts(&interrupted);
+    return run(&c, &o, paths, 2);
+}
