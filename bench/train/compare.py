@@ -29,8 +29,8 @@ PY = "/usr/bin/python3"
 CLASSES = {"sst2": 2, "trec": 6, "sst1": 5, "subj": 2}
 # per-family settings shared by both systems (the VMASK release's choices where they exist)
 SETTINGS = {
-    "cnn": {"mask_hidden": 100, "lr": 1e-3, "dropout": 0.2},
-    "lstm": {"mask_hidden": 100, "lr": 1e-3, "dropout": 0.2},
+    "cnn": {"mask_hidden": 500, "lr": 1e-3, "dropout": 0.2},
+    "lstm": {"mask_hidden": 300, "lr": 1e-3, "dropout": 0.2},
 }
 
 

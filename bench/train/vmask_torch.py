@@ -3,8 +3,11 @@
 loss, optimizer, schedule and data pipeline, so accuracy and speed can be compared with vmaskc.
 
 Two jobs:
-  base   build a base classifier (Kim-CNN or LSTM), pre-train it on the dataset in PyTorch (embedding
-         trainable; this is the "existing classifier" a user brings) and export it to ONNX;
+  base   build the starting classifier (Kim-CNN or LSTM) the way the VMASK paper sets its models up:
+         pre-trained word embeddings under freshly initialized layers. The paper's word2vec is not
+         available here, so the embedding comes from pre-training the whole model on the dataset
+         (small initial vectors, best dev epoch); then every other layer is re-initialized. Saves
+         the state and exports it to ONNX: both systems start from these exact weights;
   vmask  train the VMASK model from that base: embedding frozen, mask Linear(E->H)->tanh->Linear(H->2)
          after the embedding, hard Gumbel-softmax (tau) with the straight-through estimator in
          training and q = p(keep) at inference, loss = CE + beta * mean over non-pad tokens of
@@ -40,10 +43,18 @@ def load(vmaskc, path, vocab):
     return data
 
 
+def small_embedding(V, E):
+    emb = nn.Embedding(V, E, padding_idx=0)
+    nn.init.uniform_(emb.weight, -0.1, 0.1)
+    with torch.no_grad():
+        emb.weight[0].zero_()
+    return emb
+
+
 class KimCNN(nn.Module):
     def __init__(self, V, E, C, filters=100, widths=(3, 4, 5), dropout=0.5):
         super().__init__()
-        self.embedding = nn.Embedding(V, E, padding_idx=0)
+        self.embedding = small_embedding(V, E)
         self.convs = nn.ModuleList([nn.Conv1d(E, filters, k) for k in widths])
         self.dropout = nn.Dropout(dropout)
         self.fc = nn.Linear(filters * len(widths), C)
@@ -62,7 +73,7 @@ class LSTMClf(nn.Module):
 
     def __init__(self, V, E, C, hidden=100, dropout=0.2):
         super().__init__()
-        self.embedding = nn.Embedding(V, E, padding_idx=0)
+        self.embedding = small_embedding(V, E)
         self.lstm = nn.LSTM(E, hidden, batch_first=True)
         self.dropout = nn.Dropout(dropout)
         self.fc = nn.Linear(hidden, C)
@@ -176,8 +187,12 @@ def main():
             if acc > best:
                 best, state = acc, {k: v.clone() for k, v in base.state_dict().items()}
         base.load_state_dict(state)
-        result.update(dev=best, test=evaluate(base, test, a.batch, base.min_len))
-        torch.save(state, a.base)
+        result.update(pretrain_dev=best, pretrain_test=evaluate(base, test, a.batch, base.min_len))
+        torch.manual_seed(a.seed + 1000)
+        for mod in base.modules():
+            if mod is not base.embedding and hasattr(mod, "reset_parameters") and not list(mod.children()):
+                mod.reset_parameters()
+        torch.save(base.state_dict(), a.base)
         base.eval()
         torch.onnx.export(base, torch.ones(2, 12, dtype=torch.long), a.onnx, opset_version=13, input_names=["input_ids"],
                           output_names=["logits"], dynamic_axes={"input_ids": {0: "batch", 1: "seq"}, "logits": {0: "batch"}})
