@@ -173,7 +173,8 @@ struct binary_state {
     struct vm_bcast bc;
     dnnl_primitive_t prim;
     dnnl_memory_t src0, src1, dst;
-    bool swap; /* oneDNN sees (b, a) */
+    bool swap;    /* oneDNN sees (b, a) */
+    bool eltwise; /* Pow by a constant: a oneDNN eltwise on input 0 */
 };
 
 static void binary_release(void *p) {
@@ -205,6 +206,21 @@ static enum vm_status binary_prepare(struct vm_rt_ctx *c, const struct vm_rt_ste
     const struct vm_rt_tensor *a = vm_rt_in(c, s, 0), *b = vm_rt_in(c, s, 1), *y = vm_rt_out(c, s, 0);
     const struct vm_rt_tensor *ins[2] = {a, b};
     vm_bcast_init(&st->bc, y, ins, 2);
+    if (st->kind == B_POW && a->dtype == VM_DTYPE_FLOAT && b->dtype == VM_DTYPE_FLOAT && b->numel == 1 && b->data &&
+        (c->m->plan.values[s->in[1]].flags & VM_VALUE_INIT) && a->numel == y->numel && y->numel && !c->m->ref_kernels) {
+        /* x ** constant (the decomposed LayerNorm's square): a oneDNN eltwise instead of powf */
+        float e = *(const float *)b->data;
+        int64_t n = y->numel;
+        dnnl_memory_desc_t md;
+        VM_DNNL(vm_dnnl_md(&md, 1, &n, VM_DTYPE_FLOAT), s, err);
+        dnnl_eltwise_desc_t ed;
+        VM_DNNL(dnnl_eltwise_forward_desc_init(&ed, dnnl_forward_training, e == 2.0f ? dnnl_eltwise_square : dnnl_eltwise_pow, &md, 1.0f,
+                                               e == 2.0f ? 0.0f : e), s, err);
+        enum vm_status r = vm_dnnl_build(c, s, &ed, NULL, &st->prim, err);
+        if (r) return r;
+        st->eltwise = true;
+        return vm_dnnl_mem2(c, s, &md, &st->src0, &md, &st->dst, err);
+    }
     if (a->dtype != VM_DTYPE_FLOAT || st->kind > B_DIV || y->numel == 0 || c->m->ref_kernels) return VM_OK;
     if (st->bc.rank == 1 && st->bc.st[0][0] == 1 && st->bc.st[1][0] == 1 && y->numel < 4096) return VM_OK;
     bool commut = st->kind == B_ADD || st->kind == B_MUL;
@@ -235,21 +251,37 @@ static enum vm_status binary_prepare(struct vm_rt_ctx *c, const struct vm_rt_ste
     return VM_OK;
 }
 
+/* Rows of the broadcast are split across threads; when there are too few rows (a scalar operand
+ * merges everything into one long row) each row is split instead. */
 #define BIN_LOOP(T, TO, EXPR)                                                              \
     do {                                                                                   \
         const T *pa = a->data, *pb = b->data;                                              \
         TO *py = y->data;                                                                  \
         const struct vm_bcast *bc = &st->bc;                                               \
         int64_t inner = bc->inner, sa = bc->st[0][bc->rank - 1], sb = bc->st[1][bc->rank - 1]; \
-        _Pragma("omp parallel for if (y->numel > PAR_MIN)")                                \
-        for (int64_t o = 0; o < bc->outer; o++) {                                          \
-            int64_t off[2];                                                                \
-            vm_bcast_row(bc, o, off);                                                      \
-            const T *ra = pa + off[0], *rb = pb + off[1];                                  \
-            TO *ry = py + o * inner;                                                       \
-            for (int64_t i = 0; i < inner; i++) {                                          \
-                T u = ra[i * sa], v = rb[i * sb];                                          \
-                ry[i] = (TO)(EXPR);                                                        \
+        if (bc->outer >= 16 || y->numel <= PAR_MIN) {                                      \
+            _Pragma("omp parallel for if (y->numel > PAR_MIN)")                            \
+            for (int64_t o = 0; o < bc->outer; o++) {                                      \
+                int64_t off[2];                                                            \
+                vm_bcast_row(bc, o, off);                                                  \
+                const T *ra = pa + off[0], *rb = pb + off[1];                              \
+                TO *ry = py + o * inner;                                                   \
+                for (int64_t i = 0; i < inner; i++) {                                      \
+                    T u = ra[i * sa], v = rb[i * sb];                                      \
+                    ry[i] = (TO)(EXPR);                                                    \
+                }                                                                          \
+            }                                                                              \
+        } else {                                                                           \
+            for (int64_t o = 0; o < bc->outer; o++) {                                      \
+                int64_t off[2];                                                            \
+                vm_bcast_row(bc, o, off);                                                  \
+                const T *ra = pa + off[0], *rb = pb + off[1];                              \
+                TO *ry = py + o * inner;                                                   \
+                _Pragma("omp parallel for")                                                \
+                for (int64_t i = 0; i < inner; i++) {                                      \
+                    T u = ra[i * sa], v = rb[i * sb];                                      \
+                    ry[i] = (TO)(EXPR);                                                    \
+                }                                                                          \
             }                                                                              \
         }                                                                                  \
     } while (0)
@@ -295,6 +327,12 @@ static enum vm_status binary_run(struct vm_rt_ctx *c, const struct vm_rt_step *s
     struct binary_state *st = state;
     const struct vm_rt_tensor *a = vm_rt_in(c, s, 0), *b = vm_rt_in(c, s, 1);
     struct vm_rt_tensor *y = vm_rt_out(c, s, 0);
+    if (st->prim && st->eltwise) {
+        dnnl_memory_set_data_handle(st->src0, a->data);
+        dnnl_memory_set_data_handle(st->dst, y->data);
+        dnnl_exec_arg_t args[] = {{DNNL_ARG_SRC, st->src0}, {DNNL_ARG_DST, st->dst}};
+        return vm_dnnl_exec(c, s, st->prim, 2, args, err);
+    }
     if (st->prim) {
         dnnl_memory_set_data_handle(st->src0, st->swap ? b->data : a->data);
         dnnl_memory_set_data_handle(st->src1, st->swap ? a->data : b->data);

@@ -174,7 +174,22 @@ static enum vm_status reduce_grad_run(struct vm_rt_ctx *c, const struct vm_rt_st
     static void NAME(const struct reduce_state *st, const T *px, T *py, int64_t nx, int64_t ny) { \
         T init = st->kind == R_MAX ? LOWEST : st->kind == R_MIN ? HIGHEST : (T)0;                \
         enum red_kind kind = st->kind;                                                           \
-        if (st->blocked && st->C == 1 && kind != R_MEAN && kind != R_SUM) {                      \
+        if (st->blocked && st->C == 1 && (kind == R_MEAN || kind == R_SUM)) {                   \
+            /* contiguous rows summed with independent lanes (LayerNorm's mean over the last axis) */ \
+            int64_t A = st->A, R = st->R;                                                        \
+            _Pragma("omp parallel for if (nx > PAR_MIN)")                                        \
+            for (int64_t a = 0; a < A; a++) {                                                    \
+                const T *in = px + a * R;                                                        \
+                T l[8] = {0, 0, 0, 0, 0, 0, 0, 0};                                               \
+                int64_t r = 0;                                                                   \
+                for (; r + 8 <= R; r += 8)                                                       \
+                    for (int j = 0; j < 8; j++) l[j] += in[r + j];                               \
+                T acc = 0;                                                                       \
+                for (int j = 0; j < 8; j++) acc += l[j];                                         \
+                for (; r < R; r++) acc += in[r];                                                 \
+                py[a] = acc;                                                                     \
+            }                                                                                    \
+        } else if (st->blocked && st->C == 1) {                                                  \
             /* contiguous rows (max over time): independent lanes let the compiler vectorize */ \
             int64_t A = st->A, R = st->R;                                                        \
             _Pragma("omp parallel for if (nx > PAR_MIN)")                                        \

@@ -242,6 +242,18 @@ int main(void) {
             run_case(nm, g, 1e-6);
         }
     }
+    /* Pow by a constant exponent: oneDNN eltwise square/pow vs powf */
+    for (int e = 2; e <= 3; e++) {
+        struct vm_graph *g = new_graph();
+        int64_t xd[3] = {B, T, E}, sd[1] = {1};
+        int32_t in[2] = {add_input(g, "x", 3, xd), add_param(g, "e", 0, sd, 0.0f)}, y;
+        *(float *)g->values[in[1]].data = (float)e;
+        node(g, "Pow", 2, in, 1, &y);
+        set_output(g, y);
+        char nm[32];
+        snprintf(nm, sizeof nm, "pow_const_%d", e);
+        run_case(nm, g, 1e-6);
+    }
     /* Transpose (B, T, E) -> (B, E, T): oneDNN reorder vs C */
     {
         struct vm_graph *g = new_graph();
