@@ -38,3 +38,9 @@ enum vm_status vm_pass_inference_cleanup(struct vm_graph *g, struct vm_error *er
     }
     return vm_graph_prune(g, err);
 }
+
+enum vm_status vm_pass_optimize(struct vm_graph *g, struct vm_error *err) {
+    enum vm_status s = vm_pass_fuse_norm_gelu(g, err);
+    if (!s) s = vm_pass_conv_channels_last(g, err);
+    return s;
+}

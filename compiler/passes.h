@@ -8,4 +8,16 @@
 /* Inference form: Dropout and Identity forward their input (no step), dead nodes are removed. */
 enum vm_status vm_pass_inference_cleanup(struct vm_graph *g, struct vm_error *err);
 
+/* Graph rewrites for speed, run after shape inference on every compiled model (inference and
+ * training): results stay the same up to float rounding of the fused kernels. */
+enum vm_status vm_pass_optimize(struct vm_graph *g, struct vm_error *err);
+
+/* compiler/pass_fuse.c: decomposed LayerNorm (ReduceMean/Sub/Pow/ReduceMean/Add/Sqrt/Div/Mul/Add)
+ * -> LayerNormalization; the erf GELU (Div/Erf/Add/Mul/Mul) -> Gelu. */
+enum vm_status vm_pass_fuse_norm_gelu(struct vm_graph *g, struct vm_error *err);
+
+/* compiler/pass_layout.c: Transpose(0,2,1) -> Conv becomes a channels-last convolution (ConvCL);
+ * the transpose back is pushed through elementwise ops into reductions and disappears. */
+enum vm_status vm_pass_conv_channels_last(struct vm_graph *g, struct vm_error *err);
+
 #endif

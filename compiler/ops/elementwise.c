@@ -357,6 +357,7 @@ static enum vm_status grad_unary(struct vm_autodiff *ad, int32_t n, struct vm_er
     else if (!strcmp(op, "Exp")) GIVE(0, eltwise_grad(ad, "exp", dy, y));
     else if (!strcmp(op, "Sqrt")) GIVE(0, eltwise_grad(ad, "sqrt", dy, y));
     else if (!strcmp(op, "Erf")) GIVE(0, eltwise_grad(ad, "erf", dy, x));
+    else if (!strcmp(op, "Gelu")) GIVE(0, eltwise_grad(ad, "gelu", dy, x));
     else if (!strcmp(op, "Abs")) GIVE(0, eltwise_grad(ad, "abs", dy, x));
     else if (!strcmp(op, "Log")) GIVE(0, op2(ad, "Div", dy, x));
     else if (!strcmp(op, "Neg")) GIVE(0, op1(ad, "Neg", dy));
@@ -458,7 +459,7 @@ static enum vm_status infer_eltwise_grad(struct vm_graph *g, int32_t n, struct v
     enum vm_status s = vm_check_dtype(g, n, 0, err, F, 0);
     if (s) return s;
     const char *alg = vm_node_string(g, n, "alg", NULL);
-    static const char *algs[] = {"relu", "tanh", "sigmoid", "exp", "sqrt", "erf", "abs", NULL};
+    static const char *algs[] = {"relu", "tanh", "sigmoid", "exp", "sqrt", "erf", "abs", "gelu", NULL};
     bool ok = false;
     for (int i = 0; alg && algs[i]; i++) ok |= !strcmp(alg, algs[i]);
     if (!ok) return vm_node_errorf(g, n, err, VM_EINVAL, "unknown alg '%s'", alg ? alg : "");
@@ -506,6 +507,8 @@ const struct vm_op_row vm_ops_elementwise[] = {
     BINARY("Or", VM_OP_NO_GRAD, NULL),
     BINARY("Xor", VM_OP_NO_GRAD, NULL),
     {"Where", NULL, 3, 3, 1, 1, "", 0, 0x1, 0, NULL, infer_where, fold_where, grad_where},
+    /* x * 0.5 * (1 + erf(x / sqrt(2))), fused from the exported formula by pass_fuse.c */
+    {"Gelu", "vmaskc", 1, 1, 1, 1, "", 0, 0, VM_OP_INTERNAL, NULL, infer_unary_float, NULL, grad_unary},
     {"EltwiseGrad", "vmaskc", 2, 2, 1, 1, "alg", 0, 0x3, VM_OP_INTERNAL | VM_OP_NO_GRAD, NULL, infer_eltwise_grad, NULL, NULL},
     {"DropoutGrad", "vmaskc", 2, 2, 1, 1, "ratio", 0, 0x3, VM_OP_INTERNAL | VM_OP_NO_GRAD, NULL, infer_dropout_grad, NULL, NULL},
     {NULL, NULL, 0, 0, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL, NULL},

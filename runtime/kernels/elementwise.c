@@ -18,11 +18,11 @@
 
 /* ---------------- unary ---------------- */
 
-enum unary_kind { U_RELU, U_TANH, U_SIGMOID, U_ERF, U_SQRT, U_EXP, U_LOG, U_RECIP, U_NEG, U_ABS, U_NOT };
+enum unary_kind { U_RELU, U_TANH, U_SIGMOID, U_ERF, U_SQRT, U_EXP, U_LOG, U_RECIP, U_NEG, U_ABS, U_NOT, U_GELU };
 
 static enum unary_kind unary_kind(const char *op) {
-    static const char *names[] = {"Relu", "Tanh", "Sigmoid", "Erf", "Sqrt", "Exp", "Log", "Reciprocal", "Neg", "Abs", "Not"};
-    for (int i = 0; i < 11; i++)
+    static const char *names[] = {"Relu", "Tanh", "Sigmoid", "Erf", "Sqrt", "Exp", "Log", "Reciprocal", "Neg", "Abs", "Not", "Gelu"};
+    for (int i = 0; i < 12; i++)
         if (!strcmp(op, names[i])) return (enum unary_kind)i;
     return U_NEG;
 }
@@ -39,6 +39,7 @@ static float unary_f(enum unary_kind k, float x) {
     case U_RECIP: return 1.0f / x;
     case U_NEG: return -x;
     case U_ABS: return fabsf(x);
+    case U_GELU: return (float)(0.5 * x * (1.0 + erf(x * 0.7071067811865476)));
     default: return x;
     }
 }
@@ -55,6 +56,7 @@ static double unary_d(enum unary_kind k, double x) {
     case U_RECIP: return 1.0 / x;
     case U_NEG: return -x;
     case U_ABS: return fabs(x);
+    case U_GELU: return 0.5 * x * (1.0 + erf(x * 0.7071067811865476));
     default: return x;
     }
 }
@@ -100,6 +102,7 @@ static enum vm_status unary_prepare(struct vm_rt_ctx *c, const struct vm_rt_step
     case U_ABS: alg = dnnl_eltwise_abs; break;
     case U_NEG: alg = dnnl_eltwise_linear; alpha = -1; break;
     case U_RECIP: alg = dnnl_eltwise_pow; alpha = 1; beta = -1; break;
+    case U_GELU: alg = dnnl_eltwise_gelu_erf; break;
     default: return VM_OK; /* Erf: no oneDNN eltwise */
     }
     int64_t n = x->numel;
@@ -518,11 +521,11 @@ static enum vm_status dropout_run(struct vm_rt_ctx *c, const struct vm_rt_step *
 
 /* ---------------- EltwiseGrad, DropoutGrad (backward) ---------------- */
 
-enum egrad_kind { G_RELU, G_TANH, G_SIGMOID, G_EXP, G_SQRT, G_ERF, G_ABS };
+enum egrad_kind { G_RELU, G_TANH, G_SIGMOID, G_EXP, G_SQRT, G_ERF, G_ABS, G_GELU };
 
 static enum egrad_kind egrad_kind(const char *alg) {
-    static const char *names[] = {"relu", "tanh", "sigmoid", "exp", "sqrt", "erf", "abs"};
-    for (int i = 0; i < 7; i++)
+    static const char *names[] = {"relu", "tanh", "sigmoid", "exp", "sqrt", "erf", "abs", "gelu"};
+    for (int i = 0; i < 8; i++)
         if (!strcmp(alg, names[i])) return (enum egrad_kind)i;
     return G_RELU;
 }
@@ -541,6 +544,9 @@ void vm_ref_eltwise_grad_f32(const char *alg, const float *dy, const float *t, f
         case G_SQRT: dx[i] = g * 0.5f / v; break;
         case G_ERF: dx[i] = g * 1.1283791670955126f * expf(-v * v); break;
         case G_ABS: dx[i] = v > 0 ? g : v < 0 ? -g : 0; break;
+        case G_GELU:
+            dx[i] = (float)(g * (0.5 * (1.0 + erf(v * 0.7071067811865476)) + v * 0.3989422804014327 * exp(-0.5 * (double)v * v)));
+            break;
         }
     }
 }
@@ -577,6 +583,7 @@ static enum vm_status egrad_prepare(struct vm_rt_ctx *c, const struct vm_rt_step
     case G_EXP: alg = dnnl_eltwise_exp_use_dst_for_bwd; break;
     case G_SQRT: alg = dnnl_eltwise_sqrt_use_dst_for_bwd; break;
     case G_ABS: alg = dnnl_eltwise_abs; st->data_arg = DNNL_ARG_SRC; break;
+    case G_GELU: alg = dnnl_eltwise_gelu_erf; st->data_arg = DNNL_ARG_SRC; break;
     default: return VM_OK; /* erf: C */
     }
     int64_t n = dy->numel;
@@ -634,7 +641,7 @@ static enum vm_status dropout_grad_run(struct vm_rt_ctx *c, const struct vm_rt_s
 const struct vm_rt_kernel vm_rt_kernels_elementwise[] = {
     K_UNARY("Relu"), K_UNARY("Tanh"), K_UNARY("Sigmoid"), K_UNARY("Erf"), K_UNARY("Sqrt"),
     K_UNARY("Exp"), K_UNARY("Log"), K_UNARY("Reciprocal"), K_UNARY("Neg"), K_UNARY("Abs"),
-    K_UNARY("Not"),
+    K_UNARY("Not"), K_UNARY("Gelu"),
     K_BINARY("Add"), K_BINARY("Sub"), K_BINARY("Mul"), K_BINARY("Div"), K_BINARY("Pow"),
     K_BINARY("Equal"), K_BINARY("Greater"), K_BINARY("Less"), K_BINARY("And"), K_BINARY("Or"),
     K_BINARY("Xor"),

@@ -34,6 +34,7 @@ int main(int argc, char **argv) {
     unary("Log", 2.0f);
     unary("Sqrt", 2.0f);
     unary("Erf", 0.0f);
+    unary("Gelu", 0.0f);
     unary("Abs", 0.0f);
     unary("Neg", 0.0f);
     unary("Reciprocal", 2.0f);

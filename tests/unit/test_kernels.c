@@ -218,8 +218,8 @@ int main(void) {
     }
     /* eltwise and broadcasting binary ops (oneDNN eltwise/binary vs C loops) */
     {
-        const char *ops[] = {"Relu", "Tanh", "Sigmoid", "Sqrt", "Exp", "Neg", "Abs"};
-        for (int i = 0; i < 7; i++) {
+        const char *ops[] = {"Relu", "Tanh", "Sigmoid", "Sqrt", "Exp", "Neg", "Abs", "Gelu"};
+        for (int i = 0; i < 8; i++) {
             struct vm_graph *g = new_graph();
             int64_t xd[3] = {B, T, E};
             int32_t x = add_input(g, "x", 3, xd), a, y;

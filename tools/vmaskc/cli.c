@@ -166,6 +166,7 @@ enum vm_status vm_cli_compile_onnx(const char *path, const struct vm_model_opts 
     enum vm_status s = vm_import(m, &io, &g, err);
     if (!s) s = vm_infer_graph(g, err);
     if (!s) s = vm_pass_inference_cleanup(g, err);
+    if (!s) s = vm_pass_optimize(g, err);
     if (s) {
         vm_graph_free(g);
         vm_onnx_free_model(m);
@@ -188,6 +189,7 @@ enum vm_status vm_cli_compile_onnx_training(const char *path, const struct vm_mo
     struct vm_graph *g = NULL;
     enum vm_status s = vm_import(m, &io, &g, err);
     if (!s) s = vm_infer_graph(g, err);
+    if (!s) s = vm_pass_optimize(g, err);
     if (s) {
         vm_graph_free(g);
         vm_onnx_free_model(m);

@@ -1,0 +1,253 @@
+/* pass_fuse: recognizes two formulas PyTorch exports as chains of small ops and replaces each by
+ * one op that runs as a single oneDNN primitive (bench/README.md: these chains made BERT-style
+ * models 2x slower than ONNX Runtime):
+ *
+ *  - LayerNorm below opset 17: m = ReduceMean(x); d = x - m; v = ReduceMean(d ^ 2); y = d /
+ *    sqrt(v + eps) [* gamma + beta] over trailing axes -> LayerNormalization(x, gamma, beta);
+ *  - the erf GELU: x * 0.5 * (1 + erf(x / sqrt(2))) in any association of its products -> Gelu(x).
+ *
+ * A chain is fused only when its intermediate values have no readers outside it, so nothing else
+ * observes the difference. The chain's last value keeps its id and name (a graph output, or a
+ * --mask-after value, stays addressable); the other nodes die.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ops.h"
+#include "passes.h"
+
+/* The single live node reading v (with the input slot), or -1 when zero or several. */
+static int32_t only_reader(const struct vm_graph *g, int32_t v, int *slot) {
+    int32_t found = -1;
+    for (int32_t i = 0; i < g->n_nodes; i++) {
+        const struct vm_node *n = &g->nodes[i];
+        if (n->dead) continue;
+        for (int32_t k = 0; k < n->n_in; k++) {
+            if (n->in[k] != v) continue;
+            if (found >= 0) return -1;
+            found = i;
+            if (slot) *slot = k;
+        }
+    }
+    if (g->values[v].flags & VM_VALUE_OUTPUT) return -1;
+    return found;
+}
+
+static int32_t readers(const struct vm_graph *g, int32_t v) { return vm_graph_count_uses(g, v); }
+
+static bool is_op(const struct vm_graph *g, int32_t node, const char *op) {
+    return node >= 0 && !g->nodes[node].dead && !strcmp(vm_op_name(g->nodes[node].op), op);
+}
+
+static int32_t producer(const struct vm_graph *g, int32_t v) { return v >= 0 ? g->values[v].producer : -1; }
+
+/* A float constant scalar (any rank, one element) equal to want within tol. */
+static bool const_near(const struct vm_graph *g, int32_t v, double want, double tol) {
+    const struct vm_value *val = &g->values[v];
+    if (!val->data || (val->flags & VM_VALUE_PARAM) || !vm_dtype_is_float(val->dtype) || vm_value_numel(val) != 1) return false;
+    return fabs(vm_value_data_f64(val, 0) - want) <= tol;
+}
+
+static bool const_scalar(const struct vm_graph *g, int32_t v, double *out) {
+    const struct vm_value *val = &g->values[v];
+    if (!val->data || (val->flags & VM_VALUE_PARAM) || !vm_dtype_is_float(val->dtype) || vm_value_numel(val) != 1) return false;
+    *out = vm_value_data_f64(val, 0);
+    return true;
+}
+
+/* Binary node n = op(a, other) in either order: returns the other operand, -1 when a is not one. */
+static int32_t other_operand(const struct vm_graph *g, int32_t n, int32_t a) {
+    const struct vm_node *nd = &g->nodes[n];
+    if (nd->n_in != 2) return -1;
+    if (nd->in[0] == a) return nd->in[1];
+    if (nd->in[1] == a && strcmp(vm_op_name(nd->op), "Sub") && strcmp(vm_op_name(nd->op), "Div")) return nd->in[0];
+    return -1;
+}
+
+static void kill(struct vm_graph *g, int32_t n) { g->nodes[n].dead = true; }
+
+/* The ReduceMean node's axes if they are the trailing block of a rank-r input, keepdims 1. */
+static int trailing_axes(const struct vm_graph *g, int32_t n, int r) {
+    const struct vm_attr *a = vm_node_attr(g, n, "axes");
+    if (!a || a->type != VM_ATTR_INTS || a->n < 1 || vm_node_int(g, n, "keepdims", 1) != 1) return -1;
+    for (int i = 0; i < a->n; i++)
+        if (a->ints[i] != r - a->n + i) return -1;
+    return a->n;
+}
+
+static enum vm_status replace_with(struct vm_graph *g, const char *op, const char *name, int n_in, const int32_t *in,
+                                   int32_t out, int32_t *node_out, struct vm_error *err) {
+    int32_t opi = vm_op_find(NULL, op);
+    if (opi < 0) opi = vm_op_find("vmaskc", op);
+    int32_t id = vm_graph_add_node(g, opi, name, n_in, in, 1, &out, err);
+    if (id < 0) return err->code;
+    *node_out = id;
+    return VM_OK;
+}
+
+static enum vm_status fuse_layernorm(struct vm_graph *g, int32_t div, bool *changed, struct vm_error *err) {
+    /* n = Div(d, sd), sd = Sqrt(ve), ve = Add(v, eps), v = ReduceMean(p), p = Pow(d, 2),
+     * d = Sub(x, m), m = ReduceMean(x) */
+    const struct vm_node *dn = &g->nodes[div];
+    int32_t d = dn->in[0], sd = dn->in[1], n = dn->out[0];
+    int32_t sqrt_n = producer(g, sd);
+    if (!is_op(g, sqrt_n, "Sqrt")) return VM_OK;
+    int32_t ve = g->nodes[sqrt_n].in[0], add_n = producer(g, ve);
+    if (!is_op(g, add_n, "Add")) return VM_OK;
+    int32_t v = -1;
+    double eps = 0;
+    for (int k = 0; k < 2; k++) {
+        int32_t a = g->nodes[add_n].in[k], b = g->nodes[add_n].in[1 - k];
+        if (const_scalar(g, b, &eps) && is_op(g, producer(g, a), "ReduceMean")) v = a;
+    }
+    if (v < 0 || !(eps > 0)) return VM_OK;
+    int32_t rv = producer(g, v), p = g->nodes[rv].in[0], pow_n = producer(g, p);
+    if (!is_op(g, pow_n, "Pow") || g->nodes[pow_n].in[0] != d || !const_near(g, g->nodes[pow_n].in[1], 2.0, 0)) return VM_OK;
+    int32_t sub_n = producer(g, d);
+    if (!is_op(g, sub_n, "Sub")) return VM_OK;
+    int32_t x = g->nodes[sub_n].in[0], m = g->nodes[sub_n].in[1], rm = producer(g, m);
+    if (!is_op(g, rm, "ReduceMean") || g->nodes[rm].in[0] != x) return VM_OK;
+    const struct vm_value *xv = &g->values[x];
+    if (xv->dtype != VM_DTYPE_FLOAT) return VM_OK;
+    const int xrank = xv->rank; /* xv may move when values are added below */
+    int k1 = trailing_axes(g, rm, xrank), k2 = trailing_axes(g, rv, xrank);
+    if (k1 < 1 || k1 != k2) return VM_OK;
+    /* intermediates read only inside the chain */
+    if (readers(g, m) != 1 || readers(g, d) != 2 || readers(g, p) != 1 || readers(g, v) != 1 || readers(g, ve) != 1 ||
+        readers(g, sd) != 1 || (g->values[m].flags | g->values[d].flags | g->values[p].flags | g->values[v].flags |
+                                g->values[ve].flags | g->values[sd].flags) & VM_VALUE_OUTPUT)
+        return VM_OK;
+    /* optional affine: y = n * gamma + beta, gamma/beta shaped like the normalized dims */
+    int32_t gamma = -1, beta = -1, out = n, mul_n = -1, badd_n = -1;
+    int slot;
+    int32_t r1 = only_reader(g, n, &slot);
+    if (is_op(g, r1, "Mul")) {
+        int32_t o = other_operand(g, r1, n);
+        if (o >= 0 && g->values[o].rank == k1 && g->values[o].dtype == VM_DTYPE_FLOAT) {
+            bool shape_ok = true;
+            for (int i = 0; i < k1; i++) shape_ok &= vm_dim_eq(&g->values[o].dims[i], &xv->dims[xv->rank - k1 + i]);
+            if (shape_ok) {
+                gamma = o;
+                mul_n = r1;
+                out = g->nodes[r1].out[0];
+                int32_t r2 = only_reader(g, out, &slot);
+                if (is_op(g, r2, "Add")) {
+                    int32_t ob = other_operand(g, r2, out);
+                    if (ob >= 0 && g->values[ob].rank == k1 && g->values[ob].dtype == VM_DTYPE_FLOAT) {
+                        bool ok = true;
+                        for (int i = 0; i < k1; i++) ok &= vm_dim_eq(&g->values[ob].dims[i], &xv->dims[xv->rank - k1 + i]);
+                        if (ok) {
+                            beta = ob;
+                            badd_n = r2;
+                            out = g->nodes[r2].out[0];
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if (gamma < 0) {
+        /* LayerNormalization needs a scale: a constant of ones over the normalized dims */
+        int64_t dims[VM_MAX_RANK], cnt = 1;
+        for (int i = 0; i < k1; i++) {
+            if (!vm_dim_is_const(&xv->dims[xv->rank - k1 + i])) return VM_OK;
+            dims[i] = vm_dim_value(&xv->dims[xv->rank - k1 + i]);
+            cnt *= dims[i];
+        }
+        gamma = vm_graph_fresh_value(g, "layernorm.ones", VM_DTYPE_FLOAT, err);
+        float *ones = vm_malloc(sizeof(float) * (size_t)cnt, err);
+        if (gamma < 0 || !ones) return VM_ENOMEM;
+        for (int64_t i = 0; i < cnt; i++) ones[i] = 1.0f;
+        vm_value_set_shape_ints(&g->values[gamma], k1, dims);
+        vm_value_set_data(&g->values[gamma], ones, sizeof(float) * (size_t)cnt);
+    }
+    char name[512];
+    snprintf(name, sizeof name, "%s/fused_LayerNormalization", g->nodes[div].name);
+    int32_t in[3] = {x, gamma, beta}, ln = -1;
+    kill(g, rm);
+    kill(g, sub_n);
+    kill(g, pow_n);
+    kill(g, rv);
+    kill(g, add_n);
+    kill(g, sqrt_n);
+    kill(g, div);
+    if (mul_n >= 0) kill(g, mul_n);
+    if (badd_n >= 0) kill(g, badd_n);
+    enum vm_status s = replace_with(g, "LayerNormalization", name, beta >= 0 ? 3 : 2, in, out, &ln, err);
+    if (!s) s = vm_node_set_int(g, ln, "axis", xrank - k1, err);
+    if (!s) s = vm_node_set_float(g, ln, "epsilon", eps, err);
+    if (!s) s = vm_op_row(g->nodes[ln].op)->infer(g, ln, err);
+    *changed = true;
+    return s;
+}
+
+static enum vm_status fuse_gelu(struct vm_graph *g, int32_t erf_n, bool *changed, struct vm_error *err) {
+    /* c = Add(Erf(Div(x, sqrt2) | Mul(x, 1/sqrt2)), 1) */
+    int32_t a = g->nodes[erf_n].in[0], b = g->nodes[erf_n].out[0], pre = producer(g, a), x = -1;
+    if (is_op(g, pre, "Div") && const_near(g, g->nodes[pre].in[1], M_SQRT2, 1e-6)) x = g->nodes[pre].in[0];
+    else if (is_op(g, pre, "Mul")) {
+        for (int k = 0; k < 2; k++)
+            if (const_near(g, g->nodes[pre].in[1 - k], M_SQRT1_2, 1e-6)) x = g->nodes[pre].in[k];
+    }
+    if (x < 0 || g->values[x].dtype != VM_DTYPE_FLOAT || readers(g, a) != 1) return VM_OK;
+    int slot;
+    int32_t add1 = only_reader(g, b, &slot);
+    if (!is_op(g, add1, "Add")) return VM_OK;
+    int32_t one = other_operand(g, add1, b);
+    if (one < 0 || !const_near(g, one, 1.0, 0)) return VM_OK;
+    int32_t c = g->nodes[add1].out[0];
+    /* the products: {x, c, 0.5} in any association */
+    int32_t m1 = only_reader(g, c, &slot), t_n = -1, last = -1;
+    if (!is_op(g, m1, "Mul")) return VM_OK;
+    int32_t o1 = other_operand(g, m1, c), d = g->nodes[m1].out[0];
+    if (o1 == x) {
+        /* (x * c) * 0.5 */
+        int32_t m2 = only_reader(g, d, &slot);
+        if (!is_op(g, m2, "Mul")) return VM_OK;
+        int32_t half = other_operand(g, m2, d);
+        if (half < 0 || !const_near(g, half, 0.5, 0)) return VM_OK;
+        last = m2;
+    } else if (o1 >= 0 && const_near(g, o1, 0.5, 0)) {
+        /* (c * 0.5) * x */
+        int32_t m2 = only_reader(g, d, &slot);
+        if (!is_op(g, m2, "Mul") || other_operand(g, m2, d) != x) return VM_OK;
+        last = m2;
+    } else if (o1 >= 0 && is_op(g, producer(g, o1), "Mul") && readers(g, o1) == 1) {
+        /* (x * 0.5) * c */
+        t_n = producer(g, o1);
+        int32_t other = other_operand(g, t_n, x);
+        if (other < 0 || !const_near(g, other, 0.5, 0)) return VM_OK;
+        last = m1;
+    } else {
+        return VM_OK;
+    }
+    int32_t out = g->nodes[last].out[0];
+    char name[512];
+    snprintf(name, sizeof name, "%s/fused_Gelu", g->nodes[erf_n].name);
+    kill(g, pre);
+    kill(g, erf_n);
+    kill(g, add1);
+    kill(g, m1);
+    if (last != m1) kill(g, last);
+    if (t_n >= 0) kill(g, t_n);
+    int32_t gid = -1;
+    enum vm_status s = replace_with(g, "Gelu", name, 1, &x, out, &gid, err);
+    if (!s) s = vm_op_row(g->nodes[gid].op)->infer(g, gid, err);
+    *changed = true;
+    return s;
+}
+
+enum vm_status vm_pass_fuse_norm_gelu(struct vm_graph *g, struct vm_error *err) {
+    bool changed = false;
+    enum vm_status s = VM_OK;
+    int32_t n_nodes = g->n_nodes;
+    for (int32_t i = 0; i < n_nodes && !s; i++) {
+        if (g->nodes[i].dead) continue;
+        const char *op = vm_op_name(g->nodes[i].op);
+        if (!strcmp(op, "Div")) s = fuse_layernorm(g, i, &changed, err);
+        else if (!strcmp(op, "Erf")) s = fuse_gelu(g, i, &changed, err);
+    }
+    if (s) return s;
+    return changed ? vm_graph_sort(g, err) : VM_OK;
+}
