@@ -60,5 +60,21 @@ expect 2 "--threads needs a positive integer" "$vmaskc" run "$fx/good.onnx" --te
 expect 2 "--shape needs NAME=D0,D1" "$vmaskc" compile "$fx/good.onnx" -o "$tmp/x.vmplan" --shape input_ids
 expect 3 "dimension 1 is 3 but the model expects 5" "$vmaskc" run "$fx/good.onnx" --test-data "$fx/data_ok" --shape input_ids=2,5
 
+# explanations: a small VMASK model and a plain one, trained on the synthetic task in a second
+t=$(dirname "$fx")/train; cnn=$(dirname "$fx")/fixtures/models/cnn_conv1d_reducemax_op13/model.onnx
+if "$vmaskc" train "$cnn" --vocab "$t/vocab.txt" --train "$t/train.tsv" --dev "$t/dev.tsv" --epochs 1 -o "$tmp/vm.onnx" >/dev/null 2>&1 &&
+   "$vmaskc" train "$cnn" --vocab "$t/vocab.txt" --train "$t/train.tsv" --dev "$t/dev.tsv" --epochs 1 --no-mask -o "$tmp/base.onnx" >/dev/null 2>&1; then
+  printf '1\t\n' > "$tmp/empty_text.tsv"
+  head -3 "$t/vocab.txt" > "$tmp/short_vocab.txt"
+  expect 3 "has no VMASK word mask" "$vmaskc" explain "$tmp/base.onnx" --data "$t/test.tsv" --method mask --limit 3
+  expect 3 "empty_text.tsv:1"      "$vmaskc" explain "$tmp/vm.onnx" --data "$tmp/empty_text.tsv" --method lime
+  expect 3 "vocabulary"            "$vmaskc" explain "$tmp/vm.onnx" --data "$t/test.tsv" --vocab "$tmp/short_vocab.txt" --limit 3
+  expect 2 "--aopc-k"              "$vmaskc" explain "$tmp/vm.onnx" --data "$t/test.tsv" --aopc-k 0
+  expect 3 "does-not-exist.tsv"    "$vmaskc" compare "$tmp/base.onnx" "$tmp/vm.onnx" --data "$tmp/does-not-exist.tsv"
+  expect 3 "has no word-level mask" "$vmaskc" words "$tmp/base.onnx"
+else
+  echo "FAIL: could not train the small models for the explanation cases"; fail=$((fail+1))
+fi
+
 echo "bad-input: $pass passed, $fail failed"
 [ $fail -eq 0 ]
