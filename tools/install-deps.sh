@@ -13,11 +13,17 @@ for a in "$@"; do
     *) echo "usage: tools/install-deps.sh [--test]" >&2; exit 2 ;;
   esac
 done
-[ $TEST -eq 1 ] && PKGS="$PKGS libonnx-testdata python3-onnx nodejs npm tidy python3-html5lib libxml2-utils"
+[ $TEST -eq 1 ] && PKGS="$PKGS libonnx-testdata python3-onnx tidy python3-html5lib libxml2-utils"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
+# Node.js and npm: a machine may already have them from elsewhere (NodeSource's nodejs bundles npm
+# and conflicts with Debian's npm package), so ask for Debian's only when the commands are absent.
+if [ $TEST -eq 1 ]; then
+  command -v node >/dev/null 2>&1 || missing="$missing nodejs"
+  command -v npm >/dev/null 2>&1 || missing="$missing npm"
+fi
 if [ -n "$missing" ]; then
   echo "installing:$missing"
   $SUDO apt-get update -qq
