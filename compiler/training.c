@@ -333,13 +333,15 @@ enum vm_status vm_annotate_text_model(struct vm_graph *g, const char *embedding,
     for (int32_t oi = 0; oi < g->n_order; oi++) {
         const struct vm_node *n = &g->nodes[g->order[oi]];
         const char *op = vm_op_name(n->op);
-        if (strcmp(op, "Conv") && strcmp(op, "MaxPool") && strcmp(op, "AveragePool")) continue;
+        bool cl = !strcmp(op, "ConvCL"); /* channels-last: spatial dims start at 1, not 2 */
+        if (!cl && strcmp(op, "Conv") && strcmp(op, "MaxPool") && strcmp(op, "AveragePool")) continue;
         const struct vm_value *x = &g->values[n->in[0]];
+        int sp = cl ? 1 : 2;
         const struct vm_attr *ks = vm_node_attr(g, g->order[oi], "kernel_shape"), *dl = vm_node_attr(g, g->order[oi], "dilations"),
                              *pd = vm_node_attr(g, g->order[oi], "pads");
         if (!ks || ks->type != VM_ATTR_INTS) continue;
-        for (int k = 0; k < ks->n && k + 2 < x->rank; k++) {
-            const struct vm_dim *d = &x->dims[k + 2];
+        for (int k = 0; k < ks->n && k + sp < x->rank - (cl ? 1 : 0); k++) {
+            const struct vm_dim *d = &x->dims[k + sp];
             if (vm_dim_is_const(d) || d->n != 1 || d->t[0].sym[1] >= 0) continue; /* only c*seq */
             int64_t dil = dl && dl->type == VM_ATTR_INTS && k < dl->n ? dl->ints[k] : 1;
             int64_t pads = pd && pd->type == VM_ATTR_INTS && pd->n == 2 * ks->n ? pd->ints[k] + pd->ints[k + ks->n] : 0;

@@ -1,15 +1,20 @@
 /* nn: convolution, pooling, Gemm/MatMul, Softmax/LogSoftmax and LayerNormalization.
  *
+ * ConvCL (domain "vmaskc") is Conv on channels-last tensors, X (N, spatial..., C) and
+ * Y (N, spatial..., M), with Conv's W, B and attributes; the layout pass (pass_layout.c) makes it
+ * from Transpose -> Conv. It shares Conv's infer and gradient rule; its ConvGradData /
+ * ConvGradWeight carry channels_last = 1 (dY, X, dX channels-last).
  * Every infer here leaves the node in one canonical form the runtime reads without knowing ONNX's
  * defaults or opset differences:
- *  - Conv/MaxPool/AveragePool: kernel_shape, strides, dilations (where the op has them), pads
+ *  - Conv/ConvCL/MaxPool/AveragePool: kernel_shape, strides, dilations (where the op has them), pads
  *    (begin..., end...) all explicit; auto_pad is resolved into pads and set to "NOTSET"; ceil_mode
  *    is 0 whenever it cannot change the output (auto_pad SAME/VALID, symbolic exact lengths);
  *  - Gemm: alpha, beta, transA, transB explicit;
  *  - Softmax/LogSoftmax: axis explicit and non-negative; opset <= 12 models whose 2-D coercion
  *    differs from the single-axis form keep the internal attribute `coerce_2d` = 1 (softmax over
  *    the flattened dims [axis, rank));
- *  - LayerNormalization: axis non-negative, epsilon and stash_type explicit.
+ *  - LayerNormalization: axis non-negative, epsilon and stash_type explicit;
+ *  - ConvGradData/ConvGradWeight: channels_last 0 or 1 explicit.
  * Shapes may be symbolic (batch, seq): window outputs are (T + pads - dil*(k-1) - 1) / stride + 1
  * in the dim algebra, exact for stride 1; a stride that does not divide a symbolic length is
  * reported so the user can fix the length with --shape.
@@ -85,14 +90,15 @@ struct window {
     int64_t ceil_mode;
 };
 
-enum { WIN_DILATIONS = 1, WIN_CEIL = 2 };
+/* WIN_CL: X is channels-last (N, spatial..., C), so the spatial dims start at axis 1, not 2. */
+enum { WIN_DILATIONS = 1, WIN_CEIL = 2, WIN_CL = 4 };
 
 /* Validates and normalizes the window attributes of node n over input x (rank 2 + sp) and computes
  * the spatial output dims. wk: Conv's kernel from the weight (entries -1 when symbolic), or NULL
  * for the pools, where kernel_shape is required. */
 static enum vm_status window_infer(struct vm_graph *g, int32_t n, const struct vm_value *x, const int64_t *wk,
                                    unsigned opts, struct window *w, struct vm_dim *out, struct vm_error *err) {
-    int sp = x->rank - 2;
+    int sp = x->rank - 2, sp0 = (opts & WIN_CL) ? 1 : 2;
     bool has;
     enum vm_status s;
     char b1[128], b2[128];
@@ -147,7 +153,7 @@ static enum vm_status window_infer(struct vm_graph *g, int32_t n, const struct v
     }
     bool ceil_needed = false;
     for (int i = 0; i < sp; i++) {
-        const struct vm_dim *in = &x->dims[2 + i];
+        const struct vm_dim *in = &x->dims[sp0 + i];
         int64_t dk = w->d[i] * (w->k[i] - 1) + 1; /* dilated kernel extent */
         if (same) {
             /* out = ceil(in / s); pads total = max(0, (out - 1) * s + dk - in), the odd one at the end
@@ -238,12 +244,21 @@ static enum vm_status check_spatial_rank(struct vm_graph *g, int32_t n, const st
     return VM_OK;
 }
 
+static bool is_op(struct vm_graph *g, int32_t n, const char *name) {
+    return strcmp(vm_op_name(g->nodes[n].op), name) == 0;
+}
+
+/* Conv, and ConvCL: the same convolution on channels-last tensors, X (N, spatial..., C) and
+ * Y (N, spatial..., M); W, B and the attributes are Conv's (W stays [M, C/G, k...]). ConvCL is
+ * internal: the layout pass (pass_layout.c) makes it from Transpose -> Conv. */
 static enum vm_status infer_conv(struct vm_graph *g, int32_t n, struct vm_error *err) {
     enum vm_status s;
     if ((s = vm_check_dtype(g, n, 0, err, F, 0)) || (s = vm_check_dtype(g, n, 1, err, F, 0)) || (s = check_float_opt(g, n, 2, err)))
         return s;
     struct vm_value *x = vm_in(g, n, 0), *wv = vm_in(g, n, 1), *b = vm_has_in(g, n, 2) ? vm_in(g, n, 2) : NULL;
     if ((s = check_spatial_rank(g, n, x, "X", err))) return s;
+    bool cl = is_op(g, n, "ConvCL");
+    int ci = cl ? x->rank - 1 : 1; /* channel axis of X and Y */
     if (wv->rank != x->rank)
         return vm_node_errorf(g, n, err, VM_EINVAL, "Conv weight '%s' has rank %d but X has rank %d", wv->name, (int)wv->rank,
                               (int)x->rank);
@@ -252,12 +267,12 @@ static enum vm_status infer_conv(struct vm_graph *g, int32_t n, struct vm_error 
     if (group < 1) return vm_node_errorf(g, n, err, VM_EINVAL, "group %lld must be at least 1", (long long)group);
     char b1[128], b2[128];
     struct vm_dim gd = vm_dim_const(group), cin;
-    if (vm_dim_mul(&cin, &wv->dims[1], &gd) || !vm_dim_eq(&cin, &x->dims[1])) {
+    if (vm_dim_mul(&cin, &wv->dims[1], &gd) || !vm_dim_eq(&cin, &x->dims[ci])) {
         if (group == 1)
             return vm_node_errorf(g, n, err, VM_EINVAL, "Conv weight has %s input channels but X has %s",
-                                  dstr(g, &wv->dims[1], b1, sizeof b1), dstr(g, &x->dims[1], b2, sizeof b2));
+                                  dstr(g, &wv->dims[1], b1, sizeof b1), dstr(g, &x->dims[ci], b2, sizeof b2));
         return vm_node_errorf(g, n, err, VM_EINVAL, "Conv weight has %s input channels per group x %lld groups but X has %s",
-                              dstr(g, &wv->dims[1], b1, sizeof b1), (long long)group, dstr(g, &x->dims[1], b2, sizeof b2));
+                              dstr(g, &wv->dims[1], b1, sizeof b1), (long long)group, dstr(g, &x->dims[ci], b2, sizeof b2));
     }
     const struct vm_dim *m = &wv->dims[0];
     if (vm_dim_is_const(m) && vm_dim_value(m) % group != 0)
@@ -270,16 +285,12 @@ static enum vm_status infer_conv(struct vm_graph *g, int32_t n, struct vm_error 
     for (int i = 0; i < x->rank - 2; i++) wk[i] = vm_dim_is_const(&wv->dims[2 + i]) ? vm_dim_value(&wv->dims[2 + i]) : -1;
     struct window w;
     struct vm_dim dims[VM_MAX_RANK];
-    if ((s = window_infer(g, n, x, wk, WIN_DILATIONS, &w, dims + 2, err))) return s;
+    if ((s = window_infer(g, n, x, wk, WIN_DILATIONS | (cl ? WIN_CL : 0), &w, cl ? dims + 1 : dims + 2, err))) return s;
     if ((s = vm_node_set_int(g, n, "group", group, err))) return s;
     dims[0] = x->dims[0];
-    dims[1] = *m;
+    dims[ci] = *m;
     vm_set_out(g, n, 0, F, x->rank, dims);
     return VM_OK;
-}
-
-static bool is_op(struct vm_graph *g, int32_t n, const char *name) {
-    return strcmp(vm_op_name(g->nodes[n].op), name) == 0;
 }
 
 static enum vm_status infer_pool(struct vm_graph *g, int32_t n, struct vm_error *err) {
@@ -554,13 +565,21 @@ static int32_t grad_op(struct vm_autodiff *ad, int32_t n, const char *op, int n_
 
 #define WIN_ATTRS "dilations group kernel_shape pads strides"
 
+/* Conv and ConvCL: ConvGradData(dY, W, shape(X)) -> dX and ConvGradWeight(dY, X, shape(W)) ->
+ * dW [, dB]; for ConvCL both carry channels_last = 1 (dY, X and dX channels-last). */
 static enum vm_status grad_conv(struct vm_autodiff *ad, int32_t n, struct vm_error *err) {
     struct vm_graph *g = vm_ad_graph(ad);
     int32_t dy = vm_ad_dy(ad, n, 0), x = g->nodes[n].in[0], w = g->nodes[n].in[1];
     if (dy < 0) return VM_OK;
+    int64_t cl = is_op(g, n, "ConvCL");
     if (vm_ad_wants(ad, n, 0)) {
-        int32_t in[3] = {dy, w, vm_ad_shape_of(ad, x)};
-        GIVE(0, grad_op(ad, n, "ConvGradData", 3, in, WIN_ATTRS));
+        int32_t in[3] = {dy, w, vm_ad_shape_of(ad, x)}, dx;
+        int32_t id = grad_node(ad, n, "ConvGradData", 3, in, 1, &dx, WIN_ATTRS);
+        if (id < 0) return err->code;
+        enum vm_status s = vm_node_set_int(g, id, "channels_last", cl, err);
+        if (!s) s = vm_ad_end(ad, id);
+        if (s) return s;
+        GIVE(0, dx);
     }
     bool ww = vm_ad_wants(ad, n, 1), wb = vm_ad_wants(ad, n, 2);
     if (ww || wb) {
@@ -568,7 +587,8 @@ static enum vm_status grad_conv(struct vm_autodiff *ad, int32_t n, struct vm_err
         int32_t in[3] = {dy, x, vm_ad_shape_of(ad, w)}, outs[2];
         int32_t id = grad_node(ad, n, "ConvGradWeight", 3, in, wb ? 2 : 1, outs, WIN_ATTRS);
         if (id < 0) return err->code;
-        enum vm_status s = vm_ad_end(ad, id);
+        enum vm_status s = vm_node_set_int(g, id, "channels_last", cl, err);
+        if (!s) s = vm_ad_end(ad, id);
         if (s) return s;
         if (ww) GIVE(1, outs[0]);
         if (wb) GIVE(2, outs[1]);
@@ -788,17 +808,32 @@ static enum vm_status infer_like_input1(struct vm_graph *g, int32_t n, struct vm
     return s ? s : out_like(g, n, 1, 0, err);
 }
 
+/* channels_last: 0 or 1, made explicit. */
+static enum vm_status conv_grad_layout(struct vm_graph *g, int32_t n, bool *cl, struct vm_error *err) {
+    int64_t v;
+    enum vm_status s = get_int(g, n, "channels_last", 0, &v, err);
+    if (s) return s;
+    if (v != 0 && v != 1) return vm_node_errorf(g, n, err, VM_EINVAL, "channels_last must be 0 or 1, not %lld", (long long)v);
+    *cl = v != 0;
+    return vm_node_set_int(g, n, "channels_last", v, err);
+}
+
 static enum vm_status infer_conv_grad_data(struct vm_graph *g, int32_t n, struct vm_error *err) {
     enum vm_status s;
-    if ((s = vm_check_dtype(g, n, 0, err, F, 0)) || (s = vm_check_dtype(g, n, 1, err, F, 0))) return s;
+    bool cl = false;
+    if ((s = vm_check_dtype(g, n, 0, err, F, 0)) || (s = vm_check_dtype(g, n, 1, err, F, 0)) || (s = conv_grad_layout(g, n, &cl, err)))
+        return s;
     return out_like(g, n, 2, 0, err);
 }
 
 static enum vm_status infer_conv_grad_weight(struct vm_graph *g, int32_t n, struct vm_error *err) {
     enum vm_status s;
-    if ((s = vm_check_dtype(g, n, 0, err, F, 0)) || (s = vm_check_dtype(g, n, 1, err, F, 0))) return s;
+    bool cl = false;
+    if ((s = vm_check_dtype(g, n, 0, err, F, 0)) || (s = vm_check_dtype(g, n, 1, err, F, 0)) || (s = conv_grad_layout(g, n, &cl, err)))
+        return s;
     if ((s = out_like(g, n, 2, 0, err))) return s;
-    if (g->nodes[n].n_out > 1) vm_set_out(g, n, 1, F, 1, &vm_in(g, n, 0)->dims[1]);
+    struct vm_value *dy = vm_in(g, n, 0);
+    if (g->nodes[n].n_out > 1) vm_set_out(g, n, 1, F, 1, &dy->dims[cl ? dy->rank - 1 : 1]);
     return VM_OK;
 }
 
@@ -840,6 +875,8 @@ static enum vm_status infer_matmul_t(struct vm_graph *g, int32_t n, struct vm_er
 
 const struct vm_op_row vm_ops_nn[] = {
     {"Conv", NULL, 2, 3, 1, 1, "auto_pad dilations group kernel_shape pads strides", 0, 0, 0, NULL, infer_conv, NULL, grad_conv},
+    {"ConvCL", "vmaskc", 2, 3, 1, 1, "auto_pad dilations group kernel_shape pads strides", 0, 0, VM_OP_INTERNAL, NULL, infer_conv, NULL,
+     grad_conv},
     {"MaxPool", NULL, 1, 1, 1, 2, "auto_pad ceil_mode dilations kernel_shape pads storage_order strides", 0, 0, 0, NULL, infer_pool,
      NULL, grad_pool},
     {"AveragePool", NULL, 1, 1, 1, 1, "auto_pad ceil_mode count_include_pad kernel_shape pads strides", 0, 0, 0, NULL, infer_pool,
@@ -853,9 +890,9 @@ const struct vm_op_row vm_ops_nn[] = {
     {"LayerNormalization", NULL, 2, 3, 1, 3, "axis epsilon stash_type", 0, 0, 0, NULL, infer_layernorm, NULL, grad_layernorm},
     /* backward ops (autodiff) */
     {"MatMulT", "vmaskc", 2, 2, 1, 1, "transA transB", 0, 0x3, VM_OP_INTERNAL | VM_OP_NO_GRAD, NULL, infer_matmul_t, NULL, NULL},
-    {"ConvGradData", "vmaskc", 3, 3, 1, 1, "dilations group kernel_shape pads strides", 0x4, 0x7, VM_OP_INTERNAL | VM_OP_NO_GRAD, NULL,
+    {"ConvGradData", "vmaskc", 3, 3, 1, 1, "channels_last dilations group kernel_shape pads strides", 0x4, 0x7, VM_OP_INTERNAL | VM_OP_NO_GRAD, NULL,
      infer_conv_grad_data, NULL, NULL},
-    {"ConvGradWeight", "vmaskc", 3, 3, 1, 2, "dilations group kernel_shape pads strides", 0x4, 0x7, VM_OP_INTERNAL | VM_OP_NO_GRAD,
+    {"ConvGradWeight", "vmaskc", 3, 3, 1, 2, "channels_last dilations group kernel_shape pads strides", 0x4, 0x7, VM_OP_INTERNAL | VM_OP_NO_GRAD,
      NULL, infer_conv_grad_weight, NULL, NULL},
     {"MaxPoolGrad", "vmaskc", 2, 2, 1, 1, "dilations kernel_shape pads strides", 0, 0x3, VM_OP_INTERNAL | VM_OP_NO_GRAD, NULL,
      infer_like_input1, NULL, NULL},

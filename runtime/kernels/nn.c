@@ -1,11 +1,13 @@
-/* nn kernels: Conv, MaxPool/AveragePool, GlobalMaxPool/GlobalAveragePool, Gemm, MatMul, Softmax/
+/* nn kernels: Conv, ConvCL, MaxPool/AveragePool, GlobalMaxPool/GlobalAveragePool, Gemm, MatMul, Softmax/
  * LogSoftmax, LayerNormalization, and their backward ops (autodiff): ConvGradData/ConvGradWeight,
  * MaxPoolGrad/AveragePoolGrad, GlobalMaxPoolGrad/GlobalAveragePoolGrad, MatMulT, SoftmaxGrad,
  * LayerNormGrad (compiler/ops/nn.c explains which rule emits which).
  *
  * float32 work runs on oneDNN primitives built in prepare over plain row-major layouts (ncw/nchw
  * activations, oihw / goihw weights); memory objects are created handle-less and pointed at the
- * tensors at each run. Each op keeps its naive C reference beside it: prepare chooses it under
+ * tensors at each run. The exception is the channels-last convolution (ConvCL and the
+ * channels_last gradients): nwc/nhwc/ndhwc activations and `any` weights, reordered at each run
+ * (see struct wreorder). Each op keeps its naive C reference beside it: prepare chooses it under
  * --reference-kernels (c->m->ref_kernels), for zero-size tensors, and for the few cases oneDNN does
  * not express (MaxPool's Indices output, ceil-mode average pooling that counts padding, average
  * windows that can lie wholly in the padding). Global pools are plain C reductions. Attributes
@@ -39,27 +41,30 @@ static void mem_destroy(dnnl_memory_t *m) {
 
 struct win {
     int sp;                                   /* real spatial rank (1..3) */
+    bool cl;                                  /* channels-last X and Y: (N, spatial..., C) */
     int64_t N, C;                             /* batch, channels of X */
     int64_t in[SP], out[SP];                  /* lifted spatial dims of X and Y */
     int64_t k[SP], s[SP], d[SP], pb[SP], pe[SP];
 };
 
+/* cl: X and Y are channels-last (ConvCL and its gradients), spatial dims from axis 1. */
 static enum vm_status win_load(const struct vm_rt_step *s, const struct vm_rt_tensor *x, const struct vm_rt_tensor *y,
-                               bool dilations, struct win *w, struct vm_error *err) {
-    int sp = x->rank - 2;
+                               bool dilations, bool cl, struct win *w, struct vm_error *err) {
+    int sp = x->rank - 2, sp0 = cl ? 1 : 2;
     if (sp < 1 || sp > SP) return vm_rt_step_errorf(s, err, VM_EUNSUPPORTED, "input rank %d", (int)x->rank);
     int64_t k[SP], st[SP], d[SP] = {1, 1, 1}, p[2 * SP];
     if (vm_rt_attr_ints(s, "kernel_shape", k, SP) != sp || vm_rt_attr_ints(s, "strides", st, SP) != sp ||
         vm_rt_attr_ints(s, "pads", p, 2 * SP) != 2 * sp || (dilations && vm_rt_attr_ints(s, "dilations", d, SP) != sp))
         return vm_rt_step_errorf(s, err, VM_EFORMAT, "window attributes are missing or malformed (the plan was not normalized)");
     w->sp = sp;
+    w->cl = cl;
     w->N = x->dims[0];
-    w->C = x->dims[1];
+    w->C = x->dims[cl ? x->rank - 1 : 1];
     for (int i = 0; i < SP; i++) {
         int j = i - (SP - sp); /* real spatial index, < 0 for lifted slots */
         bool real = j >= 0;
-        w->in[i] = real ? x->dims[2 + j] : 1;
-        w->out[i] = real ? y->dims[2 + j] : 1;
+        w->in[i] = real ? x->dims[sp0 + j] : 1;
+        w->out[i] = real ? y->dims[sp0 + j] : 1;
         w->k[i] = real ? k[j] : 1;
         w->s[i] = real ? st[j] : 1;
         w->d[i] = real && dilations ? d[j] : 1;
@@ -91,14 +96,112 @@ static void win_dnnl(const struct win *w, dnnl_dims_t strides, dnnl_dims_t kerne
     }
 }
 
-/* ---------------- Conv ---------------- */
+/* ---------------- layouts shared by Conv, ConvCL and their gradients ---------------- */
 
+/* Activation descriptor over oneDNN's logical (N, C, spatial...) dims: the tensor's plain row-major
+ * layout, or for a channels-last tensor (N, spatial..., C) the nwc / nhwc / ndhwc tag. */
+static dnnl_status_t act_md(dnnl_memory_desc_t *md, const struct vm_rt_tensor *t, bool cl) {
+    if (!cl) return vm_dnnl_md(md, t->rank, t->dims, VM_DTYPE_FLOAT);
+    dnnl_dims_t d;
+    d[0] = t->dims[0];
+    d[1] = t->dims[t->rank - 1];
+    for (int i = 1; i < t->rank - 1; i++) d[i + 1] = t->dims[i];
+    dnnl_format_tag_t tag = t->rank == 3 ? dnnl_nwc : t->rank == 4 ? dnnl_nhwc : dnnl_ndhwc;
+    return dnnl_memory_desc_init_by_tag(md, t->rank, d, dnnl_f32, tag);
+}
+
+/* Weight descriptor of a convolution: oihw, or goihw for groups (W [M, C/G, k...] row-major is
+ * exactly [G, M/G, C/G, k...]). */
+static dnnl_status_t conv_wmd(dnnl_memory_desc_t *md, const struct vm_rt_tensor *w, int64_t G) {
+    if (G == 1) return vm_dnnl_md(md, w->rank, w->dims, VM_DTYPE_FLOAT);
+    int64_t gd[VM_MAX_RANK + 1] = {G, w->dims[0] / G};
+    for (int i = 1; i < w->rank; i++) gd[i + 1] = w->dims[i];
+    return vm_dnnl_md(md, w->rank + 1, gd, VM_DTYPE_FLOAT);
+}
+
+/* The same dims with the format left to oneDNN. */
+static dnnl_status_t any_md(dnnl_memory_desc_t *md, const dnnl_memory_desc_t *plain) {
+    return dnnl_memory_desc_init_by_tag(md, plain->ndims, plain->dims, dnnl_f32, dnnl_format_tag_any);
+}
+
+/* Channels-last convolutions take `any` weights: on nwc/nhwc activations with plain oiw weights
+ * oneDNN 2.6 has only its reference implementation (about 1000x slower), while `any` gives
+ * brgconv (forward) and jit (backward) with blocked weights. The weights change at every optimizer
+ * step, so the plain tensor is reordered at each run (W into the primitive's layout, or dW out of
+ * it): one pass over C*M*k floats, small next to the convolution. The blocked buffer is allocated
+ * by oneDNN here, in prepare. */
+struct wreorder {
+    dnnl_primitive_t prim; /* NULL: the primitive takes the plain layout */
+    dnnl_memory_t plain, blocked;
+};
+
+static enum vm_status wreorder_init(struct vm_rt_ctx *c, const struct vm_rt_step *s, struct wreorder *r,
+                                    const dnnl_memory_desc_t *plain, const dnnl_memory_desc_t *chosen, bool into_chosen,
+                                    struct vm_error *err) {
+    if (!chosen) return vm_rt_step_errorf(s, err, VM_EDNNL, "oneDNN: no weight layout for the convolution");
+    if (dnnl_memory_desc_equal(plain, chosen)) return VM_OK;
+    VM_DNNL(dnnl_memory_create(&r->plain, plain, c->engine, DNNL_MEMORY_NONE), s, err);
+    VM_DNNL(dnnl_memory_create(&r->blocked, chosen, c->engine, DNNL_MEMORY_ALLOCATE), s, err);
+    dnnl_primitive_desc_t pd;
+    if (into_chosen) VM_DNNL(dnnl_reorder_primitive_desc_create(&pd, plain, c->engine, chosen, c->engine, NULL), s, err);
+    else VM_DNNL(dnnl_reorder_primitive_desc_create(&pd, chosen, c->engine, plain, c->engine, NULL), s, err);
+    dnnl_status_t ds = dnnl_primitive_create(&r->prim, pd);
+    dnnl_primitive_desc_destroy(pd);
+    VM_DNNL(ds, s, err);
+    return VM_OK;
+}
+
+static enum vm_status wreorder_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, const struct wreorder *r, const void *plain,
+                                   bool into_blocked, struct vm_error *err) {
+    set_handle(r->plain, plain);
+    dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, into_blocked ? r->plain : r->blocked}, {DNNL_ARG_TO, into_blocked ? r->blocked : r->plain}};
+    return vm_dnnl_exec(c, s, r->prim, 2, args, err);
+}
+
+static void wreorder_destroy(struct wreorder *r) {
+    if (r->prim) dnnl_primitive_destroy(r->prim);
+    r->prim = NULL;
+    mem_destroy(&r->plain);
+    mem_destroy(&r->blocked);
+}
+
+/* The channels-last C references transpose into channels-first scratch (allocated in prepare)
+ * and reuse the NCW loops. [N, S, C] -> [N, C, S] and back; S = product of the spatial dims. */
+static void nsc_to_ncs(const float *src, float *dst, int64_t N, int64_t S, int64_t C) {
+#pragma omp parallel for collapse(2) if (N * S * C > PAR_MIN)
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t i = 0; i < S; i++) dst[(n * C + c) * S + i] = src[(n * S + i) * C + c];
+}
+
+static void ncs_to_nsc(const float *src, float *dst, int64_t N, int64_t S, int64_t C) {
+#pragma omp parallel for collapse(2) if (N * S * C > PAR_MIN)
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t i = 0; i < S; i++)
+            for (int64_t c = 0; c < C; c++) dst[(n * S + i) * C + c] = src[(n * C + c) * S + i];
+}
+
+static int64_t win_in_size(const struct win *w) { return w->in[0] * w->in[1] * w->in[2]; }
+static int64_t win_out_size(const struct win *w) { return w->out[0] * w->out[1] * w->out[2]; }
+
+/* Scratch of n floats for a channels-last reference (n may be 0). */
+static enum vm_status scratch_alloc(float **p, int64_t n, struct vm_error *err) {
+    *p = vm_malloc(sizeof(float) * (size_t)(n > 0 ? n : 1), err);
+    return *p ? VM_OK : VM_ENOMEM;
+}
+
+/* ---------------- Conv, ConvCL ---------------- */
+
+/* ConvCL is Conv on channels-last X (N, spatial..., C) and Y (N, spatial..., M), made by the
+ * layout pass from Transpose -> Conv; same W, B and attributes. */
 struct conv_state {
     struct win w;
     int64_t M, G; /* output channels, groups */
     bool bias;
     struct vm_dnnl_prim p; /* p.prim NULL: C reference */
     dnnl_memory_t src, wei, bia, dst;
+    struct wreorder wr; /* ConvCL: W -> the primitive's weight layout, each run */
+    float *xs, *ys;     /* ConvCL reference: X and Y channels-first */
 };
 
 static void conv_release(void *p) {
@@ -109,6 +212,9 @@ static void conv_release(void *p) {
     mem_destroy(&st->wei);
     mem_destroy(&st->bia);
     mem_destroy(&st->dst);
+    wreorder_destroy(&st->wr);
+    free(st->xs);
+    free(st->ys);
     free(st);
 }
 
@@ -116,37 +222,41 @@ static enum vm_status conv_prepare(struct vm_rt_ctx *c, const struct vm_rt_step 
     struct conv_state *st = vm_calloc(1, sizeof *st, err);
     if (!st) return VM_ENOMEM;
     *state = st;
+    bool cl = strcmp(s->op, "ConvCL") == 0;
     const struct vm_rt_tensor *x = vm_rt_in(c, s, 0), *w = vm_rt_in(c, s, 1), *y = vm_rt_out(c, s, 0);
-    enum vm_status e = win_load(s, x, y, true, &st->w, err);
+    enum vm_status e = win_load(s, x, y, true, cl, &st->w, err);
     if (e) return e;
     st->M = w->dims[0];
     st->G = vm_rt_attr_int(s, "group", 1);
     st->bias = vm_rt_in(c, s, 2) != NULL;
-    if (st->G < 1 || st->M % st->G || st->w.C % st->G || w->dims[1] * st->G != st->w.C)
+    if (st->G < 1 || st->M % st->G || st->w.C % st->G || w->dims[1] * st->G != st->w.C || (cl && y->dims[y->rank - 1] != st->M))
         return vm_rt_step_errorf(s, err, VM_EINVAL, "weight channels do not match the input for group %lld", (long long)st->G);
-    if (c->m->ref_kernels || y->numel == 0 || x->numel == 0 || w->numel == 0) return VM_OK;
-
-    dnnl_memory_desc_t smd, wmd, bmd, dmd;
-    VM_DNNL(vm_dnnl_md(&smd, x->rank, x->dims, VM_DTYPE_FLOAT), s, err);
-    VM_DNNL(vm_dnnl_md(&dmd, y->rank, y->dims, VM_DTYPE_FLOAT), s, err);
-    if (st->G == 1) {
-        VM_DNNL(vm_dnnl_md(&wmd, w->rank, w->dims, VM_DTYPE_FLOAT), s, err);
-    } else {
-        /* goihw: W [M, C/G, k...] row-major is exactly [G, M/G, C/G, k...] */
-        int64_t gd[VM_MAX_RANK + 1] = {st->G, st->M / st->G};
-        for (int i = 1; i < w->rank; i++) gd[i + 1] = w->dims[i];
-        VM_DNNL(vm_dnnl_md(&wmd, w->rank + 1, gd, VM_DTYPE_FLOAT), s, err);
+    if (c->m->ref_kernels || y->numel == 0 || x->numel == 0 || w->numel == 0) {
+        if (cl && y->numel && (e = scratch_alloc(&st->xs, x->numel, err))) return e;
+        if (cl && y->numel && (e = scratch_alloc(&st->ys, y->numel, err))) return e;
+        return VM_OK;
     }
+
+    dnnl_memory_desc_t smd, wmd, wsel, bmd, dmd;
+    VM_DNNL(act_md(&smd, x, cl), s, err);
+    VM_DNNL(act_md(&dmd, y, cl), s, err);
+    VM_DNNL(conv_wmd(&wmd, w, st->G), s, err);
+    wsel = wmd;
+    if (cl) VM_DNNL(any_md(&wsel, &wmd), s, err);
     VM_DNNL(vm_dnnl_md(&bmd, 1, &st->M, VM_DTYPE_FLOAT), s, err);
     dnnl_dims_t strides, kernel, dil, pl, pr;
     win_dnnl(&st->w, strides, kernel, dil, pl, pr);
     /* forward_training: same implementations as inference for convolution, and the backward
      * primitives will want this descriptor as their hint */
     dnnl_convolution_desc_t cd;
-    VM_DNNL(dnnl_dilated_convolution_forward_desc_init(&cd, dnnl_forward_training, dnnl_convolution_direct, &smd, &wmd,
+    VM_DNNL(dnnl_dilated_convolution_forward_desc_init(&cd, dnnl_forward_training, dnnl_convolution_direct, &smd, &wsel,
                                                        st->bias ? &bmd : NULL, &dmd, strides, dil, pl, pr),
             s, err);
-    if ((e = vm_dnnl_prim_build(c, s, &cd, NULL, NULL, &st->p, NULL, err))) return e;
+    dnnl_primitive_desc_t pd = NULL;
+    if ((e = vm_dnnl_prim_build(c, s, &cd, NULL, NULL, &st->p, &pd, err))) return e;
+    e = wreorder_init(c, s, &st->wr, &wmd, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0), true, err);
+    dnnl_primitive_desc_destroy(pd);
+    if (e) return e;
     if ((e = vm_dnnl_mem2(c, s, &smd, &st->src, &wmd, &st->wei, err))) return e;
     if ((e = vm_dnnl_mem(c, s, &dmd, &st->dst, err))) return e;
     if (st->bias && (e = vm_dnnl_mem(c, s, &bmd, &st->bia, err))) return e;
@@ -200,13 +310,27 @@ static enum vm_status conv_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, 
     struct vm_rt_tensor *y = vm_rt_out(c, s, 0);
     if (y->numel == 0) return VM_OK;
     if (!st->p.prim) {
-        conv_ref(st, x->data, w->data, b ? b->data : NULL, y->data);
+        if (!st->w.cl) {
+            conv_ref(st, x->data, w->data, b ? b->data : NULL, y->data);
+            return VM_OK;
+        }
+        int64_t N = st->w.N, si = win_in_size(&st->w), so = win_out_size(&st->w);
+        nsc_to_ncs(x->data, st->xs, N, si, st->w.C);
+        conv_ref(st, st->xs, w->data, b ? b->data : NULL, st->ys);
+        ncs_to_nsc(st->ys, y->data, N, so, st->M);
         return VM_OK;
     }
+    dnnl_memory_t wei = st->wei;
+    if (st->wr.prim) {
+        enum vm_status e = wreorder_run(c, s, &st->wr, w->data, true, err);
+        if (e) return e;
+        wei = st->wr.blocked;
+    } else {
+        set_handle(st->wei, w->data);
+    }
     set_handle(st->src, x->data);
-    set_handle(st->wei, w->data);
     set_handle(st->dst, y->data);
-    dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, st->src}, {DNNL_ARG_WEIGHTS, st->wei}, {DNNL_ARG_DST, st->dst}};
+    dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, st->src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, st->dst}};
     int na = 3;
     if (st->bias) {
         set_handle(st->bia, b->data);
@@ -243,7 +367,7 @@ static enum vm_status pool_prepare(struct vm_rt_ctx *c, const struct vm_rt_step 
     *state = st;
     bool maxp = strcmp(s->op, "MaxPool") == 0;
     const struct vm_rt_tensor *x = vm_rt_in(c, s, 0), *y = vm_rt_out(c, s, 0);
-    enum vm_status e = win_load(s, x, y, maxp, &st->w, err);
+    enum vm_status e = win_load(s, x, y, maxp, false, &st->w, err);
     if (e) return e;
     st->kind = maxp ? POOL_MAX : vm_rt_attr_int(s, "count_include_pad", 0) ? POOL_AVG_INCL : POOL_AVG_EXCL;
     st->storage_order = vm_rt_attr_int(s, "storage_order", 0);
@@ -865,26 +989,22 @@ static enum vm_status layernorm_run(struct vm_rt_ctx *c, const struct vm_rt_step
 
 /* ======================= backward kernels (autodiff) ======================= */
 
-/* Weight descriptor of a convolution: oihw, or goihw for groups (W [M, C/G, k...] row-major is
- * exactly [G, M/G, C/G, k...]). */
-static dnnl_status_t conv_wmd(dnnl_memory_desc_t *md, const struct vm_rt_tensor *w, int64_t G) {
-    if (G == 1) return vm_dnnl_md(md, w->rank, w->dims, VM_DTYPE_FLOAT);
-    int64_t gd[VM_MAX_RANK + 1] = {G, w->dims[0] / G};
-    for (int i = 1; i < w->rank; i++) gd[i + 1] = w->dims[i];
-    return vm_dnnl_md(md, w->rank + 1, gd, VM_DTYPE_FLOAT);
-}
 
 /* ---------------- ConvGradData, ConvGradWeight ---------------- */
 
 /* ConvGradData(dY, W, shape(X)) -> dX and ConvGradWeight(dY, X, shape(W)) -> dW [, dB]: oneDNN
  * convolution bwd_data / bwd_weights (bias gradient in the same primitive), with a forward_training
- * descriptor of the same shapes as the hint. Both overwrite their outputs. */
+ * descriptor of the same shapes as the hint. Both overwrite their outputs. With channels_last
+ * (ConvCL's gradients) dY, X and dX are channels-last and the weights `any`, reordered like
+ * ConvCL's: W into the bwd_data layout before, dW out of the bwd_weights layout after. */
 struct convg_state {
     struct win w; /* geometry over X (in) and dY (out) */
     int64_t M, G;
     bool bias;    /* ConvGradWeight with a dB output */
     struct vm_dnnl_prim p; /* p.prim NULL: C reference */
     dnnl_memory_t dy, w_or_x, out, db;
+    struct wreorder wr;
+    float *dys, *xs; /* channels_last reference: dY and X (or dX) channels-first */
 };
 
 static void convg_release(void *p) {
@@ -895,6 +1015,9 @@ static void convg_release(void *p) {
     mem_destroy(&st->w_or_x);
     mem_destroy(&st->out);
     mem_destroy(&st->db);
+    wreorder_destroy(&st->wr);
+    free(st->dys);
+    free(st->xs);
     free(st);
 }
 
@@ -902,41 +1025,52 @@ static enum vm_status convg_prepare(struct vm_rt_ctx *c, const struct vm_rt_step
     struct convg_state *st = vm_calloc(1, sizeof *st, err);
     if (!st) return VM_ENOMEM;
     *state = st;
-    bool data = strcmp(s->op, "ConvGradData") == 0;
+    bool data = strcmp(s->op, "ConvGradData") == 0, cl = vm_rt_attr_int(s, "channels_last", 0) != 0;
     const struct vm_rt_tensor *dy = vm_rt_in(c, s, 0);
     const struct vm_rt_tensor *x = data ? vm_rt_out(c, s, 0) : vm_rt_in(c, s, 1);
     const struct vm_rt_tensor *w = data ? vm_rt_in(c, s, 1) : vm_rt_out(c, s, 0);
-    enum vm_status e = win_load(s, x, dy, true, &st->w, err);
+    enum vm_status e = win_load(s, x, dy, true, cl, &st->w, err);
     if (e) return e;
     st->M = w->dims[0];
     st->G = vm_rt_attr_int(s, "group", 1);
     st->bias = !data && vm_rt_out(c, s, 1) != NULL;
-    if (st->G < 1 || st->M % st->G || st->w.C % st->G || w->dims[1] * st->G != st->w.C || dy->dims[1] != st->M)
+    if (st->G < 1 || st->M % st->G || st->w.C % st->G || w->dims[1] * st->G != st->w.C || dy->dims[cl ? dy->rank - 1 : 1] != st->M)
         return vm_rt_step_errorf(s, err, VM_EINVAL, "weight channels do not match the input for group %lld", (long long)st->G);
-    if (c->m->ref_kernels || dy->numel == 0 || x->numel == 0 || w->numel == 0) return VM_OK;
+    if (c->m->ref_kernels || dy->numel == 0 || x->numel == 0 || w->numel == 0) {
+        bool work = dy->numel && x->numel && w->numel;
+        if (cl && work && (e = scratch_alloc(&st->dys, dy->numel, err))) return e;
+        if (cl && work && (e = scratch_alloc(&st->xs, x->numel, err))) return e;
+        return VM_OK;
+    }
 
-    dnnl_memory_desc_t smd, wmd, bmd, dmd;
-    VM_DNNL(vm_dnnl_md(&smd, x->rank, x->dims, VM_DTYPE_FLOAT), s, err);
-    VM_DNNL(vm_dnnl_md(&dmd, dy->rank, dy->dims, VM_DTYPE_FLOAT), s, err);
+    dnnl_memory_desc_t smd, wmd, wsel, bmd, dmd;
+    VM_DNNL(act_md(&smd, x, cl), s, err);
+    VM_DNNL(act_md(&dmd, dy, cl), s, err);
     VM_DNNL(conv_wmd(&wmd, w, st->G), s, err);
+    wsel = wmd;
+    if (cl) VM_DNNL(any_md(&wsel, &wmd), s, err);
     VM_DNNL(vm_dnnl_md(&bmd, 1, &st->M, VM_DTYPE_FLOAT), s, err);
     dnnl_dims_t strides, kernel, dil, pl, pr;
     win_dnnl(&st->w, strides, kernel, dil, pl, pr);
     dnnl_convolution_desc_t fd, bd;
-    VM_DNNL(dnnl_dilated_convolution_forward_desc_init(&fd, dnnl_forward_training, dnnl_convolution_direct, &smd, &wmd,
+    VM_DNNL(dnnl_dilated_convolution_forward_desc_init(&fd, dnnl_forward_training, dnnl_convolution_direct, &smd, &wsel,
                                                        st->bias ? &bmd : NULL, &dmd, strides, dil, pl, pr),
             s, err);
     if (data)
-        VM_DNNL(dnnl_dilated_convolution_backward_data_desc_init(&bd, dnnl_convolution_direct, &smd, &wmd, &dmd, strides, dil, pl, pr), s,
+        VM_DNNL(dnnl_dilated_convolution_backward_data_desc_init(&bd, dnnl_convolution_direct, &smd, &wsel, &dmd, strides, dil, pl, pr), s,
                 err);
     else
-        VM_DNNL(dnnl_dilated_convolution_backward_weights_desc_init(&bd, dnnl_convolution_direct, &smd, &wmd, st->bias ? &bmd : NULL,
+        VM_DNNL(dnnl_dilated_convolution_backward_weights_desc_init(&bd, dnnl_convolution_direct, &smd, &wsel, st->bias ? &bmd : NULL,
                                                                     &dmd, strides, dil, pl, pr),
                 s, err);
-    dnnl_primitive_desc_t fpd;
+    dnnl_primitive_desc_t fpd, bpd = NULL;
     VM_DNNL(dnnl_primitive_desc_create(&fpd, &fd, NULL, c->engine, NULL), s, err);
-    e = vm_dnnl_prim_build(c, s, &bd, fpd, NULL, &st->p, NULL, err);
+    e = vm_dnnl_prim_build(c, s, &bd, fpd, NULL, &st->p, &bpd, err);
     dnnl_primitive_desc_destroy(fpd);
+    if (e) return e;
+    e = wreorder_init(c, s, &st->wr, &wmd, dnnl_primitive_desc_query_md(bpd, data ? dnnl_query_weights_md : dnnl_query_diff_weights_md, 0),
+                      data, err);
+    dnnl_primitive_desc_destroy(bpd);
     if (e) return e;
     if ((e = vm_dnnl_mem(c, s, &dmd, &st->dy, err))) return e;
     if (data) e = vm_dnnl_mem2(c, s, &wmd, &st->w_or_x, &smd, &st->out, err);
@@ -1039,33 +1173,52 @@ static enum vm_status convg_run(struct vm_rt_ctx *c, const struct vm_rt_step *s,
     struct vm_rt_tensor *out = vm_rt_out(c, s, 0), *db = vm_rt_out(c, s, 1);
     if (out->numel == 0) return VM_OK;
     if (!st->p.prim) {
+        const struct win *w = &st->w;
+        int64_t si = win_in_size(w), so = win_out_size(w);
         if (dy->numel == 0 || wx->numel == 0) {
             memset(out->data, 0, out->nbytes);
             if (db) memset(db->data, 0, db->nbytes);
+        } else if (!w->cl) {
+            if (data) conv_grad_data_ref(st, dy->data, wx->data, out->data);
+            else conv_grad_weight_ref(st, dy->data, wx->data, out->data, db ? db->data : NULL);
         } else if (data) {
-            conv_grad_data_ref(st, dy->data, wx->data, out->data);
+            nsc_to_ncs(dy->data, st->dys, w->N, so, st->M);
+            conv_grad_data_ref(st, st->dys, wx->data, st->xs);
+            ncs_to_nsc(st->xs, out->data, w->N, si, w->C);
         } else {
-            conv_grad_weight_ref(st, dy->data, wx->data, out->data, db ? db->data : NULL);
+            nsc_to_ncs(dy->data, st->dys, w->N, so, st->M);
+            nsc_to_ncs(wx->data, st->xs, w->N, si, w->C);
+            conv_grad_weight_ref(st, st->dys, st->xs, out->data, db ? db->data : NULL);
         }
         return VM_OK;
     }
+    enum vm_status e;
     set_handle(st->dy, dy->data);
-    set_handle(st->w_or_x, wx->data);
-    set_handle(st->out, out->data);
     dnnl_exec_arg_t args[6] = {{DNNL_ARG_DIFF_DST, st->dy}};
     int na = 1;
     if (data) {
-        args[na++] = (dnnl_exec_arg_t){DNNL_ARG_WEIGHTS, st->w_or_x};
-        args[na++] = (dnnl_exec_arg_t){DNNL_ARG_DIFF_SRC, st->out};
-    } else {
-        args[na++] = (dnnl_exec_arg_t){DNNL_ARG_SRC, st->w_or_x};
-        args[na++] = (dnnl_exec_arg_t){DNNL_ARG_DIFF_WEIGHTS, st->out};
-        if (st->bias) {
-            set_handle(st->db, db->data);
-            args[na++] = (dnnl_exec_arg_t){DNNL_ARG_DIFF_BIAS, st->db};
+        dnnl_memory_t wei = st->w_or_x;
+        if (st->wr.prim) {
+            if ((e = wreorder_run(c, s, &st->wr, wx->data, true, err))) return e;
+            wei = st->wr.blocked;
+        } else {
+            set_handle(st->w_or_x, wx->data);
         }
+        set_handle(st->out, out->data);
+        args[na++] = (dnnl_exec_arg_t){DNNL_ARG_WEIGHTS, wei};
+        args[na++] = (dnnl_exec_arg_t){DNNL_ARG_DIFF_SRC, st->out};
+        return vm_dnnl_prim_exec(c, s, &st->p, na, args, err);
     }
-    return vm_dnnl_prim_exec(c, s, &st->p, na, args, err);
+    set_handle(st->w_or_x, wx->data);
+    set_handle(st->out, out->data);
+    args[na++] = (dnnl_exec_arg_t){DNNL_ARG_SRC, st->w_or_x};
+    args[na++] = (dnnl_exec_arg_t){DNNL_ARG_DIFF_WEIGHTS, st->wr.prim ? st->wr.blocked : st->out};
+    if (st->bias) {
+        set_handle(st->db, db->data);
+        args[na++] = (dnnl_exec_arg_t){DNNL_ARG_DIFF_BIAS, st->db};
+    }
+    if ((e = vm_dnnl_prim_exec(c, s, &st->p, na, args, err))) return e;
+    return st->wr.prim ? wreorder_run(c, s, &st->wr, out->data, false, err) : VM_OK;
 }
 
 /* ---------------- MaxPoolGrad, AveragePoolGrad ---------------- */
@@ -1099,7 +1252,7 @@ static enum vm_status poolg_prepare(struct vm_rt_ctx *c, const struct vm_rt_step
     *state = st;
     bool maxp = strcmp(s->op, "MaxPoolGrad") == 0;
     const struct vm_rt_tensor *dy = vm_rt_in(c, s, 0), *dx = vm_rt_out(c, s, 0);
-    enum vm_status e = win_load(s, dx, dy, maxp, &st->w, err);
+    enum vm_status e = win_load(s, dx, dy, maxp, false, &st->w, err);
     if (e) return e;
     st->kind = maxp ? POOL_MAX : vm_rt_attr_int(s, "count_include_pad", 0) ? POOL_AVG_INCL : POOL_AVG_EXCL;
     if (maxp || c->m->ref_kernels || dy->numel == 0 || dx->numel == 0) return VM_OK;
@@ -1637,6 +1790,7 @@ static enum vm_status layernormg_run(struct vm_rt_ctx *c, const struct vm_rt_ste
 
 const struct vm_rt_kernel vm_rt_kernels_nn[] = {
     {"Conv", 2, 3, 1, 1, 0, conv_prepare, conv_run, conv_release},
+    {"ConvCL", 2, 3, 1, 1, 0, conv_prepare, conv_run, conv_release},
     {"MaxPool", 1, 1, 1, 2, 0, pool_prepare, pool_run, pool_release},
     {"AveragePool", 1, 1, 1, 1, 0, pool_prepare, pool_run, pool_release},
     {"GlobalMaxPool", 1, 1, 1, 1, 0, NULL, global_pool_run, NULL},

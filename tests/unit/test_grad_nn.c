@@ -1,4 +1,4 @@
-/* test_grad_nn: finite-difference checks of the nn family's gradient rules (Conv, pools, Gemm,
+/* test_grad_nn: finite-difference checks of the nn family's gradient rules (Conv, ConvCL, pools, Gemm,
  * MatMul, Softmax/LogSoftmax, LayerNormalization) and their backward kernels, in both kernel modes
  * (see gradcheck.h), plus Kim-CNN slices. Max-type ops get inputs with distinct, well-separated
  * values (gc_param_spaced) so no finite-difference step crosses a tie. The last cases compile the
@@ -22,34 +22,37 @@ struct conv_case {
     int64_t n, cin, m, group;
     int64_t in[3], k[3], s[3], d[3], pads[6];
     bool bias;
+    bool cl; /* ConvCL: X (N, spatial..., C), Y (N, spatial..., M) */
 };
 
 static void conv_case(const struct conv_case *cc) {
     struct gc *c = gc_new();
     int64_t xd[5] = {cc->n, cc->cin}, wd[5] = {cc->m, cc->cin / cc->group}, bd[1] = {cc->m};
     for (int i = 0; i < cc->sp; i++) {
-        xd[2 + i] = cc->in[i];
+        xd[cc->cl ? 1 + i : 2 + i] = cc->in[i];
         wd[2 + i] = cc->k[i];
     }
+    if (cc->cl) xd[1 + cc->sp] = cc->cin;
     int32_t in[3] = {gc_param(c, "X", 2 + cc->sp, xd, 1.0f), gc_param(c, "W", 2 + cc->sp, wd, 0.5f)};
     if (cc->bias) in[2] = gc_param(c, "B", 1, bd, 0.5f);
     int32_t y;
-    int32_t id = gc_node(c, "Conv", cc->bias ? 3 : 2, in, 1, &y);
+    const char *op = cc->cl ? "ConvCL" : "Conv";
+    int32_t id = gc_node(c, op, cc->bias ? 3 : 2, in, 1, &y);
     set_ints(c, id, "strides", cc->s, cc->sp);
     set_ints(c, id, "dilations", cc->d, cc->sp);
     set_ints(c, id, "pads", cc->pads, 2 * cc->sp);
     vm_node_set_int(c->g, id, "group", cc->group, &c->err);
-    gc_check(c, "Conv", cc->label, y, TOL);
+    gc_check(c, op, cc->label, y, TOL);
 }
 
 static void test_conv(void) {
     static const struct conv_case cases[] = {
-        {"Conv 1-D pads 1, bias", 1, 2, 3, 4, 1, {7}, {3}, {1}, {1}, {1, 1}, true},
-        {"Conv 1-D stride 2 dil 2, no bias", 1, 2, 3, 4, 1, {9}, {3}, {2}, {2}, {2, 1}, false},
-        {"Conv 1-D groups 2", 1, 2, 4, 6, 2, {6}, {2}, {1}, {1}, {0, 1}, true},
-        {"Conv 2-D stride (2,1) pads", 2, 2, 3, 4, 1, {5, 6}, {3, 2}, {2, 1}, {1, 1}, {1, 0, 1, 1}, true},
-        {"Conv 2-D dilation, depthwise", 2, 1, 3, 3, 3, {6, 5}, {2, 2}, {1, 1}, {2, 1}, {0, 1, 1, 0}, true},
-        {"Conv 3-D", 3, 1, 2, 2, 1, {3, 4, 4}, {2, 2, 3}, {1, 2, 1}, {1, 1, 1}, {0, 1, 0, 1, 0, 1}, true},
+        {"Conv 1-D pads 1, bias", 1, 2, 3, 4, 1, {7}, {3}, {1}, {1}, {1, 1}, true, false},
+        {"Conv 1-D stride 2 dil 2, no bias", 1, 2, 3, 4, 1, {9}, {3}, {2}, {2}, {2, 1}, false, false},
+        {"Conv 1-D groups 2", 1, 2, 4, 6, 2, {6}, {2}, {1}, {1}, {0, 1}, true, false},
+        {"Conv 2-D stride (2,1) pads", 2, 2, 3, 4, 1, {5, 6}, {3, 2}, {2, 1}, {1, 1}, {1, 0, 1, 1}, true, false},
+        {"Conv 2-D dilation, depthwise", 2, 1, 3, 3, 3, {6, 5}, {2, 2}, {1, 1}, {2, 1}, {0, 1, 1, 0}, true, false},
+        {"Conv 3-D", 3, 1, 2, 2, 1, {3, 4, 4}, {2, 2, 3}, {1, 2, 1}, {1, 1, 1}, {0, 1, 0, 1, 0, 1}, true, false},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) conv_case(&cases[i]);
     /* bias only (X and W frozen): ConvGradWeight still gives dB */
@@ -58,6 +61,39 @@ static void test_conv(void) {
     int32_t in[3] = {gc_const_f32(c, "X", 3, xd, NULL), gc_const_f32(c, "W", 3, wd, NULL), gc_param(c, "B", 1, bd, 0.5f)}, y;
     gc_node(c, "Conv", 3, in, 1, &y);
     gc_check(c, "Conv", "Conv 1-D bias only", y, TOL);
+}
+
+/* ConvCL (the layout pass's channels-last Conv): the same geometries on (N, spatial..., C). The
+ * random stream is restored afterwards, so the later cases see the data they always saw. */
+static void test_conv_cl(void) {
+    uint64_t saved = gc_rng;
+    static const struct conv_case cases[] = {
+        {"ConvCL 1-D pads 1, bias", 1, 2, 3, 4, 1, {7}, {3}, {1}, {1}, {1, 1}, true, true},
+        {"ConvCL 1-D stride 2 dil 2, no bias", 1, 2, 3, 4, 1, {9}, {3}, {2}, {2}, {2, 1}, false, true},
+        {"ConvCL 1-D groups 2", 1, 2, 4, 6, 2, {6}, {2}, {1}, {1}, {0, 1}, true, true},
+        {"ConvCL 1-D k5 E16 F8 (Kim-CNN)", 1, 3, 16, 8, 1, {9}, {5}, {1}, {1}, {0, 0}, true, true},
+        {"ConvCL 2-D stride (2,1) pads", 2, 2, 3, 4, 1, {5, 6}, {3, 2}, {2, 1}, {1, 1}, {1, 0, 1, 1}, true, true},
+        {"ConvCL 2-D dilation, depthwise", 2, 1, 3, 3, 3, {6, 5}, {2, 2}, {1, 1}, {2, 1}, {0, 1, 1, 0}, true, true},
+        {"ConvCL 3-D", 3, 1, 2, 2, 1, {3, 4, 4}, {2, 2, 3}, {1, 2, 1}, {1, 1, 1}, {0, 1, 0, 1, 0, 1}, true, true},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) conv_case(&cases[i]);
+    struct gc *c = gc_new();
+    int64_t xd[3] = {2, 6, 3}, wd[3] = {4, 3, 3}, bd[1] = {4};
+    int32_t in[3] = {gc_const_f32(c, "X", 3, xd, NULL), gc_const_f32(c, "W", 3, wd, NULL), gc_param(c, "B", 1, bd, 0.5f)}, y;
+    gc_node(c, "ConvCL", 3, in, 1, &y);
+    gc_check(c, "ConvCL", "ConvCL 1-D bias only", y, TOL);
+    /* Kim-CNN after the layout pass: ConvCL -> Relu -> ReduceMax over time (axis 1) -> Gemm */
+    c = gc_new();
+    int64_t ed[3] = {2, 8, 5}, kd[3] = {4, 5, 3}, kb[1] = {4}, axes[1] = {1}, gd[2] = {4, 3}, gb[1] = {3};
+    int32_t cin[3] = {gc_param(c, "E", 3, ed, 1.0f), gc_param(c, "W", 3, kd, 0.5f), gc_param_shift(c, "B", 1, kb, 0.1f, 0.5f)}, r;
+    y = gc_op(c, "ConvCL", 3, cin);
+    y = gc_op(c, "Relu", 1, &y);
+    int32_t id = gc_node(c, "ReduceMax", 1, &y, 1, &r);
+    set_ints(c, id, "axes", axes, 1);
+    vm_node_set_int(c->g, id, "keepdims", 0, &c->err);
+    int32_t gin[3] = {r, gc_param(c, "Wfc", 2, gd, 1.0f), gc_param(c, "bfc", 1, gb, 1.0f)};
+    gc_check(c, "ConvCL", "ConvCL>Relu>ReduceMax(1)>Gemm", gc_op(c, "Gemm", 3, gin), TOL);
+    gc_rng = saved;
 }
 
 /* ---------------- pools ---------------- */
@@ -341,7 +377,7 @@ done:
 }
 
 /* Inputs X [batch, seq, E], Xc [batch, E, seq], Xg [batch, E]; every nn rule on symbolic dims
- * (including softmax over the symbolic seq axis). The backward compiles once and runs at each
+ * (including softmax over the symbolic seq axis, and ConvCL on X as it is). The backward compiles once and runs at each
  * (batch, seq) in shapes; oneDNN and reference gradients must agree. At the larger sizes oneDNN
  * picks its blocked/jit implementations, which the tiny finite-difference cases do not reach. */
 static void sym_case(const char *label, const struct sym_sizes *z, int n_shapes, const int64_t (*shapes)[2]) {
@@ -379,6 +415,16 @@ static void sym_case(const char *label, const struct sym_sizes *z, int n_shapes,
     int32_t q = op2(c, "Add", gc_op(c, "GlobalAveragePool", 1, &p), gc_op(c, "GlobalMaxPool", 1, &y)); /* [batch, M, 1] */
     int32_t r = op2(c, "MatMul", gc_param(c, "Wf", 2, fw, 0.5f), q);                                     /* [batch, 2, 1] */
     int32_t l2 = sum_all(c, op2(c, "Mul", r, r));
+    /* channels-last convolution branch (ConvCL on X as it is, the layout pass's form) */
+    int32_t cl[3] = {x, gc_param(c, "Wcl", 3, cw, ws), gc_param(c, "Bcl", 1, mb, 0.5f)}, ycl, mx;
+    id = gc_node(c, "ConvCL", 3, cl, 1, &ycl);
+    set_ints(c, id, "pads", pads, 2);
+    ycl = gc_op(c, "Relu", 1, &ycl);
+    int64_t ax1[1] = {1};
+    id = gc_node(c, "ReduceMax", 1, &ycl, 1, &mx);
+    set_ints(c, id, "axes", ax1, 1);
+    vm_node_set_int(g, id, "keepdims", 0, &c->err);
+    l2 = op2(c, "Add", l2, sum_all(c, op2(c, "Mul", mx, mx)));
     /* Gemm branch */
     int32_t gi[3] = {xg, gc_param(c, "Wg", 2, gw, ws), gc_param(c, "bg", 1, gb, 0.5f)};
     int32_t gy = gc_op(c, "Gemm", 3, gi);
@@ -436,6 +482,7 @@ int main(int argc, char **argv) {
     (void)gc_const_bool;
     gc_main_begin(argc, argv);
     test_conv();
+    test_conv_cl();
     test_pools();
     test_gemm();
     test_matmul();

@@ -7,18 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../compiler/autodiff.h"
 #include "../../compiler/compiler.h"
 #include "../../compiler/ops.h"
 #include "../../runtime/vmrt.h"
 #include "vmtest.h"
-
-static uint64_t rng = 0x9e3779b97f4a7c15ull;
-static float frand(void) {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (float)((double)(rng >> 11) / 9007199254740992.0 * 2.0 - 1.0);
-}
 
 static int32_t add_input(struct vm_graph *g, const char *name, int rank, const int64_t *dims) {
     struct vm_error err;
@@ -116,6 +109,69 @@ static void run_case(const char *name, struct vm_graph *g, double tol) {
     vm_graph_free(g);
 }
 
+/* Backward at full size: loss = sum(ConvCL(X, W, B) * R) with X, W, B trainable; the gradients
+ * (ConvGradData / ConvGradWeight with channels_last) compared between the two kernel modes. */
+static void convcl_backward_case(const char *name, int64_t B, int64_t T, int64_t E, int64_t F, int64_t k, double tol) {
+    struct vm_error err = {0};
+    struct vm_graph *g = vm_graph_new(&err);
+    int64_t xd[3] = {B, T, E}, wd[3] = {F, E, k}, bd[1] = {F}, rd[3] = {B, T - k + 1, F};
+    int32_t in[3] = {add_param(g, "x", 3, xd, 1.0f), add_param(g, "w", 3, wd, 0.05f), add_param(g, "b", 1, bd, 0.1f)}, y, p, loss;
+    for (int i = 0; i < 3; i++) g->values[in[i]].flags |= VM_VALUE_PARAM;
+    node(g, "ConvCL", 3, in, 1, &y);
+    int32_t mi[2] = {y, add_param(g, "r", 3, rd, 1.0f)};
+    node(g, "Mul", 2, mi, 1, &p);
+    int32_t id = node(g, "ReduceSum", 1, &p, 1, &loss);
+    vm_node_set_int(g, id, "keepdims", 0, &err);
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    bool ok = !vm_infer_graph(g, &err);
+    if (ok) {
+        set_output(g, loss);
+        g->loss = loss;
+        g->values[loss].flags |= VM_VALUE_LOSS;
+        ok = !vm_autodiff(g, &err) && !vm_emit_plan(g, name, &buf, &len, &err);
+    }
+    CHECK_MSG(ok, "%s: %s", name, err.msg);
+    float *grads[2] = {NULL, NULL};
+    int64_t total = 0;
+    for (int mode = 0; ok && mode < 2; mode++) {
+        struct vm_rt_opts o = {.ref_kernels = mode == 1};
+        struct vm_rt_model *m = NULL;
+        struct vm_rt_inst *inst;
+        if (vm_rt_model_from_buffer(&m, buf, len, name, &o, &err) || vm_rt_bind(m, NULL, NULL, &inst, &err) ||
+            vm_rt_run(inst, VM_RT_FORWARD | VM_RT_BACKWARD, true, &err)) {
+            CHECK_MSG(0, "%s: %s", name, err.msg);
+            vm_rt_model_free(m);
+            break;
+        }
+        total = 0;
+        for (int q = 0; q < vm_rt_num_params(m); q++) total += vm_rt_param(m, q).numel;
+        grads[mode] = calloc((size_t)total, sizeof(float));
+        int64_t at = 0;
+        for (int q = 0; q < vm_rt_num_params(m); q++) {
+            struct vm_rt_tensor gr = vm_rt_param_grad(m, q);
+            if (gr.data) memcpy(grads[mode] + at, gr.data, gr.nbytes);
+            at += vm_rt_param(m, q).numel;
+        }
+        vm_rt_model_free(m);
+    }
+    if (grads[0] && grads[1]) {
+        double maxabs = 0, maxdiff = 0;
+        for (int64_t i = 0; i < total; i++) {
+            maxabs = fmax(maxabs, fabs((double)grads[1][i]));
+            double d = fabs((double)grads[0][i] - grads[1][i]);
+            if (!(d <= maxdiff)) maxdiff = d;
+        }
+        double rel = maxdiff / (maxabs > 0 ? maxabs : 1);
+        printf("%-28s gradients: %lld elements, max |oneDNN - reference| = %.3g (%.3g relative)\n", name, (long long)total, maxdiff, rel);
+        CHECK_MSG(rel <= tol, "%s: relative difference %.3g exceeds %.3g", name, rel, tol);
+    }
+    free(grads[0]);
+    free(grads[1]);
+    free(buf);
+    vm_graph_free(g);
+}
+
 static struct vm_graph *new_graph(void) {
     struct vm_error err;
     return vm_graph_new(&err);
@@ -137,6 +193,36 @@ int main(void) {
         char nm[32];
         snprintf(nm, sizeof nm, "conv1d_k%lld_relu", (long long)k);
         run_case(nm, g, 1e-5);
+    }
+    /* ConvCL (the layout pass's channels-last Conv1d) k=3,4,5 over (B, T, E) as the Gather gives
+     * it, with bias, then ReLU: oneDNN nwc with reordered `any` weights vs the C reference */
+    for (int64_t k = 3; k <= 5; k++) {
+        struct vm_graph *g = new_graph();
+        int64_t xd[3] = {B, T, E}, wd[3] = {F, E, k}, bd[1] = {F};
+        int32_t in[3] = {add_input(g, "x", 3, xd), add_param(g, "w", 3, wd, 0.05f), add_param(g, "b", 1, bd, 0.1f)}, y, r;
+        int32_t n = node(g, "ConvCL", 3, in, 1, &y);
+        int64_t ks[1] = {k};
+        vm_node_set_ints(g, n, "kernel_shape", ks, 1, &err);
+        node(g, "Relu", 1, &y, 1, &r);
+        set_output(g, r);
+        char nm[32];
+        snprintf(nm, sizeof nm, "convcl1d_k%lld_relu", (long long)k);
+        run_case(nm, g, 1e-5);
+    }
+    for (int64_t k = 3; k <= 5; k++) {
+        char nm[32];
+        snprintf(nm, sizeof nm, "convcl1d_k%lld_backward", (long long)k);
+        convcl_backward_case(nm, B, T, E, F, k, 1e-5);
+    }
+    /* ConvCL 2-D (nhwc), padded, over (B, T, 8, 16) */
+    {
+        struct vm_graph *g = new_graph();
+        int64_t xd[4] = {B, T, 8, 16}, wd[4] = {32, 16, 3, 3}, pads[4] = {1, 1, 1, 1};
+        int32_t in[2] = {add_input(g, "x", 4, xd), add_param(g, "w", 4, wd, 0.05f)}, y;
+        int32_t n = node(g, "ConvCL", 2, in, 1, &y);
+        vm_node_set_ints(g, n, "pads", pads, 4, &err);
+        set_output(g, y);
+        run_case("convcl2d_3x3_pads", g, 1e-5);
     }
     /* Conv2d over (B, 1, T, E) with a (k, E) kernel */
     {

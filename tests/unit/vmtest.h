@@ -3,10 +3,20 @@
 #ifndef VM_TEST_H
 #define VM_TEST_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 static int vmtest_failures = 0;
 static int vmtest_checks = 0;
+
+/* A fixed xorshift stream of floats in [-1, 1): the same test data on every run. */
+static uint64_t rng = 0x9e3779b97f4a7c15ull;
+static inline float frand(void) {
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (float)((double)(rng >> 11) / 9007199254740992.0 * 2.0 - 1.0);
+}
 
 #define CHECK(cond)                                                                    \
     do {                                                                               \

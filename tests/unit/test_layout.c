@@ -1,0 +1,587 @@
+/* test_layout: the channels-last layout pass (compiler/pass_layout.c).
+ *
+ *  - PyTorch-exported CNN fixtures: after import, inference, cleanup and the pass, every
+ *    Transpose -> Conv is a ConvCL, the Kim-CNN variants that end in ReduceMax keep no Transpose,
+ *    and the plan reproduces PyTorch's outputs on both data sets (max abs error 1e-4) with the
+ *    oneDNN and with the C reference kernels; the text-model annotation (vmaskc.min_seq, the
+ *    shortest sequence every window fits) is the same as without the pass.
+ *  - Hand-built graphs for each rewrite rule (unary and scalar-binary push, reductions with and
+ *    without keepdims and with reordered kept axes, transpose composition and cancellation,
+ *    size-1 transposes as views, shared transposes, 2-D NHWC convolutions, symbolic dims): the
+ *    graph after the pass has the expected ops, and its outputs equal the unrewritten graph's on
+ *    the same random inputs, in both kernel modes.
+ *  - Training: the training graph of cnn_conv1d_reducemax_op13 built after the pass
+ *    differentiates ConvCL (ConvGradData / ConvGradWeight with channels_last), runs one step in
+ *    both kernel modes, and its loss and gradients match the training graph built without the
+ *    pass.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../compiler/compiler.h"
+#include "../../compiler/ops.h"
+#include "../../compiler/passes.h"
+#include "../../compiler/training.h"
+#include "../../runtime/vmrt.h"
+#include "vmtest.h"
+
+static int count_op(const struct vm_graph *g, const char *op) {
+    int c = 0;
+    for (int32_t oi = 0; oi < g->n_order; oi++) c += !strcmp(vm_op_name(g->nodes[g->order[oi]].op), op);
+    return c;
+}
+
+/* Live nodes of op `op` whose int attribute `name` equals v. */
+static int count_op_attr(const struct vm_graph *g, const char *op, const char *name, int64_t v) {
+    int c = 0;
+    for (int32_t oi = 0; oi < g->n_order; oi++) {
+        int32_t n = g->order[oi];
+        c += !strcmp(vm_op_name(g->nodes[n].op), op) && vm_node_int(g, n, name, -1) == v;
+    }
+    return c;
+}
+
+static void print_ops(const char *label, const struct vm_graph *g) {
+    printf("  %s:", label);
+    for (int32_t oi = 0; oi < g->n_order; oi++) printf(" %s", vm_op_name(g->nodes[g->order[oi]].op));
+    printf("\n");
+}
+
+/* ---------------- fixtures ---------------- */
+
+static struct vm_graph *load_fixture(const char *dir, bool pass) {
+    struct vm_error err = {0};
+    char path[4096];
+    snprintf(path, sizeof path, "%s/model.onnx", dir);
+    Onnx__ModelProto *m = vm_onnx_load_model(path, &err);
+    struct vm_graph *g = NULL;
+    bool ok = m && !vm_import(m, NULL, &g, &err) && !vm_infer_graph(g, &err) && !vm_pass_inference_cleanup(g, &err) &&
+              (!pass || !vm_pass_conv_channels_last(g, &err));
+    CHECK_MSG(ok, "%s: %s", path, err.msg);
+    if (m) vm_onnx_free_model(m);
+    if (!ok) {
+        vm_graph_free(g);
+        return NULL;
+    }
+    return g;
+}
+
+static double run_fixture_set(const uint8_t *plan, size_t len, const char *dir, int set, bool ref) {
+    struct vm_error err = {0};
+    struct vm_rt_opts o = {.ref_kernels = ref};
+    struct vm_rt_model *m = NULL;
+    if (vm_rt_model_from_buffer(&m, plan, len, dir, &o, &err)) {
+        CHECK_MSG(0, "%s: %s", dir, err.msg);
+        return INFINITY;
+    }
+    int n_in = vm_rt_num_inputs(m);
+    struct vm_tensor in[8], want;
+    const int64_t *dims[8];
+    int ranks[8];
+    double worst = INFINITY;
+    char f[4200];
+    for (int k = 0; k < n_in && k < 8; k++) {
+        snprintf(f, sizeof f, "%s/test_data_set_%d/input_%d.pb", dir, set, k);
+        CHECK_MSG(!vm_onnx_read_tensor_file(f, &in[k], &err), "%s", err.msg);
+        dims[k] = in[k].dims;
+        ranks[k] = in[k].rank;
+    }
+    snprintf(f, sizeof f, "%s/test_data_set_%d/output_0.pb", dir, set);
+    CHECK_MSG(!vm_onnx_read_tensor_file(f, &want, &err), "%s", err.msg);
+    struct vm_rt_inst *inst;
+    if (vm_rt_bind(m, dims, ranks, &inst, &err) == VM_OK) {
+        for (int k = 0; k < n_in; k++) memcpy(vm_rt_input(inst, k).data, in[k].data, in[k].nbytes);
+        if (vm_rt_run(inst, VM_RT_FORWARD, false, &err) == VM_OK) {
+            struct vm_rt_tensor y = vm_rt_output(inst, 0);
+            CHECK_MSG(y.nbytes == want.nbytes && y.rank == want.rank, "%s: output shape differs", dir);
+            if (y.nbytes == want.nbytes) {
+                worst = 0;
+                for (int64_t i = 0; i < y.numel; i++) {
+                    double d = fabs((double)((const float *)y.data)[i] - ((const float *)want.data)[i]);
+                    if (!(d <= worst)) worst = d;
+                }
+            }
+        } else {
+            CHECK_MSG(0, "%s: run: %s", dir, err.msg);
+        }
+    } else {
+        CHECK_MSG(0, "%s: bind: %s", dir, err.msg);
+    }
+    for (int k = 0; k < n_in; k++) vm_tensor_free(&in[k]);
+    vm_tensor_free(&want);
+    vm_rt_model_free(m);
+    return worst;
+}
+
+/* conv_cl: ConvCL nodes the pass must make; no_transpose: none may be left. */
+static void test_fixture(const char *name, int conv_cl, bool no_transpose) {
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/tests/fixtures/models/%s", VM_SOURCE_DIR, name);
+    struct vm_graph *g = load_fixture(dir, true);
+    if (!g) return;
+    printf("%s\n", name);
+    print_ops("after the pass", g);
+    CHECK_MSG(count_op(g, "ConvCL") == conv_cl, "%s: %d ConvCL, expected %d", name, count_op(g, "ConvCL"), conv_cl);
+    if (conv_cl) CHECK_MSG(count_op(g, "Conv") == 0, "%s: a Conv was left", name);
+    if (no_transpose) CHECK_MSG(count_op(g, "Transpose") == 0, "%s: %d Transpose left", name, count_op(g, "Transpose"));
+    struct vm_error err = {0};
+    /* the text runtime pads inputs to the shortest sequence every window fits (vmaskc.min_seq):
+     * the same with and without the pass */
+    struct vm_graph *g0 = load_fixture(dir, false);
+    if (g0 && !vm_annotate_text_model(g0, NULL, &err) && !vm_annotate_text_model(g, NULL, &err)) {
+        const char *a = vm_graph_get_meta(g0, "vmaskc.min_seq"), *b = vm_graph_get_meta(g, "vmaskc.min_seq");
+        CHECK_MSG(a && b && !strcmp(a, b), "%s: vmaskc.min_seq is %s after the pass, %s without it", name, b ? b : "-", a ? a : "-");
+    } else {
+        CHECK_MSG(0, "%s: annotate: %s", name, err.msg);
+    }
+    vm_graph_free(g0);
+    uint8_t *plan = NULL;
+    size_t len = 0;
+    CHECK_MSG(!vm_emit_plan(g, name, &plan, &len, &err), "%s: %s", name, err.msg);
+    vm_graph_free(g);
+    for (int set = 0; plan && set < 2; set++)
+        for (int ref = 0; ref < 2; ref++) {
+            double e = run_fixture_set(plan, len, dir, set, ref);
+            printf("  test_data_set_%d %-9s max |vmaskc - pytorch| = %.3g\n", set, ref ? "reference" : "oneDNN", e);
+            CHECK_MSG(e <= 1e-4, "%s set %d (%s): max abs error %.3g", name, set, ref ? "reference" : "oneDNN", e);
+        }
+    free(plan);
+}
+
+/* ---------------- hand-built graphs ---------------- */
+
+struct hb {
+    struct vm_graph *g;
+    struct vm_error err;
+};
+
+static int32_t hb_input(struct hb *h, const char *name, int rank, const struct vm_dim *dims) {
+    int32_t v = vm_graph_add_value(h->g, name, VM_DTYPE_FLOAT, &h->err);
+    vm_value_set_shape(&h->g->values[v], rank, dims);
+    h->g->values[v].flags |= VM_VALUE_INPUT;
+    h->g->inputs = realloc(h->g->inputs, sizeof(int32_t) * (size_t)(h->g->n_inputs + 1));
+    h->g->inputs[h->g->n_inputs++] = v;
+    return v;
+}
+
+static int32_t hb_init(struct hb *h, const char *name, int rank, const int64_t *dims, float scale) {
+    int32_t v = vm_graph_add_value(h->g, name, VM_DTYPE_FLOAT, &h->err);
+    int64_t n = vm_numel(dims, rank);
+    float *d = malloc(sizeof(float) * (size_t)(n ? n : 1));
+    for (int64_t i = 0; i < n; i++) d[i] = scale * frand();
+    vm_value_set_shape_ints(&h->g->values[v], rank, dims);
+    vm_value_set_data(&h->g->values[v], d, sizeof(float) * (size_t)n);
+    h->g->values[v].flags |= VM_VALUE_INIT;
+    return v;
+}
+
+static int32_t hb_op(struct hb *h, const char *op, int n_in, const int32_t *in, int32_t *node) {
+    int32_t out;
+    int32_t id = vm_graph_build(h->g, op, NULL, n_in, in, 1, &out, &h->err);
+    if (node) *node = id;
+    return out;
+}
+
+static int32_t hb_transpose(struct hb *h, int32_t x, const int64_t *perm, int r) {
+    int32_t id, y = hb_op(h, "Transpose", 1, &x, &id);
+    vm_node_set_ints(h->g, id, "perm", perm, r, &h->err);
+    return y;
+}
+
+static int32_t hb_reduce(struct hb *h, const char *op, int32_t x, const int64_t *axes, int na, int keep) {
+    int32_t id, y = hb_op(h, op, 1, &x, &id);
+    vm_node_set_ints(h->g, id, "axes", axes, na, &h->err);
+    vm_node_set_int(h->g, id, "keepdims", keep, &h->err);
+    return y;
+}
+
+static void hb_output(struct hb *h, int32_t v) {
+    h->g->outputs = realloc(h->g->outputs, sizeof(int32_t) * (size_t)(h->g->n_outputs + 1));
+    h->g->outputs[h->g->n_outputs++] = v;
+    h->g->values[v].flags |= VM_VALUE_OUTPUT;
+}
+
+/* Builds the case's graph into h (same weights each call: the caller resets rng). */
+typedef void (*build_fn)(struct hb *h);
+
+struct expect {
+    int conv_cl, transpose, reshape; /* live node counts after the pass; -1 = any */
+};
+
+/* Runs plan at the given input shapes on inputs drawn from `seed`; returns the outputs (caller frees). */
+static float **run_plan(const uint8_t *plan, size_t len, bool ref, int n_in, const int64_t (*dims)[VM_MAX_RANK], const int *ranks,
+                        uint64_t seed, int *n_out, size_t **sizes) {
+    struct vm_error err = {0};
+    struct vm_rt_opts o = {.ref_kernels = ref};
+    struct vm_rt_model *m = NULL;
+    if (vm_rt_model_from_buffer(&m, plan, len, "layout", &o, &err)) {
+        CHECK_MSG(0, "layout: %s", err.msg);
+        return NULL;
+    }
+    const int64_t *dp[8];
+    for (int k = 0; k < n_in; k++) dp[k] = dims[k];
+    struct vm_rt_inst *inst;
+    float **out = NULL;
+    if (vm_rt_bind(m, dp, ranks, &inst, &err)) {
+        CHECK_MSG(0, "layout bind: %s", err.msg);
+        goto done;
+    }
+    uint64_t saved = rng;
+    rng = seed;
+    for (int k = 0; k < n_in; k++) {
+        struct vm_rt_tensor t = vm_rt_input(inst, k);
+        for (int64_t i = 0; i < t.numel; i++) ((float *)t.data)[i] = frand();
+    }
+    rng = saved;
+    if (vm_rt_run(inst, VM_RT_FORWARD, false, &err)) {
+        CHECK_MSG(0, "layout run: %s", err.msg);
+        goto done;
+    }
+    *n_out = vm_rt_num_outputs(m);
+    out = calloc((size_t)*n_out, sizeof *out);
+    *sizes = calloc((size_t)*n_out, sizeof **sizes);
+    for (int k = 0; k < *n_out; k++) {
+        struct vm_rt_tensor t = vm_rt_output(inst, k);
+        out[k] = malloc(t.nbytes ? t.nbytes : 1);
+        memcpy(out[k], t.data, t.nbytes);
+        (*sizes)[k] = (size_t)t.numel;
+    }
+done:
+    vm_rt_model_free(m);
+    return out;
+}
+
+static uint8_t *compile_hb(build_fn build, bool pass, struct vm_graph **keep, size_t *len) {
+    struct hb h = {0};
+    h.g = vm_graph_new(&h.err);
+    rng = 0x1234567887654321ull;
+    build(&h);
+    uint8_t *plan = NULL;
+    bool ok = !h.err.code && !vm_infer_graph(h.g, &h.err) && (!pass || !vm_pass_conv_channels_last(h.g, &h.err)) &&
+              !vm_emit_plan(h.g, "layout", &plan, len, &h.err);
+    CHECK_MSG(ok, "layout: %s", h.err.msg);
+    if (keep && ok) *keep = h.g;
+    else vm_graph_free(h.g);
+    return plan;
+}
+
+/* The graph built by `build` with and without the pass: expected ops after it, equal outputs. */
+static void rule_case(const char *label, build_fn build, struct expect ex, int n_in, const int64_t (*dims)[VM_MAX_RANK],
+                      const int *ranks) {
+    printf("%s\n", label);
+    struct vm_graph *g = NULL;
+    size_t l0 = 0, l1 = 0;
+    uint8_t *p0 = compile_hb(build, false, NULL, &l0), *p1 = compile_hb(build, true, &g, &l1);
+    if (!p0 || !p1 || !g) {
+        free(p0);
+        free(p1);
+        vm_graph_free(g);
+        return;
+    }
+    print_ops("after the pass", g);
+    if (ex.conv_cl >= 0) CHECK_MSG(count_op(g, "ConvCL") == ex.conv_cl, "%s: %d ConvCL", label, count_op(g, "ConvCL"));
+    if (ex.transpose >= 0) CHECK_MSG(count_op(g, "Transpose") == ex.transpose, "%s: %d Transpose", label, count_op(g, "Transpose"));
+    if (ex.reshape >= 0) CHECK_MSG(count_op(g, "Reshape") == ex.reshape, "%s: %d Reshape", label, count_op(g, "Reshape"));
+    vm_graph_free(g);
+    for (int ref = 0; ref < 2; ref++) {
+        int na = 0, nb = 0;
+        size_t *sa = NULL, *sb = NULL;
+        float **a = run_plan(p0, l0, ref, n_in, dims, ranks, 77, &na, &sa);
+        float **b = run_plan(p1, l1, ref, n_in, dims, ranks, 77, &nb, &sb);
+        if (a && b && na == nb) {
+            double worst = 0, norm = 0;
+            for (int k = 0; k < na; k++) {
+                CHECK_MSG(sa[k] == sb[k], "%s: output %d has %zu elements after the pass, %zu before", label, k, sb[k], sa[k]);
+                for (size_t i = 0; i < sa[k] && sa[k] == sb[k]; i++) {
+                    double d = fabs((double)a[k][i] - b[k][i]);
+                    if (!(d <= worst)) worst = d;
+                    norm = fmax(norm, fabs((double)a[k][i]));
+                }
+            }
+            printf("  %-9s max |after - before| = %.3g (max |y| %.3g)\n", ref ? "reference" : "oneDNN", worst, norm);
+            CHECK_MSG(worst <= 1e-5 * fmax(1.0, norm), "%s (%s): outputs differ by %.3g", label, ref ? "reference" : "oneDNN", worst);
+        } else {
+            CHECK_MSG(0, "%s: runs failed", label);
+        }
+        for (int k = 0; a && k < na; k++) free(a[k]);
+        for (int k = 0; b && k < nb; k++) free(b[k]);
+        free(a);
+        free(b);
+        free(sa);
+        free(sb);
+    }
+    free(p0);
+    free(p1);
+}
+
+/* Kim-CNN slice with torch.max(dim=2, keepdim=True) and a scalar scale: X [2, 9, 6] ->
+ * Transpose -> Conv (pads 1, bias) -> Mul(0.5) -> Relu -> ReduceMax(axes [2], keepdims 1) [2, 4, 1]. */
+static void build_keepdims(struct hb *h) {
+    struct vm_dim xd[3] = {vm_dim_const(2), vm_dim_const(9), vm_dim_const(6)};
+    int64_t wd[3] = {4, 6, 3}, bd[1] = {4}, perm[3] = {0, 2, 1}, axes[1] = {2}, pads[2] = {1, 1}, one[1] = {1};
+    int32_t t = hb_transpose(h, hb_input(h, "x", 3, xd), perm, 3), id;
+    int32_t in[3] = {t, hb_init(h, "w", 3, wd, 0.5f), hb_init(h, "b", 1, bd, 0.5f)};
+    int32_t y = hb_op(h, "Conv", 3, in, &id);
+    vm_node_set_ints(h->g, id, "pads", pads, 2, &h->err);
+    int32_t half = hb_init(h, "half", 1, one, 1.0f);
+    int32_t mm[2] = {y, half};
+    y = hb_op(h, "Mul", 2, mm, NULL);
+    y = hb_op(h, "Relu", 1, &y, NULL);
+    hb_output(h, hb_reduce(h, "ReduceMax", y, axes, 1, 1));
+}
+
+/* The transpose back is read by two nodes: the pushes stop, the results stay right.
+ * X [2, 8, 5] -> Transpose -> Conv k2 -> {ReduceMean(axes [2], keepdims 0), Tanh (output)}. */
+static void build_shared(struct hb *h) {
+    struct vm_dim xd[3] = {vm_dim_const(2), vm_dim_const(8), vm_dim_const(5)};
+    int64_t wd[3] = {3, 5, 2}, perm[3] = {0, 2, 1}, axes[1] = {2};
+    int32_t t = hb_transpose(h, hb_input(h, "x", 3, xd), perm, 3);
+    int32_t in[2] = {t, hb_init(h, "w", 3, wd, 0.5f)};
+    int32_t y = hb_op(h, "Conv", 2, in, NULL);
+    hb_output(h, hb_reduce(h, "ReduceMean", y, axes, 1, 0));
+    hb_output(h, hb_op(h, "Tanh", 1, &y, NULL));
+    hb_output(h, t); /* the input transpose is an output too: it stays */
+}
+
+/* NHWC 2-D: X [2, 5, 6, 3] -> Transpose(0, 3, 1, 2) -> Conv 2x3 stride (2, 1) dilation (1, 2)
+ * -> Sigmoid -> ReduceSum(axes [2, 3], keepdims 0) [2, 4]. */
+static void build_conv2d(struct hb *h) {
+    struct vm_dim xd[4] = {vm_dim_const(2), vm_dim_const(5), vm_dim_const(6), vm_dim_const(3)};
+    int64_t wd[4] = {4, 3, 2, 3}, bd[1] = {4}, perm[4] = {0, 3, 1, 2}, axes[2] = {2, 3}, st[2] = {2, 1}, dl[2] = {1, 2};
+    int64_t pads[4] = {1, 0, 0, 1};
+    int32_t t = hb_transpose(h, hb_input(h, "x", 4, xd), perm, 4), id;
+    int32_t in[3] = {t, hb_init(h, "w", 4, wd, 0.5f), hb_init(h, "b", 1, bd, 0.5f)};
+    int32_t y = hb_op(h, "Conv", 3, in, &id);
+    vm_node_set_ints(h->g, id, "strides", st, 2, &h->err);
+    vm_node_set_ints(h->g, id, "dilations", dl, 2, &h->err);
+    vm_node_set_ints(h->g, id, "pads", pads, 4, &h->err);
+    y = hb_op(h, "Sigmoid", 1, &y, NULL);
+    hb_output(h, hb_reduce(h, "ReduceSum", y, axes, 2, 0));
+}
+
+/* Kept axes change order: X [2, 3, 4, 5] -> Transpose(0, 3, 1, 2) [2, 5, 3, 4] -> Exp ->
+ * ReduceMin(axes [2], keepdims 0) [2, 5, 4]: a reduction over axis 1 of X, then (0, 2, 1). */
+static void build_reorder(struct hb *h) {
+    struct vm_dim xd[4] = {vm_dim_const(2), vm_dim_const(3), vm_dim_const(4), vm_dim_const(5)};
+    int64_t perm[4] = {0, 3, 1, 2}, axes[1] = {2};
+    int32_t t = hb_transpose(h, hb_input(h, "x", 4, xd), perm, 4);
+    int32_t y = hb_op(h, "Exp", 1, &t, NULL);
+    hb_output(h, hb_reduce(h, "ReduceMin", y, axes, 1, 0));
+}
+
+/* Transpose -> Neg -> inverse Transpose cancels (the output keeps its name); a second chain
+ * composes into one transpose. Symbolic batch and seq. */
+static void build_cancel(struct hb *h) {
+    int sb = vm_graph_add_symbol(h->g, "batch", &h->err), ss = vm_graph_add_symbol(h->g, "seq", &h->err);
+    struct vm_dim xd[3] = {vm_dim_sym(sb), vm_dim_sym(ss), vm_dim_const(4)};
+    int64_t p021[3] = {0, 2, 1}, p102[3] = {1, 0, 2};
+    int32_t x = hb_input(h, "x", 3, xd);
+    int32_t t = hb_transpose(h, x, p021, 3);
+    int32_t y = hb_op(h, "Neg", 1, &t, NULL);
+    hb_output(h, hb_transpose(h, y, p021, 3));
+    int32_t t2 = hb_transpose(h, x, p021, 3);
+    int32_t a = hb_op(h, "Abs", 1, &t2, NULL);
+    hb_output(h, hb_transpose(h, a, p102, 3));
+}
+
+/* Kim-CNN on symbolic batch and seq, three kernel sizes, ReduceMax keepdims 0 -> Concat -> Gemm. */
+static void build_kim(struct hb *h) {
+    int sb = vm_graph_add_symbol(h->g, "batch", &h->err), ss = vm_graph_add_symbol(h->g, "seq", &h->err);
+    struct vm_dim xd[3] = {vm_dim_sym(sb), vm_dim_sym(ss), vm_dim_const(12)};
+    int64_t perm[3] = {0, 2, 1}, axes[1] = {2}, fc[2] = {15, 3}, fb[1] = {3};
+    int32_t t = hb_transpose(h, hb_input(h, "x", 3, xd), perm, 3), feats[3];
+    for (int k = 3; k <= 5; k++) {
+        int64_t wd[3] = {5, 12, k}, bd[1] = {5};
+        char wn[8], bn[8];
+        snprintf(wn, sizeof wn, "w%d", k);
+        snprintf(bn, sizeof bn, "b%d", k);
+        int32_t in[3] = {t, hb_init(h, wn, 3, wd, 0.3f), hb_init(h, bn, 1, bd, 0.3f)};
+        int32_t y = hb_op(h, "Conv", 3, in, NULL);
+        y = hb_op(h, "Relu", 1, &y, NULL);
+        feats[k - 3] = hb_reduce(h, "ReduceMax", y, axes, 1, 0);
+    }
+    int32_t id, cat = hb_op(h, "Concat", 3, feats, &id);
+    vm_node_set_int(h->g, id, "axis", 1, &h->err);
+    int32_t gin[3] = {cat, hb_init(h, "fc", 2, fc, 0.3f), hb_init(h, "fb", 1, fb, 0.3f)};
+    hb_output(h, hb_op(h, "Gemm", 3, gin, NULL));
+}
+
+static void test_rules(void) {
+    {
+        const int64_t d[1][VM_MAX_RANK] = {{2, 9, 6}};
+        const int r[1] = {3};
+        rule_case("rule: Conv -> Mul(scalar) -> Relu -> ReduceMax keepdims 1", build_keepdims, (struct expect){1, 0, 1}, 1, d, r);
+    }
+    {
+        const int64_t d[1][VM_MAX_RANK] = {{2, 8, 5}};
+        const int r[1] = {3};
+        rule_case("rule: shared transposes", build_shared, (struct expect){1, 2, 0}, 1, d, r);
+    }
+    {
+        const int64_t d[1][VM_MAX_RANK] = {{2, 5, 6, 3}};
+        const int r[1] = {4};
+        rule_case("rule: NHWC Conv2d -> Sigmoid -> ReduceSum", build_conv2d, (struct expect){1, 0, 0}, 1, d, r);
+    }
+    {
+        const int64_t d[1][VM_MAX_RANK] = {{2, 3, 4, 5}};
+        const int r[1] = {4};
+        rule_case("rule: reduction with reordered kept axes", build_reorder, (struct expect){0, 1, 0}, 1, d, r);
+    }
+    {
+        const int64_t d[1][VM_MAX_RANK] = {{3, 7, 4}};
+        const int r[1] = {3};
+        rule_case("rule: cancel and compose (symbolic)", build_cancel, (struct expect){0, 1, 1}, 1, d, r);
+    }
+    {
+        const int64_t d[1][VM_MAX_RANK] = {{3, 11, 12}};
+        const int r[1] = {3};
+        rule_case("rule: Kim-CNN, symbolic batch and seq (3 x 11)", build_kim, (struct expect){3, 0, 0}, 1, d, r);
+        const int64_t d2[1][VM_MAX_RANK] = {{1, 5, 12}};
+        rule_case("rule: Kim-CNN, symbolic batch and seq (1 x 5)", build_kim, (struct expect){3, 0, 0}, 1, d2, r);
+    }
+}
+
+/* ---------------- training ---------------- */
+
+/* One forward + backward step; returns loss and all parameter gradients concatenated. */
+static float *train_step(const uint8_t *plan, size_t len, bool ref, const char *dir, int64_t *n_out, double *loss) {
+    struct vm_error err = {0};
+    struct vm_rt_opts o = {.ref_kernels = ref};
+    struct vm_rt_model *m = NULL;
+    if (vm_rt_model_from_buffer(&m, plan, len, "training", &o, &err)) {
+        CHECK_MSG(0, "training: %s", err.msg);
+        return NULL;
+    }
+    char f[4200];
+    snprintf(f, sizeof f, "%s/test_data_set_0/input_0.pb", dir);
+    struct vm_tensor ids;
+    if (vm_onnx_read_tensor_file(f, &ids, &err)) {
+        CHECK_MSG(0, "%s", err.msg);
+        vm_rt_model_free(m);
+        return NULL;
+    }
+    int n = vm_rt_num_inputs(m);
+    const int64_t *dims[8];
+    int ranks[8];
+    int64_t lab[1] = {ids.dims[0]};
+    static const int64_t none[1] = {0};
+    for (int i = 0; i < n && i < 8; i++) {
+        const char *name = vm_rt_input_name(m, i);
+        dims[i] = !strcmp(name, "labels") ? lab : !strcmp(name, "beta") || !strcmp(name, "lr") ? none : ids.dims;
+        ranks[i] = !strcmp(name, "labels") ? 1 : !strcmp(name, "beta") || !strcmp(name, "lr") ? 0 : ids.rank;
+    }
+    struct vm_rt_inst *inst;
+    float *out = NULL;
+    if (vm_rt_bind(m, dims, ranks, &inst, &err)) {
+        CHECK_MSG(0, "training bind: %s", err.msg);
+        goto done;
+    }
+    for (int i = 0; i < n; i++) {
+        const char *name = vm_rt_input_name(m, i);
+        struct vm_rt_tensor t = vm_rt_input(inst, i);
+        if (!strcmp(name, "labels"))
+            for (int64_t k = 0; k < t.numel; k++) ((int64_t *)t.data)[k] = k % 3;
+        else if (!strcmp(name, "beta")) *(float *)t.data = 0.1f;
+        else if (!strcmp(name, "lr")) *(float *)t.data = 1e-3f;
+        else memcpy(t.data, ids.data, ids.nbytes);
+    }
+    vm_rt_set_seed(m, 99, 0);
+    if (vm_rt_run(inst, VM_RT_FORWARD | VM_RT_BACKWARD, true, &err)) {
+        CHECK_MSG(0, "training run: %s", err.msg);
+        goto done;
+    }
+    const char *ln = vm_rt_meta(m, "vmaskc.out.loss");
+    for (int i = 0; ln && i < vm_rt_num_outputs(m); i++)
+        if (!strcmp(vm_rt_output_name(m, i), ln)) *loss = *(const float *)vm_rt_output(inst, i).data;
+    int64_t total = 0;
+    for (int p = 0; p < vm_rt_num_params(m); p++) total += vm_rt_param(m, p).numel;
+    out = calloc((size_t)total, sizeof *out);
+    int64_t at = 0;
+    for (int p = 0; p < vm_rt_num_params(m); p++) {
+        struct vm_rt_tensor gr = vm_rt_param_grad(m, p);
+        CHECK_MSG(gr.data != NULL, "training: %s has no gradient", vm_rt_param_name(m, p));
+        if (gr.data) memcpy(out + at, gr.data, gr.nbytes);
+        at += vm_rt_param(m, p).numel;
+    }
+    *n_out = total;
+    /* and the optimizer step runs */
+    CHECK_MSG(!vm_rt_run(inst, VM_RT_OPTIMIZER, true, &err), "training optimizer: %s", err.msg);
+done:
+    vm_tensor_free(&ids);
+    vm_rt_model_free(m);
+    return out;
+}
+
+static uint8_t *training_plan(const char *dir, bool pass, size_t *len) {
+    struct vm_graph *g = load_fixture(dir, pass);
+    if (!g) return NULL;
+    struct vm_error err = {0};
+    struct vm_train_opts o;
+    struct vm_train_info info;
+    vm_train_opts_default(&o);
+    o.mask_hidden = 16;
+    uint8_t *plan = NULL;
+    bool ok = !vm_build_training(g, &o, &info, &err) && !vm_emit_plan(g, "training", &plan, len, &err);
+    CHECK_MSG(ok, "training graph: %s", err.msg);
+    if (ok && pass) {
+        print_ops("training graph after the pass", g);
+        CHECK_MSG(count_op(g, "ConvCL") == 3 && count_op(g, "Conv") == 0 && count_op(g, "Transpose") == 0,
+                  "training graph: %d ConvCL, %d Conv, %d Transpose", count_op(g, "ConvCL"), count_op(g, "Conv"), count_op(g, "Transpose"));
+        CHECK_MSG(count_op_attr(g, "ConvGradWeight", "channels_last", 1) == 3, "training graph: ConvGradWeight channels_last");
+    }
+    vm_graph_free(g);
+    return plan;
+}
+
+static void test_training(void) {
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/tests/fixtures/models/cnn_conv1d_reducemax_op13", VM_SOURCE_DIR);
+    printf("training: cnn_conv1d_reducemax_op13\n");
+    size_t l0 = 0, l1 = 0;
+    uint8_t *p0 = training_plan(dir, false, &l0), *p1 = training_plan(dir, true, &l1);
+    for (int ref = 0; p0 && p1 && ref < 2; ref++) {
+        int64_t n0 = 0, n1 = 0;
+        double loss0 = NAN, loss1 = NAN;
+        float *g0 = train_step(p0, l0, ref, dir, &n0, &loss0), *g1 = train_step(p1, l1, ref, dir, &n1, &loss1);
+        if (g0 && g1 && n0 == n1) {
+            double worst = 0, norm = 0;
+            for (int64_t i = 0; i < n0; i++) {
+                double d = fabs((double)g0[i] - g1[i]);
+                if (!(d <= worst)) worst = d;
+                norm = fmax(norm, fabs((double)g0[i]));
+            }
+            printf("  %-9s loss %.7f (without the pass %.7f); %lld gradient elements, max diff %.3g (max |g| %.3g)\n",
+                   ref ? "reference" : "oneDNN", loss1, loss0, (long long)n0, worst, norm);
+            CHECK_MSG(isfinite(loss1) && fabs(loss1 - loss0) <= 1e-5 * fmax(1.0, fabs(loss0)), "training: loss %.8f vs %.8f", loss1,
+                      loss0);
+            CHECK_MSG(norm > 0 && worst <= 1e-4 * norm, "training (%s): gradients differ by %.3g (max %.3g)", ref ? "reference" : "oneDNN",
+                      worst, norm);
+        } else {
+            CHECK_MSG(0, "training: runs failed or parameter sets differ (%lld vs %lld)", (long long)n0, (long long)n1);
+        }
+        free(g0);
+        free(g1);
+    }
+    free(p0);
+    free(p1);
+}
+
+int main(void) {
+    static const char *v[] = {"op13", "op14", "op17"};
+    for (int i = 0; i < 3; i++) {
+        char n[64];
+        snprintf(n, sizeof n, "cnn_conv1d_reducemax_%s", v[i]);
+        test_fixture(n, 3, true);
+        snprintf(n, sizeof n, "cnn_conv1d_globalmaxpool_%s", v[i]);
+        test_fixture(n, 3, false);
+        snprintf(n, sizeof n, "cnn_conv1d_maxpool_%s", v[i]);
+        test_fixture(n, 3, false);
+    }
+    test_fixture("cnn_conv2d_op13", 0, true); /* Unsqueeze -> Conv2d: nothing to rewrite */
+    test_fixture("lstm_last_op13", 0, false);
+    test_fixture("bert_op13", 0, false);
+    test_rules();
+    test_training();
+    VMTEST_DONE("test_layout");
+}
