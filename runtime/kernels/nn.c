@@ -652,15 +652,19 @@ static enum vm_status gemm_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, 
     return vm_dnnl_prim_exec(c, s, &st->p, na, args, err);
 }
 
-/* ---------------- MatMul ---------------- */
+/* ---------------- MatMul, MatMulT ---------------- */
 
-/* Operands are promoted (1-D A -> [1, K], 1-D B -> [K, 1]) and aligned to one rank R by leading
- * 1s; Y' = [batch..., M, N] has Y's bytes. */
+/* MatMul(A, B): operands are promoted (1-D A -> [1, K], 1-D B -> [K, 1]) and aligned to one rank R
+ * by leading 1s; Y' = [batch..., M, N] has Y's bytes. MatMulT(A, B) = op(A) op(B) over the last two
+ * dims (op = transpose when transA / transB), operands of rank >= 2. Batch dims broadcast. A
+ * transposed operand is the same buffer under swapped strides, so oneDNN's matmul reads it in
+ * place. When B has no batch and A is not transposed, A's batch folds into M. */
 struct matmul_state {
-    int rank;                                    /* R >= 2 */
-    int64_t ad[VM_MAX_RANK], bd[VM_MAX_RANK], yd[VM_MAX_RANK];
-    int64_t M, K, N, batch;                      /* batch: product of Y' batch dims */
-    struct vm_dnnl_prim p;                       /* p.prim NULL: C reference */
+    int rank;                                                  /* R >= 2 */
+    int64_t ad[VM_MAX_RANK], bd[VM_MAX_RANK], yd[VM_MAX_RANK]; /* logical [.., M, K], [.., K, N], [.., M, N] */
+    int64_t M, K, N, batch;                                    /* batch: product of Y' batch dims */
+    bool ta, tb;
+    struct vm_dnnl_prim p; /* p.prim NULL: C reference */
     dnnl_memory_t a, b, dst;
 };
 
@@ -672,6 +676,74 @@ static void matmul_release(void *p) {
     mem_destroy(&st->b);
     mem_destroy(&st->dst);
     free(st);
+}
+
+/* Descriptor of a logical [.., R, C] operand stored row-major as [.., R, C] or, transposed, as
+ * [.., C, R]. */
+static dnnl_status_t strided_md(dnnl_memory_desc_t *md, int r, const int64_t *logical, bool trans) {
+    dnnl_dims_t d, str;
+    int64_t stored[VM_MAX_RANK];
+    for (int i = 0; i < r; i++) stored[i] = logical[i];
+    if (trans) {
+        stored[r - 2] = logical[r - 1];
+        stored[r - 1] = logical[r - 2];
+    }
+    int64_t acc = 1;
+    for (int i = r - 1; i >= 0; i--) {
+        d[i] = logical[i];
+        str[i] = acc;
+        acc *= stored[i] ? stored[i] : 1;
+    }
+    if (trans) {
+        int64_t t = str[r - 2];
+        str[r - 2] = str[r - 1];
+        str[r - 1] = t;
+    }
+    return dnnl_memory_desc_init_by_strides(md, r, d, dnnl_f32, str);
+}
+
+/* The common part of prepare, once rank, ta, tb and the logical ad / bd are set: M, K, N, Y' and
+ * the oneDNN primitive. */
+static enum vm_status matmul_finish(struct vm_rt_ctx *c, const struct vm_rt_step *s, struct matmul_state *st,
+                                    const struct vm_rt_tensor *y, struct vm_error *err) {
+    int r = st->rank;
+    st->M = st->ad[r - 2];
+    st->K = st->ad[r - 1];
+    st->N = st->bd[r - 1];
+    if (st->bd[r - 2] != st->K) return vm_rt_step_errorf(s, err, VM_EINVAL, "inner dimensions %lld and %lld differ", (long long)st->K,
+                                                         (long long)st->bd[r - 2]);
+    st->batch = 1;
+    bool b_flat = true; /* B has no batch: fold A's batch into M */
+    for (int i = 0; i < r - 2; i++) {
+        if (st->ad[i] != st->bd[i] && st->ad[i] != 1 && st->bd[i] != 1)
+            return vm_rt_step_errorf(s, err, VM_EINVAL, "batch dimensions %lld and %lld do not broadcast", (long long)st->ad[i],
+                                     (long long)st->bd[i]);
+        st->yd[i] = st->ad[i] > st->bd[i] ? st->ad[i] : st->bd[i];
+        if (st->ad[i] == 0 || st->bd[i] == 0) st->yd[i] = 0;
+        st->batch *= st->yd[i];
+        b_flat = b_flat && st->bd[i] == 1;
+    }
+    st->yd[r - 2] = st->M;
+    st->yd[r - 1] = st->N;
+    if (c->m->ref_kernels || y->numel == 0 || st->K == 0) return VM_OK;
+
+    dnnl_memory_desc_t amd, bmd, dmd;
+    if (b_flat && !st->ta) {
+        int64_t a2[2] = {st->batch * st->M, st->K}, b2[2] = {st->K, st->N}, y2[2] = {st->batch * st->M, st->N};
+        VM_DNNL(vm_dnnl_md(&amd, 2, a2, VM_DTYPE_FLOAT), s, err);
+        VM_DNNL(strided_md(&bmd, 2, b2, st->tb), s, err);
+        VM_DNNL(vm_dnnl_md(&dmd, 2, y2, VM_DTYPE_FLOAT), s, err);
+    } else {
+        VM_DNNL(strided_md(&amd, r, st->ad, st->ta), s, err);
+        VM_DNNL(strided_md(&bmd, r, st->bd, st->tb), s, err);
+        VM_DNNL(vm_dnnl_md(&dmd, r, st->yd, VM_DTYPE_FLOAT), s, err);
+    }
+    dnnl_matmul_desc_t md;
+    VM_DNNL(dnnl_matmul_desc_init(&md, &amd, &bmd, NULL, &dmd), s, err);
+    enum vm_status e = vm_dnnl_prim_build(c, s, &md, NULL, NULL, &st->p, NULL, err);
+    if (e) return e;
+    if ((e = vm_dnnl_mem2(c, s, &amd, &st->a, &bmd, &st->b, err))) return e;
+    return vm_dnnl_mem(c, s, &dmd, &st->dst, err);
 }
 
 static enum vm_status matmul_prepare(struct vm_rt_ctx *c, const struct vm_rt_step *s, void **state, struct vm_error *err) {
@@ -702,43 +774,37 @@ static enum vm_status matmul_prepare(struct vm_rt_ctx *c, const struct vm_rt_ste
         st->ad[i] = i - (r - ra) >= 0 ? pa[i - (r - ra)] : 1;
         st->bd[i] = i - (r - rb) >= 0 ? pb[i - (r - rb)] : 1;
     }
-    st->M = st->ad[r - 2];
-    st->K = st->ad[r - 1];
-    st->N = st->bd[r - 1];
-    if (st->bd[r - 2] != st->K) return vm_rt_step_errorf(s, err, VM_EINVAL, "inner dimensions %lld and %lld differ", (long long)st->K,
-                                                         (long long)st->bd[r - 2]);
-    st->batch = 1;
-    bool b_flat = true; /* B has no batch: fold A's batch into M */
-    for (int i = 0; i < r - 2; i++) {
-        if (st->ad[i] != st->bd[i] && st->ad[i] != 1 && st->bd[i] != 1)
-            return vm_rt_step_errorf(s, err, VM_EINVAL, "batch dimensions %lld and %lld do not broadcast", (long long)st->ad[i],
-                                     (long long)st->bd[i]);
-        st->yd[i] = st->ad[i] > st->bd[i] ? st->ad[i] : st->bd[i];
-        if (st->ad[i] == 0 || st->bd[i] == 0) st->yd[i] = 0;
-        st->batch *= st->yd[i];
-        b_flat = b_flat && st->bd[i] == 1;
-    }
-    st->yd[r - 2] = st->M;
-    st->yd[r - 1] = st->N;
-    if (c->m->ref_kernels || y->numel == 0 || st->K == 0) return VM_OK;
+    return matmul_finish(c, s, st, y, err);
+}
 
-    dnnl_memory_desc_t amd, bmd, dmd;
-    if (b_flat) {
-        int64_t a2[2] = {st->batch * st->M, st->K}, b2[2] = {st->K, st->N}, y2[2] = {st->batch * st->M, st->N};
-        VM_DNNL(vm_dnnl_md(&amd, 2, a2, VM_DTYPE_FLOAT), s, err);
-        VM_DNNL(vm_dnnl_md(&bmd, 2, b2, VM_DTYPE_FLOAT), s, err);
-        VM_DNNL(vm_dnnl_md(&dmd, 2, y2, VM_DTYPE_FLOAT), s, err);
-    } else {
-        VM_DNNL(vm_dnnl_md(&amd, r, st->ad, VM_DTYPE_FLOAT), s, err);
-        VM_DNNL(vm_dnnl_md(&bmd, r, st->bd, VM_DTYPE_FLOAT), s, err);
-        VM_DNNL(vm_dnnl_md(&dmd, r, st->yd, VM_DTYPE_FLOAT), s, err);
+static void swap_last2(int64_t *d, int r) {
+    int64_t t = d[r - 2];
+    d[r - 2] = d[r - 1];
+    d[r - 1] = t;
+}
+
+static enum vm_status matmul_t_prepare(struct vm_rt_ctx *c, const struct vm_rt_step *s, void **state, struct vm_error *err) {
+    struct matmul_state *st = vm_calloc(1, sizeof *st, err);
+    if (!st) return VM_ENOMEM;
+    *state = st;
+    const struct vm_rt_tensor *a = vm_rt_in(c, s, 0), *b = vm_rt_in(c, s, 1), *y = vm_rt_out(c, s, 0);
+    st->ta = vm_rt_attr_int(s, "transA", 0) != 0;
+    st->tb = vm_rt_attr_int(s, "transB", 0) != 0;
+    int ra = a->rank, rb = b->rank, r = ra > rb ? ra : rb;
+    if (ra < 2 || rb < 2 || y->rank != r) return vm_rt_step_errorf(s, err, VM_EINVAL, "operand ranks %d, %d", ra, rb);
+    st->rank = r;
+    for (int i = 0; i < r; i++) {
+        st->ad[i] = i - (r - ra) >= 0 ? a->dims[i - (r - ra)] : 1;
+        st->bd[i] = i - (r - rb) >= 0 ? b->dims[i - (r - rb)] : 1;
     }
-    dnnl_matmul_desc_t md;
-    VM_DNNL(dnnl_matmul_desc_init(&md, &amd, &bmd, NULL, &dmd), s, err);
-    enum vm_status e = vm_dnnl_prim_build(c, s, &md, NULL, NULL, &st->p, NULL, err);
-    if (e) return e;
-    if ((e = vm_dnnl_mem2(c, s, &amd, &st->a, &bmd, &st->b, err))) return e;
-    return vm_dnnl_mem(c, s, &dmd, &st->dst, err);
+    if (st->ta) swap_last2(st->ad, r);
+    if (st->tb) swap_last2(st->bd, r);
+    enum vm_status e = matmul_finish(c, s, st, y, err);
+    if (!e) {
+        for (int i = 0; i < r; i++)
+            if (st->yd[i] != y->dims[i]) return vm_rt_step_errorf(s, err, VM_EINVAL, "operand and output shapes do not agree");
+    }
+    return e;
 }
 
 static void matmul_ref(const struct matmul_state *st, const float *a, const float *b, float *y) {
@@ -761,7 +827,11 @@ static void matmul_ref(const struct matmul_state *st, const float *a, const floa
         for (int64_t i = 0; i < M; i++)
             for (int64_t j = 0; j < N; j++) {
                 double acc = 0;
-                for (int64_t k = 0; k < K; k++) acc += (double)pa[i * K + k] * pb[k * N + j];
+                for (int64_t k = 0; k < K; k++) {
+                    float av = st->ta ? pa[k * M + i] : pa[i * K + k];
+                    float bv = st->tb ? pb[j * K + k] : pb[k * N + j];
+                    acc += (double)av * bv;
+                }
                 py[i * N + j] = (float)acc;
             }
     }
@@ -773,7 +843,7 @@ static enum vm_status matmul_run(struct vm_rt_ctx *c, const struct vm_rt_step *s
     struct vm_rt_tensor *y = vm_rt_out(c, s, 0);
     if (y->numel == 0) return VM_OK;
     if (!st->p.prim) {
-        matmul_ref(st, a->data, b->data, y->data);
+        matmul_ref(st, a->data, b->data, y->data); /* K = 0 gives zeros */
         return VM_OK;
     }
     set_handle(st->a, a->data);
@@ -1388,159 +1458,6 @@ static enum vm_status global_poolg_run(struct vm_rt_ctx *c, const struct vm_rt_s
     return VM_OK;
 }
 
-/* ---------------- MatMulT ---------------- */
-
-/* MatMulT(A, B) = op(A) op(B) over the last two dims (op = transpose when transA / transB), batch
- * dims broadcast. A transposed operand is the same buffer under swapped strides, so oneDNN's matmul
- * reads it in place. When B has no batch and A is not transposed, A's batch folds into M. */
-struct matmul_t_state {
-    int rank;
-    int64_t ad[VM_MAX_RANK], bd[VM_MAX_RANK], yd[VM_MAX_RANK]; /* logical [.., M, K], [.., K, N], [.., M, N] */
-    int64_t M, K, N, batch;
-    bool ta, tb;
-    struct vm_dnnl_prim p; /* p.prim NULL: C reference */
-    dnnl_memory_t a, b, dst;
-};
-
-static void matmul_t_release(void *p) {
-    struct matmul_t_state *st = p;
-    if (!st) return;
-    vm_dnnl_prim_destroy(&st->p);
-    mem_destroy(&st->a);
-    mem_destroy(&st->b);
-    mem_destroy(&st->dst);
-    free(st);
-}
-
-/* Descriptor of a logical [.., R, C] operand stored row-major as [.., R, C] or, transposed, as
- * [.., C, R]. */
-static dnnl_status_t strided_md(dnnl_memory_desc_t *md, int r, const int64_t *logical, bool trans) {
-    dnnl_dims_t d, str;
-    int64_t stored[VM_MAX_RANK];
-    for (int i = 0; i < r; i++) stored[i] = logical[i];
-    if (trans) {
-        stored[r - 2] = logical[r - 1];
-        stored[r - 1] = logical[r - 2];
-    }
-    int64_t acc = 1;
-    for (int i = r - 1; i >= 0; i--) {
-        d[i] = logical[i];
-        str[i] = acc;
-        acc *= stored[i] ? stored[i] : 1;
-    }
-    if (trans) {
-        int64_t t = str[r - 2];
-        str[r - 2] = str[r - 1];
-        str[r - 1] = t;
-    }
-    return dnnl_memory_desc_init_by_strides(md, r, d, dnnl_f32, str);
-}
-
-static enum vm_status matmul_t_prepare(struct vm_rt_ctx *c, const struct vm_rt_step *s, void **state, struct vm_error *err) {
-    struct matmul_t_state *st = vm_calloc(1, sizeof *st, err);
-    if (!st) return VM_ENOMEM;
-    *state = st;
-    const struct vm_rt_tensor *a = vm_rt_in(c, s, 0), *b = vm_rt_in(c, s, 1), *y = vm_rt_out(c, s, 0);
-    st->ta = vm_rt_attr_int(s, "transA", 0) != 0;
-    st->tb = vm_rt_attr_int(s, "transB", 0) != 0;
-    int ra = a->rank, rb = b->rank, r = ra > rb ? ra : rb;
-    if (ra < 2 || rb < 2 || y->rank != r) return vm_rt_step_errorf(s, err, VM_EINVAL, "operand ranks %d, %d", ra, rb);
-    st->rank = r;
-    for (int i = 0; i < r; i++) {
-        st->ad[i] = i - (r - ra) >= 0 ? a->dims[i - (r - ra)] : 1;
-        st->bd[i] = i - (r - rb) >= 0 ? b->dims[i - (r - rb)] : 1;
-    }
-    if (st->ta) {
-        int64_t t = st->ad[r - 2];
-        st->ad[r - 2] = st->ad[r - 1];
-        st->ad[r - 1] = t;
-    }
-    if (st->tb) {
-        int64_t t = st->bd[r - 2];
-        st->bd[r - 2] = st->bd[r - 1];
-        st->bd[r - 1] = t;
-    }
-    st->M = st->ad[r - 2];
-    st->K = st->ad[r - 1];
-    st->N = st->bd[r - 1];
-    if (st->bd[r - 2] != st->K || y->dims[r - 2] != st->M || y->dims[r - 1] != st->N)
-        return vm_rt_step_errorf(s, err, VM_EINVAL, "operand and output shapes do not agree");
-    st->batch = 1;
-    bool b_flat = true;
-    for (int i = 0; i < r - 2; i++) {
-        st->yd[i] = y->dims[i];
-        st->batch *= y->dims[i];
-        b_flat = b_flat && st->bd[i] == 1;
-    }
-    st->yd[r - 2] = st->M;
-    st->yd[r - 1] = st->N;
-    if (c->m->ref_kernels || y->numel == 0 || st->K == 0) return VM_OK;
-
-    dnnl_memory_desc_t amd, bmd, dmd;
-    if (b_flat && !st->ta) {
-        int64_t a2[2] = {st->batch * st->M, st->K}, b2[2] = {st->K, st->N}, y2[2] = {st->batch * st->M, st->N};
-        VM_DNNL(vm_dnnl_md(&amd, 2, a2, VM_DTYPE_FLOAT), s, err);
-        VM_DNNL(strided_md(&bmd, 2, b2, st->tb), s, err);
-        VM_DNNL(vm_dnnl_md(&dmd, 2, y2, VM_DTYPE_FLOAT), s, err);
-    } else {
-        VM_DNNL(strided_md(&amd, r, st->ad, st->ta), s, err);
-        VM_DNNL(strided_md(&bmd, r, st->bd, st->tb), s, err);
-        VM_DNNL(vm_dnnl_md(&dmd, r, st->yd, VM_DTYPE_FLOAT), s, err);
-    }
-    dnnl_matmul_desc_t md;
-    VM_DNNL(dnnl_matmul_desc_init(&md, &amd, &bmd, NULL, &dmd), s, err);
-    enum vm_status e = vm_dnnl_prim_build(c, s, &md, NULL, NULL, &st->p, NULL, err);
-    if (e) return e;
-    if ((e = vm_dnnl_mem2(c, s, &amd, &st->a, &bmd, &st->b, err))) return e;
-    return vm_dnnl_mem(c, s, &dmd, &st->dst, err);
-}
-
-static void matmul_t_ref(const struct matmul_t_state *st, const float *a, const float *b, float *y) {
-    int r = st->rank;
-    int64_t M = st->M, K = st->K, N = st->N;
-#pragma omp parallel for if (st->batch * M * N * K > PAR_MIN)
-    for (int64_t bi = 0; bi < st->batch; bi++) {
-        int64_t rem = bi, oa = 0, ob = 0, sa = M * K, sb = K * N;
-        for (int i = r - 3; i >= 0; i--) {
-            int64_t ci = rem % st->yd[i];
-            rem /= st->yd[i];
-            if (st->ad[i] != 1) oa += ci * sa;
-            if (st->bd[i] != 1) ob += ci * sb;
-            sa *= st->ad[i];
-            sb *= st->bd[i];
-        }
-        const float *pa = a + oa, *pb = b + ob;
-        float *py = y + bi * M * N;
-        for (int64_t i = 0; i < M; i++)
-            for (int64_t j = 0; j < N; j++) {
-                double acc = 0;
-                for (int64_t k = 0; k < K; k++) {
-                    float av = st->ta ? pa[k * M + i] : pa[i * K + k];
-                    float bv = st->tb ? pb[j * K + k] : pb[k * N + j];
-                    acc += (double)av * bv;
-                }
-                py[i * N + j] = (float)acc;
-            }
-    }
-}
-
-static enum vm_status matmul_t_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, void *state, struct vm_error *err) {
-    struct matmul_t_state *st = state;
-    const struct vm_rt_tensor *a = vm_rt_in(c, s, 0), *b = vm_rt_in(c, s, 1);
-    struct vm_rt_tensor *y = vm_rt_out(c, s, 0);
-    if (y->numel == 0) return VM_OK;
-    if (!st->p.prim) {
-        if (st->K == 0) memset(y->data, 0, y->nbytes);
-        else matmul_t_ref(st, a->data, b->data, y->data);
-        return VM_OK;
-    }
-    set_handle(st->a, a->data);
-    set_handle(st->b, b->data);
-    set_handle(st->dst, y->data);
-    dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, st->a}, {DNNL_ARG_WEIGHTS, st->b}, {DNNL_ARG_DST, st->dst}};
-    return vm_dnnl_prim_exec(c, s, &st->p, 3, args, err);
-}
-
 /* ---------------- SoftmaxGrad ---------------- */
 
 /* SoftmaxGrad(dY, Y) with the forward's axis / coerce_2d and log = LogSoftmax:
@@ -1801,7 +1718,7 @@ const struct vm_rt_kernel vm_rt_kernels_nn[] = {
     {"LogSoftmax", 1, 1, 1, 1, 0, softmax_prepare, softmax_run, softmax_release},
     {"LayerNormalization", 2, 3, 1, 3, 0, layernorm_prepare, layernorm_run, layernorm_release},
     /* backward (autodiff) */
-    {"MatMulT", 2, 2, 1, 1, 0, matmul_t_prepare, matmul_t_run, matmul_t_release},
+    {"MatMulT", 2, 2, 1, 1, 0, matmul_t_prepare, matmul_run, matmul_release},
     {"ConvGradData", 3, 3, 1, 1, 0, convg_prepare, convg_run, convg_release},
     {"ConvGradWeight", 3, 3, 1, 2, 0, convg_prepare, convg_run, convg_release},
     {"MaxPoolGrad", 2, 2, 1, 1, 0, poolg_prepare, poolg_run, poolg_release},
