@@ -34,6 +34,15 @@ enum vm_status vm_ad_end(struct vm_autodiff *ad, int32_t node);
 int32_t vm_ad_op(struct vm_autodiff *ad, const char *op, int n_in, const int32_t *in);
 /* Hands `grad` to input i of the forward node; reduces broadcasting and accumulates. */
 enum vm_status vm_ad_give(struct vm_autodiff *ad, int32_t node, int i, int32_t grad);
+/* In a gradient rule (with `ad` and the forward node `n` in scope): hands gradient value v (the
+ * result of vm_ad_* calls, -1 on error) to input i, returning from the rule on any error. */
+#define GIVE(i, v)                                                   \
+    do {                                                             \
+        int32_t gv_ = (v);                                           \
+        if (gv_ < 0) return vm_ad_err(ad)->code;                     \
+        enum vm_status s_ = vm_ad_give(ad, n, (i), gv_);             \
+        if (s_) return s_;                                           \
+    } while (0)
 /* Constants for rules. */
 int32_t vm_ad_const_f32(struct vm_autodiff *ad, float v);
 int32_t vm_ad_const_i64(struct vm_autodiff *ad, const int64_t *v, int n);

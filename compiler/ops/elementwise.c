@@ -319,14 +319,6 @@ static enum vm_status fold_not(struct vm_graph *g, int32_t n, struct vm_error *e
 
 /* ---- gradients ---- */
 
-#define GIVE(i, v)                                                   \
-    do {                                                             \
-        int32_t gv_ = (v);                                           \
-        if (gv_ < 0) return vm_ad_err(ad)->code;                     \
-        enum vm_status s_ = vm_ad_give(ad, n, (i), gv_);             \
-        if (s_) return s_;                                           \
-    } while (0)
-
 static int32_t op2(struct vm_autodiff *ad, const char *op, int32_t a, int32_t b) {
     if (a < 0 || b < 0) return -1;
     int32_t in[2] = {a, b};

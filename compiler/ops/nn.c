@@ -502,14 +502,6 @@ static enum vm_status infer_layernorm(struct vm_graph *g, int32_t n, struct vm_e
  * GlobalAveragePoolGrad; shape of W for ConvGradWeight) are known int64 constants, possibly
  * symbolic, so the output shape follows the forward's without saving the tensor. */
 
-#define GIVE(i, v)                                                   \
-    do {                                                             \
-        int32_t gv_ = (v);                                           \
-        if (gv_ < 0) return vm_ad_err(ad)->code;                     \
-        enum vm_status s_ = vm_ad_give(ad, n, (i), gv_);             \
-        if (s_) return s_;                                           \
-    } while (0)
-
 /* Copies the listed (space-separated) attributes that node `from` has onto node `to`. */
 static enum vm_status copy_attrs(struct vm_graph *g, int32_t from, int32_t to, const char *names, struct vm_error *err) {
     char name[64];

@@ -611,14 +611,6 @@ static enum vm_status fold_range(struct vm_graph *g, int32_t n, struct vm_error 
 
 /* ---- gradients ---- */
 
-#define GIVE(i, v)                                                   \
-    do {                                                             \
-        int32_t gv_ = (v);                                           \
-        if (gv_ < 0) return vm_ad_err(ad)->code;                     \
-        enum vm_status s_ = vm_ad_give(ad, n, (i), gv_);             \
-        if (s_) return s_;                                           \
-    } while (0)
-
 /* Views: the gradient is dy under the input's shape. */
 static enum vm_status grad_view(struct vm_autodiff *ad, int32_t n, struct vm_error *err) {
     (void)err;
