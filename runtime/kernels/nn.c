@@ -128,20 +128,27 @@ static dnnl_status_t any_md(dnnl_memory_desc_t *md, const dnnl_memory_desc_t *pl
  * oneDNN 2.6 has only its reference implementation (about 1000x slower), while `any` gives
  * brgconv (forward) and jit (backward) with blocked weights. The weights change at every optimizer
  * step, so the plain tensor is reordered at each run (W into the primitive's layout, or dW out of
- * it): one pass over C*M*k floats, small next to the convolution. The blocked buffer is allocated
- * by oneDNN here, in prepare. */
+ * it): one pass over C*M*k floats, small next to the convolution. The blocked copy lives only
+ * during the step, so it sits in the model's shared scratch, after the convolution's own
+ * scratchpad (offset `off`), rather than in a buffer per primitive and batch shape. */
 struct wreorder {
     dnnl_primitive_t prim; /* NULL: the primitive takes the plain layout */
     dnnl_memory_t plain, blocked;
+    size_t off;            /* of the blocked copy in c->scratch */
 };
 
+/* conv_pd: the convolution's primitive descriptor (its scratchpad comes first in c->scratch). */
 static enum vm_status wreorder_init(struct vm_rt_ctx *c, const struct vm_rt_step *s, struct wreorder *r,
                                     const dnnl_memory_desc_t *plain, const dnnl_memory_desc_t *chosen, bool into_chosen,
-                                    struct vm_error *err) {
+                                    const_dnnl_primitive_desc_t conv_pd, struct vm_error *err) {
     if (!chosen) return vm_rt_step_errorf(s, err, VM_EDNNL, "oneDNN: no weight layout for the convolution");
     if (dnnl_memory_desc_equal(plain, chosen)) return VM_OK;
+    const dnnl_memory_desc_t *smd = dnnl_primitive_desc_query_md(conv_pd, dnnl_query_scratchpad_md, 0);
+    r->off = ((smd ? dnnl_memory_desc_get_size(smd) : 0) + 63) & ~(size_t)63;
+    size_t need = r->off + dnnl_memory_desc_get_size(chosen);
+    if (need > c->scratch_need) c->scratch_need = need;
     VM_DNNL(dnnl_memory_create(&r->plain, plain, c->engine, DNNL_MEMORY_NONE), s, err);
-    VM_DNNL(dnnl_memory_create(&r->blocked, chosen, c->engine, DNNL_MEMORY_ALLOCATE), s, err);
+    VM_DNNL(dnnl_memory_create(&r->blocked, chosen, c->engine, DNNL_MEMORY_NONE), s, err);
     dnnl_primitive_desc_t pd;
     if (into_chosen) VM_DNNL(dnnl_reorder_primitive_desc_create(&pd, plain, c->engine, chosen, c->engine, NULL), s, err);
     else VM_DNNL(dnnl_reorder_primitive_desc_create(&pd, chosen, c->engine, plain, c->engine, NULL), s, err);
@@ -151,10 +158,17 @@ static enum vm_status wreorder_init(struct vm_rt_ctx *c, const struct vm_rt_step
     return VM_OK;
 }
 
+/* The blocked copy, pointed at its place in this run's scratch. */
+static dnnl_memory_t wreorder_blocked(const struct vm_rt_ctx *c, const struct wreorder *r) {
+    set_handle(r->blocked, (const uint8_t *)c->scratch + r->off);
+    return r->blocked;
+}
+
 static enum vm_status wreorder_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, const struct wreorder *r, const void *plain,
                                    bool into_blocked, struct vm_error *err) {
     set_handle(r->plain, plain);
-    dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, into_blocked ? r->plain : r->blocked}, {DNNL_ARG_TO, into_blocked ? r->blocked : r->plain}};
+    dnnl_memory_t blocked = wreorder_blocked(c, r);
+    dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, into_blocked ? r->plain : blocked}, {DNNL_ARG_TO, into_blocked ? blocked : r->plain}};
     return vm_dnnl_exec(c, s, r->prim, 2, args, err);
 }
 
@@ -254,7 +268,7 @@ static enum vm_status conv_prepare(struct vm_rt_ctx *c, const struct vm_rt_step 
             s, err);
     dnnl_primitive_desc_t pd = NULL;
     if ((e = vm_dnnl_prim_build(c, s, &cd, NULL, NULL, &st->p, &pd, err))) return e;
-    e = wreorder_init(c, s, &st->wr, &wmd, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0), true, err);
+    e = wreorder_init(c, s, &st->wr, &wmd, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0), true, pd, err);
     dnnl_primitive_desc_destroy(pd);
     if (e) return e;
     if ((e = vm_dnnl_mem2(c, s, &smd, &st->src, &wmd, &st->wei, err))) return e;
@@ -1139,7 +1153,7 @@ static enum vm_status convg_prepare(struct vm_rt_ctx *c, const struct vm_rt_step
     dnnl_primitive_desc_destroy(fpd);
     if (e) return e;
     e = wreorder_init(c, s, &st->wr, &wmd, dnnl_primitive_desc_query_md(bpd, data ? dnnl_query_weights_md : dnnl_query_diff_weights_md, 0),
-                      data, err);
+                      data, bpd, err);
     dnnl_primitive_desc_destroy(bpd);
     if (e) return e;
     if ((e = vm_dnnl_mem(c, s, &dmd, &st->dy, err))) return e;
@@ -1282,7 +1296,7 @@ static enum vm_status convg_run(struct vm_rt_ctx *c, const struct vm_rt_step *s,
     set_handle(st->w_or_x, wx->data);
     set_handle(st->out, out->data);
     args[na++] = (dnnl_exec_arg_t){DNNL_ARG_SRC, st->w_or_x};
-    args[na++] = (dnnl_exec_arg_t){DNNL_ARG_DIFF_WEIGHTS, st->wr.prim ? st->wr.blocked : st->out};
+    args[na++] = (dnnl_exec_arg_t){DNNL_ARG_DIFF_WEIGHTS, st->wr.prim ? wreorder_blocked(c, &st->wr) : st->out};
     if (st->bias) {
         set_handle(st->db, db->data);
         args[na++] = (dnnl_exec_arg_t){DNNL_ARG_DIFF_BIAS, st->db};

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# screenshot.sh: renders the synthetic demo report with headless Chromium, for docs/report-screenshot.png.
+# screenshot.sh: renders a report with headless Chromium, for docs/report-screenshot.png.
 #
-#   tests/report/screenshot.sh TEST_REPORT [OUT.png] [WIDTH,HEIGHT]
+#   tests/report/screenshot.sh REPORT.html|TEST_REPORT [OUT.png] [WIDTH,HEIGHT]
 #
-# TEST_REPORT is the unit test binary (tests/unit/test_report.c); it writes demo.html, a base vs
-# VMASK comparison built from synthetic numbers. Needs Debian's `chromium`. The default window is
+# REPORT.html is a report `vmaskc compare` or `vmaskc explain` wrote. TEST_REPORT is the unit test
+# binary (tests/unit/test_report.c) instead; it writes demo.html, a base vs VMASK comparison built
+# from synthetic numbers. Needs Debian's `chromium`. The default window is
 # tall enough to show the first example below the tables and charts. Nothing is fetched: the
 # report has no external resources and Chromium's background networking is off.
 set -eu
@@ -15,7 +16,11 @@ command -v chromium >/dev/null 2>&1 || { echo "screenshot.sh: install Debian's c
 dir=$(mktemp -d "${TMPDIR:-/tmp}/vmreport-shot.XXXXXX")
 trap 'rm -rf "$dir"' EXIT
 mkdir -p "$dir/html"
-"$test_bin" "$dir/html" >"$dir/test.log" 2>&1 || { cat "$dir/test.log" >&2; exit 1; }
+case "$test_bin" in
+  *.html) [ -f "$test_bin" ] || { echo "screenshot.sh: $test_bin: no such file" >&2; exit 1; }
+          cp "$test_bin" "$dir/html/demo.html" ;;
+  *) "$test_bin" "$dir/html" >"$dir/test.log" 2>&1 || { cat "$dir/test.log" >&2; exit 1; } ;;
+esac
 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking \
   --disable-component-update --disable-sync --hide-scrollbars --user-data-dir="$dir/profile" \
   --screenshot="$dir/shot.png" --window-size="$size" "file://$dir/html/demo.html" >/dev/null 2>&1
