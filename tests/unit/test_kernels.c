@@ -180,35 +180,23 @@ static struct vm_graph *new_graph(void) {
 int main(void) {
     struct vm_error err;
     const int64_t B = 50, T = 50, E = 300, F = 100, H = 100;
-    /* Conv1d k=3,4,5 over (B, E, T) with bias, then ReLU (Kim-CNN) */
-    for (int64_t k = 3; k <= 5; k++) {
-        struct vm_graph *g = new_graph();
-        int64_t xd[3] = {B, E, T}, wd[3] = {F, E, k}, bd[1] = {F};
-        int32_t in[3] = {add_input(g, "x", 3, xd), add_param(g, "w", 3, wd, 0.05f), add_param(g, "b", 1, bd, 0.1f)}, y, r;
-        int32_t n = node(g, "Conv", 3, in, 1, &y);
-        int64_t ks[1] = {k};
-        vm_node_set_ints(g, n, "kernel_shape", ks, 1, &err);
-        node(g, "Relu", 1, &y, 1, &r);
-        set_output(g, r);
-        char nm[32];
-        snprintf(nm, sizeof nm, "conv1d_k%lld_relu", (long long)k);
-        run_case(nm, g, 1e-5);
-    }
-    /* ConvCL (the layout pass's channels-last Conv1d) k=3,4,5 over (B, T, E) as the Gather gives
-     * it, with bias, then ReLU: oneDNN nwc with reordered `any` weights vs the C reference */
-    for (int64_t k = 3; k <= 5; k++) {
-        struct vm_graph *g = new_graph();
-        int64_t xd[3] = {B, T, E}, wd[3] = {F, E, k}, bd[1] = {F};
-        int32_t in[3] = {add_input(g, "x", 3, xd), add_param(g, "w", 3, wd, 0.05f), add_param(g, "b", 1, bd, 0.1f)}, y, r;
-        int32_t n = node(g, "ConvCL", 3, in, 1, &y);
-        int64_t ks[1] = {k};
-        vm_node_set_ints(g, n, "kernel_shape", ks, 1, &err);
-        node(g, "Relu", 1, &y, 1, &r);
-        set_output(g, r);
-        char nm[32];
-        snprintf(nm, sizeof nm, "convcl1d_k%lld_relu", (long long)k);
-        run_case(nm, g, 1e-5);
-    }
+    /* Conv1d k=3,4,5 over (B, E, T) with bias, then ReLU (Kim-CNN); and ConvCL, the layout pass's
+     * channels-last Conv1d, over (B, T, E) as the Gather gives it: oneDNN nwc with reordered `any`
+     * weights vs the C reference */
+    for (int cl = 0; cl <= 1; cl++)
+        for (int64_t k = 3; k <= 5; k++) {
+            struct vm_graph *g = new_graph();
+            int64_t xd[3] = {B, cl ? T : E, cl ? E : T}, wd[3] = {F, E, k}, bd[1] = {F};
+            int32_t in[3] = {add_input(g, "x", 3, xd), add_param(g, "w", 3, wd, 0.05f), add_param(g, "b", 1, bd, 0.1f)}, y, r;
+            int32_t n = node(g, cl ? "ConvCL" : "Conv", 3, in, 1, &y);
+            int64_t ks[1] = {k};
+            vm_node_set_ints(g, n, "kernel_shape", ks, 1, &err);
+            node(g, "Relu", 1, &y, 1, &r);
+            set_output(g, r);
+            char nm[32];
+            snprintf(nm, sizeof nm, "%s1d_k%lld_relu", cl ? "convcl" : "conv", (long long)k);
+            run_case(nm, g, 1e-5);
+        }
     for (int64_t k = 3; k <= 5; k++) {
         char nm[32];
         snprintf(nm, sizeof nm, "convcl1d_k%lld_backward", (long long)k);
