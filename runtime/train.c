@@ -423,16 +423,6 @@ static enum vm_status load_checkpoint(const struct vm_feeder *f, const struct vm
     return s;
 }
 
-static void fmt_eta(double s, char *buf, size_t len) {
-    if (s < 0 || s > 1e7) {
-        snprintf(buf, len, "--:--");
-        return;
-    }
-    long t = (long)(s + 0.5);
-    if (t >= 3600) snprintf(buf, len, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
-    else snprintf(buf, len, "%ld:%02ld", t / 60, t % 60);
-}
-
 void vm_train_result_free(struct vm_train_result *r) {
     free(r->history);
     memset(r, 0, sizeof *r);
@@ -527,7 +517,7 @@ enum vm_status vm_train(const struct vm_feeder *f, const struct vm_train_cfg *cf
                 double rate = ls.train_seconds > 0 ? (double)ls.train_sentences / ls.train_seconds : 0;
                 double remaining = (double)((int64_t)(cfg->epochs - epoch - 1) * train->n + (train->n - b0 - n));
                 char eta[32];
-                fmt_eta(rate > 0 ? remaining / rate * 1.1 : -1, eta, sizeof eta);
+                vm_fmt_eta(rate > 0 ? remaining / rate * 1.1 : -1, eta, sizeof eta);
                 fprintf(cfg->progress, "\r\033[Kepoch %d/%d  step %lld/%lld  loss %.4f  acc %5.1f%%  beta %.3f  %.0f sent/s  ETA %s",
                         epoch + 1, cfg->epochs, (long long)b + 1, (long long)nb, ls.loss_sum / (double)ls.seen,
                         100.0 * (double)ls.correct / (double)ls.seen, beta, rate, eta);

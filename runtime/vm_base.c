@@ -279,4 +279,12 @@ double vm_elem_f64(const void *p, int32_t dt, int64_t i) {
     }
 }
 
-
+void vm_fmt_eta(double s, char *buf, size_t len) {
+    if (s < 0 || s > 1e7) {
+        snprintf(buf, len, "--:--");
+        return;
+    }
+    long t = (long)(s + 0.5);
+    if (t >= 3600) snprintf(buf, len, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+    else snprintf(buf, len, "%ld:%02ld", t / 60, t % 60);
+}

@@ -119,6 +119,9 @@ enum vm_status vm_file_read(const char *path, uint8_t **data, size_t *len, struc
 enum vm_status vm_file_write_atomic(const char *path, const void *data, size_t len,
                                     struct vm_error *err);
 
+/* A progress line's ETA: "m:ss" or "h:mm:ss"; "--:--" when s is negative or absurd. */
+void vm_fmt_eta(double s, char *buf, size_t len);
+
 /* Product of dims with overflow check; returns -1 on overflow or a negative dim. */
 int64_t vm_numel(const int64_t *dims, int rank);
 

@@ -183,6 +183,17 @@ static inline void gc_check_mode(struct gc *c, const char *label, const uint8_t 
 }
 
 /* Checks d(sum(y*W))/d(params) for output y of the graph built so far, then frees the case. */
+/* Makes scalar value `loss` the graph's loss (and an output), differentiates and emits the plan
+ * into *plan / *len. False (c->err set) on failure. The graph must be inferred. */
+static inline bool gc_emit_training(struct gc *c, int32_t loss, const char *label, uint8_t **plan, size_t *len) {
+    struct vm_graph *g = c->g;
+    g->loss = loss;
+    g->outputs = realloc(g->outputs, sizeof(int32_t) * (size_t)(g->n_outputs + 1));
+    g->outputs[g->n_outputs++] = loss;
+    g->values[loss].flags |= VM_VALUE_OUTPUT | VM_VALUE_LOSS;
+    return !vm_autodiff(g, &c->err) && !vm_emit_plan(g, label, plan, len, &c->err);
+}
+
 static inline void gc_check(struct gc *c, const char *op, const char *label, int32_t y, double tol) {
     if (gc_list_mode) {
         bool seen = false;
@@ -205,13 +216,9 @@ static inline void gc_check(struct gc *c, const char *op, const char *label, int
             goto out;
         }
     }
-    g->loss = loss;
-    g->outputs = realloc(g->outputs, sizeof(int32_t) * (size_t)(g->n_outputs + 1));
-    g->outputs[g->n_outputs++] = loss;
-    g->values[loss].flags |= VM_VALUE_OUTPUT | VM_VALUE_LOSS;
     uint8_t *plan = NULL;
     size_t len = 0;
-    if (vm_autodiff(g, &c->err) || vm_emit_plan(g, label, &plan, &len, &c->err)) {
+    if (!gc_emit_training(c, loss, label, &plan, &len)) {
         CHECK_MSG(0, "%s: %s", label, c->err.msg);
         goto out;
     }

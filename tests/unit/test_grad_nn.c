@@ -433,13 +433,7 @@ static void sym_case(const char *label, const struct sym_sizes *z, int n_shapes,
     uint8_t *plan = NULL;
     size_t len = 0;
     bool ok = !c->err.code && !vm_infer_graph(g, &c->err);
-    if (ok) {
-        g->loss = loss;
-        g->outputs = realloc(g->outputs, sizeof(int32_t) * (size_t)(g->n_outputs + 1));
-        g->outputs[g->n_outputs++] = loss;
-        g->values[loss].flags |= VM_VALUE_OUTPUT | VM_VALUE_LOSS;
-        ok = !vm_autodiff(g, &c->err) && !vm_emit_plan(g, "symbolic", &plan, &len, &c->err);
-    }
+    if (ok) ok = gc_emit_training(c, loss, "symbolic", &plan, &len);
     CHECK_MSG(ok, "%s: %s", label, c->err.msg);
     for (int k = 0; ok && k < n_shapes; k++) {
         int64_t na = 0, nb = 0;

@@ -113,13 +113,7 @@ static uint8_t *compile_case(const struct lstm_case *lc, size_t *len) {
     uint8_t *plan = NULL;
     int32_t loss = build_lstm(c, lc, 0.1f); /* PyTorch's init scale 1/sqrt(H) */
     struct vm_graph *g = c->g;
-    if (loss >= 0 && !vm_infer_graph(g, &c->err)) {
-        g->loss = loss;
-        g->outputs = realloc(g->outputs, sizeof(int32_t) * (size_t)(g->n_outputs + 1));
-        g->outputs[g->n_outputs++] = loss;
-        g->values[loss].flags |= VM_VALUE_OUTPUT | VM_VALUE_LOSS;
-        if (vm_autodiff(g, &c->err) || vm_emit_plan(g, lc->label, &plan, len, &c->err)) plan = NULL;
-    }
+    if (loss >= 0 && !vm_infer_graph(g, &c->err) && !gc_emit_training(c, loss, lc->label, &plan, len)) plan = NULL;
     CHECK_MSG(plan != NULL, "%s: %s", lc->label, c->err.msg);
     vm_graph_free(g);
     free(c);
@@ -268,13 +262,7 @@ static void sym_case(const char *direction, int layout) {
     uint8_t *plan = NULL;
     size_t len = 0;
     bool ok = !c->err.code && !vm_infer_graph(g, &c->err);
-    if (ok) {
-        g->loss = loss;
-        g->outputs = realloc(g->outputs, sizeof(int32_t) * (size_t)(g->n_outputs + 1));
-        g->outputs[g->n_outputs++] = loss;
-        g->values[loss].flags |= VM_VALUE_OUTPUT | VM_VALUE_LOSS;
-        ok = !vm_autodiff(g, &c->err) && !vm_emit_plan(g, label, &plan, &len, &c->err);
-    }
+    if (ok) ok = gc_emit_training(c, loss, label, &plan, &len);
     CHECK_MSG(ok, "%s: %s", label, c->err.msg);
     vm_graph_free(g);
     free(c);

@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -216,4 +217,23 @@ enum vm_status vm_cli_load_runtime(const char *path, const struct vm_model_opts 
     s = vm_rt_model_from_buffer(out, buf, len, path, &ro, err);
     free(buf);
     return s;
+}
+
+double vm_cli_pearson_freq(const int64_t *freq, const float *q, int64_t n, int64_t *m_out) {
+    double sx = 0, sy = 0, sxx = 0, syy = 0, sxy = 0;
+    int64_t m = 0;
+    for (int64_t k = 0; k < n; k++) {
+        double x = (double)freq[k], y = q[k];
+        if (x <= 0 || !isfinite(y)) continue;
+        sx += x;
+        sy += y;
+        sxx += x * x;
+        syy += y * y;
+        sxy += x * y;
+        m++;
+    }
+    if (m_out) *m_out = m;
+    if (m < 2) return NAN;
+    double cov = sxy - sx * sy / (double)m, vx = sxx - sx * sx / (double)m, vy = syy - sy * sy / (double)m;
+    return vx > 0 && vy > 0 ? cov / sqrt(vx * vy) : NAN;
 }

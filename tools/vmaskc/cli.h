@@ -50,6 +50,10 @@ bool vm_cli_streq(const char *a, const char *b);
 bool vm_cli_parse_int(const char *s, long long *out);
 bool vm_cli_parse_double(const char *s, double *out);
 
+/* Pearson correlation between word frequency and importance q (the VMASK paper's Table 11), over
+ * the n words with frequency > 0 and finite q; *m (may be NULL) = how many; NAN below two words. */
+double vm_cli_pearson_freq(const int64_t *freq, const float *q, int64_t n, int64_t *m);
+
 /* Reads an ONNX model and compiles it (import, infer, cleanup) for inference. `fixed` inputs are
  * folded in as constants. */
 enum vm_status vm_cli_compile_onnx(const char *path, const struct vm_model_opts *o,

@@ -277,35 +277,7 @@ static enum vm_status load_importance_tsv(const char *path, const struct vm_voca
     return VM_OK;
 }
 
-static double pearson(const int64_t *freq, const float *q, int64_t n) {
-    double sx = 0, sy = 0, sxx = 0, syy = 0, sxy = 0;
-    int64_t m = 0;
-    for (int64_t k = 0; k < n; k++) {
-        double x = (double)freq[k], y = q[k];
-        if (x <= 0 || !isfinite(y)) continue;
-        sx += x;
-        sy += y;
-        sxx += x * x;
-        syy += y * y;
-        sxy += x * y;
-        m++;
-    }
-    if (m < 2) return NAN;
-    double cov = sxy - sx * sy / (double)m, vx = sxx - sx * sx / (double)m, vy = syy - sy * sy / (double)m;
-    return vx > 0 && vy > 0 ? cov / sqrt(vx * vy) : NAN;
-}
-
 /* ---- running one model over the selected examples ---- */
-
-static void fmt_eta(double s, char *buf, size_t len) {
-    if (s < 0 || s > 1e7) {
-        snprintf(buf, len, "--:--");
-        return;
-    }
-    long t = (long)(s + 0.5);
-    if (t >= 3600) snprintf(buf, len, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
-    else snprintf(buf, len, "%ld:%02ld", t / 60, t % 60);
-}
 
 static enum vm_status explain_one(const struct xcfg *c, struct xmodel *xm, int64_t index, struct xex *e, struct vm_error *err) {
     struct vm_classifier *clf = &xm->clf;
@@ -410,7 +382,7 @@ static enum vm_status run_model(const struct xcfg *c, struct xmodel *xm, const i
             last = now;
             double rate = (double)(i + 1) / (now - t0);
             char eta[32];
-            fmt_eta((double)(n_sel - i - 1) / rate, eta, sizeof eta);
+            vm_fmt_eta((double)(n_sel - i - 1) / rate, eta, sizeof eta);
             fprintf(stderr, "%s%s: model %d/%d (%s)  %lld/%lld examples  %.2f ex/s  %.0f texts/s  ETA %s%s", tty ? "\r\033[K" : "", c->cmd,
                     which + 1, n_models, xm->name, (long long)(i + 1), (long long)n_sel, rate, (double)xm->clf.forward_passes / (now - t0), eta,
                     tty ? "" : "\n");
@@ -640,7 +612,7 @@ static enum vm_status global_words(const struct xcfg *c, struct xmodel *xm, stru
         n++;
     }
     xm->n_words = n;
-    xm->pearson = pearson(xm->word_freq, xm->word_q, n);
+    xm->pearson = vm_cli_pearson_freq(xm->word_freq, xm->word_q, n, NULL);
     free(freq_id);
     return VM_OK;
 }

@@ -99,20 +99,21 @@ int vm_cmd_words(int argc, char **argv) {
     }
     if (data) {
         /* Pearson correlation over words that occur in the corpus */
-        double sx = 0, sy = 0, sxx = 0, syy = 0, sxy = 0;
-        int64_t m = 0;
-        for (int64_t k = 0; k < n; k++) {
-            double x = (double)freq[ws[k].id], y = ws[k].q;
-            if (x <= 0) continue;
-            sx += x;
-            sy += y;
-            sxx += x * x;
-            syy += y * y;
-            sxy += x * y;
-            m++;
+        int64_t *wf = malloc(sizeof *wf * (size_t)(n + 1)), m = 0;
+        float *wq = malloc(sizeof *wq * (size_t)(n + 1));
+        if (!wf || !wq) {
+            free(wf);
+            free(wq);
+            rc = VM_EXIT_RUNTIME;
+            goto out;
         }
-        double cov = sxy - sx * sy / (double)m, vx = sxx - sx * sx / (double)m, vy = syy - sy * sy / (double)m;
-        double r = m > 1 && vx > 0 && vy > 0 ? cov / sqrt(vx * vy) : NAN;
+        for (int64_t k = 0; k < n; k++) {
+            wf[k] = freq[ws[k].id];
+            wq[k] = ws[k].q;
+        }
+        double r = vm_cli_pearson_freq(wf, wq, n, &m);
+        free(wf);
+        free(wq);
         printf("Pearson correlation between word frequency and q: %.4f (%lld words occurring in %s)\n", r, (long long)m, data);
     }
     if (tsv) {
