@@ -50,18 +50,34 @@ static char *ex_str(struct ex *e, const char *s) {
 
 void vm_mask_word_keep(const float *table, int64_t V, int64_t E, const float *w1, const float *b1,
                        int64_t H, const float *w2, const float *b2, float *out) {
-#pragma omp parallel for
-    for (int64_t v = 0; v < V; v++) {
-        const float *x = table + v * E;
-        double p0 = b2[0], p1 = b2[1];
-        for (int64_t h = 0; h < H; h++) {
-            double a = b1[h];
-            for (int64_t k = 0; k < E; k++) a += (double)x[k] * w1[k * H + h];
-            double t = tanh(a);
-            p0 += t * w2[2 * h];
-            p1 += t * w2[2 * h + 1];
+#pragma omp parallel
+    {
+        /* a: the hidden pre-activations of one word, accumulated row by row of W1 (contiguous) */
+        double *a = malloc(sizeof(double) * (size_t)(H ? H : 1));
+#pragma omp for
+        for (int64_t v = 0; v < V; v++) {
+            const float *x = table + v * E;
+            double p0 = b2[0], p1 = b2[1];
+            if (a) {
+                for (int64_t h = 0; h < H; h++) a[h] = b1[h];
+                for (int64_t k = 0; k < E; k++) {
+                    const float *w = w1 + k * H;
+                    double xk = x[k];
+                    for (int64_t h = 0; h < H; h++) a[h] += xk * w[h];
+                }
+            }
+            for (int64_t h = 0; h < H; h++) {
+                double ah = b1[h];
+                if (a) ah = a[h];
+                else
+                    for (int64_t k = 0; k < E; k++) ah += (double)x[k] * w1[k * H + h];
+                double t = tanh(ah);
+                p0 += t * w2[2 * h];
+                p1 += t * w2[2 * h + 1];
+            }
+            out[v] = (float)(1.0 / (1.0 + exp(-(p1 - p0))));
         }
-        out[v] = (float)(1.0 / (1.0 + exp(-(p1 - p0))));
+        free(a);
     }
 }
 
