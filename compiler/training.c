@@ -155,6 +155,33 @@ static enum vm_status mark_params(struct vm_graph *g, const struct vm_train_opts
     return VM_OK;
 }
 
+/* The keep/drop logits [.., 2] of the mask network on x, -1 on error. When x = Gather(frozen table,
+ * ids) on axis 0 the logits depend on the word alone, so one VMaskNet step runs the network once
+ * per distinct word of the batch; otherwise Linear -> tanh -> Linear from ordinary rows. */
+static int32_t mask_logits(struct vm_graph *g, const struct vm_train_opts *o, int32_t x, int32_t w1, int32_t b1, int32_t w2, int32_t b2,
+                           struct vm_error *err) {
+    int32_t gn = g->values[x].producer;
+    const struct vm_node *ga = gn >= 0 ? &g->nodes[gn] : NULL;
+    if (!o->unfused_mask && ga && !strcmp(vm_op_name(ga->op), "Gather") && ga->out[0] == x && vm_node_int(g, gn, "axis", 0) == 0 &&
+        !(g->values[ga->in[0]].flags & VM_VALUE_PARAM) && g->values[ga->in[0]].rank == 2 && g->values[ga->in[1]].rank == 2) {
+        int32_t in[6] = {ga->in[0], ga->in[1], w1, b1, w2, b2}, out[4];
+        int32_t id = fwd(g, "VMaskNet", "vmask/net", 6, in, 4, out, err);
+        return id < 0 || fwd_done(g, id, err) ? -1 : out[0];
+    }
+    int32_t in2[2] = {x, w1};
+    int32_t h = fwd1(g, "MatMul", "vmask/fc1/MatMul", 2, in2, err);
+    in2[0] = h;
+    in2[1] = b1;
+    h = h < 0 ? -1 : fwd1(g, "Add", "vmask/fc1/Add", 2, in2, err);
+    h = h < 0 ? -1 : fwd1(g, "Tanh", "vmask/Tanh", 1, &h, err);
+    in2[0] = h;
+    in2[1] = w2;
+    int32_t p = h < 0 ? -1 : fwd1(g, "MatMul", "vmask/fc2/MatMul", 2, in2, err);
+    in2[0] = p;
+    in2[1] = b2;
+    return p < 0 ? -1 : fwd1(g, "Add", "vmask/fc2/Add", 2, in2, err);
+}
+
 /* Inserts z = x * r after value x; returns q (the keep probabilities) in *q_out. */
 static enum vm_status insert_mask(struct vm_graph *g, const struct vm_train_opts *o, int32_t x, int32_t ids, int32_t *q_out,
                                   int32_t *info_out, struct vm_error *err) {
@@ -186,20 +213,7 @@ static enum vm_status insert_mask(struct vm_graph *g, const struct vm_train_opts
         free(users);
         return err->code;
     }
-    int32_t in2[2];
-    in2[0] = x;
-    in2[1] = w1;
-    int32_t h = fwd1(g, "MatMul", "vmask/fc1/MatMul", 2, in2, err);
-    in2[0] = h;
-    in2[1] = bb1;
-    h = h < 0 ? -1 : fwd1(g, "Add", "vmask/fc1/Add", 2, in2, err);
-    h = h < 0 ? -1 : fwd1(g, "Tanh", "vmask/Tanh", 1, &h, err);
-    in2[0] = h;
-    in2[1] = w2;
-    int32_t p = h < 0 ? -1 : fwd1(g, "MatMul", "vmask/fc2/MatMul", 2, in2, err);
-    in2[0] = p;
-    in2[1] = bb2;
-    p = p < 0 ? -1 : fwd1(g, "Add", "vmask/fc2/Add", 2, in2, err);
+    int32_t in2[2], p = mask_logits(g, o, x, w1, bb1, w2, bb2, err);
     if (p < 0) {
         free(users);
         return err->code;

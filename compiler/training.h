@@ -27,6 +27,8 @@ struct vm_train_opts {
     double beta1, beta2, epsilon, weight_decay, clip; /* Adam and clipping; clip 0 = off */
     uint64_t seed;           /* mask-layer initialization */
     bool noise_input;        /* VMask takes its Gumbel noise as an input (parity tests) */
+    bool unfused_mask;       /* build the mask network from MatMul/Add/Tanh rows even when it
+                              * could run once per distinct word (VMaskNet); tests compare both */
 };
 
 void vm_train_opts_default(struct vm_train_opts *o);

@@ -8,6 +8,15 @@
  *       (1 when logits + g pick "keep"), with g the noise input or Gumbel(0,1) draws from the
  *       counter RNG; soft = softmax((logits + g) / tau)[1] carries the straight-through gradient.
  *       Inference: r = soft = q (the expected mask).
+ *   VMaskNet(table[V,E], ids[B,T], W1[E,H], b1[H], W2[H,2], b2[2]) -> logits[B,T,2], inv[B,T],
+ *            uniq[B,T], hu[B,T,H]
+ *       the mask network Linear -> tanh -> Linear on the rows of a frozen word embedding. The
+ *       logits of a token depend on its word alone, so the network runs once per distinct word of
+ *       the batch (U of them, first-occurrence order): uniq[0..U) are those word ids (the rest -1),
+ *       inv the row of each token, hu[0..U) the tanh activations (both saved for the backward).
+ *       Same values as Gather -> MatMul -> Add -> Tanh -> MatMul -> Add, at U/(B*T) of the cost
+ *       (about 1/4 on SST-2 batches). The table gets no gradient (the op is only built when it
+ *       is frozen).
  *   VMaskInfoLoss(q[B,T], ids[B,T]) attrs pad, eps -> loss[]
  *       mean over real (non-pad) tokens of q log(q+eps) + (1-q) log(1-q+eps): the negative
  *       entropy, i.e. KL(q || Bernoulli(0.5)) - log 2, as the VMASK release computes it.
@@ -126,6 +135,52 @@ static enum vm_status infer_info_loss_grad(struct vm_graph *g, int32_t n, struct
     return VM_OK;
 }
 
+static enum vm_status infer_vmask_net(struct vm_graph *g, int32_t n, struct vm_error *err) {
+    enum vm_status s = vm_check_dtype(g, n, 1, err, I64, VM_DTYPE_INT32, 0);
+    for (int k = 0; k < 6 && !s; k++)
+        if (k != 1) s = vm_check_dtype(g, n, k, err, F, 0);
+    if (s) return s;
+    struct vm_value *tab = vm_in(g, n, 0), *ids = vm_in(g, n, 1), *w1 = vm_in(g, n, 2), *b1 = vm_in(g, n, 3), *w2 = vm_in(g, n, 4),
+                    *b2 = vm_in(g, n, 5);
+    if (tab->rank != 2 || ids->rank != 2 || w1->rank != 2 || b1->rank != 1 || w2->rank != 2 || b2->rank != 1 ||
+        !vm_dim_is_const(&tab->dims[1]) || !vm_dim_is_const(&w1->dims[1]) || !vm_dim_eq(&tab->dims[1], &w1->dims[0]) ||
+        !vm_dim_eq(&w1->dims[1], &b1->dims[0]) || !vm_dim_eq(&w1->dims[1], &w2->dims[0]) || !vm_dim_is_const_eq(&w2->dims[1], 2) ||
+        !vm_dim_is_const_eq(&b2->dims[0], 2))
+        return vm_node_errorf(g, n, err, VM_EINVAL, "needs table [V, E], ids [B, T], W1 [E, H], b1 [H], W2 [H, 2], b2 [2]");
+    struct vm_dim d[3] = {ids->dims[0], ids->dims[1], vm_dim_const(2)};
+    vm_set_out(g, n, 0, F, 3, d);
+    vm_set_out(g, n, 1, I64, 2, d);
+    vm_set_out(g, n, 2, I64, 2, d);
+    d[2] = w1->dims[1];
+    vm_set_out(g, n, 3, F, 3, d);
+    return VM_OK;
+}
+
+static enum vm_status grad_vmask_net(struct vm_autodiff *ad, int32_t n, struct vm_error *err) {
+    (void)err;
+    struct vm_graph *g = vm_ad_graph(ad);
+    int32_t dl = vm_ad_dy(ad, n, 0);
+    if (dl < 0) return VM_OK;
+    const struct vm_node *fw = &g->nodes[n];
+    int32_t in[6] = {dl, fw->in[0], fw->out[1], fw->out[2], fw->out[3], fw->in[4]}, out[4];
+    int32_t id = vm_ad_begin(ad, "VMaskNetGrad", 6, in, 4, out);
+    if (id < 0 || vm_ad_end(ad, id)) return vm_ad_err(ad)->code;
+    for (int k = 0; k < 4; k++)
+        if (vm_ad_wants(ad, n, 2 + k)) GIVE(2 + k, out[k]);
+    return VM_OK;
+}
+
+static enum vm_status infer_vmask_net_grad(struct vm_graph *g, int32_t n, struct vm_error *err) {
+    (void)err;
+    struct vm_value *tab = vm_in(g, n, 1), *w2 = vm_in(g, n, 5);
+    struct vm_dim d[2] = {tab->dims[1], w2->dims[0]};
+    vm_set_out(g, n, 0, F, 2, d);
+    vm_set_out(g, n, 1, F, 1, &w2->dims[0]);
+    vm_set_out(g, n, 2, F, 2, w2->dims);
+    vm_set_out(g, n, 3, F, 1, &w2->dims[1]);
+    return VM_OK;
+}
+
 static enum vm_status infer_none(struct vm_graph *g, int32_t n, struct vm_error *err) {
     (void)g;
     (void)n;
@@ -167,6 +222,8 @@ const struct vm_op_row vm_ops_train[] = {
     {"SoftmaxCrossEntropyGrad", "vmaskc", 3, 3, 1, 1, "", 0, 0x7, BWD, NULL, infer_sce_grad, NULL, NULL},
     {"VMask", "vmaskc", 1, 2, 3, 3, "tau", 0, 0x2, INTERNAL | VM_OP_STOCHASTIC, NULL, infer_vmask, NULL, grad_vmask},
     {"VMaskGrad", "vmaskc", 4, 4, 1, 1, "tau", 0, 0xf, BWD, NULL, infer_vmask_grad, NULL, NULL},
+    {"VMaskNet", "vmaskc", 6, 6, 4, 4, "", 0, 0x3, INTERNAL, NULL, infer_vmask_net, NULL, grad_vmask_net},
+    {"VMaskNetGrad", "vmaskc", 6, 6, 4, 4, "", 0, 0x3f, BWD, NULL, infer_vmask_net_grad, NULL, NULL},
     {"VMaskInfoLoss", "vmaskc", 2, 2, 1, 1, "pad eps", 0, 0x2, INTERNAL, NULL, infer_info_loss, NULL, grad_info_loss},
     {"VMaskInfoLossGrad", "vmaskc", 3, 3, 1, 1, "pad eps", 0, 0x7, BWD, NULL, infer_info_loss_grad, NULL, NULL},
     {"OptStep", "vmaskc", 1, 1, 0, 0, "", 0, 0x1, BWD, NULL, infer_none, NULL, NULL},

@@ -116,6 +116,177 @@ static enum vm_status vmask_grad_run(struct vm_rt_ctx *c, const struct vm_rt_ste
     return VM_OK;
 }
 
+/* ---------------- VMaskNet ---------------- */
+
+/* Row-major C[M,N] = op(A) op(B) + beta C, op = transpose when the flag is 'T' (lda/ldb are the
+ * stored row lengths). oneDNN's sgemm takes M at run time, which the per-batch word count U needs;
+ * the reference kernels use the naive loop. */
+static enum vm_status gemm(struct vm_rt_ctx *c, const struct vm_rt_step *s, char ta, char tb, int64_t M, int64_t N, int64_t K,
+                           const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc,
+                           struct vm_error *err) {
+    if (M == 0 || N == 0) return VM_OK;
+    if (!c->m->ref_kernels && K > 0) {
+        VM_DNNL(dnnl_sgemm(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc), s, err);
+        return VM_OK;
+    }
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < N; j++) {
+            double acc = 0;
+            for (int64_t k = 0; k < K; k++)
+                acc += (double)(ta == 'T' ? A[k * lda + i] : A[i * lda + k]) * (tb == 'T' ? B[j * ldb + k] : B[k * ldb + j]);
+            C[i * ldc + j] = (float)acc + (beta != 0 ? beta * C[i * ldc + j] : 0.0f);
+        }
+    return VM_OK;
+}
+
+/* tanh as a rational function of degree 13/6 on [-7.9, 7.9] (the approximation Eigen and
+ * TensorFlow use; within 3 float ulps of tanh), clamped outside, where tanh(x) rounds to +-1.
+ * Unlike tanhf it is branch-free, so the compiler vectorizes the loop: glibc's tanhf made the
+ * forward step about 2x slower. */
+static inline float tanh_rational(float x) {
+    const float c = 7.90531110763549805f;
+    float xc = x < -c ? -c : (x > c ? c : x), x2 = xc * xc;
+    float p = x2 * -2.76076847742355e-16f + 2.00018790482477e-13f;
+    p = x2 * p + -8.60467152213735e-11f;
+    p = x2 * p + 5.12229709037114e-08f;
+    p = x2 * p + 1.48572235717979e-05f;
+    p = x2 * p + 6.37261928875436e-04f;
+    p = x2 * p + 4.89352455891786e-03f;
+    float q = x2 * 1.19825839466702e-06f + 1.18534705686654e-04f;
+    q = x2 * q + 2.26843463243900e-03f;
+    q = x2 * q + 4.89352518554385e-03f;
+    return xc * p / q;
+}
+
+/* Scratch of the forward (xu [n, E], lu [n, 2], marks [V]) and of the backward (xu [n, E],
+ * dlu [n, 2], dhu [n, H]), n = B*T, at 64-byte aligned offsets. */
+struct vmask_net_state {
+    size_t off_x, off_l, off_m;
+};
+
+static size_t align64(size_t x) { return (x + 63) & ~(size_t)63; }
+
+static enum vm_status vmask_net_prepare_common(struct vm_rt_ctx *c, void **state, int64_t n, int64_t E, int64_t third,
+                                               size_t third_size, struct vm_error *err) {
+    struct vmask_net_state *st = vm_calloc(1, sizeof *st, err);
+    if (!st) return VM_ENOMEM;
+    *state = st;
+    st->off_x = 0;
+    st->off_l = align64((size_t)(n * E) * sizeof(float));
+    st->off_m = st->off_l + align64((size_t)n * 2 * sizeof(float));
+    size_t need = st->off_m + align64((size_t)third * third_size);
+    if (need > c->scratch_need) c->scratch_need = need;
+    return VM_OK;
+}
+
+static enum vm_status vmask_net_prepare(struct vm_rt_ctx *c, const struct vm_rt_step *s, void **state, struct vm_error *err) {
+    const struct vm_rt_tensor *tab = vm_rt_in(c, s, 0), *ids = vm_rt_in(c, s, 1);
+    return vmask_net_prepare_common(c, state, ids->numel, tab->dims[1], tab->dims[0], sizeof(int32_t), err);
+}
+
+static enum vm_status vmask_net_grad_prepare(struct vm_rt_ctx *c, const struct vm_rt_step *s, void **state, struct vm_error *err) {
+    const struct vm_rt_tensor *tab = vm_rt_in(c, s, 1), *inv = vm_rt_in(c, s, 2), *w2 = vm_rt_in(c, s, 5);
+    return vmask_net_prepare_common(c, state, inv->numel, tab->dims[1], inv->numel * w2->dims[0], sizeof(float), err);
+}
+
+static void gather_rows(float *xu, const float *tab, const int64_t *uniq, int64_t U, int64_t E) {
+#pragma omp parallel for if (U * E > PAR_MIN)
+    for (int64_t u = 0; u < U; u++) memcpy(xu + u * E, tab + uniq[u] * E, (size_t)E * sizeof(float));
+}
+
+static enum vm_status vmask_net_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, void *state, struct vm_error *err) {
+    const struct vmask_net_state *st = state;
+    const struct vm_rt_tensor *tab = vm_rt_in(c, s, 0), *ids = vm_rt_in(c, s, 1);
+    const float *w1 = vm_rt_in(c, s, 2)->data, *b1 = vm_rt_in(c, s, 3)->data, *w2 = vm_rt_in(c, s, 4)->data,
+                *b2 = vm_rt_in(c, s, 5)->data;
+    float *logits = vm_rt_out(c, s, 0)->data, *hu = vm_rt_out(c, s, 3)->data;
+    int64_t *inv = vm_rt_out(c, s, 1)->data, *uniq = vm_rt_out(c, s, 2)->data;
+    int64_t V = tab->dims[0], E = tab->dims[1], H = vm_rt_in(c, s, 3)->dims[0], n = ids->numel, U = 0;
+    uint8_t *scr = c->scratch;
+    float *xu = (float *)(scr + st->off_x), *lu = (float *)(scr + st->off_l);
+    int32_t *mark = (int32_t *)(scr + st->off_m);
+    memset(mark, 0xff, (size_t)V * sizeof *mark);
+    for (int64_t i = 0; i < n; i++) {
+        int64_t id = label_at(ids, i), w = id < 0 ? id + V : id;
+        if (w < 0 || w >= V)
+            return vm_rt_step_errorf(s, err, VM_EINVAL, "token id %lld is outside the embedding's %lld rows", (long long)id, (long long)V);
+        if (mark[w] < 0) {
+            mark[w] = (int32_t)U;
+            uniq[U++] = w;
+        }
+        inv[i] = mark[w];
+    }
+    for (int64_t u = U; u < n; u++) uniq[u] = -1;
+    gather_rows(xu, tab->data, uniq, U, E);
+#pragma omp parallel for if (U * H > PAR_MIN)
+    for (int64_t u = 0; u < U; u++) memcpy(hu + u * H, b1, (size_t)H * sizeof(float));
+    enum vm_status e = gemm(c, s, 'N', 'N', U, H, E, xu, E, w1, H, 1.0f, hu, H, err);
+    if (e) return e;
+#pragma omp parallel for if (U * H > PAR_MIN / 8)
+    for (int64_t u = 0; u < U; u++) {
+        float *h = hu + u * H;
+        float l0 = b2[0], l1 = b2[1];
+#pragma omp simd
+        for (int64_t j = 0; j < H; j++) h[j] = tanh_rational(h[j]);
+#pragma omp simd reduction(+ : l0, l1)
+        for (int64_t j = 0; j < H; j++) {
+            l0 += h[j] * w2[2 * j];
+            l1 += h[j] * w2[2 * j + 1];
+        }
+        lu[2 * u] = l0;
+        lu[2 * u + 1] = l1;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        logits[2 * i] = lu[2 * inv[i]];
+        logits[2 * i + 1] = lu[2 * inv[i] + 1];
+    }
+    return VM_OK;
+}
+
+static enum vm_status vmask_net_grad_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, void *state, struct vm_error *err) {
+    const struct vmask_net_state *st = state;
+    const float *dl = vm_rt_in(c, s, 0)->data, *hu = vm_rt_in(c, s, 4)->data, *w2 = vm_rt_in(c, s, 5)->data;
+    const struct vm_rt_tensor *tab = vm_rt_in(c, s, 1), *tinv = vm_rt_in(c, s, 2);
+    const int64_t *inv = tinv->data, *uniq = vm_rt_in(c, s, 3)->data;
+    float *dw1 = vm_rt_out(c, s, 0)->data, *db1 = vm_rt_out(c, s, 1)->data, *dw2 = vm_rt_out(c, s, 2)->data, *db2 = vm_rt_out(c, s, 3)->data;
+    int64_t E = tab->dims[1], H = vm_rt_in(c, s, 5)->dims[0], n = tinv->numel, U = 0;
+    while (U < n && uniq[U] >= 0) U++;
+    uint8_t *scr = c->scratch;
+    float *xu = (float *)(scr + st->off_x), *dlu = (float *)(scr + st->off_l), *dhu = (float *)(scr + st->off_m);
+    /* per-word logit gradients: the sum over the word's tokens */
+    memset(dlu, 0, (size_t)U * 2 * sizeof *dlu);
+    for (int64_t i = 0; i < n; i++) {
+        dlu[2 * inv[i]] += dl[2 * i];
+        dlu[2 * inv[i] + 1] += dl[2 * i + 1];
+    }
+    double g0 = 0, g1 = 0;
+    for (int64_t u = 0; u < U; u++) {
+        g0 += dlu[2 * u];
+        g1 += dlu[2 * u + 1];
+    }
+    db2[0] = (float)g0;
+    db2[1] = (float)g1;
+    memset(dw2, 0, (size_t)H * 2 * sizeof *dw2);
+    memset(db1, 0, (size_t)H * sizeof *db1);
+    enum vm_status e = gemm(c, s, 'T', 'N', H, 2, U, hu, H, dlu, 2, 0.0f, dw2, 2, err);
+    if (e) return e;
+#pragma omp parallel for if (U * H > PAR_MIN / 8)
+    for (int64_t u = 0; u < U; u++) {
+        const float *h = hu + u * H;
+        float *d = dhu + u * H, a = dlu[2 * u], b = dlu[2 * u + 1];
+#pragma omp simd
+        for (int64_t j = 0; j < H; j++) d[j] = (a * w2[2 * j] + b * w2[2 * j + 1]) * (1 - h[j] * h[j]);
+    }
+    for (int64_t u = 0; u < U; u++)
+        for (int64_t j = 0; j < H; j++) db1[j] += dhu[u * H + j];
+    gather_rows(xu, tab->data, uniq, U, E);
+    if (U == 0) {
+        memset(dw1, 0, (size_t)(E * H) * sizeof *dw1);
+        return VM_OK;
+    }
+    return gemm(c, s, 'T', 'N', E, H, U, xu, E, dhu, H, 0.0f, dw1, H, err);
+}
+
 /* ---------------- VMaskInfoLoss ---------------- */
 
 static enum vm_status info_loss_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, void *state, struct vm_error *err) {
@@ -214,6 +385,8 @@ const struct vm_rt_kernel vm_rt_kernels_train[] = {
     {"SoftmaxCrossEntropyGrad", 3, 3, 1, 1, 0, NULL, sce_grad_run, NULL},
     {"VMask", 1, 2, 3, 3, 0, NULL, vmask_run, NULL},
     {"VMaskGrad", 4, 4, 1, 1, 0, NULL, vmask_grad_run, NULL},
+    {"VMaskNet", 6, 6, 4, 4, 0, vmask_net_prepare, vmask_net_run, free},
+    {"VMaskNetGrad", 6, 6, 4, 4, 0, vmask_net_grad_prepare, vmask_net_grad_run, free},
     {"VMaskInfoLoss", 2, 2, 1, 1, 0, NULL, info_loss_run, NULL},
     {"VMaskInfoLossGrad", 3, 3, 1, 1, 0, NULL, info_loss_grad_run, NULL},
     {"OptStep", 1, 1, 0, 0, 0, NULL, opt_step_run, NULL},

@@ -186,6 +186,18 @@ int main(int argc, char **argv) {
         gc_check(c, "VMask", train ? "VMask q (training)" : "VMask r = q (inference)", train ? outs[1] : outs[0], 2e-2);
     }
     {
+        /* the per-distinct-word mask network: repeated words (their gradients add up), a pad-like
+         * id and a negative id (-1 = the last row, as in Gather) */
+        struct gc *c = gc_new();
+        int64_t ids[8] = {2, 4, 2, 0, -1, 4, 0, 0};
+        int32_t in[6] = {gc_const_f32(c, "table", 2, D(5, 3), NULL), gc_const_i64(c, "ids", 2, D(2, 4), ids),
+                         gc_param(c, "w1", 2, D(3, 4), 1.0f),          gc_param(c, "b1", 1, D(4), 0.5f),
+                         gc_param(c, "w2", 2, D(4, 2), 1.0f),          gc_param(c, "b2", 1, D(2), 0.5f)},
+                outs[4];
+        gc_node(c, "VMaskNet", 6, in, 4, outs);
+        gc_check(c, "VMaskNet", "VMaskNet (repeated words)", outs[0], 2e-2);
+    }
+    {
         struct gc *c = gc_new();
         int64_t ids[6] = {5, 7, 0, 3, 0, 0}; /* 0 is the pad id: excluded from the mean */
         int32_t p = gc_param(c, "p", 3, D(2, 3, 2), 1.5f), outs[3], loss;

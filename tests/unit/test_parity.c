@@ -3,7 +3,8 @@
  *
  * For each case the base classifier model.onnx is compiled into a training graph exactly as
  * `vmaskc train` does (vmaskc inserts its own mask layer), with the Gumbel noise taken from the
- * "vmask.noise" input. The mask parameters are overwritten with the fixture's initial values,
+ * "vmask.noise" input, twice: with the mask network run once per distinct word (VMaskNet, what
+ * `vmaskc train` builds) and per token from ordinary rows. The mask parameters are overwritten with the fixture's initial values,
  * then, once with the oneDNN kernels and once with the C reference kernels:
  *   - step 0, forward only: the model output and the logits;
  *   - step 0, forward + backward: output, loss, CE, information loss, q and the gradient of every
@@ -382,7 +383,7 @@ static bool read_grad_list(struct parity_case *pc) {
 }
 
 /* model.onnx -> training graph (as vmaskc train builds it, noise as an input) -> plan */
-static bool compile_case(struct parity_case *pc) {
+static bool compile_case(struct parity_case *pc, bool unfused) {
     struct vm_error err = {0};
     char path[1400];
     snprintf(path, sizeof path, "%s/model.onnx", pc->dir);
@@ -393,6 +394,7 @@ static bool compile_case(struct parity_case *pc) {
     struct vm_train_info info;
     vm_train_opts_default(&o);
     o.noise_input = true;
+    o.unfused_mask = unfused;
     o.mask_hidden = pc->cfg.mask_hidden;
     o.tau = pc->cfg.tau;
     o.pad_id = pc->cfg.pad_id;
@@ -408,6 +410,12 @@ static bool compile_case(struct parity_case *pc) {
         if (prod >= 0 && !strcmp(vm_op_name(g->nodes[prod].op), "Softmax"))
             snprintf(pc->logits_name, sizeof pc->logits_name, "%s", g->values[g->nodes[prod].in[0]].name);
         ok = !vm_build_training(g, &o, &info, &err);
+    }
+    if (ok) {
+        /* the path under test is the one built: VMaskNet, or the per-token rows */
+        int32_t net = vm_op_find("vmaskc", "VMaskNet"), n_net = 0;
+        for (int32_t i = 0; i < g->n_nodes; i++) n_net += !g->nodes[i].dead && g->nodes[i].op == net;
+        CHECK_MSG(n_net == (unfused ? 0 : 1), "%s: %d VMaskNet nodes with the %s mask network", pc->name, n_net, unfused ? "unfused" : "fused");
     }
     if (ok && pc->logits_name[0]) {
         /* make the pre-softmax logits an extra output: an arena value read after the run may
@@ -447,14 +455,18 @@ int main(int argc, char **argv) {
             printf("  beta %g, lr %g, tau %g, pad %lld, Adam (%g, %g, %g), weight decay %g, clip %g, mask hidden %lld, %d steps\n",
                    pc->cfg.beta, pc->cfg.lr, pc->cfg.tau, (long long)pc->cfg.pad_id, pc->cfg.beta1, pc->cfg.beta2, pc->cfg.eps,
                    pc->cfg.weight_decay, pc->cfg.clip, (long long)pc->cfg.mask_hidden, pc->cfg.steps);
-            if (compile_case(pc)) {
-                for (int ref = 0; ref < 2; ref++) {
-                    step0(pc, ref);
-                    trajectory(pc, ref);
+            for (int unfused = 0; unfused < 2; unfused++) {
+                printf("  mask network %s\n", unfused ? "per token (MatMul, Add, Tanh rows)" : "once per distinct word (VMaskNet)");
+                if (compile_case(pc, unfused)) {
+                    for (int ref = 0; ref < 2; ref++) {
+                        step0(pc, ref);
+                        trajectory(pc, ref);
+                    }
                 }
+                free(pc->plan);
+                pc->plan = NULL;
             }
         }
-        free(pc->plan);
         free(pc);
     }
     VMTEST_DONE("test_parity");
