@@ -1089,6 +1089,7 @@ struct convg_state {
     dnnl_memory_t dy, w_or_x, out, db;
     struct wreorder wr;
     float *dys, *xs; /* channels_last reference: dY and X (or dX) channels-first */
+    int64_t sp_cap;  /* channels_last: most nonzeros of dY the sparse path takes; 0 = never */
 };
 
 static void convg_release(void *p) {
@@ -1103,6 +1104,149 @@ static void convg_release(void *p) {
     free(st->dys);
     free(st->xs);
     free(st);
+}
+
+/* Sparse dY. Behind a max-over-time pooling (Kim-CNN: Conv -> Relu -> ReduceMax over time) the
+ * gradient of a convolution's output has one nonzero per sequence and channel at most, under 1/T'
+ * of its elements, while oneDNN's backward passes cost as much as the forward whatever dY holds.
+ * When dY is channels-last and at most 1/SPARSE_DIV of it is nonzero (counted at each run), both
+ * gradients are computed from the nonzero list instead, one contiguous AXPY of Cg floats per
+ * nonzero and kernel tap: ConvGradData scatters W's tap rows into dX (threads own sequences),
+ * ConvGradWeight gathers X's rows into dW (threads own output channels). Same sums as the dense
+ * passes, in another order. Scratch: the entries, their order by channel, per-sequence and
+ * per-channel starts, and W or dW with the taps outermost ([M, K, Cg]). */
+#define SPARSE_DIV 16
+
+struct sp_entry {
+    int32_t n, o, m; /* sequence, flat output position, output channel */
+    float v;
+};
+
+struct sp_scratch {
+    struct sp_entry *e;
+    int32_t *by_m;          /* entry indices grouped by channel */
+    int64_t *n_start, *m_start; /* [N + 1], [M + 1] */
+    float *wt;              /* [M, K, Cg] */
+};
+
+static size_t sp_align(size_t x) { return (x + 63) & ~(size_t)63; }
+
+/* dst += v * src over n floats; built for AVX-512, AVX2 and the baseline, picked at load time. */
+__attribute__((target_clones("avx512f", "avx2", "default"))) static void sp_axpy(float *restrict dst, const float *restrict src, float v,
+                                                                               int64_t n) {
+    for (int64_t i = 0; i < n; i++) dst[i] += v * src[i];
+}
+
+/* Bytes of the sparse scratch; with base, points sc's arrays into it. */
+static size_t sparse_layout(const struct convg_state *st, uint8_t *base, struct sp_scratch *sc) {
+    const struct win *w = &st->w;
+    size_t cap = (size_t)st->sp_cap, off = 0;
+    size_t o_e = off;
+    off += sp_align(cap * sizeof(struct sp_entry));
+    size_t o_b = off;
+    off += sp_align(cap * sizeof(int32_t));
+    size_t o_n = off;
+    off += sp_align((size_t)(w->N + 1) * sizeof(int64_t));
+    size_t o_m = off;
+    off += sp_align((size_t)(st->M + 1) * sizeof(int64_t));
+    size_t o_w = off;
+    off += sp_align((size_t)(st->M * (w->C / st->G) * w->k[0] * w->k[1] * w->k[2]) * sizeof(float));
+    if (base && sc) {
+        sc->e = (struct sp_entry *)(base + o_e);
+        sc->by_m = (int32_t *)(base + o_b);
+        sc->n_start = (int64_t *)(base + o_n);
+        sc->m_start = (int64_t *)(base + o_m);
+        sc->wt = (float *)(base + o_w);
+    }
+    return off;
+}
+
+/* Lists dY's nonzeros (sequence-major); false when there are more than sp_cap. */
+static bool sparse_collect(const struct convg_state *st, const float *dy, struct sp_scratch *sc, int64_t *nnz_out) {
+    const struct win *w = &st->w;
+    int64_t O = win_out_size(w), M = st->M, nnz = 0;
+    for (int64_t n = 0; n < w->N; n++) {
+        sc->n_start[n] = nnz;
+        const float *row = dy + n * O * M;
+        for (int64_t i = 0; i < O * M; i++) {
+            if (row[i] == 0.0f) continue;
+            if (nnz == st->sp_cap) return false;
+            sc->e[nnz++] = (struct sp_entry){(int32_t)n, (int32_t)(i / M), (int32_t)(i % M), row[i]};
+        }
+    }
+    sc->n_start[w->N] = nnz;
+    *nnz_out = nnz;
+    return true;
+}
+
+/* Input position of output position o through tap (kd, kh, kw) as a flat index, -1 when in padding. */
+static int64_t sparse_in_pos(const struct win *w, int64_t o, int64_t kd, int64_t kh, int64_t kw) {
+    int64_t ow = o % w->out[2], oh = (o / w->out[2]) % w->out[1], od = o / (w->out[2] * w->out[1]);
+    int64_t id = od * w->s[0] - w->pb[0] + kd * w->d[0], ih = oh * w->s[1] - w->pb[1] + kh * w->d[1],
+            iw = ow * w->s[2] - w->pb[2] + kw * w->d[2];
+    if (id < 0 || id >= w->in[0] || ih < 0 || ih >= w->in[1] || iw < 0 || iw >= w->in[2]) return -1;
+    return (id * w->in[1] + ih) * w->in[2] + iw;
+}
+
+static void sparse_grad_data(const struct convg_state *st, struct sp_scratch *sc, const float *wt_in, float *dx) {
+    const struct win *w = &st->w;
+    int64_t N = w->N, C = w->C, M = st->M, Cg = C / st->G, Mg = M / st->G, K = w->k[0] * w->k[1] * w->k[2], I = win_in_size(w);
+    /* W [M, Cg, K] -> [M, K, Cg] */
+#pragma omp parallel for if (M * Cg * K > PAR_MIN)
+    for (int64_t m = 0; m < M; m++)
+        for (int64_t cg = 0; cg < Cg; cg++)
+            for (int64_t k = 0; k < K; k++) sc->wt[(m * K + k) * Cg + cg] = wt_in[(m * Cg + cg) * K + k];
+    memset(dx, 0, (size_t)(N * I * C) * sizeof *dx);
+#pragma omp parallel for schedule(dynamic, 1) if (sc->n_start[N] * K * Cg > PAR_MIN)
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t q = sc->n_start[n]; q < sc->n_start[n + 1]; q++) {
+            const struct sp_entry *e = &sc->e[q];
+            int64_t g = e->m / Mg;
+            for (int64_t kd = 0; kd < w->k[0]; kd++)
+                for (int64_t kh = 0; kh < w->k[1]; kh++)
+                    for (int64_t kw = 0; kw < w->k[2]; kw++) {
+                        int64_t i = sparse_in_pos(w, e->o, kd, kh, kw);
+                        if (i < 0) continue;
+                        float *dst = dx + (n * I + i) * C + g * Cg, v = e->v;
+                        const float *src = sc->wt + ((int64_t)e->m * K + (kd * w->k[1] + kh) * w->k[2] + kw) * Cg;
+                        sp_axpy(dst, src, v, Cg);
+                    }
+        }
+}
+
+static void sparse_grad_weight(const struct convg_state *st, struct sp_scratch *sc, int64_t nnz, const float *x, float *dw, float *db) {
+    const struct win *w = &st->w;
+    int64_t C = w->C, M = st->M, Cg = C / st->G, Mg = M / st->G, K = w->k[0] * w->k[1] * w->k[2], I = win_in_size(w);
+    /* entries grouped by channel (counting sort, stable) */
+    for (int64_t m = 0; m <= M; m++) sc->m_start[m] = 0;
+    for (int64_t q = 0; q < nnz; q++) sc->m_start[sc->e[q].m + 1]++;
+    for (int64_t m = 0; m < M; m++) sc->m_start[m + 1] += sc->m_start[m];
+    for (int64_t q = 0; q < nnz; q++) sc->by_m[sc->m_start[sc->e[q].m]++] = (int32_t)q;
+    for (int64_t m = M; m > 0; m--) sc->m_start[m] = sc->m_start[m - 1];
+    sc->m_start[0] = 0;
+#pragma omp parallel for schedule(dynamic, 4) if (nnz * K * Cg > PAR_MIN)
+    for (int64_t m = 0; m < M; m++) {
+        float *acc = sc->wt + m * K * Cg;
+        memset(acc, 0, (size_t)(K * Cg) * sizeof *acc);
+        int64_t g = m / Mg;
+        double bsum = 0;
+        for (int64_t j = sc->m_start[m]; j < sc->m_start[m + 1]; j++) {
+            const struct sp_entry *e = &sc->e[sc->by_m[j]];
+            bsum += e->v;
+            for (int64_t kd = 0; kd < w->k[0]; kd++)
+                for (int64_t kh = 0; kh < w->k[1]; kh++)
+                    for (int64_t kw = 0; kw < w->k[2]; kw++) {
+                        int64_t i = sparse_in_pos(w, e->o, kd, kh, kw);
+                        if (i < 0) continue;
+                        const float *src = x + ((int64_t)e->n * I + i) * C + g * Cg;
+                        float *dst = acc + ((kd * w->k[1] + kh) * w->k[2] + kw) * Cg, v = e->v;
+                        sp_axpy(dst, src, v, Cg);
+                    }
+        }
+        for (int64_t cg = 0; cg < Cg; cg++)
+            for (int64_t k = 0; k < K; k++) dw[(m * Cg + cg) * K + k] = acc[k * Cg + cg];
+        if (db) db[m] = (float)bsum;
+    }
 }
 
 static enum vm_status convg_prepare(struct vm_rt_ctx *c, const struct vm_rt_step *s, void **state, struct vm_error *err) {
@@ -1161,6 +1305,11 @@ static enum vm_status convg_prepare(struct vm_rt_ctx *c, const struct vm_rt_step
     else e = vm_dnnl_mem2(c, s, &smd, &st->w_or_x, &wmd, &st->out, err);
     if (e) return e;
     if (st->bias && (e = vm_dnnl_mem(c, s, &bmd, &st->db, err))) return e;
+    if (cl) {
+        st->sp_cap = dy->numel / SPARSE_DIV;
+        size_t need = sparse_layout(st, NULL, NULL);
+        if (need > c->scratch_need) c->scratch_need = need;
+    }
     return VM_OK;
 }
 
@@ -1275,6 +1424,16 @@ static enum vm_status convg_run(struct vm_rt_ctx *c, const struct vm_rt_step *s,
             conv_grad_weight_ref(st, st->dys, st->xs, out->data, db ? db->data : NULL);
         }
         return VM_OK;
+    }
+    if (st->sp_cap > 0) {
+        struct sp_scratch sc;
+        int64_t nnz;
+        sparse_layout(st, c->scratch, &sc);
+        if (sparse_collect(st, dy->data, &sc, &nnz)) {
+            if (data) sparse_grad_data(st, &sc, wx->data, out->data);
+            else sparse_grad_weight(st, &sc, nnz, wx->data, out->data, db ? db->data : NULL);
+            return VM_OK;
+        }
     }
     enum vm_status e;
     set_handle(st->dy, dy->data);

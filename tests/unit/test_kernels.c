@@ -110,15 +110,34 @@ static void run_case(const char *name, struct vm_graph *g, double tol) {
 }
 
 /* Backward at full size: loss = sum(ConvCL(X, W, B) * R) with X, W, B trainable; the gradients
- * (ConvGradData / ConvGradWeight with channels_last) compared between the two kernel modes. */
-static void convcl_backward_case(const char *name, int64_t B, int64_t T, int64_t E, int64_t F, int64_t k, double tol) {
+ * (ConvGradData / ConvGradWeight with channels_last) compared between the two kernel modes. R is
+ * dY: dense, or (sparse) one nonzero per sequence and channel at a random position and none for
+ * every third channel, as a max-over-time pooling leaves it; under 1/16 nonzero, that takes the
+ * runtime's sparse path (with padding, stride and dilation when given). */
+static void convcl_backward_case(const char *name, int64_t B, int64_t T, int64_t E, int64_t F, int64_t k, bool sparse, int64_t pad,
+                                 int64_t stride, int64_t dil, double tol) {
     struct vm_error err = {0};
     struct vm_graph *g = vm_graph_new(&err);
-    int64_t xd[3] = {B, T, E}, wd[3] = {F, E, k}, bd[1] = {F}, rd[3] = {B, T - k + 1, F};
+    int64_t To = (T + 2 * pad - dil * (k - 1) - 1) / stride + 1;
+    int64_t xd[3] = {B, T, E}, wd[3] = {F, E, k}, bd[1] = {F}, rd[3] = {B, To, F};
     int32_t in[3] = {add_param(g, "x", 3, xd, 1.0f), add_param(g, "w", 3, wd, 0.05f), add_param(g, "b", 1, bd, 0.1f)}, y, p, loss;
     for (int i = 0; i < 3; i++) g->values[in[i]].flags |= VM_VALUE_PARAM;
-    node(g, "ConvCL", 3, in, 1, &y);
-    int32_t mi[2] = {y, add_param(g, "r", 3, rd, 1.0f)};
+    int32_t cn = node(g, "ConvCL", 3, in, 1, &y);
+    int64_t pads[2] = {pad, pad}, strides[1] = {stride}, dils[1] = {dil};
+    vm_node_set_ints(g, cn, "pads", pads, 2, &err);
+    vm_node_set_ints(g, cn, "strides", strides, 1, &err);
+    vm_node_set_ints(g, cn, "dilations", dils, 1, &err);
+    int32_t r = add_param(g, "r", 3, rd, 1.0f);
+    if (sparse) {
+        float *rv = g->values[r].data;
+        for (int64_t b = 0; b < B; b++)
+            for (int64_t f = 0; f < F; f++) {
+                int64_t keep = f % 3 ? (int64_t)((frand() * 0.5f + 0.5f) * (float)To) % To : -1;
+                for (int64_t t = 0; t < To; t++)
+                    if (t != keep) rv[(b * To + t) * F + f] = 0;
+            }
+    }
+    int32_t mi[2] = {y, r};
     node(g, "Mul", 2, mi, 1, &p);
     int32_t id = node(g, "ReduceSum", 1, &p, 1, &loss);
     vm_node_set_int(g, id, "keepdims", 0, &err);
@@ -198,10 +217,13 @@ int main(void) {
             run_case(nm, g, 1e-5);
         }
     for (int64_t k = 3; k <= 5; k++) {
-        char nm[32];
+        char nm[48];
         snprintf(nm, sizeof nm, "convcl1d_k%lld_backward", (long long)k);
-        convcl_backward_case(nm, B, T, E, F, k, 1e-5);
+        convcl_backward_case(nm, B, T, E, F, k, false, 0, 1, 1, 1e-5);
+        snprintf(nm, sizeof nm, "convcl1d_k%lld_backward_sparse", (long long)k);
+        convcl_backward_case(nm, B, T, E, F, k, true, 0, 1, 1, 1e-5);
     }
+    convcl_backward_case("convcl1d_k3_pad2_s2_d2_sparse", B, T, E, F, 3, true, 2, 2, 2, 1e-5);
     /* ConvCL 2-D (nhwc), padded, over (B, T, 8, 16) */
     {
         struct vm_graph *g = new_graph();
