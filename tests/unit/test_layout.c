@@ -578,6 +578,11 @@ int main(void) {
         snprintf(n, sizeof n, "cnn_conv1d_maxpool_%s", v[i]);
         test_fixture(n, 3, false);
     }
+    for (int i = 0; i < 3; i++) {
+        char n[64];
+        snprintf(n, sizeof n, "cnn_flat_conv1d_%s", v[i]); /* the VMASK release's form: nothing to rewrite */
+        test_fixture(n, 0, false);
+    }
     test_fixture("cnn_conv2d_op13", 0, true); /* Unsqueeze -> Conv2d: nothing to rewrite */
     test_fixture("lstm_last_op13", 0, false);
     test_fixture("bert_op13", 0, false);
