@@ -5,6 +5,8 @@
  * as im2col + gemm, and the Transpose is a copy of the whole embedding output; on channels-last
  * (nwc) tensors it has direct brgconv / jit kernels, forward and backward. The pass rewrites, to a
  * fixed point:
+ *  0. Reshape [B, T, E] -> [B, 1, T*E] -> Conv1d(kernel k*E, stride E) (the VMASK release's CNN)
+ *     => ConvCL over [B, T, E] with the weight rearranged by ops -> Transpose(to channels-first);
  *  1. Transpose(to channels-first) -> Conv   =>   ConvCL -> Transpose(to channels-first): the
  *     convolution reads the Transpose's input, and the transpose moves to its output;
  *  2. transposes move downstream and disappear:
@@ -127,6 +129,79 @@ static int32_t redirect_output(struct vm_graph *g, int32_t n, int slot, struct v
 
 static void node_name(char *buf, size_t len, const struct vm_graph *g, int32_t n, const char *suffix) {
     snprintf(buf, len, "%s/%s", g->nodes[n].name, suffix);
+}
+
+/* ---- 0. flattened full-width Conv1d  =>  ConvCL on [B, T, E] ---- */
+
+/* The VMASK release's CNN flattens the embedding, x.view(B, 1, T*E), and convolves it with
+ * Conv1d(1, M, k*E, stride=E): a full-width k-word convolution over one long channel, which
+ * oneDNN runs as a plain 1-channel convolution with a 1500-wide kernel. Rewritten as
+ * ConvCL(x [B, T, E], W' [M, E, k]) -> Transpose to [B, M, T'], with W' = Transpose(Reshape(W,
+ * [M, k, E]), (0, 2, 1)) computed from W by ordinary ops (so W stays the parameter, trained and
+ * exported as it is); rule 2 then removes the output transpose. Requires Reshape of a rank-3 x
+ * with a constant E into [B, 1, T*E], kernel k*E, stride E, no padding, dilation 1, group 1. */
+static enum vm_status rewrite_flat_conv(struct vm_graph *g, int32_t n, bool *changed, struct vm_error *err) {
+    const struct vm_node *c = &g->nodes[n];
+    if (c->n_out != 1 || c->n_in < 2) return VM_OK;
+    int32_t rs = g->values[c->in[0]].producer, w = c->in[1];
+    if (!live_fwd(g, rs) || !is(g, rs, "Reshape")) return VM_OK;
+    int32_t x = g->nodes[rs].in[0];
+    const struct vm_value *xv = &g->values[x], *fv = &g->values[c->in[0]], *wv = &g->values[w];
+    if (xv->rank != 3 || fv->rank != 3 || wv->rank != 3 || !vm_dim_is_const(&xv->dims[2])) return VM_OK;
+    int64_t E = vm_dim_value(&xv->dims[2]);
+    struct vm_dim te;
+    if (E < 1 || vm_dim_mul(&te, &xv->dims[1], &xv->dims[2]) || !vm_dim_eq(&fv->dims[0], &xv->dims[0]) ||
+        !vm_dim_is_const_eq(&fv->dims[1], 1) || !vm_dim_eq(&fv->dims[2], &te))
+        return VM_OK;
+    for (int d = 0; d < 3; d++)
+        if (!vm_dim_is_const(&wv->dims[d])) return VM_OK;
+    int64_t M = vm_dim_value(&wv->dims[0]), K = vm_dim_value(&wv->dims[2]);
+    const struct vm_attr *ks = vm_node_attr(g, n, "kernel_shape"), *st = vm_node_attr(g, n, "strides"), *pd = vm_node_attr(g, n, "pads"),
+                         *dl = vm_node_attr(g, n, "dilations");
+    if (vm_dim_value(&wv->dims[1]) != 1 || vm_node_int(g, n, "group", 1) != 1 || K % E || K < E) return VM_OK;
+    if (!ks || ks->type != VM_ATTR_INTS || ks->n != 1 || ks->ints[0] != K || !st || st->type != VM_ATTR_INTS || st->n != 1 ||
+        st->ints[0] != E || (pd && (pd->type != VM_ATTR_INTS || pd->n != 2 || pd->ints[0] || pd->ints[1])) ||
+        (dl && (dl->type != VM_ATTR_INTS || dl->n != 1 || dl->ints[0] != 1)))
+        return VM_OK;
+    int64_t k = K / E;
+    char name[512];
+    /* W' = Transpose(Reshape(W, [M, k, E]), (0, 2, 1)) */
+    node_name(name, sizeof name, g, n, "w_shape");
+    int32_t shape = vm_graph_fresh_value(g, name, VM_DTYPE_INT64, err);
+    if (shape < 0) return err->code;
+    int64_t three = 3;
+    struct vm_dim sd[3] = {vm_dim_const(M), vm_dim_const(k), vm_dim_const(E)};
+    vm_value_set_shape_ints(&g->values[shape], 1, &three);
+    enum vm_status s = vm_value_set_known(&g->values[shape], sd, 3, err);
+    if (s) return s;
+    node_name(name, sizeof name, g, n, "w_taps");
+    int32_t wr = vm_graph_fresh_value(g, name, VM_DTYPE_FLOAT, err);
+    int32_t rin[2] = {w, shape};
+    int32_t id = wr < 0 ? -1 : vm_graph_add_node(g, vm_op_find(NULL, "Reshape"), name, 2, rin, 1, &wr, err);
+    /* infer only: folding would give W' a copy of W's initial values, and the training graph,
+     * built later, would then train W while the convolution kept reading the copy */
+    if (id < 0 || (s = vm_op_row(g->nodes[id].op)->infer(g, id, err))) return err->code;
+    node_name(name, sizeof name, g, n, "w_cl");
+    int32_t wt = vm_graph_fresh_value(g, name, VM_DTYPE_FLOAT, err);
+    int64_t p021[3] = {0, 2, 1};
+    if (wt < 0 || (s = add_transpose(g, name, wr, p021, 3, wt, err))) return err->code;
+    /* ConvCL(x, W', B) with the word-level geometry */
+    int32_t in[3] = {x, wt, c->n_in > 2 ? c->in[2] : -1}, y = c->out[0];
+    node_name(name, sizeof name, g, n, "cl");
+    int32_t ycl = vm_graph_fresh_value(g, name, VM_DTYPE_FLOAT, err);
+    if (ycl < 0) return err->code;
+    id = vm_graph_add_node(g, vm_op_find("vmaskc", "ConvCL"), name, in[2] >= 0 ? 3 : 2, in, 1, &ycl, err);
+    if (id < 0) return err->code;
+    int64_t kk[1] = {k}, one[1] = {1}, zero[2] = {0, 0};
+    if ((s = vm_node_set_ints(g, id, "kernel_shape", kk, 1, err)) || (s = vm_node_set_ints(g, id, "strides", one, 1, err)) ||
+        (s = vm_node_set_ints(g, id, "dilations", one, 1, err)) || (s = vm_node_set_ints(g, id, "pads", zero, 2, err)) ||
+        (s = vm_node_set_int(g, id, "group", 1, err)) || (s = reinfer(g, id, err)))
+        return s;
+    g->nodes[n].dead = true;
+    node_name(name, sizeof name, g, n, "to_ncw");
+    if ((s = add_transpose(g, name, ycl, p021, 3, y, err))) return s;
+    *changed = true;
+    return VM_OK;
 }
 
 /* ---- 1. Transpose(to channels-first) -> Conv  =>  ConvCL -> Transpose(to channels-first) ---- */
@@ -352,7 +427,8 @@ enum vm_status vm_pass_conv_channels_last(struct vm_graph *g, struct vm_error *e
         if (round > 4 * g->n_nodes + 8) return vm_errorf(err, VM_EINTERNAL, "the layout pass does not converge");
         int32_t n_nodes = g->n_nodes;
         for (int32_t i = 0; i < n_nodes; i++)
-            if (live_fwd(g, i) && is(g, i, "Conv") && (s = rewrite_conv(g, i, &changed, err))) return s;
+            if (live_fwd(g, i) && is(g, i, "Conv") && ((s = rewrite_flat_conv(g, i, &changed, err)) || (s = rewrite_conv(g, i, &changed, err))))
+                return s;
         n_nodes = g->n_nodes;
         for (int32_t i = 0; i < n_nodes; i++)
             if (live_fwd(g, i) && is(g, i, "Transpose") && (s = push_transpose(g, i, &changed, err))) return s;
