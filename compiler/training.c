@@ -182,6 +182,30 @@ static int32_t mask_logits(struct vm_graph *g, const struct vm_train_opts *o, in
     return p < 0 ? -1 : fwd1(g, "Add", "vmask/fc2/Add", 2, in2, err);
 }
 
+/* The importer folds nodes whose inputs are all initializers (a Reshape, Transpose or Identity of
+ * a weight) into compile-time copies, before anything is a parameter. A copy made from what is
+ * now a trained parameter would stay frozen while the parameter trains, so those outputs (and
+ * copies made from them) lose their data and run as steps again. */
+static enum vm_status unfold_params(struct vm_graph *g, struct vm_error *err) {
+    bool *from = vm_calloc((size_t)g->n_values + 1, sizeof *from, err);
+    if (!from) return VM_ENOMEM;
+    for (int32_t v = 0; v < g->n_values; v++) from[v] = (g->values[v].flags & VM_VALUE_PARAM) != 0;
+    for (int32_t oi = 0; oi < g->n_order; oi++) {
+        const struct vm_node *n = &g->nodes[g->order[oi]];
+        bool reads = false;
+        for (int32_t k = 0; k < n->n_in; k++) reads |= n->in[k] >= 0 && from[n->in[k]];
+        if (n->dead || !reads) continue;
+        for (int32_t k = 0; k < n->n_out; k++) {
+            struct vm_value *o = n->out[k] >= 0 ? &g->values[n->out[k]] : NULL;
+            if (!o || !o->data || (o->flags & VM_VALUE_INIT)) continue;
+            vm_value_set_data(o, NULL, 0);
+            from[n->out[k]] = true;
+        }
+    }
+    free(from);
+    return VM_OK;
+}
+
 /* Inserts z = x * r after value x; returns q (the keep probabilities) in *q_out. */
 static enum vm_status insert_mask(struct vm_graph *g, const struct vm_train_opts *o, int32_t x, int32_t ids, int32_t *q_out,
                                   int32_t *info_out, struct vm_error *err) {
@@ -407,7 +431,7 @@ enum vm_status vm_build_training(struct vm_graph *g, const struct vm_train_opts 
                          g->values[g->outputs[0]].name);
     info->n_classes = vm_dim_value(&lv->dims[1]);
     struct vm_dim batch = lv->dims[0];
-    if ((s = mark_params(g, o, emb_table, info, err))) return s;
+    if ((s = mark_params(g, o, emb_table, info, err)) || (s = unfold_params(g, err))) return s;
     if (o->dropout > 0 && (s = add_classifier_dropout(g, logits, o->dropout, err))) return s;
     /* the mask */
     int32_t q = -1, info_loss = -1;

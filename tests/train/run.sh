@@ -4,7 +4,9 @@
 #  - a run stopped mid-epoch (a simulated Ctrl-C) and resumed with --resume ends exactly where an
 #    uninterrupted run ends;
 #  - the VMASK model learns the task and ranks the informative words w0..w9 highest;
-#  - a label outside the model's classes and a malformed data line are clear errors.
+#  - a label outside the model's classes and a malformed data line are clear errors;
+#  - a parameter the importer folded into a constant copy (bow_reshaped_weight: the classifier
+#    weight reaches its MatMul through a Reshape) is what the model trains and uses.
 # usage: run.sh VMASKC REPO_DIR
 set -u
 vmaskc=$1; repo=$2
@@ -35,6 +37,18 @@ acc=$(sed -n 's/.*test accuracy \([0-9.]*\)%.*/\1/p' "$tmp/a.out")
 top=$("$vmaskc" words "$tmp/a.onnx" --top 10 | awk 'NR>1 {print $2}' | grep -c '^w[0-9]$')
 if awk -v a="$acc" 'BEGIN { exit !(a >= 80) }' && [ "$top" -ge 7 ]; then echo "ok: test accuracy $acc%, $top of the top 10 words are informative"
 else echo "FAIL: test accuracy '$acc' or informative top words $top/10 too low"; cat "$tmp/a.out"; fail=1; fi
+
+# a weight behind a foldable Reshape trains: the exported model scores on the test set exactly what
+# the trainer measured for it (were the MatMul reading a frozen copy, the trainer would have measured
+# that copy, not the exported weight)
+bow=$repo/tests/fixtures/models/bow_reshaped_weight_op13/model.onnx
+if "$vmaskc" train "$bow" --vocab "$d/vocab.txt" --train "$d/train.tsv" --dev "$d/dev.tsv" --test "$d/test.tsv" --epochs 4 --batch 32 \
+     --lr 0.05 --no-mask --seed 5 --threads 2 -o "$tmp/bow.onnx" > "$tmp/bow.out" 2>&1; then
+  t1=$(sed -n 's/.*test accuracy \([0-9.]*\)%.*/\1/p' "$tmp/bow.out")
+  t2=$("$vmaskc" eval "$tmp/bow.onnx" --data "$d/test.tsv" 2>&1 | sed -n 's/^accuracy \([0-9.]*\)%.*/\1/p')
+  if [ -n "$t1" ] && [ "$t1" = "$t2" ]; then echo "ok: weight behind a Reshape: trainer and exported model agree (test accuracy $t1%)"
+  else echo "FAIL: weight behind a Reshape: the trainer measured '$t1'% but the exported model scores '$t2'%"; fail=1; fi
+else echo "FAIL: training bow_reshaped_weight"; cat "$tmp/bow.out"; fail=1; fi
 
 # bad data: a label outside the classes, a line without a TAB (file:line)
 awk 'NR==7 {$0 = "5\tw3 w4"} {print}' "$d/train.tsv" > "$tmp/badlabel.tsv"
