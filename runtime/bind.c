@@ -51,7 +51,6 @@ void vm_rt_inst_free(struct vm_rt_inst *inst) {
     free(inst);
 }
 
-static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
 
 struct interval {
     int32_t v;
@@ -120,7 +119,7 @@ static enum vm_status layout(struct vm_rt_inst *inst, struct vm_error *err) {
         iv[n_iv].v = v;
         iv[n_iv].first = first[v] == INT32_MAX ? last[v] : first[v];
         iv[n_iv].last = last[v] < 0 ? iv[n_iv].first : last[v];
-        iv[n_iv].size = align64(inst->t[v].nbytes ? inst->t[v].nbytes : 1);
+        iv[n_iv].size = vm_align64(inst->t[v].nbytes ? inst->t[v].nbytes : 1);
         n_iv++;
     }
     qsort(iv, (size_t)n_iv, sizeof *iv, cmp_interval);
@@ -179,7 +178,7 @@ void vm_rt_inst_update_pointers(struct vm_rt_inst *inst) {
 
 static enum vm_status grow(uint8_t **buf, size_t *cap, size_t need, bool keep, struct vm_error *err) {
     if (need <= *cap && *buf) return VM_OK;
-    size_t n = align64(need ? need : 64);
+    size_t n = vm_align64(need ? need : 64);
     uint8_t *nb = aligned_alloc(64, n);
     if (!nb) return vm_errorf(err, VM_ENOMEM, "out of memory allocating a %zu-byte arena", n);
     if (keep && *buf && *cap) memcpy(nb, *buf, *cap);
@@ -231,7 +230,7 @@ static enum vm_status build_inst(struct vm_rt_model *m, const int64_t *sv, struc
                 return vm_errorf(err, VM_EFORMAT, "value '%s': known content has %lld elements, shape has %lld", val->name,
                                  (long long)val->n_known, (long long)t->numel);
             }
-            known_bytes += align64(t->nbytes);
+            known_bytes += vm_align64(t->nbytes);
         }
     }
     inst->known_buf = aligned_alloc(64, known_bytes ? known_bytes : 64);
@@ -246,7 +245,7 @@ static enum vm_status build_inst(struct vm_rt_model *m, const int64_t *sv, struc
         int64_t *d = (int64_t *)(inst->known_buf + koff);
         for (int64_t k = 0; k < val->n_known; k++) d[k] = poly_eval(p, &val->known[k], sv);
         inst->t[v].data = d;
-        koff += align64(inst->t[v].nbytes);
+        koff += vm_align64(inst->t[v].nbytes);
     }
     /* Kernels prepare before the layout: they may size workspace values (oneDNN workspaces that
      * carry state from a forward step to its backward step), which then get arena space like any

@@ -274,7 +274,6 @@ void vm_rt_model_free(struct vm_rt_model *m) {
     free(m);
 }
 
-static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
 
 static enum vm_status setup_persistent(struct vm_rt_model *m, struct vm_error *err) {
     struct vm_rt_plan *p = &m->plan;
@@ -299,7 +298,7 @@ static enum vm_status setup_persistent(struct vm_rt_model *m, struct vm_error *e
         if ((v->flags & VM_VALUE_INIT) && bytes != v->init_bytes)
             return vm_errorf(err, VM_EFORMAT, "value '%s': initializer has %zu bytes, shape needs %zu", v->name, v->init_bytes, bytes);
         m->persist_off[i] = total;
-        total += align64(bytes);
+        total += vm_align64(bytes);
     }
     m->persist = aligned_alloc(64, total ? total : 64);
     if (!m->persist) return vm_errorf(err, VM_ENOMEM, "out of memory allocating %zu bytes of parameters", total);

@@ -144,7 +144,7 @@ static enum vm_status wreorder_init(struct vm_rt_ctx *c, const struct vm_rt_step
     if (!chosen) return vm_rt_step_errorf(s, err, VM_EDNNL, "oneDNN: no weight layout for the convolution");
     if (dnnl_memory_desc_equal(plain, chosen)) return VM_OK;
     const dnnl_memory_desc_t *smd = dnnl_primitive_desc_query_md(conv_pd, dnnl_query_scratchpad_md, 0);
-    r->off = ((smd ? dnnl_memory_desc_get_size(smd) : 0) + 63) & ~(size_t)63;
+    r->off = vm_align64(smd ? dnnl_memory_desc_get_size(smd) : 0);
     size_t need = r->off + dnnl_memory_desc_get_size(chosen);
     if (need > c->scratch_need) c->scratch_need = need;
     VM_DNNL(dnnl_memory_create(&r->plain, plain, c->engine, DNNL_MEMORY_NONE), s, err);
@@ -1129,8 +1129,6 @@ struct sp_scratch {
     float *wt;              /* [M, K, Cg] */
 };
 
-static size_t sp_align(size_t x) { return (x + 63) & ~(size_t)63; }
-
 /* dst += v * src over n floats; built for AVX-512, AVX2 and the baseline, picked at load time. */
 __attribute__((target_clones("avx512f", "avx2", "default"))) static void sp_axpy(float *restrict dst, const float *restrict src, float v,
                                                                                int64_t n) {
@@ -1142,15 +1140,15 @@ static size_t sparse_layout(const struct convg_state *st, uint8_t *base, struct 
     const struct win *w = &st->w;
     size_t cap = (size_t)st->sp_cap, off = 0;
     size_t o_e = off;
-    off += sp_align(cap * sizeof(struct sp_entry));
+    off += vm_align64(cap * sizeof(struct sp_entry));
     size_t o_b = off;
-    off += sp_align(cap * sizeof(int32_t));
+    off += vm_align64(cap * sizeof(int32_t));
     size_t o_n = off;
-    off += sp_align((size_t)(w->N + 1) * sizeof(int64_t));
+    off += vm_align64((size_t)(w->N + 1) * sizeof(int64_t));
     size_t o_m = off;
-    off += sp_align((size_t)(st->M + 1) * sizeof(int64_t));
+    off += vm_align64((size_t)(st->M + 1) * sizeof(int64_t));
     size_t o_w = off;
-    off += sp_align((size_t)(st->M * (w->C / st->G) * w->k[0] * w->k[1] * w->k[2]) * sizeof(float));
+    off += vm_align64((size_t)(st->M * (w->C / st->G) * w->k[0] * w->k[1] * w->k[2]) * sizeof(float));
     if (base && sc) {
         sc->e = (struct sp_entry *)(base + o_e);
         sc->by_m = (int32_t *)(base + o_b);

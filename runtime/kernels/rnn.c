@@ -93,8 +93,6 @@ static void *lstm_alloc(size_t bytes, struct vm_error *err) {
     return p;
 }
 
-static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
-
 /* Reads direction/layout/hidden_size and T, B, I from X (input x_index); ref from the model. */
 static enum vm_status lstm_geom_init(struct vm_rt_ctx *c, const struct vm_rt_step *s, int x_index, struct lstm_geom *gm,
                                      struct vm_error *err) {
@@ -127,20 +125,20 @@ static void lstm_geom_outputs(struct lstm_geom *gm, bool has_y, bool has_yh, boo
 
 static void lstm_ws_plan(const struct lstm_geom *gm, size_t dnnl_bytes, struct lstm_ws_layout *w) {
     const size_t state = (size_t)(gm->D * gm->B * gm->H) * sizeof(float);
-    size_t off = align64(dnnl_bytes);
+    size_t off = vm_align64(dnnl_bytes);
     w->dnnl_bytes = dnnl_bytes;
     w->y = w->h = w->c = SIZE_MAX;
     if (!gm->has_y || gm->y_transpose) {
         w->y = off;
-        off += align64((size_t)(gm->T * gm->B * gm->D * gm->H) * sizeof(float));
+        off += vm_align64((size_t)(gm->T * gm->B * gm->D * gm->H) * sizeof(float));
     }
     if (gm->has_iter_out && !gm->has_yh) {
         w->h = off;
-        off += align64(state);
+        off += vm_align64(state);
     }
     if (gm->has_iter_out && !gm->has_yc) {
         w->c = off;
-        off += align64(state);
+        off += vm_align64(state);
     }
     w->total = off;
 }

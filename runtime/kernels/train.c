@@ -164,17 +164,15 @@ struct vmask_net_state {
     size_t off_x, off_l, off_m;
 };
 
-static size_t align64(size_t x) { return (x + 63) & ~(size_t)63; }
-
 static enum vm_status vmask_net_prepare_common(struct vm_rt_ctx *c, void **state, int64_t n, int64_t E, int64_t third,
                                                size_t third_size, struct vm_error *err) {
     struct vmask_net_state *st = vm_calloc(1, sizeof *st, err);
     if (!st) return VM_ENOMEM;
     *state = st;
     st->off_x = 0;
-    st->off_l = align64((size_t)(n * E) * sizeof(float));
-    st->off_m = st->off_l + align64((size_t)n * 2 * sizeof(float));
-    size_t need = st->off_m + align64((size_t)third * third_size);
+    st->off_l = vm_align64((size_t)(n * E) * sizeof(float));
+    st->off_m = st->off_l + vm_align64((size_t)n * 2 * sizeof(float));
+    size_t need = st->off_m + vm_align64((size_t)third * third_size);
     if (need > c->scratch_need) c->scratch_need = need;
     return VM_OK;
 }
