@@ -178,8 +178,8 @@ static enum vm_status rewrite_flat_conv(struct vm_graph *g, int32_t n, bool *cha
     int32_t wr = vm_graph_fresh_value(g, name, VM_DTYPE_FLOAT, err);
     int32_t rin[2] = {w, shape};
     int32_t id = wr < 0 ? -1 : vm_graph_add_node(g, vm_op_find(NULL, "Reshape"), name, 2, rin, 1, &wr, err);
-    /* infer only: folding would give W' a copy of W's initial values, and the training graph,
-     * built later, would then train W while the convolution kept reading the copy */
+    /* infer only: folding would store a second, reshaped copy of W in the plan (training undoes
+     * such copies of parameters anyway, vm_build_training's unfold_params) */
     if (id < 0 || (s = vm_op_row(g->nodes[id].op)->infer(g, id, err))) return err->code;
     node_name(name, sizeof name, g, n, "w_cl");
     int32_t wt = vm_graph_fresh_value(g, name, VM_DTYPE_FLOAT, err);
