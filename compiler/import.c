@@ -19,17 +19,43 @@
 #define VM_MIN_OPSET 1
 #define VM_MAX_OPSET 17
 
-static bool attr_allowed(const struct vm_op_row *row, const char *name) {
-    if (!row->attrs) return false;
-    size_t n = strlen(name);
-    for (const char *p = row->attrs; *p;) {
-        while (*p == ' ') p++;
-        const char *e = p;
-        while (*e && *e != ' ') e++;
-        if ((size_t)(e - p) == n && strncmp(p, name, n) == 0) return true;
-        p = e;
+/* The kind letter of the op table's attribute spec (ops.h) that an ONNX attribute type gives. */
+static char onnx_attr_kind(int type) {
+    switch (type) {
+    case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT: return 'i';
+    case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT: return 'f';
+    case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING: return 's';
+    case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS: return 'I';
+    case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOATS: return 'F';
+    case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRINGS: return 'S';
+    case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR: return 't';
+    default: return 0;
     }
-    return false;
+}
+
+static const char *onnx_attr_type_name(int type) {
+    static const char *const names[] = {"UNDEFINED", "FLOAT", "INT", "STRING", "TENSOR", "GRAPH", "FLOATS", "INTS",
+                                        "STRINGS", "TENSORS", "GRAPHS", "SPARSE_TENSOR", "SPARSE_TENSORS", "TYPE_PROTO",
+                                        "TYPE_PROTOS"};
+    return type >= 0 && type < (int)(sizeof names / sizeof names[0]) ? names[type] : "unknown";
+}
+
+struct required_ctx {
+    const Onnx__NodeProto *np;
+    const char *missing; /* first required attribute the node lacks */
+    size_t missing_len;
+};
+
+static int find_missing_attr(const char *name, size_t len, char kind, void *ctx) {
+    struct required_ctx *c = ctx;
+    (void)kind;
+    for (size_t i = 0; i < c->np->n_attribute; i++) {
+        const char *an = c->np->attribute[i]->name;
+        if (an && strlen(an) == len && strncmp(an, name, len) == 0) return 0;
+    }
+    c->missing = name;
+    c->missing_len = len;
+    return 1;
 }
 
 static enum vm_status tensor_to_value(struct vm_graph *g, int32_t v, const Onnx__TensorProto *tp,
@@ -45,41 +71,53 @@ static enum vm_status tensor_to_value(struct vm_graph *g, int32_t v, const Onnx_
     return VM_OK;
 }
 
-/* Constant node: the output becomes a known value. */
+/* Constant node: the output becomes a known value. The attribute's name and ONNX type must agree
+ * (value: TENSOR, value_float: FLOAT, ...), so a malformed node is an error, not a guess. */
 static enum vm_status import_constant(struct vm_graph *g, const Onnx__NodeProto *np, int32_t v,
                                       struct vm_error *err) {
-    if (np->n_attribute != 1)
-        return vm_errorf(err, VM_EFORMAT, "node '%s' (Constant): expected exactly one attribute", np->name ? np->name : "");
-    const Onnx__AttributeProto *a = np->attribute[0];
     char what[600];
     snprintf(what, sizeof what, "node '%s' (Constant)", np->name ? np->name : "");
+    if (np->n_attribute != 1)
+        return vm_errorf(err, VM_EFORMAT, "%s: expected exactly one attribute, found %zu", what, np->n_attribute);
+    const Onnx__AttributeProto *a = np->attribute[0];
+    if (!a->name || !*a->name) return vm_errorf(err, VM_EFORMAT, "%s: its attribute has no name", what);
+    int type = a->has_type ? (int)a->type : 0;
+    static const struct {
+        const char *name;
+        int type;
+    } forms[] = {
+        {"value", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR},
+        {"value_float", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT},
+        {"value_int", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT},
+        {"value_floats", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOATS},
+        {"value_ints", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS},
+    };
+    int form = -1;
+    for (int k = 0; k < (int)(sizeof forms / sizeof forms[0]); k++)
+        if (strcmp(a->name, forms[k].name) == 0) form = k;
+    if (form < 0)
+        return vm_errorf(err, VM_EUNSUPPORTED, "%s: attribute '%s' is not supported (vmaskc reads value, value_float(s), value_int(s))",
+                         what, a->name);
+    if (type != forms[form].type)
+        return vm_errorf(err, VM_EFORMAT, "%s: attribute '%s' must have type %s, the model gives %s", what, a->name,
+                         onnx_attr_type_name(forms[form].type), onnx_attr_type_name(type));
     struct vm_value *val = &g->values[v];
-    if (strcmp(a->name, "value") == 0 && a->t) return tensor_to_value(g, v, a->t, what, err);
-    if (strcmp(a->name, "value_float") == 0 || strcmp(a->name, "value_int") == 0) {
-        bool isf = a->name[6] == 'f';
-        void *d = vm_malloc(isf ? 4 : 8, err);
-        if (!d) return VM_ENOMEM;
-        if (isf) memcpy(d, &a->f, 4);
-        else memcpy(d, &a->i, 8);
-        val->dtype = isf ? VM_DTYPE_FLOAT : VM_DTYPE_INT64;
-        vm_value_set_shape_ints(val, 0, NULL);
-        vm_value_set_data(val, d, isf ? 4 : 8);
-        return VM_OK;
+    if (form == 0) {
+        if (!a->t) return vm_errorf(err, VM_EFORMAT, "%s: attribute 'value' holds no tensor", what);
+        return tensor_to_value(g, v, a->t, what, err);
     }
-    if (strcmp(a->name, "value_floats") == 0 || strcmp(a->name, "value_ints") == 0) {
-        bool isf = a->name[6] == 'f';
-        size_t n = isf ? a->n_floats : a->n_ints;
-        void *d = vm_malloc(n * (isf ? 4 : 8), err);
-        if (!d) return VM_ENOMEM;
-        if (n) memcpy(d, isf ? (void *)a->floats : (void *)a->ints, n * (isf ? 4 : 8));
-        int64_t dim = (int64_t)n;
-        val->dtype = isf ? VM_DTYPE_FLOAT : VM_DTYPE_INT64;
-        vm_value_set_shape_ints(val, 1, &dim);
-        vm_value_set_data(val, d, n * (isf ? 4 : 8));
-        return VM_OK;
-    }
-    return vm_errorf(err, VM_EUNSUPPORTED, "%s: attribute '%s' is not supported (vmaskc reads value, value_float(s), value_int(s))",
-                     what, a->name);
+    bool isf = form == 1 || form == 3;
+    size_t esz = isf ? 4 : 8;
+    size_t n = form <= 2 ? 1 : (isf ? a->n_floats : a->n_ints);
+    void *d = vm_malloc(n ? n * esz : esz, err);
+    if (!d) return VM_ENOMEM;
+    if (form <= 2) memcpy(d, isf ? (const void *)&a->f : (const void *)&a->i, esz);
+    else if (n) memcpy(d, isf ? (const void *)a->floats : (const void *)a->ints, n * esz);
+    int64_t dim = (int64_t)n;
+    val->dtype = isf ? VM_DTYPE_FLOAT : VM_DTYPE_INT64;
+    vm_value_set_shape_ints(val, form <= 2 ? 0 : 1, &dim);
+    vm_value_set_data(val, d, n * esz);
+    return VM_OK;
 }
 
 static enum vm_status import_attrs(struct vm_graph *g, int32_t node, const Onnx__NodeProto *np,
@@ -89,10 +127,17 @@ static enum vm_status import_attrs(struct vm_graph *g, int32_t node, const Onnx_
         if (!a->name) return vm_node_errorf(g, node, err, VM_EFORMAT, "attribute without a name");
         if (a->ref_attr_name)
             return vm_node_errorf(g, node, err, VM_EUNSUPPORTED, "attribute '%s' refers to a function attribute", a->name);
-        if (!attr_allowed(row, a->name))
+        char kind;
+        if (!vm_op_attr_spec(row, a->name, &kind, NULL))
             return vm_node_errorf(g, node, err, VM_EUNSUPPORTED, "attribute '%s' is not supported by vmaskc", a->name);
+        for (size_t j = 0; j < i; j++)
+            if (np->attribute[j]->name && strcmp(np->attribute[j]->name, a->name) == 0)
+                return vm_node_errorf(g, node, err, VM_EFORMAT, "attribute '%s' is given twice", a->name);
         enum vm_status s = VM_OK;
         int type = a->has_type ? (int)a->type : 0;
+        if (onnx_attr_kind(type) != kind)
+            return vm_node_errorf(g, node, err, VM_EFORMAT, "attribute '%s' must be of type %s, the model gives %s", a->name,
+                                  vm_op_attr_kind_name(kind), onnx_attr_type_name(type));
         switch (type) {
         case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT: s = vm_node_set_int(g, node, a->name, a->i, err); break;
         case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT: s = vm_node_set_float(g, node, a->name, a->f, err); break;
@@ -122,7 +167,7 @@ static enum vm_status import_attrs(struct vm_graph *g, int32_t node, const Onnx_
             if (!str) return VM_ENOMEM;
             for (size_t k = 0; k < a->n_strings; k++) {
                 if (k) strcat(str, ",");
-                strncat(str, (const char *)a->strings[k].data, a->strings[k].len);
+                if (a->strings[k].len) strncat(str, (const char *)a->strings[k].data, a->strings[k].len);
             }
             s = vm_node_set_string(g, node, a->name, str, err);
             free(str);
@@ -154,6 +199,10 @@ static enum vm_status import_attrs(struct vm_graph *g, int32_t node, const Onnx_
         }
         if (s) return s;
     }
+    struct required_ctx rc = {.np = np};
+    if (vm_op_each_required_attr(row, find_missing_attr, &rc))
+        return vm_node_errorf(g, node, err, VM_EFORMAT, "required attribute '%.*s' is missing", (int)rc.missing_len,
+                              rc.missing);
     return VM_OK;
 }
 
@@ -393,6 +442,7 @@ enum vm_status vm_import(const Onnx__ModelProto *m, const struct vm_import_opts 
                 break;
             }
         }
+        if (!s) s = vm_node_check_required(g, id, err);
         if (!s && row->normalize) s = row->normalize(g, id, err);
     }
     free(node_of);

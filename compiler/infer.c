@@ -14,6 +14,7 @@
 static enum vm_status infer_node(struct vm_graph *g, int32_t id, struct vm_error *err) {
     struct vm_node *n = &g->nodes[id];
     const struct vm_op_row *row = vm_op_row(n->op);
+    enum vm_status s0;
     int present = 0;
     for (int32_t k = 0; k < n->n_in; k++) {
         if (n->in[k] < 0) continue;
@@ -26,6 +27,7 @@ static enum vm_status infer_node(struct vm_graph *g, int32_t id, struct vm_error
     }
     if (present < row->min_in)
         return vm_node_errorf(g, id, err, VM_EFORMAT, "needs at least %d inputs, has %d", row->min_in, present);
+    if ((s0 = vm_node_check_required(g, id, err))) return s0;
     for (int k = 0; k < n->n_in && k < 32; k++) {
         if (!(row->shape_in & (1u << k)) || n->in[k] < 0) continue;
         struct vm_value *v = &g->values[n->in[k]];

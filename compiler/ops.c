@@ -52,6 +52,81 @@ int32_t vm_op_find(const char *domain, const char *name) {
     return -1;
 }
 
+/* Walks "name:k name:k! ..." entries; fn gets each one, stops on a non-zero return. */
+static int each_attr(const struct vm_op_row *row, int (*fn)(const char *name, size_t len, char kind, bool req, void *ctx),
+                     void *ctx) {
+    for (const char *p = row->attrs ? row->attrs : ""; *p;) {
+        while (*p == ' ') p++;
+        if (!*p) break;
+        const char *e = p;
+        while (*e && *e != ' ' && *e != ':') e++;
+        size_t len = (size_t)(e - p);
+        char kind = 0;
+        bool req = false;
+        if (*e == ':') {
+            kind = e[1];
+            e += kind ? 2 : 1;
+            if (*e == '!') req = true, e++;
+        }
+        int r = fn(p, len, kind, req, ctx);
+        if (r) return r;
+        while (*e && *e != ' ') e++;
+        p = e;
+    }
+    return 0;
+}
+
+struct attr_find {
+    const char *name;
+    char kind;
+    bool req;
+};
+
+static int attr_find_fn(const char *name, size_t len, char kind, bool req, void *ctx) {
+    struct attr_find *f = ctx;
+    if (strlen(f->name) != len || strncmp(f->name, name, len) != 0) return 0;
+    f->kind = kind;
+    f->req = req;
+    return 1;
+}
+
+bool vm_op_attr_spec(const struct vm_op_row *row, const char *name, char *kind, bool *required) {
+    struct attr_find f = {.name = name};
+    if (!each_attr(row, attr_find_fn, &f)) return false;
+    if (kind) *kind = f.kind;
+    if (required) *required = f.req;
+    return true;
+}
+
+struct req_walk {
+    int (*fn)(const char *name, size_t len, char kind, void *ctx);
+    void *ctx;
+};
+
+static int req_walk_fn(const char *name, size_t len, char kind, bool req, void *ctx) {
+    struct req_walk *w = ctx;
+    return req ? w->fn(name, len, kind, w->ctx) : 0;
+}
+
+int vm_op_each_required_attr(const struct vm_op_row *row, int (*fn)(const char *name, size_t len, char kind, void *ctx),
+                             void *ctx) {
+    struct req_walk w = {fn, ctx};
+    return each_attr(row, req_walk_fn, &w);
+}
+
+const char *vm_op_attr_kind_name(char kind) {
+    switch (kind) {
+    case 'i': return "int";
+    case 'f': return "float";
+    case 's': return "string";
+    case 'I': return "ints";
+    case 'F': return "floats";
+    case 'S': return "strings";
+    case 't': return "tensor";
+    default: return "?";
+    }
+}
+
 enum vm_status vm_node_errorf(const struct vm_graph *g, int32_t node, struct vm_error *err,
                               enum vm_status code, const char *fmt, ...) {
     char msg[768];
@@ -61,6 +136,22 @@ enum vm_status vm_node_errorf(const struct vm_graph *g, int32_t node, struct vm_
     va_end(ap);
     const struct vm_node *n = &g->nodes[node];
     return vm_errorf(err, code, "node '%s' (%s): %s", n->name, vm_op_name(n->op), msg);
+}
+
+enum vm_status vm_node_check_required(const struct vm_graph *g, int32_t node, struct vm_error *err) {
+    const struct vm_node *n = &g->nodes[node];
+    const struct vm_op_row *row = vm_op_row(n->op);
+    /* ONNX puts required inputs and outputs first and marks an omitted optional one by an empty
+     * name; the first min_in / min_out are required, so rows may read them without checking. */
+    for (int32_t k = 0; k < row->min_in; k++)
+        if (k >= n->n_in || n->in[k] < 0)
+            return vm_node_errorf(g, node, err, VM_EFORMAT, "input %d is required, but %s", k,
+                                  k >= n->n_in ? "the node has fewer inputs" : "its name is empty");
+    for (int32_t k = 0; k < row->min_out; k++)
+        if (k >= n->n_out || n->out[k] < 0)
+            return vm_node_errorf(g, node, err, VM_EFORMAT, "output %d is required, but %s", k,
+                                  k >= n->n_out ? "the node has fewer outputs" : "its name is empty");
+    return VM_OK;
 }
 
 void vm_set_out(struct vm_graph *g, int32_t node, int i, int32_t dtype, int rank,

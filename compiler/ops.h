@@ -37,7 +37,11 @@ struct vm_op_row {
     const char *name;   /* ONNX op_type, or the internal op name */
     const char *domain; /* NULL for the default ONNX domain, "vmaskc" for internal ops */
     int8_t min_in, max_in, min_out, max_out;
-    const char *attrs;  /* space-separated attribute names the op accepts */
+    /* The attributes the op accepts, space-separated, each NAME:KIND with KIND one of i (int),
+     * f (float), s (string), I (ints), F (floats), S (strings, kept comma-joined), t (a one-element
+     * tensor, kept as a float plus NAME_dtype); a trailing '!' marks a required attribute. The
+     * importer checks presence and kind against this spec, so rows may trust both. */
+    const char *attrs;
     uint32_t shape_in;  /* inputs whose *values* decide output shapes (must be known) */
     uint32_t nondiff;   /* inputs that never receive a gradient */
     uint32_t flags;     /* enum vm_op_flag */
@@ -54,6 +58,15 @@ extern const struct vm_op_row vm_ops_nn[];
 extern const struct vm_op_row vm_ops_rnn[];
 extern const struct vm_op_row vm_ops_reduce[];
 extern const struct vm_op_row vm_ops_train[];
+
+/* An attribute's entry in row->attrs: its kind letter (see vm_op_row) and whether it is required.
+ * False when the row does not accept the attribute. */
+bool vm_op_attr_spec(const struct vm_op_row *row, const char *name, char *kind, bool *required);
+/* Calls fn for every required attribute of the row (name, kind). Returns the first non-zero. */
+int vm_op_each_required_attr(const struct vm_op_row *row, int (*fn)(const char *name, size_t len, char kind, void *ctx),
+                             void *ctx);
+/* "int", "float", "string", "ints", "floats", "strings", "tensor" */
+const char *vm_op_attr_kind_name(char kind);
 
 /* Row index by op name and domain (NULL/"" = ONNX default domain, "ai.onnx" too); -1 if none. */
 int32_t vm_op_find(const char *domain, const char *name);
@@ -81,6 +94,10 @@ static inline struct vm_value *vm_out(struct vm_graph *g, int32_t node, int i) {
 static inline bool vm_has_in(const struct vm_graph *g, int32_t node, int i) {
     return i < g->nodes[node].n_in && g->nodes[node].in[i] >= 0;
 }
+
+/* The op's required inputs and outputs (the first min_in / min_out) are all present; an error names
+ * the missing one. Checked at import (before normalize) and before every infer. */
+enum vm_status vm_node_check_required(const struct vm_graph *g, int32_t node, struct vm_error *err);
 
 /* Sets output i to dtype and shape. */
 void vm_set_out(struct vm_graph *g, int32_t node, int i, int32_t dtype, int rank,

@@ -485,8 +485,8 @@ const struct vm_op_row vm_ops_elementwise[] = {
     {"Abs", NULL, 1, 1, 1, 1, "", 0, 0, 0, NULL, infer_unary_signed, NULL, grad_unary},
     {"Not", NULL, 1, 1, 1, 1, "", 0, 0, VM_OP_NO_GRAD, NULL, infer_not, fold_not, NULL},
     {"Identity", NULL, 1, 1, 1, 1, "", 0, 0, VM_OP_VIEW, NULL, infer_identity, vm_fold_copy, grad_unary},
-    {"Dropout", NULL, 1, 3, 1, 2, "ratio seed", 0x6, 0x6, VM_OP_STOCHASTIC, NULL, infer_dropout, NULL, grad_dropout},
-    {"Cast", NULL, 1, 1, 1, 1, "to saturate", 0, 0, 0, NULL, infer_cast, fold_cast, grad_cast},
+    {"Dropout", NULL, 1, 3, 1, 2, "ratio:f seed:i", 0x6, 0x6, VM_OP_STOCHASTIC, NULL, infer_dropout, NULL, grad_dropout},
+    {"Cast", NULL, 1, 1, 1, 1, "to:i! saturate:i", 0, 0, 0, NULL, infer_cast, fold_cast, grad_cast},
     BINARY("Add", 0, grad_binary),
     BINARY("Sub", 0, grad_binary),
     BINARY("Mul", 0, grad_binary),
@@ -501,7 +501,7 @@ const struct vm_op_row vm_ops_elementwise[] = {
     {"Where", NULL, 3, 3, 1, 1, "", 0, 0x1, 0, NULL, infer_where, fold_where, grad_where},
     /* x * 0.5 * (1 + erf(x / sqrt(2))), fused from the exported formula by pass_fuse.c */
     {"Gelu", "vmaskc", 1, 1, 1, 1, "", 0, 0, VM_OP_INTERNAL, NULL, infer_unary_float, NULL, grad_unary},
-    {"EltwiseGrad", "vmaskc", 2, 2, 1, 1, "alg", 0, 0x3, VM_OP_INTERNAL | VM_OP_NO_GRAD, NULL, infer_eltwise_grad, NULL, NULL},
-    {"DropoutGrad", "vmaskc", 2, 2, 1, 1, "ratio", 0, 0x3, VM_OP_INTERNAL | VM_OP_NO_GRAD, NULL, infer_dropout_grad, NULL, NULL},
+    {"EltwiseGrad", "vmaskc", 2, 2, 1, 1, "alg:s", 0, 0x3, VM_OP_INTERNAL | VM_OP_NO_GRAD, NULL, infer_eltwise_grad, NULL, NULL},
+    {"DropoutGrad", "vmaskc", 2, 2, 1, 1, "ratio:f", 0, 0x3, VM_OP_INTERNAL | VM_OP_NO_GRAD, NULL, infer_dropout_grad, NULL, NULL},
     {NULL, NULL, 0, 0, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL, NULL},
 };

@@ -108,14 +108,14 @@ static enum vm_status infer_reduce_grad(struct vm_graph *g, int32_t n, struct vm
     return VM_OK;
 }
 
-#define REDUCE(name, maxin) {name, NULL, 1, maxin, 1, 1, "axes keepdims noop_with_empty_axes", 0x2, 0x2, 0, NULL, infer_reduce, NULL, grad_reduce}
+#define REDUCE(name, maxin) {name, NULL, 1, maxin, 1, 1, "axes:I keepdims:i noop_with_empty_axes:i", 0x2, 0x2, 0, NULL, infer_reduce, NULL, grad_reduce}
 
 const struct vm_op_row vm_ops_reduce[] = {
     REDUCE("ReduceMax", 1),
     REDUCE("ReduceMin", 1),
     REDUCE("ReduceMean", 1),
     REDUCE("ReduceSum", 2),
-    {"ArgMax", NULL, 1, 1, 1, 1, "axis keepdims select_last_index", 0, 0, VM_OP_NO_GRAD, NULL, infer_argmax, NULL, NULL},
-    {"ReduceGrad", "vmaskc", 2, 4, 1, 1, "axes keepdims mode", 0x2, 0xe, VM_OP_INTERNAL | VM_OP_NO_GRAD, NULL, infer_reduce_grad, NULL, NULL},
+    {"ArgMax", NULL, 1, 1, 1, 1, "axis:i keepdims:i select_last_index:i", 0, 0, VM_OP_NO_GRAD, NULL, infer_argmax, NULL, NULL},
+    {"ReduceGrad", "vmaskc", 2, 4, 1, 1, "axes:I keepdims:i mode:s", 0x2, 0xe, VM_OP_INTERNAL | VM_OP_NO_GRAD, NULL, infer_reduce_grad, NULL, NULL},
     {NULL, NULL, 0, 0, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL, NULL},
 };

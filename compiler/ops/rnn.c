@@ -335,9 +335,9 @@ static enum vm_status infer_lstm_grad(struct vm_graph *g, int32_t n, struct vm_e
 const struct vm_op_row vm_ops_rnn[] = {
     /* max_out 4: the workspace output grad_lstm adds (infer rejects a fourth output otherwise) */
     {"LSTM", NULL, 3, 8, 0, 4,
-     "activation_alpha activation_beta activations clip direction hidden_size input_forget layout", 0,
+     "activation_alpha:F activation_beta:F activations:S clip:f direction:s hidden_size:i input_forget:i layout:i", 0,
      1u << LSTM_SEQ, 0, NULL, infer_lstm, NULL, grad_lstm},
-    {"LSTMGrad", "vmaskc", LG_WS + 1, LG_N_IN, LG_N_OUT, LG_N_OUT, "activations direction hidden_size input_forget layout", 0,
+    {"LSTMGrad", "vmaskc", LG_WS + 1, LG_N_IN, LG_N_OUT, LG_N_OUT, "activations:s direction:s hidden_size:i input_forget:i layout:i", 0,
      (1u << LG_N_IN) - 1, VM_OP_INTERNAL | VM_OP_NO_GRAD, NULL, infer_lstm_grad, NULL, NULL},
     {NULL, NULL, 0, 0, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL, NULL},
 };

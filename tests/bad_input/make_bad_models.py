@@ -64,6 +64,38 @@ save("conv_kernel_too_long", [helper.make_node("Conv", ["x", "conv.weight"], ["y
 # An attribute vmaskc does not know must not be ignored silently.
 save("unknown_attribute", [helper.make_node("Relu", ["x"], ["y"], name="relu", mystery=3)], [x], [y], check=False)
 
+# Malformed nodes that once crashed vmaskc (issue 10): each must be a clear error naming the node.
+# A Constant whose one attribute has no name.
+const = helper.make_node("Constant", [], ["c"], name="const")
+attr = onnx.AttributeProto()
+attr.type = onnx.AttributeProto.TENSOR
+attr.t.CopyFrom(numpy_helper.from_array(np.array([1], dtype=np.int64)))
+const.attribute.append(attr)
+save("constant_unnamed_attr", [const, helper.make_node("Unsqueeze", ["x", "c"], ["y"], name="unsq")], [x], [y], check=False)
+# Squeeze whose data input is named "" (omitted), with the axes input present.
+save("squeeze_empty_input", [helper.make_node("Squeeze", ["", "axes"], ["y"], name="squeeze")], [x], [y], [axes], check=False)
+# LSTM whose W is named "".
+lx = helper.make_tensor_value_info("lx", TensorProto.FLOAT, [5, 1, 4])
+lr = numpy_helper.from_array(rng.standard_normal((1, 12, 3)).astype(np.float32), "lstm.R")
+save("lstm_empty_w", [helper.make_node("LSTM", ["lx", "", "lstm.R"], ["ly"], name="lstm", hidden_size=3)],
+     [lx], [helper.make_tensor_value_info("ly", TensorProto.FLOAT, None)], [lr], check=False)
+# Cast without its required `to`; Transpose whose perm is a float, not a list of ints.
+save("cast_without_to", [helper.make_node("Cast", ["x"], ["y"], name="cast")], [x], [y], check=False)
+save("transpose_float_perm", [helper.make_node("Transpose", ["x"], ["y"], name="transpose", perm=1.5)], [x], [y], check=False)
+# A tiny file whose ConstantOfShape asks for 4 GiB, and an Expand to 2^40 elements.
+big = numpy_helper.from_array(np.array([1 << 30], dtype=np.int64), "big_shape")
+save("constant_of_shape_4gib", [
+    helper.make_node("ConstantOfShape", ["big_shape"], ["z"], name="huge", value=numpy_helper.from_array(np.array([1.0], dtype=np.float32))),
+    helper.make_node("ReduceSum", ["z"], ["s"], name="sum", keepdims=0),
+    helper.make_node("Add", ["x", "s"], ["y"], name="add"),
+], [x], [y], [big], check=False)
+one = numpy_helper.from_array(np.ones((1, 1, 1), dtype=np.float32), "one")
+shp = numpy_helper.from_array(np.array([1 << 20, 1 << 10, 1 << 10], dtype=np.int64), "expand_shape")
+save("expand_2pow40", [
+    helper.make_node("Expand", ["one", "expand_shape"], ["z"], name="expand"),
+    helper.make_node("Add", ["x", "z"], ["y"], name="add"),
+], [x], [y], [one, shp], check=False)
+
 # Test data for `good`: valid, wrong dtype, wrong rank, wrong size.
 def tensor_file(path, t):
     with open(path, "wb") as f:

@@ -41,7 +41,16 @@ expect 3 "'fc.weight' is not produced" "$vmaskc" compile "$fx/missing_initialize
 expect 3 "node 'fc' (Gemm)"     "$vmaskc" compile "$fx/inconsistent_shapes.onnx" -o "$tmp/i.vmplan"
 expect 3 "node '/convs.0/Conv' (Conv)" "$vmaskc" compile "$fx/conv_kernel_too_long.onnx" -o "$tmp/c.vmplan"
 expect 3 "attribute 'mystery'"  "$vmaskc" compile "$fx/unknown_attribute.onnx" -o "$tmp/a.vmplan"
-for f in u m i c a; do
+# malformed nodes that once crashed (SIGSEGV) in inspect and compile: every required input, output
+# and attribute is checked from the op table's arity and attribute spec, in one place
+for cmd in inspect "compile -o $tmp/k.vmplan"; do
+  expect 3 "node 'const' (Constant): its attribute has no name" "$vmaskc" $cmd "$fx/constant_unnamed_attr.onnx"
+  expect 3 "node 'squeeze' (Squeeze): input 0 is required, but its name is empty" "$vmaskc" $cmd "$fx/squeeze_empty_input.onnx"
+  expect 3 "node 'lstm' (LSTM): input 1 is required, but its name is empty" "$vmaskc" $cmd "$fx/lstm_empty_w.onnx"
+done
+expect 3 "node 'cast' (Cast): required attribute 'to' is missing" "$vmaskc" compile "$fx/cast_without_to.onnx" -o "$tmp/k.vmplan"
+expect 3 "attribute 'perm' must be of type ints, the model gives FLOAT" "$vmaskc" compile "$fx/transpose_float_perm.onnx" -o "$tmp/k.vmplan"
+for f in u m i c a k; do
   if [ -e "$tmp/$f.vmplan" ]; then echo "FAIL: a failed compile left $tmp/$f.vmplan behind"; fail=$((fail+1)); fi
 done
 ls "$tmp"/*.tmp.* >/dev/null 2>&1 && { echo "FAIL: temporary files left behind"; fail=$((fail+1)); }

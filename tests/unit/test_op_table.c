@@ -92,6 +92,18 @@ int main(int argc, char **argv) {
         CHECK_MSG(r->min_out >= 0 && (r->max_out == VM_OP_VARIADIC || r->min_out <= r->max_out), "%s: bad output arity", r->name);
         CHECK_MSG(vm_op_find(r->domain, r->name) == i, "%s: duplicate row", r->name);
         CHECK_MSG(vm_rt_kernel_find(r->name) != NULL, "%s: no runtime kernel", r->name);
+        /* every accepted attribute declares its kind, so the importer can check presence and type */
+        for (const char *p = r->attrs ? r->attrs : ""; *p;) {
+            while (*p == ' ') p++;
+            size_t len = strcspn(p, " ");
+            if (!len) break;
+            char name[64], kind = 0;
+            snprintf(name, sizeof name, "%.*s", (int)strcspn(p, " :"), p);
+            bool spec = vm_op_attr_spec(r, name, &kind, NULL);
+            CHECK_MSG(spec && kind && strcmp(vm_op_attr_kind_name(kind), "?") != 0, "%s: attribute entry '%.*s' has no valid kind",
+                      r->name, (int)len, p);
+            p += len;
+        }
     }
     if (argc > 1) {
         scan_gradchecks(argc, argv);
