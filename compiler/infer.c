@@ -11,6 +11,41 @@
 #include "compiler.h"
 #include "ops.h"
 
+/* Constant folding never amplifies a small file into a large allocation: when every input is known
+ * (so the row may fold), an output larger than VM_FOLD_MAX_BYTES and larger than all inputs
+ * together is refused with its size, before the fold allocates it. Copies of large initializers
+ * (Transpose, Reshape, Cast of a weight) stay allowed. */
+#define VM_FOLD_MAX_BYTES ((size_t)64 << 20)
+
+static enum vm_status check_fold_size(struct vm_graph *g, int32_t id, struct vm_error *err) {
+    const struct vm_node *n = &g->nodes[id];
+    size_t in_bytes = 0;
+    for (int32_t k = 0; k < n->n_in; k++) {
+        if (n->in[k] < 0) continue;
+        const struct vm_value *v = &g->values[n->in[k]];
+        if (!vm_value_is_known(v)) return VM_OK;
+        in_bytes += v->data ? v->nbytes : (size_t)v->n_known * 8;
+    }
+    for (int32_t k = 0; k < n->n_out; k++) {
+        if (n->out[k] < 0) continue;
+        const struct vm_value *v = &g->values[n->out[k]];
+        if (!vm_value_shape_is_const(v)) continue;
+        int64_t cnt = vm_value_numel(v);
+        size_t bytes;
+        if (cnt >= 0 && !__builtin_mul_overflow((size_t)cnt, vm_dtype_size(v->dtype), &bytes) &&
+            (bytes <= VM_FOLD_MAX_BYTES || bytes <= in_bytes))
+            continue;
+        char b[32], lim[32];
+        vm_fmt_bytes(cnt < 0 ? 1e30 : (double)cnt * (double)vm_dtype_size(v->dtype), b, sizeof b);
+        vm_fmt_bytes((double)VM_FOLD_MAX_BYTES, lim, sizeof lim);
+        return vm_node_errorf(g, id, err, VM_EINVAL,
+                              "output '%s' is a constant of %s made from %zu bytes of constant inputs; vmaskc accepts "
+                              "at most %s for such constants (a small file must not make a huge allocation)",
+                              v->name, b, in_bytes, lim);
+    }
+    return VM_OK;
+}
+
 static enum vm_status infer_node(struct vm_graph *g, int32_t id, struct vm_error *err) {
     struct vm_node *n = &g->nodes[id];
     const struct vm_op_row *row = vm_op_row(n->op);
@@ -44,6 +79,7 @@ static enum vm_status infer_node(struct vm_graph *g, int32_t id, struct vm_error
         struct vm_value *v = &g->values[n->out[k]];
         VM_ASSERT(v->rank >= 0 && v->dtype != VM_DTYPE_UNDEFINED);
     }
+    if (row->fold && (s = check_fold_size(g, id, err))) return s;
     if (row->fold && (s = row->fold(g, id, err))) return s;
     return VM_OK;
 }

@@ -17,15 +17,47 @@
 
 #include "rt.h"
 
+/* Evaluates a dim polynomial; INT64_MIN when the arithmetic overflows (a plan or input shapes that
+ * ask for absurd sizes), which callers report like a negative dim. */
 static int64_t poly_eval(const struct vm_rt_plan *p, const struct vm_rt_poly *d, const int64_t *sv) {
     int64_t sum = 0;
     for (int32_t i = 0; i < d->n; i++) {
         const struct vm_rt_term *t = &p->terms[d->first + i];
         int64_t v = t->coef;
-        for (int32_t k = 0; k < t->n; k++) v *= sv[p->syms[t->first + k]];
-        sum += v;
+        for (int32_t k = 0; k < t->n; k++)
+            if (__builtin_mul_overflow(v, sv[p->syms[t->first + k]], &v)) return INT64_MIN;
+        if (__builtin_add_overflow(sum, v, &sum)) return INT64_MIN;
     }
     return sum;
+}
+
+/* "value 'x' (output of node 'conv' (Conv))": what a user can find in their model. */
+static void describe_value(const struct vm_rt_plan *p, int32_t v, char *buf, size_t len) {
+    for (int32_t i = 0; i < p->n_steps; i++)
+        for (int32_t k = 0; k < p->steps[i].n_out; k++)
+            if (p->steps[i].out[k] == v) {
+                snprintf(buf, len, "value '%s' (output of node '%s' (%s))", p->values[v].name, p->steps[i].name,
+                         p->steps[i].op);
+                return;
+            }
+    snprintf(buf, len, "value '%s'", p->values[v].name);
+}
+
+/* "input_ids [2, 0]; an input dimension of 0 means an empty text or batch" */
+static void describe_inputs(const struct vm_rt_plan *p, const struct vm_rt_tensor *t, char *buf, size_t len) {
+    size_t pos = 0;
+    bool empty = false;
+    buf[0] = 0;
+    for (int32_t i = 0; i < p->n_inputs && pos < len; i++) {
+        const struct vm_rt_tensor *x = &t[p->inputs[i].value];
+        pos += (size_t)snprintf(buf + pos, len - pos, "%s%s [", i ? ", " : "", p->inputs[i].name);
+        for (int d = 0; d < x->rank && pos < len; d++) {
+            pos += (size_t)snprintf(buf + pos, len - pos, "%s%lld", d ? ", " : "", (long long)x->dims[d]);
+            empty |= x->dims[d] == 0;
+        }
+        if (pos < len) pos += (size_t)snprintf(buf + pos, len - pos, "]");
+    }
+    if (empty && pos < len) snprintf(buf + pos, len - pos, "; a dimension of 0 means an empty text or an empty batch");
 }
 
 /* A dim that is exactly one symbol (coefficient 1) can bind that symbol. */
@@ -211,19 +243,35 @@ static enum vm_status build_inst(struct vm_rt_model *m, const int64_t *sv, struc
         struct vm_rt_tensor *t = &inst->t[v];
         t->dtype = val->dtype;
         t->rank = val->rank;
-        for (int d = 0; d < val->rank; d++) {
-            t->dims[d] = poly_eval(p, &val->dims[d], sv);
-            if (t->dims[d] < 0) {
-                vm_rt_inst_free(inst);
-                return vm_errorf(err, VM_EINVAL, "value '%s' gets a negative dimension for these input shapes", val->name);
-            }
-        }
-        t->numel = vm_numel(t->dims, t->rank);
-        if (t->numel < 0) {
+        for (int d = 0; d < val->rank; d++) t->dims[d] = poly_eval(p, &val->dims[d], sv);
+    }
+    /* Every shape is checked before anything is sized: a value that gets a negative or absurd
+     * dimension for these inputs, or that alone exceeds the memory limit, is named with the node
+     * that makes it and the input shapes, before any allocation. */
+    for (int32_t v = 0; v < p->n_values; v++) {
+        const struct vm_rt_value *val = &p->values[v];
+        struct vm_rt_tensor *t = &inst->t[v];
+        char who[600], ins[400];
+        bool negative = false;
+        for (int d = 0; d < val->rank; d++) negative |= t->dims[d] < 0;
+        t->numel = negative ? -1 : vm_numel(t->dims, t->rank);
+        bool huge = t->numel >= 0 && __builtin_mul_overflow((size_t)t->numel, vm_dtype_size(t->dtype), &t->nbytes);
+        if (negative || t->numel < 0 || huge) {
+            describe_value(p, v, who, sizeof who);
+            describe_inputs(p, inst->t, ins, sizeof ins);
             vm_rt_inst_free(inst);
-            return vm_errorf(err, VM_EINVAL, "value '%s' is too large for these input shapes", val->name);
+            return vm_errorf(err, VM_EINVAL, "%s gets %s for the input shapes %s", who,
+                             negative ? "a negative dimension" : "more elements than memory can address", ins);
         }
-        t->nbytes = (size_t)t->numel * vm_dtype_size(t->dtype);
+        if (m->persist_off[v] == SIZE_MAX && t->nbytes > m->max_memory) {
+            describe_value(p, v, who, sizeof who);
+            describe_inputs(p, inst->t, ins, sizeof ins);
+            char what[1100];
+            snprintf(what, sizeof what, "with the input shapes %s, %s", ins, who);
+            vm_check_memory(t->nbytes, m->max_memory, what, err);
+            vm_rt_inst_free(inst);
+            return err->code;
+        }
         if (val->known) {
             if (val->n_known != t->numel) {
                 vm_rt_inst_free(inst);
@@ -265,6 +313,22 @@ static enum vm_status build_inst(struct vm_rt_model *m, const int64_t *sv, struc
     if ((s = layout(inst, err))) {
         vm_rt_inst_free(inst);
         return s;
+    }
+    size_t need = m->persist_bytes, big = 0;
+    int32_t big_v = -1;
+    for (int32_t v = 0; v < p->n_values; v++)
+        if (m->persist_off[v] == SIZE_MAX && inst->root[v] == v && inst->t[v].nbytes > big) big = inst->t[v].nbytes, big_v = v;
+    if (__builtin_add_overflow(need, inst->arena_need, &need) || __builtin_add_overflow(need, c.scratch_need, &need) ||
+        __builtin_add_overflow(need, known_bytes, &need) || need > m->max_memory) {
+        char who[600] = "", ins[400], what[1400], b[32];
+        if (big_v >= 0) describe_value(p, big_v, who, sizeof who);
+        describe_inputs(p, inst->t, ins, sizeof ins);
+        vm_fmt_bytes((double)big, b, sizeof b);
+        snprintf(what, sizeof what, "with the input shapes %s, one run (parameters, activations and workspace; the largest: %s, %s)",
+                 ins, who, b);
+        vm_check_memory(need < m->persist_bytes ? SIZE_MAX : need, m->max_memory, what, err);
+        vm_rt_inst_free(inst);
+        return err->code;
     }
     if ((s = grow(&m->arena, &m->arena_cap, inst->arena_need, true, err))) {
         vm_rt_inst_free(inst);

@@ -293,13 +293,19 @@ static enum vm_status setup_persistent(struct vm_rt_model *m, struct vm_error *e
             dims[d] = pd->n ? p->terms[pd->first].coef : 0;
         }
         int64_t n = vm_numel(dims, v->rank);
-        if (n < 0) return vm_errorf(err, VM_EFORMAT, "value '%s' has an invalid shape", v->name);
-        size_t bytes = (size_t)n * vm_dtype_size(v->dtype);
+        size_t bytes;
+        if (n < 0 || __builtin_mul_overflow((size_t)n, vm_dtype_size(v->dtype), &bytes) || bytes > SIZE_MAX / 2)
+            return vm_errorf(err, VM_EFORMAT, "value '%s' has an invalid shape", v->name);
         if ((v->flags & VM_VALUE_INIT) && bytes != v->init_bytes)
             return vm_errorf(err, VM_EFORMAT, "value '%s': initializer has %zu bytes, shape needs %zu", v->name, v->init_bytes, bytes);
+        char what[400];
+        snprintf(what, sizeof what, "persistent value '%s' (a parameter, constant or optimizer state)", v->name);
+        if (vm_check_memory(bytes, m->max_memory, what, err)) return err->code;
         m->persist_off[i] = total;
-        total += vm_align64(bytes);
+        if (__builtin_add_overflow(total, vm_align64(bytes), &total) || total > SIZE_MAX / 2)
+            return vm_errorf(err, VM_EFORMAT, "the plan's persistent values overflow the address space");
     }
+    if (vm_check_memory(total, m->max_memory, "the model's parameters, constants and optimizer state", err)) return err->code;
     m->persist = aligned_alloc(64, total ? total : 64);
     if (!m->persist) return vm_errorf(err, VM_ENOMEM, "out of memory allocating %zu bytes of parameters", total);
     memset(m->persist, 0, total);
@@ -323,6 +329,7 @@ enum vm_status vm_rt_model_from_buffer(struct vm_rt_model **out, const uint8_t *
         vmplan__plan__free_unpacked(pp, NULL);
         return VM_ENOMEM;
     }
+    m->max_memory = opts && opts->max_memory ? opts->max_memory : vm_memory_limit_default();
     enum vm_status s = load_plan(&m->plan, pp, err);
     vmplan__plan__free_unpacked(pp, NULL);
     if (s) {

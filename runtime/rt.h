@@ -121,6 +121,7 @@ struct vm_rt_model {
     uint64_t digest; /* FNV-1a of the plan bytes: checkpoints resume only their own plan */
     uint8_t *persist; /* parameters, constants, optimizer state; 64-byte aligned slots */
     size_t persist_bytes;
+    size_t max_memory; /* refuse plans and shapes that need more (vm_rt_opts.max_memory) */
     size_t *persist_off; /* per value; SIZE_MAX when not persistent */
     struct vm_rt_inst **insts;
     size_t n_insts, max_insts;

@@ -288,3 +288,54 @@ void vm_fmt_eta(double s, char *buf, size_t len) {
     if (t >= 3600) snprintf(buf, len, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
     else snprintf(buf, len, "%ld:%02ld", t / 60, t % 60);
 }
+
+void vm_fmt_bytes(double bytes, char *buf, size_t len) {
+    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+    int u = 0;
+    while (bytes >= 1024 && u < 6) bytes /= 1024, u++;
+    if (u == 0) snprintf(buf, len, "%.0f B", bytes);
+    else snprintf(buf, len, "%.1f %s", bytes, units[u]);
+}
+
+size_t vm_physical_memory(void) {
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    if (pages <= 0 || page <= 0) return (size_t)8 << 30; /* unknown: assume a small machine */
+    return (size_t)pages * (size_t)page;
+}
+
+size_t vm_memory_limit_default(void) { return vm_physical_memory() / 10 * 8; }
+
+bool vm_parse_size(const char *s, size_t *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || !(v > 0)) return false;
+    double mul = 1;
+    if (*end == '%') {
+        if (v > 100) return false;
+        mul = (double)vm_physical_memory() / 100;
+        end++;
+    } else if (*end) {
+        const char *suffixes = "KMGT";
+        const char *p = strchr(suffixes, *end >= 'a' ? *end - 32 : *end);
+        if (!p) return false;
+        for (const char *q = suffixes; q <= p; q++) mul *= 1024;
+        end++;
+        if (*end == 'i') end++;
+        if (*end == 'B' || *end == 'b') end++;
+    }
+    if (*end) return false;
+    double b = v * mul;
+    if (b < 1 || b > 9.0e18) return false;
+    *out = (size_t)b;
+    return true;
+}
+
+enum vm_status vm_check_memory(size_t need, size_t limit, const char *what, struct vm_error *err) {
+    if (!limit || need <= limit) return VM_OK;
+    char a[32], b[32];
+    vm_fmt_bytes((double)need, a, sizeof a);
+    vm_fmt_bytes((double)limit, b, sizeof b);
+    return vm_errorf(err, VM_EINVAL, "%s needs %s, over the memory limit of %s (--max-memory; the default is 80%% of "
+                     "physical memory)", what, a, b);
+}

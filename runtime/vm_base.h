@@ -122,6 +122,16 @@ enum vm_status vm_file_write_atomic(const char *path, const void *data, size_t l
 /* A progress line's ETA: "m:ss" or "h:mm:ss"; "--:--" when s is negative or absurd. */
 void vm_fmt_eta(double s, char *buf, size_t len);
 
+/* "512 B", "1.5 GiB". */
+void vm_fmt_bytes(double bytes, char *buf, size_t len);
+/* Physical memory of this machine in bytes, and the default memory limit (80% of it). */
+size_t vm_physical_memory(void);
+size_t vm_memory_limit_default(void);
+/* "4G", "512M", "1.5GiB", "123456" (bytes) or "50%" (of physical memory); false when malformed. */
+bool vm_parse_size(const char *s, size_t *out);
+/* VM_OK when need <= limit (limit 0: none); else an error "WHAT needs N, over the memory limit of L". */
+enum vm_status vm_check_memory(size_t need, size_t limit, const char *what, struct vm_error *err);
+
 /* Product of dims with overflow check; returns -1 on overflow or a negative dim. */
 int64_t vm_numel(const int64_t *dims, int rank);
 

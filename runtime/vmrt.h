@@ -27,6 +27,8 @@ struct vm_rt_opts {
     int threads;      /* 0 = leave OpenMP's default */
     size_t max_insts; /* cached shape instances, 0 = default (64) */
     bool ref_kernels; /* naive C reference kernels instead of oneDNN (kernel tests) */
+    size_t max_memory; /* bytes a model may hold (parameters + one shape's arena and workspace);
+                        * 0 = vm_memory_limit_default(), SIZE_MAX = no limit */
 };
 
 enum vm_status vm_rt_model_load(struct vm_rt_model **out, const char *path,

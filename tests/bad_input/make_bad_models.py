@@ -89,12 +89,16 @@ save("constant_of_shape_4gib", [
     helper.make_node("ReduceSum", ["z"], ["s"], name="sum", keepdims=0),
     helper.make_node("Add", ["x", "s"], ["y"], name="add"),
 ], [x], [y], [big], check=False)
-one = numpy_helper.from_array(np.ones((1, 1, 1), dtype=np.float32), "one")
-shp = numpy_helper.from_array(np.array([1 << 20, 1 << 10, 1 << 10], dtype=np.int64), "expand_shape")
-save("expand_2pow40", [
+one = numpy_helper.from_array(np.ones((1, 1, 1, 1, 1), dtype=np.float32), "one")
+shp = numpy_helper.from_array(np.array([1 << 20, 1 << 10], dtype=np.int64), "more_dims")
+bx = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["b", 4, 5])
+save("expand_huge", [
+    helper.make_node("Shape", ["x"], ["xs"], name="shape"),
+    helper.make_node("Concat", ["xs", "more_dims"], ["expand_shape"], name="concat", axis=0),
     helper.make_node("Expand", ["one", "expand_shape"], ["z"], name="expand"),
-    helper.make_node("Add", ["x", "z"], ["y"], name="add"),
-], [x], [y], [one, shp], check=False)
+    helper.make_node("ReduceSum", ["z"], ["s"], name="sum", keepdims=0),
+    helper.make_node("Add", ["x", "s"], ["y"], name="add"),
+], [bx], [y], [one, shp], check=False)
 
 # Test data for `good`: valid, wrong dtype, wrong rank, wrong size.
 def tensor_file(path, t):
@@ -106,6 +110,7 @@ for name, arr in {
     "data_wrong_dtype": np.array([[1, 2, 3], [4, 5, 0]], dtype=np.float32),
     "data_wrong_rank": np.array([1, 2, 3], dtype=np.int64),
     "data_out_of_vocab": np.array([[1, 2, 3], [4, 500, 0]], dtype=np.int64),
+    "data_x": np.zeros((1, 4, 5), dtype=np.float32),
 }.items():
     os.makedirs(os.path.join(HERE, name), exist_ok=True)
     tensor_file(os.path.join(HERE, name, "input_0.pb"), numpy_helper.from_array(arr))

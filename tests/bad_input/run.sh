@@ -49,6 +49,15 @@ for cmd in inspect "compile -o $tmp/k.vmplan"; do
   expect 3 "node 'lstm' (LSTM): input 1 is required, but its name is empty" "$vmaskc" $cmd "$fx/lstm_empty_w.onnx"
 done
 expect 3 "node 'cast' (Cast): required attribute 'to' is missing" "$vmaskc" compile "$fx/cast_without_to.onnx" -o "$tmp/k.vmplan"
+# size limits: a 300-byte model whose ConstantOfShape makes 4 GiB is refused before allocating;
+# an Expand to 2^40 elements at run time names the node and the input shapes; --max-memory applies
+# to every run (and is checked before the arena is allocated)
+expect 3 "node 'huge' (ConstantOfShape): output 'z' is a constant of 4.0 GiB" "$vmaskc" compile "$fx/constant_of_shape_4gib.onnx" -o "$tmp/k.vmplan"
+expect 0 "" "$vmaskc" compile "$fx/expand_huge.onnx" -o "$tmp/eh.vmplan"
+expect 3 "value 'z' (output of node 'expand' (Expand)) needs 80.0 GiB, over the memory limit of 16.0 GiB" "$vmaskc" run "$tmp/eh.vmplan" --test-data "$fx/data_x" --max-memory 16G
+expect 3 "input shapes input_ids [2, 3], one run" "$vmaskc" run "$fx/good.onnx" --test-data "$fx/data_ok" --max-memory 4K
+expect 0 "" "$vmaskc" run "$fx/good.onnx" --test-data "$fx/data_ok" --max-memory 1M
+expect 2 "--max-memory needs a size" "$vmaskc" run "$fx/good.onnx" --test-data "$fx/data_ok" --max-memory lots
 expect 3 "attribute 'perm' must be of type ints, the model gives FLOAT" "$vmaskc" compile "$fx/transpose_float_perm.onnx" -o "$tmp/k.vmplan"
 for f in u m i c a k; do
   if [ -e "$tmp/$f.vmplan" ]; then echo "FAIL: a failed compile left $tmp/$f.vmplan behind"; fail=$((fail+1)); fi

@@ -100,7 +100,8 @@ bool vm_cli_is_plan_path(const char *path) {
 
 int vm_cli_model_option(const char *cmd, int argc, char **argv, int *i, struct vm_model_opts *o) {
     const char *a = argv[*i];
-    if (vm_cli_streq(a, "--embedding") || vm_cli_streq(a, "--shape") || vm_cli_streq(a, "--threads")) {
+    if (vm_cli_streq(a, "--embedding") || vm_cli_streq(a, "--shape") || vm_cli_streq(a, "--threads") ||
+        vm_cli_streq(a, "--max-memory")) {
         if (*i + 1 >= argc) {
             vm_cli_usage_error(cmd, "%s needs a value", a);
             return -1;
@@ -115,6 +116,11 @@ int vm_cli_model_option(const char *cmd, int argc, char **argv, int *i, struct v
                 return -1;
             }
             o->threads = (int)t;
+        } else if (vm_cli_streq(a, "--max-memory")) {
+            if (!vm_parse_size(v, &o->max_memory)) {
+                vm_cli_usage_error(cmd, "--max-memory needs a size such as 4G, 512M or 50%%, got '%s'", v);
+                return -1;
+            }
         } else {
             /* NAME=D0,D1,... */
             const char *eq = strchr(v, '=');
@@ -204,7 +210,8 @@ enum vm_status vm_cli_compile_onnx_training(const char *path, const struct vm_mo
 enum vm_status vm_cli_load_runtime(const char *path, const struct vm_model_opts *o,
                                    const struct vm_tensor *fixed, int n_fixed,
                                    struct vm_rt_model **out, struct vm_error *err) {
-    struct vm_rt_opts ro = {.threads = o ? o->threads : 0, .ref_kernels = o && o->ref_kernels};
+    struct vm_rt_opts ro = {.threads = o ? o->threads : 0, .ref_kernels = o && o->ref_kernels,
+                            .max_memory = o ? o->max_memory : 0};
     if (vm_cli_is_plan_path(path)) return vm_rt_model_load(out, path, &ro, err);
     struct vm_graph *g;
     enum vm_status s = vm_cli_compile_onnx(path, o, fixed, n_fixed, NULL, &g, err);

@@ -157,7 +157,7 @@ int vm_cmd_eval(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            printf("usage: vmaskc eval MODEL.onnx --data FILE.tsv [--batch N] [--max-len L] [--vocab V] [--threads N]\n"
+            printf("usage: vmaskc eval MODEL.onnx --data FILE.tsv [--batch N] [--max-len L] [--vocab V] [--threads N] [--max-memory SIZE]\n"
                    "Prints the model's accuracy on label<TAB>text data (inference mode: the mask is its expectation q).\n");
             return VM_EXIT_OK;
         }

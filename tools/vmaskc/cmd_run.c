@@ -16,12 +16,13 @@ static int run_usage(FILE *f) {
     fprintf(f,
             "usage: vmaskc run FILE --test-data DIR [--out OUTDIR] [--atol A] [--rtol R]\n"
             "                  [--threads N] [--shape NAME=D0,...] [--repeat N] [--profile]\n"
-            "                  [--reference-kernels]\n"
+            "                  [--reference-kernels] [--max-memory SIZE]\n"
             "FILE is an ONNX model or a .vmplan. DIR holds input_0.pb, input_1.pb, ... (TensorProto, in\n"
             "graph-input order) and optionally output_N.pb with expected outputs. Outputs are written\n"
             "to OUTDIR as output_N.pb. Where expected outputs exist, prints the max abs and rel error\n"
             "per output and exits 1 if any element has |got - want| > atol + rtol * |want|\n"
-            "(defaults atol 1e-4, rtol 1e-3).\n");
+            "(defaults atol 1e-4, rtol 1e-3). --max-memory SIZE (4G, 512M, 50%%; default 80%% of\n"
+            "physical memory): refuse input shapes whose run would need more.\n");
     return f == stdout ? VM_EXIT_OK : VM_EXIT_USAGE;
 }
 

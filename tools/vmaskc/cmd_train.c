@@ -47,7 +47,9 @@ static int train_usage(FILE *f) {
             "  --no-lowercase  --no-split-punct  --pad TOKEN  --unk TOKEN\n"
             "  --top N (20)           most important words to print, among words seen at least\n"
             "  --min-freq N (3)       N times in the training data\n"
-            "  --embedding NAME       the word-embedding Gather node or table, if not detected\n");
+            "  --embedding NAME       the word-embedding Gather node or table, if not detected\n"
+            "  --max-memory SIZE      refuse a model or batch shape that needs more (4G, 512M, 50%%;\n"
+            "                         default 80%% of physical memory)\n");
     return f == stdout ? VM_EXIT_OK : VM_EXIT_USAGE;
 }
 
@@ -241,7 +243,7 @@ int vm_cmd_train(int argc, char **argv) {
            to.no_mask ? "off (--no-mask)" : "after the word embedding");
     size_t plan_len;
     if (vm_emit_plan(g, model, &plan, &plan_len, &err)) goto fail;
-    struct vm_rt_opts ro = {.threads = mo.threads};
+    struct vm_rt_opts ro = {.threads = mo.threads, .max_memory = mo.max_memory};
     if (vm_rt_model_from_buffer(&rt, plan, plan_len, model, &ro, &err)) goto fail;
     struct vm_feeder feeder;
     if (vm_feeder_init(&feeder, rt, vocab.pad_id >= 0 ? vocab.pad_id : 0, &err)) goto fail;

@@ -95,7 +95,8 @@ enum vm_status vm_text_model_load(struct vm_text_model *tm, const char *path,
     uint8_t *plan;
     size_t len;
     if ((s = vm_emit_plan(tm->g, path, &plan, &len, err))) goto fail;
-    struct vm_rt_opts ro = {.threads = o->model.threads, .ref_kernels = o->model.ref_kernels};
+    struct vm_rt_opts ro = {.threads = o->model.threads, .ref_kernels = o->model.ref_kernels,
+                            .max_memory = o->model.max_memory};
     s = vm_rt_model_from_buffer(&tm->rt, plan, len, path, &ro, err);
     free(plan);
     if (s) goto fail;
