@@ -31,6 +31,13 @@ static int64_t poly_eval(const struct vm_rt_plan *p, const struct vm_rt_poly *d,
     return sum;
 }
 
+/* "[2, 0, 5]" */
+static void fmt_dims(const int64_t *dims, int rank, char *buf, size_t len) {
+    size_t pos = (size_t)snprintf(buf, len, "[");
+    for (int d = 0; d < rank && pos < len; d++) pos += (size_t)snprintf(buf + pos, len - pos, "%s%lld", d ? ", " : "", (long long)dims[d]);
+    if (pos < len) snprintf(buf + pos, len - pos, "]");
+}
+
 /* "value 'x' (output of node 'conv' (Conv))": what a user can find in their model. */
 static void describe_value(const struct vm_rt_plan *p, int32_t v, char *buf, size_t len) {
     for (int32_t i = 0; i < p->n_steps; i++)
@@ -43,21 +50,22 @@ static void describe_value(const struct vm_rt_plan *p, int32_t v, char *buf, siz
     snprintf(buf, len, "value '%s'", p->values[v].name);
 }
 
-/* "input_ids [2, 0]; an input dimension of 0 means an empty text or batch" */
-static void describe_inputs(const struct vm_rt_plan *p, const struct vm_rt_tensor *t, char *buf, size_t len) {
+/* "input_ids [2, 0]" for every input; *empty names the first input with a dimension of 0 (an empty
+ * text or batch), else NULL. */
+static void describe_inputs(const struct vm_rt_plan *p, const struct vm_rt_tensor *t, char *buf, size_t len,
+                            const char **empty) {
     size_t pos = 0;
-    bool empty = false;
     buf[0] = 0;
+    if (empty) *empty = NULL;
     for (int32_t i = 0; i < p->n_inputs && pos < len; i++) {
         const struct vm_rt_tensor *x = &t[p->inputs[i].value];
         pos += (size_t)snprintf(buf + pos, len - pos, "%s%s [", i ? ", " : "", p->inputs[i].name);
         for (int d = 0; d < x->rank && pos < len; d++) {
             pos += (size_t)snprintf(buf + pos, len - pos, "%s%lld", d ? ", " : "", (long long)x->dims[d]);
-            empty |= x->dims[d] == 0;
+            if (x->dims[d] == 0 && empty && !*empty) *empty = p->inputs[i].name;
         }
         if (pos < len) pos += (size_t)snprintf(buf + pos, len - pos, "]");
     }
-    if (empty && pos < len) snprintf(buf + pos, len - pos, "; a dimension of 0 means an empty text or an empty batch");
 }
 
 /* A dim that is exactly one symbol (coefficient 1) can bind that symbol. */
@@ -257,15 +265,21 @@ static enum vm_status build_inst(struct vm_rt_model *m, const int64_t *sv, struc
         t->numel = negative ? -1 : vm_numel(t->dims, t->rank);
         bool huge = t->numel >= 0 && __builtin_mul_overflow((size_t)t->numel, vm_dtype_size(t->dtype), &t->nbytes);
         if (negative || t->numel < 0 || huge) {
+            const char *empty;
             describe_value(p, v, who, sizeof who);
-            describe_inputs(p, inst->t, ins, sizeof ins);
+            describe_inputs(p, inst->t, ins, sizeof ins, &empty);
             vm_rt_inst_free(inst);
-            return vm_errorf(err, VM_EINVAL, "%s gets %s for the input shapes %s", who,
-                             negative ? "a negative dimension" : "more elements than memory can address", ins);
+            if (negative && empty)
+                return vm_errorf(err, VM_EINVAL, "input '%s' is empty (input shapes %s: an empty text has 0 tokens); the "
+                                 "model cannot run on it (%s would get a negative dimension)", empty, ins, who);
+            if (negative)
+                return vm_errorf(err, VM_EINVAL, "the inputs are too short for the model (input shapes %s): %s would get a "
+                                 "negative dimension", ins, who);
+            return vm_errorf(err, VM_EINVAL, "%s gets more elements than memory can address for the input shapes %s", who, ins);
         }
         if (m->persist_off[v] == SIZE_MAX && t->nbytes > m->max_memory) {
             describe_value(p, v, who, sizeof who);
-            describe_inputs(p, inst->t, ins, sizeof ins);
+            describe_inputs(p, inst->t, ins, sizeof ins, NULL);
             char what[1100];
             snprintf(what, sizeof what, "with the input shapes %s, %s", ins, who);
             vm_check_memory(t->nbytes, m->max_memory, what, err);
@@ -322,7 +336,7 @@ static enum vm_status build_inst(struct vm_rt_model *m, const int64_t *sv, struc
         __builtin_add_overflow(need, known_bytes, &need) || need > m->max_memory) {
         char who[600] = "", ins[400], what[1400], b[32];
         if (big_v >= 0) describe_value(p, big_v, who, sizeof who);
-        describe_inputs(p, inst->t, ins, sizeof ins);
+        describe_inputs(p, inst->t, ins, sizeof ins, NULL);
         vm_fmt_bytes((double)big, b, sizeof b);
         snprintf(what, sizeof what, "with the input shapes %s, one run (parameters, activations and workspace; the largest: %s, %s)",
                  ins, who, b);
@@ -354,9 +368,11 @@ enum vm_status vm_rt_bind(struct vm_rt_model *m, const int64_t *const *dims, con
     for (int32_t i = 0; i < p->n_inputs; i++) {
         const struct vm_rt_value *v = &p->values[p->inputs[i].value];
         if (ranks[i] != v->rank) {
+            char got[256];
             vm_rt_input_shape_str(m, i, buf, sizeof buf);
-            return vm_errorf(err, VM_EINVAL, "input '%s' has rank %d; the model expects rank %d %s", p->inputs[i].name,
-                             ranks[i], v->rank, buf);
+            fmt_dims(dims[i], ranks[i], got, sizeof got);
+            return vm_errorf(err, VM_EINVAL, "input '%s' has rank %d, shape %s; the model expects rank %d, shape %s",
+                             p->inputs[i].name, ranks[i], got, v->rank, buf);
         }
         for (int d = 0; d < v->rank; d++) {
             int s = poly_single_symbol(p, &v->dims[d]);
@@ -373,9 +389,11 @@ enum vm_status vm_rt_bind(struct vm_rt_model *m, const int64_t *const *dims, con
         for (int d = 0; d < v->rank; d++) {
             int64_t want = poly_eval(p, &v->dims[d], sv);
             if (dims[i][d] != want || dims[i][d] < 0) {
+                char got[256];
                 vm_rt_input_shape_str(m, i, buf, sizeof buf);
-                return vm_errorf(err, VM_EINVAL, "input '%s': dimension %d is %lld but the model expects %lld (shape %s)",
-                                 p->inputs[i].name, d, (long long)dims[i][d], (long long)want, buf);
+                fmt_dims(dims[i], ranks[i], got, sizeof got);
+                return vm_errorf(err, VM_EINVAL, "input '%s' has shape %s: dimension %d is %lld but the model expects %lld "
+                                 "(shape %s)", p->inputs[i].name, got, d, (long long)dims[i][d], (long long)want, buf);
             }
         }
     }

@@ -111,6 +111,7 @@ for name, arr in {
     "data_wrong_rank": np.array([1, 2, 3], dtype=np.int64),
     "data_out_of_vocab": np.array([[1, 2, 3], [4, 500, 0]], dtype=np.int64),
     "data_x": np.zeros((1, 4, 5), dtype=np.float32),
+    "data_empty_text": np.zeros((2, 0), dtype=np.int64),
 }.items():
     os.makedirs(os.path.join(HERE, name), exist_ok=True)
     tensor_file(os.path.join(HERE, name, "input_0.pb"), numpy_helper.from_array(arr))

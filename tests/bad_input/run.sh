@@ -66,7 +66,9 @@ ls "$tmp"/*.tmp.* >/dev/null 2>&1 && { echo "FAIL: temporary files left behind";
 
 expect 0 ""                     "$vmaskc" run "$fx/good.onnx" --test-data "$fx/data_ok"
 expect 3 "input_0.pb has type float32 but input 'input_ids' is int64" "$vmaskc" run "$fx/good.onnx" --test-data "$fx/data_wrong_dtype"
-expect 3 "input 'input_ids' has rank 1" "$vmaskc" run "$fx/good.onnx" --test-data "$fx/data_wrong_rank"
+expect 3 "input 'input_ids' has rank 1, shape [3]; the model expects rank 2, shape [batch, seq]" "$vmaskc" run "$fx/good.onnx" --test-data "$fx/data_wrong_rank"
+# an empty text reaching a convolution: the message names the input and says the text is empty
+expect 3 "input 'input_ids' is empty (input shapes input_ids [2, 0]: an empty text has 0 tokens)" "$vmaskc" run "$(dirname "$fx")/fixtures/models/cnn_conv1d_reducemax_op13/model.onnx" --test-data "$fx/data_empty_text"
 expect 3 "data_wrong_size/input_0.pb" "$vmaskc" run "$fx/good.onnx" --test-data "$fx/data_wrong_size"
 expect 3 "index 500"            "$vmaskc" run "$fx/good.onnx" --test-data "$fx/data_out_of_vocab" --out "$tmp/o1"
 [ -e "$tmp/o1/output_0.pb" ] && { echo "FAIL: failed run wrote output"; fail=$((fail+1)); }
@@ -76,7 +78,7 @@ expect 2 "unknown option '--frobnicate'" "$vmaskc" run "$fx/good.onnx" --frobnic
 expect 2 "unknown command 'frobnicate'" "$vmaskc" frobnicate
 expect 2 "--threads needs a positive integer" "$vmaskc" run "$fx/good.onnx" --test-data "$fx/data_ok" --threads zero
 expect 2 "--shape needs NAME=D0,D1" "$vmaskc" compile "$fx/good.onnx" -o "$tmp/x.vmplan" --shape input_ids
-expect 3 "dimension 1 is 3 but the model expects 5" "$vmaskc" run "$fx/good.onnx" --test-data "$fx/data_ok" --shape input_ids=2,5
+expect 3 "input 'input_ids' has shape [2, 3]: dimension 1 is 3 but the model expects 5" "$vmaskc" run "$fx/good.onnx" --test-data "$fx/data_ok" --shape input_ids=2,5
 
 # explanations: a small VMASK model and a plain one, trained on the synthetic task in a second
 t=$(dirname "$fx")/train; cnn=$(dirname "$fx")/fixtures/models/cnn_conv1d_reducemax_op13/model.onnx
