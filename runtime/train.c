@@ -71,6 +71,19 @@ enum vm_status vm_feeder_init(struct vm_feeder *f, struct vm_rt_model *m, int32_
     f->info_output = find_output(m, vm_rt_meta(m, "vmaskc.out.info"));
     f->q_output = find_output(m, vm_rt_meta(m, "vmaskc.out.q"));
     f->min_len = (int32_t)meta_int(m, "vmaskc.min_seq", 1);
+    {
+        /* a model exported with a fixed sequence length takes exactly that many tokens */
+        const struct vm_rt_value *v = &m->plan.values[m->plan.inputs[f->ids_input].value];
+        const struct vm_rt_poly *d = &v->dims[1 - f->ids_batch_axis];
+        if (d->n == 1 && m->plan.terms[d->first].n == 0 && m->plan.terms[d->first].coef > 0 &&
+            m->plan.terms[d->first].coef <= INT32_MAX)
+            f->fixed_len = (int32_t)m->plan.terms[d->first].coef;
+        else if (d->n == 0)
+            f->fixed_len = -1; /* a zero-length token axis: nothing to feed */
+    }
+    if (f->fixed_len < 0)
+        return vm_errorf(err, VM_EUNSUPPORTED, "the model's token input '%s' has a sequence length of 0",
+                         m->plan.inputs[f->ids_input].name);
     f->n_classes = meta_int(m, "vmaskc.classes", 0);
     f->probs_output = meta_int(m, "vmaskc.probs_output", 0) != 0;
     return VM_OK;
@@ -84,6 +97,17 @@ enum vm_status vm_feed(const struct vm_feeder *f, const int32_t *const *seqs, co
     for (int64_t i = 0; i < n; i++)
         if (lens[i] > T) T = lens[i];
     if (T < 1) T = 1;
+    if (f->fixed_len > 0) {
+        if (T > f->fixed_len) {
+            int64_t longest = 0;
+            for (int64_t i = 0; i < n; i++)
+                if (lens[i] > longest) longest = lens[i];
+            return vm_errorf(err, VM_EINVAL, "a text has %lld tokens, but the model takes exactly %d tokens per text (its input "
+                             "'%s' has a fixed length); truncate the texts with --max-len %d",
+                             (long long)longest, f->fixed_len, m->plan.inputs[f->ids_input].name, f->fixed_len);
+        }
+        T = f->fixed_len;
+    }
     int64_t dims[MAX_INPUTS][VM_MAX_RANK];
     const int64_t *dp[MAX_INPUTS];
     int ranks[MAX_INPUTS];

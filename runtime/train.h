@@ -25,6 +25,7 @@ struct vm_feeder {
     int n_inputs;
     int32_t pad_id;
     int32_t min_len;    /* pad every batch to at least this many tokens (conv widths) */
+    int32_t fixed_len;  /* > 0: the model's token input has this fixed length (every batch padded to it) */
     int64_t n_classes;
     bool probs_output;  /* the model's output is already a probability distribution */
 };

@@ -92,6 +92,11 @@ if "$vmaskc" train "$cnn" --vocab "$t/vocab.txt" --train "$t/train.tsv" --dev "$
   expect 2 "--aopc-k"              "$vmaskc" explain "$tmp/vm.onnx" --data "$t/test.tsv" --aopc-k 0
   expect 3 "does-not-exist.tsv"    "$vmaskc" compare "$tmp/base.onnx" "$tmp/vm.onnx" --data "$tmp/does-not-exist.tsv"
   expect 3 "has no word-level mask" "$vmaskc" words "$tmp/base.onnx"
+  # a model exported with a fixed sequence length (12) and longer texts: say so and how to fix it
+  fixed=$(dirname "$fx")/fixtures/models/cnn_conv1d_maxpool_op13/model.onnx
+  expect 3 "the model takes exactly 12 tokens per text (its input 'input_ids' has a fixed length); truncate the texts with --max-len 12" \
+    "$vmaskc" train "$fixed" --vocab "$t/vocab.txt" --train "$t/train.tsv" --dev "$t/dev.tsv" --epochs 1 -o "$tmp/fixed.onnx"
+  expect 0 "" "$vmaskc" train "$fixed" --vocab "$t/vocab.txt" --train "$t/train.tsv" --dev "$t/dev.tsv" --epochs 1 --max-len 12 -o "$tmp/fixed.onnx"
 else
   echo "FAIL: could not train the small models for the explanation cases"; fail=$((fail+1))
 fi
