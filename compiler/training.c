@@ -343,6 +343,41 @@ static enum vm_status add_classifier_dropout(struct vm_graph *g, int32_t logits,
 }
 
 
+/* The longest text a model takes: a learned position table (a Gather, other than the word
+ * embedding, of a 2-D float initializer [P, E] by indices whose shape follows the token input's
+ * sequence length, as BERT's position_ids do) has P rows, and a longer text would index past it.
+ * Recorded as vmaskc.max_seq / vmaskc.max_seq_table so the feeder can say so before running. */
+static enum vm_status annotate_position_table(struct vm_graph *g, int32_t emb, int32_t ids, struct vm_error *err) {
+    if (ids < 0 || g->values[ids].rank != 2) return VM_OK;
+    int32_t gather = vm_op_find(NULL, "Gather");
+    int64_t best = -1;
+    int32_t table = -1;
+    for (int32_t oi = 0; oi < g->n_order; oi++) {
+        int32_t id = g->order[oi];
+        const struct vm_node *n = &g->nodes[id];
+        if (id == emb || n->op != gather || n->n_in < 2 || n->in[0] < 0 || n->in[1] < 0) continue;
+        const struct vm_value *data = &g->values[n->in[0]], *idx = &g->values[n->in[1]];
+        if (!(data->flags & VM_VALUE_INIT) || data->rank != 2 || !vm_dtype_is_float(data->dtype) ||
+            !vm_dim_is_const(&data->dims[0]) || (idx->flags & VM_VALUE_INPUT) || vm_node_int(g, id, "axis", 0) != 0)
+            continue;
+        bool follows_seq = false;
+        for (int a = 0; a < 2; a++) {
+            const struct vm_dim *sd = &g->values[ids].dims[a];
+            if (vm_dim_is_const(sd)) continue;
+            for (int k = 0; k < idx->rank; k++) follows_seq |= vm_dim_eq(&idx->dims[k], sd) && idx->rank <= 2;
+        }
+        if (!follows_seq) continue;
+        int64_t rows = vm_dim_value(&data->dims[0]);
+        if (best < 0 || rows < best) best = rows, table = n->in[0];
+    }
+    if (best <= 0) return VM_OK;
+    char buf[32];
+    snprintf(buf, sizeof buf, "%lld", (long long)best);
+    enum vm_status s = vm_graph_set_meta(g, "vmaskc.max_seq", buf, err);
+    if (!s) s = vm_graph_set_meta(g, "vmaskc.max_seq_table", g->values[table].name, err);
+    return s;
+}
+
 enum vm_status vm_annotate_text_model(struct vm_graph *g, const char *embedding, struct vm_error *err) {
     enum vm_status s;
     char buf[64];
@@ -389,7 +424,8 @@ enum vm_status vm_annotate_text_model(struct vm_graph *g, const char *embedding,
         }
     }
     snprintf(buf, sizeof buf, "%lld", (long long)min_seq);
-    return vm_graph_set_meta(g, "vmaskc.min_seq", buf, err);
+    if ((s = vm_graph_set_meta(g, "vmaskc.min_seq", buf, err))) return s;
+    return annotate_position_table(g, emb, ids, err);
 }
 
 enum vm_status vm_build_training(struct vm_graph *g, const struct vm_train_opts *o,

@@ -71,6 +71,9 @@ enum vm_status vm_feeder_init(struct vm_feeder *f, struct vm_rt_model *m, int32_
     f->info_output = find_output(m, vm_rt_meta(m, "vmaskc.out.info"));
     f->q_output = find_output(m, vm_rt_meta(m, "vmaskc.out.q"));
     f->min_len = (int32_t)meta_int(m, "vmaskc.min_seq", 1);
+    long max_seq = meta_int(m, "vmaskc.max_seq", 0);
+    f->max_len = max_seq > 0 && max_seq <= INT32_MAX ? (int32_t)max_seq : 0;
+    f->max_len_table = vm_rt_meta(m, "vmaskc.max_seq_table");
     {
         /* a model exported with a fixed sequence length takes exactly that many tokens */
         const struct vm_rt_value *v = &m->plan.values[m->plan.inputs[f->ids_input].value];
@@ -97,6 +100,16 @@ enum vm_status vm_feed(const struct vm_feeder *f, const int32_t *const *seqs, co
     for (int64_t i = 0; i < n; i++)
         if (lens[i] > T) T = lens[i];
     if (T < 1) T = 1;
+    if (f->max_len > 0 && T > f->max_len) {
+        int64_t longest = 0;
+        for (int64_t i = 0; i < n; i++)
+            if (lens[i] > longest) longest = lens[i];
+        if (longest > f->max_len)
+            return vm_errorf(err, VM_EINVAL, "a text has %lld tokens, longer than the model's position table ('%s' has %d rows); "
+                             "truncate the texts with --max-len %d", (long long)longest,
+                             f->max_len_table ? f->max_len_table : "?", f->max_len, f->max_len);
+        T = f->max_len; /* padding for a convolution must not pass the table either */
+    }
     if (f->fixed_len > 0) {
         if (T > f->fixed_len) {
             int64_t longest = 0;

@@ -26,6 +26,8 @@ struct vm_feeder {
     int32_t pad_id;
     int32_t min_len;    /* pad every batch to at least this many tokens (conv widths) */
     int32_t fixed_len;  /* > 0: the model's token input has this fixed length (every batch padded to it) */
+    int32_t max_len;    /* > 0: the longest text the model's position table takes */
+    const char *max_len_table; /* that table's name */
     int64_t n_classes;
     bool probs_output;  /* the model's output is already a probability distribution */
 };

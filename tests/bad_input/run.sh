@@ -97,6 +97,14 @@ if "$vmaskc" train "$cnn" --vocab "$t/vocab.txt" --train "$t/train.tsv" --dev "$
   expect 3 "the model takes exactly 12 tokens per text (its input 'input_ids' has a fixed length); truncate the texts with --max-len 12" \
     "$vmaskc" train "$fixed" --vocab "$t/vocab.txt" --train "$t/train.tsv" --dev "$t/dev.tsv" --epochs 1 -o "$tmp/fixed.onnx"
   expect 0 "" "$vmaskc" train "$fixed" --vocab "$t/vocab.txt" --train "$t/train.tsv" --dev "$t/dev.tsv" --epochs 1 --max-len 12 -o "$tmp/fixed.onnx"
+  # texts longer than a BERT-style model's position table (32 rows): named, with the --max-len that fixes it
+  bert=$(dirname "$fx")/fixtures/models/bert_op13/model.onnx
+  awk -F'\t' '{ print ($1 > 1 ? 1 : $1) "\t" $2 " " $2 " " $2 " " $2 }' "$t/train.tsv" | head -40 > "$tmp/long2.tsv"
+  expect 3 "longer than the model's position table ('embeddings.position.weight' has 32 rows); truncate the texts with --max-len 32" \
+    "$vmaskc" train "$bert" --vocab "$t/vocab.txt" --train "$tmp/long2.tsv" --dev "$tmp/long2.tsv" --epochs 1 -o "$tmp/bert.onnx"
+  expect 0 "" "$vmaskc" train "$bert" --vocab "$t/vocab.txt" --train "$tmp/long2.tsv" --dev "$tmp/long2.tsv" --epochs 1 --max-len 32 -o "$tmp/bert.onnx"
+  expect 3 "longer than the model's position table" "$vmaskc" predict "$tmp/bert.onnx" "$(head -1 "$tmp/long2.tsv" | cut -f2)"
+  expect 0 "" "$vmaskc" predict "$tmp/bert.onnx" "$(head -1 "$tmp/long2.tsv" | cut -f2)" --max-len 32
 else
   echo "FAIL: could not train the small models for the explanation cases"; fail=$((fail+1))
 fi

@@ -206,12 +206,20 @@ int vm_cmd_predict(int argc, char **argv) {
     vm_text_opts_init(&o);
     const char *path = NULL, *texts[256];
     int n_texts = 0;
+    long long max_len = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            printf("usage: vmaskc predict MODEL.onnx \"some text\" [\"more text\" ...] [--vocab V]\n"
-                   "Prints each text's class probabilities and, for a VMASK model, each token's keep probability q.\n");
+            printf("usage: vmaskc predict MODEL.onnx \"some text\" [\"more text\" ...] [--vocab V] [--max-len L]\n"
+                   "Prints each text's class probabilities and, for a VMASK model, each token's keep probability q.\n"
+                   "--max-len L keeps the first L tokens of each text (at most 4096 are read).\n");
             return VM_EXIT_OK;
+        }
+        if (!strcmp(a, "--max-len")) {
+            if (i + 1 >= argc || !vm_cli_parse_int(argv[i + 1], &max_len) || max_len < 1)
+                return vm_cli_usage_error("predict", "--max-len needs a positive integer");
+            i++;
+            continue;
         }
         int r = vm_text_option("predict", argc, argv, &i, &o);
         if (r < 0) return VM_EXIT_USAGE;
@@ -236,6 +244,7 @@ int vm_cmd_predict(int argc, char **argv) {
             rc = vm_cli_fail("predict", &err);
             break;
         }
+        if (max_len > 0 && n > max_len) n = (int32_t)max_len;
         if (n == 0) {
             vm_tokens_free(toks, nt);
             vm_errorf(&err, VM_EINVAL, "text %d has no tokens", t + 1);
