@@ -1,20 +1,21 @@
 /* vm_base: status strings, error formatting, checked allocation, whole-file I/O with atomic
  * writes. Atomic writes go to "<path>.tmp.<pid>" in the same directory and are renamed over the
  * target only after a successful fsync, so readers never see a partial file; the directory is
- * fsynced after the rename so the new name itself survives a crash. A writer killed mid-write
- * leaves its temporary behind: vm_file_remove_stale_temps clears those of dead processes. */
+ * fsynced after the rename so the new name itself survives a crash. A writer holds an flock on its
+ * temporary; one killed mid-write leaves the file behind with the lock released (the kernel drops
+ * it when the process dies, even before it is reaped), which is how vm_file_remove_stale_temps
+ * tells litter from a write in progress. */
 #include "vm_base.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/types.h>
 #include <unistd.h>
 
 enum vm_status vm_errorf(struct vm_error *err, enum vm_status code, const char *fmt, ...) {
@@ -185,6 +186,7 @@ enum vm_status vm_file_write_atomic(const char *path, const void *data, size_t l
         return vm_errorf(err, VM_EINVAL, "output path too long: '%s'", path);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd < 0) return vm_errorf(err, VM_EIO, "cannot write '%s': %s", path, strerror(errno));
+    (void)flock(fd, LOCK_EX); /* marks the write as live; a filesystem without flock only loses the cleanup */
     const uint8_t *p = data;
     size_t left = len;
     while (left) {
@@ -239,11 +241,13 @@ int vm_file_remove_stale_temps(const char *path) {
         char *end;
         long pid = strtol(digits, &end, 10);
         if (end == digits || *end || pid <= 0 || pid == (long)getpid()) continue;
-        /* a live writer (another run on the same path) may be about to rename it: leave it */
-        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
         char full[8192];
         if (snprintf(full, sizeof full, "%s/%s", dir, name) >= (int)sizeof full) continue;
-        if (unlink(full) == 0) removed++;
+        int fd = open(full, O_RDONLY);
+        if (fd < 0) continue;
+        /* locked: a live writer (another run on the same path) is about to rename it */
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0 && unlink(full) == 0) removed++;
+        close(fd);
     }
     closedir(d);
     return removed;
