@@ -278,15 +278,31 @@ static void free_tensors(Vmplan__Tensor **ts, size_t n) {
     free(ts);
 }
 
+/* What the run's numbers depend on outside the plan (the plan digest covers the rest): the loop's
+ * options and the training data, so --resume with another --batch, --lr, beta schedule or data is
+ * refused instead of silently producing a run that matches neither. */
+static void run_key(const struct vm_train_cfg *cfg, const struct vm_dataset *train, char *buf, size_t cap) {
+    uint64_t h = 14695981039346656037ull;
+#define FNV(p, n)                                                                         \
+    for (size_t i_ = 0; i_ < (n); i_++) h = (h ^ ((const uint8_t *)(p))[i_]) * 1099511628211ull
+    FNV(train->labels, sizeof *train->labels * (size_t)train->n);
+    FNV(train->start, sizeof *train->start * (size_t)(train->n + 1));
+    FNV(train->ids, sizeof *train->ids * (size_t)train->start[train->n]);
+#undef FNV
+    snprintf(buf, cap, "epochs %d batch %d lr %.17g beta %.17g,%.17g,%d seed %llu data %lld:%016llx", cfg->epochs, cfg->batch,
+             cfg->lr, cfg->beta_start, cfg->beta_end, cfg->beta_steps, (unsigned long long)cfg->seed, (long long)train->n,
+             (unsigned long long)h);
+}
+
 struct snapshot {
     int32_t *values; /* plan value ids of the parameters */
     void **data;
     int n;
 };
 
-static enum vm_status save_checkpoint(const struct vm_feeder *f, const struct vm_train_cfg *cfg, const struct loop_state *ls,
-                                      const struct snapshot *best, const struct vm_epoch_stats *hist, int n_hist,
-                                      struct vm_error *err) {
+static enum vm_status save_checkpoint(const struct vm_feeder *f, const struct vm_train_cfg *cfg, const char *key,
+                                      const struct loop_state *ls, const struct snapshot *best,
+                                      const struct vm_epoch_stats *hist, int n_hist, struct vm_error *err) {
     struct vm_rt_model *m = f->m;
     const struct vm_rt_plan *p = &m->plan;
     Vmplan__Checkpoint ck;
@@ -308,7 +324,7 @@ static enum vm_status save_checkpoint(const struct vm_feeder *f, const struct vm
         if (!(ck.best[ck.n_best++] = ckpt_tensor(m, best->values[i], best->data[i]))) s = vm_errorf(err, VM_ENOMEM, "out of memory");
     char kv[10][2][64];
     char *hbuf = NULL;
-    Vmplan__Meta meta[11], *mp[11];
+    Vmplan__Meta meta[12], *mp[12];
     if (!s) {
         const char *keys[10] = {"epoch", "step", "counter", "best_dev", "best_epoch", "loss_sum", "correct", "seen", "train_seconds", "train_sentences"};
         snprintf(kv[0][1], 64, "%d", ls->epoch);
@@ -341,8 +357,12 @@ static enum vm_status save_checkpoint(const struct vm_feeder *f, const struct vm
             meta[10].key = "history";
             meta[10].value = hbuf;
             mp[10] = &meta[10];
+            vmplan__meta__init(&meta[11]);
+            meta[11].key = "run";
+            meta[11].value = (char *)key;
+            mp[11] = &meta[11];
             ck.meta = mp;
-            ck.n_meta = 11;
+            ck.n_meta = 12;
         }
     }
     if (!s) {
@@ -367,8 +387,9 @@ static const char *ck_meta(const Vmplan__Checkpoint *ck, const char *key) {
     return NULL;
 }
 
-static enum vm_status load_checkpoint(const struct vm_feeder *f, const struct vm_train_cfg *cfg, struct loop_state *ls,
-                                      struct snapshot *best, struct vm_epoch_stats *hist, int *n_hist, struct vm_error *err) {
+static enum vm_status load_checkpoint(const struct vm_feeder *f, const struct vm_train_cfg *cfg, const char *key,
+                                      struct loop_state *ls, struct snapshot *best, struct vm_epoch_stats *hist, int *n_hist,
+                                      struct vm_error *err) {
     struct vm_rt_model *m = f->m;
     uint8_t *buf;
     size_t len;
@@ -385,6 +406,10 @@ static enum vm_status load_checkpoint(const struct vm_feeder *f, const struct vm
     if (!ck->plan_digest || strcmp(ck->plan_digest, digest))
         s = vm_errorf(err, VM_EINVAL, "checkpoint '%s' was written for a different model or different training options; "
                       "resume with the same command line", cfg->checkpoint);
+    const char *was = ck_meta(ck, "run"); /* absent in checkpoints of earlier versions */
+    if (!s && was && strcmp(was, key))
+        s = vm_errorf(err, VM_EINVAL, "checkpoint '%s' was written by a run with other options or data (%s; this run: %s); "
+                      "resume with the same command line and data", cfg->checkpoint, was, key);
     for (size_t i = 0; i < ck->n_tensor && !s; i++) {
         const Vmplan__Tensor *t = ck->tensor[i];
         struct vm_rt_tensor pt = vm_rt_persistent(m, t->name);
@@ -465,6 +490,8 @@ enum vm_status vm_train(const struct vm_feeder *f, const struct vm_train_cfg *cf
         best.n++;
     }
     struct loop_state ls = {.best_dev = -1, .counter = 0};
+    char key[256];
+    run_key(cfg, train, key, sizeof key);
     int n_hist = 0;
     vm_rt_set_seed(m, cfg->seed, 0);
     /* a run killed while writing left "<checkpoint>.tmp.<pid>"; the name is per process, so it is
@@ -475,7 +502,7 @@ enum vm_status vm_train(const struct vm_feeder *f, const struct vm_train_cfg *cf
         FILE *probe = fopen(cfg->checkpoint, "rb");
         if (probe) {
             fclose(probe);
-            s = load_checkpoint(f, cfg, &ls, &best, res->history, &n_hist, err);
+            s = load_checkpoint(f, cfg, key, &ls, &best, res->history, &n_hist, err);
             if (!s) {
                 vm_rt_set_seed(m, cfg->seed, ls.counter);
                 if (cfg->progress)
@@ -532,7 +559,7 @@ enum vm_status vm_train(const struct vm_feeder *f, const struct vm_train_cfg *cf
             if (cfg->checkpoint && b + 1 < nb && (by_steps || by_time)) {
                 ls.epoch = epoch;
                 ls.counter = vm_rt_rng_counter(m);
-                if ((s = save_checkpoint(f, cfg, &ls, &best, res->history, n_hist, err))) break;
+                if ((s = save_checkpoint(f, cfg, key, &ls, &best, res->history, n_hist, err))) break;
                 last_save = now_s();
                 saved_step = b + 1;
                 if (by_time && cfg->progress && !cfg->progress_tty)
@@ -557,7 +584,7 @@ enum vm_status vm_train(const struct vm_feeder *f, const struct vm_train_cfg *cf
                 ls.counter = vm_rt_rng_counter(m);
                 if (cfg->progress) fprintf(cfg->progress, "%s", cfg->progress_tty ? "\n" : "");
                 if (cfg->checkpoint) {
-                    s = save_checkpoint(f, cfg, &ls, &best, res->history, n_hist, err);
+                    s = save_checkpoint(f, cfg, key, &ls, &best, res->history, n_hist, err);
                     if (!s) s = vm_errorf(err, VM_EINTERRUPTED, "interrupted at epoch %d, step %lld; checkpoint saved to %s (continue with --resume)",
                                           epoch + 1, (long long)b + 1, cfg->checkpoint);
                 } else {
@@ -596,7 +623,7 @@ enum vm_status vm_train(const struct vm_feeder *f, const struct vm_train_cfg *cf
         ls.loss_sum = 0;
         ls.correct = ls.seen = 0;
         ls.counter = vm_rt_rng_counter(m);
-        if (cfg->checkpoint && (s = save_checkpoint(f, cfg, &ls, &best, res->history, n_hist, err))) break;
+        if (cfg->checkpoint && (s = save_checkpoint(f, cfg, key, &ls, &best, res->history, n_hist, err))) break;
         last_save = now_s();
     }
     res->epochs_run = n_hist;

@@ -5,7 +5,8 @@
 #    then resumed with --resume until it completes; the exported model must equal the
 #    uninterrupted reference byte for byte and the history CSV must match (timing columns aside).
 #    A kill before the first checkpoint restarts from scratch; a kill during a checkpoint write
-#    leaves the previous checkpoint and a temporary, which the next run removes.
+#    leaves the previous checkpoint and a temporary, which the next run removes;
+#  - a checkpoint is not resumed with other loop options (here --batch).
 # Kills are timed as a random fraction of the reference run's duration (via `timeout -s KILL`, so
 # no pid can be reused under us); on a slow machine they land earlier, which is still a valid
 # test. One kill per run waits for the first checkpoint so a mid-epoch resume always happens.
@@ -81,6 +82,10 @@ for trial in 1 2 3; do
   left=$(ls "$w" | grep '\.tmp\.' | tr '\n' ' ')
   [ -z "$left" ] || { echo "FAIL: trial $trial left temporaries: $left"; fail=1; }
 done
+# a checkpoint only resumes the run that wrote it: other loop options are refused, not mixed in
+out=$("$vmaskc" train "$model" "${common[@]}" --batch 16 -o "$tmp/t1/m.onnx" --checkpoint "$tmp/t1/m.ckpt" --resume 2>&1 >/dev/null); rc=$?
+if [ $rc -ne 0 ] && grep -q "other options or data" <<<"$out"; then echo "ok: resume with another --batch is refused"
+else echo "FAIL: resume with another --batch: exit $rc: $out"; fail=1; fi
 if [ $mid -ge 1 ]; then echo "ok: $mid resumes from a mid-epoch step checkpoint"
 else echo "FAIL: no run resumed mid-epoch"; fail=1; fi
 exit $fail
