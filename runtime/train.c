@@ -3,6 +3,12 @@
  * Determinism: the shuffle of epoch e comes from (seed, e); every stochastic kernel draws from the
  * runtime's counter RNG, whose counter advances once per run and is saved in checkpoints. So a
  * resumed run replays exactly what an uninterrupted one would have done.
+ *
+ * Checkpoints hold everything the numbers depend on (parameters, Adam moments and step, the
+ * best-on-dev parameters and accuracy, the history, epoch and step, the RNG counter, the partial
+ * epoch's loss/accuracy sums) and are written only by reading that state, so taking one at a step
+ * or when a timer fires changes nothing in the run. Each is written atomically, so a kill -9 at any
+ * moment leaves the previous or the new one. Wall-clock time decides only *when* one is taken.
  */
 #include "train.h"
 
@@ -201,6 +207,7 @@ void vm_train_cfg_default(struct vm_train_cfg *c) {
     c->beta_end = 0.109;
     c->beta_steps = 10;
     c->seed = 1;
+    c->checkpoint_minutes = 10;
 }
 
 /* Epochs split into beta_steps equal blocks; beta moves linearly from start to end across blocks
@@ -308,15 +315,31 @@ static void free_tensors(Vmplan__Tensor **ts, size_t n) {
     free(ts);
 }
 
+/* What the run's numbers depend on outside the plan (the plan digest covers the rest): the loop's
+ * options and the training data, so --resume with another --batch, --lr, beta schedule or data is
+ * refused instead of silently producing a run that matches neither. */
+static void run_key(const struct vm_train_cfg *cfg, const struct vm_dataset *train, char *buf, size_t cap) {
+    uint64_t h = 14695981039346656037ull;
+#define FNV(p, n)                                                                         \
+    for (size_t i_ = 0; i_ < (n); i_++) h = (h ^ ((const uint8_t *)(p))[i_]) * 1099511628211ull
+    FNV(train->labels, sizeof *train->labels * (size_t)train->n);
+    FNV(train->start, sizeof *train->start * (size_t)(train->n + 1));
+    FNV(train->ids, sizeof *train->ids * (size_t)train->start[train->n]);
+#undef FNV
+    snprintf(buf, cap, "epochs %d batch %d lr %.17g beta %.17g,%.17g,%d seed %llu data %lld:%016llx", cfg->epochs, cfg->batch,
+             cfg->lr, cfg->beta_start, cfg->beta_end, cfg->beta_steps, (unsigned long long)cfg->seed, (long long)train->n,
+             (unsigned long long)h);
+}
+
 struct snapshot {
     int32_t *values; /* plan value ids of the parameters */
     void **data;
     int n;
 };
 
-static enum vm_status save_checkpoint(const struct vm_feeder *f, const struct vm_train_cfg *cfg, const struct loop_state *ls,
-                                      const struct snapshot *best, const struct vm_epoch_stats *hist, int n_hist,
-                                      struct vm_error *err) {
+static enum vm_status save_checkpoint(const struct vm_feeder *f, const struct vm_train_cfg *cfg, const char *key,
+                                      const struct loop_state *ls, const struct snapshot *best,
+                                      const struct vm_epoch_stats *hist, int n_hist, struct vm_error *err) {
     struct vm_rt_model *m = f->m;
     const struct vm_rt_plan *p = &m->plan;
     Vmplan__Checkpoint ck;
@@ -338,7 +361,7 @@ static enum vm_status save_checkpoint(const struct vm_feeder *f, const struct vm
         if (!(ck.best[ck.n_best++] = ckpt_tensor(m, best->values[i], best->data[i]))) s = vm_errorf(err, VM_ENOMEM, "out of memory");
     char kv[10][2][64];
     char *hbuf = NULL;
-    Vmplan__Meta meta[11], *mp[11];
+    Vmplan__Meta meta[12], *mp[12];
     if (!s) {
         const char *keys[10] = {"epoch", "step", "counter", "best_dev", "best_epoch", "loss_sum", "correct", "seen", "train_seconds", "train_sentences"};
         snprintf(kv[0][1], 64, "%d", ls->epoch);
@@ -358,20 +381,25 @@ static enum vm_status save_checkpoint(const struct vm_feeder *f, const struct vm
             meta[i].value = kv[i][1];
             mp[i] = &meta[i];
         }
-        hbuf = malloc((size_t)n_hist * 160 + 1);
+        /* %.17g: a resumed run's history must print exactly what the uninterrupted one prints */
+        hbuf = malloc((size_t)n_hist * 200 + 1);
         if (!hbuf) s = vm_errorf(err, VM_ENOMEM, "out of memory");
         else {
             size_t pos = 0;
             hbuf[0] = 0;
             for (int e = 0; e < n_hist; e++)
-                pos += (size_t)snprintf(hbuf + pos, 160, "%.9g,%.9g,%.9g,%.9g,%.9g,%.9g;", hist[e].train_loss, hist[e].train_acc,
+                pos += (size_t)snprintf(hbuf + pos, 200, "%.17g,%.17g,%.17g,%.17g,%.17g,%.17g;", hist[e].train_loss, hist[e].train_acc,
                                         hist[e].dev_acc, hist[e].beta, hist[e].seconds, hist[e].train_seconds);
             vmplan__meta__init(&meta[10]);
             meta[10].key = "history";
             meta[10].value = hbuf;
             mp[10] = &meta[10];
+            vmplan__meta__init(&meta[11]);
+            meta[11].key = "run";
+            meta[11].value = (char *)key;
+            mp[11] = &meta[11];
             ck.meta = mp;
-            ck.n_meta = 11;
+            ck.n_meta = 12;
         }
     }
     if (!s) {
@@ -396,8 +424,9 @@ static const char *ck_meta(const Vmplan__Checkpoint *ck, const char *key) {
     return NULL;
 }
 
-static enum vm_status load_checkpoint(const struct vm_feeder *f, const struct vm_train_cfg *cfg, struct loop_state *ls,
-                                      struct snapshot *best, struct vm_epoch_stats *hist, int *n_hist, struct vm_error *err) {
+static enum vm_status load_checkpoint(const struct vm_feeder *f, const struct vm_train_cfg *cfg, const char *key,
+                                      struct loop_state *ls, struct snapshot *best, struct vm_epoch_stats *hist, int *n_hist,
+                                      struct vm_error *err) {
     struct vm_rt_model *m = f->m;
     uint8_t *buf;
     size_t len;
@@ -414,6 +443,10 @@ static enum vm_status load_checkpoint(const struct vm_feeder *f, const struct vm
     if (!ck->plan_digest || strcmp(ck->plan_digest, digest))
         s = vm_errorf(err, VM_EINVAL, "checkpoint '%s' was written for a different model or different training options; "
                       "resume with the same command line", cfg->checkpoint);
+    const char *was = ck_meta(ck, "run"); /* absent in checkpoints of earlier versions */
+    if (!s && was && strcmp(was, key))
+        s = vm_errorf(err, VM_EINVAL, "checkpoint '%s' was written by a run with other options or data (%s; this run: %s); "
+                      "resume with the same command line and data", cfg->checkpoint, was, key);
     for (size_t i = 0; i < ck->n_tensor && !s; i++) {
         const Vmplan__Tensor *t = ck->tensor[i];
         struct vm_rt_tensor pt = vm_rt_persistent(m, t->name);
@@ -494,13 +527,19 @@ enum vm_status vm_train(const struct vm_feeder *f, const struct vm_train_cfg *cf
         best.n++;
     }
     struct loop_state ls = {.best_dev = -1, .counter = 0};
+    char key[256];
+    run_key(cfg, train, key, sizeof key);
     int n_hist = 0;
     vm_rt_set_seed(m, cfg->seed, 0);
+    /* a run killed while writing left "<checkpoint>.tmp.<pid>"; the name is per process, so it is
+     * never read back, only litter */
+    if (cfg->checkpoint) vm_file_remove_stale_temps(cfg->checkpoint);
+    if (cfg->history_csv) vm_file_remove_stale_temps(cfg->history_csv);
     if (!s && cfg->resume && cfg->checkpoint) {
         FILE *probe = fopen(cfg->checkpoint, "rb");
         if (probe) {
             fclose(probe);
-            s = load_checkpoint(f, cfg, &ls, &best, res->history, &n_hist, err);
+            s = load_checkpoint(f, cfg, key, &ls, &best, res->history, &n_hist, err);
             if (!s) {
                 vm_rt_set_seed(m, cfg->seed, ls.counter);
                 if (cfg->progress)
@@ -515,12 +554,13 @@ enum vm_status vm_train(const struct vm_feeder *f, const struct vm_train_cfg *cf
     int64_t nb = (train->n + batch - 1) / batch;
     const int32_t *seqs[4096];
     int32_t lens[4096], labels[4096];
-    double last_draw = 0;
+    double last_draw = 0, last_save = now_s();
     int64_t steps_here = 0;
     for (int epoch = ls.epoch; epoch < cfg->epochs && !s; epoch++) {
         double beta = vm_train_beta(cfg, epoch);
         shuffle(order, train->n, cfg->seed, epoch);
         double t_epoch = now_s(), train_before = ls.train_seconds;
+        int64_t saved_step = 0; /* the progress line's note of the last mid-epoch checkpoint */
         for (int64_t b = ls.step; b < nb && !s; b++) {
             int64_t b0 = b * batch, n = train->n - b0 < batch ? train->n - b0 : batch;
             for (int64_t i = 0; i < n; i++) {
@@ -549,15 +589,30 @@ enum vm_status vm_train(const struct vm_feeder *f, const struct vm_train_cfg *cf
             ls.seen += n;
             ls.step = (int)(b + 1);
             double now = now_s();
+            /* mid-epoch checkpoints (the epoch's last step is followed by the epoch checkpoint);
+             * steps are counted from the start of training so the same steps save after a resume */
+            bool by_steps = cfg->checkpoint_every > 0 && ((int64_t)epoch * nb + b + 1) % cfg->checkpoint_every == 0;
+            bool by_time = cfg->checkpoint_minutes > 0 && now - last_save >= cfg->checkpoint_minutes * 60.0;
+            if (cfg->checkpoint && b + 1 < nb && (by_steps || by_time)) {
+                ls.epoch = epoch;
+                ls.counter = vm_rt_rng_counter(m);
+                if ((s = save_checkpoint(f, cfg, key, &ls, &best, res->history, n_hist, err))) break;
+                last_save = now_s();
+                saved_step = b + 1;
+                if (by_time && cfg->progress && !cfg->progress_tty)
+                    fprintf(cfg->progress, "checkpoint at epoch %d, step %lld saved to %s\n", epoch + 1, (long long)b + 1, cfg->checkpoint);
+            }
             if (cfg->progress && cfg->progress_tty && (now - last_draw > 0.2 || b + 1 == nb)) {
                 last_draw = now;
                 double rate = ls.train_seconds > 0 ? (double)ls.train_sentences / ls.train_seconds : 0;
                 double remaining = (double)((int64_t)(cfg->epochs - epoch - 1) * train->n + (train->n - b0 - n));
                 char eta[32];
                 vm_fmt_eta(rate > 0 ? remaining / rate * 1.1 : -1, eta, sizeof eta);
-                fprintf(cfg->progress, "\r\033[Kepoch %d/%d  step %lld/%lld  loss %.4f  acc %5.1f%%  beta %.3f  %.0f sent/s  ETA %s",
+                char note[48] = "";
+                if (saved_step) snprintf(note, sizeof note, "  (saved at step %lld)", (long long)saved_step);
+                fprintf(cfg->progress, "\r\033[Kepoch %d/%d  step %lld/%lld  loss %.4f  acc %5.1f%%  beta %.3f  %.0f sent/s  ETA %s%s",
                         epoch + 1, cfg->epochs, (long long)b + 1, (long long)nb, ls.loss_sum / (double)ls.seen,
-                        100.0 * (double)ls.correct / (double)ls.seen, beta, rate, eta);
+                        100.0 * (double)ls.correct / (double)ls.seen, beta, rate, eta, note);
                 fflush(cfg->progress);
             }
             steps_here++;
@@ -566,7 +621,7 @@ enum vm_status vm_train(const struct vm_feeder *f, const struct vm_train_cfg *cf
                 ls.counter = vm_rt_rng_counter(m);
                 if (cfg->progress) fprintf(cfg->progress, "%s", cfg->progress_tty ? "\n" : "");
                 if (cfg->checkpoint) {
-                    s = save_checkpoint(f, cfg, &ls, &best, res->history, n_hist, err);
+                    s = save_checkpoint(f, cfg, key, &ls, &best, res->history, n_hist, err);
                     if (!s) s = vm_errorf(err, VM_EINTERRUPTED, "interrupted at epoch %d, step %lld; checkpoint saved to %s (continue with --resume)",
                                           epoch + 1, (long long)b + 1, cfg->checkpoint);
                 } else {
@@ -605,7 +660,8 @@ enum vm_status vm_train(const struct vm_feeder *f, const struct vm_train_cfg *cf
         ls.loss_sum = 0;
         ls.correct = ls.seen = 0;
         ls.counter = vm_rt_rng_counter(m);
-        if (cfg->checkpoint && (s = save_checkpoint(f, cfg, &ls, &best, res->history, n_hist, err))) break;
+        if (cfg->checkpoint && (s = save_checkpoint(f, cfg, key, &ls, &best, res->history, n_hist, err))) break;
+        last_save = now_s();
     }
     res->epochs_run = n_hist;
     res->best_dev_acc = ls.best_dev;

@@ -1,7 +1,8 @@
 /* train: the training loop over a training plan (compiler/training.h) — seeded shuffled
  * mini-batches padded to the batch's longest text, the beta schedule, one in-place progress line,
  * dev evaluation in inference mode after each epoch with the best-on-dev parameters kept,
- * checkpoints written atomically every epoch (and on interruption), and exact resumption.
+ * checkpoints written atomically every epoch, every N steps or M minutes, and on interruption,
+ * and exact resumption from any of them.
  *
  * Also the batch feeder that evaluation, prediction and explanation share: it finds the token-id
  * input (and its batch axis), fills companion inputs (attention masks with id != pad, token types
@@ -52,6 +53,8 @@ struct vm_train_cfg {
     int beta_steps;      /* default 10 equal steps across the run */
     uint64_t seed;
     const char *checkpoint; /* path or NULL */
+    int64_t checkpoint_every;  /* also checkpoint every N training steps (0 = off) */
+    double checkpoint_minutes; /* ... and after this many minutes without one (default 10; 0 = off) */
     bool resume;
     FILE *progress;      /* NULL: silent */
     bool progress_tty;   /* redraw one line in place */

@@ -1,14 +1,20 @@
 /* vm_base: status strings, error formatting, checked allocation, whole-file I/O with atomic
  * writes. Atomic writes go to "<path>.tmp.<pid>" in the same directory and are renamed over the
- * target only after a successful fsync, so readers never see a partial file. */
+ * target only after a successful fsync, so readers never see a partial file; the directory is
+ * fsynced after the rename so the new name itself survives a crash. A writer holds an flock on its
+ * temporary; one killed mid-write leaves the file behind with the lock released (the kernel drops
+ * it when the process dies, even before it is reaped), which is how vm_file_remove_stale_temps
+ * tells litter from a write in progress. */
 #include "vm_base.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -159,6 +165,20 @@ enum vm_status vm_file_read(const char *path, uint8_t **data, size_t *len, struc
     return VM_OK;
 }
 
+/* "a/b/c" -> dir "a/b", base "c"; "c" -> ".", "c"; "/c" -> "/", "c". Non-zero if too long. */
+static int split_dir(const char *path, char *dir, size_t cap, const char **base) {
+    const char *slash = strrchr(path, '/');
+    if (base) *base = slash ? slash + 1 : path;
+    size_t n = !slash ? 0 : slash == path ? 1 : (size_t)(slash - path);
+    if (n + 2 > cap) return -1;
+    if (!slash) memcpy(dir, ".", 2);
+    else {
+        memcpy(dir, path, n);
+        dir[n] = 0;
+    }
+    return 0;
+}
+
 enum vm_status vm_file_write_atomic(const char *path, const void *data, size_t len,
                                     struct vm_error *err) {
     char tmp[4096];
@@ -166,6 +186,7 @@ enum vm_status vm_file_write_atomic(const char *path, const void *data, size_t l
         return vm_errorf(err, VM_EINVAL, "output path too long: '%s'", path);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd < 0) return vm_errorf(err, VM_EIO, "cannot write '%s': %s", path, strerror(errno));
+    (void)flock(fd, LOCK_EX); /* marks the write as live; a filesystem without flock only loses the cleanup */
     const uint8_t *p = data;
     size_t left = len;
     while (left) {
@@ -190,7 +211,46 @@ enum vm_status vm_file_write_atomic(const char *path, const void *data, size_t l
         unlink(tmp);
         return vm_errorf(err, VM_EIO, "cannot write '%s': %s", path, strerror(e));
     }
+    /* The rename lives in the directory: without this fsync a power loss can bring back the old
+     * name (or none). Filesystems that cannot fsync a directory say EINVAL; nothing to do there. */
+    char dir[4096];
+    split_dir(path, dir, sizeof dir, NULL);
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (dfd >= 0) {
+        int rc = fsync(dfd), e = errno;
+        close(dfd);
+        if (rc != 0 && e != EINVAL && e != EROFS)
+            return vm_errorf(err, VM_EIO, "cannot sync the directory of '%s': %s", path, strerror(e));
+    }
     return VM_OK;
+}
+
+int vm_file_remove_stale_temps(const char *path) {
+    char dir[4096];
+    const char *base;
+    if (split_dir(path, dir, sizeof dir, &base)) return 0;
+    size_t nb = strlen(base);
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    int removed = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        const char *name = de->d_name;
+        if (strncmp(name, base, nb) || strncmp(name + nb, ".tmp.", 5)) continue;
+        const char *digits = name + nb + 5;
+        char *end;
+        long pid = strtol(digits, &end, 10);
+        if (end == digits || *end || pid <= 0 || pid == (long)getpid()) continue;
+        char full[8192];
+        if (snprintf(full, sizeof full, "%s/%s", dir, name) >= (int)sizeof full) continue;
+        int fd = open(full, O_RDONLY);
+        if (fd < 0) continue;
+        /* locked: a live writer (another run on the same path) is about to rename it */
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0 && unlink(full) == 0) removed++;
+        close(fd);
+    }
+    closedir(d);
+    return removed;
 }
 
 int64_t vm_numel(const int64_t *dims, int rank) {

@@ -118,6 +118,9 @@ char *vm_strdup(const char *s, struct vm_error *err);
 enum vm_status vm_file_read(const char *path, uint8_t **data, size_t *len, struct vm_error *err);
 enum vm_status vm_file_write_atomic(const char *path, const void *data, size_t len,
                                     struct vm_error *err);
+/* Best effort: deletes "<path>.tmp.<pid>" files no process is writing any more (a run killed during
+ * an atomic write), so they do not pile up beside a checkpoint; returns how many. */
+int vm_file_remove_stale_temps(const char *path);
 
 /* A progress line's ETA: "m:ss" or "h:mm:ss"; "--:--" when s is negative or absurd. */
 void vm_fmt_eta(double s, char *buf, size_t len);

@@ -40,7 +40,11 @@ static int train_usage(FILE *f) {
             "  --weight-decay W (0)   L2 penalty (the paper's 'l2' baseline)\n"
             "  --adam-beta1 B (0.9) --adam-beta2 B (0.999) --adam-eps E (1e-8)\n"
             "  --clip C (0 = off)     clip gradients to global norm C\n"
-            "  --checkpoint PATH      checkpoint every epoch (default: OUT.ckpt); --resume continues it\n"
+            "  --checkpoint PATH      checkpoint file (default: OUT.ckpt), written atomically every epoch,\n"
+            "                         on Ctrl-C and as below; --resume continues exactly where it was\n"
+            "  --checkpoint-every N   also checkpoint every N training steps (default 0: off)\n"
+            "  --checkpoint-minutes M also checkpoint within an epoch after M minutes without one\n"
+            "                         (default 10; 0: off), so a killed run loses at most that much\n"
             "  --history CSV          per-epoch loss/accuracy/beta/time\n"
             "  --profile              print the time spent in each op at the end\n"
             "text:\n"
@@ -151,8 +155,10 @@ int vm_cmd_train(int argc, char **argv) {
         INT("--top", 0, 1 << 30, top)
         INT("--min-freq", 1, 1 << 30, min_freq)
         INT("--stop-after-steps", 1, INT64_MAX, tc.stop_after_steps) /* testing: a deterministic Ctrl-C */
+        INT("--checkpoint-every", 0, INT64_MAX, tc.checkpoint_every)
         INT("--max-len", 1, 1 << 20, max_len)
         NUM("--lr", 0, 10, tc.lr)
+        NUM("--checkpoint-minutes", 0, 1e9, tc.checkpoint_minutes)
         NUM("--beta-start", -1e6, 1e6, tc.beta_start)
         NUM("--beta-end", -1e6, 1e6, tc.beta_end)
         NUM("--tau", 1e-6, 1e6, to.tau)
@@ -187,6 +193,7 @@ int vm_cmd_train(int argc, char **argv) {
     }
     tc.checkpoint = ckpt;
     tc.history_csv = history;
+    vm_file_remove_stale_temps(out); /* a run killed while exporting left its temporary */
 
     vm_cli_watch_interrupts(&interrupted);
     struct vm_error err = {0};
