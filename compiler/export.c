@@ -404,7 +404,7 @@ enum vm_status vm_export_onnx(const Onnx__ModelProto *orig, const struct vm_grap
         kv->value = (char *)o->meta_values[k];
         m.metadata_props[m.n_metadata_props++] = kv;
     }
-    s = vm_onnx_save_model(path, &m, err);
+    s = vm_onnx_save_model_split(path, &m, o->max_inline, err);
     goto done;
 oom:
     s = vm_errorf(err, VM_ENOMEM, "out of memory while exporting");

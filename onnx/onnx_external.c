@@ -13,6 +13,9 @@
  *  - offset, length and the tensor's byte size are checked against each other and the file size
  *    without overflow before any pointer is formed.
  * The `checksum` key (a SHA-1 digest) is accepted but not verified.
+ *
+ * Writing (vm_onnx_save_model_split): a model over protobuf's 2 GiB limit keeps its large
+ * initializers in one `<out>.data` file beside it; both files go through temporary names.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -266,4 +269,137 @@ enum vm_status vm_onnx_external_bytes(struct vm_onnx_external *x, const Onnx__Te
                          what, r.location, (unsigned long long)len, nbytes, (long long)numel, elem_size);
     *bytes = nbytes ? f->map + off : (const uint8_t *)"";
     return VM_OK;
+}
+
+/* ---- writing: models over the 2 GiB protobuf limit ---- */
+
+static enum vm_status write_all(int fd, const void *data, size_t len, const char *path, struct vm_error *err) {
+    const uint8_t *p = data;
+    while (len) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return vm_errorf(err, VM_EIO, "cannot write '%s': %s", path, strerror(errno));
+        }
+        p += w;
+        len -= (size_t)w;
+    }
+    return VM_OK;
+}
+
+/* An initializer moved to the data file: the shallow copy written in its place, and the storage
+ * its external_data entries point to. */
+struct moved {
+    Onnx__TensorProto t;
+    Onnx__StringStringEntryProto kv[3];
+    Onnx__StringStringEntryProto *kvp[3];
+    char off[24], len[24];
+};
+
+/* Writes the large initializers of m's graph to fd and points copies of them at it; *inits is the
+ * new initializer array (entries not moved are m's own). */
+static enum vm_status write_data(int fd, const char *data_path, const char *loc, const Onnx__GraphProto *og,
+                                 Onnx__TensorProto **inits, struct moved *mv, struct vm_error *err) {
+    static const uint8_t zeros[64];
+    uint64_t pos = 0;
+    for (size_t i = 0; i < og->n_initializer; i++) {
+        Onnx__TensorProto *t = og->initializer[i];
+        inits[i] = t;
+        if (!t->has_raw_data || t->raw_data.len < VM_ONNX_EXTERNAL_MIN || vm_onnx_tensor_is_external(t)) continue;
+        size_t pad = (size_t)((64 - pos % 64) % 64); /* aligned, so a reader can borrow the bytes */
+        if (write_all(fd, zeros, pad, data_path, err) || write_all(fd, t->raw_data.data, t->raw_data.len, data_path, err))
+            return err->code;
+        pos += pad;
+        struct moved *m = &mv[i];
+        m->t = *t;
+        m->t.has_raw_data = 0;
+        m->t.raw_data.data = NULL;
+        m->t.raw_data.len = 0;
+        m->t.has_data_location = 1;
+        m->t.data_location = ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
+        snprintf(m->off, sizeof m->off, "%llu", (unsigned long long)pos);
+        snprintf(m->len, sizeof m->len, "%llu", (unsigned long long)t->raw_data.len);
+        const char *keys[3] = {"location", "offset", "length"}, *vals[3] = {loc, m->off, m->len};
+        for (int k = 0; k < 3; k++) {
+            onnx__string_string_entry_proto__init(&m->kv[k]);
+            m->kv[k].key = (char *)keys[k];
+            m->kv[k].value = (char *)vals[k];
+            m->kvp[k] = &m->kv[k];
+        }
+        m->t.external_data = m->kvp;
+        m->t.n_external_data = 3;
+        inits[i] = &m->t;
+        pos += t->raw_data.len;
+    }
+    if (fsync(fd) != 0) return vm_errorf(err, VM_EIO, "cannot write '%s': %s", data_path, strerror(errno));
+    return VM_OK;
+}
+
+enum vm_status vm_onnx_save_model_split(const char *path, const Onnx__ModelProto *m, uint64_t max_inline,
+                                        struct vm_error *err) {
+    if (!max_inline) max_inline = VM_ONNX_MAX_INLINE;
+    if (onnx__model_proto__get_packed_size(m) <= max_inline) return vm_onnx_save_model(path, m, err);
+    char data_path[PATH_MAX], tmp_data[PATH_MAX + 32], tmp_model[PATH_MAX + 32];
+    if (snprintf(data_path, sizeof data_path, "%s.data", path) >= (int)sizeof data_path)
+        return vm_errorf(err, VM_EINVAL, "output path too long: '%s'", path);
+    snprintf(tmp_data, sizeof tmp_data, "%s.tmp.%ld", data_path, (long)getpid());
+    snprintf(tmp_model, sizeof tmp_model, "%s.tmp.%ld", path, (long)getpid());
+    const char *slash = strrchr(data_path, '/');
+    const char *loc = slash ? slash + 1 : data_path; /* relative: beside the model */
+
+    const Onnx__GraphProto *og = m->graph;
+    Onnx__ModelProto mm = *m;
+    Onnx__GraphProto gg = *og;
+    mm.graph = &gg;
+    Onnx__TensorProto **inits = vm_calloc(og->n_initializer + 1, sizeof *inits, err);
+    struct moved *mv = vm_calloc(og->n_initializer + 1, sizeof *mv, err);
+    uint8_t *buf = NULL;
+    enum vm_status s = VM_OK;
+    int fd = -1;
+    if (!inits || !mv) {
+        s = VM_ENOMEM;
+        goto done;
+    }
+    fd = open(tmp_data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        s = vm_errorf(err, VM_EIO, "cannot write '%s': %s", data_path, strerror(errno));
+        goto done;
+    }
+    s = write_data(fd, data_path, loc, og, inits, mv, err);
+    if (close(fd) != 0 && !s) s = vm_errorf(err, VM_EIO, "cannot write '%s': %s", data_path, strerror(errno));
+    fd = -1;
+    if (s) goto done;
+    gg.initializer = inits;
+    size_t len = onnx__model_proto__get_packed_size(&mm);
+    if (len > max_inline) {
+        s = vm_errorf(err, VM_EUNSUPPORTED, "'%s' would still be %zu bytes, over the %llu-byte protobuf limit, with every initializer of %d bytes or more in '%s'",
+                      path, len, (unsigned long long)max_inline, VM_ONNX_EXTERNAL_MIN, data_path);
+        goto done;
+    }
+    if (!(buf = vm_malloc(len, err))) {
+        s = VM_ENOMEM;
+        goto done;
+    }
+    onnx__model_proto__pack(&mm, buf);
+    fd = open(tmp_model, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        s = vm_errorf(err, VM_EIO, "cannot write '%s': %s", path, strerror(errno));
+        goto done;
+    }
+    s = write_all(fd, buf, len, path, err);
+    if (!s && fsync(fd) != 0) s = vm_errorf(err, VM_EIO, "cannot write '%s': %s", path, strerror(errno));
+    if (close(fd) != 0 && !s) s = vm_errorf(err, VM_EIO, "cannot write '%s': %s", path, strerror(errno));
+    fd = -1;
+    if (s) goto done;
+    /* data first: the new model never names bytes that are not there yet */
+    if (rename(tmp_data, data_path) != 0) s = vm_errorf(err, VM_EIO, "cannot write '%s': %s", data_path, strerror(errno));
+    else if (rename(tmp_model, path) != 0) s = vm_errorf(err, VM_EIO, "cannot write '%s': %s", path, strerror(errno));
+done:
+    if (fd >= 0) close(fd);
+    unlink(tmp_data); /* no-ops once renamed */
+    unlink(tmp_model);
+    free(buf);
+    free(inits);
+    free(mv);
+    return s;
 }

@@ -18,6 +18,17 @@ void vm_onnx_free_model(Onnx__ModelProto *m);
 /* Packs and writes atomically. */
 enum vm_status vm_onnx_save_model(const char *path, const Onnx__ModelProto *m, struct vm_error *err);
 
+/* Protobuf's 2 GiB message limit, and the smallest initializer moved out when a model exceeds it
+ * (the onnx package's default size_threshold). */
+#define VM_ONNX_MAX_INLINE ((uint64_t)INT32_MAX)
+#define VM_ONNX_EXTERNAL_MIN 1024
+/* As vm_onnx_save_model while the packed model is at most max_inline bytes (0: VM_ONNX_MAX_INLINE).
+ * Larger, every top-level initializer of VM_ONNX_EXTERNAL_MIN raw bytes or more goes to one file
+ * `<path>.data` beside it (location relative, offsets 64-byte aligned). Both files are written
+ * to temporary names, synced, then renamed, data first. */
+enum vm_status vm_onnx_save_model_split(const char *path, const Onnx__ModelProto *m,
+                                        uint64_t max_inline, struct vm_error *err);
+
 /* A tensor as vmaskc holds it: dtype, dims, and contiguous little-endian bytes. */
 struct vm_tensor {
     char *name;
