@@ -202,6 +202,28 @@ static Onnx__TensorProto *inlined(struct ex *e, const struct vm_graph *g, const 
     return nt;
 }
 
+/* n itself, or a copy whose external tensor attributes (a Constant's `value`) are inline. */
+static Onnx__NodeProto *inlined_constant(struct ex *e, const struct vm_graph *g, Onnx__NodeProto *n, struct vm_error *err) {
+    bool any = false;
+    for (size_t k = 0; k < n->n_attribute; k++) any |= n->attribute[k]->t && vm_onnx_tensor_is_external(n->attribute[k]->t);
+    if (!any) return n;
+    Onnx__NodeProto *c = ex_alloc(e, sizeof *c);
+    Onnx__AttributeProto **attrs = ex_alloc(e, sizeof *attrs * n->n_attribute);
+    if (!c || !attrs) return NULL;
+    *c = *n;
+    c->attribute = attrs;
+    for (size_t k = 0; k < n->n_attribute; k++) {
+        attrs[k] = n->attribute[k];
+        if (!attrs[k]->t || !vm_onnx_tensor_is_external(attrs[k]->t)) continue;
+        Onnx__AttributeProto *a = ex_alloc(e, sizeof *a);
+        if (!a) return NULL;
+        *a = *n->attribute[k];
+        if (!(a->t = inlined(e, g, a->t, err))) return NULL;
+        attrs[k] = a;
+    }
+    return c;
+}
+
 static int opset_of(const Onnx__ModelProto *m) {
     for (size_t i = 0; i < m->n_opset_import; i++)
         if (!m->opset_import[i]->domain || !*m->opset_import[i]->domain) return (int)m->opset_import[i]->version;
@@ -245,7 +267,12 @@ enum vm_status vm_export_onnx(const Onnx__ModelProto *orig, const struct vm_grap
         if (!nt) goto oom;
         gp.initializer[gp.n_initializer++] = nt;
     }
-    for (size_t i = 0; i < og->n_node; i++) gp.node[i] = og->node[i];
+    for (size_t i = 0; i < og->n_node; i++)
+        if (!(gp.node[i] = inlined_constant(&e, g, og->node[i], err))) {
+            if (e.oom) goto oom;
+            s = err->code;
+            goto done;
+        }
     gp.n_node = og->n_node;
     for (size_t i = 0; i < og->n_output; i++) gp.output[i] = og->output[i];
     gp.n_output = og->n_output;

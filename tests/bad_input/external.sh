@@ -53,6 +53,14 @@ for set in "$orig"/test_data_set_*; do
     else pass=$((pass+1)); fi
   done
 done
+lstm=$fx/models/lstm_last_op13
+for set in "$lstm"/test_data_set_*; do
+  s=${set##*/}
+  if "$vmaskc" run "$lstm/model.onnx" --test-data "$set" --out "$tmp/lstm_inline.$s" >/dev/null 2>&1 &&
+     "$vmaskc" run "$ext/lstm_constants.onnx" --test-data "$set" --atol 1e-4 --rtol 0 --out "$tmp/lstm_ext.$s" >/dev/null 2>&1 &&
+     cmp -s "$tmp/lstm_inline.$s/output_0.pb" "$tmp/lstm_ext.$s/output_0.pb"; then pass=$((pass+1))
+  else bad "lstm_constants.onnx (Constant tensors external) on $s"; fi
+done
 # compile (the plan carries the weights: it runs without the folder) and inspect
 if "$vmaskc" compile "$ext/model.onnx" -o "$tmp/ext.vmplan" >/dev/null 2>&1 && mkdir "$tmp/alone" && mv "$tmp/ext.vmplan" "$tmp/alone/" &&
    "$vmaskc" run "$tmp/alone/ext.vmplan" --test-data "$orig/test_data_set_1" --out "$tmp/plan.1" >/dev/null 2>&1 &&
@@ -72,6 +80,11 @@ if "$vmaskc" train "$ext/model.onnx" --vocab "$t/vocab.txt" --train "$t/train.ts
    [ ! -e "$tmp/trained/vm.onnx.data" ] && "$vmaskc" words "$tmp/trained/vm.onnx" --top 3 >/dev/null 2>&1; then
   pass=$((pass+1))
 else bad "train on the external model, or words on its export"; fi
+mkdir "$tmp/trained2" "$tmp/alone2"
+if "$vmaskc" train "$ext/lstm_constants.onnx" --vocab "$t/vocab.txt" --train "$t/train.tsv" --dev "$t/dev.tsv" --epochs 1 -o "$tmp/trained2/vm.onnx" >/dev/null 2>&1 &&
+   mv "$tmp/trained2/vm.onnx" "$tmp/alone2/" && "$vmaskc" eval "$tmp/alone2/vm.onnx" --data "$t/test.tsv" >/dev/null 2>&1; then
+  pass=$((pass+1))
+else bad "train on lstm_constants.onnx, or eval of its export on its own (Constant tensors inlined)"; fi
 
 # --- refused: exit 3, the location named, no output left behind ---
 mkdir "$tmp/out"
