@@ -70,7 +70,7 @@ static enum vm_status set_name(const Onnx__TensorProto *tp, struct vm_tensor *t,
 }
 
 /* External bytes: borrowed from the mapping when aligned for the element type (every reader
- * may then cast), else copied once. raw_data, if also present, is ignored, as the ONNX spec says. */
+ * may then cast), else copied once. raw_data, if also present, is ignored, as the onnx package does. */
 static enum vm_status decode_external(const Onnx__TensorProto *tp, struct vm_onnx_external *ext, const char *what,
                                       int64_t n, size_t es, struct vm_tensor *t, struct vm_error *err) {
     size_t nbytes = (size_t)n * es;
