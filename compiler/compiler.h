@@ -21,10 +21,14 @@ struct vm_import_opts {
      * which decides an output shape and therefore must be known when compiling). */
     const struct vm_tensor *fixed;
     int n_fixed;
+    /* The .onnx file the model was read from: external-data locations are resolved in its folder.
+     * NULL (or no opts) refuses tensors with external data. */
+    const char *model_path;
 };
 
 /* ModelProto -> IR. Checks IR version and opsets, converts initializers, Constant nodes and
- * attributes, and lists every unsupported op at once. Does not infer shapes. */
+ * attributes, and lists every unsupported op at once. Does not infer shapes. External data is
+ * mapped once per file and borrowed by the values (the graph keeps the mappings). */
 enum vm_status vm_import(const Onnx__ModelProto *m, const struct vm_import_opts *o,
                          struct vm_graph **out, struct vm_error *err);
 

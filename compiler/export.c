@@ -42,6 +42,23 @@ static void *ex_alloc(struct ex *e, size_t n) {
     return p;
 }
 
+/* Hands p (malloc'd elsewhere) to the tracker, so it is freed with everything else. */
+static bool ex_track(struct ex *e, void *p) {
+    if (e->n == e->cap) {
+        size_t cap = e->cap ? 2 * e->cap : 256;
+        void **na = realloc(e->allocs, cap * sizeof *na);
+        if (!na) {
+            free(p);
+            e->oom = true;
+            return false;
+        }
+        e->allocs = na;
+        e->cap = cap;
+    }
+    e->allocs[e->n++] = p;
+    return true;
+}
+
 static char *ex_str(struct ex *e, const char *s) {
     char *d = ex_alloc(e, strlen(s) + 1);
     if (d) strcpy(d, s);
@@ -162,6 +179,51 @@ static Onnx__NodeProto *renamed_inputs(struct ex *e, const Onnx__NodeProto *orig
     return n;
 }
 
+/* An initializer the source kept in an external file, made inline: the output lives elsewhere,
+ * so its locations would not resolve there. raw_data points into the source's mapping (borrowed
+ * through g->external) or, when that was unaligned, into a copy tracked by e. */
+static Onnx__TensorProto *inlined(struct ex *e, const struct vm_graph *g, const Onnx__TensorProto *t, struct vm_error *err) {
+    struct vm_tensor vt;
+    char what[600];
+    snprintf(what, sizeof what, "export: initializer '%s'", t->name ? t->name : "");
+    if (vm_onnx_tensor_decode_ext(t, g->external, what, &vt, err)) return NULL;
+    free(vt.name);
+    if (!vt.borrowed && vt.data && !ex_track(e, vt.data)) return NULL;
+    Onnx__TensorProto *nt = ex_alloc(e, sizeof *nt);
+    if (!nt) return NULL;
+    *nt = *t;
+    nt->has_data_location = 0;
+    nt->data_location = ONNX__TENSOR_PROTO__DATA_LOCATION__DEFAULT;
+    nt->n_external_data = 0;
+    nt->external_data = NULL;
+    nt->has_raw_data = 1;
+    nt->raw_data.data = vt.data;
+    nt->raw_data.len = vt.nbytes;
+    return nt;
+}
+
+/* n itself, or a copy whose external tensor attributes (a Constant's `value`) are inline. */
+static Onnx__NodeProto *inlined_constant(struct ex *e, const struct vm_graph *g, Onnx__NodeProto *n, struct vm_error *err) {
+    bool any = false;
+    for (size_t k = 0; k < n->n_attribute; k++) any |= n->attribute[k]->t && vm_onnx_tensor_is_external(n->attribute[k]->t);
+    if (!any) return n;
+    Onnx__NodeProto *c = ex_alloc(e, sizeof *c);
+    Onnx__AttributeProto **attrs = ex_alloc(e, sizeof *attrs * n->n_attribute);
+    if (!c || !attrs) return NULL;
+    *c = *n;
+    c->attribute = attrs;
+    for (size_t k = 0; k < n->n_attribute; k++) {
+        attrs[k] = n->attribute[k];
+        if (!attrs[k]->t || !vm_onnx_tensor_is_external(attrs[k]->t)) continue;
+        Onnx__AttributeProto *a = ex_alloc(e, sizeof *a);
+        if (!a) return NULL;
+        *a = *n->attribute[k];
+        if (!(a->t = inlined(e, g, a->t, err))) return NULL;
+        attrs[k] = a;
+    }
+    return c;
+}
+
 static int opset_of(const Onnx__ModelProto *m) {
     for (size_t i = 0; i < m->n_opset_import; i++)
         if (!m->opset_import[i]->domain || !*m->opset_import[i]->domain) return (int)m->opset_import[i]->version;
@@ -190,7 +252,13 @@ enum vm_status vm_export_onnx(const Onnx__ModelProto *orig, const struct vm_grap
         size_t nb = 0;
         const void *trained = lookup && t->name ? lookup(ctx, t->name, &nb) : NULL;
         if (!trained) {
-            gp.initializer[gp.n_initializer++] = og->initializer[i];
+            Onnx__TensorProto *kept = og->initializer[i];
+            if (vm_onnx_tensor_is_external(kept) && !(kept = inlined(&e, g, kept, err))) {
+                if (e.oom) goto oom;
+                s = err->code;
+                goto done;
+            }
+            gp.initializer[gp.n_initializer++] = kept;
             continue;
         }
         int64_t dims[VM_MAX_RANK];
@@ -199,7 +267,12 @@ enum vm_status vm_export_onnx(const Onnx__ModelProto *orig, const struct vm_grap
         if (!nt) goto oom;
         gp.initializer[gp.n_initializer++] = nt;
     }
-    for (size_t i = 0; i < og->n_node; i++) gp.node[i] = og->node[i];
+    for (size_t i = 0; i < og->n_node; i++)
+        if (!(gp.node[i] = inlined_constant(&e, g, og->node[i], err))) {
+            if (e.oom) goto oom;
+            s = err->code;
+            goto done;
+        }
     gp.n_node = og->n_node;
     for (size_t i = 0; i < og->n_output; i++) gp.output[i] = og->output[i];
     gp.n_output = og->n_output;
@@ -358,7 +431,7 @@ enum vm_status vm_export_onnx(const Onnx__ModelProto *orig, const struct vm_grap
         kv->value = (char *)o->meta_values[k];
         m.metadata_props[m.n_metadata_props++] = kv;
     }
-    s = vm_onnx_save_model(path, &m, err);
+    s = vm_onnx_save_model_split(path, &m, o->max_inline, err);
     goto done;
 oom:
     s = vm_errorf(err, VM_ENOMEM, "out of memory while exporting");

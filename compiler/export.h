@@ -25,6 +25,9 @@ struct vm_export_opts {
     const char *const *meta_keys; /* extra metadata_props */
     const char *const *meta_values;
     int n_meta;
+    /* Largest model written inline; beyond it the large initializers go to `<path>.data`
+     * (vm_onnx_save_model_split). 0: protobuf's 2 GiB limit. */
+    uint64_t max_inline;
 };
 
 /* `g` is the imported (inference) graph of `orig`, used to find the embedding and shapes. */

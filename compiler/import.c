@@ -58,14 +58,24 @@ static int find_missing_attr(const char *name, size_t len, char kind, void *ctx)
     return 1;
 }
 
+/* The model's external-data handle, opened at the first external tensor so models without any
+ * never touch their folder. NULL model_path leaves it NULL (decoding then names the location). */
+static enum vm_status external_of(struct vm_graph *g, const Onnx__TensorProto *tp, const char *model_path,
+                                  struct vm_error *err) {
+    if (g->external || !model_path || !vm_onnx_tensor_is_external(tp)) return VM_OK;
+    return vm_onnx_external_open(model_path, &g->external, err);
+}
+
 static enum vm_status tensor_to_value(struct vm_graph *g, int32_t v, const Onnx__TensorProto *tp,
-                                      const char *what, struct vm_error *err) {
+                                      const char *model_path, const char *what, struct vm_error *err) {
     struct vm_tensor t;
-    if (vm_onnx_tensor_decode(tp, what, &t, err)) return err->code;
+    if (external_of(g, tp, model_path, err)) return err->code;
+    if (vm_onnx_tensor_decode_ext(tp, g->external, what, &t, err)) return err->code;
     struct vm_value *val = &g->values[v];
     val->dtype = t.dtype;
     vm_value_set_shape_ints(val, t.rank, t.dims);
-    vm_value_set_data(val, t.data, t.nbytes);
+    if (t.borrowed) vm_value_borrow_data(val, t.data, t.nbytes);
+    else vm_value_set_data(val, t.data, t.nbytes);
     t.data = NULL;
     vm_tensor_free(&t);
     return VM_OK;
@@ -74,7 +84,7 @@ static enum vm_status tensor_to_value(struct vm_graph *g, int32_t v, const Onnx_
 /* Constant node: the output becomes a known value. The attribute's name and ONNX type must agree
  * (value: TENSOR, value_float: FLOAT, ...), so a malformed node is an error, not a guess. */
 static enum vm_status import_constant(struct vm_graph *g, const Onnx__NodeProto *np, int32_t v,
-                                      struct vm_error *err) {
+                                      const char *model_path, struct vm_error *err) {
     char what[600];
     snprintf(what, sizeof what, "node '%s' (Constant)", np->name ? np->name : "");
     if (np->n_attribute != 1)
@@ -104,7 +114,7 @@ static enum vm_status import_constant(struct vm_graph *g, const Onnx__NodeProto 
     struct vm_value *val = &g->values[v];
     if (form == 0) {
         if (!a->t) return vm_errorf(err, VM_EFORMAT, "%s: attribute 'value' holds no tensor", what);
-        return tensor_to_value(g, v, a->t, what, err);
+        return tensor_to_value(g, v, a->t, model_path, what, err);
     }
     bool isf = form == 1 || form == 3;
     size_t esz = isf ? 4 : 8;
@@ -121,7 +131,7 @@ static enum vm_status import_constant(struct vm_graph *g, const Onnx__NodeProto 
 }
 
 static enum vm_status import_attrs(struct vm_graph *g, int32_t node, const Onnx__NodeProto *np,
-                                   const struct vm_op_row *row, struct vm_error *err) {
+                                   const struct vm_op_row *row, const char *model_path, struct vm_error *err) {
     for (size_t i = 0; i < np->n_attribute; i++) {
         const Onnx__AttributeProto *a = np->attribute[i];
         if (!a->name) return vm_node_errorf(g, node, err, VM_EFORMAT, "attribute without a name");
@@ -179,7 +189,7 @@ static enum vm_status import_attrs(struct vm_graph *g, int32_t node, const Onnx_
             struct vm_tensor t;
             char what[600];
             snprintf(what, sizeof what, "node '%s' attribute '%s'", g->nodes[node].name, a->name);
-            if (vm_onnx_tensor_decode(a->t, what, &t, err)) return err->code;
+            if (external_of(g, a->t, model_path, err) || vm_onnx_tensor_decode_ext(a->t, g->external, what, &t, err)) return err->code;
             int64_t n = vm_numel(t.dims, t.rank);
             if (n != 1) {
                 vm_tensor_free(&t);
@@ -283,6 +293,7 @@ enum vm_status vm_import(const Onnx__ModelProto *m, const struct vm_import_opts 
         return vm_errorf(err, VM_EUNSUPPORTED, "opset %lld is not supported (vmaskc supports default-domain opsets %d to %d)",
                          (long long)opset, VM_MIN_OPSET, VM_MAX_OPSET);
     const Onnx__GraphProto *gp = m->graph;
+    const char *model_path = o ? o->model_path : NULL;
 
     struct vm_graph *g = vm_graph_new(err);
     if (!g) return VM_ENOMEM;
@@ -340,7 +351,7 @@ enum vm_status vm_import(const Onnx__ModelProto *m, const struct vm_import_opts 
         }
         char what[600];
         snprintf(what, sizeof what, "initializer '%s'", tp->name);
-        if ((s = tensor_to_value(g, v, tp, what, err))) goto fail;
+        if ((s = tensor_to_value(g, v, tp, model_path, what, err))) goto fail;
         g->values[v].flags |= VM_VALUE_INIT;
     }
     if (gp->n_sparse_initializer) {
@@ -390,7 +401,7 @@ enum vm_status vm_import(const Onnx__ModelProto *m, const struct vm_import_opts 
                 s = vm_errorf(err, VM_EFORMAT, "Constant node '%s' must have one output", np->name ? np->name : "");
                 break;
             }
-            if ((s = import_constant(g, np, outs[0], err))) break;
+            if ((s = import_constant(g, np, outs[0], model_path, err))) break;
             continue;
         }
         int32_t op = vm_op_find(np->domain, np->op_type);
@@ -411,7 +422,7 @@ enum vm_status vm_import(const Onnx__ModelProto *m, const struct vm_import_opts 
             s = vm_node_errorf(g, id, err, VM_EFORMAT, "has %zu outputs; the op takes %d to %d", np->n_output, row->min_out, row->max_out);
             break;
         }
-        if ((s = import_attrs(g, id, np, row, err))) break;
+        if ((s = import_attrs(g, id, np, row, model_path, err))) break;
     }
     for (size_t i = 0; !s && i < gp->n_node; i++) {
         const Onnx__NodeProto *np = gp->node[i];

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../onnx/onnx_io.h"
 #include "ops.h"
 
 static uint32_t hash_str(const char *s) {
@@ -53,7 +54,7 @@ void vm_graph_free(struct vm_graph *g) {
     if (!g) return;
     for (int32_t i = 0; i < g->n_values; i++) {
         free(g->values[i].name);
-        free(g->values[i].data);
+        if (!g->values[i].data_borrowed) free(g->values[i].data);
         free(g->values[i].known);
     }
     for (int32_t i = 0; i < g->n_nodes; i++) {
@@ -76,6 +77,7 @@ void vm_graph_free(struct vm_graph *g) {
     free(g->inputs);
     free(g->outputs);
     free(g->hash);
+    vm_onnx_external_free(g->external); /* after the values that borrowed from it */
     free(g);
 }
 
@@ -183,9 +185,17 @@ void vm_value_set_shape_ints(struct vm_value *v, int rank, const int64_t *dims) 
 }
 
 void vm_value_set_data(struct vm_value *v, void *data, size_t nbytes) {
-    free(v->data);
+    if (!v->data_borrowed) free(v->data);
     v->data = data;
     v->nbytes = nbytes;
+    v->data_borrowed = false;
+}
+
+void vm_value_borrow_data(struct vm_value *v, const void *data, size_t nbytes) {
+    vm_value_set_data(v, NULL, 0);
+    v->data = (void *)data;
+    v->nbytes = nbytes;
+    v->data_borrowed = true;
 }
 
 enum vm_status vm_value_set_known(struct vm_value *v, const struct vm_dim *elems, int64_t n,

@@ -17,6 +17,8 @@
 
 #include "dim.h"
 
+struct vm_onnx_external;
+
 struct vm_attr {
     char *name;
     int32_t type;   /* VM_ATTR_* */
@@ -36,8 +38,9 @@ struct vm_value {
     int32_t producer; /* node id, -1 for inputs/initializers */
     int32_t slot;     /* output index of the producer */
     uint32_t flags;   /* enum vm_value_flag */
-    void *data;       /* concrete content (owned), nbytes long */
+    void *data;       /* concrete content, nbytes long: owned, or borrowed (read-only) */
     size_t nbytes;
+    bool data_borrowed; /* data points into g->external's mappings: never freed or written */
     struct vm_dim *known; /* int64 content as symbolic dims (owned), n_known elements */
     int64_t n_known;
     int32_t grad;     /* value id of d(loss)/d(this), -1 none */
@@ -81,6 +84,9 @@ struct vm_graph {
     int32_t *hash;
     uint32_t hash_cap;
     uint32_t name_counter; /* for fresh names */
+    /* External-data mappings of the source model (owned), which borrowed value data points into;
+     * released after the values in vm_graph_free. NULL when nothing is borrowed. */
+    struct vm_onnx_external *external;
 };
 
 struct vm_graph *vm_graph_new(struct vm_error *err);
@@ -101,6 +107,9 @@ void vm_value_set_shape(struct vm_value *v, int rank, const struct vm_dim *dims)
 void vm_value_set_shape_ints(struct vm_value *v, int rank, const int64_t *dims);
 /* Takes ownership of data (nbytes) as the concrete content of v. */
 void vm_value_set_data(struct vm_value *v, void *data, size_t nbytes);
+/* Makes read-only memory that outlives the graph's values (g->external's mappings) the content of
+ * v without copying it; a later vm_value_set_data replaces it without freeing it. */
+void vm_value_borrow_data(struct vm_value *v, const void *data, size_t nbytes);
 /* Copies n symbolic elements as the known int64 content of v. */
 enum vm_status vm_value_set_known(struct vm_value *v, const struct vm_dim *elems, int64_t n,
                                   struct vm_error *err);

@@ -53,18 +53,51 @@ enum vm_status vm_onnx_save_model(const char *path, const Onnx__ModelProto *m, s
 void vm_tensor_free(struct vm_tensor *t) {
     if (!t) return;
     free(t->name);
-    free(t->data);
+    if (!t->borrowed) free(t->data);
     memset(t, 0, sizeof *t);
+}
+
+bool vm_onnx_tensor_is_external(const Onnx__TensorProto *tp) {
+    return tp->has_data_location && tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
+}
+
+static enum vm_status set_name(const Onnx__TensorProto *tp, struct vm_tensor *t, struct vm_error *err) {
+    if (tp->name && !(t->name = vm_strdup(tp->name, err))) {
+        vm_tensor_free(t);
+        return VM_ENOMEM;
+    }
+    return VM_OK;
+}
+
+/* External bytes: borrowed from the mapping when aligned for the element type (every reader
+ * may then cast), else copied once. raw_data, if also present, is ignored, as the onnx package does. */
+static enum vm_status decode_external(const Onnx__TensorProto *tp, struct vm_onnx_external *ext, const char *what,
+                                      int64_t n, size_t es, struct vm_tensor *t, struct vm_error *err) {
+    size_t nbytes = (size_t)n * es;
+    const uint8_t *p;
+    if (vm_onnx_external_bytes(ext, tp, what, nbytes, n, es, &p, err)) return err->code;
+    if ((uintptr_t)p % es == 0) {
+        t->data = (void *)p;
+        t->borrowed = true;
+    } else {
+        if (!(t->data = vm_malloc(nbytes, err))) return VM_ENOMEM;
+        if (nbytes) memcpy(t->data, p, nbytes);
+    }
+    t->nbytes = nbytes;
+    return set_name(tp, t, err);
 }
 
 enum vm_status vm_onnx_tensor_decode(const Onnx__TensorProto *tp, const char *what,
                                      struct vm_tensor *t, struct vm_error *err) {
+    return vm_onnx_tensor_decode_ext(tp, NULL, what, t, err);
+}
+
+enum vm_status vm_onnx_tensor_decode_ext(const Onnx__TensorProto *tp, struct vm_onnx_external *ext,
+                                         const char *what, struct vm_tensor *t, struct vm_error *err) {
     memset(t, 0, sizeof *t);
     if (tp->n_dims > VM_MAX_RANK)
         return vm_errorf(err, VM_EUNSUPPORTED, "%s has rank %zu; vmaskc supports at most %d", what,
                          tp->n_dims, VM_MAX_RANK);
-    if (tp->has_data_location && tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL)
-        return vm_errorf(err, VM_EUNSUPPORTED, "%s stores its data in an external file; vmaskc reads only models with embedded data", what);
     if (tp->segment)
         return vm_errorf(err, VM_EUNSUPPORTED, "%s is a segmented tensor", what);
     t->dtype = tp->has_data_type ? tp->data_type : 0;
@@ -81,6 +114,7 @@ enum vm_status vm_onnx_tensor_decode(const Onnx__TensorProto *tp, const char *wh
     if (n < 0 || (uint64_t)n > (uint64_t)SIZE_MAX / es)
         return vm_errorf(err, VM_EFORMAT, "%s is too large", what);
     size_t nbytes = (size_t)n * es;
+    if (vm_onnx_tensor_is_external(tp)) return decode_external(tp, ext, what, n, es, t, err);
     /* Check the stored element count before allocating: a corrupt shape must not become a huge
      * allocation. */
     size_t stored;
@@ -142,14 +176,7 @@ enum vm_status vm_onnx_tensor_decode(const Onnx__TensorProto *tp, const char *wh
     }
     t->data = out;
     t->nbytes = nbytes;
-    if (tp->name) {
-        t->name = vm_strdup(tp->name, err);
-        if (!t->name) {
-            vm_tensor_free(t);
-            return VM_ENOMEM;
-        }
-    }
-    return VM_OK;
+    return set_name(tp, t, err);
 }
 
 enum vm_status vm_onnx_read_tensor_file(const char *path, struct vm_tensor *t, struct vm_error *err) {

@@ -168,7 +168,8 @@ enum vm_status vm_cli_compile_onnx(const char *path, const struct vm_model_opts 
     if (model_out) *model_out = NULL;
     Onnx__ModelProto *m = vm_onnx_load_model(path, err);
     if (!m) return err->code;
-    struct vm_import_opts io = {.shapes = o ? o->shapes : NULL, .n_shapes = o ? o->n_shapes : 0, .fixed = fixed, .n_fixed = n_fixed};
+    struct vm_import_opts io = {.shapes = o ? o->shapes : NULL, .n_shapes = o ? o->n_shapes : 0, .fixed = fixed, .n_fixed = n_fixed,
+                                .model_path = path};
     struct vm_graph *g = NULL;
     enum vm_status s = vm_import(m, &io, &g, err);
     if (!s) s = vm_infer_graph(g, err);
@@ -192,7 +193,7 @@ enum vm_status vm_cli_compile_onnx_training(const char *path, const struct vm_mo
     *model_out = NULL;
     Onnx__ModelProto *m = vm_onnx_load_model(path, err);
     if (!m) return err->code;
-    struct vm_import_opts io = {.shapes = o ? o->shapes : NULL, .n_shapes = o ? o->n_shapes : 0};
+    struct vm_import_opts io = {.shapes = o ? o->shapes : NULL, .n_shapes = o ? o->n_shapes : 0, .model_path = path};
     struct vm_graph *g = NULL;
     enum vm_status s = vm_import(m, &io, &g, err);
     if (!s) s = vm_infer_graph(g, err);

@@ -127,7 +127,7 @@ int vm_cmd_inspect(int argc, char **argv) {
     struct vm_error err = {0};
     Onnx__ModelProto *m = vm_onnx_load_model(path, &err);
     if (!m) return vm_cli_fail("inspect", &err);
-    struct vm_import_opts io = {.shapes = o.shapes, .n_shapes = o.n_shapes};
+    struct vm_import_opts io = {.shapes = o.shapes, .n_shapes = o.n_shapes, .model_path = path};
     struct vm_graph *g = NULL;
     enum vm_status s = vm_import(m, &io, &g, &err);
     if (!s) s = vm_infer_graph(g, &err);

@@ -115,7 +115,7 @@ int vm_cmd_run(int argc, char **argv) {
             rc = vm_cli_fail("run", &err);
             goto done;
         }
-        struct vm_import_opts io = {.shapes = o.shapes, .n_shapes = o.n_shapes};
+        struct vm_import_opts io = {.shapes = o.shapes, .n_shapes = o.n_shapes, .model_path = path};
         enum vm_status s = vm_import(m0, &io, &g0, &err);
         if (s) {
             vm_onnx_free_model(m0);
