@@ -329,6 +329,8 @@ enum vm_status vm_export_onnx(const Onnx__ModelProto *orig, const struct vm_grap
             float *keep = ex_alloc(&e, sizeof(float) * (size_t)V);
             if (!keep) goto oom;
             vm_mask_word_keep(table, V, E, w1, b1, H, w2, b2, keep);
+            for (int j = 0; j < o->n_keep_ids; j++)
+                if (o->keep_ids[j] >= 0 && o->keep_ids[j] < V) keep[o->keep_ids[j]] = 1.0f;
             Onnx__TensorProto *kt = mk_tensor(&e, "vmask.word_keep", VM_DTYPE_FLOAT, 1, &V, keep, sizeof(float) * (size_t)V);
             if (!kt) goto oom;
             gp.initializer[gp.n_initializer++] = kt;

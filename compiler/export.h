@@ -28,6 +28,10 @@ struct vm_export_opts {
     /* Largest model written inline; beyond it the large initializers go to `<path>.data`
      * (vm_onnx_save_model_split). 0: protobuf's 2 GiB limit. */
     uint64_t max_inline;
+    /* Token ids whose keep probability is 1 in the exported per-word table (the special tokens
+     * training kept out of the mask). */
+    const int64_t *keep_ids;
+    int n_keep_ids;
 };
 
 /* `g` is the imported (inference) graph of `orig`, used to find the embedding and shapes. */

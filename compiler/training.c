@@ -206,6 +206,51 @@ static enum vm_status unfold_params(struct vm_graph *g, struct vm_error *err) {
     return VM_OK;
 }
 
+/* k[B,T] = 1.0 where ids is one of keep_ids, else 0 (Equal per id, Or, Cast). */
+static int32_t keep_indicator(struct vm_graph *g, int32_t ids, const int64_t *keep, int n_keep, struct vm_error *err) {
+    int32_t any = -1;
+    for (int j = 0; j < n_keep; j++) {
+        int32_t c = vm_graph_fresh_value(g, "vmask/keep_id", g->values[ids].dtype, err);
+        size_t es = vm_dtype_size(g->values[ids].dtype);
+        void *d = c < 0 ? NULL : vm_malloc(8, err);
+        if (!d) return -1;
+        if (es == 8) memcpy(d, &keep[j], 8);
+        else {
+            int32_t v32 = (int32_t)keep[j];
+            memcpy(d, &v32, 4);
+        }
+        vm_value_set_shape_ints(&g->values[c], 0, NULL);
+        vm_value_set_data(&g->values[c], d, es);
+        int32_t in[2] = {ids, c};
+        int32_t eq = fwd1(g, "Equal", "vmask/keep/Equal", 2, in, err);
+        if (eq < 0) return -1;
+        if (any < 0) any = eq;
+        else {
+            int32_t o2[2] = {any, eq};
+            if ((any = fwd1(g, "Or", "vmask/keep/Or", 2, o2, err)) < 0) return -1;
+        }
+    }
+    int32_t out;
+    int32_t id = fwd(g, "Cast", "vmask/keep/Cast", 1, &any, 1, &out, err);
+    if (id < 0 || vm_node_set_int(g, id, "to", VM_DTYPE_FLOAT, err) || fwd_done(g, id, err)) return -1;
+    return out;
+}
+
+/* r' = r + k - r k: r where k = 0, 1 where k = 1; the gradient to r is (1 - k), so kept tokens
+ * teach the mask network nothing. */
+static int32_t force_keep(struct vm_graph *g, int32_t r, int32_t k, struct vm_error *err) {
+    int32_t in[2] = {r, k};
+    int32_t rk = fwd1(g, "Mul", "vmask/keep/Mul", 2, in, err);
+    if (rk < 0) return -1;
+    in[0] = k;
+    in[1] = rk;
+    int32_t d = fwd1(g, "Sub", "vmask/keep/Sub", 2, in, err);
+    if (d < 0) return -1;
+    in[0] = r;
+    in[1] = d;
+    return fwd1(g, "Add", "vmask/keep/Add", 2, in, err);
+}
+
 /* Inserts z = x * r after value x; returns q (the keep probabilities) in *q_out. */
 static enum vm_status insert_mask(struct vm_graph *g, const struct vm_train_opts *o, int32_t x, int32_t ids, int32_t *q_out,
                                   int32_t *info_out, struct vm_error *err) {
@@ -266,6 +311,26 @@ static enum vm_status insert_mask(struct vm_graph *g, const struct vm_train_opts
         free(users);
         return s;
     }
+    /* token ids shaped like the mask, for the information loss and the kept special tokens */
+    if (ids >= 0) {
+        struct vm_value *iv = &g->values[ids];
+        if (iv->rank != 2 || !vm_dim_eq(&iv->dims[0], &d0) || !vm_dim_eq(&iv->dims[1], &d1)) ids = -1;
+    }
+    int32_t q_report = mo[1];
+    if (ids >= 0 && o->n_keep_ids > 0) {
+        if (o->n_keep_ids > 16) {
+            free(users);
+            return vm_errorf(err, VM_EINVAL, "at most 16 special tokens can be kept out of the mask");
+        }
+        int32_t k = keep_indicator(g, ids, o->keep_ids, o->n_keep_ids, err);
+        int32_t r = k < 0 ? -1 : force_keep(g, mo[0], k, err);
+        q_report = r < 0 ? -1 : force_keep(g, mo[1], k, err);
+        if (q_report < 0) {
+            free(users);
+            return err->code;
+        }
+        mo[0] = r;
+    }
     int64_t ax = 2;
     int32_t axes = vm_graph_fresh_value(g, "vmask/axes", VM_DTYPE_INT64, err);
     int64_t one = 1;
@@ -292,14 +357,10 @@ static enum vm_status insert_mask(struct vm_graph *g, const struct vm_train_opts
     for (int32_t k = 0; k < g->n_outputs; k++)
         if (g->outputs[k] == x) g->outputs[k] = z;
     g->values[mo[1]].flags |= VM_VALUE_SAVED;
-    *q_out = mo[1];
+    *q_out = q_report;
     /* the information loss over real tokens */
     int32_t lin[2] = {mo[1], ids};
     int32_t info = -1;
-    if (ids >= 0) {
-        struct vm_value *iv = &g->values[ids];
-        if (iv->rank != 2 || !vm_dim_eq(&iv->dims[0], &d0) || !vm_dim_eq(&iv->dims[1], &d1)) ids = -1;
-    }
     if (ids < 0) {
         /* no token ids shaped like the mask: every position counts (pad = -1 never matches) */
         int32_t zeros = vm_graph_fresh_value(g, "vmask/ids", VM_DTYPE_INT64, err);
@@ -317,7 +378,9 @@ static enum vm_status insert_mask(struct vm_graph *g, const struct vm_train_opts
             return err->code;
     }
     int32_t lid = fwd(g, "VMaskInfoLoss", "vmask/InfoLoss", 2, lin, 1, &info, err);
-    if (lid < 0 || vm_node_set_int(g, lid, "pad", ids >= 0 ? o->pad_id : -1, err) || fwd_done(g, lid, err)) return err->code;
+    if (lid < 0 || vm_node_set_int(g, lid, "pad", ids >= 0 ? o->pad_id : -1, err) ||
+        (ids >= 0 && o->n_keep_ids > 0 && vm_node_set_ints(g, lid, "skip", o->keep_ids, o->n_keep_ids, err)) || fwd_done(g, lid, err))
+        return err->code;
     *info_out = info;
     return VM_OK;
 }

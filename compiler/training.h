@@ -24,6 +24,10 @@ struct vm_train_opts {
     int n_freeze;
     bool train_embedding;    /* default: the word embedding is frozen, as in the paper */
     int64_t pad_id;          /* pad token id for the information loss, -1 = none */
+    /* Token ids the mask never drops (WordPiece [CLS], [SEP], [PAD]): their mask is fixed at 1,
+     * they get no mask gradient and stay out of the information loss. At most 16. */
+    const int64_t *keep_ids;
+    int n_keep_ids;
     double beta1, beta2, epsilon, weight_decay, clip; /* Adam and clipping; clip 0 = off */
     uint64_t seed;           /* mask-layer initialization */
     bool noise_input;        /* VMask takes its Gumbel noise as an input (parity tests) */

@@ -392,3 +392,22 @@ enum vm_status vm_dataset_load(struct vm_dataset *d, const char *path, const str
     if (s) vm_dataset_free(d);
     return s;
 }
+
+int vm_vocab_special_ids(const struct vm_vocab *v, int64_t *out, int cap) {
+    int32_t cls = vm_vocab_find(v, "[CLS]"), sep = vm_vocab_find(v, "[SEP]");
+    if (cls < 0 || sep < 0) return 0;
+    int32_t ids[3] = {cls, sep, vm_vocab_find(v, "[PAD]")};
+    int n = 0;
+    for (int k = 0; k < 3; k++)
+        if (ids[k] >= 0 && n < cap) out[n++] = ids[k];
+    return n;
+}
+
+bool vm_vocab_is_special(const struct vm_vocab *v, int32_t id) {
+    if (id == v->pad_id || id == v->unk_id) return true;
+    int64_t sp[8];
+    int n = vm_vocab_special_ids(v, sp, 8);
+    for (int k = 0; k < n; k++)
+        if (sp[k] == id) return true;
+    return false;
+}

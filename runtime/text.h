@@ -65,4 +65,11 @@ static inline int32_t vm_dataset_len(const struct vm_dataset *d, int64_t i) {
     return (int32_t)(d->start[i + 1] - d->start[i]);
 }
 
+/* The special tokens of a WordPiece (BERT) vocabulary that a word mask must never drop: [CLS],
+ * [SEP] and [PAD], when the vocabulary has both [CLS] and [SEP]. Writes up to cap ids; returns how
+ * many (0 for a word vocabulary). */
+int vm_vocab_special_ids(const struct vm_vocab *v, int64_t *out, int cap);
+/* True for pad, unk and the special ids above: tokens with no word importance of their own. */
+bool vm_vocab_is_special(const struct vm_vocab *v, int32_t id);
+
 #endif

@@ -17,7 +17,7 @@
  *       Same values as Gather -> MatMul -> Add -> Tanh -> MatMul -> Add, at U/(B*T) of the cost
  *       (about 1/4 on SST-2 batches). The table gets no gradient (the op is only built when it
  *       is frozen).
- *   VMaskInfoLoss(q[B,T], ids[B,T]) attrs pad, eps -> loss[]
+ *   VMaskInfoLoss(q[B,T], ids[B,T]) attrs pad, skip (more ids to leave out), eps -> loss[]
  *       mean over real (non-pad) tokens of q log(q+eps) + (1-q) log(1-q+eps): the negative
  *       entropy, i.e. KL(q || Bernoulli(0.5)) - log 2, as the VMASK release computes it.
  *   OptStep(t), GradNorm(g...) -> norm[], Adam(param, grad, m, v, t, lr, norm)
@@ -122,8 +122,10 @@ static enum vm_status grad_info_loss(struct vm_autodiff *ad, int32_t n, struct v
     if (dl < 0) return VM_OK;
     int32_t in[3] = {dl, g->nodes[n].in[0], g->nodes[n].in[1]}, out;
     int32_t id = vm_ad_begin(ad, "VMaskInfoLossGrad", 3, in, 1, &out);
+    const struct vm_attr *skip = vm_node_attr(g, n, "skip");
     if (id < 0 || vm_node_set_int(g, id, "pad", vm_node_int(g, n, "pad", -1), err) ||
-        vm_node_set_float(g, id, "eps", vm_node_float(g, n, "eps", 1e-8), err) || vm_ad_end(ad, id))
+        vm_node_set_float(g, id, "eps", vm_node_float(g, n, "eps", 1e-8), err) ||
+        (skip && skip->type == VM_ATTR_INTS && vm_node_set_ints(g, id, "skip", skip->ints, skip->n, err)) || vm_ad_end(ad, id))
         return err->code;
     return vm_ad_give(ad, n, 0, out);
 }
@@ -224,8 +226,8 @@ const struct vm_op_row vm_ops_train[] = {
     {"VMaskGrad", "vmaskc", 4, 4, 1, 1, "tau:f", 0, 0xf, BWD, NULL, infer_vmask_grad, NULL, NULL},
     {"VMaskNet", "vmaskc", 6, 6, 4, 4, "", 0, 0x3, INTERNAL, NULL, infer_vmask_net, NULL, grad_vmask_net},
     {"VMaskNetGrad", "vmaskc", 6, 6, 4, 4, "", 0, 0x3f, BWD, NULL, infer_vmask_net_grad, NULL, NULL},
-    {"VMaskInfoLoss", "vmaskc", 2, 2, 1, 1, "pad:i eps:f", 0, 0x2, INTERNAL, NULL, infer_info_loss, NULL, grad_info_loss},
-    {"VMaskInfoLossGrad", "vmaskc", 3, 3, 1, 1, "pad:i eps:f", 0, 0x7, BWD, NULL, infer_info_loss_grad, NULL, NULL},
+    {"VMaskInfoLoss", "vmaskc", 2, 2, 1, 1, "pad:i skip:I eps:f", 0, 0x2, INTERNAL, NULL, infer_info_loss, NULL, grad_info_loss},
+    {"VMaskInfoLossGrad", "vmaskc", 3, 3, 1, 1, "pad:i skip:I eps:f", 0, 0x7, BWD, NULL, infer_info_loss_grad, NULL, NULL},
     {"OptStep", "vmaskc", 1, 1, 0, 0, "", 0, 0x1, BWD, NULL, infer_none, NULL, NULL},
     {"GradNorm", "vmaskc", 1, VM_OP_VARIADIC, 1, 1, "", 0, 0, BWD, NULL, infer_grad_norm, NULL, NULL},
     {"Adam", "vmaskc", 7, 7, 0, 0, "beta1:f beta2:f epsilon:f weight_decay:f clip:f", 0, 0x7f, BWD, NULL, infer_adam, NULL, NULL},

@@ -287,15 +287,38 @@ static enum vm_status vmask_net_grad_run(struct vm_rt_ctx *c, const struct vm_rt
 
 /* ---------------- VMaskInfoLoss ---------------- */
 
+/* Tokens outside the information loss: pad, and the `skip` ids (special tokens such as [CLS] and
+ * [SEP], whose mask is fixed at 1). */
+struct info_skip {
+    int64_t pad;
+    int64_t ids[16];
+    int n;
+};
+
+static void info_skip_init(struct info_skip *k, const struct vm_rt_step *s) {
+    k->pad = vm_rt_attr_int(s, "pad", -1);
+    k->n = vm_rt_attr_ints(s, "skip", k->ids, 16);
+    if (k->n < 0) k->n = 0;
+}
+
+static bool info_skipped(const struct info_skip *k, int64_t id) {
+    if (id == k->pad) return true;
+    for (int j = 0; j < k->n; j++)
+        if (id == k->ids[j]) return true;
+    return false;
+}
+
 static enum vm_status info_loss_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, void *state, struct vm_error *err) {
     (void)state;
     (void)err;
     const struct vm_rt_tensor *tq = vm_rt_in(c, s, 0), *ids = vm_rt_in(c, s, 1);
     const float *q = tq->data;
-    int64_t pad = vm_rt_attr_int(s, "pad", -1), n = tq->numel, cnt = 0;
+    struct info_skip sk;
+    info_skip_init(&sk, s);
+    int64_t n = tq->numel, cnt = 0;
     double eps = vm_rt_attr_float(s, "eps", 1e-8), sum = 0;
     for (int64_t i = 0; i < n; i++) {
-        if (label_at(ids, i) == pad) continue;
+        if (info_skipped(&sk, label_at(ids, i))) continue;
         double v = q[i];
         sum += v * log(v + eps) + (1 - v) * log(1 - v + eps);
         cnt++;
@@ -310,12 +333,14 @@ static enum vm_status info_loss_grad_run(struct vm_rt_ctx *c, const struct vm_rt
     const struct vm_rt_tensor *tq = vm_rt_in(c, s, 1), *ids = vm_rt_in(c, s, 2);
     const float *q = tq->data;
     float *o = vm_rt_out(c, s, 0)->data;
-    int64_t pad = vm_rt_attr_int(s, "pad", -1), n = tq->numel, cnt = 0;
+    struct info_skip sk;
+    info_skip_init(&sk, s);
+    int64_t n = tq->numel, cnt = 0;
     double eps = vm_rt_attr_float(s, "eps", 1e-8);
-    for (int64_t i = 0; i < n; i++) cnt += label_at(ids, i) != pad;
+    for (int64_t i = 0; i < n; i++) cnt += !info_skipped(&sk, label_at(ids, i));
     double scale = cnt ? *(const float *)vm_rt_in(c, s, 0)->data / (double)cnt : 0;
     for (int64_t i = 0; i < n; i++) {
-        if (label_at(ids, i) == pad) {
+        if (info_skipped(&sk, label_at(ids, i))) {
             o[i] = 0;
             continue;
         }

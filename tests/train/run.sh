@@ -50,6 +50,20 @@ if "$vmaskc" train "$bow" --vocab "$d/vocab.txt" --train "$d/train.tsv" --dev "$
   else echo "FAIL: weight behind a Reshape: the trainer measured '$t1'% but the exported model scores '$t2'%"; fail=1; fi
 else echo "FAIL: training bow_reshaped_weight"; cat "$tmp/bow.out"; fail=1; fi
 
+# a WordPiece-style vocabulary: [CLS] and [SEP] are never masked (q = 1 in training and in the
+# exported per-word table) and never ranked as important words
+sed 's/^w56$/[CLS]/; s/^w57$/[SEP]/' "$d/vocab.txt" > "$tmp/vwp.txt"
+awk -F'\t' '{ print $1 "\t[CLS] " $2 " [SEP]" }' "$d/train.tsv" > "$tmp/trwp.tsv"
+awk -F'\t' '{ print $1 "\t[CLS] " $2 " [SEP]" }' "$d/dev.tsv" > "$tmp/dvwp.tsv"
+if "$vmaskc" train "$model" --vocab "$tmp/vwp.txt" --train "$tmp/trwp.tsv" --dev "$tmp/dvwp.tsv" --epochs 2 --no-lowercase --no-split-punct \
+     --lr 0.01 --mask-hidden 16 --seed 5 --threads 2 -o "$tmp/wp.onnx" > "$tmp/wp.out" 2>&1; then
+  q=$("$vmaskc" predict "$tmp/wp.onnx" "[CLS] w1 w2 [SEP]" | sed -n 's/.*token q: //p')
+  ranked=$("$vmaskc" words "$tmp/wp.onnx" --top 100 | grep -c 'CLS\|SEP')
+  if [[ "$q" == "[CLS]=1.000 "*" [SEP]=1.000" ]] && [ "$ranked" -eq 0 ] && ! grep -q 'CLS\|SEP' "$tmp/wp.out"; then
+    echo "ok: [CLS]/[SEP] keep q = 1 and are not ranked ($q)"
+  else echo "FAIL: special tokens: q '$q', ranked $ranked times"; fail=1; fi
+else echo "FAIL: training with a WordPiece-style vocabulary"; cat "$tmp/wp.out"; fail=1; fi
+
 # bad data: a label outside the classes, a line without a TAB (file:line)
 awk 'NR==7 {$0 = "5\tw3 w4"} {print}' "$d/train.tsv" > "$tmp/badlabel.tsv"
 printf '1\tw3 w5\nno tab here\n' > "$tmp/notab.tsv"

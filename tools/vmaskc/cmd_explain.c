@@ -605,7 +605,7 @@ static enum vm_status global_words(const struct xcfg *c, struct xmodel *xm, stru
     }
     int64_t n = 0;
     for (int32_t id = 0; id < v->n; id++) {
-        if (id == v->pad_id || id == v->unk_id || !isfinite(xm->imp[id])) continue;
+        if (vm_vocab_is_special(v, id) || !isfinite(xm->imp[id])) continue;
         xm->words[n] = v->tokens[id];
         xm->word_q[n] = (float)xm->imp[id];
         xm->word_freq[n] = freq_id[id];

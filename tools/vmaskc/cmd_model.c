@@ -85,7 +85,7 @@ int vm_cmd_words(int argc, char **argv) {
     }
     int64_t n = 0;
     for (int32_t id = 0; id < V; id++)
-        if (id != tm.vocab.pad_id && id != tm.vocab.unk_id) ws[n++] = (struct ws){tm.word_keep[id], id};
+        if (!vm_vocab_is_special(&tm.vocab, id)) ws[n++] = (struct ws){tm.word_keep[id], id};
     qsort(ws, (size_t)n, sizeof *ws, cmp_ws);
     if (top > 0) {
         printf("%s %lld words by global importance q%s:\n", bottom ? "bottom" : "top", top < n ? top : (long long)n,

@@ -209,6 +209,9 @@ int vm_cmd_train(int argc, char **argv) {
 
     if (vm_vocab_load(&vocab, vocab_path, pad, unk, &err)) goto fail;
     to.pad_id = vocab.pad_id;
+    int64_t keep_ids[8];
+    to.n_keep_ids = vm_vocab_special_ids(&vocab, keep_ids, 8);
+    to.keep_ids = keep_ids;
     if (vm_dataset_load(&dtrain, train_path, &vocab, &tok, (int32_t)max_len, &err) ||
         vm_dataset_load(&ddev, dev_path, &vocab, &tok, (int32_t)max_len, &err) ||
         (test_path && vm_dataset_load(&dtest, test_path, &vocab, &tok, (int32_t)max_len, &err)))
@@ -293,7 +296,8 @@ int vm_cmd_train(int argc, char **argv) {
                           vocab.unk_id >= 0 ? vocab.tokens[vocab.unk_id] : "", tok.lowercase ? "1" : "0", tok.split_punct ? "1" : "0",
                           to.no_mask ? "none" : to.mask_after ? "network" : "word_keep", hidden, tau, classes, acc_dev, acc_test};
     struct vm_export_opts eo = {.mask = !to.no_mask, .mask_after = to.mask_after, .embedding = mo.embedding, .mask_output = mask_output,
-                                .meta_keys = keys, .meta_values = vals, .n_meta = (int)(sizeof keys / sizeof keys[0])};
+                                .meta_keys = keys, .meta_values = vals, .n_meta = (int)(sizeof keys / sizeof keys[0]),
+                                .keep_ids = to.keep_ids, .n_keep_ids = to.n_keep_ids};
     struct lookup_ctx lc = {.m = rt};
     if (vm_export_onnx(onnx, g, &eo, param_lookup, &lc, out, &err)) goto fail;
     printf("exported %s\n", out);
@@ -319,7 +323,7 @@ int vm_cmd_train(int argc, char **argv) {
                 for (int64_t i = 0; i < dtrain.start[dtrain.n]; i++)
                     if (dtrain.ids[i] < V) freq[dtrain.ids[i]]++;
                 for (int32_t id = 0; id < vocab.n && id < V; id++)
-                    if (id != vocab.pad_id && id != vocab.unk_id && freq[id] >= min_freq) ws[n++] = (struct word_score){keep[id], id};
+                    if (!vm_vocab_is_special(&vocab, id) && freq[id] >= min_freq) ws[n++] = (struct word_score){keep[id], id};
                 qsort(ws, (size_t)n, sizeof *ws, cmp_score);
                 printf("top %lld words by global importance q (keep probability; words seen at least %lld times in training):\n",
                        top < n ? top : (long long)n, min_freq);
