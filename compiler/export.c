@@ -415,15 +415,29 @@ enum vm_status vm_export_onnx(const Onnx__ModelProto *orig, const struct vm_grap
             gp.output[gp.n_output++] = vi;
         }
     }
-    /* metadata: original entries not overridden, then ours */
-    m.metadata_props = ex_alloc(&e, sizeof(Onnx__StringStringEntryProto *) * (orig->n_metadata_props + (size_t)o->n_meta + 1));
+    /* metadata: original entries not overridden, the input roles training used (so every later
+     * command feeds the inputs the same way), then ours */
+    m.metadata_props = ex_alloc(&e, sizeof(Onnx__StringStringEntryProto *) *
+                                        (orig->n_metadata_props + (size_t)o->n_meta + (size_t)g->n_meta + 1));
     if (!m.metadata_props) goto oom;
     m.n_metadata_props = 0;
     for (size_t i = 0; i < orig->n_metadata_props; i++) {
         bool overridden = false;
         for (int k = 0; k < o->n_meta; k++)
             overridden |= orig->metadata_props[i]->key && !strcmp(orig->metadata_props[i]->key, o->meta_keys[k]);
+        for (int32_t k = 0; k < g->n_meta; k++)
+            overridden |= orig->metadata_props[i]->key && !strncmp(g->meta[k].key, "vmaskc.role.", 12) &&
+                          !strcmp(orig->metadata_props[i]->key, g->meta[k].key);
         if (!overridden) m.metadata_props[m.n_metadata_props++] = orig->metadata_props[i];
+    }
+    for (int32_t k = 0; k < g->n_meta; k++) {
+        if (strncmp(g->meta[k].key, "vmaskc.role.", 12)) continue;
+        Onnx__StringStringEntryProto *kv = ex_alloc(&e, sizeof *kv);
+        if (!kv) goto oom;
+        onnx__string_string_entry_proto__init(kv);
+        kv->key = g->meta[k].key;
+        kv->value = g->meta[k].value;
+        m.metadata_props[m.n_metadata_props++] = kv;
     }
     for (int k = 0; k < o->n_meta; k++) {
         Onnx__StringStringEntryProto *kv = ex_alloc(&e, sizeof *kv);

@@ -421,8 +421,15 @@ static enum vm_status annotate_position_table(struct vm_graph *g, int32_t emb, i
         if (id == emb || n->op != gather || n->n_in < 2 || n->in[0] < 0 || n->in[1] < 0) continue;
         const struct vm_value *data = &g->values[n->in[0]], *idx = &g->values[n->in[1]];
         if (!(data->flags & VM_VALUE_INIT) || data->rank != 2 || !vm_dtype_is_float(data->dtype) ||
-            !vm_dim_is_const(&data->dims[0]) || (idx->flags & VM_VALUE_INPUT) || vm_node_int(g, id, "axis", 0) != 0)
+            !vm_dim_is_const(&data->dims[0]) || vm_node_int(g, id, "axis", 0) != 0)
             continue;
+        if (idx->flags & VM_VALUE_INPUT) {
+            /* a position_ids input counts; token types and other inputs do not */
+            char key[300];
+            snprintf(key, sizeof key, "vmaskc.role.%s", idx->name);
+            const char *role = vm_graph_get_meta(g, key);
+            if (!role || strcmp(role, "positions")) continue;
+        }
         bool follows_seq = false;
         for (int a = 0; a < 2; a++) {
             const struct vm_dim *sd = &g->values[ids].dims[a];
@@ -441,11 +448,13 @@ static enum vm_status annotate_position_table(struct vm_graph *g, int32_t emb, i
     return s;
 }
 
-enum vm_status vm_annotate_text_model(struct vm_graph *g, const char *embedding, struct vm_error *err) {
+enum vm_status vm_annotate_text_model(struct vm_graph *g, const char *embedding, const char *const *input_roles,
+                                      int n_input_roles, struct vm_error *err) {
     enum vm_status s;
     char buf[64];
     int32_t emb;
     if ((s = vm_find_embedding(g, embedding, &emb, err))) return s;
+    if ((s = vm_annotate_input_roles(g, emb, input_roles, n_input_roles, err))) return s;
     int32_t ids = emb >= 0 ? g->nodes[emb].in[1] : -1;
     if (ids >= 0 && !(g->values[ids].flags & VM_VALUE_INPUT)) ids = -1;
     int32_t out = g->n_outputs ? g->outputs[0] : -1;
@@ -506,7 +515,7 @@ enum vm_status vm_build_training(struct vm_graph *g, const struct vm_train_opts 
         n->dead = true;
     }
     if ((s = vm_graph_sort(g, err))) return s;
-    if ((s = vm_annotate_text_model(g, o->embedding, err))) return s;
+    if ((s = vm_annotate_text_model(g, o->embedding, o->input_roles, o->n_input_roles, err))) return s;
     /* the word embedding and its token ids */
     int32_t emb;
     if ((s = vm_find_embedding(g, o->embedding, &emb, err))) return s;

@@ -28,6 +28,8 @@ struct vm_train_opts {
      * they get no mask gradient and stay out of the information loss. At most 16. */
     const int64_t *keep_ids;
     int n_keep_ids;
+    const char *const *input_roles; /* --input-role NAME=ROLE overrides */
+    int n_input_roles;
     double beta1, beta2, epsilon, weight_decay, clip; /* Adam and clipping; clip 0 = off */
     uint64_t seed;           /* mask-layer initialization */
     bool noise_input;        /* VMask takes its Gumbel noise as an input (parity tests) */
@@ -52,7 +54,15 @@ enum vm_status vm_build_training(struct vm_graph *g, const struct vm_train_opts 
  * batch axis, the class count, whether the output is already a probability distribution, and the
  * shortest sequence every convolution accepts (vmaskc.ids_input, vmaskc.ids_batch_axis,
  * vmaskc.classes, vmaskc.probs_output, vmaskc.min_seq). `embedding` as for vm_find_embedding. */
-enum vm_status vm_annotate_text_model(struct vm_graph *g, const char *embedding, struct vm_error *err);
+enum vm_status vm_annotate_text_model(struct vm_graph *g, const char *embedding, const char *const *input_roles,
+                                      int n_input_roles, struct vm_error *err);
+
+/* vmaskc.role.NAME for every integer [batch, seq] input (compiler/roles.c): `specs` are the
+ * user's NAME=ROLE overrides; the rest are found by use in the graph, then by name. emb is the
+ * word-embedding Gather (-1 none). */
+enum vm_status vm_annotate_input_roles(struct vm_graph *g, int32_t emb, const char *const *specs, int n_specs,
+                                       struct vm_error *err);
+bool vm_role_name_valid(const char *role);
 
 /* Mask-layer parameter names (also used by export and by the parity tests). */
 #define VM_MASK_W1 "vmask.fc1.weight" /* [E, H] (x @ W1) */

@@ -57,6 +57,14 @@ enum vm_status vm_feeder_init(struct vm_feeder *f, struct vm_rt_model *m, int32_
     if (f->n_inputs > MAX_INPUTS) return vm_errorf(err, VM_EUNSUPPORTED, "the model has %d inputs (at most %d)", f->n_inputs, MAX_INPUTS);
     const char *ids = vm_rt_meta(m, "vmaskc.ids_input");
     f->ids_input = ids ? find_input(m, ids) : -1;
+    /* roles the compiler recorded (vmaskc.role.NAME): 1 mask, 2 types, 3 positions */
+    for (int i = 0; i < f->n_inputs; i++) {
+        char key[300];
+        snprintf(key, sizeof key, "vmaskc.role.%s", m->plan.inputs[i].name);
+        const char *r = vm_rt_meta(m, key);
+        f->role[i] = !r ? 0 : !strcmp(r, "mask") ? 1 : !strcmp(r, "types") ? 2 : !strcmp(r, "positions") ? 3 : 0;
+        if (r && !strcmp(r, "ids") && f->ids_input < 0) f->ids_input = i;
+    }
     if (f->ids_input < 0) {
         for (int i = 0; i < f->n_inputs; i++) {
             const struct vm_rt_value *v = &m->plan.values[m->plan.inputs[i].value];
@@ -154,11 +162,12 @@ enum vm_status vm_feed(const struct vm_feeder *f, const int32_t *const *seqs, co
         } else if (i == f->beta_input || i == f->lr_input) {
             *(float *)t.data = (float)(i == f->beta_input ? beta : lr);
         } else if (t.rank == 2) {
-            /* token ids, or a companion: attention mask (1 on real tokens) or token types (0) */
-            int kind = i == f->ids_input ? 0 : strstr(name, "mask") ? 1 : 2;
+            /* token ids, or a companion: attention mask (1 on real tokens), token types (0) or
+             * positions (0..T-1, on padding too, as Hugging Face's arange) */
+            int kind = i == f->ids_input ? 0 : f->role[i] ? f->role[i] : strstr(name, "mask") ? 1 : 2;
             for (int64_t b = 0; b < n; b++)
                 for (int64_t k = 0; k < T; k++) {
-                    int64_t v = k < lens[b] ? (kind == 0 ? seqs[b][k] : kind == 1 ? 1 : 0) : (kind == 0 ? f->pad_id : 0);
+                    int64_t v = kind == 3 ? k : k < lens[b] ? (kind == 0 ? seqs[b][k] : kind == 1 ? 1 : 0) : (kind == 0 ? f->pad_id : 0);
                     if (kind == 0 && v < 0) v = 0;
                     int64_t at = f->ids_batch_axis == 0 ? b * T + k : k * n + b;
                     if (t.dtype == VM_DTYPE_INT64) ((int64_t *)t.data)[at] = v;

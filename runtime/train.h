@@ -24,6 +24,7 @@ struct vm_feeder {
     int logits_output;  /* the model's first output (logits or probabilities) */
     int loss_output, ce_output, info_output, q_output; /* -1 when absent */
     int n_inputs;
+    int8_t role[16];    /* per input: 0 by name, 1 attention mask, 2 token types, 3 positions */
     int32_t pad_id;
     int32_t min_len;    /* pad every batch to at least this many tokens (conv widths) */
     int32_t fixed_len;  /* > 0: the model's token input has this fixed length (every batch padded to it) */

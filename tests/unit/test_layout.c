@@ -131,7 +131,7 @@ static void test_fixture(const char *name, int conv_cl, bool no_transpose) {
     /* the text runtime pads inputs to the shortest sequence every window fits (vmaskc.min_seq):
      * the same with and without the pass */
     struct vm_graph *g0 = load_fixture(dir, false);
-    if (g0 && !vm_annotate_text_model(g0, NULL, &err) && !vm_annotate_text_model(g, NULL, &err)) {
+    if (g0 && !vm_annotate_text_model(g0, NULL, NULL, 0, &err) && !vm_annotate_text_model(g, NULL, NULL, 0, &err)) {
         const char *a = vm_graph_get_meta(g0, "vmaskc.min_seq"), *b = vm_graph_get_meta(g, "vmaskc.min_seq");
         CHECK_MSG(a && b && !strcmp(a, b), "%s: vmaskc.min_seq is %s after the pass, %s without it", name, b ? b : "-", a ? a : "-");
     } else {

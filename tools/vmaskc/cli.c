@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "../../compiler/passes.h"
+#include "../../compiler/training.h"
 
 int vm_cli_exit_code(enum vm_status s) {
     switch (s) {
@@ -101,7 +102,7 @@ bool vm_cli_is_plan_path(const char *path) {
 int vm_cli_model_option(const char *cmd, int argc, char **argv, int *i, struct vm_model_opts *o) {
     const char *a = argv[*i];
     if (vm_cli_streq(a, "--embedding") || vm_cli_streq(a, "--shape") || vm_cli_streq(a, "--threads") ||
-        vm_cli_streq(a, "--max-memory")) {
+        vm_cli_streq(a, "--max-memory") || vm_cli_streq(a, "--input-role")) {
         if (*i + 1 >= argc) {
             vm_cli_usage_error(cmd, "%s needs a value", a);
             return -1;
@@ -116,6 +117,13 @@ int vm_cli_model_option(const char *cmd, int argc, char **argv, int *i, struct v
                 return -1;
             }
             o->threads = (int)t;
+        } else if (vm_cli_streq(a, "--input-role")) {
+            const char *eq = strchr(v, '=');
+            if (!eq || eq == v || !vm_role_name_valid(eq + 1) || o->n_input_roles >= 8) {
+                vm_cli_usage_error(cmd, "--input-role needs NAME=ROLE with ROLE one of ids, mask, types, positions, got '%s'", v);
+                return -1;
+            }
+            o->input_roles[o->n_input_roles++] = argv[*i];
         } else if (vm_cli_streq(a, "--max-memory")) {
             if (!vm_parse_size(v, &o->max_memory)) {
                 vm_cli_usage_error(cmd, "--max-memory needs a size such as 4G, 512M or 50%%, got '%s'", v);

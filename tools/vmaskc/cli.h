@@ -33,8 +33,10 @@ struct vm_model_opts {
     int threads;
     bool ref_kernels;
     size_t max_memory; /* --max-memory; 0 = the runtime's default (80% of physical memory) */
+    char *input_roles[8]; /* --input-role NAME=ROLE (argv strings) */
+    int n_input_roles;
 };
-/* Handles --embedding, --shape, --threads, --max-memory, --reference-kernels at argv[*i]; returns 1 when it
+/* Handles --embedding, --shape, --threads, --max-memory, --input-role, --reference-kernels at argv[*i]; returns 1 when it
  * consumed an option, 0 when not, -1 on a usage error (already printed). */
 int vm_cli_model_option(const char *cmd, int argc, char **argv, int *i, struct vm_model_opts *o);
 

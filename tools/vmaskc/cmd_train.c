@@ -179,6 +179,8 @@ int vm_cmd_train(int argc, char **argv) {
     to.freeze = freeze;
     to.n_freeze = n_freeze;
     to.embedding = mo.embedding;
+    to.input_roles = (const char *const *)mo.input_roles;
+    to.n_input_roles = mo.n_input_roles;
     to.seed = tc.seed;
     char out_buf[4096], ckpt_buf[4200];
     if (!out) {

@@ -91,7 +91,9 @@ enum vm_status vm_text_model_load(struct vm_text_model *tm, const char *path,
         }
         memcpy(tm->word_keep, tm->g->values[wk].data, sizeof(float) * (size_t)tm->n_words);
     }
-    if ((s = vm_annotate_text_model(tm->g, o->model.embedding, err))) goto fail;
+    if ((s = vm_annotate_text_model(tm->g, o->model.embedding, (const char *const *)o->model.input_roles, o->model.n_input_roles,
+                                    err)))
+        goto fail;
     uint8_t *plan;
     size_t len;
     if ((s = vm_emit_plan(tm->g, path, &plan, &len, err))) goto fail;
