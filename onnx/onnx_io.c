@@ -152,18 +152,25 @@ enum vm_status vm_onnx_tensor_decode(const Onnx__TensorProto *tp, const char *wh
     return VM_OK;
 }
 
+enum vm_status vm_onnx_parse_tensor(const uint8_t *buf, size_t len, const char *what, struct vm_tensor *t,
+                                    struct vm_error *err) {
+    memset(t, 0, sizeof *t);
+    Onnx__TensorProto *tp = onnx__tensor_proto__unpack(NULL, len, buf);
+    if (!tp) return vm_errorf(err, VM_EFORMAT, "%s is not a TensorProto (protobuf could not be parsed)", what);
+    enum vm_status s = vm_onnx_tensor_decode(tp, what, t, err);
+    onnx__tensor_proto__free_unpacked(tp, NULL);
+    return s;
+}
+
 enum vm_status vm_onnx_read_tensor_file(const char *path, struct vm_tensor *t, struct vm_error *err) {
     uint8_t *buf;
     size_t len;
     memset(t, 0, sizeof *t);
     if (vm_file_read(path, &buf, &len, err)) return err->code;
-    Onnx__TensorProto *tp = onnx__tensor_proto__unpack(NULL, len, buf);
-    free(buf);
     char what[4200];
     snprintf(what, sizeof what, "'%s'", path);
-    if (!tp) return vm_errorf(err, VM_EFORMAT, "%s is not a TensorProto (protobuf could not be parsed)", what);
-    enum vm_status s = vm_onnx_tensor_decode(tp, what, t, err);
-    onnx__tensor_proto__free_unpacked(tp, NULL);
+    enum vm_status s = vm_onnx_parse_tensor(buf, len, what, t, err);
+    free(buf);
     return s;
 }
 

@@ -359,29 +359,28 @@ static const char *ck_meta(const Vmplan__Checkpoint *ck, const char *key) {
     return NULL;
 }
 
-static enum vm_status load_checkpoint(const struct vm_feeder *f, const struct vm_train_cfg *cfg, struct loop_state *ls,
-                                      struct snapshot *best, struct vm_epoch_stats *hist, int *n_hist, struct vm_error *err) {
+/* The bytes of checkpoint `what` (a file name in messages) into the model, ls, best and hist (room
+ * for `epochs` entries). Split from load_checkpoint so vm_train_checkpoint_check can fuzz it. */
+static enum vm_status unpack_checkpoint(const struct vm_feeder *f, const char *what, int epochs, const uint8_t *buf,
+                                        size_t len, struct loop_state *ls, struct snapshot *best,
+                                        struct vm_epoch_stats *hist, int *n_hist, struct vm_error *err) {
     struct vm_rt_model *m = f->m;
-    uint8_t *buf;
-    size_t len;
-    if (vm_file_read(cfg->checkpoint, &buf, &len, err)) return err->code;
     Vmplan__Checkpoint *ck = vmplan__checkpoint__unpack(NULL, len, buf);
-    free(buf);
     if (!ck || ck->format_version != VM_CKPT_FORMAT) {
         if (ck) vmplan__checkpoint__free_unpacked(ck, NULL);
-        return vm_errorf(err, VM_EFORMAT, "'%s' is not a vmaskc checkpoint", cfg->checkpoint);
+        return vm_errorf(err, VM_EFORMAT, "'%s' is not a vmaskc checkpoint", what);
     }
     char digest[32];
     snprintf(digest, sizeof digest, "%016llx", (unsigned long long)m->digest);
     enum vm_status s = VM_OK;
     if (!ck->plan_digest || strcmp(ck->plan_digest, digest))
         s = vm_errorf(err, VM_EINVAL, "checkpoint '%s' was written for a different model or different training options; "
-                      "resume with the same command line", cfg->checkpoint);
+                      "resume with the same command line", what);
     for (size_t i = 0; i < ck->n_tensor && !s; i++) {
         const Vmplan__Tensor *t = ck->tensor[i];
         struct vm_rt_tensor pt = vm_rt_persistent(m, t->name);
         if (!pt.data || pt.nbytes != t->data.len)
-            s = vm_errorf(err, VM_EFORMAT, "checkpoint '%s': tensor '%s' does not match the model", cfg->checkpoint, t->name);
+            s = vm_errorf(err, VM_EFORMAT, "checkpoint '%s': tensor '%s' does not match the model", what, t->name);
         else memcpy(pt.data, t->data.data, pt.nbytes);
     }
     for (size_t i = 0; i < ck->n_best && !s; i++) {
@@ -407,7 +406,7 @@ static enum vm_status load_checkpoint(const struct vm_feeder *f, const struct vm
         *n_hist = 0;
         if ((v = ck_meta(ck, "history"))) {
             const char *p = v;
-            while (*p && *n_hist < cfg->epochs) {
+            while (*p && *n_hist < epochs) {
                 struct vm_epoch_stats *e = &hist[*n_hist];
                 if (sscanf(p, "%lg,%lg,%lg,%lg,%lg,%lg;", &e->train_loss, &e->train_acc, &e->dev_acc, &e->beta, &e->seconds,
                            &e->train_seconds) != 6)
@@ -420,6 +419,16 @@ static enum vm_status load_checkpoint(const struct vm_feeder *f, const struct vm
         }
     }
     vmplan__checkpoint__free_unpacked(ck, NULL);
+    return s;
+}
+
+static enum vm_status load_checkpoint(const struct vm_feeder *f, const struct vm_train_cfg *cfg, struct loop_state *ls,
+                                      struct snapshot *best, struct vm_epoch_stats *hist, int *n_hist, struct vm_error *err) {
+    uint8_t *buf;
+    size_t len;
+    if (vm_file_read(cfg->checkpoint, &buf, &len, err)) return err->code;
+    enum vm_status s = unpack_checkpoint(f, cfg->checkpoint, cfg->epochs, buf, len, ls, best, hist, n_hist, err);
+    free(buf);
     return s;
 }
 
@@ -600,5 +609,30 @@ enum vm_status vm_train(const struct vm_feeder *f, const struct vm_train_cfg *cf
     free(best.values);
     free(order);
     free(probs);
+    return s;
+}
+
+/* ---- checkpoint bytes on their own (tests/fuzz/fuzz_checkpoint.c) ---- */
+
+enum vm_status vm_train_checkpoint_check(const struct vm_feeder *f, const uint8_t *buf, size_t len, const char *what,
+                                         int epochs, struct vm_error *err) {
+    const struct vm_rt_plan *p = &f->m->plan;
+    struct snapshot best = {0};
+    struct loop_state ls = {0};
+    int n_hist = 0;
+    best.values = vm_malloc(sizeof(int32_t) * (size_t)(p->n_params + 1), err);
+    best.data = vm_calloc((size_t)p->n_params + 1, sizeof *best.data, err);
+    struct vm_epoch_stats *hist = vm_calloc((size_t)(epochs > 0 ? epochs : 0) + 1, sizeof *hist, err);
+    enum vm_status s = best.values && best.data && hist ? VM_OK : VM_ENOMEM;
+    for (int i = 0; i < p->n_params && !s; i++) {
+        struct vm_rt_tensor t = vm_rt_param(f->m, i);
+        best.values[best.n] = p->params[i].value;
+        if (!(best.data[best.n++] = vm_malloc(t.nbytes ? t.nbytes : 1, err))) s = VM_ENOMEM;
+    }
+    if (!s) s = unpack_checkpoint(f, what, epochs, buf, len, &ls, &best, hist, &n_hist, err);
+    for (int i = 0; i < best.n; i++) free(best.data[i]);
+    free(best.data);
+    free(best.values);
+    free(hist);
     return s;
 }
