@@ -84,7 +84,9 @@ enum vm_status vm_onnx_tensor_decode(const Onnx__TensorProto *tp, const char *wh
     /* Check the stored element count before allocating: a corrupt shape must not become a huge
      * allocation. */
     size_t stored;
-    if (tp->has_raw_data) stored = tp->raw_data.len / es + (tp->raw_data.len % es != 0);
+    /* raw_data must hold whole elements: rounding a partial one up would let the copy below read
+     * past the end of the bytes */
+    if (tp->has_raw_data) stored = tp->raw_data.len % es ? SIZE_MAX : tp->raw_data.len / es;
     else if (t->dtype == VM_DTYPE_FLOAT) stored = tp->n_float_data;
     else if (t->dtype == VM_DTYPE_DOUBLE) stored = tp->n_double_data;
     else if (t->dtype == VM_DTYPE_INT64) stored = tp->n_int64_data;
