@@ -257,6 +257,8 @@ static enum vm_status build_inst(struct vm_rt_model *m, const int64_t *sv, struc
     for (int32_t i = 0; i < p->n_steps; i++) {
         const struct vm_rt_step *st = &p->steps[i];
         if (st->k->prepare && (s = st->k->prepare(&c, st, &inst->state[i], err))) {
+            /* a prepare that fails has often stored a half-built state already: release it too */
+            inst->prepared[i] = inst->state[i] != NULL;
             vm_rt_inst_free(inst);
             return s;
         }
