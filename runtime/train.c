@@ -376,6 +376,10 @@ static enum vm_status unpack_checkpoint(const struct vm_feeder *f, const char *w
     if (!ck->plan_digest || strcmp(ck->plan_digest, digest))
         s = vm_errorf(err, VM_EINVAL, "checkpoint '%s' was written for a different model or different training options; "
                       "resume with the same command line", what);
+    /* tensors are matched to the model by name */
+    for (size_t i = 0; i < ck->n_tensor + ck->n_best && !s; i++)
+        if (!(i < ck->n_tensor ? ck->tensor[i] : ck->best[i - ck->n_tensor])->name)
+            s = vm_errorf(err, VM_EFORMAT, "checkpoint '%s': a tensor has no name", what);
     for (size_t i = 0; i < ck->n_tensor && !s; i++) {
         const Vmplan__Tensor *t = ck->tensor[i];
         struct vm_rt_tensor pt = vm_rt_persistent(m, t->name);
@@ -403,6 +407,10 @@ static enum vm_status unpack_checkpoint(const struct vm_feeder *f, const char *w
         ls->seen = (v = ck_meta(ck, "seen")) ? atoll(v) : 0;
         ls->train_seconds = (v = ck_meta(ck, "train_seconds")) ? strtod(v, NULL) : 0;
         ls->train_sentences = (v = ck_meta(ck, "train_sentences")) ? atoll(v) : 0;
+        /* vm_train indexes its batch order with these */
+        if (ls->epoch < 0 || ls->step < 0)
+            s = vm_errorf(err, VM_EFORMAT, "checkpoint '%s': epoch %d, step %d is not a position in training", what, ls->epoch,
+                          ls->step);
         *n_hist = 0;
         if ((v = ck_meta(ck, "history"))) {
             const char *p = v;
