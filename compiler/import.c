@@ -54,6 +54,7 @@ static enum vm_status import_constant(struct vm_graph *g, const Onnx__NodeProto 
     char what[600];
     snprintf(what, sizeof what, "node '%s' (Constant)", np->name ? np->name : "");
     struct vm_value *val = &g->values[v];
+    if (!a->name) return vm_errorf(err, VM_EFORMAT, "%s: attribute without a name", what); /* interim guard (fuzz branch) */
     if (strcmp(a->name, "value") == 0 && a->t) return tensor_to_value(g, v, a->t, what, err);
     if (strcmp(a->name, "value_float") == 0 || strcmp(a->name, "value_int") == 0) {
         bool isf = a->name[6] == 'f';

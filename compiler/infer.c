@@ -26,6 +26,8 @@ static enum vm_status infer_node(struct vm_graph *g, int32_t id, struct vm_error
     }
     if (present < row->min_in)
         return vm_node_errorf(g, id, err, VM_EFORMAT, "needs at least %d inputs, has %d", row->min_in, present);
+    for (int k = 0; k < row->min_in && k < n->n_in; k++) /* interim guard (fuzz branch) */
+        if (n->in[k] < 0) return vm_node_errorf(g, id, err, VM_EFORMAT, "required input %d is empty", k);
     for (int k = 0; k < n->n_in && k < 32; k++) {
         if (!(row->shape_in & (1u << k)) || n->in[k] < 0) continue;
         struct vm_value *v = &g->values[n->in[k]];
