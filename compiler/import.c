@@ -100,7 +100,7 @@ static enum vm_status import_attrs(struct vm_graph *g, int32_t node, const Onnx_
         case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING: {
             char *str = vm_malloc(a->s.len + 1, err);
             if (!str) return VM_ENOMEM;
-            memcpy(str, a->s.data, a->s.len);
+            if (a->s.len) memcpy(str, a->s.data, a->s.len); /* an absent s has data NULL */
             str[a->s.len] = 0;
             s = vm_node_set_string(g, node, a->name, str, err);
             free(str);
@@ -123,7 +123,7 @@ static enum vm_status import_attrs(struct vm_graph *g, int32_t node, const Onnx_
             if (!str) return VM_ENOMEM;
             for (size_t k = 0; k < a->n_strings; k++) {
                 if (k) strcat(str, ",");
-                strncat(str, (const char *)a->strings[k].data, a->strings[k].len);
+                if (a->strings[k].len) strncat(str, (const char *)a->strings[k].data, a->strings[k].len);
             }
             s = vm_node_set_string(g, node, a->name, str, err);
             free(str);
