@@ -226,9 +226,11 @@ static enum vm_status build_inst(struct vm_rt_model *m, const int64_t *sv, struc
         t->nbytes = (size_t)t->numel * vm_dtype_size(t->dtype);
         if (val->known) {
             if (val->n_known != t->numel) {
+                /* the message reads t, which belongs to inst: free after */
+                vm_errorf(err, VM_EFORMAT, "value '%s': known content has %lld elements, shape has %lld", val->name,
+                          (long long)val->n_known, (long long)t->numel);
                 vm_rt_inst_free(inst);
-                return vm_errorf(err, VM_EFORMAT, "value '%s': known content has %lld elements, shape has %lld", val->name,
-                                 (long long)val->n_known, (long long)t->numel);
+                return VM_EFORMAT;
             }
             known_bytes += vm_align64(t->nbytes);
         }
