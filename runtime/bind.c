@@ -17,13 +17,16 @@
 
 #include "rt.h"
 
+/* INT64_MIN when the arithmetic overflows (a corrupt plan's coefficients): as a dim it is refused
+ * like any negative one. */
 static int64_t poly_eval(const struct vm_rt_plan *p, const struct vm_rt_poly *d, const int64_t *sv) {
     int64_t sum = 0;
     for (int32_t i = 0; i < d->n; i++) {
         const struct vm_rt_term *t = &p->terms[d->first + i];
         int64_t v = t->coef;
-        for (int32_t k = 0; k < t->n; k++) v *= sv[p->syms[t->first + k]];
-        sum += v;
+        for (int32_t k = 0; k < t->n; k++)
+            if (__builtin_mul_overflow(v, sv[p->syms[t->first + k]], &v)) return INT64_MIN;
+        if (__builtin_add_overflow(sum, v, &sum)) return INT64_MIN;
     }
     return sum;
 }
