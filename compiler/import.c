@@ -154,7 +154,7 @@ static enum vm_status import_attrs(struct vm_graph *g, int32_t node, const Onnx_
         case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING: {
             char *str = vm_malloc(a->s.len + 1, err);
             if (!str) return VM_ENOMEM;
-            memcpy(str, a->s.data, a->s.len);
+            if (a->s.len) memcpy(str, a->s.data, a->s.len); /* an absent s has data NULL */
             str[a->s.len] = 0;
             s = vm_node_set_string(g, node, a->name, str, err);
             free(str);

@@ -118,7 +118,9 @@ enum vm_status vm_onnx_tensor_decode_ext(const Onnx__TensorProto *tp, struct vm_
     /* Check the stored element count before allocating: a corrupt shape must not become a huge
      * allocation. */
     size_t stored;
-    if (tp->has_raw_data) stored = tp->raw_data.len / es + (tp->raw_data.len % es != 0);
+    /* raw_data must hold whole elements: rounding a partial one up would let the copy below read
+     * past the end of the bytes */
+    if (tp->has_raw_data) stored = tp->raw_data.len % es ? SIZE_MAX : tp->raw_data.len / es;
     else if (t->dtype == VM_DTYPE_FLOAT) stored = tp->n_float_data;
     else if (t->dtype == VM_DTYPE_DOUBLE) stored = tp->n_double_data;
     else if (t->dtype == VM_DTYPE_INT64) stored = tp->n_int64_data;
@@ -179,18 +181,25 @@ enum vm_status vm_onnx_tensor_decode_ext(const Onnx__TensorProto *tp, struct vm_
     return set_name(tp, t, err);
 }
 
+enum vm_status vm_onnx_parse_tensor(const uint8_t *buf, size_t len, const char *what, struct vm_tensor *t,
+                                    struct vm_error *err) {
+    memset(t, 0, sizeof *t);
+    Onnx__TensorProto *tp = onnx__tensor_proto__unpack(NULL, len, buf);
+    if (!tp) return vm_errorf(err, VM_EFORMAT, "%s is not a TensorProto (protobuf could not be parsed)", what);
+    enum vm_status s = vm_onnx_tensor_decode(tp, what, t, err);
+    onnx__tensor_proto__free_unpacked(tp, NULL);
+    return s;
+}
+
 enum vm_status vm_onnx_read_tensor_file(const char *path, struct vm_tensor *t, struct vm_error *err) {
     uint8_t *buf;
     size_t len;
     memset(t, 0, sizeof *t);
     if (vm_file_read(path, &buf, &len, err)) return err->code;
-    Onnx__TensorProto *tp = onnx__tensor_proto__unpack(NULL, len, buf);
-    free(buf);
     char what[4200];
     snprintf(what, sizeof what, "'%s'", path);
-    if (!tp) return vm_errorf(err, VM_EFORMAT, "%s is not a TensorProto (protobuf could not be parsed)", what);
-    enum vm_status s = vm_onnx_tensor_decode(tp, what, t, err);
-    onnx__tensor_proto__free_unpacked(tp, NULL);
+    enum vm_status s = vm_onnx_parse_tensor(buf, len, what, t, err);
+    free(buf);
     return s;
 }
 

@@ -68,6 +68,9 @@ enum vm_status vm_onnx_tensor_decode(const Onnx__TensorProto *tp, const char *wh
                                      struct vm_tensor *t, struct vm_error *err);
 /* Reads a serialized TensorProto file (ONNX backend-test layout). */
 enum vm_status vm_onnx_read_tensor_file(const char *path, struct vm_tensor *t, struct vm_error *err);
+/* The same from bytes already in memory (the file reader's second half; fuzzed on its own). */
+enum vm_status vm_onnx_parse_tensor(const uint8_t *buf, size_t len, const char *what, struct vm_tensor *t,
+                                    struct vm_error *err);
 /* Writes t as a TensorProto with raw_data, atomically. */
 enum vm_status vm_onnx_write_tensor_file(const char *path, const struct vm_tensor *t,
                                          struct vm_error *err);

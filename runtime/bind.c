@@ -288,9 +288,11 @@ static enum vm_status build_inst(struct vm_rt_model *m, const int64_t *sv, struc
         }
         if (val->known) {
             if (val->n_known != t->numel) {
+                /* the message reads t, which belongs to inst: free after */
+                vm_errorf(err, VM_EFORMAT, "value '%s': known content has %lld elements, shape has %lld", val->name,
+                          (long long)val->n_known, (long long)t->numel);
                 vm_rt_inst_free(inst);
-                return vm_errorf(err, VM_EFORMAT, "value '%s': known content has %lld elements, shape has %lld", val->name,
-                                 (long long)val->n_known, (long long)t->numel);
+                return VM_EFORMAT;
             }
             known_bytes += vm_align64(t->nbytes);
         }
@@ -319,6 +321,8 @@ static enum vm_status build_inst(struct vm_rt_model *m, const int64_t *sv, struc
     for (int32_t i = 0; i < p->n_steps; i++) {
         const struct vm_rt_step *st = &p->steps[i];
         if (st->k->prepare && (s = st->k->prepare(&c, st, &inst->state[i], err))) {
+            /* a prepare that fails has often stored a half-built state already: release it too */
+            inst->prepared[i] = inst->state[i] != NULL;
             vm_rt_inst_free(inst);
             return s;
         }

@@ -433,34 +433,37 @@ static const char *ck_meta(const Vmplan__Checkpoint *ck, const char *key) {
     return NULL;
 }
 
-static enum vm_status load_checkpoint(const struct vm_feeder *f, const struct vm_train_cfg *cfg, const char *key,
-                                      struct loop_state *ls, struct snapshot *best, struct vm_epoch_stats *hist, int *n_hist,
-                                      struct vm_error *err) {
+/* The bytes of checkpoint `what` (a file name in messages) into the model, ls, best and hist (room
+ * for `epochs` entries); `key` is this run's options-and-data key (NULL: not checked). Split from
+ * load_checkpoint so vm_train_checkpoint_check can fuzz it. */
+static enum vm_status unpack_checkpoint(const struct vm_feeder *f, const char *what, int epochs, const char *key,
+                                        const uint8_t *buf, size_t len, struct loop_state *ls, struct snapshot *best,
+                                        struct vm_epoch_stats *hist, int *n_hist, struct vm_error *err) {
     struct vm_rt_model *m = f->m;
-    uint8_t *buf;
-    size_t len;
-    if (vm_file_read(cfg->checkpoint, &buf, &len, err)) return err->code;
     Vmplan__Checkpoint *ck = vmplan__checkpoint__unpack(NULL, len, buf);
-    free(buf);
     if (!ck || ck->format_version != VM_CKPT_FORMAT) {
         if (ck) vmplan__checkpoint__free_unpacked(ck, NULL);
-        return vm_errorf(err, VM_EFORMAT, "'%s' is not a vmaskc checkpoint", cfg->checkpoint);
+        return vm_errorf(err, VM_EFORMAT, "'%s' is not a vmaskc checkpoint", what);
     }
     char digest[32];
     snprintf(digest, sizeof digest, "%016llx", (unsigned long long)m->digest);
     enum vm_status s = VM_OK;
     if (!ck->plan_digest || strcmp(ck->plan_digest, digest))
         s = vm_errorf(err, VM_EINVAL, "checkpoint '%s' was written for a different model or different training options; "
-                      "resume with the same command line", cfg->checkpoint);
+                      "resume with the same command line", what);
     const char *was = ck_meta(ck, "run"); /* absent in checkpoints of earlier versions */
-    if (!s && was && strcmp(was, key))
+    if (!s && was && key && strcmp(was, key))
         s = vm_errorf(err, VM_EINVAL, "checkpoint '%s' was written by a run with other options or data (%s; this run: %s); "
-                      "resume with the same command line and data", cfg->checkpoint, was, key);
+                      "resume with the same command line and data", what, was, key);
+    /* tensors are matched to the model by name */
+    for (size_t i = 0; i < ck->n_tensor + ck->n_best && !s; i++)
+        if (!(i < ck->n_tensor ? ck->tensor[i] : ck->best[i - ck->n_tensor])->name)
+            s = vm_errorf(err, VM_EFORMAT, "checkpoint '%s': a tensor has no name", what);
     for (size_t i = 0; i < ck->n_tensor && !s; i++) {
         const Vmplan__Tensor *t = ck->tensor[i];
         struct vm_rt_tensor pt = vm_rt_persistent(m, t->name);
         if (!pt.data || pt.nbytes != t->data.len)
-            s = vm_errorf(err, VM_EFORMAT, "checkpoint '%s': tensor '%s' does not match the model", cfg->checkpoint, t->name);
+            s = vm_errorf(err, VM_EFORMAT, "checkpoint '%s': tensor '%s' does not match the model", what, t->name);
         else memcpy(pt.data, t->data.data, pt.nbytes);
     }
     for (size_t i = 0; i < ck->n_best && !s; i++) {
@@ -483,10 +486,14 @@ static enum vm_status load_checkpoint(const struct vm_feeder *f, const struct vm
         ls->seen = (v = ck_meta(ck, "seen")) ? atoll(v) : 0;
         ls->train_seconds = (v = ck_meta(ck, "train_seconds")) ? strtod(v, NULL) : 0;
         ls->train_sentences = (v = ck_meta(ck, "train_sentences")) ? atoll(v) : 0;
+        /* vm_train indexes its batch order with these */
+        if (ls->epoch < 0 || ls->step < 0)
+            s = vm_errorf(err, VM_EFORMAT, "checkpoint '%s': epoch %d, step %d is not a position in training", what, ls->epoch,
+                          ls->step);
         *n_hist = 0;
         if ((v = ck_meta(ck, "history"))) {
             const char *p = v;
-            while (*p && *n_hist < cfg->epochs) {
+            while (*p && *n_hist < epochs) {
                 struct vm_epoch_stats *e = &hist[*n_hist];
                 if (sscanf(p, "%lg,%lg,%lg,%lg,%lg,%lg;", &e->train_loss, &e->train_acc, &e->dev_acc, &e->beta, &e->seconds,
                            &e->train_seconds) != 6)
@@ -499,6 +506,17 @@ static enum vm_status load_checkpoint(const struct vm_feeder *f, const struct vm
         }
     }
     vmplan__checkpoint__free_unpacked(ck, NULL);
+    return s;
+}
+
+static enum vm_status load_checkpoint(const struct vm_feeder *f, const struct vm_train_cfg *cfg, const char *key,
+                                      struct loop_state *ls, struct snapshot *best, struct vm_epoch_stats *hist, int *n_hist,
+                                      struct vm_error *err) {
+    uint8_t *buf;
+    size_t len;
+    if (vm_file_read(cfg->checkpoint, &buf, &len, err)) return err->code;
+    enum vm_status s = unpack_checkpoint(f, cfg->checkpoint, cfg->epochs, key, buf, len, ls, best, hist, n_hist, err);
+    free(buf);
     return s;
 }
 
@@ -702,5 +720,30 @@ enum vm_status vm_train(const struct vm_feeder *f, const struct vm_train_cfg *cf
     free(best.values);
     free(order);
     free(probs);
+    return s;
+}
+
+/* ---- checkpoint bytes on their own (tests/fuzz/fuzz_checkpoint.c) ---- */
+
+enum vm_status vm_train_checkpoint_check(const struct vm_feeder *f, const uint8_t *buf, size_t len, const char *what,
+                                         int epochs, struct vm_error *err) {
+    const struct vm_rt_plan *p = &f->m->plan;
+    struct snapshot best = {0};
+    struct loop_state ls = {0};
+    int n_hist = 0;
+    best.values = vm_malloc(sizeof(int32_t) * (size_t)(p->n_params + 1), err);
+    best.data = vm_calloc((size_t)p->n_params + 1, sizeof *best.data, err);
+    struct vm_epoch_stats *hist = vm_calloc((size_t)(epochs > 0 ? epochs : 0) + 1, sizeof *hist, err);
+    enum vm_status s = best.values && best.data && hist ? VM_OK : VM_ENOMEM;
+    for (int i = 0; i < p->n_params && !s; i++) {
+        struct vm_rt_tensor t = vm_rt_param(f->m, i);
+        best.values[best.n] = p->params[i].value;
+        if (!(best.data[best.n++] = vm_malloc(t.nbytes ? t.nbytes : 1, err))) s = VM_ENOMEM;
+    }
+    if (!s) s = unpack_checkpoint(f, what, epochs, NULL, buf, len, &ls, &best, hist, &n_hist, err);
+    for (int i = 0; i < best.n; i++) free(best.data[i]);
+    free(best.data);
+    free(best.values);
+    free(hist);
     return s;
 }

@@ -93,4 +93,10 @@ void vm_train_result_free(struct vm_train_result *r);
 enum vm_status vm_evaluate(const struct vm_feeder *f, const struct vm_dataset *d, int batch,
                            double *acc, struct vm_error *err);
 
+/* Unpacks checkpoint bytes against f's model exactly as --resume does (the model's parameters and
+ * optimizer state are overwritten; loop state and history are checked, then dropped). For fuzzing
+ * the checkpoint reader without files. `what` names the bytes in messages. */
+enum vm_status vm_train_checkpoint_check(const struct vm_feeder *f, const uint8_t *buf, size_t len, const char *what,
+                                         int epochs, struct vm_error *err);
+
 #endif

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Installs what vmaskc needs from Debian 12's packages (and, with --test, what its test suite
-# needs: the ONNX node test data, python3-onnx for onnx.checker, onnxruntime-node from npm).
+# needs: the ONNX node test data, python3-onnx for onnx.checker, onnxruntime-node from npm, clang and
+# libFuzzer for tools/fuzz.sh).
 # Safe to run again. Uses sudo when not root.
 set -eu
 SUDO=""
@@ -13,7 +14,7 @@ for a in "$@"; do
     *) echo "usage: tools/install-deps.sh [--test]" >&2; exit 2 ;;
   esac
 done
-[ $TEST -eq 1 ] && PKGS="$PKGS libonnx-testdata python3-onnx tidy python3-html5lib libxml2-utils"
+[ $TEST -eq 1 ] && PKGS="$PKGS libonnx-testdata python3-onnx tidy python3-html5lib libxml2-utils clang libfuzzer-14-dev"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -1,6 +1,7 @@
 #!/bin/sh
 # The whole test suite, as CI runs it: install dependencies, build (Release) and run every ctest
-# label, then build with AddressSanitizer/UndefinedBehaviorSanitizer and run the suite again.
+# label, then build with AddressSanitizer/UndefinedBehaviorSanitizer and run the suite again, then
+# fuzz every reader of untrusted input briefly (tools/fuzz.sh).
 set -eu
 cd "$(dirname "$0")/.."
 tools/install-deps.sh --test
@@ -15,4 +16,6 @@ export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
 export LSAN_OPTIONS="suppressions=$(pwd)/tests/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 (cd build-asan && ctest -j"$jobs" --output-on-failure -LE "bench|slow")
-echo "all tests passed (Release and ASan/UBSan)"
+# libFuzzer: 30 s per reader of untrusted input (tests/fuzz), one harness at a time.
+tools/fuzz.sh --seconds 30
+echo "all tests passed (Release, ASan/UBSan and fuzzing)"

@@ -102,6 +102,11 @@ static enum vm_status reduce_prepare(struct vm_rt_ctx *c, const struct vm_rt_ste
     const struct vm_rt_tensor *x = !strcmp(s->op, "ReduceGrad") ? vm_rt_out(c, s, 0) : vm_rt_in(c, s, 0);
     int64_t axes[VM_MAX_RANK];
     int na = vm_rt_attr_ints(s, "axes", axes, VM_MAX_RANK);
+    /* the compiler writes normalized axes; a plan file is still untrusted input */
+    for (int i = 0; i < na; i++)
+        if (axes[i] < 0 || axes[i] >= x->rank)
+            return vm_rt_step_errorf(s, err, VM_EFORMAT, "reduction axis %lld is outside the input's rank %d", (long long)axes[i],
+                                     x->rank);
     return reduce_layout(st, x->dims, x->rank, axes, na < 0 ? 0 : na, err);
 }
 
