@@ -48,6 +48,11 @@ enum vm_status vm_find_embedding(const struct vm_graph *g, const char *override,
 /* Parameter count and bytes of float initializers. */
 void vm_graph_param_stats(const struct vm_graph *g, int64_t *count, int64_t *bytes);
 
+/* Checks plan bytes from outside this process before the runtime trusts them: every step's op,
+ * required inputs, attribute kinds and output shapes are re-derived from its op row and compared
+ * with the plan (compiler/plan_verify.c). VM_EFORMAT names the step. */
+enum vm_status vm_plan_verify(const uint8_t *buf, size_t len, const char *what, struct vm_error *err);
+
 /* Serializes the graph as a plan (schemas/vmplan.proto). Caller frees *buf. */
 enum vm_status vm_emit_plan(const struct vm_graph *g, const char *source, uint8_t **buf,
                             size_t *len, struct vm_error *err);

@@ -14,8 +14,17 @@ static enum vm_status infer_reduce(struct vm_graph *g, int32_t n, struct vm_erro
     if (s) return s;
     int64_t axes[VM_MAX_RANK], na = -1;
     const struct vm_attr *a = vm_node_attr(g, n, "axes");
+    /* both: only as this row leaves them (a plan re-checked by vm_plan_verify), the attribute
+     * being the input's axes normalized and sorted */
+    int64_t both[VM_MAX_RANK];
+    int n_both = -1;
     if (vm_has_in(g, n, 1)) {
-        if (a) return vm_node_errorf(g, n, err, VM_EFORMAT, "axes given both as attribute and input");
+        if (a) {
+            if (a->type != VM_ATTR_INTS || a->n > VM_MAX_RANK)
+                return vm_node_errorf(g, n, err, VM_EFORMAT, "axes given both as attribute and input");
+            n_both = a->n;
+            memcpy(both, a->ints, sizeof(int64_t) * (size_t)a->n);
+        }
         if (!vm_known_input_ints(g, n, 1, axes, VM_MAX_RANK, &na))
             return vm_node_errorf(g, n, err, VM_EUNSUPPORTED, "axes must be constant");
     } else if (a) {
@@ -39,6 +48,8 @@ static enum vm_status infer_reduce(struct vm_graph *g, int32_t n, struct vm_erro
     int64_t sorted[VM_MAX_RANK], k = 0;
     for (int i = 0; i < x->rank; i++)
         if (red[i]) sorted[k++] = i;
+    if (n_both >= 0 && (n_both != k || memcmp(both, sorted, sizeof(int64_t) * (size_t)k)))
+        return vm_node_errorf(g, n, err, VM_EFORMAT, "axes given both as attribute and input");
     if ((s = vm_node_set_ints(g, n, "axes", sorted, (int32_t)k, err)) || (s = vm_node_set_int(g, n, "keepdims", keep, err)))
         return s;
     vm_node_remove_attr(g, n, "noop_with_empty_axes");

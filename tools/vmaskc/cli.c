@@ -216,12 +216,22 @@ enum vm_status vm_cli_compile_onnx_training(const char *path, const struct vm_mo
     return VM_OK;
 }
 
+enum vm_status vm_cli_load_plan(const char *path, const struct vm_rt_opts *ro, struct vm_rt_model **out, struct vm_error *err) {
+    uint8_t *buf;
+    size_t len;
+    if (vm_file_read(path, &buf, &len, err)) return err->code;
+    enum vm_status s = vm_plan_verify(buf, len, path, err);
+    if (!s) s = vm_rt_model_from_buffer(out, buf, len, path, ro, err);
+    free(buf);
+    return s;
+}
+
 enum vm_status vm_cli_load_runtime(const char *path, const struct vm_model_opts *o,
                                    const struct vm_tensor *fixed, int n_fixed,
                                    struct vm_rt_model **out, struct vm_error *err) {
     struct vm_rt_opts ro = {.threads = o ? o->threads : 0, .ref_kernels = o && o->ref_kernels,
                             .max_memory = o ? o->max_memory : 0};
-    if (vm_cli_is_plan_path(path)) return vm_rt_model_load(out, path, &ro, err);
+    if (vm_cli_is_plan_path(path)) return vm_cli_load_plan(path, &ro, out, err);
     struct vm_graph *g;
     enum vm_status s = vm_cli_compile_onnx(path, o, fixed, n_fixed, NULL, &g, err);
     if (s) return s;

@@ -67,6 +67,8 @@ enum vm_status vm_cli_compile_onnx(const char *path, const struct vm_model_opts 
 enum vm_status vm_cli_compile_onnx_training(const char *path, const struct vm_model_opts *o,
                                             Onnx__ModelProto **model_out, struct vm_graph **g_out,
                                             struct vm_error *err);
+/* A .vmplan file, verified (vm_plan_verify) before the runtime loads it. */
+enum vm_status vm_cli_load_plan(const char *path, const struct vm_rt_opts *ro, struct vm_rt_model **out, struct vm_error *err);
 /* ONNX or plan -> runtime model. For ONNX the plan is built in memory exactly as `compile` writes
  * it, so running either gives identical results. */
 enum vm_status vm_cli_load_runtime(const char *path, const struct vm_model_opts *o,

@@ -95,7 +95,7 @@ static int inspect_usage(FILE *f) {
 static int inspect_plan(const char *path) {
     struct vm_error err = {0};
     struct vm_rt_model *m;
-    if (vm_rt_model_load(&m, path, NULL, &err)) return vm_cli_fail("inspect", &err);
+    if (vm_cli_load_plan(path, NULL, &m, &err)) return vm_cli_fail("inspect", &err);
     char sh[256];
     printf("plan: %s (%d steps)\n", path, vm_rt_num_steps(m));
     for (int i = 0; i < vm_rt_num_inputs(m); i++) {
