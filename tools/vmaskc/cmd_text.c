@@ -158,14 +158,14 @@ static int tokenize_vocab(struct vm_tokenizer *t, const char *vocab_path, const 
             if (line[i]) line[k++] = line[i];
         line[k] = 0;
         struct vm_encoding e;
-        if (vm_text_encode(t, &v, line, (int32_t)max_len, !ids, &e, &err)) {
+        if (vm_text_encode(t, &v, line, (int32_t)max_len, false, &e, &err)) {
             vm_error_prefix(&err, "stdin:%lld", lineno);
             rc = vm_cli_fail("tokenize", &err);
         } else {
             for (int32_t i = 0; i < e.n; i++) {
                 if (i) putchar(' ');
                 if (ids) printf("%d", e.ids[i]);
-                else fputs(e.pieces[i], stdout);
+                else fputs(v.tokens[e.ids[i]], stdout); /* the vocabulary's token: [UNK], not the word */
             }
             putchar('\n');
         }
