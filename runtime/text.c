@@ -1,4 +1,4 @@
-/* text: vocabulary, tokenizer, datasets (see text.h). */
+/* text: vocabulary, tokenizers, datasets (see text.h). The WordPiece tokenizer is in wordpiece.c. */
 #include "text.h"
 
 #include <ctype.h>
@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
+
+#include "wordpiece.h"
 
 static uint32_t hstr(const char *s) {
     uint32_t h = 2166136261u;
@@ -68,6 +70,9 @@ static enum vm_status vocab_finish(struct vm_vocab *v, const char *pad, const ch
     static const char *pads[] = {"<pad>", "[PAD]", "<PAD>", NULL}, *unks[] = {"<unk>", "[UNK]", "<UNK>", NULL};
     if (!s) s = pick_special(v, pad, pads, &v->pad_id, what, "pad", err);
     if (!s) s = pick_special(v, unk, unks, &v->unk_id, what, "unknown-word", err);
+    v->cls_id = vm_vocab_find(v, "[CLS]");
+    v->sep_id = vm_vocab_find(v, "[SEP]");
+    v->mask_id = vm_vocab_find(v, "[MASK]");
     return s;
 }
 
@@ -256,6 +261,98 @@ int32_t vm_encode(const struct vm_vocab *v, char **tokens, int32_t n, int32_t *i
     return k;
 }
 
+/* ---- choosing a tokenizer, encoding ---- */
+
+void vm_tokenizer_default(struct vm_tokenizer *t) {
+    *t = (struct vm_tokenizer){.kind = VM_TOKENIZER_WORDS, .lowercase = true, .split_punct = true, .max_word_chars = 100};
+}
+
+const char *vm_tokenizer_kind_name(enum vm_tokenizer_kind k) {
+    return k == VM_TOKENIZER_WORDPIECE ? "wordpiece" : "words";
+}
+
+enum vm_status vm_tokenizer_for_vocab(struct vm_tokenizer *t, const struct vm_vocab *v, const char *force,
+                                      const char *what, struct vm_error *err) {
+    int32_t n_hash = 0, n_bpe = 0, n_sp = 0;
+    for (int32_t i = 0; i < v->n; i++) {
+        const char *tok = v->tokens[i];
+        n_hash += tok[0] == '#' && tok[1] == '#' && tok[2];
+        n_bpe += !strncmp(tok, "\xc4\xa0", 2);       /* U+0120 'Ġ': byte-level BPE word start */
+        n_sp += !strncmp(tok, "\xe2\x96\x81", 3);   /* U+2581 '▁': SentencePiece word start */
+    }
+    /* one in a hundred entries marks a scheme; a words vocabulary built from text has none */
+    bool many_hash = n_hash >= 50 || (int64_t)n_hash * 100 >= v->n;
+    bool wordpiece;
+    if (force && !strcmp(force, "words")) wordpiece = false;
+    else if (force && !strcmp(force, "wordpiece")) wordpiece = true;
+    else if (force) return vm_errorf(err, VM_EINVAL, "unknown tokenizer '%s' (words or wordpiece)", force);
+    else if (n_bpe && (int64_t)n_bpe * 100 >= v->n)
+        return vm_errorf(err, VM_EUNSUPPORTED, "%s: %d entries start with 'Ġ', a byte-level BPE vocabulary (RoBERTa/GPT-2): vmaskc reads "
+                         "word vocabularies and BERT WordPiece ones (vocab.txt), not BPE yet", what, n_bpe);
+    else if (n_sp && (int64_t)n_sp * 100 >= v->n)
+        return vm_errorf(err, VM_EUNSUPPORTED, "%s: %d entries start with '▁', a SentencePiece vocabulary: vmaskc reads word vocabularies "
+                         "and BERT WordPiece ones (vocab.txt: word starts bare, continuations with ##)", what, n_sp);
+    else /* with many ## pieces but no [CLS]/[SEP] it is still WordPiece, and refused below */
+        wordpiece = n_hash > 0 && (many_hash || (v->cls_id >= 0 && v->sep_id >= 0));
+    if (wordpiece && (v->cls_id < 0 || v->sep_id < 0 || v->unk_id < 0))
+        return vm_errorf(err, VM_EFORMAT, "%s: %s WordPiece vocabulary (%d '##' continuation pieces) needs [CLS], [SEP] and [UNK], but has no %s%s%s",
+                         what, force ? "as a" : "a", n_hash, v->cls_id < 0 ? "[CLS] " : "", v->sep_id < 0 ? "[SEP] " : "",
+                         v->unk_id < 0 ? "[UNK]" : "");
+    t->kind = wordpiece ? VM_TOKENIZER_WORDPIECE : VM_TOKENIZER_WORDS;
+    if (t->max_word_chars <= 0) t->max_word_chars = 100;
+    return VM_OK;
+}
+
+void vm_encoding_free(struct vm_encoding *e) {
+    if (e->pieces)
+        for (int32_t i = 0; i < e->n; i++) free(e->pieces[i]);
+    free(e->pieces);
+    free(e->ids);
+    free(e->word_of);
+    memset(e, 0, sizeof *e);
+}
+
+/* Words: whole tokens looked up; unknown ones become unk_id or, without one, are dropped. */
+static enum vm_status encode_words(const struct vm_tokenizer *t, const struct vm_vocab *v, const char *text, int32_t max_len,
+                                   bool pieces, struct vm_encoding *e, struct vm_error *err) {
+    char **toks;
+    int32_t nt;
+    enum vm_status s = vm_tokenize(t, text, &toks, &nt, err);
+    if (s) return s;
+    e->n_words = nt;
+    for (int32_t i = 0; i < nt && !s; i++) {
+        int32_t id = vm_vocab_find(v, toks[i]);
+        if (id < 0) {
+            e->n_unk++;
+            id = v->unk_id;
+        }
+        if (id < 0) continue;
+        if (max_len > 0 && e->n >= max_len) break;
+        s = vm_encoding_push(e, id, i, pieces, toks[i], strlen(toks[i]), err);
+    }
+    vm_tokens_free(toks, nt);
+    return s;
+}
+
+enum vm_status vm_text_encode(const struct vm_tokenizer *t, const struct vm_vocab *v, const char *text,
+                              int32_t max_len, bool pieces, struct vm_encoding *e, struct vm_error *err) {
+    memset(e, 0, sizeof *e);
+    if (t->kind == VM_TOKENIZER_WORDS) return encode_words(t, v, text, max_len, pieces, e, err);
+    VM_ASSERT(t->kind == VM_TOKENIZER_WORDPIECE && v->cls_id >= 0 && v->sep_id >= 0);
+    if (max_len > 0 && max_len < 3)
+        return vm_errorf(err, VM_EINVAL, "a maximum length of %d leaves no room for text between [CLS] and [SEP] (at least 3)", max_len);
+    const char *cls = v->tokens[v->cls_id], *sep = v->tokens[v->sep_id];
+    enum vm_status s = vm_encoding_push(e, v->cls_id, -1, pieces, cls, strlen(cls), err);
+    if (!s) s = vm_wordpiece_encode(t, v, text, pieces, e, err);
+    if (s) return s;
+    if (max_len > 0 && e->n > max_len - 1) { /* keep [CLS] and max_len - 2 pieces; [SEP] follows */
+        if (e->pieces)
+            for (int32_t i = max_len - 1; i < e->n; i++) free(e->pieces[i]);
+        e->n = max_len - 1;
+    }
+    return vm_encoding_push(e, v->sep_id, -1, pieces, sep, strlen(sep), err);
+}
+
 /* ---- datasets ---- */
 
 void vm_dataset_free(struct vm_dataset *d) {
@@ -278,8 +375,7 @@ enum vm_status vm_dataset_load(struct vm_dataset *d, const char *path, const str
     size_t cap_line = 1 << 16;
     char *line = vm_malloc(cap_line, err);
     int64_t cap = 0, ids_cap = 0, ids_n = 0;
-    int32_t *ids_buf = vm_malloc(sizeof(int32_t) * 4096, err);
-    enum vm_status s = line && ids_buf ? VM_OK : VM_ENOMEM;
+    enum vm_status s = line ? VM_OK : VM_ENOMEM;
     int64_t lineno = 0;
     d->start = vm_malloc(sizeof(int64_t), err);
     if (!d->start) s = VM_ENOMEM;
@@ -319,11 +415,14 @@ enum vm_status vm_dataset_load(struct vm_dataset *d, const char *path, const str
             s = vm_errorf(err, VM_EFORMAT, "%s:%lld: label '%s' is not a non-negative integer", path, (long long)lineno, line);
             break;
         }
-        char **toks;
-        int32_t nt;
-        if ((s = vm_tokenize(t, tab + 1, &toks, &nt, err))) break;
-        if (nt == 0) {
-            vm_tokens_free(toks, nt);
+        struct vm_encoding enc;
+        if ((s = vm_text_encode(t, v, tab + 1, max_len, false, &enc, err))) {
+            vm_encoding_free(&enc);
+            vm_error_prefix(err, "%s:%lld", path, (long long)lineno);
+            break;
+        }
+        if (enc.n_words == 0) {
+            vm_encoding_free(&enc);
             s = vm_errorf(err, VM_EFORMAT, "%s:%lld: the text has no tokens", path, (long long)lineno);
             break;
         }
@@ -336,34 +435,26 @@ enum vm_status vm_dataset_load(struct vm_dataset *d, const char *path, const str
             char **nx = ns ? vm_realloc(d->texts, (size_t)cap * sizeof *nx, err) : NULL;
             if (nx) d->texts = nx;
             if (!nl || !ns || !nx) {
-                vm_tokens_free(toks, nt);
+                vm_encoding_free(&enc);
                 s = VM_ENOMEM;
                 break;
             }
         }
-        if (ids_n + nt > ids_cap) {
-            ids_cap = (ids_n + nt) * 2 + 4096;
+        int32_t k = enc.n;
+        if (ids_n + k > ids_cap) {
+            ids_cap = (ids_n + k) * 2 + 4096;
             int32_t *ni = vm_realloc(d->ids, (size_t)ids_cap * sizeof *ni, err);
             if (!ni) {
-                vm_tokens_free(toks, nt);
+                vm_encoding_free(&enc);
                 s = VM_ENOMEM;
                 break;
             }
             d->ids = ni;
         }
-        int32_t k = 0;
-        for (int32_t i = 0; i < nt; i++) {
-            int32_t id = vm_vocab_find(v, toks[i]);
-            if (id < 0) {
-                d->n_unk++;
-                id = v->unk_id;
-            }
-            if (id < 0) continue;
-            if (max_len > 0 && k >= max_len) break;
-            d->ids[ids_n + k++] = id;
-        }
-        d->n_tokens += nt;
-        vm_tokens_free(toks, nt);
+        if (k) memcpy(d->ids + ids_n, enc.ids, sizeof(int32_t) * (size_t)k);
+        d->n_tokens += enc.n_words;
+        d->n_unk += enc.n_unk;
+        vm_encoding_free(&enc);
         if (k == 0) {
             s = vm_errorf(err, VM_EFORMAT, "%s:%lld: no token of the text is in the vocabulary (and it has no unknown-word token)",
                           path, (long long)lineno);
@@ -387,7 +478,6 @@ enum vm_status vm_dataset_load(struct vm_dataset *d, const char *path, const str
         s = vm_errorf(err, VM_EIO, "%s: read error after line %lld: %s", path, (long long)lineno, gmsg);
     gzclose(f);
     free(line);
-    free(ids_buf);
     if (!s && d->n == 0) s = vm_errorf(err, VM_EFORMAT, "%s: no examples", path);
     if (s) vm_dataset_free(d);
     return s;

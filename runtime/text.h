@@ -1,10 +1,17 @@
-/* text: vocabulary, tokenizer and labelled datasets for text classifiers.
+/* text: vocabulary, tokenizers and labelled datasets for text classifiers.
  *
- * vocab.txt has one token per line; line i (from 0) is token id i. The tokenizer follows Kim
- * (2014)'s clean_str, which the VMASK authors' pipeline used: characters other than ASCII letters,
- * digits and ( ) , ! ? ' ` become spaces; the clitics 's 've n't 're 'd 'll split off; , ! ? ( )
- * stand alone; then lower-casing (both steps can be turned off). Data files are `label<TAB>text`
- * lines (plain or .gz); every problem is reported as file:line.
+ * vocab.txt has one token per line; line i (from 0) is token id i. Two tokenizers, chosen per
+ * vocabulary (vm_tokenizer_for_vocab) and reached through one entry point, vm_text_encode, which
+ * every command and the dataset loader use:
+ *  - words: Kim (2014)'s clean_str, which the VMASK authors' pipeline used: characters other than
+ *    ASCII letters, digits and ( ) , ! ? ' ` become spaces; the clitics 's 've n't 're 'd 'll split
+ *    off; , ! ? ( ) stand alone; then lower-casing (both steps can be turned off). Whole words are
+ *    looked up; unknown ones become <unk> (or are dropped when the vocabulary has none).
+ *  - wordpiece: Hugging Face's BertTokenizer (wordpiece.c): Unicode cleanup, CJK split, accent
+ *    stripping and lower-casing for uncased vocabularies, punctuation split, greedy longest-match
+ *    ## pieces, framed as [CLS] ... [SEP].
+ * A byte-level BPE (RoBERTa/GPT-2) would be a third kind behind the same entry point.
+ * Data files are `label<TAB>text` lines (plain or .gz); every problem is reported as file:line.
  */
 #ifndef VM_TEXT_H
 #define VM_TEXT_H
@@ -18,6 +25,7 @@ struct vm_vocab {
     uint32_t hash_cap;
     int32_t pad_id;  /* -1 when the vocabulary has no pad token */
     int32_t unk_id;  /* -1 when it has no unknown-word token */
+    int32_t cls_id, sep_id, mask_id; /* [CLS] [SEP] [MASK], -1 when absent */
 };
 
 /* Loads vocab.txt; pad/unk are detected (<pad>, [PAD], <unk>, [UNK]) unless given (NULL = detect). */
@@ -31,12 +39,48 @@ int32_t vm_vocab_find(const struct vm_vocab *v, const char *token);
 /* Newline-joined tokens (caller frees). */
 char *vm_vocab_to_text(const struct vm_vocab *v, struct vm_error *err);
 
-struct vm_tokenizer {
-    bool lowercase;    /* default true */
-    bool split_punct;  /* default true: Kim-2014 cleaning */
+enum vm_tokenizer_kind {
+    VM_TOKENIZER_WORDS,     /* Kim-2014 words, looked up whole */
+    VM_TOKENIZER_WORDPIECE, /* BERT WordPiece, as Hugging Face's BertTokenizer */
 };
 
-/* Tokenizes text into a malloc'd array of malloc'd tokens (free with vm_tokens_free). */
+struct vm_tokenizer {
+    enum vm_tokenizer_kind kind;
+    bool lowercase;         /* default true. wordpiece: uncased (lower-case and strip accents) */
+    bool split_punct;       /* words only; default true: Kim-2014 cleaning */
+    int32_t max_word_chars; /* wordpiece: a longer word is [UNK] (Hugging Face: 100) */
+};
+
+/* Defaults: words, lower-cased, Kim cleaning; a word over 100 characters is [UNK] for wordpiece. */
+void vm_tokenizer_default(struct vm_tokenizer *t);
+const char *vm_tokenizer_kind_name(enum vm_tokenizer_kind k);
+/* Chooses t->kind for vocabulary v (`what` names it in messages): `force` "words" or "wordpiece"
+ * decides, NULL detects — [CLS], [SEP] and ## continuation pieces make a WordPiece vocabulary.
+ * A vocabulary that fits neither (## pieces without the BERT specials, byte-level BPE or
+ * SentencePiece entries) or a WordPiece one without [CLS], [SEP] or [UNK] is an error. */
+enum vm_status vm_tokenizer_for_vocab(struct vm_tokenizer *t, const struct vm_vocab *v, const char *force,
+                                      const char *what, struct vm_error *err);
+
+/* One text as the model receives it. */
+struct vm_encoding {
+    int32_t n;          /* ids */
+    int32_t *ids;       /* [n]; wordpiece: [CLS] pieces [SEP] */
+    int32_t *word_of;   /* [n] index of the text word the id belongs to (several pieces share one), -1
+                         * for the [CLS] / [SEP] framing */
+    char **pieces;      /* [n] when asked for: the vocabulary token, or an unknown word's own text */
+    int32_t n_words;    /* words in the text, before truncation */
+    int32_t n_unk;      /* of those, words that became the unknown-word token (or were dropped) */
+    int32_t cap;
+};
+
+/* Encodes text with t over v. max_len > 0 truncates to max_len ids; for wordpiece that count
+ * includes [CLS] and [SEP] and [SEP] is kept (as Hugging Face truncates), so max_len must be at
+ * least 3. pieces: also fill e->pieces. Free with vm_encoding_free (also after an error). */
+enum vm_status vm_text_encode(const struct vm_tokenizer *t, const struct vm_vocab *v, const char *text,
+                              int32_t max_len, bool pieces, struct vm_encoding *e, struct vm_error *err);
+void vm_encoding_free(struct vm_encoding *e);
+
+/* Words tokenizer only: text into a malloc'd array of malloc'd tokens (free with vm_tokens_free). */
 enum vm_status vm_tokenize(const struct vm_tokenizer *t, const char *text, char ***tokens,
                            int32_t *n, struct vm_error *err);
 void vm_tokens_free(char **tokens, int32_t n);
@@ -52,8 +96,8 @@ struct vm_dataset {
     char **texts;      /* [n] original text (for reports and explanations) */
     int32_t max_len;   /* longest example after truncation */
     int32_t max_label;
-    int64_t n_unk;     /* tokens mapped to unk */
-    int64_t n_tokens;
+    int64_t n_unk;     /* words mapped to unk (wordpiece: words that became [UNK]) */
+    int64_t n_tokens;  /* words */
 };
 
 /* Reads a label<TAB>text file (".gz" is decompressed). max_len > 0 truncates. An empty text is

@@ -190,32 +190,23 @@ static void xmodel_free(struct xmodel *xm, int64_t n_sel) {
     memset(xm, 0, sizeof *xm);
 }
 
-/* Tokens and ids of a text exactly as the dataset loader encodes it (unknown words become <unk>,
- * or are dropped when the vocabulary has none), keeping the text's own words for display. */
+/* Tokens and ids of a text exactly as the dataset loader encodes it (vm_text_encode), keeping
+ * the text's own words for display where the model sees the unknown-word token. */
 static enum vm_status encode_text(const struct vm_text_model *tm, const char *text, int32_t max_len, struct xex *e,
                                   struct vm_error *err) {
-    char **toks;
-    int32_t nt;
-    enum vm_status s = vm_tokenize(&tm->tok, text, &toks, &nt, err);
-    if (s) return s;
-    e->ids = vm_malloc(sizeof(int32_t) * (size_t)(nt > 0 ? nt : 1), err);
-    if (!e->ids) {
-        vm_tokens_free(toks, nt);
-        return VM_ENOMEM;
+    struct vm_encoding enc;
+    enum vm_status s = vm_text_encode(&tm->tok, &tm->vocab, text, max_len, true, &enc, err);
+    if (s) {
+        vm_encoding_free(&enc);
+        return s;
     }
-    int32_t k = 0;
-    for (int32_t i = 0; i < nt; i++) {
-        int32_t id = vm_vocab_find(&tm->vocab, toks[i]);
-        if (id < 0) id = tm->vocab.unk_id;
-        if (id < 0 || (max_len > 0 && k >= max_len)) {
-            free(toks[i]);
-            continue;
-        }
-        e->ids[k] = id;
-        toks[k++] = toks[i];
-    }
-    e->tokens = toks;
-    e->n = k;
+    e->ids = enc.ids;
+    e->tokens = enc.pieces;
+    e->n = enc.n;
+    enc.ids = NULL;
+    enc.pieces = NULL;
+    vm_encoding_free(&enc);
+    if (!e->ids && !(e->ids = vm_malloc(sizeof(int32_t), err))) return VM_ENOMEM; /* an empty text keeps a non-NULL array */
     return VM_OK;
 }
 

@@ -212,7 +212,7 @@ int vm_cmd_predict(int argc, char **argv) {
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             printf("usage: vmaskc predict MODEL.onnx \"some text\" [\"more text\" ...] [--vocab V] [--max-len L]\n"
                    "Prints each text's class probabilities and, for a VMASK model, each token's keep probability q.\n"
-                   "--max-len L keeps the first L tokens of each text (at most 4096 are read).\n");
+                   "--max-len L keeps the first L tokens of each text (for WordPiece: [CLS], L - 2 pieces, [SEP]).\n");
             return VM_EXIT_OK;
         }
         if (!strcmp(a, "--max-len")) {
@@ -234,27 +234,25 @@ int vm_cmd_predict(int argc, char **argv) {
     struct vm_text_model tm;
     if (vm_text_model_load(&tm, path, &o, &err)) return vm_cli_fail("predict", &err);
     int rc = VM_EXIT_OK;
-    enum { MAXT = 4096 };
-    int32_t *ids = malloc(sizeof(int32_t) * MAXT);
     float *probs = malloc(sizeof(float) * (size_t)(tm.n_classes > 0 ? tm.n_classes : 64));
-    for (int t = 0; t < n_texts && rc == VM_EXIT_OK && ids && probs; t++) {
-        char **toks;
-        int32_t nt, n;
-        if (vm_text_model_encode(&tm, texts[t], ids, MAXT, &n, &toks, &nt, &err)) {
+    for (int t = 0; t < n_texts && rc == VM_EXIT_OK && probs; t++) {
+        struct vm_encoding e;
+        if (vm_text_model_encode(&tm, texts[t], (int32_t)max_len, &e, &err)) {
+            vm_encoding_free(&e);
             rc = vm_cli_fail("predict", &err);
             break;
         }
-        if (max_len > 0 && n > max_len) n = (int32_t)max_len;
-        if (n == 0) {
-            vm_tokens_free(toks, nt);
+        int32_t n = e.n;
+        if (n == 0 || e.n_words == 0) {
+            vm_encoding_free(&e);
             vm_errorf(&err, VM_EINVAL, "text %d has no tokens", t + 1);
             rc = vm_cli_fail("predict", &err);
             break;
         }
-        const int32_t *seq = ids;
+        const int32_t *seq = e.ids;
         struct vm_rt_inst *inst;
         if (vm_feed(&tm.feeder, &seq, &n, 1, 0, NULL, 0, 0, &inst, NULL, &err) || vm_rt_run(inst, VM_RT_FORWARD, false, &err)) {
-            vm_tokens_free(toks, nt);
+            vm_encoding_free(&e);
             rc = vm_cli_fail("predict", &err);
             break;
         }
@@ -267,12 +265,11 @@ int vm_cmd_predict(int argc, char **argv) {
         printf("\n");
         if (tm.word_keep) {
             printf("  token q:");
-            for (int32_t k = 0; k < n; k++) printf(" %s=%.3f", toks[k], ids[k] < tm.n_words ? tm.word_keep[ids[k]] : NAN);
+            for (int32_t k = 0; k < n; k++) printf(" %s=%.3f", e.pieces[k], e.ids[k] < tm.n_words ? tm.word_keep[e.ids[k]] : NAN);
             printf("\n");
         }
-        vm_tokens_free(toks, nt);
+        vm_encoding_free(&e);
     }
-    free(ids);
     free(probs);
     vm_text_model_free(&tm);
     return rc;

@@ -3,7 +3,10 @@
  *   vmaskc vocab DATA.tsv... -o VOCAB.txt [--min-count N] [--no-lowercase] [--no-split-punct]
  *       <pad> and <unk> first, then words by descending frequency (ties alphabetical).
  *   vmaskc tokenize [--no-lowercase] [--no-split-punct] < lines
- *       one tokenized line (space-separated) per input line; a label<TAB> prefix is kept. */
+ *       one tokenized line (space-separated) per input line; a label<TAB> prefix is kept.
+ *   vmaskc tokenize --vocab VOCAB.txt [--ids] [--tokenizer words|wordpiece] [--cased] [--max-len L] < lines
+ *       per input line (all of it text), the ids, or the tokens, exactly as a model receives them:
+ *       vm_text_encode, the entry point every command uses. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,7 +34,8 @@ static int text_opt(const char *a, struct vm_tokenizer *t) {
 }
 
 int vm_cmd_vocab(int argc, char **argv) {
-    struct vm_tokenizer t = {.lowercase = true, .split_punct = true};
+    struct vm_tokenizer t;
+    vm_tokenizer_default(&t);
     const char *out = NULL, *files[64];
     int n_files = 0;
     long long min_count = 1;
@@ -132,16 +136,82 @@ int vm_cmd_vocab(int argc, char **argv) {
     return rc;
 }
 
+/* With a vocabulary: each stdin line encoded as the model receives it. */
+static int tokenize_vocab(struct vm_tokenizer *t, const char *vocab_path, const char *kind, bool ids, long long max_len) {
+    struct vm_error err = {0};
+    struct vm_vocab v;
+    if (vm_vocab_load(&v, vocab_path, NULL, NULL, &err)) return vm_cli_fail("tokenize", &err);
+    if (vm_tokenizer_for_vocab(t, &v, kind, vocab_path, &err)) {
+        vm_vocab_free(&v);
+        return vm_cli_fail("tokenize", &err);
+    }
+    size_t cap = 0;
+    char *line = NULL;
+    ssize_t len;
+    int rc = VM_EXIT_OK;
+    long long lineno = 0;
+    while (rc == VM_EXIT_OK && (len = getline(&line, &cap, stdin)) >= 0) {
+        lineno++;
+        if (len && line[len - 1] == '\n') line[--len] = 0;
+        size_t k = 0; /* NUL bytes would end the C string; the tokenizers drop them anyway */
+        for (ssize_t i = 0; i < len; i++)
+            if (line[i]) line[k++] = line[i];
+        line[k] = 0;
+        struct vm_encoding e;
+        if (vm_text_encode(t, &v, line, (int32_t)max_len, false, &e, &err)) {
+            vm_error_prefix(&err, "stdin:%lld", lineno);
+            rc = vm_cli_fail("tokenize", &err);
+        } else {
+            for (int32_t i = 0; i < e.n; i++) {
+                if (i) putchar(' ');
+                if (ids) printf("%d", e.ids[i]);
+                else fputs(v.tokens[e.ids[i]], stdout); /* the vocabulary's token: [UNK], not the word */
+            }
+            putchar('\n');
+        }
+        vm_encoding_free(&e);
+    }
+    free(line);
+    vm_vocab_free(&v);
+    if (rc == VM_EXIT_OK && fflush(stdout)) {
+        vm_errorf(&err, VM_EIO, "cannot write the output");
+        rc = vm_cli_fail("tokenize", &err);
+    }
+    return rc;
+}
+
 int vm_cmd_tokenize(int argc, char **argv) {
-    struct vm_tokenizer t = {.lowercase = true, .split_punct = true};
+    struct vm_tokenizer t;
+    vm_tokenizer_default(&t);
+    const char *vocab = NULL, *kind = NULL;
+    bool ids = false;
+    long long max_len = 0;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             printf("usage: vmaskc tokenize [--no-lowercase] [--no-split-punct] < TEXT\n"
-                   "Prints each input line tokenized (tokens separated by spaces); a 'label<TAB>' prefix is kept.\n");
+                   "       vmaskc tokenize --vocab VOCAB.txt [--ids] [--tokenizer words|wordpiece] [--cased] [--max-len L] < TEXT\n"
+                   "Without --vocab: each input line as vmaskc's word tokenizer splits it (a 'label<TAB>' prefix is kept).\n"
+                   "With --vocab: each input line (all of it text) as the model receives it, the tokens or, with --ids,\n"
+                   "their ids: [CLS] ... [SEP] for a WordPiece vocabulary (detected from [CLS], [SEP] and ## pieces),\n"
+                   "no padding; --max-len L keeps L ids ([SEP] stays last).\n");
             return VM_EXIT_OK;
         }
-        if (!text_opt(argv[i], &t)) return vm_cli_usage_error("tokenize", "unknown option '%s'", argv[i]);
+        if (!strcmp(a, "--ids")) ids = true;
+        else if (!strcmp(a, "--cased")) t.lowercase = false;
+        else if (!strcmp(a, "--vocab") || !strcmp(a, "--tokenizer") || !strcmp(a, "--max-len")) {
+            if (i + 1 >= argc) return vm_cli_usage_error("tokenize", "%s needs a value", a);
+            const char *v = argv[++i];
+            if (!strcmp(a, "--vocab")) vocab = v;
+            else if (!strcmp(a, "--tokenizer")) kind = v;
+            else if (!vm_cli_parse_int(v, &max_len) || max_len < 1 || max_len > (1 << 30))
+                return vm_cli_usage_error("tokenize", "--max-len needs a positive integer");
+        } else if (!text_opt(a, &t)) return vm_cli_usage_error("tokenize", "unknown option '%s'", a);
     }
+    if (kind && strcmp(kind, "words") && strcmp(kind, "wordpiece"))
+        return vm_cli_usage_error("tokenize", "--tokenizer is words or wordpiece, not '%s'", kind);
+    if (vocab) return tokenize_vocab(&t, vocab, kind, ids, max_len);
+    if (ids || kind || max_len) return vm_cli_usage_error("tokenize", "--ids, --tokenizer and --max-len need --vocab VOCAB.txt");
     size_t cap = 0;
     char *line = NULL;
     ssize_t len;

@@ -48,6 +48,9 @@ static int train_usage(FILE *f) {
             "  --history CSV          per-epoch loss/accuracy/beta/time\n"
             "  --profile              print the time spent in each op at the end\n"
             "text:\n"
+            "  --tokenizer words|wordpiece  chosen from the vocabulary when not given: [CLS], [SEP] and\n"
+            "                         ## pieces make it WordPiece (BERT), otherwise whole words\n"
+            "  --cased                keep case (and accents, for WordPiece): for cased vocabularies\n"
             "  --no-lowercase  --no-split-punct  --pad TOKEN  --unk TOKEN\n"
             "  --top N (20)           most important words to print, among words seen at least\n"
             "  --min-freq N (3)       N times in the training data\n"
@@ -92,7 +95,9 @@ int vm_cmd_train(int argc, char **argv) {
     vm_train_opts_default(&to);
     struct vm_train_cfg tc;
     vm_train_cfg_default(&tc);
-    struct vm_tokenizer tok = {.lowercase = true, .split_punct = true};
+    struct vm_tokenizer tok;
+    vm_tokenizer_default(&tok);
+    const char *tok_kind = NULL;
     bool mask_output = false, profile = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -107,7 +112,7 @@ int vm_cmd_train(int argc, char **argv) {
         if (!strcmp(a, "--mask-output")) { mask_output = true; continue; }
         if (!strcmp(a, "--resume")) { tc.resume = true; continue; }
         if (!strcmp(a, "--profile")) { profile = true; continue; }
-        if (!strcmp(a, "--no-lowercase")) { tok.lowercase = false; continue; }
+        if (!strcmp(a, "--no-lowercase") || !strcmp(a, "--cased")) { tok.lowercase = false; continue; }
         if (!strcmp(a, "--no-split-punct")) { tok.split_punct = false; continue; }
         if (a[0] == '-' && i + 1 >= argc) return vm_cli_usage_error("train", "%s needs a value", a);
         if (a[0] != '-') {
@@ -139,6 +144,11 @@ int vm_cmd_train(int argc, char **argv) {
         if (!strcmp(a, "-o")) { out = v; continue; }
         if (!strcmp(a, "--pad")) { pad = v; continue; }
         if (!strcmp(a, "--unk")) { unk = v; continue; }
+        if (!strcmp(a, "--tokenizer")) {
+            if (strcmp(v, "words") && strcmp(v, "wordpiece")) return vm_cli_usage_error("train", "--tokenizer is words or wordpiece, not '%s'", v);
+            tok_kind = v;
+            continue;
+        }
         if (!strcmp(a, "--mask-after")) { to.mask_after = v; continue; }
         if (!strcmp(a, "--checkpoint")) { ckpt = v; continue; }
         if (!strcmp(a, "--history")) { history = v; continue; }
@@ -210,6 +220,7 @@ int vm_cmd_train(int argc, char **argv) {
     char *vocab_text = NULL;
 
     if (vm_vocab_load(&vocab, vocab_path, pad, unk, &err)) goto fail;
+    if (vm_tokenizer_for_vocab(&tok, &vocab, tok_kind, vocab_path, &err)) goto fail;
     to.pad_id = vocab.pad_id;
     int64_t keep_ids[8];
     to.n_keep_ids = vm_vocab_special_ids(&vocab, keep_ids, 8);
@@ -220,9 +231,11 @@ int vm_cmd_train(int argc, char **argv) {
         goto fail;
     printf("data: %lld train, %lld dev%s", (long long)dtrain.n, (long long)ddev.n, test_path ? ", " : "");
     if (test_path) printf("%lld test", (long long)dtest.n);
-    printf(" examples; vocabulary %d tokens (pad %s, unk %s); %.1f%% of training tokens unknown\n", vocab.n,
+    printf(" examples; vocabulary %d tokens (pad %s, unk %s; %s tokenizer%s); %.1f%% of training %s unknown\n", vocab.n,
            vocab.pad_id >= 0 ? vocab.tokens[vocab.pad_id] : "none", vocab.unk_id >= 0 ? vocab.tokens[vocab.unk_id] : "none",
-           dtrain.n_tokens ? 100.0 * (double)dtrain.n_unk / (double)dtrain.n_tokens : 0.0);
+           vm_tokenizer_kind_name(tok.kind), tok.kind == VM_TOKENIZER_WORDPIECE ? tok.lowercase ? ", uncased" : ", cased" : "",
+           dtrain.n_tokens ? 100.0 * (double)dtrain.n_unk / (double)dtrain.n_tokens : 0.0,
+           tok.kind == VM_TOKENIZER_WORDPIECE ? "words" : "tokens");
 
     if (vm_cli_compile_onnx_training(model, &mo, &onnx, &g, &err)) goto fail;
     {
@@ -292,13 +305,24 @@ int vm_cmd_train(int argc, char **argv) {
     snprintf(classes, sizeof classes, "%lld", (long long)info.n_classes);
     snprintf(acc_dev, sizeof acc_dev, "%.4f", res.best_dev_acc);
     snprintf(acc_test, sizeof acc_test, "%.4f", res.test_acc);
-    const char *keys[] = {"vmaskc.version", "vmaskc.vocab", "vmaskc.pad", "vmaskc.unk", "vmaskc.lowercase", "vmaskc.split_punct",
-                          "vmaskc.mask", "vmaskc.mask_hidden", "vmaskc.tau", "vmaskc.classes", "vmaskc.dev_accuracy", "vmaskc.test_accuracy"};
+    /* with the vocabulary, these settings let anyone reproduce the ids (README: "Tokenizers") */
+    char max_chars[32];
+    snprintf(max_chars, sizeof max_chars, "%d", tok.max_word_chars);
+    bool wp = tok.kind == VM_TOKENIZER_WORDPIECE;
+    const char *keys[] = {"vmaskc.version", "vmaskc.vocab", "vmaskc.pad", "vmaskc.unk", "vmaskc.tokenizer", "vmaskc.lowercase",
+                          wp ? "vmaskc.wordpiece.strip_accents" : "vmaskc.split_punct", "vmaskc.mask", "vmaskc.mask_hidden",
+                          "vmaskc.tau", "vmaskc.classes", "vmaskc.dev_accuracy", "vmaskc.test_accuracy",
+                          "vmaskc.wordpiece.cls", "vmaskc.wordpiece.sep", "vmaskc.wordpiece.continuing_prefix",
+                          "vmaskc.wordpiece.max_input_chars_per_word", "vmaskc.wordpiece.hf_equivalent"};
     const char *vals[] = {VM_VERSION, vocab_text, vocab.pad_id >= 0 ? vocab.tokens[vocab.pad_id] : "",
-                          vocab.unk_id >= 0 ? vocab.tokens[vocab.unk_id] : "", tok.lowercase ? "1" : "0", tok.split_punct ? "1" : "0",
-                          to.no_mask ? "none" : to.mask_after ? "network" : "word_keep", hidden, tau, classes, acc_dev, acc_test};
+                          vocab.unk_id >= 0 ? vocab.tokens[vocab.unk_id] : "", vm_tokenizer_kind_name(tok.kind), tok.lowercase ? "1" : "0",
+                          wp ? (tok.lowercase ? "1" : "0") : tok.split_punct ? "1" : "0",
+                          to.no_mask ? "none" : to.mask_after ? "network" : "word_keep", hidden, tau, classes, acc_dev, acc_test,
+                          wp ? vocab.tokens[vocab.cls_id] : "", wp ? vocab.tokens[vocab.sep_id] : "", "##", max_chars,
+                          tok.lowercase ? "BertTokenizerFast(vocab_file, do_lower_case=True)" : "BertTokenizerFast(vocab_file, do_lower_case=False)"};
     struct vm_export_opts eo = {.mask = !to.no_mask, .mask_after = to.mask_after, .embedding = mo.embedding, .mask_output = mask_output,
-                                .meta_keys = keys, .meta_values = vals, .n_meta = (int)(sizeof keys / sizeof keys[0]),
+                                .meta_keys = keys, .meta_values = vals,
+                                .n_meta = wp ? (int)(sizeof keys / sizeof keys[0]) : 13 /* the vmaskc.wordpiece.* keys follow */,
                                 .keep_ids = to.keep_ids, .n_keep_ids = to.n_keep_ids};
     struct lookup_ctx lc = {.m = rt};
     if (vm_export_onnx(onnx, g, &eo, param_lookup, &lc, out, &err)) goto fail;

@@ -15,7 +15,7 @@ void vm_text_opts_init(struct vm_text_opts *o) {
 
 int vm_text_option(const char *cmd, int argc, char **argv, int *i, struct vm_text_opts *o) {
     const char *a = argv[*i];
-    if (!strcmp(a, "--no-lowercase")) {
+    if (!strcmp(a, "--no-lowercase") || !strcmp(a, "--cased")) {
         o->lowercase = 0;
         return 1;
     }
@@ -23,7 +23,7 @@ int vm_text_option(const char *cmd, int argc, char **argv, int *i, struct vm_tex
         o->split_punct = 0;
         return 1;
     }
-    if (!strcmp(a, "--vocab") || !strcmp(a, "--pad") || !strcmp(a, "--unk")) {
+    if (!strcmp(a, "--vocab") || !strcmp(a, "--pad") || !strcmp(a, "--unk") || !strcmp(a, "--tokenizer")) {
         if (*i + 1 >= argc) {
             vm_cli_usage_error(cmd, "%s needs a value", a);
             return -1;
@@ -31,6 +31,13 @@ int vm_text_option(const char *cmd, int argc, char **argv, int *i, struct vm_tex
         const char *v = argv[++*i];
         if (!strcmp(a, "--vocab")) o->vocab = v;
         else if (!strcmp(a, "--pad")) o->pad = v;
+        else if (!strcmp(a, "--tokenizer")) {
+            if (strcmp(v, "words") && strcmp(v, "wordpiece")) {
+                vm_cli_usage_error(cmd, "--tokenizer is words or wordpiece, not '%s'", v);
+                return -1;
+            }
+            o->tokenizer = v;
+        }
         else o->unk = v;
         return 1;
     }
@@ -66,6 +73,12 @@ enum vm_status vm_text_model_load(struct vm_text_model *tm, const char *path,
     else if (stored) s = vm_vocab_from_text(&tm->vocab, stored, pad, unk, err);
     else s = vm_errorf(err, VM_EINVAL, "%s carries no vocabulary (it was not exported by vmaskc train); give one with --vocab", path);
     if (s) goto fail;
+    /* the tokenizer: forced, else the model's own, else (an older vmaskc export) words, else what
+     * the --vocab file looks like */
+    const char *kind = o->tokenizer ? o->tokenizer : onnx_meta(tm->onnx, "vmaskc.tokenizer");
+    if (!kind && stored && !o->vocab) kind = "words";
+    vm_tokenizer_default(&tm->tok);
+    if ((s = vm_tokenizer_for_vocab(&tm->tok, &tm->vocab, kind, o->vocab ? o->vocab : path, err))) goto fail;
     const char *lc = onnx_meta(tm->onnx, "vmaskc.lowercase"), *sp = onnx_meta(tm->onnx, "vmaskc.split_punct");
     tm->tok.lowercase = o->lowercase >= 0 ? o->lowercase : !(lc && !strcmp(lc, "0"));
     tm->tok.split_punct = o->split_punct >= 0 ? o->split_punct : !(sp && !strcmp(sp, "0"));
@@ -110,16 +123,7 @@ fail:
     return s;
 }
 
-enum vm_status vm_text_model_encode(const struct vm_text_model *tm, const char *text, int32_t *ids,
-                                    int32_t max_ids, int32_t *n_ids, char ***tokens,
-                                    int32_t *n_tokens, struct vm_error *err) {
-    enum vm_status s = vm_tokenize(&tm->tok, text, tokens, n_tokens, err);
-    if (s) return s;
-    int32_t k = 0;
-    for (int32_t i = 0; i < *n_tokens && k < max_ids; i++) {
-        int32_t id = vm_vocab_find(&tm->vocab, (*tokens)[i]);
-        ids[k++] = id >= 0 ? id : tm->vocab.unk_id >= 0 ? tm->vocab.unk_id : 0;
-    }
-    *n_ids = k;
-    return VM_OK;
+enum vm_status vm_text_model_encode(const struct vm_text_model *tm, const char *text, int32_t max_len,
+                                    struct vm_encoding *e, struct vm_error *err) {
+    return vm_text_encode(&tm->tok, &tm->vocab, text, max_len, true, e, err);
 }

@@ -24,21 +24,21 @@ struct vm_text_opts {
     struct vm_model_opts model;
     const char *vocab;  /* overrides the model's stored vocabulary */
     const char *pad, *unk;
-    int lowercase;      /* -1 = model's setting (default on), 0/1 = forced */
+    int lowercase;      /* -1 = model's setting (default on), 0/1 = forced (--cased, --no-lowercase) */
     int split_punct;
+    const char *tokenizer; /* "words" / "wordpiece" forced, NULL = the model's (or detected from --vocab) */
 };
 
 void vm_text_opts_init(struct vm_text_opts *o);
-/* Parses --vocab --pad --unk --no-lowercase --no-split-punct and the model options at argv[*i]:
+/* Parses --vocab --pad --unk --tokenizer --cased --no-lowercase --no-split-punct and the model options at argv[*i]:
  * 1 consumed, 0 not, -1 usage error (printed). */
 int vm_text_option(const char *cmd, int argc, char **argv, int *i, struct vm_text_opts *o);
 enum vm_status vm_text_model_load(struct vm_text_model *tm, const char *path,
                                   const struct vm_text_opts *o, struct vm_error *err);
 void vm_text_model_free(struct vm_text_model *tm);
-/* Tokenizes and encodes one text; ids must hold max_ids. Returns the count (tokens too, caller
- * frees with vm_tokens_free). */
-enum vm_status vm_text_model_encode(const struct vm_text_model *tm, const char *text, int32_t *ids,
-                                    int32_t max_ids, int32_t *n_ids, char ***tokens,
-                                    int32_t *n_tokens, struct vm_error *err);
+/* One text as the model receives it, with display pieces (vm_text_encode; free e with
+ * vm_encoding_free, also after an error). */
+enum vm_status vm_text_model_encode(const struct vm_text_model *tm, const char *text, int32_t max_len,
+                                    struct vm_encoding *e, struct vm_error *err);
 
 #endif
