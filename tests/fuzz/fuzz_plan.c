@@ -1,7 +1,9 @@
-/* fuzz_plan: the plan loader (vm_rt_model_from_buffer) and, when a plan loads, one bind with
+/* fuzz_plan: plan files as vmaskc reads them — vm_plan_verify (every step re-derived by its op row),
+ * then the runtime loader (vm_rt_model_from_buffer) and, when a plan loads, one bind with
  * small input shapes: every symbol (batch, seq, ...) is 4, so binding evaluates the plan's
  * symbolic dims, lays out the arena and prepares every kernel. Inputs whose dims would exceed
  * a few thousand elements are not bound (that tests memory, not the loader). */
+#include "../../compiler/compiler.h"
 #include "../../runtime/rt.h"
 #include "fuzz.h"
 
@@ -50,6 +52,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     struct vm_error err = {0};
     struct vm_rt_model *m = NULL;
     struct vm_rt_opts ro = {.threads = 1, .max_insts = 1};
+    if (vm_plan_verify(data, size, "fuzz input", &err)) return 0;
     if (vm_rt_model_from_buffer(&m, data, size, "fuzz input", &ro, &err)) return 0;
     bind_small(m);
     vm_rt_model_free(m);
