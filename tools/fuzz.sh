@@ -1,15 +1,17 @@
 #!/bin/sh
 # Bounded libFuzzer runs of the harnesses in tests/fuzz (clang, ASan + UBSan):
-#   tools/fuzz.sh [--minutes N | --seconds S] [--build-dir DIR] [harness ...]
+#   tools/fuzz.sh [--minutes N | --seconds S] [--seed N] [--build-dir DIR] [harness ...]
 # Configures and builds build-fuzz (VM_FUZZ=ON) unless --build-dir names one already built, then
 # runs each harness (default: all) for the given time, one at a time, on a scratch copy of its
 # committed corpus and regressions, so fuzzing never grows the committed corpus. Prints per
 # harness the executions and findings; crash, leak, timeout and OOM inputs are kept under
-# BUILD/fuzz-artifacts/. Exits 1 when any harness found something.
+# BUILD/fuzz-artifacts/. Exits 1 when any harness found something. --seed fixes libFuzzer's random
+# seed (the test suite uses 1, so a CI run explores the same inputs as a local run with that seed).
 set -eu
 cd "$(dirname "$0")/.."
 root=$(pwd)
 secs=60
+seed=0
 build=""
 harnesses=""
 while [ $# -gt 0 ]; do
@@ -17,8 +19,9 @@ while [ $# -gt 0 ]; do
     --minutes) secs=$(( $2 * 60 )); shift 2 ;;
     --seconds) secs=$2; shift 2 ;;
     --build-dir) build=$2; shift 2 ;;
+    --seed) seed=$2; shift 2 ;;
     -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
-    -*) echo "usage: tools/fuzz.sh [--minutes N | --seconds S] [--build-dir DIR] [harness ...]" >&2; exit 2 ;;
+    -*) echo "usage: tools/fuzz.sh [--minutes N | --seconds S] [--seed N] [--build-dir DIR] [harness ...]" >&2; exit 2 ;;
     *) harnesses="$harnesses $1"; shift ;;
   esac
 done
@@ -79,7 +82,7 @@ for h in $harnesses; do
   before=$(ls "$artifacts" | grep -c "^$h-" || true)
   log=$artifacts/$h.log
   set +e
-  "$bin" -max_total_time="$secs" -max_len="$(max_len "$h")" -rss_limit_mb=4096 -timeout=20 \
+  "$bin" -seed="$seed" -max_total_time="$secs" -max_len="$(max_len "$h")" -rss_limit_mb=4096 -timeout=20 \
     -artifact_prefix="$artifacts/$h-" -print_final_stats=1 ${dict:+-dict=$dict} "$corpus" > "$log" 2>&1
   rc=$?
   set -e
