@@ -64,6 +64,21 @@ if "$vmaskc" train "$model" --vocab "$tmp/vwp.txt" --train "$tmp/trwp.tsv" --dev
   else echo "FAIL: special tokens: q '$q', ranked $ranked times"; fail=1; fi
 else echo "FAIL: training with a WordPiece-style vocabulary"; cat "$tmp/wp.out"; fail=1; fi
 
+# the paper's BERT protocol from the command line: fine-tune the plain model with a trainable
+# embedding, then train the mask on the fine-tuned export (its stored vocabulary; embedding frozen)
+bert=$repo/tests/fixtures/models/bert_op13/model.onnx
+awk -F'\t' '{ print ($1 > 1 ? 1 : $1) "\t" $2 }' "$d/train.tsv" | head -200 > "$tmp/b_train.tsv"
+awk -F'\t' '{ print ($1 > 1 ? 1 : $1) "\t" $2 }' "$d/dev.tsv" > "$tmp/b_dev.tsv"
+if "$vmaskc" train "$bert" --vocab "$d/vocab.txt" --train "$tmp/b_train.tsv" --dev "$tmp/b_dev.tsv" --epochs 1 --max-len 30 --no-mask \
+     --train-embedding --seed 5 --threads 2 -o "$tmp/ft.onnx" > "$tmp/ft.out" 2>&1 &&
+   "$vmaskc" train "$tmp/ft.onnx" --train "$tmp/b_train.tsv" --dev "$tmp/b_dev.tsv" --epochs 1 --max-len 30 --seed 5 --threads 2 \
+     -o "$tmp/ft_vmask.onnx" > "$tmp/ft2.out" 2>&1 &&
+   grep -q "vocabulary and tokenizer: stored in" "$tmp/ft2.out" && grep -q "(word embedding frozen); mask after the word embedding" "$tmp/ft2.out" &&
+   grep -q "mask off (--no-mask)" "$tmp/ft.out" && ! grep -q "word embedding frozen" "$tmp/ft.out" &&
+   "$vmaskc" words "$tmp/ft_vmask.onnx" --top 3 > /dev/null; then
+  echo "ok: BERT protocol: fine-tune with --no-mask --train-embedding, then the mask on the export with its stored vocabulary"
+else echo "FAIL: two-stage BERT protocol"; cat "$tmp/ft.out" "$tmp/ft2.out" 2>/dev/null | tail -20; fail=1; fi
+
 # bad data: a label outside the classes, a line without a TAB (file:line)
 awk 'NR==7 {$0 = "5\tw3 w4"} {print}' "$d/train.tsv" > "$tmp/badlabel.tsv"
 printf '1\tw3 w5\nno tab here\n' > "$tmp/notab.tsv"

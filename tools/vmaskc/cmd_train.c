@@ -21,6 +21,8 @@ static int train_usage(FILE *f) {
             "model on oneDNN, and exports an ONNX model with the learned mask inside.\n"
             "Data files hold 'label<TAB>text' lines (labels 0..C-1; .gz is read too).\n"
             "\n"
+            "  --vocab VOCAB.txt      the model's vocabulary (not needed for a model vmaskc exported:\n"
+            "                         its stored vocabulary and tokenizer are used)\n"
             "  -o OUT.onnx            exported model (default: MODEL.vmask.onnx)\n"
             "  --test TEST.tsv        report test accuracy of the best-on-dev model\n"
             "  --epochs N (20)  --batch B (50)  --lr X (0.001)  --seed S (1)  --threads N\n"
@@ -56,7 +58,9 @@ static int train_usage(FILE *f) {
             "  --min-freq N (3)       N times in the training data\n"
             "  --embedding NAME       the word-embedding Gather node or table, if not detected\n"
             "  --max-memory SIZE      refuse a model or batch shape that needs more (4G, 512M, 50%%;\n"
-            "                         default 80%% of physical memory)\n");
+            "                         default 80%% of physical memory)\n"
+            "  --input-role NAME=ROLE how to fill an integer [batch, seq] input the model names otherwise:\n"
+            "                         ids, mask (attention mask), types (token types), positions\n");
     return f == stdout ? VM_EXIT_OK : VM_EXIT_USAGE;
 }
 
@@ -84,6 +88,43 @@ static int cmp_score(const void *a, const void *b) {
     return x->id - y->id;
 }
 
+/* Training a model vmaskc exported (the second stage of the paper's BERT protocol: fine-tune with
+ * --no-mask, then train the mask) needs no --vocab: the vocabulary and tokenizer settings stored in
+ * its metadata are used, as eval and predict do. */
+static enum vm_status stored_vocab(const char *model, struct vm_vocab *vocab, const char *pad, const char *unk, const char **kind,
+                                   struct vm_tokenizer *tok, bool case_given, bool punct_given, struct vm_error *err) {
+    Onnx__ModelProto *m = vm_onnx_load_model(model, err);
+    if (!m) return err->code;
+    const char *text = NULL, *spad = NULL, *sunk = NULL, *skind = NULL, *lc = NULL, *sp = NULL;
+    for (size_t i = 0; i < m->n_metadata_props; i++) {
+        const Onnx__StringStringEntryProto *e = m->metadata_props[i];
+        if (!e->key || !e->value) continue;
+        if (!strcmp(e->key, "vmaskc.vocab")) text = e->value;
+        else if (!strcmp(e->key, "vmaskc.pad")) spad = e->value;
+        else if (!strcmp(e->key, "vmaskc.unk")) sunk = e->value;
+        else if (!strcmp(e->key, "vmaskc.tokenizer")) skind = e->value;
+        else if (!strcmp(e->key, "vmaskc.lowercase")) lc = e->value;
+        else if (!strcmp(e->key, "vmaskc.split_punct")) sp = e->value;
+    }
+    enum vm_status s;
+    if (!text) {
+        s = vm_errorf(err, VM_EINVAL, "missing --vocab VOCAB.txt (%s carries no vocabulary: it was not exported by vmaskc train)", model);
+    } else {
+        s = vm_vocab_from_text(vocab, text, pad ? pad : spad && *spad ? spad : NULL, unk ? unk : sunk && *sunk ? sunk : NULL, err);
+        /* the tokenizer the model was trained with, unless the command line says otherwise */
+        static char kind_buf[32];
+        if (!*kind) {
+            snprintf(kind_buf, sizeof kind_buf, "%s", skind ? skind : "words");
+            *kind = kind_buf;
+        }
+        if (!case_given && lc) tok->lowercase = strcmp(lc, "0") != 0;
+        if (!punct_given && sp) tok->split_punct = strcmp(sp, "0") != 0;
+        if (!s) printf("vocabulary and tokenizer: stored in %s\n", model);
+    }
+    vm_onnx_free_model(m);
+    return s;
+}
+
 int vm_cmd_train(int argc, char **argv) {
     const char *model = NULL, *vocab_path = NULL, *train_path = NULL, *dev_path = NULL, *test_path = NULL, *out = NULL;
     const char *pad = NULL, *unk = NULL, *ckpt = NULL, *history = NULL;
@@ -98,11 +139,11 @@ int vm_cmd_train(int argc, char **argv) {
     struct vm_tokenizer tok;
     vm_tokenizer_default(&tok);
     const char *tok_kind = NULL;
-    bool mask_output = false, profile = false;
+    bool mask_output = false, profile = false, case_given = false, punct_given = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) return train_usage(stdout);
-        if (!strcmp(a, "--embedding") || !strcmp(a, "--threads")) {
+        if (!strcmp(a, "--embedding") || !strcmp(a, "--threads") || !strcmp(a, "--max-memory") || !strcmp(a, "--input-role")) {
             int r = vm_cli_model_option("train", argc, argv, &i, &mo);
             if (r < 0) return VM_EXIT_USAGE;
             continue;
@@ -112,8 +153,8 @@ int vm_cmd_train(int argc, char **argv) {
         if (!strcmp(a, "--mask-output")) { mask_output = true; continue; }
         if (!strcmp(a, "--resume")) { tc.resume = true; continue; }
         if (!strcmp(a, "--profile")) { profile = true; continue; }
-        if (!strcmp(a, "--no-lowercase") || !strcmp(a, "--cased")) { tok.lowercase = false; continue; }
-        if (!strcmp(a, "--no-split-punct")) { tok.split_punct = false; continue; }
+        if (!strcmp(a, "--no-lowercase") || !strcmp(a, "--cased")) { tok.lowercase = false; case_given = true; continue; }
+        if (!strcmp(a, "--no-split-punct")) { tok.split_punct = false; punct_given = true; continue; }
         if (a[0] == '-' && i + 1 >= argc) return vm_cli_usage_error("train", "%s needs a value", a);
         if (a[0] != '-') {
             if (model) return vm_cli_usage_error("train", "more than one MODEL given ('%s' and '%s')", model, a);
@@ -183,7 +224,6 @@ int vm_cmd_train(int argc, char **argv) {
 #undef INT
     }
     if (!model) return vm_cli_usage_error("train", "missing MODEL.onnx");
-    if (!vocab_path) return vm_cli_usage_error("train", "missing --vocab VOCAB.txt");
     if (!train_path) return vm_cli_usage_error("train", "missing --train TRAIN.tsv");
     if (!dev_path) return vm_cli_usage_error("train", "missing --dev DEV.tsv");
     to.freeze = freeze;
@@ -219,8 +259,12 @@ int vm_cmd_train(int argc, char **argv) {
     struct vm_train_result res = {0};
     char *vocab_text = NULL;
 
-    if (vm_vocab_load(&vocab, vocab_path, pad, unk, &err)) goto fail;
-    if (vm_tokenizer_for_vocab(&tok, &vocab, tok_kind, vocab_path, &err)) goto fail;
+    if (vocab_path) {
+        if (vm_vocab_load(&vocab, vocab_path, pad, unk, &err)) goto fail;
+    } else if (stored_vocab(model, &vocab, pad, unk, &tok_kind, &tok, case_given, punct_given, &err)) {
+        goto fail;
+    }
+    if (vm_tokenizer_for_vocab(&tok, &vocab, tok_kind, vocab_path ? vocab_path : model, &err)) goto fail;
     to.pad_id = vocab.pad_id;
     int64_t keep_ids[8];
     to.n_keep_ids = vm_vocab_special_ids(&vocab, keep_ids, 8);
