@@ -197,7 +197,7 @@ static void test_lime_sampling(void) {
     o.samples = 500;
     struct vm_lime l, l2;
     struct vm_error err = {0};
-    CHECK_MSG(!vm_lime_explain(&c, ids, n, 1, vm_explain_example_seed(1, 17), &o, &l, &err), "%s", err.msg);
+    CHECK_MSG(!vm_lime_explain(&c, ids, n, NULL, 1, vm_explain_example_seed(1, 17), &o, &l, &err), "%s", err.msg);
     CHECK(l.d == 5 && l.feature_of[0] == 0 && l.feature_of[3] == 0 && l.feature_of[5] == 4);
     CHECK(t.n_rec == 500 && c.forward_passes == 500 && c.runs == (500 + 6) / 7);
     CHECK(t.last_T == n);
@@ -224,12 +224,12 @@ static void test_lime_sampling(void) {
     t2.rec = NULL;
     struct vm_classifier c2;
     toy_classifier(&c2, &t2, 64);
-    CHECK(!vm_lime_explain(&c2, ids, n, 1, vm_explain_example_seed(1, 17), &o, &l2, &err));
+    CHECK(!vm_lime_explain(&c2, ids, n, NULL, 1, vm_explain_example_seed(1, 17), &o, &l2, &err));
     same = l2.intercept == l.intercept;
     for (int j = 0; j < 5; j++) same &= l2.weight[j] == l.weight[j];
     CHECK(same);
     vm_lime_free(&l2);
-    CHECK(!vm_lime_explain(&c2, ids, n, 1, vm_explain_example_seed(1, 18), &o, &l2, &err));
+    CHECK(!vm_lime_explain(&c2, ids, n, NULL, 1, vm_explain_example_seed(1, 18), &o, &l2, &err));
     CHECK(l2.seed != l.seed);
     /* the "for" list: positive weights, descending */
     int32_t order[5];
@@ -243,7 +243,7 @@ static void test_lime_sampling(void) {
     free(t.rec);
     free(t.rec_len);
     /* no tokens */
-    CHECK(vm_lime_explain(&c2, ids, 0, 1, 1, &o, &l2, &err) == VM_EINVAL);
+    CHECK(vm_lime_explain(&c2, ids, 0, NULL, 1, 1, &o, &l2, &err) == VM_EINVAL);
 }
 
 /* ---- (c) AOPC ---- */
@@ -301,7 +301,7 @@ static void test_shapley(void) {
     toy_classifier(&c, &t, 50);
     struct vm_shapley s;
     struct vm_error err = {0};
-    CHECK_MSG(!vm_shapley_explain(&c, ids, n, 1, vm_explain_example_seed(3, 0), 40, &s, &err), "%s", err.msg);
+    CHECK_MSG(!vm_shapley_explain(&c, ids, n, NULL, 1, vm_explain_example_seed(3, 0), 40, &s, &err), "%s", err.msg);
     CHECK(c.forward_passes == 2 + 40 * (n - 1));
     double worst = 0, sum = 0;
     for (int p = 0; p < 40; p++) worst = fmax(worst, fabs(s.perm_sum[p] - (s.f_full - s.f_base)));
@@ -317,21 +317,21 @@ static void test_shapley(void) {
     for (int i = 0; i < 64; i++) ta.a[i] = 0.01 * ((i * 3) % 11) - 0.05;
     ta.a[0] = 0;
     toy_classifier(&c, &ta, 16);
-    CHECK(!vm_shapley_explain(&c, ids, n, 1, 99, 25, &s, &err));
+    CHECK(!vm_shapley_explain(&c, ids, n, NULL, 1, 99, 25, &s, &err));
     worst = 0;
     for (int i = 0; i < n; i++) worst = fmax(worst, fabs(s.phi[i] - ta.a[ids[i]]));
     CHECK_MSG(worst < 1e-6, "additive Shapley off by %g", worst);
     /* a one-token text */
     vm_shapley_free(&s);
-    CHECK(!vm_shapley_explain(&c, ids + 1, 1, 1, 99, 10, &s, &err));
+    CHECK(!vm_shapley_explain(&c, ids + 1, 1, NULL, 1, 99, 10, &s, &err));
     CHECK(fabs(s.phi[0] - ta.a[ids[1]]) < 1e-6);
     vm_shapley_free(&s);
     /* determinism */
     struct vm_shapley s1, s2;
     toy_classifier(&c, &t, 50);
-    CHECK(!vm_shapley_explain(&c, ids, n, 1, 7, 30, &s1, &err));
+    CHECK(!vm_shapley_explain(&c, ids, n, NULL, 1, 7, 30, &s1, &err));
     toy_classifier(&c, &t, 13);
-    CHECK(!vm_shapley_explain(&c, ids, n, 1, 7, 30, &s2, &err));
+    CHECK(!vm_shapley_explain(&c, ids, n, NULL, 1, 7, 30, &s2, &err));
     bool same = true;
     for (int i = 0; i < n; i++) same &= s1.phi[i] == s2.phi[i];
     CHECK(same);
@@ -355,14 +355,14 @@ static void test_posthoc(void) {
     /* full sum -0.1 -> class 0. Importance ranks 2, 3 (tie: earlier first), then 1, then 4 */
     double imp[] = {0.8, 0.8, 0.5, 0.1};
     uint8_t match[6];
-    CHECK(!vm_posthoc_text(&c, ids, 4, imp, 6, -1, match, &err));
+    CHECK(!vm_posthoc_text(&c, ids, 4, NULL, imp, 6, -1, match, &err));
     /* k=1 keeps {2}: -0.6 -> 0 match; k=2 {2,3} -> match; k=3 {2,3,1}: -0.2 -> match;
      * k >= 4 keeps everything -> match */
     CHECK(match[0] == 1 && match[1] == 1 && match[2] == 1 && match[3] == 1 && match[4] == 1 && match[5] == 1);
     double imp2[] = {0.1, 0.2, 0.9, 0.3};
     /* ranks 1 (0.9), then 4, 3, 2: k=1 {1}: +1 -> class 1, mismatch; k=2 {1,4}: mismatch;
      * k=3 {1,4,3}: 0.5 -> mismatch */
-    CHECK(!vm_posthoc_text(&c, ids, 4, imp2, 4, -1, match, &err));
+    CHECK(!vm_posthoc_text(&c, ids, 4, NULL, imp2, 4, -1, match, &err));
     CHECK(match[0] == 0 && match[1] == 0 && match[2] == 0 && match[3] == 1);
     /* the pad id fills the removed positions in place (same length) */
     struct toy tr = t;
@@ -371,7 +371,7 @@ static void test_posthoc(void) {
     tr.rec = malloc(sizeof(int32_t) * 64);
     tr.rec_len = malloc(sizeof(int32_t) * 16);
     toy_classifier(&c, &tr, 512);
-    CHECK(!vm_posthoc_text(&c, ids, 4, imp2, 2, 0, match, &err));
+    CHECK(!vm_posthoc_text(&c, ids, 4, NULL, imp2, 2, 0, match, &err));
     CHECK(tr.n_rec == 2); /* full_pred given: only k = 1, 2 are run */
     CHECK(tr.rec_len[0] == 4 && tr.rec[0] == 0 && tr.rec[1] == 0 && tr.rec[2] == 1 && tr.rec[3] == 0);
     CHECK(tr.rec[4] == 0 && tr.rec[5] == 0 && tr.rec[6] == 1 && tr.rec[7] == 4);
@@ -435,8 +435,8 @@ static void test_feeder_backend(void) {
     o.samples = 300;
     struct vm_lime l;
     struct vm_shapley s;
-    CHECK_MSG(!vm_lime_explain(&c, buf[5], lens[5], 2, 5, &o, &l, &err), "%s", err.msg);
-    CHECK_MSG(!vm_shapley_explain(&c, buf[5], lens[5], 2, 5, 20, &s, &err), "%s", err.msg);
+    CHECK_MSG(!vm_lime_explain(&c, buf[5], lens[5], NULL, 2, 5, &o, &l, &err), "%s", err.msg);
+    CHECK_MSG(!vm_shapley_explain(&c, buf[5], lens[5], NULL, 2, 5, 20, &s, &err), "%s", err.msg);
     double sum = 0;
     for (int i = 0; i < s.n; i++) sum += s.phi[i];
     CHECK(fabs(sum - (s.f_full - s.f_base)) < 1e-6);
