@@ -238,8 +238,8 @@ int32_t vm_lime_word_features(const int32_t *ids, int32_t n, const int32_t *word
     if (!word_of) return vm_lime_features(ids, n, feature_of, feature_id);
     int32_t d = 0;
     /* first[f]: the first position of feature f's first occurrence (its piece sequence) */
+    for (int32_t i = 0; i < n; i++) feature_of[i] = -1;
     for (int32_t i = 0; i < n; i++) {
-        feature_of[i] = -1;
         if (word_of[i] < 0 || (i > 0 && word_of[i - 1] == word_of[i])) continue;
         int32_t len = 1;
         while (i + len < n && word_of[i + len] == word_of[i]) len++;

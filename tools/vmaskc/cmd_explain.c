@@ -169,6 +169,7 @@ struct xmodel {
     int64_t *word_freq;
     int64_t n_words;
     double pearson;
+    struct vm_word_table wt; /* WordPiece: the whole words behind words / word_q / word_freq */
 };
 
 static void xex_free(struct xex *e) {
@@ -195,6 +196,7 @@ static void xmodel_free(struct xmodel *xm, int64_t n_sel) {
     free(xm->words);
     free(xm->word_q);
     free(xm->word_freq);
+    vm_word_table_free(&xm->wt);
     if (xm->clf_ok) vm_classifier_free(&xm->clf);
     if (xm->data_ok) vm_dataset_free(&xm->data);
     if (xm->loaded) vm_text_model_free(&xm->tm);
@@ -646,8 +648,47 @@ static enum vm_status write_report(const struct xcfg *c, struct xmodel *const *x
     return vm_report_write_html(&r, path, err);
 }
 
+/* A WordPiece model's global view is over whole words: each word of the corpus (or the data) with
+ * the mean importance of its pieces, frequency-weighted (vm_word_table_build). */
+static enum vm_status global_whole_words(const struct xcfg *c, struct xmodel *xm, struct vm_error *err) {
+    const struct vm_vocab *v = &xm->tm.vocab;
+    double *imp = vm_malloc(sizeof(double) * (size_t)v->n, err);
+    if (!imp) return VM_ENOMEM;
+    for (int32_t id = 0; id < v->n; id++) imp[id] = vm_vocab_is_special(v, id) ? NAN : xm->imp[id];
+    enum vm_status s;
+    if (c->corpus) {
+        struct vm_dataset cd;
+        s = vm_dataset_load(&cd, c->corpus, v, &xm->tm.tok, 0, err);
+        if (!s) {
+            s = vm_word_table_build(&xm->tm.tok, v, cd.texts, cd.n, 0, imp, &xm->wt, err);
+            vm_dataset_free(&cd);
+        }
+    } else {
+        s = vm_word_table_build(&xm->tm.tok, v, xm->data.texts, xm->data.n, c->max_len, imp, &xm->wt, err);
+    }
+    free(imp);
+    if (s) return vm_error_prefix(err, "%s", c->corpus ? c->corpus : c->data);
+    int64_t n = xm->wt.n;
+    xm->words = vm_malloc(sizeof(char *) * (size_t)(n + 1), err);
+    xm->word_q = vm_malloc(sizeof(float) * (size_t)(n + 1), err);
+    xm->word_freq = vm_malloc(sizeof(int64_t) * (size_t)(n + 1), err);
+    if (!xm->words || !xm->word_q || !xm->word_freq) return VM_ENOMEM;
+    int64_t k = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (!isfinite(xm->wt.score[i])) continue;
+        xm->words[k] = xm->wt.words[i];
+        xm->word_q[k] = (float)xm->wt.score[i];
+        xm->word_freq[k] = xm->wt.freq[i];
+        k++;
+    }
+    xm->n_words = k;
+    xm->pearson = vm_cli_pearson_freq(xm->word_freq, xm->word_q, k, NULL);
+    return VM_OK;
+}
+
 /* Word list, importance and corpus frequency for the report's global view and Table 11. */
 static enum vm_status global_words(const struct xcfg *c, struct xmodel *xm, struct vm_error *err) {
+    if (xm->tm.tok.kind == VM_TOKENIZER_WORDPIECE) return global_whole_words(c, xm, err);
     const struct vm_vocab *v = &xm->tm.vocab;
     int64_t *freq_id = vm_calloc((size_t)v->n, sizeof *freq_id, err);
     if (!freq_id) return VM_ENOMEM;
