@@ -1054,17 +1054,26 @@ static int64_t *select_examples(const struct xcfg *c, int64_t n, int64_t *n_sel,
 
 static void note_short_texts(const struct xcfg *c, const struct xmodel *xm, const int64_t *sel, int64_t n_sel) {
     int64_t short_k = 0, short_kmax = 0;
+    const char *unit = xm->tm.tok.kind == VM_TOKENIZER_WORDPIECE ? "words" : "tokens";
     for (int64_t i = 0; i < n_sel; i++) {
         int32_t len = vm_dataset_len(&xm->data, sel[i]);
+        if (xm->tm.tok.kind == VM_TOKENIZER_WORDPIECE) {
+            /* k counts words, not pieces */
+            struct vm_encoding enc;
+            struct vm_error err = {0};
+            if (!vm_text_encode(&xm->tm.tok, &xm->tm.vocab, xm->data.texts[sel[i]], c->max_len, false, &enc, &err))
+                len = vm_words_count(enc.word_of, enc.n);
+            vm_encoding_free(&enc);
+        }
         short_k += len < c->K;
         short_kmax += len < c->kmax;
     }
     if (short_k)
-        fprintf(stderr, "note: %lld of %lld texts have fewer than K = %d tokens; their AOPC sums the deletions that exist over K+1 (Nguyen 2018)\n",
-                (long long)short_k, (long long)n_sel, c->K);
+        fprintf(stderr, "note: %lld of %lld texts have fewer than K = %d %s; their AOPC sums the deletions that exist over K+1 (Nguyen 2018)\n",
+                (long long)short_k, (long long)n_sel, c->K, unit);
     if (short_kmax && xm->posthoc)
-        fprintf(stderr, "note: %lld of %lld texts have fewer than %d tokens; post-hoc accuracy keeps such a text whole for k beyond its length\n",
-                (long long)short_kmax, (long long)n_sel, c->kmax);
+        fprintf(stderr, "note: %lld of %lld texts have fewer than %d %s; post-hoc accuracy keeps such a text whole for k beyond its length\n",
+                (long long)short_kmax, (long long)n_sel, c->kmax, unit);
 }
 
 static int finish(const struct xcfg *c, struct xmodel *const *xms, int n_models, const int64_t *sel, int64_t n_sel, const char *title) {
