@@ -213,6 +213,52 @@ int32_t vm_lime_features(const int32_t *ids, int32_t n, int32_t *feature_of, int
     return d;
 }
 
+int32_t vm_words_count(const int32_t *word_of, int32_t n) {
+    if (!word_of) return n;
+    int32_t m = 0;
+    for (int32_t i = 0; i < n; i++)
+        if (word_of[i] + 1 > m) m = word_of[i] + 1;
+    return m;
+}
+
+/* Positions of each word, CSR: the positions of word w are pos[start[w] .. start[w+1]), in text
+ * order. start [m + 1], pos [n]. */
+static void word_positions(const int32_t *word_of, int32_t n, int32_t m, int32_t *start, int32_t *pos) {
+    for (int32_t w = 0; w <= m; w++) start[w] = 0;
+    for (int32_t i = 0; i < n; i++)
+        if (word_of[i] >= 0) start[word_of[i] + 1]++;
+    for (int32_t w = 0; w < m; w++) start[w + 1] += start[w];
+    for (int32_t i = 0; i < n; i++)
+        if (word_of[i] >= 0) pos[start[word_of[i]]++] = i;
+    for (int32_t w = m; w > 0; w--) start[w] = start[w - 1];
+    start[0] = 0;
+}
+
+int32_t vm_lime_word_features(const int32_t *ids, int32_t n, const int32_t *word_of, int32_t *feature_of, int32_t *feature_id) {
+    if (!word_of) return vm_lime_features(ids, n, feature_of, feature_id);
+    int32_t d = 0;
+    /* first[f]: the first position of feature f's first occurrence (its piece sequence) */
+    for (int32_t i = 0; i < n; i++) feature_of[i] = -1;
+    for (int32_t i = 0; i < n; i++) {
+        if (word_of[i] < 0 || (i > 0 && word_of[i - 1] == word_of[i])) continue;
+        int32_t len = 1;
+        while (i + len < n && word_of[i + len] == word_of[i]) len++;
+        int32_t f = -1;
+        for (int32_t j = 0; j < d && f < 0; j++) { /* d is at most a few hundred */
+            int32_t p = feature_id[j], plen = 1;
+            while (p + plen < n && word_of[p + plen] == word_of[p]) plen++;
+            if (plen == len && !memcmp(ids + p, ids + i, sizeof(int32_t) * (size_t)len)) f = j;
+        }
+        if (f < 0) {
+            f = d;
+            feature_id[d++] = i;
+        }
+        for (int32_t k = 0; k < len; k++) feature_of[i + k] = f;
+    }
+    for (int32_t j = 0; j < d; j++) feature_id[j] = ids[feature_id[j]];
+    return d;
+}
+
 void vm_lime_sample(int32_t N, int32_t d, uint64_t seed, uint8_t *Z) {
     struct vm_rng r;
     vm_rng_init(&r, seed);
@@ -330,11 +376,12 @@ static int32_t lime_build(const void *ctx, int64_t s, int32_t *out) {
     const uint8_t *z = ls->Z + (size_t)s * (size_t)ls->d;
     int32_t len = 0;
     for (int32_t i = 0; i < ls->n; i++)
-        if (z[ls->feature_of[i]]) out[len++] = ls->ids[i];
+        if (ls->feature_of[i] < 0 || z[ls->feature_of[i]]) out[len++] = ls->ids[i];
     return len;
 }
 
-enum vm_status vm_lime_explain(struct vm_classifier *c, const int32_t *ids, int32_t n, int32_t target, uint64_t example_seed,
+enum vm_status vm_lime_explain(struct vm_classifier *c, const int32_t *ids, int32_t n, const int32_t *word_of, int32_t target,
+                               uint64_t example_seed,
                                const struct vm_lime_opts *o, struct vm_lime *out, struct vm_error *err) {
     memset(out, 0, sizeof *out);
     if (n < 1) return vm_errorf(err, VM_EINVAL, "LIME: the text has no tokens");
@@ -351,7 +398,11 @@ enum vm_status vm_lime_explain(struct vm_classifier *c, const int32_t *ids, int3
         vm_lime_free(out);
         return VM_ENOMEM;
     }
-    int32_t d = out->d = vm_lime_features(ids, n, out->feature_of, out->feature_id);
+    int32_t d = out->d = vm_lime_word_features(ids, n, word_of, out->feature_of, out->feature_id);
+    if (d < 1) {
+        vm_lime_free(out);
+        return vm_errorf(err, VM_EINVAL, "LIME: the text has no words, only [CLS] and [SEP]");
+    }
     out->weight = vm_calloc((size_t)d, sizeof(double), err);
     uint8_t *Z = vm_malloc((size_t)N * (size_t)d, err);
     double *y = vm_malloc(sizeof(double) * (size_t)N, err), *pi = vm_malloc(sizeof(double) * (size_t)N, err);
@@ -437,77 +488,95 @@ void vm_shapley_free(struct vm_shapley *s) {
 
 struct shapley_stream {
     const int32_t *ids;
-    int32_t n;
+    int32_t n;            /* ids */
+    int32_t m;            /* words = features */
     int32_t pad;
-    const int32_t *perm; /* [P, n] */
+    const int32_t *word_of; /* [n] or NULL (word = position) */
+    const int32_t *wstart, *wpos; /* word -> positions (word_positions), NULL with word_of */
+    const int32_t *perm;  /* [P, m] */
 };
 
-/* s = 0: all pad; s = 1: the full text; s = 2 + p (n - 1) + (j - 1): permutation p's first j tokens */
+/* s = 0: every word padded; s = 1: the full text; s = 2 + p (m - 1) + (j - 1): permutation p's
+ * first j words present. Positions outside every word ([CLS], [SEP]) are always present. */
 static int32_t shapley_build(const void *ctx, int64_t s, int32_t *out) {
     const struct shapley_stream *st = ctx;
-    int32_t n = st->n;
+    int32_t n = st->n, m = st->m;
     if (s == 1) {
         memcpy(out, st->ids, sizeof(int32_t) * (size_t)n);
         return n;
     }
-    for (int32_t i = 0; i < n; i++) out[i] = st->pad;
+    for (int32_t i = 0; i < n; i++) out[i] = st->word_of && st->word_of[i] < 0 ? st->ids[i] : st->pad;
     if (s == 0) return n;
-    int64_t p = (s - 2) / (n - 1), j = (s - 2) % (n - 1) + 1;
-    const int32_t *perm = st->perm + p * n;
-    for (int64_t k = 0; k < j; k++) out[perm[k]] = st->ids[perm[k]];
+    int64_t p = (s - 2) / (m - 1), j = (s - 2) % (m - 1) + 1;
+    const int32_t *perm = st->perm + p * m;
+    for (int64_t k = 0; k < j; k++) {
+        int32_t w = perm[k];
+        if (!st->word_of) {
+            out[w] = st->ids[w];
+            continue;
+        }
+        for (int32_t q = st->wstart[w]; q < st->wstart[w + 1]; q++) out[st->wpos[q]] = st->ids[st->wpos[q]];
+    }
     return n;
 }
 
-enum vm_status vm_shapley_explain(struct vm_classifier *c, const int32_t *ids, int32_t n, int32_t target, uint64_t example_seed,
-                                  int32_t permutations, struct vm_shapley *out, struct vm_error *err) {
+enum vm_status vm_shapley_explain(struct vm_classifier *c, const int32_t *ids, int32_t n, const int32_t *word_of, int32_t target,
+                                  uint64_t example_seed, int32_t permutations, struct vm_shapley *out, struct vm_error *err) {
     memset(out, 0, sizeof *out);
     if (n < 1) return vm_errorf(err, VM_EINVAL, "SampleShapley: the text has no tokens");
     if (target < 0 || target >= c->n_classes) return vm_errorf(err, VM_EINVAL, "SampleShapley: class %d out of range", target);
     if (permutations < 1) return vm_errorf(err, VM_EINVAL, "SampleShapley: %d permutations (at least 1)", permutations);
+    int32_t m = vm_words_count(word_of, n);
+    if (m < 1) return vm_errorf(err, VM_EINVAL, "SampleShapley: the text has no words, only [CLS] and [SEP]");
     int32_t P = permutations;
-    out->n = n;
+    out->n = m;
     out->target = target;
     out->permutations = P;
     out->seed = shapley_seed(example_seed);
-    out->phi = vm_calloc((size_t)n, sizeof(double), err);
+    out->phi = vm_calloc((size_t)m, sizeof(double), err);
     out->perm_sum = vm_calloc((size_t)P, sizeof(double), err);
-    int32_t *perm = vm_malloc(sizeof(int32_t) * (size_t)P * (size_t)n, err);
-    int64_t total = 2 + (int64_t)P * (n - 1);
+    int32_t *perm = vm_malloc(sizeof(int32_t) * (size_t)P * (size_t)m, err);
+    int32_t *wstart = word_of ? vm_malloc(sizeof(int32_t) * (size_t)(m + 1), err) : NULL;
+    int32_t *wpos = word_of ? vm_malloc(sizeof(int32_t) * (size_t)n, err) : NULL;
+    int64_t total = 2 + (int64_t)P * (m - 1);
     double *y = vm_malloc(sizeof(double) * (size_t)total, err);
     enum vm_status s = VM_OK;
-    if (!out->phi || !out->perm_sum || !perm || !y) s = VM_ENOMEM;
+    if (!out->phi || !out->perm_sum || !perm || !y || (word_of && (!wstart || !wpos))) s = VM_ENOMEM;
     if (!s) {
+        if (word_of) word_positions(word_of, n, m, wstart, wpos);
         struct vm_rng r;
         vm_rng_init(&r, out->seed);
         for (int32_t p = 0; p < P; p++) {
-            int32_t *q = perm + (size_t)p * (size_t)n;
-            for (int32_t i = 0; i < n; i++) q[i] = i;
-            for (int32_t i = n - 1; i > 0; i--) {
+            int32_t *q = perm + (size_t)p * (size_t)m;
+            for (int32_t i = 0; i < m; i++) q[i] = i;
+            for (int32_t i = m - 1; i > 0; i--) {
                 int32_t k = (int32_t)vm_rng_below(&r, (uint64_t)i + 1);
                 int32_t t = q[i];
                 q[i] = q[k];
                 q[k] = t;
             }
         }
-        struct shapley_stream st = {ids, n, c->pad_id, perm};
+        struct shapley_stream st = {ids, n, m, c->pad_id, word_of, wstart, wpos, perm};
         s = eval_stream(c, total, text_T(c, n), shapley_build, &st, target, y, err);
     }
     if (!s) {
         out->f_base = y[0];
         out->f_full = y[1];
         for (int32_t p = 0; p < P; p++) {
-            const int32_t *q = perm + (size_t)p * (size_t)n;
+            const int32_t *q = perm + (size_t)p * (size_t)m;
             double prev = out->f_base;
-            for (int32_t j = 1; j <= n; j++) {
-                double cur = j == n ? out->f_full : y[2 + (int64_t)p * (n - 1) + (j - 1)];
+            for (int32_t j = 1; j <= m; j++) {
+                double cur = j == m ? out->f_full : y[2 + (int64_t)p * (m - 1) + (j - 1)];
                 out->phi[q[j - 1]] += cur - prev;
                 out->perm_sum[p] += cur - prev;
                 prev = cur;
             }
         }
-        for (int32_t i = 0; i < n; i++) out->phi[i] /= P;
+        for (int32_t i = 0; i < m; i++) out->phi[i] /= P;
     }
     free(perm);
+    free(wstart);
+    free(wpos);
     free(y);
     if (s) {
         vm_shapley_free(out);
@@ -561,30 +630,36 @@ double vm_aopc_value(const double *delta, int32_t steps, int32_t k) {
 
 /* ---- post-hoc accuracy ---- */
 
-enum vm_status vm_posthoc_text(struct vm_classifier *c, const int32_t *ids, int32_t n, const double *importance, int32_t kmax,
-                               int32_t full_pred, uint8_t *match, struct vm_error *err) {
+enum vm_status vm_posthoc_text(struct vm_classifier *c, const int32_t *ids, int32_t n, const int32_t *word_of, const double *importance,
+                               int32_t kmax, int32_t full_pred, uint8_t *match, struct vm_error *err) {
     if (n < 1) return vm_errorf(err, VM_EINVAL, "post-hoc accuracy: the text has no tokens");
     int32_t T = text_T(c, n);
-    /* row 0: the full text (only when full_pred is not given); rows 1..: k = 1 .. min(kmax, n - 1) */
-    int32_t m = kmax < n - 1 ? kmax : n - 1;
+    int32_t nw = vm_words_count(word_of, n);
+    /* row 0: the full text (only when full_pred is not given); rows 1..: k = 1 .. min(kmax, nw - 1) */
+    int32_t m = kmax < nw - 1 ? kmax : nw - 1;
     if (m < 0) m = 0;
     int64_t rows = m + 1;
     int32_t *buf = vm_malloc(sizeof(int32_t) * (size_t)rows * (size_t)n, err);
-    int32_t *order = vm_malloc(sizeof(int32_t) * (size_t)n, err);
+    int32_t *order = vm_malloc(sizeof(int32_t) * (size_t)(nw > 0 ? nw : 1), err);
+    uint8_t *kept = vm_calloc((size_t)(nw > 0 ? nw : 1), 1, err);
     const int32_t **seqs = vm_malloc(sizeof *seqs * (size_t)rows, err);
     int32_t *lens = vm_malloc(sizeof *lens * (size_t)rows, err);
     float *probs = vm_malloc(sizeof(float) * (size_t)rows * (size_t)c->n_classes, err);
     enum vm_status s = VM_OK;
-    if (!buf || !order || !seqs || !lens || !probs) s = VM_ENOMEM;
+    if (!buf || !order || !kept || !seqs || !lens || !probs) s = VM_ENOMEM;
     if (!s) {
-        vm_rank_positions(importance, n, order);
+        vm_rank_positions(importance, nw, order);
         memcpy(buf, ids, sizeof(int32_t) * (size_t)n);
         seqs[0] = buf;
         lens[0] = n;
         for (int32_t k = 1; k <= m; k++) {
+            /* the top-k words keep every piece; [CLS] / [SEP] (word -1) stay in place */
+            kept[order[k - 1]] = 1;
             int32_t *seq = buf + (size_t)k * (size_t)n;
-            for (int32_t i = 0; i < n; i++) seq[i] = c->pad_id;
-            for (int32_t j = 0; j < k; j++) seq[order[j]] = ids[order[j]];
+            for (int32_t i = 0; i < n; i++) {
+                int32_t w = word_of ? word_of[i] : i;
+                seq[i] = w < 0 || kept[w] ? ids[i] : c->pad_id;
+            }
             seqs[k] = seq;
             lens[k] = n;
         }
@@ -598,8 +673,166 @@ enum vm_status vm_posthoc_text(struct vm_classifier *c, const int32_t *ids, int3
     }
     free(buf);
     free(order);
+    free(kept);
     free(seqs);
     free(lens);
     free(probs);
     return s ? vm_error_prefix(err, "post-hoc accuracy") : VM_OK;
+}
+
+void vm_word_mean(const double *score, const int32_t *word_of, int32_t n, int32_t n_words, double *out) {
+    for (int32_t w = 0; w < n_words; w++) out[w] = 0;
+    if (!word_of) {
+        for (int32_t i = 0; i < n && i < n_words; i++) out[i] = score[i];
+        return;
+    }
+    for (int32_t w = 0; w < n_words; w++) out[w] = NAN;
+    /* a word's pieces are contiguous (as vm_text_encode gives them): one run per word */
+    for (int32_t i = 0; i < n;) {
+        int32_t w = word_of[i], j = i;
+        double sum = 0;
+        int32_t cnt = 0;
+        for (; j < n && word_of[j] == w; j++)
+            if (isfinite(score[j])) {
+                sum += score[j];
+                cnt++;
+            }
+        if (w >= 0 && w < n_words) out[w] = cnt ? sum / cnt : NAN;
+        i = j;
+    }
+}
+
+/* ---- global importance per whole word ---- */
+
+void vm_word_table_free(struct vm_word_table *wt) {
+    for (int64_t i = 0; i < wt->n; i++) {
+        free(wt->words[i]);
+        free(wt->pieces[i]);
+    }
+    free(wt->words);
+    free(wt->pieces);
+    free(wt->score);
+    free(wt->freq);
+    free(wt->hash);
+    memset(wt, 0, sizeof *wt);
+}
+
+static uint64_t fnv1a(const char *s) {
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+    return h;
+}
+
+/* The slot of word text t: its entry, or the empty slot where it goes. */
+static int64_t *wt_slot(struct vm_word_table *wt, const char *t) {
+    uint64_t mask = wt->hash_cap - 1;
+    for (uint64_t h = fnv1a(t) & mask;; h = (h + 1) & mask)
+        if (wt->hash[h] < 0 || !strcmp(wt->words[wt->hash[h]], t)) return &wt->hash[h];
+}
+
+static enum vm_status wt_grow(struct vm_word_table *wt, struct vm_error *err) {
+    if (wt->n + 1 <= wt->cap && (uint64_t)(wt->n + 1) * 2 <= wt->hash_cap) return VM_OK;
+    if (wt->n + 1 > wt->cap) {
+        int64_t cap = wt->cap ? 2 * wt->cap : 1024;
+        char **w = vm_realloc(wt->words, sizeof(char *) * (size_t)cap, err);
+        if (!w) return VM_ENOMEM;
+        wt->words = w;
+        char **p = vm_realloc(wt->pieces, sizeof(char *) * (size_t)cap, err);
+        if (!p) return VM_ENOMEM;
+        wt->pieces = p;
+        double *sc = vm_realloc(wt->score, sizeof(double) * (size_t)cap, err);
+        if (!sc) return VM_ENOMEM;
+        wt->score = sc;
+        int64_t *f = vm_realloc(wt->freq, sizeof(int64_t) * (size_t)cap, err);
+        if (!f) return VM_ENOMEM;
+        wt->freq = f;
+        wt->cap = cap;
+    }
+    if ((uint64_t)(wt->n + 1) * 2 > wt->hash_cap) {
+        uint64_t hc = wt->hash_cap ? 2 * wt->hash_cap : 4096;
+        int64_t *h = vm_malloc(sizeof(int64_t) * hc, err);
+        if (!h) return VM_ENOMEM;
+        free(wt->hash);
+        wt->hash = h;
+        wt->hash_cap = hc;
+        for (uint64_t i = 0; i < hc; i++) h[i] = -1;
+        for (int64_t i = 0; i < wt->n; i++) *wt_slot(wt, wt->words[i]) = i;
+    }
+    return VM_OK;
+}
+
+/* Adds one occurrence of the word made of pieces[0..len) with ids[0..len). */
+static enum vm_status wt_add(struct vm_word_table *wt, char *const *pieces, const int32_t *ids, int32_t len, const double *id_score,
+                             struct vm_error *err) {
+    size_t tl = 0, pl = 0;
+    for (int32_t k = 0; k < len; k++) {
+        tl += strlen(vm_piece_text(pieces[k], k > 0));
+        pl += strlen(pieces[k]) + 1;
+    }
+    char *text = vm_malloc(tl + 1, err);
+    if (!text) return VM_ENOMEM;
+    text[0] = 0;
+    for (int32_t k = 0; k < len; k++) strcat(text, vm_piece_text(pieces[k], k > 0));
+    double sum = 0;
+    int32_t cnt = 0;
+    for (int32_t k = 0; k < len; k++)
+        if (isfinite(id_score[ids[k]])) {
+            sum += id_score[ids[k]];
+            cnt++;
+        }
+    enum vm_status s = wt_grow(wt, err);
+    if (s) {
+        free(text);
+        return s;
+    }
+    int64_t *slot = wt_slot(wt, text);
+    if (*slot >= 0) {
+        free(text);
+        int64_t i = *slot;
+        /* the score accumulates the occurrences' sums here and is divided once at the end */
+        wt->score[i] += cnt ? sum / cnt : NAN;
+        wt->freq[i]++;
+        return VM_OK;
+    }
+    char *pj = vm_malloc(pl + 1, err);
+    if (!pj) {
+        free(text);
+        return VM_ENOMEM;
+    }
+    pj[0] = 0;
+    for (int32_t k = 0; k < len; k++) {
+        if (k) strcat(pj, " ");
+        strcat(pj, pieces[k]);
+    }
+    int64_t i = wt->n++;
+    wt->words[i] = text;
+    wt->pieces[i] = pj;
+    wt->score[i] = cnt ? sum / cnt : NAN;
+    wt->freq[i] = 1;
+    *slot = i;
+    return VM_OK;
+}
+
+enum vm_status vm_word_table_build(const struct vm_tokenizer *t, const struct vm_vocab *v, char *const *texts, int64_t n_texts,
+                                   int32_t max_len, const double *id_score, struct vm_word_table *out, struct vm_error *err) {
+    memset(out, 0, sizeof *out);
+    enum vm_status s = VM_OK;
+    for (int64_t x = 0; x < n_texts && !s; x++) {
+        struct vm_encoding e;
+        s = vm_text_encode(t, v, texts[x], max_len, true, &e, err);
+        for (int32_t i = 0; !s && i < e.n;) {
+            int32_t j = i;
+            /* the word tokenizer has no word_of: every token is a word */
+            if (e.word_of)
+                while (j < e.n && e.word_of[j] == e.word_of[i]) j++;
+            else j = i + 1;
+            if (!e.word_of || e.word_of[i] >= 0) s = wt_add(out, e.pieces + i, e.ids + i, j - i, id_score, err);
+            i = j;
+        }
+        vm_encoding_free(&e);
+        if (s) vm_error_prefix(err, "text %lld", (long long)x + 1);
+    }
+    for (int64_t i = 0; !s && i < out->n; i++) out->score[i] /= (double)out->freq[i];
+    if (s) vm_word_table_free(out);
+    return s;
 }

@@ -13,8 +13,14 @@
  * and SampleShapley derive their own streams; results do not depend on evaluation order, and the
  * seed is logged with each explanation. Nothing here prints.
  *
- * Shapes: n tokens of the text, d distinct tokens (LIME features), N LIME samples, P permutations,
- * C classes, K deletion steps.
+ * Words: the features are whole words. With a word vocabulary every id is a word (word_of NULL
+ * below). With WordPiece a word is several ids ("play ##ing"): the caller passes word_of [n] from
+ * vm_text_encode — the word of each id, 0 .. m-1 in text order, a word's pieces contiguous, -1 for
+ * [CLS] / [SEP]. Removing a word removes all its pieces; -1 positions are never features: LIME,
+ * SampleShapley and AOPC never remove them and post-hoc accuracy always keeps them in place.
+ *
+ * Shapes: n tokens (ids) of the text, m words, d distinct words (LIME features), N LIME samples,
+ * P permutations, C classes, K deletion steps.
  */
 #ifndef VM_EXPLAIN_H
 #define VM_EXPLAIN_H
@@ -71,6 +77,12 @@ uint64_t vm_rng_next(struct vm_rng *r);
 /* Uniform on {0, ..., n - 1}, n >= 1. */
 uint64_t vm_rng_below(struct vm_rng *r, uint64_t n);
 
+/* Words of a text: 1 + the largest word_of entry (n when word_of is NULL). */
+int32_t vm_words_count(const int32_t *word_of, int32_t n);
+/* Per-word mean of per-id scores (the mask method's word score: mean q of its pieces); non-finite
+ * scores are skipped, a word with none is NAN. word_of NULL copies score. out [n_words]. */
+void vm_word_mean(const double *score /* [n] */, const int32_t *word_of, int32_t n, int32_t n_words, double *out);
+
 /* ---- LIME for text (marcotcr/lime LimeTextExplainer defaults) ---- */
 
 struct vm_lime_opts {
@@ -82,9 +94,9 @@ void vm_lime_opts_default(struct vm_lime_opts *o);
 
 struct vm_lime {
     int32_t n;            /* tokens of the text */
-    int32_t d;            /* distinct tokens = features, ids in order of first occurrence */
-    int32_t *feature_of;  /* [n] position -> feature */
-    int32_t *feature_id;  /* [d] feature -> token id */
+    int32_t d;            /* distinct words = features, in order of first occurrence */
+    int32_t *feature_of;  /* [n] position -> feature, -1 for [CLS] / [SEP] */
+    int32_t *feature_id;  /* [d] feature -> token id (of a WordPiece word: its first piece) */
     double *weight;       /* [d] ridge weight of each feature for the explained class */
     double intercept;
     double score;         /* weighted R^2 of the surrogate on the samples */
@@ -99,6 +111,10 @@ void vm_lime_free(struct vm_lime *l);
  * <unk> the model sees) in first-occurrence order: feature_of [n], feature_id [n] (room for
  * n); returns d. */
 int32_t vm_lime_features(const int32_t *ids, int32_t n, int32_t *feature_of, int32_t *feature_id);
+/* The same over words (word_of NULL: vm_lime_features): one feature per distinct piece sequence
+ * (bow=True on whole words: "play ##ing" twice is one feature), feature_of -1 for [CLS] / [SEP]. */
+int32_t vm_lime_word_features(const int32_t *ids, int32_t n, const int32_t *word_of, int32_t *feature_of,
+                              int32_t *feature_id);
 
 /* The neighbourhood: Z [N, d] (1 = kept), row 0 all ones; for each later row the number of removed
  * features s ~ Uniform{1..d}, then s distinct features uniformly. Deterministic in seed. */
@@ -115,7 +131,8 @@ enum vm_status vm_ridge_fit(const double *X, int64_t N, int32_t d, const double 
                             double alpha, double *coef, double *intercept, struct vm_error *err);
 
 /* Explains ids[0..n) for class `target` (pass the predicted class; LIME's own default is label 1):
- * samples Z, deletes every occurrence of each removed token (bow=True: the text gets shorter and
+ * features are the distinct words (word_of, see the top), samples Z, deletes every occurrence of
+ * each removed word with all its pieces (bow=True: the text gets shorter and
  * is padded to max(n, min_len)), and regresses p(target) on Z with kernel weights. Every one of
  * the d features keeps its weight from this single alpha fit. LIME's default feature selection
  * (num_features = 10, 'auto' -> 'highest_weights': rank by an alpha = 0.01 fit, refit on the top
@@ -123,7 +140,7 @@ enum vm_status vm_ridge_fit(const double *X, int64_t N, int32_t d, const double 
  * while AOPC and the report want every feature's weight. Deviation, as recommended by the spec:
  * the features are the model's own tokens, not LIME's \W+ regex words. */
 enum vm_status vm_lime_explain(struct vm_classifier *c, const int32_t *ids, int32_t n,
-                               int32_t target, uint64_t example_seed,
+                               const int32_t *word_of, int32_t target, uint64_t example_seed,
                                const struct vm_lime_opts *o, struct vm_lime *out,
                                struct vm_error *err);
 
@@ -134,7 +151,7 @@ enum vm_status vm_lime_explain(struct vm_classifier *c, const int32_t *ids, int3
 #define VM_SHAPLEY_DEFAULT_PERMUTATIONS 238
 
 struct vm_shapley {
-    int32_t n;            /* features = token positions */
+    int32_t n;            /* features = word positions (m; token positions for a word vocabulary) */
     double *phi;          /* [n] mean marginal gain in p(target) */
     double *perm_sum;     /* [P] sum of one permutation's credits (= f_full - f_base) */
     double f_full, f_base;/* p(target) of the text and of the all-pad baseline */
@@ -144,12 +161,12 @@ struct vm_shapley {
 };
 void vm_shapley_free(struct vm_shapley *s);
 
-/* Each of P uniformly random permutations walks from the all-pad text (same length, pad id in
- * place of every token) to the full text, adding one token at a time, and credits each token with
- * the gain in p(target). The two ends are shared by all permutations, so the cost is
- * 2 + P (n - 1) forward passes. */
+/* Each of P uniformly random permutations of the m words walks from the all-pad text (same
+ * length, pad id in place of every piece of every word; [CLS] / [SEP] stay) to the full text,
+ * adding one word (all its pieces) at a time, and credits each word with the gain in p(target).
+ * The two ends are shared by all permutations, so the cost is 2 + P (m - 1) forward passes. */
 enum vm_status vm_shapley_explain(struct vm_classifier *c, const int32_t *ids, int32_t n,
-                                  int32_t target, uint64_t example_seed, int32_t permutations,
+                                  const int32_t *word_of, int32_t target, uint64_t example_seed, int32_t permutations,
                                   struct vm_shapley *out, struct vm_error *err);
 
 /* ---- rankings ---- */
@@ -164,7 +181,8 @@ int32_t vm_lime_top_features(const struct vm_lime *l, int32_t *order);
 
 /* Cumulative deletion: delta[k-1] = p0 - p(target | ids without the features order[0..k)), for
  * k = 1 .. min(K, n_order). A feature covers every position i with feature_of[i] == it
- * (feature_of NULL: features are positions). The shortened texts are padded to max(n, min_len).
+ * (feature_of NULL: features are positions): pass word_of to delete words with all their pieces,
+ * or LIME's feature_of; a -1 position ([CLS] / [SEP]) is never deleted. The shortened texts are padded to max(n, min_len).
  * *steps = min(K, n_order). */
 enum vm_status vm_aopc_deltas(struct vm_classifier *c, const int32_t *ids, int32_t n,
                               const int32_t *feature_of, const int32_t *order, int32_t n_order,
@@ -176,14 +194,38 @@ double vm_aopc_value(const double *delta, int32_t steps, int32_t k);
 
 /* ---- post-hoc accuracy ---- */
 
-/* Post-hoc accuracy terms of one text (L2X procedure): for k = 1..kmax, keep the k positions with
- * the highest importance (ties: earlier first), set every other position to the pad id (same
- * length, in place), and set match[k-1] = 1 when the argmax equals full_pred, the argmax on the
- * full text (full_pred < 0: computed here). k >= n keeps every token: the text is unchanged and
- * counts as a match without a run. */
-enum vm_status vm_posthoc_text(struct vm_classifier *c, const int32_t *ids, int32_t n,
-                               const double *importance /* [n] per position */, int32_t kmax,
+/* Post-hoc accuracy terms of one text (L2X procedure): for k = 1..kmax, keep the k words with
+ * the highest importance (ties: earlier first) with all their pieces, set every other word's pieces
+ * to the pad id (same length, in place; [CLS] / [SEP] stay), and set match[k-1] = 1 when the argmax
+ * equals full_pred, the argmax on the full text (full_pred < 0: computed here). k >= m keeps every
+ * word: the text is unchanged and counts as a match without a run. */
+enum vm_status vm_posthoc_text(struct vm_classifier *c, const int32_t *ids, int32_t n, const int32_t *word_of,
+                               const double *importance /* [m] per word */, int32_t kmax,
                                int32_t full_pred, uint8_t *match /* [kmax] */, struct vm_error *err);
+
+/* ---- global importance per whole word ---- */
+
+/* The distinct words of a corpus with a score: a word is a piece plus its following ## continuations
+ * as they occur in the texts (vm_text_encode's word_of; [CLS] / [SEP] are no words); with the word
+ * tokenizer every token is a word. A word's score is the frequency-weighted mean, over its
+ * occurrences, of the mean id_score of its pieces (for a VMASK model id_score = q: since q depends
+ * on the piece alone this is the mean q of the word's pieces; non-finite piece scores are skipped).
+ * Words are keyed by their text (the pieces joined without ##), in first-occurrence order. */
+struct vm_word_table {
+    int64_t n;
+    char **words;    /* [n] the word's text */
+    char **pieces;   /* [n] its pieces as the model sees them, space-separated ("play ##ing") */
+    double *score;   /* [n] */
+    int64_t *freq;   /* [n] occurrences in the texts */
+    /* building state */
+    int64_t cap;
+    int64_t *hash;
+    uint64_t hash_cap;
+};
+enum vm_status vm_word_table_build(const struct vm_tokenizer *t, const struct vm_vocab *v, char *const *texts,
+                                   int64_t n_texts, int32_t max_len, const double *id_score /* [v->n] */,
+                                   struct vm_word_table *out, struct vm_error *err);
+void vm_word_table_free(struct vm_word_table *wt);
 
 /* ---- helpers ---- */
 

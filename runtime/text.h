@@ -109,6 +109,12 @@ static inline int32_t vm_dataset_len(const struct vm_dataset *d, int64_t i) {
     return (int32_t)(d->start[i + 1] - d->start[i]);
 }
 
+/* A piece's share of its word's text: a continuation ("##ing", not the word's first piece) without
+ * its ##; anything else as is. */
+static inline const char *vm_piece_text(const char *piece, bool continuation) {
+    return continuation && piece[0] == '#' && piece[1] == '#' && piece[2] ? piece + 2 : piece;
+}
+
 /* The special tokens of a WordPiece (BERT) vocabulary that a word mask must never drop: [CLS],
  * [SEP] and [PAD], when the vocabulary has both [CLS] and [SEP]. Writes up to cap ids; returns how
  * many (0 for a word vocabulary). */

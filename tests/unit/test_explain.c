@@ -9,6 +9,11 @@
  *   (d) SampleShapley: every permutation's credits sum to f(x) - f(baseline), and an additive
  *       model's values are exact;
  *   (e) post-hoc accuracy on a toy model, ties by earlier position, k beyond the text;
+ *   (f) whole words of a WordPiece text: a toy model whose output depends on all pieces of one word
+ *       being present; LIME and SampleShapley have one feature per word, every perturbation keeps or
+ *       drops a word's pieces together, AOPC deletes all pieces of a word, post-hoc accuracy keeps
+ *       [CLS] / [SEP] in place, the mask's word score is the mean of its pieces, and the corpus word
+ *       table joins pieces into words;
  *   and the feeder backend on a compiled fixture CNN: a text's probabilities do not depend on the
  *   other texts of its batch or on the chunking.
  * Toy models are C functions behind struct vm_classifier.
@@ -34,7 +39,8 @@ static const char *src_dir = VM_SOURCE_DIR;
 /* ---- toy classifiers ---- */
 
 struct toy {
-    int kind;           /* 0 Nguyen's rules, 1 additive, 2 additive + interaction, 3 sign of a sum */
+    int kind;           /* 0 Nguyen's rules, 1 additive, 2 additive + interaction, 3 sign of a sum,
+                         * 4 the word 20 21 22 (all three pieces, in a row) */
     double a[64];       /* per-id contribution */
     /* recording (kind-independent): every sequence seen, in order */
     int32_t *rec;       /* [cap, rec_T] */
@@ -62,7 +68,11 @@ static enum vm_status toy_run(struct vm_classifier *c, const int32_t *const *seq
             t->rec_len[t->n_rec++] = len;
         }
         double p1 = 0.5;
-        if (t->kind == 0) {
+        if (t->kind == 4) {
+            p1 = 0.1;
+            for (int32_t i = 0; i + 2 < len; i++)
+                if (s[i] == 20 && s[i + 1] == 21 && s[i + 2] == 22) p1 = 0.9;
+        } else if (t->kind == 0) {
             /* Nguyen's mock_pipeline_prob: 'test' -> 1, 'a' -> 0.8, '125' -> 0.7, else 0.5 */
             p1 = has(s, len, 13) ? 1.0 : has(s, len, 12) ? 0.8 : has(s, len, 15) ? 0.7 : 0.5;
         } else {
@@ -197,7 +207,7 @@ static void test_lime_sampling(void) {
     o.samples = 500;
     struct vm_lime l, l2;
     struct vm_error err = {0};
-    CHECK_MSG(!vm_lime_explain(&c, ids, n, 1, vm_explain_example_seed(1, 17), &o, &l, &err), "%s", err.msg);
+    CHECK_MSG(!vm_lime_explain(&c, ids, n, NULL, 1, vm_explain_example_seed(1, 17), &o, &l, &err), "%s", err.msg);
     CHECK(l.d == 5 && l.feature_of[0] == 0 && l.feature_of[3] == 0 && l.feature_of[5] == 4);
     CHECK(t.n_rec == 500 && c.forward_passes == 500 && c.runs == (500 + 6) / 7);
     CHECK(t.last_T == n);
@@ -224,12 +234,12 @@ static void test_lime_sampling(void) {
     t2.rec = NULL;
     struct vm_classifier c2;
     toy_classifier(&c2, &t2, 64);
-    CHECK(!vm_lime_explain(&c2, ids, n, 1, vm_explain_example_seed(1, 17), &o, &l2, &err));
+    CHECK(!vm_lime_explain(&c2, ids, n, NULL, 1, vm_explain_example_seed(1, 17), &o, &l2, &err));
     same = l2.intercept == l.intercept;
     for (int j = 0; j < 5; j++) same &= l2.weight[j] == l.weight[j];
     CHECK(same);
     vm_lime_free(&l2);
-    CHECK(!vm_lime_explain(&c2, ids, n, 1, vm_explain_example_seed(1, 18), &o, &l2, &err));
+    CHECK(!vm_lime_explain(&c2, ids, n, NULL, 1, vm_explain_example_seed(1, 18), &o, &l2, &err));
     CHECK(l2.seed != l.seed);
     /* the "for" list: positive weights, descending */
     int32_t order[5];
@@ -243,7 +253,7 @@ static void test_lime_sampling(void) {
     free(t.rec);
     free(t.rec_len);
     /* no tokens */
-    CHECK(vm_lime_explain(&c2, ids, 0, 1, 1, &o, &l2, &err) == VM_EINVAL);
+    CHECK(vm_lime_explain(&c2, ids, 0, NULL, 1, 1, &o, &l2, &err) == VM_EINVAL);
 }
 
 /* ---- (c) AOPC ---- */
@@ -301,7 +311,7 @@ static void test_shapley(void) {
     toy_classifier(&c, &t, 50);
     struct vm_shapley s;
     struct vm_error err = {0};
-    CHECK_MSG(!vm_shapley_explain(&c, ids, n, 1, vm_explain_example_seed(3, 0), 40, &s, &err), "%s", err.msg);
+    CHECK_MSG(!vm_shapley_explain(&c, ids, n, NULL, 1, vm_explain_example_seed(3, 0), 40, &s, &err), "%s", err.msg);
     CHECK(c.forward_passes == 2 + 40 * (n - 1));
     double worst = 0, sum = 0;
     for (int p = 0; p < 40; p++) worst = fmax(worst, fabs(s.perm_sum[p] - (s.f_full - s.f_base)));
@@ -317,21 +327,21 @@ static void test_shapley(void) {
     for (int i = 0; i < 64; i++) ta.a[i] = 0.01 * ((i * 3) % 11) - 0.05;
     ta.a[0] = 0;
     toy_classifier(&c, &ta, 16);
-    CHECK(!vm_shapley_explain(&c, ids, n, 1, 99, 25, &s, &err));
+    CHECK(!vm_shapley_explain(&c, ids, n, NULL, 1, 99, 25, &s, &err));
     worst = 0;
     for (int i = 0; i < n; i++) worst = fmax(worst, fabs(s.phi[i] - ta.a[ids[i]]));
     CHECK_MSG(worst < 1e-6, "additive Shapley off by %g", worst);
     /* a one-token text */
     vm_shapley_free(&s);
-    CHECK(!vm_shapley_explain(&c, ids + 1, 1, 1, 99, 10, &s, &err));
+    CHECK(!vm_shapley_explain(&c, ids + 1, 1, NULL, 1, 99, 10, &s, &err));
     CHECK(fabs(s.phi[0] - ta.a[ids[1]]) < 1e-6);
     vm_shapley_free(&s);
     /* determinism */
     struct vm_shapley s1, s2;
     toy_classifier(&c, &t, 50);
-    CHECK(!vm_shapley_explain(&c, ids, n, 1, 7, 30, &s1, &err));
+    CHECK(!vm_shapley_explain(&c, ids, n, NULL, 1, 7, 30, &s1, &err));
     toy_classifier(&c, &t, 13);
-    CHECK(!vm_shapley_explain(&c, ids, n, 1, 7, 30, &s2, &err));
+    CHECK(!vm_shapley_explain(&c, ids, n, NULL, 1, 7, 30, &s2, &err));
     bool same = true;
     for (int i = 0; i < n; i++) same &= s1.phi[i] == s2.phi[i];
     CHECK(same);
@@ -355,14 +365,14 @@ static void test_posthoc(void) {
     /* full sum -0.1 -> class 0. Importance ranks 2, 3 (tie: earlier first), then 1, then 4 */
     double imp[] = {0.8, 0.8, 0.5, 0.1};
     uint8_t match[6];
-    CHECK(!vm_posthoc_text(&c, ids, 4, imp, 6, -1, match, &err));
+    CHECK(!vm_posthoc_text(&c, ids, 4, NULL, imp, 6, -1, match, &err));
     /* k=1 keeps {2}: -0.6 -> 0 match; k=2 {2,3} -> match; k=3 {2,3,1}: -0.2 -> match;
      * k >= 4 keeps everything -> match */
     CHECK(match[0] == 1 && match[1] == 1 && match[2] == 1 && match[3] == 1 && match[4] == 1 && match[5] == 1);
     double imp2[] = {0.1, 0.2, 0.9, 0.3};
     /* ranks 1 (0.9), then 4, 3, 2: k=1 {1}: +1 -> class 1, mismatch; k=2 {1,4}: mismatch;
      * k=3 {1,4,3}: 0.5 -> mismatch */
-    CHECK(!vm_posthoc_text(&c, ids, 4, imp2, 4, -1, match, &err));
+    CHECK(!vm_posthoc_text(&c, ids, 4, NULL, imp2, 4, -1, match, &err));
     CHECK(match[0] == 0 && match[1] == 0 && match[2] == 0 && match[3] == 1);
     /* the pad id fills the removed positions in place (same length) */
     struct toy tr = t;
@@ -371,7 +381,7 @@ static void test_posthoc(void) {
     tr.rec = malloc(sizeof(int32_t) * 64);
     tr.rec_len = malloc(sizeof(int32_t) * 16);
     toy_classifier(&c, &tr, 512);
-    CHECK(!vm_posthoc_text(&c, ids, 4, imp2, 2, 0, match, &err));
+    CHECK(!vm_posthoc_text(&c, ids, 4, NULL, imp2, 2, 0, match, &err));
     CHECK(tr.n_rec == 2); /* full_pred given: only k = 1, 2 are run */
     CHECK(tr.rec_len[0] == 4 && tr.rec[0] == 0 && tr.rec[1] == 0 && tr.rec[2] == 1 && tr.rec[3] == 0);
     CHECK(tr.rec[4] == 0 && tr.rec[5] == 0 && tr.rec[6] == 1 && tr.rec[7] == 4);
@@ -382,6 +392,150 @@ static void test_posthoc(void) {
     int32_t order[5];
     vm_rank_positions(sc, 5, order);
     CHECK(order[0] == 1 && order[1] == 3 && order[2] == 0 && order[3] == 2 && order[4] == 4);
+}
+
+/* ---- (f) whole words ---- */
+
+/* [CLS] a X b Y [SEP] with X = 20 21 22 (three pieces) and Y = 23 21 (shares a piece with X) */
+static const int32_t WP_IDS[] = {2, 10, 20, 21, 22, 11, 23, 21, 3};
+static const int32_t WP_WORD[] = {-1, 0, 1, 1, 1, 2, 3, 3, -1};
+enum { WP_N = 9, WP_CLS = 2, WP_SEP = 3 };
+
+/* Every recorded sequence: [CLS] first, [SEP] last (deletion) or at its place (in place), and X's
+ * pieces all there or none of 20, 22. Returns the number of bad sequences. */
+static int wp_bad_sequences(const struct toy *t, bool in_place) {
+    int bad = 0;
+    for (int64_t r = 0; r < t->n_rec; r++) {
+        const int32_t *q = t->rec + r * t->rec_T;
+        int32_t len = t->rec_len[r];
+        bool ok = q[0] == WP_CLS && q[len - 1] == WP_SEP && (!in_place || len == WP_N);
+        int x = 0;
+        for (int32_t i = 0; i < len; i++) x += q[i] == 20 || q[i] == 22;
+        ok &= x == 0 || (x == 2 && has(q, len, 21));
+        for (int32_t i = 0; i + 2 < len && x; i++)
+            if (q[i] == 20) ok &= q[i + 1] == 21 && q[i + 2] == 22;
+        bad += !ok;
+    }
+    return bad;
+}
+
+static void wp_record(struct toy *t, int64_t cap) {
+    t->cap = cap;
+    t->rec_T = WP_N;
+    t->n_rec = 0;
+    t->rec = malloc(sizeof(int32_t) * (size_t)(cap * WP_N));
+    t->rec_len = malloc(sizeof(int32_t) * (size_t)cap);
+}
+
+static void test_words(void) {
+    struct vm_error err = {0};
+    struct vm_classifier c;
+    CHECK(vm_words_count(WP_WORD, WP_N) == 4 && vm_words_count(NULL, WP_N) == WP_N);
+    /* LIME's features: one per distinct word, none for [CLS] / [SEP]; X twice is one feature */
+    int32_t fo[16], fid[16];
+    CHECK(vm_lime_word_features(WP_IDS, WP_N, WP_WORD, fo, fid) == 4);
+    for (int i = 0; i < WP_N; i++) CHECK_MSG(fo[i] == WP_WORD[i], "position %d is LIME feature %d, not %d", i, fo[i], WP_WORD[i]);
+    CHECK(fid[1] == 20 && fid[3] == 23);
+    const int32_t twice[] = {2, 20, 21, 22, 10, 20, 21, 22, 20, 3};
+    const int32_t twice_w[] = {-1, 0, 0, 0, 1, 2, 2, 2, 3, -1};
+    CHECK(vm_lime_word_features(twice, 10, twice_w, fo, fid) == 3);
+    CHECK(fo[1] == 0 && fo[3] == 0 && fo[5] == 0 && fo[7] == 0 && fo[4] == 1 && fo[8] == 2 && fo[0] == -1 && fo[9] == -1);
+
+    /* LIME: four features; X carries the prediction, its pieces come and go together */
+    struct toy t = {.kind = 4};
+    wp_record(&t, 4096);
+    toy_classifier(&c, &t, 64);
+    struct vm_lime_opts o;
+    vm_lime_opts_default(&o);
+    o.samples = 400;
+    struct vm_lime l;
+    CHECK_MSG(!vm_lime_explain(&c, WP_IDS, WP_N, WP_WORD, 1, 5, &o, &l, &err), "%s", err.msg);
+    CHECK(l.d == 4);
+    CHECK_MSG(l.weight[1] > 0.6 && fabs(l.weight[0]) < 0.05 && fabs(l.weight[2]) < 0.05 && fabs(l.weight[3]) < 0.05,
+              "LIME word weights %g %g %g %g", l.weight[0], l.weight[1], l.weight[2], l.weight[3]);
+    CHECK(t.n_rec == 400);
+    CHECK_MSG(wp_bad_sequences(&t, false) == 0, "%d LIME texts split a word or drop [CLS]/[SEP]", wp_bad_sequences(&t, false));
+    /* AOPC on LIME's ranking: deleting X deletes its three pieces and nothing else */
+    int32_t order[4];
+    int32_t n_order = vm_lime_top_features(&l, order);
+    CHECK(n_order >= 1 && order[0] == 1);
+    t.n_rec = 0;
+    double delta[3];
+    int32_t steps;
+    CHECK(!vm_aopc_deltas(&c, WP_IDS, WP_N, l.feature_of, order, 1, 3, 1, 0.9, delta, &steps, &err));
+    CHECK(steps == 1 && fabs(delta[0] - 0.8) < 1e-6);
+    const int32_t without_x[] = {2, 10, 11, 23, 21, 3};
+    CHECK(t.n_rec == 1 && t.rec_len[0] == 6 && !memcmp(t.rec, without_x, sizeof without_x));
+    vm_lime_free(&l);
+
+    /* SampleShapley: four players, X gets all of f(x) - f(baseline) in every permutation */
+    t.n_rec = 0;
+    struct vm_shapley sh;
+    c.forward_passes = 0;
+    CHECK_MSG(!vm_shapley_explain(&c, WP_IDS, WP_N, WP_WORD, 1, 9, 30, &sh, &err), "%s", err.msg);
+    CHECK(sh.n == 4 && c.forward_passes == 2 + 30 * (4 - 1));
+    CHECK_MSG(fabs(sh.phi[1] - 0.8) < 1e-6 && fabs(sh.phi[0]) < 1e-9 && fabs(sh.phi[2]) < 1e-9 && fabs(sh.phi[3]) < 1e-9,
+              "Shapley word values %g %g %g %g", sh.phi[0], sh.phi[1], sh.phi[2], sh.phi[3]);
+    CHECK(fabs(sh.f_base - 0.1) < 1e-6 && fabs(sh.f_full - 0.9) < 1e-6);
+    CHECK_MSG(wp_bad_sequences(&t, true) == 0, "%d Shapley texts split a word or move [CLS]/[SEP]", wp_bad_sequences(&t, true));
+    /* the baseline pads the words and keeps [CLS] / [SEP] */
+    const int32_t base[] = {2, 0, 0, 0, 0, 0, 0, 0, 3};
+    CHECK(!memcmp(t.rec, base, sizeof base));
+    /* AOPC over words (feature_of = word_of), ranked by phi */
+    vm_rank_positions(sh.phi, sh.n, order);
+    CHECK(order[0] == 1);
+    t.n_rec = 0;
+    CHECK(!vm_aopc_deltas(&c, WP_IDS, WP_N, WP_WORD, order, 4, 3, 1, 0.9, delta, &steps, &err));
+    CHECK(steps == 3 && fabs(delta[0] - 0.8) < 1e-6 && t.n_rec == 3);
+    CHECK(t.rec_len[0] == 6 && !memcmp(t.rec, without_x, sizeof without_x));
+    const int32_t only_y[] = {2, 23, 21, 3}; /* X, then a, then b deleted */
+    CHECK(t.rec_len[2] == 4 && !memcmp(t.rec + 2 * WP_N, only_y, sizeof only_y));
+    vm_shapley_free(&sh);
+
+    /* post-hoc accuracy: k counts words; the kept word keeps all its pieces, [CLS] / [SEP] stay */
+    double imp[] = {0.1, 0.9, 0.2, 0.3};
+    uint8_t match[6];
+    t.n_rec = 0;
+    CHECK(!vm_posthoc_text(&c, WP_IDS, WP_N, WP_WORD, imp, 6, -1, match, &err));
+    CHECK(t.n_rec == 4); /* the full text, then k = 1..3 (k >= 4 words keeps the text) */
+    const int32_t keep_x[] = {2, 0, 20, 21, 22, 0, 0, 0, 3};
+    CHECK(!memcmp(t.rec + WP_N, keep_x, sizeof keep_x));
+    const int32_t keep_xy[] = {2, 0, 20, 21, 22, 0, 23, 21, 3};
+    CHECK(!memcmp(t.rec + 2 * WP_N, keep_xy, sizeof keep_xy));
+    for (int k = 0; k < 6; k++) CHECK(match[k] == 1);
+    /* X ranked last: k = 1..3 lose it */
+    double imp_low[] = {0.5, 0.0, 0.4, 0.3};
+    CHECK(!vm_posthoc_text(&c, WP_IDS, WP_N, WP_WORD, imp_low, 4, 1, match, &err));
+    CHECK(match[0] == 0 && match[1] == 0 && match[2] == 0 && match[3] == 1);
+    CHECK_MSG(wp_bad_sequences(&t, true) == 0, "%d post-hoc texts split a word or move [CLS]/[SEP]", wp_bad_sequences(&t, true));
+    free(t.rec);
+    free(t.rec_len);
+
+    /* the mask's word score: mean q of the pieces, [CLS] / [SEP] ignored, non-finite pieces skipped */
+    double q[] = {1.0, 0.5, 0.2, 0.4, 0.6, 1.0, 0.3, NAN, 1.0}, wq[4];
+    vm_word_mean(q, WP_WORD, WP_N, 4, wq);
+    CHECK(fabs(wq[0] - 0.5) < 1e-12 && fabs(wq[1] - 0.4) < 1e-12 && fabs(wq[2] - 1.0) < 1e-12 && fabs(wq[3] - 0.3) < 1e-12);
+
+    /* the corpus word table: pieces joined into words, mean q of the pieces, frequencies */
+    struct vm_vocab v;
+    struct vm_tokenizer tok;
+    vm_tokenizer_default(&tok);
+    CHECK_MSG(!vm_vocab_from_text(&v, "[PAD]\n[UNK]\n[CLS]\n[SEP]\nplay\n##ing\n##s\nfun\n", NULL, NULL, &err), "%s", err.msg);
+    CHECK_MSG(!vm_tokenizer_for_vocab(&tok, &v, NULL, "test", &err), "%s", err.msg);
+    double idq[8] = {NAN, 0.1, NAN, NAN, 0.8, 0.4, 0.2, 0.9};
+    char *texts[] = {"Playing plays fun", "playing <b>"};
+    struct vm_word_table wt;
+    CHECK_MSG(!vm_word_table_build(&tok, &v, texts, 2, 0, idq, &wt, &err), "%s", err.msg);
+    /* playing, plays, fun, <, b, > ([UNK] words keep their own text) */
+    CHECK_MSG(wt.n == 6, "%lld words", (long long)wt.n);
+    if (wt.n == 6) {
+        CHECK(!strcmp(wt.words[0], "playing") && !strcmp(wt.pieces[0], "play ##ing") && wt.freq[0] == 2 && fabs(wt.score[0] - 0.6) < 1e-12);
+        CHECK(!strcmp(wt.words[1], "plays") && fabs(wt.score[1] - 0.5) < 1e-12 && wt.freq[1] == 1);
+        CHECK(!strcmp(wt.words[2], "fun") && fabs(wt.score[2] - 0.9) < 1e-12);
+        CHECK(!strcmp(wt.words[3], "<") && fabs(wt.score[3] - 0.1) < 1e-12);
+    }
+    vm_word_table_free(&wt);
+    vm_vocab_free(&v);
 }
 
 /* ---- the feeder backend on a compiled model ---- */
@@ -435,8 +589,8 @@ static void test_feeder_backend(void) {
     o.samples = 300;
     struct vm_lime l;
     struct vm_shapley s;
-    CHECK_MSG(!vm_lime_explain(&c, buf[5], lens[5], 2, 5, &o, &l, &err), "%s", err.msg);
-    CHECK_MSG(!vm_shapley_explain(&c, buf[5], lens[5], 2, 5, 20, &s, &err), "%s", err.msg);
+    CHECK_MSG(!vm_lime_explain(&c, buf[5], lens[5], NULL, 2, 5, &o, &l, &err), "%s", err.msg);
+    CHECK_MSG(!vm_shapley_explain(&c, buf[5], lens[5], NULL, 2, 5, 20, &s, &err), "%s", err.msg);
     double sum = 0;
     for (int i = 0; i < s.n; i++) sum += s.phi[i];
     CHECK(fabs(sum - (s.f_full - s.f_base)) < 1e-6);
@@ -457,6 +611,7 @@ int main(int argc, char **argv) {
     test_aopc();
     test_shapley();
     test_posthoc();
+    test_words();
     test_feeder_backend();
     VMTEST_DONE("test_explain");
 }

@@ -125,9 +125,15 @@ struct xex {
     int32_t n;
     int32_t *ids;          /* [n] */
     char **tokens;         /* [n] the model's tokens (the text's words, also when unknown) */
+    /* WordPiece models: the features are whole words (runtime/explain.h); NULL / 0 for a word
+     * vocabulary, where every token is a word and nothing below is needed */
+    int32_t *word_of;      /* [n] word of each token, -1 for [CLS] / [SEP] */
+    int32_t n_words;       /* m */
+    char **words;          /* [m] each word's text: its pieces joined without the ## */
+    float *ww[N_METHODS];  /* [m] weight of each word, NULL = not computed */
     int32_t pred;
     float *probs;          /* [C] */
-    float *w[N_METHODS];   /* [n] weight of each token, NULL = not computed */
+    float *w[N_METHODS];   /* [n] weight of each token (a piece: its word's; NAN for [CLS] / [SEP]), NULL = not computed */
     double lime_intercept, lime_score;
     int32_t lime_d;
     uint64_t lime_seed, shap_seed;
@@ -163,13 +169,19 @@ struct xmodel {
     int64_t *word_freq;
     int64_t n_words;
     double pearson;
+    struct vm_word_table wt; /* WordPiece: the whole words behind words / word_q / word_freq */
 };
 
 static void xex_free(struct xex *e) {
     free(e->ids);
     if (e->tokens) vm_tokens_free(e->tokens, e->n);
     free(e->probs);
-    for (int m = 0; m < N_METHODS; m++) free(e->w[m]);
+    for (int m = 0; m < N_METHODS; m++) {
+        free(e->w[m]);
+        free(e->ww[m]);
+    }
+    free(e->word_of);
+    if (e->words) vm_tokens_free(e->words, e->n_words);
     free(e->match);
 }
 
@@ -184,6 +196,7 @@ static void xmodel_free(struct xmodel *xm, int64_t n_sel) {
     free(xm->words);
     free(xm->word_q);
     free(xm->word_freq);
+    vm_word_table_free(&xm->wt);
     if (xm->clf_ok) vm_classifier_free(&xm->clf);
     if (xm->data_ok) vm_dataset_free(&xm->data);
     if (xm->loaded) vm_text_model_free(&xm->tm);
@@ -191,7 +204,8 @@ static void xmodel_free(struct xmodel *xm, int64_t n_sel) {
 }
 
 /* Tokens and ids of a text exactly as the dataset loader encodes it (vm_text_encode), keeping
- * the text's own words for display where the model sees the unknown-word token. */
+ * the text's own words for display where the model sees the unknown-word token; for WordPiece also
+ * the words: which pieces make each, and its text. */
 static enum vm_status encode_text(const struct vm_text_model *tm, const char *text, int32_t max_len, struct xex *e,
                                   struct vm_error *err) {
     struct vm_encoding enc;
@@ -205,8 +219,28 @@ static enum vm_status encode_text(const struct vm_text_model *tm, const char *te
     e->n = enc.n;
     enc.ids = NULL;
     enc.pieces = NULL;
+    if (tm->tok.kind == VM_TOKENIZER_WORDPIECE) {
+        e->word_of = enc.word_of;
+        enc.word_of = NULL;
+    }
     vm_encoding_free(&enc);
     if (!e->ids && !(e->ids = vm_malloc(sizeof(int32_t), err))) return VM_ENOMEM; /* an empty text keeps a non-NULL array */
+    if (!e->word_of) return VM_OK;
+    e->n_words = vm_words_count(e->word_of, e->n);
+    e->words = vm_calloc((size_t)(e->n_words > 0 ? e->n_words : 1), sizeof(char *), err);
+    if (!e->words) return VM_ENOMEM;
+    for (int32_t i = 0; i < e->n;) {
+        int32_t w = e->word_of[i], j = i;
+        size_t len = 0;
+        for (; j < e->n && e->word_of[j] == w; j++) len += strlen(vm_piece_text(e->tokens[j], j > i));
+        if (w >= 0) {
+            char *t = e->words[w] = vm_malloc(len + 1, err);
+            if (!t) return VM_ENOMEM;
+            t[0] = 0;
+            for (int32_t k = i; k < j; k++) strcat(t, vm_piece_text(e->tokens[k], k > i));
+        }
+        i = j;
+    }
     return VM_OK;
 }
 
@@ -281,38 +315,49 @@ static enum vm_status explain_one(const struct xcfg *c, struct xmodel *xm, int64
     int32_t n = e->n;
     e->probs = vm_malloc(sizeof(float) * (size_t)C, err);
     int32_t *order = vm_malloc(sizeof(int32_t) * (size_t)n, err);
-    double *score = vm_malloc(sizeof(double) * (size_t)n, err);
-    if (!e->probs || !order || !score) {
+    double *score = vm_malloc(sizeof(double) * (size_t)n, err), *wscore = vm_malloc(sizeof(double) * (size_t)n, err);
+    if (!e->probs || !order || !score || !wscore) {
         free(order);
         free(score);
+        free(wscore);
         return VM_ENOMEM;
     }
+    if (e->word_of && e->n_words == 0) s = vm_errorf(err, VM_EINVAL, "%s: example %lld (index %lld) has no words between [CLS] and [SEP]: nothing to explain", c->data,
+                                                    (long long)index + 1, (long long)index);
     const int32_t *seq = e->ids;
-    s = vm_classifier_probs(clf, &seq, &n, 1, 0, e->probs, err);
+    if (!s) s = vm_classifier_probs(clf, &seq, &n, 1, 0, e->probs, err);
     if (s) {
         free(order);
         free(score);
+        free(wscore);
         return s;
     }
     int32_t y = e->pred = vm_argmax_f(e->probs, C);
     double p0 = e->probs[y];
     uint64_t ex_seed = vm_explain_example_seed(c->seed, index);
+    /* features: whole words; for a word vocabulary word_of is NULL and every token is a word */
+    const int32_t *word_of = e->word_of;
+    int32_t nw = word_of ? e->n_words : n;
     for (int m = 0; m < N_METHODS && !s; m++) {
         if (!xm->method[m]) continue;
         double t0 = now_s();
         int64_t f0 = clf->forward_passes;
         e->w[m] = vm_malloc(sizeof(float) * (size_t)n, err);
-        if (!e->w[m]) {
+        if (word_of) e->ww[m] = vm_malloc(sizeof(float) * (size_t)(nw > 0 ? nw : 1), err);
+        if (!e->w[m] || (word_of && !e->ww[m])) {
             s = VM_ENOMEM;
             break;
         }
-        const int32_t *feature_of = NULL;
+        const int32_t *feature_of = word_of;
         int32_t n_order = 0;
         struct vm_lime l = {0};
         if (m == M_LIME) {
-            s = vm_lime_explain(clf, e->ids, n, y, ex_seed, &c->lime, &l, err);
+            s = vm_lime_explain(clf, e->ids, n, word_of, y, ex_seed, &c->lime, &l, err);
             if (s) break;
-            for (int32_t i = 0; i < n; i++) e->w[m][i] = (float)l.weight[l.feature_of[i]];
+            for (int32_t i = 0; i < n; i++) e->w[m][i] = l.feature_of[i] >= 0 ? (float)l.weight[l.feature_of[i]] : NAN;
+            if (word_of)
+                for (int32_t i = 0; i < n; i++)
+                    if (word_of[i] >= 0) e->ww[m][word_of[i]] = e->w[m][i];
             e->lime_intercept = l.intercept;
             e->lime_score = l.score;
             e->lime_d = l.d;
@@ -321,21 +366,31 @@ static enum vm_status explain_one(const struct xcfg *c, struct xmodel *xm, int64
             feature_of = l.feature_of;
         } else if (m == M_SHAP) {
             struct vm_shapley sh;
-            s = vm_shapley_explain(clf, e->ids, n, y, ex_seed, c->permutations, &sh, err);
+            s = vm_shapley_explain(clf, e->ids, n, word_of, y, ex_seed, c->permutations, &sh, err);
             if (s) break;
-            for (int32_t i = 0; i < n; i++) e->w[m][i] = (float)sh.phi[i];
+            for (int32_t i = 0; i < n; i++) {
+                int32_t w = word_of ? word_of[i] : i;
+                e->w[m][i] = w >= 0 ? (float)sh.phi[w] : NAN;
+            }
+            for (int32_t w = 0; word_of && w < nw; w++) e->ww[m][w] = (float)sh.phi[w];
             e->shap_seed = sh.seed;
-            vm_rank_positions(sh.phi, n, order);
-            n_order = n;
+            vm_rank_positions(sh.phi, nw, order);
+            n_order = nw;
             vm_shapley_free(&sh);
         } else {
+            /* a word's mask score is the mean q of its pieces */
             for (int32_t i = 0; i < n; i++) {
                 double v = xm->imp[e->ids[i]];
-                e->w[m][i] = (float)v;
-                score[i] = isfinite(v) ? v : -INFINITY;
+                e->w[m][i] = word_of && word_of[i] < 0 ? NAN : (float)v;
+                score[i] = v;
             }
-            vm_rank_positions(score, n, order);
-            n_order = n;
+            vm_word_mean(score, word_of, n, nw, wscore);
+            for (int32_t w = 0; w < nw; w++) {
+                if (word_of) e->ww[m][w] = (float)wscore[w];
+                if (!isfinite(wscore[w])) wscore[w] = -INFINITY;
+            }
+            vm_rank_positions(wscore, nw, order);
+            n_order = nw;
         }
         s = vm_aopc_deltas(clf, e->ids, n, feature_of, order, n_order, c->K, y, p0, e->delta[m], &e->steps[m], err);
         vm_lime_free(&l);
@@ -346,14 +401,17 @@ static enum vm_status explain_one(const struct xcfg *c, struct xmodel *xm, int64
     if (!s && xm->posthoc) {
         e->match = vm_malloc((size_t)c->kmax, err);
         if (!e->match) s = VM_ENOMEM;
-        for (int32_t i = 0; !s && i < n; i++) {
-            double v = xm->imp[e->ids[i]];
-            score[i] = isfinite(v) ? v : -INFINITY;
+        for (int32_t i = 0; !s && i < n; i++) score[i] = xm->imp[e->ids[i]];
+        if (!s) {
+            vm_word_mean(score, word_of, n, nw, wscore);
+            for (int32_t w = 0; w < nw; w++)
+                if (!isfinite(wscore[w])) wscore[w] = -INFINITY;
+            s = vm_posthoc_text(clf, e->ids, n, word_of, wscore, c->kmax, y, e->match, err);
         }
-        if (!s) s = vm_posthoc_text(clf, e->ids, n, score, c->kmax, y, e->match, err);
     }
     free(order);
     free(score);
+    free(wscore);
     return s;
 }
 
@@ -437,12 +495,31 @@ static enum vm_status write_jsonl(const struct xcfg *c, struct xmodel *const *xm
             }
             sb_printf(&b, "],\"ids\":[");
             for (int32_t t = 0; t < e->n; t++) sb_printf(&b, "%s%d", t ? "," : "", e->ids[t]);
+            if (e->word_of) {
+                /* whole words: their text and their pieces [first, end) in tokens */
+                sb_printf(&b, "],\"words\":[");
+                for (int32_t w = 0; w < e->n_words; w++) {
+                    if (w) sb_printf(&b, ",");
+                    sb_json_str(&b, e->words[w]);
+                }
+                sb_printf(&b, "],\"word_spans\":[");
+                for (int32_t t = 0, w = 0; t < e->n; t++) {
+                    if (e->word_of[t] < 0 || (t && e->word_of[t - 1] == e->word_of[t])) continue;
+                    int32_t end = t;
+                    while (end < e->n && e->word_of[end] == e->word_of[t]) end++;
+                    sb_printf(&b, "%s[%d,%d]", w++ ? "," : "", t, end);
+                }
+            }
             sb_printf(&b, "],\"prediction\":%d,\"probs\":", e->pred);
             json_floats(&b, e->probs, (int32_t)xm->clf.n_classes);
             for (int m = 0; m < N_METHODS; m++) {
                 if (!e->w[m]) continue;
                 sb_printf(&b, ",\"%s\":{\"weights\":", METHOD_KEY[m]);
                 json_floats(&b, e->w[m], e->n);
+                if (e->ww[m]) {
+                    sb_printf(&b, ",\"word_weights\":");
+                    json_floats(&b, e->ww[m], e->n_words);
+                }
                 if (m == M_LIME) {
                     sb_printf(&b, ",\"intercept\":");
                     sb_json_num(&b, e->lime_intercept);
@@ -533,12 +610,13 @@ static enum vm_status write_report(const struct xcfg *c, struct xmodel *const *x
             struct vm_report_example *re = &xm->rex[i];
             re->index = sel[i];
             re->text = xm->data.texts[sel[i]];
-            re->n_tokens = e->n;
-            re->tokens = (const char *const *)e->tokens;
+            /* WordPiece: the report highlights whole words, one weight each */
+            re->n_tokens = e->word_of ? e->n_words : e->n;
+            re->tokens = (const char *const *)(e->word_of ? e->words : e->tokens);
             re->label = xm->data.labels[sel[i]];
             re->predicted = e->pred;
             re->probs = e->probs;
-            for (int m = 0; m < N_METHODS; m++) re->weights[m] = e->w[m];
+            for (int m = 0; m < N_METHODS; m++) re->weights[m] = e->word_of ? e->ww[m] : e->w[m];
         }
         rm->examples = xm->rex;
         for (int m = 0; m < N_METHODS; m++) {
@@ -570,8 +648,47 @@ static enum vm_status write_report(const struct xcfg *c, struct xmodel *const *x
     return vm_report_write_html(&r, path, err);
 }
 
+/* A WordPiece model's global view is over whole words: each word of the corpus (or the data) with
+ * the mean importance of its pieces, frequency-weighted (vm_word_table_build). */
+static enum vm_status global_whole_words(const struct xcfg *c, struct xmodel *xm, struct vm_error *err) {
+    const struct vm_vocab *v = &xm->tm.vocab;
+    double *imp = vm_malloc(sizeof(double) * (size_t)v->n, err);
+    if (!imp) return VM_ENOMEM;
+    for (int32_t id = 0; id < v->n; id++) imp[id] = vm_vocab_is_special(v, id) ? NAN : xm->imp[id];
+    enum vm_status s;
+    if (c->corpus) {
+        struct vm_dataset cd;
+        s = vm_dataset_load(&cd, c->corpus, v, &xm->tm.tok, 0, err);
+        if (!s) {
+            s = vm_word_table_build(&xm->tm.tok, v, cd.texts, cd.n, 0, imp, &xm->wt, err);
+            vm_dataset_free(&cd);
+        }
+    } else {
+        s = vm_word_table_build(&xm->tm.tok, v, xm->data.texts, xm->data.n, c->max_len, imp, &xm->wt, err);
+    }
+    free(imp);
+    if (s) return vm_error_prefix(err, "%s", c->corpus ? c->corpus : c->data);
+    int64_t n = xm->wt.n;
+    xm->words = vm_malloc(sizeof(char *) * (size_t)(n + 1), err);
+    xm->word_q = vm_malloc(sizeof(float) * (size_t)(n + 1), err);
+    xm->word_freq = vm_malloc(sizeof(int64_t) * (size_t)(n + 1), err);
+    if (!xm->words || !xm->word_q || !xm->word_freq) return VM_ENOMEM;
+    int64_t k = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (!isfinite(xm->wt.score[i])) continue;
+        xm->words[k] = xm->wt.words[i];
+        xm->word_q[k] = (float)xm->wt.score[i];
+        xm->word_freq[k] = xm->wt.freq[i];
+        k++;
+    }
+    xm->n_words = k;
+    xm->pearson = vm_cli_pearson_freq(xm->word_freq, xm->word_q, k, NULL);
+    return VM_OK;
+}
+
 /* Word list, importance and corpus frequency for the report's global view and Table 11. */
 static enum vm_status global_words(const struct xcfg *c, struct xmodel *xm, struct vm_error *err) {
+    if (xm->tm.tok.kind == VM_TOKENIZER_WORDPIECE) return global_whole_words(c, xm, err);
     const struct vm_vocab *v = &xm->tm.vocab;
     int64_t *freq_id = vm_calloc((size_t)v->n, sizeof *freq_id, err);
     if (!freq_id) return VM_ENOMEM;
@@ -937,17 +1054,26 @@ static int64_t *select_examples(const struct xcfg *c, int64_t n, int64_t *n_sel,
 
 static void note_short_texts(const struct xcfg *c, const struct xmodel *xm, const int64_t *sel, int64_t n_sel) {
     int64_t short_k = 0, short_kmax = 0;
+    const char *unit = xm->tm.tok.kind == VM_TOKENIZER_WORDPIECE ? "words" : "tokens";
     for (int64_t i = 0; i < n_sel; i++) {
         int32_t len = vm_dataset_len(&xm->data, sel[i]);
+        if (xm->tm.tok.kind == VM_TOKENIZER_WORDPIECE) {
+            /* k counts words, not pieces */
+            struct vm_encoding enc;
+            struct vm_error err = {0};
+            if (!vm_text_encode(&xm->tm.tok, &xm->tm.vocab, xm->data.texts[sel[i]], c->max_len, false, &enc, &err))
+                len = vm_words_count(enc.word_of, enc.n);
+            vm_encoding_free(&enc);
+        }
         short_k += len < c->K;
         short_kmax += len < c->kmax;
     }
     if (short_k)
-        fprintf(stderr, "note: %lld of %lld texts have fewer than K = %d tokens; their AOPC sums the deletions that exist over K+1 (Nguyen 2018)\n",
-                (long long)short_k, (long long)n_sel, c->K);
+        fprintf(stderr, "note: %lld of %lld texts have fewer than K = %d %s; their AOPC sums the deletions that exist over K+1 (Nguyen 2018)\n",
+                (long long)short_k, (long long)n_sel, c->K, unit);
     if (short_kmax && xm->posthoc)
-        fprintf(stderr, "note: %lld of %lld texts have fewer than %d tokens; post-hoc accuracy keeps such a text whole for k beyond its length\n",
-                (long long)short_kmax, (long long)n_sel, c->kmax);
+        fprintf(stderr, "note: %lld of %lld texts have fewer than %d %s; post-hoc accuracy keeps such a text whole for k beyond its length\n",
+                (long long)short_kmax, (long long)n_sel, c->kmax, unit);
 }
 
 static int finish(const struct xcfg *c, struct xmodel *const *xms, int n_models, const int64_t *sel, int64_t n_sel, const char *title) {

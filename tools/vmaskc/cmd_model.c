@@ -1,11 +1,12 @@
 /* words / eval / predict: inspecting a trained (exported) model.
- *   vmaskc words MODEL [--top N] [--data CORPUS.tsv] [--tsv OUT.tsv]
+ *   vmaskc words MODEL [--top N] [--data CORPUS.tsv] [--tsv OUT.tsv] [--whole-words]
  *   vmaskc eval MODEL --data FILE [--batch N]
  *   vmaskc predict MODEL "text" ["text" ...] */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../runtime/explain.h"
 #include "textmodel.h"
 
 struct ws {
@@ -19,19 +20,102 @@ static int cmp_ws(const void *a, const void *b) {
     return x->id - y->id;
 }
 
+/* Whole words of a WordPiece model: score descending, then the more frequent, then first seen. */
+static const struct vm_word_table *sort_wt;
+static int cmp_word(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    double sx = sort_wt->score[x], sy = sort_wt->score[y];
+    if (isnan(sx) != isnan(sy)) return isnan(sx) ? 1 : -1;
+    if (sx != sy) return sx < sy ? 1 : -1;
+    if (sort_wt->freq[x] != sort_wt->freq[y]) return sort_wt->freq[x] < sort_wt->freq[y] ? 1 : -1;
+    return x < y ? -1 : x > y;
+}
+
+/* The per-word ranking of a WordPiece model over the corpus' texts (vm_word_table_build): printed,
+ * with its Pearson correlation, and appended to the TSV buffer after a "# whole words" line. */
+static enum vm_status whole_words(const struct vm_text_model *tm, const struct vm_dataset *d, const char *data, long long top, bool bottom,
+                                  char **tsv_buf, size_t *tsv_pos, size_t *tsv_cap, struct vm_error *err) {
+    const struct vm_vocab *v = &tm->vocab;
+    double *q = vm_malloc(sizeof(double) * (size_t)v->n, err);
+    if (!q) return VM_ENOMEM;
+    for (int32_t id = 0; id < v->n; id++) q[id] = id < tm->n_words && !vm_vocab_is_special(v, id) ? tm->word_keep[id] : NAN;
+    struct vm_word_table wt;
+    enum vm_status s = vm_word_table_build(&tm->tok, v, d->texts, d->n, 0, q, &wt, err);
+    free(q);
+    if (s) return vm_error_prefix(err, "%s", data);
+    int64_t *idx = vm_malloc(sizeof(int64_t) * (size_t)(wt.n + 1), err);
+    int64_t *wf = vm_malloc(sizeof(int64_t) * (size_t)(wt.n + 1), err);
+    float *wq = vm_malloc(sizeof(float) * (size_t)(wt.n + 1), err);
+    if (!idx || !wf || !wq) s = VM_ENOMEM;
+    int64_t n = 0, multi = 0;
+    for (int64_t i = 0; !s && i < wt.n; i++) {
+        if (isnan(wt.score[i])) continue; /* only [UNK]-like pieces: no q */
+        idx[n++] = i;
+        multi += strchr(wt.pieces[i], ' ') != NULL;
+    }
+    if (!s) {
+        sort_wt = &wt;
+        qsort(idx, (size_t)n, sizeof *idx, cmp_word);
+        if (top > 0) {
+            printf("%s %lld whole words by the mean q of their pieces (frequency-weighted over %s; %lld words, %lld of several pieces):\n",
+                   bottom ? "bottom" : "top", top < n ? top : (long long)n, data, (long long)n, (long long)multi);
+            for (int64_t k = 0; k < top && k < n; k++) {
+                int64_t i = idx[bottom ? n - 1 - k : k];
+                printf("  %4lld  %-24s %.4f  %8lld  %s\n", (long long)k + 1, wt.words[i], wt.score[i], (long long)wt.freq[i], wt.pieces[i]);
+            }
+        }
+        for (int64_t k = 0; k < n; k++) {
+            wf[k] = wt.freq[idx[k]];
+            wq[k] = (float)wt.score[idx[k]];
+        }
+        int64_t m = 0;
+        double r = vm_cli_pearson_freq(wf, wq, n, &m);
+        printf("Pearson correlation between whole-word frequency and q: %.4f (%lld words occurring in %s)\n", r, (long long)m, data);
+    }
+    for (int64_t k = 0; !s && tsv_buf && k <= n; k++) {
+        char line[64];
+        const char *w = k ? wt.words[idx[k - 1]] : "# whole words: word";
+        const char *p = k ? wt.pieces[idx[k - 1]] : "pieces";
+        if (k) snprintf(line, sizeof line, "\t%.6f\t%lld\t", wt.score[idx[k - 1]], (long long)wt.freq[idx[k - 1]]);
+        else snprintf(line, sizeof line, "\tq\tfrequency\t");
+        size_t need = strlen(w) + strlen(line) + strlen(p) + 2;
+        if (*tsv_pos + need >= *tsv_cap) {
+            size_t cap = *tsv_cap * 2 + need;
+            char *nb = vm_realloc(*tsv_buf, cap, err);
+            if (!nb) {
+                s = VM_ENOMEM;
+                break;
+            }
+            *tsv_buf = nb;
+            *tsv_cap = cap;
+        }
+        *tsv_pos += (size_t)snprintf(*tsv_buf + *tsv_pos, *tsv_cap - *tsv_pos, "%s%s%s\n", w, line, p);
+    }
+    free(idx);
+    free(wf);
+    free(wq);
+    vm_word_table_free(&wt);
+    return s;
+}
+
 int vm_cmd_words(int argc, char **argv) {
     struct vm_text_opts o;
     vm_text_opts_init(&o);
     const char *path = NULL, *data = NULL, *tsv = NULL;
     long long top = 20;
-    bool bottom = false;
+    bool bottom = false, whole = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            printf("usage: vmaskc words MODEL.onnx [--top N] [--bottom] [--data CORPUS.tsv] [--tsv OUT.tsv]\n"
+            printf("usage: vmaskc words MODEL.onnx [--top N] [--bottom] [--data CORPUS.tsv] [--tsv OUT.tsv] [--whole-words]\n"
                    "Lists words by global importance q = the VMASK keep probability of the word (the expectation of\n"
                    "its mask). With --data: each word's frequency in the corpus and the Pearson correlation between\n"
-                   "frequency and q (the paper's Table 11). --tsv writes word, q, frequency for the whole vocabulary.\n");
+                   "frequency and q (the paper's Table 11). --tsv writes word, q, frequency for the whole vocabulary.\n"
+                   "A WordPiece model's vocabulary holds pieces (\"play\", \"##ing\"): the list above ranks pieces, and\n"
+                   "with --data a second list ranks whole words as they occur in the corpus (a piece plus its ##\n"
+                   "continuations), each scored by the mean q of its pieces weighted by frequency; --tsv then also gets\n"
+                   "that table after a '# whole words' line (word, q, frequency, pieces). --whole-words asks for the\n"
+                   "word list explicitly (it needs --data: words exist only in texts).\n");
             return VM_EXIT_OK;
         }
         int r = vm_text_option("words", argc, argv, &i, &o);
@@ -39,6 +123,10 @@ int vm_cmd_words(int argc, char **argv) {
         if (r) continue;
         if (!strcmp(a, "--bottom")) {
             bottom = true;
+            continue;
+        }
+        if (!strcmp(a, "--whole-words")) {
+            whole = true;
             continue;
         }
         if (!strcmp(a, "--top") || !strcmp(a, "--data") || !strcmp(a, "--tsv")) {
@@ -54,12 +142,16 @@ int vm_cmd_words(int argc, char **argv) {
         path = a;
     }
     if (!path) return vm_cli_usage_error("words", "missing MODEL");
+    if (whole && !data)
+        return vm_cli_usage_error("words", "--whole-words needs --data CORPUS.tsv: whole words are rebuilt from the pieces as they occur in texts; "
+                                  "without texts only the per-piece ranking exists");
     struct vm_error err = {0};
     struct vm_text_model tm;
     if (vm_text_model_load(&tm, path, &o, &err)) return vm_cli_fail("words", &err);
     int rc = VM_EXIT_OK;
     int64_t *freq = NULL;
     struct ws *ws = NULL;
+    struct vm_dataset d = {0}; /* --data, freed at out */
     if (!tm.word_keep) {
         vm_errorf(&err, VM_EINVAL, "%s has no word-level mask (vmask.word_keep): train it with 'vmaskc train' and the mask after the word embedding",
                   path);
@@ -73,15 +165,14 @@ int vm_cmd_words(int argc, char **argv) {
         rc = VM_EXIT_RUNTIME;
         goto out;
     }
+    bool wordpiece = tm.tok.kind == VM_TOKENIZER_WORDPIECE;
     if (data) {
-        struct vm_dataset d;
         if (vm_dataset_load(&d, data, &tm.vocab, &tm.tok, 0, &err)) {
             rc = vm_cli_fail("words", &err);
             goto out;
         }
         for (int64_t i = 0; i < d.start[d.n]; i++)
             if (d.ids[i] < V) freq[d.ids[i]]++;
-        vm_dataset_free(&d);
     }
     int64_t n = 0;
     for (int32_t id = 0; id < V; id++)
@@ -116,9 +207,14 @@ int vm_cmd_words(int argc, char **argv) {
         free(wq);
         printf("Pearson correlation between word frequency and q: %.4f (%lld words occurring in %s)\n", r, (long long)m, data);
     }
+    if (whole && !wordpiece) printf("note: %s reads words whole (a word vocabulary): every word is one token, so the list above is per word\n", path);
+    if (wordpiece && !data)
+        printf("note: a WordPiece model: the list above ranks vocabulary pieces; give --data CORPUS.tsv to rank whole words (mean q of their pieces)\n");
+    char *buf = NULL;
+    size_t cap = 0, pos = 0;
     if (tsv) {
-        size_t cap = 64 + (size_t)V * 64, pos = 0;
-        char *buf = malloc(cap);
+        cap = 64 + (size_t)V * 64;
+        buf = malloc(cap);
         if (!buf) {
             rc = VM_EXIT_RUNTIME;
             goto out;
@@ -138,11 +234,22 @@ int vm_cmd_words(int argc, char **argv) {
             }
             pos += (size_t)snprintf(buf + pos, cap - pos, "%s\t%.6f\t%lld\n", tm.vocab.tokens[ws[k].id], ws[k].q, (long long)freq[ws[k].id]);
         }
+    }
+    if (wordpiece && data) {
+        printf("\n");
+        if (whole_words(&tm, &d, data, top, bottom, tsv ? &buf : NULL, &pos, &cap, &err)) {
+            rc = vm_cli_fail("words", &err);
+            free(buf);
+            goto out;
+        }
+    }
+    if (tsv) {
         if (vm_file_write_atomic(tsv, buf, pos, &err)) rc = vm_cli_fail("words", &err);
-        else printf("wrote %s (%lld words)\n", tsv, (long long)n);
+        else printf("wrote %s (%lld %s)\n", tsv, (long long)n, wordpiece && data ? "pieces, then the whole words" : "words");
         free(buf);
     }
 out:
+    vm_dataset_free(&d);
     free(freq);
     free(ws);
     vm_text_model_free(&tm);

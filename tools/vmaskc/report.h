@@ -18,11 +18,12 @@ struct vm_report_example {
     int64_t index;            /* position in the data file (0-based) */
     const char *text;         /* original text */
     int32_t n_tokens;
-    const char *const *tokens; /* the model's tokens */
+    const char *const *tokens; /* the units highlighted: the model's tokens, or for a WordPiece model
+                                * its whole words (pieces joined, no [CLS] / [SEP]) */
     int32_t label;            /* gold label, -1 unknown */
     int32_t predicted;
     const float *probs;       /* [n_classes] */
-    /* weights[m][t]: method m's weight of token t for the predicted class (NULL = not computed) */
+    /* weights[m][t]: method m's weight of unit t for the predicted class (NULL = not computed) */
     const float *weights[VM_REPORT_MAX_METHODS];
 };
 
