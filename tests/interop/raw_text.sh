@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Raw text end to end against the real thing: a BERT-style classifier with bert-base-uncased's
+# 30,522-piece vocabulary (built here with python3-onnx; Hugging Face input names) is trained by
+# vmaskc with VMASK on SST-2 texts and exported; then, for raw sentences with accents, CJK,
+# emoji and punctuation, `vmaskc predict` (vmaskc's own WordPiece tokenizer and runtime) must give
+# the class probabilities that onnxruntime-node gives on the ids of Hugging Face's tokenizer
+# (tests/tokenizer/reference.js), to 1.5e-4 (predict prints 4 decimals).
+# Skips (exit 77, with the reason) without python3-onnx, onnxruntime-node or the tokenizer reference.
+# usage: raw_text.sh VMASKC REPO_DIR
+set -u
+vmaskc=$1; repo=$2
+py=/usr/bin/python3
+if ! "$py" -c 'import onnx, numpy' 2>/dev/null; then echo "SKIP: python3-onnx is not installed"; exit 77; fi
+ortdir=${VMASKC_ORT_DIR:-$HOME/.cache/vmaskc-ort}
+if [ ! -d "$ortdir/node_modules/onnxruntime-node" ] || ! command -v node >/dev/null; then
+  echo "SKIP: onnxruntime-node is not installed (run tools/ort/install.sh)"; exit 77
+fi
+if ! tokdir=$("$repo/tests/tokenizer/install.sh" 2>/dev/null); then
+  echo "SKIP: Hugging Face's tokenizer reference could not be installed (tests/tokenizer/install.sh)"; exit 77
+fi
+vocab=$repo/tests/fixtures/tokenizer/bert-base-uncased-vocab.txt
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+
+"$py" - "$tmp/model.onnx" <<'PY' || { echo "FAIL: building the model"; exit 1; }
+import sys
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+rng = np.random.default_rng(3)
+V, P, E, C = 30522, 64, 16, 2
+init = lambda a, n: numpy_helper.from_array(a.astype(np.float32), n)
+inits = [init(rng.standard_normal((V, E)) * 0.5, "embeddings.word_embeddings.weight"),
+         init(rng.standard_normal((P, E)) * 0.1, "embeddings.position_embeddings.weight"),
+         init(rng.standard_normal((2, E)) * 0.1, "embeddings.token_type_embeddings.weight"),
+         init(np.ones(E), "ln.g"), init(np.zeros(E), "ln.b"),
+         init(rng.standard_normal((C, E)) * 0.3, "classifier.weight"), init(np.zeros(C), "classifier.bias"),
+         numpy_helper.from_array(np.array([2], dtype=np.int64), "ax2"), numpy_helper.from_array(np.array([1], dtype=np.int64), "ax1"),
+         numpy_helper.from_array(np.array([1], dtype=np.int64), "one")]
+nodes = [
+    helper.make_node("Shape", ["input_ids"], ["shape"], name="shape"),
+    helper.make_node("Gather", ["shape", "one"], ["seq1"], name="seq_len", axis=0),
+    helper.make_node("Squeeze", ["seq1"], ["seq"], name="seq"),
+    helper.make_node("Range", ["zero", "seq", "one_s"], ["pos"], name="positions"),
+    helper.make_node("Gather", ["embeddings.word_embeddings.weight", "input_ids"], ["ew"], name="word"),
+    helper.make_node("Gather", ["embeddings.position_embeddings.weight", "pos"], ["ep"], name="position"),
+    helper.make_node("Gather", ["embeddings.token_type_embeddings.weight", "token_type_ids"], ["et"], name="type"),
+    helper.make_node("Add", ["ew", "ep"], ["e1"], name="add1"),
+    helper.make_node("Add", ["e1", "et"], ["e2"], name="add2"),
+    helper.make_node("LayerNormalization", ["e2", "ln.g", "ln.b"], ["e3"], name="ln", axis=-1, epsilon=1e-12),
+    helper.make_node("Cast", ["attention_mask"], ["mf"], name="mask_f", to=TensorProto.FLOAT),
+    helper.make_node("Unsqueeze", ["mf", "ax2"], ["m3"], name="mask_u"),
+    helper.make_node("Mul", ["e3", "m3"], ["em"], name="masked"),
+    helper.make_node("ReduceSum", ["em", "ax1"], ["s"], name="sum", keepdims=0),
+    helper.make_node("ReduceSum", ["m3", "ax1"], ["cnt"], name="count", keepdims=0),
+    helper.make_node("Div", ["s", "cnt"], ["mean"], name="mean"),
+    helper.make_node("Gemm", ["mean", "classifier.weight", "classifier.bias"], ["logits"], name="classifier", transB=1),
+]
+inits += [numpy_helper.from_array(np.array(0, dtype=np.int64), "zero"), numpy_helper.from_array(np.array(1, dtype=np.int64), "one_s")]
+ins = [helper.make_tensor_value_info(n, TensorProto.INT64, ["batch", "seq"]) for n in ("input_ids", "attention_mask", "token_type_ids")]
+g = helper.make_graph(nodes, "bert_like", ins, [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", C])], inits)
+m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)], producer_name="vmaskc-tests")
+m.ir_version = 8
+onnx.checker.check_model(m)
+onnx.save(m, sys.argv[1])
+PY
+
+head -600 "$repo/data/sst2/train.tsv" > "$tmp/train.tsv"; head -200 "$repo/data/sst2/dev.tsv" > "$tmp/dev.tsv"
+if ! "$vmaskc" train "$tmp/model.onnx" --vocab "$vocab" --train "$tmp/train.tsv" --dev "$tmp/dev.tsv" --epochs 2 --batch 32 --lr 0.01 \
+      --mask-hidden 8 --max-len 64 --threads 2 -o "$tmp/vm.onnx" > "$tmp/train.log" 2>&1; then
+  echo "FAIL: training"; cat "$tmp/train.log"; exit 1
+fi
+grep -q "wordpiece tokenizer" "$tmp/train.log" || { echo "FAIL: the BERT vocabulary was not read as WordPiece"; cat "$tmp/train.log"; exit 1; }
+cat > "$tmp/texts.txt" <<'EOF'
+A gorgeous, witty, seductive movie.
+The café's naïve charm wears thin after an hour — sadly.
+It's not the worst film of the year... but it's close!!!
+东京 and Zürich look stunning 🎬 in this one
+unbelievably unwatchable, unredeemable and overlong
+EOF
+NODE_PATH="$tokdir/node_modules" node "$repo/tests/tokenizer/reference.js" "$vocab" "$tmp/texts.txt" --max-len 64 > "$tmp/ids.txt" ||
+  { echo "FAIL: reference.js"; exit 1; }
+mapfile -t texts < "$tmp/texts.txt"
+"$vmaskc" predict "$tmp/vm.onnx" "${texts[@]}" --max-len 64 > "$tmp/predict.txt" 2>&1 || { echo "FAIL: predict"; cat "$tmp/predict.txt"; exit 1; }
+"$py" - "$tmp/ids.txt" "$tmp/data" <<'PY' || { echo "FAIL: writing ORT inputs"; exit 1; }
+import os, sys
+import numpy as np
+from onnx import numpy_helper
+rows = [[int(x) for x in l.split()] for l in open(sys.argv[1]) if l.strip()]
+T = max(len(r) for r in rows)
+ids = np.zeros((len(rows), T), dtype=np.int64)
+for i, r in enumerate(rows): ids[i, :len(r)] = r
+os.makedirs(sys.argv[2], exist_ok=True)
+for k, a in enumerate([ids, (np.arange(T)[None] < np.array([len(r) for r in rows])[:, None]).astype(np.int64), np.zeros_like(ids)]):
+    open(os.path.join(sys.argv[2], "input_%d.pb" % k), "wb").write(numpy_helper.from_array(a).SerializeToString())
+PY
+node "$repo/tools/ort/ort_run.js" "$tmp/vm.onnx" --test-data "$tmp/data" --out "$tmp/ort" > "$tmp/ort.log" 2>&1 || { echo "FAIL: onnxruntime-node"; cat "$tmp/ort.log"; exit 1; }
+"$py" - "$tmp/ort/output_0.pb" "$tmp/predict.txt" <<'PY'
+import sys
+import numpy as np
+import onnx
+from onnx import numpy_helper
+t = onnx.TensorProto(); t.ParseFromString(open(sys.argv[1], "rb").read())
+logits = numpy_helper.to_array(t).astype(np.float64)
+p = np.exp(logits - logits.max(1, keepdims=True)); p /= p.sum(1, keepdims=True)
+got = [[float(x) for x in l.split("probabilities")[1].split()] for l in open(sys.argv[2]) if "probabilities" in l]
+assert len(got) == len(p), "predict printed %d texts, ORT ran %d" % (len(got), len(p))
+d = float(np.abs(np.array(got) - p).max())
+print("max |vmaskc predict - ORT on Hugging Face ids| = %.2e over %d raw texts" % (d, len(p)))
+sys.exit(0 if d <= 1.5e-4 else 1)
+PY
+rc=$?
+[ $rc -eq 0 ] && echo "ok: raw text through vmaskc matches onnxruntime-node on Hugging Face's ids" || { echo "FAIL: raw-text probabilities differ"; cat "$tmp/predict.txt"; }
+exit $rc
