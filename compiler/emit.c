@@ -5,6 +5,11 @@
  * outputs touch. Values are renumbered densely in first-use order. Known values keep their content:
  * concrete bytes go to the initializer blob, symbolic int64 content is written as dims for the
  * runtime to evaluate at bind time. The same graph always gives byte-identical plans.
+ *
+ * The initializer blob (field 14) is written last, after the packed message, straight from the
+ * values' bytes: protobuf allows a field after the others, and this way a 420 MiB model is copied
+ * once into the plan instead of into a blob and then again by the packer. The runtime finds it
+ * there and reads the weights in place (runtime/plan.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,7 +107,6 @@ enum vm_status vm_emit_plan(const struct vm_graph *g, const char *source, uint8_
     e.map = malloc(((size_t)g->n_values + 1) * sizeof *e.map);
     e.order = malloc(((size_t)g->n_values + 1) * sizeof *e.order);
     enum vm_status s = VM_OK;
-    uint8_t *blob = NULL;
     if (!e.map || !e.order) {
         s = vm_errorf(err, VM_ENOMEM, "out of memory");
         goto done;
@@ -206,9 +210,8 @@ enum vm_status vm_emit_plan(const struct vm_graph *g, const char *source, uint8_
         const struct vm_value *v = &g->values[e.order[i]];
         if (v->data && !v->known) blob_len += (v->nbytes + 63) & ~(size_t)63;
     }
-    blob = calloc(1, blob_len ? blob_len : 1);
     plan.value = ealloc(&e, (size_t)(e.n + 1) * sizeof *plan.value);
-    if (!blob || !plan.value) goto oom;
+    if (!plan.value) goto oom;
     size_t blob_pos = 0;
     char shape[256];
     for (int32_t i = 0; i < e.n; i++) {
@@ -246,14 +249,10 @@ enum vm_status vm_emit_plan(const struct vm_graph *g, const char *source, uint8_
             pv->has_init_offset = pv->has_init_bytes = 1;
             pv->init_offset = blob_pos;
             pv->init_bytes = v->nbytes;
-            memcpy(blob + blob_pos, v->data, v->nbytes);
             blob_pos += (v->nbytes + 63) & ~(size_t)63;
         }
         plan.value[plan.n_value++] = pv;
     }
-    plan.has_init_blob = 1;
-    plan.init_blob.data = blob;
-    plan.init_blob.len = blob_len;
 
     plan.input = ealloc(&e, (size_t)(g->n_inputs + 1) * sizeof *plan.input);
     plan.output = ealloc(&e, (size_t)(g->n_outputs + 1) * sizeof *plan.output);
@@ -284,10 +283,27 @@ enum vm_status vm_emit_plan(const struct vm_graph *g, const char *source, uint8_
         plan.meta[plan.n_meta++] = mt;
     }
 
-    *len = vmplan__plan__get_packed_size(&plan);
-    *buf = malloc(*len ? *len : 1);
+    /* the message, then field 14 (wire type 2: tag byte 0x72, varint length, the bytes) */
+    size_t head = vmplan__plan__get_packed_size(&plan), lenlen = 1;
+    for (uint64_t x = blob_len; x >= 0x80; x >>= 7) lenlen++;
+    *len = head + 1 + lenlen + blob_len;
+    *buf = vm_alloc_big(*len);
     if (!*buf) goto oom;
     vmplan__plan__pack(&plan, *buf);
+    uint8_t *w = *buf + head;
+    *w++ = (14 << 3) | 2;
+    for (uint64_t x = blob_len; ; x >>= 7) {
+        *w++ = (uint8_t)(x & 0x7f) | (x >= 0x80 ? 0x80 : 0);
+        if (x < 0x80) break;
+    }
+    for (int32_t i = 0; i < e.n; i++) { /* offsets ascend with i, so data and padding tile the blob */
+        const Vmplan__Value *pv = plan.value[i];
+        const struct vm_value *v = &g->values[e.order[i]];
+        if (!pv->has_init_offset) continue;
+        size_t padded = (v->nbytes + 63) & ~(size_t)63;
+        if (v->nbytes) memcpy(w + pv->init_offset, v->data, v->nbytes);
+        memset(w + pv->init_offset + v->nbytes, 0, padded - v->nbytes);
+    }
     goto done;
 oom:
     s = vm_errorf(err, VM_ENOMEM, "out of memory while writing the plan");
@@ -296,6 +312,5 @@ done:
     free(e.allocs);
     free(e.map);
     free(e.order);
-    free(blob);
     return s;
 }
