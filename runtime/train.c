@@ -369,48 +369,25 @@ static enum vm_status snapshot_take(struct vm_rt_model *m, struct snapshot *b, s
     return VM_OK;
 }
 
-/* protobuf-c packs into a ProtobufCBuffer: this one stages small pieces (tags, lengths, names)
- * and passes tensor bytes straight to the file, so a checkpoint (parameters, Adam moments and
- * best-on-dev copy: 4x a model's weights) never exists in memory a second time. */
-struct fd_buffer {
+/* protobuf-c packs into a ProtobufCBuffer: this one hands the pieces to a vm_fd_stream, so a
+ * checkpoint (parameters, Adam moments and best-on-dev copy: 4x a model's weights) is streamed to
+ * the file and never exists in memory a second time. */
+struct pb_stream {
     ProtobufCBuffer base;
-    int fd;
-    const char *path;
-    struct vm_error *err;
-    enum vm_status s;
-    size_t n;
-    uint8_t stage[1 << 16];
+    struct vm_fd_stream w;
 };
 
-static void fd_flush(struct fd_buffer *b) {
-    if (!b->s && b->n) b->s = vm_write_all(b->fd, b->stage, b->n, b->path, b->err);
-    b->n = 0;
-}
-
-static void fd_append(ProtobufCBuffer *pb, size_t len, const uint8_t *data) {
-    struct fd_buffer *b = (struct fd_buffer *)pb;
-    if (len > sizeof b->stage / 2) {
-        fd_flush(b);
-        if (!b->s) b->s = vm_write_all(b->fd, data, len, b->path, b->err);
-        return;
-    }
-    if (b->n + len > sizeof b->stage) fd_flush(b);
-    memcpy(b->stage + b->n, data, len);
-    b->n += len;
+static void pb_append(ProtobufCBuffer *pb, size_t len, const uint8_t *data) {
+    vm_fd_stream_write(&((struct pb_stream *)pb)->w, data, len);
 }
 
 static enum vm_status write_checkpoint(void *ctx, int fd, const char *path, struct vm_error *err) {
-    struct fd_buffer *b = malloc(sizeof *b);
+    struct pb_stream *b = malloc(sizeof *b);
     if (!b) return vm_errorf(err, VM_ENOMEM, "out of memory");
-    b->base.append = fd_append;
-    b->fd = fd;
-    b->path = path;
-    b->err = err;
-    b->s = VM_OK;
-    b->n = 0;
+    b->base.append = pb_append;
+    b->w = (struct vm_fd_stream){.fd = fd, .path = path, .err = err};
     vmplan__checkpoint__pack_to_buffer(ctx, &b->base);
-    fd_flush(b);
-    enum vm_status s = b->s;
+    enum vm_status s = vm_fd_stream_flush(&b->w);
     free(b);
     return s;
 }

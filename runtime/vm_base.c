@@ -208,6 +208,23 @@ enum vm_status vm_write_all(int fd, const void *data, size_t len, const char *pa
     return VM_OK;
 }
 
+enum vm_status vm_fd_stream_flush(struct vm_fd_stream *w) {
+    if (!w->s && w->n) w->s = vm_write_all(w->fd, w->stage, w->n, w->path, w->err);
+    w->n = 0;
+    return w->s;
+}
+
+void vm_fd_stream_write(struct vm_fd_stream *w, const void *data, size_t len) {
+    if (len > sizeof w->stage / 2) {
+        vm_fd_stream_flush(w);
+        if (!w->s) w->s = vm_write_all(w->fd, data, len, w->path, w->err);
+        return;
+    }
+    if (w->n + len > sizeof w->stage) vm_fd_stream_flush(w);
+    memcpy(w->stage + w->n, data, len);
+    w->n += len;
+}
+
 struct buf_writer {
     const void *data;
     size_t len;

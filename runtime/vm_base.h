@@ -125,6 +125,19 @@ enum vm_status vm_file_write_atomic(const char *path, const void *data, size_t l
  * such as a checkpoint of a BERT, is streamed instead of assembled in memory first). */
 typedef enum vm_status (*vm_file_writer)(void *ctx, int fd, const char *path, struct vm_error *err);
 enum vm_status vm_file_write_atomic_fn(const char *path, vm_file_writer fn, void *ctx, struct vm_error *err);
+/* A staging writer for vm_file_write_atomic_fn callbacks that produce many small pieces (protobuf
+ * packers): small pieces are gathered, large ones go straight to the descriptor. The first error
+ * sticks in s. */
+struct vm_fd_stream {
+    int fd;
+    const char *path;
+    struct vm_error *err;
+    enum vm_status s;
+    size_t n;
+    uint8_t stage[1 << 16];
+};
+void vm_fd_stream_write(struct vm_fd_stream *w, const void *data, size_t len);
+enum vm_status vm_fd_stream_flush(struct vm_fd_stream *w);
 /* write(2) until done; EINTR retried. */
 enum vm_status vm_write_all(int fd, const void *data, size_t len, const char *path, struct vm_error *err);
 /* Best effort: deletes "<path>.tmp.<pid>" files no process is writing any more (a run killed during
