@@ -276,6 +276,8 @@ int vm_cmd_train(int argc, char **argv) {
     if (vm_rt_model_from_buffer(&rt, plan, plan_len, model, &ro, &err)) goto fail;
     free(plan); /* the runtime holds the weights now */
     plan = NULL;
+    struct lookup_ctx lc = {.m = rt};
+    vm_export_release_trained(onnx, g, param_lookup, &lc);
     t_loaded = mono_s();
     struct vm_feeder feeder;
     if (vm_feeder_init(&feeder, rt, vocab.pad_id >= 0 ? vocab.pad_id : 0, &err)) goto fail;
@@ -320,7 +322,6 @@ int vm_cmd_train(int argc, char **argv) {
     struct vm_export_opts eo = {.mask = !to.no_mask, .mask_after = to.mask_after, .embedding = mo.embedding, .mask_output = mask_output,
                                 .meta_keys = keys, .meta_values = vals, .n_meta = (int)(sizeof keys / sizeof keys[0]),
                                 .keep_ids = to.keep_ids, .n_keep_ids = to.n_keep_ids};
-    struct lookup_ctx lc = {.m = rt};
     double t0 = mono_s();
     if (vm_export_onnx(onnx, g, &eo, param_lookup, &lc, out, &err)) goto fail;
     t_export = mono_s() - t0;
