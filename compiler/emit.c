@@ -5,6 +5,11 @@
  * outputs touch. Values are renumbered densely in first-use order. Known values keep their content:
  * concrete bytes go to the initializer blob, symbolic int64 content is written as dims for the
  * runtime to evaluate at bind time. The same graph always gives byte-identical plans.
+ *
+ * The initializer blob (field 14) is written last, after the packed message, straight from the
+ * values' bytes: protobuf allows a field after the others, and this way a 420 MiB model is copied
+ * once into the plan instead of into a blob and then again by the packer. The runtime finds it
+ * there and reads the weights in place (runtime/plan.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +18,19 @@
 #include "compiler.h"
 #include "ops.h"
 #include "vmplan.pb-c.h"
+
+static bool all_zero(const void *data, size_t n) {
+    const uint8_t *p = data;
+    uint64_t acc = 0; /* or-ed 8 bytes at a time: the loop vectorizes over hundreds of MiB */
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        acc |= w;
+    }
+    for (; i < n; i++) acc |= p[i];
+    return acc == 0;
+}
 
 struct emit_ctx {
     const struct vm_graph *g;
@@ -99,10 +117,10 @@ enum vm_status vm_emit_plan(const struct vm_graph *g, const char *source, uint8_
     *buf = NULL;
     *len = 0;
     struct emit_ctx e = {.g = g, .err = err};
+    bool *in_blob = NULL; /* plan value -> its bytes go to the blob */
     e.map = malloc(((size_t)g->n_values + 1) * sizeof *e.map);
     e.order = malloc(((size_t)g->n_values + 1) * sizeof *e.order);
     enum vm_status s = VM_OK;
-    uint8_t *blob = NULL;
     if (!e.map || !e.order) {
         s = vm_errorf(err, VM_ENOMEM, "out of memory");
         goto done;
@@ -201,14 +219,18 @@ enum vm_status vm_emit_plan(const struct vm_graph *g, const char *source, uint8_
     plan.optimizer = rg[2];
 
     /* values and blob */
+    /* Optimizer state starts at zero, and the runtime zero-fills its persistent region: Adam's
+     * two moments (2x the trainable weights, 660 MiB for BERT-base) need no bytes in the plan. */
     size_t blob_len = 0;
+    in_blob = calloc((size_t)e.n + 1, sizeof *in_blob);
+    if (!in_blob) goto oom;
     for (int32_t i = 0; i < e.n; i++) {
         const struct vm_value *v = &g->values[e.order[i]];
-        if (v->data && !v->known) blob_len += (v->nbytes + 63) & ~(size_t)63;
+        in_blob[i] = v->data && !v->known && !((v->flags & VM_VALUE_OPTSTATE) && all_zero(v->data, v->nbytes));
+        if (in_blob[i]) blob_len += (v->nbytes + 63) & ~(size_t)63;
     }
-    blob = calloc(1, blob_len ? blob_len : 1);
     plan.value = ealloc(&e, (size_t)(e.n + 1) * sizeof *plan.value);
-    if (!blob || !plan.value) goto oom;
+    if (!plan.value) goto oom;
     size_t blob_pos = 0;
     char shape[256];
     for (int32_t i = 0; i < e.n; i++) {
@@ -236,7 +258,7 @@ enum vm_status vm_emit_plan(const struct vm_graph *g, const char *source, uint8_
             if (!pv->known) goto oom;
             for (int64_t k = 0; k < v->n_known; k++)
                 if (!(pv->known[k] = make_dim(&e, &v->known[k]))) goto oom;
-        } else if (v->data) {
+        } else if (in_blob[i]) {
             if (!vm_value_shape_is_const(v)) {
                 s = vm_errorf(err, VM_EINTERNAL, "value '%s' has data but a symbolic shape %s", v->name,
                               vm_value_shape_str(g, v, shape, sizeof shape));
@@ -246,14 +268,10 @@ enum vm_status vm_emit_plan(const struct vm_graph *g, const char *source, uint8_
             pv->has_init_offset = pv->has_init_bytes = 1;
             pv->init_offset = blob_pos;
             pv->init_bytes = v->nbytes;
-            memcpy(blob + blob_pos, v->data, v->nbytes);
             blob_pos += (v->nbytes + 63) & ~(size_t)63;
         }
         plan.value[plan.n_value++] = pv;
     }
-    plan.has_init_blob = 1;
-    plan.init_blob.data = blob;
-    plan.init_blob.len = blob_len;
 
     plan.input = ealloc(&e, (size_t)(g->n_inputs + 1) * sizeof *plan.input);
     plan.output = ealloc(&e, (size_t)(g->n_outputs + 1) * sizeof *plan.output);
@@ -284,10 +302,27 @@ enum vm_status vm_emit_plan(const struct vm_graph *g, const char *source, uint8_
         plan.meta[plan.n_meta++] = mt;
     }
 
-    *len = vmplan__plan__get_packed_size(&plan);
-    *buf = malloc(*len ? *len : 1);
+    /* the message, then field 14 (wire type 2: tag byte 0x72, varint length, the bytes) */
+    size_t head = vmplan__plan__get_packed_size(&plan), lenlen = 1;
+    for (uint64_t x = blob_len; x >= 0x80; x >>= 7) lenlen++;
+    *len = head + 1 + lenlen + blob_len;
+    *buf = vm_alloc_big(*len);
     if (!*buf) goto oom;
     vmplan__plan__pack(&plan, *buf);
+    uint8_t *w = *buf + head;
+    *w++ = (14 << 3) | 2;
+    for (uint64_t x = blob_len; ; x >>= 7) {
+        *w++ = (uint8_t)(x & 0x7f) | (x >= 0x80 ? 0x80 : 0);
+        if (x < 0x80) break;
+    }
+    for (int32_t i = 0; i < e.n; i++) { /* offsets ascend with i, so data and padding tile the blob */
+        const Vmplan__Value *pv = plan.value[i];
+        const struct vm_value *v = &g->values[e.order[i]];
+        if (!pv->has_init_offset) continue;
+        size_t padded = (v->nbytes + 63) & ~(size_t)63;
+        if (v->nbytes) memcpy(w + pv->init_offset, v->data, v->nbytes);
+        memset(w + pv->init_offset + v->nbytes, 0, padded - v->nbytes);
+    }
     goto done;
 oom:
     s = vm_errorf(err, VM_ENOMEM, "out of memory while writing the plan");
@@ -296,6 +331,6 @@ done:
     free(e.allocs);
     free(e.map);
     free(e.order);
-    free(blob);
+    free(in_blob);
     return s;
 }

@@ -230,6 +230,27 @@ static int opset_of(const Onnx__ModelProto *m) {
     return 13;
 }
 
+size_t vm_export_release_trained(Onnx__ModelProto *orig, struct vm_graph *g, vm_param_lookup lookup, void *ctx) {
+    size_t freed = 0;
+    Onnx__GraphProto *og = orig->graph;
+    for (size_t i = 0; og && i < og->n_initializer; i++) {
+        Onnx__TensorProto *t = og->initializer[i];
+        size_t nb = 0;
+        if (!t->name || !t->has_raw_data || !t->raw_data.data || !lookup(ctx, t->name, &nb) || nb != t->raw_data.len) continue;
+        int32_t v = vm_graph_find_value(g, t->name);
+        if (v >= 0 && g->values[v].data == (void *)t->raw_data.data) {
+            g->values[v].data = NULL; /* borrowed (vm_import_opts.borrow_initializers): nothing to free */
+            g->values[v].nbytes = 0;
+            g->values[v].data_borrowed = false;
+        }
+        free(t->raw_data.data); /* protobuf-c's allocator in onnx_io.c is malloc/free underneath */
+        t->raw_data.data = NULL;
+        t->raw_data.len = 0;
+        freed += nb;
+    }
+    return freed;
+}
+
 enum vm_status vm_export_onnx(const Onnx__ModelProto *orig, const struct vm_graph *g,
                               const struct vm_export_opts *o, vm_param_lookup lookup, void *ctx,
                               const char *path, struct vm_error *err) {

@@ -39,6 +39,12 @@ enum vm_status vm_export_onnx(const Onnx__ModelProto *orig, const struct vm_grap
                               const struct vm_export_opts *o, vm_param_lookup lookup, void *ctx,
                               const char *path, struct vm_error *err);
 
+/* Frees the raw_data of every initializer of `orig` that lookup supplies (a trained parameter the
+ * runtime now holds, same size), and forgets it in g where g borrowed it: vm_export_onnx takes
+ * those from lookup anyway, so a training run keeps only the frozen weights twice (BERT-base:
+ * 330 MiB less). Returns the bytes freed. */
+size_t vm_export_release_trained(Onnx__ModelProto *orig, struct vm_graph *g, vm_param_lookup lookup, void *ctx);
+
 /* Keep probability q(w) of every vocabulary word for a mask after the embedding: table [V, E],
  * mask weights W1 [E, H], b1 [H], W2 [H, 2], b2 [2]; out [V]. */
 void vm_mask_word_keep(const float *table, int64_t V, int64_t E, const float *w1, const float *b1,

@@ -67,10 +67,10 @@ static enum vm_status external_of(struct vm_graph *g, const Onnx__TensorProto *t
 }
 
 static enum vm_status tensor_to_value(struct vm_graph *g, int32_t v, const Onnx__TensorProto *tp,
-                                      const char *model_path, const char *what, struct vm_error *err) {
+                                      const char *model_path, bool borrow, const char *what, struct vm_error *err) {
     struct vm_tensor t;
     if (external_of(g, tp, model_path, err)) return err->code;
-    if (vm_onnx_tensor_decode_ext(tp, g->external, what, &t, err)) return err->code;
+    if (vm_onnx_tensor_decode_borrow(tp, g->external, what, borrow, &t, err)) return err->code;
     struct vm_value *val = &g->values[v];
     val->dtype = t.dtype;
     vm_value_set_shape_ints(val, t.rank, t.dims);
@@ -114,7 +114,7 @@ static enum vm_status import_constant(struct vm_graph *g, const Onnx__NodeProto 
     struct vm_value *val = &g->values[v];
     if (form == 0) {
         if (!a->t) return vm_errorf(err, VM_EFORMAT, "%s: attribute 'value' holds no tensor", what);
-        return tensor_to_value(g, v, a->t, model_path, what, err);
+        return tensor_to_value(g, v, a->t, model_path, false, what, err);
     }
     bool isf = form == 1 || form == 3;
     size_t esz = isf ? 4 : 8;
@@ -351,7 +351,7 @@ enum vm_status vm_import(const Onnx__ModelProto *m, const struct vm_import_opts 
         }
         char what[600];
         snprintf(what, sizeof what, "initializer '%s'", tp->name);
-        if ((s = tensor_to_value(g, v, tp, model_path, what, err))) goto fail;
+        if ((s = tensor_to_value(g, v, tp, model_path, o && o->borrow_initializers, what, err))) goto fail;
         g->values[v].flags |= VM_VALUE_INIT;
     }
     if (gp->n_sparse_initializer) {

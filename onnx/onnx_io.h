@@ -37,7 +37,7 @@ struct vm_tensor {
     int64_t dims[VM_MAX_RANK];
     void *data; /* numel * dtype size bytes; owned unless borrowed */
     size_t nbytes;
-    bool borrowed; /* data points into an external-data mapping (read-only, not freed here) */
+    bool borrowed; /* data points into an external-data mapping or the message (not freed here) */
 };
 void vm_tensor_free(struct vm_tensor *t);
 
@@ -64,6 +64,11 @@ bool vm_onnx_tensor_is_external(const Onnx__TensorProto *tp);
 enum vm_status vm_onnx_tensor_decode_ext(const Onnx__TensorProto *tp, struct vm_onnx_external *ext,
                                          const char *what, struct vm_tensor *t,
                                          struct vm_error *err);
+/* As vm_onnx_tensor_decode_ext; with borrow_raw, aligned inline raw_data is borrowed from the
+ * message too (t->borrowed), so the caller must keep the message alive as long as t. */
+enum vm_status vm_onnx_tensor_decode_borrow(const Onnx__TensorProto *tp, struct vm_onnx_external *ext,
+                                            const char *what, bool borrow_raw, struct vm_tensor *t,
+                                            struct vm_error *err);
 enum vm_status vm_onnx_tensor_decode(const Onnx__TensorProto *tp, const char *what,
                                      struct vm_tensor *t, struct vm_error *err);
 /* Reads a serialized TensorProto file (ONNX backend-test layout). */

@@ -219,7 +219,7 @@ void vm_rt_inst_update_pointers(struct vm_rt_inst *inst) {
 static enum vm_status grow(uint8_t **buf, size_t *cap, size_t need, bool keep, struct vm_error *err) {
     if (need <= *cap && *buf) return VM_OK;
     size_t n = vm_align64(need ? need : 64);
-    uint8_t *nb = aligned_alloc(64, n);
+    uint8_t *nb = vm_alloc_big(n);
     if (!nb) return vm_errorf(err, VM_ENOMEM, "out of memory allocating a %zu-byte arena", n);
     if (keep && *buf && *cap) memcpy(nb, *buf, *cap);
     free(*buf);

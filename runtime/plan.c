@@ -67,7 +67,10 @@ static enum vm_status load_bindings(struct vm_rt_binding **out, int32_t *n, Vmpl
     return VM_OK;
 }
 
-static enum vm_status load_plan(struct vm_rt_plan *p, const Vmplan__Plan *pp, struct vm_error *err) {
+/* blob/blob_len: the initializer bytes when the caller found them outside pp (borrowed until
+ * setup_persistent has copied them; p->blob stays NULL). */
+static enum vm_status load_plan(struct vm_rt_plan *p, const Vmplan__Plan *pp, const uint8_t *blob, size_t blob_len,
+                                struct vm_error *err) {
     enum vm_status s;
     if (!pp->has_format_version || pp->format_version != VM_PLAN_FORMAT)
         return vm_errorf(err, VM_EFORMAT, "plan format version %u is not supported (this vmaskc reads version %d)",
@@ -79,11 +82,15 @@ static enum vm_status load_plan(struct vm_rt_plan *p, const Vmplan__Plan *pp, st
         if (!(p->symbols[i] = vm_strdup(pp->symbol[i], err))) return VM_ENOMEM;
         p->n_symbols++;
     }
-    if (pp->has_init_blob) {
+    const uint8_t *init_base = blob;
+    size_t init_len = blob_len;
+    if (!blob && pp->has_init_blob) {
         p->blob = vm_malloc(pp->init_blob.len, err);
         if (!p->blob) return VM_ENOMEM;
         if (pp->init_blob.len) memcpy(p->blob, pp->init_blob.data, pp->init_blob.len);
         p->blob_len = pp->init_blob.len;
+        init_base = p->blob;
+        init_len = p->blob_len;
     }
     int32_t term_cap = 0, sym_cap = 0;
     p->values = vm_calloc(pp->n_value + 1, sizeof *p->values, err);
@@ -108,9 +115,9 @@ static enum vm_status load_plan(struct vm_rt_plan *p, const Vmplan__Plan *pp, st
             if (!poly_is_const(p, &v->dims[d])) v->symbolic = true;
         }
         if (v->flags & VM_VALUE_INIT) {
-            if (pv->init_offset > p->blob_len || pv->init_bytes > p->blob_len - pv->init_offset)
+            if (pv->init_offset > init_len || pv->init_bytes > init_len - pv->init_offset)
                 return vm_errorf(err, VM_EFORMAT, "value '%s': initializer bytes lie outside the plan's blob", v->name);
-            v->init = p->blob + pv->init_offset;
+            v->init = init_base + pv->init_offset;
             v->init_bytes = pv->init_bytes;
             if (v->symbolic) return vm_errorf(err, VM_EFORMAT, "value '%s': an initializer cannot have a symbolic shape", v->name);
         }
@@ -306,7 +313,7 @@ static enum vm_status setup_persistent(struct vm_rt_model *m, struct vm_error *e
             return vm_errorf(err, VM_EFORMAT, "the plan's persistent values overflow the address space");
     }
     if (vm_check_memory(total, m->max_memory, "the model's parameters, constants and optimizer state", err)) return err->code;
-    m->persist = aligned_alloc(64, total ? total : 64);
+    m->persist = vm_alloc_big(total ? total : 64);
     if (!m->persist) return vm_errorf(err, VM_ENOMEM, "out of memory allocating %zu bytes of parameters", total);
     memset(m->persist, 0, total);
     m->persist_bytes = total;
@@ -317,12 +324,67 @@ static enum vm_status setup_persistent(struct vm_rt_model *m, struct vm_error *e
     return VM_OK;
 }
 
+/* The trailing field 14 (init_blob) of a plan, if the buffer ends with it: *head is where it
+ * starts. NULL when the plan is laid out otherwise (then it is unpacked whole). */
+static const uint8_t *trailing_blob(const uint8_t *buf, size_t len, size_t *head, size_t *blob_len) {
+    size_t pos = 0;
+    while (pos < len) {
+        size_t start = pos;
+        uint64_t key = 0, n = 0;
+        for (int sh = 0; pos < len && sh < 64; sh += 7) {
+            uint8_t b = buf[pos++];
+            key |= (uint64_t)(b & 0x7f) << sh;
+            if (!(b & 0x80)) break;
+        }
+        switch (key & 7) {
+        case 0:
+            while (pos < len && (buf[pos++] & 0x80)) {}
+            break;
+        case 1: pos += 8; break;
+        case 5: pos += 4; break;
+        case 2:
+            for (int sh = 0; pos < len && sh < 64; sh += 7) {
+                uint8_t b = buf[pos++];
+                n |= (uint64_t)(b & 0x7f) << sh;
+                if (!(b & 0x80)) break;
+            }
+            if (n > len - pos) return NULL;
+            if (key >> 3 == 14 && pos + n == len) {
+                *head = start;
+                *blob_len = (size_t)n;
+                return buf + pos;
+            }
+            pos += (size_t)n;
+            break;
+        default: return NULL; /* groups or garbage: let protobuf-c judge the whole buffer */
+        }
+    }
+    return NULL;
+}
+
+/* FNV-1a over 8-byte words (the plan can be hundreds of MiB): checkpoints name the plan they
+ * belong to by it. */
+static uint64_t plan_digest(const uint8_t *buf, size_t len) {
+    uint64_t h = 14695981039346656037ull;
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w;
+        memcpy(&w, buf + i, 8);
+        h = (h ^ w) * 1099511628211ull;
+    }
+    for (; i < len; i++) h = (h ^ buf[i]) * 1099511628211ull;
+    return h ^ len;
+}
+
 enum vm_status vm_rt_model_from_buffer(struct vm_rt_model **out, const uint8_t *buf, size_t len,
                                        const char *what, const struct vm_rt_opts *opts,
                                        struct vm_error *err) {
     *out = NULL;
     if (len == 0) return vm_errorf(err, VM_EFORMAT, "%s is empty, not a vmaskc plan", what);
-    Vmplan__Plan *pp = vmplan__plan__unpack(NULL, len, buf);
+    /* a trailing blob (as compiler/emit.c writes it) is read in place: only the head is unpacked */
+    size_t head = len, blob_len = 0;
+    const uint8_t *blob = trailing_blob(buf, len, &head, &blob_len);
+    Vmplan__Plan *pp = vmplan__plan__unpack(NULL, head, buf);
     if (!pp) return vm_errorf(err, VM_EFORMAT, "%s is not a vmaskc plan (protobuf could not be parsed)", what);
     struct vm_rt_model *m = vm_calloc(1, sizeof *m, err);
     if (!m) {
@@ -330,7 +392,7 @@ enum vm_status vm_rt_model_from_buffer(struct vm_rt_model **out, const uint8_t *
         return VM_ENOMEM;
     }
     m->max_memory = opts && opts->max_memory ? opts->max_memory : vm_memory_limit_default();
-    enum vm_status s = load_plan(&m->plan, pp, err);
+    enum vm_status s = load_plan(&m->plan, pp, blob, blob_len, err);
     vmplan__plan__free_unpacked(pp, NULL);
     if (s) {
         vm_error_prefix(err, "%s", what);
@@ -342,8 +404,12 @@ enum vm_status vm_rt_model_from_buffer(struct vm_rt_model **out, const uint8_t *
         vm_rt_model_free(m);
         return s;
     }
-    m->digest = 14695981039346656037ull;
-    for (size_t i = 0; i < len; i++) m->digest = (m->digest ^ buf[i]) * 1099511628211ull;
+    /* the initializers now live in the persistent region: the plan's copy is not needed again */
+    for (int32_t i = 0; i < m->plan.n_values; i++) m->plan.values[i].init = NULL;
+    free(m->plan.blob);
+    m->plan.blob = NULL;
+    m->plan.blob_len = 0;
+    m->digest = plan_digest(buf, len);
     m->max_insts = opts && opts->max_insts ? opts->max_insts : 64;
     m->insts = vm_calloc(m->max_insts, sizeof *m->insts, err);
     m->prof_ms = vm_calloc((size_t)m->plan.n_steps + 1, sizeof *m->prof_ms, err);

@@ -38,7 +38,7 @@ struct vm_rt_value {
     int32_t rank;
     struct vm_rt_poly dims[VM_MAX_RANK];
     uint32_t flags;
-    const uint8_t *init; /* into plan->blob, init_bytes long */
+    const uint8_t *init; /* into the plan's blob, init_bytes long; NULL once the model is loaded */
     size_t init_bytes;
     struct vm_rt_poly *known; /* symbolic int64 content, n_known elements */
     int64_t n_known;

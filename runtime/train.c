@@ -340,11 +340,57 @@ static void run_key(const struct vm_train_cfg *cfg, const struct vm_dataset *tra
              (unsigned long long)h);
 }
 
+/* The best-on-dev parameters. data[i] == NULL while `live`: the best are the current parameters
+ * (right after an improving epoch, or before any epoch ended), so nothing is copied until a
+ * training step is about to change them. A one-epoch run of a 420 MiB model never copies. */
 struct snapshot {
     int32_t *values; /* plan value ids of the parameters */
     void **data;
     int n;
+    bool live;
 };
+
+static void snapshot_drop(struct snapshot *b) {
+    for (int i = 0; i < b->n; i++) {
+        free(b->data[i]);
+        b->data[i] = NULL;
+    }
+    b->live = true;
+}
+
+/* Copies the current parameters into the snapshot (allocating what is missing). */
+static enum vm_status snapshot_take(struct vm_rt_model *m, struct snapshot *b, struct vm_error *err) {
+    for (int i = 0; i < b->n; i++) {
+        struct vm_rt_tensor t = vm_rt_param(m, i);
+        if (!b->data[i] && !(b->data[i] = vm_malloc(t.nbytes ? t.nbytes : 1, err))) return VM_ENOMEM;
+        memcpy(b->data[i], t.data, t.nbytes);
+    }
+    b->live = false;
+    return VM_OK;
+}
+
+/* protobuf-c packs into a ProtobufCBuffer: this one hands the pieces to a vm_fd_stream, so a
+ * checkpoint (parameters, Adam moments and best-on-dev copy: 4x a model's weights) is streamed to
+ * the file and never exists in memory a second time. */
+struct pb_stream {
+    ProtobufCBuffer base;
+    struct vm_fd_stream w;
+};
+
+static void pb_append(ProtobufCBuffer *pb, size_t len, const uint8_t *data) {
+    vm_fd_stream_write(&((struct pb_stream *)pb)->w, data, len);
+}
+
+static enum vm_status write_checkpoint(void *ctx, int fd, const char *path, struct vm_error *err) {
+    struct pb_stream *b = malloc(sizeof *b);
+    if (!b) return vm_errorf(err, VM_ENOMEM, "out of memory");
+    b->base.append = pb_append;
+    b->w = (struct vm_fd_stream){.fd = fd, .path = path, .err = err};
+    vmplan__checkpoint__pack_to_buffer(ctx, &b->base);
+    enum vm_status s = vm_fd_stream_flush(&b->w);
+    free(b);
+    return s;
+}
 
 static enum vm_status save_checkpoint(const struct vm_feeder *f, const struct vm_train_cfg *cfg, const char *key,
                                       const struct loop_state *ls, const struct snapshot *best,
@@ -411,16 +457,7 @@ static enum vm_status save_checkpoint(const struct vm_feeder *f, const struct vm
             ck.n_meta = 12;
         }
     }
-    if (!s) {
-        size_t len = vmplan__checkpoint__get_packed_size(&ck);
-        uint8_t *buf = malloc(len ? len : 1);
-        if (!buf) s = vm_errorf(err, VM_ENOMEM, "out of memory");
-        else {
-            vmplan__checkpoint__pack(&ck, buf);
-            s = vm_file_write_atomic(cfg->checkpoint, buf, len, err);
-            free(buf);
-        }
-    }
+    if (!s) s = vm_file_write_atomic_fn(cfg->checkpoint, write_checkpoint, &ck, err);
     free(hbuf);
     free_tensors(ck.tensor, ck.n_tensor);
     free_tensors(ck.best, ck.n_best);
@@ -471,7 +508,13 @@ static enum vm_status unpack_checkpoint(const struct vm_feeder *f, const char *w
         for (int k = 0; k < best->n; k++) {
             if (strcmp(m->plan.values[best->values[k]].name, t->name)) continue;
             struct vm_rt_tensor pt = vm_rt_persistent(m, t->name);
-            if (pt.nbytes == t->data.len) memcpy(best->data[k], t->data.data, pt.nbytes);
+            if (pt.nbytes != t->data.len) continue;
+            if (!best->data[k] && !(best->data[k] = vm_malloc(pt.nbytes ? pt.nbytes : 1, err))) {
+                s = VM_ENOMEM;
+                break;
+            }
+            memcpy(best->data[k], t->data.data, pt.nbytes);
+            best->live = false;
         }
     }
     if (!s) {
@@ -522,6 +565,7 @@ static enum vm_status load_checkpoint(const struct vm_feeder *f, const struct vm
 
 void vm_train_result_free(struct vm_train_result *r) {
     free(r->history);
+    free(r->step_seconds);
     memset(r, 0, sizeof *r);
 }
 
@@ -545,14 +589,8 @@ enum vm_status vm_train(const struct vm_feeder *f, const struct vm_train_cfg *cf
     best.values = vm_malloc(sizeof(int32_t) * (size_t)(p->n_params + 1), err);
     best.data = vm_calloc((size_t)p->n_params + 1, sizeof *best.data, err);
     enum vm_status s = res->history && order && best.values && best.data ? VM_OK : VM_ENOMEM;
-    for (int i = 0; i < p->n_params && !s; i++) {
-        struct vm_rt_tensor t = vm_rt_param(m, i);
-        best.values[best.n] = p->params[i].value;
-        best.data[best.n] = vm_malloc(t.nbytes ? t.nbytes : 1, err);
-        if (!best.data[best.n]) s = VM_ENOMEM;
-        else memcpy(best.data[best.n], t.data, t.nbytes);
-        best.n++;
-    }
+    best.live = true;
+    for (int i = 0; i < p->n_params && !s; i++) best.values[best.n++] = p->params[i].value;
     struct loop_state ls = {.best_dev = -1, .counter = 0};
     char key[256];
     run_key(cfg, train, key, sizeof key);
@@ -579,6 +617,9 @@ enum vm_status vm_train(const struct vm_feeder *f, const struct vm_train_cfg *cf
     float *probs = vm_malloc(sizeof(float) * (size_t)batch * (size_t)(f->n_classes ? f->n_classes : 1), err);
     if (!probs && !s) s = VM_ENOMEM;
     int64_t nb = (train->n + batch - 1) / batch;
+    int64_t cap_steps = nb * (int64_t)(cfg->epochs - ls.epoch > 0 ? cfg->epochs - ls.epoch : 1);
+    res->step_seconds = vm_malloc(sizeof(double) * (size_t)(cap_steps + 1), err);
+    if (!res->step_seconds && !s) s = VM_ENOMEM;
     const int32_t *seqs[4096];
     int32_t lens[4096], labels[4096];
     double last_draw = 0, last_save = now_s();
@@ -596,13 +637,18 @@ enum vm_status vm_train(const struct vm_feeder *f, const struct vm_train_cfg *cf
                 lens[i] = vm_dataset_len(train, ex);
                 labels[i] = train->labels[ex];
             }
+            /* the step is about to change parameters that an earlier epoch found best */
+            if (best.live && ls.best_epoch > 0 && (s = snapshot_take(m, &best, err))) break;
             double t0 = now_s();
             struct vm_rt_inst *inst;
             s = vm_feed(f, seqs, lens, n, 0, labels, beta, cfg->lr, &inst, NULL, err);
             if (!s) s = vm_rt_run(inst, VM_RT_FORWARD | VM_RT_BACKWARD | VM_RT_OPTIMIZER, true, err);
             if (s) break;
-            ls.train_seconds += now_s() - t0;
+            double t1 = now_s();
+            ls.train_seconds += t1 - t0;
             ls.train_sentences += n;
+            if (!res->n_steps) res->first_step_at = t1;
+            if (res->n_steps < cap_steps) res->step_seconds[res->n_steps++] = t1 - t0;
             float loss = *(const float *)vm_rt_output(inst, f->loss_output).data;
             if (!isfinite(loss)) {
                 s = vm_errorf(err, VM_EINVAL, "the training loss became %g at epoch %d, step %lld; try a smaller --lr", loss, epoch + 1,
@@ -671,10 +717,7 @@ enum vm_status vm_train(const struct vm_feeder *f, const struct vm_train_cfg *cf
         if (improved) {
             ls.best_dev = dev_acc;
             ls.best_epoch = epoch + 1;
-            for (int i = 0; i < best.n; i++) {
-                struct vm_rt_tensor t = vm_rt_param(m, i);
-                memcpy(best.data[i], t.data, t.nbytes);
-            }
+            snapshot_drop(&best); /* the current parameters are the best now */
         }
         if (cfg->progress) {
             if (cfg->progress_tty) fprintf(cfg->progress, "\r\033[K");
@@ -696,7 +739,7 @@ enum vm_status vm_train(const struct vm_feeder *f, const struct vm_train_cfg *cf
     res->sentences_per_s = ls.train_seconds > 0 ? (double)ls.train_sentences / ls.train_seconds : 0;
     if (!s || s == VM_EINTERRUPTED) {
         /* the model ends with the best-on-dev parameters */
-        for (int i = 0; i < best.n && s != VM_EINTERRUPTED; i++) {
+        for (int i = 0; i < best.n && s != VM_EINTERRUPTED && !best.live; i++) {
             struct vm_rt_tensor t = vm_rt_param(m, i);
             memcpy(t.data, best.data[i], t.nbytes);
         }

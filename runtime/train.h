@@ -79,6 +79,9 @@ struct vm_train_result {
     double test_acc;     /* -1 without a test set */
     struct vm_epoch_stats *history; /* epochs_run entries (owned) */
     double sentences_per_s;
+    double first_step_at;  /* CLOCK_MONOTONIC seconds when the first training step of this run ended */
+    double *step_seconds;  /* each training step's time (feed + run), n_steps entries (owned) */
+    int64_t n_steps;
 };
 
 /* Trains; on return the model holds the best-on-dev parameters. VM_EINTERRUPTED after a

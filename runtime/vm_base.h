@@ -110,6 +110,9 @@ enum vm_phase {
 /* Checked allocation: return NULL-safe pointers or set err. */
 void *vm_malloc(size_t n, struct vm_error *err);
 void *vm_calloc(size_t count, size_t size, struct vm_error *err);
+/* 64-byte aligned memory for large buffers (files, plans, parameters, arenas), released with
+ * free(); from 4 MiB on it asks for transparent huge pages. NULL when out of memory. */
+void *vm_alloc_big(size_t n);
 void *vm_realloc(void *p, size_t n, struct vm_error *err);
 char *vm_strdup(const char *s, struct vm_error *err);
 
@@ -118,6 +121,25 @@ char *vm_strdup(const char *s, struct vm_error *err);
 enum vm_status vm_file_read(const char *path, uint8_t **data, size_t *len, struct vm_error *err);
 enum vm_status vm_file_write_atomic(const char *path, const void *data, size_t len,
                                     struct vm_error *err);
+/* The same, with the content written by fn to the temporary file's descriptor (so a large file,
+ * such as a checkpoint of a BERT, is streamed instead of assembled in memory first). */
+typedef enum vm_status (*vm_file_writer)(void *ctx, int fd, const char *path, struct vm_error *err);
+enum vm_status vm_file_write_atomic_fn(const char *path, vm_file_writer fn, void *ctx, struct vm_error *err);
+/* A staging writer for vm_file_write_atomic_fn callbacks that produce many small pieces (protobuf
+ * packers): small pieces are gathered, large ones go straight to the descriptor. The first error
+ * sticks in s. */
+struct vm_fd_stream {
+    int fd;
+    const char *path;
+    struct vm_error *err;
+    enum vm_status s;
+    size_t n;
+    uint8_t stage[1 << 16];
+};
+void vm_fd_stream_write(struct vm_fd_stream *w, const void *data, size_t len);
+enum vm_status vm_fd_stream_flush(struct vm_fd_stream *w);
+/* write(2) until done; EINTR retried. */
+enum vm_status vm_write_all(int fd, const void *data, size_t len, const char *path, struct vm_error *err);
 /* Best effort: deletes "<path>.tmp.<pid>" files no process is writing any more (a run killed during
  * an atomic write), so they do not pile up beside a checkpoint; returns how many. */
 int vm_file_remove_stale_temps(const char *path);

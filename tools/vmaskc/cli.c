@@ -177,7 +177,7 @@ enum vm_status vm_cli_compile_onnx(const char *path, const struct vm_model_opts 
     Onnx__ModelProto *m = vm_onnx_load_model(path, err);
     if (!m) return err->code;
     struct vm_import_opts io = {.shapes = o ? o->shapes : NULL, .n_shapes = o ? o->n_shapes : 0, .fixed = fixed, .n_fixed = n_fixed,
-                                .model_path = path};
+                                .model_path = path, .borrow_initializers = model_out != NULL};
     struct vm_graph *g = NULL;
     enum vm_status s = vm_import(m, &io, &g, err);
     if (!s) s = vm_infer_graph(g, err);
@@ -201,7 +201,8 @@ enum vm_status vm_cli_compile_onnx_training(const char *path, const struct vm_mo
     *model_out = NULL;
     Onnx__ModelProto *m = vm_onnx_load_model(path, err);
     if (!m) return err->code;
-    struct vm_import_opts io = {.shapes = o ? o->shapes : NULL, .n_shapes = o ? o->n_shapes : 0, .model_path = path};
+    struct vm_import_opts io = {.shapes = o ? o->shapes : NULL, .n_shapes = o ? o->n_shapes : 0, .model_path = path,
+                                .borrow_initializers = true};
     struct vm_graph *g = NULL;
     enum vm_status s = vm_import(m, &io, &g, err);
     if (!s) s = vm_infer_graph(g, err);
@@ -233,12 +234,14 @@ enum vm_status vm_cli_load_runtime(const char *path, const struct vm_model_opts 
                             .max_memory = o ? o->max_memory : 0};
     if (vm_cli_is_plan_path(path)) return vm_cli_load_plan(path, &ro, out, err);
     struct vm_graph *g;
-    enum vm_status s = vm_cli_compile_onnx(path, o, fixed, n_fixed, NULL, &g, err);
+    Onnx__ModelProto *m; /* kept until the plan is emitted: the graph borrows its weights */
+    enum vm_status s = vm_cli_compile_onnx(path, o, fixed, n_fixed, &m, &g, err);
     if (s) return s;
     uint8_t *buf;
     size_t len;
     s = vm_emit_plan(g, path, &buf, &len, err);
     vm_graph_free(g);
+    vm_onnx_free_model(m);
     if (s) return s;
     s = vm_rt_model_from_buffer(out, buf, len, path, &ro, err);
     free(buf);

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../../compiler/export.h"
@@ -49,6 +50,9 @@ static int train_usage(FILE *f) {
             "                         (default 10; 0: off), so a killed run loses at most that much\n"
             "  --history CSV          per-epoch loss/accuracy/beta/time\n"
             "  --profile              print the time spent in each op at the end\n"
+            "  --timings              print one 'timings:' line (seconds) for benchmarks: load (read,\n"
+            "                         compile, runtime), command start to the end of the first step,\n"
+            "                         steps and their median/mean/min, export\n"
             "text:\n"
             "  --tokenizer words|wordpiece  chosen from the vocabulary when not given: [CLS], [SEP] and\n"
             "                         ## pieces make it WordPiece (BERT), otherwise whole words\n"
@@ -81,6 +85,17 @@ struct word_score {
     float q;
     int32_t id;
 };
+
+static double mono_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
 
 static int cmp_score(const void *a, const void *b) {
     const struct word_score *x = a, *y = b;
@@ -139,7 +154,8 @@ int vm_cmd_train(int argc, char **argv) {
     struct vm_tokenizer tok;
     vm_tokenizer_default(&tok);
     const char *tok_kind = NULL;
-    bool mask_output = false, profile = false, case_given = false, punct_given = false;
+    double t_start = mono_s(), t_loaded = 0, t_export = 0;
+    bool mask_output = false, profile = false, case_given = false, punct_given = false, timings = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) return train_usage(stdout);
@@ -153,6 +169,7 @@ int vm_cmd_train(int argc, char **argv) {
         if (!strcmp(a, "--mask-output")) { mask_output = true; continue; }
         if (!strcmp(a, "--resume")) { tc.resume = true; continue; }
         if (!strcmp(a, "--profile")) { profile = true; continue; }
+        if (!strcmp(a, "--timings")) { timings = true; continue; }
         if (!strcmp(a, "--no-lowercase") || !strcmp(a, "--cased")) { tok.lowercase = false; case_given = true; continue; }
         if (!strcmp(a, "--no-split-punct")) { tok.split_punct = false; punct_given = true; continue; }
         if (a[0] == '-' && i + 1 >= argc) return vm_cli_usage_error("train", "%s needs a value", a);
@@ -314,6 +331,11 @@ int vm_cmd_train(int argc, char **argv) {
     if (vm_emit_plan(g, model, &plan, &plan_len, &err)) goto fail;
     struct vm_rt_opts ro = {.threads = mo.threads, .max_memory = mo.max_memory};
     if (vm_rt_model_from_buffer(&rt, plan, plan_len, model, &ro, &err)) goto fail;
+    free(plan); /* the runtime holds the weights now */
+    plan = NULL;
+    struct lookup_ctx lc = {.m = rt};
+    vm_export_release_trained(onnx, g, param_lookup, &lc);
+    t_loaded = mono_s();
     struct vm_feeder feeder;
     if (vm_feeder_init(&feeder, rt, vocab.pad_id >= 0 ? vocab.pad_id : 0, &err)) goto fail;
 
@@ -368,9 +390,21 @@ int vm_cmd_train(int argc, char **argv) {
                                 .meta_keys = keys, .meta_values = vals,
                                 .n_meta = wp ? (int)(sizeof keys / sizeof keys[0]) : 13 /* the vmaskc.wordpiece.* keys follow */,
                                 .keep_ids = to.keep_ids, .n_keep_ids = to.n_keep_ids};
-    struct lookup_ctx lc = {.m = rt};
+    double t0 = mono_s();
     if (vm_export_onnx(onnx, g, &eo, param_lookup, &lc, out, &err)) goto fail;
+    t_export = mono_s() - t0;
     printf("exported %s\n", out);
+    if (timings && res.n_steps) {
+        double *st = malloc(sizeof(double) * (size_t)res.n_steps), sum = 0;
+        if (st) {
+            for (int64_t i = 0; i < res.n_steps; i++) sum += (st[i] = res.step_seconds[i]);
+            qsort(st, (size_t)res.n_steps, sizeof *st, cmp_double);
+            printf("timings: load %.3f first_step %.3f steps %lld step_median %.4f step_mean %.4f step_min %.4f export %.3f\n",
+                   t_loaded - t_start, res.first_step_at - t_start, (long long)res.n_steps, st[res.n_steps / 2],
+                   sum / (double)res.n_steps, st[0], t_export);
+            free(st);
+        }
+    }
 
     /* the globally most important words */
     if (!to.no_mask && !to.mask_after && info.embedding_node >= 0 && top > 0) {
