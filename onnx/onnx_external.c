@@ -273,20 +273,6 @@ enum vm_status vm_onnx_external_bytes(struct vm_onnx_external *x, const Onnx__Te
 
 /* ---- writing: models over the 2 GiB protobuf limit ---- */
 
-static enum vm_status write_all(int fd, const void *data, size_t len, const char *path, struct vm_error *err) {
-    const uint8_t *p = data;
-    while (len) {
-        ssize_t w = write(fd, p, len);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return vm_errorf(err, VM_EIO, "cannot write '%s': %s", path, strerror(errno));
-        }
-        p += w;
-        len -= (size_t)w;
-    }
-    return VM_OK;
-}
-
 /* An initializer moved to the data file: the shallow copy written in its place, and the storage
  * its external_data entries point to. */
 struct moved {
@@ -307,7 +293,7 @@ static enum vm_status write_data(int fd, const char *data_path, const char *loc,
         inits[i] = t;
         if (!t->has_raw_data || t->raw_data.len < VM_ONNX_EXTERNAL_MIN || vm_onnx_tensor_is_external(t)) continue;
         size_t pad = (size_t)((64 - pos % 64) % 64); /* aligned, so a reader can borrow the bytes */
-        if (write_all(fd, zeros, pad, data_path, err) || write_all(fd, t->raw_data.data, t->raw_data.len, data_path, err))
+        if (vm_write_all(fd, zeros, pad, data_path, err) || vm_write_all(fd, t->raw_data.data, t->raw_data.len, data_path, err))
             return err->code;
         pos += pad;
         struct moved *m = &mv[i];
@@ -386,7 +372,7 @@ enum vm_status vm_onnx_save_model_split(const char *path, const Onnx__ModelProto
         s = vm_errorf(err, VM_EIO, "cannot write '%s': %s", path, strerror(errno));
         goto done;
     }
-    s = write_all(fd, buf, len, path, err);
+    s = vm_write_all(fd, buf, len, path, err);
     if (!s && fsync(fd) != 0) s = vm_errorf(err, VM_EIO, "cannot write '%s': %s", path, strerror(errno));
     if (close(fd) != 0 && !s) s = vm_errorf(err, VM_EIO, "cannot write '%s': %s", path, strerror(errno));
     fd = -1;

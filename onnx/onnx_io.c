@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../runtime/pbio.h"
+
 /* protobuf-c's allocator with vm_alloc_big underneath: the weights it copies out of raw_data are
  * most of a model's memory, and huge pages make that copy several times cheaper here. */
 static void *big_alloc(void *data, size_t n) {
@@ -52,30 +54,10 @@ void vm_onnx_free_model(Onnx__ModelProto *m) {
     if (m) onnx__model_proto__free_unpacked(m, &big_allocator);
 }
 
-/* Packed straight into the file (through a vm_fd_stream): an exported BERT-base is 420 MiB, and
- * a packed copy in memory would cost that much again and a copy's time. */
-struct pb_stream {
-    ProtobufCBuffer base;
-    struct vm_fd_stream w;
-};
-
-static void pb_append(ProtobufCBuffer *pb, size_t len, const uint8_t *data) {
-    vm_fd_stream_write(&((struct pb_stream *)pb)->w, data, len);
-}
-
-static enum vm_status write_model(void *ctx, int fd, const char *path, struct vm_error *err) {
-    struct pb_stream *b = malloc(sizeof *b);
-    if (!b) return vm_errorf(err, VM_ENOMEM, "out of memory");
-    b->base.append = pb_append;
-    b->w = (struct vm_fd_stream){.fd = fd, .path = path, .err = err};
-    onnx__model_proto__pack_to_buffer(ctx, &b->base);
-    enum vm_status s = vm_fd_stream_flush(&b->w);
-    free(b);
-    return s;
-}
-
+/* Streamed to the file: an exported BERT-base is 420 MiB, and a packed copy in memory would cost
+ * that much again and a copy's time. */
 enum vm_status vm_onnx_save_model(const char *path, const Onnx__ModelProto *m, struct vm_error *err) {
-    return vm_file_write_atomic_fn(path, write_model, (void *)m, err);
+    return vm_file_write_atomic_fn(path, vm_pb_write_message, (void *)m, err);
 }
 
 void vm_tensor_free(struct vm_tensor *t) {

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "pbio.h"
 #include "rt.h"
 #include "vmplan.pb-c.h"
 
@@ -369,28 +370,6 @@ static enum vm_status snapshot_take(struct vm_rt_model *m, struct snapshot *b, s
     return VM_OK;
 }
 
-/* protobuf-c packs into a ProtobufCBuffer: this one hands the pieces to a vm_fd_stream, so a
- * checkpoint (parameters, Adam moments and best-on-dev copy: 4x a model's weights) is streamed to
- * the file and never exists in memory a second time. */
-struct pb_stream {
-    ProtobufCBuffer base;
-    struct vm_fd_stream w;
-};
-
-static void pb_append(ProtobufCBuffer *pb, size_t len, const uint8_t *data) {
-    vm_fd_stream_write(&((struct pb_stream *)pb)->w, data, len);
-}
-
-static enum vm_status write_checkpoint(void *ctx, int fd, const char *path, struct vm_error *err) {
-    struct pb_stream *b = malloc(sizeof *b);
-    if (!b) return vm_errorf(err, VM_ENOMEM, "out of memory");
-    b->base.append = pb_append;
-    b->w = (struct vm_fd_stream){.fd = fd, .path = path, .err = err};
-    vmplan__checkpoint__pack_to_buffer(ctx, &b->base);
-    enum vm_status s = vm_fd_stream_flush(&b->w);
-    free(b);
-    return s;
-}
 
 static enum vm_status save_checkpoint(const struct vm_feeder *f, const struct vm_train_cfg *cfg, const char *key,
                                       const struct loop_state *ls, const struct snapshot *best,
@@ -457,7 +436,7 @@ static enum vm_status save_checkpoint(const struct vm_feeder *f, const struct vm
             ck.n_meta = 12;
         }
     }
-    if (!s) s = vm_file_write_atomic_fn(cfg->checkpoint, write_checkpoint, &ck, err);
+    if (!s) s = vm_file_write_atomic_fn(cfg->checkpoint, vm_pb_write_message, &ck, err);
     free(hbuf);
     free_tensors(ck.tensor, ck.n_tensor);
     free_tensors(ck.best, ck.n_best);
