@@ -484,9 +484,8 @@ enum vm_status vm_dataset_load(struct vm_dataset *d, const char *path, const str
 }
 
 int vm_vocab_special_ids(const struct vm_vocab *v, int64_t *out, int cap) {
-    int32_t cls = vm_vocab_find(v, "[CLS]"), sep = vm_vocab_find(v, "[SEP]");
-    if (cls < 0 || sep < 0) return 0;
-    int32_t ids[3] = {cls, sep, vm_vocab_find(v, "[PAD]")};
+    if (v->cls_id < 0 || v->sep_id < 0) return 0;
+    int32_t ids[3] = {v->cls_id, v->sep_id, v->pad_id};
     int n = 0;
     for (int k = 0; k < 3; k++)
         if (ids[k] >= 0 && n < cap) out[n++] = ids[k];

@@ -116,8 +116,8 @@ static inline const char *vm_piece_text(const char *piece, bool continuation) {
 }
 
 /* The special tokens of a WordPiece (BERT) vocabulary that a word mask must never drop: [CLS],
- * [SEP] and [PAD], when the vocabulary has both [CLS] and [SEP]. Writes up to cap ids; returns how
- * many (0 for a word vocabulary). */
+ * [SEP] and the pad token (the ids the loader detected), when the vocabulary has both [CLS] and
+ * [SEP]. Writes up to cap ids; returns how many (0 for a word vocabulary). */
 int vm_vocab_special_ids(const struct vm_vocab *v, int64_t *out, int cap);
 /* True for pad, unk and the special ids above: tokens with no word importance of their own. */
 bool vm_vocab_is_special(const struct vm_vocab *v, int32_t id);
