@@ -15,19 +15,7 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 pass=0; fail=0
 bad() { echo "FAIL: $*"; fail=$((fail+1)); }
 
-# expect CODE "substring" -- command...
-expect() {
-  local want=$1 pat=$2; shift 2
-  local err rc
-  err=$("$@" 2>&1 >/dev/null); rc=$?
-  if [ $rc -ne "$want" ]; then
-    bad "(exit $rc, want $want): $*"; echo "$err" | sed 's/^/    /'; return
-  fi
-  if ! grep -qF -- "$pat" <<<"$err"; then
-    bad "(message lacks '$pat'): $*"; echo "$err" | sed 's/^/    /'; return
-  fi
-  pass=$((pass+1))
-}
+. "$(dirname "${BASH_SOURCE[0]}")/expect.sh"
 
 ext=$tmp/ext
 cp -r "$fx/external" "$ext"

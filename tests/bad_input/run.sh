@@ -9,19 +9,7 @@ vmaskc=$1; fx=$2
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 pass=0; fail=0
 
-# expect CODE "substring" -- command...
-expect() {
-  local want=$1 pat=$2; shift 2
-  local err rc
-  err=$("$@" 2>&1 >/dev/null); rc=$?
-  if [ $rc -ne "$want" ]; then
-    echo "FAIL (exit $rc, want $want): $*"; echo "$err" | sed 's/^/    /'; fail=$((fail+1)); return
-  fi
-  if ! grep -qF -- "$pat" <<<"$err"; then
-    echo "FAIL (message lacks '$pat'): $*"; echo "$err" | sed 's/^/    /'; fail=$((fail+1)); return
-  fi
-  pass=$((pass+1))
-}
+. "$(dirname "${BASH_SOURCE[0]}")/expect.sh"
 
 : > "$tmp/empty.onnx"
 head -c 300 "$fx/good.onnx" > "$tmp/truncated.onnx"

@@ -10,18 +10,7 @@ vmaskc=$1; root=$2
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 pass=0; fail=0
 exec </dev/null # a command that wrongly waits for stdin fails instead of hanging
-expect() { # expect CODE "substring" -- command...
-  local want=$1 pat=$2; shift 2
-  local err rc
-  err=$("$@" 2>&1 >/dev/null); rc=$?
-  if [ $rc -ne "$want" ]; then
-    echo "FAIL (exit $rc, want $want): $*"; echo "$err" | sed 's/^/    /'; fail=$((fail+1)); return
-  fi
-  if ! grep -qF -- "$pat" <<<"$err"; then
-    echo "FAIL (message lacks '$pat'): $*"; echo "$err" | sed 's/^/    /'; fail=$((fail+1)); return
-  fi
-  pass=$((pass+1))
-}
+. "$(dirname "${BASH_SOURCE[0]}")/expect.sh"
 bert=$root/tests/fixtures/tokenizer/bert-base-uncased-vocab.txt
 grep -v -x -e '\[CLS\]' -e '\[SEP\]' "$bert" >"$tmp/no_cls_sep.txt"
 grep -v -x -e '\[UNK\]' "$bert" >"$tmp/no_unk.txt"
