@@ -588,6 +588,82 @@ static char *write_and_load(const struct vm_report *r, const char *name) {
     return load_and_check(path);
 }
 
+/* five.html: `vmaskc compare` over the paper's five training methods (synthetic numbers): the
+ * Table 3/4/11 row per model, Figure 1 (VMASK solid against IBA dashed), an AOPC chart per method,
+ * SP-LIME words side by side, each model's importance under its own name. */
+static void build_five(struct vm_report *r) {
+    build_demo(r);
+    static const char *const names[5] = {"base", "l2", "L2X", "IBA", "VMASK"};
+    static const char *const methods[5] = {"base", "l2", "l2x", "iba", "vmask"};
+    static const char *const symbols[5] = {NULL, NULL, "score", "\xce\xbb", "q"};
+    struct vm_report_model proto[2] = {r->models[0], r->models[1]};
+    r->title = "vmaskc compare: five training methods (synthetic)";
+    r->n_models = 5;
+    r->n_data = 1821;
+    for (int m = 0; m < 5; m++) {
+        struct vm_report_model *md = &r->models[m];
+        *md = proto[m == 4 ? 1 : 0];
+        md->name = names[m];
+        md->method = methods[m];
+        md->test_accuracy = 0.80 + 0.01 * m;
+        md->importance_name = symbols[m];
+        if (m < 2) {
+            md->n_words = 0; /* no importance of its own */
+            md->words = NULL;
+        } else if (m < 4) {
+            md->n_words = proto[1].n_words;
+            md->words = proto[1].words;
+            md->word_q = proto[1].word_q;
+            md->word_freq = proto[1].word_freq;
+            md->pearson = proto[1].pearson;
+        }
+        double *ph = pmalloc(sizeof *ph * 10);
+        for (int k = 0; k < 10; k++) ph[k] = 0.5 + 0.04 * k + 0.01 * m;
+        md->posthoc_acc = ph;
+        md->n_posthoc = 10;
+        struct vm_report_word *sp = pmalloc(sizeof *sp * 12);
+        static const char *const w[12] = {"excellent", "fine", "favorite", "plot", "brilliant", "live", "butcher", "thrilling",
+                                          "powerful", "<b>", "liked", "of"};
+        for (int i = 0; i < 12; i++) sp[i] = (struct vm_report_word){w[(i + m) % 12], 3.0 - 0.2 * i, 12 - i};
+        md->splime = sp;
+        md->n_splime = m == 1 ? 3 : 12; /* a short list leaves cells empty */
+    }
+}
+
+static void test_five(void) {
+    struct vm_report r;
+    build_five(&r);
+    char *h = write_and_load(&r, "five.html");
+    if (!h) return;
+    CHECK(strstr(h, "id=\"paper\"") && strstr(h, "id=\"figure1\"") && strstr(h, "id=\"splime\""));
+    CHECK(strstr(h, "aria-label=\"Figure 1: post-hoc accuracy of VMASK and IBA versus k\"") != NULL);
+    /* Figure 1 has exactly the VMASK (solid) and IBA (dashed) curves */
+    const char *f1 = strstr(h, "id=\"figure1\""), *f1e = f1 ? strstr(f1, "</figure>") : NULL;
+    if (f1 && f1e) {
+        int curves = 0, dashed = 0;
+        for (const char *p = strstr(f1, "stroke-linejoin"); p && p < f1e; p = strstr(p + 1, "stroke-linejoin")) {
+            curves++;
+            const char *end = strstr(p, "/>");
+            const char *d = strstr(p, "stroke-dasharray");
+            dashed += d && d < end;
+        }
+        CHECK_MSG(curves == 2 && dashed == 1, "figure 1: %d curves, %d dashed", curves, dashed);
+    }
+    CHECK(strstr(h, "aria-label=\"AOPC versus k, LIME\"") && strstr(h, "aria-label=\"AOPC versus k, SampleShapley\""));
+    CHECK(strstr(h, "Test accuracy (all 1,821 texts)") != NULL);
+    CHECK(strstr(h, "<td>84.00</td>") != NULL);   /* VMASK's test accuracy in the paper table */
+    CHECK(strstr(h, "words by \xce\xbb, IBA") != NULL && strstr(h, "words by score, L2X") != NULL);
+    CHECK(strstr(h, "&lt;b&gt; <span class=\"qv\">") != NULL); /* SP-LIME words are escaped */
+    CHECK(count(h, "<td></td>") >= 7);             /* l2 lists 3 of the 10 rows */
+    CHECK(strstr(h, "href=\"#splime\"") != NULL);
+    free(h);
+    /* without an IBA model there is no Figure 1 chart */
+    r.models[3].method = "vmask";
+    h = write_and_load(&r, "five.html");
+    if (h) CHECK(!strstr(h, "id=\"figure1\""));
+    free(h);
+}
+
 static void test_nasty(void) {
     struct vm_report r;
     build_nasty(&r);
@@ -782,7 +858,7 @@ static void test_errors(void) {
     struct vm_error err = {0};
     CHECK(vm_report_write_html(NULL, "/tmp/x.html", &err) == VM_EINVAL);
     CHECK(vm_report_write_html(&r, NULL, &err) == VM_EINVAL);
-    r.n_models = 3;
+    r.n_models = VM_REPORT_MAX_MODELS + 1;
     CHECK(vm_report_write_html(&r, "/tmp/x.html", &err) == VM_EINVAL);
     r.n_models = 0;
     r.n_methods = 5;
@@ -811,11 +887,12 @@ int main(int argc, char **argv) {
     test_minimal();
     test_empty();
     test_big();
+    test_five();
     test_errors();
     pool_free();
     if (!keep) {
         static const char *const names[] = {"nasty.html", "demo.html", "minimal.html", "empty.html",
-                                            "nocurves.html", "allnan.html", "big.html", NULL};
+                                            "nocurves.html", "allnan.html", "big.html", "five.html", NULL};
         char path[4200];
         for (int i = 0; names[i]; i++) {
             path_in(path, sizeof path, names[i]);

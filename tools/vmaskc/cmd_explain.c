@@ -1,10 +1,12 @@
 /* explain / compare: post-hoc explanations of exported text classifiers and the paper's
  * interpretability numbers (Chen & Ji 2020, section 5).
  *   vmaskc explain MODEL --data FILE [--method lime|shapley|mask|all] [--limit N] [--report DIR] ...
- *   vmaskc compare BASE.onnx VMASK.onnx --data test.tsv [--limit N] [--report DIR] [--seed S]
+ *   vmaskc compare A.onnx B.onnx [C.onnx ...] --data test.tsv [--limit N] [--report DIR] [--seed S]
  * The algorithms live in runtime/explain.c; this file selects the examples, runs every method on
  * every example for every model, aggregates AOPC and post-hoc accuracy, prints the tables and
- * writes explanations.jsonl, aopc.csv, posthoc.csv and report.html (tools/vmaskc/report.h).
+ * writes explanations.jsonl, summary.jsonl, summary.csv, aopc.csv, posthoc.csv, splime.csv and
+ * report.html (tools/vmaskc/report.h). compare takes any number of models of one task (the paper's
+ * base, l2, L2X, IBA and VMASK) and adds the test accuracy of Table 3 and SP-LIME's words of Table 6.
  *
  * Units: printed tables are in percent (as the paper's Table 4 and Figure 1); the CSV files and
  * the report records hold fractions in [0, 1].
@@ -26,6 +28,13 @@
 enum { M_LIME, M_SHAP, M_MASK, N_METHODS };
 static const char *const METHOD_KEY[N_METHODS] = {"lime", "shapley", "mask"};
 static const char *const METHOD_NAME[N_METHODS] = {"LIME", "SampleShapley", "mask q"};
+
+/* The symbol of a training method's per-word importance (VMASK's q, IBA's lambda, L2X's score). */
+static const char *importance_symbol(const char *training) {
+    if (training && !strcmp(training, "iba")) return "\xce\xbb";
+    if (training && !strcmp(training, "l2x")) return "score";
+    return "q";
+}
 
 #define MAX_K 1000      /* post-hoc k */
 #define MAX_AOPC_K 64  /* AOPC K */
@@ -144,6 +153,9 @@ struct xex {
 
 struct xmodel {
     const char *path, *name;
+    const char *training;  /* how it was trained (vm_text_model_method): base, l2, l2x, iba, vmask; NULL unknown */
+    char label[512];       /* compare: its name in the tables (the method, plus the file when two share it) */
+    double acc_all;        /* accuracy on every text of --data (Table 3) */
     struct vm_text_model tm;
     bool loaded;
     struct vm_classifier clf;
@@ -170,6 +182,10 @@ struct xmodel {
     int64_t n_words;
     double pearson;
     struct vm_word_table wt; /* WordPiece: the whole words behind words / word_q / word_freq */
+    /* SP-LIME post-hoc global words (Table 6): each word's LIME weights summed over the explained
+     * texts, weight descending (splime()); the words point into the vocabulary or the examples */
+    struct vm_report_word *sp;
+    int64_t n_sp;
 };
 
 static void xex_free(struct xex *e) {
@@ -197,6 +213,7 @@ static void xmodel_free(struct xmodel *xm, int64_t n_sel) {
     free(xm->word_q);
     free(xm->word_freq);
     vm_word_table_free(&xm->wt);
+    free(xm->sp);
     if (xm->clf_ok) vm_classifier_free(&xm->clf);
     if (xm->data_ok) vm_dataset_free(&xm->data);
     if (xm->loaded) vm_text_model_free(&xm->tm);
@@ -473,6 +490,17 @@ static void json_floats(struct sbuf *b, const float *v, int32_t n) {
     sb_printf(b, "]");
 }
 
+/* Opens a model's JSON object: {"KEY": its name, "file": its path, "training": its method or null */
+static void json_model_id(struct sbuf *b, const char *key, const struct xmodel *xm) {
+    sb_printf(b, "{\"%s\":", key);
+    sb_json_str(b, xm->name);
+    sb_printf(b, ",\"file\":");
+    sb_json_str(b, xm->path);
+    sb_printf(b, ",\"training\":");
+    if (xm->training) sb_json_str(b, xm->training);
+    else sb_printf(b, "null");
+}
+
 static enum vm_status write_jsonl(const struct xcfg *c, struct xmodel *const *xms, int n_models, const int64_t *sel, int64_t n_sel,
                                   const char *path, struct vm_error *err) {
     struct sbuf b = {0};
@@ -486,8 +514,7 @@ static enum vm_status write_jsonl(const struct xcfg *c, struct xmodel *const *xm
             const struct xmodel *xm = xms[k];
             const struct xex *e = &xm->ex[i];
             if (k) sb_printf(&b, ",");
-            sb_printf(&b, "{\"name\":");
-            sb_json_str(&b, xm->name);
+            json_model_id(&b, "name", xm);
             sb_printf(&b, ",\"tokens\":[");
             for (int32_t t = 0; t < e->n; t++) {
                 if (t) sb_printf(&b, ",");
@@ -555,24 +582,150 @@ static enum vm_status write_jsonl(const struct xcfg *c, struct xmodel *const *xm
     return s;
 }
 
-static enum vm_status write_csvs(const struct xcfg *c, struct xmodel *const *xms, int n_models, int64_t n_sel, const char *dir,
-                                 struct vm_error *err) {
+/* A CSV field: quoted when it holds a comma, quote or line break (RFC 4180). */
+static void sb_csv_str(struct sbuf *b, const char *v) {
+    if (!strpbrk(v, ",\"\r\n")) {
+        sb_printf(b, "%s", v);
+        return;
+    }
+    sb_printf(b, "\"");
+    for (; *v; v++) sb_printf(b, *v == '"' ? "\"\"" : "%c", *v);
+    sb_printf(b, "\"");
+}
+
+/* A number in a CSV field, empty when unknown. */
+static void sb_csv_num(struct sbuf *b, double v) {
+    if (isfinite(v)) sb_printf(b, "%.6f", v);
+}
+
+static enum vm_status write_sbuf(struct sbuf *b, const char *dir, const char *name, struct vm_error *err) {
     char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    enum vm_status s = b->oom ? vm_errorf(err, VM_ENOMEM, "out of memory writing %s", path) : vm_file_write_atomic(path, b->p ? b->p : "", b->n, err);
+    b->n = 0;
+    return s;
+}
+
+/* aopc.csv (k, model, method, aopc, training), posthoc.csv (k, model, accuracy, training),
+ * summary.csv (one row per model: the numbers of Tables 3, 4 and 11), splime.csv (model, rank,
+ * word, weight, texts: Table 6). Fractions in [0, 1]; an empty field is a number not computed. */
+static enum vm_status write_csvs(const struct xcfg *c, struct xmodel *const *xms, int n_models, const int64_t *sel, int64_t n_sel,
+                                 const char *dir, struct vm_error *err) {
     struct sbuf b = {0};
-    sb_printf(&b, "k,model,method,aopc\n");
+    sb_printf(&b, "k,model,method,aopc,training\n");
     for (int k = 0; k < n_models; k++)
         for (int m = 0; m < N_METHODS; m++)
             if (xms[k]->method[m])
-                for (int32_t j = 1; j <= c->K; j++) sb_printf(&b, "%d,%s,%s,%.6f\n", j, xms[k]->name, METHOD_KEY[m], aopc_mean(xms[k], n_sel, m, j));
-    snprintf(path, sizeof path, "%s/aopc.csv", dir);
-    enum vm_status s = b.oom ? vm_errorf(err, VM_ENOMEM, "out of memory") : vm_file_write_atomic(path, b.p, b.n, err);
-    b.n = 0;
-    sb_printf(&b, "k,model,accuracy\n");
+                for (int32_t j = 1; j <= c->K; j++) {
+                    sb_printf(&b, "%d,", j);
+                    sb_csv_str(&b, xms[k]->name);
+                    sb_printf(&b, ",%s,%.6f,%s\n", METHOD_KEY[m], aopc_mean(xms[k], n_sel, m, j), xms[k]->training ? xms[k]->training : "");
+                }
+    enum vm_status s = write_sbuf(&b, dir, "aopc.csv", err);
+    sb_printf(&b, "k,model,accuracy,training\n");
     for (int k = 0; k < n_models; k++)
         if (xms[k]->posthoc)
-            for (int32_t j = 1; j <= c->kmax; j++) sb_printf(&b, "%d,%s,%.6f\n", j, xms[k]->name, posthoc_mean(xms[k], n_sel, j));
-    snprintf(path, sizeof path, "%s/posthoc.csv", dir);
-    if (!s) s = b.oom ? vm_errorf(err, VM_ENOMEM, "out of memory") : vm_file_write_atomic(path, b.p, b.n, err);
+            for (int32_t j = 1; j <= c->kmax; j++) {
+                sb_printf(&b, "%d,", j);
+                sb_csv_str(&b, xms[k]->name);
+                sb_printf(&b, ",%.6f,%s\n", posthoc_mean(xms[k], n_sel, j), xms[k]->training ? xms[k]->training : "");
+            }
+    if (!s) s = write_sbuf(&b, dir, "posthoc.csv", err);
+    sb_printf(&b, "model,file,training,accuracy,explained,accuracy_explained,aopc_lime,aopc_shapley,aopc_mask,posthoc_k1,posthoc_k%d,pearson,importance\n",
+              c->kmax);
+    for (int k = 0; k < n_models; k++) {
+        const struct xmodel *xm = xms[k];
+        sb_csv_str(&b, xm->name);
+        sb_printf(&b, ",");
+        sb_csv_str(&b, xm->path);
+        sb_printf(&b, ",%s,", xm->training ? xm->training : "");
+        sb_csv_num(&b, xm->acc_all);
+        sb_printf(&b, ",%lld,", (long long)n_sel);
+        sb_csv_num(&b, accuracy(xm, sel, n_sel));
+        for (int m = 0; m < N_METHODS; m++) {
+            sb_printf(&b, ",");
+            if (xm->method[m]) sb_csv_num(&b, aopc_mean(xm, n_sel, m, c->K));
+        }
+        sb_printf(&b, ",");
+        if (xm->posthoc) sb_csv_num(&b, posthoc_mean(xm, n_sel, 1));
+        sb_printf(&b, ",");
+        if (xm->posthoc) sb_csv_num(&b, posthoc_mean(xm, n_sel, c->kmax));
+        sb_printf(&b, ",");
+        if (xm->own_importance && xm->n_words > 0) sb_printf(&b, "%.6f", xm->pearson);
+        sb_printf(&b, ",");
+        if (xm->posthoc) sb_csv_str(&b, xm->imp_src);
+        sb_printf(&b, "\n");
+    }
+    if (!s) s = write_sbuf(&b, dir, "summary.csv", err);
+    sb_printf(&b, "model,rank,word,weight,texts\n");
+    for (int k = 0; k < n_models; k++)
+        for (int64_t i = 0; i < xms[k]->n_sp; i++) {
+            sb_csv_str(&b, xms[k]->name);
+            sb_printf(&b, ",%lld,", (long long)i + 1);
+            sb_csv_str(&b, xms[k]->sp[i].word);
+            sb_printf(&b, ",%.6f,%d\n", xms[k]->sp[i].weight, xms[k]->sp[i].texts);
+        }
+    if (!s) s = write_sbuf(&b, dir, "splime.csv", err);
+    free(b.p);
+    return s;
+}
+
+#define SP_JSON 50 /* SP-LIME words per model in summary.jsonl (splime.csv has all) */
+
+/* summary.jsonl: one line per model with every number of the paper's tables and figures. */
+static enum vm_status write_summary_jsonl(const struct xcfg *c, struct xmodel *const *xms, int n_models, const int64_t *sel, int64_t n_sel,
+                                          const char *dir, struct vm_error *err) {
+    struct sbuf b = {0};
+    for (int k = 0; k < n_models; k++) {
+        const struct xmodel *xm = xms[k];
+        json_model_id(&b, "model", xm);
+        sb_printf(&b, ",\"texts\":%lld,\"accuracy\":", (long long)xm->data.n);
+        sb_json_num(&b, xm->acc_all);
+        sb_printf(&b, ",\"explained\":%lld,\"accuracy_explained\":", (long long)n_sel);
+        sb_json_num(&b, accuracy(xm, sel, n_sel));
+        sb_printf(&b, ",\"aopc_k\":%d,\"aopc\":{", c->K);
+        for (int m = 0, first = 1; m < N_METHODS; m++) {
+            if (!xm->method[m]) continue;
+            sb_printf(&b, "%s\"%s\":[", first ? "" : ",", METHOD_KEY[m]);
+            first = 0;
+            for (int32_t j = 1; j <= c->K; j++) {
+                if (j > 1) sb_printf(&b, ",");
+                sb_json_num(&b, aopc_mean(xm, n_sel, m, j));
+            }
+            sb_printf(&b, "]");
+        }
+        sb_printf(&b, "},\"posthoc\":");
+        if (xm->posthoc) {
+            sb_printf(&b, "[");
+            for (int32_t j = 1; j <= c->kmax; j++) {
+                if (j > 1) sb_printf(&b, ",");
+                sb_json_num(&b, posthoc_mean(xm, n_sel, j));
+            }
+            sb_printf(&b, "],\"posthoc_importance\":");
+            sb_json_str(&b, xm->imp_src);
+        } else {
+            sb_printf(&b, "null");
+        }
+        sb_printf(&b, ",\"pearson\":");
+        if (xm->own_importance && xm->n_words > 0) sb_json_num(&b, xm->pearson);
+        else sb_printf(&b, "null");
+        sb_printf(&b, ",\"splime\":");
+        if (xm->method[M_LIME]) {
+            sb_printf(&b, "[");
+            for (int64_t i = 0; i < xm->n_sp && i < SP_JSON; i++) {
+                sb_printf(&b, "%s{\"word\":", i ? "," : "");
+                sb_json_str(&b, xm->sp[i].word);
+                sb_printf(&b, ",\"weight\":");
+                sb_json_num(&b, xm->sp[i].weight);
+                sb_printf(&b, ",\"texts\":%d}", xm->sp[i].texts);
+            }
+            sb_printf(&b, "]");
+        } else {
+            sb_printf(&b, "null");
+        }
+        sb_printf(&b, "}\n");
+    }
+    enum vm_status s = write_sbuf(&b, dir, "summary.jsonl", err);
     free(b.p);
     return s;
 }
@@ -596,13 +749,19 @@ static enum vm_status write_report(const struct xcfg *c, struct xmodel *const *x
     for (int m = 0; m < N_METHODS; m++) r.method_names[m] = METHOD_NAME[m];
     r.n_models = n_models;
     r.n_examples = n_sel;
+    r.n_data = xms[0]->data.n;
     r.settings = settings;
     for (int k = 0; k < n_models; k++) {
         struct xmodel *xm = xms[k];
         struct vm_report_model *rm = &r.models[k];
         rm->name = xm->name;
         rm->path = xm->path;
+        rm->method = xm->training;
         rm->accuracy = accuracy(xm, sel, n_sel);
+        rm->test_accuracy = xm->acc_all;
+        rm->splime = xm->sp;
+        rm->n_splime = xm->n_sp;
+        rm->importance_name = importance_symbol(xm->training);
         xm->rex = vm_calloc((size_t)(n_sel ? n_sel : 1), sizeof *xm->rex, err);
         if (!xm->rex) return VM_ENOMEM;
         for (int64_t i = 0; i < n_sel; i++) {
@@ -742,42 +901,70 @@ static enum vm_status make_dir(const char *dir, struct vm_error *err) {
 
 /* ---- printing ---- */
 
+#define SP_PRINT 10 /* SP-LIME words per model on the console */
+
+static bool has_training(const struct xmodel *xm, const char *training) { return xm->training && !strcmp(xm->training, training); }
+
 static void print_tables(const struct xcfg *c, struct xmodel *const *xms, int n_models, const int64_t *sel, int64_t n_sel) {
+    int w = 8; /* width of the model column */
+    for (int k = 0; k < n_models; k++)
+        if ((int)strlen(xms[k]->name) > w) w = (int)strlen(xms[k]->name);
+    bool compare = !strcmp(c->cmd, "compare");
     printf("\n%lld of %lld examples of %s%s\n", (long long)n_sel, (long long)xms[0]->data.n, c->data, c->limit ? " (seeded random)" : "");
     for (int k = 0; k < n_models; k++)
-        printf("  %-6s %s: accuracy %.2f%% on these examples\n", xms[k]->name, xms[k]->path, 100 * accuracy(xms[k], sel, n_sel));
+        printf("  %-*s %s: accuracy %.2f%% on these examples\n", w, xms[k]->name, xms[k]->path, 100 * accuracy(xms[k], sel, n_sel));
+    printf("\n%s (%%) on all %lld texts of %s:\n  %-*s %-8s %8s\n", compare ? "Table 3 row: test accuracy" : "accuracy", (long long)xms[0]->data.n, c->data,
+           w, "model", "method", "accuracy");
+    for (int k = 0; k < n_models; k++)
+        printf("  %-*s %-8s %8.2f\n", w, xms[k]->name, xms[k]->training ? xms[k]->training : "?", 100 * xms[k]->acc_all);
     bool any = false;
     for (int k = 0; k < n_models; k++)
         for (int m = 0; m < N_METHODS; m++) any |= xms[k]->method[m];
     if (any) {
         printf("\nAOPC (%%), deleting the top-k words, K = %d (the paper's Table 4 is k = %d):\n", c->K, c->K);
-        printf("  %-8s %-14s", "model", "method");
+        printf("  %-*s %-14s", w, "model", "method");
         for (int32_t j = 1; j <= c->K && j <= 10; j++) printf("  k=%-4d", j);
         printf("\n");
         for (int m = 0; m < N_METHODS; m++)
             for (int k = 0; k < n_models; k++) {
                 if (!xms[k]->method[m]) continue;
-                printf("  %-8s %-14s", xms[k]->name, METHOD_NAME[m]);
+                printf("  %-*s %-14s", w, xms[k]->name, METHOD_NAME[m]);
                 for (int32_t j = 1; j <= c->K && j <= 10; j++) printf("  %6.2f", 100 * aopc_mean(xms[k], n_sel, m, j));
                 printf("\n");
             }
     }
-    if (n_models == 2 && xms[0]->method[M_LIME] && xms[0]->method[M_SHAP]) {
-        printf("\nTable 4 row (AOPC %%, K = %d):\n  %-10s %8s %14s\n", c->K, "", "LIME", "SampleShapley");
+    if (compare && xms[0]->method[M_LIME] && xms[0]->method[M_SHAP]) {
+        printf("\nTable 4 row (AOPC %%, K = %d):\n  %-*s %8s %14s\n", c->K, w, "", "LIME", "SampleShapley");
         for (int k = 0; k < n_models; k++)
-            printf("  %-10s %8.2f %14.2f\n", xms[k]->name, 100 * aopc_mean(xms[k], n_sel, M_LIME, c->K), 100 * aopc_mean(xms[k], n_sel, M_SHAP, c->K));
+            printf("  %-*s %8.2f %14.2f\n", w, xms[k]->name, 100 * aopc_mean(xms[k], n_sel, M_LIME, c->K), 100 * aopc_mean(xms[k], n_sel, M_SHAP, c->K));
     }
-    bool ph = false;
-    for (int k = 0; k < n_models; k++) ph |= xms[k]->posthoc;
+    bool ph = false, ph_vmask = false, ph_iba = false;
+    for (int k = 0; k < n_models; k++) {
+        ph |= xms[k]->posthoc;
+        ph_vmask |= xms[k]->posthoc && xms[k]->own_importance && has_training(xms[k], "vmask");
+        ph_iba |= xms[k]->posthoc && xms[k]->own_importance && has_training(xms[k], "iba");
+    }
     if (ph) {
-        printf("\npost-hoc accuracy (%%), keeping the top-k words by global importance (Figure 1):\n  %-8s", "k");
+        printf("\npost-hoc accuracy (%%), keeping the top-k words by global importance (Figure 1):\n  %-*s", w, "k");
         for (int32_t j = 1; j <= c->kmax; j++) printf(" %6d", j);
         printf("   importance\n");
         for (int k = 0; k < n_models; k++) {
             if (!xms[k]->posthoc) continue;
-            printf("  %-8s", xms[k]->name);
+            printf("  %-*s", w, xms[k]->name);
             for (int32_t j = 1; j <= c->kmax; j++) printf(" %6.2f", 100 * posthoc_mean(xms[k], n_sel, j));
             printf("   %s\n", xms[k]->imp_src);
+        }
+        if (compare && ph_vmask && ph_iba) printf("  (the report draws VMASK solid against IBA dashed, as the paper's Figure 1)\n");
+    }
+    bool sp = false;
+    for (int k = 0; k < n_models; k++) sp |= xms[k]->n_sp > 0;
+    if (sp) {
+        printf("\nSP-LIME post-hoc global important words (sum of LIME weights over the %lld texts; Table 6):\n", (long long)n_sel);
+        for (int k = 0; k < n_models; k++) {
+            if (!xms[k]->n_sp) continue;
+            printf("  %-*s", w, xms[k]->name);
+            for (int64_t i = 0; i < xms[k]->n_sp && i < SP_PRINT; i++) printf("%s %s (%.3f)", i ? "," : "", xms[k]->sp[i].word, xms[k]->sp[i].weight);
+            printf("\n");
         }
     }
     for (int k = 0; k < n_models; k++)
@@ -789,7 +976,7 @@ static void print_tables(const struct xcfg *c, struct xmodel *const *xms, int n_
         for (int m = 0; m < N_METHODS; m++) {
             const struct xmodel *xm = xms[k];
             if (!xm->method[m] || xm->secs[m] <= 0) continue;
-            printf("  %-8s %-14s %8.2f explanations/s  %9.0f texts/s  (%.1f ms per explanation with its AOPC, %.0f texts each)\n", xm->name,
+            printf("  %-*s %-14s %8.2f explanations/s  %9.0f texts/s  (%.1f ms per explanation with its AOPC, %.0f texts each)\n", w, xm->name,
                    METHOD_NAME[m], (double)xm->n_explained[m] / xm->secs[m], (double)xm->passes[m] / xm->secs[m],
                    1e3 * xm->secs[m] / (double)xm->n_explained[m], (double)xm->passes[m] / (double)xm->n_explained[m]);
         }
@@ -797,7 +984,7 @@ static void print_tables(const struct xcfg *c, struct xmodel *const *xms, int n_
         int64_t inst;
         double ms;
         vm_rt_build_stats(xms[k]->tm.rt, &inst, &ms);
-        printf("  %-8s %lld model runs; %lld shape instances built in %.0f ms (included above)\n", xms[k]->name, (long long)xms[k]->clf.runs,
+        printf("  %-*s %lld model runs; %lld shape instances built in %.0f ms (included above)\n", w, xms[k]->name, (long long)xms[k]->clf.runs,
                (long long)inst, ms);
     }
 }
@@ -839,11 +1026,25 @@ static int usage_explain(FILE *f) {
 
 static int usage_compare(FILE *f) {
     fprintf(f,
-            "usage: vmaskc compare BASE.onnx VMASK.onnx --data TEST.tsv [--limit N] [--report DIR] [--seed S]\n"
-            "Prints the dataset's row of the VMASK paper's Table 4 (AOPC of LIME and SampleShapley for the base and\n"
-            "the VMASK model, in %%) and its Figure-1 curve (post-hoc accuracy for k = 1..10, of the VMASK model and of\n"
-            "the base model ranked by the VMASK model's global importance), and writes the report into DIR.\n"
-            "Takes the options of 'vmaskc explain' (--samples, --permutations, --aopc-k, --posthoc-k, --batch, ...).\n");
+            "usage: vmaskc compare A.onnx B.onnx [C.onnx ...] --data TEST.tsv [--limit N] [--report DIR] [--seed S]\n"
+            "Runs the VMASK paper's evaluation (section 5) over 2 to %d models of one task, each trained by\n"
+            "'vmaskc train' in any way (base, l2, L2X, IBA, VMASK: read from the model's metadata vmaskc.method, or\n"
+            "for older exports from vmaskc.mask and vmaskc.weight_decay), and prints, in %%:\n"
+            "  - Table 3: the test accuracy of every model on all texts of TEST.tsv;\n"
+            "  - Table 4: the AOPC (K = 5) of LIME and SampleShapley explanations of every model;\n"
+            "  - Figure 1: post-hoc accuracy for k = 1..10 of every model with a global importance: its own\n"
+            "    word_mask output (VMASK q, L2X score, IBA lambda) or VMASK table; a model without one is ranked by\n"
+            "    the first VMASK model's q; the report draws VMASK against IBA as the paper does;\n"
+            "  - Table 6: SP-LIME's post-hoc global words of every model (each word's LIME weights summed over the\n"
+            "    explained texts);\n"
+            "  - Table 11: the Pearson r between word frequency and global importance of every model that has one.\n"
+            "The models are named by their method (plus the file name when two share one) and must share the\n"
+            "number of classes, the vocabulary and the tokenizer. --report DIR writes report.html,\n"
+            "explanations.jsonl (per text), summary.jsonl and summary.csv (one row per model), aopc.csv,\n"
+            "posthoc.csv and splime.csv.\n"
+            "Takes the options of 'vmaskc explain' (--method, --samples, --permutations, --aopc-k, --posthoc-k,\n"
+            "--posthoc / --no-posthoc, --corpus, --batch, --threads, ...), except --importance.\n",
+            VM_REPORT_MAX_MODELS);
     return VM_EXIT_OK;
 }
 
@@ -929,7 +1130,9 @@ static int parse_common(const char *cmd, int argc, char **argv, struct xcfg *c, 
             continue;
         }
         if (a[0] == '-') return vm_cli_usage_error(cmd, "unknown option '%s'", a);
-        if (*n_paths >= max_paths) return vm_cli_usage_error(cmd, "too many model paths ('%s')", a);
+        if (*n_paths >= max_paths)
+            return max_paths > 1 ? vm_cli_usage_error(cmd, "at most %d models ('%s' is one more)", max_paths, a)
+                                 : vm_cli_usage_error(cmd, "too many model paths ('%s')", a);
         paths[(*n_paths)++] = a;
     }
     return 0;
@@ -948,24 +1151,30 @@ static void xcfg_default(struct xcfg *c, const char *cmd) {
     for (int m = 0; m < N_METHODS; m++) c->method[m] = true;
 }
 
+/* The first id at which two vocabularies hold different tokens (-1 when none of the ids both have
+ * differs) and how many of those ids differ. */
+static int32_t vocab_first_diff(const struct vm_vocab *a, const struct vm_vocab *b, int32_t *differ) {
+    int32_t n = a->n < b->n ? a->n : b->n, first = -1;
+    *differ = 0;
+    for (int32_t id = 0; id < n; id++)
+        if (strcmp(a->tokens[id], b->tokens[id])) {
+            if (first < 0) first = id;
+            (*differ)++;
+        }
+    return first;
+}
+
 /* --vocab given for a model that stores its own vocabulary: they must be the same list, or every id
  * would reach the wrong embedding row. */
 static enum vm_status check_vocab(const struct xmodel *xm, const char *vocab_path, struct vm_error *err) {
-    const Onnx__ModelProto *mp = xm->tm.onnx;
-    const char *stored = NULL;
-    for (size_t i = 0; mp && i < mp->n_metadata_props; i++)
-        if (mp->metadata_props[i]->key && !strcmp(mp->metadata_props[i]->key, "vmaskc.vocab")) stored = mp->metadata_props[i]->value;
+    const char *stored = vm_text_model_meta(&xm->tm, "vmaskc.vocab");
     if (!stored) return VM_OK;
     struct vm_vocab sv;
     enum vm_status s = vm_vocab_from_text(&sv, stored, NULL, NULL, err);
     if (s) return vm_error_prefix(err, "%s: its stored vocabulary", xm->path);
     const struct vm_vocab *v = &xm->tm.vocab;
-    int32_t n = sv.n < v->n ? sv.n : v->n, first = -1, differ = 0;
-    for (int32_t id = 0; id < n; id++)
-        if (strcmp(sv.tokens[id], v->tokens[id])) {
-            if (first < 0) first = id;
-            differ++;
-        }
+    int32_t n = sv.n < v->n ? sv.n : v->n, differ;
+    int32_t first = vocab_first_diff(&sv, v, &differ);
     if (first >= 0)
         s = vm_errorf(err, VM_EINVAL,
                       "the vocabulary %s does not match the one %s was trained with: %d of %d ids differ (first at id %d: '%s', the model's '%s'); "
@@ -978,6 +1187,48 @@ static enum vm_status check_vocab(const struct xmodel *xm, const char *vocab_pat
     return s;
 }
 
+struct len_index {
+    int32_t len;
+    int64_t i;
+};
+
+static int by_len(const void *pa, const void *pb) {
+    const struct len_index *a = pa, *b = pb;
+    if (a->len != b->len) return a->len < b->len ? -1 : 1;
+    return (a->i > b->i) - (a->i < b->i);
+}
+
+/* The accuracy on every text of the data, each text predicted as explain_one predicts it: padded to
+ * its own length only (a convolution sees pad positions, so padding to a batch's longest text can
+ * change a prediction). Texts of one length share a run. */
+static enum vm_status accuracy_all(struct xmodel *xm, struct vm_error *err) {
+    const struct vm_dataset *d = &xm->data;
+    struct vm_classifier *clf = &xm->clf;
+    int64_t n = d->n, correct = 0;
+    struct len_index *li = vm_malloc(sizeof *li * (size_t)(n + 1), err);
+    const int32_t **seqs = vm_malloc(sizeof *seqs * (size_t)clf->batch, err);
+    int32_t *lens = vm_malloc(sizeof *lens * (size_t)clf->batch, err);
+    float *probs = vm_malloc(sizeof *probs * (size_t)clf->batch * (size_t)clf->n_classes, err);
+    enum vm_status s = li && seqs && lens && probs ? VM_OK : VM_ENOMEM;
+    for (int64_t i = 0; i < n && !s; i++) li[i] = (struct len_index){vm_dataset_len(d, i), i};
+    if (!s) qsort(li, (size_t)n, sizeof *li, by_len);
+    for (int64_t j = 0; j < n && !s;) {
+        int64_t nb = 0;
+        for (; j < n && nb < clf->batch && (nb == 0 || li[j].len == lens[0]); j++, nb++) {
+            seqs[nb] = d->ids + d->start[li[j].i];
+            lens[nb] = li[j].len;
+        }
+        s = vm_classifier_probs(clf, seqs, lens, nb, 0, probs, err);
+        for (int64_t k = 0; k < nb && !s; k++) correct += vm_argmax_f(probs + k * clf->n_classes, clf->n_classes) == d->labels[li[j - nb + k].i];
+    }
+    free(li);
+    free(seqs);
+    free(lens);
+    free(probs);
+    xm->acc_all = n ? (double)correct / (double)n : NAN;
+    return s;
+}
+
 static enum vm_status load_model(const struct xcfg *c, const struct vm_text_opts *o, struct xmodel *xm, const char *path, const char *name,
                                  struct vm_error *err) {
     xm->path = path;
@@ -985,6 +1236,7 @@ static enum vm_status load_model(const struct xcfg *c, const struct vm_text_opts
     enum vm_status s = vm_text_model_load(&xm->tm, path, o, err);
     if (s) return vm_error_prefix(err, "%s", path);
     xm->loaded = true;
+    xm->training = vm_text_model_method(&xm->tm);
     if (o->vocab && (s = check_vocab(xm, o->vocab, err))) return s;
     if ((s = vm_classifier_init_feeder(&xm->clf, &xm->tm.feeder, c->batch, err))) return vm_error_prefix(err, "%s", path);
     xm->clf_ok = true;
@@ -1001,16 +1253,26 @@ static enum vm_status load_model(const struct xcfg *c, const struct vm_text_opts
                          "%lld of the %lld tokens of %s (%.0f%%) are not in the vocabulary of %s: the vocabulary does not match the model or the "
                          "data (use the vocabulary the model was trained with)",
                          (long long)xm->data.n_unk, (long long)xm->data.n_tokens, c->data, 100.0 * (double)xm->data.n_unk / (double)xm->data.n_tokens, path);
+    /* Table 3: the accuracy on every text, also when only --limit of them are explained */
+    if ((s = accuracy_all(xm, err))) return vm_error_prefix(err, "%s", path);
     return VM_OK;
 }
 
-/* Global importance of this model's own: an importance TSV, else the VMASK keep probability q. */
+/* Global importance of this model's own: an importance TSV, else its word_mask output (the per-word
+ * importance every mask method exports, higher = more important), else the VMASK keep probability
+ * q. A mask placed after a contextual layer (--mask-after: vmaskc.mask = network) has no per-word
+ * value, so its word_mask is not read as one. */
 static enum vm_status own_importance(const struct xcfg *c, struct xmodel *xm, struct vm_error *err) {
     const struct vm_vocab *v = &xm->tm.vocab;
+    const char *mask = vm_text_model_meta(&xm->tm, "vmaskc.mask");
+    enum vm_status s;
     if (c->importance) {
-        enum vm_status s = load_importance_tsv(c->importance, v, &xm->imp, err);
-        if (s) return s;
+        if ((s = load_importance_tsv(c->importance, v, &xm->imp, err))) return s;
         snprintf(xm->imp_src, sizeof xm->imp_src, "%s", c->importance);
+    } else if (!(mask && !strcmp(mask, "network")) && (s = vm_text_model_mask_importance(&xm->tm, c->batch, &xm->imp, err))) {
+        return vm_error_prefix(err, "%s: reading the per-word importance from its word_mask output", xm->path);
+    } else if (xm->imp) {
+        snprintf(xm->imp_src, sizeof xm->imp_src, "word_mask %s of %s", importance_symbol(xm->training), xm->name);
     } else if (xm->tm.word_keep) {
         xm->imp = vm_malloc(sizeof(double) * (size_t)v->n, err);
         if (!xm->imp) return VM_ENOMEM;
@@ -1089,102 +1351,246 @@ static int finish(const struct xcfg *c, struct xmodel *const *xms, int n_models,
     char path[4096];
     snprintf(path, sizeof path, "%s/explanations.jsonl", c->report);
     if (!s) s = write_jsonl(c, xms, n_models, sel, n_sel, path, &err);
-    if (!s) s = write_csvs(c, xms, n_models, n_sel, c->report, &err);
+    if (!s) s = write_csvs(c, xms, n_models, sel, n_sel, c->report, &err);
+    if (!s) s = write_summary_jsonl(c, xms, n_models, sel, n_sel, c->report, &err);
     if (!s) s = write_report(c, xms, n_models, sel, n_sel, c->report, title, &err);
     if (s) return vm_cli_fail(c->cmd, &err);
-    printf("\nwrote %s/{explanations.jsonl,aopc.csv,posthoc.csv,report.html}\n", c->report);
+    printf("\nwrote %s/{explanations.jsonl,summary.jsonl,summary.csv,aopc.csv,posthoc.csv,splime.csv,report.html}\n", c->report);
     return VM_EXIT_OK;
+}
+
+/* ---- compare: several models on the same task ---- */
+
+/* How a training method is written in the paper's tables. */
+static const char *training_label(const char *training) {
+    if (!training) return "model";
+    if (!strcmp(training, "l2x")) return "L2X";
+    if (!strcmp(training, "iba")) return "IBA";
+    if (!strcmp(training, "vmask")) return "VMASK";
+    return training; /* base, l2, or a method this build does not know, as written */
+}
+
+static const char *file_name(const char *path) {
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+/* Each model's name in the tables: its training method, plus its file name when another model
+ * has the same method (the whole path when the file names are the same too). */
+static void name_models(struct xmodel *const *xms, int n) {
+    for (int k = 0; k < n; k++) {
+        const char *lab = training_label(xms[k]->training);
+        bool shared = false, same_file = false;
+        for (int j = 0; j < n; j++) {
+            if (j == k || strcmp(training_label(xms[j]->training), lab)) continue;
+            shared = true;
+            same_file |= !strcmp(file_name(xms[j]->path), file_name(xms[k]->path));
+        }
+        if (shared) snprintf(xms[k]->label, sizeof xms[k]->label, "%s (%s)", lab, same_file ? xms[k]->path : file_name(xms[k]->path));
+        else snprintf(xms[k]->label, sizeof xms[k]->label, "%s", lab);
+        xms[k]->name = xms[k]->label;
+    }
+}
+
+/* Models compared word by word must be one task: the same classes, the same vocabulary (the same
+ * id is the same word, so one model's global importance can rank another's words) and the same
+ * tokenizer (the same texts). */
+static enum vm_status check_same_task(const struct xcfg *c, struct xmodel *const *xms, int n, struct vm_error *err) {
+    const struct xmodel *a = xms[0];
+    for (int k = 1; k < n; k++) {
+        const struct xmodel *b = xms[k];
+        if (a->clf.n_classes != b->clf.n_classes)
+            return vm_errorf(err, VM_EINVAL, "%s has %lld classes but %s has %lld: they are not the same task", a->path, (long long)a->clf.n_classes,
+                             b->path, (long long)b->clf.n_classes);
+        int32_t differ, first = vocab_first_diff(&a->tm.vocab, &b->tm.vocab, &differ);
+        if (first >= 0)
+            return vm_errorf(err, VM_EINVAL,
+                             "%s and %s have different vocabularies (%d of their ids differ, the first at id %d: '%s' and '%s'): compare needs "
+                             "models trained over the same vocabulary",
+                             a->path, b->path, differ, first, a->tm.vocab.tokens[first], b->tm.vocab.tokens[first]);
+        if (a->tm.vocab.n != b->tm.vocab.n)
+            return vm_errorf(err, VM_EINVAL,
+                             "%s and %s have different vocabularies (%d and %d tokens): compare needs models trained over the same vocabulary",
+                             a->path, b->path, a->tm.vocab.n, b->tm.vocab.n);
+        if (a->tm.tok.kind != b->tm.tok.kind || a->tm.tok.lowercase != b->tm.tok.lowercase || a->tm.tok.split_punct != b->tm.tok.split_punct)
+            return vm_errorf(err, VM_EINVAL, "%s and %s split text differently (tokenizer %s%s%s and %s%s%s): compare needs the same tokenizer", a->path,
+                             b->path, vm_tokenizer_kind_name(a->tm.tok.kind), a->tm.tok.lowercase ? ", lower-cased" : "",
+                             a->tm.tok.split_punct ? ", punctuation split" : "", vm_tokenizer_kind_name(b->tm.tok.kind),
+                             b->tm.tok.lowercase ? ", lower-cased" : "", b->tm.tok.split_punct ? ", punctuation split" : "");
+        if (a->data.n != b->data.n)
+            return vm_errorf(err, VM_EINVAL, "%s reads as %lld examples with %s's tokenizer but %lld with %s's", c->data, (long long)a->data.n, a->path,
+                             (long long)b->data.n, b->path);
+    }
+    return VM_OK;
+}
+
+/* Explanation methods, global importance and post-hoc accuracy of each compared model. A model
+ * with its own importance (word_mask output or VMASK table) is ranked by it; one without is ranked
+ * by the first VMASK model's q, as the paper's Figure 1 ranks the base model, or gets no post-hoc
+ * curve (a note says why; an error under --posthoc). */
+static enum vm_status compare_importance(const struct xcfg *c, struct xmodel *const *xms, int n, struct vm_error *err) {
+    const struct xmodel *ref = NULL;
+    enum vm_status s;
+    for (int k = 0; k < n; k++) {
+        if ((s = own_importance(c, xms[k], err))) return s;
+        if (!ref && xms[k]->imp && xms[k]->training && !strcmp(xms[k]->training, "vmask")) ref = xms[k];
+    }
+    for (int k = 0; k < n; k++) {
+        struct xmodel *xm = xms[k];
+        xm->method[M_LIME] = c->method[M_LIME];
+        xm->method[M_SHAP] = c->method[M_SHAP];
+        if (xm->imp) {
+            xm->method[M_MASK] = c->method[M_MASK];
+            xm->posthoc = c->posthoc != 0;
+            continue;
+        }
+        if (c->method_given && c->method[M_MASK])
+            fprintf(stderr, "note: %s (%s) has no per-word mask (no word_mask output, no VMASK table): no mask explanations for it\n", xm->name, xm->path);
+        if (c->posthoc == 0) continue;
+        if (ref) {
+            const struct vm_vocab *v = &xm->tm.vocab; /* the same list as ref's (check_same_task) */
+            if (!(xm->imp = vm_malloc(sizeof(double) * (size_t)v->n, err))) return VM_ENOMEM;
+            memcpy(xm->imp, ref->imp, sizeof(double) * (size_t)v->n);
+            if (strstr(ref->imp_src, ref->path)) snprintf(xm->imp_src, sizeof xm->imp_src, "%s", ref->imp_src);
+            else snprintf(xm->imp_src, sizeof xm->imp_src, "%s (%s)", ref->imp_src, ref->path);
+            xm->posthoc = true;
+        } else if (c->posthoc == 1) {
+            return vm_errorf(err, VM_EINVAL,
+                             "post-hoc accuracy (--posthoc) needs a global importance: %s has neither a word_mask output nor a VMASK word mask, and "
+                             "no VMASK model is among the compared ones to rank its words",
+                             xm->path);
+        } else {
+            fprintf(stderr, "note: no post-hoc accuracy for %s (%s): it has no global importance (no word_mask output, no VMASK word mask) and no "
+                            "VMASK model is compared with it\n", xm->name, xm->path);
+        }
+    }
+    return VM_OK;
+}
+
+/* Importance and methods of the one model `explain` looks at. */
+static enum vm_status explain_importance(const struct xcfg *c, struct xmodel *xm, struct vm_error *err) {
+    enum vm_status s = own_importance(c, xm, err);
+    if (s) return s;
+    for (int m = 0; m < N_METHODS; m++) xm->method[m] = c->method[m];
+    if (!xm->imp) {
+        if (c->method_given && c->method[M_MASK])
+            return vm_errorf(err, VM_EINVAL, "--method mask: %s has no VMASK word mask (vmask.word_keep); explain it with lime or shapley, or give "
+                             "--importance TSV", xm->path);
+        if (c->posthoc == 1)
+            return vm_errorf(err, VM_EINVAL, "post-hoc accuracy needs a global importance: %s has no VMASK word mask; give --importance TSV (word<TAB>score)",
+                             xm->path);
+        xm->method[M_MASK] = false;
+    }
+    xm->posthoc = xm->imp && c->posthoc != 0;
+    return VM_OK;
+}
+
+/* ---- SP-LIME (Ribeiro et al. 2016, as the paper's Table 6 uses it) ---- */
+
+struct sp_item {
+    const char *word;
+    double w;
+    int64_t ex;
+};
+
+static int sp_by_word(const void *pa, const void *pb) {
+    const struct sp_item *a = pa, *b = pb;
+    int c = strcmp(a->word, b->word);
+    return c ? c : (a->ex > b->ex) - (a->ex < b->ex);
+}
+
+static int sp_by_weight(const void *pa, const void *pb) {
+    const struct vm_report_word *a = pa, *b = pb;
+    if (a->weight != b->weight) return a->weight < b->weight ? 1 : -1;
+    return strcmp(a->word, b->word);
+}
+
+/* Post-hoc global importance of each word: the sum of its LIME weights (for the predicted class) over
+ * the explained texts, the paper's reading of SP-LIME without its limit on the number of
+ * explanations. A text counts a word once: LIME gives all its occurrences one feature. A word is a
+ * vocabulary token (all unknown words are the one <unk> the model sees), or for WordPiece a whole
+ * word. */
+static enum vm_status splime(struct xmodel *xm, int64_t n_sel, struct vm_error *err) {
+    if (!xm->method[M_LIME]) return VM_OK;
+    int64_t total = 0;
+    for (int64_t i = 0; i < n_sel; i++) total += xm->ex[i].word_of ? xm->ex[i].n_words : xm->ex[i].n;
+    struct sp_item *it = vm_malloc(sizeof *it * (size_t)(total + 1), err);
+    xm->sp = vm_malloc(sizeof *xm->sp * (size_t)(total + 1), err);
+    if (!it || !xm->sp) {
+        free(it);
+        return VM_ENOMEM;
+    }
+    int64_t m = 0;
+    for (int64_t i = 0; i < n_sel; i++) {
+        const struct xex *e = &xm->ex[i];
+        if (!e->w[M_LIME]) continue;
+        int32_t nf = e->word_of ? e->n_words : e->n;
+        for (int32_t f = 0; f < nf; f++) {
+            double w = e->word_of ? e->ww[M_LIME][f] : e->w[M_LIME][f];
+            if (isfinite(w)) it[m++] = (struct sp_item){e->word_of ? e->words[f] : xm->tm.vocab.tokens[e->ids[f]], w, i};
+        }
+    }
+    qsort(it, (size_t)m, sizeof *it, sp_by_word);
+    int64_t n = 0;
+    for (int64_t j = 0; j < m;) {
+        struct vm_report_word *o = &xm->sp[n++];
+        *o = (struct vm_report_word){it[j].word, 0, 0};
+        int64_t k = j;
+        for (; k < m && !strcmp(it[k].word, it[j].word); k++)
+            if (k == j || it[k].ex != it[k - 1].ex) {
+                o->weight += it[k].w;
+                o->texts++;
+            }
+        j = k;
+    }
+    free(it);
+    qsort(xm->sp, (size_t)n, sizeof *xm->sp, sp_by_weight);
+    xm->n_sp = n;
+    return VM_OK;
 }
 
 static int run(struct xcfg *c, const struct vm_text_opts *o, const char *const *paths, int n_models) {
     struct vm_error err = {0};
-    struct xmodel models[2];
-    struct xmodel *xms[2] = {&models[0], &models[1]};
+    struct xmodel models[VM_REPORT_MAX_MODELS];
+    struct xmodel *xms[VM_REPORT_MAX_MODELS];
     memset(models, 0, sizeof models);
+    for (int k = 0; k < VM_REPORT_MAX_MODELS; k++) xms[k] = &models[k];
     int64_t *sel = NULL, n_sel = 0;
     int rc = VM_EXIT_OK;
     enum vm_status s = VM_OK;
-    bool compare = n_models == 2;
-    static const char *const names[2] = {"base", "VMASK"};
-    for (int k = 0; k < n_models && !s; k++) s = load_model(c, o, xms[k], paths[k], compare ? names[k] : "model", &err);
+    bool compare = !strcmp(c->cmd, "compare");
+    for (int k = 0; k < n_models && !s; k++) s = load_model(c, o, xms[k], paths[k], "model", &err);
     if (s) goto fail;
-    if (compare && xms[0]->clf.n_classes != xms[1]->clf.n_classes) {
-        s = vm_errorf(&err, VM_EINVAL, "%s has %lld classes but %s has %lld: they are not the same task", paths[0], (long long)xms[0]->clf.n_classes,
-                      paths[1], (long long)xms[1]->clf.n_classes);
-        goto fail;
-    }
-    if (compare && xms[0]->data.n != xms[1]->data.n) {
-        s = vm_errorf(&err, VM_EINVAL, "%s reads as %lld examples with the base model's tokenizer but %lld with the VMASK model's", c->data,
-                      (long long)xms[0]->data.n, (long long)xms[1]->data.n);
-        goto fail;
-    }
-    /* importance and methods */
     if (compare) {
-        struct xmodel *b = xms[0], *v = xms[1];
-        if (!v->tm.word_keep) {
-            s = vm_errorf(&err, VM_EINVAL, "%s has no word-level VMASK mask (vmask.word_keep), so it has no global importance: give the VMASK model second "
-                          "(vmaskc compare BASE.onnx VMASK.onnx)", paths[1]);
-            goto fail;
-        }
-        const char *imp = c->importance;
-        c->importance = NULL;
-        if ((s = own_importance(c, v, &err))) goto fail;
-        c->importance = imp;
-        /* the base model is ranked by the VMASK model's importance, word by word */
-        const struct vm_vocab *bv = &b->tm.vocab, *vv = &v->tm.vocab;
-        b->imp = vm_malloc(sizeof(double) * (size_t)bv->n, &err);
-        if (!b->imp) {
-            s = VM_ENOMEM;
-            goto fail;
-        }
-        int32_t shared = 0;
-        for (int32_t id = 0; id < bv->n; id++) {
-            int32_t j = vm_vocab_find(vv, bv->tokens[id]);
-            b->imp[id] = j >= 0 && j < v->tm.n_words ? v->tm.word_keep[j] : NAN;
-            shared += j >= 0;
-        }
-        if (shared < bv->n / 2) {
-            s = vm_errorf(&err, VM_EINVAL, "only %d of the %d words of %s's vocabulary are in %s's: the models were not trained on the same vocabulary",
-                          shared, bv->n, paths[0], paths[1]);
-            goto fail;
-        }
-        snprintf(b->imp_src, sizeof b->imp_src, "mask q of VMASK (%s)", paths[1]);
-        b->method[M_LIME] = v->method[M_LIME] = c->method[M_LIME];
-        b->method[M_SHAP] = v->method[M_SHAP] = c->method[M_SHAP];
-        v->method[M_MASK] = c->method[M_MASK];
-        b->posthoc = v->posthoc = c->posthoc != 0;
-    } else {
-        struct xmodel *xm = xms[0];
-        if ((s = own_importance(c, xm, &err))) goto fail;
-        for (int m = 0; m < N_METHODS; m++) xm->method[m] = c->method[m];
-        if (!xm->imp) {
-            if (c->method_given && c->method[M_MASK]) {
-                s = vm_errorf(&err, VM_EINVAL, "--method mask: %s has no VMASK word mask (vmask.word_keep); explain it with lime or shapley, or give "
-                              "--importance TSV", paths[0]);
-                goto fail;
-            }
-            if (c->posthoc == 1) {
-                s = vm_errorf(&err, VM_EINVAL, "post-hoc accuracy needs a global importance: %s has no VMASK word mask; give --importance TSV (word<TAB>score)",
-                              paths[0]);
-                goto fail;
-            }
-            xm->method[M_MASK] = false;
-        }
-        xm->posthoc = xm->imp && c->posthoc != 0;
+        name_models(xms, n_models);
+        if ((s = check_same_task(c, xms, n_models, &err)) || (s = compare_importance(c, xms, n_models, &err))) goto fail;
+    } else if ((s = explain_importance(c, xms[0], &err))) {
+        goto fail;
     }
     sel = select_examples(c, xms[0]->data.n, &n_sel, &err);
     if (!sel) {
         s = VM_ENOMEM;
         goto fail;
     }
+    int noted = n_models - 1;
     for (int k = 0; k < n_models; k++) {
+        if (xms[k]->posthoc && !xms[noted]->posthoc) noted = k;
         xms[k]->ex = vm_calloc((size_t)n_sel, sizeof *xms[k]->ex, &err);
         if (!xms[k]->ex) {
             s = VM_ENOMEM;
             goto fail;
         }
     }
-    note_short_texts(c, xms[n_models - 1], sel, n_sel);
+    note_short_texts(c, xms[noted], sel, n_sel);
+    char title[1024];
+    if (compare) {
+        size_t len = 0;
+        for (int k = 0; k < n_models && len < sizeof title; k++)
+            len += (size_t)snprintf(title + len, sizeof title - len, "%s%s", k ? " vs " : "", xms[k]->name);
+        if (len < sizeof title) snprintf(title + len, sizeof title - len, ": interpretability");
+    } else {
+        snprintf(title, sizeof title, "explanations");
+    }
     for (int k = 0; k < n_models && !s; k++) s = run_model(c, xms[k], sel, n_sel, k, n_models, &err);
     if (s == VM_EINTERRUPTED) {
         /* report what is complete: the examples every model finished */
@@ -1193,13 +1599,16 @@ static int run(struct xcfg *c, const struct vm_text_opts *o, const char *const *
         fprintf(stderr, "\nvmaskc %s: %s\n", c->cmd, err.msg);
         if (done > 0) {
             fprintf(stderr, "vmaskc %s: results over the %lld examples every model finished:\n", c->cmd, (long long)done);
-            finish(c, xms, n_models, sel, done, compare ? "VMASK vs base (interrupted)" : "explanations (interrupted)");
+            strncat(title, " (interrupted)", sizeof title - strlen(title) - 1);
+            for (int k = 0; k < n_models && !s; k++) s = splime(xms[k], done, &err);
+            if (!s) finish(c, xms, n_models, sel, done, title);
         }
         rc = VM_EXIT_INTERRUPTED;
         goto out;
     }
+    for (int k = 0; k < n_models && !s; k++) s = splime(xms[k], n_sel, &err);
     if (s) goto fail;
-    rc = finish(c, xms, n_models, sel, n_sel, compare ? "VMASK vs base: interpretability" : "explanations");
+    rc = finish(c, xms, n_models, sel, n_sel, title);
     goto out;
 fail:
     rc = vm_cli_fail(c->cmd, &err);
@@ -1231,15 +1640,15 @@ int vm_cmd_compare(int argc, char **argv) {
     xcfg_default(&c, "compare");
     struct vm_text_opts o;
     vm_text_opts_init(&o);
-    const char *paths[2];
+    const char *paths[VM_REPORT_MAX_MODELS];
     int n_paths = 0;
-    int r = parse_common("compare", argc, argv, &c, &o, paths, 2, &n_paths);
+    int r = parse_common("compare", argc, argv, &c, &o, paths, VM_REPORT_MAX_MODELS, &n_paths);
     if (r) return r < 0 ? VM_EXIT_OK : r;
-    if (n_paths != 2) return vm_cli_usage_error("compare", "needs BASE.onnx and VMASK.onnx");
+    if (n_paths < 2) return vm_cli_usage_error("compare", "needs at least two models (A.onnx B.onnx ...); for one model use 'vmaskc explain'");
     if (!c.data) return vm_cli_usage_error("compare", "missing --data FILE");
-    if (c.importance) return vm_cli_usage_error("compare", "--importance is for 'vmaskc explain'; compare ranks both models by the VMASK model's q");
+    if (c.importance) return vm_cli_usage_error("compare", "--importance is for 'vmaskc explain'; compare ranks each model by its own word mask (or a VMASK model's q)");
     c.threads = o.model.threads;
     snprintf(c.threads_str, sizeof c.threads_str, "%d", c.threads);
     vm_cli_watch_interrupts(&interrupted);
-    return run(&c, &o, paths, 2);
+    return run(&c, &o, paths, n_paths);
 }

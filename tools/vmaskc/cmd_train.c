@@ -365,8 +365,9 @@ int vm_cmd_train(int argc, char **argv) {
     /* export */
     vocab_text = vm_vocab_to_text(&vocab, &err);
     if (!vocab_text) goto fail;
-    char hidden[32], tau[32], classes[32], acc_dev[32], acc_test[32];
+    char hidden[32], tau[32], classes[32], acc_dev[32], acc_test[32], wdecay[32];
     snprintf(hidden, sizeof hidden, "%lld", (long long)to.mask_hidden);
+    snprintf(wdecay, sizeof wdecay, "%g", to.weight_decay); /* > 0 with no mask: the paper's l2 model (compare reads it) */
     snprintf(tau, sizeof tau, "%g", to.tau);
     snprintf(classes, sizeof classes, "%lld", (long long)info.n_classes);
     snprintf(acc_dev, sizeof acc_dev, "%.4f", res.best_dev_acc);
@@ -377,18 +378,18 @@ int vm_cmd_train(int argc, char **argv) {
     bool wp = tok.kind == VM_TOKENIZER_WORDPIECE;
     const char *keys[] = {"vmaskc.version", "vmaskc.vocab", "vmaskc.pad", "vmaskc.unk", "vmaskc.tokenizer", "vmaskc.lowercase",
                           wp ? "vmaskc.wordpiece.strip_accents" : "vmaskc.split_punct", "vmaskc.mask", "vmaskc.mask_hidden",
-                          "vmaskc.tau", "vmaskc.classes", "vmaskc.dev_accuracy", "vmaskc.test_accuracy",
+                          "vmaskc.tau", "vmaskc.classes", "vmaskc.dev_accuracy", "vmaskc.test_accuracy", "vmaskc.weight_decay",
                           "vmaskc.wordpiece.cls", "vmaskc.wordpiece.sep", "vmaskc.wordpiece.continuing_prefix",
                           "vmaskc.wordpiece.max_input_chars_per_word", "vmaskc.wordpiece.hf_equivalent"};
     const char *vals[] = {VM_VERSION, vocab_text, vocab.pad_id >= 0 ? vocab.tokens[vocab.pad_id] : "",
                           vocab.unk_id >= 0 ? vocab.tokens[vocab.unk_id] : "", vm_tokenizer_kind_name(tok.kind), tok.lowercase ? "1" : "0",
                           wp ? (tok.lowercase ? "1" : "0") : tok.split_punct ? "1" : "0",
-                          to.no_mask ? "none" : to.mask_after ? "network" : "word_keep", hidden, tau, classes, acc_dev, acc_test,
+                          to.no_mask ? "none" : to.mask_after ? "network" : "word_keep", hidden, tau, classes, acc_dev, acc_test, wdecay,
                           wp ? vocab.tokens[vocab.cls_id] : "", wp ? vocab.tokens[vocab.sep_id] : "", "##", max_chars,
                           tok.lowercase ? "BertTokenizerFast(vocab_file, do_lower_case=True)" : "BertTokenizerFast(vocab_file, do_lower_case=False)"};
     struct vm_export_opts eo = {.mask = !to.no_mask, .mask_after = to.mask_after, .embedding = mo.embedding, .mask_output = mask_output,
                                 .meta_keys = keys, .meta_values = vals,
-                                .n_meta = wp ? (int)(sizeof keys / sizeof keys[0]) : 13 /* the vmaskc.wordpiece.* keys follow */,
+                                .n_meta = wp ? (int)(sizeof keys / sizeof keys[0]) : 14 /* the vmaskc.wordpiece.* keys follow */,
                                 .keep_ids = to.keep_ids, .n_keep_ids = to.n_keep_ids};
     double t0 = mono_s();
     if (vm_export_onnx(onnx, g, &eo, param_lookup, &lc, out, &err)) goto fail;

@@ -31,6 +31,7 @@
 #define DASH "\xe2\x80\x93" /* U+2013, what an unknown number prints as */
 #define SCATTER_MAX_POINTS 3000
 #define TOP_WORDS 30
+#define TOP_SPLIME 10
 #define LEGEND_CUT 28 /* bytes of a model or method name in a chart legend */
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -281,8 +282,29 @@ static bool method_has_weights(const struct vm_report *r, int k) {
     return false;
 }
 
+static bool any_model_method(const struct vm_report *r) {
+    for (int m = 0; m < r->n_models; m++)
+        if (r->models[m].method) return true;
+    return false;
+}
+
+static bool model_is(const struct vm_report_model *md, const char *method) { return md->method && !strcmp(md->method, method); }
+
+/* The method whose name contains needle (case-insensitive), -1 when none. */
+static int find_method(const struct vm_report *r, const char *needle) {
+    for (int k = 0; k < r->n_methods; k++)
+        if (contains_ci(r->method_names[k], needle)) return k;
+    return -1;
+}
+
+static const char *importance_name(const struct vm_report_model *md) {
+    return md->importance_name && md->importance_name[0] ? md->importance_name : "q";
+}
+
 /* Colours: models in the curves, methods in the AOPC chart (Okabe-Ito, colour-blind safe). */
-static const char *const MODEL_COLOR[VM_REPORT_MAX_MODELS] = {"#6b6b6b", "#0b62a4"};
+static const char *const MODEL_COLOR[VM_REPORT_MAX_MODELS] = {"#6b6b6b", "#0b62a4", "#d55e00", "#009e73", "#cc79a7", "#e69f00",
+                                                               "#56b4e9", "#000000", "#6a4c93", "#8c6d1f", "#2f6f6f", "#a0522d",
+                                                               "#1b9e77", "#7570b3", "#e7298a", "#66a61e"};
 static const char *const METHOD_COLOR[VM_REPORT_MAX_METHODS] = {"#d55e00", "#0072b2", "#009e73", "#cc79a7"};
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -646,6 +668,12 @@ static const char CSS[] =
     "h2{break-after:avoid}.fig,.ex,table{break-inside:avoid}details{display:none}"
     ".ex{border-color:#bbb}.ext col.m{width:7.5em}}\n";
 
+static bool has_splime(const struct vm_report *r) {
+    for (int m = 0; m < r->n_models; m++)
+        if (r->models[m].splime && r->models[m].n_splime > 0) return true;
+    return false;
+}
+
 static void write_header(struct sb *b, const struct vm_report *r, bool has_summary, bool has_charts,
                          bool has_words, bool has_examples) {
     char tmp[32];
@@ -675,15 +703,35 @@ static void write_header(struct sb *b, const struct vm_report *r, bool has_summa
     }
     sb_puts(b, "</p>\n");
     if (r->n_models > 0) {
-        sb_puts(b, "<table class=\"data\"><thead><tr><th class=\"l\">Model</th><th class=\"l\">File</th>"
-                   "<th>Accuracy</th></tr></thead><tbody>\n");
+        bool methods = any_model_method(r);
+        sb_puts(b, "<table class=\"data\"><thead><tr><th class=\"l\">Model</th>");
+        if (methods) sb_puts(b, "<th class=\"l\">Training</th>");
+        sb_puts(b, "<th class=\"l\">File</th>");
+        if (r->n_data > 0) {
+            sb_puts(b, "<th>Test accuracy (all ");
+            sb_int_grouped(b, r->n_data);
+            sb_puts(b, " texts)</th><th>Accuracy (explained texts)</th>");
+        } else {
+            sb_puts(b, "<th>Accuracy</th>");
+        }
+        sb_puts(b, "</tr></thead><tbody>\n");
         for (int m = 0; m < r->n_models; m++) {
             const struct vm_report_model *md = &r->models[m];
             sb_puts(b, "<tr><th class=\"l\">");
             sb_esc(b, model_name(r, m, tmp, sizeof tmp));
-            sb_puts(b, "</th><td class=\"l\"><code>");
+            sb_puts(b, "</th>");
+            if (methods) {
+                sb_puts(b, "<td class=\"l\">");
+                sb_esc(b, md->method ? md->method : DASH);
+                sb_puts(b, "</td>");
+            }
+            sb_puts(b, "<td class=\"l\"><code>");
             sb_esc(b, md->path ? md->path : DASH);
             sb_puts(b, "</code></td><td>");
+            if (r->n_data > 0) {
+                sb_pct(b, md->test_accuracy >= 0 ? md->test_accuracy : NAN, 2);
+                sb_puts(b, "</td><td>");
+            }
             sb_pct(b, md->accuracy >= 0 ? md->accuracy : NAN, 1);
             sb_puts(b, "</td></tr>\n");
         }
@@ -699,15 +747,60 @@ static void write_header(struct sb *b, const struct vm_report *r, bool has_summa
         if (has_summary) sb_puts(b, "<a href=\"#summary\">Summary</a>");
         if (has_charts) sb_puts(b, "<a href=\"#curves\">Curves</a>");
         if (has_words) sb_puts(b, "<a href=\"#words\">Global importance</a>");
+        if (has_splime(r)) sb_puts(b, "<a href=\"#splime\">SP-LIME words</a>");
         if (has_examples) sb_puts(b, "<a href=\"#examples\">Examples</a>");
         sb_puts(b, "</nav>\n");
     }
     sb_puts(b, "</header>\n");
 }
 
+/* One row per model with its numbers of the paper's Tables 3, 4 and 11 and Figure 1's ends. */
+static void write_paper_table(struct sb *b, const struct vm_report *r) {
+    char tmp[32];
+    int lime = find_method(r, "lime"), shap = find_method(r, "shapley"), K = 0;
+    for (int m = 0; m < r->n_models; m++)
+        if (r->models[m].n_posthoc > K && r->models[m].posthoc_acc) K = r->models[m].n_posthoc;
+    sb_puts(b, "<table class=\"data\" id=\"paper\"><caption>The paper\xe2\x80\x99s tables, one row per model (%)</caption><thead><tr>"
+               "<th class=\"l\">Model</th><th class=\"l\">Training</th><th>Test accuracy<br />(Table 3)</th>");
+    if (lime >= 0) sb_puts(b, "<th>AOPC LIME<br />(Table 4)</th>");
+    if (shap >= 0) sb_puts(b, "<th>AOPC SampleShapley<br />(Table 4)</th>");
+    if (K > 0) sb_printf(b, "<th>Post-hoc acc. k = 1<br />(Figure 1)</th><th>k = %d</th>", K);
+    sb_puts(b, "<th>Pearson <i>r</i><br />(Table 11)</th></tr></thead><tbody>\n");
+    for (int m = 0; m < r->n_models; m++) {
+        const struct vm_report_model *md = &r->models[m];
+        sb_puts(b, "<tr><th class=\"l\">");
+        sb_esc(b, model_name(r, m, tmp, sizeof tmp));
+        sb_puts(b, "</th><td class=\"l\">");
+        sb_esc(b, md->method ? md->method : DASH);
+        sb_puts(b, "</td><td>");
+        sb_num(b, r->n_data > 0 && md->test_accuracy >= 0 ? md->test_accuracy * 100 : NAN, 2);
+        sb_puts(b, "</td>");
+        for (int i = 0; i < 2; i++) {
+            int k = i ? shap : lime;
+            if (k < 0) continue;
+            sb_puts(b, "<td>");
+            sb_num(b, model_has_aopc(md, k) ? md->aopc[k][md->n_aopc - 1] * 100 : NAN, 2);
+            sb_puts(b, "</td>");
+        }
+        if (K > 0) {
+            bool ph = md->posthoc_acc && md->n_posthoc > 0;
+            sb_puts(b, "<td>");
+            sb_num(b, ph ? md->posthoc_acc[0] * 100 : NAN, 1);
+            sb_puts(b, "</td><td>");
+            sb_num(b, ph && md->n_posthoc >= K ? md->posthoc_acc[K - 1] * 100 : NAN, 1);
+            sb_puts(b, "</td>");
+        }
+        sb_puts(b, "<td>");
+        sb_num(b, model_has_words(md) ? md->pearson : NAN, 3);
+        sb_puts(b, "</td></tr>\n");
+    }
+    sb_puts(b, "</tbody></table>\n");
+}
+
 static void write_summary(struct sb *b, const struct vm_report *r, bool any_aopc, bool any_posthoc) {
     char tmp[32];
     sb_puts(b, "<section id=\"summary\">\n<h2>Summary</h2>\n<div class=\"tables\">\n");
+    if (any_model_method(r)) write_paper_table(b, r);
     if (any_aopc) {
         /* K = the last k of each model's AOPC curve; one K in the caption when all agree */
         int K = -1;
@@ -805,11 +898,71 @@ static void write_summary(struct sb *b, const struct vm_report *r, bool any_aopc
     sb_puts(b, "Bold marks the better model.</p>\n</section>\n");
 }
 
+/* The paper's Figure 1: post-hoc accuracy of the VMASK models (solid) against the IBA models
+ * (dashed), one chart, drawn when both kinds have a curve. */
+static void write_figure1(struct sb *b, const struct vm_report *r, struct series *s, char (*mtmp)[32]) {
+    int ns = 0, n_iba = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (int m = 0; m < r->n_models; m++) {
+            const struct vm_report_model *md = &r->models[m];
+            if (!md->posthoc_acc || md->n_posthoc <= 0 || !model_is(md, pass ? "iba" : "vmask")) continue;
+            s[ns] = (struct series){model_name(r, m, mtmp[m], sizeof mtmp[m]), NULL, md->posthoc_acc, md->n_posthoc, MODEL_COLOR[m], pass == 1, m % 4};
+            ns++;
+            n_iba += pass;
+        }
+    if (n_iba == 0 || n_iba == ns) return;
+    sb_puts(b, "<figure class=\"fig\" id=\"figure1\">");
+    svg_line_chart(b, "Figure 1: post-hoc accuracy of VMASK and IBA versus k", "k (words kept)", "post-hoc accuracy (%)", s, ns, false);
+    sb_puts(b, "<figcaption><b>VMASK vs. IBA (the paper\xe2\x80\x99s Figure 1).</b> Post-hoc accuracy of each model ranked by "
+               "its own global importance (VMASK: q, IBA: \xce\xbb); VMASK solid, IBA dashed.</figcaption></figure>\n");
+}
+
+/* AOPC vs k: up to two models in one chart (a colour per method, the first model dashed); more
+ * models get a chart per method with a colour per model. */
+static void write_aopc_charts(struct sb *b, const struct vm_report *r, struct series *s, char (*mtmp)[32], char (*ktmp)[32]) {
+    bool per_method = r->n_models > 2;
+    for (int k0 = 0; k0 < (per_method ? r->n_methods : 1); k0++) {
+        int ns = 0;
+        for (int m = 0; m < r->n_models; m++) {
+            const struct vm_report_model *md = &r->models[m];
+            for (int k = per_method ? k0 : 0; k < (per_method ? k0 + 1 : r->n_methods); k++) {
+                if (!model_has_aopc(md, k)) continue;
+                s[ns].label = model_name(r, m, mtmp[m], sizeof mtmp[m]);
+                s[ns].label2 = per_method ? NULL : method_name(r, k, ktmp[k], sizeof ktmp[k]);
+                s[ns].y = md->aopc[k];
+                s[ns].n = md->n_aopc;
+                s[ns].color = per_method ? MODEL_COLOR[m] : METHOD_COLOR[k];
+                s[ns].dashed = !per_method && r->n_models > 1 && m == 0;
+                s[ns].marker = per_method ? m % 4 : k;
+                ns++;
+            }
+        }
+        if (!ns) continue;
+        char aria[96];
+        const char *mn = per_method ? method_name(r, k0, ktmp[k0], sizeof ktmp[k0]) : NULL;
+        snprintf(aria, sizeof aria, "AOPC versus k%s%s", mn ? ", " : "", mn ? mn : "");
+        sb_puts(b, "<figure class=\"fig\">");
+        svg_line_chart(b, aria, "k (top words deleted)", "AOPC (%)", s, ns, true);
+        sb_puts(b, "<figcaption><b>AOPC vs. k");
+        if (mn) {
+            sb_puts(b, ", ");
+            sb_esc(b, mn);
+            sb_puts(b, ".</b> One line per model.");
+        } else {
+            sb_puts(b, ".</b> One line per model and method");
+            if (r->n_models > 1) sb_puts(b, "; dashed: the first model");
+            sb_puts(b, ".");
+        }
+        sb_puts(b, "</figcaption></figure>\n");
+    }
+}
+
 static void write_charts(struct sb *b, const struct vm_report *r, bool any_aopc, bool any_posthoc) {
     char mtmp[VM_REPORT_MAX_MODELS][32], ktmp[VM_REPORT_MAX_METHODS][32];
     struct series s[VM_REPORT_MAX_MODELS * VM_REPORT_MAX_METHODS];
     sb_puts(b, "<section id=\"curves\">\n<h2>Curves</h2>\n<div class=\"figs\">\n");
     if (any_posthoc) {
+        write_figure1(b, r, s, mtmp);
         int ns = 0;
         for (int m = 0; m < r->n_models; m++) {
             const struct vm_report_model *md = &r->models[m];
@@ -820,7 +973,7 @@ static void write_charts(struct sb *b, const struct vm_report *r, bool any_aopc,
             s[ns].n = md->n_posthoc;
             s[ns].color = MODEL_COLOR[m];
             s[ns].dashed = r->n_models > 1 && m == 0;
-            s[ns].marker = m;
+            s[ns].marker = m % 4;
             ns++;
         }
         sb_puts(b, "<figure class=\"fig\">");
@@ -829,29 +982,49 @@ static void write_charts(struct sb *b, const struct vm_report *r, bool any_aopc,
                    "with the highest global importance, the rest padded; the share of texts whose prediction "
                    "is unchanged.</figcaption></figure>\n");
     }
-    if (any_aopc) {
-        int ns = 0;
+    if (any_aopc) write_aopc_charts(b, r, s, mtmp, ktmp);
+    sb_puts(b, "</div>\n</section>\n");
+}
+
+/* SP-LIME's post-hoc global words (the paper's Table 6), the models side by side. */
+static void write_splime(struct sb *b, const struct vm_report *r) {
+    char tmp[32];
+    int64_t rows = 0;
+    for (int m = 0; m < r->n_models; m++)
+        if (r->models[m].splime && r->models[m].n_splime > rows) rows = r->models[m].n_splime;
+    if (rows > TOP_SPLIME) rows = TOP_SPLIME;
+    sb_puts(b, "<section id=\"splime\">\n<h2>Post-hoc global important words (SP-LIME)</h2>\n<p class=\"note\">Each word\xe2\x80\x99s "
+               "LIME weights for the predicted class summed over the ");
+    sb_int_grouped(b, r->n_examples);
+    sb_puts(b, " explained texts (SP-LIME\xe2\x80\x99s global importance without its limit on the number of explanations, as "
+               "the paper\xe2\x80\x99s Table 6 uses it). A word counts once per text; the number after the sum is the texts "
+               "that hold it. A model whose explanations find the task\xe2\x80\x99s words ranks them on top.</p>\n"
+               "<table class=\"data words\"><thead><tr><th>#</th>");
+    for (int m = 0; m < r->n_models; m++) {
+        if (!r->models[m].splime) continue;
+        sb_puts(b, "<th class=\"l\">");
+        sb_esc(b, model_name(r, m, tmp, sizeof tmp));
+        sb_puts(b, "</th>");
+    }
+    sb_puts(b, "</tr></thead><tbody>\n");
+    for (int64_t i = 0; i < rows; i++) {
+        sb_printf(b, "<tr><td>%lld</td>", (long long)i + 1);
         for (int m = 0; m < r->n_models; m++) {
             const struct vm_report_model *md = &r->models[m];
-            for (int k = 0; k < r->n_methods; k++) {
-                if (!model_has_aopc(md, k)) continue;
-                s[ns].label = model_name(r, m, mtmp[m], sizeof mtmp[m]);
-                s[ns].label2 = method_name(r, k, ktmp[k], sizeof ktmp[k]);
-                s[ns].y = md->aopc[k];
-                s[ns].n = md->n_aopc;
-                s[ns].color = METHOD_COLOR[k];
-                s[ns].dashed = r->n_models > 1 && m == 0;
-                s[ns].marker = k;
-                ns++;
+            if (!md->splime) continue;
+            if (i >= md->n_splime) {
+                sb_puts(b, "<td></td>");
+                continue;
             }
+            sb_puts(b, "<td class=\"w\">");
+            sb_esc(b, md->splime[i].word ? md->splime[i].word : "");
+            sb_puts(b, " <span class=\"qv\">");
+            sb_num(b, md->splime[i].weight, 3);
+            sb_printf(b, "</span> <span class=\"na\">%d</span></td>", md->splime[i].texts);
         }
-        sb_puts(b, "<figure class=\"fig\">");
-        svg_line_chart(b, "AOPC versus k", "k (top words deleted)", "AOPC (%)", s, ns, true);
-        sb_puts(b, "<figcaption><b>AOPC vs. k.</b> One line per model and method");
-        if (r->n_models > 1) sb_puts(b, "; dashed: the first model");
-        sb_puts(b, ".</figcaption></figure>\n");
+        sb_puts(b, "</tr>\n");
     }
-    sb_puts(b, "</div>\n</section>\n");
+    sb_puts(b, "</tbody></table>\n</section>\n");
 }
 
 /* Indices of the top n words by q (NaN skipped; ties by vocabulary order). Returns the count. */
@@ -875,7 +1048,11 @@ static void write_words(struct sb *b, const struct vm_report *r) {
     char tmp[32];
     sb_puts(b, "<section id=\"words\">\n<h2>Global importance</h2>\n<p class=\"note\">q is the VMASK layer\xe2\x80\x99s "
                "probability of keeping a word, learned over the whole training set: the model\xe2\x80\x99s global "
-               "view of which words matter.</p>\n<div class=\"tables\">\n");
+               "view of which words matter.");
+    if (any_model_method(r))
+        sb_puts(b, " Each model is shown with its own global importance: VMASK\xe2\x80\x99s q, IBA\xe2\x80\x99s \xce\xbb (the share of "
+                   "the word\xe2\x80\x99s embedding kept), L2X\xe2\x80\x99s score.");
+    sb_puts(b, "</p>\n<div class=\"tables\">\n");
     for (int m = 0; m < r->n_models; m++) {
         const struct vm_report_model *md = &r->models[m];
         if (!model_has_words(md)) continue;
@@ -886,11 +1063,15 @@ static void write_words(struct sb *b, const struct vm_report *r) {
         if (!(qmax > 0)) qmax = 1;
         sb_puts(b, "<table class=\"data words\"><caption>Top ");
         sb_printf(b, "%d", n);
-        sb_puts(b, " words by q, ");
+        sb_puts(b, " words by ");
+        sb_esc(b, importance_name(md));
+        sb_puts(b, ", ");
         sb_esc(b, model_name(r, m, tmp, sizeof tmp));
         sb_puts(b, " (of ");
         sb_int_grouped(b, md->n_words);
-        sb_puts(b, ")</caption><thead><tr><th>#</th><th class=\"l\">Word</th><th class=\"l\">q</th>");
+        sb_puts(b, ")</caption><thead><tr><th>#</th><th class=\"l\">Word</th><th class=\"l\">");
+        sb_esc(b, importance_name(md));
+        sb_puts(b, "</th>");
         if (md->word_freq) sb_puts(b, "<th>Frequency</th>");
         sb_puts(b, "</tr></thead><tbody>\n");
         for (int i = 0; i < n; i++) {
@@ -1023,8 +1204,9 @@ static void write_examples(struct sb *b, const struct vm_report *r) {
             class_name(b, r, e0->label);
             sb_puts(b, "</b></span>");
         }
-        if (nc > 1 && r->models[cols[0]].examples[i].predicted != r->models[cols[1]].examples[i].predicted)
-            sb_puts(b, "<span class=\"badge\">models disagree</span>");
+        bool disagree = false;
+        for (int c = 1; c < nc; c++) disagree |= r->models[cols[c]].examples[i].predicted != e0->predicted;
+        if (disagree) sb_puts(b, "<span class=\"badge\">models disagree</span>");
         sb_puts(b, "</h3>\n<table class=\"ext\"><colgroup><col class=\"m\" />");
         for (int c = 0; c < nc; c++) sb_puts(b, "<col />");
         sb_puts(b, "</colgroup><thead><tr><th>Method</th>");
@@ -1105,8 +1287,9 @@ enum vm_status vm_report_write_html(const struct vm_report *r, const char *path,
         write_charts(&b, r, any_aopc, any_posthoc);
     }
     if (any_words) write_words(&b, r);
+    if (has_splime(r)) write_splime(&b, r);
     if (any_examples) write_examples(&b, r);
-    if (!any_aopc && !any_posthoc && !any_words && !any_examples)
+    if (!any_aopc && !any_posthoc && !any_words && !any_examples && !has_splime(r))
         sb_puts(&b, "<p class=\"note\">Nothing to show: no curves, no global importance and no examples.</p>\n");
     sb_puts(&b, "<footer>Written by vmaskc " VM_VERSION ". A static page: no scripts, nothing loaded from the "
                 "network.</footer>\n</main>\n</body>\n</html>\n");

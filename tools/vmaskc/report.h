@@ -1,7 +1,8 @@
 /* report: the static HTML report of `vmaskc explain` and `vmaskc compare` — one self-contained
  * file (no script, no network, inline CSS and SVG) showing each text highlighted by word weight for
- * each method (base and VMASK side by side when two models are given), the post-hoc accuracy curve
- * and the AOPC-vs-k curves, the frequency-importance scatter, and the top global words.
+ * each method (the models side by side), the post-hoc accuracy curves (VMASK against IBA as the
+ * paper's Figure 1 draws them), the AOPC-vs-k curves, the frequency-importance scatter, the top global
+ * words, and SP-LIME's post-hoc global words (Table 6).
  *
  * The explanation code fills these records; the report only presents them.
  */
@@ -11,7 +12,7 @@
 #include "../../runtime/vm_base.h"
 
 #define VM_REPORT_MAX_METHODS 4 /* e.g. lime, shapley, mask */
-#define VM_REPORT_MAX_MODELS 2  /* base, vmask */
+#define VM_REPORT_MAX_MODELS 16 /* `vmaskc compare` takes up to this many models */
 
 /* One explained text for one model. */
 struct vm_report_example {
@@ -27,10 +28,19 @@ struct vm_report_example {
     const float *weights[VM_REPORT_MAX_METHODS];
 };
 
+/* One word of a post-hoc global ranking (SP-LIME: the sum of a word's LIME weights over the texts). */
+struct vm_report_word {
+    const char *word;
+    double weight;            /* sum of its LIME weights for the predicted class */
+    int32_t texts;            /* explained texts that contain it */
+};
+
 struct vm_report_model {
     const char *name;         /* "base", "VMASK", or the file name */
     const char *path;
-    double accuracy;          /* on the data, -1 unknown */
+    const char *method;       /* how it was trained: "base", "l2", "l2x", "iba", "vmask"; NULL unknown */
+    double accuracy;          /* on the explained texts, -1 unknown */
+    double test_accuracy;     /* on every text of the data file (Table 3); shown when the report's n_data > 0, -1 unknown */
     const struct vm_report_example *examples; /* n_examples, same texts and order for every model */
     /* curves: index k-1 for k = 1..K */
     const double *posthoc_acc; /* [n_posthoc] post-hoc accuracy(k), NULL when not computed */
@@ -43,6 +53,10 @@ struct vm_report_model {
     const float *word_q;       /* [n_words] */
     const int64_t *word_freq;  /* [n_words] corpus frequency, NULL = unknown */
     double pearson;            /* frequency vs q, NAN when unknown */
+    const char *importance_name; /* the symbol of its global importance ("q", "λ", "score"); NULL = "q" */
+    /* SP-LIME post-hoc global words (Table 6), weight descending; NULL = not computed */
+    const struct vm_report_word *splime;
+    int64_t n_splime;
 };
 
 struct vm_report {
@@ -55,6 +69,7 @@ struct vm_report {
     int n_models;
     struct vm_report_model models[VM_REPORT_MAX_MODELS];
     int64_t n_examples;
+    int64_t n_data;           /* texts in the data file (the test accuracy's denominator), 0 unknown */
     const char *settings;     /* free text: seeds, samples, permutations, K, removal */
 };
 

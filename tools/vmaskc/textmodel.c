@@ -45,10 +45,12 @@ int vm_text_option(const char *cmd, int argc, char **argv, int *i, struct vm_tex
 }
 
 static const char *onnx_meta(const Onnx__ModelProto *m, const char *key) {
-    for (size_t i = 0; i < m->n_metadata_props; i++)
+    for (size_t i = 0; m && i < m->n_metadata_props; i++)
         if (m->metadata_props[i]->key && !strcmp(m->metadata_props[i]->key, key)) return m->metadata_props[i]->value;
     return NULL;
 }
+
+const char *vm_text_model_meta(const struct vm_text_model *tm, const char *key) { return onnx_meta(tm->onnx, key); }
 
 void vm_text_model_free(struct vm_text_model *tm) {
     vm_rt_model_free(tm->rt);
@@ -126,4 +128,67 @@ fail:
 enum vm_status vm_text_model_encode(const struct vm_text_model *tm, const char *text, int32_t max_len,
                                     struct vm_encoding *e, struct vm_error *err) {
     return vm_text_encode(&tm->tok, &tm->vocab, text, max_len, true, e, err);
+}
+
+const char *vm_text_model_method(const struct vm_text_model *tm) {
+    static const char *const known[] = {"base", "l2", "l2x", "iba", "vmask"};
+    const char *m = onnx_meta(tm->onnx, "vmaskc.method");
+    if (m) {
+        for (size_t i = 0; i < sizeof known / sizeof *known; i++)
+            if (!strcmp(m, known[i])) return known[i];
+        return m; /* a method this build does not know: shown as written */
+    }
+    const char *mask = onnx_meta(tm->onnx, "vmaskc.mask");
+    if (mask) {
+        if (strcmp(mask, "none") && strcmp(mask, "0")) return "vmask";
+        const char *wd = onnx_meta(tm->onnx, "vmaskc.weight_decay");
+        return wd && strtod(wd, NULL) > 0 ? "l2" : "base";
+    }
+    return tm->word_keep ? "vmask" : NULL;
+}
+
+enum vm_status vm_text_model_mask_importance(const struct vm_text_model *tm, int32_t batch, double **imp,
+                                             struct vm_error *err) {
+    *imp = NULL;
+    int out = -1;
+    for (int i = 0; i < vm_rt_num_outputs(tm->rt); i++)
+        if (!strcmp(vm_rt_output_name(tm->rt, i), "word_mask")) out = i;
+    if (out < 0) return VM_OK;
+    int32_t V = tm->vocab.n;
+    if (batch < 1) batch = 512;
+    double *v = vm_malloc(sizeof(double) * (size_t)(V > 0 ? V : 1), err);
+    int32_t *ids = vm_malloc(sizeof(int32_t) * (size_t)batch, err), *lens = vm_malloc(sizeof(int32_t) * (size_t)batch, err);
+    const int32_t **seqs = vm_malloc(sizeof *seqs * (size_t)batch, err);
+    enum vm_status s = v && ids && lens && seqs ? VM_OK : VM_ENOMEM;
+    for (int32_t b0 = 0; b0 < V && !s; b0 += batch) {
+        int32_t nb = V - b0 < batch ? V - b0 : batch;
+        for (int32_t i = 0; i < nb; i++) {
+            ids[i] = b0 + i;
+            seqs[i] = &ids[i];
+            lens[i] = 1;
+        }
+        struct vm_rt_inst *inst;
+        int64_t T = 0;
+        s = vm_feed(&tm->feeder, seqs, lens, nb, 0, NULL, 0.0, 0.0, &inst, &T, err);
+        if (!s) s = vm_rt_run(inst, VM_RT_FORWARD, false, err);
+        if (s) break;
+        struct vm_rt_tensor t = vm_rt_output(inst, out);
+        if (t.dtype != VM_DTYPE_FLOAT || t.numel != (int64_t)nb * T) {
+            s = vm_errorf(err, VM_EINVAL, "its output word_mask has %lld values (%s) for %d one-word texts of %lld tokens; expected float [B, T]",
+                          (long long)t.numel, vm_dtype_name(t.dtype), nb, (long long)T);
+            break;
+        }
+        const float *d = t.data;
+        /* position 0 of text i: [B, T] -> i * T; time-major [T, B] -> i */
+        for (int32_t i = 0; i < nb; i++) v[b0 + i] = d[tm->feeder.ids_batch_axis ? i : (int64_t)i * T];
+    }
+    free(ids);
+    free(lens);
+    free(seqs);
+    if (s) {
+        free(v);
+        return s;
+    }
+    *imp = v;
+    return VM_OK;
 }

@@ -36,6 +36,19 @@ int vm_text_option(const char *cmd, int argc, char **argv, int *i, struct vm_tex
 enum vm_status vm_text_model_load(struct vm_text_model *tm, const char *path,
                                   const struct vm_text_opts *o, struct vm_error *err);
 void vm_text_model_free(struct vm_text_model *tm);
+/* The value of a metadata_props key of the model's ONNX file, NULL when absent. */
+const char *vm_text_model_meta(const struct vm_text_model *tm, const char *key);
+/* The way the model was trained, for `compare`: base, l2, l2x, iba or vmask from its metadata key
+ * vmaskc.method; for exports that predate that key, vmaskc.mask ("none"/"0" = base, or l2 when
+ * vmaskc.weight_decay > 0; anything else = vmask); without vmaskc metadata "vmask" when the model
+ * carries the word_keep table, else NULL (unknown). */
+const char *vm_text_model_method(const struct vm_text_model *tm);
+/* Per-word global importance from the model's `word_mask` output ([B, T], or [T, B] for a time-major
+ * model): each vocabulary id run as a one-word text, its value at position 0 (for a mask computed
+ * from the word's embedding alone, as VMASK's q, L2X's score and IBA's lambda are, exactly the
+ * word's importance). *imp [vocab.n] (caller frees); *imp = NULL when the model has no word_mask output. */
+enum vm_status vm_text_model_mask_importance(const struct vm_text_model *tm, int32_t batch, double **imp,
+                                             struct vm_error *err);
 /* One text as the model receives it, with display pieces (vm_text_encode; free e with
  * vm_encoding_free, also after an error). */
 enum vm_status vm_text_model_encode(const struct vm_text_model *tm, const char *text, int32_t max_len,
