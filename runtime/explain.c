@@ -587,9 +587,23 @@ enum vm_status vm_shapley_explain(struct vm_classifier *c, const int32_t *ids, i
 
 /* ---- AOPC ---- */
 
-enum vm_status vm_aopc_deltas(struct vm_classifier *c, const int32_t *ids, int32_t n, const int32_t *feature_of,
-                              const int32_t *order, int32_t n_order, int32_t K, int32_t target, double p0, double *delta,
-                              int32_t *steps, struct vm_error *err) {
+void vm_aopc_opts_default(struct vm_aopc_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->removal = VM_AOPC_DELETE;
+    o->score = VM_AOPC_PROB;
+}
+
+/* log(p / (1 - p)) with p clamped to [1e-7, 1 - 1e-7], so a certain prediction stays finite */
+static double log_odds(double p) {
+    const double eps = 1e-7;
+    if (p < eps) p = eps;
+    if (p > 1 - eps) p = 1 - eps;
+    return log(p / (1 - p));
+}
+
+enum vm_status vm_aopc_deltas_opts(struct vm_classifier *c, const int32_t *ids, int32_t n, const int32_t *feature_of,
+                                   const int32_t *order, int32_t n_order, int32_t K, int32_t target, double p0,
+                                   const struct vm_aopc_opts *o, double *delta, int32_t *steps, struct vm_error *err) {
     int32_t m = K < n_order ? K : n_order;
     *steps = m > 0 ? m : 0;
     if (m <= 0) return VM_OK;
@@ -602,18 +616,23 @@ enum vm_status vm_aopc_deltas(struct vm_classifier *c, const int32_t *ids, int32
     enum vm_status s = VM_OK;
     if (!buf || !removed || !seqs || !lens || !probs) s = VM_ENOMEM;
     for (int32_t k = 0; !s && k < m; k++) {
-        /* cumulative: step k removes features order[0..k] */
+        /* cumulative: step k removes features order[0..k]; single: only order[k] */
+        if (o->single) memset(removed, 0, (size_t)n);
         for (int32_t i = 0; i < n; i++)
             if ((feature_of ? feature_of[i] : i) == order[k]) removed[i] = 1;
         int32_t *seq = buf + (size_t)k * (size_t)T, len = 0;
         for (int32_t i = 0; i < n; i++)
             if (!removed[i]) seq[len++] = ids[i];
+            else if (o->removal != VM_AOPC_DELETE) seq[len++] = o->replace_id; /* in place: same length */
         seqs[k] = seq;
         lens[k] = len;
     }
     if (!s) s = vm_classifier_probs(c, seqs, lens, m, T, probs, err);
     if (!s)
-        for (int32_t k = 0; k < m; k++) delta[k] = p0 - probs[(size_t)k * (size_t)c->n_classes + (size_t)target];
+        for (int32_t k = 0; k < m; k++) {
+            double pk = probs[(size_t)k * (size_t)c->n_classes + (size_t)target];
+            delta[k] = o->score == VM_AOPC_LOGODDS ? log_odds(p0) - log_odds(pk) : p0 - pk;
+        }
     free(buf);
     free(removed);
     free(seqs);
@@ -622,11 +641,21 @@ enum vm_status vm_aopc_deltas(struct vm_classifier *c, const int32_t *ids, int32
     return s ? vm_error_prefix(err, "AOPC") : VM_OK;
 }
 
-double vm_aopc_value(const double *delta, int32_t steps, int32_t k) {
+enum vm_status vm_aopc_deltas(struct vm_classifier *c, const int32_t *ids, int32_t n, const int32_t *feature_of,
+                              const int32_t *order, int32_t n_order, int32_t K, int32_t target, double p0, double *delta,
+                              int32_t *steps, struct vm_error *err) {
+    struct vm_aopc_opts o;
+    vm_aopc_opts_default(&o);
+    return vm_aopc_deltas_opts(c, ids, n, feature_of, order, n_order, K, target, p0, &o, delta, steps, err);
+}
+
+double vm_aopc_value_norm(const double *delta, int32_t steps, int32_t k, bool by_k) {
     double sum = 0;
     for (int32_t j = 0; j < k && j < steps; j++) sum += delta[j];
-    return sum / (double)(k + 1);
+    return sum / (double)(by_k ? k : k + 1);
 }
+
+double vm_aopc_value(const double *delta, int32_t steps, int32_t k) { return vm_aopc_value_norm(delta, steps, k, false); }
 
 /* ---- post-hoc accuracy ---- */
 

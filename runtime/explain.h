@@ -192,6 +192,31 @@ enum vm_status vm_aopc_deltas(struct vm_classifier *c, const int32_t *ids, int32
  * k + 1 when fewer words exist (Nguyen 2018). */
 double vm_aopc_value(const double *delta, int32_t steps, int32_t k);
 
+/* The AOPC variants the ablation study measures (issue 12; interpretability.md §3 for the default):
+ * how a word is removed, one word or the top k at a time, and what drop is measured. */
+enum vm_aopc_removal {
+    VM_AOPC_DELETE,  /* the word's pieces leave the text, which gets shorter (default) */
+    VM_AOPC_REPLACE  /* each piece is replaced in place by replace_id (the pad or unknown id) */
+};
+enum vm_aopc_score {
+    VM_AOPC_PROB,    /* p0 - p(target) (default) */
+    VM_AOPC_LOGODDS  /* log-odds of target before minus after, p clamped to [1e-7, 1 - 1e-7] */
+};
+struct vm_aopc_opts {
+    enum vm_aopc_removal removal;
+    int32_t replace_id;
+    bool single;               /* step k removes order[k-1] alone instead of order[0..k) */
+    enum vm_aopc_score score;
+};
+void vm_aopc_opts_default(struct vm_aopc_opts *o);
+/* vm_aopc_deltas with the variants above (vm_aopc_deltas = the defaults). */
+enum vm_status vm_aopc_deltas_opts(struct vm_classifier *c, const int32_t *ids, int32_t n,
+                                   const int32_t *feature_of, const int32_t *order, int32_t n_order,
+                                   int32_t K, int32_t target, double p0, const struct vm_aopc_opts *o,
+                                   double *delta, int32_t *steps, struct vm_error *err);
+/* AOPC divided by k (by_k) or by k + 1 (vm_aopc_value). */
+double vm_aopc_value_norm(const double *delta, int32_t steps, int32_t k, bool by_k);
+
 /* ---- post-hoc accuracy ---- */
 
 /* Post-hoc accuracy terms of one text (L2X procedure): for k = 1..kmax, keep the k words with

@@ -297,6 +297,28 @@ static void test_aopc(void) {
     /* nothing to remove */
     CHECK(!vm_aopc_deltas(&c, ids, 6, NULL, &pos, 0, 5, 1, p[1], delta, &steps, &err) && steps == 0);
     CHECK(vm_aopc_value(delta, 0, 5) == 0);
+
+    /* the ablation variants (vm_aopc_deltas_opts) */
+    struct vm_aopc_opts ao;
+    vm_aopc_opts_default(&ao);
+    CHECK(!vm_aopc_deltas_opts(&c, ids, 6, feature_of, order, 4, 2, 1, p[1], &ao, delta, &steps, &err));
+    CHECK(steps == 2 && fabs(delta[0] - 0.2) < 1e-6 && fabs(delta[1] - 0.3) < 1e-6); /* the defaults are vm_aopc_deltas */
+    CHECK(fabs(vm_aopc_value_norm(delta, steps, 2, true) - 0.5 / 2) < 1e-6);        /* divided by K */
+    /* single: each step removes only its own word; only "test" matters alone */
+    ao.single = true;
+    CHECK(!vm_aopc_deltas_opts(&c, ids, 6, feature_of, order, 4, 4, 1, p[1], &ao, delta, &steps, &err));
+    CHECK(steps == 4 && fabs(delta[0] - 0.2) < 1e-6 && fabs(delta[1]) < 1e-6 && fabs(delta[2]) < 1e-6 && fabs(delta[3]) < 1e-6);
+    /* replace in place: with id 12 ("a") as the filler, removing "a" leaves an "a" behind */
+    ao.single = false;
+    ao.removal = VM_AOPC_REPLACE;
+    ao.replace_id = 12;
+    CHECK(!vm_aopc_deltas_opts(&c, ids, 6, feature_of, order, 4, 2, 1, p[1], &ao, delta, &steps, &err));
+    CHECK(steps == 2 && fabs(delta[0] - 0.2) < 1e-6 && fabs(delta[1] - 0.2) < 1e-6);
+    /* log-odds drops: p 1 (clamped to 1 - 1e-7) -> 0.8 */
+    vm_aopc_opts_default(&ao);
+    ao.score = VM_AOPC_LOGODDS;
+    CHECK(!vm_aopc_deltas_opts(&c, ids, 6, feature_of, order, 4, 1, 1, p[1], &ao, delta, &steps, &err));
+    CHECK_MSG(steps == 1 && fabs(delta[0] - (log((1 - 1e-7) / 1e-7) - log(4.0))) < 1e-4, "log-odds drop %g", delta[0]);
 }
 
 /* ---- (d) SampleShapley ---- */

@@ -1,0 +1,268 @@
+#!/usr/bin/python3
+"""The paper study (issues 12 and 13): the VMASK paper's Tables 3, 4, 11 and Figure 1 with vmaskc, on
+SST-1, SST-2, TREC, Subj and IMDB, CNN and LSTM, five training methods, static GloVe 100-d vectors.
+
+    bench/paper/fetch_glove.sh                               # GloVe 6B 100-d, once (~/.cache/vmaskc-glove)
+    /usr/bin/python3 bench/paper/study.py [--vmaskc build/vmaskc] [--data-root ../shared/data]
+        [--datasets trec,subj,sst2,sst1,imdb] [--models cnn,lstm] [--methods base,l2,l2x,iba,vmask]
+        [--seeds 1,2,3] [--imdb-seeds 1] [--epochs 20] [--threads 2] [--plan]
+    /usr/bin/python3 bench/paper/summarize.py                # tables from the result files
+
+Unit of work: one (dataset, model, seed). For it the study builds the vocabulary (the paper's Table 7
+threshold), a randomly initialised model whose embedding has one row per vocabulary entry
+(make_model.py; the model's seed is the run's seed), trains it with each method from that same
+starting point (`vmaskc train --method M --vectors GloVe`, best-on-dev), and runs `vmaskc compare` on
+the trained models: accuracy, AOPC of LIME and SampleShapley, post-hoc accuracy k = 1..10, SP-LIME words,
+frequency-importance Pearson r.
+
+Resumable: every finished step writes one JSON file under --results (default bench/paper/results,
+committed): `DS/MODEL/sSEED/METHOD.json` for a training run and `DS/MODEL/sSEED/eval.json` for the
+comparison. A step whose result file exists is skipped, so an interrupted study continues where it
+stopped; models and reports live under --work (default ~/.cache/vmaskc-study, not committed). Units run
+in the order seed, then dataset (small ones first), then model, so that every table has one seed early.
+Progress and a time estimate go to stderr.
+"""
+import argparse
+import csv
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+import paper  # noqa: E402
+
+PY = "/usr/bin/python3"
+
+# Per dataset: classes, the paper's Table 7 (threshold -> --min-freq threshold+1, length -> --max-len),
+# where dev comes from, and how many test texts the paper explains (section 5.1.1: all of TREC and Subj,
+# a random 1000 elsewhere).
+DATASETS = {
+    "trec": dict(classes=6, files=("trec/train.tsv", None, "trec/test.tsv"), aopc_limit=None),
+    "subj": dict(classes=2, files=("subj/train.tsv", None, "subj/test.tsv"), aopc_limit=None),
+    "sst2": dict(classes=2, files=("sst2/train.tsv", "sst2/dev.tsv", "sst2/test.tsv"), aopc_limit=1000),
+    "sst1": dict(classes=5, files=("sst1/train.tsv", "sst1/dev.tsv", "sst1/test.tsv"), aopc_limit=1000),
+    "imdb": dict(classes=2, files=("imdb/train.tsv.gz", None, "imdb/test.tsv.gz"), aopc_limit=1000),
+}
+for _ds, (_v, _thr, _len) in paper.TABLE7.items():
+    DATASETS[_ds].update(min_freq=_thr + 1, max_len=_len)
+
+# Per model family: the release's mask network width (appendix C); everything else is shared.
+MODELS = {"cnn": dict(mask_hidden=500), "lstm": dict(mask_hidden=300)}
+METHODS = ["base", "l2", "l2x", "iba", "vmask"]
+SHARED = dict(batch=50, lr=1e-3, dropout=0.2, dev_split=0.1)
+
+
+def log(msg):
+    print("[study %s] %s" % (time.strftime("%H:%M:%S"), msg), file=sys.stderr, flush=True)
+
+
+def run(cmd, out_path=None):
+    """Runs cmd, returns stdout; on failure prints the tail of stderr and exits (the study resumes)."""
+    t0 = time.time()
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if p.returncode:
+        sys.exit("study: command failed (exit %d): %s\n%s" % (p.returncode, " ".join(cmd), p.stderr.decode(errors="replace")[-3000:]))
+    if out_path:
+        with open(out_path, "wb") as f:
+            f.write(p.stdout)
+    return p.stdout.decode(errors="replace"), time.time() - t0
+
+
+def write_json(path, obj):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(obj, f, indent=1, sort_keys=True)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def git_commit():
+    try:
+        return subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"], stdout=subprocess.PIPE, check=True).stdout.decode().strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def parse_train(stdout):
+    m = re.search(r"best dev accuracy ([0-9.]+)% \(epoch (\d+) of (\d+)\)(?:; test accuracy ([0-9.]+)%)?", stdout)
+    if not m:
+        sys.exit("study: could not read the accuracy line of vmaskc train:\n" + stdout[-2000:])
+    return dict(dev_acc=float(m.group(1)), best_epoch=int(m.group(2)), epochs=int(m.group(3)),
+                test_acc=float(m.group(4)) if m.group(4) else None)
+
+
+def read_history(path):
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+class Study:
+    def __init__(self, a):
+        self.a = a
+        self.commit = git_commit()
+
+    def paths(self, ds, fam, seed):
+        w = os.path.join(self.a.work, ds, fam, "s%d" % seed)
+        r = os.path.join(self.a.results, ds, fam, "s%d" % seed)
+        return w, r
+
+    def data(self, ds):
+        tr, dv, te = DATASETS[ds]["files"]
+        j = lambda p: os.path.join(self.a.data_root, p) if p else None  # noqa: E731
+        return j(tr), j(dv), j(te)
+
+    def vocab(self, ds):
+        cfg = DATASETS[ds]
+        path = os.path.join(self.a.work, ds, "vocab.txt")
+        if not os.path.exists(path):
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            train, _, _ = self.data(ds)
+            run([self.a.vmaskc, "vocab", train, "--min-freq", str(cfg["min_freq"]), "-o", path])
+        with open(path) as f:
+            n = sum(1 for _ in f)
+        return path, n
+
+    def model(self, ds, fam, seed, vocab, n_vocab):
+        w, _ = self.paths(ds, fam, seed)
+        path = os.path.join(w, "start.onnx")
+        if not os.path.exists(path):
+            os.makedirs(w, exist_ok=True)
+            run([PY, os.path.join(HERE, "make_model.py"), "--family", fam, "--vocab", vocab, "--classes",
+                 str(DATASETS[ds]["classes"]), "--seed", str(seed), "-o", path])
+        return path
+
+    def train_cmd(self, ds, fam, seed, method, start, vocab, out, hist):
+        cfg, mc = DATASETS[ds], MODELS[fam]
+        train, dev, test = self.data(ds)
+        cmd = [self.a.vmaskc, "train", start, "--vocab", vocab, "--vectors", self.a.vectors, "--train", train, "--test", test,
+               "--method", method, "--seed", str(seed), "--epochs", str(self.a.epochs), "--batch", str(SHARED["batch"]),
+               "--lr", str(SHARED["lr"]), "--dropout", str(SHARED["dropout"]), "--max-len", str(cfg["max_len"]),
+               "--threads", str(self.a.threads), "--mask-output", "-o", out, "--history", hist]
+        cmd += ["--dev", dev] if dev else ["--dev-split", str(SHARED["dev_split"])]
+        if method in ("vmask", "l2x", "iba"):
+            cmd += ["--mask-hidden", str(mc["mask_hidden"])] if method == "vmask" else []
+        return cmd
+
+    def train(self, ds, fam, seed, method, start, vocab):
+        w, r = self.paths(ds, fam, seed)
+        res_path = os.path.join(r, method + ".json")
+        out = os.path.join(w, method + ".onnx")
+        if os.path.exists(res_path) and os.path.exists(out):
+            return out, False
+        hist = os.path.join(w, method + ".history.csv")
+        cmd = self.train_cmd(ds, fam, seed, method, start, vocab, out, hist)
+        log("train %s %s seed %d %s" % (ds, fam, seed, method))
+        stdout, secs = run(cmd)
+        res = parse_train(stdout)
+        h = read_history(hist)
+        times = sorted(float(row["train_seconds"]) for row in h if row.get("train_seconds"))
+        res.update(kind="train", dataset=ds, model=fam, method=method, seed=seed, seconds=round(secs, 1),
+                   epoch_seconds_median=times[len(times) // 2] if times else None,
+                   history=h, command=[os.path.basename(c) if os.path.isabs(c) else c for c in cmd], vmaskc_commit=self.commit,
+                   date=time.strftime("%Y-%m-%d"))
+        write_json(res_path, res)
+        return out, True
+
+    def evaluate(self, ds, fam, seed, outs):
+        w, r = self.paths(ds, fam, seed)
+        res_path = os.path.join(r, "eval.json")
+        if os.path.exists(res_path):
+            return
+        _, _, test = self.data(ds)
+        report = os.path.join(w, "report")
+        cmd = [self.a.vmaskc, "compare"] + [outs[m] for m in self.methods] + ["--data", test, "--seed", str(seed), "--report", report,
+                                                                              "--threads", str(self.a.threads), "--force"]
+        if DATASETS[ds]["aopc_limit"]:
+            cmd += ["--limit", str(DATASETS[ds]["aopc_limit"])]
+        log("compare %s %s seed %d (%s)" % (ds, fam, seed, ", ".join(self.methods)))
+        stdout, secs = run(cmd)
+        res = read_compare(report)
+        res.update(kind="eval", dataset=ds, model=fam, seed=seed, seconds=round(secs, 1),
+                   command=[os.path.basename(c) if os.path.isabs(c) else c for c in cmd], vmaskc_commit=self.commit,
+                   date=time.strftime("%Y-%m-%d"))
+        write_json(res_path, res)
+
+    def units(self):
+        for seed in self.a.seeds:
+            for ds in self.a.datasets:
+                if ds == "imdb" and seed not in self.a.imdb_seeds:
+                    continue
+                for fam in self.a.models:
+                    yield ds, fam, seed
+
+    def main(self):
+        self.methods = self.a.methods
+        units = list(self.units())
+        if self.a.plan:
+            for u in units:
+                _, r = self.paths(*u)
+                done = [m for m in self.methods if os.path.exists(os.path.join(r, m + ".json"))]
+                ev = os.path.exists(os.path.join(r, "eval.json"))
+                print("%-5s %-4s seed %d: trained %s%s" % (u[0], u[1], u[2], ",".join(done) or "-", "; evaluated" if ev else ""))
+            return
+        if not os.path.exists(self.a.vectors):
+            sys.exit("study: no vectors at %s (run bench/paper/fetch_glove.sh, or give --vectors)" % self.a.vectors)
+        t_start = time.time()
+        for i, (ds, fam, seed) in enumerate(units):
+            log("unit %d/%d: %s %s seed %d (%.0f min so far)" % (i + 1, len(units), ds, fam, seed, (time.time() - t_start) / 60))
+            vocab, n_vocab = self.vocab(ds)
+            start = self.model(ds, fam, seed, vocab, n_vocab)
+            outs = {m: self.train(ds, fam, seed, m, start, vocab)[0] for m in self.methods}
+            if not self.a.skip_eval:
+                self.evaluate(ds, fam, seed, outs)
+        log("done in %.1f min" % ((time.time() - t_start) / 60))
+
+
+def read_compare(report):
+    """The comparison's numbers, per model, from compare's report folder (models.csv / JSONL)."""
+    path = os.path.join(report, "models.jsonl")
+    if not os.path.exists(path):
+        sys.exit("study: %s is missing: this vmaskc's compare does not write per-model rows" % path)
+    rows = []
+    with open(path) as f:
+        for line in f:
+            if line.strip():
+                rows.append(json.loads(line))
+    return dict(models=rows)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--vmaskc", default=os.path.join(REPO, "build", "vmaskc"))
+    ap.add_argument("--data-root", default=os.path.join(os.path.dirname(REPO), "shared", "data"))
+    ap.add_argument("--vectors", default=os.path.expanduser("~/.cache/vmaskc-glove/glove.6B.100d.txt"))
+    ap.add_argument("--datasets", default="trec,subj,sst2,sst1,imdb")
+    ap.add_argument("--models", default="cnn,lstm")
+    ap.add_argument("--methods", default=",".join(METHODS))
+    ap.add_argument("--seeds", default="1,2,3")
+    ap.add_argument("--imdb-seeds", default="1")
+    ap.add_argument("--epochs", type=int, default=20)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--work", default=os.path.expanduser("~/.cache/vmaskc-study"))
+    ap.add_argument("--results", default=os.path.join(HERE, "results"))
+    ap.add_argument("--skip-eval", action="store_true", help="train only")
+    ap.add_argument("--plan", action="store_true", help="print what is done and what is left, and exit")
+    a = ap.parse_args()
+    a.datasets = [d for d in a.datasets.split(",") if d]
+    for d in a.datasets:
+        if d not in DATASETS:
+            ap.error("unknown dataset %s (known: %s)" % (d, ", ".join(DATASETS)))
+    a.models = [m for m in a.models.split(",") if m]
+    a.methods = [m for m in a.methods.split(",") if m]
+    for m in a.methods:
+        if m not in METHODS:
+            ap.error("unknown method %s" % m)
+    a.seeds = [int(s) for s in a.seeds.split(",") if s]
+    a.imdb_seeds = [int(s) for s in a.imdb_seeds.split(",") if s]
+    a.vmaskc = os.path.abspath(a.vmaskc)
+    Study(a).main()
+
+
+if __name__ == "__main__":
+    main()
