@@ -25,9 +25,11 @@
 #include "report.h"
 #include "textmodel.h"
 
-enum { M_LIME, M_SHAP, M_MASK, N_METHODS };
-static const char *const METHOD_KEY[N_METHODS] = {"lime", "shapley", "mask"};
-static const char *const METHOD_NAME[N_METHODS] = {"LIME", "SampleShapley", "mask q"};
+/* random and frequency are rankings without an explainer, the floor and a reference for AOPC */
+enum { M_LIME, M_SHAP, M_MASK, M_RANDOM, M_FREQ, N_METHODS };
+enum { N_DEFAULT_METHODS = M_RANDOM }; /* 'all': lime, shapley, mask */
+static const char *const METHOD_KEY[N_METHODS] = {"lime", "shapley", "mask", "random", "frequency"};
+static const char *const METHOD_NAME[N_METHODS] = {"LIME", "SampleShapley", "mask q", "random order", "frequency order"};
 
 /* The symbol of a training method's per-word importance (VMASK's q, IBA's lambda, L2X's score). */
 static const char *importance_symbol(const char *training) {
@@ -126,7 +128,14 @@ struct xcfg {
     int threads;
     bool profile;     /* per-op time of the model runs */
     char threads_str[16];
+    /* AOPC variants (the ablation study; the defaults follow interpretability.md §3) */
+    struct vm_aopc_opts aopc;
+    int removal;      /* 0 delete, 1 pad in place, 2 unknown-word token in place */
+    bool aopc_by_k;   /* divide by K instead of K + 1 */
+    bool gold;        /* explain and measure the gold class instead of the predicted one */
 };
+
+static const char *const REMOVAL_NAME[] = {"delete", "pad", "unk"};
 
 /* ---- one example under one model ---- */
 
@@ -163,6 +172,7 @@ struct xmodel {
     struct vm_dataset data;
     bool data_ok;
     double *imp;           /* [vocab.n] global importance per id (NAN = unknown), NULL = none */
+    int64_t *id_freq;      /* [vocab.n] occurrences of each id in --corpus (or --data), NULL = not needed */
     char imp_src[1100];
     bool own_importance;   /* imp is this model's own (q or TSV): shown in the report */
     bool method[N_METHODS];
@@ -212,6 +222,7 @@ static void xmodel_free(struct xmodel *xm, int64_t n_sel) {
     free(xm->words);
     free(xm->word_q);
     free(xm->word_freq);
+    free(xm->id_freq);
     vm_word_table_free(&xm->wt);
     free(xm->sp);
     if (xm->clf_ok) vm_classifier_free(&xm->clf);
@@ -349,8 +360,13 @@ static enum vm_status explain_one(const struct xcfg *c, struct xmodel *xm, int64
         free(wscore);
         return s;
     }
-    int32_t y = e->pred = vm_argmax_f(e->probs, C);
+    e->pred = vm_argmax_f(e->probs, C);
+    /* the explained class: the prediction (the paper, Nguyen 2018), or the gold label (--explain-class gold) */
+    int32_t y = c->gold ? xm->data.labels[index] : e->pred;
     double p0 = e->probs[y];
+    struct vm_aopc_opts ao = c->aopc;
+    if (c->removal == 1) ao.replace_id = clf->pad_id;
+    else if (c->removal == 2) ao.replace_id = xm->tm.vocab.unk_id;
     uint64_t ex_seed = vm_explain_example_seed(c->seed, index);
     /* features: whole words; for a word vocabulary word_of is NULL and every token is a word */
     const int32_t *word_of = e->word_of;
@@ -394,6 +410,31 @@ static enum vm_status explain_one(const struct xcfg *c, struct xmodel *xm, int64
             vm_rank_positions(sh.phi, nw, order);
             n_order = nw;
             vm_shapley_free(&sh);
+        } else if (m == M_RANDOM || m == M_FREQ) {
+            /* rankings without an explainer: a seeded random order of the words (the floor), or the
+             * words by corpus frequency, most frequent first (a WordPiece word by its first piece) */
+            if (m == M_FREQ) {
+                for (int32_t i = 0; i < n; i++) score[i] = word_of && word_of[i] < 0 ? NAN : (double)xm->id_freq[e->ids[i]];
+                for (int32_t i = 0, w = -1; i < n; i++)
+                    if (!word_of || (word_of[i] >= 0 && word_of[i] != w)) wscore[word_of ? (w = word_of[i]) : i] = score[i];
+            } else {
+                struct vm_rng r;
+                vm_rng_init(&r, ex_seed ^ 0x72616e646f6d0001ULL);
+                for (int32_t w = 0; w < nw; w++) order[w] = w;
+                for (int32_t w = nw - 1; w > 0; w--) {
+                    int32_t j = (int32_t)vm_rng_below(&r, (uint64_t)w + 1), t = order[w];
+                    order[w] = order[j];
+                    order[j] = t;
+                }
+                for (int32_t k = 0; k < nw; k++) wscore[order[k]] = (double)(nw - k) / nw; /* shown as the weight */
+            }
+            for (int32_t i = 0; i < n; i++) {
+                int32_t w = word_of ? word_of[i] : i;
+                e->w[m][i] = w >= 0 ? (float)wscore[w] : NAN;
+            }
+            for (int32_t w = 0; word_of && w < nw; w++) e->ww[m][w] = (float)wscore[w];
+            vm_rank_positions(wscore, nw, order);
+            n_order = nw;
         } else {
             /* a word's mask score is the mean q of its pieces */
             for (int32_t i = 0; i < n; i++) {
@@ -409,7 +450,7 @@ static enum vm_status explain_one(const struct xcfg *c, struct xmodel *xm, int64
             vm_rank_positions(wscore, nw, order);
             n_order = nw;
         }
-        s = vm_aopc_deltas(clf, e->ids, n, feature_of, order, n_order, c->K, y, p0, e->delta[m], &e->steps[m], err);
+        s = vm_aopc_deltas_opts(clf, e->ids, n, feature_of, order, n_order, c->K, y, p0, &ao, e->delta[m], &e->steps[m], err);
         vm_lime_free(&l);
         xm->secs[m] += now_s() - t0;
         xm->passes[m] += clf->forward_passes - f0;
@@ -461,9 +502,13 @@ static enum vm_status run_model(const struct xcfg *c, struct xmodel *xm, const i
 
 /* ---- aggregates ---- */
 
-static double aopc_mean(const struct xmodel *xm, int64_t n, int m, int32_t k) {
+static double aopc_value(const struct xcfg *c, const double *delta, int32_t steps, int32_t k) {
+    return vm_aopc_value_norm(delta, steps, k, c->aopc_by_k);
+}
+
+static double aopc_mean(const struct xcfg *c, const struct xmodel *xm, int64_t n, int m, int32_t k) {
     double sum = 0;
-    for (int64_t i = 0; i < n; i++) sum += vm_aopc_value(xm->ex[i].delta[m], xm->ex[i].steps[m], k);
+    for (int64_t i = 0; i < n; i++) sum += aopc_value(c, xm->ex[i].delta[m], xm->ex[i].steps[m], k);
     return n ? sum / (double)n : NAN;
 }
 
@@ -555,9 +600,12 @@ static enum vm_status write_jsonl(const struct xcfg *c, struct xmodel *const *xm
                     sb_printf(&b, ",\"features\":%d,\"samples\":%d,\"seed\":%llu", e->lime_d, c->lime.samples, (unsigned long long)e->lime_seed);
                 } else if (m == M_SHAP) {
                     sb_printf(&b, ",\"permutations\":%d,\"seed\":%llu", c->permutations, (unsigned long long)e->shap_seed);
-                } else {
+                } else if (m == M_MASK) {
                     sb_printf(&b, ",\"source\":");
                     sb_json_str(&b, xm->imp_src);
+                } else if (m == M_FREQ) {
+                    sb_printf(&b, ",\"source\":");
+                    sb_json_str(&b, c->corpus ? c->corpus : c->data);
                 }
                 sb_printf(&b, ",\"aopc_deltas\":[");
                 for (int32_t j = 0; j < e->steps[m]; j++) {
@@ -565,7 +613,7 @@ static enum vm_status write_jsonl(const struct xcfg *c, struct xmodel *const *xm
                     sb_json_num(&b, e->delta[m][j]);
                 }
                 sb_printf(&b, "],\"aopc\":");
-                sb_json_num(&b, vm_aopc_value(e->delta[m], e->steps[m], c->K));
+                sb_json_num(&b, aopc_value(c, e->delta[m], e->steps[m], c->K));
                 sb_printf(&b, "}");
             }
             if (e->match) {
@@ -619,7 +667,7 @@ static enum vm_status write_csvs(const struct xcfg *c, struct xmodel *const *xms
                 for (int32_t j = 1; j <= c->K; j++) {
                     sb_printf(&b, "%d,", j);
                     sb_csv_str(&b, xms[k]->name);
-                    sb_printf(&b, ",%s,%.6f,%s\n", METHOD_KEY[m], aopc_mean(xms[k], n_sel, m, j), xms[k]->training ? xms[k]->training : "");
+                    sb_printf(&b, ",%s,%.6f,%s\n", METHOD_KEY[m], aopc_mean(c, xms[k], n_sel, m, j), xms[k]->training ? xms[k]->training : "");
                 }
     enum vm_status s = write_sbuf(&b, dir, "aopc.csv", err);
     sb_printf(&b, "k,model,accuracy,training\n");
@@ -644,7 +692,7 @@ static enum vm_status write_csvs(const struct xcfg *c, struct xmodel *const *xms
         sb_csv_num(&b, accuracy(xm, sel, n_sel));
         for (int m = 0; m < N_METHODS; m++) {
             sb_printf(&b, ",");
-            if (xm->method[m]) sb_csv_num(&b, aopc_mean(xm, n_sel, m, c->K));
+            if (xm->method[m]) sb_csv_num(&b, aopc_mean(c, xm, n_sel, m, c->K));
         }
         sb_printf(&b, ",");
         if (xm->posthoc) sb_csv_num(&b, posthoc_mean(xm, n_sel, 1));
@@ -683,14 +731,17 @@ static enum vm_status write_summary_jsonl(const struct xcfg *c, struct xmodel *c
         sb_json_num(&b, xm->acc_all);
         sb_printf(&b, ",\"explained\":%lld,\"accuracy_explained\":", (long long)n_sel);
         sb_json_num(&b, accuracy(xm, sel, n_sel));
-        sb_printf(&b, ",\"aopc_k\":%d,\"aopc\":{", c->K);
+        sb_printf(&b, ",\"aopc_k\":%d,\"aopc_settings\":{\"removal\":\"%s\",\"steps\":\"%s\",\"norm\":\"%s\",\"score\":\"%s\",\"class\":\"%s\","
+                  "\"lime_samples\":%d,\"kernel_width\":%g},\"aopc\":{",
+                  c->K, REMOVAL_NAME[c->removal], c->aopc.single ? "single" : "cumulative", c->aopc_by_k ? "k" : "k+1",
+                  c->aopc.score == VM_AOPC_LOGODDS ? "logodds" : "prob", c->gold ? "gold" : "predicted", c->lime.samples, c->lime.kernel_width);
         for (int m = 0, first = 1; m < N_METHODS; m++) {
             if (!xm->method[m]) continue;
             sb_printf(&b, "%s\"%s\":[", first ? "" : ",", METHOD_KEY[m]);
             first = 0;
             for (int32_t j = 1; j <= c->K; j++) {
                 if (j > 1) sb_printf(&b, ",");
-                sb_json_num(&b, aopc_mean(xm, n_sel, m, j));
+                sb_json_num(&b, aopc_mean(c, xm, n_sel, m, j));
             }
             sb_printf(&b, "]");
         }
@@ -782,7 +833,7 @@ static enum vm_status write_report(const struct xcfg *c, struct xmodel *const *x
             if (!xm->method[m]) continue;
             xm->aopc_curve[m] = vm_malloc(sizeof(double) * (size_t)c->K, err);
             if (!xm->aopc_curve[m]) return VM_ENOMEM;
-            for (int32_t j = 1; j <= c->K; j++) xm->aopc_curve[m][j - 1] = aopc_mean(xm, n_sel, m, j);
+            for (int32_t j = 1; j <= c->K; j++) xm->aopc_curve[m][j - 1] = aopc_mean(c, xm, n_sel, m, j);
             rm->aopc[m] = xm->aopc_curve[m];
         }
         rm->n_aopc = c->K;
@@ -845,9 +896,9 @@ static enum vm_status global_whole_words(const struct xcfg *c, struct xmodel *xm
     return VM_OK;
 }
 
-/* Word list, importance and corpus frequency for the report's global view and Table 11. */
-static enum vm_status global_words(const struct xcfg *c, struct xmodel *xm, struct vm_error *err) {
-    if (xm->tm.tok.kind == VM_TOKENIZER_WORDPIECE) return global_whole_words(c, xm, err);
+/* Occurrences of each vocabulary id in --corpus (default: --data), into xm->id_freq (once). */
+static enum vm_status id_frequencies(const struct xcfg *c, struct xmodel *xm, struct vm_error *err) {
+    if (xm->id_freq) return VM_OK;
     const struct vm_vocab *v = &xm->tm.vocab;
     int64_t *freq_id = vm_calloc((size_t)v->n, sizeof *freq_id, err);
     if (!freq_id) return VM_ENOMEM;
@@ -863,13 +914,21 @@ static enum vm_status global_words(const struct xcfg *c, struct xmodel *xm, stru
     } else {
         for (int64_t i = 0; i < xm->data.start[xm->data.n]; i++) freq_id[xm->data.ids[i]]++;
     }
+    xm->id_freq = freq_id;
+    return VM_OK;
+}
+
+/* Word list, importance and corpus frequency for the report's global view and Table 11. */
+static enum vm_status global_words(const struct xcfg *c, struct xmodel *xm, struct vm_error *err) {
+    if (xm->tm.tok.kind == VM_TOKENIZER_WORDPIECE) return global_whole_words(c, xm, err);
+    const struct vm_vocab *v = &xm->tm.vocab;
+    enum vm_status s0 = id_frequencies(c, xm, err);
+    if (s0) return s0;
+    const int64_t *freq_id = xm->id_freq;
     xm->words = vm_malloc(sizeof(char *) * (size_t)v->n, err);
     xm->word_q = vm_malloc(sizeof(float) * (size_t)v->n, err);
     xm->word_freq = vm_malloc(sizeof(int64_t) * (size_t)v->n, err);
-    if (!xm->words || !xm->word_q || !xm->word_freq) {
-        free(freq_id);
-        return VM_ENOMEM;
-    }
+    if (!xm->words || !xm->word_q || !xm->word_freq) return VM_ENOMEM;
     int64_t n = 0;
     for (int32_t id = 0; id < v->n; id++) {
         if (vm_vocab_is_special(v, id) || !isfinite(xm->imp[id])) continue;
@@ -880,7 +939,6 @@ static enum vm_status global_words(const struct xcfg *c, struct xmodel *xm, stru
     }
     xm->n_words = n;
     xm->pearson = vm_cli_pearson_freq(xm->word_freq, xm->word_q, n, NULL);
-    free(freq_id);
     return VM_OK;
 }
 
@@ -929,14 +987,14 @@ static void print_tables(const struct xcfg *c, struct xmodel *const *xms, int n_
             for (int k = 0; k < n_models; k++) {
                 if (!xms[k]->method[m]) continue;
                 printf("  %-*s %-14s", w, xms[k]->name, METHOD_NAME[m]);
-                for (int32_t j = 1; j <= c->K && j <= 10; j++) printf("  %6.2f", 100 * aopc_mean(xms[k], n_sel, m, j));
+                for (int32_t j = 1; j <= c->K && j <= 10; j++) printf("  %6.2f", 100 * aopc_mean(c, xms[k], n_sel, m, j));
                 printf("\n");
             }
     }
     if (compare && xms[0]->method[M_LIME] && xms[0]->method[M_SHAP]) {
         printf("\nTable 4 row (AOPC %%, K = %d):\n  %-*s %8s %14s\n", c->K, w, "", "LIME", "SampleShapley");
         for (int k = 0; k < n_models; k++)
-            printf("  %-*s %8.2f %14.2f\n", w, xms[k]->name, 100 * aopc_mean(xms[k], n_sel, M_LIME, c->K), 100 * aopc_mean(xms[k], n_sel, M_SHAP, c->K));
+            printf("  %-*s %8.2f %14.2f\n", w, xms[k]->name, 100 * aopc_mean(c, xms[k], n_sel, M_LIME, c->K), 100 * aopc_mean(c, xms[k], n_sel, M_SHAP, c->K));
     }
     bool ph = false, ph_vmask = false, ph_iba = false;
     for (int k = 0; k < n_models; k++) {
@@ -999,7 +1057,8 @@ static int usage_explain(FILE *f) {
             "and the post-hoc accuracy of the global importance.\n"
             "\n"
             "  --method M             lime, shapley, mask or all (default); a comma list works too. mask needs a\n"
-            "                         VMASK model or --importance\n"
+            "                         VMASK model or --importance. Also random (a seeded random order of the\n"
+            "                         words) and frequency (most frequent in --corpus first): AOPC floor and reference\n"
             "  --limit N              a seeded random N examples (the paper: all, or a random 1000)\n"
             "  --seed S (1)           selects the examples and seeds every example's draws (logged per example)\n"
             "  --samples N (5000)     LIME samples, row 0 being the text itself\n"
@@ -1009,6 +1068,14 @@ static int usage_explain(FILE *f) {
             "                         post-hoc accuracy and the mask method of any model\n"
             "  --posthoc / --no-posthoc  require / skip post-hoc accuracy (default: when importance exists)\n"
             "  --corpus FILE          word frequencies for the Table-11 correlation (default: --data)\n"
+            "AOPC variants (the defaults are the paper's and Nguyen 2018's; see the README's AOPC ablation):\n"
+            "  --aopc-removal delete|pad|unk   delete the words (default) or replace each piece in place by the\n"
+            "                         pad or the unknown-word token\n"
+            "  --aopc-steps cumulative|single  step k removes the top k words (default) or the k-th alone\n"
+            "  --aopc-norm k+1|k      divide the sum of K drops by K+1 (default) or by K\n"
+            "  --aopc-score prob|logodds  drop in probability (default) or in log-odds of the explained class\n"
+            "  --explain-class predicted|gold  the class LIME, SampleShapley and AOPC explain (default predicted)\n"
+            "  --kernel-width W (25)  LIME's kernel width\n"
             "  --report DIR           write DIR/explanations.jsonl, aopc.csv, posthoc.csv and report.html\n"
             "  --batch N (512)        texts per run of the model; --max-len L: truncate texts; --threads N\n"
             "  --profile              time per op of the model runs\n"
@@ -1054,16 +1121,62 @@ static int parse_methods(const char *cmd, const char *v, struct xcfg *c) {
     snprintf(buf, sizeof buf, "%s", v);
     for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
         if (!strcmp(tok, "all")) {
-            for (int m = 0; m < N_METHODS; m++) c->method[m] = true;
+            for (int m = 0; m < N_DEFAULT_METHODS; m++) c->method[m] = true;
             c->method_given = false;
             continue;
         }
-        int m = !strcmp(tok, "lime") ? M_LIME : !strcmp(tok, "shapley") ? M_SHAP : !strcmp(tok, "mask") ? M_MASK : -1;
-        if (m < 0) return vm_cli_usage_error(cmd, "unknown --method '%s' (lime, shapley, mask or all)", tok);
+        int m = -1;
+        for (int k = 0; k < N_METHODS; k++)
+            if (!strcmp(tok, METHOD_KEY[k])) m = k;
+        if (m < 0) return vm_cli_usage_error(cmd, "unknown --method '%s' (lime, shapley, mask, random, frequency or all)", tok);
         c->method[m] = true;
         c->method_given = true;
     }
     return 0;
+}
+
+/* One word out of a fixed list, or -1. */
+static int choice(const char *v, const char *const *names, int n) {
+    for (int k = 0; k < n; k++)
+        if (!strcmp(v, names[k])) return k;
+    return -1;
+}
+
+/* The AOPC variants and LIME's kernel width: 1 when argv[*i] was one (consumed with its value), 0
+ * when not, -1 after a usage error. */
+static int aopc_option(const char *cmd, int argc, char **argv, int *i, struct xcfg *c) {
+    static const char *const steps[] = {"cumulative", "single"}, *const norm[] = {"k+1", "k"}, *const score[] = {"prob", "logodds"},
+                             *const cls[] = {"predicted", "gold"};
+    const char *a = argv[*i];
+    if (strcmp(a, "--aopc-removal") && strcmp(a, "--aopc-steps") && strcmp(a, "--aopc-norm") && strcmp(a, "--aopc-score") &&
+        strcmp(a, "--explain-class") && strcmp(a, "--kernel-width"))
+        return 0;
+    if (*i + 1 >= argc) return vm_cli_usage_error(cmd, "%s needs a value", a), -1;
+    const char *v = argv[++*i];
+    int k;
+    if (!strcmp(a, "--aopc-removal")) {
+        if ((k = choice(v, REMOVAL_NAME, 3)) < 0) return vm_cli_usage_error(cmd, "--aopc-removal is delete, pad or unk, not '%s'", v), -1;
+        c->removal = k;
+        c->aopc.removal = k ? VM_AOPC_REPLACE : VM_AOPC_DELETE;
+    } else if (!strcmp(a, "--aopc-steps")) {
+        if ((k = choice(v, steps, 2)) < 0) return vm_cli_usage_error(cmd, "--aopc-steps is cumulative or single, not '%s'", v), -1;
+        c->aopc.single = k == 1;
+    } else if (!strcmp(a, "--aopc-norm")) {
+        if ((k = choice(v, norm, 2)) < 0) return vm_cli_usage_error(cmd, "--aopc-norm is k+1 or k, not '%s'", v), -1;
+        c->aopc_by_k = k == 1;
+    } else if (!strcmp(a, "--aopc-score")) {
+        if ((k = choice(v, score, 2)) < 0) return vm_cli_usage_error(cmd, "--aopc-score is prob or logodds, not '%s'", v), -1;
+        c->aopc.score = k ? VM_AOPC_LOGODDS : VM_AOPC_PROB;
+    } else if (!strcmp(a, "--explain-class")) {
+        if ((k = choice(v, cls, 2)) < 0) return vm_cli_usage_error(cmd, "--explain-class is predicted or gold, not '%s'", v), -1;
+        c->gold = k == 1;
+    } else {
+        char *end;
+        double w = strtod(v, &end);
+        if (end == v || *end || !(w > 0) || !isfinite(w)) return vm_cli_usage_error(cmd, "--kernel-width needs a positive number, got '%s'", v), -1;
+        c->lime.kernel_width = w;
+    }
+    return 1;
 }
 
 static int parse_common(const char *cmd, int argc, char **argv, struct xcfg *c, struct vm_text_opts *o, const char **paths, int max_paths,
@@ -1086,6 +1199,9 @@ static int parse_common(const char *cmd, int argc, char **argv, struct xcfg *c, 
             c->profile = true;
             continue;
         }
+        int ch = aopc_option(cmd, argc, argv, &i, c);
+        if (ch < 0) return VM_EXIT_USAGE;
+        if (ch) continue;
         static const char *const valued[] = {"--data", "--method", "--limit", "--seed", "--samples", "--permutations", "--report", "--importance",
                                              "--aopc-k", "--posthoc-k", "--batch", "--max-len", "--corpus"};
         bool is_valued = false;
@@ -1148,7 +1264,8 @@ static void xcfg_default(struct xcfg *c, const char *cmd) {
     c->kmax = 10;
     c->batch = 512;
     c->posthoc = -1;
-    for (int m = 0; m < N_METHODS; m++) c->method[m] = true;
+    for (int m = 0; m < N_DEFAULT_METHODS; m++) c->method[m] = true;
+    vm_aopc_opts_default(&c->aopc);
 }
 
 /* The first id at which two vocabularies hold different tokens (-1 when none of the ids both have
@@ -1424,6 +1541,14 @@ static enum vm_status check_same_task(const struct xcfg *c, struct xmodel *const
     return VM_OK;
 }
 
+/* What the chosen rankings and AOPC variant need from a model: corpus frequencies for the frequency
+ * order, an unknown-word token for --aopc-removal unk. */
+static enum vm_status ranking_needs(const struct xcfg *c, struct xmodel *xm, struct vm_error *err) {
+    if (c->removal == 2 && xm->tm.vocab.unk_id < 0)
+        return vm_errorf(err, VM_EINVAL, "--aopc-removal unk: the vocabulary of %s has no unknown-word token", xm->path);
+    return xm->method[M_FREQ] ? id_frequencies(c, xm, err) : VM_OK;
+}
+
 /* Explanation methods, global importance and post-hoc accuracy of each compared model. A model
  * with its own importance (word_mask output or VMASK table) is ranked by it; one without is ranked
  * by the first VMASK model's q, as the paper's Figure 1 ranks the base model, or gets no post-hoc
@@ -1439,6 +1564,9 @@ static enum vm_status compare_importance(const struct xcfg *c, struct xmodel *co
         struct xmodel *xm = xms[k];
         xm->method[M_LIME] = c->method[M_LIME];
         xm->method[M_SHAP] = c->method[M_SHAP];
+        xm->method[M_RANDOM] = c->method[M_RANDOM];
+        xm->method[M_FREQ] = c->method[M_FREQ];
+        if ((s = ranking_needs(c, xm, err))) return s;
         if (xm->imp) {
             xm->method[M_MASK] = c->method[M_MASK];
             xm->posthoc = c->posthoc != 0;
@@ -1472,6 +1600,7 @@ static enum vm_status explain_importance(const struct xcfg *c, struct xmodel *xm
     enum vm_status s = own_importance(c, xm, err);
     if (s) return s;
     for (int m = 0; m < N_METHODS; m++) xm->method[m] = c->method[m];
+    if ((s = ranking_needs(c, xm, err))) return s;
     if (!xm->imp) {
         if (c->method_given && c->method[M_MASK])
             return vm_errorf(err, VM_EINVAL, "--method mask: %s has no VMASK word mask (vmask.word_keep); explain it with lime or shapley, or give "

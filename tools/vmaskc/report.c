@@ -305,7 +305,7 @@ static const char *importance_name(const struct vm_report_model *md) {
 static const char *const MODEL_COLOR[VM_REPORT_MAX_MODELS] = {"#6b6b6b", "#0b62a4", "#d55e00", "#009e73", "#cc79a7", "#e69f00",
                                                                "#56b4e9", "#000000", "#6a4c93", "#8c6d1f", "#2f6f6f", "#a0522d",
                                                                "#1b9e77", "#7570b3", "#e7298a", "#66a61e"};
-static const char *const METHOD_COLOR[VM_REPORT_MAX_METHODS] = {"#d55e00", "#0072b2", "#009e73", "#cc79a7"};
+static const char *const METHOD_COLOR[VM_REPORT_MAX_METHODS] = {"#d55e00", "#0072b2", "#009e73", "#cc79a7", "#999999"};
 
 /* ---------------------------------------------------------------------------------------------- */
 /* SVG charts */

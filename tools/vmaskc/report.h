@@ -11,7 +11,7 @@
 
 #include "../../runtime/vm_base.h"
 
-#define VM_REPORT_MAX_METHODS 4 /* e.g. lime, shapley, mask */
+#define VM_REPORT_MAX_METHODS 5 /* lime, shapley, mask, random, frequency */
 #define VM_REPORT_MAX_MODELS 16 /* `vmaskc compare` takes up to this many models */
 
 /* One explained text for one model. */
