@@ -283,7 +283,8 @@ static enum vm_status text_row(struct rd *r, size_t len) {
 /* With a header: is the row after it text? Looks at up to one row's worth of bytes past it. */
 static enum vm_status first_row_is_text(struct rd *r, bool *text) {
     z_off_t at = gztell(r->f);
-    size_t want = (size_t)r->info->dim * 40 + 4096;
+    size_t want = (size_t)r->info->dim * 40 + 4096; /* a row of text, as far as 64 KiB show it */
+    if (want > 1 << 16) want = 1 << 16;
     char *buf = vm_malloc(want + 1, r->err);
     if (!buf) return VM_ENOMEM;
     int got = gzread(r->f, buf, (unsigned)want);
@@ -296,8 +297,9 @@ static enum vm_status first_row_is_text(struct rd *r, bool *text) {
     char *s = buf;
     while (*s == '\n' || *s == '\r') s++;
     char *nl = memchr(s, '\n', (size_t)(buf + got - s));
+    if (!nl) nl = buf + got; /* a longer row, or the end of the file: judge the part seen */
     *text = false;
-    if (nl && !has_binary_bytes(s, (size_t)(nl - s)) && strlen(s) >= (size_t)(nl - s)) {
+    if (!has_binary_bytes(s, (size_t)(nl - s)) && strlen(s) >= (size_t)(nl - s)) {
         *nl = 0;
         if (nl > s && nl[-1] == '\r') nl[-1] = 0;
         char *w = s;
@@ -481,7 +483,7 @@ enum vm_status vm_vectors_read(const char *path, const struct vm_vocab *v, const
     if (!probe) return vm_errorf(err, VM_EIO, "cannot open vectors file '%s': %s", path, strerror(errno));
     fclose(probe);
     if (!(r.f = gzopen(path, "rb"))) return vm_errorf(err, VM_EIO, "cannot open vectors file '%s'", path);
-    gzbuffer(r.f, 1 << 20);
+    gzbuffer(r.f, 1 << 17);
     r.t_last = now_s();
     bool have_row = false;
     size_t len = 0;
