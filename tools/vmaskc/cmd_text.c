@@ -143,8 +143,8 @@ int vm_cmd_vocab(int argc, char **argv) {
                    "  --vectors FILE   report how much of the vocabulary and of the data's tokens word vectors\n"
                    "                   cover (word2vec text/binary, GloVe, fastText .vec; .gz too)\n"
                    "  --vectors-format auto|text|binary  (default auto: detected)\n"
-                   "The paper's settings (appendix C, Table 7; 'threshold' t read as --min-freq t+1):\n"
-                   "  SST-1/SST-2/TREC --min-freq 1, Subj --min-freq 2, IMDB/AG News --min-freq 6.\n");
+                   "The paper's vocabularies (appendix C, Table 7; see README.md): SST-1/SST-2 from train, dev and\n"
+                   "test; TREC from train; Subj from train with --min-freq 2; IMDB from train with --min-freq 5.\n");
             return VM_EXIT_OK;
         }
         if (text_opt(a, &t)) continue;
