@@ -17,7 +17,9 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 fail=0
 # a cased entry: W40 must take w40's row (lower-cased lookup); w41 must not take W41's
 sed 's/^w40$/W40/' "$d/vocab.txt" > "$tmp/vocab.txt"
-common=(--vocab "$tmp/vocab.txt" --train "$d/train.tsv" --dev "$d/dev.tsv" --epochs 1 --batch 64 --no-mask --seed 3 --threads 2)
+# the table is what is checked: one epoch on a fifth of the data is enough
+head -120 "$d/train.tsv" > "$tmp/train.tsv"; head -40 "$d/dev.tsv" > "$tmp/dev.tsv"
+common=(--vocab "$tmp/vocab.txt" --train "$tmp/train.tsv" --dev "$tmp/dev.tsv" --epochs 1 --batch 64 --no-mask --seed 3 --threads 2)
 
 digests=()
 for f in glove.txt w2v.txt w2v.txt.gz w2v.bin w2v.bin.gz; do
