@@ -8,6 +8,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "explain.h"
 #include "wordpiece.h"
 
 static uint32_t hstr(const char *s) {
@@ -364,92 +365,136 @@ void vm_dataset_free(struct vm_dataset *d) {
     memset(d, 0, sizeof *d);
 }
 
+int vm_gz_getline(struct gzFile_s *f, const char *path, char **line, size_t *cap, size_t *len, struct vm_error *err) {
+    if (!*line) {
+        *cap = 1 << 16;
+        if (!(*line = vm_malloc(*cap, err))) return -1;
+    }
+    size_t used = 0;
+    bool got = false;
+    for (;;) {
+        z_off_t before = gztell(f);
+        if (!gzgets(f, *line + used, (int)(*cap - used))) break;
+        got = true;
+        z_off_t after = gztell(f); /* the bytes read, NUL bytes included (strlen would stop at one) */
+        used += before >= 0 && after >= before ? (size_t)(after - before) : strlen(*line + used);
+        if (used && (*line)[used - 1] == '\n') break;
+        if (used < *cap - 1) break; /* end of file without newline */
+        char *nl = vm_realloc(*line, *cap * 2, err);
+        if (!nl) return -1;
+        *line = nl;
+        *cap *= 2;
+    }
+    int gz_err;
+    const char *gmsg = gzerror(f, &gz_err);
+    if (gz_err != Z_OK && gz_err != Z_STREAM_END) {
+        vm_errorf(err, VM_EIO, "%s: read error: %s", path, gmsg);
+        return -1;
+    }
+    if (!got) return 0;
+    if (used && (*line)[used - 1] == '\n') used--;
+    if (used && (*line)[used - 1] == '\r') used--;
+    (*line)[used] = 0;
+    *len = used;
+    return 1;
+}
+
+enum vm_status vm_data_open(struct vm_data_reader *r, const char *path, struct vm_error *err) {
+    memset(r, 0, sizeof *r);
+    r->path = path;
+    FILE *probe = fopen(path, "rb"); /* gzopen's errors do not say why */
+    if (!probe) return vm_errorf(err, VM_EIO, "cannot open '%s': %s", path, strerror(errno));
+    fclose(probe);
+    if (!(r->f = gzopen(path, "rb"))) return vm_errorf(err, VM_EIO, "cannot open '%s'", path);
+    return VM_OK;
+}
+
+enum vm_status vm_data_next(struct vm_data_reader *r, int32_t *label, char **text, struct vm_error *err) {
+    *text = NULL;
+    for (;;) {
+        size_t used;
+        int got = vm_gz_getline(r->f, r->path, &r->line, &r->cap, &used, err);
+        if (got < 0) return vm_error_prefix(err, "after line %lld", (long long)r->lineno);
+        if (got == 0) return VM_OK;
+        r->lineno++;
+        while (used && r->line[used - 1] == '\r') r->line[--used] = 0;
+        if (used == 0) continue;
+        char *tab = strchr(r->line, '\t');
+        if (!tab) return vm_errorf(err, VM_EFORMAT, "%s:%lld: expected 'label<TAB>text', found no TAB", r->path, (long long)r->lineno);
+        *tab = 0;
+        char *endp;
+        errno = 0;
+        long lab = strtol(r->line, &endp, 10);
+        if (endp == r->line || *endp || errno || lab < 0 || lab > 100000)
+            return vm_errorf(err, VM_EFORMAT, "%s:%lld: label '%s' is not a non-negative integer", r->path, (long long)r->lineno, r->line);
+        *label = (int32_t)lab;
+        *text = tab + 1;
+        return VM_OK;
+    }
+}
+
+void vm_data_close(struct vm_data_reader *r) {
+    if (r->f) gzclose(r->f);
+    free(r->line);
+    memset(r, 0, sizeof *r);
+}
+
+/* Room for one more example (labels, texts, start) and k more ids. */
+static enum vm_status dataset_reserve(struct vm_dataset *d, int64_t *cap, int64_t *ids_cap, int64_t ids_n, int64_t k,
+                                      struct vm_error *err) {
+    if (d->n == *cap) {
+        int64_t nc = *cap ? 2 * *cap : 1024;
+        int32_t *nl = vm_realloc(d->labels, (size_t)nc * sizeof *nl, err);
+        if (!nl) return VM_ENOMEM;
+        d->labels = nl;
+        int64_t *ns = vm_realloc(d->start, (size_t)(nc + 1) * sizeof *ns, err);
+        if (!ns) return VM_ENOMEM;
+        d->start = ns;
+        char **nx = vm_realloc(d->texts, (size_t)nc * sizeof *nx, err);
+        if (!nx) return VM_ENOMEM;
+        d->texts = nx;
+        *cap = nc;
+    }
+    if (ids_n + k > *ids_cap) {
+        int64_t nc = (ids_n + k) * 2 + 4096;
+        int32_t *ni = vm_realloc(d->ids, (size_t)nc * sizeof *ni, err);
+        if (!ni) return VM_ENOMEM;
+        d->ids = ni;
+        *ids_cap = nc;
+    }
+    return VM_OK;
+}
+
 enum vm_status vm_dataset_load(struct vm_dataset *d, const char *path, const struct vm_vocab *v,
                                const struct vm_tokenizer *t, int32_t max_len, struct vm_error *err) {
     memset(d, 0, sizeof *d);
-    FILE *probe = fopen(path, "rb");
-    if (!probe) return vm_errorf(err, VM_EIO, "cannot open '%s': %s", path, strerror(errno));
-    fclose(probe);
-    gzFile f = gzopen(path, "rb");
-    if (!f) return vm_errorf(err, VM_EIO, "cannot open '%s'", path);
-    size_t cap_line = 1 << 16;
-    char *line = vm_malloc(cap_line, err);
+    struct vm_data_reader r;
+    enum vm_status s = vm_data_open(&r, path, err);
+    if (s) return s;
     int64_t cap = 0, ids_cap = 0, ids_n = 0;
-    enum vm_status s = line ? VM_OK : VM_ENOMEM;
-    int64_t lineno = 0;
     d->start = vm_malloc(sizeof(int64_t), err);
     if (!d->start) s = VM_ENOMEM;
     else d->start[0] = 0;
     while (!s) {
-        /* read one whole line, however long */
-        size_t used = 0;
-        bool got = false;
-        for (;;) {
-            if (!gzgets(f, line + used, (int)(cap_line - used))) break;
-            got = true;
-            used += strlen(line + used);
-            if (used && line[used - 1] == '\n') break;
-            if (used + 1 < cap_line - 1) break; /* end of file without newline */
-            char *nl = vm_realloc(line, cap_line * 2, err);
-            if (!nl) {
-                s = VM_ENOMEM;
-                break;
-            }
-            line = nl;
-            cap_line *= 2;
-        }
-        if (s || !got) break;
-        lineno++;
-        while (used && (line[used - 1] == '\n' || line[used - 1] == '\r')) line[--used] = 0;
-        if (used == 0) continue;
-        char *tab = strchr(line, '\t');
-        if (!tab) {
-            s = vm_errorf(err, VM_EFORMAT, "%s:%lld: expected 'label<TAB>text', found no TAB", path, (long long)lineno);
-            break;
-        }
-        *tab = 0;
-        char *endp;
-        errno = 0;
-        long lab = strtol(line, &endp, 10);
-        if (endp == line || *endp || errno || lab < 0 || lab > 100000) {
-            s = vm_errorf(err, VM_EFORMAT, "%s:%lld: label '%s' is not a non-negative integer", path, (long long)lineno, line);
-            break;
-        }
+        int32_t lab;
+        char *text;
+        if ((s = vm_data_next(&r, &lab, &text, err)) || !text) break;
+        long long lineno = (long long)r.lineno;
         struct vm_encoding enc;
-        if ((s = vm_text_encode(t, v, tab + 1, max_len, false, &enc, err))) {
+        if ((s = vm_text_encode(t, v, text, max_len, false, &enc, err))) {
             vm_encoding_free(&enc);
-            vm_error_prefix(err, "%s:%lld", path, (long long)lineno);
+            vm_error_prefix(err, "%s:%lld", path, lineno);
             break;
         }
         if (enc.n_words == 0) {
             vm_encoding_free(&enc);
-            s = vm_errorf(err, VM_EFORMAT, "%s:%lld: the text has no tokens", path, (long long)lineno);
+            s = vm_errorf(err, VM_EFORMAT, "%s:%lld: the text has no tokens", path, lineno);
             break;
         }
-        if (d->n == cap) {
-            cap = cap ? 2 * cap : 1024;
-            int32_t *nl = vm_realloc(d->labels, (size_t)cap * sizeof *nl, err);
-            int64_t *ns = nl ? vm_realloc(d->start, (size_t)(cap + 1) * sizeof *ns, err) : NULL;
-            if (nl) d->labels = nl;
-            if (ns) d->start = ns;
-            char **nx = ns ? vm_realloc(d->texts, (size_t)cap * sizeof *nx, err) : NULL;
-            if (nx) d->texts = nx;
-            if (!nl || !ns || !nx) {
-                vm_encoding_free(&enc);
-                s = VM_ENOMEM;
-                break;
-            }
-        }
         int32_t k = enc.n;
-        if (ids_n + k > ids_cap) {
-            ids_cap = (ids_n + k) * 2 + 4096;
-            int32_t *ni = vm_realloc(d->ids, (size_t)ids_cap * sizeof *ni, err);
-            if (!ni) {
-                vm_encoding_free(&enc);
-                s = VM_ENOMEM;
-                break;
-            }
-            d->ids = ni;
+        if ((s = dataset_reserve(d, &cap, &ids_cap, ids_n, k, err))) {
+            vm_encoding_free(&enc);
+            break;
         }
         if (k) memcpy(d->ids + ids_n, enc.ids, sizeof(int32_t) * (size_t)k);
         d->n_tokens += enc.n_words;
@@ -457,29 +502,97 @@ enum vm_status vm_dataset_load(struct vm_dataset *d, const char *path, const str
         vm_encoding_free(&enc);
         if (k == 0) {
             s = vm_errorf(err, VM_EFORMAT, "%s:%lld: no token of the text is in the vocabulary (and it has no unknown-word token)",
-                          path, (long long)lineno);
+                          path, lineno);
             break;
         }
-        d->texts[d->n] = vm_strdup(tab + 1, err);
+        d->texts[d->n] = vm_strdup(text, err);
         if (!d->texts[d->n]) {
             s = VM_ENOMEM;
             break;
         }
-        d->labels[d->n] = (int32_t)lab;
-        if (lab > d->max_label) d->max_label = (int32_t)lab;
+        d->labels[d->n] = lab;
+        if (lab > d->max_label) d->max_label = lab;
         ids_n += k;
         d->n++;
         d->start[d->n] = ids_n;
         if (k > d->max_len) d->max_len = k;
     }
-    int gz_err;
-    const char *gmsg = gzerror(f, &gz_err);
-    if (!s && gz_err != Z_OK && gz_err != Z_STREAM_END)
-        s = vm_errorf(err, VM_EIO, "%s: read error after line %lld: %s", path, (long long)lineno, gmsg);
-    gzclose(f);
-    free(line);
+    vm_data_close(&r);
     if (!s && d->n == 0) s = vm_errorf(err, VM_EFORMAT, "%s: no examples", path);
     if (s) vm_dataset_free(d);
+    return s;
+}
+
+/* dst gets the examples of src listed in idx[0..n) (ascending), copied. */
+static enum vm_status dataset_pick(const struct vm_dataset *src, const int64_t *idx, int64_t n, struct vm_dataset *dst,
+                                   struct vm_error *err) {
+    memset(dst, 0, sizeof *dst);
+    int64_t ntok = 0;
+    for (int64_t i = 0; i < n; i++) ntok += vm_dataset_len(src, idx[i]);
+    dst->labels = vm_malloc(sizeof(int32_t) * (size_t)(n ? n : 1), err);
+    dst->start = dst->labels ? vm_malloc(sizeof(int64_t) * (size_t)(n + 1), err) : NULL;
+    dst->ids = dst->start ? vm_malloc(sizeof(int32_t) * (size_t)(ntok ? ntok : 1), err) : NULL;
+    dst->texts = dst->ids ? vm_calloc((size_t)(n ? n : 1), sizeof(char *), err) : NULL;
+    if (!dst->texts) {
+        vm_dataset_free(dst);
+        return VM_ENOMEM;
+    }
+    dst->start[0] = 0;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t e = idx[i];
+        int32_t k = vm_dataset_len(src, e);
+        memcpy(dst->ids + dst->start[i], src->ids + src->start[e], sizeof(int32_t) * (size_t)k);
+        dst->start[i + 1] = dst->start[i] + k;
+        dst->labels[i] = src->labels[e];
+        if (!(dst->texts[i] = vm_strdup(src->texts[e], err))) {
+            dst->n = i + 1;
+            vm_dataset_free(dst);
+            return VM_ENOMEM;
+        }
+        dst->n = i + 1;
+        if (k > dst->max_len) dst->max_len = k;
+        if (src->labels[e] > dst->max_label) dst->max_label = src->labels[e];
+    }
+    /* unknown-word counts are not kept per example: share them out by tokens */
+    dst->n_tokens = src->start[src->n] ? (int64_t)((double)src->n_tokens * (double)ntok / (double)src->start[src->n]) : 0;
+    dst->n_unk = src->start[src->n] ? (int64_t)((double)src->n_unk * (double)ntok / (double)src->start[src->n]) : 0;
+    return VM_OK;
+}
+
+static int cmp_i64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+enum vm_status vm_dataset_split(const struct vm_dataset *src, double frac, uint64_t seed, struct vm_dataset *rest,
+                                struct vm_dataset *part, struct vm_error *err) {
+    memset(rest, 0, sizeof *rest);
+    memset(part, 0, sizeof *part);
+    if (src->n < 2) return vm_errorf(err, VM_EINVAL, "cannot split %lld example(s) into two parts", (long long)src->n);
+    int64_t np = (int64_t)(frac * (double)src->n + 0.5);
+    if (np < 1) np = 1;
+    if (np > src->n - 1) np = src->n - 1;
+    int64_t *perm = vm_malloc(sizeof(int64_t) * (size_t)src->n, err);
+    if (!perm) return VM_ENOMEM;
+    for (int64_t i = 0; i < src->n; i++) perm[i] = i;
+    /* Fisher-Yates on a seeded stream keyed apart from the batch shuffle's */
+    struct vm_rng rng;
+    vm_rng_init(&rng, seed ^ 0x6465762d73706c69ull /* "dev-spli" */);
+    for (int64_t i = src->n - 1; i > 0; i--) {
+        int64_t j = (int64_t)vm_rng_below(&rng, (uint64_t)(i + 1));
+        int64_t tmp = perm[i];
+        perm[i] = perm[j];
+        perm[j] = tmp;
+    }
+    qsort(perm, (size_t)np, sizeof *perm, cmp_i64);
+    qsort(perm + np, (size_t)(src->n - np), sizeof *perm, cmp_i64);
+    enum vm_status s = dataset_pick(src, perm, np, part, err);
+    if (!s) s = dataset_pick(src, perm + np, src->n - np, rest, err);
+    free(perm);
+    if (s) {
+        vm_dataset_free(part);
+        vm_dataset_free(rest);
+    }
     return s;
 }
 

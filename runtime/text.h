@@ -88,6 +88,28 @@ void vm_tokens_free(char **tokens, int32_t n);
  * count; ids must have room for n. */
 int32_t vm_encode(const struct vm_vocab *v, char **tokens, int32_t n, int32_t *ids);
 
+/* One whole line of a zlib stream (plain files read through it too), however long: *line (grown as
+ * needed, NUL-terminated) without its '\n' and a trailing '\r'; *len its length in bytes (more than
+ * strlen when the line holds NUL bytes). Returns 1 for a
+ * line, 0 at the end of the input, -1 on a read or allocation error (err names path). */
+struct gzFile_s;
+int vm_gz_getline(struct gzFile_s *f, const char *path, char **line, size_t *cap, size_t *len, struct vm_error *err);
+
+/* Streams the examples of a label<TAB>text file (plain or .gz): every reader of data files goes
+ * through it, so each line gets the same checks (file:line errors for a missing TAB or a bad label;
+ * empty lines are skipped). */
+struct vm_data_reader {
+    struct gzFile_s *f;
+    const char *path;
+    char *line;
+    size_t cap;
+    int64_t lineno; /* of the example just returned */
+};
+enum vm_status vm_data_open(struct vm_data_reader *r, const char *path, struct vm_error *err);
+/* The next example: *label and *text (valid until the next call). *text is NULL at the end. */
+enum vm_status vm_data_next(struct vm_data_reader *r, int32_t *label, char **text, struct vm_error *err);
+void vm_data_close(struct vm_data_reader *r);
+
 struct vm_dataset {
     int64_t n;         /* examples */
     int32_t *labels;   /* [n] */
@@ -105,6 +127,10 @@ struct vm_dataset {
 enum vm_status vm_dataset_load(struct vm_dataset *d, const char *path, const struct vm_vocab *v,
                                const struct vm_tokenizer *t, int32_t max_len, struct vm_error *err);
 void vm_dataset_free(struct vm_dataset *d);
+/* Splits src into *rest and *part, part holding round(frac * n) examples (at least 1, and at least 1
+ * left) chosen by a seeded shuffle; both keep src's order. The same seed gives the same split. */
+enum vm_status vm_dataset_split(const struct vm_dataset *src, double frac, uint64_t seed, struct vm_dataset *rest,
+                                struct vm_dataset *part, struct vm_error *err);
 static inline int32_t vm_dataset_len(const struct vm_dataset *d, int64_t i) {
     return (int32_t)(d->start[i + 1] - d->start[i]);
 }

@@ -31,24 +31,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         ready = 1;
     }
     char path[] = "/tmp/vm_fuzz_data_XXXXXX";
-    int fd = mkstemp(path);
-    if (fd < 0) return 0;
-    FILE *f = fdopen(fd, "wb");
-    if (!f) {
-        close(fd);
-        unlink(path);
-        return 0;
-    }
-    fwrite(data, 1, size, f);
-    fclose(f);
+    if (!vm_fuzz_write_temp(path, data, size)) return 0;
     load(path, size % 3 ? 0 : 4); /* sometimes truncate examples */
-
-    gzFile g = gzopen(path, "wb");
-    if (g) {
-        if (size) gzwrite(g, data, (unsigned)size);
-        gzclose(g);
-        load(path, 0);
-    }
+    if (vm_fuzz_write_gz(path, data, size)) load(path, 0);
     unlink(path);
     return 0;
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "../../compiler/compiler.h"
+#include "../../runtime/vectors.h"
 #include "../../runtime/vmrt.h"
 
 /* Exit codes (documented in README.md). */
@@ -56,6 +57,14 @@ bool vm_cli_parse_double(const char *s, double *out);
 /* Pearson correlation between word frequency and importance q (the VMASK paper's Table 11), over
  * the n words with frequency > 0 and finite q; *m (may be NULL) = how many; NAN below two words. */
 double vm_cli_pearson_freq(const int64_t *freq, const float *q, int64_t n, int64_t *m);
+
+/* --vectors FILE: reads the rows of v's words (vm_vectors_read; table NULL: coverage only, dim 0:
+ * any) with a progress line on stderr, then prints one coverage line: vocabulary words found
+ * (exact / lower-cased) and, when tok_count is given (per id, over the data, tok_total tokens in
+ * all, unknown words included), the share of those tokens whose row came from the file. */
+enum vm_status vm_cli_read_vectors(const char *path, enum vm_vectors_format fmt, const struct vm_vocab *v, int32_t dim,
+                                   const char *dim_what, float *table, uint8_t *found, const int64_t *tok_count,
+                                   int64_t tok_total, const char *tok_what, struct vm_error *err);
 
 /* Reads an ONNX model and compiles it (import, infer, cleanup) for inference. `fixed` inputs are
  * folded in as constants. */

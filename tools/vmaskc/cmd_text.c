@@ -1,7 +1,8 @@
 /* vocab / tokenize: text utilities with vmaskc's own tokenizer, so vocabularies and fixture
  * scripts agree with training token for token.
- *   vmaskc vocab DATA.tsv... -o VOCAB.txt [--min-count N] [--no-lowercase] [--no-split-punct]
- *       <pad> and <unk> first, then words by descending frequency (ties alphabetical).
+ *   vmaskc vocab DATA.tsv... -o VOCAB.txt [--min-freq N] [--max-size N] [--vectors FILE] [--no-lowercase] [--no-split-punct]
+ *       <pad> and <unk> first, then words by descending frequency (ties in byte order); with
+ *       --vectors, how much of it (and of the data's tokens) the word vectors cover.
  *   vmaskc tokenize [--no-lowercase] [--no-split-punct] < lines
  *       one tokenized line (space-separated) per input line; a label<TAB> prefix is kept.
  *   vmaskc tokenize --vocab VOCAB.txt [--ids] [--tokenizer words|wordpiece] [--cased] [--max-len L] < lines
@@ -24,8 +25,6 @@ static int cmp_wc(const void *a, const void *b) {
     return strcmp(x->w, y->w);
 }
 
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
 static int text_opt(const char *a, struct vm_tokenizer *t) {
     if (!strcmp(a, "--no-lowercase")) t->lowercase = false;
     else if (!strcmp(a, "--no-split-punct")) t->split_punct = false;
@@ -33,26 +32,134 @@ static int text_opt(const char *a, struct vm_tokenizer *t) {
     return 1;
 }
 
+/* Word counts: open addressing over (word, count), grown at half load. */
+struct counts {
+    struct wc *slot;
+    size_t cap, n;
+    int64_t tokens;
+};
+
+static uint64_t hash_word(const char *s) {
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++) h = (h ^ (uint8_t)*s) * 1099511628211ull;
+    return h;
+}
+
+static enum vm_status counts_add(struct counts *c, char *w, struct vm_error *err) {
+    if (2 * (c->n + 1) > c->cap) {
+        size_t nc = c->cap ? 2 * c->cap : 1 << 14;
+        struct wc *ns = vm_calloc(nc, sizeof *ns, err);
+        if (!ns) return VM_ENOMEM;
+        for (size_t i = 0; i < c->cap; i++) {
+            if (!c->slot[i].w) continue;
+            size_t k = hash_word(c->slot[i].w) & (nc - 1);
+            while (ns[k].w) k = (k + 1) & (nc - 1);
+            ns[k] = c->slot[i];
+        }
+        free(c->slot);
+        c->slot = ns;
+        c->cap = nc;
+    }
+    size_t k = hash_word(w) & (c->cap - 1);
+    while (c->slot[k].w && strcmp(c->slot[k].w, w)) k = (k + 1) & (c->cap - 1);
+    c->tokens++;
+    if (c->slot[k].w) {
+        c->slot[k].n++;
+        free(w);
+    } else {
+        c->slot[k] = (struct wc){w, 1};
+        c->n++;
+    }
+    return VM_OK;
+}
+
+static void counts_free(struct counts *c) {
+    for (size_t i = 0; i < c->cap; i++) free(c->slot[i].w);
+    free(c->slot);
+}
+
+/* Counts the tokens of every file (through the shared data reader: .gz, file:line errors). */
+static enum vm_status count_files(const char *const *files, int n_files, const struct vm_tokenizer *t, struct counts *c,
+                                  struct vm_error *err) {
+    for (int f = 0; f < n_files; f++) {
+        struct vm_data_reader r;
+        enum vm_status s = vm_data_open(&r, files[f], err);
+        while (!s) {
+            int32_t label;
+            char *text, **toks;
+            int32_t nt;
+            if ((s = vm_data_next(&r, &label, &text, err)) || !text) break;
+            if ((s = vm_tokenize(t, text, &toks, &nt, err))) {
+                vm_error_prefix(err, "%s:%lld", files[f], (long long)r.lineno);
+                break;
+            }
+            int32_t k = 0;
+            for (; k < nt && !s; k++) s = counts_add(c, toks[k], err);
+            for (; k < nt; k++) free(toks[k]);
+            free(toks);
+        }
+        vm_data_close(&r);
+        if (s) return s;
+    }
+    return VM_OK;
+}
+
+/* --vectors on vocab: coverage of the vocabulary just written, tokens counted over the data. */
+static enum vm_status vocab_coverage(const char *text, const struct counts *c, const char *vectors, enum vm_vectors_format fmt,
+                                     struct vm_error *err) {
+    struct vm_vocab v;
+    if (vm_vocab_from_text(&v, text, NULL, NULL, err)) return err->code;
+    int64_t *tok = vm_calloc((size_t)v.n, sizeof *tok, err);
+    uint8_t *found = tok ? vm_calloc((size_t)v.n, 1, err) : NULL;
+    enum vm_status s = found ? VM_OK : VM_ENOMEM;
+    for (size_t i = 0; !s && i < c->cap; i++) {
+        if (!c->slot[i].w) continue;
+        int32_t id = vm_vocab_find(&v, c->slot[i].w);
+        if (id >= 0) tok[id] += c->slot[i].n;
+    }
+    if (!s) s = vm_cli_read_vectors(vectors, fmt, &v, 0, NULL, NULL, found, tok, c->tokens, "the data", err);
+    free(tok);
+    free(found);
+    vm_vocab_free(&v);
+    return s;
+}
+
 int vm_cmd_vocab(int argc, char **argv) {
     struct vm_tokenizer t;
     vm_tokenizer_default(&t);
-    const char *out = NULL, *files[64];
+    const char *out = NULL, *files[64], *vectors = NULL;
     int n_files = 0;
-    long long min_count = 1;
+    long long min_count = 1, max_size = 0;
+    enum vm_vectors_format vfmt = VM_VECTORS_AUTO;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            printf("usage: vmaskc vocab DATA.tsv... -o VOCAB.txt [--min-count N] [--no-lowercase] [--no-split-punct]\n"
+            printf("usage: vmaskc vocab DATA.tsv... -o VOCAB.txt [--min-freq N] [--max-size N] [--vectors FILE]\n"
+                   "                    [--no-lowercase] [--no-split-punct]\n"
                    "Builds a vocabulary with vmaskc's tokenizer: <pad> (id 0), <unk> (id 1), then the words of the\n"
-                   "label<TAB>text files by descending frequency, keeping those seen at least N times.\n");
+                   "label<TAB>text files (.gz too) by descending frequency, ties in byte order.\n"
+                   "  --min-freq N     keep words seen at least N times (default 1; --min-count is the same)\n"
+                   "  --max-size N     keep at most the N most frequent words (plus <pad> and <unk>)\n"
+                   "  --vectors FILE   report how much of the vocabulary and of the data's tokens word vectors\n"
+                   "                   cover (word2vec text/binary, GloVe, fastText .vec; .gz too)\n"
+                   "  --vectors-format auto|text|binary  (default auto: detected)\n"
+                   "The paper's vocabularies (appendix C, Table 7; see README.md): SST-1/SST-2 from train, dev and\n"
+                   "test; TREC from train; Subj from train with --min-freq 2; IMDB from train with --min-freq 5.\n");
             return VM_EXIT_OK;
         }
         if (text_opt(a, &t)) continue;
-        if (!strcmp(a, "-o") || !strcmp(a, "--min-count")) {
+        if (!strcmp(a, "-o") || !strcmp(a, "--min-count") || !strcmp(a, "--min-freq") || !strcmp(a, "--max-size") ||
+            !strcmp(a, "--vectors") || !strcmp(a, "--vectors-format")) {
             if (i + 1 >= argc) return vm_cli_usage_error("vocab", "%s needs a value", a);
-            if (!strcmp(a, "-o")) out = argv[++i];
-            else if (!vm_cli_parse_int(argv[++i], &min_count) || min_count < 1)
-                return vm_cli_usage_error("vocab", "--min-count needs a positive integer");
+            const char *v = argv[++i];
+            if (!strcmp(a, "-o")) out = v;
+            else if (!strcmp(a, "--vectors")) vectors = v;
+            else if (!strcmp(a, "--vectors-format")) {
+                if (!vm_vectors_parse_format(v, &vfmt)) return vm_cli_usage_error("vocab", "--vectors-format is auto, text or binary, not '%s'", v);
+            } else if (!strcmp(a, "--max-size")) {
+                if (!vm_cli_parse_int(v, &max_size) || max_size < 1) return vm_cli_usage_error("vocab", "--max-size needs a positive integer");
+            } else if (!vm_cli_parse_int(v, &min_count) || min_count < 1)
+                return vm_cli_usage_error("vocab", "%s needs a positive integer", a);
             continue;
         }
         if (a[0] == '-') return vm_cli_usage_error("vocab", "unknown option '%s'", a);
@@ -61,79 +168,46 @@ int vm_cmd_vocab(int argc, char **argv) {
     }
     if (!n_files) return vm_cli_usage_error("vocab", "missing DATA.tsv");
     if (!out) return vm_cli_usage_error("vocab", "missing -o VOCAB.txt");
-    /* count with a throwaway vocabulary-as-hash: collect all tokens, sort, count runs */
     struct vm_error err = {0};
-    size_t cap = 1 << 16, n = 0;
-    char **all = malloc(cap * sizeof *all);
-    if (!all) return VM_EXIT_RUNTIME;
-    int rc = VM_EXIT_OK;
-    for (int f = 0; f < n_files && rc == VM_EXIT_OK; f++) {
-        uint8_t *buf;
-        size_t len;
-        if (vm_file_read(files[f], &buf, &len, &err)) {
-            rc = vm_cli_fail("vocab", &err);
-            break;
-        }
-        char *save = NULL;
-        long lineno = 0;
-        for (char *line = strtok_r((char *)buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-            lineno++;
-            char *tab = strchr(line, '\t');
-            if (!tab) {
-                vm_errorf(&err, VM_EFORMAT, "%s:%ld: expected 'label<TAB>text', found no TAB", files[f], lineno);
-                rc = vm_cli_fail("vocab", &err);
-                break;
-            }
-            char **toks;
-            int32_t nt;
-            if (vm_tokenize(&t, tab + 1, &toks, &nt, &err)) {
-                rc = vm_cli_fail("vocab", &err);
-                break;
-            }
-            for (int32_t k = 0; k < nt; k++) {
-                if (n == cap) {
-                    cap *= 2;
-                    char **na = realloc(all, cap * sizeof *na);
-                    if (!na) {
-                        rc = VM_EXIT_RUNTIME;
-                        break;
-                    }
-                    all = na;
-                }
-                all[n++] = toks[k];
-            }
-            free(toks);
-        }
-        free(buf);
+    struct counts c = {0};
+    struct wc *wc = NULL;
+    char *text = NULL;
+    enum vm_status s = count_files(files, n_files, &t, &c, &err);
+    size_t nw = 0, seen = 0;
+    if (!s && !(wc = vm_malloc(sizeof *wc * (c.n + 1), &err))) s = VM_ENOMEM;
+    for (size_t i = 0; !s && i < c.cap; i++) {
+        const struct wc *e = &c.slot[i];
+        if (!e->w || !strcmp(e->w, "<pad>") || !strcmp(e->w, "<unk>")) continue;
+        seen++;
+        if (e->n >= min_count) wc[nw++] = *e;
     }
-    if (rc == VM_EXIT_OK) {
-        qsort(all, n, sizeof *all, cmp_str);
-        struct wc *wc = malloc((n + 1) * sizeof *wc);
-        size_t nw = 0;
-        for (size_t i = 0; wc && i < n;) {
-            size_t j = i;
-            while (j < n && !strcmp(all[i], all[j])) j++;
-            if ((long long)(j - i) >= min_count && strcmp(all[i], "<pad>") && strcmp(all[i], "<unk>")) wc[nw++] = (struct wc){all[i], (int64_t)(j - i)};
-            i = j;
-        }
-        if (wc) {
-            qsort(wc, nw, sizeof *wc, cmp_wc);
-            size_t size = 16;
-            for (size_t i = 0; i < nw; i++) size += strlen(wc[i].w) + 1;
-            char *text = malloc(size), *p = text;
-            if (text) {
-                p += sprintf(p, "<pad>\n<unk>\n");
-                for (size_t i = 0; i < nw; i++) p += sprintf(p, "%s\n", wc[i].w);
-                if (vm_file_write_atomic(out, text, (size_t)(p - text), &err)) rc = vm_cli_fail("vocab", &err);
-                else printf("wrote %s: %zu tokens (%zu words seen at least %lld times, plus <pad> and <unk>)\n", out, nw + 2, nw, min_count);
-                free(text);
+    if (!s) {
+        qsort(wc, nw, sizeof *wc, cmp_wc);
+        size_t kept = max_size && (size_t)max_size < nw ? (size_t)max_size : nw, size = 16;
+        for (size_t i = 0; i < kept; i++) size += strlen(wc[i].w) + 1;
+        char *p = text = vm_malloc(size, &err);
+        if (!text) s = VM_ENOMEM;
+        else {
+            p += sprintf(p, "<pad>\n<unk>\n");
+            for (size_t i = 0; i < kept; i++) p += sprintf(p, "%s\n", wc[i].w);
+            int64_t covered = 0;
+            for (size_t i = 0; i < kept; i++) covered += wc[i].n;
+            if (vectors) { /* a bad vectors file fails the command before anything is written */
+                p[-1] = 0;   /* the text without its last newline, for the coverage vocabulary */
+                s = vocab_coverage(text, &c, vectors, vfmt, &err);
+                p[-1] = '\n';
+            }
+            if (!s && !(s = vm_file_write_atomic(out, text, (size_t)(p - text), &err))) {
+                printf("wrote %s: %zu tokens (%zu of %zu words: seen at least %lld times%s; they are %.1f%% of the %lld tokens), "
+                       "plus <pad> and <unk>\n", out, kept + 2, kept, seen, min_count, kept < nw ? ", the most frequent" : "",
+                       c.tokens ? 100.0 * (double)covered / (double)c.tokens : 0.0, (long long)c.tokens);
             }
         }
-        free(wc);
     }
-    for (size_t i = 0; i < n; i++) free(all[i]);
-    free(all);
-    return rc;
+    free(text);
+    free(wc);
+    counts_free(&c);
+    return s ? vm_cli_fail("vocab", &err) : VM_EXIT_OK;
 }
 
 /* With a vocabulary: each stdin line encoded as the model receives it. */

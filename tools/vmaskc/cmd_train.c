@@ -16,7 +16,7 @@ static volatile int interrupted = 0;
 
 static int train_usage(FILE *f) {
     fprintf(f,
-            "usage: vmaskc train MODEL.onnx --vocab VOCAB.txt --train TRAIN.tsv --dev DEV.tsv [options]\n"
+            "usage: vmaskc train MODEL.onnx --vocab VOCAB.txt --train TRAIN.tsv --dev DEV.tsv|--dev-split F [options]\n"
             "\n"
             "Inserts a variational word mask after the model's word embedding, trains it with the\n"
             "model on oneDNN, and exports an ONNX model with the learned mask inside.\n"
@@ -26,8 +26,18 @@ static int train_usage(FILE *f) {
             "                         its stored vocabulary and tokenizer are used)\n"
             "  -o OUT.onnx            exported model (default: MODEL.vmask.onnx)\n"
             "  --test TEST.tsv        report test accuracy of the best-on-dev model\n"
+            "  --dev-split F          no --dev: hold out a fraction F of TRAIN as the dev set (deterministic\n"
+            "                         for a --seed; the paper's dev sets: IMDB 0.2, TREC 0.083, Subj 0.111)\n"
             "  --epochs N (20)  --batch B (50)  --lr X (0.001)  --seed S (1)  --threads N\n"
-            "  --max-len L            truncate texts to L tokens\n"
+            "  --max-len L            truncate texts to L tokens (the paper: IMDB 250, SST-1/SST-2 50,\n"
+            "                         AG News 50, TREC 15, Subj 25)\n"
+            "word vectors:\n"
+            "  --vectors FILE         initialize the word embedding's rows from pre-trained vectors: word2vec\n"
+            "                         text or binary, GloVe text, fastText .vec, each optionally .gz; a word\n"
+            "                         takes its own row, else its lower-cased form's; prints the coverage\n"
+            "  --vectors-format auto|text|binary  (default auto: detected from the header and the bytes)\n"
+            "  --oov-init A (0.25)    words not in FILE (and <unk>) get uniform(-A, A) values, seeded by\n"
+            "                         --seed; the pad row is zero\n"
             "mask:\n"
             "  --mask-hidden H (100)  hidden units of the mask network (the release: CNN 500, LSTM 300)\n"
             "  --mask-after VALUE     insert the mask after another value (e.g. an embedding LayerNorm)\n"
@@ -70,11 +80,17 @@ static int train_usage(FILE *f) {
 
 struct lookup_ctx {
     struct vm_rt_model *m;
+    const struct vm_graph *g;
+    int32_t table; /* value index of a frozen embedding table initialized from --vectors, else -1 */
 };
 
 static const void *param_lookup(void *ctx, const char *name, size_t *nbytes) {
     struct lookup_ctx *c = ctx;
     int i = vm_rt_find_param(c->m, name);
+    if (i < 0 && c->table >= 0 && !strcmp(name, c->g->values[c->table].name)) { /* not trained, not the file's either */
+        *nbytes = c->g->values[c->table].nbytes;
+        return c->g->values[c->table].data;
+    }
     if (i < 0) return NULL;
     struct vm_rt_tensor t = vm_rt_param(c->m, i);
     *nbytes = t.nbytes;
@@ -140,9 +156,50 @@ static enum vm_status stored_vocab(const char *model, struct vm_vocab *vocab, co
     return s;
 }
 
+/* --vectors: the embedding table's rows for the vocabulary's words from the file, the others
+ * uniform(-a, a) by seed, the pad row zero; coverage counted over the training tokens. */
+static enum vm_status embedding_from_vectors(struct vm_graph *g, int32_t emb, const char *path, enum vm_vectors_format fmt,
+                                             const struct vm_vocab *vocab, const struct vm_dataset *dtrain, double a,
+                                             uint64_t seed, int32_t *table_out, struct vm_error *err) {
+    if (emb < 0) return vm_errorf(err, VM_EINVAL, "--vectors: the model has no word embedding (a Gather of a 2-D float table); see --embedding");
+    struct vm_value *tv = &g->values[g->nodes[emb].in[0]];
+    if (tv->dtype != VM_DTYPE_FLOAT || tv->rank != 2 || !tv->data)
+        return vm_errorf(err, VM_EINVAL, "--vectors: the word embedding '%s' is not a 2-D float initializer", tv->name);
+    int64_t V = vm_dim_value(&tv->dims[0]), E = vm_dim_value(&tv->dims[1]);
+    if (E > INT32_MAX) return vm_errorf(err, VM_EINVAL, "--vectors: the embedding '%s' is %lld wide", tv->name, (long long)E);
+    char what[600];
+    snprintf(what, sizeof what, "the embedding table '%s' [%lld, %lld]", tv->name, (long long)V, (long long)E);
+    size_t nbytes = sizeof(float) * (size_t)V * (size_t)E;
+    float *table = vm_alloc_big(nbytes ? nbytes : 1);
+    uint8_t *found = vm_calloc((size_t)V, 1, err);
+    int64_t *tok = vm_calloc((size_t)V, sizeof *tok, err);
+    enum vm_status s = table && found && tok ? VM_OK : vm_errorf(err, VM_ENOMEM, "--vectors: out of memory for a %lld x %lld table",
+                                                                  (long long)V, (long long)E);
+    for (int64_t i = 0; !s && i < dtrain->start[dtrain->n]; i++)
+        if (dtrain->ids[i] >= 0 && dtrain->ids[i] < V) tok[dtrain->ids[i]]++;
+    if (!s) s = vm_cli_read_vectors(path, fmt, vocab, (int32_t)E, what, table, found, tok, dtrain->start[dtrain->n],
+                                    "the training data", err);
+    if (!s) {
+        vm_vectors_fill_missing(table, V, (int32_t)E, found, vocab->n, vocab->pad_id, a, seed);
+        int64_t missing = 0;
+        for (int64_t id = 0; id < V; id++) missing += id != vocab->pad_id && (id >= vocab->n || found[id] == VM_VECTOR_MISSING);
+        printf("vectors: the other %lld rows uniform(-%g, %g) (seed %llu)%s\n", (long long)missing, a, a, (unsigned long long)seed,
+               vocab->pad_id >= 0 ? ", the pad row zero" : "");
+        vm_value_set_data(tv, table, nbytes);
+        table = NULL;
+        *table_out = g->nodes[emb].in[0];
+    }
+    free(table);
+    free(found);
+    free(tok);
+    return s;
+}
+
 int vm_cmd_train(int argc, char **argv) {
     const char *model = NULL, *vocab_path = NULL, *train_path = NULL, *dev_path = NULL, *test_path = NULL, *out = NULL;
-    const char *pad = NULL, *unk = NULL, *ckpt = NULL, *history = NULL;
+    const char *pad = NULL, *unk = NULL, *ckpt = NULL, *history = NULL, *vectors = NULL;
+    enum vm_vectors_format vectors_format = VM_VECTORS_AUTO;
+    double oov_init = 0.25, dev_split = 0;
     const char *freeze[64];
     int n_freeze = 0;
     long long top = 20, max_len = 0, min_freq = 3;
@@ -208,6 +265,11 @@ int vm_cmd_train(int argc, char **argv) {
             continue;
         }
         if (!strcmp(a, "--mask-after")) { to.mask_after = v; continue; }
+        if (!strcmp(a, "--vectors")) { vectors = v; continue; }
+        if (!strcmp(a, "--vectors-format")) {
+            if (!vm_vectors_parse_format(v, &vectors_format)) return vm_cli_usage_error("train", "--vectors-format is auto, text or binary, not '%s'", v);
+            continue;
+        }
         if (!strcmp(a, "--checkpoint")) { ckpt = v; continue; }
         if (!strcmp(a, "--history")) { history = v; continue; }
         if (!strcmp(a, "--freeze")) {
@@ -226,6 +288,8 @@ int vm_cmd_train(int argc, char **argv) {
         INT("--checkpoint-every", 0, INT64_MAX, tc.checkpoint_every)
         INT("--max-len", 1, 1 << 20, max_len)
         NUM("--lr", 0, 10, tc.lr)
+        NUM("--oov-init", 0, 100, oov_init)
+        NUM("--dev-split", 1e-6, 0.9, dev_split)
         NUM("--checkpoint-minutes", 0, 1e9, tc.checkpoint_minutes)
         NUM("--beta-start", -1e6, 1e6, tc.beta_start)
         NUM("--beta-end", -1e6, 1e6, tc.beta_end)
@@ -242,7 +306,8 @@ int vm_cmd_train(int argc, char **argv) {
     }
     if (!model) return vm_cli_usage_error("train", "missing MODEL.onnx");
     if (!train_path) return vm_cli_usage_error("train", "missing --train TRAIN.tsv");
-    if (!dev_path) return vm_cli_usage_error("train", "missing --dev DEV.tsv");
+    if (!dev_path && !dev_split) return vm_cli_usage_error("train", "missing --dev DEV.tsv (or --dev-split FRACTION to hold out part of TRAIN)");
+    if (dev_path && dev_split) return vm_cli_usage_error("train", "--dev and --dev-split exclude each other");
     to.freeze = freeze;
     to.n_freeze = n_freeze;
     to.embedding = mo.embedding;
@@ -275,6 +340,8 @@ int vm_cmd_train(int argc, char **argv) {
     uint8_t *plan = NULL;
     struct vm_train_result res = {0};
     char *vocab_text = NULL;
+    enum vm_status s_split;
+    int32_t vec_table = -1;
 
     if (vocab_path) {
         if (vm_vocab_load(&vocab, vocab_path, pad, unk, &err)) goto fail;
@@ -287,9 +354,20 @@ int vm_cmd_train(int argc, char **argv) {
     to.n_keep_ids = vm_vocab_special_ids(&vocab, keep_ids, 8);
     to.keep_ids = keep_ids;
     if (vm_dataset_load(&dtrain, train_path, &vocab, &tok, (int32_t)max_len, &err) ||
-        vm_dataset_load(&ddev, dev_path, &vocab, &tok, (int32_t)max_len, &err) ||
+        (dev_path && vm_dataset_load(&ddev, dev_path, &vocab, &tok, (int32_t)max_len, &err)) ||
         (test_path && vm_dataset_load(&dtest, test_path, &vocab, &tok, (int32_t)max_len, &err)))
         goto fail;
+    if (dev_split) {
+        struct vm_dataset all = dtrain;
+        s_split = vm_dataset_split(&all, dev_split, (uint64_t)tc.seed, &dtrain, &ddev, &err);
+        vm_dataset_free(&all);
+        if (s_split) {
+            vm_error_prefix(&err, "--dev-split %g of %s", dev_split, train_path);
+            goto fail;
+        }
+        printf("dev: %lld examples held out of %s (--dev-split %g, seed %lld)\n", (long long)ddev.n, train_path, dev_split,
+               (long long)tc.seed);
+    }
     printf("data: %lld train, %lld dev%s", (long long)dtrain.n, (long long)ddev.n, test_path ? ", " : "");
     if (test_path) printf("%lld test", (long long)dtest.n);
     printf(" examples; vocabulary %d tokens (pad %s, unk %s; %s tokenizer%s); %.1f%% of training %s unknown\n", vocab.n,
@@ -312,6 +390,8 @@ int vm_cmd_train(int argc, char **argv) {
             if (vocab.n < rows)
                 fprintf(stderr, "vmaskc train: warning: the vocabulary has %d tokens, the embedding table %lld rows\n", vocab.n, (long long)rows);
         }
+        if (vectors && embedding_from_vectors(g, emb, vectors, vectors_format, &vocab, &dtrain, oov_init, (uint64_t)tc.seed, &vec_table, &err))
+            goto fail;
     }
     struct vm_train_info info;
     if (vm_build_training(g, &to, &info, &err)) {
@@ -333,7 +413,7 @@ int vm_cmd_train(int argc, char **argv) {
     if (vm_rt_model_from_buffer(&rt, plan, plan_len, model, &ro, &err)) goto fail;
     free(plan); /* the runtime holds the weights now */
     plan = NULL;
-    struct lookup_ctx lc = {.m = rt};
+    struct lookup_ctx lc = {.m = rt, .g = g, .table = vec_table};
     vm_export_release_trained(onnx, g, param_lookup, &lc);
     t_loaded = mono_s();
     struct vm_feeder feeder;
