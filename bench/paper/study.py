@@ -2,10 +2,9 @@
 """The paper study (issues 12 and 13): the VMASK paper's Tables 3, 4, 11 and Figure 1 with vmaskc, on
 SST-1, SST-2, TREC, Subj and IMDB, CNN and LSTM, five training methods, static GloVe 100-d vectors.
 
-    bench/paper/fetch_glove.sh                               # GloVe 6B 100-d, once (~/.cache/vmaskc-glove)
     /usr/bin/python3 bench/paper/study.py [--vmaskc build/vmaskc] [--data-root ../shared/data]
         [--datasets trec,subj,sst2,sst1,imdb] [--models cnn,lstm] [--methods base,l2,l2x,iba,vmask]
-        [--seeds 1,2,3] [--imdb-seeds 1] [--epochs 20] [--threads 2] [--plan]
+        [--seeds 1,2,3] [--imdb-seeds 1] [--epochs 20] [--threads 1] [--plan]
     /usr/bin/python3 bench/paper/summarize.py                # tables from the result files
 
 Unit of work: one (dataset, model, seed). For it the study builds the vocabulary (the paper's Table 7
@@ -27,6 +26,7 @@ import csv
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -38,23 +38,27 @@ import paper  # noqa: E402
 
 PY = "/usr/bin/python3"
 
-# Per dataset: classes, the paper's Table 7 (threshold -> --min-freq threshold+1, length -> --max-len),
-# where dev comes from, and how many test texts the paper explains (section 5.1.1: all of TREC and Subj,
-# a random 1000 elsewhere).
+# Per dataset (README, "The paper's data handling": checked against the paper's Table 7 vocabulary
+# sizes): classes, files, the files the vocabulary is built from, --min-freq, --max-len, the dev split
+# when the dataset has none, and how many test texts the paper explains (section 5.1.1: all of TREC and
+# Subj, a random 1000 elsewhere).
 DATASETS = {
-    "trec": dict(classes=6, files=("trec/train.tsv", None, "trec/test.tsv"), aopc_limit=None),
-    "subj": dict(classes=2, files=("subj/train.tsv", None, "subj/test.tsv"), aopc_limit=None),
-    "sst2": dict(classes=2, files=("sst2/train.tsv", "sst2/dev.tsv", "sst2/test.tsv"), aopc_limit=1000),
-    "sst1": dict(classes=5, files=("sst1/train.tsv", "sst1/dev.tsv", "sst1/test.tsv"), aopc_limit=1000),
-    "imdb": dict(classes=2, files=("imdb/train.tsv.gz", None, "imdb/test.tsv.gz"), aopc_limit=1000),
+    "trec": dict(classes=6, files=("trec/train.tsv", None, "trec/test.tsv"), vocab_from=("trec/train.tsv",), min_freq=1,
+                 max_len=15, dev_split=0.083, aopc_limit=None),
+    "subj": dict(classes=2, files=("subj/train.tsv", None, "subj/test.tsv"), vocab_from=("subj/train.tsv",), min_freq=2,
+                 max_len=25, dev_split=0.111, aopc_limit=None),
+    "sst2": dict(classes=2, files=("sst2/train.tsv", "sst2/dev.tsv", "sst2/test.tsv"),
+                 vocab_from=("sst2/train.tsv", "sst2/dev.tsv", "sst2/test.tsv"), min_freq=1, max_len=50, aopc_limit=1000),
+    "sst1": dict(classes=5, files=("sst1/train.tsv", "sst1/dev.tsv", "sst1/test.tsv"),
+                 vocab_from=("sst1/train.tsv", "sst1/dev.tsv", "sst1/test.tsv"), min_freq=1, max_len=50, aopc_limit=1000),
+    "imdb": dict(classes=2, files=("imdb/train.tsv.gz", None, "imdb/test.tsv.gz"), vocab_from=("imdb/train.tsv.gz",), min_freq=5,
+                 max_len=250, dev_split=0.2, aopc_limit=1000),
 }
-for _ds, (_v, _thr, _len) in paper.TABLE7.items():
-    DATASETS[_ds].update(min_freq=_thr + 1, max_len=_len)
 
 # Per model family: the release's mask network width (appendix C); everything else is shared.
 MODELS = {"cnn": dict(mask_hidden=500), "lstm": dict(mask_hidden=300)}
 METHODS = ["base", "l2", "l2x", "iba", "vmask"]
-SHARED = dict(batch=50, lr=1e-3, dropout=0.2, dev_split=0.1)
+SHARED = dict(batch=50, lr=1e-3, dropout=0.2)
 
 
 def log(msg):
@@ -122,8 +126,8 @@ class Study:
         path = os.path.join(self.a.work, ds, "vocab.txt")
         if not os.path.exists(path):
             os.makedirs(os.path.dirname(path), exist_ok=True)
-            train, _, _ = self.data(ds)
-            run([self.a.vmaskc, "vocab", train, "--min-freq", str(cfg["min_freq"]), "-o", path])
+            files = [os.path.join(self.a.data_root, f) for f in cfg["vocab_from"]]
+            run([self.a.vmaskc, "vocab"] + files + ["--min-freq", str(cfg["min_freq"]), "-o", path])
         with open(path) as f:
             n = sum(1 for _ in f)
         return path, n
@@ -133,8 +137,8 @@ class Study:
         path = os.path.join(w, "start.onnx")
         if not os.path.exists(path):
             os.makedirs(w, exist_ok=True)
-            run([PY, os.path.join(HERE, "make_model.py"), "--family", fam, "--vocab", vocab, "--classes",
-                 str(DATASETS[ds]["classes"]), "--seed", str(seed), "-o", path])
+            run([PY, os.path.join(HERE, "make_model.py"), "--model", fam, "--vocab", vocab, "--classes",
+                 str(DATASETS[ds]["classes"]), "--emb", "100", "--seed", str(seed), "-o", path])
         return path
 
     def train_cmd(self, ds, fam, seed, method, start, vocab, out, hist):
@@ -143,10 +147,12 @@ class Study:
         cmd = [self.a.vmaskc, "train", start, "--vocab", vocab, "--vectors", self.a.vectors, "--train", train, "--test", test,
                "--method", method, "--seed", str(seed), "--epochs", str(self.a.epochs), "--batch", str(SHARED["batch"]),
                "--lr", str(SHARED["lr"]), "--dropout", str(SHARED["dropout"]), "--max-len", str(cfg["max_len"]),
-               "--threads", str(self.a.threads), "--mask-output", "-o", out, "--history", hist]
-        cmd += ["--dev", dev] if dev else ["--dev-split", str(SHARED["dev_split"])]
+               "--threads", str(self.a.threads), "-o", out, "--history", hist]
+        cmd += ["--dev", dev] if dev else ["--dev-split", str(cfg["dev_split"])]
         if method in ("vmask", "l2x", "iba"):
-            cmd += ["--mask-hidden", str(mc["mask_hidden"])] if method == "vmask" else []
+            cmd += ["--mask-output"]  # the word_mask output: compare's global importance of the model
+        if method == "vmask":
+            cmd += ["--mask-hidden", str(mc["mask_hidden"])]
         return cmd
 
     def train(self, ds, fam, seed, method, start, vocab):
@@ -176,8 +182,9 @@ class Study:
             return
         _, _, test = self.data(ds)
         report = os.path.join(w, "report")
+        shutil.rmtree(report, ignore_errors=True)
         cmd = [self.a.vmaskc, "compare"] + [outs[m] for m in self.methods] + ["--data", test, "--seed", str(seed), "--report", report,
-                                                                              "--threads", str(self.a.threads), "--force"]
+                                                                              "--threads", str(self.a.threads)]
         if DATASETS[ds]["aopc_limit"]:
             cmd += ["--limit", str(DATASETS[ds]["aopc_limit"])]
         log("compare %s %s seed %d (%s)" % (ds, fam, seed, ", ".join(self.methods)))
@@ -220,15 +227,22 @@ class Study:
 
 
 def read_compare(report):
-    """The comparison's numbers, per model, from compare's report folder (models.csv / JSONL)."""
-    path = os.path.join(report, "models.jsonl")
+    """The comparison's numbers, one row per model, from compare's summary.jsonl."""
+    path = os.path.join(report, "summary.jsonl")
     if not os.path.exists(path):
         sys.exit("study: %s is missing: this vmaskc's compare does not write per-model rows" % path)
     rows = []
     with open(path) as f:
         for line in f:
-            if line.strip():
-                rows.append(json.loads(line))
+            if not line.strip():
+                continue
+            r = json.loads(line)
+            aopc = r.get("aopc") or {}
+            rows.append(dict(method=r.get("training"), file=os.path.basename(r.get("file", "")), accuracy=r.get("accuracy"),
+                             explained=r.get("explained"), aopc_k=r.get("aopc_k"), aopc_settings=r.get("aopc_settings"),
+                             aopc_curves=aopc, aopc_lime=(aopc.get("lime") or [None])[-1], aopc_shapley=(aopc.get("shapley") or [None])[-1],
+                             posthoc=r.get("posthoc"), posthoc_importance=r.get("posthoc_importance"), pearson_r=r.get("pearson"),
+                             splime=[w["word"] for w in (r.get("splime") or [])[:10]]))
     return dict(models=rows)
 
 
@@ -236,14 +250,14 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--vmaskc", default=os.path.join(REPO, "build", "vmaskc"))
     ap.add_argument("--data-root", default=os.path.join(os.path.dirname(REPO), "shared", "data"))
-    ap.add_argument("--vectors", default=os.path.expanduser("~/.cache/vmaskc-glove/glove.6B.100d.txt"))
+    ap.add_argument("--vectors", help="word vectors (default: GloVe 6B 100-d from bench/paper/fetch_glove.py, fetched once)")
     ap.add_argument("--datasets", default="trec,subj,sst2,sst1,imdb")
     ap.add_argument("--models", default="cnn,lstm")
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--seeds", default="1,2,3")
     ap.add_argument("--imdb-seeds", default="1")
     ap.add_argument("--epochs", type=int, default=20)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1, help="threads per vmaskc run (1: the study shares the machine)")
     ap.add_argument("--work", default=os.path.expanduser("~/.cache/vmaskc-study"))
     ap.add_argument("--results", default=os.path.join(HERE, "results"))
     ap.add_argument("--skip-eval", action="store_true", help="train only")
