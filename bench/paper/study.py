@@ -179,7 +179,10 @@ class Study:
         w, r = self.paths(ds, fam, seed)
         res_path = os.path.join(r, "eval.json")
         if os.path.exists(res_path):
-            return
+            with open(res_path) as f:
+                have = {row["method"] for row in json.load(f)["models"]}
+            if set(self.methods) <= have:
+                return  # a comparison over these methods (or more) is done; one over fewer is redone
         _, _, test = self.data(ds)
         report = os.path.join(w, "report")
         shutil.rmtree(report, ignore_errors=True)
@@ -213,8 +216,10 @@ class Study:
                 ev = os.path.exists(os.path.join(r, "eval.json"))
                 print("%-5s %-4s seed %d: trained %s%s" % (u[0], u[1], u[2], ",".join(done) or "-", "; evaluated" if ev else ""))
             return
+        if not self.a.vectors:
+            self.a.vectors = run([PY, os.path.join(HERE, "fetch_glove.py")])[0].strip().splitlines()[-1]
         if not os.path.exists(self.a.vectors):
-            sys.exit("study: no vectors at %s (run bench/paper/fetch_glove.sh, or give --vectors)" % self.a.vectors)
+            sys.exit("study: no vectors at %s (bench/paper/fetch_glove.py, or give --vectors)" % self.a.vectors)
         t_start = time.time()
         for i, (ds, fam, seed) in enumerate(units):
             log("unit %d/%d: %s %s seed %d (%.0f min so far)" % (i + 1, len(units), ds, fam, seed, (time.time() - t_start) / 60))
