@@ -7,6 +7,8 @@
 
 #include "kernels.h"
 
+#define PAR_MIN 32768
+
 static float sigmoidf_(float x) { return x >= 0 ? 1.0f / (1.0f + expf(-x)) : expf(x) / (1.0f + expf(x)); }
 
 /* The tokens of text b in a [d0, d1] tensor whose sequence axis is `axis`: position t is at
@@ -136,22 +138,31 @@ static enum vm_status iba_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, v
     vm_k_skip_init(&sk, s);
     bool training = c->training;
     uint64_t stream = 0x3100u + (uint64_t)s->index;
+#pragma omp parallel for if (n * E > PAR_MIN)
     for (int64_t i = 0; i < n; i++) {
         float l = vm_k_skipped(&sk, vm_k_id_at(ids, i)) ? 1.0f : sigmoidf_(al[i]);
         lam[i] = l;
         const float *xi = x + i * E;
         float *zi = z + i * E, *ei = eps + i * E;
-        for (int64_t e = 0; e < E; e++) {
-            float nv = 0;
-            if (training && noise) nv = noise[i * E + e];
-            else if (training) {
-                /* Box-Muller on two counter-RNG uniforms */
+        for (int64_t e = 0; e < E; e += 2) {
+            /* one Box-Muller pair of counter-RNG uniforms gives the normals of elements e, e + 1 */
+            float n0 = 0, n1 = 0;
+            if (training && noise) {
+                n0 = noise[i * E + e];
+                n1 = e + 1 < E ? noise[i * E + e + 1] : 0.0f;
+            } else if (training) {
                 uint64_t k = (uint64_t)(i * E + e);
-                double u1 = vm_rt_rng_uniform(c->seed, c->counter, stream, 2 * k), u2 = vm_rt_rng_uniform(c->seed, c->counter, stream, 2 * k + 1);
-                nv = (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+                double u1 = vm_rt_rng_uniform(c->seed, c->counter, stream, k), u2 = vm_rt_rng_uniform(c->seed, c->counter, stream, k + 1);
+                double rad = sqrt(-2.0 * log(u1)), th = 6.283185307179586 * u2;
+                n0 = (float)(rad * cos(th));
+                n1 = (float)(rad * sin(th));
             }
-            ei[e] = mu[e] + sd[e] * nv;
+            ei[e] = mu[e] + sd[e] * n0;
             zi[e] = l * xi[e] + (1 - l) * ei[e];
+            if (e + 1 < E) {
+                ei[e + 1] = mu[e + 1] + sd[e + 1] * n1;
+                zi[e + 1] = l * xi[e + 1] + (1 - l) * ei[e + 1];
+            }
         }
     }
     return VM_OK;
@@ -165,6 +176,7 @@ static enum vm_status iba_grad_run(struct vm_rt_ctx *c, const struct vm_rt_step 
     const float *dz = tdz ? tdz->data : NULL, *dl = tdl ? tdl->data : NULL;
     float *dx = vm_rt_out(c, s, 0)->data, *da = vm_rt_out(c, s, 1)->data;
     int64_t E = tx->dims[2], n = vm_rt_in(c, s, 1)->numel;
+#pragma omp parallel for if (n * E > PAR_MIN)
     for (int64_t i = 0; i < n; i++) {
         double acc = dl ? dl[i] : 0;
         float l = lam[i];
@@ -224,6 +236,7 @@ static enum vm_status iba_loss_grad_run(struct vm_rt_ctx *c, const struct vm_rt_
     vm_k_skip_init(&sk, s);
     int64_t cnt = iba_real_count(ids, &sk);
     double scale = cnt ? *(const float *)vm_rt_in(c, s, 0)->data / ((double)cnt * (double)E) : 0;
+#pragma omp parallel for if (ids->numel * E > PAR_MIN)
     for (int64_t i = 0; i < ids->numel; i++) {
         if (vm_k_skipped(&sk, vm_k_id_at(ids, i))) {
             da[i] = 0;
