@@ -44,6 +44,27 @@ for m in l2x:score iba:lambda vmask:q; do
      "$vmaskc" predict "$tmp/$name.onnx" "w1 w2 w30 w40" | grep -q "token $imp: w1="; then echo "ok $name: words and predict report the $imp"
   else echo "FAIL $name: words/predict do not report the $imp"; fail=1; fi
 done
+# a WordPiece-style vocabulary ([CLS], [SEP] replace two words): IBA lets them through (lambda = 1),
+# L2X always keeps them and ranks only the words: with k = 1 a text of [CLS], two words, [SEP]
+# keeps [CLS], [SEP] and its higher-scoring word (checked through the exported graph: the logits
+# equal those of the text with the other word padded out)
+sed 's/^w56$/[CLS]/; s/^w57$/[SEP]/' "$d/vocab.txt" > "$tmp/vwp.txt"
+for f in train dev; do awk -F'\t' '{ print $1 "\t[CLS] " $2 " [SEP]" }' "$d/$f.tsv" > "$tmp/wp_$f.tsv"; done
+wp=(--vocab "$tmp/vwp.txt" --train "$tmp/wp_train.tsv" --dev "$tmp/wp_dev.tsv" --epochs 2 --no-lowercase --no-split-punct --lr 0.01 --seed 5 --threads 2 --top 0)
+if "$vmaskc" train "$model" "${wp[@]}" --method iba -o "$tmp/wp_iba.onnx" > "$tmp/wp_iba.out" 2>&1 &&
+   [[ "$("$vmaskc" predict "$tmp/wp_iba.onnx" "[CLS] w1 w2 [SEP]" | sed -n 's/.*token lambda: //p')" == "[CLS]=1.000 "*" [SEP]=1.000" ]]; then
+  echo "ok iba: [CLS]/[SEP] pass unchanged (lambda = 1)"
+else echo "FAIL iba: special tokens not kept"; tail -3 "$tmp/wp_iba.out"; fail=1; fi
+if "$vmaskc" train "$model" "${wp[@]}" --method l2x --l2x-k 1 -o "$tmp/wp_l2x.onnx" > "$tmp/wp_l2x.out" 2>&1; then
+  sc=$("$vmaskc" predict "$tmp/wp_l2x.onnx" "[CLS] w1 w2 [SEP]" | sed -n 's/.*token score: //p')
+  s1=$(sed -n 's/.*w1=\([-0-9.]*\).*/\1/p' <<<"$sc"); s2=$(sed -n 's/.*w2=\([-0-9.]*\).*/\1/p' <<<"$sc")
+  if awk -v a="$s1" -v b="$s2" 'BEGIN { exit !(a > b) }'; then keep="w1"; else keep="w2"; fi
+  full=$("$vmaskc" predict "$tmp/wp_l2x.onnx" "[CLS] w1 w2 [SEP]" | sed -n 's/^text 1: //p')
+  only=$("$vmaskc" predict "$tmp/wp_l2x.onnx" "[CLS] $keep <pad> [SEP]" | sed -n 's/^text 1: //p')
+  [ "$keep" = w2 ] && only=$("$vmaskc" predict "$tmp/wp_l2x.onnx" "[CLS] <pad> w2 [SEP]" | sed -n 's/^text 1: //p')
+  if [ -n "$full" ] && [ "$full" = "$only" ]; then echo "ok l2x: k = 1 keeps [CLS], [SEP] and $keep ($sc): $full"
+  else echo "FAIL l2x: k = 1 selection: '$full' vs '$only' ($sc)"; fail=1; fi
+else echo "FAIL l2x: training with a WordPiece-style vocabulary"; tail -3 "$tmp/wp_l2x.out"; fail=1; fi
 # aliases
 "$vmaskc" train "$model" "${common[@]}" --epochs 1 --no-mask --weight-decay 0.001 -o "$tmp/alias.onnx" > "$tmp/alias.out" 2>&1
 if grep -aq "vmaskc\.method..l2" "$tmp/alias.onnx" && grep -q "weight decay 0.001 (--method l2)" "$tmp/alias.out"; then echo "ok: --no-mask --weight-decay is --method l2"
