@@ -168,6 +168,142 @@ static Onnx__NodeProto *mk_node(struct ex *e, const char *op, const char *name, 
     return n;
 }
 
+/* Adds attribute a to node n (whose attribute array mk_node sized for one). */
+static bool add_attr(struct ex *e, Onnx__NodeProto *n, Onnx__AttributeProto *a) {
+    Onnx__AttributeProto **attrs = ex_alloc(e, sizeof *attrs * (n->n_attribute + 1));
+    if (!n || !a || !attrs) return false;
+    for (size_t i = 0; i < n->n_attribute; i++) attrs[i] = n->attribute[i];
+    attrs[n->n_attribute++] = a;
+    n->attribute = attrs;
+    return true;
+}
+
+/* Unsqueeze / ReduceSum (keepdims 0) over one axis, in the form of the model's opset: the axes
+ * are an attribute before opset 13 and an int64 initializer input from 13 on. */
+static Onnx__NodeProto *mk_axis_node(struct ex *e, Onnx__GraphProto *gp, int opset, const char *op, const char *name, const char *in,
+                                     int64_t axis, const char *out) {
+    Onnx__NodeProto *n;
+    if (opset >= 13) {
+        char an[300];
+        snprintf(an, sizeof an, "%s.axes", out);
+        Onnx__TensorProto *ax = mk_tensor(e, an, VM_DTYPE_INT64, 1, &(int64_t){1}, &axis, 8);
+        if (!ax) return NULL;
+        gp->initializer[gp->n_initializer++] = ax;
+        const char *ins[2] = {in, an};
+        n = mk_node(e, op, name, 2, ins, out, NULL);
+    } else {
+        n = mk_node(e, op, name, 1, &in, out, mk_attr_ints(e, "axes", &axis, 1));
+    }
+    if (n && !strcmp(op, "ReduceSum") && !add_attr(e, n, mk_attr_int(e, "keepdims", 0))) return NULL;
+    return n;
+}
+
+static const float *param(vm_param_lookup lookup, void *ctx, const char *name, size_t want, struct vm_error *err) {
+    size_t nb = 0;
+    const float *p = lookup ? lookup(ctx, name, &nb) : NULL;
+    if (!p || nb != want * sizeof(float)) {
+        vm_errorf(err, VM_EINTERNAL, "export: the mask parameter %s is missing", name);
+        return NULL;
+    }
+    return p;
+}
+
+enum vm_status vm_mask_word_importance(int method, const float *table, int64_t V, int64_t E, vm_param_lookup lookup, void *ctx,
+                                       float *out, struct vm_error *err) {
+    if (method == VM_METHOD_VMASK) {
+        size_t nb = 0;
+        const float *b1 = lookup ? lookup(ctx, VM_MASK_B1, &nb) : NULL;
+        int64_t H = (int64_t)(nb / sizeof(float));
+        const float *w1 = b1 ? param(lookup, ctx, VM_MASK_W1, (size_t)(E * H), err) : NULL,
+                    *w2 = w1 ? param(lookup, ctx, VM_MASK_W2, (size_t)(2 * H), err) : NULL, *b2 = w2 ? param(lookup, ctx, VM_MASK_B2, 2, err) : NULL;
+        if (!b2) return b1 ? err->code : vm_errorf(err, VM_EINTERNAL, "export: the mask parameter %s is missing", VM_MASK_B1);
+        vm_mask_word_keep(table, V, E, w1, b1, H, w2, b2, out);
+        return VM_OK;
+    }
+    bool iba = method == VM_METHOD_IBA;
+    const float *w = param(lookup, ctx, iba ? VM_IBA_W : VM_L2X_W, (size_t)E, err), *b = w && iba ? param(lookup, ctx, VM_IBA_B, 1, err) : NULL;
+    if (!w || (iba && !b)) return err->code;
+#pragma omp parallel for if (V * E > 32768)
+    for (int64_t v = 0; v < V; v++) {
+        double a = b ? b[0] : 0.0;
+        for (int64_t k = 0; k < E; k++) a += (double)table[v * E + k] * w[k];
+        out[v] = (float)(iba ? 1.0 / (1.0 + exp(-a)) : a);
+    }
+    return VM_OK;
+}
+
+/* The exported L2X and IBA layers (see export.h): nodes appended to nn[*k], tables to gp. z is
+ * what the model reads instead of x, q the per-token importance. */
+static enum vm_status export_competitor(struct ex *e, Onnx__GraphProto *gp, int opset, const struct vm_export_opts *o, const float *table,
+                                        int64_t V, int64_t E, const char *x, const char *ids, const char *z, const char *q,
+                                        vm_param_lookup lookup, void *ctx, Onnx__NodeProto **nn, int *k, struct vm_error *err) {
+    bool iba = o->method == VM_METHOD_IBA;
+    float *imp = ex_alloc(e, sizeof(float) * (size_t)(V ? V : 1));
+    int64_t *kind = ex_alloc(e, sizeof(int64_t) * (size_t)(V ? V : 1));
+    if (!imp || !kind) return vm_errorf(err, VM_ENOMEM, "out of memory while exporting");
+    enum vm_status s = vm_mask_word_importance(o->method, table, V, E, lookup, ctx, imp, err);
+    if (s) return s;
+    /* kind: 0 pad, 1 a word the layer acts on, 2 a special token it leaves alone */
+    for (int64_t v = 0; v < V; v++) kind[v] = v == o->pad_id ? 0 : 1;
+    for (int j = 0; j < o->n_keep_ids; j++)
+        if (o->keep_ids[j] >= 0 && o->keep_ids[j] < V) kind[o->keep_ids[j]] = 2;
+    const char *tab = iba ? "iba.word_lambda" : "l2x.word_score";
+    if (iba)
+        for (int64_t v = 0; v < V; v++) imp[v] = kind[v] == 1 ? imp[v] : 1.0f;
+    Onnx__TensorProto *t = mk_tensor(e, tab, VM_DTYPE_FLOAT, 1, &V, imp, sizeof(float) * (size_t)V);
+    if (!t) goto oom;
+    gp->initializer[gp->n_initializer++] = t;
+    const char *gin[2] = {tab, ids};
+    if (!(nn[(*k)++] = mk_node(e, "Gather", iba ? "iba/Gather" : "l2x/Gather", 2, gin, q, mk_attr_int(e, "axis", 0)))) goto oom;
+    if (iba) {
+        /* z = mu + lambda (x - mu): the noise at its mean */
+        if (!o->iba_mu) return vm_errorf(err, VM_EINTERNAL, "export: the IBA statistics %s are missing", VM_IBA_MU);
+        if (!(t = mk_tensor(e, VM_IBA_MU, VM_DTYPE_FLOAT, 1, &E, o->iba_mu, sizeof(float) * (size_t)E))) goto oom;
+        gp->initializer[gp->n_initializer++] = t;
+        const char *a1[2] = {x, VM_IBA_MU}, *a2[2] = {"iba.centered", "iba.lambda3"}, *a3[2] = {"iba.scaled", VM_IBA_MU};
+        if (!(nn[(*k)++] = mk_axis_node(e, gp, opset, "Unsqueeze", "iba/Unsqueeze", q, -1, "iba.lambda3")) ||
+            !(nn[(*k)++] = mk_node(e, "Sub", "iba/Sub", 2, a1, "iba.centered", NULL)) ||
+            !(nn[(*k)++] = mk_node(e, "Mul", "iba/Mul", 2, a2, "iba.scaled", NULL)) ||
+            !(nn[(*k)++] = mk_node(e, "Add", "iba/Add", 2, a3, z, NULL)))
+            goto oom;
+        return VM_OK;
+    }
+    /* L2X: keep a ranked token when fewer than k ranked tokens of its text score strictly higher */
+    float low = -3.0e38f, kf = (float)o->l2x_k;
+    int64_t one = 1, two = 2;
+    Onnx__TensorProto *ts[5] = {mk_tensor(e, "l2x.word_kind", VM_DTYPE_INT64, 1, &V, kind, sizeof(int64_t) * (size_t)V),
+                                mk_tensor(e, "l2x.one", VM_DTYPE_INT64, 0, NULL, &one, 8), mk_tensor(e, "l2x.two", VM_DTYPE_INT64, 0, NULL, &two, 8),
+                                mk_tensor(e, "l2x.low", VM_DTYPE_FLOAT, 0, NULL, &low, 4), mk_tensor(e, "l2x.k", VM_DTYPE_FLOAT, 0, NULL, &kf, 4)};
+    for (int i = 0; i < 5; i++) {
+        if (!ts[i]) goto oom;
+        gp->initializer[gp->n_initializer++] = ts[i];
+    }
+    int64_t seq = o->seq_axis;
+    const char *a1[2] = {"l2x.word_kind", ids}, *a2[2] = {"l2x.kind", "l2x.one"}, *a3[2] = {"l2x.kind", "l2x.two"},
+               *a4[3] = {"l2x.ranked", q, "l2x.low"}, *a5[2] = {"l2x.others", "l2x.self"}, *a6[1] = {"l2x.greater"},
+               *a7[2] = {"l2x.higher", "l2x.k"}, *a8[2] = {"l2x.topk", "l2x.ranked"}, *a9[2] = {"l2x.selected", "l2x.kept"},
+               *a10[1] = {"l2x.keep"}, *a11[2] = {x, "l2x.r3"};
+    if (!(nn[(*k)++] = mk_node(e, "Gather", "l2x/kind", 2, a1, "l2x.kind", mk_attr_int(e, "axis", 0))) ||
+        !(nn[(*k)++] = mk_node(e, "Equal", "l2x/ranked", 2, a2, "l2x.ranked", NULL)) ||
+        !(nn[(*k)++] = mk_node(e, "Equal", "l2x/kept", 2, a3, "l2x.kept", NULL)) ||
+        !(nn[(*k)++] = mk_node(e, "Where", "l2x/ranked_score", 3, a4, "l2x.ranked_score", NULL)) ||
+        !(nn[(*k)++] = mk_axis_node(e, gp, opset, "Unsqueeze", "l2x/others", "l2x.ranked_score", seq, "l2x.others")) ||
+        !(nn[(*k)++] = mk_axis_node(e, gp, opset, "Unsqueeze", "l2x/self", "l2x.ranked_score", seq + 1, "l2x.self")) ||
+        !(nn[(*k)++] = mk_node(e, "Greater", "l2x/Greater", 2, a5, "l2x.greater", NULL)) ||
+        !(nn[(*k)++] = mk_node(e, "Cast", "l2x/Cast", 1, a6, "l2x.greater_f", mk_attr_int(e, "to", VM_DTYPE_FLOAT))) ||
+        !(nn[(*k)++] = mk_axis_node(e, gp, opset, "ReduceSum", "l2x/ReduceSum", "l2x.greater_f", seq + 1, "l2x.higher")) ||
+        !(nn[(*k)++] = mk_node(e, "Less", "l2x/Less", 2, a7, "l2x.topk", NULL)) ||
+        !(nn[(*k)++] = mk_node(e, "And", "l2x/And", 2, a8, "l2x.selected", NULL)) ||
+        !(nn[(*k)++] = mk_node(e, "Or", "l2x/Or", 2, a9, "l2x.keep", NULL)) ||
+        !(nn[(*k)++] = mk_node(e, "Cast", "l2x/r", 1, a10, "l2x.r", mk_attr_int(e, "to", VM_DTYPE_FLOAT))) ||
+        !(nn[(*k)++] = mk_axis_node(e, gp, opset, "Unsqueeze", "l2x/Unsqueeze", "l2x.r", -1, "l2x.r3")) ||
+        !(nn[(*k)++] = mk_node(e, "Mul", "l2x/Mul", 2, a11, z, NULL)))
+        goto oom;
+    return VM_OK;
+oom:
+    return vm_errorf(err, VM_ENOMEM, "out of memory while exporting");
+}
+
 /* Copies a node with every input named `from` renamed to `to`. */
 static Onnx__NodeProto *renamed_inputs(struct ex *e, const Onnx__NodeProto *orig, const char *from, const char *to) {
     Onnx__NodeProto *n = ex_alloc(e, sizeof *n);
@@ -261,7 +397,7 @@ enum vm_status vm_export_onnx(const Onnx__ModelProto *orig, const struct vm_grap
     Onnx__GraphProto gp = *og;
     m.graph = &gp;
     int opset = opset_of(orig);
-    size_t extra = 16;
+    size_t extra = 32;
     /* initializers: trained values replace the originals */
     gp.initializer = ex_alloc(&e, sizeof(Onnx__TensorProto *) * (og->n_initializer + extra));
     gp.node = ex_alloc(&e, sizeof(Onnx__NodeProto *) * (og->n_node + extra));
@@ -329,10 +465,22 @@ enum vm_status vm_export_onnx(const Onnx__ModelProto *orig, const struct vm_grap
             vi->name = (char *)z;
             gp.output[i] = vi;
         }
-        Onnx__NodeProto *nn[16];
+        Onnx__NodeProto *nn[32];
         int k = 0;
-        const char *q_name = "vmask.q";
-        if (!o->mask_after && emb >= 0) {
+        const char *q_name = o->method == VM_METHOD_L2X ? "l2x.score" : o->method == VM_METHOD_IBA ? "iba.lambda" : "vmask.q";
+        bool competitor = o->method == VM_METHOD_L2X || o->method == VM_METHOD_IBA;
+        if (competitor && (o->mask_after || emb < 0)) {
+            s = vm_errorf(err, VM_EUNSUPPORTED, "export: the %s layer is exported after the word embedding only", o->method == VM_METHOD_L2X ? "L2X" : "IBA");
+            goto done;
+        }
+        if (competitor) {
+            const struct vm_value *tv = &g->values[g->nodes[emb].in[0]];
+            int64_t V = vm_dim_value(&tv->dims[0]), E = vm_dim_value(&tv->dims[1]);
+            size_t nb;
+            const float *table = lookup ? lookup(ctx, tv->name, &nb) : NULL;
+            if (!table) table = tv->data;
+            if ((s = export_competitor(&e, &gp, opset, o, table, V, E, x_name, ids_name, z, q_name, lookup, ctx, nn, &k, err))) goto done;
+        } else if (!o->mask_after && emb >= 0) {
             /* exact per-word table */
             const struct vm_value *tv = &g->values[g->nodes[emb].in[0]];
             int64_t V = vm_dim_value(&tv->dims[0]), E = vm_dim_value(&tv->dims[1]);
@@ -391,19 +539,12 @@ enum vm_status vm_export_onnx(const Onnx__ModelProto *orig, const struct vm_grap
                 !(nn[k++] = mk_node(&e, "Gather", "vmask/keep", 2, a7, q_name, mk_attr_int(&e, "axis", -1))))
                 goto oom;
         }
-        int64_t minus1 = -1;
-        if (opset >= 13) {
-            Onnx__TensorProto *ax = mk_tensor(&e, "vmask.unsqueeze_axes", VM_DTYPE_INT64, 1, &(int64_t){1}, &minus1, 8);
-            if (!ax) goto oom;
-            gp.initializer[gp.n_initializer++] = ax;
-            const char *ui[2] = {q_name, "vmask.unsqueeze_axes"};
-            if (!(nn[k++] = mk_node(&e, "Unsqueeze", "vmask/Unsqueeze", 2, ui, "vmask.r", NULL))) goto oom;
-        } else {
-            const char *ui[1] = {q_name};
-            if (!(nn[k++] = mk_node(&e, "Unsqueeze", "vmask/Unsqueeze", 1, ui, "vmask.r", mk_attr_ints(&e, "axes", &minus1, 1)))) goto oom;
+        if (!competitor) {
+            int64_t minus1 = -1;
+            if (!(nn[k++] = mk_axis_node(&e, &gp, opset, "Unsqueeze", "vmask/Unsqueeze", q_name, minus1, "vmask.r"))) goto oom;
+            const char *mi[2] = {x_name, "vmask.r"};
+            if (!(nn[k++] = mk_node(&e, "Mul", "vmask/Mul", 2, mi, z, NULL))) goto oom;
         }
-        const char *mi[2] = {x_name, "vmask.r"};
-        if (!(nn[k++] = mk_node(&e, "Mul", "vmask/Mul", 2, mi, z, NULL))) goto oom;
         memmove(&gp.node[pos + (size_t)k], &gp.node[pos], sizeof(Onnx__NodeProto *) * (gp.n_node - pos));
         for (int i = 0; i < k; i++) gp.node[pos + (size_t)i] = nn[i];
         gp.n_node += (size_t)k;
@@ -428,7 +569,7 @@ enum vm_status vm_export_onnx(const Onnx__ModelProto *orig, const struct vm_grap
             tp->tensor_type = tt;
             vi->name = (char *)"word_mask";
             vi->type = tp;
-            /* word_mask is vmask.q under its public name */
+            /* word_mask is the importance under its public name */
             const char *ii[1] = {q_name};
             Onnx__NodeProto *idn = mk_node(&e, "Identity", "vmask/word_mask", 1, ii, "word_mask", NULL);
             if (!idn) goto oom;

@@ -5,7 +5,14 @@
  *    with Gather(word_keep, ids) -> Unsqueeze -> Mul;
  *  - mask elsewhere (--mask-after): the mask network itself (MatMul, Add, Tanh, MatMul, Add,
  *    Softmax, Gather index 1, Unsqueeze, Mul).
- * Optionally a second output `word_mask` [B, T]. Vocabulary and VMASK settings go into
+ *  - L2X: a per-word score table `l2x.word_score` and the inference-time hard top-k from standard
+ *    ops: a token is kept when fewer than k real tokens of its text score strictly higher
+ *    (Greater of the scores against themselves, ReduceSum, Less; `l2x.word_kind` marks pad 0,
+ *    ranked words 1, always-kept special tokens 2).
+ *  - IBA: a per-word table `iba.word_lambda` and the inference-time bottleneck with the noise at
+ *    its mean: z = mu + lambda (x - mu), mu = `iba.mu`.
+ * Optionally a second output `word_mask` [B, T]: the method's per-token importance (VMASK q, L2X
+ * score, IBA lambda). Vocabulary and VMASK settings go into
  * metadata_props so vmaskc can tokenize for the exported model without --vocab.
  */
 #ifndef VM_EXPORT_H
@@ -19,6 +26,11 @@ typedef const void *(*vm_param_lookup)(void *ctx, const char *name, size_t *nbyt
 
 struct vm_export_opts {
     bool mask;            /* the model has a mask layer */
+    int method;           /* enum vm_mask_method of that layer (0 = VMASK) */
+    int64_t l2x_k;        /* L2X: tokens kept per text */
+    int64_t pad_id;       /* L2X, IBA: the pad id (-1 none), never selected / never noised */
+    int seq_axis;         /* L2X: the sequence axis of the token ids (1 for [B, T], 0 for [T, B]) */
+    const float *iba_mu;  /* IBA: the noise mean per embedding dimension [E] */
     const char *mask_after; /* NULL: after the word embedding */
     const char *embedding;  /* embedding override as given to training */
     bool mask_output;     /* add the `word_mask` output */
@@ -49,5 +61,10 @@ size_t vm_export_release_trained(Onnx__ModelProto *orig, struct vm_graph *g, vm_
  * mask weights W1 [E, H], b1 [H], W2 [H, 2], b2 [2]; out [V]. */
 void vm_mask_word_keep(const float *table, int64_t V, int64_t E, const float *w1, const float *b1,
                        int64_t H, const float *w2, const float *b2, float *out);
+
+/* Per-word importance of a mask after the word embedding, table [V, E]: VMASK q (see above), L2X
+ * score, IBA lambda; parameters read through lookup. out [V]. Error when a parameter is missing. */
+enum vm_status vm_mask_word_importance(int method, const float *table, int64_t V, int64_t E, vm_param_lookup lookup, void *ctx,
+                                       float *out, struct vm_error *err);
 
 #endif

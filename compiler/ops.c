@@ -8,7 +8,7 @@
 #include <string.h>
 
 static const struct vm_op_row *const families[] = {
-    vm_ops_elementwise, vm_ops_shape, vm_ops_nn, vm_ops_rnn, vm_ops_reduce, vm_ops_train,
+    vm_ops_elementwise, vm_ops_shape, vm_ops_nn, vm_ops_rnn, vm_ops_reduce, vm_ops_train, vm_ops_mask,
 };
 
 #define VM_MAX_OPS 256

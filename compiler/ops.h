@@ -58,6 +58,7 @@ extern const struct vm_op_row vm_ops_nn[];
 extern const struct vm_op_row vm_ops_rnn[];
 extern const struct vm_op_row vm_ops_reduce[];
 extern const struct vm_op_row vm_ops_train[];
+extern const struct vm_op_row vm_ops_mask[];
 
 /* An attribute's entry in row->attrs: its kind letter (see vm_op_row) and whether it is required.
  * False when the row does not accept the attribute. */

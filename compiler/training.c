@@ -17,10 +17,53 @@
 #include "compiler.h"
 #include "ops.h"
 
+static const char *const method_names[] = {"vmask", "base", "l2", "l2x", "iba"};
+
+const char *vm_method_name(enum vm_mask_method m) {
+    return (unsigned)m < sizeof method_names / sizeof method_names[0] ? method_names[m] : "?";
+}
+
+bool vm_method_parse(const char *s, enum vm_mask_method *out) {
+    for (size_t i = 0; i < sizeof method_names / sizeof method_names[0]; i++)
+        if (!strcmp(s, method_names[i])) {
+            *out = (enum vm_mask_method)i;
+            return true;
+        }
+    return false;
+}
+
+int64_t vm_iba_estimate(const float *table, int64_t V, int64_t E, const int32_t *ids, int64_t n, int64_t pad, const int64_t *skip,
+                        int n_skip, float *mu, float *sigma) {
+    double *mean = calloc((size_t)(2 * E + 1), sizeof *mean), *m2 = mean ? mean + E : NULL;
+    int64_t cnt = 0;
+    for (int64_t i = 0; mean && i < n; i++) {
+        int64_t id = ids[i];
+        bool skipped = id == pad || id < 0 || id >= V;
+        for (int k = 0; k < n_skip; k++) skipped |= id == skip[k];
+        if (skipped) continue;
+        cnt++;
+        const float *x = table + id * E;
+        for (int64_t e = 0; e < E; e++) {
+            double d = x[e] - mean[e];
+            mean[e] += d / (double)cnt;
+            m2[e] += d * (x[e] - mean[e]);
+        }
+    }
+    for (int64_t e = 0; e < E; e++) {
+        double sd = mean && cnt > 1 ? sqrt(m2[e] / (double)(cnt - 1)) : 1.0;
+        mu[e] = mean ? (float)mean[e] : 0.0f;
+        sigma[e] = (float)(sd > 0.01 ? sd : 0.01);
+    }
+    free(mean);
+    return mean ? cnt : -1;
+}
+
 void vm_train_opts_default(struct vm_train_opts *o) {
     memset(o, 0, sizeof *o);
     o->mask_hidden = 100;
     o->tau = 1.0;
+    o->l2x_k = 10;
+    o->l2x_tau = 0.5;
     o->pad_id = -1;
     o->beta1 = 0.9;
     o->beta2 = 0.999;
@@ -252,111 +295,121 @@ static int32_t force_keep(struct vm_graph *g, int32_t r, int32_t k, struct vm_er
 }
 
 /* Inserts z = x * r after value x; returns q (the keep probabilities) in *q_out. */
-static enum vm_status insert_mask(struct vm_graph *g, const struct vm_train_opts *o, int32_t x, int32_t ids, int32_t *q_out,
-                                  int32_t *info_out, struct vm_error *err) {
-    struct vm_value *xv = &g->values[x];
-    if (xv->rank != 3 || xv->dtype != VM_DTYPE_FLOAT || !vm_dim_is_const(&xv->dims[2]))
-        return vm_errorf(err, VM_EUNSUPPORTED, "the mask goes after '%s', which must be a float [B, T, E] tensor with a fixed E", xv->name);
-    struct vm_dim d0 = xv->dims[0], d1 = xv->dims[1];
-    int64_t E = vm_dim_value(&xv->dims[2]), H = o->mask_hidden;
-    if (H < 1) return vm_errorf(err, VM_EINVAL, "--mask-hidden must be positive");
-    /* every current reader of x will read z instead */
-    int32_t n_users = 0, *users = vm_malloc(sizeof(int32_t) * (size_t)(g->n_nodes + 1) * 2, err);
-    if (!users) return VM_ENOMEM;
-    for (int32_t i = 0; i < g->n_nodes; i++) {
-        if (g->nodes[i].dead) continue;
-        for (int32_t k = 0; k < g->nodes[i].n_in; k++)
-            if (g->nodes[i].in[k] == x) {
-                users[2 * n_users] = i;
-                users[2 * n_users + 1] = k;
-                n_users++;
-            }
+/* What a mask-layer builder works on: x [d0, d1, E] (the word embedding's output) and the token
+ * ids shaped like [d0, d1] (-1 when there are none), the sequence axis of [d0, d1]. */
+struct mask_site {
+    int32_t x, ids;
+    struct vm_dim d0, d1;
+    int64_t E;
+    int seq_axis;
+};
+
+/* A mask layer: builds z (what every reader of x reads instead), the per-token importance
+ * [d0, d1] reported as the plan's q output and the export's word_mask (VMASK q, L2X score, IBA
+ * lambda), and the information loss weighted by beta (-1: none). Builders take their noise from an
+ * input when o->noise_input (parity tests). */
+typedef enum vm_status (*mask_builder)(struct vm_graph *g, const struct vm_train_opts *o, const struct mask_site *m, int32_t *z,
+                                       int32_t *importance, int32_t *info, struct vm_error *err);
+
+/* int64 [1] constant {axis} for Unsqueeze/Squeeze. */
+static int32_t axes_const(struct vm_graph *g, int64_t axis, struct vm_error *err) {
+    int32_t axes = vm_graph_fresh_value(g, "mask/axes", VM_DTYPE_INT64, err);
+    int64_t one = 1, *axd = axes < 0 ? NULL : vm_malloc(8, err);
+    if (!axd) return -1;
+    *axd = axis;
+    vm_value_set_shape_ints(&g->values[axes], 1, &one);
+    vm_value_set_data(&g->values[axes], axd, 8);
+    return axes;
+}
+
+/* A float graph input `name` shaped [rank dims], for noise the tests inject. */
+static int32_t noise_input(struct vm_graph *g, const char *name, int rank, const struct vm_dim *dims, struct vm_error *err) {
+    int32_t noise = add_named(g, name, VM_DTYPE_FLOAT, err);
+    if (noise < 0) return -1;
+    vm_value_set_shape(&g->values[noise], rank, dims);
+    return add_input(g, noise, err) ? -1 : noise;
+}
+
+/* The per-token score [d0, d1] of a single linear layer on x: x @ W [E, 1] (+ b [1]), squeezed.
+ * W and b are new parameters `prefix.fc.weight`, `prefix.fc.bias`: W uniform within w_bound, b
+ * the constant b_fill; no b when b_fill is NaN. */
+static int32_t linear_score(struct vm_graph *g, const struct vm_train_opts *o, const struct mask_site *m, const char *prefix,
+                            double w_bound, double b_fill, struct vm_error *err) {
+    char wn[64], bn[64], nn[64];
+    snprintf(wn, sizeof wn, "%s.fc.weight", prefix);
+    snprintf(bn, sizeof bn, "%s.fc.bias", prefix);
+    int64_t wd[2] = {m->E, 1}, bd[1] = {1};
+    int32_t w = new_param(g, wn, 2, wd, w_bound, o->seed, 11, err);
+    if (w < 0) return -1;
+    snprintf(nn, sizeof nn, "%s/fc/MatMul", prefix);
+    int32_t in2[2] = {m->x, w};
+    int32_t h = fwd1(g, "MatMul", nn, 2, in2, err);
+    if (h >= 0 && !isnan(b_fill)) {
+        int32_t b = new_param(g, bn, 1, bd, 0, o->seed, 12, err);
+        if (b < 0) return -1;
+        *(float *)g->values[b].data = (float)b_fill;
+        snprintf(nn, sizeof nn, "%s/fc/Add", prefix);
+        in2[0] = h;
+        in2[1] = b;
+        h = fwd1(g, "Add", nn, 2, in2, err);
     }
+    in2[0] = h;
+    in2[1] = h < 0 ? -1 : axes_const(g, 2, err);
+    snprintf(nn, sizeof nn, "%s/Squeeze", prefix);
+    return in2[1] < 0 ? -1 : fwd1(g, "Squeeze", nn, 2, in2, err);
+}
+
+/* The ids the mask layers leave alone: pad and the special tokens. */
+static enum vm_status set_token_attrs(struct vm_graph *g, int32_t node, const struct vm_train_opts *o, struct vm_error *err) {
+    enum vm_status s = vm_node_set_int(g, node, "pad", o->pad_id, err);
+    if (!s && o->n_keep_ids > 0) s = vm_node_set_ints(g, node, "skip", o->keep_ids, o->n_keep_ids, err);
+    return s;
+}
+
+/* VMASK: Linear(E->H) -> tanh -> Linear(H->2) keep/drop logits, a hard Gumbel-softmax sample r in
+ * training (q in inference), z = x * r; information loss = mean negative entropy of q. */
+static enum vm_status build_vmask(struct vm_graph *g, const struct vm_train_opts *o, const struct mask_site *m, int32_t *z_out,
+                                  int32_t *q_out, int32_t *info_out, struct vm_error *err) {
+    int32_t x = m->x, ids = m->ids;
+    struct vm_dim d0 = m->d0, d1 = m->d1;
+    int64_t E = m->E, H = o->mask_hidden;
+    if (H < 1) return vm_errorf(err, VM_EINVAL, "--mask-hidden must be positive");
     double b1 = 1.0 / sqrt((double)E), b2 = 1.0 / sqrt((double)H);
     int64_t w1d[2] = {E, H}, b1d[1] = {H}, w2d[2] = {H, 2}, b2d[1] = {2};
     int32_t w1 = new_param(g, VM_MASK_W1, 2, w1d, b1, o->seed, 1, err);
     int32_t bb1 = new_param(g, VM_MASK_B1, 1, b1d, b1, o->seed, 2, err);
     int32_t w2 = new_param(g, VM_MASK_W2, 2, w2d, b2, o->seed, 3, err);
     int32_t bb2 = new_param(g, VM_MASK_B2, 1, b2d, b2, o->seed, 4, err);
-    if (w1 < 0 || bb1 < 0 || w2 < 0 || bb2 < 0) {
-        free(users);
-        return err->code;
-    }
+    if (w1 < 0 || bb1 < 0 || w2 < 0 || bb2 < 0) return err->code;
     int32_t in2[2], p = mask_logits(g, o, x, w1, bb1, w2, bb2, err);
-    if (p < 0) {
-        free(users);
-        return err->code;
-    }
+    if (p < 0) return err->code;
     int32_t vin[2] = {p, -1};
     if (o->noise_input) {
-        int32_t noise = add_named(g, "vmask.noise", VM_DTYPE_FLOAT, err);
-        if (noise < 0) {
-            free(users);
-            return err->code;
-        }
         struct vm_dim nd[3] = {d0, d1, vm_dim_const(2)};
-        vm_value_set_shape(&g->values[noise], 3, nd);
-        enum vm_status s = add_input(g, noise, err);
-        if (s) {
-            free(users);
-            return s;
-        }
-        vin[1] = noise;
+        if ((vin[1] = noise_input(g, "vmask.noise", 3, nd, err)) < 0) return err->code;
     }
     int32_t mo[3];
     int32_t id = fwd(g, "VMask", "vmask/VMask", o->noise_input ? 2 : 1, vin, 3, mo, err);
     enum vm_status s = id < 0 ? err->code : vm_node_set_float(g, id, "tau", o->tau, err);
     if (!s) s = fwd_done(g, id, err);
-    if (s) {
-        free(users);
-        return s;
-    }
-    /* token ids shaped like the mask, for the information loss and the kept special tokens */
-    if (ids >= 0) {
-        struct vm_value *iv = &g->values[ids];
-        if (iv->rank != 2 || !vm_dim_eq(&iv->dims[0], &d0) || !vm_dim_eq(&iv->dims[1], &d1)) ids = -1;
-    }
+    if (s) return s;
     int32_t q_report = mo[1];
     if (ids >= 0 && o->n_keep_ids > 0) {
-        if (o->n_keep_ids > 16) {
-            free(users);
-            return vm_errorf(err, VM_EINVAL, "at most 16 special tokens can be kept out of the mask");
-        }
         int32_t k = keep_indicator(g, ids, o->keep_ids, o->n_keep_ids, err);
         int32_t r = k < 0 ? -1 : force_keep(g, mo[0], k, err);
         q_report = r < 0 ? -1 : force_keep(g, mo[1], k, err);
-        if (q_report < 0) {
-            free(users);
-            return err->code;
-        }
+        if (q_report < 0) return err->code;
         mo[0] = r;
     }
-    int64_t ax = 2;
-    int32_t axes = vm_graph_fresh_value(g, "vmask/axes", VM_DTYPE_INT64, err);
-    int64_t one = 1;
-    int64_t *axd = vm_malloc(8, err);
-    if (axes < 0 || !axd) {
-        free(users);
-        return VM_ENOMEM;
-    }
-    *axd = ax;
-    vm_value_set_shape_ints(&g->values[axes], 1, &one);
-    vm_value_set_data(&g->values[axes], axd, 8);
     in2[0] = mo[0];
-    in2[1] = axes;
-    int32_t r3 = fwd1(g, "Unsqueeze", "vmask/Unsqueeze", 2, in2, err);
+    in2[1] = axes_const(g, 2, err);
+    int32_t r3 = in2[1] < 0 ? -1 : fwd1(g, "Unsqueeze", "vmask/Unsqueeze", 2, in2, err);
     in2[0] = x;
     in2[1] = r3;
     int32_t z = r3 < 0 ? -1 : fwd1(g, "Mul", "vmask/Mul", 2, in2, err);
-    if (z < 0) {
-        free(users);
-        return err->code;
-    }
-    for (int32_t i = 0; i < n_users; i++) g->nodes[users[2 * i]].in[users[2 * i + 1]] = z;
-    free(users);
-    for (int32_t k = 0; k < g->n_outputs; k++)
-        if (g->outputs[k] == x) g->outputs[k] = z;
+    if (z < 0) return err->code;
     g->values[mo[1]].flags |= VM_VALUE_SAVED;
+    *z_out = z;
     *q_out = q_report;
     /* the information loss over real tokens */
     int32_t lin[2] = {mo[1], ids};
@@ -383,6 +436,130 @@ static enum vm_status insert_mask(struct vm_graph *g, const struct vm_train_opts
         return err->code;
     *info_out = info;
     return VM_OK;
+}
+
+/* L2X: score = x @ w per token (a single linear layer; no bias, since adding one constant to
+ * every score changes neither the softmax draws nor the top-k, so its gradient is 0); training
+ * multiplies x by the Concrete relaxation of a k-hot subset (L2XMask), inference by the hard top-k
+ * of the scores. No information loss: the layer trains on the cross-entropy alone, as in the
+ * paper's appendix C. */
+static enum vm_status build_l2x(struct vm_graph *g, const struct vm_train_opts *o, const struct mask_site *m, int32_t *z_out,
+                                int32_t *q_out, int32_t *info_out, struct vm_error *err) {
+    double bound = 1.0 / sqrt((double)m->E);
+    int32_t score = linear_score(g, o, m, "l2x", bound, NAN, err);
+    if (score < 0) return err->code;
+    int32_t in[3] = {score, m->ids, -1}, out[2];
+    if (o->noise_input) {
+        struct vm_dim nd[3] = {vm_dim_const(o->l2x_k), m->d0, m->d1};
+        if ((in[2] = noise_input(g, "l2x.noise", 3, nd, err)) < 0) return err->code;
+    }
+    int32_t id = fwd(g, "L2XMask", "l2x/L2XMask", o->noise_input ? 3 : 2, in, 2, out, err);
+    if (id < 0 || vm_node_set_int(g, id, "k", o->l2x_k, err) || vm_node_set_float(g, id, "tau", o->l2x_tau, err) ||
+        vm_node_set_int(g, id, "axis", m->seq_axis, err) || set_token_attrs(g, id, o, err) || fwd_done(g, id, err))
+        return err->code;
+    int32_t in2[2] = {out[0], axes_const(g, 2, err)};
+    int32_t r3 = in2[1] < 0 ? -1 : fwd1(g, "Unsqueeze", "l2x/Unsqueeze", 2, in2, err);
+    in2[0] = m->x;
+    in2[1] = r3;
+    if ((*z_out = r3 < 0 ? -1 : fwd1(g, "Mul", "l2x/Mul", 2, in2, err)) < 0) return err->code;
+    *q_out = score;
+    *info_out = -1;
+    return VM_OK;
+}
+
+/* IBA: alpha = Linear(E->1) per token (initialized as the IBA readout's last layer: weights
+ * scaled by 1e-3, bias 5, so lambda starts near 1), z = lambda x + (1 - lambda) eps with eps ~
+ * N(mu, sigma^2) per embedding dimension; information loss = mean KL per token and dimension. */
+static enum vm_status build_iba(struct vm_graph *g, const struct vm_train_opts *o, const struct mask_site *m, int32_t *z_out,
+                                int32_t *q_out, int32_t *info_out, struct vm_error *err) {
+    if (!o->iba_mu || !o->iba_sigma || o->iba_dim != m->E)
+        return vm_errorf(err, VM_EINVAL, "IBA needs the mean and standard deviation of the %lld embedding dimensions over the training data",
+                         (long long)m->E);
+    double bound = 1.0 / sqrt((double)m->E);
+    int32_t alpha = linear_score(g, o, m, "iba", 1e-3 * bound, 5.0, err);
+    if (alpha < 0) return err->code;
+    int32_t stats[2];
+    const float *src[2] = {o->iba_mu, o->iba_sigma};
+    const char *names[2] = {VM_IBA_MU, VM_IBA_SIGMA};
+    for (int k = 0; k < 2; k++) {
+        float *d = vm_malloc(sizeof(float) * (size_t)m->E, err);
+        if (!d || (stats[k] = add_named(g, names[k], VM_DTYPE_FLOAT, err)) < 0) {
+            free(d);
+            return err->code ? err->code : VM_ENOMEM;
+        }
+        memcpy(d, src[k], sizeof(float) * (size_t)m->E);
+        vm_value_set_shape_ints(&g->values[stats[k]], 1, &m->E);
+        vm_value_set_data(&g->values[stats[k]], d, sizeof(float) * (size_t)m->E);
+        g->values[stats[k]].flags |= VM_VALUE_INIT;
+    }
+    int32_t in[6] = {m->x, alpha, stats[0], stats[1], m->ids, -1}, out[3];
+    if (o->noise_input) {
+        struct vm_dim nd[3] = {m->d0, m->d1, vm_dim_const(m->E)};
+        if ((in[5] = noise_input(g, "iba.noise", 3, nd, err)) < 0) return err->code;
+    }
+    int32_t id = fwd(g, "IBA", "iba/IBA", o->noise_input ? 6 : 5, in, 3, out, err);
+    if (id < 0 || set_token_attrs(g, id, o, err) || fwd_done(g, id, err)) return err->code;
+    int32_t info;
+    id = fwd(g, "IBAInfoLoss", "iba/InfoLoss", 5, in, 1, &info, err);
+    if (id < 0 || set_token_attrs(g, id, o, err) || fwd_done(g, id, err)) return err->code;
+    *z_out = out[0];
+    *q_out = out[1];
+    *info_out = info;
+    return VM_OK;
+}
+
+static const struct {
+    enum vm_mask_method method;
+    mask_builder build;
+} mask_layers[] = {
+    {VM_METHOD_VMASK, build_vmask},
+    {VM_METHOD_L2X, build_l2x},
+    {VM_METHOD_IBA, build_iba},
+};
+
+/* Inserts the method's mask layer after x: every reader of x reads the layer's z instead. */
+static enum vm_status insert_mask(struct vm_graph *g, const struct vm_train_opts *o, int32_t x, int32_t ids, int32_t *q_out,
+                                  int32_t *info_out, struct vm_error *err) {
+    struct vm_value *xv = &g->values[x];
+    if (xv->rank != 3 || xv->dtype != VM_DTYPE_FLOAT || !vm_dim_is_const(&xv->dims[2]))
+        return vm_errorf(err, VM_EUNSUPPORTED, "the mask goes after '%s', which must be a float [B, T, E] tensor with a fixed E", xv->name);
+    struct mask_site m = {.x = x, .ids = ids, .d0 = xv->dims[0], .d1 = xv->dims[1], .E = vm_dim_value(&xv->dims[2])};
+    /* token ids shaped like the mask, for the information loss and the kept special tokens */
+    if (ids >= 0) {
+        struct vm_value *iv = &g->values[ids];
+        if (iv->rank != 2 || !vm_dim_eq(&iv->dims[0], &m.d0) || !vm_dim_eq(&iv->dims[1], &m.d1)) m.ids = -1;
+    }
+    const char *ax = vm_graph_get_meta(g, "vmaskc.ids_batch_axis");
+    m.seq_axis = ax && !strcmp(ax, "1") ? 0 : 1;
+    if (o->n_keep_ids > 16) return vm_errorf(err, VM_EINVAL, "at most 16 special tokens can be kept out of the mask");
+    if (m.ids < 0 && o->method != VM_METHOD_VMASK)
+        return vm_errorf(err, VM_EUNSUPPORTED, "--method %s needs the token ids shaped like the embedding's [batch, seq] (the mask goes after the word embedding)",
+                         vm_method_name(o->method));
+    /* every current reader of x will read z instead */
+    int32_t n_users = 0, *users = vm_malloc(sizeof(int32_t) * (size_t)(g->n_nodes + 1) * 2, err);
+    if (!users) return VM_ENOMEM;
+    for (int32_t i = 0; i < g->n_nodes; i++) {
+        if (g->nodes[i].dead) continue;
+        for (int32_t k = 0; k < g->nodes[i].n_in; k++)
+            if (g->nodes[i].in[k] == x) {
+                users[2 * n_users] = i;
+                users[2 * n_users + 1] = k;
+                n_users++;
+            }
+    }
+    mask_builder build = NULL;
+    for (size_t i = 0; i < sizeof mask_layers / sizeof mask_layers[0]; i++)
+        if (mask_layers[i].method == o->method) build = mask_layers[i].build;
+    int32_t z = -1;
+    enum vm_status s = build ? build(g, o, &m, &z, q_out, info_out, err)
+                             : vm_errorf(err, VM_EINTERNAL, "no mask layer for method %s", vm_method_name(o->method));
+    if (!s) {
+        for (int32_t i = 0; i < n_users; i++) g->nodes[users[2 * i]].in[users[2 * i + 1]] = z;
+        for (int32_t k = 0; k < g->n_outputs; k++)
+            if (g->outputs[k] == x) g->outputs[k] = z;
+    }
+    free(users);
+    return s;
 }
 
 /* The node computing the logits from features: Gemm or MatMul (optionally followed by Add). */
@@ -543,7 +720,8 @@ enum vm_status vm_build_training(struct vm_graph *g, const struct vm_train_opts 
     if (o->dropout > 0 && (s = add_classifier_dropout(g, logits, o->dropout, err))) return s;
     /* the mask */
     int32_t q = -1, info_loss = -1;
-    if (!o->no_mask) {
+    enum vm_mask_method method = o->no_mask ? VM_METHOD_BASE : o->method;
+    if (vm_method_has_mask(method)) {
         int32_t x = -1;
         if (o->mask_after) {
             x = vm_graph_find_value(g, o->mask_after);
@@ -578,7 +756,8 @@ enum vm_status vm_build_training(struct vm_graph *g, const struct vm_train_opts 
     g->loss = total;
     g->values[total].flags |= VM_VALUE_LOSS;
     if ((s = add_output(g, total, err)) || (s = add_output(g, sce[0], err))) return s;
-    if (info_loss >= 0 && ((s = add_output(g, info_loss, err)) || (s = add_output(g, q, err)))) return s;
+    if (info_loss >= 0 && (s = add_output(g, info_loss, err))) return s;
+    if (q >= 0 && (s = add_output(g, q, err))) return s;
     if ((s = vm_graph_sort(g, err))) return s;
     /* backward */
     if ((s = vm_autodiff(g, err))) return s;
@@ -661,11 +840,11 @@ enum vm_status vm_build_training(struct vm_graph *g, const struct vm_train_opts 
     free(grads);
     if (s) return s;
     /* metadata the trainer and tools read from the plan */
-    if ((s = vm_graph_set_meta(g, "vmaskc.mask", o->no_mask ? "0" : "1", err))) return s;
+    if ((s = vm_graph_set_meta(g, "vmaskc.mask", vm_method_has_mask(method) ? "1" : "0", err))) return s;
+    if ((s = vm_graph_set_meta(g, "vmaskc.method", vm_method_name(method), err))) return s;
     if ((s = vm_graph_set_meta(g, "vmaskc.out.loss", g->values[total].name, err))) return s;
     if ((s = vm_graph_set_meta(g, "vmaskc.out.ce", g->values[sce[0]].name, err))) return s;
-    if (info_loss >= 0 && ((s = vm_graph_set_meta(g, "vmaskc.out.info", g->values[info_loss].name, err)) ||
-                           (s = vm_graph_set_meta(g, "vmaskc.out.q", g->values[q].name, err))))
-        return s;
+    if (info_loss >= 0 && (s = vm_graph_set_meta(g, "vmaskc.out.info", g->values[info_loss].name, err))) return s;
+    if (q >= 0 && (s = vm_graph_set_meta(g, "vmaskc.out.q", g->values[q].name, err))) return s;
     return vm_graph_sort(g, err);
 }

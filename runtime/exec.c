@@ -13,7 +13,7 @@ void vm_rt_inst_update_pointers(struct vm_rt_inst *inst);
 
 static const struct vm_rt_kernel *const kernel_families[] = {
     vm_rt_kernels_elementwise, vm_rt_kernels_shape, vm_rt_kernels_nn,
-    vm_rt_kernels_rnn, vm_rt_kernels_reduce, vm_rt_kernels_train,
+    vm_rt_kernels_rnn, vm_rt_kernels_reduce, vm_rt_kernels_train, vm_rt_kernels_mask,
 };
 
 const struct vm_rt_kernel *vm_rt_kernel_find(const char *op) {

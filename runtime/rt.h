@@ -170,6 +170,7 @@ extern const struct vm_rt_kernel vm_rt_kernels_nn[];
 extern const struct vm_rt_kernel vm_rt_kernels_rnn[];
 extern const struct vm_rt_kernel vm_rt_kernels_reduce[];
 extern const struct vm_rt_kernel vm_rt_kernels_train[];
+extern const struct vm_rt_kernel vm_rt_kernels_mask[];
 
 /* Attribute access (normalized by the compiler, so defaults here are only a safety net). */
 const struct vm_rt_attr *vm_rt_attr(const struct vm_rt_step *s, const char *name);

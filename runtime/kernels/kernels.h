@@ -41,6 +41,28 @@ enum vm_status vm_dnnl_mem(struct vm_rt_ctx *c, const struct vm_rt_step *s,
 enum vm_status vm_k_view_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, void *state,
                              struct vm_error *err);
 
+/* Token ids (int32 or int64 tensors) and the ids a mask layer leaves alone: `pad` and the `skip`
+ * ids (special tokens such as [CLS] and [SEP]), read from a step's attributes. */
+static inline int64_t vm_k_id_at(const struct vm_rt_tensor *t, int64_t i) {
+    return t->dtype == VM_DTYPE_INT32 ? ((const int32_t *)t->data)[i] : ((const int64_t *)t->data)[i];
+}
+struct vm_k_skip {
+    int64_t pad;
+    int64_t ids[16];
+    int n;
+};
+static inline void vm_k_skip_init(struct vm_k_skip *k, const struct vm_rt_step *s) {
+    k->pad = vm_rt_attr_int(s, "pad", -1);
+    k->n = vm_rt_attr_ints(s, "skip", k->ids, 16);
+    if (k->n < 0) k->n = 0;
+}
+static inline bool vm_k_skip_special(const struct vm_k_skip *k, int64_t id) {
+    for (int j = 0; j < k->n; j++)
+        if (id == k->ids[j]) return true;
+    return false;
+}
+static inline bool vm_k_skipped(const struct vm_k_skip *k, int64_t id) { return id == k->pad || vm_k_skip_special(k, id); }
+
 /* Naive C references (also the fallback paths). */
 void vm_ref_unary_f32(const char *op, const float *x, float *y, int64_t n);
 void vm_ref_eltwise_grad_f32(const char *alg, const float *dy, const float *t, float *dx, int64_t n);

@@ -11,10 +11,6 @@
 
 #define PAR_MIN 32768
 
-static int64_t label_at(const struct vm_rt_tensor *t, int64_t i) {
-    return t->dtype == VM_DTYPE_INT32 ? ((const int32_t *)t->data)[i] : ((const int64_t *)t->data)[i];
-}
-
 /* ---------------- SoftmaxCrossEntropy ---------------- */
 
 static enum vm_status sce_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, void *state, struct vm_error *err) {
@@ -26,7 +22,7 @@ static enum vm_status sce_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, v
     float *pp = prob->data;
     double total = 0;
     for (int64_t b = 0; b < B; b++) {
-        int64_t y = label_at(lab, b);
+        int64_t y = vm_k_id_at(lab, b);
         if (y < 0 || y >= C)
             return vm_rt_step_errorf(s, err, VM_EINVAL, "label %lld is outside the model's %lld classes", (long long)y, (long long)C);
         const float *row = px + b * C;
@@ -52,7 +48,7 @@ static enum vm_status sce_grad_run(struct vm_rt_ctx *c, const struct vm_rt_step 
     const float *pp = prob->data;
     float *o = dx->data;
     for (int64_t b = 0; b < B; b++) {
-        int64_t y = label_at(lab, b);
+        int64_t y = vm_k_id_at(lab, b);
         for (int64_t k = 0; k < C; k++) o[b * C + k] = (pp[b * C + k] - (k == y ? 1.0f : 0.0f)) * scale;
     }
     return VM_OK;
@@ -205,7 +201,7 @@ static enum vm_status vmask_net_run(struct vm_rt_ctx *c, const struct vm_rt_step
     int32_t *mark = (int32_t *)(scr + st->off_m);
     memset(mark, 0xff, (size_t)V * sizeof *mark);
     for (int64_t i = 0; i < n; i++) {
-        int64_t id = label_at(ids, i), w = id < 0 ? id + V : id;
+        int64_t id = vm_k_id_at(ids, i), w = id < 0 ? id + V : id;
         if (w < 0 || w >= V)
             return vm_rt_step_errorf(s, err, VM_EINVAL, "token id %lld is outside the embedding's %lld rows", (long long)id, (long long)V);
         if (mark[w] < 0) {
@@ -288,37 +284,19 @@ static enum vm_status vmask_net_grad_run(struct vm_rt_ctx *c, const struct vm_rt
 /* ---------------- VMaskInfoLoss ---------------- */
 
 /* Tokens outside the information loss: pad, and the `skip` ids (special tokens such as [CLS] and
- * [SEP], whose mask is fixed at 1). */
-struct info_skip {
-    int64_t pad;
-    int64_t ids[16];
-    int n;
-};
-
-static void info_skip_init(struct info_skip *k, const struct vm_rt_step *s) {
-    k->pad = vm_rt_attr_int(s, "pad", -1);
-    k->n = vm_rt_attr_ints(s, "skip", k->ids, 16);
-    if (k->n < 0) k->n = 0;
-}
-
-static bool info_skipped(const struct info_skip *k, int64_t id) {
-    if (id == k->pad) return true;
-    for (int j = 0; j < k->n; j++)
-        if (id == k->ids[j]) return true;
-    return false;
-}
+ * [SEP], whose mask is fixed at 1): vm_k_skip in kernels.h. */
 
 static enum vm_status info_loss_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, void *state, struct vm_error *err) {
     (void)state;
     (void)err;
     const struct vm_rt_tensor *tq = vm_rt_in(c, s, 0), *ids = vm_rt_in(c, s, 1);
     const float *q = tq->data;
-    struct info_skip sk;
-    info_skip_init(&sk, s);
+    struct vm_k_skip sk;
+    vm_k_skip_init(&sk, s);
     int64_t n = tq->numel, cnt = 0;
     double eps = vm_rt_attr_float(s, "eps", 1e-8), sum = 0;
     for (int64_t i = 0; i < n; i++) {
-        if (info_skipped(&sk, label_at(ids, i))) continue;
+        if (vm_k_skipped(&sk, vm_k_id_at(ids, i))) continue;
         double v = q[i];
         sum += v * log(v + eps) + (1 - v) * log(1 - v + eps);
         cnt++;
@@ -333,14 +311,14 @@ static enum vm_status info_loss_grad_run(struct vm_rt_ctx *c, const struct vm_rt
     const struct vm_rt_tensor *tq = vm_rt_in(c, s, 1), *ids = vm_rt_in(c, s, 2);
     const float *q = tq->data;
     float *o = vm_rt_out(c, s, 0)->data;
-    struct info_skip sk;
-    info_skip_init(&sk, s);
+    struct vm_k_skip sk;
+    vm_k_skip_init(&sk, s);
     int64_t n = tq->numel, cnt = 0;
     double eps = vm_rt_attr_float(s, "eps", 1e-8);
-    for (int64_t i = 0; i < n; i++) cnt += !info_skipped(&sk, label_at(ids, i));
+    for (int64_t i = 0; i < n; i++) cnt += !vm_k_skipped(&sk, vm_k_id_at(ids, i));
     double scale = cnt ? *(const float *)vm_rt_in(c, s, 0)->data / (double)cnt : 0;
     for (int64_t i = 0; i < n; i++) {
-        if (info_skipped(&sk, label_at(ids, i))) {
+        if (vm_k_skipped(&sk, vm_k_id_at(ids, i))) {
             o[i] = 0;
             continue;
         }

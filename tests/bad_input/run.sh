@@ -64,6 +64,16 @@ expect 3 "does not exist"       "$vmaskc" run "$fx/good.onnx" --test-data "$tmp/
 expect 2 "missing --test-data"  "$vmaskc" run "$fx/good.onnx"
 expect 2 "unknown option '--frobnicate'" "$vmaskc" run "$fx/good.onnx" --frobnicate
 expect 2 "unknown command 'frobnicate'" "$vmaskc" frobnicate
+# training methods: an unknown method, a method's options given to another, contradicting aliases
+tr=(train "$fx/good.onnx" --train "$tmp/none.tsv" --dev "$tmp/none.tsv")
+expect 2 "--method is one of base, l2, l2x, iba, vmask, not 'lime'" "$vmaskc" "${tr[@]}" --method lime
+expect 2 "--l2x-k is an option of --method l2x, not of --method iba" "$vmaskc" "${tr[@]}" --method iba --l2x-k 5
+expect 2 "--iba-beta is an option of --method iba, not of --method vmask" "$vmaskc" "${tr[@]}" --iba-beta 3
+expect 2 "--mask-hidden is an option of --method vmask, not of --method l2x" "$vmaskc" "${tr[@]}" --method l2x --mask-hidden 10
+expect 2 "--tau is an option of --method vmask, not of --method base" "$vmaskc" "${tr[@]}" --no-mask --tau 0.5
+expect 2 "--no-mask contradicts --method iba" "$vmaskc" "${tr[@]}" --no-mask --method iba
+expect 2 "--method base trains without weight decay; --weight-decay W is --method l2" "$vmaskc" "${tr[@]}" --method base --weight-decay 0.01
+expect 2 "--l2x-k needs an integer in [1, 4096], got '0'" "$vmaskc" "${tr[@]}" --method l2x --l2x-k 0
 expect 2 "--threads needs a positive integer" "$vmaskc" run "$fx/good.onnx" --test-data "$fx/data_ok" --threads zero
 expect 2 "--shape needs NAME=D0,D1" "$vmaskc" compile "$fx/good.onnx" -o "$tmp/x.vmplan" --shape input_ids
 expect 3 "input 'input_ids' has shape [2, 3]: dimension 1 is 3 but the model expects 5" "$vmaskc" run "$fx/good.onnx" --test-data "$fx/data_ok" --shape input_ids=2,5

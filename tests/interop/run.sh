@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Interop: models trained and exported by vmaskc pass onnx.checker (python3-onnx) and run in
 # onnxruntime-node with max abs difference <= 1e-5 against vmaskc running the same exported file.
-# Three export forms: CNN with the per-word keep table and the word_mask output, a time-major LSTM,
-# and a transformer with the mask network after its embedding LayerNorm.
+# Three VMASK export forms: CNN with the per-word keep table and the word_mask output, a time-major
+# LSTM, and a transformer with the mask network after its embedding LayerNorm; and the L2X (hard
+# top-k in the graph) and IBA (noise at its mean) exports of the CNN and the time-major LSTM, with
+# word_mask and vmaskc.method in metadata_props.
 # Skips (exit 77, with the reason) when python3-onnx or onnxruntime-node is missing; .ci/run
 # installs both.
 # usage: run.sh VMASKC REPO_DIR
@@ -18,21 +20,25 @@ d=$repo/tests/train; fx=$repo/tests/fixtures/models
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 for f in train dev test; do awk -F'\t' 'BEGIN{OFS="\t"} {if ($1==2) $1=1; print}' "$d/$f.tsv" > "$tmp/bin_$f.tsv"; done
 fail=0
-check() { # name model.onnx n_inputs time_major train-args...
+check() { # name model.onnx n_inputs time_major train-args... (the method from --method, default vmask)
   local name=$1 model=$2 n_in=$3 tm=$4; shift 4
-  if ! "$vmaskc" train "$model" --vocab "$d/vocab.txt" --epochs 2 --batch 32 --lr 0.01 --mask-hidden 8 --threads 2 \
+  local method=vmask a prev=""
+  for a in "$@"; do [ "$prev" = --method ] && method=$a; prev=$a; done
+  if ! "$vmaskc" train "$model" --vocab "$d/vocab.txt" --epochs 2 --batch 32 --lr 0.01 --threads 2 \
         -o "$tmp/$name.onnx" "$@" > "$tmp/$name.log" 2>&1; then
     echo "FAIL $name: training"; cat "$tmp/$name.log"; fail=1; return
   fi
-  if ! out=$("$py" - "$tmp/$name.onnx" "$tmp/$name" "$n_in" "$tm" 2>&1 <<'PY'
+  if ! out=$("$py" - "$tmp/$name.onnx" "$tmp/$name" "$n_in" "$tm" "$method" 2>&1 <<'PY'
 import os, sys
 import numpy as np
 import onnx
 from onnx import numpy_helper
-path, out, n_in, tm = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] == "1"
+path, out, n_in, tm, method = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] == "1", sys.argv[5]
 m = onnx.load(path)
 onnx.checker.check_model(m, full_check=True)
-assert any(p.key == "vmaskc.vocab" for p in m.metadata_props), "vocabulary missing from metadata_props"
+meta = {p.key: p.value for p in m.metadata_props}
+assert "vmaskc.vocab" in meta, "vocabulary missing from metadata_props"
+assert meta.get("vmaskc.method") == method, "vmaskc.method is %r, not %r" % (meta.get("vmaskc.method"), method)
 os.makedirs(out, exist_ok=True)
 ids = np.array([[2, 14, 30, 5, 21, 0, 0], [7, 8, 9, 10, 11, 12, 13], [40, 3, 0, 0, 0, 0, 0]], dtype=np.int64)
 feeds = [ids, (ids != 0).astype(np.int64), np.zeros_like(ids)][:n_in]
@@ -53,8 +59,13 @@ PY
     echo "FAIL $name: onnxruntime-node differs from vmaskc"; echo "$out"; fail=1
   fi
 }
-check cnn_word_keep "$fx/cnn_conv1d_reducemax_op13/model.onnx" 1 0 --train "$d/train.tsv" --dev "$d/dev.tsv" --mask-output
-check lstm_timemajor "$fx/lstm_timemajor_max_op14/model.onnx" 1 1 --train "$d/train.tsv" --dev "$d/dev.tsv"
+check cnn_word_keep "$fx/cnn_conv1d_reducemax_op13/model.onnx" 1 0 --train "$d/train.tsv" --dev "$d/dev.tsv" --mask-hidden 8 --mask-output
+check lstm_timemajor "$fx/lstm_timemajor_max_op14/model.onnx" 1 1 --train "$d/train.tsv" --dev "$d/dev.tsv" --mask-hidden 8
 check bert_mask_network "$fx/bert_op17/model.onnx" 3 0 --train "$tmp/bin_train.tsv" --dev "$tmp/bin_dev.tsv" \
-      --mask-after /embeddings/norm/LayerNormalization_output_0 --mask-output
+      --mask-hidden 8 --mask-after /embeddings/norm/LayerNormalization_output_0 --mask-output
+# k = 3 of the probe texts' 7, 7 and 2 real tokens: the top-k cuts two texts and keeps all of one
+check cnn_l2x "$fx/cnn_conv1d_reducemax_op13/model.onnx" 1 0 --train "$d/train.tsv" --dev "$d/dev.tsv" --method l2x --l2x-k 3 --mask-output
+check lstm_timemajor_l2x "$fx/lstm_timemajor_max_op14/model.onnx" 1 1 --train "$d/train.tsv" --dev "$d/dev.tsv" --method l2x --l2x-k 3 --mask-output
+check cnn_iba "$fx/cnn_conv1d_reducemax_op13/model.onnx" 1 0 --train "$d/train.tsv" --dev "$d/dev.tsv" --method iba --mask-output
+check lstm_timemajor_iba "$fx/lstm_timemajor_max_op14/model.onnx" 1 1 --train "$d/train.tsv" --dev "$d/dev.tsv" --method iba --mask-output
 exit $fail

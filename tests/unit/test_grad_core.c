@@ -207,5 +207,54 @@ int main(int argc, char **argv) {
         vm_node_set_int(c->g, id, "pad", 0, &err);
         gc_check(c, "VMaskInfoLoss", "VMaskInfoLoss (pads excluded)", loss, 2e-2);
     }
+    /* the competitor mask layers (compiler/ops/mask.c), in training mode with fixed noise */
+    for (int axis = 0; axis < 2; axis++) {
+        /* L2X's relaxed k-hot sample: 3 draws over the real tokens; 0 is pad, 9 a kept special
+         * token; the second text has 2 real tokens (< k: 2 draws). Layout [B, T] or [T, B]. */
+        struct gc *c = gc_new();
+        c->training = true;
+        int64_t bt[10] = {4, 7, 9, 3, 5, 6, 8, 0, 0, 0}, ids[10];
+        for (int b = 0; b < 2; b++)
+            for (int t = 0; t < 5; t++) ids[axis ? b * 5 + t : t * 2 + b] = bt[b * 5 + t];
+        const int64_t *dims = axis ? D(2, 5) : D(5, 2);
+        int32_t in[3] = {gc_param_spaced(c, "s", 2, dims), gc_const_i64(c, "ids", 2, dims, ids),
+                         gc_const_f32(c, "g", 3, axis ? D(3, 2, 5) : D(3, 5, 2), NULL)},
+                outs[2];
+        int32_t id = gc_node(c, "L2XMask", 3, in, 2, outs);
+        vm_node_set_int(c->g, id, "k", 3, &err);
+        vm_node_set_float(c->g, id, "tau", 0.5, &err);
+        vm_node_set_int(c->g, id, "axis", axis, &err);
+        vm_node_set_int(c->g, id, "pad", 0, &err);
+        vm_node_set_ints(c->g, id, "skip", D(9), 1, &err);
+        gc_check(c, "L2XMask", axis ? "L2XMask (training, [B, T])" : "L2XMask (training, [T, B])", outs[0], 2e-2);
+    }
+    for (int out = 0; out < 2; out++) {
+        /* IBA: z (through x and alpha) and lambda; pad 0 and special 9 pass unchanged */
+        struct gc *c = gc_new();
+        c->training = true;
+        int64_t ids[6] = {5, 9, 0, 3, 4, 0};
+        float sd[4] = {0.5f, 1.0f, 2.0f, 0.01f};
+        int32_t in[6] = {gc_param(c, "x", 3, D(2, 3, 4), 1.0f), gc_param(c, "alpha", 2, D(2, 3), 2.0f),
+                         gc_const_f32(c, "mu", 1, D(4), NULL), gc_const_f32(c, "sigma", 1, D(4), sd),
+                         gc_const_i64(c, "ids", 2, D(2, 3), ids), gc_const_f32(c, "n", 3, D(2, 3, 4), NULL)},
+                outs[3];
+        int32_t id = gc_node(c, "IBA", 6, in, 3, outs);
+        vm_node_set_int(c->g, id, "pad", 0, &err);
+        vm_node_set_ints(c->g, id, "skip", D(9), 1, &err);
+        gc_check(c, "IBA", out ? "IBA lambda (training)" : "IBA z (training)", outs[out], 2e-2);
+    }
+    {
+        struct gc *c = gc_new();
+        int64_t ids[6] = {5, 9, 0, 3, 4, 0};
+        float sd[4] = {0.5f, 1.0f, 2.0f, 0.3f};
+        int32_t in[5] = {gc_param(c, "x", 3, D(2, 3, 4), 1.0f), gc_param(c, "alpha", 2, D(2, 3), 2.0f),
+                         gc_const_f32(c, "mu", 1, D(4), NULL), gc_const_f32(c, "sigma", 1, D(4), sd),
+                         gc_const_i64(c, "ids", 2, D(2, 3), ids)},
+                loss;
+        int32_t id = gc_node(c, "IBAInfoLoss", 5, in, 1, &loss);
+        vm_node_set_int(c->g, id, "pad", 0, &err);
+        vm_node_set_ints(c->g, id, "skip", D(9), 1, &err);
+        gc_check(c, "IBAInfoLoss", "IBAInfoLoss (pad and special excluded)", loss, 2e-2);
+    }
     return gc_main_end("test_grad_core");
 }

@@ -1,5 +1,7 @@
-/* test_parity: vmaskc against PyTorch on the same CNN-VMASK and LSTM-VMASK (fixtures written by
- * tests/fixtures/make_parity.py; see tests/fixtures/parity/README.md).
+/* test_parity: vmaskc against PyTorch on the same CNN and LSTM trained with the VMASK, L2X and IBA
+ * mask layers (fixtures written by tests/fixtures/make_parity.py and make_parity_masks.py; see
+ * tests/fixtures/parity/README.md). L2X and IBA cases take their noise from "l2x.noise" /
+ * "iba.noise" and are compiled once (the per-token / per-word distinction is VMASK's).
  *
  * For each case the base classifier model.onnx is compiled into a training graph exactly as
  * `vmaskc train` does (vmaskc inserts its own mask layer), with the Gumbel noise taken from the
@@ -17,6 +19,7 @@
  */
 #include <math.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,12 +40,13 @@
 #define MAX_IN 16
 #define MAX_GRADS 64
 
-static const char *CASES[] = {"cnn_vmask", "lstm_vmask"};
+static const char *CASES[] = {"cnn_vmask", "lstm_vmask", "cnn_l2x", "lstm_l2x", "cnn_iba", "lstm_iba"};
 
 struct cfg {
-    double beta, lr, tau, beta1, beta2, eps, weight_decay, clip;
-    int64_t pad_id, mask_hidden;
+    double beta, lr, tau, beta1, beta2, eps, weight_decay, clip, l2x_tau;
+    int64_t pad_id, mask_hidden, l2x_k;
     int steps;
+    enum vm_mask_method method;
 };
 
 static bool read_cfg(const char *dir, struct cfg *c) {
@@ -55,11 +59,18 @@ static bool read_cfg(const char *dir, struct cfg *c) {
     }
     memset(c, 0, sizeof *c);
     c->steps = -1;
+    c->method = VM_METHOD_VMASK;
     int seen = 0;
     while (fgets(line, sizeof line, f)) {
-        char key[64];
+        char key[64], word[64];
         double v;
+        if (sscanf(line, "method %63s", word) == 1) {
+            CHECK_MSG(vm_method_parse(word, &c->method), "%s: unknown method '%s'", path, word);
+            continue;
+        }
         if (line[0] == '#' || sscanf(line, "%63s %lf", key, &v) != 2) continue;
+        if (!strcmp(key, "l2x_k")) c->l2x_k = (int64_t)v;
+        if (!strcmp(key, "l2x_tau")) c->l2x_tau = v;
         seen++;
         if (!strcmp(key, "beta")) c->beta = v;
         else if (!strcmp(key, "lr")) c->lr = v;
@@ -75,10 +86,10 @@ static bool read_cfg(const char *dir, struct cfg *c) {
         else seen--;
     }
     fclose(f);
+    if (c->method == VM_METHOD_L2X) CHECK_MSG(c->l2x_k > 0 && c->l2x_tau > 0, "%s: l2x_k and l2x_tau missing", path);
     CHECK_MSG(seen == 11 && c->steps > 0, "%s: expected 11 known keys, got %d", path, seen);
     return seen == 11 && c->steps > 0;
 }
-
 static bool read_pb(const char *path, struct vm_tensor *t) {
     struct vm_error err = {0};
     memset(t, 0, sizeof *t);
@@ -141,6 +152,8 @@ struct parity_case {
     uint8_t *plan;
     size_t plan_len;
     char logits_name[256]; /* pre-softmax logits when the model ends in Softmax, else "" */
+    float *iba_stats;      /* IBA: mu [E] then sigma [E] from init/ */
+    int64_t iba_dim;
     int n_grads;
     char grad_file[MAX_GRADS][256], grad_name[MAX_GRADS][256];
 };
@@ -154,9 +167,12 @@ static int find_output(struct vm_rt_model *m, const char *name) {
 
 /* Overwrites vmaskc's random mask initialization with the fixture's. */
 static bool set_mask_params(struct parity_case *pc, struct vm_rt_model *m) {
-    static const char *names[4] = {VM_MASK_W1, VM_MASK_B1, VM_MASK_W2, VM_MASK_B2};
+    static const char *vmask[4] = {VM_MASK_W1, VM_MASK_B1, VM_MASK_W2, VM_MASK_B2}, *l2x[1] = {VM_L2X_W},
+                      *iba[2] = {VM_IBA_W, VM_IBA_B};
+    const char *const *names = pc->cfg.method == VM_METHOD_L2X ? l2x : pc->cfg.method == VM_METHOD_IBA ? iba : vmask;
+    int n_names = pc->cfg.method == VM_METHOD_VMASK ? 4 : pc->cfg.method == VM_METHOD_IBA ? 2 : 1;
     bool ok = true;
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < n_names; i++) {
         char path[1400];
         snprintf(path, sizeof path, "%s/init/%s.pb", pc->dir, names[i]);
         struct vm_tensor t;
@@ -198,7 +214,7 @@ static struct vm_rt_inst *bind_step(struct parity_case *pc, struct vm_rt_model *
         if (!ok) break;
         dims[i] = t[i].dims;
         ranks[i] = t[i].rank;
-        if (!strcmp(name, "vmask.noise")) {
+        if (!strcmp(name, "input_ids")) {
             const char *ax = vm_rt_meta(m, "vmaskc.ids_batch_axis"); /* "1": time-major [T, B] */
             *T_out = t[i].dims[ax && !strcmp(ax, "1") ? 0 : 1];
         }
@@ -286,6 +302,13 @@ static void step0(struct parity_case *pc, bool ref) {
     } outs[] = {{"output.pb", "output", NULL},  {"loss.pb", "loss", "vmaskc.out.loss"}, {"ce.pb", "loss.ce", "vmaskc.out.ce"},
                 {"info.pb", "loss.info", "vmaskc.out.info"}, {"q.pb", "q", "vmaskc.out.q"}};
     for (size_t i = 0; i < sizeof outs / sizeof outs[0]; i++) {
+        char path[1400];
+        snprintf(path, sizeof path, "%s/expected/%s", pc->dir, outs[i].file);
+        if (pc->cfg.method == VM_METHOD_L2X && !strcmp(outs[i].file, "info.pb")) {
+            /* L2X trains on the cross-entropy alone: neither side has an information loss */
+            CHECK_MSG(access(path, F_OK) != 0 && !vm_rt_meta(m, "vmaskc.out.info"), "%s: an L2X case with an information loss", pc->name);
+            continue;
+        }
         int oi = outs[i].meta ? find_output(m, vm_rt_meta(m, outs[i].meta)) : 0;
         CHECK_MSG(oi >= 0, "%s: the plan has no output for %s", pc->name, outs[i].meta);
         if (oi < 0 || !expected(pc, outs[i].file, &e)) continue;
@@ -365,6 +388,32 @@ static void trajectory(struct parity_case *pc, bool ref) {
     vm_tensor_free(&traj);
 }
 
+/* IBA's noise statistics, init/iba.mu.pb and init/iba.sigma.pb, into pc->iba_stats. */
+static bool read_iba_stats(struct parity_case *pc) {
+    struct vm_tensor t[2];
+    const char *names[2] = {VM_IBA_MU, VM_IBA_SIGMA};
+    bool ok = true;
+    for (int k = 0; k < 2 && ok; k++) {
+        char path[1400];
+        snprintf(path, sizeof path, "%s/init/%s.pb", pc->dir, names[k]);
+        ok = read_pb(path, &t[k]);
+        if (!ok) {
+            if (k) vm_tensor_free(&t[0]);
+            return false;
+        }
+    }
+    pc->iba_dim = vm_numel(t[0].dims, t[0].rank);
+    ok = t[0].dtype == VM_DTYPE_FLOAT && t[1].nbytes == t[0].nbytes && (pc->iba_stats = malloc(2 * t[0].nbytes));
+    CHECK_MSG(ok, "%s: bad IBA statistics", pc->name);
+    if (ok) {
+        memcpy(pc->iba_stats, t[0].data, t[0].nbytes);
+        memcpy(pc->iba_stats + pc->iba_dim, t[1].data, t[1].nbytes);
+    }
+    vm_tensor_free(&t[0]);
+    vm_tensor_free(&t[1]);
+    return ok;
+}
+
 static bool read_grad_list(struct parity_case *pc) {
     char path[1400], line[600];
     snprintf(path, sizeof path, "%s/expected/grads.txt", pc->dir);
@@ -395,6 +444,12 @@ static bool compile_case(struct parity_case *pc, bool unfused) {
     vm_train_opts_default(&o);
     o.noise_input = true;
     o.unfused_mask = unfused;
+    o.method = pc->cfg.method;
+    o.l2x_k = pc->cfg.l2x_k;
+    o.l2x_tau = pc->cfg.l2x_tau;
+    o.iba_mu = pc->iba_stats;
+    o.iba_sigma = pc->iba_stats ? pc->iba_stats + pc->iba_dim : NULL;
+    o.iba_dim = pc->iba_dim;
     o.mask_hidden = pc->cfg.mask_hidden;
     o.tau = pc->cfg.tau;
     o.pad_id = pc->cfg.pad_id;
@@ -411,7 +466,7 @@ static bool compile_case(struct parity_case *pc, bool unfused) {
             snprintf(pc->logits_name, sizeof pc->logits_name, "%s", g->values[g->nodes[prod].in[0]].name);
         ok = !vm_build_training(g, &o, &info, &err);
     }
-    if (ok) {
+    if (ok && pc->cfg.method == VM_METHOD_VMASK) {
         /* the path under test is the one built: VMaskNet, or the per-token rows */
         int32_t net = vm_op_find("vmaskc", "VMaskNet"), n_net = 0;
         for (int32_t i = 0; i < g->n_nodes; i++) n_net += !g->nodes[i].dead && g->nodes[i].op == net;
@@ -451,12 +506,13 @@ int main(int argc, char **argv) {
         pc->name = CASES[c];
         snprintf(pc->dir, sizeof pc->dir, "%s/%s", root, pc->name);
         printf("== %s (%s)\n", pc->name, pc->dir);
-        if (read_cfg(pc->dir, &pc->cfg) && read_grad_list(pc)) {
-            printf("  beta %g, lr %g, tau %g, pad %lld, Adam (%g, %g, %g), weight decay %g, clip %g, mask hidden %lld, %d steps\n",
-                   pc->cfg.beta, pc->cfg.lr, pc->cfg.tau, (long long)pc->cfg.pad_id, pc->cfg.beta1, pc->cfg.beta2, pc->cfg.eps,
+        if (read_cfg(pc->dir, &pc->cfg) && read_grad_list(pc) && (pc->cfg.method != VM_METHOD_IBA || read_iba_stats(pc))) {
+            printf("  method %s, beta %g, lr %g, tau %g, pad %lld, Adam (%g, %g, %g), weight decay %g, clip %g, mask hidden %lld, %d steps\n",
+                   vm_method_name(pc->cfg.method), pc->cfg.beta, pc->cfg.lr, pc->cfg.tau, (long long)pc->cfg.pad_id, pc->cfg.beta1, pc->cfg.beta2, pc->cfg.eps,
                    pc->cfg.weight_decay, pc->cfg.clip, (long long)pc->cfg.mask_hidden, pc->cfg.steps);
-            for (int unfused = 0; unfused < 2; unfused++) {
-                printf("  mask network %s\n", unfused ? "per token (MatMul, Add, Tanh rows)" : "once per distinct word (VMaskNet)");
+            for (int unfused = 0; unfused < (pc->cfg.method == VM_METHOD_VMASK ? 2 : 1); unfused++) {
+                if (pc->cfg.method == VM_METHOD_VMASK)
+                    printf("  mask network %s\n", unfused ? "per token (MatMul, Add, Tanh rows)" : "once per distinct word (VMaskNet)");
                 if (compile_case(pc, unfused)) {
                     for (int ref = 0; ref < 2; ref++) {
                         step0(pc, ref);
@@ -467,6 +523,7 @@ int main(int argc, char **argv) {
                 pc->plan = NULL;
             }
         }
+        free(pc->iba_stats);
         free(pc);
     }
     VMTEST_DONE("test_parity");

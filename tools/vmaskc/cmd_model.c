@@ -109,7 +109,8 @@ int vm_cmd_words(int argc, char **argv) {
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             printf("usage: vmaskc words MODEL.onnx [--top N] [--bottom] [--data CORPUS.tsv] [--tsv OUT.tsv] [--whole-words]\n"
                    "Lists words by global importance q = the VMASK keep probability of the word (the expectation of\n"
-                   "its mask). With --data: each word's frequency in the corpus and the Pearson correlation between\n"
+                   "its mask); for an L2X model its selector score, for an IBA model its lambda (the share of the\n"
+                   "embedding the bottleneck lets through), both per word as well. With --data: each word's frequency in the corpus and the Pearson correlation between\n"
                    "frequency and q (the paper's Table 11). --tsv writes word, q, frequency for the whole vocabulary.\n"
                    "A WordPiece model's vocabulary holds pieces (\"play\", \"##ing\"): the list above ranks pieces, and\n"
                    "with --data a second list ranks whole words as they occur in the corpus (a piece plus its ##\n"
@@ -153,7 +154,7 @@ int vm_cmd_words(int argc, char **argv) {
     struct ws *ws = NULL;
     struct vm_dataset d = {0}; /* --data, freed at out */
     if (!tm.word_keep) {
-        vm_errorf(&err, VM_EINVAL, "%s has no word-level mask (vmask.word_keep): train it with 'vmaskc train' and the mask after the word embedding",
+        vm_errorf(&err, VM_EINVAL, "%s has no word-level mask (vmask.word_keep, l2x.word_score or iba.word_lambda): train it with 'vmaskc train' and the mask after the word embedding",
                   path);
         rc = vm_cli_fail("words", &err);
         goto out;
@@ -179,7 +180,7 @@ int vm_cmd_words(int argc, char **argv) {
         if (!vm_vocab_is_special(&tm.vocab, id)) ws[n++] = (struct ws){tm.word_keep[id], id};
     qsort(ws, (size_t)n, sizeof *ws, cmp_ws);
     if (top > 0) {
-        printf("%s %lld words by global importance q%s:\n", bottom ? "bottom" : "top", top < n ? top : (long long)n,
+        printf("%s %lld words by global importance %s%s:\n", bottom ? "bottom" : "top", top < n ? top : (long long)n, tm.importance,
                data ? " (with corpus frequency)" : "");
         for (int64_t k = 0; k < top && k < n; k++) {
             const struct ws *w = &ws[bottom ? n - 1 - k : k];
@@ -318,7 +319,8 @@ int vm_cmd_predict(int argc, char **argv) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             printf("usage: vmaskc predict MODEL.onnx \"some text\" [\"more text\" ...] [--vocab V] [--max-len L]\n"
-                   "Prints each text's class probabilities and, for a VMASK model, each token's keep probability q.\n"
+                   "Prints each text's class probabilities and, for a model with a mask layer, each token's importance:\n"
+                   "VMASK keep probability q, L2X score or IBA lambda.\n"
                    "--max-len L keeps the first L tokens of each text (for WordPiece: [CLS], L - 2 pieces, [SEP]).\n");
             return VM_EXIT_OK;
         }
@@ -371,7 +373,7 @@ int vm_cmd_predict(int argc, char **argv) {
         for (int64_t k = 0; k < tm.n_classes; k++) printf(" %.4f", probs[k]);
         printf("\n");
         if (tm.word_keep) {
-            printf("  token q:");
+            printf("  token %s:", tm.importance);
             for (int32_t k = 0; k < n; k++) printf(" %s=%.3f", e.pieces[k], e.ids[k] < tm.n_words ? tm.word_keep[e.ids[k]] : NAN);
             printf("\n");
         }

@@ -1,5 +1,5 @@
-/* train: `vmaskc train MODEL.onnx --vocab V --train T --dev D ...` — compiles the classifier with a
- * VMASK layer, loss, backward pass and Adam into one plan, trains it on oneDNN, reports dev/test
+/* train: `vmaskc train MODEL.onnx --vocab V --train T --dev D ...` — compiles the classifier with
+ * the chosen method's mask layer (VMASK, L2X, IBA, or none), loss, backward pass and Adam into one plan, trains it on oneDNN, reports dev/test
  * accuracy, exports the trained model to ONNX and prints the globally most important words. */
 #include <math.h>
 #include <stdlib.h>
@@ -18,8 +18,9 @@ static int train_usage(FILE *f) {
     fprintf(f,
             "usage: vmaskc train MODEL.onnx --vocab VOCAB.txt --train TRAIN.tsv --dev DEV.tsv|--dev-split F [options]\n"
             "\n"
-            "Inserts a variational word mask after the model's word embedding, trains it with the\n"
-            "model on oneDNN, and exports an ONNX model with the learned mask inside.\n"
+            "Inserts a variational word mask (or another method's mask layer) after the model's word\n"
+            "embedding, trains it with the model on oneDNN, and exports an ONNX model with the learned\n"
+            "mask inside.\n"
             "Data files hold 'label<TAB>text' lines (labels 0..C-1; .gz is read too).\n"
             "\n"
             "  --vocab VOCAB.txt      the model's vocabulary (not needed for a model vmaskc exported:\n"
@@ -38,19 +39,28 @@ static int train_usage(FILE *f) {
             "  --vectors-format auto|text|binary  (default auto: detected from the header and the bytes)\n"
             "  --oov-init A (0.25)    words not in FILE (and <unk>) get uniform(-A, A) values, seeded by\n"
             "                         --seed; the pad row is zero\n"
-            "mask:\n"
+            "method (the five training methods of the paper's Table 3):\n"
+            "  --method M (vmask)     vmask: variational word mask; l2x: L2X's selector, a linear score per\n"
+            "                         word, trained through a Concrete relaxed k-hot subset, hard top-k in\n"
+            "                         inference; iba: IBA's readout bottleneck, z = lambda x + (1-lambda) noise;\n"
+            "                         base: no mask (= --no-mask); l2: no mask, weight decay (default 1e-4)\n"
+            "  --l2x-k K (10)         l2x: words kept per text (all when the text is shorter)\n"
+            "  --l2x-tau T (0.5)      l2x: Concrete temperature\n"
+            "  --iba-beta B (10)      iba: weight of the information loss (mean KL per token and dimension)\n"
+            "  --no-mask              train the plain model (= --method base; with --weight-decay, l2)\n"
+            "  --mask-output          the export gets a second output word_mask [B, T]: the method's\n"
+            "                         importance per token (VMASK q, L2X score, IBA lambda)\n"
+            "vmask:\n"
             "  --mask-hidden H (100)  hidden units of the mask network (the release: CNN 500, LSTM 300)\n"
             "  --mask-after VALUE     insert the mask after another value (e.g. an embedding LayerNorm)\n"
             "  --tau T (1)            Gumbel-softmax temperature\n"
             "  --beta-start B (1.0) --beta-end B (0.109) --beta-steps N (10)\n"
             "                         information-loss weight, annealed in N equal steps\n"
-            "  --no-mask              train the plain model (the paper's 'base' baseline)\n"
-            "  --mask-output          the export gets a second output word_mask [B, T]\n"
             "training:\n"
             "  --dropout P            add Dropout(P) before the classifier layer (the paper: 0.2)\n"
             "  --freeze NAME          freeze an initializer (repeatable); the word embedding is frozen\n"
             "  --train-embedding      ... unless this is given\n"
-            "  --weight-decay W (0)   L2 penalty (the paper's 'l2' baseline)\n"
+            "  --weight-decay W (0)   L2 penalty (the paper's 'l2' baseline; --method l2 without it: 1e-4)\n"
             "  --adam-beta1 B (0.9) --adam-beta2 B (0.999) --adam-eps E (1e-8)\n"
             "  --clip C (0 = off)     clip gradients to global norm C\n"
             "  --checkpoint PATH      checkpoint file (default: OUT.ckpt), written atomically every epoch,\n"
@@ -101,6 +111,61 @@ struct word_score {
     float q;
     int32_t id;
 };
+
+/* The weight decay of --method l2 when --weight-decay is not given: neither the paper nor the
+ * VMASK release states the one behind Table 3's l2 rows (the release trains with 0). */
+#define L2_DEFAULT_WEIGHT_DECAY 1e-4
+
+/* What each method reports as a word's global importance. */
+static const char *importance_label(enum vm_mask_method m) {
+    return m == VM_METHOD_L2X ? "L2X score" : m == VM_METHOD_IBA ? "IBA lambda (information kept)" : "q (keep probability)";
+}
+
+/* Method flags given to another method, and the --no-mask / --weight-decay aliases: 0 or a usage
+ * error. given[] holds the option names seen. */
+static int resolve_method(struct vm_train_opts *to, bool method_given, bool wd_given, const char *const *given, int n_given) {
+    static const struct {
+        const char *flag;
+        enum vm_mask_method only;
+    } own[] = {{"--l2x-k", VM_METHOD_L2X},       {"--l2x-tau", VM_METHOD_L2X},     {"--iba-beta", VM_METHOD_IBA},
+               {"--tau", VM_METHOD_VMASK},       {"--mask-hidden", VM_METHOD_VMASK}, {"--mask-after", VM_METHOD_VMASK},
+               {"--beta-start", VM_METHOD_VMASK}, {"--beta-end", VM_METHOD_VMASK},  {"--beta-steps", VM_METHOD_VMASK}};
+    if (to->no_mask) {
+        if (method_given && to->method != VM_METHOD_BASE && to->method != VM_METHOD_L2)
+            return vm_cli_usage_error("train", "--no-mask contradicts --method %s", vm_method_name(to->method));
+        if (!method_given) to->method = wd_given ? VM_METHOD_L2 : VM_METHOD_BASE;
+    }
+    if (to->method == VM_METHOD_BASE && method_given && wd_given)
+        return vm_cli_usage_error("train", "--method base trains without weight decay; --weight-decay W is --method l2");
+    for (int i = 0; i < n_given; i++)
+        for (size_t k = 0; k < sizeof own / sizeof own[0]; k++)
+            if (!strcmp(given[i], own[k].flag) && to->method != own[k].only)
+                return vm_cli_usage_error("train", "%s is an option of --method %s, not of --method %s", own[k].flag,
+                                          vm_method_name(own[k].only), vm_method_name(to->method));
+    if (to->method == VM_METHOD_L2 && !wd_given) to->weight_decay = L2_DEFAULT_WEIGHT_DECAY;
+    to->no_mask = !vm_method_has_mask(to->method);
+    return 0;
+}
+
+/* IBA's noise statistics over the training tokens, from the (frozen) word embedding. */
+static enum vm_status iba_statistics(const struct vm_graph *g, int32_t emb, const struct vm_dataset *d, struct vm_train_opts *to,
+                                     float **stats, struct vm_error *err) {
+    if (emb < 0) return vm_errorf(err, VM_EUNSUPPORTED, "--method iba: no word embedding found (name it with --embedding)");
+    const struct vm_value *tv = &g->values[g->nodes[emb].in[0]];
+    int64_t V = vm_dim_value(&tv->dims[0]), E = vm_dim_value(&tv->dims[1]);
+    if (!tv->data || tv->dtype != VM_DTYPE_FLOAT) return vm_errorf(err, VM_EUNSUPPORTED, "--method iba: the word embedding '%s' is not a float initializer", tv->name);
+    if (!(*stats = vm_malloc(sizeof(float) * (size_t)(2 * E), err))) return VM_ENOMEM;
+    int64_t n = vm_iba_estimate(tv->data, V, E, d->ids, d->start[d->n], to->pad_id, to->keep_ids, to->n_keep_ids, *stats, *stats + E);
+    if (n < 2) return vm_errorf(err, VM_EINVAL, "--method iba: the training data has %lld real tokens; the noise statistics need at least 2", (long long)n);
+    to->iba_mu = *stats;
+    to->iba_sigma = *stats + E;
+    to->iba_dim = E;
+    double mm = 0, ms = 0;
+    for (int64_t e = 0; e < E; e++) mm += (*stats)[e], ms += (*stats)[E + e];
+    printf("IBA noise: mean and standard deviation per embedding dimension over %lld training tokens (average mean %.4g, sigma %.4g)\n",
+           (long long)n, mm / (double)E, ms / (double)E);
+    return VM_OK;
+}
 
 static double mono_s(void) {
     struct timespec ts;
@@ -213,6 +278,11 @@ int vm_cmd_train(int argc, char **argv) {
     const char *tok_kind = NULL;
     double t_start = mono_s(), t_loaded = 0, t_export = 0;
     bool mask_output = false, profile = false, case_given = false, punct_given = false, timings = false;
+    bool method_given = false, wd_given = false;
+    double iba_beta = 10;
+    const char *given[64];
+    int n_given = 0;
+    float *iba_stats = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) return train_usage(stdout);
@@ -238,6 +308,7 @@ int vm_cmd_train(int argc, char **argv) {
         const char *v = argv[++i];
         double d;
         long long n;
+        if (n_given < 64) given[n_given++] = a;
 #define NUM(flag, lo, hi, dst)                                                                                  \
     if (!strcmp(a, flag)) {                                                                                     \
         if (!vm_cli_parse_double(v, &d) || !(d >= (lo) && d <= (hi)))                                           \
@@ -270,6 +341,13 @@ int vm_cmd_train(int argc, char **argv) {
             if (!vm_vectors_parse_format(v, &vectors_format)) return vm_cli_usage_error("train", "--vectors-format is auto, text or binary, not '%s'", v);
             continue;
         }
+        if (!strcmp(a, "--method")) {
+            if (!vm_method_parse(v, &to.method))
+                return vm_cli_usage_error("train", "--method is one of base, l2, l2x, iba, vmask, not '%s'", v);
+            method_given = true;
+            continue;
+        }
+        if (!strcmp(a, "--weight-decay")) wd_given = true;
         if (!strcmp(a, "--checkpoint")) { ckpt = v; continue; }
         if (!strcmp(a, "--history")) { history = v; continue; }
         if (!strcmp(a, "--freeze")) {
@@ -282,6 +360,9 @@ int vm_cmd_train(int argc, char **argv) {
         INT("--seed", 0, INT64_MAX, tc.seed)
         INT("--beta-steps", 1, 100000, tc.beta_steps)
         INT("--mask-hidden", 1, 1 << 20, to.mask_hidden)
+        INT("--l2x-k", 1, 4096, to.l2x_k)
+        NUM("--l2x-tau", 1e-6, 1e6, to.l2x_tau)
+        NUM("--iba-beta", 0, 1e6, iba_beta)
         INT("--top", 0, 1 << 30, top)
         INT("--min-freq", 1, 1 << 30, min_freq)
         INT("--stop-after-steps", 1, INT64_MAX, tc.stop_after_steps) /* testing: a deterministic Ctrl-C */
@@ -308,6 +389,12 @@ int vm_cmd_train(int argc, char **argv) {
     if (!train_path) return vm_cli_usage_error("train", "missing --train TRAIN.tsv");
     if (!dev_path && !dev_split) return vm_cli_usage_error("train", "missing --dev DEV.tsv (or --dev-split FRACTION to hold out part of TRAIN)");
     if (dev_path && dev_split) return vm_cli_usage_error("train", "--dev and --dev-split exclude each other");
+    if (resolve_method(&to, method_given, wd_given, given, n_given)) return VM_EXIT_USAGE;
+    if (to.method == VM_METHOD_IBA) {
+        /* IBA's beta is fixed, not annealed */
+        tc.beta_start = tc.beta_end = iba_beta;
+        tc.beta_steps = 1;
+    }
     to.freeze = freeze;
     to.n_freeze = n_freeze;
     to.embedding = mo.embedding;
@@ -393,6 +480,10 @@ int vm_cmd_train(int argc, char **argv) {
         if (vectors && embedding_from_vectors(g, emb, vectors, vectors_format, &vocab, &dtrain, oov_init, (uint64_t)tc.seed, &vec_table, &err))
             goto fail;
     }
+    if (to.method == VM_METHOD_IBA) {
+        int32_t emb;
+        if (vm_find_embedding(g, mo.embedding, &emb, &err) || iba_statistics(g, emb, &dtrain, &to, &iba_stats, &err)) goto fail;
+    }
     struct vm_train_info info;
     if (vm_build_training(g, &to, &info, &err)) {
         vm_error_prefix(&err, "%s", model);
@@ -404,9 +495,15 @@ int vm_cmd_train(int argc, char **argv) {
                   (long long)info.n_classes - 1);
         goto fail;
     }
-    printf("model: %s, %lld classes; %lld of %lld parameters trainable%s; mask %s\n", model, (long long)info.n_classes,
-           (long long)info.n_trainable, (long long)info.n_params, to.train_embedding ? "" : " (word embedding frozen)",
-           to.no_mask ? "off (--no-mask)" : "after the word embedding");
+    char method_desc[128];
+    if (to.method == VM_METHOD_BASE) snprintf(method_desc, sizeof method_desc, "mask off (--no-mask)");
+    else if (to.method == VM_METHOD_L2) snprintf(method_desc, sizeof method_desc, "mask off, weight decay %g (--method l2)", to.weight_decay);
+    else if (to.method == VM_METHOD_L2X)
+        snprintf(method_desc, sizeof method_desc, "L2X mask (k %lld, tau %g) after the word embedding", (long long)to.l2x_k, to.l2x_tau);
+    else if (to.method == VM_METHOD_IBA) snprintf(method_desc, sizeof method_desc, "IBA mask (beta %g) after the word embedding", iba_beta);
+    else snprintf(method_desc, sizeof method_desc, "mask %s", to.mask_after ? "after the given value" : "after the word embedding");
+    printf("model: %s, %lld classes; %lld of %lld parameters trainable%s; %s\n", model, (long long)info.n_classes,
+           (long long)info.n_trainable, (long long)info.n_params, to.train_embedding ? "" : " (word embedding frozen)", method_desc);
     size_t plan_len;
     if (vm_emit_plan(g, model, &plan, &plan_len, &err)) goto fail;
     struct vm_rt_opts ro = {.threads = mo.threads, .max_memory = mo.max_memory};
@@ -445,31 +542,58 @@ int vm_cmd_train(int argc, char **argv) {
     /* export */
     vocab_text = vm_vocab_to_text(&vocab, &err);
     if (!vocab_text) goto fail;
-    char hidden[32], tau[32], classes[32], acc_dev[32], acc_test[32], wdecay[32];
+    char hidden[32], tau[32], classes[32], acc_dev[32], acc_test[32], k_s[32], ltau[32], ibeta[32], wd[32];
     snprintf(hidden, sizeof hidden, "%lld", (long long)to.mask_hidden);
-    snprintf(wdecay, sizeof wdecay, "%g", to.weight_decay); /* > 0 with no mask: the paper's l2 model (compare reads it) */
     snprintf(tau, sizeof tau, "%g", to.tau);
     snprintf(classes, sizeof classes, "%lld", (long long)info.n_classes);
     snprintf(acc_dev, sizeof acc_dev, "%.4f", res.best_dev_acc);
     snprintf(acc_test, sizeof acc_test, "%.4f", res.test_acc);
+    snprintf(k_s, sizeof k_s, "%lld", (long long)to.l2x_k);
+    snprintf(ltau, sizeof ltau, "%g", to.l2x_tau);
+    snprintf(ibeta, sizeof ibeta, "%g", iba_beta);
+    snprintf(wd, sizeof wd, "%g", to.weight_decay);
     /* with the vocabulary, these settings let anyone reproduce the ids (README: "Tokenizers") */
     char max_chars[32];
     snprintf(max_chars, sizeof max_chars, "%d", tok.max_word_chars);
     bool wp = tok.kind == VM_TOKENIZER_WORDPIECE;
-    const char *keys[] = {"vmaskc.version", "vmaskc.vocab", "vmaskc.pad", "vmaskc.unk", "vmaskc.tokenizer", "vmaskc.lowercase",
-                          wp ? "vmaskc.wordpiece.strip_accents" : "vmaskc.split_punct", "vmaskc.mask", "vmaskc.mask_hidden",
-                          "vmaskc.tau", "vmaskc.classes", "vmaskc.dev_accuracy", "vmaskc.test_accuracy", "vmaskc.weight_decay",
-                          "vmaskc.wordpiece.cls", "vmaskc.wordpiece.sep", "vmaskc.wordpiece.continuing_prefix",
-                          "vmaskc.wordpiece.max_input_chars_per_word", "vmaskc.wordpiece.hf_equivalent"};
-    const char *vals[] = {VM_VERSION, vocab_text, vocab.pad_id >= 0 ? vocab.tokens[vocab.pad_id] : "",
-                          vocab.unk_id >= 0 ? vocab.tokens[vocab.unk_id] : "", vm_tokenizer_kind_name(tok.kind), tok.lowercase ? "1" : "0",
-                          wp ? (tok.lowercase ? "1" : "0") : tok.split_punct ? "1" : "0",
-                          to.no_mask ? "none" : to.mask_after ? "network" : "word_keep", hidden, tau, classes, acc_dev, acc_test, wdecay,
-                          wp ? vocab.tokens[vocab.cls_id] : "", wp ? vocab.tokens[vocab.sep_id] : "", "##", max_chars,
-                          tok.lowercase ? "BertTokenizerFast(vocab_file, do_lower_case=True)" : "BertTokenizerFast(vocab_file, do_lower_case=False)"};
-    struct vm_export_opts eo = {.mask = !to.no_mask, .mask_after = to.mask_after, .embedding = mo.embedding, .mask_output = mask_output,
-                                .meta_keys = keys, .meta_values = vals,
-                                .n_meta = wp ? (int)(sizeof keys / sizeof keys[0]) : 14 /* the vmaskc.wordpiece.* keys follow */,
+    const char *keys[32], *vals[32];
+    int n_meta = 0;
+#define META(k, v) (keys[n_meta] = (k), vals[n_meta++] = (v))
+    META("vmaskc.version", VM_VERSION);
+    META("vmaskc.vocab", vocab_text);
+    META("vmaskc.pad", vocab.pad_id >= 0 ? vocab.tokens[vocab.pad_id] : "");
+    META("vmaskc.unk", vocab.unk_id >= 0 ? vocab.tokens[vocab.unk_id] : "");
+    META("vmaskc.tokenizer", vm_tokenizer_kind_name(tok.kind));
+    META("vmaskc.lowercase", tok.lowercase ? "1" : "0");
+    META(wp ? "vmaskc.wordpiece.strip_accents" : "vmaskc.split_punct", wp ? (tok.lowercase ? "1" : "0") : tok.split_punct ? "1" : "0");
+    META("vmaskc.method", vm_method_name(to.method));
+    META("vmaskc.mask", to.no_mask ? "none" : to.method != VM_METHOD_VMASK ? vm_method_name(to.method) : to.mask_after ? "network" : "word_keep");
+    if (to.method == VM_METHOD_VMASK) {
+        META("vmaskc.mask_hidden", hidden);
+        META("vmaskc.tau", tau);
+    } else if (to.method == VM_METHOD_L2X) {
+        META("vmaskc.l2x.k", k_s);
+        META("vmaskc.l2x.tau", ltau);
+    } else if (to.method == VM_METHOD_IBA) {
+        META("vmaskc.iba.beta", ibeta);
+    }
+    if (to.weight_decay > 0) META("vmaskc.weight_decay", wd);
+    META("vmaskc.classes", classes);
+    META("vmaskc.dev_accuracy", acc_dev);
+    META("vmaskc.test_accuracy", acc_test);
+    if (wp) {
+        META("vmaskc.wordpiece.cls", vocab.tokens[vocab.cls_id]);
+        META("vmaskc.wordpiece.sep", vocab.tokens[vocab.sep_id]);
+        META("vmaskc.wordpiece.continuing_prefix", "##");
+        META("vmaskc.wordpiece.max_input_chars_per_word", max_chars);
+        META("vmaskc.wordpiece.hf_equivalent",
+             tok.lowercase ? "BertTokenizerFast(vocab_file, do_lower_case=True)" : "BertTokenizerFast(vocab_file, do_lower_case=False)");
+    }
+#undef META
+    const char *bax = vm_graph_get_meta(g, "vmaskc.ids_batch_axis");
+    struct vm_export_opts eo = {.mask = !to.no_mask, .method = (int)to.method, .l2x_k = to.l2x_k, .pad_id = to.pad_id, .iba_mu = to.iba_mu,
+                                .seq_axis = bax && !strcmp(bax, "1") ? 0 : 1, .mask_after = to.mask_after, .embedding = mo.embedding,
+                                .mask_output = mask_output, .meta_keys = keys, .meta_values = vals, .n_meta = n_meta,
                                 .keep_ids = to.keep_ids, .n_keep_ids = to.n_keep_ids};
     double t0 = mono_s();
     if (vm_export_onnx(onnx, g, &eo, param_lookup, &lc, out, &err)) goto fail;
@@ -494,13 +618,9 @@ int vm_cmd_train(int argc, char **argv) {
         size_t nb;
         const float *table = param_lookup(&lc, tv->name, &nb);
         if (!table) table = tv->data;
-        size_t n1, n2, n3, n4;
-        const float *w1 = param_lookup(&lc, VM_MASK_W1, &n1), *b1 = param_lookup(&lc, VM_MASK_B1, &n2),
-                    *w2 = param_lookup(&lc, VM_MASK_W2, &n3), *b2 = param_lookup(&lc, VM_MASK_B2, &n4);
         float *keep = malloc(sizeof(float) * (size_t)V);
         struct word_score *ws = malloc(sizeof *ws * (size_t)V);
-        if (keep && ws && w1 && b1 && w2 && b2) {
-            vm_mask_word_keep(table, V, E, w1, b1, (int64_t)(n2 / sizeof(float)), w2, b2, keep);
+        if (keep && ws && !vm_mask_word_importance((int)to.method, table, V, E, param_lookup, &lc, keep, &err)) {
             /* rank words the training data shows often enough for their q to mean something */
             int64_t *freq = calloc((size_t)V + 1, sizeof *freq);
             int64_t n = 0;
@@ -510,10 +630,12 @@ int vm_cmd_train(int argc, char **argv) {
                 for (int32_t id = 0; id < vocab.n && id < V; id++)
                     if (!vm_vocab_is_special(&vocab, id) && freq[id] >= min_freq) ws[n++] = (struct word_score){keep[id], id};
                 qsort(ws, (size_t)n, sizeof *ws, cmp_score);
-                printf("top %lld words by global importance q (keep probability; words seen at least %lld times in training):\n",
-                       top < n ? top : (long long)n, min_freq);
+                printf("top %lld words by global importance, the %s (words seen at least %lld times in training):\n",
+                       top < n ? top : (long long)n, importance_label(to.method), min_freq);
                 for (int64_t i = 0; i < top && i < n; i++)
-                    printf("  %3lld  %-20s q %.4f  (%lld times)\n", (long long)i + 1, vocab.tokens[ws[i].id], ws[i].q, (long long)freq[ws[i].id]);
+                    printf("  %3lld  %-20s %s %.4f  (%lld times)\n", (long long)i + 1, vocab.tokens[ws[i].id],
+                           to.method == VM_METHOD_VMASK ? "q" : to.method == VM_METHOD_L2X ? "score" : "lambda", ws[i].q,
+                           (long long)freq[ws[i].id]);
                 free(freq);
             }
         }
@@ -525,6 +647,7 @@ fail:
     rc = vm_cli_fail("train", &err);
 done:
     vm_train_result_free(&res);
+    free(iba_stats);
     free(vocab_text);
     free(plan);
     vm_rt_model_free(rt);

@@ -95,9 +95,14 @@ enum vm_status vm_text_model_load(struct vm_text_model *tm, const char *path,
             goto fail;
         }
     }
-    /* per-word keep probabilities: the exported table */
-    int32_t wk = vm_graph_find_value(tm->g, "vmask.word_keep");
-    if (wk >= 0 && tm->g->values[wk].data && tm->g->values[wk].rank == 1) {
+    /* per-word importance: the exported table of the model's mask layer */
+    static const struct {
+        const char *method, *table, *name;
+    } tables[] = {{"vmask", "vmask.word_keep", "q"}, {"l2x", "l2x.word_score", "score"}, {"iba", "iba.word_lambda", "lambda"}};
+    const char *method = onnx_meta(tm->onnx, "vmaskc.method");
+    for (size_t i = 0; i < sizeof tables / sizeof tables[0] && !tm->word_keep; i++) {
+        int32_t wk = vm_graph_find_value(tm->g, tables[i].table);
+        if ((method && strcmp(method, tables[i].method)) || wk < 0 || !tm->g->values[wk].data || tm->g->values[wk].rank != 1) continue;
         tm->n_words = vm_value_numel(&tm->g->values[wk]);
         tm->word_keep = malloc(sizeof(float) * (size_t)tm->n_words);
         if (!tm->word_keep) {
@@ -105,6 +110,8 @@ enum vm_status vm_text_model_load(struct vm_text_model *tm, const char *path,
             goto fail;
         }
         memcpy(tm->word_keep, tm->g->values[wk].data, sizeof(float) * (size_t)tm->n_words);
+        tm->importance = tables[i].name;
+        tm->method = tables[i].method;
     }
     if ((s = vm_annotate_text_model(tm->g, o->model.embedding, (const char *const *)o->model.input_roles, o->model.n_input_roles,
                                     err)))

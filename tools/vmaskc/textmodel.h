@@ -1,6 +1,7 @@
 /* textmodel: a text classifier ready to use from the command line — the ONNX model compiled for
  * inference, its vocabulary and tokenizer settings (from the model's vmaskc metadata, or --vocab),
- * the batch feeder, and the per-word keep probabilities when the model carries a VMASK layer. */
+ * the batch feeder, and the per-word importance when the model carries a mask layer after its word
+ * embedding (VMASK keep probability q, L2X score or IBA lambda, as vmaskc.method says). */
 #ifndef VM_TEXTMODEL_H
 #define VM_TEXTMODEL_H
 
@@ -15,8 +16,10 @@ struct vm_text_model {
     struct vm_feeder feeder;
     struct vm_vocab vocab;
     struct vm_tokenizer tok;
-    float *word_keep;   /* [V] keep probability per word, NULL without a word-level mask */
+    float *word_keep;   /* [V] importance per word (VMASK q, L2X score, IBA lambda), NULL without a word-level mask */
     int64_t n_words;    /* rows of word_keep */
+    const char *importance; /* its short name: "q", "score" or "lambda" */
+    const char *method;     /* vmaskc.method ("vmask" for older exports with a mask), NULL without one */
     int64_t n_classes;
 };
 
