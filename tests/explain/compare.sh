@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# `vmaskc compare` over several models, end to end on the synthetic task (tests/train): three tiny
+# `vmaskc compare` over several models, end to end on the synthetic task (tests/train): five tiny
 # CNNs trained in about a second each from the same start — base (--no-mask), l2 (--no-mask
-# --weight-decay) and VMASK (default, with the word_mask output) — then
+# --weight-decay), L2X, IBA and VMASK (the last three with the word_mask output) — then
 #  - the models are named by the method their metadata records (vmaskc.mask, vmaskc.weight_decay);
 #  - the console prints the Table 3 row, the AOPC and Table 4 rows, post-hoc accuracy, SP-LIME words
 #    and the Pearson r for every model, with the same numbers as summary.jsonl;
@@ -21,15 +21,17 @@ if [ -z "$py" ]; then echo "SKIP: python3 is needed to read the JSON outputs"; e
 d=$repo/tests/train; model=$repo/tests/fixtures/models/cnn_conv1d_reducemax_op13/model.onnx
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 fail=0
-common=(--vocab "$d/vocab.txt" --train "$d/train.tsv" --dev "$d/dev.tsv" --epochs 4 --batch 32 --lr 0.01 --mask-hidden 16 --seed 5 --threads 1)
+common=(--vocab "$d/vocab.txt" --train "$d/train.tsv" --dev "$d/dev.tsv" --epochs 4 --batch 32 --lr 0.01 --seed 5 --threads 1)
 "$vmaskc" train "$model" "${common[@]}" --no-mask -o "$tmp/base.onnx" >"$tmp/t1.out" 2>&1 &&
   "$vmaskc" train "$model" "${common[@]}" --no-mask --weight-decay 0.001 -o "$tmp/l2.onnx" >"$tmp/t2.out" 2>&1 &&
-  "$vmaskc" train "$model" "${common[@]}" --mask-output -o "$tmp/vm.onnx" >"$tmp/t3.out" 2>&1 ||
-  { echo "FAIL: training the three models"; cat "$tmp"/t*.out; exit 1; }
+  "$vmaskc" train "$model" "${common[@]}" --method l2x --l2x-k 4 --mask-output -o "$tmp/l2x.onnx" >"$tmp/t4.out" 2>&1 &&
+  "$vmaskc" train "$model" "${common[@]}" --method iba --mask-output -o "$tmp/iba.onnx" >"$tmp/t5.out" 2>&1 &&
+  "$vmaskc" train "$model" "${common[@]}" --mask-hidden 16 --mask-output -o "$tmp/vm.onnx" >"$tmp/t3.out" 2>&1 ||
+  { echo "FAIL: training the five models"; cat "$tmp"/t*.out; exit 1; }
 
 xo=(--data "$d/test.tsv" --samples 300 --permutations 20 --threads 1)
-"$vmaskc" compare "$tmp/base.onnx" "$tmp/l2.onnx" "$tmp/vm.onnx" "${xo[@]}" --report "$tmp/rep" >"$tmp/c.out" 2>"$tmp/c.err" ||
-  { echo "FAIL: compare of three models"; cat "$tmp/c.out" "$tmp/c.err"; exit 1; }
+"$vmaskc" compare "$tmp/base.onnx" "$tmp/l2.onnx" "$tmp/l2x.onnx" "$tmp/iba.onnx" "$tmp/vm.onnx" "${xo[@]}" --report "$tmp/rep" >"$tmp/c.out" 2>"$tmp/c.err" ||
+  { echo "FAIL: compare of five models"; cat "$tmp/c.out" "$tmp/c.err"; exit 1; }
 "$vmaskc" words "$tmp/vm.onnx" --tsv "$tmp/words.tsv" >/dev/null 2>&1 || { echo "FAIL: words"; exit 1; }
 
 "$py" - "$tmp" <<'PY' || fail=1
@@ -39,7 +41,8 @@ tmp = sys.argv[1]; rep = tmp + "/rep"
 bad = []
 def check(cond, what):
     if not cond: bad.append(what)
-names, trainings = ["base", "l2", "VMASK"], ["base", "l2", "vmask"]
+names, trainings = ["base", "l2", "L2X", "IBA", "VMASK"], ["base", "l2", "l2x", "iba", "vmask"]
+own = {"L2X": "l2x.onnx", "IBA": "iba.onnx", "VMASK": "vm.onnx"}  # models with their own word_mask importance
 out = open(tmp + "/c.out").read()
 summ = [json.loads(l) for l in open(rep + "/summary.jsonl")]
 check([s["model"] for s in summ] == names and [s["training"] for s in summ] == trainings, "summary.jsonl models %s" % [(s["model"], s["training"]) for s in summ])
@@ -64,6 +67,8 @@ for n in names:
     want = ["%.2f" % (100 * v) for v in by[n]["posthoc"]]
     check(ph.get(n, [])[1:11] == want, "post-hoc row of %s" % n)
 check("word_mask q of VMASK" in " ".join(ph.get("VMASK", [])), "VMASK ranked by its word_mask output")
+for n, what in (("L2X", "score"), ("IBA", "λ")):
+    check("word_mask %s of %s" % (what, n) in " ".join(ph.get(n, [])), "%s ranked by its own word_mask output: %s" % (n, ph.get(n)))
 check("(" + tmp + "/vm.onnx)" in " ".join(ph.get("base", [])), "base ranked by VMASK's q")
 sp_lines = {l.split()[0]: l for l in section("SP-LIME post-hoc global important words")}
 for n in names:
@@ -72,6 +77,7 @@ for n in names:
 m = re.search(r"VMASK: Pearson correlation between word frequency \([^)]*\) and global importance: (-?[0-9.]+) \(Table 11\)", out)
 check(m and by["VMASK"]["pearson"] is not None and m.group(1) == "%.4f" % by["VMASK"]["pearson"], "Table 11 line")
 check(by["base"]["pearson"] is None and by["l2"]["pearson"] is None, "Pearson r only for a model with its own importance")
+check(all(by[n]["pearson"] is not None for n in own), "Pearson r of every model with its own importance")
 
 # CSV files: one row per model (summary), per (k, model, method) (aopc), per (k, model) (posthoc)
 sc = list(csv.DictReader(open(rep + "/summary.csv")))
@@ -79,14 +85,14 @@ check([r["model"] for r in sc] == names and [r["training"] for r in sc] == train
 for r in sc:
     s = by[r["model"]]
     check(abs(float(r["accuracy"]) - s["accuracy"]) < 1e-6 and abs(float(r["aopc_lime"]) - s["aopc"]["lime"][-1]) < 1e-6, "summary.csv numbers of " + r["model"])
-    check((r["aopc_mask"] != "") == (r["model"] == "VMASK"), "summary.csv mask AOPC of " + r["model"])
+    check((r["aopc_mask"] != "") == (r["model"] in own), "summary.csv mask AOPC of " + r["model"])
 ac = list(csv.DictReader(open(rep + "/aopc.csv")))
 keys = {(r["k"], r["model"], r["method"]) for r in ac}
-check(len(ac) == len(keys) == 5 * 7, "aopc.csv has %d rows (want 5 k x (3 models x 2 methods + mask))" % len(ac))
+check(len(ac) == len(keys) == 5 * 13, "aopc.csv has %d rows (want 5 k x (5 models x 2 methods + 3 masks))" % len(ac))
 for r in ac:
     check(abs(float(r["aopc"]) - by[r["model"]]["aopc"][r["method"]][int(r["k"]) - 1]) < 1e-6 and r["training"] == by[r["model"]]["training"], "aopc.csv row %s" % r)
 pc = list(csv.DictReader(open(rep + "/posthoc.csv")))
-check(len(pc) == 30 and all(abs(float(r["accuracy"]) - by[r["model"]]["posthoc"][int(r["k"]) - 1]) < 1e-6 for r in pc), "posthoc.csv")
+check(len(pc) == 50 and all(abs(float(r["accuracy"]) - by[r["model"]]["posthoc"][int(r["k"]) - 1]) < 1e-6 for r in pc), "posthoc.csv")
 
 # SP-LIME against an independent sum of the per-text LIME weights (a word counts once per text)
 indep = {n: defaultdict(float) for n in names}
@@ -111,7 +117,7 @@ for n in names:
 q = {l.split("\t")[0]: float(l.split("\t")[1]) for l in list(open(tmp + "/words.tsv"))[1:]}
 worst = 0.0
 for line in open(rep + "/explanations.jsonl"):
-    mo = json.loads(line)["models"][2]
+    mo = json.loads(line)["models"][4]
     for tok, w in zip(mo["tokens"], mo["mask"]["weights"]):
         worst = max(worst, abs(q[tok] - w))
 check(worst < 1e-5, "word_mask importance differs from words' q by %g" % worst)
@@ -133,8 +139,9 @@ for n in names:
     top = by[n]["splime"][0]
     check('<td class="w">%s <span class="qv">%.3f</span>' % (top["word"], top["weight"]) in spt, "report SP-LIME word of " + n)
 check(h.count('aria-label="AOPC versus k, ') == 3, "one AOPC chart per method (LIME, SampleShapley, mask q)")
+check('aria-label="Figure 1: post-hoc accuracy of VMASK and IBA versus k' in h, "the Figure 1 chart (VMASK against IBA)")
 if bad: print("FAIL: " + "\nFAIL: ".join(bad))
-else: print("ok: three models: console, summary.jsonl/csv, aopc/posthoc/splime.csv and report agree; SP-LIME matches an independent sum; word_mask importance = q")
+else: print("ok: five models (base, l2, L2X, IBA, VMASK): console, summary.jsonl/csv, aopc/posthoc/splime.csv and report agree; SP-LIME matches an independent sum; word_mask importance = q")
 sys.exit(1 if bad else 0)
 PY
 
@@ -156,7 +163,7 @@ pass=0
 sed 's/^w0$/w1x/; s/^w1$/w0/; s/^w1x$/w1/' "$d/vocab.txt" >"$tmp/vocab2.txt"
 awk -F'\t' '{ print ($1 > 1 ? 1 : $1) "\t" $2 }' "$d/train.tsv" >"$tmp/train2.tsv"
 awk -F'\t' '{ print ($1 > 1 ? 1 : $1) "\t" $2 }' "$d/dev.tsv" >"$tmp/dev2.tsv"
-if "$vmaskc" train "$model" "${common[@]}" --vocab "$tmp/vocab2.txt" --epochs 1 -o "$tmp/v2.onnx" >/dev/null 2>&1 &&
+if "$vmaskc" train "$model" "${common[@]}" --mask-hidden 16 --vocab "$tmp/vocab2.txt" --epochs 1 -o "$tmp/v2.onnx" >/dev/null 2>&1 &&
    "$vmaskc" train "$repo/tests/fixtures/models/bert_op13/model.onnx" --vocab "$d/vocab.txt" --train "$tmp/train2.tsv" --dev "$tmp/dev2.tsv" \
      --epochs 1 --max-len 30 --no-mask --seed 5 --threads 1 -o "$tmp/two.onnx" >/dev/null 2>&1; then
   expect 3 "$tmp/base.onnx and $tmp/v2.onnx have different vocabularies (2 of their ids differ, the first at id" \

@@ -861,7 +861,7 @@ static void test_errors(void) {
     r.n_models = VM_REPORT_MAX_MODELS + 1;
     CHECK(vm_report_write_html(&r, "/tmp/x.html", &err) == VM_EINVAL);
     r.n_models = 0;
-    r.n_methods = 5;
+    r.n_methods = VM_REPORT_MAX_METHODS + 1;
     CHECK(vm_report_write_html(&r, "/tmp/x.html", &err) == VM_EINVAL);
     r.n_methods = 0;
     char path[4200];
