@@ -4,7 +4,7 @@ and VMASK models measured under every AOPC variant vmaskc has, one result file p
 
     /usr/bin/python3 bench/paper/aopc_ablation.py [--vmaskc build/vmaskc] [--data-root ../shared/data]
         [--datasets sst2,trec] [--models cnn,lstm] [--seed 1] [--limit 300] [--settings all|NAME,...]
-    /usr/bin/python3 bench/paper/aopc_ablation.py --summary [--markdown]
+    /usr/bin/python3 bench/paper/aopc_ablation.py --summary [--markdown] [--readme README.md]
 
 The models are the paper study's (bench/paper/study.py, GloVe, frozen embedding): its work folder
 holds DS/MODEL/sSEED/{base,vmask}.onnx, which must exist (run the study for that unit first). The
@@ -31,6 +31,9 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 import paper  # noqa: E402
 import study  # noqa: E402
+import summarize  # noqa: E402
+
+BEGIN, END = "<!-- aopc-ablation:begin (bench/paper/aopc_ablation.py --summary --readme) -->", "<!-- aopc-ablation:end -->"
 
 # name -> (extra compare flags, what it tests). "default" is the paper's definition as vmaskc reads it
 # (interpretability.md §3.4: cumulative deletion of the predicted class's top words, / (K+1)).
@@ -179,12 +182,10 @@ def summary(a):
                       "%s / %s" % (f(b["aopc"].get("frequency")), f(v["aopc"].get("frequency"))),
                       "%s / %s" % (g(b["confidence"]), g(v["confidence"])),
                       "%s / %s" % (g(b["aopc_per_room"].get("lime")), g(v["aopc_per_room"].get("lime"))), "%.1f" % ratio, direction])
-    print(study_table(hdr, lines, md))
-
-
-def study_table(hdr, rows, md):
-    import summarize
-    return summarize.table(hdr, rows, md)
+    text = summarize.table(hdr, lines, md or bool(a.readme))
+    if a.readme:
+        summarize.replace_between(a.readme, BEGIN, END, text)
+    print(text)
 
 
 def main():
@@ -202,6 +203,7 @@ def main():
     ap.add_argument("--results", default=os.path.join(HERE, "results-aopc"))
     ap.add_argument("--summary", action="store_true")
     ap.add_argument("--markdown", action="store_true")
+    ap.add_argument("--readme", help="with --summary: also rewrite the part of this file between the ablation markers")
     a = ap.parse_args()
     a.datasets = [d for d in a.datasets.split(",") if d]
     a.models = [m for m in a.models.split(",") if m]

@@ -60,6 +60,8 @@ def model_rows(e):
 
 
 def table(headers, rows, md):
+    if not rows:
+        return "(no results yet)"
     if md:
         lines = ["| " + " | ".join(headers) + " |", "| " + " | ".join(["---"] + ["---:"] * (len(headers) - 1)) + " |"]
         lines += ["| " + " | ".join(r) + " |" for r in rows]
@@ -67,6 +69,60 @@ def table(headers, rows, md):
     w = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
     fmt = lambda r: "  ".join(c.ljust(w[i]) if i == 0 else c.rjust(w[i]) for i, c in enumerate(r))  # noqa: E731
     return "\n".join([fmt(headers)] + [fmt(r) for r in rows])
+
+
+def mean(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.mean(xs) if xs else None
+
+
+def claims(train, evals, dss, fams, ev):
+    """The paper's claims, each checked on every (dataset, model) that has the numbers: how many
+    agree, and by how much on average."""
+    lines = []
+
+    def tally(name, pairs, unit):
+        pairs = [(k, d) for k, d in pairs if d is not None]
+        if not pairs:
+            lines.append("- %s: no results yet" % name)
+            return
+        held = [k for k, d in pairs if d > 0]
+        lines.append("- %s: holds in %d of %d (mean difference %+.2f %s; %s)" % (
+            name, len(held), len(pairs), statistics.mean(d for _, d in pairs), unit,
+            ", ".join("%s %+.2f" % (k, d) for k, d in pairs)))
+
+    acc = lambda fam, d, m: mean([r["test_acc"] for r in train if r["model"] == fam and r["dataset"] == d and r["method"] == m])  # noqa: E731
+    keys = [(fam, d) for fam in fams for d in dss]
+    lab = lambda fam, d: "%s %s" % (paper.NAMES[d], fam.upper())  # noqa: E731
+
+    def diff(a, b):
+        return a - b if a is not None and b is not None else None
+
+    tally("Table 3, VMASK is more accurate than base", [(lab(f, d), diff(acc(f, d, "vmask"), acc(f, d, "base"))) for f, d in keys], "points")
+    tally("Table 3, VMASK is more accurate than IBA", [(lab(f, d), diff(acc(f, d, "vmask"), acc(f, d, "iba"))) for f, d in keys], "points")
+    tally("Table 3, L2X is the least accurate method", [(lab(f, d), diff(min([x for x in (acc(f, d, m) for m in ("base", "l2", "iba", "vmask")) if x is not None], default=None), acc(f, d, "l2x"))) for f, d in keys], "points")
+    for key, name in (("lime", "LIME"), ("shapley", "SampleShapley")):
+        tally("Table 4, AOPC of %s is higher for VMASK than for base" % name,
+              [(lab(f, d), diff(mean([100 * x for x in ev(f, d, "vmask", "aopc_" + key)]), mean([100 * x for x in ev(f, d, "base", "aopc_" + key)]))) for f, d in keys], "points")
+    ratios = []
+    for f, d in keys:
+        for m in ("base", "vmask"):
+            x = mean([100 * x for x in ev(f, d, m, "aopc_lime")])
+            if x is not None:
+                ratios.append(x / paper.TABLE4["lime"][f][m][d])
+    if ratios:
+        lines.append("- Table 4 magnitude: our LIME AOPC is %.1f× the paper's on average (%.1f× to %.1f×)" % (statistics.mean(ratios), min(ratios), max(ratios)))
+
+    def ph(f, d, m, k):
+        return mean([100 * c[k - 1] for c in ev(f, d, m, "posthoc") if len(c) >= k])
+    for k in (1, 2, 5):
+        tally("Figure 1, post-hoc accuracy at k = %d is higher for VMASK than for IBA" % k, [(lab(f, d), diff(ph(f, d, "vmask", k), ph(f, d, "iba", k))) for f, d in keys], "points")
+    rs = [(lab(f, d), mean(ev(f, d, "vmask", "pearson_r"))) for f, d in keys]
+    rs = [(k, r) for k, r in rs if r is not None]
+    if rs:
+        lines.append("- Table 11, word frequency and VMASK's importance are not correlated (|r| < 0.1): %d of %d (%s)" % (
+            sum(abs(r) < 0.1 for _, r in rs), len(rs), ", ".join("%s %.3f" % kr for kr in rs)))
+    return "\n".join(lines)
 
 
 def summarize(train, evals, md):
@@ -138,10 +194,25 @@ def summarize(train, evals, md):
                          "%.1f" % (statistics.mean(evs) / 60) if evs else "–"])
     out.append(("Time per seed on this machine (2 cores), minutes", table(["dataset", "seeds", "train (all methods)", "compare"], rows, md)))
 
+    out.insert(0, ("Which of the paper's claims hold here (computed from the tables below)", claims(train, evals, dss, fams, ev)))
     parts = []
     for title, body in out:
         parts.append(("**%s**\n\n%s\n" % (title, body)) if md else ("%s\n%s\n" % (title, body)))
     return "\n".join(parts)
+
+
+def replace_between(path, begin, end, text):
+    """Rewrites the part of the file at path between the marker lines begin and end."""
+    with open(path) as f:
+        doc = f.read()
+    i, j = doc.find(begin), doc.find(end)
+    if i < 0 or j < i:
+        sys.exit("summarize: %s has no markers (%s ... %s)" % (path, begin, end))
+    doc = doc[:i + len(begin)] + "\n" + text + "\n" + doc[j:]
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(doc)
+    os.replace(tmp, path)
 
 
 def main():
@@ -153,16 +224,7 @@ def main():
     train, evals = load(a.results)
     text = summarize(train, evals, a.markdown or bool(a.readme))
     if a.readme:
-        with open(a.readme) as f:
-            doc = f.read()
-        i, j = doc.find(BEGIN), doc.find(END)
-        if i < 0 or j < i:
-            sys.exit("summarize: %s has no study markers (%s ... %s)" % (a.readme, BEGIN, END))
-        doc = doc[:i + len(BEGIN)] + "\n" + text + "\n" + doc[j:]
-        tmp = a.readme + ".tmp"
-        with open(tmp, "w") as f:
-            f.write(doc)
-        os.replace(tmp, a.readme)
+        replace_between(a.readme, BEGIN, END, text)
     print(text)
 
 
