@@ -201,7 +201,8 @@ def agreement(a, work, seed):
     model = os.path.join(work, "vmaskc.vmask.seed%d.onnx" % seed)
     texts = os.path.join(work, "test.txt")
     t0 = time.time()
-    stdout, _, _ = run([a.vmaskc, "predict", model, "--file", texts, "--max-len", str(SETTINGS["max_len"]), "--digits", "8"])
+    stdout, _, _ = run([a.vmaskc, "predict", model, "--file", texts, "--max-len", str(SETTINGS["max_len"]), "--digits", "8",
+                        "--threads", str(SETTINGS["threads"])])
     mine = np.array([[float(x) for x in l.split("probabilities")[1].split()] for l in stdout.splitlines() if "probabilities" in l])
     rows = [[int(x) for x in l.split("\t")[1].split()] for l in open(os.path.join(work, "test.ids"))]
     T = max(len(r) for r in rows)
@@ -238,16 +239,18 @@ def summary(markdown, results=RESULTS):
         sys.exit("the result files under %s were made with different settings; remove the stale ones" % results)
     st = res["torch"][0]["settings"]
     med = lambda xs: statistics.median(xs[1:] or xs)  # noqa: E731 (first epoch excluded, as compare.py)
-    head = ["stage", "PyTorch test %", "vmaskc test %", "difference", "within 1 point", "seeds", "epoch s PyTorch / vmaskc"]
+    head = ["stage", "PyTorch test %", "vmaskc test %", "difference", "within 1 point", "seeds", "dev % PyTorch / vmaskc",
+            "epoch s PyTorch / vmaskc"]
     lines = []
     for stage in ("base", "vmask"):
         seeds = sorted(set(r["seed"] for r in res["torch"]) & set(r["seed"] for r in res["vmaskc"]))
         acc = {k: [100 * r[stage]["test"] for r in res[k] if r["seed"] in seeds] for k in ("torch", "vmaskc")}
         ep = {k: statistics.mean(med(r[stage]["epoch_seconds"]) for r in res[k] if r["seed"] in seeds) for k in ("torch", "vmaskc")}
+        dev = {k: statistics.mean(100 * r[stage]["dev"] for r in res[k] if r["seed"] in seeds) for k in ("torch", "vmaskc")}
         diff = statistics.mean(acc["vmaskc"]) - statistics.mean(acc["torch"])
         lines.append(["base (fine-tuned, no mask)" if stage == "base" else "VMASK (embedding frozen)", fmt(acc["torch"]),
                       fmt(acc["vmaskc"]), "%+.2f" % diff, "yes" if abs(diff) <= 1 else "NO", ",".join(map(str, seeds)),
-                      "%.1f / %.1f" % (ep["torch"], ep["vmaskc"])])
+                      "%.2f / %.2f" % (dev["torch"], dev["vmaskc"]), "%.1f / %.1f" % (ep["torch"], ep["vmaskc"])])
     L, d, h, _ = __import__("make_bert").CONFIGS[st["model"]]
     cfg = ("BERT-%s (%d layers, hidden %d, %d heads), vocab 30,522, max len %d, batch %d, Adam lr %g, dropout %g, "
            "%d + %d epochs, mask hidden %d, %d thread(s)" % (st["model"], L, d, h, st["max_len"], st["batch"], st["lr"],
@@ -270,6 +273,8 @@ def summary(markdown, results=RESULTS):
     for k, name in (("torch", "PyTorch"), ("vmaskc", "vmaskc")):
         print("%s per seed (base / VMASK test %%): %s" % (name, ", ".join(
             "seed %d %.2f / %.2f" % (r["seed"], 100 * r["base"]["test"], 100 * r["vmask"]["test"]) for r in sorted(res[k], key=lambda r: r["seed"]))))
+    fastest = {k: min(t for r in res[k] for st_ in ("base", "vmask") for t in r[st_]["epoch_seconds"]) for k in ("torch", "vmaskc")}
+    print("fastest epoch (least loaded moment): PyTorch %.1f s, vmaskc %.1f s" % (fastest["torch"], fastest["vmaskc"]))
     peaks = {k: max(r["peak_rss_mib"] for r in res[k]) for k in ("torch", "vmaskc")}
     print("peak RSS MiB: PyTorch %.0f, vmaskc %.0f" % (peaks["torch"], peaks["vmaskc"]))
     for r in res.get("agreement", []):
