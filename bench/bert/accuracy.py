@@ -19,6 +19,9 @@ and, on Hugging Face's ids, in onnxruntime-node; the largest probability differe
 
     /usr/bin/python3 bench/bert/accuracy.py [--vmaskc build/vmaskc] [--seeds 1,2] [--systems torch,vmaskc]
     /usr/bin/python3 bench/bert/accuracy.py --summary [--markdown]      # the table from the result files
+    /usr/bin/python3 bench/bert/accuracy.py --seeds 1,2 --systems torch_from_vmaskc
+        # diagnosis: PyTorch's stage 2 from vmaskc's stage-1 export (the two stage 2s from the same weights;
+        # the weights are matched to PyTorch's parameters through the starting ONNX file)
 
 Resumable: each (system, seed) writes bench/bert/results/<system>.seed<S>.json (and agreement.seed<S>.json)
 and is skipped when that file exists; work files go to bench/out/bert_acc/ (gitignored). Settings are
@@ -141,13 +144,18 @@ def torch_child(a):
     bert = make_bert.Bert(*make_bert.CONFIGS[st["model"]])
     bert.load_state_dict(torch.load(os.path.join(work, "model.pt")))
     bert.dropout.p = st["dropout"]
+    if a.from_vmaskc:  # stage 2 only, from vmaskc's stage-1 export: the two stage 2s from the same weights
+        load_onnx_weights(bert, os.path.join(work, st["model"], "model.onnx"), os.path.join(work, "vmaskc.base.seed%d.onnx" % a.seed))
     base = BertClf(bert)
     out = {}
     ns = argparse.Namespace(epochs=st["epochs_base"], batch=st["batch"], lr=st["lr"], progress=True,
                             beta_start=st["beta_start"], beta_end=st["beta_end"], beta_steps=st["beta_steps"])
-    log("torch seed %d: stage 1 (base, embedding trainable), %d epochs" % (a.seed, ns.epochs))
-    dev_acc, times = fit(base, list(base.parameters()), train, dev, ns, rng, 1)
-    out["base"] = {"dev": dev_acc, "test": evaluate(base, test, st["batch"], 1), "epoch_seconds": times}
+    if a.from_vmaskc:
+        out["base"] = {"dev": evaluate(base, dev, st["batch"], 1), "test": evaluate(base, test, st["batch"], 1), "epoch_seconds": []}
+    else:
+        log("torch seed %d: stage 1 (base, embedding trainable), %d epochs" % (a.seed, ns.epochs))
+        dev_acc, times = fit(base, list(base.parameters()), train, dev, ns, rng, 1)
+        out["base"] = {"dev": dev_acc, "test": evaluate(base, test, st["batch"], 1), "epoch_seconds": times}
     base.embedding.weight.requires_grad_(False)
     model = VMask(base, st["mask_hidden"], st["tau"], pad_id=0, keep_ids=keep)
     ns.epochs = st["epochs_vmask"]
@@ -156,6 +164,33 @@ def torch_child(a):
                          lambda e: beta_at(ns, e))
     out["vmask"] = {"dev": dev_acc, "test": evaluate(model, test, st["batch"], 1), "epoch_seconds": times}
     print(json.dumps(out))
+
+
+def load_onnx_weights(model, start_onnx, trained_onnx):
+    """Copies the initializers of trained_onnx into model; which parameter each is comes from start_onnx,
+    exported from model's current state (torch names MatMul weights onnx::MatMul_N, transposed)."""
+    import numpy as np
+    import onnx
+    import torch
+    from onnx import numpy_helper
+    params = dict(model.named_parameters())
+    start = {t.name: numpy_helper.to_array(t) for t in onnx.load(start_onnx).graph.initializer}
+    trained = {t.name: numpy_helper.to_array(t) for t in onnx.load(trained_onnx).graph.initializer}
+    done = set()
+    for name, w in start.items():
+        if w.size < 2:
+            continue
+        hit = [(k, tr) for k, p in params.items() if k not in done for tr in ((False, True) if p.dim() == 2 else (False,))
+               if (p.detach().numpy().T if tr else p.detach().numpy()).shape == w.shape
+               and np.array_equal(p.detach().numpy().T if tr else p.detach().numpy(), w)]
+        if len(hit) != 1:
+            sys.exit("%s: initializer %s matches %d parameters" % (start_onnx, name, len(hit)))
+        k, tr = hit[0]
+        with torch.no_grad():
+            params[k].copy_(torch.from_numpy(np.array(trained[name].T if tr else trained[name])))
+        done.add(k)
+    if done != set(params):
+        sys.exit("%s: no initializer for %s" % (start_onnx, ", ".join(sorted(set(params) - done))))
 
 
 def vmaskc_stage(a, work, seed, model, out, stage, extra):
@@ -176,9 +211,10 @@ def vmaskc_stage(a, work, seed, model, out, stage, extra):
 
 def run_system(a, work, system, seed):
     st = SETTINGS
-    if system == "torch":
+    if system in ("torch", "torch_from_vmaskc"):
         stdout, err, _ = run(["/usr/bin/time", "-v", PY, os.path.abspath(__file__), "--torch-child", "--seed", str(seed),
-                              "--work", work], dict(os.environ, OMP_NUM_THREADS=str(st["threads"])), tee=True)
+                              "--work", work] + (["--from-vmaskc"] if system != "torch" else []),
+                             dict(os.environ, OMP_NUM_THREADS=str(st["threads"])), tee=True)
         res = json.loads(stdout.strip().splitlines()[-1])
         res["peak_rss_mib"] = peak_rss_mib(err)  # both stages, one process
         return res
@@ -273,6 +309,16 @@ def summary(markdown, results=RESULTS):
     for k, name in (("torch", "PyTorch"), ("vmaskc", "vmaskc")):
         print("%s per seed (base / VMASK test %%): %s" % (name, ", ".join(
             "seed %d %.2f / %.2f" % (r["seed"], 100 * r["base"]["test"], 100 * r["vmask"]["test"]) for r in sorted(res[k], key=lambda r: r["seed"]))))
+    cross = sorted(res.get("torch_from_vmaskc", []), key=lambda r: r["seed"])
+    if cross:  # stage 2 of both systems from the same (vmaskc's) stage-1 weights
+        vm = {r["seed"]: r for r in res["vmaskc"]}
+        same = [r for r in cross if r["seed"] in vm]
+        print("PyTorch stage 2 from vmaskc's stage-1 weights (seeds %s): VMASK test %s against vmaskc's %s (%+.2f); "
+              "those weights evaluated in PyTorch: test %s (vmaskc: %s)" % (
+                  ",".join(str(r["seed"]) for r in same), fmt([100 * r["vmask"]["test"] for r in same]),
+                  fmt([100 * vm[r["seed"]]["vmask"]["test"] for r in same]),
+                  statistics.mean(100 * (vm[r["seed"]]["vmask"]["test"] - r["vmask"]["test"]) for r in same),
+                  fmt([100 * r["base"]["test"] for r in same]), fmt([100 * vm[r["seed"]]["base"]["test"] for r in same])))
     fastest = {k: min(t for r in res[k] for st_ in ("base", "vmask") for t in r[st_]["epoch_seconds"]) for k in ("torch", "vmaskc")}
     print("fastest epoch (least loaded moment): PyTorch %.1f s, vmaskc %.1f s" % (fastest["torch"], fastest["vmaskc"]))
     peaks = {k: max(r["peak_rss_mib"] for r in res[k]) for k in ("torch", "vmaskc")}
@@ -299,6 +345,7 @@ def main():
     ap.add_argument("--summary", action="store_true", help="print the table from the result files")
     ap.add_argument("--markdown", action="store_true")
     ap.add_argument("--torch-child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--from-vmaskc", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--seed", type=int, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.torch_child:
