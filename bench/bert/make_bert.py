@@ -20,7 +20,8 @@ Writes under DIR (default bench/out/bert/, gitignored):
 The model classes live here and run.py imports them for the PyTorch baseline, so both systems
 train the same architecture. Weights: PyTorch's default init plus N(0, 0.02^2) noise, so the
 eval-mode export merges no identical initializers (LayerNorm gammas would all be 1) into Identity
-nodes. Deterministic (fixed seeds).
+nodes; the BERT-nano of accuracy.py (2 layers, hidden 64, 2 heads, FF 256) is initialized as BERT is, plus
+N(0, 1e-6) noise. Deterministic (fixed seeds).
 """
 
 import argparse
@@ -45,7 +46,10 @@ DEFAULT_OUT = os.path.join(REPO, "bench", "out", "bert")
 VOCAB = 30522
 MAX_POS = 512
 # name -> (layers, hidden, heads, intermediate)
-CONFIGS = {"base": (12, 768, 12, 3072), "mini": (4, 256, 4, 1024)}
+CONFIGS = {"base": (12, 768, 12, 3072), "mini": (4, 256, 4, 1024), "nano": (2, 64, 2, 256)}
+# models initialized as BERT is (N(0, 0.02^2) weights, zero biases, unit LayerNorm gains) rather than by
+# PyTorch's defaults: the ones trained from scratch (accuracy.py); noise of 1e-3 keeps initializers distinct
+BERT_INIT = {"nano"}
 
 
 class Embeddings(nn.Module):
@@ -96,6 +100,7 @@ class Bert(nn.Module):
         self.embeddings = Embeddings(d)
         self.layers = nn.ModuleList(Layer(d, heads, ff) for _ in range(layers))
         self.pooler = nn.Linear(d, d)
+        self.dropout = nn.Dropout(0.0)  # before the classifier, where `vmaskc train --dropout` puts it
         self.classifier = nn.Linear(d, classes)
 
     def forward(self, input_ids, attention_mask, token_type_ids, word=None):
@@ -103,15 +108,23 @@ class Bert(nn.Module):
         additive = (1.0 - attention_mask[:, None, None, :].to(x.dtype)) * -10000.0
         for layer in self.layers:
             x = layer(x, additive)
-        return self.classifier(torch.tanh(self.pooler(x[:, 0])))
+        return self.classifier(self.dropout(torch.tanh(self.pooler(x[:, 0]))))
 
 
 def build(name, seed=11):
     torch.manual_seed(seed + sorted(CONFIGS).index(name))
     model = Bert(*CONFIGS[name])
     with torch.no_grad():
+        if name in BERT_INIT:  # Hugging Face's BertPreTrainedModel._init_weights, for training from scratch
+            for mod in model.modules():
+                if isinstance(mod, (nn.Linear, nn.Embedding)):
+                    mod.weight.normal_(0.0, 0.02)
+                if isinstance(mod, nn.Linear) or isinstance(mod, nn.LayerNorm):
+                    mod.bias.zero_()
+                if isinstance(mod, nn.LayerNorm):
+                    mod.weight.fill_(1.0)
         for p in model.parameters():
-            p.add_(0.02 * torch.randn_like(p))
+            p.add_((1e-3 if name in BERT_INIT else 0.02) * torch.randn_like(p))
         model.embeddings.word.weight[0].zero_()
     return model
 
@@ -209,7 +222,7 @@ def main():
     make_data(a.out)
     for name in a.models.split(","):
         if name not in CONFIGS:
-            sys.exit("unknown model '%s' (base, mini)" % name)
+            sys.exit("unknown model '%s' (%s)" % (name, ", ".join(CONFIGS)))
         export(name, a.out, a.opset)
 
 

@@ -22,6 +22,7 @@ import re
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -34,12 +35,27 @@ SETTINGS = {
 }
 
 
-def run(cmd, env=None):
+def run(cmd, env=None, tee=False):
+    """Runs cmd; returns (stdout, stderr, seconds). tee: also copy its stderr (progress) to ours as it comes."""
     t0 = time.time()
-    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    if not tee:
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        err = p.stderr.decode()
+    else:
+        with tempfile.TemporaryFile() as out:  # a file, not a pipe: no deadlock on a long stdout
+            p = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE, env=env)
+            lines = []
+            for line in iter(p.stderr.readline, b""):
+                lines.append(line.decode())
+                sys.stderr.write(lines[-1])
+                sys.stderr.flush()
+            p.wait()
+            out.seek(0)
+            p.stdout = out.read()
+        err = "".join(lines)
     if p.returncode:
-        sys.exit("command failed (%d): %s\n%s" % (p.returncode, " ".join(cmd), p.stderr.decode()[-2000:]))
-    return p.stdout.decode(), p.stderr.decode(), time.time() - t0
+        sys.exit("command failed (%d): %s\n%s" % (p.returncode, " ".join(cmd), err[-2000:]))
+    return p.stdout.decode(), err, time.time() - t0
 
 
 def peak_rss_mib(stderr):

@@ -64,8 +64,11 @@ class KimCNN(nn.Module):
         x = x.transpose(1, 2)
         return torch.cat([F.relu(c(x)).amax(dim=2) for c in self.convs], dim=1)
 
+    def head(self, x, ids):  # x [B, T, E] (the possibly masked embedding) -> logits
+        return self.fc(self.dropout(self.features(x)))
+
     def forward(self, ids):
-        return self.fc(self.dropout(self.features(self.embedding(ids))))
+        return self.head(self.embedding(ids), ids)
 
 
 class LSTMClf(nn.Module):
@@ -83,14 +86,20 @@ class LSTMClf(nn.Module):
         out, _ = self.lstm(x)
         return torch.tanh(torch.tanh(out).amax(dim=1))
 
+    def head(self, x, ids):
+        return self.fc(self.dropout(self.features(x)))
+
     def forward(self, ids):
-        return self.fc(self.dropout(self.features(self.embedding(ids))))
+        return self.head(self.embedding(ids), ids)
 
 
 class VMask(nn.Module):
-    def __init__(self, base, hidden, tau, pad_id):
+    """The mask on base.embedding's output, then base.head(masked, ids). keep_ids (a BERT's [CLS], [SEP],
+    [PAD], as vmaskc keeps them) get r = 1 and stay out of the information loss with the pad."""
+
+    def __init__(self, base, hidden, tau, pad_id, keep_ids=()):
         super().__init__()
-        self.base, self.tau, self.pad_id = base, tau, pad_id
+        self.base, self.tau, self.pad_id, self.keep_ids = base, tau, pad_id, tuple(keep_ids)
         E = base.embedding.embedding_dim
         self.fc1, self.fc2 = nn.Linear(E, hidden), nn.Linear(hidden, 2)
         base.embedding.weight.requires_grad_(False)
@@ -106,11 +115,15 @@ class VMask(nn.Module):
             r = (hard - soft.detach() + soft)[..., 1]
         else:
             r = q
-        real = (ids != self.pad_id).float()
+        real = ids != self.pad_id
+        if self.keep_ids:
+            kept = sum(ids == k for k in self.keep_ids).bool()
+            r = r.masked_fill(kept, 1.0)
+            real = real & ~kept
+        real = real.float()
         negent = q * torch.log(q + 1e-8) + (1 - q) * torch.log(1 - q + 1e-8)
         info = (negent * real).sum() / real.sum().clamp(min=1)
-        logits = self.base.fc(self.base.dropout(self.base.features(x * r.unsqueeze(-1))))
-        return logits, info
+        return self.base.head(x * r.unsqueeze(-1), ids), info
 
 
 def batches(data, order, batch, min_len):
@@ -140,6 +153,36 @@ def beta_at(a, epoch):
         return a.beta_start
     k = min(epoch * steps // a.epochs, steps - 1)
     return a.beta_start + (a.beta_end - a.beta_start) * k / (steps - 1)
+
+
+def fit(model, params, train, dev, a, rng, min_len, beta=None):
+    """Adam on params over a.epochs epochs of a.batch (shuffled by rng), loss = CE (+ beta(epoch) * info
+    for a VMask model); keeps the best-on-dev state. Returns (best dev accuracy, seconds per epoch
+    of training steps, dev evaluation excluded)."""
+    opt = torch.optim.Adam(params, lr=a.lr)
+    best, state, times = -1, None, []
+    for epoch in range(a.epochs):
+        b = beta(epoch) if beta else 0.0
+        model.train()
+        t0 = time.perf_counter()
+        steps = (len(train) + a.batch - 1) // a.batch
+        for k, (ids, y) in enumerate(batches(train, list(rng.permutation(len(train))), a.batch, min_len)):
+            opt.zero_grad()
+            out = model(ids)
+            loss = F.cross_entropy(out[0], y) + b * out[1] if isinstance(out, tuple) else F.cross_entropy(out, y)
+            loss.backward()
+            opt.step()
+            if getattr(a, "progress", False) and (k + 1) % 25 == 0:
+                print("epoch %d/%d: step %d/%d, %.0f s" % (epoch + 1, a.epochs, k + 1, steps, time.perf_counter() - t0),
+                      file=sys.stderr, flush=True)
+        times.append(time.perf_counter() - t0)
+        acc = evaluate(model, dev, a.batch, min_len)
+        if getattr(a, "progress", False):
+            print("epoch %d/%d: %.1f s, dev %.2f%%" % (epoch + 1, a.epochs, times[-1], 100 * acc), file=sys.stderr, flush=True)
+        if acc > best:
+            best, state = acc, {k: v.clone() for k, v in model.state_dict().items()}
+    model.load_state_dict(state)
+    return best, times
 
 
 def main():
@@ -175,18 +218,7 @@ def main():
     base = make(V, a.emb, a.classes, dropout=0.5 if a.job == "base" else a.dropout)
     result = {"job": a.job, "model": a.model, "data": a.data, "seed": a.seed, "threads": a.threads}
     if a.job == "base":
-        opt = torch.optim.Adam(base.parameters(), lr=a.lr)
-        best, state = -1, None
-        for epoch in range(a.epochs):
-            base.train()
-            for ids, y in batches(train, list(rng.permutation(len(train))), a.batch, base.min_len):
-                opt.zero_grad()
-                F.cross_entropy(base(ids), y).backward()
-                opt.step()
-            acc = evaluate(base, dev, a.batch, base.min_len)
-            if acc > best:
-                best, state = acc, {k: v.clone() for k, v in base.state_dict().items()}
-        base.load_state_dict(state)
+        best, _ = fit(base, list(base.parameters()), train, dev, a, rng, base.min_len)
         result.update(pretrain_dev=best, pretrain_test=evaluate(base, test, a.batch, base.min_len))
         torch.manual_seed(a.seed + 1000)
         for mod in base.modules():
@@ -203,23 +235,7 @@ def main():
     if a.no_mask:
         base.embedding.weight.requires_grad_(False)
     params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.Adam(params, lr=a.lr)
-    best, state, times = -1, None, []
-    for epoch in range(a.epochs):
-        beta = beta_at(a, epoch)
-        model.train()
-        t0 = time.perf_counter()
-        for ids, y in batches(train, list(rng.permutation(len(train))), a.batch, base.min_len):
-            opt.zero_grad()
-            out = model(ids)
-            loss = F.cross_entropy(out[0], y) + beta * out[1] if not a.no_mask else F.cross_entropy(out, y)
-            loss.backward()
-            opt.step()
-        times.append(time.perf_counter() - t0)
-        acc = evaluate(model, dev, a.batch, base.min_len)
-        if acc > best:
-            best, state = acc, {k: v.clone() for k, v in model.state_dict().items()}
-    model.load_state_dict(state)
+    best, times = fit(model, params, train, dev, a, rng, base.min_len, None if a.no_mask else lambda e: beta_at(a, e))
     result.update(dev=best, test=evaluate(model, test, a.batch, base.min_len), epoch_seconds=times,
                   peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     print(json.dumps(result))

@@ -103,6 +103,11 @@ if "$vmaskc" train "$cnn" --vocab "$t/vocab.txt" --train "$t/train.tsv" --dev "$
   expect 0 "" "$vmaskc" train "$bert" --vocab "$t/vocab.txt" --train "$tmp/long2.tsv" --dev "$tmp/long2.tsv" --epochs 1 --max-len 32 -o "$tmp/bert.onnx"
   expect 3 "longer than the model's position table" "$vmaskc" predict "$tmp/bert.onnx" "$(head -1 "$tmp/long2.tsv" | cut -f2)"
   expect 0 "" "$vmaskc" predict "$tmp/bert.onnx" "$(head -1 "$tmp/long2.tsv" | cut -f2)" --max-len 32
+  # predict --file: an empty line and a missing file are named; --digits is bounded
+  printf 'a good film\n\nbad\n' > "$tmp/texts_gap.txt"
+  expect 3 "texts_gap.txt:2: empty line" "$vmaskc" predict "$tmp/vm.onnx" --file "$tmp/texts_gap.txt"
+  expect 3 "no-such-texts.txt: cannot open" "$vmaskc" predict "$tmp/vm.onnx" --file "$tmp/no-such-texts.txt"
+  expect 2 "--digits needs an integer from 0 to 9" "$vmaskc" predict "$tmp/vm.onnx" "a film" --digits 12
 else
   echo "FAIL: could not train the small models for the explanation cases"; fail=$((fail+1))
 fi

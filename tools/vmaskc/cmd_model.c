@@ -1,8 +1,10 @@
 /* words / eval / predict: inspecting a trained (exported) model.
  *   vmaskc words MODEL [--top N] [--data CORPUS.tsv] [--tsv OUT.tsv] [--whole-words]
  *   vmaskc eval MODEL --data FILE [--batch N]
- *   vmaskc predict MODEL "text" ["text" ...] */
+ *   vmaskc predict MODEL "text" ["text" ...] [--file TEXTS.txt] */
+#include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -309,77 +311,161 @@ out:
     return rc;
 }
 
+/* The texts to classify: the command line's, then --file's lines (owned copies). */
+struct predict_texts {
+    char **text;
+    const char **where; /* for messages: NULL (text N) or the --file path, with line[] */
+    int64_t *line;
+    int64_t n, cap;
+};
+
+static enum vm_status predict_add(struct predict_texts *t, const char *text, size_t len, const char *where, int64_t line,
+                                  struct vm_error *err) {
+    if (t->n == t->cap) {
+        int64_t cap = t->cap ? 2 * t->cap : 64;
+        char **nt = vm_realloc(t->text, sizeof *nt * (size_t)cap, err);
+        if (!nt) return err->code;
+        t->text = nt;
+        const char **nw = vm_realloc(t->where, sizeof *nw * (size_t)cap, err);
+        if (!nw) return err->code;
+        t->where = nw;
+        int64_t *nl = vm_realloc(t->line, sizeof *nl * (size_t)cap, err);
+        if (!nl) return err->code;
+        t->line = nl;
+        t->cap = cap;
+    }
+    char *c = vm_malloc(len + 1, err);
+    if (!c) return err->code;
+    memcpy(c, text, len);
+    c[len] = 0;
+    t->text[t->n] = c;
+    t->where[t->n] = where;
+    t->line[t->n++] = line;
+    return VM_OK;
+}
+
+/* One text per line of path ("-": stdin); an empty line is an error naming it. */
+static enum vm_status predict_read_file(struct predict_texts *t, const char *path, struct vm_error *err) {
+    FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+    if (!f) return vm_errorf(err, VM_EIO, "%s: cannot open: %s", path, strerror(errno));
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    int64_t no = 0;
+    enum vm_status s = VM_OK;
+    while (!s && (len = getline(&line, &cap, f)) >= 0) {
+        no++;
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) len--;
+        if (len == 0) s = vm_errorf(err, VM_EINVAL, "%s:%lld: empty line (one text per line)", path, (long long)no);
+        else s = predict_add(t, line, (size_t)len, path, no, err);
+    }
+    if (!s && ferror(f)) s = vm_errorf(err, VM_EIO, "%s: read error: %s", path, strerror(errno));
+    if (!s && no == 0) s = vm_errorf(err, VM_EINVAL, "%s: no texts", path);
+    free(line);
+    if (f != stdin) fclose(f);
+    return s;
+}
+
+static void predict_texts_free(struct predict_texts *t) {
+    for (int64_t i = 0; i < t->n; i++) free(t->text[i]);
+    free(t->text);
+    free(t->where);
+    free(t->line);
+}
+
+/* Classifies text k and prints its probabilities (and each token's importance for a model with a mask layer). */
+static enum vm_status predict_one(struct vm_text_model *tm, const struct predict_texts *t, int64_t k, int32_t max_len,
+                                  int digits, float *probs, struct vm_error *err) {
+    struct vm_encoding e;
+    enum vm_status s = vm_text_model_encode(tm, t->text[k], max_len, &e, err);
+    if (!s && (e.n == 0 || e.n_words == 0)) {
+        if (t->where[k]) s = vm_errorf(err, VM_EINVAL, "%s:%lld: the text has no tokens", t->where[k], (long long)t->line[k]);
+        else s = vm_errorf(err, VM_EINVAL, "text %lld has no tokens", (long long)k + 1);
+    }
+    int32_t n = e.n;
+    const int32_t *seq = e.ids;
+    struct vm_rt_inst *inst;
+    if (!s) s = vm_feed(&tm->feeder, &seq, &n, 1, 0, NULL, 0, 0, &inst, NULL, err);
+    if (!s) s = vm_rt_run(inst, VM_RT_FORWARD, false, err);
+    if (s) {
+        vm_encoding_free(&e);
+        return s;
+    }
+    vm_feeder_probs(&tm->feeder, inst, 1, probs);
+    int64_t best = 0;
+    for (int64_t c = 1; c < tm->n_classes; c++)
+        if (probs[c] > probs[best]) best = c;
+    printf("text %lld: class %lld  probabilities", (long long)k + 1, (long long)best);
+    for (int64_t c = 0; c < tm->n_classes; c++) printf(" %.*f", digits, probs[c]);
+    printf("\n");
+    if (tm->word_keep) {
+        printf("  token %s:", tm->importance);
+        for (int32_t j = 0; j < n; j++) printf(" %s=%.3f", e.pieces[j], e.ids[j] < tm->n_words ? tm->word_keep[e.ids[j]] : NAN);
+        printf("\n");
+    }
+    vm_encoding_free(&e);
+    return VM_OK;
+}
+
 int vm_cmd_predict(int argc, char **argv) {
     struct vm_text_opts o;
     vm_text_opts_init(&o);
-    const char *path = NULL, *texts[256];
-    int n_texts = 0;
-    long long max_len = 0;
-    for (int i = 1; i < argc; i++) {
+    const char *path = NULL, *file = NULL;
+    struct predict_texts t = {0};
+    long long max_len = 0, digits = 4;
+    struct vm_error err = {0};
+    int rc = VM_EXIT_OK;
+    for (int i = 1; i < argc && rc == VM_EXIT_OK; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            printf("usage: vmaskc predict MODEL.onnx \"some text\" [\"more text\" ...] [--vocab V] [--max-len L]\n"
+            printf("usage: vmaskc predict MODEL.onnx \"some text\" [\"more text\" ...] [--file TEXTS.txt] [--vocab V] [--max-len L]\n"
+                   "                      [--digits N]\n"
                    "Prints each text's class probabilities and, for a model with a mask layer, each token's importance:\n"
                    "VMASK keep probability q, L2X score or IBA lambda.\n"
-                   "--max-len L keeps the first L tokens of each text (for WordPiece: [CLS], L - 2 pieces, [SEP]).\n");
+                   "--file F reads one text per line of F ('-': stdin; the whole line is text), after the texts given.\n"
+                   "--max-len L keeps the first L tokens of each text (for WordPiece: [CLS], L - 2 pieces, [SEP]).\n"
+                   "--digits N prints the probabilities with N decimals (default 4, at most 9).\n");
+            predict_texts_free(&t);
             return VM_EXIT_OK;
         }
-        if (!strcmp(a, "--max-len")) {
-            if (i + 1 >= argc || !vm_cli_parse_int(argv[i + 1], &max_len) || max_len < 1)
-                return vm_cli_usage_error("predict", "--max-len needs a positive integer");
+        if (!strcmp(a, "--max-len") || !strcmp(a, "--digits")) {
+            bool ml = !strcmp(a, "--max-len");
+            long long *v = ml ? &max_len : &digits;
+            if (i + 1 >= argc || !vm_cli_parse_int(argv[i + 1], v) || *v < (ml ? 1 : 0) || (!ml && *v > 9))
+                rc = vm_cli_usage_error("predict", ml ? "--max-len needs a positive integer" : "--digits needs an integer from 0 to 9");
             i++;
             continue;
         }
+        if (!strcmp(a, "--file")) {
+            if (i + 1 >= argc) rc = vm_cli_usage_error("predict", "--file needs a file of texts, one per line");
+            else file = argv[++i];
+            continue;
+        }
         int r = vm_text_option("predict", argc, argv, &i, &o);
-        if (r < 0) return VM_EXIT_USAGE;
+        if (r < 0) rc = VM_EXIT_USAGE;
         if (r) continue;
-        if (a[0] == '-' && a[1]) return vm_cli_usage_error("predict", "unknown option '%s'", a);
-        if (!path) path = a;
-        else if (n_texts < 256) texts[n_texts++] = a;
+        if (a[0] == '-' && a[1]) rc = vm_cli_usage_error("predict", "unknown option '%s'", a);
+        else if (!path) path = a;
+        else if (predict_add(&t, a, strlen(a), NULL, 0, &err)) rc = vm_cli_fail("predict", &err);
     }
-    if (!path) return vm_cli_usage_error("predict", "missing MODEL");
-    if (!n_texts) return vm_cli_usage_error("predict", "missing text to classify");
-    struct vm_error err = {0};
+    if (rc == VM_EXIT_OK && !path) rc = vm_cli_usage_error("predict", "missing MODEL");
+    if (rc == VM_EXIT_OK && file && predict_read_file(&t, file, &err)) rc = vm_cli_fail("predict", &err);
+    if (rc == VM_EXIT_OK && !t.n) rc = vm_cli_usage_error("predict", "missing text to classify");
+    if (rc != VM_EXIT_OK) {
+        predict_texts_free(&t);
+        return rc;
+    }
     struct vm_text_model tm;
-    if (vm_text_model_load(&tm, path, &o, &err)) return vm_cli_fail("predict", &err);
-    int rc = VM_EXIT_OK;
-    float *probs = malloc(sizeof(float) * (size_t)(tm.n_classes > 0 ? tm.n_classes : 64));
-    for (int t = 0; t < n_texts && rc == VM_EXIT_OK && probs; t++) {
-        struct vm_encoding e;
-        if (vm_text_model_encode(&tm, texts[t], (int32_t)max_len, &e, &err)) {
-            vm_encoding_free(&e);
-            rc = vm_cli_fail("predict", &err);
-            break;
-        }
-        int32_t n = e.n;
-        if (n == 0 || e.n_words == 0) {
-            vm_encoding_free(&e);
-            vm_errorf(&err, VM_EINVAL, "text %d has no tokens", t + 1);
-            rc = vm_cli_fail("predict", &err);
-            break;
-        }
-        const int32_t *seq = e.ids;
-        struct vm_rt_inst *inst;
-        if (vm_feed(&tm.feeder, &seq, &n, 1, 0, NULL, 0, 0, &inst, NULL, &err) || vm_rt_run(inst, VM_RT_FORWARD, false, &err)) {
-            vm_encoding_free(&e);
-            rc = vm_cli_fail("predict", &err);
-            break;
-        }
-        vm_feeder_probs(&tm.feeder, inst, 1, probs);
-        int64_t best = 0;
-        for (int64_t k = 1; k < tm.n_classes; k++)
-            if (probs[k] > probs[best]) best = k;
-        printf("text %d: class %lld  probabilities", t + 1, (long long)best);
-        for (int64_t k = 0; k < tm.n_classes; k++) printf(" %.4f", probs[k]);
-        printf("\n");
-        if (tm.word_keep) {
-            printf("  token %s:", tm.importance);
-            for (int32_t k = 0; k < n; k++) printf(" %s=%.3f", e.pieces[k], e.ids[k] < tm.n_words ? tm.word_keep[e.ids[k]] : NAN);
-            printf("\n");
-        }
-        vm_encoding_free(&e);
+    if (vm_text_model_load(&tm, path, &o, &err)) {
+        predict_texts_free(&t);
+        return vm_cli_fail("predict", &err);
     }
+    float *probs = vm_malloc(sizeof(float) * (size_t)(tm.n_classes > 0 ? tm.n_classes : 64), &err);
+    if (!probs) rc = vm_cli_fail("predict", &err);
+    for (int64_t k = 0; k < t.n && rc == VM_EXIT_OK; k++)
+        if (predict_one(&tm, &t, k, (int32_t)max_len, (int)digits, probs, &err)) rc = vm_cli_fail("predict", &err);
     free(probs);
+    predict_texts_free(&t);
     vm_text_model_free(&tm);
     return rc;
 }

@@ -1,0 +1,383 @@
+#!/usr/bin/python3
+"""BERT-style accuracy check against PyTorch 1.13 on SST-2 (issue 11 item 8).
+
+A BERT-nano in Hugging Face's layout (make_bert.py's classes: 2 layers, hidden 64, 2 heads, FF 256,
+bert-base-uncased's 30,522-piece vocabulary, 512 positions, random init) is trained from scratch on
+SST-2 by the paper's two-stage protocol (appendix C), by vmaskc and by PyTorch, from the same ONNX
+file and weights, with the same settings:
+  stage 1 (base)   every weight trainable, no mask              `vmaskc train --no-mask --train-embedding`
+  stage 2 (VMASK)  the word embedding frozen, the mask trained with the rest, from stage 1's best model
+                   (`vmaskc train BASE.onnx`; PyTorch: bench/train/vmask_torch.py's VMask with
+                   [CLS]/[SEP]/[PAD] kept at q = 1 and out of the information loss, as vmaskc does)
+Adam, lr, batch, epochs, dropout before the classifier, beta schedule, max length, seeds, best-on-dev
+selection on SST-2's dev set: shared. The PyTorch side reads ids made once by Hugging Face's own
+tokenizer (tests/tokenizer/reference.js: @anush008/tokenizers through node), never by vmaskc; vmaskc
+tokenizes the raw text itself (the ids are compared and the mismatches counted).
+
+Then the export check: vmaskc's VMASK export runs on the raw SST-2 test texts in `vmaskc predict`
+and, on Hugging Face's ids, in onnxruntime-node; the largest probability difference is recorded.
+
+    /usr/bin/python3 bench/bert/accuracy.py [--vmaskc build/vmaskc] [--seeds 1,2] [--systems torch,vmaskc]
+    /usr/bin/python3 bench/bert/accuracy.py --summary [--markdown]      # the table from the result files
+    /usr/bin/python3 bench/bert/accuracy.py --seeds 1,2 --systems torch_from_vmaskc
+        # diagnosis: PyTorch's stage 2 from vmaskc's stage-1 export (the two stage 2s from the same weights;
+        # the weights are matched to PyTorch's parameters through the starting ONNX file)
+
+Resumable: each (system, seed) writes bench/bert/results/<system>.seed<S>.json (and agreement.seed<S>.json)
+and is skipped when that file exists; work files go to bench/out/bert_acc/ (gitignored). Settings are
+stored in every result file, and --summary refuses to put runs with different settings in one row.
+"""
+import argparse
+import glob
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "train"))
+from compare import fmt, peak_rss_mib, run  # noqa: E402
+
+PY = "/usr/bin/python3"
+VOCAB = os.path.join(REPO, "tests", "fixtures", "tokenizer", "bert-base-uncased-vocab.txt")
+RESULTS = os.path.join(HERE, "results")
+SPLITS = ("train", "dev", "test")
+# the settings both systems use (stored in every result file)
+# (small and short: what the shared 2-core machine allowed for PyTorch's generic BLAS while other jobs ran,
+# one thread per process so that several seeds run side by side)
+SETTINGS = {"model": "nano", "max_len": 64, "batch": 32, "lr": 1e-3, "dropout": 0.1, "epochs_base": 2,
+            "epochs_vmask": 1, "mask_hidden": 100, "tau": 1.0, "beta_start": 1.0, "beta_end": 0.109, "beta_steps": 10,
+            "threads": 1, "opset": 14}
+
+
+def log(msg):
+    print("[%s] %s" % (time.strftime("%H:%M:%S"), msg), file=sys.stderr, flush=True)
+
+
+def node_env(tokdir):
+    return dict(os.environ, NODE_PATH=os.path.join(tokdir, "node_modules"))
+
+
+def tokenizer_dir():
+    p = subprocess.run([os.path.join(REPO, "tests", "tokenizer", "install.sh")], stdout=subprocess.PIPE)
+    if p.returncode:
+        sys.exit("Hugging Face's tokenizer reference is not available (tests/tokenizer/install.sh failed)")
+    return p.stdout.decode().strip()
+
+
+def prepare(a, work):
+    """The starting model (ONNX + its PyTorch state) and Hugging Face's ids of the three splits."""
+    import torch
+    import make_bert
+    done = os.path.join(work, "prepared.json")
+    if os.path.exists(done):
+        return json.load(open(done))
+    os.makedirs(work, exist_ok=True)
+    torch.set_num_threads(SETTINGS["threads"])
+    make_bert.export(SETTINGS["model"], work, SETTINGS["opset"])
+    torch.save(make_bert.build(SETTINGS["model"]).state_dict(), os.path.join(work, "model.pt"))
+    tokdir = tokenizer_dir()
+    info = {"vmaskc_id_mismatches": {}}
+    for s in SPLITS:
+        rows = [l.rstrip("\n").split("\t", 1) for l in open(os.path.join(a.data, s + ".tsv"), encoding="utf-8")]
+        with open(os.path.join(work, s + ".txt"), "w", encoding="utf-8") as f:
+            f.write("".join(t + "\n" for _, t in rows))
+        ref, _, _ = run(["node", os.path.join(REPO, "tests", "tokenizer", "reference.js"), VOCAB, os.path.join(work, s + ".txt"),
+                         "--max-len", str(SETTINGS["max_len"])], node_env(tokdir))
+        ids = ref.splitlines()
+        if len(ids) != len(rows):
+            sys.exit("reference.js gave %d lines for %d texts of %s" % (len(ids), len(rows), s))
+        with open(os.path.join(work, s + ".ids"), "w") as f:
+            f.write("".join("%s\t%s\n" % (lab, i) for (lab, _), i in zip(rows, ids)))
+        with open(os.path.join(work, s + ".txt"), "rb") as f:
+            mine = subprocess.run([a.vmaskc, "tokenize", "--vocab", VOCAB, "--ids", "--max-len", str(SETTINGS["max_len"])],
+                                  input=f.read(), stdout=subprocess.PIPE, check=True).stdout.decode().splitlines()
+        info["vmaskc_id_mismatches"][s] = sum(x != y for x, y in zip(mine, ids)) + abs(len(mine) - len(ids))
+        log("%s: %d texts tokenized by Hugging Face's tokenizer; vmaskc's ids differ on %d" % (
+            s, len(rows), info["vmaskc_id_mismatches"][s]))
+    json.dump(info, open(done, "w"))
+    return info
+
+
+def load_ids(path):
+    data = []
+    for line in open(path):
+        label, ids = line.rstrip("\n").split("\t")
+        data.append((int(label), [int(x) for x in ids.split()]))
+    return data
+
+
+def torch_child(a):
+    """Both stages in PyTorch (one process; prints one JSON line)."""
+    import numpy as np
+    import torch
+    import torch.nn as nn
+    import make_bert
+    from vmask_torch import VMask, beta_at, evaluate, fit
+
+    class BertClf(nn.Module):
+        """make_bert.Bert seen as vmask_torch's classifiers are: .embedding, .head(x, ids), forward(ids)."""
+        min_len = 1
+
+        def __init__(self, bert):
+            super().__init__()
+            self.bert, self.embedding = bert, bert.embeddings.word
+
+        def head(self, x, ids):
+            return self.bert(ids, (ids != 0).long(), torch.zeros_like(ids), word=x)
+
+        def forward(self, ids):
+            return self.head(self.embedding(ids), ids)
+
+    work, st = a.work, SETTINGS
+    torch.set_num_threads(st["threads"])
+    torch.manual_seed(a.seed)
+    rng = np.random.default_rng(a.seed)
+    train, dev, test = (load_ids(os.path.join(work, s + ".ids")) for s in SPLITS)
+    vocab = [l.rstrip("\n") for l in open(VOCAB, encoding="utf-8")]
+    keep = [vocab.index(t) for t in ("[CLS]", "[SEP]", "[PAD]")]
+    bert = make_bert.Bert(*make_bert.CONFIGS[st["model"]])
+    bert.load_state_dict(torch.load(os.path.join(work, "model.pt")))
+    bert.dropout.p = st["dropout"]
+    if a.from_vmaskc:  # stage 2 only, from vmaskc's stage-1 export: the two stage 2s from the same weights
+        load_onnx_weights(bert, os.path.join(work, st["model"], "model.onnx"), os.path.join(work, "vmaskc.base.seed%d.onnx" % a.seed))
+    base = BertClf(bert)
+    out = {}
+    ns = argparse.Namespace(epochs=st["epochs_base"], batch=st["batch"], lr=st["lr"], progress=True,
+                            beta_start=st["beta_start"], beta_end=st["beta_end"], beta_steps=st["beta_steps"])
+    if a.from_vmaskc:
+        out["base"] = {"dev": evaluate(base, dev, st["batch"], 1), "test": evaluate(base, test, st["batch"], 1), "epoch_seconds": []}
+    else:
+        log("torch seed %d: stage 1 (base, embedding trainable), %d epochs" % (a.seed, ns.epochs))
+        dev_acc, times = fit(base, list(base.parameters()), train, dev, ns, rng, 1)
+        out["base"] = {"dev": dev_acc, "test": evaluate(base, test, st["batch"], 1), "epoch_seconds": times}
+    base.embedding.weight.requires_grad_(False)
+    model = VMask(base, st["mask_hidden"], st["tau"], pad_id=0, keep_ids=keep)
+    ns.epochs = st["epochs_vmask"]
+    log("torch seed %d: stage 2 (VMASK, embedding frozen), %d epochs" % (a.seed, ns.epochs))
+    dev_acc, times = fit(model, [p for p in model.parameters() if p.requires_grad], train, dev, ns, rng, 1,
+                         lambda e: beta_at(ns, e))
+    out["vmask"] = {"dev": dev_acc, "test": evaluate(model, test, st["batch"], 1), "epoch_seconds": times}
+    print(json.dumps(out))
+
+
+def load_onnx_weights(model, start_onnx, trained_onnx):
+    """Copies the initializers of trained_onnx into model; which parameter each is comes from start_onnx,
+    exported from model's current state (torch names MatMul weights onnx::MatMul_N, transposed)."""
+    import numpy as np
+    import onnx
+    import torch
+    from onnx import numpy_helper
+    params = dict(model.named_parameters())
+    start = {t.name: numpy_helper.to_array(t) for t in onnx.load(start_onnx).graph.initializer}
+    trained = {t.name: numpy_helper.to_array(t) for t in onnx.load(trained_onnx).graph.initializer}
+    done = set()
+    for name, w in start.items():
+        if w.size < 2:
+            continue
+        hit = [(k, tr) for k, p in params.items() if k not in done for tr in ((False, True) if p.dim() == 2 else (False,))
+               if (p.detach().numpy().T if tr else p.detach().numpy()).shape == w.shape
+               and np.array_equal(p.detach().numpy().T if tr else p.detach().numpy(), w)]
+        if len(hit) != 1:
+            sys.exit("%s: initializer %s matches %d parameters" % (start_onnx, name, len(hit)))
+        k, tr = hit[0]
+        with torch.no_grad():
+            params[k].copy_(torch.from_numpy(np.array(trained[name].T if tr else trained[name])))
+        done.add(k)
+    if done != set(params):
+        sys.exit("%s: no initializer for %s" % (start_onnx, ", ".join(sorted(set(params) - done))))
+
+
+def vmaskc_stage(a, work, seed, model, out, stage, extra):
+    st = SETTINGS
+    hist = out + ".history.csv"
+    cmd = [a.vmaskc, "train", model, "--train", os.path.join(a.data, "train.tsv"), "--dev", os.path.join(a.data, "dev.tsv"),
+           "--test", os.path.join(a.data, "test.tsv"), "-o", out, "--max-len", str(st["max_len"]), "--batch", str(st["batch"]),
+           "--lr", str(st["lr"]), "--dropout", str(st["dropout"]), "--seed", str(seed), "--threads", str(st["threads"]),
+           "--history", hist, "--top", "0"] + extra
+    log("vmaskc seed %d: %s: %s" % (seed, stage, " ".join(cmd)))
+    stdout, err, _ = run(["/usr/bin/time", "-v"] + cmd, dict(os.environ, OMP_NUM_THREADS=str(st["threads"])), tee=True)
+    import csv
+    return {"dev": float(re.search(r"best dev accuracy ([0-9.]+)%", stdout).group(1)) / 100,
+            "test": float(re.search(r"test accuracy ([0-9.]+)%", stdout).group(1)) / 100,
+            "epoch_seconds": [float(r["train_seconds"]) for r in csv.DictReader(open(hist))],
+            "peak_rss_mib": peak_rss_mib(err)}
+
+
+def run_system(a, work, system, seed):
+    st = SETTINGS
+    if system in ("torch", "torch_from_vmaskc"):
+        stdout, err, _ = run(["/usr/bin/time", "-v", PY, os.path.abspath(__file__), "--torch-child", "--seed", str(seed),
+                              "--work", work] + (["--from-vmaskc"] if system != "torch" else []),
+                             dict(os.environ, OMP_NUM_THREADS=str(st["threads"])), tee=True)
+        res = json.loads(stdout.strip().splitlines()[-1])
+        res["peak_rss_mib"] = peak_rss_mib(err)  # both stages, one process
+        return res
+    base_out = os.path.join(work, "vmaskc.base.seed%d.onnx" % seed)
+    vm_out = os.path.join(work, "vmaskc.vmask.seed%d.onnx" % seed)
+    res = {"base": vmaskc_stage(a, work, seed, os.path.join(work, st["model"], "model.onnx"), base_out, "stage 1",
+                                ["--vocab", VOCAB, "--no-mask", "--train-embedding", "--epochs", str(st["epochs_base"])]),
+           "vmask": vmaskc_stage(a, work, seed, base_out, vm_out, "stage 2",
+                                 ["--epochs", str(st["epochs_vmask"]), "--mask-hidden", str(st["mask_hidden"]),
+                                  "--tau", str(st["tau"]), "--beta-start", str(st["beta_start"]),
+                                  "--beta-end", str(st["beta_end"]), "--beta-steps", str(st["beta_steps"])])}
+    res["peak_rss_mib"] = max(res["base"]["peak_rss_mib"], res["vmask"]["peak_rss_mib"])
+    return res
+
+
+def agreement(a, work, seed):
+    """vmaskc predict on raw test texts vs onnxruntime-node on Hugging Face's ids, same exported model."""
+    import numpy as np
+    from onnx import TensorProto, numpy_helper
+    model = os.path.join(work, "vmaskc.vmask.seed%d.onnx" % seed)
+    texts = os.path.join(work, "test.txt")
+    t0 = time.time()
+    stdout, _, _ = run([a.vmaskc, "predict", model, "--file", texts, "--max-len", str(SETTINGS["max_len"]), "--digits", "8",
+                        "--threads", str(SETTINGS["threads"])])
+    mine = np.array([[float(x) for x in l.split("probabilities")[1].split()] for l in stdout.splitlines() if "probabilities" in l])
+    rows = [[int(x) for x in l.split("\t")[1].split()] for l in open(os.path.join(work, "test.ids"))]
+    T = max(len(r) for r in rows)
+    ids = np.zeros((len(rows), T), dtype=np.int64)
+    for i, r in enumerate(rows):
+        ids[i, :len(r)] = r
+    lens = np.array([len(r) for r in rows])
+    d = os.path.join(work, "ort_in.seed%d" % seed)
+    os.makedirs(d, exist_ok=True)
+    for k, arr in enumerate([ids, (np.arange(T)[None] < lens[:, None]).astype(np.int64), np.zeros_like(ids)]):
+        open(os.path.join(d, "input_%d.pb" % k), "wb").write(numpy_helper.from_array(arr).SerializeToString())
+    run(["node", os.path.join(REPO, "tools", "ort", "ort_run.js"), model, "--test-data", d, "--out", d + ".out"])
+    t = TensorProto()
+    t.ParseFromString(open(os.path.join(d + ".out", "output_0.pb"), "rb").read())
+    logits = numpy_helper.to_array(t).astype(np.float64)
+    p = np.exp(logits - logits.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    if mine.shape != p.shape:
+        sys.exit("predict gave %s probabilities, onnxruntime-node %s" % (mine.shape, p.shape))
+    labels = np.array([int(l.split("\t")[0]) for l in open(os.path.join(work, "test.ids"))])
+    return {"texts": len(rows), "max_abs_diff": float(np.abs(mine - p).max()), "same_class": int((mine.argmax(1) == p.argmax(1)).sum()),
+            "ort_test_accuracy": float((p.argmax(1) == labels).mean()), "seconds": time.time() - t0}
+
+
+def summary(markdown, results=RESULTS):
+    res = {}
+    for path in sorted(glob.glob(os.path.join(results, "*.json"))):
+        r = json.load(open(path))
+        res.setdefault(r["kind"], []).append(r)
+    if not res.get("torch") or not res.get("vmaskc"):
+        sys.exit("no results for both systems under %s (run without --summary first)" % results)
+    settings = {json.dumps(r["settings"], sort_keys=True) for k in ("torch", "vmaskc") for r in res[k]}
+    if len(settings) != 1:
+        sys.exit("the result files under %s were made with different settings; remove the stale ones" % results)
+    st = res["torch"][0]["settings"]
+    med = lambda xs: statistics.median(xs[1:] or xs)  # noqa: E731 (first epoch excluded, as compare.py)
+    head = ["stage", "PyTorch test %", "vmaskc test %", "difference", "within 1 point", "seeds", "dev % PyTorch / vmaskc",
+            "epoch s PyTorch / vmaskc"]
+    lines = []
+    for stage in ("base", "vmask"):
+        seeds = sorted(set(r["seed"] for r in res["torch"]) & set(r["seed"] for r in res["vmaskc"]))
+        acc = {k: [100 * r[stage]["test"] for r in res[k] if r["seed"] in seeds] for k in ("torch", "vmaskc")}
+        ep = {k: statistics.mean(med(r[stage]["epoch_seconds"]) for r in res[k] if r["seed"] in seeds) for k in ("torch", "vmaskc")}
+        dev = {k: statistics.mean(100 * r[stage]["dev"] for r in res[k] if r["seed"] in seeds) for k in ("torch", "vmaskc")}
+        diff = statistics.mean(acc["vmaskc"]) - statistics.mean(acc["torch"])
+        lines.append(["base (fine-tuned, no mask)" if stage == "base" else "VMASK (embedding frozen)", fmt(acc["torch"]),
+                      fmt(acc["vmaskc"]), "%+.2f" % diff, "yes" if abs(diff) <= 1 else "NO", ",".join(map(str, seeds)),
+                      "%.2f / %.2f" % (dev["torch"], dev["vmaskc"]), "%.1f / %.1f" % (ep["torch"], ep["vmaskc"])])
+    L, d, h, _ = __import__("make_bert").CONFIGS[st["model"]]
+    cfg = ("BERT-%s (%d layers, hidden %d, %d heads), vocab 30,522, max len %d, batch %d, Adam lr %g, dropout %g, "
+           "%d + %d epochs, mask hidden %d, %d thread(s)" % (st["model"], L, d, h, st["max_len"], st["batch"], st["lr"],
+                                                           st["dropout"], st["epochs_base"], st["epochs_vmask"],
+                                                           st["mask_hidden"], st["threads"]))
+    if markdown:
+        print(cfg + ":\n")
+        print("| " + " | ".join(head) + " |")
+        print("| --- |" + " ---: |" * (len(head) - 1))
+        for l in lines:
+            print("| " + " | ".join(l) + " |")
+    else:
+        print(cfg)
+        w = [max(len(h), *(len(l[i]) for l in lines)) for i, h in enumerate(head)]
+        print("  ".join(h.ljust(w[i]) for i, h in enumerate(head)))
+        for l in lines:
+            print("  ".join(x.ljust(w[i]) for i, x in enumerate(l)))
+    if markdown:
+        print()
+    for k, name in (("torch", "PyTorch"), ("vmaskc", "vmaskc")):
+        print("%s per seed (base / VMASK test %%): %s" % (name, ", ".join(
+            "seed %d %.2f / %.2f" % (r["seed"], 100 * r["base"]["test"], 100 * r["vmask"]["test"]) for r in sorted(res[k], key=lambda r: r["seed"]))))
+    cross = sorted(res.get("torch_from_vmaskc", []), key=lambda r: r["seed"])
+    if cross:  # stage 2 of both systems from the same (vmaskc's) stage-1 weights
+        vm = {r["seed"]: r for r in res["vmaskc"]}
+        same = [r for r in cross if r["seed"] in vm]
+        print("PyTorch stage 2 from vmaskc's stage-1 weights (seeds %s): VMASK test %s against vmaskc's %s (%+.2f); "
+              "those weights evaluated in PyTorch: test %s (vmaskc: %s)" % (
+                  ",".join(str(r["seed"]) for r in same), fmt([100 * r["vmask"]["test"] for r in same]),
+                  fmt([100 * vm[r["seed"]]["vmask"]["test"] for r in same]),
+                  statistics.mean(100 * (vm[r["seed"]]["vmask"]["test"] - r["vmask"]["test"]) for r in same),
+                  fmt([100 * r["base"]["test"] for r in same]), fmt([100 * vm[r["seed"]]["base"]["test"] for r in same])))
+    fastest = {k: min(t for r in res[k] for st_ in ("base", "vmask") for t in r[st_]["epoch_seconds"]) for k in ("torch", "vmaskc")}
+    print("fastest epoch (least loaded moment): PyTorch %.1f s, vmaskc %.1f s" % (fastest["torch"], fastest["vmaskc"]))
+    peaks = {k: max(r["peak_rss_mib"] for r in res[k]) for k in ("torch", "vmaskc")}
+    print("peak RSS MiB: PyTorch %.0f, vmaskc %.0f" % (peaks["torch"], peaks["vmaskc"]))
+    for r in res.get("agreement", []):
+        g = r["agreement"]
+        print("export (seed %d): max |vmaskc predict - onnxruntime-node| = %.2e over %d raw test texts (%s 1e-4), same class on %d, "
+              "ORT test accuracy %.2f%%" % (r["seed"], g["max_abs_diff"], g["texts"], "<=" if g["max_abs_diff"] <= 1e-4 else "ABOVE",
+                                            g["same_class"], 100 * g["ort_test_accuracy"]))
+    for r in res["vmaskc"][:1]:
+        mm = r.get("vmaskc_id_mismatches")
+        if mm is not None:
+            print("vmaskc's ids vs Hugging Face's on SST-2 (train/dev/test): %s texts differ" % "/".join(str(mm[s]) for s in SPLITS))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--vmaskc", default=os.path.join(REPO, "build", "vmaskc"))
+    ap.add_argument("--data", default=os.path.join(REPO, "data", "sst2"))
+    ap.add_argument("--seeds", default="1")
+    ap.add_argument("--systems", default="torch,vmaskc")
+    ap.add_argument("--work", default=os.path.join(REPO, "bench", "out", "bert_acc"))
+    ap.add_argument("--results", default=RESULTS, help="result files (default bench/bert/results)")
+    ap.add_argument("--summary", action="store_true", help="print the table from the result files")
+    ap.add_argument("--markdown", action="store_true")
+    ap.add_argument("--torch-child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--from-vmaskc", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--seed", type=int, help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.torch_child:
+        return torch_child(a)
+    if a.summary:
+        return summary(a.markdown, a.results)
+    a.vmaskc = os.path.abspath(a.vmaskc)
+    info = prepare(a, a.work)
+    os.makedirs(a.results, exist_ok=True)
+    commit = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"], stdout=subprocess.PIPE).stdout.decode().strip()
+    for seed in [int(s) for s in a.seeds.split(",")]:
+        for system in a.systems.split(","):
+            path = os.path.join(a.results, "%s.seed%d.json" % (system, seed))
+            if os.path.exists(path):
+                log("%s exists: skipped" % os.path.relpath(path, REPO))
+                continue
+            t0 = time.time()
+            r = run_system(a, a.work, system, seed)
+            r.update(kind=system, seed=seed, settings=SETTINGS, commit=commit, wall_seconds=time.time() - t0,
+                     date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), **info)
+            json.dump(r, open(path + ".tmp", "w"), indent=1)
+            os.replace(path + ".tmp", path)
+            log("%s seed %d: base test %.2f%%, VMASK test %.2f%% (%.0f s)" % (system, seed, 100 * r["base"]["test"],
+                                                                             100 * r["vmask"]["test"], time.time() - t0))
+        path = os.path.join(a.results, "agreement.seed%d.json" % seed)
+        if "vmaskc" in a.systems.split(",") and not os.path.exists(path):
+            g = agreement(a, a.work, seed)
+            json.dump({"kind": "agreement", "seed": seed, "commit": commit, "agreement": g}, open(path + ".tmp", "w"), indent=1)
+            os.replace(path + ".tmp", path)
+            log("export seed %d: max |diff| %.2e over %d texts" % (seed, g["max_abs_diff"], g["texts"]))
+    summary(False, a.results)
+
+
+if __name__ == "__main__":
+    main()
