@@ -182,7 +182,13 @@ def summary(a):
                       "%s / %s" % (f(b["aopc"].get("frequency")), f(v["aopc"].get("frequency"))),
                       "%s / %s" % (g(b["confidence"]), g(v["confidence"])),
                       "%s / %s" % (g(b["aopc_per_room"].get("lime")), g(v["aopc_per_room"].get("lime"))), "%.1f" % ratio, direction])
-    text = summarize.table(hdr, lines, md or bool(a.readme))
+    # the verdicts the issue asks for, from the same rows: which settings land within a factor 1.5 of
+    # the paper's magnitude, and which put VMASK above base
+    mag = sorted({"%s (%s)" % (l[1], l[0]) for l in lines if 1 / 1.5 <= float(l[12]) <= 1.5})
+    up = sorted({"%s (%s: %s)" % (l[1], l[0], l[13]) for l in lines if "yes" in l[13]})
+    verdict = ["- within a factor 1.5 of the paper's LIME AOPC: %s" % (", ".join(mag) if mag else "no setting"),
+               "- VMASK above base for LIME or SampleShapley: %s" % (", ".join(up) if up else "no setting")]
+    text = "\n".join(verdict) + "\n\n" + summarize.table(hdr, lines, md or bool(a.readme))
     if a.readme:
         summarize.replace_between(a.readme, BEGIN, END, text)
     print(text)
