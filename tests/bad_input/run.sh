@@ -90,6 +90,18 @@ if "$vmaskc" train "$cnn" --vocab "$t/vocab.txt" --train "$t/train.tsv" --dev "$
   expect 2 "--aopc-k"              "$vmaskc" explain "$tmp/vm.onnx" --data "$t/test.tsv" --aopc-k 0
   expect 3 "does-not-exist.tsv"    "$vmaskc" compare "$tmp/base.onnx" "$tmp/vm.onnx" --data "$tmp/does-not-exist.tsv"
   expect 3 "has no word-level mask" "$vmaskc" words "$tmp/base.onnx"
+  # outputs checked before the work: a missing folder, a folder as a file, an existing report folder
+  trx=(train "$cnn" --vocab "$t/vocab.txt" --train "$t/train.tsv" --dev "$t/dev.tsv" --epochs 1)
+  expect 3 "-o '$tmp/no/such/dir/m.onnx' cannot be written: the folder '$tmp/no/such/dir' does not exist" "$vmaskc" "${trx[@]}" -o "$tmp/no/such/dir/m.onnx"
+  expect 3 "--checkpoint '$tmp' is a folder, not a file" "$vmaskc" "${trx[@]}" -o "$tmp/m1.onnx" --checkpoint "$tmp"
+  expect 3 "--history '$tmp/nope/h.csv' cannot be written" "$vmaskc" "${trx[@]}" -o "$tmp/m2.onnx" --history "$tmp/nope/h.csv"
+  [ -e "$tmp/m1.onnx" ] || [ -e "$tmp/m2.onnx" ] && { echo "FAIL: a refused train wrote its model"; fail=$((fail+1)); }
+  mkdir -p "$tmp/rep_exists"
+  expect 3 "report folder '$tmp/rep_exists' exists: give --force" "$vmaskc" explain "$tmp/vm.onnx" --data "$t/test.tsv" --limit 2 --report "$tmp/rep_exists"
+  expect 0 "" "$vmaskc" explain "$tmp/vm.onnx" --data "$t/test.tsv" --limit 2 --samples 50 --permutations 2 --report "$tmp/rep_exists" --force
+  [ -s "$tmp/rep_exists/report.html" ] || { echo "FAIL: --force did not write the report"; fail=$((fail+1)); }
+  expect 3 "empty_text.tsv:1" "$vmaskc" explain "$tmp/vm.onnx" --data "$tmp/empty_text.tsv" --method lime --report "$tmp/rep_new/sub"
+  [ -e "$tmp/rep_new/sub" ] && { echo "FAIL: a failed explain left its report folder"; fail=$((fail+1)); }
   # a model exported with a fixed sequence length (12) and longer texts: say so and how to fix it
   fixed=$(dirname "$fx")/fixtures/models/cnn_conv1d_maxpool_op13/model.onnx
   expect 3 "the model takes exactly 12 tokens per text (its input 'input_ids' has a fixed length); truncate the texts with --max-len 12" \

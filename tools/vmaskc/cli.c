@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <math.h>
 #include <stdarg.h>
@@ -287,5 +288,53 @@ enum vm_status vm_cli_read_vectors(const char *path, enum vm_vectors_format fmt,
         printf("; %.1f%% of the %lld tokens of %s", 100.0 * (double)cov / (double)tok_total, (long long)tok_total, tok_what);
     }
     printf("\n");
+    return VM_OK;
+}
+
+/* ---- output paths, checked before the work that would fill them ---- */
+
+/* The folder part of path ("." when it has none) into buf. */
+static void parent_dir(const char *path, char *buf, size_t cap) {
+    const char *slash = strrchr(path, '/');
+    if (!slash) snprintf(buf, cap, ".");
+    else if (slash == path) snprintf(buf, cap, "/");
+    else snprintf(buf, cap, "%.*s", (int)(slash - path), path);
+}
+
+enum vm_status vm_cli_check_output(const char *path, const char *what, struct vm_error *err) {
+    struct stat st;
+    char dir[4096];
+    if (!path || !*path) return vm_errorf(err, VM_EINVAL, "%s: empty path", what);
+    if (!stat(path, &st)) {
+        if (S_ISDIR(st.st_mode)) return vm_errorf(err, VM_EIO, "%s '%s' is a folder, not a file", what, path);
+        if (access(path, W_OK)) return vm_errorf(err, VM_EIO, "%s '%s' cannot be written: %s", what, path, strerror(errno));
+        return VM_OK;
+    }
+    parent_dir(path, dir, sizeof dir);
+    if (stat(dir, &st) || !S_ISDIR(st.st_mode))
+        return vm_errorf(err, VM_EIO, "%s '%s' cannot be written: the folder '%s' does not exist", what, path, dir);
+    if (access(dir, W_OK | X_OK)) return vm_errorf(err, VM_EIO, "%s '%s' cannot be written in '%s': %s", what, path, dir, strerror(errno));
+    return VM_OK;
+}
+
+enum vm_status vm_cli_prepare_dir(const char *dir, bool force, bool *created, struct vm_error *err) {
+    struct stat st;
+    *created = false;
+    if (!stat(dir, &st)) {
+        if (!S_ISDIR(st.st_mode)) return vm_errorf(err, VM_EIO, "report folder '%s' exists and is not a folder", dir);
+        if (!force) return vm_errorf(err, VM_EIO, "report folder '%s' exists: give --force to replace its files, or another folder", dir);
+        if (access(dir, W_OK | X_OK)) return vm_errorf(err, VM_EIO, "report folder '%s' cannot be written: %s", dir, strerror(errno));
+        return VM_OK;
+    }
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s", dir);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (mkdir(tmp, 0777) && errno != EEXIST) return vm_errorf(err, VM_EIO, "cannot create folder '%s': %s", tmp, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(tmp, 0777) && errno != EEXIST) return vm_errorf(err, VM_EIO, "cannot create report folder '%s': %s", dir, strerror(errno));
+    *created = true;
     return VM_OK;
 }

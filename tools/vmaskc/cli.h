@@ -48,6 +48,13 @@ int vm_cli_model_option(const char *cmd, int argc, char **argv, int *i, struct v
  * thing in the command. */
 void vm_cli_watch_interrupts(volatile int *flag);
 
+/* An output file (what: "-o", "--checkpoint", ...) that can be written: it is a writable file, or
+ * its folder exists and is writable. Checked before the work that would fill it. */
+enum vm_status vm_cli_check_output(const char *path, const char *what, struct vm_error *err);
+/* A report folder: created now (parents too; *created says so, so a failed run can remove it), or,
+ * when it exists, an error unless force (its files are then replaced). */
+enum vm_status vm_cli_prepare_dir(const char *dir, bool force, bool *created, struct vm_error *err);
+
 bool vm_cli_is_plan_path(const char *path);
 bool vm_cli_streq(const char *a, const char *b);
 /* Parses "N" strictly. */

@@ -133,6 +133,7 @@ struct xcfg {
     int removal;      /* 0 delete, 1 pad in place, 2 unknown-word token in place */
     bool aopc_by_k;   /* divide by K instead of K + 1 */
     bool gold;        /* explain and measure the gold class instead of the predicted one */
+    bool force;       /* --force: an existing --report folder gets its files replaced */
 };
 
 static const char *const REMOVAL_NAME[] = {"delete", "pad", "unk"};
@@ -1076,7 +1077,8 @@ static int usage_explain(FILE *f) {
             "  --aopc-score prob|logodds  drop in probability (default) or in log-odds of the explained class\n"
             "  --explain-class predicted|gold  the class LIME, SampleShapley and AOPC explain (default predicted)\n"
             "  --kernel-width W (25)  LIME's kernel width\n"
-            "  --report DIR           write DIR/explanations.jsonl, aopc.csv, posthoc.csv and report.html\n"
+            "  --report DIR           write DIR/explanations.jsonl, aopc.csv, posthoc.csv and report.html; an\n"
+            "                         existing DIR is refused before any work unless --force (its files replaced)\n"
             "  --batch N (512)        texts per run of the model; --max-len L: truncate texts; --threads N\n"
             "  --profile              time per op of the model runs\n"
             "  --vocab V              vocabulary (default: the one stored in the model; must be the same list)\n"
@@ -1197,6 +1199,10 @@ static int parse_common(const char *cmd, int argc, char **argv, struct xcfg *c, 
         }
         if (!strcmp(a, "--profile")) {
             c->profile = true;
+            continue;
+        }
+        if (!strcmp(a, "--force")) {
+            c->force = true;
             continue;
         }
         int ch = aopc_option(cmd, argc, argv, &i, c);
@@ -1687,7 +1693,7 @@ static int run(struct xcfg *c, const struct vm_text_opts *o, const char *const *
     int64_t *sel = NULL, n_sel = 0;
     int rc = VM_EXIT_OK;
     enum vm_status s = VM_OK;
-    bool compare = !strcmp(c->cmd, "compare");
+    bool compare = !strcmp(c->cmd, "compare"), report_created = false;
     for (int k = 0; k < n_models && !s; k++) s = load_model(c, o, xms[k], paths[k], "model", &err);
     if (s) goto fail;
     if (compare) {
@@ -1701,6 +1707,8 @@ static int run(struct xcfg *c, const struct vm_text_opts *o, const char *const *
         s = VM_ENOMEM;
         goto fail;
     }
+    /* the report folder is made (or refused) before the explanations, not after */
+    if (c->report && (s = vm_cli_prepare_dir(c->report, c->force, &report_created, &err))) goto fail;
     int noted = n_models - 1;
     for (int k = 0; k < n_models; k++) {
         if (xms[k]->posthoc && !xms[noted]->posthoc) noted = k;
@@ -1731,6 +1739,8 @@ static int run(struct xcfg *c, const struct vm_text_opts *o, const char *const *
             strncat(title, " (interrupted)", sizeof title - strlen(title) - 1);
             for (int k = 0; k < n_models && !s; k++) s = splime(xms[k], done, &err);
             if (!s) finish(c, xms, n_models, sel, done, title);
+        } else if (report_created) {
+            rmdir(c->report);
         }
         rc = VM_EXIT_INTERRUPTED;
         goto out;
@@ -1741,6 +1751,7 @@ static int run(struct xcfg *c, const struct vm_text_opts *o, const char *const *
     goto out;
 fail:
     rc = vm_cli_fail(c->cmd, &err);
+    if (report_created) rmdir(c->report); /* made by this run and still empty: no half-written output */
 out:
     for (int k = 0; k < n_models; k++) xmodel_free(xms[k], n_sel);
     free(sel);

@@ -415,6 +415,13 @@ int vm_cmd_train(int argc, char **argv) {
     tc.checkpoint = ckpt;
     tc.history_csv = history;
     vm_file_remove_stale_temps(out); /* a run killed while exporting left its temporary */
+    {
+        /* outputs are checked before minutes of training, not after */
+        struct vm_error oerr = {0};
+        if (vm_cli_check_output(out, "-o", &oerr) || vm_cli_check_output(ckpt, "--checkpoint", &oerr) ||
+            (history && vm_cli_check_output(history, "--history", &oerr)))
+            return vm_cli_fail("train", &oerr);
+    }
 
     vm_cli_watch_interrupts(&interrupted);
     struct vm_error err = {0};
