@@ -326,15 +326,22 @@ enum vm_status vm_cli_prepare_dir(const char *dir, bool force, bool *created, st
         if (access(dir, W_OK | X_OK)) return vm_errorf(err, VM_EIO, "report folder '%s' cannot be written: %s", dir, strerror(errno));
         return VM_OK;
     }
+    enum vm_status s = vm_cli_mkdirs(dir, err);
+    *created = !s;
+    return s;
+}
+
+enum vm_status vm_cli_mkdirs(const char *dir, struct vm_error *err) {
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s", dir);
     for (char *p = tmp + 1; *p; p++) {
         if (*p != '/') continue;
         *p = 0;
-        if (mkdir(tmp, 0777) && errno != EEXIST) return vm_errorf(err, VM_EIO, "cannot create folder '%s': %s", tmp, strerror(errno));
+        if (mkdir(tmp, 0755) && errno != EEXIST) return vm_errorf(err, VM_EIO, "cannot create folder '%s': %s", tmp, strerror(errno));
         *p = '/';
     }
-    if (mkdir(tmp, 0777) && errno != EEXIST) return vm_errorf(err, VM_EIO, "cannot create report folder '%s': %s", dir, strerror(errno));
-    *created = true;
+    if (mkdir(tmp, 0755) && errno != EEXIST) return vm_errorf(err, VM_EIO, "cannot create folder '%s': %s", dir, strerror(errno));
+    struct stat st;
+    if (stat(tmp, &st) || !S_ISDIR(st.st_mode)) return vm_errorf(err, VM_EIO, "'%s' is not a folder", dir);
     return VM_OK;
 }

@@ -54,6 +54,8 @@ enum vm_status vm_cli_check_output(const char *path, const char *what, struct vm
 /* A report folder: created now (parents too; *created says so, so a failed run can remove it), or,
  * when it exists, an error unless force (its files are then replaced). */
 enum vm_status vm_cli_prepare_dir(const char *dir, bool force, bool *created, struct vm_error *err);
+/* mkdir -p: dir and its missing parents. */
+enum vm_status vm_cli_mkdirs(const char *dir, struct vm_error *err);
 
 bool vm_cli_is_plan_path(const char *path);
 bool vm_cli_streq(const char *a, const char *b);

@@ -943,21 +943,6 @@ static enum vm_status global_words(const struct xcfg *c, struct xmodel *xm, stru
     return VM_OK;
 }
 
-static enum vm_status make_dir(const char *dir, struct vm_error *err) {
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s", dir);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(tmp, 0755) && errno != EEXIST) return vm_errorf(err, VM_EIO, "cannot create %s: %s", tmp, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(tmp, 0755) && errno != EEXIST) return vm_errorf(err, VM_EIO, "cannot create %s: %s", tmp, strerror(errno));
-    struct stat st;
-    if (stat(tmp, &st) || !S_ISDIR(st.st_mode)) return vm_errorf(err, VM_EIO, "%s is not a directory", dir);
-    return VM_OK;
-}
-
 /* ---- printing ---- */
 
 #define SP_PRINT 10 /* SP-LIME words per model on the console */
@@ -1470,7 +1455,7 @@ static int finish(const struct xcfg *c, struct xmodel *const *xms, int n_models,
             vm_rt_profile_print(xms[k]->tm.rt, stdout);
         }
     if (!c->report) return VM_EXIT_OK;
-    enum vm_status s = make_dir(c->report, &err);
+    enum vm_status s = vm_cli_mkdirs(c->report, &err);
     char path[4096];
     snprintf(path, sizeof path, "%s/explanations.jsonl", c->report);
     if (!s) s = write_jsonl(c, xms, n_models, sel, n_sel, path, &err);
