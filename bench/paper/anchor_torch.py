@@ -103,7 +103,8 @@ def prepare(a, seed, pad, train_vocab=False):
              "--seed", str(seed), "--threads", "1", "-o", out])
         w = {i.name: nh.to_array(i) for i in onnx.load(out).graph.initializer}["embedding.weight"]
         np.save(emb, w)
-        os.remove(out)
+        for f in (out, out + ".ckpt"):
+            os.remove(f)
     return vocab, model, emb
 
 
@@ -162,16 +163,17 @@ def summary(a):
     for f in sorted(glob.glob(os.path.join(a.out, "*.json"))):
         r = json.load(open(f))
         rows.setdefault(r["variant"], []).append(r)
-    print("| variant | runs (seed: test, dev, best epoch) | test mean ± std | dev mean |")
-    print("| --- | --- | ---: | ---: |")
+    print("| variant | seeds | test mean ± std | test min–max | dev mean | best epochs |")
+    print("| --- | --- | ---: | ---: | ---: | --- |")
     for v in VARIANTS:
         rs = sorted(rows.get(v, []), key=lambda r: r["seed"])
         if not rs:
             continue
         t = [r["test"] for r in rs]
         sd = statistics.stdev(t) if len(t) > 1 else 0.0
-        runs = "; ".join("s%d: %.2f (%.2f, %d)" % (r["seed"], r["test"], r["dev"], r["best_epoch"]) for r in rs)
-        print("| %s | %s | %.2f ± %.2f | %.2f |" % (v, runs, statistics.mean(t), sd, statistics.mean(r["dev"] for r in rs)))
+        print("| %s | %s | %.2f ± %.2f | %.2f–%.2f | %.2f | %s |" % (
+            v, " ".join(str(r["seed"]) for r in rs), statistics.mean(t), sd, min(t), max(t),
+            statistics.mean(r["dev"] for r in rs), " ".join(str(r["best_epoch"]) for r in rs)))
 
 
 def main():
