@@ -32,6 +32,8 @@ def main():
     ap.add_argument("--classes", type=int, required=True)
     ap.add_argument("--emb", type=int, default=100, help="embedding width (GloVe 6B: 100; the paper's word2vec: 300)")
     ap.add_argument("--filters", type=int, default=100, help="CNN: filters per width (3, 4, 5)")
+    ap.add_argument("--pad-conv", action="store_true",
+                    help="CNN: pad every text with (max width - 1) = 4 zero vectors on both sides inside the Conv nodes, as Kim (2014)")
     ap.add_argument("--hidden", type=int, default=100, help="LSTM: hidden units")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--opset", type=int, default=13)
@@ -44,7 +46,7 @@ def main():
         sys.exit("make_model: need a vocabulary of at least 2 tokens and at least 2 classes")
     torch.manual_seed(a.seed)
     if a.model == "cnn":
-        model = KimCNN(V, a.emb, a.classes, filters=a.filters)
+        model = KimCNN(V, a.emb, a.classes, filters=a.filters, pad=4 if a.pad_conv else 0)
     else:
         model = LSTMClf(V, a.emb, a.classes, hidden=a.hidden)
         with torch.no_grad():

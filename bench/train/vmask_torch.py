@@ -52,10 +52,11 @@ def small_embedding(V, E):
 
 
 class KimCNN(nn.Module):
-    def __init__(self, V, E, C, filters=100, widths=(3, 4, 5), dropout=0.5):
+    def __init__(self, V, E, C, filters=100, widths=(3, 4, 5), dropout=0.5, pad=0):
+        # pad: zero vectors on both sides of every text before the convolutions (Kim 2014: max width - 1)
         super().__init__()
         self.embedding = small_embedding(V, E)
-        self.convs = nn.ModuleList([nn.Conv1d(E, filters, k) for k in widths])
+        self.convs = nn.ModuleList([nn.Conv1d(E, filters, k, padding=pad) for k in widths])
         self.dropout = nn.Dropout(dropout)
         self.fc = nn.Linear(filters * len(widths), C)
         self.min_len = max(widths)
@@ -155,10 +156,11 @@ def beta_at(a, epoch):
     return a.beta_start + (a.beta_end - a.beta_start) * k / (steps - 1)
 
 
-def fit(model, params, train, dev, a, rng, min_len, beta=None):
+def fit(model, params, train, dev, a, rng, min_len, beta=None, after_step=None, history=None):
     """Adam on params over a.epochs epochs of a.batch (shuffled by rng), loss = CE (+ beta(epoch) * info
-    for a VMask model); keeps the best-on-dev state. Returns (best dev accuracy, seconds per epoch
-    of training steps, dev evaluation excluded)."""
+    for a VMask model); keeps the best-on-dev state. after_step() runs after each optimizer step (e.g. a
+    max-norm constraint); history, a list, gets each epoch's dev accuracy. Returns (best dev accuracy,
+    seconds per epoch of training steps, dev evaluation excluded)."""
     opt = torch.optim.Adam(params, lr=a.lr)
     best, state, times = -1, None, []
     for epoch in range(a.epochs):
@@ -172,11 +174,15 @@ def fit(model, params, train, dev, a, rng, min_len, beta=None):
             loss = F.cross_entropy(out[0], y) + b * out[1] if isinstance(out, tuple) else F.cross_entropy(out, y)
             loss.backward()
             opt.step()
+            if after_step:
+                after_step()
             if getattr(a, "progress", False) and (k + 1) % 25 == 0:
                 print("epoch %d/%d: step %d/%d, %.0f s" % (epoch + 1, a.epochs, k + 1, steps, time.perf_counter() - t0),
                       file=sys.stderr, flush=True)
         times.append(time.perf_counter() - t0)
         acc = evaluate(model, dev, a.batch, min_len)
+        if history is not None:
+            history.append(acc)
         if getattr(a, "progress", False):
             print("epoch %d/%d: %.1f s, dev %.2f%%" % (epoch + 1, a.epochs, times[-1], 100 * acc), file=sys.stderr, flush=True)
         if acc > best:
