@@ -64,6 +64,8 @@ expect 3 "does not exist"       "$vmaskc" run "$fx/good.onnx" --test-data "$tmp/
 expect 2 "missing --test-data"  "$vmaskc" run "$fx/good.onnx"
 expect 2 "unknown option '--frobnicate'" "$vmaskc" run "$fx/good.onnx" --frobnicate
 expect 2 "unknown command 'frobnicate'" "$vmaskc" frobnicate
+expect 2 "unknown command 'frobnicate'" "$vmaskc" help frobnicate
+cmp -s <("$vmaskc" help train) <("$vmaskc" train --help) && pass=$((pass+1)) || { echo "FAIL: 'vmaskc help train' is not 'vmaskc train --help'"; fail=$((fail+1)); }
 # training methods: an unknown method, a method's options given to another, contradicting aliases
 tr=(train "$fx/good.onnx" --train "$tmp/none.tsv" --dev "$tmp/none.tsv")
 expect 2 "--method is one of base, l2, l2x, iba, vmask, not 'lime'" "$vmaskc" "${tr[@]}" --method lime

@@ -16,16 +16,16 @@ static void usage(FILE *f) {
             "  inspect FILE              ops, inputs/outputs, parameters, word embedding, unsupported ops\n"
             "  compile FILE -o PLAN      compile an ONNX model to a plan file\n"
             "  run FILE --test-data DIR  run a model or plan on ONNX backend-test data\n"
-            "  train MODEL.onnx ...      insert a VMASK layer, train it, export ONNX\n"
+            "  train MODEL.onnx ...      insert a mask layer (VMASK, L2X, IBA; or none), train, export ONNX\n"
             "  words MODEL [--top N]     words by global importance (VMASK keep probability)\n"
             "  eval MODEL --data FILE    accuracy on label<TAB>text data\n"
             "  predict MODEL \"text\"     class probabilities and each token's keep probability\n"
             "  explain MODEL --data FILE LIME, SampleShapley, mask: AOPC, post-hoc accuracy, report\n"
-            "  compare BASE VMASK --data FILE  the paper's Table 4 row and Figure 1 curve\n"
+            "  compare A B ... --data FILE  2..16 models: the paper's Tables 3, 4, 6, 11 and Figure 1\n"
             "  vocab DATA.tsv -o V.txt   build a vocabulary with vmaskc's tokenizer\n"
             "  tokenize                  tokenize stdin lines as training does\n"
             "\n"
-            "Run 'vmaskc <command> --help' for a command's options.\n"
+            "Run 'vmaskc <command> --help' (or 'vmaskc help <command>') for a command's options.\n"
             "Exit codes: 0 ok, 1 check failed, 2 usage error, 3 bad or unsupported input,\n"
             "            4 runtime failure, 130 interrupted.\n",
             VM_VERSION);
@@ -39,6 +39,16 @@ int main(int argc, char **argv) {
         return VM_EXIT_USAGE;
     }
     const char *cmd = argv[1];
+    char *help_argv[3];
+    if (!strcmp(cmd, "help") && argc > 2) {
+        /* `vmaskc help CMD` is `vmaskc CMD --help` */
+        help_argv[0] = argv[0];
+        help_argv[1] = argv[2];
+        help_argv[2] = (char *)"--help";
+        argv = help_argv;
+        argc = 3;
+        cmd = argv[1];
+    }
     if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
         usage(stdout);
         return VM_EXIT_OK;
