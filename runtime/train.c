@@ -605,6 +605,9 @@ enum vm_status vm_train(const struct vm_feeder *f, const struct vm_train_cfg *cf
     int64_t steps_here = 0;
     for (int epoch = ls.epoch; epoch < cfg->epochs && !s; epoch++) {
         double beta = vm_train_beta(cfg, epoch);
+        /* beta only means something to a plan with an information loss (not --no-mask, not L2X) */
+        char beta_text[32] = "";
+        if (f->info_output >= 0) snprintf(beta_text, sizeof beta_text, "  beta %.3f", beta);
         shuffle(order, train->n, cfg->seed, epoch);
         double t_epoch = now_s(), train_before = ls.train_seconds;
         int64_t saved_step = 0; /* the progress line's note of the last mid-epoch checkpoint */
@@ -662,9 +665,9 @@ enum vm_status vm_train(const struct vm_feeder *f, const struct vm_train_cfg *cf
                 vm_fmt_eta(rate > 0 ? remaining / rate * 1.1 : -1, eta, sizeof eta);
                 char note[48] = "";
                 if (saved_step) snprintf(note, sizeof note, "  (saved at step %lld)", (long long)saved_step);
-                fprintf(cfg->progress, "\r\033[Kepoch %d/%d  step %lld/%lld  loss %.4f  acc %5.1f%%  beta %.3f  %.0f sent/s  ETA %s%s",
+                fprintf(cfg->progress, "\r\033[Kepoch %d/%d  step %lld/%lld  loss %.4f  acc %5.1f%%%s  %.0f sent/s  ETA %s%s",
                         epoch + 1, cfg->epochs, (long long)b + 1, (long long)nb, ls.loss_sum / (double)ls.seen,
-                        100.0 * (double)ls.correct / (double)ls.seen, beta, rate, eta, note);
+                        100.0 * (double)ls.correct / (double)ls.seen, beta_text, rate, eta, note);
                 fflush(cfg->progress);
             }
             steps_here++;
@@ -700,8 +703,8 @@ enum vm_status vm_train(const struct vm_feeder *f, const struct vm_train_cfg *cf
         }
         if (cfg->progress) {
             if (cfg->progress_tty) fprintf(cfg->progress, "\r\033[K");
-            fprintf(cfg->progress, "epoch %d/%d  loss %.4f  train acc %.2f%%  dev acc %.2f%%%s  beta %.3f  %.1f s\n", epoch + 1,
-                    cfg->epochs, e->train_loss, 100 * e->train_acc, 100 * dev_acc, improved && dev ? " (best)" : "", beta, e->seconds);
+            fprintf(cfg->progress, "epoch %d/%d  loss %.4f  train acc %.2f%%  dev acc %.2f%%%s%s  %.1f s\n", epoch + 1, cfg->epochs,
+                    e->train_loss, 100 * e->train_acc, 100 * dev_acc, improved && dev ? " (best)" : "", beta_text, e->seconds);
             fflush(cfg->progress);
         }
         ls.epoch = epoch + 1;

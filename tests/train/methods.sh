@@ -27,6 +27,13 @@ for m in base l2 l2x iba vmask; do
   if awk -v a="$acc" 'BEGIN { exit !(a >= 60) }' && [ "$acc" = "$eacc" ]; then echo "ok $m: test accuracy $acc%, the export scores $eacc%"
   else echo "FAIL $m: test accuracy '$acc' (>= 60 expected), export '$eacc' (must be equal)"; tail -5 "$tmp/$m.out"; fail=1; fi
 done
+# the progress line shows beta only for a method with an information loss (VMASK, IBA)
+for m in base l2 l2x iba vmask; do
+  [ -f "$tmp/$m.out" ] || continue
+  has=no; grep -q '^epoch .* beta [0-9.]*  ' "$tmp/$m.out" && has=yes
+  want=no; case $m in iba|vmask) want=yes;; esac
+  [ $has = $want ] || { echo "FAIL $m: beta in the epoch line: $has, expected $want"; grep '^epoch' "$tmp/$m.out" | head -2; fail=1; }
+done
 # metadata (metadata_props keys and values are plain strings in the protobuf)
 for m in base l2 l2x iba vmask; do
   [ -f "$tmp/$m.onnx" ] || continue
