@@ -92,6 +92,12 @@ if "$vmaskc" train "$cnn" --vocab "$t/vocab.txt" --train "$t/train.tsv" --dev "$
   expect 2 "--aopc-k"              "$vmaskc" explain "$tmp/vm.onnx" --data "$t/test.tsv" --aopc-k 0
   expect 3 "does-not-exist.tsv"    "$vmaskc" compare "$tmp/base.onnx" "$tmp/vm.onnx" --data "$tmp/does-not-exist.tsv"
   expect 3 "has no word-level mask" "$vmaskc" words "$tmp/base.onnx"
+  expect 2 "--min-freq needs --data CORPUS.tsv" "$vmaskc" words "$tmp/vm.onnx" --min-freq 2
+  # words --min-freq N: every listed word was seen at least N times in --data
+  if "$vmaskc" words "$tmp/vm.onnx" --data "$t/test.tsv" --top 10 --min-freq 20 >"$tmp/words.out" 2>&1 &&
+     [ "$(grep -c '^ *[0-9][0-9]*  ' "$tmp/words.out")" -gt 0 ] &&
+     awk '/^ *[0-9]+  / { if ($4 < 20) bad = 1 } END { exit bad }' "$tmp/words.out"; then pass=$((pass+1))
+  else echo "FAIL: words --min-freq 20 lists a rarer word"; cat "$tmp/words.out"; fail=$((fail+1)); fi
   # outputs checked before the work: a missing folder, a folder as a file, an existing report folder
   trx=(train "$cnn" --vocab "$t/vocab.txt" --train "$t/train.tsv" --dev "$t/dev.tsv" --epochs 1)
   expect 3 "-o '$tmp/no/such/dir/m.onnx' cannot be written: the folder '$tmp/no/such/dir' does not exist" "$vmaskc" "${trx[@]}" -o "$tmp/no/such/dir/m.onnx"

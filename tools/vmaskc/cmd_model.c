@@ -104,12 +104,12 @@ int vm_cmd_words(int argc, char **argv) {
     struct vm_text_opts o;
     vm_text_opts_init(&o);
     const char *path = NULL, *data = NULL, *tsv = NULL;
-    long long top = 20;
+    long long top = 20, min_freq = 0;
     bool bottom = false, whole = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            printf("usage: vmaskc words MODEL.onnx [--top N] [--bottom] [--data CORPUS.tsv] [--tsv OUT.tsv] [--whole-words]\n"
+            printf("usage: vmaskc words MODEL.onnx [--top N] [--bottom] [--data CORPUS.tsv [--min-freq N]] [--tsv OUT.tsv] [--whole-words]\n"
                    "Lists words by global importance q = the VMASK keep probability of the word (the expectation of\n"
                    "its mask); for an L2X model its selector score, for an IBA model its lambda (the share of the\n"
                    "embedding the bottleneck lets through), both per word as well. With --data: each word's frequency in the corpus and the Pearson correlation between\n"
@@ -118,7 +118,8 @@ int vm_cmd_words(int argc, char **argv) {
                    "with --data a second list ranks whole words as they occur in the corpus (a piece plus its ##\n"
                    "continuations), each scored by the mean q of its pieces weighted by frequency; --tsv then also gets\n"
                    "that table after a '# whole words' line (word, q, frequency, pieces). --whole-words asks for the\n"
-                   "word list explicitly (it needs --data: words exist only in texts).\n");
+                   "word list explicitly (it needs --data: words exist only in texts). --min-freq N lists only words seen\n"
+                   "at least N times in --data (as train's list counts its training data).\n");
             return VM_EXIT_OK;
         }
         int r = vm_text_option("words", argc, argv, &i, &o);
@@ -132,12 +133,14 @@ int vm_cmd_words(int argc, char **argv) {
             whole = true;
             continue;
         }
-        if (!strcmp(a, "--top") || !strcmp(a, "--data") || !strcmp(a, "--tsv")) {
+        if (!strcmp(a, "--top") || !strcmp(a, "--data") || !strcmp(a, "--tsv") || !strcmp(a, "--min-freq")) {
             if (i + 1 >= argc) return vm_cli_usage_error("words", "%s needs a value", a);
             const char *v = argv[++i];
             if (!strcmp(a, "--data")) data = v;
             else if (!strcmp(a, "--tsv")) tsv = v;
-            else if (!vm_cli_parse_int(v, &top) || top < 0) return vm_cli_usage_error("words", "--top needs a non-negative integer");
+            else if (!strcmp(a, "--min-freq")) {
+                if (!vm_cli_parse_int(v, &min_freq) || min_freq < 1) return vm_cli_usage_error("words", "--min-freq needs a positive integer");
+            } else if (!vm_cli_parse_int(v, &top) || top < 0) return vm_cli_usage_error("words", "--top needs a non-negative integer");
             continue;
         }
         if (a[0] == '-') return vm_cli_usage_error("words", "unknown option '%s'", a);
@@ -145,6 +148,8 @@ int vm_cmd_words(int argc, char **argv) {
         path = a;
     }
     if (!path) return vm_cli_usage_error("words", "missing MODEL");
+    if (min_freq > 0 && !data)
+        return vm_cli_usage_error("words", "--min-freq needs --data CORPUS.tsv: the frequencies are counted there (as train counts its training data)");
     if (whole && !data)
         return vm_cli_usage_error("words", "--whole-words needs --data CORPUS.tsv: whole words are rebuilt from the pieces as they occur in texts; "
                                   "without texts only the per-piece ranking exists");
@@ -182,11 +187,17 @@ int vm_cmd_words(int argc, char **argv) {
         if (!vm_vocab_is_special(&tm.vocab, id)) ws[n++] = (struct ws){tm.word_keep[id], id};
     qsort(ws, (size_t)n, sizeof *ws, cmp_ws);
     if (top > 0) {
-        printf("%s %lld words by global importance %s%s:\n", bottom ? "bottom" : "top", top < n ? top : (long long)n, tm.importance,
-               data ? " (with corpus frequency)" : "");
-        for (int64_t k = 0; k < top && k < n; k++) {
+        int64_t eligible = 0;
+        for (int64_t k = 0; k < n; k++) eligible += freq[ws[k].id] >= min_freq;
+        char note[96] = "";
+        if (data && min_freq > 0) snprintf(note, sizeof note, " (with corpus frequency; words seen at least %lld times)", min_freq);
+        else if (data) snprintf(note, sizeof note, " (with corpus frequency)");
+        printf("%s %lld words by global importance %s%s:\n", bottom ? "bottom" : "top", top < eligible ? top : (long long)eligible,
+               tm.importance, note);
+        for (int64_t k = 0, shown = 0; shown < top && k < n; k++) {
             const struct ws *w = &ws[bottom ? n - 1 - k : k];
-            printf("  %4lld  %-24s %.4f", (long long)k + 1, tm.vocab.tokens[w->id], w->q);
+            if (freq[w->id] < min_freq) continue;
+            printf("  %4lld  %-24s %.4f", (long long)++shown, tm.vocab.tokens[w->id], w->q);
             if (data) printf("  %8lld", (long long)freq[w->id]);
             printf("\n");
         }
