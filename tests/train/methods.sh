@@ -42,6 +42,14 @@ done
 grep -aq "vmaskc\.l2x\.k..3" "$tmp/l2x.onnx" && grep -aq "vmaskc\.iba\.beta..5" "$tmp/iba.onnx" && grep -aq "vmaskc\.weight_decay..0\.0001" "$tmp/l2.onnx" &&
   echo "ok: metadata carries vmaskc.method and its settings (l2x k, iba beta, l2 weight decay 1e-4 by default)" ||
   { echo "FAIL: method settings missing from metadata_props"; fail=1; }
+# inspect shows what the export stored: the method and its settings, the tokenizer, the vocabulary
+if [ -f "$tmp/l2x.onnx" ]; then
+  ins=$("$vmaskc" inspect "$tmp/l2x.onnx")
+  nv=$(grep -c . "$d/vocab.txt")
+  if grep -q "^  method  *l2x$" <<<"$ins" && grep -q "^  l2x.k  *3$" <<<"$ins" && grep -q "^  tokenizer  *words$" <<<"$ins" &&
+     grep -q "^  vocab  *$nv entries ($(head -1 "$d/vocab.txt") " <<<"$ins"; then echo "ok: inspect shows the method, its k, the tokenizer and the $nv-entry vocabulary"
+  else echo "FAIL: inspect of the L2X export"; echo "$ins"; fail=1; fi
+fi
 grep -q "mask off (--no-mask)" "$tmp/base.out" && grep -q "weight decay 0.0001 (--method l2)" "$tmp/l2.out" || { echo "FAIL: base/l2 banner"; fail=1; }
 # each method's importance through words and predict
 for m in l2x:score iba:lambda vmask:q; do

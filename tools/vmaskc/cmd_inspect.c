@@ -85,10 +85,39 @@ static void print_embedding(const struct vm_graph *g, const char *override) {
            vm_value_shape_str(g, w, sh, sizeof sh), g->values[n->in[1]].name);
 }
 
+/* What vmaskc stored in an export (method, mask settings, tokenizer, vocabulary, classes): one line per
+ * key, the vocabulary as its size and first entries; keys of later versions print as they are. */
+static void print_vmaskc_metadata(const Onnx__ModelProto *m) {
+    bool any = false;
+    for (size_t i = 0; i < m->n_metadata_props; i++) {
+        const char *k = m->metadata_props[i]->key, *v = m->metadata_props[i]->value;
+        if (!k || !v || strncmp(k, "vmaskc.", 7) || !strncmp(k, "vmaskc.role.", 12)) continue;
+        if (!any) printf("vmaskc export:\n");
+        any = true;
+        if (strcmp(k, "vmaskc.vocab")) {
+            printf("  %-16s %s\n", k + 7, v);
+            continue;
+        }
+        size_t n = 0;
+        for (const char *c = v; *c; c++) n += *c == '\n';
+        if (*v && v[strlen(v) - 1] != '\n') n++;
+        printf("  %-16s %zu %s (", "vocab", n, n == 1 ? "entry" : "entries");
+        const char *c = v;
+        for (int w = 0; w < 6 && *c; w++) {
+            size_t l = strcspn(c, "\n");
+            printf("%s%.*s", w ? " " : "", (int)l, c);
+            c += l + (c[l] == '\n');
+        }
+        printf("%s)\n", *c ? " ..." : "");
+    }
+    if (!any) printf("vmaskc export: no (no vmaskc.* metadata: a model from elsewhere)\n");
+}
+
 static int inspect_usage(FILE *f) {
     fprintf(f, "usage: vmaskc inspect FILE [--embedding NAME] [--shape NAME=D0,D1,...]\n"
                "Prints op counts, inputs and outputs with shapes, parameter count and bytes, the\n"
-               "word-embedding node, and every unsupported op. FILE is an ONNX model or a .vmplan.\n");
+               "word-embedding node, what vmaskc stored in an export (method, mask, tokenizer,\n"
+               "vocabulary, classes), and every unsupported op. FILE is an ONNX model or a .vmplan.\n");
     return f == stdout ? VM_EXIT_OK : VM_EXIT_USAGE;
 }
 
@@ -141,6 +170,7 @@ int vm_cmd_inspect(int argc, char **argv) {
     }
     print_summary(path, m, g);
     print_embedding(g, o.embedding);
+    print_vmaskc_metadata(m);
     printf("unsupported ops: none\n");
     vm_graph_free(g);
     vm_onnx_free_model(m);
