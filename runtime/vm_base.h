@@ -155,6 +155,9 @@ size_t vm_memory_limit_default(void);
 /* "4G", "512M", "1.5GiB", "123456" (bytes) or "50%" (of physical memory); false when malformed. */
 bool vm_parse_size(const char *s, size_t *out);
 /* VM_OK when need <= limit (limit 0: none); else an error "WHAT needs N, over the memory limit of L". */
+/* "1 example", "2 examples": the noun for a count (pass both forms: "entry"/"entries") */
+static inline const char *vm_plural(long long n, const char *one, const char *many) { return n == 1 ? one : many; }
+
 enum vm_status vm_check_memory(size_t need, size_t limit, const char *what, struct vm_error *err);
 
 /* Product of dims with overflow check; returns -1 on overflow or a negative dim. */

@@ -954,7 +954,7 @@ static void print_tables(const struct xcfg *c, struct xmodel *const *xms, int n_
     for (int k = 0; k < n_models; k++)
         if ((int)strlen(xms[k]->name) > w) w = (int)strlen(xms[k]->name);
     bool compare = !strcmp(c->cmd, "compare");
-    printf("\n%lld of %lld examples of %s%s\n", (long long)n_sel, (long long)xms[0]->data.n, c->data, c->limit ? " (seeded random)" : "");
+    printf("\n%lld of %lld %s of %s%s\n", (long long)n_sel, (long long)xms[0]->data.n, vm_plural(xms[0]->data.n, "example", "examples"), c->data, c->limit ? " (seeded random)" : "");
     for (int k = 0; k < n_models; k++)
         printf("  %-*s %s: accuracy %.2f%% on these examples\n", w, xms[k]->name, xms[k]->path, 100 * accuracy(xms[k], sel, n_sel));
     printf("\n%s (%%) on all %lld texts of %s:\n  %-*s %-8s %8s\n", compare ? "Table 3 row: test accuracy" : "accuracy", (long long)xms[0]->data.n, c->data,
@@ -1003,7 +1003,7 @@ static void print_tables(const struct xcfg *c, struct xmodel *const *xms, int n_
     bool sp = false;
     for (int k = 0; k < n_models; k++) sp |= xms[k]->n_sp > 0;
     if (sp) {
-        printf("\nSP-LIME post-hoc global important words (sum of LIME weights over the %lld texts; Table 6):\n", (long long)n_sel);
+        printf("\nSP-LIME post-hoc global important words (sum of LIME weights over the %lld %s; Table 6):\n", (long long)n_sel, vm_plural(n_sel, "text", "texts"));
         for (int k = 0; k < n_models; k++) {
             if (!xms[k]->n_sp) continue;
             printf("  %-*s", w, xms[k]->name);

@@ -39,7 +39,7 @@ static void print_op_counts(const Onnx__GraphProto *gp) {
                 names[i] = names[j];
                 names[j] = t;
             }
-    printf("ops (%zu nodes):", gp->n_node);
+    printf("ops (%zu %s):", gp->n_node, vm_plural((long long)gp->n_node, "node", "nodes"));
     for (int i = 0; i < n; i++) printf("%s %s %d", i ? "," : "", names[i], counts[i]);
     printf("\n");
 }
@@ -126,7 +126,7 @@ static int inspect_plan(const char *path) {
     struct vm_rt_model *m;
     if (vm_cli_load_plan(path, NULL, &m, &err)) return vm_cli_fail("inspect", &err);
     char sh[256];
-    printf("plan: %s (%d steps)\n", path, vm_rt_num_steps(m));
+    printf("plan: %s (%d %s)\n", path, vm_rt_num_steps(m), vm_plural(vm_rt_num_steps(m), "step", "steps"));
     for (int i = 0; i < vm_rt_num_inputs(m); i++) {
         vm_rt_input_shape_str(m, i, sh, sizeof sh);
         printf("input  %s: %s %s\n", vm_rt_input_name(m, i), vm_dtype_name(vm_rt_input_dtype(m, i)), sh);
@@ -202,7 +202,7 @@ static int compile_to(const char *cmd, const char *path, const char *out, const 
         print_embedding(g, o->embedding);
         char b[64];
         human_bytes((int64_t)len, b, sizeof b);
-        printf("plan: %s (%d steps, %s)\n", out, g->n_order, b);
+        printf("plan: %s (%d %s, %s)\n", out, g->n_order, vm_plural(g->n_order, "step", "steps"), b);
     }
     vm_graph_free(g);
     vm_onnx_free_model(m);

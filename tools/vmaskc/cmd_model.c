@@ -314,7 +314,7 @@ int vm_cmd_eval(int argc, char **argv) {
     } else {
         double acc;
         if (vm_evaluate(&tm.feeder, &d, (int)batch, &acc, &err)) rc = vm_cli_fail("eval", &err);
-        else printf("accuracy %.2f%% (%lld examples, %s)\n", 100 * acc, (long long)d.n, data);
+        else printf("accuracy %.2f%% (%lld %s, %s)\n", 100 * acc, (long long)d.n, vm_plural(d.n, "example", "examples"), data);
     }
     vm_dataset_free(&d);
 out:

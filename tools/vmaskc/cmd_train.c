@@ -459,12 +459,13 @@ int vm_cmd_train(int argc, char **argv) {
             vm_error_prefix(&err, "--dev-split %g of %s", dev_split, train_path);
             goto fail;
         }
-        printf("dev: %lld examples held out of %s (--dev-split %g, seed %lld)\n", (long long)ddev.n, train_path, dev_split,
+        printf("dev: %lld %s held out of %s (--dev-split %g, seed %lld)\n", (long long)ddev.n, vm_plural(ddev.n, "example", "examples"), train_path, dev_split,
                (long long)tc.seed);
     }
     printf("data: %lld train, %lld dev%s", (long long)dtrain.n, (long long)ddev.n, test_path ? ", " : "");
     if (test_path) printf("%lld test", (long long)dtest.n);
-    printf(" examples; vocabulary %d tokens (pad %s, unk %s; %s tokenizer%s); %.1f%% of training %s unknown\n", vocab.n,
+    printf(" %s; vocabulary %d tokens (pad %s, unk %s; %s tokenizer%s); %.1f%% of training %s unknown\n",
+           vm_plural(test_path ? dtest.n : ddev.n, "example", "examples"), vocab.n,
            vocab.pad_id >= 0 ? vocab.tokens[vocab.pad_id] : "none", vocab.unk_id >= 0 ? vocab.tokens[vocab.unk_id] : "none",
            vm_tokenizer_kind_name(tok.kind), tok.kind == VM_TOKENIZER_WORDPIECE ? tok.lowercase ? ", uncased" : ", cased" : "",
            dtrain.n_tokens ? 100.0 * (double)dtrain.n_unk / (double)dtrain.n_tokens : 0.0,
