@@ -29,6 +29,24 @@ struct vm_import_opts {
     bool borrow_initializers;
 };
 
+/* The min-length pad block of an export (export.h: a CNN pads its token ids to the widest kernel
+ * inside the graph, so other runtimes take texts shorter than it). vmaskc's own feeder pads every
+ * text to that length already, so the importer reads such an export without the block: its nodes
+ * (named VM_MINLEN_PREFIX...) are left out, readers of VM_MINLEN_IDS read the token ids again, and
+ * the node VM_MINLEN_PREFIX "word_mask" (which cuts word_mask back to the text's length) becomes an
+ * Identity. The metadata key VM_MINLEN_META names the token-id input the block pads. */
+#define VM_MINLEN_META "vmaskc.min_len_pad"
+#define VM_MINLEN_PREFIX "vmaskc/minlen/"
+#define VM_MINLEN_IDS "vmaskc.minlen.ids"
+struct vm_onnx_view {
+    Onnx__GraphProto graph; /* shallow copy of the model's graph without the block */
+    void *mem;              /* what the copy allocated (nodes array, rewritten nodes) */
+};
+/* Returns the graph to read: m->graph itself, or view->graph when m has the block. Free the view
+ * with vm_onnx_view_free (also when m->graph was returned). NULL only when out of memory. */
+const Onnx__GraphProto *vm_onnx_view_without_minlen(const Onnx__ModelProto *m, struct vm_onnx_view *view);
+void vm_onnx_view_free(struct vm_onnx_view *view);
+
 /* ModelProto -> IR. Checks IR version and opsets, converts initializers, Constant nodes and
  * attributes, and lists every unsupported op at once. Does not infer shapes. External data is
  * mapped once per file and borrowed by the values (the graph keeps the mappings). */

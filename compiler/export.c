@@ -360,6 +360,53 @@ static Onnx__NodeProto *inlined_constant(struct ex *e, const struct vm_graph *g,
     return c;
 }
 
+/* The min-length pad block (export.h), prepended to gp's nodes: ids -> VM_MINLEN_IDS, padded at the
+ * end of seq_axis to max(T, min_seq) with pad_id; `T` ([1] int64) is left as VM_MINLEN_PREFIX's
+ * "vmaskc.minlen.T" for the word_mask Slice. Every other reader of ids reads VM_MINLEN_IDS. */
+static bool export_min_len(struct ex *e, Onnx__GraphProto *gp, const char *ids, int32_t ids_dtype, int seq_axis, int64_t min_seq,
+                           int64_t pad_id) {
+    for (size_t i = 0; i < gp->n_node; i++) {
+        bool reads = false;
+        for (size_t k = 0; k < gp->node[i]->n_input; k++) reads |= gp->node[i]->input[k] && !strcmp(gp->node[i]->input[k], ids);
+        if (reads && !(gp->node[i] = renamed_inputs(e, gp->node[i], ids, VM_MINLEN_IDS))) return false;
+    }
+    int64_t one = 1, n_zeros = 2 + seq_axis, zeros[3] = {0, 0, 0}, axis = seq_axis, zero = 0;
+    int32_t pv32 = (int32_t)pad_id;
+    Onnx__TensorProto *t[6] = {
+        mk_tensor(e, "vmaskc.minlen.axis", VM_DTYPE_INT64, 1, &one, &axis, 8),
+        mk_tensor(e, "vmaskc.minlen.k", VM_DTYPE_INT64, 1, &one, &min_seq, 8),
+        mk_tensor(e, "vmaskc.minlen.zero", VM_DTYPE_INT64, 1, &one, &zero, 8),
+        mk_tensor(e, "vmaskc.minlen.zeros", VM_DTYPE_INT64, 1, &n_zeros, zeros, 8 * (size_t)n_zeros),
+        ids_dtype == VM_DTYPE_INT32 ? mk_tensor(e, "vmaskc.minlen.pad_id", VM_DTYPE_INT32, 0, NULL, &pv32, 4)
+                                    : mk_tensor(e, "vmaskc.minlen.pad_id", VM_DTYPE_INT64, 0, NULL, &pad_id, 8),
+    };
+    for (int i = 0; i < 5; i++) {
+        if (!t[i]) return false;
+        gp->initializer[gp->n_initializer++] = t[i];
+    }
+    const char *a_shape[1] = {ids}, *a_t[2] = {"vmaskc.minlen.shape", "vmaskc.minlen.axis"},
+               *a_short[2] = {"vmaskc.minlen.T", "vmaskc.minlen.k"}, *a_diff[2] = {"vmaskc.minlen.k", "vmaskc.minlen.T"},
+               *a_extra[3] = {"vmaskc.minlen.short", "vmaskc.minlen.diff", "vmaskc.minlen.zero"},
+               *a_pads[3] = {"vmaskc.minlen.zeros", "vmaskc.minlen.extra", "vmaskc.minlen.zero"},
+               *a_pad[3] = {ids, "vmaskc.minlen.pads", "vmaskc.minlen.pad_id"};
+    Onnx__NodeProto *nn[7] = {
+        mk_node(e, "Shape", VM_MINLEN_PREFIX "Shape", 1, a_shape, "vmaskc.minlen.shape", NULL),
+        mk_node(e, "Gather", VM_MINLEN_PREFIX "Gather", 2, a_t, "vmaskc.minlen.T", mk_attr_int(e, "axis", 0)),
+        mk_node(e, "Less", VM_MINLEN_PREFIX "Less", 2, a_short, "vmaskc.minlen.short", NULL),
+        mk_node(e, "Sub", VM_MINLEN_PREFIX "Sub", 2, a_diff, "vmaskc.minlen.diff", NULL),
+        mk_node(e, "Where", VM_MINLEN_PREFIX "Where", 3, a_extra, "vmaskc.minlen.extra", NULL),
+        /* pads [b0, b1, e0, e1]: the extra length at the end of the sequence axis */
+        mk_node(e, "Concat", VM_MINLEN_PREFIX "Concat", seq_axis ? 2 : 3, a_pads, "vmaskc.minlen.pads", mk_attr_int(e, "axis", 0)),
+        mk_node(e, "Pad", VM_MINLEN_PREFIX "Pad", 3, a_pad, VM_MINLEN_IDS, NULL),
+    };
+    for (int i = 0; i < 7; i++)
+        if (!nn[i]) return false;
+    memmove(&gp->node[7], &gp->node[0], sizeof(Onnx__NodeProto *) * gp->n_node);
+    memcpy(&gp->node[0], nn, sizeof nn);
+    gp->n_node += 7;
+    return true;
+}
+
 static int opset_of(const Onnx__ModelProto *m) {
     for (size_t i = 0; i < m->n_opset_import; i++)
         if (!m->opset_import[i]->domain || !*m->opset_import[i]->domain) return (int)m->opset_import[i]->version;
@@ -392,12 +439,34 @@ enum vm_status vm_export_onnx(const Onnx__ModelProto *orig, const struct vm_grap
                               const char *path, struct vm_error *err) {
     struct ex e = {.err = err};
     enum vm_status s = VM_OK;
-    const Onnx__GraphProto *og = orig->graph;
+    struct vm_onnx_view view; /* a model exported before: read without its min-length block */
+    const Onnx__GraphProto *og = vm_onnx_view_without_minlen(orig, &view);
+    if (!og) return vm_errorf(err, VM_ENOMEM, "out of memory while exporting");
     Onnx__ModelProto m = *orig;
     Onnx__GraphProto gp = *og;
     m.graph = &gp;
     int opset = opset_of(orig);
-    size_t extra = 32;
+    size_t extra = 48;
+    /* the min-length pad block: the token ids must be the graph's only input */
+    const char *min_ids = NULL;
+    int32_t min_ids_dtype = 0;
+    if (o->min_seq > 1 && opset >= 11) {
+        int n_real = 0;
+        for (size_t i = 0; i < og->n_input; i++) {
+            bool init = false;
+            for (size_t k = 0; k < og->n_initializer && !init; k++)
+                init = og->initializer[k]->name && og->input[i]->name && !strcmp(og->initializer[k]->name, og->input[i]->name);
+            if (init) continue;
+            n_real++;
+            const Onnx__ValueInfoProto *vi = og->input[i];
+            if (vi->type && vi->type->value_case == ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE &&
+                (vi->type->tensor_type->elem_type == VM_DTYPE_INT64 || vi->type->tensor_type->elem_type == VM_DTYPE_INT32)) {
+                min_ids = vi->name;
+                min_ids_dtype = vi->type->tensor_type->elem_type;
+            }
+        }
+        if (n_real != 1) min_ids = NULL;
+    }
     /* initializers: trained values replace the originals */
     gp.initializer = ex_alloc(&e, sizeof(Onnx__TensorProto *) * (og->n_initializer + extra));
     gp.node = ex_alloc(&e, sizeof(Onnx__NodeProto *) * (og->n_node + extra));
@@ -406,6 +475,7 @@ enum vm_status vm_export_onnx(const Onnx__ModelProto *orig, const struct vm_grap
     gp.n_initializer = 0;
     for (size_t i = 0; i < og->n_initializer; i++) {
         const Onnx__TensorProto *t = og->initializer[i];
+        if (view.mem && t->name && !strncmp(t->name, "vmaskc.minlen.", 14)) continue; /* the old block's */
         size_t nb = 0;
         const void *trained = lookup && t->name ? lookup(ctx, t->name, &nb) : NULL;
         if (!trained) {
@@ -569,22 +639,33 @@ enum vm_status vm_export_onnx(const Onnx__ModelProto *orig, const struct vm_grap
             tp->tensor_type = tt;
             vi->name = (char *)"word_mask";
             vi->type = tp;
-            /* word_mask is the importance under its public name */
-            const char *ii[1] = {q_name};
-            Onnx__NodeProto *idn = mk_node(&e, "Identity", "vmask/word_mask", 1, ii, "word_mask", NULL);
+            /* word_mask is the importance under its public name (cut back to the text's length
+             * when the min-length block padded it) */
+            const char *ii[1] = {q_name}, *sl[4] = {q_name, "vmaskc.minlen.zero", "vmaskc.minlen.T", "vmaskc.minlen.axis"};
+            Onnx__NodeProto *idn = min_ids ? mk_node(&e, "Slice", VM_MINLEN_PREFIX "word_mask", 4, sl, "word_mask", NULL)
+                                           : mk_node(&e, "Identity", "vmask/word_mask", 1, ii, "word_mask", NULL);
             if (!idn) goto oom;
             gp.node[gp.n_node++] = idn;
             gp.output[gp.n_output++] = vi;
         }
     }
+    if (min_ids && !export_min_len(&e, &gp, min_ids, min_ids_dtype, o->seq_axis, o->min_seq, o->min_pad_id)) goto oom;
     /* metadata: original entries not overridden, the input roles training used (so every later
      * command feeds the inputs the same way), then ours */
     m.metadata_props = ex_alloc(&e, sizeof(Onnx__StringStringEntryProto *) *
-                                        (orig->n_metadata_props + (size_t)o->n_meta + (size_t)g->n_meta + 1));
+                                        (orig->n_metadata_props + (size_t)o->n_meta + (size_t)g->n_meta + 2));
     if (!m.metadata_props) goto oom;
     m.n_metadata_props = 0;
+    if (min_ids) {
+        Onnx__StringStringEntryProto *kv = ex_alloc(&e, sizeof *kv);
+        if (!kv) goto oom;
+        onnx__string_string_entry_proto__init(kv);
+        kv->key = (char *)VM_MINLEN_META;
+        kv->value = (char *)min_ids;
+        m.metadata_props[m.n_metadata_props++] = kv;
+    }
     for (size_t i = 0; i < orig->n_metadata_props; i++) {
-        bool overridden = false;
+        bool overridden = orig->metadata_props[i]->key && !strcmp(orig->metadata_props[i]->key, VM_MINLEN_META);
         for (int k = 0; k < o->n_meta; k++)
             overridden |= orig->metadata_props[i]->key && !strcmp(orig->metadata_props[i]->key, o->meta_keys[k]);
         for (int32_t k = 0; k < g->n_meta; k++)
@@ -616,5 +697,6 @@ oom:
 done:
     for (size_t i = 0; i < e.n; i++) free(e.allocs[i]);
     free(e.allocs);
+    vm_onnx_view_free(&view);
     return s;
 }

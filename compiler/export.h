@@ -11,6 +11,10 @@
  *    ranked words 1, always-kept special tokens 2).
  *  - IBA: a per-word table `iba.word_lambda` and the inference-time bottleneck with the noise at
  *    its mean: z = mu + lambda (x - mu), mu = `iba.mu`.
+ * A model whose convolutions need texts of at least min_seq tokens (a CNN's widest kernel) pads its
+ * token ids to that length inside the graph (Shape, Gather, Less, Sub, Where, Concat, Pad with
+ * the pad id: nodes named VM_MINLEN_PREFIX..., compiler.h), as vmaskc's own feeder does, so other
+ * runtimes take a 1-token text; `word_mask` is cut back to the text's length (Slice).
  * Optionally a second output `word_mask` [B, T]: the method's per-token importance (VMASK q, L2X
  * score, IBA lambda). Vocabulary and VMASK settings go into
  * metadata_props so vmaskc can tokenize for the exported model without --vocab.
@@ -44,6 +48,11 @@ struct vm_export_opts {
      * training kept out of the mask). */
     const int64_t *keep_ids;
     int n_keep_ids;
+    /* The shortest text the model takes (vmaskc.min_seq of the training plan) and the id shorter
+     * texts are padded with; min_seq > 1 adds the min-length pad block (opset >= 11, a graph with
+     * the token ids as its only input). */
+    int64_t min_seq;
+    int64_t min_pad_id;
 };
 
 /* `g` is the imported (inference) graph of `orig`, used to find the embedding and shapes. */

@@ -277,6 +277,54 @@ done:
     return VM_OK;
 }
 
+static const char *minlen_ids(const Onnx__ModelProto *m) {
+    for (size_t i = 0; i < m->n_metadata_props; i++)
+        if (m->metadata_props[i]->key && !strcmp(m->metadata_props[i]->key, VM_MINLEN_META)) return m->metadata_props[i]->value;
+    return NULL;
+}
+
+const Onnx__GraphProto *vm_onnx_view_without_minlen(const Onnx__ModelProto *m, struct vm_onnx_view *view) {
+    memset(view, 0, sizeof *view);
+    const Onnx__GraphProto *gp = m->graph;
+    const char *ids = minlen_ids(m);
+    if (!gp || !ids || !*ids) return gp;
+    size_t pl = strlen(VM_MINLEN_PREFIX), n = gp->n_node, n_in = 0;
+    for (size_t i = 0; i < n; i++) n_in += gp->node[i]->n_input;
+    /* one block: the node pointer array, then node copies, then input pointer arrays */
+    size_t bytes = n * sizeof(Onnx__NodeProto *) + n * sizeof(Onnx__NodeProto) + (n_in + 1) * sizeof(char *);
+    char *mem = calloc(1, bytes);
+    if (!mem) return NULL;
+    view->mem = mem;
+    Onnx__NodeProto **nodes = (Onnx__NodeProto **)mem;
+    Onnx__NodeProto *copies = (Onnx__NodeProto *)(mem + n * sizeof *nodes);
+    char **ins = (char **)(mem + n * sizeof *nodes + n * sizeof *copies);
+    view->graph = *gp;
+    view->graph.node = nodes;
+    view->graph.n_node = 0;
+    for (size_t i = 0; i < n; i++) {
+        const Onnx__NodeProto *np = gp->node[i];
+        bool block = np->name && !strncmp(np->name, VM_MINLEN_PREFIX, pl);
+        if (block && strcmp(np->name + pl, "word_mask")) continue;
+        Onnx__NodeProto *c = &copies[i];
+        *c = *np;
+        if (block) { /* word_mask = the mask itself */
+            c->op_type = (char *)"Identity";
+            c->n_input = np->n_input ? 1 : 0;
+            c->n_attribute = 0;
+        }
+        c->input = ins;
+        for (size_t k = 0; k < c->n_input; k++)
+            *ins++ = np->input[k] && !strcmp(np->input[k], VM_MINLEN_IDS) ? (char *)ids : np->input[k];
+        nodes[view->graph.n_node++] = c;
+    }
+    return &view->graph;
+}
+
+void vm_onnx_view_free(struct vm_onnx_view *view) {
+    free(view->mem);
+    view->mem = NULL;
+}
+
 enum vm_status vm_import(const Onnx__ModelProto *m, const struct vm_import_opts *o,
                          struct vm_graph **out, struct vm_error *err) {
     *out = NULL;
@@ -292,11 +340,16 @@ enum vm_status vm_import(const Onnx__ModelProto *m, const struct vm_import_opts 
     if (opset < VM_MIN_OPSET || opset > VM_MAX_OPSET)
         return vm_errorf(err, VM_EUNSUPPORTED, "opset %lld is not supported (vmaskc supports default-domain opsets %d to %d)",
                          (long long)opset, VM_MIN_OPSET, VM_MAX_OPSET);
-    const Onnx__GraphProto *gp = m->graph;
+    struct vm_onnx_view view;
+    const Onnx__GraphProto *gp = vm_onnx_view_without_minlen(m, &view);
+    if (!gp) return vm_errorf(err, VM_ENOMEM, "out of memory reading the graph");
     const char *model_path = o ? o->model_path : NULL;
 
     struct vm_graph *g = vm_graph_new(err);
-    if (!g) return VM_ENOMEM;
+    if (!g) {
+        vm_onnx_view_free(&view);
+        return VM_ENOMEM;
+    }
     g->opset = opset;
     g->ir_version = m->ir_version;
     enum vm_status s = VM_OK;
@@ -485,9 +538,11 @@ enum vm_status vm_import(const Onnx__ModelProto *m, const struct vm_import_opts 
         if (e->key && e->value && (s = vm_graph_set_meta(g, e->key, e->value, err))) goto fail;
     }
     if ((s = vm_graph_sort(g, err))) goto fail;
+    vm_onnx_view_free(&view);
     *out = g;
     return VM_OK;
 fail:
+    vm_onnx_view_free(&view);
     vm_graph_free(g);
     return s;
 }

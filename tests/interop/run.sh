@@ -4,7 +4,8 @@
 # Three VMASK export forms: CNN with the per-word keep table and the word_mask output, a time-major
 # LSTM, and a transformer with the mask network after its embedding LayerNorm; and the L2X (hard
 # top-k in the graph) and IBA (noise at its mean) exports of the CNN and the time-major LSTM, with
-# word_mask and vmaskc.method in metadata_props.
+# word_mask and vmaskc.method in metadata_props. Every export also runs in ORT on a 1-token text
+# (a CNN pads inside its graph to its widest kernel) against vmaskc on the text padded as it pads.
 # Skips (exit 77, with the reason) when python3-onnx or onnxruntime-node is missing; .ci/run
 # installs both.
 # usage: run.sh VMASKC REPO_DIR
@@ -58,7 +59,62 @@ PY
   else
     echo "FAIL $name: onnxruntime-node differs from vmaskc"; echo "$out"; fail=1
   fi
+  # a 1-token text: ORT runs the export as it is; vmaskc runs the plan on the text padded as its
+  # feeder pads it (to the model's shortest length: a CNN's widest kernel, kept in the export's
+  # min-length block); logits agree and word_mask covers the one real token
+  if ! out=$("$py" - "$tmp/$name.onnx" "$tmp/$name" "$n_in" "$tm" 2>&1 <<'PY'
+import os, sys
+import numpy as np
+import onnx
+from onnx import numpy_helper
+path, out, n_in, tm = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] == "1"
+m = onnx.load(path)
+meta = {p.key: p.value for p in m.metadata_props}
+k = 1
+if "vmaskc.min_len_pad" in meta:
+    k = int(numpy_helper.to_array([t for t in m.graph.initializer if t.name == "vmaskc.minlen.k"][0])[0])
+for sub, T in (("short", 1), ("shortpad", max(k, 1))):
+    ids = np.zeros((1, T), dtype=np.int64)
+    ids[0, 0] = 21
+    real = np.zeros_like(ids); real[0, 0] = 1
+    feeds = [ids, real, np.zeros_like(ids)][:n_in]
+    os.makedirs(os.path.join(out, sub), exist_ok=True)
+    for i, a in enumerate(feeds):
+        with open(os.path.join(out, sub, "input_%d.pb" % i), "wb") as f:
+            f.write(numpy_helper.from_array(a.T.copy() if tm else a).SerializeToString())
+print(k)
+PY
+  ); then echo "FAIL $name: short inputs: $out"; fail=1; return; fi
+  local k=$out
+  if ! "$vmaskc" run "$tmp/$name.onnx" --test-data "$tmp/$name/shortpad" --out "$tmp/$name/shortpad/vm" >/dev/null 2>&1; then
+    echo "FAIL $name: vmaskc run on the padded 1-token text"; fail=1; return
+  fi
+  if ! out=$(node "$repo/tools/ort/ort_run.js" "$tmp/$name.onnx" --test-data "$tmp/$name/short" --out "$tmp/$name/short/ort" 2>&1); then
+    echo "FAIL $name: onnxruntime-node on a 1-token text"; echo "$out" | tail -3; fail=1; return
+  fi
+  if out=$("$py" - "$tmp/$name/shortpad/vm" "$tmp/$name/short/ort" "$tm" 2>&1 <<'PY'
+import glob, os, sys
+import numpy as np
+import onnx
+from onnx import numpy_helper
+vm, ort, tm = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
+load = lambda p: numpy_helper.to_array(onnx.load_tensor(p))
+files = sorted(glob.glob(os.path.join(ort, "output_*.pb")))
+worst = 0.0
+for f in files:
+    a, b = load(f), load(os.path.join(vm, os.path.basename(f)))
+    if a.shape != b.shape:  # word_mask: ORT gives the text's 1 token, vmaskc its padded length
+        b = b[:1] if tm else b[:, :1]
+    assert a.shape == b.shape, "%s: ORT %s vs vmaskc %s" % (os.path.basename(f), a.shape, b.shape)
+    worst = max(worst, float(np.max(np.abs(a - b))))
+assert worst <= 1e-5, "max |ORT - vmaskc| = %g" % worst
+print("%d outputs, max |ORT - vmaskc| = %.1e" % (len(files), worst))
+PY
+  ); then echo "  $name: 1-token text (vmaskc padded to $k): $out"
+  else echo "FAIL $name: 1-token text: $out"; fail=1; fi
 }
+# the base CNN export (no mask) carries the min-length block too
+check cnn_base "$fx/cnn_conv1d_reducemax_op13/model.onnx" 1 0 --train "$d/train.tsv" --dev "$d/dev.tsv" --method base
 check cnn_word_keep "$fx/cnn_conv1d_reducemax_op13/model.onnx" 1 0 --train "$d/train.tsv" --dev "$d/dev.tsv" --mask-hidden 8 --mask-output
 check lstm_timemajor "$fx/lstm_timemajor_max_op14/model.onnx" 1 1 --train "$d/train.tsv" --dev "$d/dev.tsv" --mask-hidden 8
 check bert_mask_network "$fx/bert_op17/model.onnx" 3 0 --train "$tmp/bin_train.tsv" --dev "$tmp/bin_dev.tsv" \

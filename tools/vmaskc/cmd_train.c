@@ -602,7 +602,8 @@ int vm_cmd_train(int argc, char **argv) {
     struct vm_export_opts eo = {.mask = !to.no_mask, .method = (int)to.method, .l2x_k = to.l2x_k, .pad_id = to.pad_id, .iba_mu = to.iba_mu,
                                 .seq_axis = bax && !strcmp(bax, "1") ? 0 : 1, .mask_after = to.mask_after, .embedding = mo.embedding,
                                 .mask_output = mask_output, .meta_keys = keys, .meta_values = vals, .n_meta = n_meta,
-                                .keep_ids = to.keep_ids, .n_keep_ids = to.n_keep_ids};
+                                .keep_ids = to.keep_ids, .n_keep_ids = to.n_keep_ids, .min_seq = feeder.min_len,
+                                .min_pad_id = vocab.pad_id >= 0 ? vocab.pad_id : 0};
     double t0 = mono_s();
     if (vm_export_onnx(onnx, g, &eo, param_lookup, &lc, out, &err)) goto fail;
     t_export = mono_s() - t0;
