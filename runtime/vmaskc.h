@@ -23,7 +23,8 @@
  * Threads. The library keeps no global mutable state of its own, so different models may be used
  * from different threads at once. One vmaskc_model is NOT thread-safe: calls on the same model must
  * not overlap (a model owns its compiled shapes and scratch memory); give each thread its own model
- * or serialise with a lock. Computation itself runs on OpenMP/oneDNN threads (see `threads`).
+ * or serialise with a lock. Computation itself runs on OpenMP/oneDNN threads; a `threads` option
+ * calls omp_set_num_threads, which sets the count for parallel regions the calling thread starts.
  *
  * Versions. VMASKC_VERSION_* describe the header; vmaskc_version() the library actually loaded.
  * The shared library's soname carries the major version (libvmaskc.so.0); while it is 0 the ABI

@@ -387,6 +387,7 @@ vmaskc_status vmaskc_predict(vmaskc_model *m, const char *const *texts, int64_t 
         int64_t nb = 1;
         while (b0 + nb < n && nb < batch && order[b0 + nb].len == order[b0].len) nb++;
         s = predict_run(m, p, enc, order + b0, nb, wm, seqs, lens, probs, &ie);
+        if (s == VM_EINVAL) bad = order[b0].i; /* a text the model cannot take (longer than its position table, ...) */
         b0 += nb;
     }
     for (int64_t i = 0; i < n && !s; i++) {

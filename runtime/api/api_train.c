@@ -278,7 +278,10 @@ vmaskc_status vmaskc_train(const vmaskc_train_config *c, vmaskc_train_result *re
     struct vm_error ie = {0};
     struct vm_model_opts mo = {.threads = c->threads};
     vm_file_remove_stale_temps(c->output);
-    enum vm_status s = vm_load_compile_onnx_training(c->model, &mo, &j.onnx, &j.g, &ie);
+    /* outputs are checked before minutes of training, not after */
+    enum vm_status s = vm_load_check_output(c->output, "config.output", &ie);
+    if (!s && c->checkpoint) s = vm_load_check_output(c->checkpoint, "config.checkpoint", &ie);
+    if (!s) s = vm_load_compile_onnx_training(c->model, &mo, &j.onnx, &j.g, &ie);
     if (!s) s = job_data(&j, &ie);
     if (!s) {
         to->pad_id = j.vocab.pad_id;

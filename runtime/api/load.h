@@ -36,4 +36,8 @@ enum vm_status vm_load_plan(const char *path, const struct vm_rt_opts *ro, struc
 enum vm_status vm_load_runtime(const char *path, const struct vm_model_opts *o, const struct vm_tensor *fixed, int n_fixed,
                                struct vm_rt_model **out, struct vm_error *err);
 
+/* An output file (what: "-o", "config.output", ...) that can be written: it is a writable file, or
+ * its folder exists and is writable. Checked before the work that would fill it. */
+enum vm_status vm_load_check_output(const char *path, const char *what, struct vm_error *err);
+
 #endif

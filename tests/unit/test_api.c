@@ -5,7 +5,7 @@
  *   (b) a plain fixture CNN with a vocabulary: tokenize, class names, a batch prediction equal to
  *       the texts' one-by-one predictions (bit for bit), a text without tokens named by err.item,
  *       explanations (LIME, SampleShapley) deterministic in the seed, the mask refused without one;
- *   (c) training: bad configurations refused before any work, a callback that stops at step 3
+ *   (c) training: bad configurations and an output folder that does not exist refused before any work, a callback that stops at step 3
  *       gives VMASKC_EINTERRUPTED and no output file, a short VMASK run reports progress for every
  *       step and exports a model whose mask the API reads (words, predict keep, mask explanation).
  * Usage: test_api [source dir] [scratch dir]
@@ -197,6 +197,9 @@ static void test_train(void) {
     c.batch = 0;
     CHECK(vmaskc_train(&c, NULL, &e) == VMASKC_EINVAL && has(&e, "config.batch"));
     c.batch = 32;
+    c.output = "/no/such/folder/out.onnx"; /* refused before any work */
+    CHECK(vmaskc_train(&c, NULL, &e) == VMASKC_EIO && has(&e, "config.output") && has(&e, "/no/such/folder"));
+    c.output = out;
     /* stopped by the callback */
     struct steps st = {.stop_at = 3, .sane = true};
     c.progress = progress;
