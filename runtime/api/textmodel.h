@@ -1,7 +1,8 @@
 /* textmodel: a text classifier ready to use (by the public API and the commands) — the ONNX model
- * compiled for inference (or a .vmplan made from one), its vocabulary and tokenizer settings (from the model's vmaskc metadata, or --vocab),
- * the batch feeder, and the per-word importance when the model carries a mask layer after its word
- * embedding (VMASK keep probability q, L2X score or IBA lambda, as vmaskc.method says). */
+ * compiled for inference (or a .vmplan made from one), its vocabulary and tokenizer settings (from
+ * the model's vmaskc metadata, or --vocab), the batch feeder, and the per-word importance when the
+ * model carries a mask layer after its word embedding (VMASK keep probability q, L2X score or IBA
+ * lambda, as vmaskc.method says). */
 #ifndef VM_TEXTMODEL_H
 #define VM_TEXTMODEL_H
 
