@@ -255,8 +255,11 @@ typedef struct vmaskc_train_result {
     int n_classes;
 } vmaskc_train_result;
 
-/* Trains and exports c->output (written atomically: nothing is left behind on failure). res may be
- * NULL. Prints nothing. */
+/* Trains and exports c->output (written atomically: nothing is left behind on failure), as
+ * `vmaskc train` does with the same options; the export carries the vocabulary, tokenizer and mask
+ * metadata every command and vmaskc_model_open read. The output and checkpoint paths are checked
+ * before any work. res may be NULL. Prints nothing. Not available here (command line only):
+ * pre-trained vectors, --freeze, --mask-after, --clip, Adam's betas, --history. */
 VMASKC_API vmaskc_status vmaskc_train(const vmaskc_train_config *c, vmaskc_train_result *res, vmaskc_error *err);
 
 #ifdef __cplusplus
