@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # libvmaskc's interface: the shared library exports exactly the functions vmaskc.h declares
 # (VMASKC_API), every one of them and nothing else (no vm_* internals, no protobuf-c or oneDNN
-# helpers); its soname carries the major version; the static library holds the same functions.
+# helpers); its soname carries the major version; the static library holds the same functions; the
+# header compiles on its own as C11 and as C++.
 # usage: exports.sh LIBVMASKC.so LIBVMASKC.a VMASKC.h
 set -u
-so=$1; ar=$2; hdr=$3
+so=$1; ar=$2; hdr=$(cd "$(dirname "$3")" && pwd)/$(basename "$3")
 fail=0
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 nm -D --defined-only "$so" | awk '{print $NF}' | sort -u > "$tmp/exported"
@@ -22,4 +23,13 @@ else echo "FAIL: soname '$soname', expected libvmaskc.so.$major"; fail=1; fi
 nm --defined-only "$ar" 2>/dev/null | awk '$2 == "T" {print $3}' | grep '^vmaskc_' | sort -u > "$tmp/static"
 if diff -q "$tmp/declared" "$tmp/static" >/dev/null; then echo "ok: the static library defines the same $(wc -l < "$tmp/static") functions"
 else echo "FAIL: the static library's vmaskc_ functions differ from the header's"; diff "$tmp/declared" "$tmp/static"; fail=1; fi
+# the header on its own: C11 strict, and C++ when a compiler is there (extern "C")
+printf '#include "%s"\nint main(void) { return vmaskc_version() == 0; }\n' "$hdr" > "$tmp/h.c"
+if ${CC:-cc} -std=c11 -pedantic -Wall -Wextra -Werror -c "$tmp/h.c" -o "$tmp/h.o" 2> "$tmp/h.log"; then echo "ok: vmaskc.h compiles alone as C11 (-pedantic)"
+else echo "FAIL: vmaskc.h alone as C11:"; cat "$tmp/h.log"; fail=1; fi
+if command -v c++ >/dev/null; then
+  cp "$tmp/h.c" "$tmp/h.cc"
+  if c++ -std=c++11 -Wall -Werror -c "$tmp/h.cc" -o "$tmp/hpp.o" 2> "$tmp/hpp.log"; then echo "ok: vmaskc.h compiles as C++11"
+  else echo "FAIL: vmaskc.h as C++:"; cat "$tmp/hpp.log"; fail=1; fi
+fi
 exit $fail

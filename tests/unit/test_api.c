@@ -5,12 +5,15 @@
  *   (b) a plain fixture CNN with a vocabulary: tokenize, class names, a batch prediction equal to
  *       the texts' one-by-one predictions (bit for bit), a text without tokens named by err.item,
  *       explanations (LIME, SampleShapley) deterministic in the seed, the mask refused without one;
+ *   (b2) two threads, each with its own model opened at the same time (first thing in the process),
+ *        predict what one thread alone does;
  *   (c) training: bad configurations and an output folder that does not exist refused before any work, a callback that stops at step 3
  *       gives VMASKC_EINTERRUPTED and no output file, a short VMASK run reports progress for every
  *       step and exports a model whose mask the API reads (words, predict keep, mask explanation).
  * Usage: test_api [source dir] [scratch dir]
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -157,6 +160,42 @@ static void test_model(void) {
     vmaskc_model_close(m);
 }
 
+/* ---- two models in two threads (the header's thread statement) ---- */
+
+struct thread_job {
+    float probs[3 * 3];
+    vmaskc_status s;
+};
+
+static const char *thread_texts[] = {"w1 w2 w3", "w9 w8", "w20 w21 w22 w23"};
+
+static void *thread_run(void *arg) {
+    struct thread_job *j = arg;
+    vmaskc_model_options o;
+    vmaskc_model_options_init(&o);
+    o.vocab = vocab_path;
+    vmaskc_model *m;
+    vmaskc_prediction *p = NULL;
+    j->s = vmaskc_model_open(model_path, &o, &m, NULL);
+    if (!j->s) j->s = vmaskc_predict(m, thread_texts, 3, 0, 0, &p, NULL);
+    if (!j->s) memcpy(j->probs, p->probs, sizeof j->probs);
+    vmaskc_prediction_free(p);
+    if (!j->s) vmaskc_model_close(m);
+    return NULL;
+}
+
+static void test_threads(void) {
+    struct thread_job one, a, b;
+    pthread_t ta, tb; /* first thing in the process: the two also race to fill the op table */
+    CHECK(pthread_create(&ta, NULL, thread_run, &a) == 0);
+    CHECK(pthread_create(&tb, NULL, thread_run, &b) == 0);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    thread_run(&one);
+    CHECK(one.s == VMASKC_OK && a.s == VMASKC_OK && b.s == VMASKC_OK);
+    CHECK(!memcmp(one.probs, a.probs, sizeof one.probs) && !memcmp(one.probs, b.probs, sizeof one.probs));
+}
+
 struct steps {
     int calls, stop_at;
     int64_t last_step;
@@ -254,6 +293,7 @@ int main(int argc, char **argv) {
     snprintf(vocab_path, sizeof vocab_path, "%s/tests/train/vocab.txt", src);
     snprintf(train_path, sizeof train_path, "%s/tests/train/train.tsv", src);
     snprintf(dev_path, sizeof dev_path, "%s/tests/train/dev.tsv", src);
+    test_threads();
     test_errors();
     test_model();
     test_train();
