@@ -48,14 +48,15 @@ int main(int argc, char **argv) {
     }
 
     vmaskc_error err;
-    vmaskc_model *model;
-    if (vmaskc_model_open(path, &opts, &model, &err)) return fail(path, &err);
-    const char *importance;
+    vmaskc_model *model = NULL;
+    vmaskc_prediction *p = NULL;
+    int rc = 0;
+    if (vmaskc_model_open(path, &opts, &model, &err)) rc = fail(path, &err);
+    else if (vmaskc_predict(model, (const char *const *)texts, n, 0, 0, &p, &err)) rc = fail("predict", &err);
+    const char *importance = NULL;
     vmaskc_model_mask(model, NULL, &importance, NULL);
-    vmaskc_prediction *p;
-    if (vmaskc_predict(model, (const char *const *)texts, n, 0, 0, &p, &err)) return fail("predict", &err);
 
-    for (int64_t i = 0; i < p->n; i++) {
+    for (int64_t i = 0; p && i < p->n; i++) {
         const char *label;
         vmaskc_model_class_name(model, p->label[i], &label, NULL);
         printf("text %lld: class %s  probabilities", (long long)i + 1, label);
@@ -82,5 +83,5 @@ int main(int argc, char **argv) {
         free(line);
     }
     free(texts);
-    return 0;
+    return rc;
 }

@@ -33,6 +33,9 @@ else echo "FAIL: libvmaskc.so.0 is not a link to libvmaskc.so.0.x.y (got '$real'
 [ $fail = 0 ] || exit 1
 vmaskc=$prefix/bin/vmaskc
 export PKG_CONFIG_PATH=$libdir/pkgconfig
+# a sanitizer build (VM_SANITIZE): the programs linking it need the sanitizer runtimes too
+san=""
+if ldd "$libdir/libvmaskc.so.0" | grep -q libasan; then san="-fsanitize=address,undefined"; fi
 
 # a small VMASK model of the synthetic task (1 s)
 d=$repo/tests/train
@@ -58,7 +61,7 @@ PY
 expect_top "$tmp/predict.out" > "$tmp/expected" || { echo "FAIL: reading predict's output"; exit 1; }
 
 # shared: pkg-config --cflags --libs
-if ! "$cc" -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Werror "$repo/examples/classify.c" $(pkg-config --cflags --libs vmaskc) -o "$tmp/classify" 2> "$tmp/cc.log"; then
+if ! "$cc" $san -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Werror "$repo/examples/classify.c" $(pkg-config --cflags --libs vmaskc) -o "$tmp/classify" 2> "$tmp/cc.log"; then
   echo "FAIL: compiling examples/classify.c with pkg-config --cflags --libs vmaskc"; cat "$tmp/cc.log"; fail=1
 else
   LD_LIBRARY_PATH=$libdir "$tmp/classify" "$tmp/m.onnx" "${texts[@]}" > "$tmp/classify.out" 2>&1
@@ -76,7 +79,7 @@ fi
 
 # static: the library and what pkg-config --static adds (Libs.private, Requires.private)
 static_libs=$(pkg-config --static --libs vmaskc | sed "s|-lvmaskc|$libdir/libvmaskc.a|")
-if ! "$cc" -std=c11 -D_POSIX_C_SOURCE=200809L "$repo/examples/classify.c" $(pkg-config --cflags vmaskc) $static_libs -o "$tmp/classify_static" 2> "$tmp/ccs.log"; then
+if ! "$cc" $san -std=c11 -D_POSIX_C_SOURCE=200809L "$repo/examples/classify.c" $(pkg-config --cflags vmaskc) $static_libs -o "$tmp/classify_static" 2> "$tmp/ccs.log"; then
   echo "FAIL: linking classify statically with pkg-config --static"; cat "$tmp/ccs.log"; fail=1
 elif ldd "$tmp/classify_static" | grep -q libvmaskc; then echo "FAIL: the static build still loads libvmaskc.so"; fail=1
 else
@@ -95,7 +98,7 @@ add_executable(classify $repo/examples/classify.c)
 target_compile_definitions(classify PRIVATE _POSIX_C_SOURCE=200809L)
 target_link_libraries(classify PRIVATE vmaskc::vmaskc)
 CM
-if cmake -S "$tmp/proj" -B "$tmp/proj/build" -DCMAKE_PREFIX_PATH="$prefix" > "$tmp/cm.log" 2>&1 &&
+if cmake -S "$tmp/proj" -B "$tmp/proj/build" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_C_FLAGS="$san" > "$tmp/cm.log" 2>&1 &&
    cmake --build "$tmp/proj/build" > "$tmp/cmb.log" 2>&1; then
   LD_LIBRARY_PATH=$libdir "$tmp/proj/build/classify" "$tmp/m.onnx" "${texts[@]}" > "$tmp/cmake.out" 2>&1
   if cmp -s "$tmp/expected" "$tmp/cmake.out"; then echo "ok: find_package(vmaskc) + vmaskc::vmaskc builds classify, same output"
