@@ -431,7 +431,8 @@ int vm_cmd_predict(int argc, char **argv) {
             printf("usage: vmaskc predict MODEL.onnx \"some text\" [\"more text\" ...] [--file TEXTS.txt] [--vocab V] [--max-len L]\n"
                    "                      [--digits N]\n"
                    "Prints each text's class probabilities and, for a model with a mask layer, each token's importance:\n"
-                   "VMASK keep probability q, L2X score or IBA lambda.\n"
+                   "VMASK keep probability q, L2X score or IBA lambda. MODEL is an ONNX classifier (an export of 'vmaskc train'\n"
+                   "carries its vocabulary; otherwise give --vocab) or a plan compiled from an export ('vmaskc compile').\n"
                    "--file F reads one text per line of F ('-': stdin; the whole line is text), after the texts given.\n"
                    "--max-len L keeps the first L tokens of each text (for WordPiece: [CLS], L - 2 pieces, [SEP]).\n"
                    "--digits N prints the probabilities with N decimals (default 4, at most 9).\n");
