@@ -3,6 +3,7 @@
  * joined table; they never leave the process (plans name ops by string). */
 #include "ops.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,9 +15,9 @@ static const struct vm_op_row *const families[] = {
 #define VM_MAX_OPS 256
 static const struct vm_op_row *table[VM_MAX_OPS];
 static int32_t n_table = -1;
+static pthread_once_t table_once = PTHREAD_ONCE_INIT;
 
-static void build_table(void) {
-    if (n_table >= 0) return;
+static void fill_table(void) {
     n_table = 0;
     for (size_t f = 0; f < sizeof families / sizeof families[0]; f++)
         for (const struct vm_op_row *r = families[f]; r->name; r++) {
@@ -24,6 +25,9 @@ static void build_table(void) {
             table[n_table++] = r;
         }
 }
+
+/* Once per process, whichever thread comes first: two threads opening models (libvmaskc) at once must not both fill it. */
+static void build_table(void) { pthread_once(&table_once, fill_table); }
 
 int32_t vm_op_count(void) {
     build_table();

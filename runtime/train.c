@@ -671,7 +671,15 @@ enum vm_status vm_train(const struct vm_feeder *f, const struct vm_train_cfg *cf
                 fflush(cfg->progress);
             }
             steps_here++;
-            if ((cfg->interrupted && *cfg->interrupted) || (cfg->stop_after_steps && steps_here >= cfg->stop_after_steps)) {
+            bool stop = false;
+            if (cfg->on_step) {
+                double rate = ls.train_seconds > 0 ? (double)ls.train_sentences / ls.train_seconds : 0;
+                double remaining = (double)((int64_t)(cfg->epochs - epoch - 1) * train->n + (train->n - b0 - n));
+                struct vm_train_step st = {epoch + 1, cfg->epochs, b + 1, nb, ls.loss_sum / (double)ls.seen,
+                                           (double)ls.correct / (double)ls.seen, rate, rate > 0 ? remaining / rate : -1};
+                stop = cfg->on_step(cfg->on_step_ctx, &st) != 0;
+            }
+            if (stop || (cfg->interrupted && *cfg->interrupted) || (cfg->stop_after_steps && steps_here >= cfg->stop_after_steps)) {
                 ls.epoch = epoch;
                 ls.counter = vm_rt_rng_counter(m);
                 if (cfg->progress) fprintf(cfg->progress, "%s", cfg->progress_tty ? "\n" : "");

@@ -46,6 +46,15 @@ enum vm_status vm_feed(const struct vm_feeder *f, const int32_t *const *seqs, co
  * probabilities). */
 void vm_feeder_probs(const struct vm_feeder *f, struct vm_rt_inst *inst, int64_t n, float *probs);
 
+/* One training step as a progress callback sees it (vm_train_cfg.on_step). */
+struct vm_train_step {
+    int epoch, epochs;      /* 1-based */
+    int64_t step, steps;    /* 1-based step within the epoch */
+    double loss, acc;       /* means over the epoch so far */
+    double rate;            /* training sentences per second */
+    double eta_s;           /* to the end of training, -1 unknown */
+};
+
 struct vm_train_cfg {
     int epochs;          /* default 20 */
     int batch;           /* default 50 */
@@ -62,6 +71,9 @@ struct vm_train_cfg {
     volatile int *interrupted; /* set asynchronously (SIGINT) */
     const char *history_csv;   /* per-epoch metrics, or NULL */
     int64_t stop_after_steps;  /* tests: behave as interrupted after this many steps (0 = never) */
+    /* Called after every step (libvmaskc's progress callback); non-zero stops as an interruption does. */
+    int (*on_step)(void *ctx, const struct vm_train_step *st);
+    void *on_step_ctx;
 };
 
 void vm_train_cfg_default(struct vm_train_cfg *c);

@@ -14,7 +14,7 @@ for a in "$@"; do
     *) echo "usage: tools/install-deps.sh [--test]" >&2; exit 2 ;;
   esac
 done
-[ $TEST -eq 1 ] && PKGS="$PKGS libonnx-testdata python3-onnx tidy python3-html5lib libxml2-utils clang libfuzzer-14-dev"
+[ $TEST -eq 1 ] && PKGS="$PKGS libonnx-testdata python3-onnx tidy python3-html5lib libxml2-utils clang libfuzzer-14-dev pkg-config"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -1,5 +1,6 @@
 /* cli: shared helpers of the vmaskc subcommands (see cli.h). */
 #include "cli.h"
+#include "textmodel.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -95,10 +96,7 @@ bool vm_cli_parse_double(const char *s, double *out) {
     return true;
 }
 
-bool vm_cli_is_plan_path(const char *path) {
-    size_t n = strlen(path);
-    return n >= 7 && strcmp(path + n - 7, ".vmplan") == 0;
-}
+bool vm_cli_is_plan_path(const char *path) { return vm_load_is_plan_path(path); }
 
 int vm_cli_model_option(const char *cmd, int argc, char **argv, int *i, struct vm_model_opts *o) {
     const char *a = argv[*i];
@@ -169,84 +167,55 @@ int vm_cli_model_option(const char *cmd, int argc, char **argv, int *i, struct v
     return 0;
 }
 
-enum vm_status vm_cli_compile_onnx(const char *path, const struct vm_model_opts *o,
-                                   const struct vm_tensor *fixed, int n_fixed,
-                                   Onnx__ModelProto **model_out, struct vm_graph **g_out,
-                                   struct vm_error *err) {
-    *g_out = NULL;
-    if (model_out) *model_out = NULL;
-    Onnx__ModelProto *m = vm_onnx_load_model(path, err);
-    if (!m) return err->code;
-    struct vm_import_opts io = {.shapes = o ? o->shapes : NULL, .n_shapes = o ? o->n_shapes : 0, .fixed = fixed, .n_fixed = n_fixed,
-                                .model_path = path, .borrow_initializers = model_out != NULL};
-    struct vm_graph *g = NULL;
-    enum vm_status s = vm_import(m, &io, &g, err);
-    if (!s) s = vm_infer_graph(g, err);
-    if (!s) s = vm_pass_inference_cleanup(g, err);
-    if (!s) s = vm_pass_optimize(g, err);
-    if (s) {
-        vm_graph_free(g);
-        vm_onnx_free_model(m);
-        return vm_error_prefix(err, "%s", path);
+int vm_text_option(const char *cmd, int argc, char **argv, int *i, struct vm_text_opts *o) {
+    const char *a = argv[*i];
+    if (!strcmp(a, "--no-lowercase") || !strcmp(a, "--cased")) {
+        o->lowercase = 0;
+        return 1;
     }
-    *g_out = g;
-    if (model_out) *model_out = m;
-    else vm_onnx_free_model(m);
-    return VM_OK;
+    if (!strcmp(a, "--no-split-punct")) {
+        o->split_punct = 0;
+        return 1;
+    }
+    if (!strcmp(a, "--vocab") || !strcmp(a, "--pad") || !strcmp(a, "--unk") || !strcmp(a, "--tokenizer")) {
+        if (*i + 1 >= argc) {
+            vm_cli_usage_error(cmd, "%s needs a value", a);
+            return -1;
+        }
+        const char *v = argv[++*i];
+        if (!strcmp(a, "--vocab")) o->vocab = v;
+        else if (!strcmp(a, "--pad")) o->pad = v;
+        else if (!strcmp(a, "--tokenizer")) {
+            if (strcmp(v, "words") && strcmp(v, "wordpiece")) {
+                vm_cli_usage_error(cmd, "--tokenizer is words or wordpiece, not '%s'", v);
+                return -1;
+            }
+            o->tokenizer = v;
+        }
+        else o->unk = v;
+        return 1;
+    }
+    return vm_cli_model_option(cmd, argc, argv, i, &o->model);
 }
 
-enum vm_status vm_cli_compile_onnx_training(const char *path, const struct vm_model_opts *o,
-                                            Onnx__ModelProto **model_out, struct vm_graph **g_out,
-                                            struct vm_error *err) {
-    *g_out = NULL;
-    *model_out = NULL;
-    Onnx__ModelProto *m = vm_onnx_load_model(path, err);
-    if (!m) return err->code;
-    struct vm_import_opts io = {.shapes = o ? o->shapes : NULL, .n_shapes = o ? o->n_shapes : 0, .model_path = path,
-                                .borrow_initializers = true};
-    struct vm_graph *g = NULL;
-    enum vm_status s = vm_import(m, &io, &g, err);
-    if (!s) s = vm_infer_graph(g, err);
-    if (!s) s = vm_pass_optimize(g, err);
-    if (s) {
-        vm_graph_free(g);
-        vm_onnx_free_model(m);
-        return vm_error_prefix(err, "%s", path);
-    }
-    *g_out = g;
-    *model_out = m;
-    return VM_OK;
+/* The loaders are library code now (runtime/api/load.c); these names stay for the commands. */
+enum vm_status vm_cli_compile_onnx(const char *path, const struct vm_model_opts *o, const struct vm_tensor *fixed, int n_fixed,
+                                   Onnx__ModelProto **model_out, struct vm_graph **g_out, struct vm_error *err) {
+    return vm_load_compile_onnx(path, o, fixed, n_fixed, model_out, g_out, err);
+}
+
+enum vm_status vm_cli_compile_onnx_training(const char *path, const struct vm_model_opts *o, Onnx__ModelProto **model_out,
+                                            struct vm_graph **g_out, struct vm_error *err) {
+    return vm_load_compile_onnx_training(path, o, model_out, g_out, err);
 }
 
 enum vm_status vm_cli_load_plan(const char *path, const struct vm_rt_opts *ro, struct vm_rt_model **out, struct vm_error *err) {
-    uint8_t *buf;
-    size_t len;
-    if (vm_file_read(path, &buf, &len, err)) return err->code;
-    enum vm_status s = vm_plan_verify(buf, len, path, err);
-    if (!s) s = vm_rt_model_from_buffer(out, buf, len, path, ro, err);
-    free(buf);
-    return s;
+    return vm_load_plan(path, ro, out, err);
 }
 
-enum vm_status vm_cli_load_runtime(const char *path, const struct vm_model_opts *o,
-                                   const struct vm_tensor *fixed, int n_fixed,
+enum vm_status vm_cli_load_runtime(const char *path, const struct vm_model_opts *o, const struct vm_tensor *fixed, int n_fixed,
                                    struct vm_rt_model **out, struct vm_error *err) {
-    struct vm_rt_opts ro = {.threads = o ? o->threads : 0, .ref_kernels = o && o->ref_kernels,
-                            .max_memory = o ? o->max_memory : 0};
-    if (vm_cli_is_plan_path(path)) return vm_cli_load_plan(path, &ro, out, err);
-    struct vm_graph *g;
-    Onnx__ModelProto *m; /* kept until the plan is emitted: the graph borrows its weights */
-    enum vm_status s = vm_cli_compile_onnx(path, o, fixed, n_fixed, &m, &g, err);
-    if (s) return s;
-    uint8_t *buf;
-    size_t len;
-    s = vm_emit_plan(g, path, &buf, &len, err);
-    vm_graph_free(g);
-    vm_onnx_free_model(m);
-    if (s) return s;
-    s = vm_rt_model_from_buffer(out, buf, len, path, &ro, err);
-    free(buf);
-    return s;
+    return vm_load_runtime(path, o, fixed, n_fixed, out, err);
 }
 
 double vm_cli_pearson_freq(const int64_t *freq, const float *q, int64_t n, int64_t *m_out) {
@@ -293,28 +262,8 @@ enum vm_status vm_cli_read_vectors(const char *path, enum vm_vectors_format fmt,
 
 /* ---- output paths, checked before the work that would fill them ---- */
 
-/* The folder part of path ("." when it has none) into buf. */
-static void parent_dir(const char *path, char *buf, size_t cap) {
-    const char *slash = strrchr(path, '/');
-    if (!slash) snprintf(buf, cap, ".");
-    else if (slash == path) snprintf(buf, cap, "/");
-    else snprintf(buf, cap, "%.*s", (int)(slash - path), path);
-}
-
 enum vm_status vm_cli_check_output(const char *path, const char *what, struct vm_error *err) {
-    struct stat st;
-    char dir[4096];
-    if (!path || !*path) return vm_errorf(err, VM_EINVAL, "%s: empty path", what);
-    if (!stat(path, &st)) {
-        if (S_ISDIR(st.st_mode)) return vm_errorf(err, VM_EIO, "%s '%s' is a folder, not a file", what, path);
-        if (access(path, W_OK)) return vm_errorf(err, VM_EIO, "%s '%s' cannot be written: %s", what, path, strerror(errno));
-        return VM_OK;
-    }
-    parent_dir(path, dir, sizeof dir);
-    if (stat(dir, &st) || !S_ISDIR(st.st_mode))
-        return vm_errorf(err, VM_EIO, "%s '%s' cannot be written: the folder '%s' does not exist", what, path, dir);
-    if (access(dir, W_OK | X_OK)) return vm_errorf(err, VM_EIO, "%s '%s' cannot be written in '%s': %s", what, path, dir, strerror(errno));
-    return VM_OK;
+    return vm_load_check_output(path, what, err);
 }
 
 enum vm_status vm_cli_prepare_dir(const char *dir, bool force, bool *created, struct vm_error *err) {

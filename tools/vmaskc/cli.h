@@ -9,6 +9,7 @@
 #include "../../compiler/compiler.h"
 #include "../../runtime/vectors.h"
 #include "../../runtime/vmrt.h"
+#include "../../runtime/api/load.h"
 
 /* Exit codes (documented in README.md). */
 enum {
@@ -25,18 +26,7 @@ int vm_cli_exit_code(enum vm_status s);
 int vm_cli_fail(const char *cmd, const struct vm_error *err);
 int vm_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Options every model-consuming command takes. */
-struct vm_model_opts {
-    const char *embedding;
-    struct vm_shape_override shapes[16];
-    char shape_names[16][256]; /* storage for shapes[i].name */
-    int n_shapes;
-    int threads;
-    bool ref_kernels;
-    size_t max_memory; /* --max-memory; 0 = the runtime's default (80% of physical memory) */
-    char *input_roles[8]; /* --input-role NAME=ROLE (argv strings) */
-    int n_input_roles;
-};
+/* struct vm_model_opts: the options every model-consuming command takes (runtime/api/load.h). */
 /* Handles --embedding, --shape, --threads, --max-memory, --input-role, --reference-kernels at argv[*i]; returns 1 when it
  * consumed an option, 0 when not, -1 on a usage error (already printed). */
 int vm_cli_model_option(const char *cmd, int argc, char **argv, int *i, struct vm_model_opts *o);

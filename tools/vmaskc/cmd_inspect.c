@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "../../compiler/ops.h"
+#include "../../compiler/training.h"
 
 static void human_bytes(int64_t b, char *buf, size_t len) {
     if (b >= 1 << 20) snprintf(buf, len, "%.1f MiB", (double)b / (1 << 20));
@@ -192,7 +193,12 @@ static int compile_to(const char *cmd, const char *path, const char *out, const 
     if (vm_cli_compile_onnx(path, o, NULL, 0, &m, &g, &err)) return vm_cli_fail(cmd, &err);
     uint8_t *buf;
     size_t len;
-    enum vm_status s = vm_emit_plan(g, path, &buf, &len, &err);
+    enum vm_status s = VM_OK;
+    /* a text model vmaskc exported: the plan records how to feed it text, so predict, eval and explain
+     * (and libvmaskc) take the plan as they take the ONNX file */
+    if (vm_graph_get_meta(g, "vmaskc.vocab"))
+        s = vm_annotate_text_model(g, o->embedding, (const char *const *)o->input_roles, o->n_input_roles, &err);
+    if (!s) s = vm_emit_plan(g, path, &buf, &len, &err);
     if (!s) {
         s = vm_file_write_atomic(out, buf, len, &err);
         free(buf);

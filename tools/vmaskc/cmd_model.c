@@ -8,7 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../runtime/api/api_util.h"
 #include "../../runtime/explain.h"
+#include "../../runtime/vmaskc.h"
 #include "textmodel.h"
 
 struct ws {
@@ -384,38 +386,35 @@ static void predict_texts_free(struct predict_texts *t) {
     free(t->line);
 }
 
-/* Classifies text k and prints its probabilities (and each token's importance for a model with a mask layer). */
-static enum vm_status predict_one(struct vm_text_model *tm, const struct predict_texts *t, int64_t k, int32_t max_len,
-                                  int digits, float *probs, struct vm_error *err) {
-    struct vm_encoding e;
-    enum vm_status s = vm_text_model_encode(tm, t->text[k], max_len, &e, err);
-    if (!s && (e.n == 0 || e.n_words == 0)) {
-        if (t->where[k]) s = vm_errorf(err, VM_EINVAL, "%s:%lld: the text has no tokens", t->where[k], (long long)t->line[k]);
-        else s = vm_errorf(err, VM_EINVAL, "text %lld has no tokens", (long long)k + 1);
-    }
-    int32_t n = e.n;
-    const int32_t *seq = e.ids;
-    struct vm_rt_inst *inst;
-    if (!s) s = vm_feed(&tm->feeder, &seq, &n, 1, 0, NULL, 0, 0, &inst, NULL, err);
-    if (!s) s = vm_rt_run(inst, VM_RT_FORWARD, false, err);
-    if (s) {
-        vm_encoding_free(&e);
-        return s;
-    }
-    vm_feeder_probs(&tm->feeder, inst, 1, probs);
-    int64_t best = 0;
-    for (int64_t c = 1; c < tm->n_classes; c++)
-        if (probs[c] > probs[best]) best = c;
-    printf("text %lld: class %lld  probabilities", (long long)k + 1, (long long)best);
-    for (int64_t c = 0; c < tm->n_classes; c++) printf(" %.*f", digits, probs[c]);
-    printf("\n");
-    if (tm->word_keep) {
-        printf("  token %s:", tm->importance);
-        for (int32_t j = 0; j < n; j++) printf(" %s=%.3f", e.pieces[j], e.ids[j] < tm->n_words ? tm->word_keep[e.ids[j]] : NAN);
+/* The API's error as the command words it: a text at fault is named by its number, or by file:line
+ * when it came from --file. */
+static int predict_fail(const vmaskc_error *e, const struct predict_texts *t) {
+    struct vm_error err = {.code = (enum vm_status)e->code};
+    int64_t k = e->item;
+    bool no_tokens = strstr(e->message, "has no tokens") != NULL;
+    if (!t || k < 0 || k >= t->n) snprintf(err.msg, sizeof err.msg, "%s", e->message);
+    else if (t->where[k] && no_tokens) snprintf(err.msg, sizeof err.msg, "%s:%lld: the text has no tokens", t->where[k], (long long)t->line[k]);
+    else if (no_tokens) snprintf(err.msg, sizeof err.msg, "text %lld has no tokens", (long long)k + 1);
+    else if (t->where[k]) snprintf(err.msg, sizeof err.msg, "%s:%lld: %s", t->where[k], (long long)t->line[k], e->message);
+    else snprintf(err.msg, sizeof err.msg, "text %lld: %s", (long long)k + 1, e->message);
+    return vm_cli_fail("predict", &err);
+}
+
+/* Prints the prediction of texts [0, n) of one vmaskc_predict call (k0: the first one's number - 1). */
+static void predict_print(const vmaskc_model *m, const vmaskc_prediction *p, int64_t k0, int digits) {
+    const char *importance = NULL;
+    vmaskc_model_mask(m, NULL, &importance, NULL);
+    for (int64_t i = 0; i < p->n; i++) {
+        const float *probs = p->probs + i * p->n_classes;
+        printf("text %lld: class %d  probabilities", (long long)(k0 + i + 1), p->label[i]);
+        for (int c = 0; c < p->n_classes; c++) printf(" %.*f", digits, probs[c]);
         printf("\n");
+        if (p->keep) {
+            printf("  token %s:", importance);
+            for (int64_t j = p->offset[i]; j < p->offset[i + 1]; j++) printf(" %s=%.3f", p->tokens[j], p->keep[j]);
+            printf("\n");
+        }
     }
-    vm_encoding_free(&e);
-    return VM_OK;
 }
 
 int vm_cmd_predict(int argc, char **argv) {
@@ -432,7 +431,8 @@ int vm_cmd_predict(int argc, char **argv) {
             printf("usage: vmaskc predict MODEL.onnx \"some text\" [\"more text\" ...] [--file TEXTS.txt] [--vocab V] [--max-len L]\n"
                    "                      [--digits N]\n"
                    "Prints each text's class probabilities and, for a model with a mask layer, each token's importance:\n"
-                   "VMASK keep probability q, L2X score or IBA lambda.\n"
+                   "VMASK keep probability q, L2X score or IBA lambda. MODEL is an ONNX classifier (an export of 'vmaskc train'\n"
+                   "carries its vocabulary; otherwise give --vocab) or a plan compiled from an export ('vmaskc compile').\n"
                    "--file F reads one text per line of F ('-': stdin; the whole line is text), after the texts given.\n"
                    "--max-len L keeps the first L tokens of each text (for WordPiece: [CLS], L - 2 pieces, [SEP]).\n"
                    "--digits N prints the probabilities with N decimals (default 4, at most 9).\n");
@@ -466,17 +466,26 @@ int vm_cmd_predict(int argc, char **argv) {
         predict_texts_free(&t);
         return rc;
     }
-    struct vm_text_model tm;
-    if (vm_text_model_load(&tm, path, &o, &err)) {
+    /* a client of the public API (runtime/vmaskc.h); the model opens with every option parsed above */
+    vmaskc_model *m;
+    vmaskc_error e;
+    if (vm_api_model_open(path, &o, &m, &e)) {
         predict_texts_free(&t);
-        return vm_cli_fail("predict", &err);
+        return predict_fail(&e, NULL);
     }
-    float *probs = vm_malloc(sizeof(float) * (size_t)(tm.n_classes > 0 ? tm.n_classes : 64), &err);
-    if (!probs) rc = vm_cli_fail("predict", &err);
-    for (int64_t k = 0; k < t.n && rc == VM_EXIT_OK; k++)
-        if (predict_one(&tm, &t, k, (int32_t)max_len, (int)digits, probs, &err)) rc = vm_cli_fail("predict", &err);
-    free(probs);
+    /* in chunks, so a long --file prints as it goes and holds one chunk's results at a time */
+    for (int64_t k0 = 0; k0 < t.n && rc == VM_EXIT_OK; k0 += 1024) {
+        int64_t n = t.n - k0 < 1024 ? t.n - k0 : 1024;
+        vmaskc_prediction *p;
+        if (vmaskc_predict(m, (const char *const *)t.text + k0, n, (int32_t)max_len, 0, &p, &e)) {
+            if (e.item >= 0) e.item += k0;
+            rc = predict_fail(&e, &t);
+            break;
+        }
+        predict_print(m, p, k0, (int)digits);
+        vmaskc_prediction_free(p);
+    }
     predict_texts_free(&t);
-    vm_text_model_free(&tm);
+    vmaskc_model_close(m);
     return rc;
 }

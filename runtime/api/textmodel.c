@@ -13,44 +13,15 @@ void vm_text_opts_init(struct vm_text_opts *o) {
     o->split_punct = -1;
 }
 
-int vm_text_option(const char *cmd, int argc, char **argv, int *i, struct vm_text_opts *o) {
-    const char *a = argv[*i];
-    if (!strcmp(a, "--no-lowercase") || !strcmp(a, "--cased")) {
-        o->lowercase = 0;
-        return 1;
-    }
-    if (!strcmp(a, "--no-split-punct")) {
-        o->split_punct = 0;
-        return 1;
-    }
-    if (!strcmp(a, "--vocab") || !strcmp(a, "--pad") || !strcmp(a, "--unk") || !strcmp(a, "--tokenizer")) {
-        if (*i + 1 >= argc) {
-            vm_cli_usage_error(cmd, "%s needs a value", a);
-            return -1;
-        }
-        const char *v = argv[++*i];
-        if (!strcmp(a, "--vocab")) o->vocab = v;
-        else if (!strcmp(a, "--pad")) o->pad = v;
-        else if (!strcmp(a, "--tokenizer")) {
-            if (strcmp(v, "words") && strcmp(v, "wordpiece")) {
-                vm_cli_usage_error(cmd, "--tokenizer is words or wordpiece, not '%s'", v);
-                return -1;
-            }
-            o->tokenizer = v;
-        }
-        else o->unk = v;
-        return 1;
-    }
-    return vm_cli_model_option(cmd, argc, argv, i, &o->model);
-}
-
 static const char *onnx_meta(const Onnx__ModelProto *m, const char *key) {
     for (size_t i = 0; m && i < m->n_metadata_props; i++)
         if (m->metadata_props[i]->key && !strcmp(m->metadata_props[i]->key, key)) return m->metadata_props[i]->value;
     return NULL;
 }
 
-const char *vm_text_model_meta(const struct vm_text_model *tm, const char *key) { return onnx_meta(tm->onnx, key); }
+const char *vm_text_model_meta(const struct vm_text_model *tm, const char *key) {
+    return tm->onnx ? onnx_meta(tm->onnx, key) : tm->rt ? vm_rt_meta(tm->rt, key) : NULL;
+}
 
 void vm_text_model_free(struct vm_text_model *tm) {
     vm_rt_model_free(tm->rt);
@@ -64,11 +35,18 @@ void vm_text_model_free(struct vm_text_model *tm) {
 enum vm_status vm_text_model_load(struct vm_text_model *tm, const char *path,
                                   const struct vm_text_opts *o, struct vm_error *err) {
     memset(tm, 0, sizeof *tm);
-    enum vm_status s = vm_cli_compile_onnx(path, &o->model, NULL, 0, &tm->onnx, &tm->g, err);
+    struct vm_rt_opts ro = {.threads = o->model.threads, .ref_kernels = o->model.ref_kernels, .max_memory = o->model.max_memory};
+    enum vm_status s = vm_load_is_plan_path(path) ? vm_load_plan(path, &ro, &tm->rt, err)
+                                                  : vm_load_compile_onnx(path, &o->model, NULL, 0, &tm->onnx, &tm->g, err);
     if (s) return s;
-    const char *stored = onnx_meta(tm->onnx, "vmaskc.vocab");
-    const char *pad = o->pad ? o->pad : onnx_meta(tm->onnx, "vmaskc.pad");
-    const char *unk = o->unk ? o->unk : onnx_meta(tm->onnx, "vmaskc.unk");
+    if (tm->rt && !vm_rt_meta(tm->rt, "vmaskc.classes")) {
+        s = vm_errorf(err, VM_EINVAL, "%s lacks the text-model metadata (vmaskc.classes): compile it with 'vmaskc compile' from a model 'vmaskc train' exported",
+                      path);
+        goto fail;
+    }
+    const char *stored = vm_text_model_meta(tm, "vmaskc.vocab");
+    const char *pad = o->pad ? o->pad : vm_text_model_meta(tm, "vmaskc.pad");
+    const char *unk = o->unk ? o->unk : vm_text_model_meta(tm, "vmaskc.unk");
     if (pad && !*pad) pad = NULL;
     if (unk && !*unk) unk = NULL;
     if (o->vocab) s = vm_vocab_load(&tm->vocab, o->vocab, o->pad, o->unk, err);
@@ -77,16 +55,16 @@ enum vm_status vm_text_model_load(struct vm_text_model *tm, const char *path,
     if (s) goto fail;
     /* the tokenizer: forced, else the model's own, else (an older vmaskc export) words, else what
      * the --vocab file looks like */
-    const char *kind = o->tokenizer ? o->tokenizer : onnx_meta(tm->onnx, "vmaskc.tokenizer");
+    const char *kind = o->tokenizer ? o->tokenizer : vm_text_model_meta(tm, "vmaskc.tokenizer");
     if (!kind && stored && !o->vocab) kind = "words";
     vm_tokenizer_default(&tm->tok);
     if ((s = vm_tokenizer_for_vocab(&tm->tok, &tm->vocab, kind, o->vocab ? o->vocab : path, err))) goto fail;
-    const char *lc = onnx_meta(tm->onnx, "vmaskc.lowercase"), *sp = onnx_meta(tm->onnx, "vmaskc.split_punct");
+    const char *lc = vm_text_model_meta(tm, "vmaskc.lowercase"), *sp = vm_text_model_meta(tm, "vmaskc.split_punct");
     tm->tok.lowercase = o->lowercase >= 0 ? o->lowercase : !(lc && !strcmp(lc, "0"));
     tm->tok.split_punct = o->split_punct >= 0 ? o->split_punct : !(sp && !strcmp(sp, "0"));
     /* the vocabulary must fit the embedding table */
-    int32_t emb;
-    if ((s = vm_find_embedding(tm->g, o->model.embedding, &emb, err))) goto fail;
+    int32_t emb = -1;
+    if (tm->g && (s = vm_find_embedding(tm->g, o->model.embedding, &emb, err))) goto fail;
     if (emb >= 0) {
         int64_t rows = vm_dim_value(&tm->g->values[tm->g->nodes[emb].in[0]].dims[0]);
         if (tm->vocab.n > rows) {
@@ -99,31 +77,43 @@ enum vm_status vm_text_model_load(struct vm_text_model *tm, const char *path,
     static const struct {
         const char *method, *table, *name;
     } tables[] = {{"vmask", "vmask.word_keep", "q"}, {"l2x", "l2x.word_score", "score"}, {"iba", "iba.word_lambda", "lambda"}};
-    const char *method = onnx_meta(tm->onnx, "vmaskc.method");
+    const char *method = vm_text_model_meta(tm, "vmaskc.method");
     for (size_t i = 0; i < sizeof tables / sizeof tables[0] && !tm->word_keep; i++) {
-        int32_t wk = vm_graph_find_value(tm->g, tables[i].table);
-        if ((method && strcmp(method, tables[i].method)) || wk < 0 || !tm->g->values[wk].data || tm->g->values[wk].rank != 1) continue;
-        tm->n_words = vm_value_numel(&tm->g->values[wk]);
-        tm->word_keep = malloc(sizeof(float) * (size_t)tm->n_words);
+        const void *data = NULL;
+        int64_t n = 0;
+        if (tm->g) {
+            int32_t wk = vm_graph_find_value(tm->g, tables[i].table);
+            if (wk >= 0 && tm->g->values[wk].rank == 1 && tm->g->values[wk].dtype == VM_DTYPE_FLOAT) {
+                data = tm->g->values[wk].data;
+                n = vm_value_numel(&tm->g->values[wk]);
+            }
+        } else {
+            /* a plan keeps the table as a persistent constant */
+            struct vm_rt_tensor t = vm_rt_persistent(tm->rt, tables[i].table);
+            if (t.rank == 1 && t.dtype == VM_DTYPE_FLOAT) data = t.data, n = t.numel;
+        }
+        if ((method && strcmp(method, tables[i].method)) || !data) continue;
+        tm->n_words = n;
+        tm->word_keep = malloc(sizeof(float) * (size_t)(n > 0 ? n : 1));
         if (!tm->word_keep) {
             s = vm_errorf(err, VM_ENOMEM, "out of memory");
             goto fail;
         }
-        memcpy(tm->word_keep, tm->g->values[wk].data, sizeof(float) * (size_t)tm->n_words);
+        memcpy(tm->word_keep, data, sizeof(float) * (size_t)n);
         tm->importance = tables[i].name;
         tm->method = tables[i].method;
     }
-    if ((s = vm_annotate_text_model(tm->g, o->model.embedding, (const char *const *)o->model.input_roles, o->model.n_input_roles,
-                                    err)))
-        goto fail;
-    uint8_t *plan;
-    size_t len;
-    if ((s = vm_emit_plan(tm->g, path, &plan, &len, err))) goto fail;
-    struct vm_rt_opts ro = {.threads = o->model.threads, .ref_kernels = o->model.ref_kernels,
-                            .max_memory = o->model.max_memory};
-    s = vm_rt_model_from_buffer(&tm->rt, plan, len, path, &ro, err);
-    free(plan);
-    if (s) goto fail;
+    if (tm->g) {
+        if ((s = vm_annotate_text_model(tm->g, o->model.embedding, (const char *const *)o->model.input_roles, o->model.n_input_roles,
+                                        err)))
+            goto fail;
+        uint8_t *plan;
+        size_t len;
+        if ((s = vm_emit_plan(tm->g, path, &plan, &len, err))) goto fail;
+        s = vm_rt_model_from_buffer(&tm->rt, plan, len, path, &ro, err);
+        free(plan);
+        if (s) goto fail;
+    }
     if ((s = vm_feeder_init(&tm->feeder, tm->rt, tm->vocab.pad_id >= 0 ? tm->vocab.pad_id : 0, err))) goto fail;
     tm->n_classes = tm->feeder.n_classes;
     return VM_OK;
@@ -139,16 +129,16 @@ enum vm_status vm_text_model_encode(const struct vm_text_model *tm, const char *
 
 const char *vm_text_model_method(const struct vm_text_model *tm) {
     static const char *const known[] = {"base", "l2", "l2x", "iba", "vmask"};
-    const char *m = onnx_meta(tm->onnx, "vmaskc.method");
+    const char *m = vm_text_model_meta(tm, "vmaskc.method");
     if (m) {
         for (size_t i = 0; i < sizeof known / sizeof *known; i++)
             if (!strcmp(m, known[i])) return known[i];
         return m; /* a method this build does not know: shown as written */
     }
-    const char *mask = onnx_meta(tm->onnx, "vmaskc.mask");
+    const char *mask = vm_text_model_meta(tm, "vmaskc.mask");
     if (mask) {
         if (strcmp(mask, "none") && strcmp(mask, "0")) return "vmask";
-        const char *wd = onnx_meta(tm->onnx, "vmaskc.weight_decay");
+        const char *wd = vm_text_model_meta(tm, "vmaskc.weight_decay");
         return wd && strtod(wd, NULL) > 0 ? "l2" : "base";
     }
     return tm->word_keep ? "vmask" : NULL;

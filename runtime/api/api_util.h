@@ -1,0 +1,19 @@
+/* api_util: what the files of the public API share — turning an internal error into the caller's
+ * vmaskc_error (see vmaskc.h for the error model). */
+#ifndef VM_API_UTIL_H
+#define VM_API_UTIL_H
+
+#include "../vm_base.h"
+#include "../vmaskc.h"
+#include "textmodel.h"
+
+/* Copies ie into e (when e is not NULL) with item (-1: not about one text); returns the status. */
+vmaskc_status vm_api_fail(vmaskc_error *e, const struct vm_error *ie, int64_t item);
+vmaskc_status vm_api_failf(vmaskc_error *e, vmaskc_status code, int64_t item, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* vmaskc_model_open with every option the commands take (tools/vmaskc: --shape, --input-role,
+ * --pad, --unk, --no-split-punct, --reference-kernels), so `vmaskc predict` keeps them as a client
+ * of the API. Not exported from libvmaskc.so. */
+vmaskc_status vm_api_model_open(const char *path, const struct vm_text_opts *to, vmaskc_model **out, vmaskc_error *err);
+
+#endif

@@ -1,0 +1,269 @@
+/* vmaskc.h — the public C API of libvmaskc: load an exported (or plain) ONNX text classifier or a
+ * .vmplan, tokenize with its stored vocabulary, predict class probabilities and per-token keep
+ * probabilities for a batch of texts, read the global word importance, explain a text (LIME,
+ * SampleShapley, the mask), and train a classifier's mask layer (VMASK, Chen & Ji 2020; L2X; IBA).
+ *
+ * This header is the whole interface: it includes only the C standard library, and the library
+ * exports nothing but the vmaskc_* symbols declared here.
+ *
+ * Status and errors. Every function that can fail returns a vmaskc_status (VMASKC_OK = 0) and
+ * takes a caller-owned vmaskc_error* as its last argument (NULL when the caller does not want the
+ * message). On failure the error holds the status and a one-line message that names the thing at
+ * fault — the file (file:line where it applies), the argument, or the text ("text 3 has no
+ * tokens") — and, for calls over a batch of texts, `item`, the 0-based index of the text at fault
+ * (-1 otherwise). On success the error is left untouched. A NULL required argument is
+ * VMASKC_EINVAL naming the argument, never a crash. Outputs are written only on success: after a
+ * failure every *out pointer is NULL.
+ *
+ * Ownership. Handles and results come from the library and go back to it: vmaskc_model_close,
+ * vmaskc_tokens_free, vmaskc_prediction_free, vmaskc_explanation_free, vmaskc_words_free (each
+ * accepts NULL). Strings returned by getters (class names, metadata) belong to the model and stay
+ * valid until it is closed. Arguments are only read during the call and may be freed after it.
+ *
+ * Threads. The library keeps no global mutable state of its own, so different models may be used
+ * from different threads at once. One vmaskc_model is NOT thread-safe: calls on the same model must
+ * not overlap (a model owns its compiled shapes and scratch memory); give each thread its own model
+ * or serialise with a lock. Computation itself runs on OpenMP/oneDNN threads; a `threads` option
+ * calls omp_set_num_threads, which sets the count for parallel regions the calling thread starts.
+ *
+ * Versions. VMASKC_VERSION_* describe the header; vmaskc_version() the library actually loaded.
+ * The shared library's soname carries the major version (libvmaskc.so.0); while it is 0 the ABI
+ * may change between minor versions. Option structs are filled by their _init function first, so
+ * fields added later get defaults.
+ */
+#ifndef VMASKC_H
+#define VMASKC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VMASKC_VERSION_MAJOR 0
+#define VMASKC_VERSION_MINOR 1
+#define VMASKC_VERSION_PATCH 0
+#define VMASKC_VERSION "0.1.0"
+
+#if defined(VMASKC_BUILDING) && defined(__GNUC__)
+#define VMASKC_API __attribute__((visibility("default")))
+#else
+#define VMASKC_API
+#endif
+
+/* "0.1.0": the version of the library loaded at run time. */
+VMASKC_API const char *vmaskc_version(void);
+
+typedef enum vmaskc_status {
+    VMASKC_OK = 0,
+    VMASKC_EINVAL,       /* bad argument or bad input (a NULL pointer, a text without tokens, a bad label) */
+    VMASKC_ENOMEM,       /* out of memory, or over the model's memory limit */
+    VMASKC_EIO,          /* a file could not be opened, read or written */
+    VMASKC_EFORMAT,      /* a file is not what it claims to be (protobuf, plan, data line) */
+    VMASKC_EUNSUPPORTED, /* valid input vmaskc does not handle (an op, a model without a word embedding) */
+    VMASKC_EDNNL,        /* oneDNN refused */
+    VMASKC_EINTERRUPTED, /* stopped: a progress callback returned non-zero */
+    VMASKC_EINTERNAL,
+} vmaskc_status;
+
+/* A short description of the status: "invalid input", "i/o error", ... */
+VMASKC_API const char *vmaskc_status_name(vmaskc_status s);
+
+typedef struct vmaskc_error {
+    vmaskc_status code;
+    int64_t item;      /* batch calls: index of the text at fault; -1 when not about one text */
+    char message[1024];
+} vmaskc_error;
+
+/* ---- models ---- */
+
+typedef struct vmaskc_model vmaskc_model;
+
+typedef struct vmaskc_model_options {
+    int threads;            /* OpenMP threads, 0 = OpenMP's default */
+    size_t max_memory;      /* bytes the model may hold, 0 = 80% of physical memory */
+    const char *vocab;      /* vocab.txt to use instead of the one stored in the model (NULL) */
+    const char *tokenizer;  /* "words" or "wordpiece" to force one; NULL = the model's */
+    int lowercase;          /* -1 = the model's setting, 0 = keep case, 1 = lower-case */
+    const char *embedding;  /* the word-embedding Gather node or table when not detected (NULL) */
+} vmaskc_model_options;
+
+VMASKC_API void vmaskc_model_options_init(vmaskc_model_options *o);
+
+/* Opens a classifier: an ONNX file (compiled in memory for inference) or a .vmplan made by
+ * `vmaskc compile` from one. Its vocabulary and tokenizer come from the vmaskc metadata that
+ * `vmaskc train` stores, or from o->vocab. o may be NULL (defaults). */
+VMASKC_API vmaskc_status vmaskc_model_open(const char *path, const vmaskc_model_options *o, vmaskc_model **out,
+                                           vmaskc_error *err);
+VMASKC_API void vmaskc_model_close(vmaskc_model *m);
+
+/* C, the number of classes. */
+VMASKC_API vmaskc_status vmaskc_model_num_classes(const vmaskc_model *m, int *n, vmaskc_error *err);
+/* Class c's name: from the model's `vmaskc.labels` metadata (one name per line) when present,
+ * else its number ("0", "1", ...). */
+VMASKC_API vmaskc_status vmaskc_model_class_name(const vmaskc_model *m, int c, const char **name, vmaskc_error *err);
+/* The model's mask: *method "vmask", "l2x", "iba" (importance named "q", "score", "lambda"), or
+ * NULL and NULL when it has no word-level mask. Either pointer may be NULL. */
+VMASKC_API vmaskc_status vmaskc_model_mask(const vmaskc_model *m, const char **method, const char **importance,
+                                           vmaskc_error *err);
+/* The value of a metadata key (ONNX metadata_props or plan meta), *value NULL when absent. */
+VMASKC_API vmaskc_status vmaskc_model_meta(const vmaskc_model *m, const char *key, const char **value, vmaskc_error *err);
+/* Vocabulary size and token id's string. */
+VMASKC_API vmaskc_status vmaskc_model_vocab_size(const vmaskc_model *m, int32_t *n, vmaskc_error *err);
+VMASKC_API vmaskc_status vmaskc_model_token(const vmaskc_model *m, int32_t id, const char **token, vmaskc_error *err);
+
+/* ---- tokenize ---- */
+
+typedef struct vmaskc_tokens {
+    int32_t n;                 /* ids the model receives */
+    int32_t *ids;              /* [n] (WordPiece: [CLS] pieces [SEP]) */
+    char **tokens;             /* [n] the vocabulary token, or an unknown word's own text */
+    int32_t *word;             /* [n] the text word each id belongs to, -1 for [CLS] / [SEP] */
+    int32_t n_words, n_unknown;/* words of the text, and how many of them the vocabulary lacks */
+} vmaskc_tokens;
+
+/* The text as the model sees it. max_len > 0 keeps the first max_len ids. */
+VMASKC_API vmaskc_status vmaskc_tokenize(const vmaskc_model *m, const char *text, int32_t max_len, vmaskc_tokens **out,
+                                         vmaskc_error *err);
+VMASKC_API void vmaskc_tokens_free(vmaskc_tokens *t);
+
+/* ---- predict ---- */
+
+typedef struct vmaskc_prediction {
+    int64_t n;            /* texts */
+    int n_classes;        /* C */
+    float *probs;         /* [n * C] class probabilities, row per text */
+    int *label;           /* [n] the most probable class */
+    int64_t *offset;      /* [n + 1] text i's tokens are [offset[i], offset[i + 1]) of the arrays below */
+    int32_t *ids;         /* token ids */
+    char **tokens;        /* token strings */
+    float *keep;          /* per-token keep probability of the mask (VMASK q, L2X score, IBA lambda);
+                           * NULL for a model without a word-level mask */
+} vmaskc_prediction;
+
+/* Classifies n texts (inference mode: the mask is its expectation). Texts are run in batches of up
+ * to `batch` (0 = 64) texts of equal token count, so a text's result never depends on the others
+ * in the call. max_len > 0 truncates. A text without tokens is VMASKC_EINVAL with err->item. */
+VMASKC_API vmaskc_status vmaskc_predict(vmaskc_model *m, const char *const *texts, int64_t n, int32_t max_len, int32_t batch,
+                                        vmaskc_prediction **out, vmaskc_error *err);
+VMASKC_API void vmaskc_prediction_free(vmaskc_prediction *p);
+
+/* ---- global word importance (`vmaskc words`) ---- */
+
+typedef struct vmaskc_words {
+    int64_t n;            /* words ranked (the vocabulary without pad, unknown and BERT specials) */
+    int32_t *ids;         /* [n] token ids, most important first (ties: smaller id first) */
+    const char **tokens;  /* [n] their strings (owned by the model) */
+    float *importance;    /* [n] VMASK q, L2X score or IBA lambda */
+} vmaskc_words;
+
+/* Every vocabulary word by its global importance. VMASKC_EUNSUPPORTED for a model without a
+ * word-level mask table. */
+VMASKC_API vmaskc_status vmaskc_words_rank(const vmaskc_model *m, vmaskc_words **out, vmaskc_error *err);
+VMASKC_API void vmaskc_words_free(vmaskc_words *w);
+
+/* ---- explain one text ---- */
+
+typedef enum vmaskc_explainer {
+    VMASKC_EXPLAIN_LIME = 0,    /* LIME for text (5000 samples, kernel width 25, ridge alpha 1) */
+    VMASKC_EXPLAIN_SHAPLEY = 1, /* SampleShapley (238 permutations) */
+    VMASKC_EXPLAIN_MASK = 2,    /* the model's own mask: each word's keep probability */
+} vmaskc_explainer;
+
+typedef struct vmaskc_explain_options {
+    vmaskc_explainer method;   /* default LIME */
+    int target;                /* class to explain; -1 = the predicted class (default) */
+    uint64_t seed;             /* default 1; the same seed gives the same scores */
+    int32_t samples;           /* LIME samples (0 = 5000) */
+    int32_t permutations;      /* SampleShapley permutations (0 = 238) */
+    int32_t max_len;           /* > 0 truncates the text */
+    int32_t batch;             /* perturbed texts per run (0 = 512) */
+} vmaskc_explain_options;
+
+VMASKC_API void vmaskc_explain_options_init(vmaskc_explain_options *o);
+
+typedef struct vmaskc_explanation {
+    int target;           /* the explained class */
+    float *probs;         /* [C] the text's class probabilities */
+    int n_classes;
+    int32_t n;            /* tokens */
+    char **tokens;        /* [n] */
+    int32_t *word;        /* [n] word of each token, -1 for [CLS] / [SEP] */
+    double *score;        /* [n] the score of each token's word (LIME weight, Shapley value, mask keep
+                           * probability); NAN for [CLS] / [SEP] */
+} vmaskc_explanation;
+
+VMASKC_API vmaskc_status vmaskc_explain(vmaskc_model *m, const char *text, const vmaskc_explain_options *o,
+                                        vmaskc_explanation **out, vmaskc_error *err);
+VMASKC_API void vmaskc_explanation_free(vmaskc_explanation *e);
+
+/* ---- train ---- */
+
+typedef struct vmaskc_train_progress {
+    int epoch, epochs;     /* 1-based epoch of the step just run, of `epochs` */
+    int64_t step, steps;   /* 1-based step within the epoch, of `steps` */
+    double loss;           /* mean training loss of the epoch so far */
+    double accuracy;       /* mean training accuracy of the epoch so far (0..1) */
+    double rate;           /* training sentences per second */
+    double eta_seconds;    /* estimated time to the end of training, -1 unknown */
+} vmaskc_train_progress;
+
+/* Called after each training step; a non-zero return stops training (a checkpoint is saved when one
+ * is configured; vmaskc_train returns VMASKC_EINTERRUPTED and exports nothing). */
+typedef int (*vmaskc_progress_fn)(const vmaskc_train_progress *p, void *user);
+
+typedef struct vmaskc_train_config {
+    const char *model;      /* ONNX classifier (required) */
+    const char *vocab;      /* its vocab.txt; NULL for a model vmaskc exported (the stored one) */
+    const char *train;      /* label<TAB>text data (required; .gz is read too) */
+    const char *dev;        /* dev data, or NULL with dev_split > 0 */
+    double dev_split;       /* hold out this fraction of train as the dev set (0 = off) */
+    const char *test;       /* test data or NULL */
+    const char *output;     /* the exported ONNX model (required) */
+    const char *checkpoint; /* checkpoint file or NULL (none) */
+    int resume;             /* continue from checkpoint */
+    const char *method;     /* "vmask" (default), "l2x", "iba", "base", "l2" */
+    int epochs;             /* 20 */
+    int batch;              /* 50 */
+    double lr;              /* 0.001 */
+    uint64_t seed;          /* 1 */
+    int32_t max_len;        /* > 0 truncates texts */
+    int threads;            /* 0 = OpenMP's default */
+    int64_t mask_hidden;    /* VMASK hidden units (100) */
+    double tau;             /* VMASK Gumbel temperature (1) */
+    double beta_start, beta_end; /* VMASK information-loss weight, annealed (1.0 -> 0.109) */
+    int beta_steps;         /* in this many equal steps (10) */
+    int64_t l2x_k;          /* L2X words kept (10) */
+    double l2x_tau;         /* L2X temperature (0.5) */
+    double iba_beta;        /* IBA information-loss weight (10) */
+    double dropout;         /* > 0: Dropout before the classifier layer */
+    double weight_decay;    /* L2 penalty (0; method "l2" without one: 1e-4) */
+    int train_embedding;    /* 0: the word embedding stays frozen, as in the paper */
+    int mask_output;        /* the export gets a second output word_mask [B, T] */
+    vmaskc_progress_fn progress; /* NULL: silent */
+    void *progress_user;
+} vmaskc_train_config;
+
+VMASKC_API void vmaskc_train_config_init(vmaskc_train_config *c);
+
+typedef struct vmaskc_train_result {
+    int epochs_run;
+    int best_epoch;         /* 1-based; the export holds this epoch's parameters */
+    double dev_accuracy;    /* best dev accuracy (0..1) */
+    double test_accuracy;   /* -1 without test data */
+    int n_classes;
+} vmaskc_train_result;
+
+/* Trains and exports c->output (written atomically: nothing is left behind on failure), as
+ * `vmaskc train` does with the same options; the export carries the vocabulary, tokenizer and mask
+ * metadata every command and vmaskc_model_open read. The output and checkpoint paths are checked
+ * before any work. res may be NULL. Prints nothing. Not available here (command line only):
+ * pre-trained vectors, --freeze, --mask-after, --clip, Adam's betas, --history. */
+VMASKC_API vmaskc_status vmaskc_train(const vmaskc_train_config *c, vmaskc_train_result *res, vmaskc_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,302 @@
+/* test_api: the public C API (runtime/vmaskc.h) through libvmaskc.so itself, as a user links it.
+ *   (a) the error model: a missing file, a malformed model, NULL arguments, out-of-range values
+ *       and bad options each give a status and a message naming the thing, *out NULL, no crash
+ *       (also with err NULL);
+ *   (b) a plain fixture CNN with a vocabulary: tokenize, class names, a batch prediction equal to
+ *       the texts' one-by-one predictions (bit for bit), a text without tokens named by err.item,
+ *       explanations (LIME, SampleShapley) deterministic in the seed, the mask refused without one;
+ *   (b2) two threads, each with its own model opened at the same time (first thing in the process),
+ *        predict what one thread alone does;
+ *   (c) training: bad configurations and an output folder that does not exist refused before any work, a callback that stops at step 3
+ *       gives VMASKC_EINTERRUPTED and no output file, a short VMASK run reports progress for every
+ *       step and exports a model whose mask the API reads (words, predict keep, mask explanation).
+ * Usage: test_api [source dir] [scratch dir]
+ */
+#include <math.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../runtime/vmaskc.h"
+#include "vmtest.h"
+
+#ifndef VM_SOURCE_DIR
+#define VM_SOURCE_DIR "."
+#endif
+
+static char model_path[4096], vocab_path[4096], train_path[4096], dev_path[4096], scratch[4096];
+
+static bool has(const vmaskc_error *e, const char *what) { return strstr(e->message, what) != NULL; }
+
+static void test_errors(void) {
+    vmaskc_error e;
+    vmaskc_model *m = (vmaskc_model *)&e; /* must come back NULL */
+    CHECK(vmaskc_model_open("/no/such/model.onnx", NULL, &m, &e) == VMASKC_EIO);
+    CHECK(m == NULL && e.code == VMASKC_EIO && has(&e, "/no/such/model.onnx") && e.item == -1);
+    CHECK(vmaskc_model_open(NULL, NULL, &m, &e) == VMASKC_EINVAL && has(&e, "path"));
+    CHECK(vmaskc_model_open(model_path, NULL, NULL, &e) == VMASKC_EINVAL && has(&e, "out"));
+    CHECK(vmaskc_model_open("/no/such/model.onnx", NULL, &m, NULL) == VMASKC_EIO); /* no error record wanted */
+    /* a malformed model: not protobuf */
+    char bad[4200];
+    snprintf(bad, sizeof bad, "%s/garbage.onnx", scratch);
+    FILE *f = fopen(bad, "wb");
+    CHECK(f != NULL);
+    if (f) {
+        fputs("this is not an ONNX model\n\xff\xff\xff", f);
+        fclose(f);
+    }
+    vmaskc_status s = vmaskc_model_open(bad, NULL, &m, &e);
+    CHECK_MSG(s == VMASKC_EFORMAT && m == NULL && has(&e, "garbage.onnx"), "%s: %s", vmaskc_status_name(s), e.message);
+    /* a model without stored vocabulary and none given */
+    s = vmaskc_model_open(model_path, NULL, &m, &e);
+    CHECK_MSG(s == VMASKC_EINVAL && has(&e, "vocab"), "%s", e.message);
+    vmaskc_model_options o;
+    vmaskc_model_options_init(&o);
+    o.tokenizer = "bpe";
+    CHECK(vmaskc_model_open(model_path, &o, &m, &e) == VMASKC_EINVAL && has(&e, "bpe"));
+    /* NULL handles everywhere */
+    int n;
+    const char *str;
+    vmaskc_tokens *t = (vmaskc_tokens *)&e;
+    vmaskc_prediction *p = (vmaskc_prediction *)&e;
+    vmaskc_explanation *x = (vmaskc_explanation *)&e;
+    vmaskc_words *w = (vmaskc_words *)&e;
+    CHECK(vmaskc_model_num_classes(NULL, &n, &e) == VMASKC_EINVAL && has(&e, "'m'"));
+    CHECK(vmaskc_model_class_name(NULL, 0, &str, &e) == VMASKC_EINVAL);
+    CHECK(vmaskc_tokenize(NULL, "a", 0, &t, &e) == VMASKC_EINVAL && t == NULL);
+    CHECK(vmaskc_predict(NULL, NULL, 1, 0, 0, &p, &e) == VMASKC_EINVAL && p == NULL);
+    CHECK(vmaskc_explain(NULL, "a", NULL, &x, &e) == VMASKC_EINVAL && x == NULL);
+    CHECK(vmaskc_words_rank(NULL, &w, &e) == VMASKC_EINVAL && w == NULL);
+    CHECK(vmaskc_train(NULL, NULL, &e) == VMASKC_EINVAL);
+    vmaskc_model_close(NULL);
+    vmaskc_tokens_free(NULL);
+    vmaskc_prediction_free(NULL);
+    vmaskc_explanation_free(NULL);
+    vmaskc_words_free(NULL);
+    CHECK(!strcmp(vmaskc_version(), VMASKC_VERSION));
+    CHECK(!strcmp(vmaskc_status_name(VMASKC_EIO), "i/o error") && !strcmp(vmaskc_status_name((vmaskc_status)99), "unknown status"));
+}
+
+static void test_model(void) {
+    vmaskc_error e;
+    vmaskc_model_options o;
+    vmaskc_model_options_init(&o);
+    o.vocab = vocab_path;
+    o.threads = 1;
+    vmaskc_model *m;
+    if (vmaskc_model_open(model_path, &o, &m, &e)) {
+        CHECK_MSG(0, "open: %s", e.message);
+        return;
+    }
+    int C = 0;
+    const char *name = NULL, *method = "x";
+    CHECK(vmaskc_model_num_classes(m, &C, &e) == VMASKC_OK && C == 3);
+    CHECK(vmaskc_model_class_name(m, 2, &name, &e) == VMASKC_OK && !strcmp(name, "2"));
+    CHECK(vmaskc_model_class_name(m, 3, &name, &e) == VMASKC_EINVAL && name == NULL && has(&e, "class 3"));
+    CHECK(vmaskc_model_mask(m, &method, NULL, &e) == VMASKC_OK && method == NULL);
+    vmaskc_tokens *t;
+    CHECK(vmaskc_tokenize(m, "W1 w2, zzz", 0, &t, &e) == VMASKC_OK);
+    if (t) {
+        CHECK(t->n == 4 && !strcmp(t->tokens[0], "w1") && !strcmp(t->tokens[2], ",") && t->n_unknown == 2);
+        const char *tok;
+        CHECK(vmaskc_model_token(m, t->ids[1], &tok, &e) == VMASKC_OK && !strcmp(tok, "w2"));
+        vmaskc_tokens_free(t);
+    }
+    /* a batch of texts of several lengths = each text on its own */
+    const char *texts[] = {"w1 w2 w3", "w4", "w5 w6 w7 w8 w9 w10 w11", "w12 w13 w14", "w1"};
+    vmaskc_prediction *all;
+    CHECK(vmaskc_predict(m, texts, 5, 0, 2, &all, &e) == VMASKC_OK);
+    for (int i = 0; all && i < 5; i++) {
+        vmaskc_prediction *one;
+        CHECK(vmaskc_predict(m, texts + i, 1, 0, 0, &one, &e) == VMASKC_OK);
+        if (!one) continue;
+        CHECK_MSG(!memcmp(one->probs, all->probs + i * C, sizeof(float) * (size_t)C), "text %d", i);
+        CHECK(one->label[0] == all->label[i] && one->keep == NULL);
+        CHECK(all->offset[i + 1] - all->offset[i] == one->offset[1]);
+        float sum = 0;
+        for (int c = 0; c < C; c++) sum += one->probs[c];
+        CHECK(fabsf(sum - 1) < 1e-5f);
+        vmaskc_prediction_free(one);
+    }
+    vmaskc_prediction_free(all);
+    /* a text without tokens: named by its index */
+    const char *gap[] = {"w1", "", "w2"};
+    vmaskc_prediction *p = (vmaskc_prediction *)&e;
+    CHECK(vmaskc_predict(m, gap, 3, 0, 0, &p, &e) == VMASKC_EINVAL && p == NULL && e.item == 1 && has(&e, "text 2 has no tokens"));
+    CHECK(vmaskc_predict(m, gap, 0, 0, 0, &p, &e) == VMASKC_EINVAL && has(&e, "at least one text"));
+    /* explanations */
+    vmaskc_explain_options xo;
+    vmaskc_explain_options_init(&xo);
+    xo.samples = 300;
+    vmaskc_explanation *x1, *x2;
+    CHECK(vmaskc_explain(m, "w1 w2 w3 w1", &xo, &x1, &e) == VMASKC_OK);
+    CHECK(vmaskc_explain(m, "w1 w2 w3 w1", &xo, &x2, &e) == VMASKC_OK);
+    if (x1 && x2) {
+        CHECK(x1->n == 4 && x1->target >= 0 && x1->target < C);
+        CHECK(!memcmp(x1->score, x2->score, sizeof(double) * 4));
+        CHECK(x1->score[0] == x1->score[3]); /* one LIME feature per distinct word */
+        for (int i = 0; i < 4; i++) CHECK(isfinite(x1->score[i]));
+    }
+    vmaskc_explanation_free(x1);
+    vmaskc_explanation_free(x2);
+    xo.method = VMASKC_EXPLAIN_SHAPLEY;
+    xo.permutations = 20;
+    CHECK(vmaskc_explain(m, "w1 w2 w3", &xo, &x1, &e) == VMASKC_OK);
+    if (x1) {
+        double sum = 0;
+        for (int i = 0; i < x1->n; i++) sum += x1->score[i];
+        CHECK(isfinite(sum) && x1->n == 3);
+    }
+    vmaskc_explanation_free(x1);
+    xo.method = VMASKC_EXPLAIN_MASK;
+    CHECK(vmaskc_explain(m, "w1 w2", &xo, &x1, &e) == VMASKC_EUNSUPPORTED && x1 == NULL && has(&e, "mask"));
+    xo.method = (vmaskc_explainer)7;
+    CHECK(vmaskc_explain(m, "w1", &xo, &x1, &e) == VMASKC_EINVAL && has(&e, "method 7"));
+    vmaskc_words *w;
+    CHECK(vmaskc_words_rank(m, &w, &e) == VMASKC_EUNSUPPORTED && w == NULL);
+    vmaskc_model_close(m);
+}
+
+/* ---- two models in two threads (the header's thread statement) ---- */
+
+struct thread_job {
+    float probs[3 * 3];
+    vmaskc_status s;
+};
+
+static const char *thread_texts[] = {"w1 w2 w3", "w9 w8", "w20 w21 w22 w23"};
+
+static void *thread_run(void *arg) {
+    struct thread_job *j = arg;
+    vmaskc_model_options o;
+    vmaskc_model_options_init(&o);
+    o.vocab = vocab_path;
+    vmaskc_model *m;
+    vmaskc_prediction *p = NULL;
+    j->s = vmaskc_model_open(model_path, &o, &m, NULL);
+    if (!j->s) j->s = vmaskc_predict(m, thread_texts, 3, 0, 0, &p, NULL);
+    if (!j->s) memcpy(j->probs, p->probs, sizeof j->probs);
+    vmaskc_prediction_free(p);
+    if (!j->s) vmaskc_model_close(m);
+    return NULL;
+}
+
+static void test_threads(void) {
+    struct thread_job one, a, b;
+    pthread_t ta, tb; /* first thing in the process: the two also race to fill the op table */
+    CHECK(pthread_create(&ta, NULL, thread_run, &a) == 0);
+    CHECK(pthread_create(&tb, NULL, thread_run, &b) == 0);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    thread_run(&one);
+    CHECK(one.s == VMASKC_OK && a.s == VMASKC_OK && b.s == VMASKC_OK);
+    CHECK(!memcmp(one.probs, a.probs, sizeof one.probs) && !memcmp(one.probs, b.probs, sizeof one.probs));
+}
+
+struct steps {
+    int calls, stop_at;
+    int64_t last_step;
+    bool sane;
+};
+
+static int progress(const vmaskc_train_progress *p, void *user) {
+    struct steps *s = user;
+    s->calls++;
+    s->sane &= p->epoch >= 1 && p->epoch <= p->epochs && p->step >= 1 && p->step <= p->steps && isfinite(p->loss) && p->rate >= 0 &&
+               p->accuracy >= 0 && p->accuracy <= 1;
+    s->last_step = p->step;
+    return s->stop_at && s->calls >= s->stop_at;
+}
+
+static void test_train(void) {
+    vmaskc_error e;
+    vmaskc_train_config c;
+    vmaskc_train_config_init(&c);
+    CHECK(vmaskc_train(&c, NULL, &e) == VMASKC_EINVAL && has(&e, "config.model"));
+    char out[4200];
+    snprintf(out, sizeof out, "%s/api.vmask.onnx", scratch);
+    c.model = model_path;
+    c.vocab = vocab_path;
+    c.train = "/no/such/train.tsv";
+    c.dev = dev_path;
+    c.output = out;
+    c.epochs = 2;
+    c.batch = 32;
+    c.lr = 0.01;
+    c.mask_hidden = 16;
+    c.threads = 1;
+    CHECK(vmaskc_train(&c, NULL, &e) == VMASKC_EIO && has(&e, "/no/such/train.tsv"));
+    c.train = train_path;
+    c.method = "lasso";
+    CHECK(vmaskc_train(&c, NULL, &e) == VMASKC_EINVAL && has(&e, "lasso"));
+    c.method = "vmask";
+    c.batch = 0;
+    CHECK(vmaskc_train(&c, NULL, &e) == VMASKC_EINVAL && has(&e, "config.batch"));
+    c.batch = 32;
+    c.output = "/no/such/folder/out.onnx"; /* refused before any work */
+    CHECK(vmaskc_train(&c, NULL, &e) == VMASKC_EIO && has(&e, "config.output") && has(&e, "/no/such/folder"));
+    c.output = out;
+    /* stopped by the callback */
+    struct steps st = {.stop_at = 3, .sane = true};
+    c.progress = progress;
+    c.progress_user = &st;
+    unlink(out);
+    CHECK(vmaskc_train(&c, NULL, &e) == VMASKC_EINTERRUPTED && st.calls == 3 && access(out, F_OK) != 0);
+    /* a short run to the end */
+    st = (struct steps){.sane = true};
+    vmaskc_train_result r;
+    vmaskc_status s = vmaskc_train(&c, &r, &e);
+    CHECK_MSG(s == VMASKC_OK, "%s", e.message);
+    if (s) return;
+    CHECK(st.sane && st.calls > 2 && r.epochs_run == 2 && r.best_epoch >= 1 && r.n_classes == 3 && r.dev_accuracy > 0.3);
+    CHECK(r.test_accuracy == -1);
+    /* the export carries its vocabulary and mask */
+    vmaskc_model *m;
+    if (vmaskc_model_open(out, NULL, &m, &e)) {
+        CHECK_MSG(0, "open the export: %s", e.message);
+        return;
+    }
+    const char *method, *imp;
+    CHECK(vmaskc_model_mask(m, &method, &imp, &e) == VMASKC_OK && method && !strcmp(method, "vmask") && !strcmp(imp, "q"));
+    vmaskc_words *w;
+    CHECK(vmaskc_words_rank(m, &w, &e) == VMASKC_OK);
+    if (w) {
+        CHECK(w->n > 50);
+        for (int64_t k = 1; k < w->n; k++) CHECK(w->importance[k - 1] >= w->importance[k]);
+        vmaskc_words_free(w);
+    }
+    const char *texts[] = {"w1 w2 w40", "w3"};
+    vmaskc_prediction *p;
+    CHECK(vmaskc_predict(m, texts, 2, 0, 0, &p, &e) == VMASKC_OK);
+    vmaskc_explain_options xo;
+    vmaskc_explain_options_init(&xo);
+    xo.method = VMASKC_EXPLAIN_MASK;
+    vmaskc_explanation *x;
+    CHECK(vmaskc_explain(m, "w1 w2 w40", &xo, &x, &e) == VMASKC_OK);
+    if (p && x) {
+        CHECK(p->keep != NULL && p->offset[1] == 3);
+        for (int i = 0; p->keep && i < 3; i++) CHECK(p->keep[i] > 0 && p->keep[i] < 1 && (float)x->score[i] == p->keep[i]);
+    }
+    vmaskc_prediction_free(p);
+    vmaskc_explanation_free(x);
+    vmaskc_model_close(m);
+    unlink(out);
+}
+
+int main(int argc, char **argv) {
+    const char *src = argc > 1 ? argv[1] : VM_SOURCE_DIR;
+    snprintf(scratch, sizeof scratch, "%s", argc > 2 ? argv[2] : ".");
+    snprintf(model_path, sizeof model_path, "%s/tests/fixtures/models/cnn_conv1d_reducemax_op13/model.onnx", src);
+    snprintf(vocab_path, sizeof vocab_path, "%s/tests/train/vocab.txt", src);
+    snprintf(train_path, sizeof train_path, "%s/tests/train/train.tsv", src);
+    snprintf(dev_path, sizeof dev_path, "%s/tests/train/dev.tsv", src);
+    test_threads();
+    test_errors();
+    test_model();
+    test_train();
+    printf("%d checks, %d failures\n", vmtest_checks, vmtest_failures);
+    return vmtest_failures ? 1 : 0;
+}
