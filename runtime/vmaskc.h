@@ -236,7 +236,7 @@ typedef struct vmaskc_train_config {
     int beta_steps;         /* in this many equal steps (10) */
     int64_t l2x_k;          /* L2X words kept (10) */
     double l2x_tau;         /* L2X temperature (0.5) */
-    double iba_beta;        /* IBA information-loss weight (10) */
+    double iba_beta;        /* IBA information-loss weight (0.1; see vmaskc train --help) */
     double dropout;         /* > 0: Dropout before the classifier layer */
     double weight_decay;    /* L2 penalty (0; method "l2" without one: 1e-4) */
     int train_embedding;    /* 0: the word embedding stays frozen, as in the paper */

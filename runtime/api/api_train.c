@@ -34,7 +34,7 @@ void vmaskc_train_config_init(vmaskc_train_config *c) {
     c->tau = to.tau;
     c->l2x_k = to.l2x_k;
     c->l2x_tau = to.l2x_tau;
-    c->iba_beta = 10;
+    c->iba_beta = 0.1;
 }
 
 struct train_job {
