@@ -345,3 +345,42 @@ enum vm_status vm_cli_mkdirs(const char *dir, struct vm_error *err) {
     if (stat(tmp, &st) || !S_ISDIR(st.st_mode)) return vm_errorf(err, VM_EIO, "'%s' is not a folder", dir);
     return VM_OK;
 }
+
+int vm_cli_data_option(const char *cmd, int argc, char **argv, int *i, struct vm_data_opts *o) {
+    const char *a = argv[*i];
+    if (!strcmp(a, "--header") || !strcmp(a, "--no-header")) {
+        int h = !strcmp(a, "--header") ? 1 : -1;
+        if (o->header && o->header != h) {
+            vm_cli_usage_error(cmd, "--header and --no-header exclude each other");
+            return -1;
+        }
+        o->header = h;
+        return 1;
+    }
+    if (!strcmp(a, "--replace-invalid")) {
+        o->replace_invalid = true;
+        return 1;
+    }
+    if (strcmp(a, "--format") && strcmp(a, "--text-column") && strcmp(a, "--label-column") && strcmp(a, "--text-field") &&
+        strcmp(a, "--label-field"))
+        return 0;
+    if (*i + 1 >= argc) {
+        vm_cli_usage_error(cmd, "%s needs a value", a);
+        return -1;
+    }
+    const char *v = argv[++*i];
+    if (!*v) {
+        vm_cli_usage_error(cmd, "%s needs a non-empty value", a);
+        return -1;
+    }
+    if (!strcmp(a, "--format")) {
+        if (!vm_data_parse_format(v, &o->format)) {
+            vm_cli_usage_error(cmd, "--format is tsv, csv or jsonl, not '%s'", v);
+            return -1;
+        }
+    } else if (!strcmp(a, "--text-column")) o->text_column = v;
+    else if (!strcmp(a, "--label-column")) o->label_column = v;
+    else if (!strcmp(a, "--text-field")) o->text_field = v;
+    else o->label_field = v;
+    return 1;
+}

@@ -555,7 +555,12 @@ static enum vm_status write_jsonl(const struct xcfg *c, struct xmodel *const *xm
         int64_t idx = sel[i];
         sb_printf(&b, "{\"index\":%lld,\"text\":", (long long)idx);
         sb_json_str(&b, d->texts[idx]);
-        sb_printf(&b, ",\"label\":%d,\"seed\":%llu,\"models\":[", d->labels[idx], (unsigned long long)vm_explain_example_seed(c->seed, idx));
+        sb_printf(&b, ",\"label\":%d", d->labels[idx]);
+        if (d->labels[idx] < xms[0]->tm.labels.n) { /* a model trained with class names */
+            sb_printf(&b, ",\"label_name\":");
+            sb_json_str(&b, xms[0]->tm.labels.names[d->labels[idx]]);
+        }
+        sb_printf(&b, ",\"seed\":%llu,\"models\":[", (unsigned long long)vm_explain_example_seed(c->seed, idx));
         for (int k = 0; k < n_models; k++) {
             const struct xmodel *xm = xms[k];
             const struct xex *e = &xm->ex[i];
@@ -797,6 +802,7 @@ static enum vm_status write_report(const struct xcfg *c, struct xmodel *const *x
     r.title = title;
     r.data_path = c->data;
     r.n_classes = (int)xms[0]->clf.n_classes;
+    for (int32_t k = 0; k < xms[0]->tm.labels.n && k < 64; k++) r.class_names[k] = xms[0]->tm.labels.names[k]; /* vmaskc.labels */
     r.n_methods = N_METHODS;
     for (int m = 0; m < N_METHODS; m++) r.method_names[m] = METHOD_NAME[m];
     r.n_models = n_models;
@@ -869,7 +875,7 @@ static enum vm_status global_whole_words(const struct xcfg *c, struct xmodel *xm
     enum vm_status s;
     if (c->corpus) {
         struct vm_dataset cd;
-        s = vm_dataset_load(&cd, c->corpus, v, &xm->tm.tok, 0, err);
+        s = vm_dataset_load(&cd, c->corpus, v, &xm->tm.tok, 0, &xm->tm.data, err);
         if (!s) {
             s = vm_word_table_build(&xm->tm.tok, v, cd.texts, cd.n, 0, imp, &xm->wt, err);
             vm_dataset_free(&cd);
@@ -905,7 +911,7 @@ static enum vm_status id_frequencies(const struct xcfg *c, struct xmodel *xm, st
     if (!freq_id) return VM_ENOMEM;
     if (c->corpus) {
         struct vm_dataset cd;
-        enum vm_status s = vm_dataset_load(&cd, c->corpus, v, &xm->tm.tok, 0, err);
+        enum vm_status s = vm_dataset_load(&cd, c->corpus, v, &xm->tm.tok, 0, &xm->tm.data, err);
         if (s) {
             free(freq_id);
             return s;
@@ -1349,7 +1355,7 @@ static enum vm_status load_model(const struct xcfg *c, const struct vm_text_opts
     if ((s = vm_classifier_init_feeder(&xm->clf, &xm->tm.feeder, c->batch, err))) return vm_error_prefix(err, "%s", path);
     xm->clf_ok = true;
     if (c->profile) vm_rt_profile_enable(xm->tm.rt, true);
-    if ((s = vm_dataset_load(&xm->data, c->data, &xm->tm.vocab, &xm->tm.tok, c->max_len, err))) return s;
+    if ((s = vm_dataset_load(&xm->data, c->data, &xm->tm.vocab, &xm->tm.tok, c->max_len, &xm->tm.data, err))) return s;
     xm->data_ok = true;
     if (xm->data.n == 0) return vm_errorf(err, VM_EINVAL, "%s has no examples", c->data);
     if (xm->data.max_label >= xm->clf.n_classes)
@@ -1510,6 +1516,13 @@ static enum vm_status check_same_task(const struct xcfg *c, struct xmodel *const
         if (a->clf.n_classes != b->clf.n_classes)
             return vm_errorf(err, VM_EINVAL, "%s has %lld classes but %s has %lld: they are not the same task", a->path, (long long)a->clf.n_classes,
                              b->path, (long long)b->clf.n_classes);
+        for (int32_t i = 0; i < a->tm.labels.n || i < b->tm.labels.n; i++) {
+            char ba[32], bb[32];
+            const char *na = vm_text_model_class(&a->tm, i, ba, sizeof ba), *nb = vm_text_model_class(&b->tm, i, bb, sizeof bb);
+            if (strcmp(na, nb))
+                return vm_errorf(err, VM_EINVAL, "%s calls class %d '%s' but %s calls it '%s': they are not the same task", a->path, i, na,
+                                 b->path, nb);
+        }
         int32_t differ, first = vocab_first_diff(&a->tm.vocab, &b->tm.vocab, &differ);
         if (first >= 0)
             return vm_errorf(err, VM_EINVAL,

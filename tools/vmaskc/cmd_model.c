@@ -175,7 +175,7 @@ int vm_cmd_words(int argc, char **argv) {
     }
     bool wordpiece = tm.tok.kind == VM_TOKENIZER_WORDPIECE;
     if (data) {
-        if (vm_dataset_load(&d, data, &tm.vocab, &tm.tok, 0, &err)) {
+        if (vm_dataset_load(&d, data, &tm.vocab, &tm.tok, 0, &tm.data, &err)) {
             rc = vm_cli_fail("words", &err);
             goto out;
         }
@@ -304,7 +304,7 @@ int vm_cmd_eval(int argc, char **argv) {
     if (vm_text_model_load(&tm, path, &o, &err)) return vm_cli_fail("eval", &err);
     struct vm_dataset d;
     int rc = VM_EXIT_OK;
-    if (vm_dataset_load(&d, data, &tm.vocab, &tm.tok, (int32_t)max_len, &err)) {
+    if (vm_dataset_load(&d, data, &tm.vocab, &tm.tok, (int32_t)max_len, &tm.data, &err)) {
         rc = vm_cli_fail("eval", &err);
         goto out;
     }
@@ -355,8 +355,9 @@ static enum vm_status predict_add(struct predict_texts *t, const char *text, siz
     return VM_OK;
 }
 
-/* One text per line of path ("-": stdin); an empty line is an error naming it. */
-static enum vm_status predict_read_file(struct predict_texts *t, const char *path, struct vm_error *err) {
+/* One text per line of path ("-": stdin); an empty line is an error naming it, and so are invalid
+ * UTF-8 and NUL bytes unless replace (then U+FFFD). */
+static enum vm_status predict_read_file(struct predict_texts *t, const char *path, bool replace, struct vm_error *err) {
     FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
     if (!f) return vm_errorf(err, VM_EIO, "%s: cannot open: %s", path, strerror(errno));
     char *line = NULL;
@@ -367,8 +368,11 @@ static enum vm_status predict_read_file(struct predict_texts *t, const char *pat
     while (!s && (len = getline(&line, &cap, f)) >= 0) {
         no++;
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) len--;
+        char *fixed = NULL;
         if (len == 0) s = vm_errorf(err, VM_EINVAL, "%s:%lld: empty line (one text per line)", path, (long long)no);
-        else s = predict_add(t, line, (size_t)len, path, no, err);
+        else if ((s = vm_utf8_check(line, (size_t)len, replace, &fixed, "the text", err))) vm_error_prefix(err, "%s:%lld", path, (long long)no);
+        else s = fixed ? predict_add(t, fixed, strlen(fixed), path, no, err) : predict_add(t, line, (size_t)len, path, no, err);
+        free(fixed);
     }
     if (!s && ferror(f)) s = vm_errorf(err, VM_EIO, "%s: read error: %s", path, strerror(errno));
     if (!s && no == 0) s = vm_errorf(err, VM_EINVAL, "%s: no texts", path);
@@ -387,8 +391,13 @@ static void predict_texts_free(struct predict_texts *t) {
 /* Classifies text k and prints its probabilities (and each token's importance for a model with a mask layer). */
 static enum vm_status predict_one(struct vm_text_model *tm, const struct predict_texts *t, int64_t k, int32_t max_len,
                                   int digits, float *probs, struct vm_error *err) {
-    struct vm_encoding e;
-    enum vm_status s = vm_text_model_encode(tm, t->text[k], max_len, &e, err);
+    struct vm_encoding e = {0};
+    char *fixed = NULL;
+    const char *text = t->text[k];
+    enum vm_status s = t->where[k] ? VM_OK : vm_utf8_check(text, strlen(text), tm->data.replace_invalid, &fixed, "the text", err);
+    if (s) return vm_error_prefix(err, "text %lld", (long long)k + 1);
+    s = vm_text_model_encode(tm, fixed ? fixed : text, max_len, &e, err);
+    free(fixed);
     if (!s && (e.n == 0 || e.n_words == 0)) {
         if (t->where[k]) s = vm_errorf(err, VM_EINVAL, "%s:%lld: the text has no tokens", t->where[k], (long long)t->line[k]);
         else s = vm_errorf(err, VM_EINVAL, "text %lld has no tokens", (long long)k + 1);
@@ -406,7 +415,8 @@ static enum vm_status predict_one(struct vm_text_model *tm, const struct predict
     int64_t best = 0;
     for (int64_t c = 1; c < tm->n_classes; c++)
         if (probs[c] > probs[best]) best = c;
-    printf("text %lld: class %lld  probabilities", (long long)k + 1, (long long)best);
+    char cbuf[32];
+    printf("text %lld: class %s  probabilities", (long long)k + 1, vm_text_model_class(tm, best, cbuf, sizeof cbuf));
     for (int64_t c = 0; c < tm->n_classes; c++) printf(" %.*f", digits, probs[c]);
     printf("\n");
     if (tm->word_keep) {
@@ -435,7 +445,9 @@ int vm_cmd_predict(int argc, char **argv) {
                    "VMASK keep probability q, L2X score or IBA lambda.\n"
                    "--file F reads one text per line of F ('-': stdin; the whole line is text), after the texts given.\n"
                    "--max-len L keeps the first L tokens of each text (for WordPiece: [CLS], L - 2 pieces, [SEP]).\n"
-                   "--digits N prints the probabilities with N decimals (default 4, at most 9).\n");
+                   "--digits N prints the probabilities with N decimals (default 4, at most 9).\n"
+                   "--replace-invalid reads invalid UTF-8 and NUL bytes as U+FFFD (default: an error naming the text).\n"
+                   "A model trained with class names prints the name of the class.\n");
             predict_texts_free(&t);
             return VM_EXIT_OK;
         }
@@ -460,7 +472,7 @@ int vm_cmd_predict(int argc, char **argv) {
         else if (predict_add(&t, a, strlen(a), NULL, 0, &err)) rc = vm_cli_fail("predict", &err);
     }
     if (rc == VM_EXIT_OK && !path) rc = vm_cli_usage_error("predict", "missing MODEL");
-    if (rc == VM_EXIT_OK && file && predict_read_file(&t, file, &err)) rc = vm_cli_fail("predict", &err);
+    if (rc == VM_EXIT_OK && file && predict_read_file(&t, file, o.data.replace_invalid, &err)) rc = vm_cli_fail("predict", &err);
     if (rc == VM_EXIT_OK && !t.n) rc = vm_cli_usage_error("predict", "missing text to classify");
     if (rc != VM_EXIT_OK) {
         predict_texts_free(&t);

@@ -21,7 +21,8 @@ static int train_usage(FILE *f) {
             "Inserts a variational word mask (or another method's mask layer) after the model's word\n"
             "embedding, trains it with the model on oneDNN, and exports an ONNX model with the learned\n"
             "mask inside.\n"
-            "Data files hold 'label<TAB>text' lines (labels 0..C-1; .gz is read too).\n"
+            "Data files hold 'label<TAB>text' lines, CSV or JSON Lines (labels 0..C-1 or class names;\n"
+            ".gz is read too; see the data options below).\n"
             "\n"
             "  --vocab VOCAB.txt      the model's vocabulary (not needed for a model vmaskc exported:\n"
             "                         its stored vocabulary and tokenizer are used)\n"
@@ -73,9 +74,15 @@ static int train_usage(FILE *f) {
             "  --timings              print one 'timings:' line (seconds) for benchmarks: load (read,\n"
             "                         compile, runtime), command start to the end of the first step,\n"
             "                         steps and their median/mean/min, export\n"
+            VM_CLI_DATA_HELP
+            "  --labels FILE          class names, one per line, line i = class i (default: the sorted\n"
+            "                         names of TRAIN's labels when they are not all integers); stored in\n"
+            "                         the export (vmaskc.labels), so every command shows the names\n"
             "text:\n"
-            "  --tokenizer words|wordpiece  chosen from the vocabulary when not given: [CLS], [SEP] and\n"
-            "                         ## pieces make it WordPiece (BERT), otherwise whole words\n"
+            "  --tokenizer words|kim|wordpiece  chosen from the vocabulary when not given: [CLS], [SEP]\n"
+            "                         and ## pieces make it WordPiece (BERT), otherwise words: Unicode\n"
+            "                         words (letters and digits of every script, case folded); kim is\n"
+            "                         Kim (2014)'s ASCII cleanup, as in the paper (and exports before it)\n"
             "  --cased                keep case (and accents, for WordPiece): for cased vocabularies\n"
             "  --no-lowercase  --no-split-punct  --pad TOKEN  --unk TOKEN\n"
             "  --top N (20)           most important words to print, among words seen at least\n"
@@ -188,10 +195,11 @@ static int cmp_score(const void *a, const void *b) {
  * --no-mask, then train the mask) needs no --vocab: the vocabulary and tokenizer settings stored in
  * its metadata are used, as eval and predict do. */
 static enum vm_status stored_vocab(const char *model, struct vm_vocab *vocab, const char *pad, const char *unk, const char **kind,
-                                   struct vm_tokenizer *tok, bool case_given, bool punct_given, struct vm_error *err) {
+                                   struct vm_tokenizer *tok, bool case_given, bool punct_given, struct vm_labels *labels,
+                                   struct vm_error *err) {
     Onnx__ModelProto *m = vm_onnx_load_model(model, err);
     if (!m) return err->code;
-    const char *text = NULL, *spad = NULL, *sunk = NULL, *skind = NULL, *lc = NULL, *sp = NULL;
+    const char *text = NULL, *spad = NULL, *sunk = NULL, *skind = NULL, *lc = NULL, *sp = NULL, *clean = NULL, *names = NULL;
     for (size_t i = 0; i < m->n_metadata_props; i++) {
         const Onnx__StringStringEntryProto *e = m->metadata_props[i];
         if (!e->key || !e->value) continue;
@@ -201,6 +209,8 @@ static enum vm_status stored_vocab(const char *model, struct vm_vocab *vocab, co
         else if (!strcmp(e->key, "vmaskc.tokenizer")) skind = e->value;
         else if (!strcmp(e->key, "vmaskc.lowercase")) lc = e->value;
         else if (!strcmp(e->key, "vmaskc.split_punct")) sp = e->value;
+        else if (!strcmp(e->key, "vmaskc.words.cleanup")) clean = e->value;
+        else if (!strcmp(e->key, "vmaskc.labels")) names = e->value;
     }
     enum vm_status s;
     if (!text) {
@@ -210,11 +220,12 @@ static enum vm_status stored_vocab(const char *model, struct vm_vocab *vocab, co
         /* the tokenizer the model was trained with, unless the command line says otherwise */
         static char kind_buf[32];
         if (!*kind) {
-            snprintf(kind_buf, sizeof kind_buf, "%s", skind ? skind : "words");
+            snprintf(kind_buf, sizeof kind_buf, "%s", vm_tokenizer_from_meta(skind, clean));
             *kind = kind_buf;
         }
         if (!case_given && lc) tok->lowercase = strcmp(lc, "0") != 0;
         if (!punct_given && sp) tok->split_punct = strcmp(sp, "0") != 0;
+        if (!s && names && !labels->n && (s = vm_labels_from_text(labels, names, "vmaskc.labels", err))) vm_vocab_free(vocab);
         if (!s) printf("vocabulary and tokenizer: stored in %s\n", model);
     }
     vm_onnx_free_model(m);
@@ -275,7 +286,9 @@ int vm_cmd_train(int argc, char **argv) {
     vm_train_cfg_default(&tc);
     struct vm_tokenizer tok;
     vm_tokenizer_default(&tok);
-    const char *tok_kind = NULL;
+    const char *tok_kind = NULL, *labels_path = NULL;
+    struct vm_data_opts dopts = {0};
+    struct vm_labels labels = {0};
     double t_start = mono_s(), t_loaded = 0, t_export = 0;
     bool mask_output = false, profile = false, case_given = false, punct_given = false, timings = false;
     bool method_given = false, wd_given = false;
@@ -299,6 +312,11 @@ int vm_cmd_train(int argc, char **argv) {
         if (!strcmp(a, "--timings")) { timings = true; continue; }
         if (!strcmp(a, "--no-lowercase") || !strcmp(a, "--cased")) { tok.lowercase = false; case_given = true; continue; }
         if (!strcmp(a, "--no-split-punct")) { tok.split_punct = false; punct_given = true; continue; }
+        {
+            int r = vm_cli_data_option("train", argc, argv, &i, &dopts);
+            if (r < 0) return VM_EXIT_USAGE;
+            if (r) continue;
+        }
         if (a[0] == '-' && i + 1 >= argc) return vm_cli_usage_error("train", "%s needs a value", a);
         if (a[0] != '-') {
             if (model) return vm_cli_usage_error("train", "more than one MODEL given ('%s' and '%s')", model, a);
@@ -331,11 +349,13 @@ int vm_cmd_train(int argc, char **argv) {
         if (!strcmp(a, "--pad")) { pad = v; continue; }
         if (!strcmp(a, "--unk")) { unk = v; continue; }
         if (!strcmp(a, "--tokenizer")) {
-            if (strcmp(v, "words") && strcmp(v, "wordpiece")) return vm_cli_usage_error("train", "--tokenizer is words or wordpiece, not '%s'", v);
+            if (strcmp(v, "words") && strcmp(v, "kim") && strcmp(v, "wordpiece"))
+                return vm_cli_usage_error("train", "--tokenizer is words, kim or wordpiece, not '%s'", v);
             tok_kind = v;
             continue;
         }
         if (!strcmp(a, "--mask-after")) { to.mask_after = v; continue; }
+        if (!strcmp(a, "--labels")) { labels_path = v; continue; }
         if (!strcmp(a, "--vectors")) { vectors = v; continue; }
         if (!strcmp(a, "--vectors-format")) {
             if (!vm_vectors_parse_format(v, &vectors_format)) return vm_cli_usage_error("train", "--vectors-format is auto, text or binary, not '%s'", v);
@@ -433,23 +453,27 @@ int vm_cmd_train(int argc, char **argv) {
     struct vm_rt_model *rt = NULL;
     uint8_t *plan = NULL;
     struct vm_train_result res = {0};
-    char *vocab_text = NULL;
+    char *vocab_text = NULL, *labels_text = NULL;
     enum vm_status s_split;
     int32_t vec_table = -1;
 
+    if (labels_path && vm_labels_load(&labels, labels_path, &err)) goto fail;
     if (vocab_path) {
         if (vm_vocab_load(&vocab, vocab_path, pad, unk, &err)) goto fail;
-    } else if (stored_vocab(model, &vocab, pad, unk, &tok_kind, &tok, case_given, punct_given, &err)) {
+    } else if (stored_vocab(model, &vocab, pad, unk, &tok_kind, &tok, case_given, punct_given, &labels, &err)) {
         goto fail;
     }
+    /* class names: --labels, the model's own, else TRAIN's labels when they are not all integers */
+    if (!labels.n && vm_data_collect_labels(train_path, &dopts, &labels, &err)) goto fail;
+    dopts.labels = &labels;
     if (vm_tokenizer_for_vocab(&tok, &vocab, tok_kind, vocab_path ? vocab_path : model, &err)) goto fail;
     to.pad_id = vocab.pad_id;
     int64_t keep_ids[8];
     to.n_keep_ids = vm_vocab_special_ids(&vocab, keep_ids, 8);
     to.keep_ids = keep_ids;
-    if (vm_dataset_load(&dtrain, train_path, &vocab, &tok, (int32_t)max_len, &err) ||
-        (dev_path && vm_dataset_load(&ddev, dev_path, &vocab, &tok, (int32_t)max_len, &err)) ||
-        (test_path && vm_dataset_load(&dtest, test_path, &vocab, &tok, (int32_t)max_len, &err)))
+    if (vm_dataset_load(&dtrain, train_path, &vocab, &tok, (int32_t)max_len, &dopts, &err) ||
+        (dev_path && vm_dataset_load(&ddev, dev_path, &vocab, &tok, (int32_t)max_len, &dopts, &err)) ||
+        (test_path && vm_dataset_load(&dtest, test_path, &vocab, &tok, (int32_t)max_len, &dopts, &err)))
         goto fail;
     if (dev_split) {
         struct vm_dataset all = dtrain;
@@ -470,6 +494,11 @@ int vm_cmd_train(int argc, char **argv) {
            dtrain.n_tokens ? 100.0 * (double)dtrain.n_unk / (double)dtrain.n_tokens : 0.0,
            tok.kind == VM_TOKENIZER_WORDPIECE ? "words" : "tokens");
 
+    if (labels.n) {
+        printf("classes:");
+        for (int32_t k = 0; k < labels.n; k++) printf(" %s=%d", labels.names[k], k);
+        printf("%s\n", labels_path ? " (--labels)" : "");
+    }
     if (vm_cli_compile_onnx_training(model, &mo, &onnx, &g, &err)) goto fail;
     {
         int32_t emb;
@@ -494,6 +523,11 @@ int vm_cmd_train(int argc, char **argv) {
     struct vm_train_info info;
     if (vm_build_training(g, &to, &info, &err)) {
         vm_error_prefix(&err, "%s", model);
+        goto fail;
+    }
+    if (labels.n > info.n_classes) {
+        vm_errorf(&err, VM_EINVAL, "%s has %d classes (%s%s%s ...) but the model has %lld outputs", labels_path ? labels_path : train_path,
+                  labels.n, labels.names[0], labels.n > 1 ? ", " : "", labels.n > 1 ? labels.names[1] : "", (long long)info.n_classes);
         goto fail;
     }
     if (dtrain.max_label >= info.n_classes || ddev.max_label >= info.n_classes || (test_path && dtest.max_label >= info.n_classes)) {
@@ -549,6 +583,7 @@ int vm_cmd_train(int argc, char **argv) {
     /* export */
     vocab_text = vm_vocab_to_text(&vocab, &err);
     if (!vocab_text) goto fail;
+    if (labels.n && !(labels_text = vm_labels_to_text(&labels, &err))) goto fail;
     char hidden[32], tau[32], classes[32], acc_dev[32], acc_test[32], k_s[32], ltau[32], ibeta[32], wd[32];
     snprintf(hidden, sizeof hidden, "%lld", (long long)to.mask_hidden);
     snprintf(tau, sizeof tau, "%g", to.tau);
@@ -571,6 +606,8 @@ int vm_cmd_train(int argc, char **argv) {
     META("vmaskc.pad", vocab.pad_id >= 0 ? vocab.tokens[vocab.pad_id] : "");
     META("vmaskc.unk", vocab.unk_id >= 0 ? vocab.tokens[vocab.unk_id] : "");
     META("vmaskc.tokenizer", vm_tokenizer_kind_name(tok.kind));
+    if (!wp) META("vmaskc.words.cleanup", tok.kim ? "kim" : "unicode");
+    if (labels.n) META("vmaskc.labels", labels_text);
     META("vmaskc.lowercase", tok.lowercase ? "1" : "0");
     META(wp ? "vmaskc.wordpiece.strip_accents" : "vmaskc.split_punct", wp ? (tok.lowercase ? "1" : "0") : tok.split_punct ? "1" : "0");
     META("vmaskc.method", vm_method_name(to.method));
@@ -656,6 +693,8 @@ done:
     vm_train_result_free(&res);
     free(iba_stats);
     free(vocab_text);
+    free(labels_text);
+    vm_labels_free(&labels);
     free(plan);
     vm_rt_model_free(rt);
     vm_graph_free(g);

@@ -32,8 +32,8 @@ int vm_text_option(const char *cmd, int argc, char **argv, int *i, struct vm_tex
         if (!strcmp(a, "--vocab")) o->vocab = v;
         else if (!strcmp(a, "--pad")) o->pad = v;
         else if (!strcmp(a, "--tokenizer")) {
-            if (strcmp(v, "words") && strcmp(v, "wordpiece")) {
-                vm_cli_usage_error(cmd, "--tokenizer is words or wordpiece, not '%s'", v);
+            if (strcmp(v, "words") && strcmp(v, "kim") && strcmp(v, "wordpiece")) {
+                vm_cli_usage_error(cmd, "--tokenizer is words, kim or wordpiece, not '%s'", v);
                 return -1;
             }
             o->tokenizer = v;
@@ -41,6 +41,8 @@ int vm_text_option(const char *cmd, int argc, char **argv, int *i, struct vm_tex
         else o->unk = v;
         return 1;
     }
+    int r = vm_cli_data_option(cmd, argc, argv, i, &o->data);
+    if (r) return r;
     return vm_cli_model_option(cmd, argc, argv, i, &o->model);
 }
 
@@ -52,11 +54,16 @@ static const char *onnx_meta(const Onnx__ModelProto *m, const char *key) {
 
 const char *vm_text_model_meta(const struct vm_text_model *tm, const char *key) { return onnx_meta(tm->onnx, key); }
 
+const char *vm_text_model_class(const struct vm_text_model *tm, int64_t c, char *buf, size_t n) {
+    return vm_labels_name(&tm->labels, c, buf, n);
+}
+
 void vm_text_model_free(struct vm_text_model *tm) {
     vm_rt_model_free(tm->rt);
     vm_graph_free(tm->g);
     vm_onnx_free_model(tm->onnx);
     vm_vocab_free(&tm->vocab);
+    vm_labels_free(&tm->labels);
     free(tm->word_keep);
     memset(tm, 0, sizeof *tm);
 }
@@ -75,15 +82,19 @@ enum vm_status vm_text_model_load(struct vm_text_model *tm, const char *path,
     else if (stored) s = vm_vocab_from_text(&tm->vocab, stored, pad, unk, err);
     else s = vm_errorf(err, VM_EINVAL, "%s carries no vocabulary (it was not exported by vmaskc train); give one with --vocab", path);
     if (s) goto fail;
-    /* the tokenizer: forced, else the model's own, else (an older vmaskc export) words, else what
-     * the --vocab file looks like */
-    const char *kind = o->tokenizer ? o->tokenizer : onnx_meta(tm->onnx, "vmaskc.tokenizer");
-    if (!kind && stored && !o->vocab) kind = "words";
+    /* the tokenizer: forced, else the model's own (a words model without vmaskc.words.cleanup, and an
+     * older vmaskc export without vmaskc.tokenizer, used Kim's), else what the --vocab file looks like */
+    const char *kind = o->tokenizer, *mkind = onnx_meta(tm->onnx, "vmaskc.tokenizer");
+    if (!kind && (mkind || (stored && !o->vocab))) kind = vm_tokenizer_from_meta(mkind, onnx_meta(tm->onnx, "vmaskc.words.cleanup"));
     vm_tokenizer_default(&tm->tok);
     if ((s = vm_tokenizer_for_vocab(&tm->tok, &tm->vocab, kind, o->vocab ? o->vocab : path, err))) goto fail;
     const char *lc = onnx_meta(tm->onnx, "vmaskc.lowercase"), *sp = onnx_meta(tm->onnx, "vmaskc.split_punct");
     tm->tok.lowercase = o->lowercase >= 0 ? o->lowercase : !(lc && !strcmp(lc, "0"));
     tm->tok.split_punct = o->split_punct >= 0 ? o->split_punct : !(sp && !strcmp(sp, "0"));
+    const char *names = onnx_meta(tm->onnx, "vmaskc.labels");
+    if (names && (s = vm_labels_from_text(&tm->labels, names, "the model's class names (vmaskc.labels)", err))) goto fail;
+    tm->data = o->data;
+    tm->data.labels = &tm->labels;
     /* the vocabulary must fit the embedding table */
     int32_t emb;
     if ((s = vm_find_embedding(tm->g, o->model.embedding, &emb, err))) goto fail;
