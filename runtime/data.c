@@ -294,7 +294,15 @@ static int csv_record(struct vm_data_reader *r, struct vm_error *err) {
         if (rec_put(r, &n, "\n", 1, err)) return -1;
     }
     if (rec_put(r, &n, "", 1, err)) return -1;
+    r->rec_len = n;
     return 1;
+}
+
+/* Field j of the record and its length in bytes (NUL bytes included). */
+static char *csv_field(const struct vm_data_reader *r, int j, size_t *len) {
+    size_t end = j + 1 < r->n_fields ? r->fields[j + 1] : r->rec_len;
+    *len = end - r->fields[j] - 1;
+    return r->rec + r->fields[j];
 }
 
 static bool is_index(const char *s, int *out) {
@@ -348,7 +356,7 @@ static enum vm_status csv_columns(struct vm_data_reader *r, bool *was_header, st
 }
 
 /* The next CSV example: its label and text fields, as written. */
-static int csv_next(struct vm_data_reader *r, char **label, char **text, struct vm_error *err) {
+static int csv_next(struct vm_data_reader *r, char **label, size_t *label_len, char **text, size_t *text_len, struct vm_error *err) {
     for (;;) {
         int got = csv_record(r, err);
         if (got <= 0) return got;
@@ -364,8 +372,8 @@ static int csv_next(struct vm_data_reader *r, char **label, char **text, struct 
                       r->n_fields == 1 ? "" : "s", need == r->text_col ? "text" : "label", need);
             return -1;
         }
-        *label = r->rec + r->fields[r->label_col];
-        *text = r->rec + r->fields[r->text_col];
+        *label = csv_field(r, r->label_col, label_len);
+        *text = csv_field(r, r->text_col, text_len);
         return 1;
     }
 }
@@ -461,8 +469,8 @@ static enum vm_status finish_example(struct vm_data_reader *r, char *lab, size_t
     if (r->clean_label) lab = r->clean_label;
     r->label_text = lab;
     *text_out = text;
-    if (r->raw_labels) {
-        *label = -1;
+    if (r->raw_labels || r->o.ignore_labels) {
+        *label = r->raw_labels ? -1 : 0;
         return VM_OK;
     }
     if (r->o.labels && r->o.labels->n > 0) {
@@ -495,9 +503,7 @@ enum vm_status vm_data_next(struct vm_data_reader *r, int32_t *label, char **tex
     size_t lab_len = 0, t_len = 0;
     int got;
     if (r->format == VM_DATA_CSV) {
-        if ((got = csv_next(r, &lab, &t, err)) <= 0) return got < 0 ? err->code : VM_OK;
-        lab_len = strlen(lab);
-        t_len = strlen(t);
+        if ((got = csv_next(r, &lab, &lab_len, &t, &t_len, err)) <= 0) return got < 0 ? err->code : VM_OK;
         snprintf(what_l, sizeof what_l, "column %d (the label)", r->label_col);
         snprintf(what_t, sizeof what_t, "column %d (the text)", r->text_col);
     } else if (r->format == VM_DATA_JSONL) {
@@ -530,6 +536,7 @@ enum vm_status vm_data_collect_labels(const char *path, const struct vm_data_opt
     struct vm_data_reader r;
     enum vm_status s = vm_data_open(&r, path, o, err);
     bool all_int = true;
+    int64_t int_line = 0, name_line = 0; /* the first line of each kind */
     r.raw_labels = true;
     while (!s) {
         int32_t lab;
@@ -537,7 +544,16 @@ enum vm_status vm_data_collect_labels(const char *path, const struct vm_data_opt
         if ((s = vm_data_next(&r, &lab, &text, err)) || !text) break;
         const char *l = r.label_text;
         size_t k = strspn(l, "0123456789");
-        all_int = all_int && k > 0 && !l[k] && k <= 6 && atol(l) <= 100000;
+        bool is_int = k > 0 && !l[k] && k <= 6 && atol(l) <= 100000;
+        all_int = all_int && is_int;
+        if (is_int && !int_line) int_line = r.lineno;
+        if (!is_int && !name_line) name_line = r.lineno;
+        if (int_line && name_line) { /* most likely a typo in one of them: no silent extra class */
+            s = vm_errorf(err, VM_EFORMAT, "%s:%lld: label '%s' is %s, but line %lld's is %s: labels are all integers or all names "
+                          "(give --labels FILE to read integers as names too)", path, (long long)r.lineno, l,
+                          is_int ? "an integer" : "a name", (long long)(is_int ? name_line : int_line), is_int ? "a name" : "an integer");
+            break;
+        }
         if (vm_labels_find(out, l) < 0) s = labels_add(out, l, strlen(l), err);
         if (!s && out->n > 10000)
             s = vm_errorf(err, VM_EFORMAT, "%s:%lld: more than 10000 different labels: is the label column the right one?", path,

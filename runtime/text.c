@@ -149,6 +149,36 @@ void vm_vocab_free(struct vm_vocab *v) {
     memset(v, 0, sizeof *v);
 }
 
+int32_t vm_vocab_first_diff(const struct vm_vocab *a, const struct vm_vocab *b, int32_t *differ) {
+    int32_t n = a->n < b->n ? a->n : b->n, first = -1;
+    *differ = 0;
+    for (int32_t id = 0; id < n; id++)
+        if (strcmp(a->tokens[id], b->tokens[id])) {
+            if (first < 0) first = id;
+            (*differ)++;
+        }
+    return first;
+}
+
+enum vm_status vm_vocab_check_stored(const struct vm_vocab *v, const char *v_path, const char *stored_text, const char *model,
+                                     struct vm_error *err) {
+    struct vm_vocab sv;
+    enum vm_status s = vm_vocab_from_text(&sv, stored_text, NULL, NULL, err);
+    if (s) return vm_error_prefix(err, "%s: its stored vocabulary", model);
+    int32_t n = sv.n < v->n ? sv.n : v->n, differ;
+    int32_t first = vm_vocab_first_diff(&sv, v, &differ);
+    if (first >= 0)
+        s = vm_errorf(err, VM_EINVAL,
+                      "the vocabulary %s does not match the one %s was trained with: %d of %d ids differ (first at id %d: '%s', the model's '%s'); "
+                      "leave out --vocab to use the model's own",
+                      v_path, model, differ, n, first, v->tokens[first], sv.tokens[first]);
+    else if (sv.n != v->n)
+        s = vm_errorf(err, VM_EINVAL, "the vocabulary %s has %d tokens but %s was trained with %d; leave out --vocab to use the model's own", v_path,
+                      v->n, model, sv.n);
+    vm_vocab_free(&sv);
+    return s;
+}
+
 char *vm_vocab_to_text(const struct vm_vocab *v, struct vm_error *err) {
     size_t len = 1;
     for (int32_t i = 0; i < v->n; i++) len += strlen(v->tokens[i]) + 1;
@@ -447,6 +477,7 @@ enum vm_status vm_text_encode(const struct vm_tokenizer *t, const struct vm_voca
 void vm_dataset_free(struct vm_dataset *d) {
     for (int64_t i = 0; i < d->n; i++) free(d->texts ? d->texts[i] : NULL);
     free(d->texts);
+    free(d->line);
     free(d->labels);
     free(d->start);
     free(d->ids);
@@ -501,6 +532,9 @@ static enum vm_status dataset_reserve(struct vm_dataset *d, int64_t *cap, int64_
         char **nx = vm_realloc(d->texts, (size_t)nc * sizeof *nx, err);
         if (!nx) return VM_ENOMEM;
         d->texts = nx;
+        int64_t *nn = vm_realloc(d->line, (size_t)nc * sizeof *nn, err);
+        if (!nn) return VM_ENOMEM;
+        d->line = nn;
         *cap = nc;
     }
     if (ids_n + k > *ids_cap) {
@@ -517,6 +551,7 @@ enum vm_status vm_dataset_load(struct vm_dataset *d, const char *path, const str
                                const struct vm_tokenizer *t, int32_t max_len, const struct vm_data_opts *o,
                                struct vm_error *err) {
     memset(d, 0, sizeof *d);
+    d->path = path;
     struct vm_data_reader r;
     enum vm_status s = vm_data_open(&r, path, o, err);
     if (s) return s;
@@ -560,6 +595,7 @@ enum vm_status vm_dataset_load(struct vm_dataset *d, const char *path, const str
             break;
         }
         d->labels[d->n] = lab;
+        d->line[d->n] = lineno;
         if (lab > d->max_label) d->max_label = lab;
         ids_n += k;
         d->n++;
@@ -572,6 +608,21 @@ enum vm_status vm_dataset_load(struct vm_dataset *d, const char *path, const str
     return s;
 }
 
+enum vm_status vm_dataset_check_labels(const struct vm_dataset *d, int64_t n_classes, struct vm_error *err) {
+    for (int64_t i = 0; i < d->n; i++)
+        if (d->labels[i] >= n_classes)
+            return vm_errorf(err, VM_EFORMAT, "%s:%lld: label %d is outside the model's %lld classes (0..%lld)", d->path,
+                             (long long)d->line[i], d->labels[i], (long long)n_classes, (long long)n_classes - 1);
+    return VM_OK;
+}
+
+int64_t vm_dataset_longest(const struct vm_dataset *d) {
+    int64_t best = 0;
+    for (int64_t i = 1; i < d->n; i++)
+        if (vm_dataset_len(d, i) > vm_dataset_len(d, best)) best = i;
+    return best;
+}
+
 /* dst gets the examples of src listed in idx[0..n) (ascending), copied. */
 static enum vm_status dataset_pick(const struct vm_dataset *src, const int64_t *idx, int64_t n, struct vm_dataset *dst,
                                    struct vm_error *err) {
@@ -582,7 +633,9 @@ static enum vm_status dataset_pick(const struct vm_dataset *src, const int64_t *
     dst->start = dst->labels ? vm_malloc(sizeof(int64_t) * (size_t)(n + 1), err) : NULL;
     dst->ids = dst->start ? vm_malloc(sizeof(int32_t) * (size_t)(ntok ? ntok : 1), err) : NULL;
     dst->texts = dst->ids ? vm_calloc((size_t)(n ? n : 1), sizeof(char *), err) : NULL;
-    if (!dst->texts) {
+    dst->line = dst->texts ? vm_malloc(sizeof(int64_t) * (size_t)(n ? n : 1), err) : NULL;
+    dst->path = src->path;
+    if (!dst->line) {
         vm_dataset_free(dst);
         return VM_ENOMEM;
     }
@@ -593,6 +646,7 @@ static enum vm_status dataset_pick(const struct vm_dataset *src, const int64_t *
         memcpy(dst->ids + dst->start[i], src->ids + src->start[e], sizeof(int32_t) * (size_t)k);
         dst->start[i + 1] = dst->start[i] + k;
         dst->labels[i] = src->labels[e];
+        dst->line[i] = src->line[e];
         if (!(dst->texts[i] = vm_strdup(src->texts[e], err))) {
             dst->n = i + 1;
             vm_dataset_free(dst);

@@ -42,6 +42,14 @@ enum vm_status vm_vocab_from_text(struct vm_vocab *v, const char *text, const ch
                                   const char *unk, struct vm_error *err);
 void vm_vocab_free(struct vm_vocab *v);
 int32_t vm_vocab_find(const struct vm_vocab *v, const char *token);
+/* The first id at which two vocabularies hold different tokens (-1 when none of the ids both have
+ * differs) and how many of those ids differ. */
+int32_t vm_vocab_first_diff(const struct vm_vocab *a, const struct vm_vocab *b, int32_t *differ);
+/* --vocab given (v, read from v_path) for a model that stores its own vocabulary (stored_text):
+ * they must be the same list, or every id would reach the wrong embedding row; an error otherwise
+ * that names both and the first id that differs. */
+enum vm_status vm_vocab_check_stored(const struct vm_vocab *v, const char *v_path, const char *stored_text, const char *model,
+                                     struct vm_error *err);
 /* Newline-joined tokens (caller frees). */
 char *vm_vocab_to_text(const struct vm_vocab *v, struct vm_error *err);
 
@@ -141,6 +149,7 @@ struct vm_data_opts {
     const char *text_field;        /* jsonl: NULL = "text" */
     const char *label_field;       /* jsonl: NULL = "label" */
     bool replace_invalid;          /* invalid UTF-8 and NUL bytes become U+FFFD instead of an error */
+    bool ignore_labels;            /* any label, read as class 0: for corpora that only count words */
     const struct vm_labels *labels; /* class names: a label must be one of them; NULL or empty:
                                     * labels are non-negative integers */
 };
@@ -172,6 +181,7 @@ struct vm_data_reader {
     char *rec;          /* csv: the record's fields, each NUL-terminated */
     size_t rec_cap;
     size_t *fields;     /* csv: offsets of the fields in rec */
+    size_t rec_len;     /* csv: bytes of rec used (fields may hold NUL bytes: lengths come from offsets) */
     int n_fields, fields_cap;
     char *clean;        /* the text (or label) with invalid bytes replaced */
     char *clean_label;
@@ -193,6 +203,8 @@ struct vm_dataset {
     int64_t *start;    /* [n + 1]: token ids of example i are ids[start[i] .. start[i+1]) */
     int32_t *ids;
     char **texts;      /* [n] original text (for reports and explanations) */
+    int64_t *line;     /* [n] the line of path each example starts on (for messages) */
+    const char *path;  /* the file read (the caller's string) */
     int32_t max_len;   /* longest example after truncation */
     int32_t max_label;
     int64_t n_unk;     /* words mapped to unk (wordpiece: words that became [UNK]) */
@@ -205,6 +217,10 @@ enum vm_status vm_dataset_load(struct vm_dataset *d, const char *path, const str
                                const struct vm_tokenizer *t, int32_t max_len, const struct vm_data_opts *o,
                                struct vm_error *err);
 void vm_dataset_free(struct vm_dataset *d);
+/* VM_OK when every label is below n_classes; else an error naming the first example's path:line. */
+enum vm_status vm_dataset_check_labels(const struct vm_dataset *d, int64_t n_classes, struct vm_error *err);
+/* The example with the most ids (the first of them). */
+int64_t vm_dataset_longest(const struct vm_dataset *d);
 /* Splits src into *rest and *part, part holding round(frac * n) examples (at least 1, and at least 1
  * left) chosen by a seeded shuffle; both keep src's order. The same seed gives the same split. */
 enum vm_status vm_dataset_split(const struct vm_dataset *src, double frac, uint64_t seed, struct vm_dataset *rest,

@@ -120,6 +120,8 @@ static void test_csv(void) {
     FAILS(p, NULL, "e.csv:2: column 1: 'x' after the closing quote");
     p = PUT("f.csv", "label,text\n1,ok\n2\n", false);
     FAILS(p, NULL, "f.csv:3: 1 field, but the text is column 1 (0-based)");
+    p = PUT("n.csv", "label,text\n1,\"a\0b\"\n", false);
+    FAILS(p, NULL, "n.csv:2: column 1 (the text): NUL byte at byte 2");
     p = PUT("g.csv", "label,text\n1,\xff\n", false);
     FAILS(p, NULL, "g.csv:2: column 1 (the text): invalid UTF-8 byte 0xff at byte 1");
 }
@@ -161,6 +163,9 @@ static void test_labels(void) {
     const char *q = PUT("m.tsv", "pos\ta\nmaybe\tb\n", false);
     FAILS(q, &o, "m.tsv:2: label 'maybe' is not one of the model's 3 classes ('neg', 'neutral', 'pos')");
     vm_labels_free(&l);
+    /* integers and names mixed: most likely a typo, not a new class */
+    q = PUT("mix.tsv", "0\ta\n1\tb\nl\tc\n", false);
+    CHECK(vm_data_collect_labels(q, NULL, &l, &err) && strstr(err.msg, "mix.tsv:3: label 'l' is a name, but line 1's is an integer"));
     /* all integers: no names, the integers are the classes */
     q = PUT("i.tsv", "3\ta\n10\tb\n", false);
     CHECK(!vm_data_collect_labels(q, NULL, &l, &err) && l.n == 0);

@@ -8,6 +8,7 @@
 
 #include "../../compiler/compiler.h"
 #include "../../runtime/text.h"
+#include "../../runtime/train.h"
 #include "../../runtime/vectors.h"
 #include "../../runtime/vmrt.h"
 
@@ -75,6 +76,11 @@ int vm_cli_data_option(const char *cmd, int argc, char **argv, int *i, struct vm
     "                         file:line)\n"                                                                      \
     "  labels are integers 0..C-1 or class names (e.g. positive/negative: train maps the sorted names\n"        \
     "  to 0..C-1, or --labels FILE's order, and the model keeps them)\n"
+
+/* Binds the largest batch shape d will need — batch copies of its longest text — before any work,
+ * so a text too long for the memory limit is an error naming its file:line and suggesting
+ * --max-len, rather than a failure minutes in. */
+enum vm_status vm_cli_check_longest(const struct vm_feeder *f, const struct vm_dataset *d, int64_t batch, struct vm_error *err);
 
 bool vm_cli_is_plan_path(const char *path);
 bool vm_cli_streq(const char *a, const char *b);

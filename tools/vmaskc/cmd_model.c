@@ -119,7 +119,7 @@ int vm_cmd_words(int argc, char **argv) {
                    "continuations), each scored by the mean q of its pieces weighted by frequency; --tsv then also gets\n"
                    "that table after a '# whole words' line (word, q, frequency, pieces). --whole-words asks for the\n"
                    "word list explicitly (it needs --data: words exist only in texts). --min-freq N lists only words seen\n"
-                   "at least N times in --data (as train's list counts its training data).\n");
+                   "at least N times in --data (as train's list counts its training data).\n" VM_CLI_DATA_HELP);
             return VM_EXIT_OK;
         }
         int r = vm_text_option("words", argc, argv, &i, &o);
@@ -175,7 +175,7 @@ int vm_cmd_words(int argc, char **argv) {
     }
     bool wordpiece = tm.tok.kind == VM_TOKENIZER_WORDPIECE;
     if (data) {
-        if (vm_dataset_load(&d, data, &tm.vocab, &tm.tok, 0, &tm.data, &err)) {
+        if (vm_dataset_load(&d, data, &tm.vocab, &tm.tok, 0, &tm.corpus, &err)) {
             rc = vm_cli_fail("words", &err);
             goto out;
         }
@@ -279,7 +279,9 @@ int vm_cmd_eval(int argc, char **argv) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             printf("usage: vmaskc eval MODEL.onnx --data FILE.tsv [--batch N] [--max-len L] [--vocab V] [--threads N] [--max-memory SIZE]\n"
-                   "Prints the model's accuracy on label<TAB>text data (inference mode: the mask is its expectation q).\n");
+                   "Prints the model's accuracy on labelled data (inference mode: the mask is its expectation q). A model\n"
+                   "trained with class names reads the names. --allow-short-vocab accepts a --vocab shorter than the\n"
+                   "embedding table (for a model without a stored vocabulary).\n" VM_CLI_DATA_HELP);
             return VM_EXIT_OK;
         }
         int r = vm_text_option("eval", argc, argv, &i, &o);
@@ -308,8 +310,7 @@ int vm_cmd_eval(int argc, char **argv) {
         rc = vm_cli_fail("eval", &err);
         goto out;
     }
-    if (tm.n_classes && d.max_label >= tm.n_classes) {
-        vm_errorf(&err, VM_EINVAL, "%s has label %d but the model has %lld classes", data, d.max_label, (long long)tm.n_classes);
+    if ((tm.n_classes && vm_dataset_check_labels(&d, tm.n_classes, &err)) || vm_cli_check_longest(&tm.feeder, &d, batch, &err)) {
         rc = vm_cli_fail("eval", &err);
     } else {
         double acc;
@@ -407,6 +408,10 @@ static enum vm_status predict_one(struct vm_text_model *tm, const struct predict
     struct vm_rt_inst *inst;
     if (!s) s = vm_feed(&tm->feeder, &seq, &n, 1, 0, NULL, 0, 0, &inst, NULL, err);
     if (!s) s = vm_rt_run(inst, VM_RT_FORWARD, false, err);
+    if (s && strstr(err->msg, "memory limit")) { /* a text too long: name it */
+        if (t->where[k]) vm_error_prefix(err, "%s:%lld: the text (%d tokens; --max-len L keeps the first L)", t->where[k], (long long)t->line[k], n);
+        else vm_error_prefix(err, "text %lld (%d tokens; --max-len L keeps the first L)", (long long)k + 1, n);
+    }
     if (s) {
         vm_encoding_free(&e);
         return s;

@@ -83,8 +83,9 @@ static enum vm_status count_files(const char *const *files, int n_files, const s
                                   const struct vm_data_opts *o, struct counts *c, struct vm_error *err) {
     for (int f = 0; f < n_files; f++) {
         struct vm_data_reader r;
-        enum vm_status s = vm_data_open(&r, files[f], o, err);
-        r.raw_labels = true; /* any label: only the texts count */
+        struct vm_data_opts any = *o;
+        any.ignore_labels = true; /* only the texts count */
+        enum vm_status s = vm_data_open(&r, files[f], &any, err);
         while (!s) {
             int32_t label;
             char *text, **toks;

@@ -85,6 +85,8 @@ static int train_usage(FILE *f) {
             "                         Kim (2014)'s ASCII cleanup, as in the paper (and exports before it)\n"
             "  --cased                keep case (and accents, for WordPiece): for cased vocabularies\n"
             "  --no-lowercase  --no-split-punct  --pad TOKEN  --unk TOKEN\n"
+            "  --allow-short-vocab    accept a --vocab with fewer tokens than the embedding table has rows\n"
+            "                         (an error otherwise: it is most likely not the model's vocabulary)\n"
             "  --top N (20)           most important words to print, among words seen at least\n"
             "  --min-freq N (3)       N times in the training data\n"
             "  --embedding NAME       the word-embedding Gather node or table, if not detected\n"
@@ -291,7 +293,7 @@ int vm_cmd_train(int argc, char **argv) {
     struct vm_labels labels = {0};
     double t_start = mono_s(), t_loaded = 0, t_export = 0;
     bool mask_output = false, profile = false, case_given = false, punct_given = false, timings = false;
-    bool method_given = false, wd_given = false;
+    bool method_given = false, wd_given = false, allow_short = false;
     double iba_beta = 10;
     const char *given[64];
     int n_given = 0;
@@ -306,6 +308,7 @@ int vm_cmd_train(int argc, char **argv) {
         }
         if (!strcmp(a, "--no-mask")) { to.no_mask = true; continue; }
         if (!strcmp(a, "--train-embedding")) { to.train_embedding = true; continue; }
+        if (!strcmp(a, "--allow-short-vocab")) { allow_short = true; continue; }
         if (!strcmp(a, "--mask-output")) { mask_output = true; continue; }
         if (!strcmp(a, "--resume")) { tc.resume = true; continue; }
         if (!strcmp(a, "--profile")) { profile = true; continue; }
@@ -490,7 +493,7 @@ int vm_cmd_train(int argc, char **argv) {
     if (test_path) printf("%lld test", (long long)dtest.n);
     printf(" examples; vocabulary %d tokens (pad %s, unk %s; %s tokenizer%s); %.1f%% of training %s unknown\n", vocab.n,
            vocab.pad_id >= 0 ? vocab.tokens[vocab.pad_id] : "none", vocab.unk_id >= 0 ? vocab.tokens[vocab.unk_id] : "none",
-           vm_tokenizer_kind_name(tok.kind), tok.kind == VM_TOKENIZER_WORDPIECE ? tok.lowercase ? ", uncased" : ", cased" : "",
+           vm_tokenizer_name(&tok), tok.kind == VM_TOKENIZER_WORDPIECE ? tok.lowercase ? ", uncased" : ", cased" : "",
            dtrain.n_tokens ? 100.0 * (double)dtrain.n_unk / (double)dtrain.n_tokens : 0.0,
            tok.kind == VM_TOKENIZER_WORDPIECE ? "words" : "tokens");
 
@@ -500,6 +503,10 @@ int vm_cmd_train(int argc, char **argv) {
         printf("%s\n", labels_path ? " (--labels)" : "");
     }
     if (vm_cli_compile_onnx_training(model, &mo, &onnx, &g, &err)) goto fail;
+    for (size_t k = 0; vocab_path && k < onnx->n_metadata_props; k++) /* a vmaskc export: --vocab must be its own */
+        if (onnx->metadata_props[k]->key && !strcmp(onnx->metadata_props[k]->key, "vmaskc.vocab") && onnx->metadata_props[k]->value &&
+            vm_vocab_check_stored(&vocab, vocab_path, onnx->metadata_props[k]->value, model, &err))
+            goto fail;
     {
         int32_t emb;
         if (vm_find_embedding(g, mo.embedding, &emb, &err)) goto fail;
@@ -510,8 +517,12 @@ int vm_cmd_train(int argc, char **argv) {
                           "use the vocabulary the model was built with", vocab.n, g->values[g->nodes[emb].in[0]].name, (long long)rows);
                 goto fail;
             }
-            if (vocab.n < rows)
-                fprintf(stderr, "vmaskc train: warning: the vocabulary has %d tokens, the embedding table %lld rows\n", vocab.n, (long long)rows);
+            if (vocab_path && vocab.n < rows && !allow_short) {
+                vm_errorf(&err, VM_EINVAL, "the vocabulary %s has %d tokens but the model's embedding table '%s' has %lld rows: is it the "
+                          "model's vocabulary? (--allow-short-vocab if the extra rows are meant to stay unused)", vocab_path, vocab.n,
+                          g->values[g->nodes[emb].in[0]].name, (long long)rows);
+                goto fail;
+            }
         }
         if (vectors && embedding_from_vectors(g, emb, vectors, vectors_format, &vocab, &dtrain, oov_init, (uint64_t)tc.seed, &vec_table, &err))
             goto fail;
@@ -530,12 +541,9 @@ int vm_cmd_train(int argc, char **argv) {
                   labels.n, labels.names[0], labels.n > 1 ? ", " : "", labels.n > 1 ? labels.names[1] : "", (long long)info.n_classes);
         goto fail;
     }
-    if (dtrain.max_label >= info.n_classes || ddev.max_label >= info.n_classes || (test_path && dtest.max_label >= info.n_classes)) {
-        vm_errorf(&err, VM_EINVAL, "the data has label %d but the model has %lld classes (labels 0..%lld)",
-                  dtrain.max_label > ddev.max_label ? dtrain.max_label : ddev.max_label, (long long)info.n_classes,
-                  (long long)info.n_classes - 1);
+    if (vm_dataset_check_labels(&dtrain, info.n_classes, &err) || vm_dataset_check_labels(&ddev, info.n_classes, &err) ||
+        (test_path && vm_dataset_check_labels(&dtest, info.n_classes, &err)))
         goto fail;
-    }
     char method_desc[128];
     if (to.method == VM_METHOD_BASE) snprintf(method_desc, sizeof method_desc, "mask off (--no-mask)");
     else if (to.method == VM_METHOD_L2) snprintf(method_desc, sizeof method_desc, "mask off, weight decay %g (--method l2)", to.weight_decay);
@@ -557,6 +565,9 @@ int vm_cmd_train(int argc, char **argv) {
     struct vm_feeder feeder;
     if (vm_feeder_init(&feeder, rt, vocab.pad_id >= 0 ? vocab.pad_id : 0, &err)) goto fail;
 
+    if (vm_cli_check_longest(&feeder, &dtrain, tc.batch, &err) || vm_cli_check_longest(&feeder, &ddev, tc.batch, &err) ||
+        (test_path && vm_cli_check_longest(&feeder, &dtest, tc.batch, &err)))
+        goto fail;
     tc.interrupted = &interrupted;
     if (profile) vm_rt_profile_enable(rt, true);
     tc.progress = stderr;

@@ -23,6 +23,10 @@ int vm_text_option(const char *cmd, int argc, char **argv, int *i, struct vm_tex
         o->split_punct = 0;
         return 1;
     }
+    if (!strcmp(a, "--allow-short-vocab")) {
+        o->allow_short_vocab = true;
+        return 1;
+    }
     if (!strcmp(a, "--vocab") || !strcmp(a, "--pad") || !strcmp(a, "--unk") || !strcmp(a, "--tokenizer")) {
         if (*i + 1 >= argc) {
             vm_cli_usage_error(cmd, "%s needs a value", a);
@@ -81,6 +85,8 @@ enum vm_status vm_text_model_load(struct vm_text_model *tm, const char *path,
     if (o->vocab) s = vm_vocab_load(&tm->vocab, o->vocab, o->pad, o->unk, err);
     else if (stored) s = vm_vocab_from_text(&tm->vocab, stored, pad, unk, err);
     else s = vm_errorf(err, VM_EINVAL, "%s carries no vocabulary (it was not exported by vmaskc train); give one with --vocab", path);
+    /* a --vocab for a model with its own must be that one: a different list gives every id the wrong row */
+    if (!s && o->vocab && stored) s = vm_vocab_check_stored(&tm->vocab, o->vocab, stored, path, err);
     if (s) goto fail;
     /* the tokenizer: forced, else the model's own (a words model without vmaskc.words.cleanup, and an
      * older vmaskc export without vmaskc.tokenizer, used Kim's), else what the --vocab file looks like */
@@ -95,6 +101,8 @@ enum vm_status vm_text_model_load(struct vm_text_model *tm, const char *path,
     if (names && (s = vm_labels_from_text(&tm->labels, names, "the model's class names (vmaskc.labels)", err))) goto fail;
     tm->data = o->data;
     tm->data.labels = &tm->labels;
+    tm->corpus = tm->data;
+    tm->corpus.ignore_labels = true;
     /* the vocabulary must fit the embedding table */
     int32_t emb;
     if ((s = vm_find_embedding(tm->g, o->model.embedding, &emb, err))) goto fail;
@@ -103,6 +111,12 @@ enum vm_status vm_text_model_load(struct vm_text_model *tm, const char *path,
         if (tm->vocab.n > rows) {
             s = vm_errorf(err, VM_EINVAL, "the vocabulary has %d tokens but the model's embedding table has %lld rows: they do not belong together",
                           tm->vocab.n, (long long)rows);
+            goto fail;
+        }
+        if (o->vocab && !stored && tm->vocab.n < rows && !o->allow_short_vocab) {
+            s = vm_errorf(err, VM_EINVAL, "the vocabulary %s has %d tokens but the model's embedding table '%s' has %lld rows: is it the model's "
+                          "vocabulary? (--allow-short-vocab if the extra rows are meant to stay unused)", o->vocab, tm->vocab.n,
+                          tm->g->values[tm->g->nodes[emb].in[0]].name, (long long)rows);
             goto fail;
         }
     }

@@ -23,6 +23,7 @@ struct vm_text_model {
     int64_t n_classes;
     struct vm_labels labels;  /* class names (vmaskc.labels), empty for integer classes */
     struct vm_data_opts data; /* how to read data files for this model: the command's options, labels = &labels */
+    struct vm_data_opts corpus; /* the same for word counts (words --data, explain --corpus): any labels */
 };
 
 struct vm_text_opts {
@@ -32,6 +33,7 @@ struct vm_text_opts {
     int lowercase;      /* -1 = model's setting (default on), 0/1 = forced (--cased, --no-lowercase) */
     int split_punct;
     const char *tokenizer; /* "words" / "kim" / "wordpiece" forced, NULL = the model's (or detected from --vocab) */
+    bool allow_short_vocab; /* --allow-short-vocab: a --vocab with fewer tokens than the embedding has rows */
     struct vm_data_opts data; /* --format, --text-column, ..., --replace-invalid */
 };
 
