@@ -249,7 +249,7 @@ static enum vm_status unicode_normalize(const struct vm_tokenizer *t, const char
     if (n < 0) return vm_errorf(err, n == UTF8PROC_ERROR_NOMEM ? VM_ENOMEM : VM_EINVAL, "text: %s", utf8proc_errmsg(n));
     char *p = (char *)dst, *w = p;
     for (char *r = p; *r;) {
-        if (t->split_punct && !memcmp(r, "\xE2\x80\x99", 3)) {
+        if (t->split_punct && r[0] == '\xE2' && r[1] == '\x80' && r[2] == '\x99') { /* stops at the NUL: no read past it */
             *w++ = '\'';
             r += 3;
         } else {
