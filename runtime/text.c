@@ -11,6 +11,8 @@
 #include "explain.h"
 #include "wordpiece.h"
 
+#include <utf8proc.h>
+
 static uint32_t hstr(const char *s) {
     uint32_t h = 2166136261u;
     for (; *s; s++) h = (h ^ (uint8_t)*s) * 16777619u;
@@ -147,6 +149,36 @@ void vm_vocab_free(struct vm_vocab *v) {
     memset(v, 0, sizeof *v);
 }
 
+int32_t vm_vocab_first_diff(const struct vm_vocab *a, const struct vm_vocab *b, int32_t *differ) {
+    int32_t n = a->n < b->n ? a->n : b->n, first = -1;
+    *differ = 0;
+    for (int32_t id = 0; id < n; id++)
+        if (strcmp(a->tokens[id], b->tokens[id])) {
+            if (first < 0) first = id;
+            (*differ)++;
+        }
+    return first;
+}
+
+enum vm_status vm_vocab_check_stored(const struct vm_vocab *v, const char *v_path, const char *stored_text, const char *model,
+                                     struct vm_error *err) {
+    struct vm_vocab sv;
+    enum vm_status s = vm_vocab_from_text(&sv, stored_text, NULL, NULL, err);
+    if (s) return vm_error_prefix(err, "%s: its stored vocabulary", model);
+    int32_t n = sv.n < v->n ? sv.n : v->n, differ;
+    int32_t first = vm_vocab_first_diff(&sv, v, &differ);
+    if (first >= 0)
+        s = vm_errorf(err, VM_EINVAL,
+                      "the vocabulary %s does not match the one %s was trained with: %d of %d ids differ (first at id %d: '%s', the model's '%s'); "
+                      "leave out --vocab to use the model's own",
+                      v_path, model, differ, n, first, v->tokens[first], sv.tokens[first]);
+    else if (sv.n != v->n)
+        s = vm_errorf(err, VM_EINVAL, "the vocabulary %s has %d tokens but %s was trained with %d; leave out --vocab to use the model's own", v_path,
+                      v->n, model, sv.n);
+    vm_vocab_free(&sv);
+    return s;
+}
+
 char *vm_vocab_to_text(const struct vm_vocab *v, struct vm_error *err) {
     size_t len = 1;
     for (int32_t i = 0; i < v->n; i++) len += strlen(v->tokens[i]) + 1;
@@ -169,52 +201,127 @@ static bool keep_char(unsigned char c) {
     return isalnum(c) || c == '(' || c == ')' || c == ',' || c == '!' || c == '?' || c == '\'' || c == '`';
 }
 
+/* Kim's clean_str for one ASCII byte text[i] (with split_punct), appended to buf at *o. */
+static void kim_byte(const char *text, size_t len, size_t i, char *buf, size_t *o) {
+    unsigned char c = (unsigned char)text[i];
+    if (c >= 0x80 || !keep_char(c)) {
+        buf[(*o)++] = ' ';
+        return;
+    }
+    if (c == ',' || c == '!' || c == '?' || c == '(' || c == ')') {
+        buf[(*o)++] = ' ';
+        buf[(*o)++] = (char)c;
+        buf[(*o)++] = ' ';
+        return;
+    }
+    if (c == '\'') {
+        /* 's 've 're 'd 'll split off as tokens */
+        static const char *cl[] = {"s", "ve", "re", "d", "ll", NULL};
+        bool split = false;
+        for (int k = 0; cl[k]; k++) {
+            size_t cl_len = strlen(cl[k]);
+            if (i + 1 + cl_len <= len && !strncmp(text + i + 1, cl[k], cl_len)) split = true;
+        }
+        if (split) buf[(*o)++] = ' ';
+        buf[(*o)++] = '\'';
+        return;
+    }
+    if (c == 'n' && i + 2 < len && text[i + 1] == '\'' && text[i + 2] == 't') {
+        buf[(*o)++] = ' ';
+        buf[(*o)++] = 'n';
+        return;
+    }
+    buf[(*o)++] = (char)c;
+}
+
+/* The Unicode word tokenizer's first step: NFKC, default-ignorable characters (ZWJ, soft hyphen,
+ * variation selectors) removed, case folded when t->lowercase; invalid UTF-8 read as U+FFFD; and
+ * U+2019 (the typographic apostrophe) as ASCII ', so clitics split as in Kim's rules. */
+static enum vm_status unicode_normalize(const struct vm_tokenizer *t, const char *text, char **out, struct vm_error *err) {
+    char *fixed = NULL;
+    size_t len = strlen(text);
+    if (vm_utf8_check(text, len, true, &fixed, "text", err)) return err->code;
+    utf8proc_uint8_t *dst = NULL;
+    int opts = UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT | UTF8PROC_IGNORE | (t->lowercase ? UTF8PROC_CASEFOLD : 0);
+    utf8proc_ssize_t n = utf8proc_map((const utf8proc_uint8_t *)(fixed ? fixed : text), fixed ? (utf8proc_ssize_t)strlen(fixed)
+                                      : (utf8proc_ssize_t)len, &dst, (utf8proc_option_t)opts);
+    free(fixed);
+    if (n < 0) return vm_errorf(err, n == UTF8PROC_ERROR_NOMEM ? VM_ENOMEM : VM_EINVAL, "text: %s", utf8proc_errmsg(n));
+    char *p = (char *)dst, *w = p;
+    for (char *r = p; *r;) {
+        if (t->split_punct && r[0] == '\xE2' && r[1] == '\x80' && r[2] == '\x99') { /* stops at the NUL: no read past it */
+            *w++ = '\'';
+            r += 3;
+        } else {
+            *w++ = *r++;
+        }
+    }
+    *w = 0;
+    *out = p;
+    return VM_OK;
+}
+
+/* The Unicode tokenizer's rule for a code point outside ASCII: letters, marks and digits join
+ * words; CJK ideographs and other symbols (So: emoji, ©) stand alone; anything else (U+FFFD too)
+ * separates. */
+static void unicode_char(const struct vm_tokenizer *t, int32_t c, const char *bytes, size_t k, char *buf, size_t *o) {
+    utf8proc_category_t cat = utf8proc_category(c);
+    bool space = cat == UTF8PROC_CATEGORY_ZS || cat == UTF8PROC_CATEGORY_ZL || cat == UTF8PROC_CATEGORY_ZP || c == 0x85;
+    if (!t->split_punct) {
+        if (space) buf[(*o)++] = ' ';
+        else {
+            memcpy(buf + *o, bytes, k);
+            *o += k;
+        }
+        return;
+    }
+    bool word = cat >= UTF8PROC_CATEGORY_LU && cat <= UTF8PROC_CATEGORY_NO; /* L*, M*, N* */
+    bool alone = vm_uc_cjk(c) || (cat == UTF8PROC_CATEGORY_SO && c != 0xFFFD); /* U+FFFD: a replaced byte separates */
+    if (!word && !alone) {
+        buf[(*o)++] = ' ';
+        return;
+    }
+    if (alone) buf[(*o)++] = ' ';
+    memcpy(buf + *o, bytes, k);
+    *o += k;
+    if (alone) buf[(*o)++] = ' ';
+}
+
 enum vm_status vm_tokenize(const struct vm_tokenizer *t, const char *text, char ***tokens,
                            int32_t *n, struct vm_error *err) {
     *tokens = NULL;
     *n = 0;
+    char *norm = NULL;
+    if (!t->kim && unicode_normalize(t, text, &norm, err)) return err->code;
+    if (norm) text = norm;
     size_t len = strlen(text);
-    /* each character can gain two spaces; clitics one */
+    /* each character can gain two spaces (a CJK ideograph: 3 bytes + 2); clitics one */
     char *buf = vm_malloc(3 * len + 2, err);
-    if (!buf) return VM_ENOMEM;
+    if (!buf) {
+        free(norm);
+        return VM_ENOMEM;
+    }
     size_t o = 0;
-    for (size_t i = 0; i < len; i++) {
+    for (size_t i = 0; i < len;) {
         unsigned char c = (unsigned char)text[i];
-        if (!t->split_punct) {
-            buf[o++] = isspace(c) ? ' ' : (char)c;
+        if (t->kim || c < 0x80) {
+            if (t->split_punct) kim_byte(text, len, i, buf, &o);
+            else buf[o++] = isspace(c) ? ' ' : (char)c;
+            i++;
             continue;
         }
-        if (c >= 0x80 || !keep_char(c)) {
-            buf[o++] = ' ';
-            continue;
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)text + i, (utf8proc_ssize_t)(len - i), &cp);
+        if (k < 1) { /* cannot happen after unicode_normalize */
+            cp = 0xFFFD;
+            k = 1;
         }
-        if (c == ',' || c == '!' || c == '?' || c == '(' || c == ')') {
-            buf[o++] = ' ';
-            buf[o++] = (char)c;
-            buf[o++] = ' ';
-            continue;
-        }
-        if (c == '\'') {
-            /* 's 've 're 'd 'll split off as tokens */
-            static const char *cl[] = {"s", "ve", "re", "d", "ll", NULL};
-            bool split = false;
-            for (int k = 0; cl[k]; k++) {
-                size_t cl_len = strlen(cl[k]);
-                if (i + 1 + cl_len <= len && !strncmp(text + i + 1, cl[k], cl_len)) split = true;
-            }
-            if (split) buf[o++] = ' ';
-            buf[o++] = '\'';
-            continue;
-        }
-        if (c == 'n' && i + 2 < len && text[i + 1] == '\'' && text[i + 2] == 't') {
-            buf[o++] = ' ';
-            buf[o++] = 'n';
-            continue;
-        }
-        buf[o++] = (char)c;
+        unicode_char(t, cp, text + i, (size_t)k, buf, &o);
+        i += (size_t)k;
     }
     buf[o] = 0;
-    if (t->lowercase)
+    free(norm);
+    if (t->kim && t->lowercase) /* the Unicode tokenizer has case-folded already */
         for (size_t i = 0; i < o; i++) buf[i] = (char)tolower((unsigned char)buf[i]);
     int32_t cap = 16;
     char **toks = vm_malloc((size_t)cap * sizeof *toks, err);
@@ -265,11 +372,20 @@ int32_t vm_encode(const struct vm_vocab *v, char **tokens, int32_t n, int32_t *i
 /* ---- choosing a tokenizer, encoding ---- */
 
 void vm_tokenizer_default(struct vm_tokenizer *t) {
-    *t = (struct vm_tokenizer){.kind = VM_TOKENIZER_WORDS, .lowercase = true, .split_punct = true, .max_word_chars = 100};
+    *t = (struct vm_tokenizer){.kind = VM_TOKENIZER_WORDS, .lowercase = true, .split_punct = true, .kim = false, .max_word_chars = 100};
 }
 
 const char *vm_tokenizer_kind_name(enum vm_tokenizer_kind k) {
     return k == VM_TOKENIZER_WORDPIECE ? "wordpiece" : "words";
+}
+
+const char *vm_tokenizer_name(const struct vm_tokenizer *t) {
+    return t->kind == VM_TOKENIZER_WORDPIECE ? "wordpiece" : t->kim ? "kim" : "words";
+}
+
+const char *vm_tokenizer_from_meta(const char *kind, const char *cleanup) {
+    if (!kind || !strcmp(kind, "words")) return cleanup && !strcmp(cleanup, "unicode") ? "words" : "kim";
+    return kind;
 }
 
 enum vm_status vm_tokenizer_for_vocab(struct vm_tokenizer *t, const struct vm_vocab *v, const char *force,
@@ -284,9 +400,11 @@ enum vm_status vm_tokenizer_for_vocab(struct vm_tokenizer *t, const struct vm_vo
     /* one in a hundred entries marks a scheme; a words vocabulary built from text has none */
     bool many_hash = n_hash >= 50 || (int64_t)n_hash * 100 >= v->n;
     bool wordpiece;
-    if (force && !strcmp(force, "words")) wordpiece = false;
-    else if (force && !strcmp(force, "wordpiece")) wordpiece = true;
-    else if (force) return vm_errorf(err, VM_EINVAL, "unknown tokenizer '%s' (words or wordpiece)", force);
+    if (force && (!strcmp(force, "words") || !strcmp(force, "kim"))) {
+        wordpiece = false;
+        t->kim = !strcmp(force, "kim");
+    } else if (force && !strcmp(force, "wordpiece")) wordpiece = true;
+    else if (force) return vm_errorf(err, VM_EINVAL, "unknown tokenizer '%s' (words, kim or wordpiece)", force);
     else if (n_bpe && (int64_t)n_bpe * 100 >= v->n)
         return vm_errorf(err, VM_EUNSUPPORTED, "%s: %d entries start with 'Ġ', a byte-level BPE vocabulary (RoBERTa/GPT-2): vmaskc reads "
                          "word vocabularies and BERT WordPiece ones (vocab.txt), not BPE yet", what, n_bpe);
@@ -359,6 +477,7 @@ enum vm_status vm_text_encode(const struct vm_tokenizer *t, const struct vm_voca
 void vm_dataset_free(struct vm_dataset *d) {
     for (int64_t i = 0; i < d->n; i++) free(d->texts ? d->texts[i] : NULL);
     free(d->texts);
+    free(d->line);
     free(d->labels);
     free(d->start);
     free(d->ids);
@@ -399,46 +518,6 @@ int vm_gz_getline(struct gzFile_s *f, const char *path, char **line, size_t *cap
     return 1;
 }
 
-enum vm_status vm_data_open(struct vm_data_reader *r, const char *path, struct vm_error *err) {
-    memset(r, 0, sizeof *r);
-    r->path = path;
-    FILE *probe = fopen(path, "rb"); /* gzopen's errors do not say why */
-    if (!probe) return vm_errorf(err, VM_EIO, "cannot open '%s': %s", path, strerror(errno));
-    fclose(probe);
-    if (!(r->f = gzopen(path, "rb"))) return vm_errorf(err, VM_EIO, "cannot open '%s'", path);
-    return VM_OK;
-}
-
-enum vm_status vm_data_next(struct vm_data_reader *r, int32_t *label, char **text, struct vm_error *err) {
-    *text = NULL;
-    for (;;) {
-        size_t used;
-        int got = vm_gz_getline(r->f, r->path, &r->line, &r->cap, &used, err);
-        if (got < 0) return vm_error_prefix(err, "after line %lld", (long long)r->lineno);
-        if (got == 0) return VM_OK;
-        r->lineno++;
-        while (used && r->line[used - 1] == '\r') r->line[--used] = 0;
-        if (used == 0) continue;
-        char *tab = strchr(r->line, '\t');
-        if (!tab) return vm_errorf(err, VM_EFORMAT, "%s:%lld: expected 'label<TAB>text', found no TAB", r->path, (long long)r->lineno);
-        *tab = 0;
-        char *endp;
-        errno = 0;
-        long lab = strtol(r->line, &endp, 10);
-        if (endp == r->line || *endp || errno || lab < 0 || lab > 100000)
-            return vm_errorf(err, VM_EFORMAT, "%s:%lld: label '%s' is not a non-negative integer", r->path, (long long)r->lineno, r->line);
-        *label = (int32_t)lab;
-        *text = tab + 1;
-        return VM_OK;
-    }
-}
-
-void vm_data_close(struct vm_data_reader *r) {
-    if (r->f) gzclose(r->f);
-    free(r->line);
-    memset(r, 0, sizeof *r);
-}
-
 /* Room for one more example (labels, texts, start) and k more ids. */
 static enum vm_status dataset_reserve(struct vm_dataset *d, int64_t *cap, int64_t *ids_cap, int64_t ids_n, int64_t k,
                                       struct vm_error *err) {
@@ -453,6 +532,9 @@ static enum vm_status dataset_reserve(struct vm_dataset *d, int64_t *cap, int64_
         char **nx = vm_realloc(d->texts, (size_t)nc * sizeof *nx, err);
         if (!nx) return VM_ENOMEM;
         d->texts = nx;
+        int64_t *nn = vm_realloc(d->line, (size_t)nc * sizeof *nn, err);
+        if (!nn) return VM_ENOMEM;
+        d->line = nn;
         *cap = nc;
     }
     if (ids_n + k > *ids_cap) {
@@ -466,10 +548,12 @@ static enum vm_status dataset_reserve(struct vm_dataset *d, int64_t *cap, int64_
 }
 
 enum vm_status vm_dataset_load(struct vm_dataset *d, const char *path, const struct vm_vocab *v,
-                               const struct vm_tokenizer *t, int32_t max_len, struct vm_error *err) {
+                               const struct vm_tokenizer *t, int32_t max_len, const struct vm_data_opts *o,
+                               struct vm_error *err) {
     memset(d, 0, sizeof *d);
+    d->path = path;
     struct vm_data_reader r;
-    enum vm_status s = vm_data_open(&r, path, err);
+    enum vm_status s = vm_data_open(&r, path, o, err);
     if (s) return s;
     int64_t cap = 0, ids_cap = 0, ids_n = 0;
     d->start = vm_malloc(sizeof(int64_t), err);
@@ -511,6 +595,7 @@ enum vm_status vm_dataset_load(struct vm_dataset *d, const char *path, const str
             break;
         }
         d->labels[d->n] = lab;
+        d->line[d->n] = lineno;
         if (lab > d->max_label) d->max_label = lab;
         ids_n += k;
         d->n++;
@@ -523,6 +608,21 @@ enum vm_status vm_dataset_load(struct vm_dataset *d, const char *path, const str
     return s;
 }
 
+enum vm_status vm_dataset_check_labels(const struct vm_dataset *d, int64_t n_classes, struct vm_error *err) {
+    for (int64_t i = 0; i < d->n; i++)
+        if (d->labels[i] >= n_classes)
+            return vm_errorf(err, VM_EFORMAT, "%s:%lld: label %d is outside the model's %lld classes (0..%lld)", d->path,
+                             (long long)d->line[i], d->labels[i], (long long)n_classes, (long long)n_classes - 1);
+    return VM_OK;
+}
+
+int64_t vm_dataset_longest(const struct vm_dataset *d) {
+    int64_t best = 0;
+    for (int64_t i = 1; i < d->n; i++)
+        if (vm_dataset_len(d, i) > vm_dataset_len(d, best)) best = i;
+    return best;
+}
+
 /* dst gets the examples of src listed in idx[0..n) (ascending), copied. */
 static enum vm_status dataset_pick(const struct vm_dataset *src, const int64_t *idx, int64_t n, struct vm_dataset *dst,
                                    struct vm_error *err) {
@@ -533,7 +633,9 @@ static enum vm_status dataset_pick(const struct vm_dataset *src, const int64_t *
     dst->start = dst->labels ? vm_malloc(sizeof(int64_t) * (size_t)(n + 1), err) : NULL;
     dst->ids = dst->start ? vm_malloc(sizeof(int32_t) * (size_t)(ntok ? ntok : 1), err) : NULL;
     dst->texts = dst->ids ? vm_calloc((size_t)(n ? n : 1), sizeof(char *), err) : NULL;
-    if (!dst->texts) {
+    dst->line = dst->texts ? vm_malloc(sizeof(int64_t) * (size_t)(n ? n : 1), err) : NULL;
+    dst->path = src->path;
+    if (!dst->line) {
         vm_dataset_free(dst);
         return VM_ENOMEM;
     }
@@ -544,6 +646,7 @@ static enum vm_status dataset_pick(const struct vm_dataset *src, const int64_t *
         memcpy(dst->ids + dst->start[i], src->ids + src->start[e], sizeof(int32_t) * (size_t)k);
         dst->start[i + 1] = dst->start[i] + k;
         dst->labels[i] = src->labels[e];
+        dst->line[i] = src->line[e];
         if (!(dst->texts[i] = vm_strdup(src->texts[e], err))) {
             dst->n = i + 1;
             vm_dataset_free(dst);

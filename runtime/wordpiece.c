@@ -114,8 +114,7 @@ static bool uc_space(int32_t c) {
     return k == UTF8PROC_CATEGORY_ZS || k == UTF8PROC_CATEGORY_ZL || k == UTF8PROC_CATEGORY_ZP;
 }
 
-/* The CJK Unified Ideographs blocks BERT splits on (not Hangul, Hiragana or Katakana). */
-static bool uc_cjk(int32_t c) {
+bool vm_uc_cjk(int32_t c) {
     return (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0x3400 && c <= 0x4DBF) || (c >= 0x20000 && c <= 0x2A6DF) ||
            (c >= 0x2A700 && c <= 0x2B73F) || (c >= 0x2B740 && c <= 0x2B81F) || (c >= 0x2B920 && c <= 0x2CEAF) ||
            (c >= 0xF900 && c <= 0xFAFF) || (c >= 0x2F800 && c <= 0x2FA1F);
@@ -138,7 +137,7 @@ static enum vm_status normalize(const struct vm_tokenizer *t, const char *text, 
         i += (size_t)k;
         if (c == 0 || c == 0xFFFD || uc_class(c) == VM_UC_CONTROL) continue;
         if (uc_space(c)) c = ' ';
-        if (uc_cjk(c)) {
+        if (vm_uc_cjk(c)) {
             if (!(s = cps_push(&a, ' ', err)) && !(s = cps_push(&a, c, err))) s = cps_push(&a, ' ', err);
         } else {
             s = cps_push(&a, c, err);

@@ -14,4 +14,8 @@ enum vm_status vm_encoding_push(struct vm_encoding *e, int32_t id, int32_t word,
 enum vm_status vm_wordpiece_encode(const struct vm_tokenizer *t, const struct vm_vocab *v, const char *text,
                                    bool pieces, struct vm_encoding *e, struct vm_error *err);
 
+/* The CJK Unified Ideographs blocks BERT splits on (not Hangul, Hiragana or Katakana); the word
+ * tokenizer splits them too. */
+bool vm_uc_cjk(int32_t c);
+
 #endif

@@ -25,7 +25,7 @@ while [ $# -gt 0 ]; do
     *) harnesses="$harnesses $1"; shift ;;
   esac
 done
-all="onnx plan checkpoint tensor data vocab tokenize vectors"
+all="onnx plan checkpoint tensor data vocab tokenize vectors csv jsonl"
 [ -n "$harnesses" ] || harnesses=$all
 for h in $harnesses; do
   [ -f "tests/fuzz/fuzz_$h.c" ] || { echo "tools/fuzz.sh: no harness '$h' (have: $all)" >&2; exit 2; }
@@ -55,7 +55,7 @@ max_len() {
   case "$1" in
     onnx|plan) echo 65536 ;;
     checkpoint) echo 32768 ;;
-    data|vectors) echo 16384 ;;
+    data|vectors|csv|jsonl) echo 16384 ;;
     *) echo 4096 ;;
   esac
 }
@@ -78,6 +78,8 @@ for h in $harnesses; do
     tensor) dict=tests/fuzz/tensor.dict ;;
     plan|checkpoint) dict=tests/fuzz/plan.dict ;;
     data) dict=tests/fuzz/data.dict ;;
+    csv) dict=tests/fuzz/csv.dict ;;
+    jsonl) dict=tests/fuzz/jsonl.dict ;;
     vectors) dict=tests/fuzz/vectors.dict ;;
   esac
   before=$(ls "$artifacts" | grep -c "^$h-" || true)

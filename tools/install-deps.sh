@@ -6,7 +6,7 @@
 set -eu
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-PKGS="cmake gcc make libprotobuf-c-dev protobuf-c-compiler libonnx-dev libdnnl-dev zlib1g-dev libutf8proc-dev"
+PKGS="cmake gcc make libprotobuf-c-dev protobuf-c-compiler libonnx-dev libdnnl-dev zlib1g-dev libutf8proc-dev libjson-c-dev"
 TEST=0
 for a in "$@"; do
   case "$a" in

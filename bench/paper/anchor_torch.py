@@ -6,7 +6,7 @@ Every run starts from the same model: make_model.py's Kim-CNN (seed 1; --pad-con
 zero vectors on both sides inside the Conv nodes), the vocabulary `vmaskc vocab` builds, and the
 embedding table vmaskc fills from GloVe for that seed (read back from a one-step vmaskc run on a
 two-line file: the embedding is frozen, so it is exactly vmaskc's initial table, GloVe rows and
-seeded OOV rows alike). Texts are tokenized by `vmaskc tokenize`, truncated to --max-len 50.
+seeded OOV rows alike). Texts are tokenized by `vmaskc tokenize --tokenizer kim`, truncated to --max-len 50.
 PyTorch trains with bench/train/vmask_torch.py's KimCNN and fit (Adam 1e-3, batch 50, dropout 0.5
 before the linear layer, frozen embedding, best-on-dev over 20 epochs) on vmaskc's batch order
 (its shuffle of (seed, epoch), replicated below) unless the variant says otherwise.
@@ -84,7 +84,7 @@ def prepare(a, seed, pad, train_vocab=False):
     vocab = os.path.join(a.work, "vocab%s.txt" % tag)
     if not os.path.exists(vocab):
         splits = [d + "/train.tsv"] + ([] if train_vocab else [d + "/dev.tsv", d + "/test.tsv"])
-        run([a.vmaskc, "vocab"] + splits + ["-o", vocab, "--min-freq", "1", "--vectors", a.glove])
+        run([a.vmaskc, "vocab"] + splits + ["--tokenizer", "kim", "-o", vocab, "--min-freq", "1", "--vectors", a.glove])
     model = os.path.join(a.work, "cnn%s%s.onnx" % ("pad" if pad else "", tag))
     if not os.path.exists(model):
         run(["/usr/bin/python3", os.path.join(here, "make_model.py"), "--model", "cnn", "--vocab", vocab, "--classes", "2",
@@ -99,7 +99,7 @@ def prepare(a, seed, pad, train_vocab=False):
         with open(d + "/train.tsv") as f, open(tiny, "w") as g:
             g.writelines([next(f), next(f)])
         out = os.path.join(a.work, "e1.s%d.onnx" % seed)
-        run([a.vmaskc, "train", model, "--vocab", vocab, "--train", tiny, "--dev", tiny, "--vectors", a.glove, "--epochs", "1", "--no-mask",
+        run([a.vmaskc, "train", model, "--vocab", vocab, "--tokenizer", "kim", "--train", tiny, "--dev", tiny, "--vectors", a.glove, "--epochs", "1", "--no-mask",
              "--seed", str(seed), "--threads", "1", "-o", out])
         w = {i.name: nh.to_array(i) for i in onnx.load(out).graph.initializer}["embedding.weight"]
         np.save(emb, w)
@@ -118,7 +118,7 @@ def torch_run(a, variant, seed):
     pad = "pad" in variant
     vocab_path, model_path, emb_path = prepare(a, seed, pad)
     vocab = {w: i for i, w in enumerate(open(vocab_path, encoding="utf-8").read().split("\n")) if w}
-    train, dev, test = ([(l, t[:a.max_len]) for l, t in vt.load(a.vmaskc, a.data + "/%s.tsv" % s, vocab)]
+    train, dev, test = ([(l, t[:a.max_len]) for l, t in vt.load(a.vmaskc, a.data + "/%s.tsv" % s, vocab, "kim")]
                         for s in ("train", "dev", "test"))
     model = vt.KimCNN(len(vocab), 100, 2, dropout=0.5, pad=4 if pad else 0)
     state = {i.name: torch.from_numpy(nh.to_array(i).copy()) for i in onnx.load(model_path).graph.initializer}
@@ -145,7 +145,7 @@ def vmaskc_run(a, variant, seed):
     vocab, model, _ = prepare(a, seed, "pad" in variant, "trainvocab" in variant)
     d = a.data
     out = os.path.join(a.work, "%s.s%d.onnx" % (variant, seed))
-    text = run([a.vmaskc, "train", model, "--vocab", vocab, "--train", d + "/train.tsv", "--dev", d + "/dev.tsv",
+    text = run([a.vmaskc, "train", model, "--vocab", vocab, "--tokenizer", "kim", "--train", d + "/train.tsv", "--dev", d + "/dev.tsv",
                 "--test", d + "/test.tsv", "--vectors", a.glove, "--epochs", str(a.epochs), "--batch", "50", "--lr", "1e-3",
                 "--max-len", str(a.max_len), "--threads", "1", "--seed", str(seed), "--no-mask", "--dropout", "0.5",
                 "-o", out, "--checkpoint", out + ".ckpt"])

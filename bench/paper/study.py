@@ -130,7 +130,8 @@ class Study:
         if not os.path.exists(path):
             os.makedirs(os.path.dirname(path), exist_ok=True)
             files = [os.path.join(self.a.data_root, f) for f in cfg["vocab_from"]]
-            run([self.a.vmaskc, "vocab"] + files + ["--min-freq", str(cfg["min_freq"]), "-o", path])
+            # Kim (2014)'s ASCII cleanup, as the paper (and the VMASK release) tokenized
+            run([self.a.vmaskc, "vocab"] + files + ["--tokenizer", "kim", "--min-freq", str(cfg["min_freq"]), "-o", path])
         with open(path) as f:
             n = sum(1 for _ in f)
         return path, n
@@ -147,7 +148,7 @@ class Study:
     def train_cmd(self, ds, fam, seed, method, start, vocab, out, hist):
         cfg, mc = DATASETS[ds], MODELS[fam]
         train, dev, test = self.data(ds)
-        cmd = [self.a.vmaskc, "train", start, "--vocab", vocab, "--vectors", self.a.vectors, "--train", train, "--test", test,
+        cmd = [self.a.vmaskc, "train", start, "--vocab", vocab, "--tokenizer", "kim", "--vectors", self.a.vectors, "--train", train, "--test", test,
                "--method", method, "--seed", str(seed), "--epochs", str(self.a.epochs), "--batch", str(SHARED["batch"]),
                "--lr", str(SHARED["lr"]), "--dropout", str(SHARED["dropout"]), "--max-len", str(cfg["max_len"]),
                "--threads", str(self.a.threads), "-o", out, "--history", hist]

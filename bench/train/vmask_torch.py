@@ -32,9 +32,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
-def load(vmaskc, path, vocab):
+def load(vmaskc, path, vocab, tokenizer="words"):
     with open(path, "rb") as f:
-        out = subprocess.run([vmaskc, "tokenize"], input=f.read(), stdout=subprocess.PIPE, check=True).stdout.decode()
+        out = subprocess.run([vmaskc, "tokenize", "--tokenizer", tokenizer], input=f.read(), stdout=subprocess.PIPE,
+                             check=True).stdout.decode()
     data = []
     for line in out.splitlines():
         label, text = line.split("\t", 1)

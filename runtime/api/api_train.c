@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../compiler/export.h"
+#include "train_export.h"
 #include "../../compiler/training.h"
 #include "../train.h"
 #include "api_util.h"
@@ -85,15 +85,14 @@ static enum vm_status job_data(struct train_job *j, struct vm_error *err) {
                    *sp = model_meta(j->onnx, "vmaskc.split_punct");
         if (!text) return vm_errorf(err, VM_EINVAL, "%s carries no vocabulary (it was not exported by vmaskc train): set vocab", c->model);
         s = vm_vocab_from_text(&j->vocab, text, pad && *pad ? pad : NULL, unk && *unk ? unk : NULL, err);
-        kind = model_meta(j->onnx, "vmaskc.tokenizer");
-        if (!kind) kind = "words";
+        kind = vm_tokenizer_from_meta(model_meta(j->onnx, "vmaskc.tokenizer"), model_meta(j->onnx, "vmaskc.words.cleanup"));
         if (lc) j->tok.lowercase = strcmp(lc, "0") != 0;
         if (sp) j->tok.split_punct = strcmp(sp, "0") != 0;
     }
     if (!s) s = vm_tokenizer_for_vocab(&j->tok, &j->vocab, kind, c->vocab ? c->vocab : c->model, err);
-    if (!s) s = vm_dataset_load(&j->train, c->train, &j->vocab, &j->tok, c->max_len, err);
-    if (!s && c->dev) s = vm_dataset_load(&j->dev, c->dev, &j->vocab, &j->tok, c->max_len, err);
-    if (!s && c->test) s = vm_dataset_load(&j->test, c->test, &j->vocab, &j->tok, c->max_len, err);
+    if (!s) s = vm_dataset_load(&j->train, c->train, &j->vocab, &j->tok, c->max_len, NULL, err);
+    if (!s && c->dev) s = vm_dataset_load(&j->dev, c->dev, &j->vocab, &j->tok, c->max_len, NULL, err);
+    if (!s && c->test) s = vm_dataset_load(&j->test, c->test, &j->vocab, &j->tok, c->max_len, NULL, err);
     if (!s && !c->dev) {
         struct vm_dataset all = j->train;
         memset(&j->train, 0, sizeof j->train);
@@ -158,63 +157,6 @@ static int on_step(void *ctx, const struct vm_train_step *st) {
     const struct progress_ctx *p = ctx;
     vmaskc_train_progress pr = {st->epoch, st->epochs, st->step, st->steps, st->loss, st->acc, st->rate, st->eta_s};
     return p->fn(&pr, p->user);
-}
-
-/* The export, with the metadata `vmaskc train` writes (README: "Tokenizers"; textmodel.c reads it). */
-static enum vm_status job_export(struct train_job *j, struct vm_error *err) {
-    const vmaskc_train_config *c = j->c;
-    const struct vm_train_opts *to = &j->to;
-    char *vocab_text = vm_vocab_to_text(&j->vocab, err);
-    if (!vocab_text) return err->code;
-    char num[10][32];
-    snprintf(num[0], 32, "%lld", (long long)to->mask_hidden);
-    snprintf(num[1], 32, "%g", to->tau);
-    snprintf(num[2], 32, "%lld", (long long)j->info.n_classes);
-    snprintf(num[3], 32, "%.4f", j->res.best_dev_acc);
-    snprintf(num[4], 32, "%.4f", j->res.test_acc);
-    snprintf(num[5], 32, "%lld", (long long)to->l2x_k);
-    snprintf(num[6], 32, "%g", to->l2x_tau);
-    snprintf(num[7], 32, "%g", c->iba_beta);
-    snprintf(num[8], 32, "%g", to->weight_decay);
-    snprintf(num[9], 32, "%d", j->tok.max_word_chars);
-    const struct vm_vocab *v = &j->vocab;
-    bool wp = j->tok.kind == VM_TOKENIZER_WORDPIECE;
-    const char *keys[32], *vals[32];
-    int n = 0;
-#define META(k, val) (keys[n] = (k), vals[n++] = (val))
-    META("vmaskc.version", VM_VERSION);
-    META("vmaskc.vocab", vocab_text);
-    META("vmaskc.pad", v->pad_id >= 0 ? v->tokens[v->pad_id] : "");
-    META("vmaskc.unk", v->unk_id >= 0 ? v->tokens[v->unk_id] : "");
-    META("vmaskc.tokenizer", vm_tokenizer_kind_name(j->tok.kind));
-    META("vmaskc.lowercase", j->tok.lowercase ? "1" : "0");
-    META(wp ? "vmaskc.wordpiece.strip_accents" : "vmaskc.split_punct", (wp ? j->tok.lowercase : j->tok.split_punct) ? "1" : "0");
-    META("vmaskc.method", vm_method_name(to->method));
-    META("vmaskc.mask", to->no_mask ? "none" : to->method != VM_METHOD_VMASK ? vm_method_name(to->method) : "word_keep");
-    if (to->method == VM_METHOD_VMASK) META("vmaskc.mask_hidden", num[0]), META("vmaskc.tau", num[1]);
-    if (to->method == VM_METHOD_L2X) META("vmaskc.l2x.k", num[5]), META("vmaskc.l2x.tau", num[6]);
-    if (to->method == VM_METHOD_IBA) META("vmaskc.iba.beta", num[7]);
-    if (to->weight_decay > 0) META("vmaskc.weight_decay", num[8]);
-    META("vmaskc.classes", num[2]);
-    META("vmaskc.dev_accuracy", num[3]);
-    META("vmaskc.test_accuracy", num[4]);
-    if (wp) {
-        META("vmaskc.wordpiece.cls", v->tokens[v->cls_id]);
-        META("vmaskc.wordpiece.sep", v->tokens[v->sep_id]);
-        META("vmaskc.wordpiece.continuing_prefix", "##");
-        META("vmaskc.wordpiece.max_input_chars_per_word", num[9]);
-        META("vmaskc.wordpiece.hf_equivalent", j->tok.lowercase ? "BertTokenizerFast(vocab_file, do_lower_case=True)"
-                                                                : "BertTokenizerFast(vocab_file, do_lower_case=False)");
-    }
-#undef META
-    const char *bax = vm_graph_get_meta(j->g, "vmaskc.ids_batch_axis");
-    struct vm_export_opts eo = {.mask = !to->no_mask, .method = (int)to->method, .l2x_k = to->l2x_k, .pad_id = to->pad_id,
-                                .iba_mu = to->iba_mu, .seq_axis = bax && !strcmp(bax, "1") ? 0 : 1, .mask_output = c->mask_output != 0,
-                                .meta_keys = keys, .meta_values = vals, .n_meta = n, .keep_ids = to->keep_ids,
-                                .n_keep_ids = to->n_keep_ids};
-    enum vm_status s = vm_export_onnx(j->onnx, j->g, &eo, param_lookup, j->rt, c->output, err);
-    free(vocab_text);
-    return s;
 }
 
 /* The options that need no file: their ranges (as the command line checks them) and the method. */
@@ -301,7 +243,12 @@ vmaskc_status vmaskc_train(const vmaskc_train_config *c, vmaskc_train_result *re
         s = vm_feeder_init(&feeder, j.rt, j.vocab.pad_id >= 0 ? j.vocab.pad_id : 0, &ie);
     }
     if (!s) s = vm_train(&feeder, &tc, &j.train, &j.dev, c->test ? &j.test : NULL, &j.res, &ie);
-    if (!s) s = job_export(&j, &ie);
+    if (!s) {
+        struct vm_train_export tx = {.vocab = &j.vocab, .tok = &j.tok, .to = to, .n_classes = j.info.n_classes, .dev_acc = j.res.best_dev_acc,
+                                     .test_acc = j.res.test_acc, .iba_beta = c->iba_beta, .mask_output = c->mask_output != 0,
+                                     .min_seq = feeder.min_len};
+        s = vm_train_export(j.onnx, j.g, &tx, param_lookup, j.rt, c->output, &ie);
+    }
     if (!s && res) {
         res->epochs_run = j.res.epochs_run;
         res->best_epoch = j.res.best_epoch;

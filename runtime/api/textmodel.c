@@ -23,11 +23,16 @@ const char *vm_text_model_meta(const struct vm_text_model *tm, const char *key) 
     return tm->onnx ? onnx_meta(tm->onnx, key) : tm->rt ? vm_rt_meta(tm->rt, key) : NULL;
 }
 
+const char *vm_text_model_class(const struct vm_text_model *tm, int64_t c, char *buf, size_t n) {
+    return vm_labels_name(&tm->labels, c, buf, n);
+}
+
 void vm_text_model_free(struct vm_text_model *tm) {
     vm_rt_model_free(tm->rt);
     vm_graph_free(tm->g);
     vm_onnx_free_model(tm->onnx);
     vm_vocab_free(&tm->vocab);
+    vm_labels_free(&tm->labels);
     free(tm->word_keep);
     memset(tm, 0, sizeof *tm);
 }
@@ -52,16 +57,24 @@ enum vm_status vm_text_model_load(struct vm_text_model *tm, const char *path,
     if (o->vocab) s = vm_vocab_load(&tm->vocab, o->vocab, o->pad, o->unk, err);
     else if (stored) s = vm_vocab_from_text(&tm->vocab, stored, pad, unk, err);
     else s = vm_errorf(err, VM_EINVAL, "%s carries no vocabulary (it was not exported by vmaskc train); give one with --vocab", path);
+    /* a --vocab for a model with its own must be that one: a different list gives every id the wrong row */
+    if (!s && o->vocab && stored) s = vm_vocab_check_stored(&tm->vocab, o->vocab, stored, path, err);
     if (s) goto fail;
-    /* the tokenizer: forced, else the model's own, else (an older vmaskc export) words, else what
-     * the --vocab file looks like */
-    const char *kind = o->tokenizer ? o->tokenizer : vm_text_model_meta(tm, "vmaskc.tokenizer");
-    if (!kind && stored && !o->vocab) kind = "words";
+    /* the tokenizer: forced, else the model's own (a words model without vmaskc.words.cleanup, and an
+     * older vmaskc export without vmaskc.tokenizer, used Kim's), else what the --vocab file looks like */
+    const char *kind = o->tokenizer, *mkind = vm_text_model_meta(tm, "vmaskc.tokenizer");
+    if (!kind && (mkind || (stored && !o->vocab))) kind = vm_tokenizer_from_meta(mkind, vm_text_model_meta(tm, "vmaskc.words.cleanup"));
     vm_tokenizer_default(&tm->tok);
     if ((s = vm_tokenizer_for_vocab(&tm->tok, &tm->vocab, kind, o->vocab ? o->vocab : path, err))) goto fail;
     const char *lc = vm_text_model_meta(tm, "vmaskc.lowercase"), *sp = vm_text_model_meta(tm, "vmaskc.split_punct");
     tm->tok.lowercase = o->lowercase >= 0 ? o->lowercase : !(lc && !strcmp(lc, "0"));
     tm->tok.split_punct = o->split_punct >= 0 ? o->split_punct : !(sp && !strcmp(sp, "0"));
+    const char *names = vm_text_model_meta(tm, "vmaskc.labels");
+    if (names && (s = vm_labels_from_text(&tm->labels, names, "the model's class names (vmaskc.labels)", err))) goto fail;
+    tm->data = o->data;
+    tm->data.labels = &tm->labels;
+    tm->corpus = tm->data;
+    tm->corpus.ignore_labels = true;
     /* the vocabulary must fit the embedding table */
     int32_t emb = -1;
     if (tm->g && (s = vm_find_embedding(tm->g, o->model.embedding, &emb, err))) goto fail;
@@ -70,6 +83,12 @@ enum vm_status vm_text_model_load(struct vm_text_model *tm, const char *path,
         if (tm->vocab.n > rows) {
             s = vm_errorf(err, VM_EINVAL, "the vocabulary has %d tokens but the model's embedding table has %lld rows: they do not belong together",
                           tm->vocab.n, (long long)rows);
+            goto fail;
+        }
+        if (o->vocab && !stored && tm->vocab.n < rows && !o->allow_short_vocab) {
+            s = vm_errorf(err, VM_EINVAL, "the vocabulary %s has %d tokens but the model's embedding table '%s' has %lld rows: is it the model's "
+                          "vocabulary? (--allow-short-vocab if the extra rows are meant to stay unused)", o->vocab, tm->vocab.n,
+                          tm->g->values[tm->g->nodes[emb].in[0]].name, (long long)rows);
             goto fail;
         }
     }
@@ -124,7 +143,12 @@ fail:
 
 enum vm_status vm_text_model_encode(const struct vm_text_model *tm, const char *text, int32_t max_len,
                                     struct vm_encoding *e, struct vm_error *err) {
-    return vm_text_encode(&tm->tok, &tm->vocab, text, max_len, true, e, err);
+    /* text is UTF-8 without NUL bytes (or, with --replace-invalid, read with U+FFFD in their place) */
+    char *fixed = NULL;
+    enum vm_status s = vm_utf8_check(text, strlen(text), tm->data.replace_invalid, &fixed, "the text", err);
+    if (!s) s = vm_text_encode(&tm->tok, &tm->vocab, fixed ? fixed : text, max_len, true, e, err);
+    free(fixed);
+    return s;
 }
 
 const char *vm_text_model_method(const struct vm_text_model *tm) {

@@ -22,6 +22,10 @@ struct vm_text_model {
     const char *importance; /* its short name: "q", "score" or "lambda" */
     const char *method;     /* vmaskc.method ("vmask" for older exports with a mask), NULL without one */
     int64_t n_classes;
+    struct vm_labels labels;  /* class names (vmaskc.labels), empty for integer classes */
+    struct vm_data_opts data; /* how to read data files for this model: the command's options, labels = &labels
+                               * (so a vm_text_model is not copied by value after loading) */
+    struct vm_data_opts corpus; /* the same for word counts (words --data, explain --corpus): any labels */
 };
 
 struct vm_text_opts {
@@ -30,7 +34,9 @@ struct vm_text_opts {
     const char *pad, *unk;
     int lowercase;      /* -1 = model's setting (default on), 0/1 = forced (--cased, --no-lowercase) */
     int split_punct;
-    const char *tokenizer; /* "words" / "wordpiece" forced, NULL = the model's (or detected from --vocab) */
+    const char *tokenizer; /* "words" / "kim" / "wordpiece" forced, NULL = the model's (or detected from --vocab) */
+    bool allow_short_vocab; /* --allow-short-vocab: a --vocab with fewer tokens than the embedding has rows */
+    struct vm_data_opts data; /* --format, --text-column, ..., --replace-invalid */
 };
 
 void vm_text_opts_init(struct vm_text_opts *o);
@@ -39,6 +45,8 @@ void vm_text_opts_init(struct vm_text_opts *o);
 enum vm_status vm_text_model_load(struct vm_text_model *tm, const char *path,
                                   const struct vm_text_opts *o, struct vm_error *err);
 void vm_text_model_free(struct vm_text_model *tm);
+/* Class c for people: its name when the model has class names, else its number (in buf). */
+const char *vm_text_model_class(const struct vm_text_model *tm, int64_t c, char *buf, size_t n);
 /* The value of a metadata_props key of the model's ONNX file (a plan's meta), NULL when absent. */
 const char *vm_text_model_meta(const struct vm_text_model *tm, const char *key);
 /* The way the model was trained, for `compare`: base, l2, l2x, iba or vmask from its metadata key

@@ -26,7 +26,7 @@ expect 3 "$words: as a WordPiece vocabulary" "$vmaskc" tokenize --vocab "$words"
 expect 3 "bpe.txt: 5828 entries start with 'Ġ', a byte-level BPE vocabulary" "$vmaskc" tokenize --vocab "$tmp/bpe.txt" --ids
 expect 3 "sentencepiece.txt:" "$vmaskc" tokenize --vocab "$tmp/sentencepiece.txt" --ids
 expect 3 "a SentencePiece vocabulary" "$vmaskc" tokenize --vocab "$tmp/sentencepiece.txt" --ids
-expect 2 "--tokenizer is words or wordpiece, not 'bpe'" "$vmaskc" tokenize --vocab "$bert" --tokenizer bpe
+expect 2 "--tokenizer is words, kim or wordpiece, not 'bpe'" "$vmaskc" tokenize --vocab "$bert" --tokenizer bpe
 expect 2 "need --vocab" "$vmaskc" tokenize --ids
 expect 3 "stdin:1: a maximum length of 2 leaves no room" "$vmaskc" tokenize --vocab "$bert" --ids --max-len 2 <<<"hello"
 # every command that reads text refuses the same way, naming the file
@@ -35,9 +35,9 @@ expect 3 "no_cls_sep.txt: a WordPiece vocabulary" "$vmaskc" train "$model" --voc
   --train "$root/tests/train/train.tsv" --dev "$root/tests/train/dev.tsv" -o "$tmp/out.onnx"
 expect 3 "bpe.txt: 5828 entries start with 'Ġ'" "$vmaskc" train "$model" --vocab "$tmp/bpe.txt" \
   --train "$root/tests/train/train.tsv" --dev "$root/tests/train/dev.tsv" -o "$tmp/out.onnx"
-expect 2 "--tokenizer is words or wordpiece, not 'bpe'" "$vmaskc" train "$model" --vocab "$words" --tokenizer bpe \
+expect 2 "--tokenizer is words, kim or wordpiece, not 'bpe'" "$vmaskc" train "$model" --vocab "$words" --tokenizer bpe \
   --train "$root/tests/train/train.tsv" --dev "$root/tests/train/dev.tsv" -o "$tmp/out.onnx"
-expect 2 "--tokenizer is words or wordpiece, not 'bpe'" "$vmaskc" eval "$model" --data "$root/tests/train/dev.tsv" --tokenizer bpe
+expect 2 "--tokenizer is words, kim or wordpiece, not 'bpe'" "$vmaskc" eval "$model" --data "$root/tests/train/dev.tsv" --tokenizer bpe
 [ -e "$tmp/out.onnx" ] && { echo "FAIL: a refused train left $tmp/out.onnx"; fail=$((fail+1)); }
 echo "tokenizer bad input: $pass passed, $fail failed"
 [ $fail -eq 0 ]

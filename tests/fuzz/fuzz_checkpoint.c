@@ -63,10 +63,10 @@ static void setup(void) {
 
 static void write_seed(const char *path) {
     struct vm_error err = {0};
-    struct vm_tokenizer tok = {.lowercase = true, .split_punct = true};
+    struct vm_tokenizer tok = {.lowercase = true, .split_punct = true, .kim = true};
     struct vm_dataset train, dev;
-    if (vm_dataset_load(&train, TRAIN_DIR "/train.tsv", &vocab, &tok, 0, &err) ||
-        vm_dataset_load(&dev, TRAIN_DIR "/dev.tsv", &vocab, &tok, 0, &err))
+    if (vm_dataset_load(&train, TRAIN_DIR "/train.tsv", &vocab, &tok, 0, NULL, &err) ||
+        vm_dataset_load(&dev, TRAIN_DIR "/dev.tsv", &vocab, &tok, 0, NULL, &err))
         die("seed data", &err);
     struct vm_train_cfg cfg;
     vm_train_cfg_default(&cfg);

@@ -17,7 +17,7 @@ static void load(const char *path, int32_t max_len) {
     struct vm_error err = {0};
     struct vm_tokenizer tok = {.lowercase = true, .split_punct = true};
     struct vm_dataset d;
-    if (vm_dataset_load(&d, path, &vocab, &tok, max_len, &err)) return;
+    if (vm_dataset_load(&d, path, &vocab, &tok, max_len, NULL, &err)) return;
     if (d.n < 1 || d.start[0] != 0) abort(); /* the reader's invariants */
     for (int64_t i = 0; i < d.n; i++)
         if (vm_dataset_len(&d, i) < 0 || vm_dataset_len(&d, i) > d.max_len || d.labels[i] > d.max_label) abort();

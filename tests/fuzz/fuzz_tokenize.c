@@ -49,6 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     } else {
         t.lowercase = data[0] & 1;
         t.split_punct = (data[0] >> 1) & 1;
+        t.kim = data[0] & 0x80; /* Kim's ASCII cleanup, else the Unicode word tokenizer */
         v = (data[0] & 4) ? &vocab_plain : &vocab_unk;
     }
     int32_t max_len = (data[0] & 0x30) == 0x10 ? 3 : (data[0] & 0x30) == 0x20 ? 8 : 0;

@@ -177,6 +177,10 @@ int vm_text_option(const char *cmd, int argc, char **argv, int *i, struct vm_tex
         o->split_punct = 0;
         return 1;
     }
+    if (!strcmp(a, "--allow-short-vocab")) {
+        o->allow_short_vocab = true;
+        return 1;
+    }
     if (!strcmp(a, "--vocab") || !strcmp(a, "--pad") || !strcmp(a, "--unk") || !strcmp(a, "--tokenizer")) {
         if (*i + 1 >= argc) {
             vm_cli_usage_error(cmd, "%s needs a value", a);
@@ -186,8 +190,8 @@ int vm_text_option(const char *cmd, int argc, char **argv, int *i, struct vm_tex
         if (!strcmp(a, "--vocab")) o->vocab = v;
         else if (!strcmp(a, "--pad")) o->pad = v;
         else if (!strcmp(a, "--tokenizer")) {
-            if (strcmp(v, "words") && strcmp(v, "wordpiece")) {
-                vm_cli_usage_error(cmd, "--tokenizer is words or wordpiece, not '%s'", v);
+            if (strcmp(v, "words") && strcmp(v, "kim") && strcmp(v, "wordpiece")) {
+                vm_cli_usage_error(cmd, "--tokenizer is words, kim or wordpiece, not '%s'", v);
                 return -1;
             }
             o->tokenizer = v;
@@ -195,6 +199,8 @@ int vm_text_option(const char *cmd, int argc, char **argv, int *i, struct vm_tex
         else o->unk = v;
         return 1;
     }
+    int r = vm_cli_data_option(cmd, argc, argv, i, &o->data);
+    if (r) return r;
     return vm_cli_model_option(cmd, argc, argv, i, &o->model);
 }
 
@@ -293,4 +299,67 @@ enum vm_status vm_cli_mkdirs(const char *dir, struct vm_error *err) {
     struct stat st;
     if (stat(tmp, &st) || !S_ISDIR(st.st_mode)) return vm_errorf(err, VM_EIO, "'%s' is not a folder", dir);
     return VM_OK;
+}
+
+int vm_cli_data_option(const char *cmd, int argc, char **argv, int *i, struct vm_data_opts *o) {
+    const char *a = argv[*i];
+    if (!strcmp(a, "--header") || !strcmp(a, "--no-header")) {
+        int h = !strcmp(a, "--header") ? 1 : -1;
+        if (o->header && o->header != h) {
+            vm_cli_usage_error(cmd, "--header and --no-header exclude each other");
+            return -1;
+        }
+        o->header = h;
+        return 1;
+    }
+    if (!strcmp(a, "--replace-invalid")) {
+        o->replace_invalid = true;
+        return 1;
+    }
+    if (strcmp(a, "--format") && strcmp(a, "--text-column") && strcmp(a, "--label-column") && strcmp(a, "--text-field") &&
+        strcmp(a, "--label-field"))
+        return 0;
+    if (*i + 1 >= argc) {
+        vm_cli_usage_error(cmd, "%s needs a value", a);
+        return -1;
+    }
+    const char *v = argv[++*i];
+    if (!*v) {
+        vm_cli_usage_error(cmd, "%s needs a non-empty value", a);
+        return -1;
+    }
+    if (!strcmp(a, "--format")) {
+        if (!vm_data_parse_format(v, &o->format)) {
+            vm_cli_usage_error(cmd, "--format is tsv, csv or jsonl, not '%s'", v);
+            return -1;
+        }
+    } else if (!strcmp(a, "--text-column")) o->text_column = v;
+    else if (!strcmp(a, "--label-column")) o->label_column = v;
+    else if (!strcmp(a, "--text-field")) o->text_field = v;
+    else o->label_field = v;
+    return 1;
+}
+
+enum vm_status vm_cli_check_longest(const struct vm_feeder *f, const struct vm_dataset *d, int64_t batch, struct vm_error *err) {
+    if (d->n == 0) return VM_OK;
+    int64_t i = vm_dataset_longest(d), n = batch < d->n ? batch : d->n;
+    int32_t len = vm_dataset_len(d, i);
+    const int32_t **seqs = vm_malloc(sizeof *seqs * (size_t)n, err);
+    int32_t *lens = vm_malloc(sizeof *lens * (size_t)n, err);
+    enum vm_status s = seqs && lens ? VM_OK : VM_ENOMEM;
+    for (int64_t k = 0; k < n && !s; k++) {
+        seqs[k] = d->ids + d->start[i];
+        lens[k] = len;
+    }
+    struct vm_rt_inst *inst;
+    if (!s && (s = vm_feed(f, seqs, lens, n, 0, NULL, 0.0, 0.0, &inst, NULL, err)) && strstr(err->msg, "memory limit")) {
+        char msg[sizeof err->msg];
+        snprintf(msg, sizeof msg, "%s", err->msg);
+        vm_errorf(err, s, "%s:%lld: the longest text (%d tokens, in a batch of %lld) does not fit: %s; give --max-len L to keep the "
+                  "first L tokens of each text (or a smaller --batch, or more --max-memory)", d->path, (long long)d->line[i], len,
+                  (long long)n, msg);
+    }
+    free(seqs);
+    free(lens);
+    return s;
 }

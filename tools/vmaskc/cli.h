@@ -7,6 +7,8 @@
 #include <stdio.h>
 
 #include "../../compiler/compiler.h"
+#include "../../runtime/text.h"
+#include "../../runtime/train.h"
 #include "../../runtime/vectors.h"
 #include "../../runtime/vmrt.h"
 #include "../../runtime/api/load.h"
@@ -46,6 +48,29 @@ enum vm_status vm_cli_check_output(const char *path, const char *what, struct vm
 enum vm_status vm_cli_prepare_dir(const char *dir, bool force, bool *created, struct vm_error *err);
 /* mkdir -p: dir and its missing parents. */
 enum vm_status vm_cli_mkdirs(const char *dir, struct vm_error *err);
+
+/* Data-file options of every command that reads labelled data (vm_data_open): --format,
+ * --text-column, --label-column, --header, --no-header, --text-field, --label-field,
+ * --replace-invalid at argv[*i]: 1 consumed, 0 not, -1 usage error (printed). */
+int vm_cli_data_option(const char *cmd, int argc, char **argv, int *i, struct vm_data_opts *o);
+/* Their --help lines. */
+#define VM_CLI_DATA_HELP                                                                                       \
+    "data files (the format from the name: .tsv/.txt label<TAB>text, .csv, .jsonl/.ndjson; each also .gz):\n"   \
+    "  --format tsv|csv|jsonl  override the format the file name gives\n"                                       \
+    "  --text-column C  --label-column C  CSV columns, by header name or 0-based index (default: the\n"          \
+    "                         columns named text and label when there is a header, else label 0, text 1)\n"      \
+    "  --header | --no-header CSV: the first record names the columns, or does not (default: it does\n"         \
+    "                         when one of its fields is the text or label column's name)\n"                     \
+    "  --text-field F (text)  --label-field F (label)  JSON Lines: the fields of each line's object\n"          \
+    "  --replace-invalid      read invalid UTF-8 bytes and NUL bytes as U+FFFD (default: an error naming\n"     \
+    "                         file:line)\n"                                                                      \
+    "  labels are integers 0..C-1 or class names (e.g. positive/negative: train maps the sorted names\n"        \
+    "  to 0..C-1, or --labels FILE's order, and the model keeps them)\n"
+
+/* Binds the largest batch shape d will need — batch copies of its longest text — before any work,
+ * so a text too long for the memory limit is an error naming its file:line and suggesting
+ * --max-len, rather than a failure minutes in. */
+enum vm_status vm_cli_check_longest(const struct vm_feeder *f, const struct vm_dataset *d, int64_t batch, struct vm_error *err);
 
 bool vm_cli_is_plan_path(const char *path);
 bool vm_cli_streq(const char *a, const char *b);

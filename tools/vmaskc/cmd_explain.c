@@ -555,7 +555,12 @@ static enum vm_status write_jsonl(const struct xcfg *c, struct xmodel *const *xm
         int64_t idx = sel[i];
         sb_printf(&b, "{\"index\":%lld,\"text\":", (long long)idx);
         sb_json_str(&b, d->texts[idx]);
-        sb_printf(&b, ",\"label\":%d,\"seed\":%llu,\"models\":[", d->labels[idx], (unsigned long long)vm_explain_example_seed(c->seed, idx));
+        sb_printf(&b, ",\"label\":%d", d->labels[idx]);
+        if (d->labels[idx] < xms[0]->tm.labels.n) { /* a model trained with class names */
+            sb_printf(&b, ",\"label_name\":");
+            sb_json_str(&b, xms[0]->tm.labels.names[d->labels[idx]]);
+        }
+        sb_printf(&b, ",\"seed\":%llu,\"models\":[", (unsigned long long)vm_explain_example_seed(c->seed, idx));
         for (int k = 0; k < n_models; k++) {
             const struct xmodel *xm = xms[k];
             const struct xex *e = &xm->ex[i];
@@ -797,6 +802,7 @@ static enum vm_status write_report(const struct xcfg *c, struct xmodel *const *x
     r.title = title;
     r.data_path = c->data;
     r.n_classes = (int)xms[0]->clf.n_classes;
+    for (int32_t k = 0; k < xms[0]->tm.labels.n && k < 64; k++) r.class_names[k] = xms[0]->tm.labels.names[k]; /* vmaskc.labels */
     r.n_methods = N_METHODS;
     for (int m = 0; m < N_METHODS; m++) r.method_names[m] = METHOD_NAME[m];
     r.n_models = n_models;
@@ -869,7 +875,7 @@ static enum vm_status global_whole_words(const struct xcfg *c, struct xmodel *xm
     enum vm_status s;
     if (c->corpus) {
         struct vm_dataset cd;
-        s = vm_dataset_load(&cd, c->corpus, v, &xm->tm.tok, 0, err);
+        s = vm_dataset_load(&cd, c->corpus, v, &xm->tm.tok, 0, &xm->tm.corpus, err);
         if (!s) {
             s = vm_word_table_build(&xm->tm.tok, v, cd.texts, cd.n, 0, imp, &xm->wt, err);
             vm_dataset_free(&cd);
@@ -905,7 +911,7 @@ static enum vm_status id_frequencies(const struct xcfg *c, struct xmodel *xm, st
     if (!freq_id) return VM_ENOMEM;
     if (c->corpus) {
         struct vm_dataset cd;
-        enum vm_status s = vm_dataset_load(&cd, c->corpus, v, &xm->tm.tok, 0, err);
+        enum vm_status s = vm_dataset_load(&cd, c->corpus, v, &xm->tm.tok, 0, &xm->tm.corpus, err);
         if (s) {
             free(freq_id);
             return s;
@@ -1067,6 +1073,8 @@ static int usage_explain(FILE *f) {
             "  --batch N (512)        texts per run of the model; --max-len L: truncate texts; --threads N\n"
             "  --profile              time per op of the model runs\n"
             "  --vocab V              vocabulary (default: the one stored in the model; must be the same list)\n"
+            "  --allow-short-vocab    accept a --vocab shorter than a model's embedding table (no stored vocabulary)\n"
+            VM_CLI_DATA_HELP
             "\n"
             "LIME follows marcotcr/lime's defaults (bow features = the model's distinct tokens, removal by deletion,\n"
             "cosine kernel of width 25, ridge alpha 1 with an intercept, the predicted class explained), keeping every\n"
@@ -1097,7 +1105,7 @@ static int usage_compare(FILE *f) {
             "explanations.jsonl (per text), summary.jsonl and summary.csv (one row per model), aopc.csv,\n"
             "posthoc.csv and splime.csv.\n"
             "Takes the options of 'vmaskc explain' (--method, --samples, --permutations, --aopc-k, --posthoc-k,\n"
-            "--posthoc / --no-posthoc, --corpus, --batch, --threads, ...), except --importance.\n",
+            "--posthoc / --no-posthoc, --corpus, --batch, --threads, the data options ...), except --importance.\n",
             VM_REPORT_MAX_MODELS);
     return VM_EXIT_OK;
 }
@@ -1259,42 +1267,6 @@ static void xcfg_default(struct xcfg *c, const char *cmd) {
     vm_aopc_opts_default(&c->aopc);
 }
 
-/* The first id at which two vocabularies hold different tokens (-1 when none of the ids both have
- * differs) and how many of those ids differ. */
-static int32_t vocab_first_diff(const struct vm_vocab *a, const struct vm_vocab *b, int32_t *differ) {
-    int32_t n = a->n < b->n ? a->n : b->n, first = -1;
-    *differ = 0;
-    for (int32_t id = 0; id < n; id++)
-        if (strcmp(a->tokens[id], b->tokens[id])) {
-            if (first < 0) first = id;
-            (*differ)++;
-        }
-    return first;
-}
-
-/* --vocab given for a model that stores its own vocabulary: they must be the same list, or every id
- * would reach the wrong embedding row. */
-static enum vm_status check_vocab(const struct xmodel *xm, const char *vocab_path, struct vm_error *err) {
-    const char *stored = vm_text_model_meta(&xm->tm, "vmaskc.vocab");
-    if (!stored) return VM_OK;
-    struct vm_vocab sv;
-    enum vm_status s = vm_vocab_from_text(&sv, stored, NULL, NULL, err);
-    if (s) return vm_error_prefix(err, "%s: its stored vocabulary", xm->path);
-    const struct vm_vocab *v = &xm->tm.vocab;
-    int32_t n = sv.n < v->n ? sv.n : v->n, differ;
-    int32_t first = vocab_first_diff(&sv, v, &differ);
-    if (first >= 0)
-        s = vm_errorf(err, VM_EINVAL,
-                      "the vocabulary %s does not match the one %s was trained with: %d of %d ids differ (first at id %d: '%s', the model's '%s'); "
-                      "leave out --vocab to use the model's own",
-                      vocab_path, xm->path, differ, n, first, v->tokens[first], sv.tokens[first]);
-    else if (sv.n != v->n)
-        s = vm_errorf(err, VM_EINVAL, "the vocabulary %s has %d tokens but %s was trained with %d; leave out --vocab to use the model's own", vocab_path,
-                      v->n, xm->path, sv.n);
-    vm_vocab_free(&sv);
-    return s;
-}
-
 struct len_index {
     int32_t len;
     int64_t i;
@@ -1345,16 +1317,13 @@ static enum vm_status load_model(const struct xcfg *c, const struct vm_text_opts
     if (s) return vm_error_prefix(err, "%s", path);
     xm->loaded = true;
     xm->training = vm_text_model_method(&xm->tm);
-    if (o->vocab && (s = check_vocab(xm, o->vocab, err))) return s;
     if ((s = vm_classifier_init_feeder(&xm->clf, &xm->tm.feeder, c->batch, err))) return vm_error_prefix(err, "%s", path);
     xm->clf_ok = true;
     if (c->profile) vm_rt_profile_enable(xm->tm.rt, true);
-    if ((s = vm_dataset_load(&xm->data, c->data, &xm->tm.vocab, &xm->tm.tok, c->max_len, err))) return s;
+    if ((s = vm_dataset_load(&xm->data, c->data, &xm->tm.vocab, &xm->tm.tok, c->max_len, &xm->tm.data, err))) return s;
     xm->data_ok = true;
     if (xm->data.n == 0) return vm_errorf(err, VM_EINVAL, "%s has no examples", c->data);
-    if (xm->data.max_label >= xm->clf.n_classes)
-        return vm_errorf(err, VM_EINVAL, "%s has label %d but %s has %lld classes: the data does not belong to this model", c->data, xm->data.max_label,
-                         path, (long long)xm->clf.n_classes);
+    if ((s = vm_dataset_check_labels(&xm->data, xm->clf.n_classes, err))) return s;
     /* a vocabulary that does not fit the data (or the model) shows up as mostly unknown words */
     if (xm->data.n_tokens > 0 && (double)xm->data.n_unk > 0.5 * (double)xm->data.n_tokens)
         return vm_errorf(err, VM_EINVAL,
@@ -1510,7 +1479,14 @@ static enum vm_status check_same_task(const struct xcfg *c, struct xmodel *const
         if (a->clf.n_classes != b->clf.n_classes)
             return vm_errorf(err, VM_EINVAL, "%s has %lld classes but %s has %lld: they are not the same task", a->path, (long long)a->clf.n_classes,
                              b->path, (long long)b->clf.n_classes);
-        int32_t differ, first = vocab_first_diff(&a->tm.vocab, &b->tm.vocab, &differ);
+        for (int32_t i = 0; i < a->tm.labels.n || i < b->tm.labels.n; i++) {
+            char ba[32], bb[32];
+            const char *na = vm_text_model_class(&a->tm, i, ba, sizeof ba), *nb = vm_text_model_class(&b->tm, i, bb, sizeof bb);
+            if (strcmp(na, nb))
+                return vm_errorf(err, VM_EINVAL, "%s calls class %d '%s' but %s calls it '%s': they are not the same task", a->path, i, na,
+                                 b->path, nb);
+        }
+        int32_t differ, first = vm_vocab_first_diff(&a->tm.vocab, &b->tm.vocab, &differ);
         if (first >= 0)
             return vm_errorf(err, VM_EINVAL,
                              "%s and %s have different vocabularies (%d of their ids differ, the first at id %d: '%s' and '%s'): compare needs "
@@ -1520,10 +1496,11 @@ static enum vm_status check_same_task(const struct xcfg *c, struct xmodel *const
             return vm_errorf(err, VM_EINVAL,
                              "%s and %s have different vocabularies (%d and %d tokens): compare needs models trained over the same vocabulary",
                              a->path, b->path, a->tm.vocab.n, b->tm.vocab.n);
-        if (a->tm.tok.kind != b->tm.tok.kind || a->tm.tok.lowercase != b->tm.tok.lowercase || a->tm.tok.split_punct != b->tm.tok.split_punct)
+        if (a->tm.tok.kind != b->tm.tok.kind || a->tm.tok.lowercase != b->tm.tok.lowercase || a->tm.tok.split_punct != b->tm.tok.split_punct ||
+            (a->tm.tok.kind == VM_TOKENIZER_WORDS && a->tm.tok.kim != b->tm.tok.kim))
             return vm_errorf(err, VM_EINVAL, "%s and %s split text differently (tokenizer %s%s%s and %s%s%s): compare needs the same tokenizer", a->path,
-                             b->path, vm_tokenizer_kind_name(a->tm.tok.kind), a->tm.tok.lowercase ? ", lower-cased" : "",
-                             a->tm.tok.split_punct ? ", punctuation split" : "", vm_tokenizer_kind_name(b->tm.tok.kind),
+                             b->path, vm_tokenizer_name(&a->tm.tok), a->tm.tok.lowercase ? ", lower-cased" : "",
+                             a->tm.tok.split_punct ? ", punctuation split" : "", vm_tokenizer_name(&b->tm.tok),
                              b->tm.tok.lowercase ? ", lower-cased" : "", b->tm.tok.split_punct ? ", punctuation split" : "");
         if (a->data.n != b->data.n)
             return vm_errorf(err, VM_EINVAL, "%s reads as %lld examples with %s's tokenizer but %lld with %s's", c->data, (long long)a->data.n, a->path,

@@ -121,7 +121,7 @@ int vm_cmd_words(int argc, char **argv) {
                    "continuations), each scored by the mean q of its pieces weighted by frequency; --tsv then also gets\n"
                    "that table after a '# whole words' line (word, q, frequency, pieces). --whole-words asks for the\n"
                    "word list explicitly (it needs --data: words exist only in texts). --min-freq N lists only words seen\n"
-                   "at least N times in --data (as train's list counts its training data).\n");
+                   "at least N times in --data (as train's list counts its training data).\n" VM_CLI_DATA_HELP);
             return VM_EXIT_OK;
         }
         int r = vm_text_option("words", argc, argv, &i, &o);
@@ -177,7 +177,7 @@ int vm_cmd_words(int argc, char **argv) {
     }
     bool wordpiece = tm.tok.kind == VM_TOKENIZER_WORDPIECE;
     if (data) {
-        if (vm_dataset_load(&d, data, &tm.vocab, &tm.tok, 0, &err)) {
+        if (vm_dataset_load(&d, data, &tm.vocab, &tm.tok, 0, &tm.corpus, &err)) {
             rc = vm_cli_fail("words", &err);
             goto out;
         }
@@ -281,7 +281,9 @@ int vm_cmd_eval(int argc, char **argv) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             printf("usage: vmaskc eval MODEL.onnx --data FILE.tsv [--batch N] [--max-len L] [--vocab V] [--threads N] [--max-memory SIZE]\n"
-                   "Prints the model's accuracy on label<TAB>text data (inference mode: the mask is its expectation q).\n");
+                   "Prints the model's accuracy on labelled data (inference mode: the mask is its expectation q). A model\n"
+                   "trained with class names reads the names. --allow-short-vocab accepts a --vocab shorter than the\n"
+                   "embedding table (for a model without a stored vocabulary).\n" VM_CLI_DATA_HELP);
             return VM_EXIT_OK;
         }
         int r = vm_text_option("eval", argc, argv, &i, &o);
@@ -306,12 +308,11 @@ int vm_cmd_eval(int argc, char **argv) {
     if (vm_text_model_load(&tm, path, &o, &err)) return vm_cli_fail("eval", &err);
     struct vm_dataset d;
     int rc = VM_EXIT_OK;
-    if (vm_dataset_load(&d, data, &tm.vocab, &tm.tok, (int32_t)max_len, &err)) {
+    if (vm_dataset_load(&d, data, &tm.vocab, &tm.tok, (int32_t)max_len, &tm.data, &err)) {
         rc = vm_cli_fail("eval", &err);
         goto out;
     }
-    if (tm.n_classes && d.max_label >= tm.n_classes) {
-        vm_errorf(&err, VM_EINVAL, "%s has label %d but the model has %lld classes", data, d.max_label, (long long)tm.n_classes);
+    if ((tm.n_classes && vm_dataset_check_labels(&d, tm.n_classes, &err)) || vm_cli_check_longest(&tm.feeder, &d, batch, &err)) {
         rc = vm_cli_fail("eval", &err);
     } else {
         double acc;
@@ -357,8 +358,9 @@ static enum vm_status predict_add(struct predict_texts *t, const char *text, siz
     return VM_OK;
 }
 
-/* One text per line of path ("-": stdin); an empty line is an error naming it. */
-static enum vm_status predict_read_file(struct predict_texts *t, const char *path, struct vm_error *err) {
+/* One text per line of path ("-": stdin); an empty line is an error naming it, and so are invalid
+ * UTF-8 and NUL bytes unless replace (then U+FFFD). */
+static enum vm_status predict_read_file(struct predict_texts *t, const char *path, bool replace, struct vm_error *err) {
     FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
     if (!f) return vm_errorf(err, VM_EIO, "%s: cannot open: %s", path, strerror(errno));
     char *line = NULL;
@@ -369,8 +371,11 @@ static enum vm_status predict_read_file(struct predict_texts *t, const char *pat
     while (!s && (len = getline(&line, &cap, f)) >= 0) {
         no++;
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) len--;
+        char *fixed = NULL;
         if (len == 0) s = vm_errorf(err, VM_EINVAL, "%s:%lld: empty line (one text per line)", path, (long long)no);
-        else s = predict_add(t, line, (size_t)len, path, no, err);
+        else if ((s = vm_utf8_check(line, (size_t)len, replace, &fixed, "the text", err))) vm_error_prefix(err, "%s:%lld", path, (long long)no);
+        else s = fixed ? predict_add(t, fixed, strlen(fixed), path, no, err) : predict_add(t, line, (size_t)len, path, no, err);
+        free(fixed);
     }
     if (!s && ferror(f)) s = vm_errorf(err, VM_EIO, "%s: read error: %s", path, strerror(errno));
     if (!s && no == 0) s = vm_errorf(err, VM_EINVAL, "%s: no texts", path);
@@ -397,6 +402,8 @@ static int predict_fail(const vmaskc_error *e, const struct predict_texts *t) {
     else if (no_tokens) snprintf(err.msg, sizeof err.msg, "text %lld has no tokens", (long long)k + 1);
     else if (t->where[k]) snprintf(err.msg, sizeof err.msg, "%s:%lld: %s", t->where[k], (long long)t->line[k], e->message);
     else snprintf(err.msg, sizeof err.msg, "text %lld: %s", (long long)k + 1, e->message);
+    if (k >= 0 && strstr(e->message, "memory limit")) /* a text too long for the model: say what helps */
+        snprintf(err.msg + strlen(err.msg), sizeof err.msg - strlen(err.msg), " (--max-len L keeps the first L tokens)");
     return vm_cli_fail("predict", &err);
 }
 
@@ -406,7 +413,9 @@ static void predict_print(const vmaskc_model *m, const vmaskc_prediction *p, int
     vmaskc_model_mask(m, NULL, &importance, NULL);
     for (int64_t i = 0; i < p->n; i++) {
         const float *probs = p->probs + i * p->n_classes;
-        printf("text %lld: class %d  probabilities", (long long)(k0 + i + 1), p->label[i]);
+        const char *name = NULL;
+        vmaskc_model_class_name(m, p->label[i], &name, NULL);
+        printf("text %lld: class %s  probabilities", (long long)(k0 + i + 1), name ? name : "?");
         for (int c = 0; c < p->n_classes; c++) printf(" %.*f", digits, probs[c]);
         printf("\n");
         if (p->keep) {
@@ -435,7 +444,9 @@ int vm_cmd_predict(int argc, char **argv) {
                    "carries its vocabulary; otherwise give --vocab) or a plan compiled from an export ('vmaskc compile').\n"
                    "--file F reads one text per line of F ('-': stdin; the whole line is text), after the texts given.\n"
                    "--max-len L keeps the first L tokens of each text (for WordPiece: [CLS], L - 2 pieces, [SEP]).\n"
-                   "--digits N prints the probabilities with N decimals (default 4, at most 9).\n");
+                   "--digits N prints the probabilities with N decimals (default 4, at most 9).\n"
+                   "--replace-invalid reads invalid UTF-8 and NUL bytes as U+FFFD (default: an error naming the text).\n"
+                   "A model trained with class names prints the name of the class.\n");
             predict_texts_free(&t);
             return VM_EXIT_OK;
         }
@@ -460,7 +471,7 @@ int vm_cmd_predict(int argc, char **argv) {
         else if (predict_add(&t, a, strlen(a), NULL, 0, &err)) rc = vm_cli_fail("predict", &err);
     }
     if (rc == VM_EXIT_OK && !path) rc = vm_cli_usage_error("predict", "missing MODEL");
-    if (rc == VM_EXIT_OK && file && predict_read_file(&t, file, &err)) rc = vm_cli_fail("predict", &err);
+    if (rc == VM_EXIT_OK && file && predict_read_file(&t, file, o.data.replace_invalid, &err)) rc = vm_cli_fail("predict", &err);
     if (rc == VM_EXIT_OK && !t.n) rc = vm_cli_usage_error("predict", "missing text to classify");
     if (rc != VM_EXIT_OK) {
         predict_texts_free(&t);

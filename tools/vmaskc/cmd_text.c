@@ -79,11 +79,13 @@ static void counts_free(struct counts *c) {
 }
 
 /* Counts the tokens of every file (through the shared data reader: .gz, file:line errors). */
-static enum vm_status count_files(const char *const *files, int n_files, const struct vm_tokenizer *t, struct counts *c,
-                                  struct vm_error *err) {
+static enum vm_status count_files(const char *const *files, int n_files, const struct vm_tokenizer *t,
+                                  const struct vm_data_opts *o, struct counts *c, struct vm_error *err) {
     for (int f = 0; f < n_files; f++) {
         struct vm_data_reader r;
-        enum vm_status s = vm_data_open(&r, files[f], err);
+        struct vm_data_opts any = *o;
+        any.ignore_labels = true; /* only the texts count */
+        enum vm_status s = vm_data_open(&r, files[f], &any, err);
         while (!s) {
             int32_t label;
             char *text, **toks;
@@ -131,23 +133,36 @@ int vm_cmd_vocab(int argc, char **argv) {
     int n_files = 0;
     long long min_count = 1, max_size = 0;
     enum vm_vectors_format vfmt = VM_VECTORS_AUTO;
+    struct vm_data_opts dopts = {0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             printf("usage: vmaskc vocab DATA.tsv... -o VOCAB.txt [--min-freq N] [--max-size N] [--vectors FILE]\n"
-                   "                    [--no-lowercase] [--no-split-punct]\n"
-                   "Builds a vocabulary with vmaskc's tokenizer: <pad> (id 0), <unk> (id 1), then the words of the\n"
-                   "label<TAB>text files (.gz too) by descending frequency, ties in byte order.\n"
+                   "                    [--tokenizer words|kim] [--no-lowercase] [--no-split-punct] [data options]\n"
+                   "Builds a vocabulary with vmaskc's word tokenizer: <pad> (id 0), <unk> (id 1), then the words of the\n"
+                   "data files (label<TAB>text, CSV or JSON Lines; .gz too) by descending frequency, ties in byte order.\n"
+                   "  --tokenizer words|kim  words (default): Unicode words, case folded; kim: Kim (2014)'s ASCII\n"
+                   "                   cleanup, as in the paper (train then needs --tokenizer kim too)\n"
                    "  --min-freq N     keep words seen at least N times (default 1; --min-count is the same)\n"
                    "  --max-size N     keep at most the N most frequent words (plus <pad> and <unk>)\n"
                    "  --vectors FILE   report how much of the vocabulary and of the data's tokens word vectors\n"
                    "                   cover (word2vec text/binary, GloVe, fastText .vec; .gz too)\n"
                    "  --vectors-format auto|text|binary  (default auto: detected)\n"
                    "The paper's vocabularies (appendix C, Table 7; see README.md): SST-1/SST-2 from train, dev and\n"
-                   "test; TREC from train; Subj from train with --min-freq 2; IMDB from train with --min-freq 5.\n");
+                   "test; TREC from train; Subj from train with --min-freq 2; IMDB from train with --min-freq 5\n"
+                   "(with --tokenizer kim).\n" VM_CLI_DATA_HELP);
             return VM_EXIT_OK;
         }
         if (text_opt(a, &t)) continue;
+        int dr = vm_cli_data_option("vocab", argc, argv, &i, &dopts);
+        if (dr < 0) return VM_EXIT_USAGE;
+        if (dr) continue;
+        if (!strcmp(a, "--tokenizer")) {
+            if (i + 1 >= argc || (strcmp(argv[i + 1], "words") && strcmp(argv[i + 1], "kim")))
+                return vm_cli_usage_error("vocab", "--tokenizer is words or kim (a WordPiece vocabulary comes with its model)");
+            t.kim = !strcmp(argv[++i], "kim");
+            continue;
+        }
         if (!strcmp(a, "-o") || !strcmp(a, "--min-count") || !strcmp(a, "--min-freq") || !strcmp(a, "--max-size") ||
             !strcmp(a, "--vectors") || !strcmp(a, "--vectors-format")) {
             if (i + 1 >= argc) return vm_cli_usage_error("vocab", "%s needs a value", a);
@@ -172,7 +187,7 @@ int vm_cmd_vocab(int argc, char **argv) {
     struct counts c = {0};
     struct wc *wc = NULL;
     char *text = NULL;
-    enum vm_status s = count_files(files, n_files, &t, &c, &err);
+    enum vm_status s = count_files(files, n_files, &t, &dopts, &c, &err);
     size_t nw = 0, seen = 0;
     if (!s && !(wc = vm_malloc(sizeof *wc * (c.n + 1), &err))) s = VM_ENOMEM;
     for (size_t i = 0; !s && i < c.cap; i++) {
@@ -263,9 +278,10 @@ int vm_cmd_tokenize(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            printf("usage: vmaskc tokenize [--no-lowercase] [--no-split-punct] < TEXT\n"
-                   "       vmaskc tokenize --vocab VOCAB.txt [--ids] [--tokenizer words|wordpiece] [--cased] [--max-len L] < TEXT\n"
-                   "Without --vocab: each input line as vmaskc's word tokenizer splits it (a 'label<TAB>' prefix is kept).\n"
+            printf("usage: vmaskc tokenize [--tokenizer words|kim] [--no-lowercase] [--no-split-punct] < TEXT\n"
+                   "       vmaskc tokenize --vocab VOCAB.txt [--ids] [--tokenizer words|kim|wordpiece] [--cased] [--max-len L] < TEXT\n"
+                   "Without --vocab: each input line as vmaskc's word tokenizer splits it (a 'label<TAB>' prefix is kept):\n"
+                   "Unicode words (the default), or with --tokenizer kim Kim (2014)'s ASCII cleanup.\n"
                    "With --vocab: each input line (all of it text) as the model receives it, the tokens or, with --ids,\n"
                    "their ids: [CLS] ... [SEP] for a WordPiece vocabulary (detected from [CLS], [SEP] and ## pieces),\n"
                    "no padding; --max-len L keeps L ids ([SEP] stays last).\n");
@@ -282,10 +298,12 @@ int vm_cmd_tokenize(int argc, char **argv) {
                 return vm_cli_usage_error("tokenize", "--max-len needs a positive integer");
         } else if (!text_opt(a, &t)) return vm_cli_usage_error("tokenize", "unknown option '%s'", a);
     }
-    if (kind && strcmp(kind, "words") && strcmp(kind, "wordpiece"))
-        return vm_cli_usage_error("tokenize", "--tokenizer is words or wordpiece, not '%s'", kind);
+    if (kind && strcmp(kind, "words") && strcmp(kind, "kim") && strcmp(kind, "wordpiece"))
+        return vm_cli_usage_error("tokenize", "--tokenizer is words, kim or wordpiece, not '%s'", kind);
     if (vocab) return tokenize_vocab(&t, vocab, kind, ids, max_len);
-    if (ids || kind || max_len) return vm_cli_usage_error("tokenize", "--ids, --tokenizer and --max-len need --vocab VOCAB.txt");
+    if (kind && !strcmp(kind, "wordpiece")) return vm_cli_usage_error("tokenize", "--tokenizer wordpiece needs --vocab VOCAB.txt");
+    if (ids || max_len) return vm_cli_usage_error("tokenize", "--ids and --max-len need --vocab VOCAB.txt");
+    t.kim = kind && !strcmp(kind, "kim");
     size_t cap = 0;
     char *line = NULL;
     ssize_t len;

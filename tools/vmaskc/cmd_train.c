@@ -7,7 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../compiler/export.h"
+#include "../../runtime/api/train_export.h"
 #include "../../compiler/training.h"
 #include "../../runtime/train.h"
 #include "cli.h"
@@ -21,7 +21,8 @@ static int train_usage(FILE *f) {
             "Inserts a variational word mask (or another method's mask layer) after the model's word\n"
             "embedding, trains it with the model on oneDNN, and exports an ONNX model with the learned\n"
             "mask inside.\n"
-            "Data files hold 'label<TAB>text' lines (labels 0..C-1; .gz is read too).\n"
+            "Data files hold 'label<TAB>text' lines, CSV or JSON Lines (labels 0..C-1 or class names;\n"
+            ".gz is read too; see the data options below).\n"
             "\n"
             "  --vocab VOCAB.txt      the model's vocabulary (not needed for a model vmaskc exported:\n"
             "                         its stored vocabulary and tokenizer are used)\n"
@@ -75,11 +76,19 @@ static int train_usage(FILE *f) {
             "  --timings              print one 'timings:' line (seconds) for benchmarks: load (read,\n"
             "                         compile, runtime), command start to the end of the first step,\n"
             "                         steps and their median/mean/min, export\n"
+            VM_CLI_DATA_HELP
+            "  --labels FILE          class names, one per line, line i = class i (default: the sorted\n"
+            "                         names of TRAIN's labels when they are not all integers); stored in\n"
+            "                         the export (vmaskc.labels), so every command shows the names\n"
             "text:\n"
-            "  --tokenizer words|wordpiece  chosen from the vocabulary when not given: [CLS], [SEP] and\n"
-            "                         ## pieces make it WordPiece (BERT), otherwise whole words\n"
+            "  --tokenizer words|kim|wordpiece  chosen from the vocabulary when not given: [CLS], [SEP]\n"
+            "                         and ## pieces make it WordPiece (BERT), otherwise words: Unicode\n"
+            "                         words (letters and digits of every script, case folded); kim is\n"
+            "                         Kim (2014)'s ASCII cleanup, as in the paper (and exports before it)\n"
             "  --cased                keep case (and accents, for WordPiece): for cased vocabularies\n"
             "  --no-lowercase  --no-split-punct  --pad TOKEN  --unk TOKEN\n"
+            "  --allow-short-vocab    accept a --vocab with fewer tokens than the embedding table has rows\n"
+            "                         (an error otherwise: it is most likely not the model's vocabulary)\n"
             "  --top N (20)           most important words to print, among words seen at least\n"
             "  --min-freq N (3)       N times in the training data\n"
             "  --embedding NAME       the word-embedding Gather node or table, if not detected\n"
@@ -190,10 +199,11 @@ static int cmp_score(const void *a, const void *b) {
  * --no-mask, then train the mask) needs no --vocab: the vocabulary and tokenizer settings stored in
  * its metadata are used, as eval and predict do. */
 static enum vm_status stored_vocab(const char *model, struct vm_vocab *vocab, const char *pad, const char *unk, const char **kind,
-                                   struct vm_tokenizer *tok, bool case_given, bool punct_given, struct vm_error *err) {
+                                   struct vm_tokenizer *tok, bool case_given, bool punct_given, struct vm_labels *labels,
+                                   struct vm_error *err) {
     Onnx__ModelProto *m = vm_onnx_load_model(model, err);
     if (!m) return err->code;
-    const char *text = NULL, *spad = NULL, *sunk = NULL, *skind = NULL, *lc = NULL, *sp = NULL;
+    const char *text = NULL, *spad = NULL, *sunk = NULL, *skind = NULL, *lc = NULL, *sp = NULL, *clean = NULL, *names = NULL;
     for (size_t i = 0; i < m->n_metadata_props; i++) {
         const Onnx__StringStringEntryProto *e = m->metadata_props[i];
         if (!e->key || !e->value) continue;
@@ -203,6 +213,8 @@ static enum vm_status stored_vocab(const char *model, struct vm_vocab *vocab, co
         else if (!strcmp(e->key, "vmaskc.tokenizer")) skind = e->value;
         else if (!strcmp(e->key, "vmaskc.lowercase")) lc = e->value;
         else if (!strcmp(e->key, "vmaskc.split_punct")) sp = e->value;
+        else if (!strcmp(e->key, "vmaskc.words.cleanup")) clean = e->value;
+        else if (!strcmp(e->key, "vmaskc.labels")) names = e->value;
     }
     enum vm_status s;
     if (!text) {
@@ -212,11 +224,12 @@ static enum vm_status stored_vocab(const char *model, struct vm_vocab *vocab, co
         /* the tokenizer the model was trained with, unless the command line says otherwise */
         static char kind_buf[32];
         if (!*kind) {
-            snprintf(kind_buf, sizeof kind_buf, "%s", skind ? skind : "words");
+            snprintf(kind_buf, sizeof kind_buf, "%s", vm_tokenizer_from_meta(skind, clean));
             *kind = kind_buf;
         }
         if (!case_given && lc) tok->lowercase = strcmp(lc, "0") != 0;
         if (!punct_given && sp) tok->split_punct = strcmp(sp, "0") != 0;
+        if (!s && names && !labels->n && (s = vm_labels_from_text(labels, names, "vmaskc.labels", err))) vm_vocab_free(vocab);
         if (!s) printf("vocabulary and tokenizer: stored in %s\n", model);
     }
     vm_onnx_free_model(m);
@@ -277,10 +290,12 @@ int vm_cmd_train(int argc, char **argv) {
     vm_train_cfg_default(&tc);
     struct vm_tokenizer tok;
     vm_tokenizer_default(&tok);
-    const char *tok_kind = NULL;
+    const char *tok_kind = NULL, *labels_path = NULL;
+    struct vm_data_opts dopts = {0};
+    struct vm_labels labels = {0};
     double t_start = mono_s(), t_loaded = 0, t_export = 0;
     bool mask_output = false, profile = false, case_given = false, punct_given = false, timings = false;
-    bool method_given = false, wd_given = false;
+    bool method_given = false, wd_given = false, allow_short = false;
     double iba_beta = 0.1; /* not the reference's 10: see --help and the README's IBA row */
     const char *given[64];
     int n_given = 0;
@@ -295,12 +310,18 @@ int vm_cmd_train(int argc, char **argv) {
         }
         if (!strcmp(a, "--no-mask")) { to.no_mask = true; continue; }
         if (!strcmp(a, "--train-embedding")) { to.train_embedding = true; continue; }
+        if (!strcmp(a, "--allow-short-vocab")) { allow_short = true; continue; }
         if (!strcmp(a, "--mask-output")) { mask_output = true; continue; }
         if (!strcmp(a, "--resume")) { tc.resume = true; continue; }
         if (!strcmp(a, "--profile")) { profile = true; continue; }
         if (!strcmp(a, "--timings")) { timings = true; continue; }
         if (!strcmp(a, "--no-lowercase") || !strcmp(a, "--cased")) { tok.lowercase = false; case_given = true; continue; }
         if (!strcmp(a, "--no-split-punct")) { tok.split_punct = false; punct_given = true; continue; }
+        {
+            int r = vm_cli_data_option("train", argc, argv, &i, &dopts);
+            if (r < 0) return VM_EXIT_USAGE;
+            if (r) continue;
+        }
         if (a[0] == '-' && i + 1 >= argc) return vm_cli_usage_error("train", "%s needs a value", a);
         if (a[0] != '-') {
             if (model) return vm_cli_usage_error("train", "more than one MODEL given ('%s' and '%s')", model, a);
@@ -333,11 +354,13 @@ int vm_cmd_train(int argc, char **argv) {
         if (!strcmp(a, "--pad")) { pad = v; continue; }
         if (!strcmp(a, "--unk")) { unk = v; continue; }
         if (!strcmp(a, "--tokenizer")) {
-            if (strcmp(v, "words") && strcmp(v, "wordpiece")) return vm_cli_usage_error("train", "--tokenizer is words or wordpiece, not '%s'", v);
+            if (strcmp(v, "words") && strcmp(v, "kim") && strcmp(v, "wordpiece"))
+                return vm_cli_usage_error("train", "--tokenizer is words, kim or wordpiece, not '%s'", v);
             tok_kind = v;
             continue;
         }
         if (!strcmp(a, "--mask-after")) { to.mask_after = v; continue; }
+        if (!strcmp(a, "--labels")) { labels_path = v; continue; }
         if (!strcmp(a, "--vectors")) { vectors = v; continue; }
         if (!strcmp(a, "--vectors-format")) {
             if (!vm_vectors_parse_format(v, &vectors_format)) return vm_cli_usage_error("train", "--vectors-format is auto, text or binary, not '%s'", v);
@@ -435,23 +458,26 @@ int vm_cmd_train(int argc, char **argv) {
     struct vm_rt_model *rt = NULL;
     uint8_t *plan = NULL;
     struct vm_train_result res = {0};
-    char *vocab_text = NULL;
     enum vm_status s_split;
     int32_t vec_table = -1;
 
+    if (labels_path && vm_labels_load(&labels, labels_path, &err)) goto fail;
     if (vocab_path) {
         if (vm_vocab_load(&vocab, vocab_path, pad, unk, &err)) goto fail;
-    } else if (stored_vocab(model, &vocab, pad, unk, &tok_kind, &tok, case_given, punct_given, &err)) {
+    } else if (stored_vocab(model, &vocab, pad, unk, &tok_kind, &tok, case_given, punct_given, &labels, &err)) {
         goto fail;
     }
+    /* class names: --labels, the model's own, else TRAIN's labels when they are not all integers */
+    if (!labels.n && vm_data_collect_labels(train_path, &dopts, &labels, &err)) goto fail;
+    dopts.labels = &labels;
     if (vm_tokenizer_for_vocab(&tok, &vocab, tok_kind, vocab_path ? vocab_path : model, &err)) goto fail;
     to.pad_id = vocab.pad_id;
     int64_t keep_ids[8];
     to.n_keep_ids = vm_vocab_special_ids(&vocab, keep_ids, 8);
     to.keep_ids = keep_ids;
-    if (vm_dataset_load(&dtrain, train_path, &vocab, &tok, (int32_t)max_len, &err) ||
-        (dev_path && vm_dataset_load(&ddev, dev_path, &vocab, &tok, (int32_t)max_len, &err)) ||
-        (test_path && vm_dataset_load(&dtest, test_path, &vocab, &tok, (int32_t)max_len, &err)))
+    if (vm_dataset_load(&dtrain, train_path, &vocab, &tok, (int32_t)max_len, &dopts, &err) ||
+        (dev_path && vm_dataset_load(&ddev, dev_path, &vocab, &tok, (int32_t)max_len, &dopts, &err)) ||
+        (test_path && vm_dataset_load(&dtest, test_path, &vocab, &tok, (int32_t)max_len, &dopts, &err)))
         goto fail;
     if (dev_split) {
         struct vm_dataset all = dtrain;
@@ -469,11 +495,20 @@ int vm_cmd_train(int argc, char **argv) {
     printf(" %s; vocabulary %d tokens (pad %s, unk %s; %s tokenizer%s); %.1f%% of training %s unknown\n",
            vm_plural(test_path ? dtest.n : ddev.n, "example", "examples"), vocab.n,
            vocab.pad_id >= 0 ? vocab.tokens[vocab.pad_id] : "none", vocab.unk_id >= 0 ? vocab.tokens[vocab.unk_id] : "none",
-           vm_tokenizer_kind_name(tok.kind), tok.kind == VM_TOKENIZER_WORDPIECE ? tok.lowercase ? ", uncased" : ", cased" : "",
+           vm_tokenizer_name(&tok), tok.kind == VM_TOKENIZER_WORDPIECE ? tok.lowercase ? ", uncased" : ", cased" : "",
            dtrain.n_tokens ? 100.0 * (double)dtrain.n_unk / (double)dtrain.n_tokens : 0.0,
            tok.kind == VM_TOKENIZER_WORDPIECE ? "words" : "tokens");
 
+    if (labels.n) {
+        printf("classes:");
+        for (int32_t k = 0; k < labels.n; k++) printf(" %s=%d", labels.names[k], k);
+        printf("%s\n", labels_path ? " (--labels)" : "");
+    }
     if (vm_cli_compile_onnx_training(model, &mo, &onnx, &g, &err)) goto fail;
+    for (size_t k = 0; vocab_path && k < onnx->n_metadata_props; k++) /* a vmaskc export: --vocab must be its own */
+        if (onnx->metadata_props[k]->key && !strcmp(onnx->metadata_props[k]->key, "vmaskc.vocab") && onnx->metadata_props[k]->value &&
+            vm_vocab_check_stored(&vocab, vocab_path, onnx->metadata_props[k]->value, model, &err))
+            goto fail;
     {
         int32_t emb;
         if (vm_find_embedding(g, mo.embedding, &emb, &err)) goto fail;
@@ -484,8 +519,12 @@ int vm_cmd_train(int argc, char **argv) {
                           "use the vocabulary the model was built with", vocab.n, g->values[g->nodes[emb].in[0]].name, (long long)rows);
                 goto fail;
             }
-            if (vocab.n < rows)
-                fprintf(stderr, "vmaskc train: warning: the vocabulary has %d tokens, the embedding table %lld rows\n", vocab.n, (long long)rows);
+            if (vocab_path && vocab.n < rows && !allow_short) {
+                vm_errorf(&err, VM_EINVAL, "the vocabulary %s has %d tokens but the model's embedding table '%s' has %lld rows: is it the "
+                          "model's vocabulary? (--allow-short-vocab if the extra rows are meant to stay unused)", vocab_path, vocab.n,
+                          g->values[g->nodes[emb].in[0]].name, (long long)rows);
+                goto fail;
+            }
         }
         if (vectors && embedding_from_vectors(g, emb, vectors, vectors_format, &vocab, &dtrain, oov_init, (uint64_t)tc.seed, &vec_table, &err))
             goto fail;
@@ -499,12 +538,14 @@ int vm_cmd_train(int argc, char **argv) {
         vm_error_prefix(&err, "%s", model);
         goto fail;
     }
-    if (dtrain.max_label >= info.n_classes || ddev.max_label >= info.n_classes || (test_path && dtest.max_label >= info.n_classes)) {
-        vm_errorf(&err, VM_EINVAL, "the data has label %d but the model has %lld classes (labels 0..%lld)",
-                  dtrain.max_label > ddev.max_label ? dtrain.max_label : ddev.max_label, (long long)info.n_classes,
-                  (long long)info.n_classes - 1);
+    if (labels.n > info.n_classes) {
+        vm_errorf(&err, VM_EINVAL, "%s has %d classes (%s%s%s ...) but the model has %lld outputs", labels_path ? labels_path : train_path,
+                  labels.n, labels.names[0], labels.n > 1 ? ", " : "", labels.n > 1 ? labels.names[1] : "", (long long)info.n_classes);
         goto fail;
     }
+    if (vm_dataset_check_labels(&dtrain, info.n_classes, &err) || vm_dataset_check_labels(&ddev, info.n_classes, &err) ||
+        (test_path && vm_dataset_check_labels(&dtest, info.n_classes, &err)))
+        goto fail;
     char method_desc[128];
     if (to.method == VM_METHOD_BASE) snprintf(method_desc, sizeof method_desc, "mask off (--no-mask)");
     else if (to.method == VM_METHOD_L2) snprintf(method_desc, sizeof method_desc, "mask off, weight decay %g (--method l2)", to.weight_decay);
@@ -526,6 +567,9 @@ int vm_cmd_train(int argc, char **argv) {
     struct vm_feeder feeder;
     if (vm_feeder_init(&feeder, rt, vocab.pad_id >= 0 ? vocab.pad_id : 0, &err)) goto fail;
 
+    if (vm_cli_check_longest(&feeder, &dtrain, tc.batch, &err) || vm_cli_check_longest(&feeder, &ddev, tc.batch, &err) ||
+        (test_path && vm_cli_check_longest(&feeder, &dtest, tc.batch, &err)))
+        goto fail;
     tc.interrupted = &interrupted;
     if (profile) vm_rt_profile_enable(rt, true);
     tc.progress = stderr;
@@ -550,64 +594,11 @@ int vm_cmd_train(int argc, char **argv) {
         vm_rt_profile_print(rt, stdout);
     }
     /* export */
-    vocab_text = vm_vocab_to_text(&vocab, &err);
-    if (!vocab_text) goto fail;
-    char hidden[32], tau[32], classes[32], acc_dev[32], acc_test[32], k_s[32], ltau[32], ibeta[32], wd[32];
-    snprintf(hidden, sizeof hidden, "%lld", (long long)to.mask_hidden);
-    snprintf(tau, sizeof tau, "%g", to.tau);
-    snprintf(classes, sizeof classes, "%lld", (long long)info.n_classes);
-    snprintf(acc_dev, sizeof acc_dev, "%.4f", res.best_dev_acc);
-    snprintf(acc_test, sizeof acc_test, "%.4f", res.test_acc);
-    snprintf(k_s, sizeof k_s, "%lld", (long long)to.l2x_k);
-    snprintf(ltau, sizeof ltau, "%g", to.l2x_tau);
-    snprintf(ibeta, sizeof ibeta, "%g", iba_beta);
-    snprintf(wd, sizeof wd, "%g", to.weight_decay);
-    /* with the vocabulary, these settings let anyone reproduce the ids (README: "Tokenizers") */
-    char max_chars[32];
-    snprintf(max_chars, sizeof max_chars, "%d", tok.max_word_chars);
-    bool wp = tok.kind == VM_TOKENIZER_WORDPIECE;
-    const char *keys[32], *vals[32];
-    int n_meta = 0;
-#define META(k, v) (keys[n_meta] = (k), vals[n_meta++] = (v))
-    META("vmaskc.version", VM_VERSION);
-    META("vmaskc.vocab", vocab_text);
-    META("vmaskc.pad", vocab.pad_id >= 0 ? vocab.tokens[vocab.pad_id] : "");
-    META("vmaskc.unk", vocab.unk_id >= 0 ? vocab.tokens[vocab.unk_id] : "");
-    META("vmaskc.tokenizer", vm_tokenizer_kind_name(tok.kind));
-    META("vmaskc.lowercase", tok.lowercase ? "1" : "0");
-    META(wp ? "vmaskc.wordpiece.strip_accents" : "vmaskc.split_punct", wp ? (tok.lowercase ? "1" : "0") : tok.split_punct ? "1" : "0");
-    META("vmaskc.method", vm_method_name(to.method));
-    META("vmaskc.mask", to.no_mask ? "none" : to.method != VM_METHOD_VMASK ? vm_method_name(to.method) : to.mask_after ? "network" : "word_keep");
-    if (to.method == VM_METHOD_VMASK) {
-        META("vmaskc.mask_hidden", hidden);
-        META("vmaskc.tau", tau);
-    } else if (to.method == VM_METHOD_L2X) {
-        META("vmaskc.l2x.k", k_s);
-        META("vmaskc.l2x.tau", ltau);
-    } else if (to.method == VM_METHOD_IBA) {
-        META("vmaskc.iba.beta", ibeta);
-    }
-    if (to.weight_decay > 0) META("vmaskc.weight_decay", wd);
-    META("vmaskc.classes", classes);
-    META("vmaskc.dev_accuracy", acc_dev);
-    META("vmaskc.test_accuracy", acc_test);
-    if (wp) {
-        META("vmaskc.wordpiece.cls", vocab.tokens[vocab.cls_id]);
-        META("vmaskc.wordpiece.sep", vocab.tokens[vocab.sep_id]);
-        META("vmaskc.wordpiece.continuing_prefix", "##");
-        META("vmaskc.wordpiece.max_input_chars_per_word", max_chars);
-        META("vmaskc.wordpiece.hf_equivalent",
-             tok.lowercase ? "BertTokenizerFast(vocab_file, do_lower_case=True)" : "BertTokenizerFast(vocab_file, do_lower_case=False)");
-    }
-#undef META
-    const char *bax = vm_graph_get_meta(g, "vmaskc.ids_batch_axis");
-    struct vm_export_opts eo = {.mask = !to.no_mask, .method = (int)to.method, .l2x_k = to.l2x_k, .pad_id = to.pad_id, .iba_mu = to.iba_mu,
-                                .seq_axis = bax && !strcmp(bax, "1") ? 0 : 1, .mask_after = to.mask_after, .embedding = mo.embedding,
-                                .mask_output = mask_output, .meta_keys = keys, .meta_values = vals, .n_meta = n_meta,
-                                .keep_ids = to.keep_ids, .n_keep_ids = to.n_keep_ids, .min_seq = feeder.min_len,
-                                .min_pad_id = vocab.pad_id >= 0 ? vocab.pad_id : 0};
+    struct vm_train_export tx = {.vocab = &vocab, .tok = &tok, .labels = &labels, .to = &to, .n_classes = info.n_classes,
+                                 .dev_acc = res.best_dev_acc, .test_acc = res.test_acc, .iba_beta = iba_beta, .embedding = mo.embedding,
+                                 .mask_output = mask_output, .min_seq = feeder.min_len};
     double t0 = mono_s();
-    if (vm_export_onnx(onnx, g, &eo, param_lookup, &lc, out, &err)) goto fail;
+    if (vm_train_export(onnx, g, &tx, param_lookup, &lc, out, &err)) goto fail;
     t_export = mono_s() - t0;
     printf("exported %s\n", out);
     if (timings && res.n_steps) {
@@ -659,7 +650,7 @@ fail:
 done:
     vm_train_result_free(&res);
     free(iba_stats);
-    free(vocab_text);
+    vm_labels_free(&labels);
     free(plan);
     vm_rt_model_free(rt);
     vm_graph_free(g);
