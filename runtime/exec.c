@@ -84,6 +84,50 @@ double vm_rt_rng_uniform(uint64_t seed, uint64_t counter, uint64_t stream, uint6
     return ((double)r + 0.5) / 9007199254740992.0;
 }
 
+void vm_rt_set_shard(struct vm_rt_model *m, const struct vm_rt_shard *shard) {
+    m->sharded = shard != NULL;
+    if (shard) m->shard = *shard;
+}
+
+enum vm_status vm_rt_rowkey_init(const struct vm_rt_ctx *c, const struct vm_rt_step *s, int32_t value,
+                                 struct vm_rt_rowkey *k, struct vm_error *err) {
+    const struct vm_rt_tensor *t = &c->t[value];
+    memset(k, 0, sizeof *k);
+    k->numel_global = t->numel;
+    const struct vm_rt_shard *sh = c->shard;
+    if (!sh) return VM_OK;
+    const struct vm_rt_plan *p = &c->m->plan;
+    int64_t local = c->inst->symvals[sh->batch_symbol];
+    if (sh->row0 == 0 && sh->rows == local) return VM_OK;
+    /* the axis whose size is the batch symbol times other factors: [B, T, E], [T, B, H], [B*T, E] */
+    const struct vm_rt_value *v = &p->values[value];
+    for (int a = 0; a < v->rank && a < t->rank; a++) {
+        const struct vm_rt_poly *d = &v->dims[a];
+        if (d->n != 1) continue;
+        const struct vm_rt_term *tm = &p->terms[d->first];
+        int uses = 0;
+        for (int32_t j = 0; j < tm->n; j++) uses += p->syms[tm->first + j] == sh->batch_symbol;
+        if (uses != 1 || local <= 0 || t->dims[a] % local) continue;
+        int64_t per = t->dims[a] / local;
+        k->inner = 1;
+        for (int b = a + 1; b < t->rank; b++) k->inner *= t->dims[b];
+        k->dl = t->dims[a];
+        k->dg = per * sh->rows;
+        k->shift = per * sh->row0;
+        k->numel_global = k->dl ? t->numel / k->dl * k->dg : 0;
+        if (!k->inner || !k->dl) memset(k, 0, sizeof *k); /* nothing to draw */
+        return VM_OK;
+    }
+    return vm_rt_step_errorf(s, err, VM_EUNSUPPORTED, "data-parallel training: no batch axis in '%s', so its random draws "
+                             "cannot be keyed by the global example", v->name);
+}
+
+int64_t vm_rt_global_rows(const struct vm_rt_ctx *c, int64_t local) { return c->shard ? c->shard->rows : local; }
+
+int64_t vm_rt_global_count(const struct vm_rt_ctx *c, int64_t local) {
+    return c->shard && c->shard->sum_count ? c->shard->sum_count(c->shard->ctx, local) : local;
+}
+
 static double now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -97,6 +141,7 @@ enum vm_status vm_rt_run(struct vm_rt_inst *inst, unsigned ranges, bool training
     if (inst->arena_seen != m->arena) vm_rt_inst_update_pointers(inst);
     struct vm_rt_ctx c = {
         .m = m, .inst = inst, .t = inst->t, .training = training, .seed = m->seed, .counter = m->counter,
+        .shard = m->sharded && training ? &m->shard : NULL,
         .engine = m->engine, .stream = m->stream, .scratch = m->scratch,
     };
     m->counter++;
