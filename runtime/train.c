@@ -735,7 +735,9 @@ enum vm_status vm_train(const struct vm_feeder *f, const struct vm_train_cfg *cf
             if (best.live && ls.best_epoch > 0 && (s = snapshot_take(m, &best, err))) break;
             double t0 = now_s();
             struct step_out so = {0};
+            uint64_t sent = vm_dist_bytes();
             if ((s = train_step(f, cfg, seqs, lens, labels, n, beta, &so, err))) break;
+            res->comm_bytes += vm_dist_bytes() - sent;
             double t1 = now_s();
             ls.train_seconds += t1 - t0;
             ls.train_sentences += n;

@@ -543,6 +543,9 @@ int vm_cmd_train(int argc, char **argv) {
     printf("best dev accuracy %.2f%% (epoch %d of %d)", 100 * res.best_dev_acc, res.best_epoch, res.epochs_run);
     if (test_path) printf("; test accuracy %.2f%%", 100 * res.test_acc);
     printf("; %.0f training sentences/s\n", res.sentences_per_s);
+    if (n_proc > 1 && res.n_steps)
+        printf("data-parallel: %d processes summed %.3f MiB of gradients per step (%lld steps)\n", n_proc,
+               (double)res.comm_bytes / (double)res.n_steps / 1048576.0, (long long)res.n_steps);
     {
         int64_t n_inst;
         double ms;
