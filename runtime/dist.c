@@ -17,7 +17,10 @@
 #endif
 
 static int d_rank = 0, d_size = 1;
-static bool d_init = false, d_mpi = false;
+static bool d_init = false;
+#ifdef VM_HAVE_MPI
+static bool d_mpi = false; /* MPI_Init was called */
+#endif
 static uint64_t d_bytes = 0;
 
 bool vm_dist_compiled(void) {
