@@ -20,6 +20,7 @@ static int d_rank = 0, d_size = 1;
 static bool d_init = false;
 #ifdef VM_HAVE_MPI
 static bool d_mpi = false; /* MPI_Init was called */
+static MPI_Comm d_async;     /* the non-blocking sums' communicator */
 #endif
 static uint64_t d_bytes = 0;
 
@@ -49,6 +50,7 @@ int vm_dist_init(void) {
     d_mpi = true;
     MPI_Comm_rank(MPI_COMM_WORLD, &d_rank);
     MPI_Comm_size(MPI_COMM_WORLD, &d_size);
+    MPI_Comm_dup(MPI_COMM_WORLD, &d_async);
 #else
     if (launched_by_mpirun())
         fprintf(stderr, "vmaskc: warning: started by mpirun, but this vmaskc was built without MPI; every process "
@@ -61,6 +63,7 @@ void vm_dist_finalize(void) {
 #ifdef VM_HAVE_MPI
     if (d_mpi) {
         MPI_Barrier(MPI_COMM_WORLD);
+        MPI_Comm_free(&d_async);
         MPI_Finalize();
         d_mpi = false;
     }
@@ -122,7 +125,7 @@ void vm_dist_isum_f32(float *buf, size_t n) {
         return;
     }
     d_bytes += n * sizeof *buf;
-    MPI_Iallreduce(MPI_IN_PLACE, buf, (int)n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &pending[n_pending++]);
+    MPI_Iallreduce(MPI_IN_PLACE, buf, (int)n, MPI_FLOAT, MPI_SUM, d_async, &pending[n_pending++]);
 #else
     (void)buf, (void)n;
 #endif
@@ -132,6 +135,13 @@ void vm_dist_wait_all(void) {
 #ifdef VM_HAVE_MPI
     if (n_pending) MPI_Waitall(n_pending, pending, MPI_STATUSES_IGNORE);
     n_pending = 0;
+#endif
+}
+
+void vm_dist_poll(void) {
+#ifdef VM_HAVE_MPI
+    int done;
+    if (n_pending) MPI_Testall(n_pending, pending, &done, MPI_STATUSES_IGNORE);
 #endif
 }
 

@@ -28,11 +28,14 @@ bool vm_dist_compiled(void);
 void vm_dist_sum_f32(float *buf, size_t n);
 void vm_dist_sum_f64(double *buf, size_t n);
 int64_t vm_dist_sum_i64(int64_t v);
-/* Non-blocking in-place sum of a float buffer (MPI_Iallreduce); the buffer must stay untouched
- * until vm_dist_wait_all. At most VM_DIST_MAX_PENDING outstanding. */
+/* Non-blocking in-place sum of a float buffer (MPI_Iallreduce, on a communicator of its own so
+ * blocking sums may be made while these are pending); the buffer must stay untouched until
+ * vm_dist_wait_all. At most VM_DIST_MAX_PENDING outstanding. */
 #define VM_DIST_MAX_PENDING 64
 void vm_dist_isum_f32(float *buf, size_t n);
 void vm_dist_wait_all(void);
+/* Lets pending sums progress (MPI moves data only inside its calls); returns at once. */
+void vm_dist_poll(void);
 /* root's n bytes to every process. */
 void vm_dist_bcast(void *buf, size_t n, int root);
 /* Every process's `n` bytes (n may differ per process) concatenated in rank order into *out

@@ -89,6 +89,34 @@ void vm_rt_set_shard(struct vm_rt_model *m, const struct vm_rt_shard *shard) {
     if (shard) m->shard = *shard;
 }
 
+void vm_rt_set_step_hook(struct vm_rt_model *m, void (*fn)(void *ctx, int32_t step), void *ctx) {
+    m->step_hook = fn;
+    m->step_hook_ctx = ctx;
+}
+
+void vm_rt_grad_ready_steps(const struct vm_rt_model *m, int32_t *ready) {
+    const struct vm_rt_plan *p = &m->plan;
+    int32_t *root = malloc(sizeof(int32_t) * (size_t)(p->n_values + 1));
+    for (int32_t i = 0; i < p->n_params; i++) ready[i] = root ? -1 : INT32_MAX - 1; /* no memory: after the last step */
+    if (!root) return;
+    /* storage roots as the binder assigns them: a view shares its input's bytes */
+    for (int32_t v = 0; v < p->n_values; v++) root[v] = v;
+    for (int32_t i = 0; i < p->n_steps; i++) {
+        const struct vm_rt_step *s = &p->steps[i];
+        if ((s->k->flags & VM_RT_K_VIEW) && s->n_in > 0 && s->in[0] >= 0 && s->out[0] >= 0 && m->persist_off[s->out[0]] == SIZE_MAX)
+            root[s->out[0]] = root[s->in[0]];
+    }
+    for (int32_t i = p->range[1][0]; i < p->range[1][1]; i++) {
+        const struct vm_rt_step *s = &p->steps[i];
+        for (int32_t k = 0; k < s->n_out; k++) {
+            if (s->out[k] < 0) continue;
+            for (int32_t q = 0; q < p->n_params; q++)
+                if (p->params[q].aux >= 0 && root[s->out[k]] == p->params[q].aux) ready[q] = i;
+        }
+    }
+    free(root);
+}
+
 enum vm_status vm_rt_rowkey_init(const struct vm_rt_ctx *c, const struct vm_rt_step *s, int32_t value,
                                  struct vm_rt_rowkey *k, struct vm_error *err) {
     const struct vm_rt_tensor *t = &c->t[value];
@@ -152,6 +180,7 @@ enum vm_status vm_rt_run(struct vm_rt_inst *inst, unsigned ranges, bool training
             double t0 = m->profile ? now_ms() : 0;
             enum vm_status st = s->k->run(&c, s, inst->state[i], err);
             if (st) return st;
+            if (r == 1 && m->step_hook) m->step_hook(m->step_hook_ctx, i);
             if (m->profile) {
                 dnnl_stream_wait(m->stream);
                 m->prof_ms[i] += now_ms() - t0;

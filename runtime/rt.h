@@ -135,6 +135,8 @@ struct vm_rt_model {
     dnnl_stream_t stream;
     uint64_t seed, counter;
     struct vm_rt_shard shard; /* valid while sharded */
+    void (*step_hook)(void *ctx, int32_t step); /* after each backward step (vm_rt_set_step_hook) */
+    void *step_hook_ctx;
     bool sharded;
     bool profile;
     bool ref_kernels;  /* run the naive C reference of every kernel instead of oneDNN (tests) */

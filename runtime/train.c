@@ -306,28 +306,81 @@ static int64_t dist_sum_count(void *ctx, int64_t local) {
     return vm_dist_sum_i64(local);
 }
 
-/* Spans of gradient bytes adjacent in the persistent region (64-byte slots: a gap is padding that
- * nothing writes, zero on every process), each at most `cap` bytes: the allreduce buckets. */
-static void sum_gradients(struct vm_rt_model *m) {
+/* The gradients' allreduce buckets: spans of gradient bytes adjacent in the persistent region
+ * (64-byte slots: a gap is padding that nothing writes, zero on every process), at most 4 MiB
+ * each, in the order the backward pass finishes them (last parameters first). Each bucket is
+ * started, non-blocking, by the step hook right after the backward step that finishes its last
+ * gradient (vm_rt_grad_ready_steps: the same steps on every process), always in bucket order, so
+ * every process issues the same allreduces in the same order. */
+struct grad_sync {
+    int n, next;
+    int64_t sent, early; /* buckets sent, and those the hook started during the backward pass */
+    char **start;
+    size_t *len;
+    int32_t *ready;
+};
+
+static void grad_sync_free(struct grad_sync *g) {
+    free(g->start);
+    free(g->len);
+    free(g->ready);
+    memset(g, 0, sizeof *g);
+}
+
+static enum vm_status grad_sync_init(struct vm_rt_model *m, struct grad_sync *g, struct vm_error *err) {
     const size_t cap = (size_t)4 << 20;
+    int np = vm_rt_num_params(m);
+    int32_t *ready = vm_malloc(sizeof(int32_t) * (size_t)(np + 1), err);
+    g->start = vm_calloc((size_t)np + 1, sizeof *g->start, err);
+    g->len = vm_calloc((size_t)np + 1, sizeof *g->len, err);
+    g->ready = vm_calloc((size_t)np + 1, sizeof *g->ready, err);
+    if (!ready || !g->start || !g->len || !g->ready) {
+        free(ready);
+        grad_sync_free(g);
+        return VM_ENOMEM;
+    }
+    vm_rt_grad_ready_steps(m, ready);
     char *start = NULL, *end = NULL;
-    for (int i = vm_rt_num_params(m) - 1; i >= -1; i--) {
-        struct vm_rt_tensor g = i >= 0 ? vm_rt_param_grad(m, i) : (struct vm_rt_tensor){0};
-        if (i >= 0 && (!g.data || g.dtype != VM_DTYPE_FLOAT || !g.nbytes)) continue;
-        char *a = g.data, *b = a + g.nbytes;
-        if (start && i >= 0 && a >= start && b <= end) continue; /* aliases a gradient already summed */
+    int32_t rd = -1;
+    for (int i = np - 1; i >= -1; i--) {
+        struct vm_rt_tensor t = i >= 0 ? vm_rt_param_grad(m, i) : (struct vm_rt_tensor){0};
+        if (i >= 0 && (!t.data || t.dtype != VM_DTYPE_FLOAT || !t.nbytes)) continue;
+        char *a = t.data, *b = a + t.nbytes;
+        if (start && i >= 0 && a >= start && b <= end) { /* aliases a gradient already in the bucket */
+            rd = ready[i] > rd ? ready[i] : rd;
+            continue;
+        }
         bool joins = start && i >= 0 && (a == end + ((size_t)-(uintptr_t)end & 63) || b + ((size_t)-(uintptr_t)b & 63) == start) &&
                      (size_t)((b > end ? b : end) - (a < start ? a : start)) <= cap;
         if (joins) {
-            if (a < start) start = a;
-            if (b > end) end = b;
+            start = a < start ? a : start;
+            end = b > end ? b : end;
+            rd = ready[i] > rd ? ready[i] : rd;
             continue;
         }
-        if (start) vm_dist_isum_f32((float *)(void *)start, (size_t)(end - start) / sizeof(float));
+        if (start) {
+            g->start[g->n] = start;
+            g->len[g->n] = (size_t)(end - start) / sizeof(float);
+            g->ready[g->n++] = rd;
+        }
         start = i >= 0 ? a : NULL;
         end = b;
+        rd = i >= 0 ? ready[i] : -1;
     }
-    vm_dist_wait_all();
+    free(ready);
+    return VM_OK;
+}
+
+static void grad_sync_start(struct grad_sync *g, int32_t step) {
+    while (g->next < g->n && g->ready[g->next] <= step) {
+        vm_dist_isum_f32((float *)(void *)g->start[g->next], g->len[g->next]);
+        g->next++;
+    }
+}
+
+static void grad_sync_hook(void *ctx, int32_t step) {
+    grad_sync_start(ctx, step);
+    vm_dist_poll();
 }
 
 /* One optimizer step on the global batch seqs[0..n). One process (or a batch with fewer rows than
@@ -335,9 +388,9 @@ static void sum_gradients(struct vm_rt_model *m) {
  * contiguous share of the rows, padded to the global batch's length, with the runtime's shard set
  * so that random draws and loss divisors are the global batch's; the gradients, shares of the
  * global mean's, are summed over processes before every process applies the same update. */
-static enum vm_status train_step(const struct vm_feeder *f, const struct vm_train_cfg *cfg, const int32_t *const *seqs,
-                                 const int32_t *lens, const int32_t *labels, int64_t n, double beta, struct step_out *o,
-                                 struct vm_error *err) {
+static enum vm_status train_step(const struct vm_feeder *f, const struct vm_train_cfg *cfg, struct grad_sync *gs,
+                                 const int32_t *const *seqs, const int32_t *lens, const int32_t *labels, int64_t n, double beta,
+                                 struct step_out *o, struct vm_error *err) {
     struct vm_rt_model *m = f->m;
     int P = vm_dist_size(), rank = vm_dist_rank();
     bool split = P > 1 && n >= P;
@@ -350,6 +403,8 @@ static enum vm_status train_step(const struct vm_feeder *f, const struct vm_trai
             return vm_errorf(err, VM_EUNSUPPORTED, "data-parallel training needs the token input '%s' to have a symbolic batch dimension",
                              m->plan.inputs[f->ids_input].name);
         vm_rt_set_shard(m, &sh);
+        vm_rt_set_step_hook(m, grad_sync_hook, gs);
+        gs->next = 0;
         for (int64_t i = 0; i < n; i++) min_t = lens[i] > min_t ? lens[i] : min_t;
     }
     uint64_t counter = vm_rt_rng_counter(m);
@@ -357,7 +412,8 @@ static enum vm_status train_step(const struct vm_feeder *f, const struct vm_trai
     enum vm_status s = vm_feed(f, seqs + r0, lens + r0, r1 - r0, min_t, labels + r0, beta, cfg->lr, &inst, NULL, err);
     if (!s) s = vm_rt_run(inst, VM_RT_FORWARD | VM_RT_BACKWARD | (split ? 0 : VM_RT_OPTIMIZER), true, err);
     vm_rt_set_shard(m, NULL);
-    if (s) return s;
+    vm_rt_set_step_hook(m, NULL, NULL);
+    if (s) return s; /* the caller stops every process: pending sums need no wait */
     struct vm_rt_tensor lt = vm_rt_output(inst, f->logits_output);
     int64_t C = lt.numel / (r1 - r0), correct = 0;
     for (int64_t i = r0; i < r1; i++) correct += argmax_row((const float *)lt.data + (i - r0) * C, C) == labels[i];
@@ -366,7 +422,10 @@ static enum vm_status train_step(const struct vm_feeder *f, const struct vm_trai
     double red[3] = {counts ? *(const float *)vm_rt_output(inst, f->loss_output).data : 0, counts ? (double)correct : 0,
                      cfg->interrupted && *cfg->interrupted ? 1 : 0};
     if (split) {
-        sum_gradients(m);
+        gs->early += gs->next;
+        gs->sent += gs->n;
+        grad_sync_start(gs, INT32_MAX); /* the rest (and all, had the hook not run) */
+        vm_dist_wait_all();
         if ((s = vm_rt_run(inst, VM_RT_OPTIMIZER, true, err))) return s;
         vm_rt_set_seed(m, cfg->seed, counter + 1); /* two runs, one step: the counter moves as in one run */
     }
@@ -713,6 +772,8 @@ enum vm_status vm_train(const struct vm_feeder *f, const struct vm_train_cfg *cf
     if (!res->step_seconds && !s) s = VM_ENOMEM;
     const int32_t *seqs[4096];
     int32_t lens[4096], labels[4096];
+    struct grad_sync gs = {0};
+    if (!s && vm_dist_size() > 1) s = grad_sync_init(m, &gs, err);
     double last_draw = 0, last_save = now_s();
     int64_t steps_here = 0;
     for (int epoch = ls.epoch; epoch < cfg->epochs && !s; epoch++) {
@@ -736,7 +797,7 @@ enum vm_status vm_train(const struct vm_feeder *f, const struct vm_train_cfg *cf
             double t0 = now_s();
             struct step_out so = {0};
             uint64_t sent = vm_dist_bytes();
-            if ((s = train_step(f, cfg, seqs, lens, labels, n, beta, &so, err))) break;
+            if ((s = train_step(f, cfg, &gs, seqs, lens, labels, n, beta, &so, err))) break;
             res->comm_bytes += vm_dist_bytes() - sent;
             double t1 = now_s();
             ls.train_seconds += t1 - t0;
@@ -855,6 +916,9 @@ enum vm_status vm_train(const struct vm_feeder *f, const struct vm_train_cfg *cf
     free(best.values);
     free(order);
     free(probs);
+    res->buckets = gs.sent;
+    res->buckets_early = gs.early;
+    grad_sync_free(&gs);
     return s;
 }
 

@@ -83,6 +83,7 @@ struct vm_train_result {
     double *step_seconds;  /* each training step's time (feed + run), n_steps entries (owned) */
     int64_t n_steps;
     uint64_t comm_bytes;   /* data-parallel: bytes this process summed over processes in training steps */
+    int64_t buckets, buckets_early; /* data-parallel: gradient buckets sent, and those started during backward */
 };
 
 /* Trains; on return the model holds the best-on-dev parameters. VM_EINTERRUPTED after a

@@ -102,6 +102,12 @@ struct vm_rt_shard {
     void *ctx;
 };
 void vm_rt_set_shard(struct vm_rt_model *m, const struct vm_rt_shard *shard);
+/* Data-parallel: fn(ctx, step) runs after every backward step of a run (NULL: none), and
+ * ready[i] is the last backward step that writes parameter i's gradient (directly or through a
+ * view; -1 when none), the same for every batch shape: once fn sees that step, the gradient is
+ * final and can be sent while the rest of the backward pass runs. */
+void vm_rt_set_step_hook(struct vm_rt_model *m, void (*fn)(void *ctx, int32_t step), void *ctx);
+void vm_rt_grad_ready_steps(const struct vm_rt_model *m, int32_t *ready);
 /* The symbol id of input i's dimension `axis` when it is a bare symbol (batch, seq), else -1. */
 int32_t vm_rt_input_axis_symbol(const struct vm_rt_model *m, int i, int axis);
 

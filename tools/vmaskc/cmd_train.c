@@ -544,8 +544,9 @@ int vm_cmd_train(int argc, char **argv) {
     if (test_path) printf("; test accuracy %.2f%%", 100 * res.test_acc);
     printf("; %.0f training sentences/s\n", res.sentences_per_s);
     if (n_proc > 1 && res.n_steps)
-        printf("data-parallel: %d processes summed %.3f MiB of gradients per step (%lld steps)\n", n_proc,
-               (double)res.comm_bytes / (double)res.n_steps / 1048576.0, (long long)res.n_steps);
+        printf("data-parallel: %d processes summed %.3f MiB of gradients per step (%lld steps); %lld of %lld buckets started "
+               "during the backward pass\n", n_proc, (double)res.comm_bytes / (double)res.n_steps / 1048576.0, (long long)res.n_steps,
+               (long long)res.buckets_early, (long long)res.buckets);
     {
         int64_t n_inst;
         double ms;
