@@ -125,6 +125,8 @@ enum vm_status vm_rt_rowkey_init(const struct vm_rt_ctx *c, const struct vm_rt_s
     const struct vm_rt_shard *sh = c->shard;
     if (!sh) return VM_OK;
     const struct vm_rt_plan *p = &c->m->plan;
+    if (sh->batch_symbol < 0 || sh->batch_symbol >= 16 || sh->batch_symbol >= p->n_symbols)
+        return vm_rt_step_errorf(s, err, VM_EINVAL, "data-parallel training: batch symbol %d is not one of the plan's", (int)sh->batch_symbol);
     int64_t local = c->inst->symvals[sh->batch_symbol];
     if (sh->row0 == 0 && sh->rows == local) return VM_OK;
     /* the axis whose size is the batch symbol times other factors: [B, T, E], [T, B, H], [B*T, E] */

@@ -702,7 +702,10 @@ static enum vm_status load_checkpoint(const struct vm_feeder *f, const struct vm
     }
     vm_dist_bcast(hdr, sizeof hdr, 0);
     if (hdr[0]) return vm_dist_rank() == 0 ? err->code : vm_errorf(err, (enum vm_status)hdr[0], "process 0 could not read %s", cfg->checkpoint);
-    if (vm_dist_rank() != 0 && !(buf = vm_malloc((size_t)hdr[1] + 1, err))) vm_dist_abort(4);
+    if (vm_dist_rank() != 0 && !(buf = vm_malloc((size_t)hdr[1] + 1, err))) {
+        fprintf(stderr, "vmaskc: process %d: no memory for the %lld-byte checkpoint %s\n", vm_dist_rank(), (long long)hdr[1], cfg->checkpoint);
+        vm_dist_abort(4); /* process 0 is already sending it */
+    }
     len = (size_t)hdr[1];
     vm_dist_bcast(buf, len, 0);
     enum vm_status s = unpack_checkpoint(f, cfg->checkpoint, cfg->epochs, key, buf, len, ls, best, hist, n_hist, err);
