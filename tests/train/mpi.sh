@@ -11,13 +11,10 @@
 # usage: mpi.sh VMASKC REPO_DIR HAVE_MPI(0|1)
 set -u
 vmaskc=$1; repo=$2; have=${3:-0}
-[ "$have" = 1 ] || { echo "skip: vmaskc was built without MPI (install libopenmpi-dev and reconfigure)"; exit 77; }
-command -v mpirun >/dev/null 2>&1 || { echo "skip: mpirun not found (apt-get install openmpi-bin)"; exit 77; }
+. "$repo/tests/mpi_env.sh" "$have" # exit 77 without MPI; sets mpi=(mpirun ...)
 d=$repo/tests/train; fx=$repo/tests/fixtures/models
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 fail=0
-mpi=(mpirun --oversubscribe -np)
-[ "$(id -u)" -eq 0 ] && mpi=(mpirun --oversubscribe --allow-run-as-root -np)
 cut -f2 "$d/test.tsv" > "$tmp/texts.txt"
 
 # run NAME NPROC MODEL ARGS...: NPROC 0 = plain single process
@@ -25,7 +22,7 @@ run() {
   local name=$1 np=$2 model=$3; shift 3
   local cmd=("$vmaskc" train "$model" --vocab "$d/vocab.txt" --dev "$d/dev.tsv" --seed 5 --threads 1 --top 0 "$@"
              -o "$tmp/$name.onnx" --history "$tmp/$name.csv")
-  [ "$np" -gt 0 ] && cmd=(timeout 120 "${mpi[@]}" "$np" "${cmd[@]}")
+  [ "$np" -gt 0 ] && cmd=(timeout 120 "${mpi[@]}" -np "$np" "${cmd[@]}")
   "${cmd[@]}" > "$tmp/$name.out" 2>&1
 }
 

@@ -9,13 +9,10 @@
 # usage: mpi_fail.sh VMASKC REPO_DIR HAVE_MPI(0|1)
 set -u
 vmaskc=$1; repo=$2; have=${3:-0}
-[ "$have" = 1 ] || { echo "skip: vmaskc was built without MPI (install libopenmpi-dev and reconfigure)"; exit 77; }
-command -v mpirun >/dev/null 2>&1 || { echo "skip: mpirun not found (apt-get install openmpi-bin)"; exit 77; }
+. "$repo/tests/mpi_env.sh" "$have" # exit 77 without MPI; sets mpi=(mpirun ...)
 d=$repo/tests/train; model=$repo/tests/fixtures/models/cnn_conv1d_reducemax_op13/model.onnx
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 fail=0
-mpi=(mpirun --oversubscribe)
-[ "$(id -u)" -eq 0 ] && mpi=(mpirun --oversubscribe --allow-run-as-root)
 
 (head -5 "$d/train.tsv"; printf 'notalabel\tw1 w2\n'; tail -n +6 "$d/train.tsv") > "$tmp/bad.tsv"
 c=(train "$model" --vocab "$d/vocab.txt" --dev "$d/dev.tsv" --epochs 1 --batch 32 --seed 5 --threads 1 -o "$tmp/f.onnx")
