@@ -75,6 +75,13 @@ static int poly_single_symbol(const struct vm_rt_plan *p, const struct vm_rt_pol
     return t->coef == 1 && t->n == 1 ? p->syms[t->first] : -1;
 }
 
+int32_t vm_rt_input_axis_symbol(const struct vm_rt_model *m, int i, int axis) {
+    const struct vm_rt_plan *p = &m->plan;
+    if (i < 0 || i >= p->n_inputs) return -1;
+    const struct vm_rt_value *v = &p->values[p->inputs[i].value];
+    return axis >= 0 && axis < v->rank ? poly_single_symbol(p, &v->dims[axis]) : -1;
+}
+
 void vm_rt_inst_free(struct vm_rt_inst *inst) {
     if (!inst) return;
     const struct vm_rt_plan *p = &inst->m->plan;

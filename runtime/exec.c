@@ -84,6 +84,80 @@ double vm_rt_rng_uniform(uint64_t seed, uint64_t counter, uint64_t stream, uint6
     return ((double)r + 0.5) / 9007199254740992.0;
 }
 
+void vm_rt_set_shard(struct vm_rt_model *m, const struct vm_rt_shard *shard) {
+    m->sharded = shard != NULL;
+    if (shard) m->shard = *shard;
+}
+
+void vm_rt_set_step_hook(struct vm_rt_model *m, void (*fn)(void *ctx, int32_t step), void *ctx) {
+    m->step_hook = fn;
+    m->step_hook_ctx = ctx;
+}
+
+void vm_rt_grad_ready_steps(const struct vm_rt_model *m, int32_t *ready) {
+    const struct vm_rt_plan *p = &m->plan;
+    int32_t *root = malloc(sizeof(int32_t) * (size_t)(p->n_values + 1));
+    for (int32_t i = 0; i < p->n_params; i++) ready[i] = root ? -1 : INT32_MAX - 1; /* no memory: after the last step */
+    if (!root) return;
+    /* storage roots as the binder assigns them: a view shares its input's bytes */
+    for (int32_t v = 0; v < p->n_values; v++) root[v] = v;
+    for (int32_t i = 0; i < p->n_steps; i++) {
+        const struct vm_rt_step *s = &p->steps[i];
+        if ((s->k->flags & VM_RT_K_VIEW) && s->n_in > 0 && s->in[0] >= 0 && s->out[0] >= 0 && m->persist_off[s->out[0]] == SIZE_MAX)
+            root[s->out[0]] = root[s->in[0]];
+    }
+    for (int32_t i = p->range[1][0]; i < p->range[1][1]; i++) {
+        const struct vm_rt_step *s = &p->steps[i];
+        for (int32_t k = 0; k < s->n_out; k++) {
+            if (s->out[k] < 0) continue;
+            for (int32_t q = 0; q < p->n_params; q++)
+                if (p->params[q].aux >= 0 && root[s->out[k]] == p->params[q].aux) ready[q] = i;
+        }
+    }
+    free(root);
+}
+
+enum vm_status vm_rt_rowkey_init(const struct vm_rt_ctx *c, const struct vm_rt_step *s, int32_t value,
+                                 struct vm_rt_rowkey *k, struct vm_error *err) {
+    const struct vm_rt_tensor *t = &c->t[value];
+    memset(k, 0, sizeof *k);
+    k->numel_global = t->numel;
+    const struct vm_rt_shard *sh = c->shard;
+    if (!sh) return VM_OK;
+    const struct vm_rt_plan *p = &c->m->plan;
+    if (sh->batch_symbol < 0 || sh->batch_symbol >= 16 || sh->batch_symbol >= p->n_symbols)
+        return vm_rt_step_errorf(s, err, VM_EINVAL, "data-parallel training: batch symbol %d is not one of the plan's", (int)sh->batch_symbol);
+    int64_t local = c->inst->symvals[sh->batch_symbol];
+    if (sh->row0 == 0 && sh->rows == local) return VM_OK;
+    /* the axis whose size is the batch symbol times other factors: [B, T, E], [T, B, H], [B*T, E] */
+    const struct vm_rt_value *v = &p->values[value];
+    for (int a = 0; a < v->rank && a < t->rank; a++) {
+        const struct vm_rt_poly *d = &v->dims[a];
+        if (d->n != 1) continue;
+        const struct vm_rt_term *tm = &p->terms[d->first];
+        int uses = 0;
+        for (int32_t j = 0; j < tm->n; j++) uses += p->syms[tm->first + j] == sh->batch_symbol;
+        if (uses != 1 || local <= 0 || t->dims[a] % local) continue;
+        int64_t per = t->dims[a] / local;
+        k->inner = 1;
+        for (int b = a + 1; b < t->rank; b++) k->inner *= t->dims[b];
+        k->dl = t->dims[a];
+        k->dg = per * sh->rows;
+        k->shift = per * sh->row0;
+        k->numel_global = k->dl ? t->numel / k->dl * k->dg : 0;
+        if (!k->inner || !k->dl) memset(k, 0, sizeof *k); /* nothing to draw */
+        return VM_OK;
+    }
+    return vm_rt_step_errorf(s, err, VM_EUNSUPPORTED, "data-parallel training: no batch axis in '%s', so its random draws "
+                             "cannot be keyed by the global example", v->name);
+}
+
+int64_t vm_rt_global_rows(const struct vm_rt_ctx *c, int64_t local) { return c->shard ? c->shard->rows : local; }
+
+int64_t vm_rt_global_count(const struct vm_rt_ctx *c, int64_t local) {
+    return c->shard && c->shard->sum_count ? c->shard->sum_count(c->shard->ctx, local) : local;
+}
+
 static double now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -97,6 +171,7 @@ enum vm_status vm_rt_run(struct vm_rt_inst *inst, unsigned ranges, bool training
     if (inst->arena_seen != m->arena) vm_rt_inst_update_pointers(inst);
     struct vm_rt_ctx c = {
         .m = m, .inst = inst, .t = inst->t, .training = training, .seed = m->seed, .counter = m->counter,
+        .shard = m->sharded && training ? &m->shard : NULL,
         .engine = m->engine, .stream = m->stream, .scratch = m->scratch,
     };
     m->counter++;
@@ -107,6 +182,7 @@ enum vm_status vm_rt_run(struct vm_rt_inst *inst, unsigned ranges, bool training
             double t0 = m->profile ? now_ms() : 0;
             enum vm_status st = s->k->run(&c, s, inst->state[i], err);
             if (st) return st;
+            if (r == 1 && m->step_hook) m->step_hook(m->step_hook_ctx, i);
             if (m->profile) {
                 dnnl_stream_wait(m->stream);
                 m->prof_ms[i] += now_ms() - t0;

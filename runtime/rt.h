@@ -110,6 +110,7 @@ struct vm_rt_ctx {
     struct vm_rt_tensor *t; /* per value id */
     bool training;
     uint64_t seed, counter; /* RNG stream key for this run */
+    const struct vm_rt_shard *shard; /* NULL unless data-parallel training (vmrt.h) */
     dnnl_engine_t engine;
     dnnl_stream_t stream;
     void *scratch;          /* oneDNN user scratchpad (run) */
@@ -133,6 +134,10 @@ struct vm_rt_model {
     dnnl_engine_t engine;
     dnnl_stream_t stream;
     uint64_t seed, counter;
+    struct vm_rt_shard shard; /* valid while sharded */
+    void (*step_hook)(void *ctx, int32_t step); /* after each backward step (vm_rt_set_step_hook) */
+    void *step_hook_ctx;
+    bool sharded;
     bool profile;
     bool ref_kernels;  /* run the naive C reference of every kernel instead of oneDNN (tests) */
     int64_t n_built;   /* shape instances built so far */
@@ -198,6 +203,24 @@ static inline struct vm_rt_tensor *vm_rt_out(struct vm_rt_ctx *c, const struct v
 /* Counter-based RNG (Philox-like, via splitmix64 hashing of the key): the same (seed, counter,
  * stream, index) always gives the same number, independent of threads and call order. */
 uint64_t vm_rt_rng_u64(uint64_t seed, uint64_t counter, uint64_t stream, uint64_t index);
+
+/* The RNG index of element i of a batch tensor in the global batch (vm_rt_shard): with a shard,
+ * the tensor's batch axis (the dimension that is the batch symbol times k) is widened to the
+ * global batch and shifted to this process's rows; without one the index is i itself. */
+struct vm_rt_rowkey {
+    int64_t inner, dl, dg, shift; /* dl == 0: identity */
+    int64_t numel_global;
+};
+enum vm_status vm_rt_rowkey_init(const struct vm_rt_ctx *c, const struct vm_rt_step *s, int32_t value,
+                                 struct vm_rt_rowkey *k, struct vm_error *err);
+static inline uint64_t vm_rt_rowkey_at(const struct vm_rt_rowkey *k, int64_t i) {
+    if (!k->dl) return (uint64_t)i;
+    int64_t in = i % k->inner, j = i / k->inner, a = j % k->dl, outer = j / k->dl;
+    return (uint64_t)((outer * k->dg + a + k->shift) * k->inner + in);
+}
+/* The divisor of a mean over the batch's rows / a count summed over all processes (vm_rt_shard). */
+int64_t vm_rt_global_rows(const struct vm_rt_ctx *c, int64_t local);
+int64_t vm_rt_global_count(const struct vm_rt_ctx *c, int64_t local);
 /* Uniform in (0, 1): never exactly 0 or 1, so log() is safe. */
 double vm_rt_rng_uniform(uint64_t seed, uint64_t counter, uint64_t stream, uint64_t index);
 

@@ -4,6 +4,12 @@
  * runtime's counter RNG, whose counter advances once per run and is saved in checkpoints. So a
  * resumed run replays exactly what an uninterrupted one would have done.
  *
+ * Data-parallel (runtime/dist.h, several processes under mpirun): every process holds the whole
+ * model and data and walks the same global batches; train_step runs its share of each and adds
+ * the gradients over processes, so every process applies the same update and ends with the same
+ * model as one process would (up to float summation order). Process 0 alone prints, writes
+ * checkpoints and the history; the others read a checkpoint from it on --resume.
+ *
  * Checkpoints hold everything the numbers depend on (parameters, Adam moments and step, the
  * best-on-dev parameters and accuracy, the history, epoch and step, the RNG counter, the partial
  * epoch's loss/accuracy sums) and are written only by reading that state, so taking one at a step
@@ -18,6 +24,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "dist.h"
 #include "pbio.h"
 #include "rt.h"
 #include "vmplan.pb-c.h"
@@ -257,8 +264,12 @@ enum vm_status vm_evaluate(const struct vm_feeder *f, const struct vm_dataset *d
     if (batch > 4096) batch = 4096;
     float *probs = vm_malloc(sizeof(float) * (size_t)batch * (size_t)(f->n_classes > 0 ? f->n_classes : 64), err);
     if (!probs) return VM_ENOMEM;
+    int P = vm_dist_size(), rank = vm_dist_rank();
+    uint64_t counter = vm_rt_rng_counter(f->m);
     for (int64_t b0 = 0; b0 < d->n; b0 += batch) {
         int64_t nb = d->n - b0 < batch ? d->n - b0 : batch;
+        /* data-parallel: whole batches round-robin, so each is padded as one process pads it */
+        if ((b0 / batch) % P != rank) continue;
         for (int64_t i = 0; i < nb; i++) {
             seqs[i] = d->ids + d->start[b0 + i];
             lens[i] = vm_dataset_len(d, b0 + i);
@@ -275,7 +286,153 @@ enum vm_status vm_evaluate(const struct vm_feeder *f, const struct vm_dataset *d
         for (int64_t i = 0; i < nb; i++) correct += argmax_row((const float *)lt.data + i * C, C) == d->labels[b0 + i];
     }
     free(probs);
+    correct = vm_dist_sum_i64(correct);
+    /* the RNG counter moves once per batch, as when one process evaluates them all */
+    vm_rt_set_seed(f->m, f->m->seed, counter + (uint64_t)((d->n + batch - 1) / batch));
     *acc = d->n ? (double)correct / (double)d->n : 0.0;
+    return VM_OK;
+}
+
+/* ---- one training step ---- */
+
+struct step_out {
+    double loss;     /* the global batch's mean loss */
+    int64_t correct; /* over the global batch */
+    bool stop;       /* some process was interrupted: all stop after this step */
+};
+
+static int64_t dist_sum_count(void *ctx, int64_t local) {
+    (void)ctx;
+    return vm_dist_sum_i64(local);
+}
+
+/* The gradients' allreduce buckets: spans of gradient bytes adjacent in the persistent region
+ * (64-byte slots: a gap is padding that nothing writes, zero on every process), at most 4 MiB
+ * each, in the order the backward pass finishes them (last parameters first). Each bucket is
+ * started, non-blocking, by the step hook right after the backward step that finishes its last
+ * gradient (vm_rt_grad_ready_steps: the same steps on every process), always in bucket order, so
+ * every process issues the same allreduces in the same order. */
+struct grad_sync {
+    int n, next;
+    int64_t sent, early; /* buckets sent, and those the hook started during the backward pass */
+    char **start;
+    size_t *len;
+    int32_t *ready;
+};
+
+static void grad_sync_free(struct grad_sync *g) {
+    free(g->start);
+    free(g->len);
+    free(g->ready);
+    memset(g, 0, sizeof *g);
+}
+
+static enum vm_status grad_sync_init(struct vm_rt_model *m, struct grad_sync *g, struct vm_error *err) {
+    const size_t cap = (size_t)4 << 20;
+    int np = vm_rt_num_params(m);
+    int32_t *ready = vm_malloc(sizeof(int32_t) * (size_t)(np + 1), err);
+    g->start = vm_calloc((size_t)np + 1, sizeof *g->start, err);
+    g->len = vm_calloc((size_t)np + 1, sizeof *g->len, err);
+    g->ready = vm_calloc((size_t)np + 1, sizeof *g->ready, err);
+    if (!ready || !g->start || !g->len || !g->ready) {
+        free(ready);
+        grad_sync_free(g);
+        return VM_ENOMEM;
+    }
+    vm_rt_grad_ready_steps(m, ready);
+    char *start = NULL, *end = NULL;
+    int32_t rd = -1;
+    for (int i = np - 1; i >= -1; i--) {
+        struct vm_rt_tensor t = i >= 0 ? vm_rt_param_grad(m, i) : (struct vm_rt_tensor){0};
+        if (i >= 0 && (!t.data || t.dtype != VM_DTYPE_FLOAT || !t.nbytes)) continue;
+        char *a = t.data, *b = a + t.nbytes;
+        if (start && i >= 0 && a >= start && b <= end) { /* aliases a gradient already in the bucket */
+            rd = ready[i] > rd ? ready[i] : rd;
+            continue;
+        }
+        bool joins = start && i >= 0 && (a == end + ((size_t)-(uintptr_t)end & 63) || b + ((size_t)-(uintptr_t)b & 63) == start) &&
+                     (size_t)((b > end ? b : end) - (a < start ? a : start)) <= cap;
+        if (joins) {
+            start = a < start ? a : start;
+            end = b > end ? b : end;
+            rd = ready[i] > rd ? ready[i] : rd;
+            continue;
+        }
+        if (start) {
+            g->start[g->n] = start;
+            g->len[g->n] = (size_t)(end - start) / sizeof(float);
+            g->ready[g->n++] = rd;
+        }
+        start = i >= 0 ? a : NULL;
+        end = b;
+        rd = i >= 0 ? ready[i] : -1;
+    }
+    free(ready);
+    return VM_OK;
+}
+
+static void grad_sync_start(struct grad_sync *g, int32_t step) {
+    while (g->next < g->n && g->ready[g->next] <= step) {
+        vm_dist_isum_f32((float *)(void *)g->start[g->next], g->len[g->next]);
+        g->next++;
+    }
+}
+
+static void grad_sync_hook(void *ctx, int32_t step) {
+    grad_sync_start(ctx, step);
+    vm_dist_poll();
+}
+
+/* One optimizer step on the global batch seqs[0..n). One process (or a batch with fewer rows than
+ * processes, which every process then runs whole): one run. Data-parallel: this process's
+ * contiguous share of the rows, padded to the global batch's length, with the runtime's shard set
+ * so that random draws and loss divisors are the global batch's; the gradients, shares of the
+ * global mean's, are summed over processes before every process applies the same update. */
+static enum vm_status train_step(const struct vm_feeder *f, const struct vm_train_cfg *cfg, struct grad_sync *gs,
+                                 const int32_t *const *seqs, const int32_t *lens, const int32_t *labels, int64_t n, double beta,
+                                 struct step_out *o, struct vm_error *err) {
+    struct vm_rt_model *m = f->m;
+    int P = vm_dist_size(), rank = vm_dist_rank();
+    bool split = P > 1 && n >= P;
+    int64_t r0 = split ? n * rank / P : 0, r1 = split ? n * (rank + 1) / P : n;
+    int32_t min_t = 0;
+    if (split) {
+        struct vm_rt_shard sh = {.batch_symbol = vm_rt_input_axis_symbol(m, f->ids_input, f->ids_batch_axis), .row0 = r0, .rows = n,
+                                 .sum_count = dist_sum_count};
+        if (sh.batch_symbol < 0)
+            return vm_errorf(err, VM_EUNSUPPORTED, "data-parallel training needs the token input '%s' to have a symbolic batch dimension",
+                             m->plan.inputs[f->ids_input].name);
+        vm_rt_set_shard(m, &sh);
+        vm_rt_set_step_hook(m, grad_sync_hook, gs);
+        gs->next = 0;
+        for (int64_t i = 0; i < n; i++) min_t = lens[i] > min_t ? lens[i] : min_t;
+    }
+    uint64_t counter = vm_rt_rng_counter(m);
+    struct vm_rt_inst *inst;
+    enum vm_status s = vm_feed(f, seqs + r0, lens + r0, r1 - r0, min_t, labels + r0, beta, cfg->lr, &inst, NULL, err);
+    if (!s) s = vm_rt_run(inst, VM_RT_FORWARD | VM_RT_BACKWARD | (split ? 0 : VM_RT_OPTIMIZER), true, err);
+    vm_rt_set_shard(m, NULL);
+    vm_rt_set_step_hook(m, NULL, NULL);
+    if (s) return s; /* the caller stops every process: pending sums need no wait */
+    struct vm_rt_tensor lt = vm_rt_output(inst, f->logits_output);
+    int64_t C = lt.numel / (r1 - r0), correct = 0;
+    for (int64_t i = r0; i < r1; i++) correct += argmax_row((const float *)lt.data + (i - r0) * C, C) == labels[i];
+    /* replicated runs count once */
+    bool counts = split || rank == 0;
+    double red[3] = {counts ? *(const float *)vm_rt_output(inst, f->loss_output).data : 0, counts ? (double)correct : 0,
+                     cfg->interrupted && *cfg->interrupted ? 1 : 0};
+    if (split) {
+        gs->early += gs->next;
+        gs->sent += gs->n;
+        grad_sync_start(gs, INT32_MAX); /* the rest (and all, had the hook not run) */
+        vm_dist_wait_all();
+        if ((s = vm_rt_run(inst, VM_RT_OPTIMIZER, true, err))) return s;
+        vm_rt_set_seed(m, cfg->seed, counter + 1); /* two runs, one step: the counter moves as in one run */
+    }
+    vm_dist_sum_f64(red, 3);
+    o->loss = red[0];
+    o->correct = (int64_t)red[1];
+    o->stop = red[2] > 0;
     return VM_OK;
 }
 
@@ -376,6 +533,7 @@ static enum vm_status save_checkpoint(const struct vm_feeder *f, const struct vm
                                       const struct vm_epoch_stats *hist, int n_hist, struct vm_error *err) {
     struct vm_rt_model *m = f->m;
     const struct vm_rt_plan *p = &m->plan;
+    if (vm_dist_rank() != 0) return VM_OK; /* data-parallel: process 0 writes, the state is the same everywhere */
     Vmplan__Checkpoint ck;
     vmplan__checkpoint__init(&ck);
     ck.has_format_version = 1;
@@ -534,9 +692,22 @@ static enum vm_status unpack_checkpoint(const struct vm_feeder *f, const char *w
 static enum vm_status load_checkpoint(const struct vm_feeder *f, const struct vm_train_cfg *cfg, const char *key,
                                       struct loop_state *ls, struct snapshot *best, struct vm_epoch_stats *hist, int *n_hist,
                                       struct vm_error *err) {
-    uint8_t *buf;
-    size_t len;
-    if (vm_file_read(cfg->checkpoint, &buf, &len, err)) return err->code;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    /* data-parallel: process 0 reads, the others get its bytes (no shared file system needed) */
+    int64_t hdr[2] = {0, 0};
+    if (vm_dist_rank() == 0) {
+        hdr[0] = vm_file_read(cfg->checkpoint, &buf, &len, err);
+        hdr[1] = (int64_t)len;
+    }
+    vm_dist_bcast(hdr, sizeof hdr, 0);
+    if (hdr[0]) return vm_dist_rank() == 0 ? err->code : vm_errorf(err, (enum vm_status)hdr[0], "process 0 could not read %s", cfg->checkpoint);
+    if (vm_dist_rank() != 0 && !(buf = vm_malloc((size_t)hdr[1] + 1, err))) {
+        fprintf(stderr, "vmaskc: process %d: no memory for the %lld-byte checkpoint %s\n", vm_dist_rank(), (long long)hdr[1], cfg->checkpoint);
+        vm_dist_abort(4); /* process 0 is already sending it */
+    }
+    len = (size_t)hdr[1];
+    vm_dist_bcast(buf, len, 0);
     enum vm_status s = unpack_checkpoint(f, cfg->checkpoint, cfg->epochs, key, buf, len, ls, best, hist, n_hist, err);
     free(buf);
     return s;
@@ -577,12 +748,15 @@ enum vm_status vm_train(const struct vm_feeder *f, const struct vm_train_cfg *cf
     vm_rt_set_seed(m, cfg->seed, 0);
     /* a run killed while writing left "<checkpoint>.tmp.<pid>"; the name is per process, so it is
      * never read back, only litter */
-    if (cfg->checkpoint) vm_file_remove_stale_temps(cfg->checkpoint);
-    if (cfg->history_csv) vm_file_remove_stale_temps(cfg->history_csv);
+    bool lead = vm_dist_rank() == 0; /* the process that writes */
+    if (lead && cfg->checkpoint) vm_file_remove_stale_temps(cfg->checkpoint);
+    if (lead && cfg->history_csv) vm_file_remove_stale_temps(cfg->history_csv);
     if (!s && cfg->resume && cfg->checkpoint) {
-        FILE *probe = fopen(cfg->checkpoint, "rb");
-        if (probe) {
-            fclose(probe);
+        FILE *probe = lead ? fopen(cfg->checkpoint, "rb") : NULL;
+        int exists = probe != NULL;
+        if (probe) fclose(probe);
+        vm_dist_bcast(&exists, sizeof exists, 0);
+        if (exists) {
             s = load_checkpoint(f, cfg, key, &ls, &best, res->history, &n_hist, err);
             if (!s) {
                 vm_rt_set_seed(m, cfg->seed, ls.counter);
@@ -601,6 +775,8 @@ enum vm_status vm_train(const struct vm_feeder *f, const struct vm_train_cfg *cf
     if (!res->step_seconds && !s) s = VM_ENOMEM;
     const int32_t *seqs[4096];
     int32_t lens[4096], labels[4096];
+    struct grad_sync gs = {0};
+    if (!s && vm_dist_size() > 1) s = grad_sync_init(m, &gs, err);
     double last_draw = 0, last_save = now_s();
     int64_t steps_here = 0;
     for (int epoch = ls.epoch; epoch < cfg->epochs && !s; epoch++) {
@@ -622,24 +798,22 @@ enum vm_status vm_train(const struct vm_feeder *f, const struct vm_train_cfg *cf
             /* the step is about to change parameters that an earlier epoch found best */
             if (best.live && ls.best_epoch > 0 && (s = snapshot_take(m, &best, err))) break;
             double t0 = now_s();
-            struct vm_rt_inst *inst;
-            s = vm_feed(f, seqs, lens, n, 0, labels, beta, cfg->lr, &inst, NULL, err);
-            if (!s) s = vm_rt_run(inst, VM_RT_FORWARD | VM_RT_BACKWARD | VM_RT_OPTIMIZER, true, err);
-            if (s) break;
+            struct step_out so = {0};
+            uint64_t sent = vm_dist_bytes();
+            if ((s = train_step(f, cfg, &gs, seqs, lens, labels, n, beta, &so, err))) break;
+            res->comm_bytes += vm_dist_bytes() - sent;
             double t1 = now_s();
             ls.train_seconds += t1 - t0;
             ls.train_sentences += n;
             if (!res->n_steps) res->first_step_at = t1;
             if (res->n_steps < cap_steps) res->step_seconds[res->n_steps++] = t1 - t0;
-            float loss = *(const float *)vm_rt_output(inst, f->loss_output).data;
+            float loss = (float)so.loss;
             if (!isfinite(loss)) {
                 s = vm_errorf(err, VM_EINVAL, "the training loss became %g at epoch %d, step %lld; try a smaller --lr", loss, epoch + 1,
                               (long long)b + 1);
                 break;
             }
-            struct vm_rt_tensor lt = vm_rt_output(inst, f->logits_output);
-            int64_t C = lt.numel / n;
-            for (int64_t i = 0; i < n; i++) ls.correct += argmax_row((const float *)lt.data + i * C, C) == labels[i];
+            ls.correct += so.correct;
             ls.loss_sum += (double)loss * (double)n;
             ls.seen += n;
             ls.step = (int)(b + 1);
@@ -679,7 +853,7 @@ enum vm_status vm_train(const struct vm_feeder *f, const struct vm_train_cfg *cf
                                            (double)ls.correct / (double)ls.seen, rate, rate > 0 ? remaining / rate : -1};
                 stop = cfg->on_step(cfg->on_step_ctx, &st) != 0;
             }
-            if (stop || (cfg->interrupted && *cfg->interrupted) || (cfg->stop_after_steps && steps_here >= cfg->stop_after_steps)) {
+            if (stop || so.stop || (cfg->stop_after_steps && steps_here >= cfg->stop_after_steps)) {
                 ls.epoch = epoch;
                 ls.counter = vm_rt_rng_counter(m);
                 if (cfg->progress) fprintf(cfg->progress, "%s", cfg->progress_tty ? "\n" : "");
@@ -735,7 +909,7 @@ enum vm_status vm_train(const struct vm_feeder *f, const struct vm_train_cfg *cf
         }
     }
     if (!s && test) s = vm_evaluate(f, test, batch, &res->test_acc, err);
-    if (!s && cfg->history_csv) {
+    if (!s && cfg->history_csv && lead) {
         size_t cap = 128 + (size_t)n_hist * 128, pos = 0;
         char *csv = malloc(cap);
         if (csv) {
@@ -753,6 +927,9 @@ enum vm_status vm_train(const struct vm_feeder *f, const struct vm_train_cfg *cf
     free(best.values);
     free(order);
     free(probs);
+    res->buckets = gs.sent;
+    res->buckets_early = gs.early;
+    grad_sync_free(&gs);
     return s;
 }
 

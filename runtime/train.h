@@ -94,6 +94,8 @@ struct vm_train_result {
     double first_step_at;  /* CLOCK_MONOTONIC seconds when the first training step of this run ended */
     double *step_seconds;  /* each training step's time (feed + run), n_steps entries (owned) */
     int64_t n_steps;
+    uint64_t comm_bytes;   /* data-parallel: bytes this process summed over processes in training steps */
+    int64_t buckets, buckets_early; /* data-parallel: gradient buckets sent, and those started during backward */
 };
 
 /* Trains; on return the model holds the best-on-dev parameters. VM_EINTERRUPTED after a

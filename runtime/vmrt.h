@@ -88,6 +88,29 @@ enum vm_status vm_rt_run(struct vm_rt_inst *inst, unsigned ranges, bool training
 void vm_rt_set_seed(struct vm_rt_model *m, uint64_t seed, uint64_t counter);
 uint64_t vm_rt_rng_counter(const struct vm_rt_model *m);
 
+/* Data-parallel training (runtime/dist.h): this process runs rows row0 .. row0 + B - 1 of a global
+ * batch of `rows` rows, every process padded to the same length. While a shard is set, training runs
+ * key every random draw by the row's index in the global batch (so a process draws what one
+ * process running the whole batch draws for those rows), and the losses divide by the global
+ * batch (cross-entropy) and the global count of real tokens (information losses; sum_count adds a
+ * count over all processes, every process calling it in the same order), so the processes'
+ * gradients and losses add up to the global batch's. NULL: one process, nothing changes. */
+struct vm_rt_shard {
+    int32_t batch_symbol; /* the plan's batch dimension (vm_rt_input_axis_symbol) */
+    int64_t row0, rows;
+    int64_t (*sum_count)(void *ctx, int64_t local);
+    void *ctx;
+};
+void vm_rt_set_shard(struct vm_rt_model *m, const struct vm_rt_shard *shard);
+/* Data-parallel: fn(ctx, step) runs after every backward step of a run (NULL: none), and
+ * ready[i] is the last backward step that writes parameter i's gradient (directly or through a
+ * view; -1 when none), the same for every batch shape: once fn sees that step, the gradient is
+ * final and can be sent while the rest of the backward pass runs. */
+void vm_rt_set_step_hook(struct vm_rt_model *m, void (*fn)(void *ctx, int32_t step), void *ctx);
+void vm_rt_grad_ready_steps(const struct vm_rt_model *m, int32_t *ready);
+/* The symbol id of input i's dimension `axis` when it is a bare symbol (batch, seq), else -1. */
+int32_t vm_rt_input_axis_symbol(const struct vm_rt_model *m, int i, int axis);
+
 /* Memory in use: persistent bytes and the largest arena laid out so far. */
 void vm_rt_memory(const struct vm_rt_model *m, size_t *persistent, size_t *arena, size_t *scratch);
 

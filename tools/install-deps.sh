@@ -6,7 +6,8 @@
 set -eu
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-PKGS="cmake gcc make libprotobuf-c-dev protobuf-c-compiler libonnx-dev libdnnl-dev zlib1g-dev libutf8proc-dev libjson-c-dev"
+# libopenmpi-dev and openmpi-bin: data-parallel training under mpirun (optional: CMake builds without)
+PKGS="cmake gcc make libprotobuf-c-dev protobuf-c-compiler libonnx-dev libdnnl-dev zlib1g-dev libutf8proc-dev libjson-c-dev libopenmpi-dev openmpi-bin"
 TEST=0
 for a in "$@"; do
   case "$a" in

@@ -494,7 +494,6 @@ enum vm_status vm_k_view_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, vo
 static enum vm_status dropout_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, void *state,
                                   struct vm_error *err) {
     (void)state;
-    (void)err;
     const struct vm_rt_tensor *x = vm_rt_in(c, s, 0);
     struct vm_rt_tensor *y = vm_rt_out(c, s, 0), *mask = vm_rt_out(c, s, 1);
     double p = vm_rt_attr_float(s, "ratio", 0.5);
@@ -509,9 +508,12 @@ static enum vm_status dropout_run(struct vm_rt_ctx *c, const struct vm_rt_step *
     }
     float scale = (float)(1.0 / (1.0 - p));
     uint64_t stream = 0x1000u + (uint64_t)s->index;
+    struct vm_rt_rowkey rk = {0};
+    enum vm_status st = vm_rt_rowkey_init(c, s, s->in[0], &rk, err);
+    if (st) return st;
 #pragma omp parallel for if (n > PAR_MIN)
     for (int64_t i = 0; i < n; i++) {
-        bool keep = vm_rt_rng_uniform(c->seed, c->counter, stream, (uint64_t)i) >= p;
+        bool keep = vm_rt_rng_uniform(c->seed, c->counter, stream, vm_rt_rowkey_at(&rk, i)) >= p;
         py[i] = keep ? px[i] * scale : 0.0f;
         if (pm) pm[i] = keep;
     }

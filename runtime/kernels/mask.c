@@ -41,6 +41,9 @@ static enum vm_status l2x_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, v
     struct vm_k_skip sk;
     vm_k_skip_init(&sk, s);
     uint64_t stream = 0x3000u + (uint64_t)s->index;
+    struct vm_rt_rowkey rk = {0};
+    enum vm_status st = c->training && !noise ? vm_rt_rowkey_init(c, s, s->in[0], &rk, err) : VM_OK;
+    if (st) return st;
     memset(y, 0, sizeof(float) * (size_t)(K * N));
     for (int64_t b = 0; b < x.n; b++) {
         int64_t n_real = 0;
@@ -68,7 +71,8 @@ static enum vm_status l2x_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, v
             for (int64_t t = 0; t < x.T; t++) {
                 int64_t i = at(&x, b, t);
                 if (vm_k_skipped(&sk, vm_k_id_at(ids, i))) continue;
-                float g = noise ? noise[d * N + i] : (float)-log(-log(vm_rt_rng_uniform(c->seed, c->counter, stream, (uint64_t)(d * N + i))));
+                float g = noise ? noise[d * N + i] : (float)-log(-log(vm_rt_rng_uniform(c->seed, c->counter, stream,
+                                                                                                 (uint64_t)(d * rk.numel_global) + vm_rt_rowkey_at(&rk, i))));
                 yd[i] = (sc[i] + g) * inv_tau;
                 mx = yd[i] > mx ? yd[i] : mx;
             }
@@ -138,6 +142,9 @@ static enum vm_status iba_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, v
     vm_k_skip_init(&sk, s);
     bool training = c->training;
     uint64_t stream = 0x3100u + (uint64_t)s->index;
+    struct vm_rt_rowkey rk = {0};
+    enum vm_status st = training && !noise ? vm_rt_rowkey_init(c, s, s->in[0], &rk, err) : VM_OK;
+    if (st) return st;
 #pragma omp parallel for if (n * E > PAR_MIN)
     for (int64_t i = 0; i < n; i++) {
         float l = vm_k_skipped(&sk, vm_k_id_at(ids, i)) ? 1.0f : sigmoidf_(al[i]);
@@ -151,7 +158,7 @@ static enum vm_status iba_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, v
                 n0 = noise[i * E + e];
                 n1 = e + 1 < E ? noise[i * E + e + 1] : 0.0f;
             } else if (training) {
-                uint64_t k = (uint64_t)(i * E + e);
+                uint64_t k = vm_rt_rowkey_at(&rk, i * E + e);
                 double u1 = vm_rt_rng_uniform(c->seed, c->counter, stream, k), u2 = vm_rt_rng_uniform(c->seed, c->counter, stream, k + 1);
                 double rad = sqrt(-2.0 * log(u1)), th = 6.283185307179586 * u2;
                 n0 = (float)(rad * cos(th));
@@ -209,7 +216,7 @@ static enum vm_status iba_loss_run(struct vm_rt_ctx *c, const struct vm_rt_step 
     int64_t E = tx->dims[2];
     struct vm_k_skip sk;
     vm_k_skip_init(&sk, s);
-    int64_t cnt = iba_real_count(ids, &sk);
+    int64_t cnt = vm_rt_global_count(c, iba_real_count(ids, &sk)); /* data-parallel: all processes' tokens */
     double sum = 0;
     for (int64_t i = 0; i < ids->numel; i++) {
         if (vm_k_skipped(&sk, vm_k_id_at(ids, i))) continue;
@@ -234,7 +241,7 @@ static enum vm_status iba_loss_grad_run(struct vm_rt_ctx *c, const struct vm_rt_
     int64_t E = tx->dims[2];
     struct vm_k_skip sk;
     vm_k_skip_init(&sk, s);
-    int64_t cnt = iba_real_count(ids, &sk);
+    int64_t cnt = vm_rt_global_count(c, iba_real_count(ids, &sk)); /* data-parallel: all processes' tokens */
     double scale = cnt ? *(const float *)vm_rt_in(c, s, 0)->data / ((double)cnt * (double)E) : 0;
 #pragma omp parallel for if (ids->numel * E > PAR_MIN)
     for (int64_t i = 0; i < ids->numel; i++) {

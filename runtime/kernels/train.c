@@ -34,7 +34,9 @@ static enum vm_status sce_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, v
         for (int64_t k = 0; k < C; k++) pp[b * C + k] = (float)exp((double)row[k] - lse);
         total += lse - row[y];
     }
-    *(float *)loss->data = B ? (float)(total / (double)B) : 0.0f;
+    /* data-parallel: this process's share of the global batch's mean */
+    int64_t Bg = vm_rt_global_rows(c, B);
+    *(float *)loss->data = Bg ? (float)(total / (double)Bg) : 0.0f;
     return VM_OK;
 }
 
@@ -44,7 +46,8 @@ static enum vm_status sce_grad_run(struct vm_rt_ctx *c, const struct vm_rt_step 
     const struct vm_rt_tensor *dl = vm_rt_in(c, s, 0), *prob = vm_rt_in(c, s, 1), *lab = vm_rt_in(c, s, 2);
     struct vm_rt_tensor *dx = vm_rt_out(c, s, 0);
     int64_t B = prob->dims[0], C = prob->dims[1];
-    float scale = B ? *(const float *)dl->data / (float)B : 0.0f;
+    int64_t Bg = vm_rt_global_rows(c, B);
+    float scale = Bg ? *(const float *)dl->data / (float)Bg : 0.0f;
     const float *pp = prob->data;
     float *o = dx->data;
     for (int64_t b = 0; b < B; b++) {
@@ -68,6 +71,9 @@ static enum vm_status vmask_run(struct vm_rt_ctx *c, const struct vm_rt_step *s,
     int64_t n = x->numel / 2;
     bool training = c->training;
     uint64_t stream = 0x2000u + (uint64_t)s->index;
+    struct vm_rt_rowkey rk = {0};
+    enum vm_status st = training && !gn ? vm_rt_rowkey_init(c, s, s->in[0], &rk, err) : VM_OK;
+    if (st) return st;
 #pragma omp parallel for if (n > PAR_MIN)
     for (int64_t i = 0; i < n; i++) {
         float p0 = p[2 * i], p1 = p[2 * i + 1];
@@ -81,8 +87,9 @@ static enum vm_status vmask_run(struct vm_rt_ctx *c, const struct vm_rt_step *s,
             g0 = gn[2 * i];
             g1 = gn[2 * i + 1];
         } else {
-            g0 = (float)-log(-log(vm_rt_rng_uniform(c->seed, c->counter, stream, (uint64_t)(2 * i))));
-            g1 = (float)-log(-log(vm_rt_rng_uniform(c->seed, c->counter, stream, (uint64_t)(2 * i + 1))));
+            uint64_t k = vm_rt_rowkey_at(&rk, 2 * i); /* the pair's two logits are adjacent */
+            g0 = (float)-log(-log(vm_rt_rng_uniform(c->seed, c->counter, stream, k)));
+            g1 = (float)-log(-log(vm_rt_rng_uniform(c->seed, c->counter, stream, k + 1)));
         }
         float a0 = p0 + g0, a1 = p1 + g1;
         r[i] = a1 > a0 ? 1.0f : 0.0f;
@@ -301,6 +308,7 @@ static enum vm_status info_loss_run(struct vm_rt_ctx *c, const struct vm_rt_step
         sum += v * log(v + eps) + (1 - v) * log(1 - v + eps);
         cnt++;
     }
+    cnt = vm_rt_global_count(c, cnt); /* data-parallel: the mean over every process's tokens */
     *(float *)vm_rt_out(c, s, 0)->data = cnt ? (float)(sum / (double)cnt) : 0.0f;
     return VM_OK;
 }
@@ -316,6 +324,7 @@ static enum vm_status info_loss_grad_run(struct vm_rt_ctx *c, const struct vm_rt
     int64_t n = tq->numel, cnt = 0;
     double eps = vm_rt_attr_float(s, "eps", 1e-8);
     for (int64_t i = 0; i < n; i++) cnt += !vm_k_skipped(&sk, vm_k_id_at(ids, i));
+    cnt = vm_rt_global_count(c, cnt);
     double scale = cnt ? *(const float *)vm_rt_in(c, s, 0)->data / (double)cnt : 0;
     for (int64_t i = 0; i < n; i++) {
         if (vm_k_skipped(&sk, vm_k_id_at(ids, i))) {

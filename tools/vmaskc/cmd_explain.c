@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../../runtime/dist.h"
 #include "../../runtime/explain.h"
 #include "report.h"
 #include "textmodel.h"
@@ -57,6 +58,21 @@ struct sbuf {
     bool oom;
 };
 
+/* Room for `need` more bytes (and a terminating 0); false once out of memory. */
+static bool sb_reserve(struct sbuf *b, size_t need) {
+    if (b->oom) return false;
+    if (b->p && b->n + need < b->cap) return true;
+    size_t cap = (b->cap ? b->cap * 2 : 1 << 16) + need + 1;
+    char *np = realloc(b->p, cap);
+    if (!np) {
+        b->oom = true;
+        return false;
+    }
+    b->p = np;
+    b->cap = cap;
+    return true;
+}
+
 static void sb_vprintf(struct sbuf *b, const char *fmt, va_list ap) {
     if (b->oom) return;
     for (;;) {
@@ -72,14 +88,7 @@ static void sb_vprintf(struct sbuf *b, const char *fmt, va_list ap) {
             b->n += (size_t)need;
             return;
         }
-        size_t cap = (b->cap ? b->cap * 2 : 1 << 16) + (size_t)need + 1;
-        char *np = realloc(b->p, cap);
-        if (!np) {
-            b->oom = true;
-            return;
-        }
-        b->p = np;
-        b->cap = cap;
+        if (!sb_reserve(b, (size_t)need)) return;
     }
 }
 
@@ -474,11 +483,14 @@ static enum vm_status explain_one(const struct xcfg *c, struct xmodel *xm, int64
     return s;
 }
 
+static enum vm_status gather_model(const struct xcfg *c, struct xmodel *xm, int64_t n_sel, struct vm_error *err);
+
 static enum vm_status run_model(const struct xcfg *c, struct xmodel *xm, const int64_t *sel, int64_t n_sel, int which, int n_models,
                                 struct vm_error *err) {
-    bool tty = isatty(fileno(stderr));
+    bool tty = isatty(fileno(stderr)), lead = vm_dist_rank() == 0;
+    int P = vm_dist_size();
     double t0 = now_s(), last = 0;
-    for (int64_t i = 0; i < n_sel; i++) {
+    for (int64_t i = vm_dist_rank(); i < n_sel; i += P) { /* several processes: every P-th text */
         if (interrupted)
             return vm_errorf(err, VM_EINTERRUPTED, "interrupted with model %d/%d (%s) after %lld of %lld examples", which + 1, n_models, xm->name,
                              (long long)i, (long long)n_sel);
@@ -486,7 +498,7 @@ static enum vm_status run_model(const struct xcfg *c, struct xmodel *xm, const i
         if (s) return vm_error_prefix(err, "%s", xm->name);
         xm->done = i + 1;
         double now = now_s();
-        if (now - last > (tty ? 0.25 : 30.0) || i + 1 == n_sel) {
+        if (lead && (now - last > (tty ? 0.25 : 30.0) || i + P >= n_sel)) {
             last = now;
             double rate = (double)(i + 1) / (now - t0);
             char eta[32];
@@ -497,7 +509,164 @@ static enum vm_status run_model(const struct xcfg *c, struct xmodel *xm, const i
             fflush(stderr);
         }
     }
-    if (tty) fprintf(stderr, "\n");
+    if (tty && lead) fprintf(stderr, "\n");
+    return P > 1 ? gather_model(c, xm, n_sel, err) : VM_OK;
+}
+
+/* ---- several processes (mpirun): each explains every P-th text, process 0 gathers them ----
+ * An example's results travel as bytes in a fixed field order; process 0 unpacks them into the
+ * slots a single process would have filled, so everything after (tables, report) is the same. */
+
+static void sb_put(struct sbuf *b, const void *v, size_t n) {
+    if (!sb_reserve(b, n)) return;
+    if (n) memcpy(b->p + b->n, v, n);
+    b->n += n;
+}
+
+static void pack_strings(struct sbuf *b, char *const *v, int32_t n) {
+    for (int32_t i = 0; i < n; i++) {
+        uint32_t len = (uint32_t)strlen(v[i]);
+        sb_put(b, &len, sizeof len);
+        sb_put(b, v[i], len);
+    }
+}
+
+/* presence flag, then n elements */
+static void pack_opt(struct sbuf *b, const void *v, size_t elem, int32_t n) {
+    uint8_t has = v != NULL;
+    sb_put(b, &has, 1);
+    if (has) sb_put(b, v, elem * (size_t)n);
+}
+
+static void pack_example(struct sbuf *b, const struct xex *e, int64_t C, int32_t kmax) {
+    sb_put(b, &e->n, sizeof e->n);
+    sb_put(b, e->ids, sizeof(int32_t) * (size_t)e->n);
+    pack_strings(b, e->tokens, e->n);
+    pack_opt(b, e->word_of, sizeof(int32_t), e->n);
+    sb_put(b, &e->n_words, sizeof e->n_words);
+    if (e->word_of) pack_strings(b, e->words, e->n_words);
+    for (int m = 0; m < N_METHODS; m++) {
+        pack_opt(b, e->w[m], sizeof(float), e->n);
+        pack_opt(b, e->ww[m], sizeof(float), e->n_words > 0 ? e->n_words : 1);
+    }
+    sb_put(b, &e->pred, sizeof e->pred);
+    pack_opt(b, e->probs, sizeof(float), (int32_t)C);
+    sb_put(b, &e->lime_intercept, sizeof e->lime_intercept);
+    sb_put(b, &e->lime_score, sizeof e->lime_score);
+    sb_put(b, &e->lime_d, sizeof e->lime_d);
+    sb_put(b, &e->lime_seed, sizeof e->lime_seed);
+    sb_put(b, &e->shap_seed, sizeof e->shap_seed);
+    sb_put(b, e->delta, sizeof e->delta);
+    sb_put(b, e->steps, sizeof e->steps);
+    pack_opt(b, e->match, 1, kmax);
+}
+
+struct unpacker {
+    const uint8_t *p, *end;
+    bool bad;
+};
+
+static void up_get(struct unpacker *u, void *v, size_t n) {
+    if (u->bad || (size_t)(u->end - u->p) < n) {
+        u->bad = true;
+        if (n) memset(v, 0, n);
+        return;
+    }
+    if (n) memcpy(v, u->p, n);
+    u->p += n;
+}
+
+static void *up_opt(struct unpacker *u, size_t elem, int32_t n) {
+    uint8_t has = 0;
+    up_get(u, &has, 1);
+    if (!has || u->bad || n < 0) return NULL;
+    void *v = malloc(elem * (size_t)n + 1);
+    if (!v) u->bad = true;
+    else up_get(u, v, elem * (size_t)n);
+    return v;
+}
+
+static char **up_strings(struct unpacker *u, int32_t n) {
+    char **v = calloc((size_t)(n > 0 ? n : 0) + 1, sizeof *v);
+    if (!v) {
+        u->bad = true;
+        return NULL;
+    }
+    for (int32_t i = 0; i < n && !u->bad; i++) {
+        uint32_t len = 0;
+        up_get(u, &len, sizeof len);
+        if (u->bad || (size_t)(u->end - u->p) < len || !(v[i] = malloc((size_t)len + 1))) {
+            u->bad = true;
+            break;
+        }
+        up_get(u, v[i], len);
+        v[i][len] = 0;
+    }
+    return v;
+}
+
+static void unpack_example(struct unpacker *u, struct xex *e, int64_t C, int32_t kmax) {
+    up_get(u, &e->n, sizeof e->n);
+    if (e->n < 0) u->bad = true;
+    if (u->bad) return;
+    e->ids = malloc(sizeof(int32_t) * (size_t)e->n + 1);
+    if (!e->ids) u->bad = true;
+    else up_get(u, e->ids, sizeof(int32_t) * (size_t)e->n);
+    e->tokens = up_strings(u, e->n);
+    e->word_of = up_opt(u, sizeof(int32_t), e->n);
+    up_get(u, &e->n_words, sizeof e->n_words);
+    if (e->word_of) e->words = up_strings(u, e->n_words);
+    for (int m = 0; m < N_METHODS; m++) {
+        e->w[m] = up_opt(u, sizeof(float), e->n);
+        e->ww[m] = up_opt(u, sizeof(float), e->n_words > 0 ? e->n_words : 1);
+    }
+    up_get(u, &e->pred, sizeof e->pred);
+    e->probs = up_opt(u, sizeof(float), (int32_t)C);
+    up_get(u, &e->lime_intercept, sizeof e->lime_intercept);
+    up_get(u, &e->lime_score, sizeof e->lime_score);
+    up_get(u, &e->lime_d, sizeof e->lime_d);
+    up_get(u, &e->lime_seed, sizeof e->lime_seed);
+    up_get(u, &e->shap_seed, sizeof e->shap_seed);
+    up_get(u, e->delta, sizeof e->delta);
+    up_get(u, e->steps, sizeof e->steps);
+    e->match = up_opt(u, 1, kmax);
+}
+
+/* Process 0 ends with every example of xm as one process would have it; the time and forward
+ * passes are summed over processes. */
+static enum vm_status gather_model(const struct xcfg *c, struct xmodel *xm, int64_t n_sel, struct vm_error *err) {
+    int P = vm_dist_size(), rank = vm_dist_rank();
+    int64_t C = xm->clf.n_classes;
+    struct sbuf b = {0};
+    for (int64_t i = rank; rank > 0 && i < n_sel; i += P) pack_example(&b, &xm->ex[i], C, c->kmax);
+    void *all = NULL;
+    size_t len = 0;
+    bool ok = !b.oom && vm_dist_gatherv(b.p, b.n, 0, &all, &len);
+    free(b.p);
+    if (!ok) return vm_errorf(err, VM_ENOMEM, "out of memory gathering the explanations of %s", xm->name);
+    double t[3 * N_METHODS];
+    for (int m = 0; m < N_METHODS; m++) {
+        t[m] = xm->secs[m];
+        t[N_METHODS + m] = (double)xm->passes[m];
+        t[2 * N_METHODS + m] = (double)xm->n_explained[m];
+    }
+    vm_dist_sum_f64(t, 3 * N_METHODS);
+    for (int m = 0; m < N_METHODS; m++) {
+        xm->secs[m] = t[m];
+        xm->passes[m] = (int64_t)t[N_METHODS + m];
+        xm->n_explained[m] = (int64_t)t[2 * N_METHODS + m];
+    }
+    if (rank == 0) {
+        struct unpacker u = {all, (const uint8_t *)all + len, false};
+        for (int r = 1; r < P && !u.bad; r++)
+            for (int64_t i = r; i < n_sel && !u.bad; i += P) unpack_example(&u, &xm->ex[i], C, c->kmax);
+        if (u.bad || u.p != u.end) {
+            free(all);
+            return vm_errorf(err, VM_EINVAL, "the explanations gathered from the other processes for %s do not parse", xm->name);
+        }
+    }
+    free(all);
+    xm->done = n_sel;
     return VM_OK;
 }
 
@@ -1081,7 +1250,8 @@ static int usage_explain(FILE *f) {
             "feature's weight. SampleShapley walks random permutations from the all-pad text. AOPC deletes each\n"
             "explanation's top-k words cumulatively (LIME: positive weights) and divides by K+1 even for shorter texts;\n"
             "post-hoc accuracy keeps the k most important tokens in place, pads the rest, and k beyond a text keeps it\n"
-            "whole. Tables print percent; the CSV files hold fractions.\n",
+            "whole. Tables print percent; the CSV files hold fractions.\n"
+            "Under mpirun -np N the texts are split over the N processes and gathered in order (the same report).\n",
             VM_SHAPLEY_DEFAULT_PERMUTATIONS);
     return VM_EXIT_OK;
 }
@@ -1656,6 +1826,9 @@ static int run(struct xcfg *c, const struct vm_text_opts *o, const char *const *
     int rc = VM_EXIT_OK;
     enum vm_status s = VM_OK;
     bool compare = !strcmp(c->cmd, "compare"), report_created = false;
+    /* under mpirun: the texts are split over the processes; process 0 alone prints and writes */
+    bool lead = vm_dist_init() > 1 ? vm_dist_rank() == 0 : true;
+    if (!lead && !freopen("/dev/null", "w", stdout)) vm_dist_abort(VM_EXIT_RUNTIME);
     for (int k = 0; k < n_models && !s; k++) s = load_model(c, o, xms[k], paths[k], "model", &err);
     if (s) goto fail;
     if (compare) {
@@ -1670,7 +1843,7 @@ static int run(struct xcfg *c, const struct vm_text_opts *o, const char *const *
         goto fail;
     }
     /* the report folder is made (or refused) before the explanations, not after */
-    if (c->report && (s = vm_cli_prepare_dir(c->report, c->force, &report_created, &err))) goto fail;
+    if (lead && c->report && (s = vm_cli_prepare_dir(c->report, c->force, &report_created, &err))) goto fail;
     int noted = n_models - 1;
     for (int k = 0; k < n_models; k++) {
         if (xms[k]->posthoc && !xms[noted]->posthoc) noted = k;
@@ -1680,7 +1853,7 @@ static int run(struct xcfg *c, const struct vm_text_opts *o, const char *const *
             goto fail;
         }
     }
-    note_short_texts(c, xms[noted], sel, n_sel);
+    if (lead) note_short_texts(c, xms[noted], sel, n_sel);
     char title[1024];
     if (compare) {
         size_t len = 0;
@@ -1691,7 +1864,8 @@ static int run(struct xcfg *c, const struct vm_text_opts *o, const char *const *
         snprintf(title, sizeof title, "explanations");
     }
     for (int k = 0; k < n_models && !s; k++) s = run_model(c, xms[k], sel, n_sel, k, n_models, &err);
-    if (s == VM_EINTERRUPTED) {
+    if (!s && !lead) goto out; /* its explanations are with process 0 */
+    if (s == VM_EINTERRUPTED && vm_dist_size() == 1) {
         /* report what is complete: the examples every model finished */
         int64_t done = xms[0]->done;
         for (int k = 1; k < n_models; k++) done = xms[k]->done < done ? xms[k]->done : done;
@@ -1712,11 +1886,17 @@ static int run(struct xcfg *c, const struct vm_text_opts *o, const char *const *
     rc = finish(c, xms, n_models, sel, n_sel, title);
     goto out;
 fail:
-    rc = vm_cli_fail(c->cmd, &err);
     if (report_created) rmdir(c->report); /* made by this run and still empty: no half-written output */
+    if (vm_dist_size() > 1) {
+        /* this process's error (or Ctrl-C) stops every process: nobody waits for it to gather */
+        vm_error_prefix(&err, "process %d of %d", vm_dist_rank(), vm_dist_size());
+        vm_dist_abort(vm_cli_fail(c->cmd, &err));
+    }
+    rc = vm_cli_fail(c->cmd, &err);
 out:
     for (int k = 0; k < n_models; k++) xmodel_free(xms[k], n_sel);
     free(sel);
+    vm_dist_finalize();
     return rc;
 }
 

@@ -9,6 +9,7 @@
 
 #include "../../runtime/api/train_export.h"
 #include "../../compiler/training.h"
+#include "../../runtime/dist.h"
 #include "../../runtime/train.h"
 #include "cli.h"
 
@@ -95,7 +96,11 @@ static int train_usage(FILE *f) {
             "  --max-memory SIZE      refuse a model or batch shape that needs more (4G, 512M, 50%%;\n"
             "                         default 80%% of physical memory)\n"
             "  --input-role NAME=ROLE how to fill an integer [batch, seq] input the model names otherwise:\n"
-            "                         ids, mask (attention mask), types (token types), positions\n");
+            "                         ids, mask (attention mask), types (token types), positions\n"
+            "several processes (data-parallel, Open MPI; README \"Training on several processes\"):\n"
+            "  mpirun -np N vmaskc train ...  each process runs its share of every --batch (the global\n"
+            "                         batch) and the gradients are summed: the same model as one process;\n"
+            "                         process 0 prints and writes the checkpoint, history and export\n");
     return f == stdout ? VM_EXIT_OK : VM_EXIT_USAGE;
 }
 
@@ -449,6 +454,10 @@ int vm_cmd_train(int argc, char **argv) {
     }
 
     vm_cli_watch_interrupts(&interrupted);
+    /* under mpirun: one of several data-parallel processes; process 0 alone prints and writes */
+    int n_proc = vm_dist_init();
+    bool lead = vm_dist_rank() == 0;
+    if (!lead && !freopen("/dev/null", "w", stdout)) vm_dist_abort(VM_EXIT_RUNTIME);
     struct vm_error err = {0};
     int rc = VM_EXIT_OK;
     struct vm_vocab vocab = {0};
@@ -572,13 +581,19 @@ int vm_cmd_train(int argc, char **argv) {
         goto fail;
     tc.interrupted = &interrupted;
     if (profile) vm_rt_profile_enable(rt, true);
-    tc.progress = stderr;
+    tc.progress = lead ? stderr : NULL;
+    if (n_proc > 1)
+        printf("data-parallel: %d processes, each runs about %d of every %d examples\n", n_proc, (tc.batch + n_proc - 1) / n_proc, tc.batch);
     tc.progress_tty = isatty(fileno(stderr));
     enum vm_status s = vm_train(&feeder, &tc, &dtrain, &ddev, test_path ? &dtest : NULL, &res, &err);
     if (s) goto fail;
     printf("best dev accuracy %.2f%% (epoch %d of %d)", 100 * res.best_dev_acc, res.best_epoch, res.epochs_run);
     if (test_path) printf("; test accuracy %.2f%%", 100 * res.test_acc);
     printf("; %.0f training sentences/s\n", res.sentences_per_s);
+    if (n_proc > 1 && res.n_steps)
+        printf("data-parallel: %d processes summed %.3f MiB of gradients per step (%lld steps); %lld of %lld buckets started "
+               "during the backward pass\n", n_proc, (double)res.comm_bytes / (double)res.n_steps / 1048576.0, (long long)res.n_steps,
+               (long long)res.buckets_early, (long long)res.buckets);
     {
         int64_t n_inst;
         double ms;
@@ -598,7 +613,7 @@ int vm_cmd_train(int argc, char **argv) {
                                  .dev_acc = res.best_dev_acc, .test_acc = res.test_acc, .iba_beta = iba_beta, .embedding = mo.embedding,
                                  .mask_output = mask_output, .min_seq = feeder.min_len};
     double t0 = mono_s();
-    if (vm_train_export(onnx, g, &tx, param_lookup, &lc, out, &err)) goto fail;
+    if (lead && vm_train_export(onnx, g, &tx, param_lookup, &lc, out, &err)) goto fail;
     t_export = mono_s() - t0;
     printf("exported %s\n", out);
     if (timings && res.n_steps) {
@@ -646,8 +661,14 @@ int vm_cmd_train(int argc, char **argv) {
     }
     goto done;
 fail:
-    rc = vm_cli_fail("train", &err);
+    if (vm_dist_size() > 1 && err.code != VM_EINTERRUPTED) {
+        /* this process's error stops every process: nobody waits for it in a collective */
+        vm_error_prefix(&err, "process %d of %d", vm_dist_rank(), vm_dist_size());
+        vm_dist_abort(vm_cli_fail("train", &err));
+    }
+    rc = lead ? vm_cli_fail("train", &err) : vm_cli_exit_code(err.code);
 done:
+    vm_dist_finalize();
     vm_train_result_free(&res);
     free(iba_stats);
     vm_labels_free(&labels);

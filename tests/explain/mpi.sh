@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# `explain` and `compare` under mpirun (issue 16 point 4): the texts are split over 3 processes
+# and gathered in order, so every report file (explanations.jsonl, summary.jsonl/.csv, aopc.csv,
+# posthoc.csv, splime.csv, report.html) is byte-identical to one process's, and the console tables
+# too apart from the timing and model-run lines (per process). Skipped (77) without mpirun or an MPI build.
+# usage: mpi.sh VMASKC REPO_DIR HAVE_MPI(0|1)
+set -u
+vmaskc=$1; repo=$2; have=${3:-0}
+. "$repo/tests/mpi_env.sh" "$have" # exit 77 without MPI; sets mpi=(mpirun ...)
+d=$repo/tests/train; model=$repo/tests/fixtures/models/cnn_conv1d_reducemax_op13/model.onnx
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+fail=0
+t=(train "$model" --vocab "$d/vocab.txt" --train "$d/train.tsv" --dev "$d/dev.tsv" --epochs 2 --batch 32 --lr 0.01 --seed 5 --threads 1 --top 0)
+"$vmaskc" "${t[@]}" --mask-hidden 16 -o "$tmp/vm.onnx" > "$tmp/t1.out" 2>&1 &&
+  "$vmaskc" "${t[@]}" --no-mask -o "$tmp/base.onnx" > "$tmp/t2.out" 2>&1 || { echo "FAIL: training"; cat "$tmp"/t*.out; exit 1; }
+xo=(--data "$d/test.tsv" --samples 200 --permutations 5 --threads 1 --limit 13)
+for cmd in explain compare; do
+  models=("$tmp/vm.onnx"); [ $cmd = compare ] && models=("$tmp/base.onnx" "$tmp/vm.onnx")
+  "$vmaskc" $cmd "${models[@]}" "${xo[@]}" --method all --report "$tmp/${cmd}1" > "$tmp/${cmd}1.out" 2>&1 || { echo "FAIL: $cmd"; cat "$tmp/${cmd}1.out"; fail=1; continue; }
+  timeout 120 "${mpi[@]}" -np 3 "$vmaskc" $cmd "${models[@]}" "${xo[@]}" --method all --report "$tmp/${cmd}3" > "$tmp/${cmd}3.out" 2>&1 ||
+    { echo "FAIL: mpirun -np 3 $cmd"; cat "$tmp/${cmd}3.out"; fail=1; continue; }
+  n=0
+  for f in "$tmp/${cmd}1"/*; do
+    n=$((n + 1))
+    cmp -s "$f" "$tmp/${cmd}3/$(basename "$f")" || { echo "FAIL $cmd: $(basename "$f") differs under 3 processes"; fail=1; }
+  done
+  # the console without progress and timing lines (explanations/s)
+  strip() { grep -v -e '^\(explain\|compare\): model' -e 'explanations/s' -e ' model runs; ' -e '^wrote ' "$1"; }
+  if ! cmp -s <(strip "$tmp/${cmd}1.out") <(strip "$tmp/${cmd}3.out"); then
+    echo "FAIL $cmd: console output differs"; diff <(strip "$tmp/${cmd}1.out") <(strip "$tmp/${cmd}3.out") | head; fail=1
+  elif [ $n -ge 6 ]; then echo "ok $cmd: $n report files and the console identical under 3 processes"
+  else echo "FAIL $cmd: only $n report files"; fail=1; fi
+done
+exit $fail
