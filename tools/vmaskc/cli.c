@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../../compiler/passes.h"
 #include "../../compiler/training.h"
@@ -169,6 +170,43 @@ int vm_cli_model_option(const char *cmd, int argc, char **argv, int *i, struct v
     return 0;
 }
 
+static struct {
+    bool on;
+    int n;
+    double t0, last, c0, clast;
+    char line[1024], cpu[1024];
+} timings;
+
+static double clock_ms(clockid_t id) {
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void timings_print(void) {
+    fprintf(stderr, "timings:%s total %.2f (wall ms since main)\n", timings.line, timings.last - timings.t0);
+    fprintf(stderr, "cpu_timings:%s total %.2f (process CPU ms, all threads)\n", timings.cpu, timings.clast - timings.c0);
+}
+
+void vm_cli_timings_init(void) {
+    const char *e = getenv("VMASKC_TIMINGS");
+    if (!e || !*e || !strcmp(e, "0")) return;
+    timings.on = true;
+    timings.t0 = timings.last = clock_ms(CLOCK_MONOTONIC);
+    timings.c0 = timings.clast = clock_ms(CLOCK_PROCESS_CPUTIME_ID);
+    atexit(timings_print);
+}
+
+void vm_cli_mark(const char *stage) {
+    if (!timings.on) return;
+    double t = clock_ms(CLOCK_MONOTONIC), c = clock_ms(CLOCK_PROCESS_CPUTIME_ID);
+    size_t used = strlen(timings.line), cused = strlen(timings.cpu);
+    snprintf(timings.line + used, sizeof timings.line - used, " %s %.2f", stage, t - timings.last);
+    snprintf(timings.cpu + cused, sizeof timings.cpu - cused, " %s %.2f", stage, c - timings.clast);
+    timings.last = t;
+    timings.clast = c;
+}
+
 enum vm_status vm_cli_compile_onnx(const char *path, const struct vm_model_opts *o,
                                    const struct vm_tensor *fixed, int n_fixed,
                                    Onnx__ModelProto **model_out, struct vm_graph **g_out,
@@ -177,6 +215,7 @@ enum vm_status vm_cli_compile_onnx(const char *path, const struct vm_model_opts 
     if (model_out) *model_out = NULL;
     Onnx__ModelProto *m = vm_onnx_load_model(path, err);
     if (!m) return err->code;
+    vm_cli_mark("read");
     struct vm_import_opts io = {.shapes = o ? o->shapes : NULL, .n_shapes = o ? o->n_shapes : 0, .fixed = fixed, .n_fixed = n_fixed,
                                 .model_path = path, .borrow_initializers = model_out != NULL};
     struct vm_graph *g = NULL;
@@ -184,6 +223,7 @@ enum vm_status vm_cli_compile_onnx(const char *path, const struct vm_model_opts 
     if (!s) s = vm_infer_graph(g, err);
     if (!s) s = vm_pass_inference_cleanup(g, err);
     if (!s) s = vm_pass_optimize(g, err);
+    vm_cli_mark("import");
     if (s) {
         vm_graph_free(g);
         vm_onnx_free_model(m);
@@ -244,8 +284,10 @@ enum vm_status vm_cli_load_runtime(const char *path, const struct vm_model_opts 
     vm_graph_free(g);
     vm_onnx_free_model(m);
     if (s) return s;
+    vm_cli_mark("emit");
     s = vm_rt_model_from_buffer(out, buf, len, path, &ro, err);
     free(buf);
+    vm_cli_mark("runtime");
     return s;
 }
 

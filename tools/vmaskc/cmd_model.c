@@ -397,7 +397,9 @@ static enum vm_status predict_one(struct vm_text_model *tm, const struct predict
     const int32_t *seq = e.ids;
     struct vm_rt_inst *inst;
     if (!s) s = vm_feed(&tm->feeder, &seq, &n, 1, 0, NULL, 0, 0, &inst, NULL, err);
+    if (!s && k == 0) vm_cli_mark("feed");
     if (!s) s = vm_rt_run(inst, VM_RT_FORWARD, false, err);
+    if (!s && k == 0) vm_cli_mark("first_run");
     if (s) {
         vm_encoding_free(&e);
         return s;

@@ -75,6 +75,7 @@ enum vm_status vm_text_model_load(struct vm_text_model *tm, const char *path,
     else if (stored) s = vm_vocab_from_text(&tm->vocab, stored, pad, unk, err);
     else s = vm_errorf(err, VM_EINVAL, "%s carries no vocabulary (it was not exported by vmaskc train); give one with --vocab", path);
     if (s) goto fail;
+    vm_cli_mark("vocab");
     /* the tokenizer: forced, else the model's own, else (an older vmaskc export) words, else what
      * the --vocab file looks like */
     const char *kind = o->tokenizer ? o->tokenizer : onnx_meta(tm->onnx, "vmaskc.tokenizer");
@@ -118,12 +119,15 @@ enum vm_status vm_text_model_load(struct vm_text_model *tm, const char *path,
         goto fail;
     uint8_t *plan;
     size_t len;
+    vm_cli_mark("text_setup");
     if ((s = vm_emit_plan(tm->g, path, &plan, &len, err))) goto fail;
+    vm_cli_mark("emit");
     struct vm_rt_opts ro = {.threads = o->model.threads, .ref_kernels = o->model.ref_kernels,
                             .max_memory = o->model.max_memory};
     s = vm_rt_model_from_buffer(&tm->rt, plan, len, path, &ro, err);
     free(plan);
     if (s) goto fail;
+    vm_cli_mark("runtime");
     if ((s = vm_feeder_init(&tm->feeder, tm->rt, tm->vocab.pad_id >= 0 ? tm->vocab.pad_id : 0, err))) goto fail;
     tm->n_classes = tm->feeder.n_classes;
     return VM_OK;
