@@ -453,7 +453,10 @@ struct vm_rt_tensor vm_rt_value(struct vm_rt_inst *inst, const char *name) {
     if (inst->arena_seen != inst->m->arena) vm_rt_inst_update_pointers(inst);
     const struct vm_rt_plan *p = &inst->m->plan;
     for (int32_t v = 0; v < p->n_values; v++)
-        if (strcmp(p->values[v].name, name) == 0) return inst->t[v];
+        if (strcmp(p->values[v].name, name) == 0) {
+            if (inst->m->persist_off[v] != SIZE_MAX) inst->m->weights_gen++;
+            return inst->t[v];
+        }
     struct vm_rt_tensor t;
     memset(&t, 0, sizeof t);
     return t;

@@ -135,6 +135,8 @@ struct vm_rt_model {
     uint64_t seed, counter;
     bool profile;
     bool ref_kernels;  /* run the naive C reference of every kernel instead of oneDNN (tests) */
+    uint64_t weights_gen; /* bumped whenever a caller gets a writable pointer to persistent values
+                           * (persistent_tensor, vm_rt_value): weights packed once are repacked */
     int64_t n_built;   /* shape instances built so far */
     double build_ms;   /* time spent building them (primitive creation, layout) */
     double *prof_ms;   /* per step */

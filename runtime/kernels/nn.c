@@ -215,6 +215,8 @@ struct conv_state {
     struct vm_dnnl_prim p; /* p.prim NULL: C reference */
     dnnl_memory_t src, wei, bia, dst;
     struct wreorder wr; /* ConvCL: W -> the primitive's weight layout, each run */
+    dnnl_memory_t packed; /* inference plan, constant W: the reordered W, owned, made once */
+    uint64_t packed_gen;  /* m->weights_gen when packed was filled (UINT64_MAX: never) */
     float *xs, *ys;     /* ConvCL reference: X and Y channels-first */
 };
 
@@ -226,6 +228,7 @@ static void conv_release(void *p) {
     mem_destroy(&st->wei);
     mem_destroy(&st->bia);
     mem_destroy(&st->dst);
+    mem_destroy(&st->packed);
     wreorder_destroy(&st->wr);
     free(st->xs);
     free(st->ys);
@@ -269,6 +272,14 @@ static enum vm_status conv_prepare(struct vm_rt_ctx *c, const struct vm_rt_step 
     dnnl_primitive_desc_t pd = NULL;
     if ((e = vm_dnnl_prim_build(c, s, &cd, NULL, NULL, &st->p, &pd, err))) return e;
     e = wreorder_init(c, s, &st->wr, &wmd, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0), true, pd, err);
+    /* weights that no step changes are reordered once (a 1 x 20 batch spent more time reordering
+     * the three Kim-CNN kernels than convolving) */
+    if (!e && st->wr.prim && vm_rt_value_const(c, s->in[1])) {
+        st->packed_gen = UINT64_MAX;
+        dnnl_status_t ds = dnnl_memory_create(&st->packed, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0), c->engine,
+                                              DNNL_MEMORY_ALLOCATE);
+        if (ds != dnnl_success) e = vm_dnnl_status(ds, "dnnl_memory_create(packed weights)", s, err);
+    }
     dnnl_primitive_desc_destroy(pd);
     if (e) return e;
     if ((e = vm_dnnl_mem2(c, s, &smd, &st->src, &wmd, &st->wei, err))) return e;
@@ -335,7 +346,16 @@ static enum vm_status conv_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, 
         return VM_OK;
     }
     dnnl_memory_t wei = st->wei;
-    if (st->wr.prim) {
+    if (st->packed) {
+        if (st->packed_gen != c->m->weights_gen) {
+            set_handle(st->wr.plain, w->data);
+            dnnl_exec_arg_t ra[2] = {{DNNL_ARG_FROM, st->wr.plain}, {DNNL_ARG_TO, st->packed}};
+            enum vm_status e = vm_dnnl_exec(c, s, st->wr.prim, 2, ra, err);
+            if (e) return e;
+            st->packed_gen = c->m->weights_gen;
+        }
+        wei = st->packed;
+    } else if (st->wr.prim) {
         enum vm_status e = wreorder_run(c, s, &st->wr, w->data, true, err);
         if (e) return e;
         wei = st->wr.blocked;
