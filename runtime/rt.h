@@ -154,10 +154,16 @@ struct vm_rt_inst {
     void **state;           /* per step */
     bool *prepared;
     uint8_t *arena_seen;    /* arena base the data pointers were last set for */
+    bool one_thread;        /* small inference work: prepare and run on the calling thread (exec.c) */
     uint64_t last_use;
 };
 
 void vm_rt_inst_free(struct vm_rt_inst *inst);
+/* Small-batch dispatch: decides inst->one_thread from its counted FLOPs (before its prepares), and
+ * brackets a prepare or run with it (returns the thread count to restore). */
+void vm_rt_inst_pick_threads(struct vm_rt_inst *inst);
+int vm_rt_threads_enter(const struct vm_rt_inst *inst);
+void vm_rt_threads_leave(const struct vm_rt_inst *inst, int saved);
 
 /* Called from a kernel's prepare: gives a workspace value (a uint8 IR value the compiler added to
  * carry oneDNN state from a forward step to its backward step) its size for this instance. The
