@@ -630,7 +630,10 @@ enum vm_status vm_train(const struct vm_feeder *f, const struct vm_train_cfg *cf
             ls.train_seconds += t1 - t0;
             ls.train_sentences += n;
             if (!res->n_steps) res->first_step_at = t1;
-            if (res->n_steps < cap_steps) res->step_seconds[res->n_steps++] = t1 - t0;
+            if (res->n_steps < cap_steps) {
+                res->step_seconds[res->n_steps++] = t1 - t0;
+                res->flops += vm_rt_flops(inst, VM_RT_FORWARD | VM_RT_BACKWARD | VM_RT_OPTIMIZER, NULL);
+            }
             float loss = *(const float *)vm_rt_output(inst, f->loss_output).data;
             if (!isfinite(loss)) {
                 s = vm_errorf(err, VM_EINVAL, "the training loss became %g at epoch %d, step %lld; try a smaller --lr", loss, epoch + 1,
