@@ -45,6 +45,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 ORT_RUN = os.path.join(REPO, "tools", "ort", "ort_run.js")
 ORT_INSTALL = os.path.join(REPO, "tools", "ort", "install.sh")
+TORCH_TIME = os.path.join(HERE, "torch_inference.py")
 MAKE_MODELS = os.path.join(HERE, "make_models.py")
 MODEL_ORDER = ("cnn", "lstm", "bert", "bert_hf")
 # the ops whose FLOPs `vmaskc run` counts (runtime/flops.c); every other op's time is memory traffic
@@ -316,6 +317,8 @@ def main():
                     help="vmaskc --profile runs per model/shape; each op's minimum is kept (default 3)")
     ap.add_argument("--startup-runs", type=int, default=3,
                     help="one-run commands per runtime for the start-up column (median; 0 skips it; default 3)")
+    ap.add_argument("--no-torch", action="store_true",
+                    help="skip the PyTorch time column (bench/torch_inference.py, after each row's rounds)")
     ap.add_argument("--no-peak", action="store_true",
                     help="skip the sgemm peak probe (bench/bert/sgemm_peak.c) and the %% of peak column")
     ap.add_argument("--markdown", action="store_true", help="print the table as Markdown")
@@ -388,6 +391,16 @@ def main():
             r["ratio"] = r["ort_ms"] / r["vmaskc_ms"] if r["vmaskc_ms"] and r["ort_ms"] else None
             r["gflops"] = r["flops"] / r["vmaskc_ms"] / 1e6 if r.get("flops") and r["vmaskc_ms"] else None
             r["ort_gflops"] = r["flops"] / r["ort_ms"] / 1e6 if r.get("flops") and r["ort_ms"] else None
+            if not args.no_torch:
+                if args.max_busy < 1:
+                    wait_idle(args.max_busy, args.max_wait)
+                out, err = run([sys.executable, TORCH_TIME, model, dpath, "--threads", str(args.threads),
+                                "--repeat", str(args.repeat), "--budget-ms", str(args.budget_ms)])
+                if err:
+                    r["errors"].append("torch: " + err)
+                else:
+                    tj = json.loads(out)
+                    r["torch_ms"], r["torch_blas"], r["torch_version"] = tj["ms"], tj["blas"], tj["torch"]
             if args.startup_runs > 0:
                 if args.max_busy < 1:
                     wait_idle(args.max_busy, args.max_wait)
@@ -455,10 +468,13 @@ def main():
         r["pct_peak"] = 100.0 * r["gflops"] / pk if pk and r.get("gflops") else None
         r["ort_pct_peak"] = 100.0 * r["ort_gflops"] / pk if pk and r.get("ort_gflops") else None
 
-    head = ("model", "shape", "vmaskc ms/batch", "ORT ms/batch", "ratio ORT/vmaskc", "max|vmaskc-ORT|",
+    tl = [(r.get("torch_version"), r.get("torch_blas")) for r in results if r.get("torch_ms")]
+    torch_label = "PyTorch %s (BLAS=%s) ms/batch" % tl[0] if tl else "PyTorch ms/batch"
+    info["torch_label"] = torch_label
+    head = ("model", "shape", "vmaskc ms/batch", "ORT ms/batch", "ratio ORT/vmaskc", torch_label, "max|vmaskc-ORT|",
             "max|vmaskc-torch|", "GFLOP/batch", "GFLOP/s vmaskc / ORT", "% of sgemm peak vmaskc / ORT",
             "start→1st inference ms vmaskc / ORT")
-    rows = [(r["model"], r["shape"], fmt(r["vmaskc_ms"]), fmt(r["ort_ms"]), fmt(r["ratio"]),
+    rows = [(r["model"], r["shape"], fmt(r["vmaskc_ms"]), fmt(r["ort_ms"]), fmt(r["ratio"]), fmt(r.get("torch_ms")),
              fmt(r["diff_ort"], "%.1e"), fmt(r["diff_torch"], "%.1e"),
              fmt(r["flops"] / 1e9 if r.get("flops") else None, "%.3g"),
              "%s / %s" % (fmt(r.get("gflops"), "%.1f"), fmt(r.get("ort_gflops"), "%.1f")),
