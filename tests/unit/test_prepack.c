@@ -7,6 +7,10 @@
  * scaled by 0.5 through vm_rt_persistent in both models, they agree again, and the logits differ
  * from the first run's (so a kernel that kept its stale packed copy fails the first check). Inputs:
  * ids in [1, 20) (token types 0, attention mask 1) at B = 2, T = 9 and B = 24, T = 30.
+ *
+ * Also vm_rt_flops (runtime/flops.c, the benchmarks' roofline): on the Kim-CNN fixture it equals
+ * the count from the weight shapes, 2 B M C k (T - k + 1) per Conv1d (stride 1, no padding) plus
+ * 2 B N F for the classifier, all of it in the conv and matmul kinds.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -90,6 +94,30 @@ static double maxdiff(const float *a, const float *b, int64_t n) {
     return d;
 }
 
+/* The Kim-CNN fixture's FLOPs from its weights: rank-3 [M, C, k] convolutions and the rank-2
+ * classifier (the embedding table is the other rank-2 initializer). */
+static void check_cnn_flops(struct vm_rt_model *m, const struct compiled *c, int64_t B, int64_t T) {
+    struct vm_error err = {0};
+    const int64_t dims[2] = {B, T}, *dp[1] = {dims};
+    int ranks[1] = {2};
+    struct vm_rt_inst *inst;
+    if (vm_rt_bind(m, dp, ranks, &inst, &err)) {
+        CHECK_MSG(0, "bind: %s", err.msg);
+        return;
+    }
+    double conv = 0, mm = 0;
+    for (int w = 0; w < c->n_names; w++) {
+        struct vm_rt_tensor t = vm_rt_persistent(m, c->names[w]);
+        if (t.rank == 3) conv += 2.0 * B * t.dims[0] * t.dims[1] * t.dims[2] * (T - t.dims[2] + 1);
+        else if (t.rank == 2 && !strstr(c->names[w], "embedding")) mm += 2.0 * B * t.dims[0] * t.dims[1];
+    }
+    double kinds[VM_RT_FLOPS_KINDS], total = vm_rt_flops(inst, VM_RT_FORWARD, kinds);
+    CHECK_MSG(conv > 0 && fabs(kinds[VM_RT_FLOPS_CONV] - conv) < 0.5 && fabs(kinds[VM_RT_FLOPS_MATMUL] - mm) < 0.5 &&
+                  fabs(total - conv - mm) < 0.5,
+              "flops %lldx%lld: conv %.0f (expected %.0f), matmul %.0f (expected %.0f), total %.0f", (long long)B, (long long)T,
+              kinds[VM_RT_FLOPS_CONV], conv, kinds[VM_RT_FLOPS_MATMUL], mm, total);
+}
+
 static void check_fixture(const char *name) {
     char dir[4096];
     snprintf(dir, sizeof dir, "%s/tests/fixtures/models/%s", VM_SOURCE_DIR, name);
@@ -109,6 +137,7 @@ static void check_fixture(const char *name) {
     const int64_t shapes[2][2] = {{2, 9}, {24, 30}}; /* the BERT fixture has 32 positions */
     for (int sh = 0; sh < 2 && m[0] && m[1]; sh++) {
         int64_t B = shapes[sh][0], T = shapes[sh][1];
+        if (strstr(name, "cnn_")) check_cnn_flops(m[0], c, B, T);
         for (int round = 0; round < 2; round++) {
             if (round == 1) /* halve every weight matrix through the API, in both models */
                 for (int k = 0; k < 2; k++)
