@@ -498,8 +498,8 @@ def main():
               " / ".join("%.1f" % p for p in peaks) or "-"))
     for r in results:
         if r.get("startup_stages"):
-            print("  vmaskc start-up %s %s: %s (ms after main(); the rest of %s ms is process start)" % (
-                r["model"], r["shape"], r["startup_stages"], fmt(r.get("startup_ms"), "%.0f")))
+            print("  vmaskc start-up %s %s: %s (wall ms after main() in the last of the runs; the median whole "
+                  "command took %s ms)" % (r["model"], r["shape"], r["startup_stages"], fmt(r.get("startup_ms"), "%.0f")))
         if r.get("limiters") is not None:
             print("  roofline %s %s: conv/matmul/LSTM ops %s of the time; the rest: %s" % (
                 r["model"], r["shape"], fmt(r.get("flop_ops_share"), "%.0f%%"), ", ".join(r["limiters"]) or "-"))
