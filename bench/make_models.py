@@ -28,7 +28,7 @@ Sizes follow /work/shared/reference/toolchain.md section 5 (vocab 16000, embeddi
              Q/K/V Linears, additive -10000 mask, erf-GELU, LayerNorm eps 1e-12): the graph
              an export of VMASK's real BERT has
 
-Default shapes: 50x50 (the VMASK batch and sequence length) and 200x128 (see README.md
+Default shapes: 1x20 (one served request), 50x50 (the VMASK batch and sequence length) and 200x128 (see README.md
 for why). Weights get N(0, 0.05^2) noise on top of the default init (as in the test
 fixtures) so that eval-mode export does not merge identical initializers into Identity
 nodes; the embedding pad row is re-zeroed. Data: ids uniform in [1, 16000), every odd
@@ -66,7 +66,7 @@ H = 100            # LSTM hidden
 N_CLASSES = 2
 D_MODEL, N_HEADS, D_FF, N_LAYERS, MAX_POS = 256, 4, 512, 2, 512
 
-DEFAULT_SHAPES = "50x50,200x128"
+DEFAULT_SHAPES = "1x20,50x50,200x128"
 ALL_MODELS = ("cnn", "lstm", "bert", "bert_hf")
 
 

@@ -45,8 +45,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 ORT_RUN = os.path.join(REPO, "tools", "ort", "ort_run.js")
 ORT_INSTALL = os.path.join(REPO, "tools", "ort", "install.sh")
+TORCH_TIME = os.path.join(HERE, "torch_inference.py")
 MAKE_MODELS = os.path.join(HERE, "make_models.py")
 MODEL_ORDER = ("cnn", "lstm", "bert", "bert_hf")
+# the ops whose FLOPs `vmaskc run` counts (runtime/flops.c); every other op's time is memory traffic
+FLOP_OPS = ("Conv", "ConvCL", "MatMul", "MatMulT", "Gemm", "LSTM")
 BUILD_HINT = ("cmake -S %s -B %s/build-bench -DCMAKE_BUILD_TYPE=Release && "
               "cmake --build %s/build-bench -j2" % (REPO, REPO, REPO))
 
@@ -148,8 +151,9 @@ def run(cmd, env=None, timeout=1800):
 
 
 def vmaskc_time(exe, model, data, threads, repeat, out=None, profile=False):
-    """Returns (best ms or None, profile, error). profile maps op -> (ms, calls) summed over all
-    `repeat` runs, as `vmaskc run --profile` prints it."""
+    """Returns (best ms or None, profile, error, flops). profile maps op -> (ms, calls) summed over all
+    `repeat` runs, as `vmaskc run --profile` prints it; flops is the work of one run counted from the
+    plan (the 'flops:' line: conv, matmul and LSTM gates), None when not printed."""
     cmd = [exe, "run", model, "--test-data", data, "--threads", str(threads), "--repeat", str(repeat)]
     if out:
         cmd += ["--out", out]
@@ -158,10 +162,11 @@ def vmaskc_time(exe, model, data, threads, repeat, out=None, profile=False):
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
     stdout, err = run(cmd, env)
     if err:
-        return None, None, err
+        return None, None, err, None
     m = re.search(r"latency: ([0-9.]+) ms", stdout)
     if not m and repeat > 1:
-        return None, None, "no 'latency:' line in vmaskc output:\n" + stdout
+        return None, None, "no 'latency:' line in vmaskc output:\n" + stdout, None
+    f = re.search(r"^flops: ([0-9.e+]+) per run", stdout, re.M)
     prof = {}
     if profile:
         for line in stdout.splitlines():
@@ -169,8 +174,45 @@ def vmaskc_time(exe, model, data, threads, repeat, out=None, profile=False):
             if p:
                 prof[p.group(1)] = (float(p.group(2)), int(p.group(4)))
         if not prof:
-            return None, None, "no per-op lines in vmaskc --profile output:\n" + stdout
-    return (float(m.group(1)) if m else None), prof, None
+            return None, None, "no per-op lines in vmaskc --profile output:\n" + stdout, None
+    return (float(m.group(1)) if m else None), prof, None, (float(f.group(1)) if f else None)
+
+
+def wall_run(cmd, env=None):
+    """(wall ms of the whole command, its stderr) or (None, error text)."""
+    import time
+    t0 = time.perf_counter()
+    try:
+        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, timeout=600)
+    except subprocess.TimeoutExpired:
+        return None, "timed out: " + " ".join(cmd)
+    ms = (time.perf_counter() - t0) * 1e3
+    if r.returncode != 0:
+        return None, "exit %d: %s\n%s" % (r.returncode, " ".join(cmd), r.stderr[-2000:])
+    return ms, r.stderr
+
+
+def startup_times(exe, model, data, threads, n):
+    """Command start to first inference, end to end (process start, model read and compile, oneDNN
+    primitives, one run, exit): the median wall time of n one-run commands of each runtime, the
+    runs alternating. vmaskc's last VMASKC_TIMINGS line splits its part after main() into stages.
+    Returns (vmaskc ms, ORT ms, vmaskc stages text, error)."""
+    import statistics
+    v, o, stages = [], [], None
+    venv = dict(os.environ, OMP_NUM_THREADS=str(threads), VMASKC_TIMINGS="1")
+    for _ in range(n):
+        ms, se = wall_run([exe, "run", model, "--test-data", data, "--threads", str(threads)], venv)
+        if ms is None:
+            return None, None, None, "vmaskc start-up: " + se
+        v.append(ms)
+        t = re.search(r"^timings: (.*) \(wall", se, re.M)
+        stages = t.group(1) if t else stages
+        ms, se = wall_run(["node", ORT_RUN, model, "--test-data", data, "--threads", str(threads),
+                           "--repeat", "1", "--warmup", "0", "--json"])
+        if ms is None:
+            return None, None, None, "ORT start-up: " + se
+        o.append(ms)
+    return statistics.median(v), statistics.median(o), stages, None
 
 
 def ort_time(model, data, threads, repeat, warmup, out=None):
@@ -273,6 +315,12 @@ def main():
     ap.add_argument("--profile", action="store_true", help="also print vmaskc per-op times")
     ap.add_argument("--profile-runs", type=int, default=3,
                     help="vmaskc --profile runs per model/shape; each op's minimum is kept (default 3)")
+    ap.add_argument("--startup-runs", type=int, default=3,
+                    help="one-run commands per runtime for the start-up column (median; 0 skips it; default 3)")
+    ap.add_argument("--no-torch", action="store_true",
+                    help="skip the PyTorch time column (bench/torch_inference.py, after each row's rounds)")
+    ap.add_argument("--no-peak", action="store_true",
+                    help="skip the sgemm peak probe (bench/bert/sgemm_peak.c) and the %% of peak column")
     ap.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     ap.add_argument("--json", help="write all results to this file")
     args = ap.parse_args()
@@ -293,6 +341,14 @@ def main():
           "rounds=%(rounds)d x repeat=%(repeat)d (ORT warmup %(warmup)d)" % info, file=sys.stderr)
     print("# vmaskc %s (repo at %s)" % (exe, info["git"]), file=sys.stderr, flush=True)
 
+    sys.path.insert(0, HERE)
+    from peak import sgemm_peak
+    peaks = []
+    if not args.no_peak:
+        # before and after the timings, same threads: the better of the two is the yardstick
+        wait_idle(args.max_busy, args.max_wait) if args.max_busy < 1 else None
+        peaks.append(sgemm_peak(args.threads))
+
     tmp = tempfile.mkdtemp(prefix="vmaskc-bench-")
     results, failed = [], False
     try:
@@ -312,11 +368,12 @@ def main():
                     reps = max(3, min(args.repeat, int(args.budget_ms / slow)))
                 if r["vmaskc_ms"] is not None or first:
                     r["busy"].append(wait_idle(args.max_busy, args.max_wait) if args.max_busy < 1 else None)
-                    ms, _, err = vmaskc_time(exe, mpath, dpath, args.threads, reps, vout if first else None)
+                    ms, _, err, flops = vmaskc_time(exe, mpath, dpath, args.threads, reps, vout if first else None)
                     if err:
                         r["errors"].append("vmaskc: " + err)
                         r["vmaskc_ms"] = None
                     else:
+                        r["flops"] = flops
                         r["vmaskc_rounds"].append(ms)
                         r["vmaskc_ms"] = min(r["vmaskc_rounds"])
                 if r["ort_ms"] is not None or first:
@@ -332,6 +389,25 @@ def main():
                     break
             r["repeat"] = reps
             r["ratio"] = r["ort_ms"] / r["vmaskc_ms"] if r["vmaskc_ms"] and r["ort_ms"] else None
+            r["gflops"] = r["flops"] / r["vmaskc_ms"] / 1e6 if r.get("flops") and r["vmaskc_ms"] else None
+            r["ort_gflops"] = r["flops"] / r["ort_ms"] / 1e6 if r.get("flops") and r["ort_ms"] else None
+            if not args.no_torch:
+                if args.max_busy < 1:
+                    wait_idle(args.max_busy, args.max_wait)
+                out, err = run([sys.executable, TORCH_TIME, model, dpath, "--threads", str(args.threads),
+                                "--repeat", str(args.repeat), "--budget-ms", str(args.budget_ms)])
+                if err:
+                    r["errors"].append("torch: " + err)
+                else:
+                    tj = json.loads(out)
+                    r["torch_ms"], r["torch_blas"], r["torch_version"] = tj["ms"], tj["blas"], tj["torch"]
+            if args.startup_runs > 0:
+                if args.max_busy < 1:
+                    wait_idle(args.max_busy, args.max_wait)
+                r["startup_ms"], r["ort_startup_ms"], r["startup_stages"], err = startup_times(
+                    exe, mpath, dpath, args.threads, args.startup_runs)
+                if err:
+                    r["errors"].append(err)
             r["diff_ort"] = max_abs_diff(os.path.join(vout, "output_0.pb"), os.path.join(oout, "output_0.pb"))
             r["diff_torch"] = max_abs_diff(os.path.join(vout, "output_0.pb"), os.path.join(dpath, "torch_output_0.pb"))
             if args.profile and r["vmaskc_ms"] is not None:
@@ -344,9 +420,9 @@ def main():
                 for _ in range(args.profile_runs):
                     if args.max_busy < 1:
                         wait_idle(args.max_busy, args.max_wait)
-                    _, cold, err = vmaskc_time(exe, mpath, dpath, args.threads, 1, profile=True)
+                    _, cold, err, _ = vmaskc_time(exe, mpath, dpath, args.threads, 1, profile=True)
                     if not err:
-                        _, many, err = vmaskc_time(exe, mpath, dpath, args.threads, n, profile=True)
+                        _, many, err, _ = vmaskc_time(exe, mpath, dpath, args.threads, n, profile=True)
                     if err:
                         r["errors"].append("vmaskc --profile: " + err)
                         break
@@ -357,6 +433,11 @@ def main():
                             best[op] = (warm, (calls - c_calls) // (n - 1))
                 tot = sum(ms for ms, _ in best.values())
                 r["profile"] = [(op, ms, 100.0 * ms / tot if tot else 0.0, calls) for op, (ms, calls) in best.items()]
+                # what keeps the run from the GEMM roofline: the share of time in ops that do no
+                # counted FLOPs (memory-bound), largest first
+                other = sorted(((ms, op) for op, (ms, _) in best.items() if op not in FLOP_OPS), reverse=True)
+                r["flop_ops_share"] = 100.0 * sum(ms for op, (ms, _) in best.items() if op in FLOP_OPS) / tot if tot else None
+                r["limiters"] = ["%s %.0f%%" % (op, 100.0 * ms / tot) for ms, op in other[:3] if tot and ms / tot >= 0.02]
                 if best:
                     r["profile"].append(("total", tot, 100.0, 0))
             if r["errors"] or r["diff_ort"] is None or r["diff_ort"] > args.atol:
@@ -377,11 +458,29 @@ def main():
         info["loadavg_end"] = "%.2f %.2f %.2f" % os.getloadavg()
     except OSError:
         pass
+    if not args.no_peak:
+        peaks.append(sgemm_peak(args.threads))
+    peaks = [p for p in peaks if p]
+    info["sgemm_peak_gflops"] = max(peaks) if peaks else None
+    info["sgemm_peaks"] = peaks
+    for r in results:
+        pk = info["sgemm_peak_gflops"]
+        r["pct_peak"] = 100.0 * r["gflops"] / pk if pk and r.get("gflops") else None
+        r["ort_pct_peak"] = 100.0 * r["ort_gflops"] / pk if pk and r.get("ort_gflops") else None
 
-    head = ("model", "shape", "vmaskc ms/batch", "ORT ms/batch", "ratio ORT/vmaskc", "max|vmaskc-ORT|",
-            "max|vmaskc-torch|")
-    rows = [(r["model"], r["shape"], fmt(r["vmaskc_ms"]), fmt(r["ort_ms"]), fmt(r["ratio"]),
-             fmt(r["diff_ort"], "%.1e"), fmt(r["diff_torch"], "%.1e")) for r in results]
+    tl = [(r.get("torch_version"), r.get("torch_blas")) for r in results if r.get("torch_ms")]
+    torch_label = "PyTorch %s (BLAS=%s) ms/batch" % tl[0] if tl else "PyTorch ms/batch"
+    info["torch_label"] = torch_label
+    head = ("model", "shape", "vmaskc ms/batch", "ORT ms/batch", "ratio ORT/vmaskc", torch_label, "max|vmaskc-ORT|",
+            "max|vmaskc-torch|", "GFLOP/batch", "GFLOP/s vmaskc / ORT", "% of sgemm peak vmaskc / ORT",
+            "start→1st inference ms vmaskc / ORT")
+    rows = [(r["model"], r["shape"], fmt(r["vmaskc_ms"]), fmt(r["ort_ms"]), fmt(r["ratio"]), fmt(r.get("torch_ms")),
+             fmt(r["diff_ort"], "%.1e"), fmt(r["diff_torch"], "%.1e"),
+             fmt(r["flops"] / 1e9 if r.get("flops") else None, "%.3g"),
+             "%s / %s" % (fmt(r.get("gflops"), "%.1f"), fmt(r.get("ort_gflops"), "%.1f")),
+             "%s / %s" % (fmt(r.get("pct_peak"), "%.0f%%"), fmt(r.get("ort_pct_peak"), "%.0f%%")),
+             "%s / %s" % (fmt(r.get("startup_ms"), "%.0f"), fmt(r.get("ort_startup_ms"), "%.0f")))
+            for r in results]
     if args.markdown:
         print("| " + " | ".join(h.replace("|", "\\|") for h in head) + " |")
         print("|" + "|".join(" --- " if i < 2 else " ---: " for i in range(len(head))) + "|")
@@ -392,9 +491,18 @@ def main():
         print("  ".join(h.ljust(w[i]) if i < 2 else h.rjust(w[i]) for i, h in enumerate(head)))
         for row in rows:
             print("  ".join(c.ljust(w[i]) if i < 2 else c.rjust(w[i]) for i, c in enumerate(row)))
-    print("(%s, %s vCPU, %d threads, min over %d rounds x up to %d runs; load %s -> %s)" % (
-        info["date"], info["vcpus"], args.threads, args.rounds, args.repeat, info["loadavg_start"],
-        info.get("loadavg_end", "?")))
+    print("(%s, %s vCPU, %d threads, min over %d rounds x up to %d runs; load %s -> %s; oneDNN sgemm "
+          "peak %s GFLOP/s, measured before and after: %s)" % (
+              info["date"], info["vcpus"], args.threads, args.rounds, args.repeat, info["loadavg_start"],
+              info.get("loadavg_end", "?"), fmt(info["sgemm_peak_gflops"], "%.1f"),
+              " / ".join("%.1f" % p for p in peaks) or "-"))
+    for r in results:
+        if r.get("startup_stages"):
+            print("  vmaskc start-up %s %s: %s (wall ms after main() in the last of the runs; the median whole "
+                  "command took %s ms)" % (r["model"], r["shape"], r["startup_stages"], fmt(r.get("startup_ms"), "%.0f")))
+        if r.get("limiters") is not None:
+            print("  roofline %s %s: conv/matmul/LSTM ops %s of the time; the rest: %s" % (
+                r["model"], r["shape"], fmt(r.get("flop_ops_share"), "%.0f%%"), ", ".join(r["limiters"]) or "-"))
 
     noisy = ["%s %s (%.0f%%)" % (r["model"], r["shape"], 100 * r["max_busy_seen"]) for r in results
              if r.get("max_busy_seen") is not None and r["max_busy_seen"] > args.max_busy]

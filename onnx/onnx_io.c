@@ -12,7 +12,7 @@
  * most of a model's memory, and huge pages make that copy several times cheaper here. */
 static void *big_alloc(void *data, size_t n) {
     (void)data;
-    return n >= ((size_t)4 << 20) ? vm_alloc_big(n) : malloc(n);
+    return n >= ((size_t)1 << 20) ? vm_alloc_big(n) : malloc(n);
 }
 static void big_free(void *data, void *p) {
     (void)data;

@@ -325,16 +325,21 @@ static enum vm_status build_inst(struct vm_rt_model *m, const int64_t *sv, struc
         if (m->persist_off[v] != SIZE_MAX) inst->t[v].data = m->persist + m->persist_off[v];
     enum vm_status s = VM_OK;
     struct vm_rt_ctx c = {.m = m, .inst = inst, .t = inst->t, .engine = m->engine, .stream = m->stream};
+    /* primitives are built for the thread count they will run with */
+    vm_rt_inst_pick_threads(inst);
+    int threads = vm_rt_threads_enter(inst);
     for (int32_t i = 0; i < p->n_steps; i++) {
         const struct vm_rt_step *st = &p->steps[i];
         if (st->k->prepare && (s = st->k->prepare(&c, st, &inst->state[i], err))) {
             /* a prepare that fails has often stored a half-built state already: release it too */
             inst->prepared[i] = inst->state[i] != NULL;
+            vm_rt_threads_leave(inst, threads);
             vm_rt_inst_free(inst);
             return s;
         }
         inst->prepared[i] = true;
     }
+    vm_rt_threads_leave(inst, threads);
     if ((s = layout(inst, err))) {
         vm_rt_inst_free(inst);
         return s;
@@ -460,7 +465,10 @@ struct vm_rt_tensor vm_rt_value(struct vm_rt_inst *inst, const char *name) {
     if (inst->arena_seen != inst->m->arena) vm_rt_inst_update_pointers(inst);
     const struct vm_rt_plan *p = &inst->m->plan;
     for (int32_t v = 0; v < p->n_values; v++)
-        if (strcmp(p->values[v].name, name) == 0) return inst->t[v];
+        if (strcmp(p->values[v].name, name) == 0) {
+            if (inst->m->persist_off[v] != SIZE_MAX) inst->m->weights_gen++;
+            return inst->t[v];
+        }
     struct vm_rt_tensor t;
     memset(&t, 0, sizeof t);
     return t;

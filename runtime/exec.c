@@ -7,6 +7,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <omp.h>
+
 #include "rt.h"
 
 void vm_rt_inst_update_pointers(struct vm_rt_inst *inst);
@@ -164,6 +166,31 @@ static double now_ms(void) {
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+/* An inference run below this much counted work (runtime/flops.c) runs on one thread: each
+ * oneDNN primitive forks and joins the OpenMP team, and at batch 1 those ~60 barriers of a 2-layer
+ * encoder cost more than the second thread gains. Measured on the 2-vCPU VM, 2 threads vs 1:
+ * BERT-style 1 x 20 (43 MFLOP) 0.46 vs 0.34 ms, LSTM 1 x 20 (6.4 MFLOP) 0.16 vs 0.06 ms, Kim-CNN
+ * 1 x 20 (12 MFLOP) even; at 50 x 50 (0.8-5.5 GFLOP) two threads win. Training plans keep the
+ * model's threads. */
+#define VM_RT_ONE_THREAD_FLOPS 1e8
+
+void vm_rt_inst_pick_threads(struct vm_rt_inst *inst) {
+    const struct vm_rt_plan *p = &inst->m->plan;
+    bool inference = p->range[VM_PHASE_BACKWARD][1] == p->range[VM_PHASE_BACKWARD][0] &&
+                     p->range[VM_PHASE_OPTIMIZER][1] == p->range[VM_PHASE_OPTIMIZER][0];
+    inst->one_thread = inference && omp_get_max_threads() > 1 && vm_rt_flops(inst, VM_RT_FORWARD, NULL) < VM_RT_ONE_THREAD_FLOPS;
+}
+
+int vm_rt_threads_enter(const struct vm_rt_inst *inst) {
+    int saved = omp_get_max_threads();
+    if (inst->one_thread) omp_set_num_threads(1);
+    return saved;
+}
+
+void vm_rt_threads_leave(const struct vm_rt_inst *inst, int saved) {
+    if (inst->one_thread) omp_set_num_threads(saved);
+}
+
 enum vm_status vm_rt_run(struct vm_rt_inst *inst, unsigned ranges, bool training,
                          struct vm_error *err) {
     struct vm_rt_model *m = inst->m;
@@ -175,13 +202,17 @@ enum vm_status vm_rt_run(struct vm_rt_inst *inst, unsigned ranges, bool training
         .engine = m->engine, .stream = m->stream, .scratch = m->scratch,
     };
     m->counter++;
+    int threads = vm_rt_threads_enter(inst);
     for (int r = 0; r < 3; r++) {
         if (!(ranges & (1u << r))) continue;
         for (int32_t i = p->range[r][0]; i < p->range[r][1]; i++) {
             const struct vm_rt_step *s = &p->steps[i];
             double t0 = m->profile ? now_ms() : 0;
             enum vm_status st = s->k->run(&c, s, inst->state[i], err);
-            if (st) return st;
+            if (st) {
+                vm_rt_threads_leave(inst, threads);
+                return st;
+            }
             if (r == 1 && m->step_hook) m->step_hook(m->step_hook_ctx, i);
             if (m->profile) {
                 dnnl_stream_wait(m->stream);
@@ -190,6 +221,7 @@ enum vm_status vm_rt_run(struct vm_rt_inst *inst, unsigned ranges, bool training
             }
         }
     }
+    vm_rt_threads_leave(inst, threads);
     return VM_OK;
 }
 

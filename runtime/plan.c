@@ -501,6 +501,7 @@ static struct vm_rt_tensor persistent_tensor(struct vm_rt_model *m, int32_t v) {
     memset(&t, 0, sizeof t);
     const struct vm_rt_value *val = &m->plan.values[v];
     if (m->persist_off[v] == SIZE_MAX) return t;
+    m->weights_gen++;
     t.dtype = val->dtype;
     t.rank = val->rank;
     for (int d = 0; d < val->rank; d++) t.dims[d] = val->dims[d].n ? m->plan.terms[val->dims[d].first].coef : 0;

@@ -140,6 +140,8 @@ struct vm_rt_model {
     bool sharded;
     bool profile;
     bool ref_kernels;  /* run the naive C reference of every kernel instead of oneDNN (tests) */
+    uint64_t weights_gen; /* bumped whenever a caller gets a writable pointer to persistent values
+                           * (persistent_tensor, vm_rt_value): weights packed once are repacked */
     int64_t n_built;   /* shape instances built so far */
     double build_ms;   /* time spent building them (primitive creation, layout) */
     double *prof_ms;   /* per step */
@@ -157,10 +159,16 @@ struct vm_rt_inst {
     void **state;           /* per step */
     bool *prepared;
     uint8_t *arena_seen;    /* arena base the data pointers were last set for */
+    bool one_thread;        /* small inference work: prepare and run on the calling thread (exec.c) */
     uint64_t last_use;
 };
 
 void vm_rt_inst_free(struct vm_rt_inst *inst);
+/* Small-batch dispatch: decides inst->one_thread from its counted FLOPs (before its prepares), and
+ * brackets a prepare or run with it (returns the thread count to restore). */
+void vm_rt_inst_pick_threads(struct vm_rt_inst *inst);
+int vm_rt_threads_enter(const struct vm_rt_inst *inst);
+void vm_rt_threads_leave(const struct vm_rt_inst *inst, int saved);
 
 /* Called from a kernel's prepare: gives a workspace value (a uint8 IR value the compiler added to
  * carry oneDNN state from a forward step to its backward step) its size for this instance. The

@@ -299,6 +299,7 @@ struct step_out {
     double loss;     /* the global batch's mean loss */
     int64_t correct; /* over the global batch */
     bool stop;       /* some process was interrupted: all stop after this step */
+    double flops;    /* this process's counted work of the step (vm_rt_flops) */
 };
 
 static int64_t dist_sum_count(void *ctx, int64_t local) {
@@ -414,6 +415,7 @@ static enum vm_status train_step(const struct vm_feeder *f, const struct vm_trai
     vm_rt_set_shard(m, NULL);
     vm_rt_set_step_hook(m, NULL, NULL);
     if (s) return s; /* the caller stops every process: pending sums need no wait */
+    o->flops = vm_rt_flops(inst, VM_RT_FORWARD | VM_RT_BACKWARD | VM_RT_OPTIMIZER, NULL);
     struct vm_rt_tensor lt = vm_rt_output(inst, f->logits_output);
     int64_t C = lt.numel / (r1 - r0), correct = 0;
     for (int64_t i = r0; i < r1; i++) correct += argmax_row((const float *)lt.data + (i - r0) * C, C) == labels[i];
@@ -806,7 +808,10 @@ enum vm_status vm_train(const struct vm_feeder *f, const struct vm_train_cfg *cf
             ls.train_seconds += t1 - t0;
             ls.train_sentences += n;
             if (!res->n_steps) res->first_step_at = t1;
-            if (res->n_steps < cap_steps) res->step_seconds[res->n_steps++] = t1 - t0;
+            if (res->n_steps < cap_steps) {
+                res->step_seconds[res->n_steps++] = t1 - t0;
+                res->flops += so.flops;
+            }
             float loss = (float)so.loss;
             if (!isfinite(loss)) {
                 s = vm_errorf(err, VM_EINVAL, "the training loss became %g at epoch %d, step %lld; try a smaller --lr", loss, epoch + 1,

@@ -93,6 +93,8 @@ struct vm_train_result {
     double sentences_per_s;
     double first_step_at;  /* CLOCK_MONOTONIC seconds when the first training step of this run ended */
     double *step_seconds;  /* each training step's time (feed + run), n_steps entries (owned) */
+    double flops;          /* the counted FLOPs of all training steps (vm_rt_flops over the three ranges:
+                            * dense-equivalent, so sparse convolution gradients count as dense) */
     int64_t n_steps;
     uint64_t comm_bytes;   /* data-parallel: bytes this process summed over processes in training steps */
     int64_t buckets, buckets_early; /* data-parallel: gradient buckets sent, and those started during backward */

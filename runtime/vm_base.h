@@ -155,6 +155,12 @@ size_t vm_memory_limit_default(void);
 /* "4G", "512M", "1.5GiB", "123456" (bytes) or "50%" (of physical memory); false when malformed. */
 bool vm_parse_size(const char *s, size_t *out);
 /* VM_OK when need <= limit (limit 0: none); else an error "WHAT needs N, over the memory limit of L". */
+/* Start-up timings (VMASKC_TIMINGS=1): vm_marks_init at the start of main; vm_mark(stage) adds
+ * "stage <ms since the last mark>" to one 'timings:' line (wall) and one 'cpu_timings:' line
+ * (process CPU, all threads) printed to stderr at exit. Nothing happens without the variable. */
+void vm_marks_init(void);
+void vm_mark(const char *stage);
+
 /* "1 example", "2 examples": the noun for a count (pass both forms: "entry"/"entries") */
 static inline const char *vm_plural(long long n, const char *one, const char *many) { return n == 1 ? one : many; }
 

@@ -114,6 +114,13 @@ int32_t vm_rt_input_axis_symbol(const struct vm_rt_model *m, int i, int axis);
 /* Memory in use: persistent bytes and the largest arena laid out so far. */
 void vm_rt_memory(const struct vm_rt_model *m, size_t *persistent, size_t *arena, size_t *scratch);
 
+/* Floating-point work of one run of inst over the selected ranges (runtime/flops.c): 2 x the
+ * multiply-adds of convolutions, matmuls and LSTM gates at the instance's shapes; other ops count 0.
+ * by_kind (may be NULL) gets the split. */
+enum vm_rt_flop_kind { VM_RT_FLOPS_OTHER, VM_RT_FLOPS_CONV, VM_RT_FLOPS_MATMUL, VM_RT_FLOPS_LSTM, VM_RT_FLOPS_KINDS };
+double vm_rt_flops(struct vm_rt_inst *inst, unsigned ranges, double by_kind[VM_RT_FLOPS_KINDS]);
+double vm_rt_step_flops(struct vm_rt_inst *inst, int32_t step, enum vm_rt_flop_kind *kind);
+
 /* Shape instances built so far and the milliseconds spent building them. */
 void vm_rt_build_stats(const struct vm_rt_model *m, int64_t *instances, double *ms);
 

@@ -158,11 +158,11 @@ def main():
         return torch_child(a)
     import make_bert
     env = dict(os.environ, OMP_NUM_THREADS=str(a.threads))
-    src = os.path.join(HERE, "sgemm_peak.c")
-    subprocess.run(["gcc", "-O2", "-std=c11", src, "-o", "/tmp/vmaskc_sgemm_peak", "-ldnnl"], check=True)
-    peak_out = subprocess.run(["/tmp/vmaskc_sgemm_peak"], env=env, stdout=subprocess.PIPE, check=True).stdout.decode()
-    peak = float(peak_out.strip().splitlines()[-1].split()[-1])
-    print(peak_out, end="", file=sys.stderr)
+    sys.path.insert(0, os.path.dirname(HERE))
+    from peak import sgemm_peak
+    peak = sgemm_peak(a.threads)
+    if peak is None:
+        sys.exit(2)
     torch_steps = dict(kv.split("=") for kv in a.torch_steps.split(","))
     with open(os.path.join(a.data, "vocab.txt"), encoding="utf-8") as f:
         vocab = {w.rstrip("\n"): i for i, w in enumerate(f)}

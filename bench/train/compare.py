@@ -7,6 +7,10 @@ same settings in PyTorch (vmask_torch.py) and in vmaskc (`vmaskc train`), for se
 (3) prints test accuracy (mean ± std over seeds), training-epoch time (training steps only, median
 over epochs; the first epoch, where vmaskc builds its oneDNN primitives per batch shape, is shown
 separately) and peak resident memory, with the ratios. Both run with the same thread count.
+It also prints vmaskc's roofline: the GFLOP of a training step counted from the plan (`vmaskc train
+--timings`: conv, matmul and LSTM gates, forward and backward, dense-equivalent), the GFLOP/s over
+all steps and its share of oneDNN's sgemm rate measured before and after in the same run
+(bench/peak.py); PyTorch's column is labelled with the BLAS its build reports (Debian's: generic).
 
   /usr/bin/python3 bench/train/compare.py --vmaskc build/vmaskc [--datasets sst2,trec] [--models cnn,lstm]
       [--seeds 3] [--epochs 10] [--threads 2] [--data-root data] [--out bench/out/train]
@@ -85,6 +89,12 @@ def main():
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     env = dict(os.environ, OMP_NUM_THREADS=str(a.threads))
+    sys.path.insert(0, os.path.dirname(HERE))
+    from peak import sgemm_peak
+    peaks = [sgemm_peak(a.threads)]
+    blas = subprocess.run([PY, "-c", "import sys; sys.path.insert(0, %r); import torch, torch_inference; "
+                           "print(torch.__version__, torch_inference.blas_info(torch))" % os.path.dirname(HERE)],
+                          stdout=subprocess.PIPE, text=True).stdout.split() or ["?", "?"]
     rows = []
     for ds in a.datasets.split(","):
         data = os.path.join(a.data_root, ds)
@@ -111,19 +121,27 @@ def main():
                                    "--test", os.path.join(data, "test.tsv"), "-o", os.path.join(a.out, "%s.vmask.%d.onnx" % (tag, seed)),
                                    "--epochs", str(a.epochs), "--seed", str(seed), "--mask-hidden", str(st["mask_hidden"]),
                                    "--lr", str(st["lr"]), "--dropout", str(st["dropout"]), "--threads", str(a.threads), "--history", hist,
-                                   "--top", "0"], env)
+                                   "--top", "0", "--timings"], env)
                 dev = float(re.search(r"best dev accuracy ([0-9.]+)%", out).group(1)) / 100
                 test = float(re.search(r"test accuracy ([0-9.]+)%", out).group(1)) / 100
                 times = [float(row["train_seconds"]) for row in csv.DictReader(open(hist))]
-                res["vmaskc"].append({"dev": dev, "test": test, "epoch_seconds": times, "peak_rss_mib": peak_rss_mib(err)})
+                tm = re.search(r"gflop_per_step ([0-9.]+) gflops ([0-9.]+)", out)
+                res["vmaskc"].append({"dev": dev, "test": test, "epoch_seconds": times, "peak_rss_mib": peak_rss_mib(err),
+                                      "gflop_per_step": float(tm.group(1)) if tm else None,
+                                      "gflops": float(tm.group(2)) if tm else None})
                 print("%s seed %d: torch test %.2f%% (epoch %.2f s), vmaskc test %.2f%% (epoch %.2f s)" % (
                     tag, seed, 100 * res["torch"][-1]["test"], statistics.median(res["torch"][-1]["epoch_seconds"][1:] or res["torch"][-1]["epoch_seconds"]),
                     100 * test, statistics.median(times[1:] or times)), flush=True)
             rows.append((tag, res))
             with open(os.path.join(a.out, tag + ".json"), "w") as f:
                 json.dump(res, f)
-    print("\n%-10s | %-15s | %-15s | %-6s | %-14s | %-14s | %-6s | %-11s | %-11s" % (
-        "", "torch test %", "vmaskc test %", "diff", "torch epoch s", "vmaskc epoch s", "speedup", "torch MiB", "vmaskc MiB"))
+    peaks.append(sgemm_peak(a.threads))
+    peak = max([p for p in peaks if p] or [0]) or None
+    print("\nPyTorch %s (BLAS=%s); oneDNN sgemm peak %s GFLOP/s (before / after: %s)" % (
+        blas[0], blas[-1], "%.1f" % peak if peak else "-", " / ".join("%.1f" % p if p else "-" for p in peaks)))
+    print("%-10s | %-15s | %-15s | %-6s | %-14s | %-14s | %-6s | %-11s | %-11s | %-26s" % (
+        "", "torch test %", "vmaskc test %", "diff", "torch epoch s", "vmaskc epoch s", "speedup", "torch MiB", "vmaskc MiB",
+        "vmaskc GFLOP/step, GFLOP/s (% peak)"))
     for tag, res in rows:
         ta = [100 * r["test"] for r in res["torch"]]
         va = [100 * r["test"] for r in res["vmaskc"]]
@@ -132,9 +150,13 @@ def main():
         v1 = [r["epoch_seconds"][0] for r in res["vmaskc"]]
         tm = [r["peak_rss_mib"] for r in res["torch"]]
         vm = [r["peak_rss_mib"] for r in res["vmaskc"]]
-        print("%-10s | %-15s | %-15s | %+5.2f | %-14s | %-14s | %5.2fx | %-11s | %-11s" % (
+        gs = [r["gflops"] for r in res["vmaskc"] if r.get("gflops")]
+        gp = [r["gflop_per_step"] for r in res["vmaskc"] if r.get("gflop_per_step")]
+        roof = "%.3g, %.1f (%s)" % (statistics.mean(gp), statistics.mean(gs), "%.0f%%" % (100 * statistics.mean(gs) / peak)
+                                    if peak else "-") if gs and gp else "-"
+        print("%-10s | %-15s | %-15s | %+5.2f | %-14s | %-14s | %5.2fx | %-11s | %-11s | %-26s" % (
             tag, fmt(ta), fmt(va), statistics.mean(va) - statistics.mean(ta), fmt(te), fmt(ve) + " (1st %.1f)" % statistics.mean(v1),
-            statistics.mean(te) / statistics.mean(ve), fmt(tm), fmt(vm)))
+            statistics.mean(te) / statistics.mean(ve), fmt(tm), fmt(vm), roof))
 
 
 if __name__ == "__main__":

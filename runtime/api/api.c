@@ -303,7 +303,9 @@ static enum vm_status predict_run(vmaskc_model *m, vmaskc_prediction *p, const s
     struct vm_rt_inst *inst;
     int64_t T = 0;
     enum vm_status s = vm_feed(&tm->feeder, seqs, lens, nb, 0, NULL, 0, 0, &inst, &T, ie);
+    vm_mark("feed"); /* start-up timings (VMASKC_TIMINGS): the first batch's feed and run */
     if (!s) s = vm_rt_run(inst, VM_RT_FORWARD, false, ie);
+    vm_mark("first_run");
     if (s) return s;
     int C = p->n_classes;
     vm_feeder_probs(&tm->feeder, inst, nb, probs);

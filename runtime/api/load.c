@@ -22,6 +22,7 @@ static enum vm_status compile_onnx(const char *path, const struct vm_model_opts 
     if (model_out) *model_out = NULL;
     Onnx__ModelProto *m = vm_onnx_load_model(path, err);
     if (!m) return err->code;
+    vm_mark("read");
     struct vm_import_opts io = {.shapes = o ? o->shapes : NULL, .n_shapes = o ? o->n_shapes : 0, .fixed = fixed, .n_fixed = n_fixed,
                                 .model_path = path, .borrow_initializers = model_out != NULL};
     struct vm_graph *g = NULL;
@@ -29,6 +30,7 @@ static enum vm_status compile_onnx(const char *path, const struct vm_model_opts 
     if (!s) s = vm_infer_graph(g, err);
     if (!s && !training) s = vm_pass_inference_cleanup(g, err);
     if (!s) s = vm_pass_optimize(g, err);
+    vm_mark("import");
     if (s) {
         vm_graph_free(g);
         vm_onnx_free_model(m);
@@ -75,8 +77,10 @@ enum vm_status vm_load_runtime(const char *path, const struct vm_model_opts *o, 
     vm_graph_free(g);
     vm_onnx_free_model(m);
     if (s) return s;
+    vm_mark("emit");
     s = vm_rt_model_from_buffer(out, buf, len, path, &ro, err);
     free(buf);
+    vm_mark("runtime");
     return s;
 }
 

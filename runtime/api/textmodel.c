@@ -60,6 +60,7 @@ enum vm_status vm_text_model_load(struct vm_text_model *tm, const char *path,
     /* a --vocab for a model with its own must be that one: a different list gives every id the wrong row */
     if (!s && o->vocab && stored) s = vm_vocab_check_stored(&tm->vocab, o->vocab, stored, path, err);
     if (s) goto fail;
+    vm_mark("vocab");
     /* the tokenizer: forced, else the model's own (a words model without vmaskc.words.cleanup, and an
      * older vmaskc export without vmaskc.tokenizer, used Kim's), else what the --vocab file looks like */
     const char *kind = o->tokenizer, *mkind = vm_text_model_meta(tm, "vmaskc.tokenizer");
@@ -128,10 +129,13 @@ enum vm_status vm_text_model_load(struct vm_text_model *tm, const char *path,
             goto fail;
         uint8_t *plan;
         size_t len;
+        vm_mark("text_setup");
         if ((s = vm_emit_plan(tm->g, path, &plan, &len, err))) goto fail;
+        vm_mark("emit");
         s = vm_rt_model_from_buffer(&tm->rt, plan, len, path, &ro, err);
         free(plan);
         if (s) goto fail;
+        vm_mark("runtime");
     }
     if ((s = vm_feeder_init(&tm->feeder, tm->rt, tm->vocab.pad_id >= 0 ? tm->vocab.pad_id : 0, err))) goto fail;
     tm->n_classes = tm->feeder.n_classes;

@@ -39,6 +39,14 @@ done:
     return r;
 }
 
+bool vm_rt_value_const(const struct vm_rt_ctx *c, int32_t v) {
+    const struct vm_rt_plan *p = &c->m->plan;
+    if (v < 0 || p->range[VM_PHASE_BACKWARD][1] > p->range[VM_PHASE_BACKWARD][0] ||
+        p->range[VM_PHASE_OPTIMIZER][1] > p->range[VM_PHASE_OPTIMIZER][0])
+        return false;
+    return c->m->persist_off[v] != SIZE_MAX;
+}
+
 void vm_dnnl_prim_destroy(struct vm_dnnl_prim *p) {
     if (p->prim) dnnl_primitive_destroy(p->prim);
     if (p->scratch) dnnl_memory_destroy(p->scratch);

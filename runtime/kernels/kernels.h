@@ -37,6 +37,12 @@ enum vm_status vm_dnnl_mem2(struct vm_rt_ctx *c, const struct vm_rt_step *s,
 enum vm_status vm_dnnl_mem(struct vm_rt_ctx *c, const struct vm_rt_step *s,
                            const dnnl_memory_desc_t *md, dnnl_memory_t *m, struct vm_error *err);
 
+/* True when value v cannot change between runs of this model unless a caller takes a writable
+ * pointer (which bumps m->weights_gen): the plan has no backward or optimizer steps and v lives in
+ * the persistent region (an initializer or parameter). Kernels then pack such weights into their
+ * primitive's layout once, and again only when weights_gen moves. */
+bool vm_rt_value_const(const struct vm_rt_ctx *c, int32_t v);
+
 /* VIEW kernels' run (copy only when storage was not aliased). */
 enum vm_status vm_k_view_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, void *state,
                              struct vm_error *err);

@@ -8,7 +8,9 @@
  *    weights ldigo [1,D,I,G,H] / [1,D,H,G,H] in order i,f,c,o and one bias [1,D,G,H] = Wb + Rb.
  *    Peepholes: ONNX P [D,3H] is i,o,f; oneDNN's ldgo [1,D,3,H] is i,f,o. Weights are parameters
  *    the optimizer updates in place, so the permutation runs at every call, as a C loop into
- *    buffers this kernel owns (~0.1 ms at I=300, H=100, about 2% of the primitive).
+ *    buffers this kernel owns (~0.1 ms at I=300, H=100, about 2% of the primitive at 50x50, but
+ *    most of a 1 x 20 batch). In an inference plan whose weights are constant (vm_rt_value_const)
+ *    it runs once, and again only when m->weights_gen moves.
  *  - states: src_iter/src_iter_c always get a buffer (zeros when initial_h/c are absent), never
  *    NULL — oneDNN 2.6.3's LSTM backward is wrong with a NULL src_iter (toolchain.md §3). The
  *    backward likewise always gets diff_src_iter/diff_src_iter_c (and diff_dst_iter/_c whenever
@@ -38,6 +40,7 @@
  * prepare() allocates every buffer; run() allocates nothing.
  */
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -299,6 +302,9 @@ struct lstm_state {
     float *wi;           /* [1,D,H,G,H] */
     float *bias;         /* [1,D,G,H] */
     float *peep;         /* [1,D,3,H] */
+    bool pack_once;      /* W, R, B, P constant: permuted at the first run (and when weights_gen moves) */
+    bool one_thread;     /* small time steps: run the primitive on the calling thread alone */
+    uint64_t packed_gen; /* m->weights_gen at the last permutation */
     float *zeros;        /* D*B*H zeros: initial states when absent */
     float *ybuf;         /* [T,B,D*H] when Y is absent or needs the transposing copy (no ws output) */
     float *hbuf, *cbuf;  /* D*B*H: dst_iter(_c) when only one of Y_h, Y_c is used (no ws output) */
@@ -456,6 +462,10 @@ static enum vm_status lstm_prepare_dnnl(struct vm_rt_ctx *c, const struct vm_rt_
     /* only an LSTM that is differentiated has a workspace output; a frozen one, or any LSTM in an
      * inference plan, runs forward_inference (about 8% faster, no workspace) */
     const bool training = st->ws_out;
+    /* oneDNN's LSTM runs a gemm and a thread barrier per time step: below about 4 MFLOP per step
+     * (B = 1..12 at I = 300, H = 100) the barrier costs more than the second thread gains. At
+     * 1 x 20 on the shared 2-vCPU VM: 0.060-0.074 ms on one thread, 0.156-0.160 ms on two. */
+    st->one_thread = 2.0 * (double)B * 4.0 * (double)H * (double)(I + H) * (double)D < 4e6;
     struct lstm_mds md;
     dnnl_rnn_desc_t rd;
     enum vm_status r = lstm_fwd_desc(s, gm, training ? dnnl_forward_training : dnnl_forward_inference, &md, &rd, err);
@@ -522,6 +532,11 @@ static enum vm_status lstm_prepare(struct vm_rt_ctx *c, const struct vm_rt_step 
         if (t && t->dtype != (k == LSTM_SEQ ? VM_DTYPE_INT32 : VM_DTYPE_FLOAT))
             return vm_rt_step_errorf(s, err, VM_EUNSUPPORTED, "input %d has type %s", k, vm_dtype_name(t->dtype));
     }
+    st->pack_once = true;
+    for (int k = LSTM_W; k <= LSTM_B; k++)
+        if (k < s->n_in && s->in[k] >= 0 && !vm_rt_value_const(c, s->in[k])) st->pack_once = false;
+    if (LSTM_P < s->n_in && s->in[LSTM_P] >= 0 && !vm_rt_value_const(c, s->in[LSTM_P])) st->pack_once = false;
+    st->packed_gen = UINT64_MAX;
     if (!gm->ref) return lstm_prepare_dnnl(c, s, st, err);
     /* the C reference backward recomputes the forward: the workspace carries nothing */
     if (st->ws_out) vm_rt_set_workspace_bytes(c, s->out[LSTM_OUT_WS], 0);
@@ -546,10 +561,13 @@ static enum vm_status lstm_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, 
     const struct vm_rt_tensor *tc = vm_rt_in(c, s, LSTM_C0), *tp = vm_rt_in(c, s, LSTM_P);
     struct vm_rt_tensor *ty = vm_rt_out(c, s, 0), *tyh = vm_rt_out(c, s, 1), *tyc = vm_rt_out(c, s, 2);
 
-    lstm_permute_weights(vm_rt_in(c, s, LSTM_W)->data, st->wl, D, I, H);
-    lstm_permute_weights(vm_rt_in(c, s, LSTM_R)->data, st->wi, D, H, H);
-    if (tb) lstm_permute_bias(tb->data, st->bias, D, H);
-    if (tp) lstm_permute_peep(tp->data, st->peep, D, H);
+    if (!st->pack_once || st->packed_gen != c->m->weights_gen) {
+        lstm_permute_weights(vm_rt_in(c, s, LSTM_W)->data, st->wl, D, I, H);
+        lstm_permute_weights(vm_rt_in(c, s, LSTM_R)->data, st->wi, D, H, H);
+        if (tb) lstm_permute_bias(tb->data, st->bias, D, H);
+        if (tp) lstm_permute_peep(tp->data, st->peep, D, H);
+        st->packed_gen = c->m->weights_gen;
+    }
 
     /* where dst_layer / dst_iter / dst_iter_c go when not straight into Y, Y_h, Y_c */
     uint8_t *ws = st->ws_out ? vm_rt_out(c, s, LSTM_OUT_WS)->data : NULL;
@@ -579,7 +597,11 @@ static enum vm_status lstm_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, 
         if (ws) dnnl_memory_set_data_handle(st->m_ws, ws);
         args[na++] = (dnnl_exec_arg_t){DNNL_ARG_WORKSPACE, st->m_ws};
     }
-    if ((r = vm_dnnl_prim_exec(c, s, &st->prim, na, args, err))) return r;
+    int nthr = st->one_thread ? omp_get_max_threads() : 1;
+    if (st->one_thread) omp_set_num_threads(1);
+    r = vm_dnnl_prim_exec(c, s, &st->prim, na, args, err);
+    if (st->one_thread) omp_set_num_threads(nthr);
+    if (r) return r;
 
     if (gm->y_transpose && ty) {
         dnnl_stream_wait(c->stream);

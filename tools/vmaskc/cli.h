@@ -24,6 +24,12 @@ enum {
 };
 
 int vm_cli_exit_code(enum vm_status s);
+
+/* Start-up timings for benchmarks: with VMASKC_TIMINGS=1 in the environment, each stage mark records
+ * the time since main() began, and one 'timings:' line (ms per stage, then the total) is printed on
+ * stderr at exit. Without it a mark costs one getenv-free flag test. */
+#define vm_cli_timings_init vm_marks_init /* runtime/vm_base.h */
+#define vm_cli_mark vm_mark
 /* Prints "vmaskc <cmd>: <message>" to stderr and returns the exit code for s. */
 int vm_cli_fail(const char *cmd, const struct vm_error *err);
 int vm_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

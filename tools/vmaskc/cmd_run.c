@@ -22,7 +22,11 @@ static int run_usage(FILE *f) {
             "to OUTDIR as output_N.pb. Where expected outputs exist, prints the max abs and rel error\n"
             "per output and exits 1 if any element has |got - want| > atol + rtol * |want|\n"
             "(defaults atol 1e-4, rtol 1e-3). --max-memory SIZE (4G, 512M, 50%%; default 80%% of\n"
-            "physical memory): refuse input shapes whose run would need more.\n");
+            "physical memory): refuse input shapes whose run would need more.\n"
+            "--repeat N runs N times and prints the best latency, then a 'flops:' line: the work of\n"
+            "one run counted from the plan (2 x multiply-adds of Conv, MatMul, Gemm and LSTM gates at\n"
+            "these shapes) and the GFLOP/s it means at that latency.\n"
+            "VMASKC_TIMINGS=1 in the environment prints a 'timings:' line of start-up stages on stderr.\n");
     return f == stdout ? VM_EXIT_OK : VM_EXIT_USAGE;
 }
 
@@ -205,7 +209,12 @@ int vm_cmd_run(int argc, char **argv) {
         double dt = now_ms() - t0;
         if (dt < best) best = dt;
     }
-    if (repeat > 1) printf("latency: %.3f ms (best of %lld)\n", best, repeat);
+    if (repeat > 1) {
+        printf("latency: %.3f ms (best of %lld)\n", best, repeat);
+        double kinds[VM_RT_FLOPS_KINDS], f = vm_rt_flops(inst, VM_RT_FORWARD, kinds);
+        printf("flops: %.6g per run (conv %.6g, matmul %.6g, lstm %.6g), %.2f GFLOP/s at the best latency\n", f,
+               kinds[VM_RT_FLOPS_CONV], kinds[VM_RT_FLOPS_MATMUL], kinds[VM_RT_FLOPS_LSTM], best > 0 ? f / best / 1e6 : 0.0);
+    }
     if (profile) vm_rt_profile_print(model, stdout);
 
     int n_out = vm_rt_num_outputs(model);

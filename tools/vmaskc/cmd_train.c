@@ -76,7 +76,9 @@ static int train_usage(FILE *f) {
             "  --profile              print the time spent in each op at the end\n"
             "  --timings              print one 'timings:' line (seconds) for benchmarks: load (read,\n"
             "                         compile, runtime), command start to the end of the first step,\n"
-            "                         steps and their median/mean/min, export\n"
+            "                         steps and their median/mean/min, export, and the counted work:\n"
+            "                         GFLOP per step (conv, matmul, LSTM gates, forward and backward)\n"
+            "                         and GFLOP/s over all steps\n"
             VM_CLI_DATA_HELP
             "  --labels FILE          class names, one per line, line i = class i (default: the sorted\n"
             "                         names of TRAIN's labels when they are not all integers); stored in\n"
@@ -621,9 +623,10 @@ int vm_cmd_train(int argc, char **argv) {
         if (st) {
             for (int64_t i = 0; i < res.n_steps; i++) sum += (st[i] = res.step_seconds[i]);
             qsort(st, (size_t)res.n_steps, sizeof *st, cmp_double);
-            printf("timings: load %.3f first_step %.3f steps %lld step_median %.4f step_mean %.4f step_min %.4f export %.3f\n",
+            printf("timings: load %.3f first_step %.3f steps %lld step_median %.4f step_mean %.4f step_min %.4f export %.3f "
+                   "gflop_per_step %.4f gflops %.2f\n",
                    t_loaded - t_start, res.first_step_at - t_start, (long long)res.n_steps, st[res.n_steps / 2],
-                   sum / (double)res.n_steps, st[0], t_export);
+                   sum / (double)res.n_steps, st[0], t_export, res.flops / (double)res.n_steps / 1e9, sum > 0 ? res.flops / sum / 1e9 : 0.0);
             free(st);
         }
     }

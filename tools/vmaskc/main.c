@@ -34,6 +34,7 @@ static void usage(FILE *f) {
 int main(int argc, char **argv) {
     /* results on stdout and progress on stderr interleave in the order they happen */
     setvbuf(stdout, NULL, _IOLBF, 0);
+    vm_cli_timings_init();
     if (argc < 2) {
         usage(stderr);
         return VM_EXIT_USAGE;

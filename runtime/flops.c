@@ -1,0 +1,75 @@
+/* flops: the floating-point work of one run of an instance, counted from the plan's steps at the
+ * instance's concrete shapes (for benchmarks' roofline columns). Only the ops that carry the
+ * arithmetic are counted, as multiply-adds x 2: convolutions, matmuls (MatMul, MatMulT, Gemm) and
+ * LSTM gates (the four gate matmuls over input and recurrent state). Elementwise, normalization,
+ * softmax and reduction ops move memory and are left out, so GFLOP/s = these FLOPs / time is the
+ * rate a GEMM-bound roofline compares with. Backward steps: ConvGradData and ConvGradWeight each
+ * cost a forward convolution, LSTMGrad two forward LSTMs (data and weights). */
+#include <string.h>
+
+#include "rt.h"
+
+/* 2 x numel(Y) x K for op(A)[..., M, K] op(B)[..., K, N] = Y[..., M, N]. */
+static double matmul_flops(const struct vm_rt_tensor *a, const struct vm_rt_tensor *y, bool ta) {
+    if (!a || !y || a->rank < 1) return 0;
+    int64_t k = ta && a->rank >= 2 ? a->dims[a->rank - 2] : a->dims[a->rank - 1];
+    return 2.0 * (double)y->numel * (double)k;
+}
+
+/* 2 x numel(Y) x (C/G) x kernel: W [M, C/G, k...] has M x (C/G) x kernel entries. */
+static double conv_flops(const struct vm_rt_tensor *w, const struct vm_rt_tensor *y) {
+    if (!w || !y || w->rank < 1 || w->dims[0] <= 0) return 0;
+    return 2.0 * (double)y->numel * (double)(w->numel / w->dims[0]);
+}
+
+/* X [T, B, I] (or [B, T, I]), W [D, 4H, I], R [D, 4H, H]: 2 x T x B x D x 4H x (I + H). */
+static double lstm_flops(const struct vm_rt_tensor *x, const struct vm_rt_tensor *w, const struct vm_rt_tensor *r) {
+    if (!x || !w || !r || x->rank != 3 || w->rank != 3 || x->dims[2] <= 0) return 0;
+    double tb = (double)x->numel / (double)x->dims[2];
+    return 2.0 * tb * ((double)w->numel + (double)r->numel);
+}
+
+double vm_rt_step_flops(struct vm_rt_inst *inst, int32_t i, enum vm_rt_flop_kind *kind) {
+    const struct vm_rt_step *s = &inst->m->plan.steps[i];
+    struct vm_rt_ctx c = {.m = inst->m, .inst = inst, .t = inst->t};
+    const char *op = s->op;
+    *kind = VM_RT_FLOPS_OTHER;
+    if (!strcmp(op, "MatMul") || !strcmp(op, "MatMulT") || !strcmp(op, "Gemm")) {
+        *kind = VM_RT_FLOPS_MATMUL;
+        bool ta = strcmp(op, "MatMul") && vm_rt_attr_int(s, "transA", 0) != 0;
+        return matmul_flops(vm_rt_in(&c, s, 0), vm_rt_out(&c, s, 0), ta);
+    }
+    if (!strcmp(op, "Conv") || !strcmp(op, "ConvCL")) {
+        *kind = VM_RT_FLOPS_CONV;
+        return conv_flops(vm_rt_in(&c, s, 1), vm_rt_out(&c, s, 0));
+    }
+    if (!strcmp(op, "ConvGradData") || !strcmp(op, "ConvGradWeight")) {
+        /* inputs (dY, W or X, ...): the forward's cost, from dY and the weight shape */
+        *kind = VM_RT_FLOPS_CONV;
+        const struct vm_rt_tensor *dy = vm_rt_in(&c, s, 0), *out = vm_rt_out(&c, s, 0);
+        const struct vm_rt_tensor *w = !strcmp(op, "ConvGradWeight") ? out : vm_rt_in(&c, s, 1);
+        return conv_flops(w, dy);
+    }
+    if (!strcmp(op, "LSTM") || !strcmp(op, "LSTMGrad")) {
+        *kind = VM_RT_FLOPS_LSTM;
+        double f = lstm_flops(vm_rt_in(&c, s, 0), vm_rt_in(&c, s, 1), vm_rt_in(&c, s, 2));
+        return !strcmp(op, "LSTMGrad") ? 2 * f : f;
+    }
+    return 0;
+}
+
+double vm_rt_flops(struct vm_rt_inst *inst, unsigned ranges, double by_kind[VM_RT_FLOPS_KINDS]) {
+    const struct vm_rt_plan *p = &inst->m->plan;
+    double total = 0;
+    if (by_kind) memset(by_kind, 0, sizeof(double) * VM_RT_FLOPS_KINDS);
+    for (int r = 0; r < 3; r++) {
+        if (!(ranges & (1u << r))) continue;
+        for (int32_t i = p->range[r][0]; i < p->range[r][1]; i++) {
+            enum vm_rt_flop_kind k;
+            double f = vm_rt_step_flops(inst, i, &k);
+            total += f;
+            if (by_kind) by_kind[k] += f;
+        }
+    }
+    return total;
+}
