@@ -185,9 +185,6 @@ enum vm_status vm_rt_step_errorf(const struct vm_rt_step *s, struct vm_error *er
                                  enum vm_status code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-/* n rounded up to a multiple of 64 bytes (arena, persistent and scratch offsets). */
-static inline size_t vm_align64(size_t n) { return (n + 63) & ~(size_t)63; }
-
 static inline struct vm_rt_tensor *vm_rt_in(struct vm_rt_ctx *c, const struct vm_rt_step *s, int i) {
     return i < s->n_in && s->in[i] >= 0 ? &c->t[s->in[i]] : NULL;
 }

@@ -431,7 +431,7 @@ int vm_cmd_train(int argc, char **argv) {
     Onnx__ModelProto *onnx = NULL;
     struct vm_graph *g = NULL;
     struct vm_rt_model *rt = NULL;
-    uint8_t *plan = NULL;
+    struct vm_plan_parts plan = {0};
     struct vm_train_result res = {0};
     char *vocab_text = NULL;
     enum vm_status s_split;
@@ -511,12 +511,11 @@ int vm_cmd_train(int argc, char **argv) {
     else snprintf(method_desc, sizeof method_desc, "mask %s", to.mask_after ? "after the given value" : "after the word embedding");
     printf("model: %s, %lld classes; %lld of %lld parameters trainable%s; %s\n", model, (long long)info.n_classes,
            (long long)info.n_trainable, (long long)info.n_params, to.train_embedding ? "" : " (word embedding frozen)", method_desc);
-    size_t plan_len;
-    if (vm_emit_plan(g, model, &plan, &plan_len, &err)) goto fail;
+    /* the plan in pieces: the runtime copies the weights once, from the ModelProto they were read into */
+    if (vm_emit_plan_parts(g, model, &plan, &err)) goto fail;
     struct vm_rt_opts ro = {.threads = mo.threads, .max_memory = mo.max_memory};
-    if (vm_rt_model_from_buffer(&rt, plan, plan_len, model, &ro, &err)) goto fail;
-    free(plan); /* the runtime holds the weights now */
-    plan = NULL;
+    if (vm_rt_model_from_parts(&rt, &plan, model, &ro, &err)) goto fail;
+    vm_plan_parts_free(&plan);
     struct lookup_ctx lc = {.m = rt, .g = g, .table = vec_table};
     vm_export_release_trained(onnx, g, param_lookup, &lc);
     t_loaded = mono_s();
@@ -656,7 +655,7 @@ done:
     vm_train_result_free(&res);
     free(iba_stats);
     free(vocab_text);
-    free(plan);
+    vm_plan_parts_free(&plan);
     vm_rt_model_free(rt);
     vm_graph_free(g);
     vm_onnx_free_model(onnx);
