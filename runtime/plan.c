@@ -576,7 +576,7 @@ const char *vm_rt_meta(const struct vm_rt_model *m, const char *key) {
     return NULL;
 }
 
-static struct vm_rt_tensor persistent_tensor(struct vm_rt_model *m, int32_t v) {
+struct vm_rt_tensor vm_rt_persistent_tensor(const struct vm_rt_model *m, int32_t v) {
     struct vm_rt_tensor t;
     memset(&t, 0, sizeof t);
     const struct vm_rt_value *val = &m->plan.values[v];
@@ -593,7 +593,7 @@ static struct vm_rt_tensor persistent_tensor(struct vm_rt_model *m, int32_t v) {
 const char *vm_rt_param_name(const struct vm_rt_model *m, int i) { return m->plan.params[i].name; }
 
 struct vm_rt_tensor vm_rt_param(struct vm_rt_model *m, int i) {
-    return persistent_tensor(m, m->plan.params[i].value);
+    return vm_rt_persistent_tensor(m, m->plan.params[i].value);
 }
 
 struct vm_rt_tensor vm_rt_param_grad(struct vm_rt_model *m, int i) {
@@ -603,7 +603,7 @@ struct vm_rt_tensor vm_rt_param_grad(struct vm_rt_model *m, int i) {
         memset(&t, 0, sizeof t);
         return t;
     }
-    return persistent_tensor(m, gv);
+    return vm_rt_persistent_tensor(m, gv);
 }
 
 int vm_rt_find_param(const struct vm_rt_model *m, const char *name) {
@@ -614,7 +614,7 @@ int vm_rt_find_param(const struct vm_rt_model *m, const char *name) {
 
 struct vm_rt_tensor vm_rt_persistent(struct vm_rt_model *m, const char *name) {
     for (int32_t i = 0; i < m->plan.n_values; i++)
-        if (strcmp(m->plan.values[i].name, name) == 0) return persistent_tensor(m, i);
+        if (strcmp(m->plan.values[i].name, name) == 0) return vm_rt_persistent_tensor(m, i);
     struct vm_rt_tensor t;
     memset(&t, 0, sizeof t);
     return t;

@@ -149,6 +149,7 @@ struct vm_rt_inst {
     int32_t *root;          /* storage root per value (VIEW aliasing) */
     uint8_t *known_buf;     /* filled at bind: symbolic-content values */
     size_t arena_need, scratch_need;
+    size_t saved_bytes;     /* arena values written in the forward range and read in the backward one */
     void **state;           /* per step */
     bool *prepared;
     uint8_t *arena_seen;    /* arena base the data pointers were last set for */
@@ -156,6 +157,8 @@ struct vm_rt_inst {
 };
 
 void vm_rt_inst_free(struct vm_rt_inst *inst);
+/* Value v's slot in the persistent region (data NULL when v is not persistent). */
+struct vm_rt_tensor vm_rt_persistent_tensor(const struct vm_rt_model *m, int32_t v);
 
 /* Called from a kernel's prepare: gives a workspace value (a uint8 IR value the compiler added to
  * carry oneDNN state from a forward step to its backward step) its size for this instance. The

@@ -101,5 +101,9 @@ void vm_rt_build_stats(const struct vm_rt_model *m, int64_t *instances, double *
 /* Per-step timing (for --profile): when enabled, vm_rt_run accumulates wall time per op name. */
 void vm_rt_profile_enable(struct vm_rt_model *m, bool on);
 void vm_rt_profile_print(const struct vm_rt_model *m, void *file /* FILE* */);
+/* Where the model's memory goes: the persistent region by kind (parameters, gradients, optimizer
+ * state), the arena of the largest batch shape bound so far and how much of it holds activations
+ * saved for the backward pass, and the largest single buffers by name. */
+void vm_rt_memory_print(const struct vm_rt_model *m, void *file /* FILE* */);
 
 #endif

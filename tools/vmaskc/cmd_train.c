@@ -69,7 +69,9 @@ static int train_usage(FILE *f) {
             "  --checkpoint-minutes M also checkpoint within an epoch after M minutes without one\n"
             "                         (default 10; 0: off), so a killed run loses at most that much\n"
             "  --history CSV          per-epoch loss/accuracy/beta/time\n"
-            "  --profile              print the time spent in each op at the end\n"
+            "  --profile              print the time spent in each op at the end, and where the memory\n"
+            "                         went (parameters, gradients, optimizer state, the arena and its\n"
+            "                         activations saved for backward, the largest buffers by name)\n"
             "  --timings              print one 'timings:' line (seconds) for benchmarks: load (read,\n"
             "                         compile, runtime), command start to the end of the first step,\n"
             "                         steps and their median/mean/min, export\n"
@@ -544,6 +546,7 @@ int vm_cmd_train(int argc, char **argv) {
     if (profile) {
         printf("time per op over the whole run (training steps and evaluation):\n");
         vm_rt_profile_print(rt, stdout);
+        vm_rt_memory_print(rt, stdout);
     }
     /* export */
     vocab_text = vm_vocab_to_text(&vocab, &err);
