@@ -77,5 +77,10 @@ enum vm_status vm_plan_verify(const uint8_t *buf, size_t len, const char *what, 
 /* Serializes the graph as a plan (schemas/vmplan.proto). Caller frees *buf. */
 enum vm_status vm_emit_plan(const struct vm_graph *g, const char *source, uint8_t **buf,
                             size_t *len, struct vm_error *err);
+/* The same plan as pieces (runtime/vm_base.h): the parts borrow the graph's initializer bytes, so
+ * the graph (and the ModelProto it borrows from) must outlive them. The same graph gives the same
+ * bytes either way. Free with vm_plan_parts_free. */
+enum vm_status vm_emit_plan_parts(const struct vm_graph *g, const char *source, struct vm_plan_parts *out,
+                                  struct vm_error *err);
 
 #endif

@@ -6,10 +6,11 @@
  * concrete bytes go to the initializer blob, symbolic int64 content is written as dims for the
  * runtime to evaluate at bind time. The same graph always gives byte-identical plans.
  *
- * The initializer blob (field 14) is written last, after the packed message, straight from the
- * values' bytes: protobuf allows a field after the others, and this way a 420 MiB model is copied
- * once into the plan instead of into a blob and then again by the packer. The runtime finds it
- * there and reads the weights in place (runtime/plan.c).
+ * The initializer blob (field 14) comes last, after the packed message: protobuf allows a field
+ * after the others. vm_emit_plan_parts leaves its bytes where they are (the parts point at the
+ * values' data), so `train` hands the weights to the runtime and `compile` streams them to the
+ * file without a 420 MiB plan in memory; vm_emit_plan assembles the same bytes in one buffer. The
+ * runtime finds the blob there and reads the weights in place (runtime/plan.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,10 +113,9 @@ static Vmplan__Binding *make_binding(struct emit_ctx *e, const char *name, int32
     return b;
 }
 
-enum vm_status vm_emit_plan(const struct vm_graph *g, const char *source, uint8_t **buf,
-                            size_t *len, struct vm_error *err) {
-    *buf = NULL;
-    *len = 0;
+enum vm_status vm_emit_plan_parts(const struct vm_graph *g, const char *source, struct vm_plan_parts *out,
+                                  struct vm_error *err) {
+    memset(out, 0, sizeof *out);
     struct emit_ctx e = {.g = g, .err = err};
     bool *in_blob = NULL; /* plan value -> its bytes go to the blob */
     e.map = malloc(((size_t)g->n_values + 1) * sizeof *e.map);
@@ -227,7 +227,7 @@ enum vm_status vm_emit_plan(const struct vm_graph *g, const char *source, uint8_
     for (int32_t i = 0; i < e.n; i++) {
         const struct vm_value *v = &g->values[e.order[i]];
         in_blob[i] = v->data && !v->known && !((v->flags & VM_VALUE_OPTSTATE) && all_zero(v->data, v->nbytes));
-        if (in_blob[i]) blob_len += (v->nbytes + 63) & ~(size_t)63;
+        if (in_blob[i]) blob_len += vm_align64(v->nbytes);
     }
     plan.value = ealloc(&e, (size_t)(e.n + 1) * sizeof *plan.value);
     if (!plan.value) goto oom;
@@ -268,7 +268,7 @@ enum vm_status vm_emit_plan(const struct vm_graph *g, const char *source, uint8_
             pv->has_init_offset = pv->has_init_bytes = 1;
             pv->init_offset = blob_pos;
             pv->init_bytes = v->nbytes;
-            blob_pos += (v->nbytes + 63) & ~(size_t)63;
+            blob_pos += vm_align64(v->nbytes);
         }
         plan.value[plan.n_value++] = pv;
     }
@@ -302,35 +302,61 @@ enum vm_status vm_emit_plan(const struct vm_graph *g, const char *source, uint8_
         plan.meta[plan.n_meta++] = mt;
     }
 
-    /* the message, then field 14 (wire type 2: tag byte 0x72, varint length, the bytes) */
-    size_t head = vmplan__plan__get_packed_size(&plan), lenlen = 1;
-    for (uint64_t x = blob_len; x >= 0x80; x >>= 7) lenlen++;
-    *len = head + 1 + lenlen + blob_len;
-    *buf = vm_alloc_big(*len);
-    if (!*buf) goto oom;
-    vmplan__plan__pack(&plan, *buf);
-    uint8_t *w = *buf + head;
+    /* the message, then field 14 (wire type 2: tag byte 0x72, varint length); the blob's bytes stay
+     * where they are, as the parts */
+    size_t n_part = 0;
+    for (int32_t i = 0; i < e.n; i++) n_part += plan.value[i]->has_init_offset;
+    out->msg_len = vmplan__plan__get_packed_size(&plan);
+    out->head = malloc(out->msg_len + 11);
+    out->part = malloc((n_part + 1) * sizeof *out->part);
+    if (!out->head || !out->part) goto oom;
+    vmplan__plan__pack(&plan, out->head);
+    uint8_t *w = out->head + out->msg_len;
     *w++ = (14 << 3) | 2;
     for (uint64_t x = blob_len; ; x >>= 7) {
         *w++ = (uint8_t)(x & 0x7f) | (x >= 0x80 ? 0x80 : 0);
         if (x < 0x80) break;
     }
-    for (int32_t i = 0; i < e.n; i++) { /* offsets ascend with i, so data and padding tile the blob */
-        const Vmplan__Value *pv = plan.value[i];
-        const struct vm_value *v = &g->values[e.order[i]];
-        if (!pv->has_init_offset) continue;
-        size_t padded = (v->nbytes + 63) & ~(size_t)63;
-        if (v->nbytes) memcpy(w + pv->init_offset, v->data, v->nbytes);
-        memset(w + pv->init_offset + v->nbytes, 0, padded - v->nbytes);
-    }
+    out->head_len = (size_t)(w - out->head);
+    out->len = out->head_len + blob_len;
+    for (int32_t i = 0; i < e.n; i++) /* offsets ascend with i, so the parts tile the blob */
+        if (plan.value[i]->has_init_offset)
+            out->part[out->n_part++] = (struct vm_plan_part){g->values[e.order[i]].data, g->values[e.order[i]].nbytes};
     goto done;
 oom:
     s = vm_errorf(err, VM_ENOMEM, "out of memory while writing the plan");
 done:
+    if (s) vm_plan_parts_free(out);
     for (size_t i = 0; i < e.n_allocs; i++) free(e.allocs[i]);
     free(e.allocs);
     free(e.map);
     free(e.order);
     free(in_blob);
     return s;
+}
+
+enum vm_status vm_emit_plan(const struct vm_graph *g, const char *source, uint8_t **buf,
+                            size_t *len, struct vm_error *err) {
+    *buf = NULL;
+    *len = 0;
+    struct vm_plan_parts pp;
+    enum vm_status s = vm_emit_plan_parts(g, source, &pp, err);
+    if (s) return s;
+    uint8_t *w = vm_alloc_big(pp.len);
+    if (!w) {
+        vm_plan_parts_free(&pp);
+        return vm_errorf(err, VM_ENOMEM, "out of memory while writing the plan");
+    }
+    *buf = w;
+    *len = pp.len;
+    memcpy(w, pp.head, pp.head_len);
+    w += pp.head_len;
+    for (size_t i = 0; i < pp.n_part; i++) {
+        size_t padded = vm_align64(pp.part[i].bytes);
+        if (pp.part[i].bytes) memcpy(w, pp.part[i].data, pp.part[i].bytes);
+        memset(w + pp.part[i].bytes, 0, padded - pp.part[i].bytes);
+        w += padded;
+    }
+    vm_plan_parts_free(&pp);
+    return VM_OK;
 }

@@ -67,9 +67,31 @@ static enum vm_status load_bindings(struct vm_rt_binding **out, int32_t *n, Vmpl
     return VM_OK;
 }
 
-/* blob/blob_len: the initializer bytes when the caller found them outside pp (borrowed until
- * setup_persistent has copied them; p->blob stays NULL). */
-static enum vm_status load_plan(struct vm_rt_plan *p, const Vmplan__Plan *pp, const uint8_t *blob, size_t blob_len,
+/* Where the initializer blob's bytes are: in pieces (part i holds the bytes from start[i] on, then
+ * zero padding up to the next part), borrowed until setup_persistent has copied them. */
+struct blob_view {
+    const struct vm_plan_part *part;
+    const size_t *start;
+    size_t n;
+};
+
+/* The bytes [off, off + bytes) of the blob, or NULL when they are not inside one part. */
+static const uint8_t *blob_at(const struct blob_view *b, uint64_t off, uint64_t bytes) {
+    size_t lo = 0, hi = b->n; /* the last part that starts at or before off */
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (b->start[mid] <= off) lo = mid;
+        else hi = mid;
+    }
+    if (!b->n || b->start[lo] > off) return NULL;
+    uint64_t in = off - b->start[lo];
+    if (in > b->part[lo].bytes || bytes > b->part[lo].bytes - in) return NULL;
+    return (const uint8_t *)b->part[lo].data + in;
+}
+
+/* blob: the initializer bytes when the caller found them outside pp (p->blob stays NULL); NULL
+ * when they are in pp's field 14, which is copied (pp does not outlive this call). */
+static enum vm_status load_plan(struct vm_rt_plan *p, const Vmplan__Plan *pp, const struct blob_view *blob,
                                 struct vm_error *err) {
     enum vm_status s;
     if (!pp->has_format_version || pp->format_version != VM_PLAN_FORMAT)
@@ -82,16 +104,18 @@ static enum vm_status load_plan(struct vm_rt_plan *p, const Vmplan__Plan *pp, co
         if (!(p->symbols[i] = vm_strdup(pp->symbol[i], err))) return VM_ENOMEM;
         p->n_symbols++;
     }
-    const uint8_t *init_base = blob;
-    size_t init_len = blob_len;
+    static const size_t zero = 0;
+    struct vm_plan_part whole = {NULL, 0};
+    struct blob_view own = {&whole, &zero, 0};
     if (!blob && pp->has_init_blob) {
         p->blob = vm_malloc(pp->init_blob.len, err);
         if (!p->blob) return VM_ENOMEM;
         if (pp->init_blob.len) memcpy(p->blob, pp->init_blob.data, pp->init_blob.len);
         p->blob_len = pp->init_blob.len;
-        init_base = p->blob;
-        init_len = p->blob_len;
+        whole = (struct vm_plan_part){p->blob, p->blob_len};
+        own.n = 1;
     }
+    if (!blob) blob = &own;
     int32_t term_cap = 0, sym_cap = 0;
     p->values = vm_calloc(pp->n_value + 1, sizeof *p->values, err);
     if (!p->values) return VM_ENOMEM;
@@ -115,9 +139,8 @@ static enum vm_status load_plan(struct vm_rt_plan *p, const Vmplan__Plan *pp, co
             if (!poly_is_const(p, &v->dims[d])) v->symbolic = true;
         }
         if (v->flags & VM_VALUE_INIT) {
-            if (pv->init_offset > init_len || pv->init_bytes > init_len - pv->init_offset)
+            if (!(v->init = blob_at(blob, pv->init_offset, pv->init_bytes)))
                 return vm_errorf(err, VM_EFORMAT, "value '%s': initializer bytes lie outside the plan's blob", v->name);
-            v->init = init_base + pv->init_offset;
             v->init_bytes = pv->init_bytes;
             if (v->symbolic) return vm_errorf(err, VM_EFORMAT, "value '%s': an initializer cannot have a symbolic shape", v->name);
         }
@@ -362,29 +385,49 @@ static const uint8_t *trailing_blob(const uint8_t *buf, size_t len, size_t *head
     return NULL;
 }
 
-/* FNV-1a over 8-byte words (the plan can be hundreds of MiB): checkpoints name the plan they
- * belong to by it. */
-static uint64_t plan_digest(const uint8_t *buf, size_t len) {
-    uint64_t h = 14695981039346656037ull;
-    size_t i = 0;
-    for (; i + 8 <= len; i += 8) {
-        uint64_t w;
-        memcpy(&w, buf + i, 8);
-        h = (h ^ w) * 1099511628211ull;
-    }
-    for (; i < len; i++) h = (h ^ buf[i]) * 1099511628211ull;
-    return h ^ len;
+/* FNV-1a over 8-byte words of the whole plan (it can be hundreds of MiB): checkpoints name the
+ * plan they belong to by it. Fed in pieces, it gives what one call over the bytes laid end to end
+ * would. */
+struct digest {
+    uint64_t h;
+    size_t len, nc;
+    uint8_t carry[8];
+};
+
+static void digest_word(struct digest *d, const uint8_t *p) {
+    uint64_t w;
+    memcpy(&w, p, 8);
+    d->h = (d->h ^ w) * 1099511628211ull;
 }
 
-enum vm_status vm_rt_model_from_buffer(struct vm_rt_model **out, const uint8_t *buf, size_t len,
-                                       const char *what, const struct vm_rt_opts *opts,
-                                       struct vm_error *err) {
-    *out = NULL;
-    if (len == 0) return vm_errorf(err, VM_EFORMAT, "%s is empty, not a vmaskc plan", what);
-    /* a trailing blob (as compiler/emit.c writes it) is read in place: only the head is unpacked */
-    size_t head = len, blob_len = 0;
-    const uint8_t *blob = trailing_blob(buf, len, &head, &blob_len);
-    Vmplan__Plan *pp = vmplan__plan__unpack(NULL, head, buf);
+static void digest_add(struct digest *d, const void *data, size_t n) {
+    const uint8_t *p = data;
+    d->len += n;
+    if (d->nc) { /* complete the word a previous piece began */
+        size_t take = 8 - d->nc < n ? 8 - d->nc : n;
+        memcpy(d->carry + d->nc, p, take);
+        d->nc += take;
+        p += take;
+        n -= take;
+        if (d->nc < 8) return;
+        digest_word(d, d->carry);
+        d->nc = 0;
+    }
+    for (; n >= 8; p += 8, n -= 8) digest_word(d, p);
+    if (n) memcpy(d->carry, p, n);
+    d->nc = n;
+}
+
+static uint64_t digest_end(struct digest *d) {
+    for (size_t i = 0; i < d->nc; i++) d->h = (d->h ^ d->carry[i]) * 1099511628211ull;
+    return d->h ^ d->len;
+}
+
+/* The part of loading shared by a plan in one buffer and a plan in pieces: msg is the packed
+ * message without the blob, which blob (if not NULL) holds. */
+static enum vm_status model_new(struct vm_rt_model **out, const uint8_t *msg, size_t msg_len, const struct blob_view *blob,
+                                uint64_t digest, const char *what, const struct vm_rt_opts *opts, struct vm_error *err) {
+    Vmplan__Plan *pp = vmplan__plan__unpack(NULL, msg_len, msg);
     if (!pp) return vm_errorf(err, VM_EFORMAT, "%s is not a vmaskc plan (protobuf could not be parsed)", what);
     struct vm_rt_model *m = vm_calloc(1, sizeof *m, err);
     if (!m) {
@@ -392,7 +435,7 @@ enum vm_status vm_rt_model_from_buffer(struct vm_rt_model **out, const uint8_t *
         return VM_ENOMEM;
     }
     m->max_memory = opts && opts->max_memory ? opts->max_memory : vm_memory_limit_default();
-    enum vm_status s = load_plan(&m->plan, pp, blob, blob_len, err);
+    enum vm_status s = load_plan(&m->plan, pp, blob, err);
     vmplan__plan__free_unpacked(pp, NULL);
     if (s) {
         vm_error_prefix(err, "%s", what);
@@ -409,7 +452,7 @@ enum vm_status vm_rt_model_from_buffer(struct vm_rt_model **out, const uint8_t *
     free(m->plan.blob);
     m->plan.blob = NULL;
     m->plan.blob_len = 0;
-    m->digest = plan_digest(buf, len);
+    m->digest = digest;
     m->max_insts = opts && opts->max_insts ? opts->max_insts : 64;
     m->insts = vm_calloc(m->max_insts, sizeof *m->insts, err);
     m->prof_ms = vm_calloc((size_t)m->plan.n_steps + 1, sizeof *m->prof_ms, err);
@@ -431,6 +474,43 @@ enum vm_status vm_rt_model_from_buffer(struct vm_rt_model **out, const uint8_t *
     }
     *out = m;
     return VM_OK;
+}
+
+enum vm_status vm_rt_model_from_buffer(struct vm_rt_model **out, const uint8_t *buf, size_t len,
+                                       const char *what, const struct vm_rt_opts *opts,
+                                       struct vm_error *err) {
+    *out = NULL;
+    if (len == 0) return vm_errorf(err, VM_EFORMAT, "%s is empty, not a vmaskc plan", what);
+    /* a trailing blob (as compiler/emit.c writes it) is read in place: only the head is unpacked */
+    size_t head = len, blob_len = 0;
+    const uint8_t *blob = trailing_blob(buf, len, &head, &blob_len);
+    static const size_t zero = 0;
+    struct vm_plan_part whole = {blob, blob_len};
+    struct blob_view view = {&whole, &zero, 1};
+    struct digest d = {.h = 14695981039346656037ull};
+    digest_add(&d, buf, len);
+    return model_new(out, buf, head, blob ? &view : NULL, digest_end(&d), what, opts, err);
+}
+
+enum vm_status vm_rt_model_from_parts(struct vm_rt_model **out, const struct vm_plan_parts *pp, const char *what,
+                                      const struct vm_rt_opts *opts, struct vm_error *err) {
+    *out = NULL;
+    size_t *start = vm_malloc((pp->n_part + 1) * sizeof *start, err);
+    if (!start) return VM_ENOMEM;
+    static const uint8_t zeros[64];
+    struct digest d = {.h = 14695981039346656037ull};
+    digest_add(&d, pp->head, pp->head_len);
+    size_t pos = 0;
+    for (size_t i = 0; i < pp->n_part; i++) {
+        start[i] = pos;
+        pos += vm_align64(pp->part[i].bytes);
+        digest_add(&d, pp->part[i].data, pp->part[i].bytes);
+        digest_add(&d, zeros, vm_align64(pp->part[i].bytes) - pp->part[i].bytes);
+    }
+    struct blob_view view = {pp->part, start, pp->n_part};
+    enum vm_status s = model_new(out, pp->head, pp->msg_len, &view, digest_end(&d), what, opts, err);
+    free(start);
+    return s;
 }
 
 enum vm_status vm_rt_model_load(struct vm_rt_model **out, const char *path,
@@ -496,12 +576,11 @@ const char *vm_rt_meta(const struct vm_rt_model *m, const char *key) {
     return NULL;
 }
 
-static struct vm_rt_tensor persistent_tensor(struct vm_rt_model *m, int32_t v) {
+struct vm_rt_tensor vm_rt_persistent_tensor(const struct vm_rt_model *m, int32_t v) {
     struct vm_rt_tensor t;
     memset(&t, 0, sizeof t);
     const struct vm_rt_value *val = &m->plan.values[v];
     if (m->persist_off[v] == SIZE_MAX) return t;
-    m->weights_gen++;
     t.dtype = val->dtype;
     t.rank = val->rank;
     for (int d = 0; d < val->rank; d++) t.dims[d] = val->dims[d].n ? m->plan.terms[val->dims[d].first].coef : 0;
@@ -511,10 +590,17 @@ static struct vm_rt_tensor persistent_tensor(struct vm_rt_model *m, int32_t v) {
     return t;
 }
 
+/* A persistent tensor handed out writable: kernels that packed a copy of a weight repack it
+ * (weights_gen, see rt.h). */
+static struct vm_rt_tensor writable_tensor(struct vm_rt_model *m, int32_t v) {
+    m->weights_gen++;
+    return vm_rt_persistent_tensor(m, v);
+}
+
 const char *vm_rt_param_name(const struct vm_rt_model *m, int i) { return m->plan.params[i].name; }
 
 struct vm_rt_tensor vm_rt_param(struct vm_rt_model *m, int i) {
-    return persistent_tensor(m, m->plan.params[i].value);
+    return writable_tensor(m, m->plan.params[i].value);
 }
 
 struct vm_rt_tensor vm_rt_param_grad(struct vm_rt_model *m, int i) {
@@ -524,7 +610,7 @@ struct vm_rt_tensor vm_rt_param_grad(struct vm_rt_model *m, int i) {
         memset(&t, 0, sizeof t);
         return t;
     }
-    return persistent_tensor(m, gv);
+    return writable_tensor(m, gv);
 }
 
 int vm_rt_find_param(const struct vm_rt_model *m, const char *name) {
@@ -535,7 +621,7 @@ int vm_rt_find_param(const struct vm_rt_model *m, const char *name) {
 
 struct vm_rt_tensor vm_rt_persistent(struct vm_rt_model *m, const char *name) {
     for (int32_t i = 0; i < m->plan.n_values; i++)
-        if (strcmp(m->plan.values[i].name, name) == 0) return persistent_tensor(m, i);
+        if (strcmp(m->plan.values[i].name, name) == 0) return writable_tensor(m, i);
     struct vm_rt_tensor t;
     memset(&t, 0, sizeof t);
     return t;

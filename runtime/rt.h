@@ -156,6 +156,7 @@ struct vm_rt_inst {
     int32_t *root;          /* storage root per value (VIEW aliasing) */
     uint8_t *known_buf;     /* filled at bind: symbolic-content values */
     size_t arena_need, scratch_need;
+    size_t saved_bytes;     /* arena values written in the forward range and read in the backward one */
     void **state;           /* per step */
     bool *prepared;
     uint8_t *arena_seen;    /* arena base the data pointers were last set for */
@@ -169,6 +170,8 @@ void vm_rt_inst_free(struct vm_rt_inst *inst);
 void vm_rt_inst_pick_threads(struct vm_rt_inst *inst);
 int vm_rt_threads_enter(const struct vm_rt_inst *inst);
 void vm_rt_threads_leave(const struct vm_rt_inst *inst, int saved);
+/* Value v's slot in the persistent region (data NULL when v is not persistent). */
+struct vm_rt_tensor vm_rt_persistent_tensor(const struct vm_rt_model *m, int32_t v);
 
 /* Called from a kernel's prepare: gives a workspace value (a uint8 IR value the compiler added to
  * carry oneDNN state from a forward step to its backward step) its size for this instance. The
@@ -197,9 +200,6 @@ int vm_rt_attr_ints(const struct vm_rt_step *s, const char *name, int64_t *out, 
 enum vm_status vm_rt_step_errorf(const struct vm_rt_step *s, struct vm_error *err,
                                  enum vm_status code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-
-/* n rounded up to a multiple of 64 bytes (arena, persistent and scratch offsets). */
-static inline size_t vm_align64(size_t n) { return (n + 63) & ~(size_t)63; }
 
 static inline struct vm_rt_tensor *vm_rt_in(struct vm_rt_ctx *c, const struct vm_rt_step *s, int i) {
     return i < s->n_in && s->in[i] >= 0 ? &c->t[s->in[i]] : NULL;

@@ -230,6 +230,23 @@ void vm_fd_stream_write(struct vm_fd_stream *w, const void *data, size_t len) {
     w->n += len;
 }
 
+void vm_plan_parts_free(struct vm_plan_parts *p) {
+    free(p->head);
+    free(p->part);
+    memset(p, 0, sizeof *p);
+}
+
+enum vm_status vm_plan_parts_write(void *ctx, int fd, const char *path, struct vm_error *err) {
+    const struct vm_plan_parts *p = ctx;
+    static const uint8_t zeros[64];
+    enum vm_status s = vm_write_all(fd, p->head, p->head_len, path, err);
+    for (size_t i = 0; i < p->n_part && !s; i++) {
+        s = vm_write_all(fd, p->part[i].data, p->part[i].bytes, path, err);
+        if (!s) s = vm_write_all(fd, zeros, vm_align64(p->part[i].bytes) - p->part[i].bytes, path, err);
+    }
+    return s;
+}
+
 struct buf_writer {
     const void *data;
     size_t len;

@@ -138,6 +138,28 @@ struct vm_fd_stream {
 };
 void vm_fd_stream_write(struct vm_fd_stream *w, const void *data, size_t len);
 enum vm_status vm_fd_stream_flush(struct vm_fd_stream *w);
+/* n rounded up to a multiple of 64 bytes (arena, persistent, scratch and plan blob offsets). */
+static inline size_t vm_align64(size_t n) { return (n + 63) & ~(size_t)63; }
+/* A plan held in pieces instead of one buffer (compiler/emit.c makes it, the runtime loads it, a
+ * file writer streams it): head is the packed message (msg_len bytes) followed by the tag and
+ * length of its trailing initializer blob, and the blob is each part's bytes padded with zeros to
+ * a multiple of 64. Written in that order they are exactly the bytes of the plan file, so a
+ * 420 MiB model's weights are read where they are instead of being copied into a plan first.
+ * The parts borrow their data; vm_plan_parts_free releases head and the part list only. */
+struct vm_plan_part {
+    const void *data;
+    size_t bytes;
+};
+struct vm_plan_parts {
+    uint8_t *head;
+    size_t head_len, msg_len;
+    struct vm_plan_part *part;
+    size_t n_part;
+    size_t len; /* the whole plan's bytes */
+};
+void vm_plan_parts_free(struct vm_plan_parts *p);
+/* A vm_file_writer for ctx = const struct vm_plan_parts *. */
+enum vm_status vm_plan_parts_write(void *ctx, int fd, const char *path, struct vm_error *err);
 /* write(2) until done; EINTR retried. */
 enum vm_status vm_write_all(int fd, const void *data, size_t len, const char *path, struct vm_error *err);
 /* Best effort: deletes "<path>.tmp.<pid>" files no process is writing any more (a run killed during

@@ -37,6 +37,10 @@ enum vm_status vm_rt_model_load(struct vm_rt_model **out, const char *path,
 enum vm_status vm_rt_model_from_buffer(struct vm_rt_model **out, const uint8_t *buf, size_t len,
                                        const char *what, const struct vm_rt_opts *opts,
                                        struct vm_error *err);
+/* The same from a plan in pieces (vm_base.h: compiler/emit.c's vm_emit_plan_parts): the weights
+ * are copied once, from where the parts point, into the model. */
+enum vm_status vm_rt_model_from_parts(struct vm_rt_model **out, const struct vm_plan_parts *pp, const char *what,
+                                      const struct vm_rt_opts *opts, struct vm_error *err);
 void vm_rt_model_free(struct vm_rt_model *m);
 
 int vm_rt_num_inputs(const struct vm_rt_model *m);
@@ -127,5 +131,9 @@ void vm_rt_build_stats(const struct vm_rt_model *m, int64_t *instances, double *
 /* Per-step timing (for --profile): when enabled, vm_rt_run accumulates wall time per op name. */
 void vm_rt_profile_enable(struct vm_rt_model *m, bool on);
 void vm_rt_profile_print(const struct vm_rt_model *m, void *file /* FILE* */);
+/* Where the model's memory goes: the persistent region by kind (parameters, gradients, optimizer
+ * state), the arena of the largest batch shape bound so far and how much of it holds activations
+ * saved for the backward pass, and the largest single buffers by name. */
+void vm_rt_memory_print(const struct vm_rt_model *m, void *file /* FILE* */);
 
 #endif

@@ -4,11 +4,14 @@
     /usr/bin/python3 bench/bert/make_bert.py                 # models, vocab and data (once)
     /usr/bin/python3 bench/bert/run.py [--vmaskc build/vmaskc] [--models base,mini]
                                        [--threads 2] [--batch 16] [--torch-steps base=4,mini=13]
-                                       [--markdown FILE] [--json FILE]
+                                       [--no-torch] [--markdown FILE] [--json FILE]
+    /usr/bin/python3 bench/bert/run.py --table FILE.json      # the table of an earlier run
 
 Per model, in one run and one after the other (the machine has 2 cores):
   (a) `vmaskc compile`: wall time and peak RSS of the process (read + import + plan + write);
-  (b) `vmaskc train --epochs 1 --batch 16 --threads 2 --timings` on the 200 texts: peak RSS,
+  (b) `vmaskc train --epochs 1 --batch 16 --threads 2 --timings --profile` on the 200 texts: peak RSS
+      against what training must hold (parameters, gradients, Adam state, the activations saved for
+      backward, from --profile's memory report), the arena,
       load (read, compile, runtime) and command start to the end of the first step, the median
       training step, the export;
   (c) the same model in PyTorch eager mode (make_bert.py's classes, word embedding frozen, the
@@ -67,6 +70,24 @@ def tokens(vmaskc, path, vocab):
         label, text = line.split("\t", 1)
         data.append((int(label), [vocab.get(w, 1) for w in text.split()][:64]))
     return data
+
+
+def memory_report(text):
+    """train --profile's memory lines: the persistent region by kind, the arena and its activations
+    saved for backward, the largest buffers (MiB)."""
+    import re
+    r = {}
+    m = re.search(r"^memory \(MiB\): persistent ([0-9.]+) = trained parameters ([0-9.]+) \+ gradients ([0-9.]+) \+ "
+                  r"optimizer state ([0-9.]+) \+ constants and frozen weights ([0-9.]+)", text, re.M)
+    if m:
+        r.update(persist_mib=float(m.group(1)), params_mib=float(m.group(2)), grads_mib=float(m.group(3)),
+                 optstate_mib=float(m.group(4)), frozen_mib=float(m.group(5)))
+    m = re.search(r"^memory \(MiB\): arena ([0-9.]+) .*: ([0-9.]+) of it activations saved for backward", text, re.M)
+    if m:
+        r.update(arena_mib=float(m.group(1)), saved_mib=float(m.group(2)))
+    lines = text.split("largest buffers:\n", 1)[1].splitlines() if "largest buffers:\n" in text else []
+    r["largest"] = [" ".join(l.split()) for l in lines[:3] if "MiB" in l]
+    return r
 
 
 def step_flops(cfg, B, T, mask_hidden=100):
@@ -151,11 +172,16 @@ def main():
     ap.add_argument("--no-torch", action="store_true")
     ap.add_argument("--markdown")
     ap.add_argument("--json")
+    ap.add_argument("--table", metavar="JSON", help="print the table of an earlier run's --json file and exit")
     ap.add_argument("--torch-child", help=argparse.SUPPRESS)
     ap.add_argument("--steps", type=int, default=4, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.torch_child:
         return torch_child(a)
+    if a.table:
+        with open(a.table) as f:
+            print(table(json.load(f)), end="")
+        return
     import make_bert
     env = dict(os.environ, OMP_NUM_THREADS=str(a.threads))
     sys.path.insert(0, os.path.dirname(HERE))
@@ -182,12 +208,15 @@ def main():
         t, rss, text = run_measured([a.vmaskc, "train", onnx_path, "--vocab", os.path.join(a.data, "vocab.txt"),
                                      "--train", os.path.join(a.data, "train.tsv"), "--dev", os.path.join(a.data, "dev.tsv"),
                                      "--epochs", "1", "--batch", str(a.batch), "--threads", str(a.threads),
-                                     "--max-len", "64", "--timings", "-o", out, "--checkpoint", out + ".ckpt"], env)
+                                     "--max-len", "64", "--timings", "--profile", "-o", out, "--checkpoint", out + ".ckpt"], env)
         for p in (out, out + ".ckpt"):
             if os.path.exists(p):
                 os.unlink(p)
         tl = next(l for l in text.splitlines() if l.startswith("timings:")).split()[1:]
         tm = {tl[i]: float(tl[i + 1]) for i in range(0, len(tl), 2)}
+        mem = memory_report(text)
+        row.update(mem)
+        row["load_avg"] = os.getloadavg()[0]
         flops = expected_flops(cfg, lens, a.batch)
         row.update(train_s=t, train_mib=rss, load_s=tm["load"], first_step_s=tm["first_step"], steps=int(tm["steps"]),
                    step_s=tm["step_median"], step_min_s=tm["step_min"], export_s=tm["export"], step_gflop=flops / 1e9,
@@ -215,20 +244,29 @@ def main():
 def table(rows):
     def ok(x):
         return "✓" if x else "✗"
+    def needed(r):
+        if "persist_mib" not in r or "saved_mib" not in r:
+            return "–"
+        n = r["persist_mib"] + r["saved_mib"]
+        return "%.0f + %.0f (%.2f×) %s" % (r["persist_mib"], r["saved_mib"], r["train_mib"] / n, ok(r["train_mib"] <= 1.5 * n))
+
+    def arena(r):
+        return "%.0f (%.0f%%)" % (r["arena_mib"], 100 * r["arena_mib"] / r["train_mib"]) if "arena_mib" in r else "–"
     out = ["| model | ONNX MiB | compile s (≤ 3) | compile peak MiB (≤ 2.5× ONNX) | train peak MiB vmaskc / PyTorch | "
            "load→first step s vmaskc / PyTorch (≤ 3) | export s (≤ 3) | step s vmaskc / PyTorch | GFLOP/step | "
-           "vmaskc GFLOP/s (% of sgemm peak, ≥ 70%) | PyTorch GFLOP/s |",
-           "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+           "vmaskc GFLOP/s (% of sgemm peak, ≥ 70%) | PyTorch GFLOP/s | vmaskc needed MiB: state + saved activations "
+           "(peak ÷ needed, ≤ 1.5×) | arena MiB (share of peak) |",
+           "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for r in rows:
         pct = 100 * r["vm_gflops"] / r["peak_gflops"]
         tm = r.get("torch_mib")
-        out.append("| BERT-%s | %.0f | %.2f %s | %.0f (%.2f×) %s | %.0f / %s %s | %.2f / %s %s | %.2f %s | %.2f / %s | %.0f | %.0f (%.0f%% of %.0f) %s | %s |" % (
+        out.append("| BERT-%s | %.0f | %.2f %s | %.0f (%.2f×) %s | %.0f / %s %s | %.2f / %s %s | %.2f %s | %.2f / %s | %.0f | %.0f (%.0f%% of %.0f) %s | %s | %s | %s |" % (
             r["model"], r["onnx_mib"], r["compile_s"], ok(r["compile_s"] <= 3), r["compile_mib"], r["compile_mib"] / r["onnx_mib"],
             ok(r["compile_mib"] <= 2.5 * r["onnx_mib"]), r["train_mib"], "%.0f" % tm if tm else "–",
-            ok(tm and r["train_mib"] <= tm), r["first_step_s"], "%.2f" % r["torch_first_step_s"] if tm else "–",
+            ok(r["train_mib"] <= tm) if tm else "", r["first_step_s"], "%.2f" % r["torch_first_step_s"] if tm else "–",
             ok(r["first_step_s"] <= 3), r["export_s"], ok(r["export_s"] <= 3), r["step_s"],
             "%.2f" % r["torch_step_s"] if tm else "–", r["step_gflop"], r["vm_gflops"], pct, r["peak_gflops"], ok(pct >= 70),
-            "%.0f" % r["torch_gflops"] if tm else "–"))
+            "%.0f" % r["torch_gflops"] if tm else "–", needed(r), arena(r)))
     return "\n".join(out) + "\n"
 
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Training behaviour, end to end through `vmaskc train` on the synthetic task (tests/train):
 #  - the same seed gives the same loss trajectory and the same exported model, byte for byte
-#    (one run with --timings, which must print its line and change nothing else);
+#    (one run with --timings and --profile, which must print their lines and change nothing else);
+#  - --profile's memory report adds up: gradients as large as the trained parameters, Adam's state
+#    twice that, the parts summing to the persistent region, saved activations inside the arena;
 #  - a run stopped mid-epoch (a simulated Ctrl-C) and resumed with --resume ends exactly where an
 #    uninterrupted run ends;
 #  - the VMASK model learns the task and ranks the informative words w0..w9 highest;
@@ -17,13 +19,20 @@ fail=0
 common=(--vocab "$d/vocab.txt" --train "$d/train.tsv" --dev "$d/dev.tsv" --test "$d/test.tsv" --epochs 8 --batch 32 --lr 0.01 --mask-hidden 16 --seed 5 --threads 2)
 
 "$vmaskc" train "$model" "${common[@]}" -o "$tmp/a.onnx" --history "$tmp/a.csv" > "$tmp/a.out" 2>&1 || { echo "FAIL: training run A"; cat "$tmp/a.out"; exit 1; }
-"$vmaskc" train "$model" "${common[@]}" -o "$tmp/b.onnx" --history "$tmp/b.csv" --timings > "$tmp/b.out" 2>&1 || { echo "FAIL: training run B"; cat "$tmp/b.out"; exit 1; }
+"$vmaskc" train "$model" "${common[@]}" -o "$tmp/b.onnx" --history "$tmp/b.csv" --timings --profile > "$tmp/b.out" 2>&1 || { echo "FAIL: training run B"; cat "$tmp/b.out"; exit 1; }
 cut -d, -f1-5 "$tmp/a.csv" > "$tmp/a.hist"; cut -d, -f1-5 "$tmp/b.csv" > "$tmp/b.hist"
 if cmp -s "$tmp/a.hist" "$tmp/b.hist" && cmp -s "$tmp/a.onnx" "$tmp/b.onnx"; then echo "ok: same seed, same trajectory and model"
 else echo "FAIL: two runs with the same seed differ"; diff "$tmp/a.hist" "$tmp/b.hist"; fail=1; fi
 if grep -Eq '^timings: load [0-9.]+ first_step [0-9.]+ steps 152 step_median [0-9.]+ step_mean [0-9.]+ step_min [0-9.]+ export [0-9.]+ gflop_per_step [0-9.]+ gflops [0-9.]+$' "$tmp/b.out" &&
    ! grep -q '^timings:' "$tmp/a.out"; then echo "ok: --timings prints one line (152 steps)"
 else echo "FAIL: --timings line missing or malformed"; grep timings "$tmp/b.out"; fail=1; fi
+mem=$(awk '/^memory \(MiB\): persistent/ { P=$4; A=$8; G=$11; O=$15; C=$21 }
+           /^memory \(MiB\): arena/ { R=$4; for (i = 1; i <= NF; i++) if ($i == "activations") S=$(i-3) }
+           /^largest buffers:/ { L=1; next } L && /MiB/ { nb++ }
+           END { d = P - (A + G + O + C); if (d < 0) d = -d
+                 print (A > 0 && G == A && O - 2 * A < 0.003 && 2 * A - O < 0.003 && d < 0.01 && S > 0 && S <= R && nb >= 3) ? "ok" : "bad", P, A, G, O, C, R, S, nb }' "$tmp/b.out")
+if [[ $mem == ok* ]]; then echo "ok: --profile memory report adds up (persistent, parameters, gradients, state, constants, arena, saved: ${mem#ok })"
+else echo "FAIL: --profile memory report: $mem"; grep -A9 '^memory' "$tmp/b.out"; fail=1; fi
 
 # interrupted after 23 steps (inside epoch 2: 19 steps per epoch), then resumed
 "$vmaskc" train "$model" "${common[@]}" -o "$tmp/c.onnx" --history "$tmp/c.csv" --stop-after-steps 23 > "$tmp/c1.out" 2>&1

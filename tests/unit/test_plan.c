@@ -1,10 +1,12 @@
 /* test_plan: plans are deterministic (compiling twice gives the same bytes), load back, bind at the
  * fixtures' two input shapes with an arena layout in which no two values that are alive at the
  * same time share bytes (checked independently of the binder's own bookkeeping), and a truncated or
- * corrupted plan is an error, never a crash. */
+ * corrupted plan is an error, never a crash. The plan in pieces (what train and compile use) is
+ * the same plan. */
 #include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../../compiler/compiler.h"
 #include "../../compiler/passes.h"
@@ -24,6 +26,54 @@ static uint8_t *compile(const char *path, size_t *len) {
     vm_graph_free(g);
     vm_onnx_free_model(m);
     return buf;
+}
+
+/* The plan in pieces (vm_emit_plan_parts) is the same plan: streamed to a file it gives the same
+ * bytes as vm_emit_plan, and loaded from the pieces it gives the same model (digest, persistent
+ * region) as loaded from the buffer. */
+static void check_parts(const char *path, const char *name, const uint8_t *buf, size_t len, struct vm_rt_model *whole) {
+    struct vm_error err = {0};
+    Onnx__ModelProto *m = vm_onnx_load_model(path, &err);
+    struct vm_graph *g = NULL;
+    struct vm_plan_parts pp = {0};
+    bool ok = m && !vm_import(m, NULL, &g, &err) && !vm_infer_graph(g, &err) && !vm_pass_inference_cleanup(g, &err) &&
+              !vm_emit_plan_parts(g, path, &pp, &err);
+    CHECK_MSG(ok, "%s: %s", name, err.msg);
+    CHECK_MSG(pp.len == len, "%s: the parts hold %zu bytes, the buffer %zu", name, pp.len, len);
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "/tmp/vmaskc_test_plan_parts.%d.vmplan", (int)getpid());
+    uint8_t *back = NULL;
+    size_t back_len = 0;
+    if (ok && !vm_file_write_atomic_fn(tmp, vm_plan_parts_write, &pp, &err) && !vm_file_read(tmp, &back, &back_len, &err))
+        CHECK_MSG(back_len == len && !memcmp(back, buf, len), "%s: the streamed parts differ from vm_emit_plan's bytes", name);
+    else
+        CHECK_MSG(false, "%s: %s", name, err.msg);
+    unlink(tmp);
+    free(back);
+    struct vm_rt_model *rt = NULL;
+    if (ok && whole) {
+        CHECK_MSG(!vm_rt_model_from_parts(&rt, &pp, name, NULL, &err), "%s: %s", name, err.msg);
+        if (rt) {
+            CHECK_MSG(rt->digest == whole->digest, "%s: the plan digest differs between pieces and buffer", name);
+            CHECK_MSG(rt->persist_bytes == whole->persist_bytes && !memcmp(rt->persist, whole->persist, rt->persist_bytes),
+                      "%s: the persistent region differs between pieces and buffer", name);
+        }
+        /* a part that is shorter than its value's initializer is an error, not a read past it */
+        for (size_t i = 0; i < pp.n_part; i++) {
+            if (pp.part[i].bytes < 2) continue;
+            pp.part[i].bytes--;
+            struct vm_rt_model *bad = NULL;
+            CHECK_MSG(vm_rt_model_from_parts(&bad, &pp, name, NULL, &err) == VM_EFORMAT && strstr(err.msg, "outside the plan's blob"),
+                      "%s: a short part was not rejected (%s)", name, err.msg);
+            vm_rt_model_free(bad);
+            pp.part[i].bytes++;
+            break;
+        }
+    }
+    vm_rt_model_free(rt);
+    vm_plan_parts_free(&pp);
+    vm_graph_free(g);
+    vm_onnx_free_model(m);
 }
 
 /* Independent overlap check: lifetimes from the step list, storage from the instance. */
@@ -80,6 +130,7 @@ static void test_fixture(const char *dir, const char *name) {
     struct vm_error err = {0};
     struct vm_rt_model *m = NULL;
     CHECK_MSG(!vm_rt_model_from_buffer(&m, p1, len1, name, NULL, &err), "%s: %s", name, err.msg);
+    check_parts(path, name, p1, len1, m);
     for (int set = 0; m && set < 2; set++) {
         struct vm_tensor in[8];
         const int64_t *dims[8];

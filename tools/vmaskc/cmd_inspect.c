@@ -191,17 +191,17 @@ static int compile_to(const char *cmd, const char *path, const char *out, const 
     Onnx__ModelProto *m;
     struct vm_graph *g;
     if (vm_cli_compile_onnx(path, o, NULL, 0, &m, &g, &err)) return vm_cli_fail(cmd, &err);
-    uint8_t *buf;
-    size_t len;
+    struct vm_plan_parts plan = {0}; /* streamed to the file: no plan-sized buffer */
     enum vm_status s = VM_OK;
     /* a text model vmaskc exported: the plan records how to feed it text, so predict, eval and explain
      * (and libvmaskc) take the plan as they take the ONNX file */
     if (vm_graph_get_meta(g, "vmaskc.vocab"))
         s = vm_annotate_text_model(g, o->embedding, (const char *const *)o->input_roles, o->n_input_roles, &err);
-    if (!s) s = vm_emit_plan(g, path, &buf, &len, &err);
+    if (!s) s = vm_emit_plan_parts(g, path, &plan, &err);
+    size_t len = plan.len;
     if (!s) {
-        s = vm_file_write_atomic(out, buf, len, &err);
-        free(buf);
+        s = vm_file_write_atomic_fn(out, vm_plan_parts_write, &plan, &err);
+        vm_plan_parts_free(&plan);
     }
     if (!s && summary) {
         print_summary(path, m, g);

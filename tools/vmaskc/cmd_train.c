@@ -73,7 +73,9 @@ static int train_usage(FILE *f) {
             "  --checkpoint-minutes M also checkpoint within an epoch after M minutes without one\n"
             "                         (default 10; 0: off), so a killed run loses at most that much\n"
             "  --history CSV          per-epoch loss/accuracy/beta/time\n"
-            "  --profile              print the time spent in each op at the end\n"
+            "  --profile              print the time spent in each op at the end, and where the memory\n"
+            "                         went (parameters, gradients, optimizer state, the arena and its\n"
+            "                         activations saved for backward, the largest buffers by name)\n"
             "  --timings              print one 'timings:' line (seconds) for benchmarks: load (read,\n"
             "                         compile, runtime), command start to the end of the first step,\n"
             "                         steps and their median/mean/min, export, and the counted work:\n"
@@ -467,7 +469,7 @@ int vm_cmd_train(int argc, char **argv) {
     Onnx__ModelProto *onnx = NULL;
     struct vm_graph *g = NULL;
     struct vm_rt_model *rt = NULL;
-    uint8_t *plan = NULL;
+    struct vm_plan_parts plan = {0};
     struct vm_train_result res = {0};
     enum vm_status s_split;
     int32_t vec_table = -1;
@@ -566,12 +568,11 @@ int vm_cmd_train(int argc, char **argv) {
     else snprintf(method_desc, sizeof method_desc, "mask %s", to.mask_after ? "after the given value" : "after the word embedding");
     printf("model: %s, %lld classes; %lld of %lld parameters trainable%s; %s\n", model, (long long)info.n_classes,
            (long long)info.n_trainable, (long long)info.n_params, to.train_embedding ? "" : " (word embedding frozen)", method_desc);
-    size_t plan_len;
-    if (vm_emit_plan(g, model, &plan, &plan_len, &err)) goto fail;
+    /* the plan in pieces: the runtime copies the weights once, from the ModelProto they were read into */
+    if (vm_emit_plan_parts(g, model, &plan, &err)) goto fail;
     struct vm_rt_opts ro = {.threads = mo.threads, .max_memory = mo.max_memory};
-    if (vm_rt_model_from_buffer(&rt, plan, plan_len, model, &ro, &err)) goto fail;
-    free(plan); /* the runtime holds the weights now */
-    plan = NULL;
+    if (vm_rt_model_from_parts(&rt, &plan, model, &ro, &err)) goto fail;
+    vm_plan_parts_free(&plan);
     struct lookup_ctx lc = {.m = rt, .g = g, .table = vec_table};
     vm_export_release_trained(onnx, g, param_lookup, &lc);
     t_loaded = mono_s();
@@ -609,6 +610,7 @@ int vm_cmd_train(int argc, char **argv) {
     if (profile) {
         printf("time per op over the whole run (training steps and evaluation):\n");
         vm_rt_profile_print(rt, stdout);
+        vm_rt_memory_print(rt, stdout);
     }
     /* export */
     struct vm_train_export tx = {.vocab = &vocab, .tok = &tok, .labels = &labels, .to = &to, .n_classes = info.n_classes,
@@ -675,7 +677,7 @@ done:
     vm_train_result_free(&res);
     free(iba_stats);
     vm_labels_free(&labels);
-    free(plan);
+    vm_plan_parts_free(&plan);
     vm_rt_model_free(rt);
     vm_graph_free(g);
     vm_onnx_free_model(onnx);
