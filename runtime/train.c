@@ -300,6 +300,7 @@ struct step_out {
     int64_t correct; /* over the global batch */
     bool stop;       /* some process was interrupted: all stop after this step */
     double flops;    /* this process's counted work of the step (vm_rt_flops) */
+    double ce;       /* the loss's cross-entropy part (the rest is beta times the information loss) */
 };
 
 static int64_t dist_sum_count(void *ctx, int64_t local) {
@@ -421,8 +422,9 @@ static enum vm_status train_step(const struct vm_feeder *f, const struct vm_trai
     for (int64_t i = r0; i < r1; i++) correct += argmax_row((const float *)lt.data + (i - r0) * C, C) == labels[i];
     /* replicated runs count once */
     bool counts = split || rank == 0;
-    double red[3] = {counts ? *(const float *)vm_rt_output(inst, f->loss_output).data : 0, counts ? (double)correct : 0,
-                     cfg->interrupted && *cfg->interrupted ? 1 : 0};
+    double red[4] = {counts ? *(const float *)vm_rt_output(inst, f->loss_output).data : 0, counts ? (double)correct : 0,
+                     cfg->interrupted && *cfg->interrupted ? 1 : 0,
+                     counts && f->ce_output >= 0 ? *(const float *)vm_rt_output(inst, f->ce_output).data : 0};
     if (split) {
         gs->early += gs->next;
         gs->sent += gs->n;
@@ -431,8 +433,9 @@ static enum vm_status train_step(const struct vm_feeder *f, const struct vm_trai
         if ((s = vm_rt_run(inst, VM_RT_OPTIMIZER, true, err))) return s;
         vm_rt_set_seed(m, cfg->seed, counter + 1); /* two runs, one step: the counter moves as in one run */
     }
-    vm_dist_sum_f64(red, 3);
+    vm_dist_sum_f64(red, 4);
     o->loss = red[0];
+    o->ce = red[3];
     o->correct = (int64_t)red[1];
     o->stop = red[2] > 0;
     return VM_OK;
@@ -448,6 +451,7 @@ struct loop_state {
     double best_dev;
     int best_epoch;
     double loss_sum;
+    double ce_sum, parts_seen; /* the epoch's cross-entropy part (not in checkpoints: since the last start) */
     int64_t correct, seen;
     double train_seconds;
     int64_t train_sentences;
@@ -821,6 +825,10 @@ enum vm_status vm_train(const struct vm_feeder *f, const struct vm_train_cfg *cf
             ls.correct += so.correct;
             ls.loss_sum += (double)loss * (double)n;
             ls.seen += n;
+            if (f->ce_output >= 0) {
+                ls.ce_sum += so.ce * (double)n;
+                ls.parts_seen += (double)n;
+            }
             ls.step = (int)(b + 1);
             double now = now_s();
             /* mid-epoch checkpoints (the epoch's last step is followed by the epoch checkpoint);
@@ -890,13 +898,21 @@ enum vm_status vm_train(const struct vm_feeder *f, const struct vm_train_cfg *cf
         }
         if (cfg->progress) {
             if (cfg->progress_tty) fprintf(cfg->progress, "\r\033[K");
-            fprintf(cfg->progress, "epoch %d/%d  loss %.4f  train acc %.2f%%  dev acc %.2f%%%s%s  %.1f s\n", epoch + 1, cfg->epochs,
-                    e->train_loss, 100 * e->train_acc, 100 * dev_acc, improved && dev ? " (best)" : "", beta_text, e->seconds);
+            /* what the loss is made of: cross-entropy, plus beta times the information loss (VMASK's
+             * negative mask entropy, IBA's KL) for a method with one */
+            char parts[96] = " (cross-entropy)";
+            if (f->info_output >= 0 && ls.parts_seen > 0) {
+                double ce = ls.ce_sum / ls.parts_seen;
+                snprintf(parts, sizeof parts, " (cross-entropy %.4f + beta * information loss %.4f)", ce, e->train_loss - ce);
+            }
+            fprintf(cfg->progress, "epoch %d/%d  loss %.4f%s  train acc %.2f%%  dev acc %.2f%%%s%s  %.1f s\n", epoch + 1, cfg->epochs,
+                    e->train_loss, parts, 100 * e->train_acc, 100 * dev_acc, improved && dev ? " (best)" : "", beta_text, e->seconds);
             fflush(cfg->progress);
         }
         ls.epoch = epoch + 1;
         ls.step = 0;
         ls.loss_sum = 0;
+        ls.ce_sum = ls.parts_seen = 0;
         ls.correct = ls.seen = 0;
         ls.counter = vm_rt_rng_counter(m);
         if (cfg->checkpoint && (s = save_checkpoint(f, cfg, key, &ls, &best, res->history, n_hist, err))) break;

@@ -34,6 +34,19 @@ for m in base l2 l2x iba vmask; do
   want=no; case $m in iba|vmask) want=yes;; esac
   [ $has = $want ] || { echo "FAIL $m: beta in the epoch line: $has, expected $want"; grep '^epoch' "$tmp/$m.out" | head -2; fail=1; }
 done
+# the epoch line says what the loss is made of, and the parts add up to it
+for m in base l2 l2x iba vmask; do
+  [ -f "$tmp/$m.out" ] || continue
+  line=$(grep '^epoch' "$tmp/$m.out" | tail -1)
+  case $m in
+    iba|vmask)
+      if ! awk '{ for (i = 1; i <= NF; i++) { if ($i == "loss" && $(i - 1) != "information") l = $(i + 1); if ($i == "(cross-entropy") c = $(i + 1); if ($i == "loss" && $(i - 1) == "information") b = $(i + 1) } }
+                END { b += 0; d = l - c - b; exit !(c != "" && (d < 0 ? -d : d) < 2e-4) }' <<<"$line"; then
+        echo "FAIL $m: the loss's parts do not add up: $line"; fail=1
+      fi;;
+    *) grep -q "loss [0-9.]* (cross-entropy)  " <<<"$line" || { echo "FAIL $m: the epoch line does not say the loss is the cross-entropy: $line"; fail=1; };;
+  esac
+done
 # metadata (metadata_props keys and values are plain strings in the protobuf)
 for m in base l2 l2x iba vmask; do
   [ -f "$tmp/$m.onnx" ] || continue
