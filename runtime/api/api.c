@@ -81,34 +81,21 @@ void vmaskc_model_close(vmaskc_model *m) {
     free(m);
 }
 
-/* Class names from vmaskc.labels (one per line, exactly C of them), else "0", "1", ...: one block,
- * the pointers followed by the strings. */
+/* Class names: the text model's (vmaskc.labels, parsed and checked when it loaded), else "0", "1",
+ * ...: one block, the pointers followed by the numbers' strings. */
 static enum vm_status class_names(vmaskc_model *m, struct vm_error *err) {
     int C = m->n_classes;
-    const char *labels = vm_text_model_meta(&m->tm, "vmaskc.labels");
-    int lines = 0;
-    if (labels && *labels) {
-        lines = 1;
-        for (const char *p = labels; *p; p++) lines += *p == '\n';
-        if (labels[strlen(labels) - 1] == '\n') lines--;
-    }
-    bool named = labels && lines == C;
-    size_t text = named ? strlen(labels) + 1 : (size_t)C * 12;
-    char **names = vm_malloc(sizeof(char *) * (size_t)(C > 0 ? C : 1) + text + 1, err);
+    bool named = m->tm.labels.n == C;
+    char **names = vm_malloc(sizeof(char *) * (size_t)(C > 0 ? C : 1) + (named ? 0 : (size_t)C * 12) + 1, err);
     if (!names) return VM_ENOMEM;
     char *p = (char *)(names + (C > 0 ? C : 1));
-    if (named) {
-        memcpy(p, labels, text);
-        for (int c = 0; c < C; c++) {
-            names[c] = p;
-            p += strcspn(p, "\n");
-            if (*p) *p++ = 0;
+    for (int c = 0; c < C; c++) {
+        if (named) {
+            names[c] = m->tm.labels.names[c];
+            continue;
         }
-    } else {
-        for (int c = 0; c < C; c++) {
-            names[c] = p;
-            p += snprintf(p, 12, "%d", c) + 1;
-        }
+        names[c] = p;
+        p += snprintf(p, 12, "%d", c) + 1;
     }
     m->class_names = names;
     return VM_OK;
