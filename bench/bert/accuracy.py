@@ -265,7 +265,7 @@ def agreement(a, work, seed):
 
 def summary(markdown, results=RESULTS):
     res = {}
-    for path in sorted(glob.glob(os.path.join(results, "*.json"))):
+    for path in sorted(glob.glob(os.path.join(results, "*.seed*.json"))):
         r = json.load(open(path))
         res.setdefault(r["kind"], []).append(r)
     if not res.get("torch") or not res.get("vmaskc"):
