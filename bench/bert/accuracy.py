@@ -22,6 +22,9 @@ and, on Hugging Face's ids, in onnxruntime-node; the largest probability differe
     /usr/bin/python3 bench/bert/accuracy.py --seeds 1,2 --systems torch_from_vmaskc
         # diagnosis: PyTorch's stage 2 from vmaskc's stage-1 export (the two stage 2s from the same weights;
         # the weights are matched to PyTorch's parameters through the starting ONNX file)
+    /usr/bin/python3 bench/bert/accuracy.py --seeds 6 --systems vmaskc_from_torch
+        # the reverse: PyTorch's stage 1 rerun (same seed, one thread: the same weights) and exported,
+        # then vmaskc's stage 2 from that export
 
 Resumable: each (system, seed) writes bench/bert/results/<system>.seed<S>.json (and agreement.seed<S>.json)
 and is skipped when that file exists; work files go to bench/out/bert_acc/ (gitignored). Settings are
@@ -53,6 +56,11 @@ SPLITS = ("train", "dev", "test")
 SETTINGS = {"model": "nano", "max_len": 64, "batch": 32, "lr": 1e-3, "dropout": 0.1, "epochs_base": 2,
             "epochs_vmask": 1, "mask_hidden": 100, "tau": 1.0, "beta_start": 1.0, "beta_end": 0.109, "beta_steps": 10,
             "threads": 1, "opset": 14}
+
+
+STAGE2_FLAGS = ["--epochs", str(SETTINGS["epochs_vmask"]), "--mask-hidden", str(SETTINGS["mask_hidden"]),
+                "--tau", str(SETTINGS["tau"]), "--beta-start", str(SETTINGS["beta_start"]),
+                "--beta-end", str(SETTINGS["beta_end"]), "--beta-steps", str(SETTINGS["beta_steps"])]
 
 
 def log(msg):
@@ -156,6 +164,10 @@ def torch_child(a):
         log("torch seed %d: stage 1 (base, embedding trainable), %d epochs" % (a.seed, ns.epochs))
         dev_acc, times = fit(base, list(base.parameters()), train, dev, ns, rng, 1)
         out["base"] = {"dev": dev_acc, "test": evaluate(base, test, st["batch"], 1), "epoch_seconds": times}
+        if a.export_stage1:  # stage 1 only, its best model exported for vmaskc's stage 2
+            make_bert.export_model(bert, a.export_stage1, st["opset"])
+            print(json.dumps(out))
+            return
     base.embedding.weight.requires_grad_(False)
     model = VMask(base, st["mask_hidden"], st["tau"], pad_id=0, keep_ids=keep)
     ns.epochs = st["epochs_vmask"]
@@ -211,6 +223,15 @@ def vmaskc_stage(a, work, seed, model, out, stage, extra):
 
 def run_system(a, work, system, seed):
     st = SETTINGS
+    if system == "vmaskc_from_torch":  # diagnosis: vmaskc's stage 2 from PyTorch's stage-1 weights
+        start = os.path.join(work, "torch.base.seed%d.onnx" % seed)
+        stdout, _, _ = run([PY, os.path.abspath(__file__), "--torch-child", "--seed", str(seed), "--work", work,
+                            "--export-stage1", start], dict(os.environ, OMP_NUM_THREADS=str(st["threads"])), tee=True)
+        res = {"base": json.loads(stdout.strip().splitlines()[-1])["base"]}
+        res["vmask"] = vmaskc_stage(a, work, seed, start, os.path.join(work, "vmaskc_from_torch.vmask.seed%d.onnx" % seed),
+                                    "stage 2 from PyTorch's stage 1", ["--vocab", VOCAB] + STAGE2_FLAGS)
+        res["peak_rss_mib"] = res["vmask"]["peak_rss_mib"]
+        return res
     if system in ("torch", "torch_from_vmaskc"):
         stdout, err, _ = run(["/usr/bin/time", "-v", PY, os.path.abspath(__file__), "--torch-child", "--seed", str(seed),
                               "--work", work] + (["--from-vmaskc"] if system != "torch" else []),
@@ -222,10 +243,7 @@ def run_system(a, work, system, seed):
     vm_out = os.path.join(work, "vmaskc.vmask.seed%d.onnx" % seed)
     res = {"base": vmaskc_stage(a, work, seed, os.path.join(work, st["model"], "model.onnx"), base_out, "stage 1",
                                 ["--vocab", VOCAB, "--no-mask", "--train-embedding", "--epochs", str(st["epochs_base"])]),
-           "vmask": vmaskc_stage(a, work, seed, base_out, vm_out, "stage 2",
-                                 ["--epochs", str(st["epochs_vmask"]), "--mask-hidden", str(st["mask_hidden"]),
-                                  "--tau", str(st["tau"]), "--beta-start", str(st["beta_start"]),
-                                  "--beta-end", str(st["beta_end"]), "--beta-steps", str(st["beta_steps"])])}
+           "vmask": vmaskc_stage(a, work, seed, base_out, vm_out, "stage 2", STAGE2_FLAGS)}
     res["peak_rss_mib"] = max(res["base"]["peak_rss_mib"], res["vmask"]["peak_rss_mib"])
     return res
 
@@ -263,6 +281,19 @@ def agreement(a, work, seed):
             "ort_test_accuracy": float((p.argmax(1) == labels).mean()), "seconds": time.time() - t0}
 
 
+def paired_stage2(res):
+    """(seed, stage-1 test, PyTorch's stage-2 test, vmaskc's stage-2 test) for every start both systems ran
+    stage 2 from: vmaskc's stage 1 (vmaskc, torch_from_vmaskc) and PyTorch's (torch, vmaskc_from_torch), in %."""
+    by = {k: {r["seed"]: r for r in res.get(k, [])} for k in ("torch", "vmaskc", "torch_from_vmaskc", "vmaskc_from_torch")}
+    out = []
+    for own, other, pt_first in (("vmaskc", "torch_from_vmaskc", False), ("torch", "vmaskc_from_torch", True)):
+        for seed in sorted(set(by[own]) & set(by[other])):
+            a, b = by[own][seed], by[other][seed]
+            t, v = (a, b) if pt_first else (b, a)
+            out.append((seed, 100 * a["base"]["test"], 100 * t["vmask"]["test"], 100 * v["vmask"]["test"]))
+    return out
+
+
 def summary(markdown, results=RESULTS):
     res = {}
     for path in sorted(glob.glob(os.path.join(results, "*.seed*.json"))):
@@ -275,8 +306,8 @@ def summary(markdown, results=RESULTS):
         sys.exit("the result files under %s were made with different settings; remove the stale ones" % results)
     st = res["torch"][0]["settings"]
     med = lambda xs: statistics.median(xs[1:] or xs)  # noqa: E731 (first epoch excluded, as compare.py)
-    head = ["stage", "PyTorch test %", "vmaskc test %", "difference", "within 1 point", "seeds", "dev % PyTorch / vmaskc",
-            "epoch s PyTorch / vmaskc"]
+    head = ["stage", "PyTorch test %", "vmaskc test %", "difference", "within 1 point", "median PyTorch / vmaskc", "seeds",
+            "dev % PyTorch / vmaskc", "epoch s PyTorch / vmaskc"]
     lines = []
     for stage in ("base", "vmask"):
         seeds = sorted(set(r["seed"] for r in res["torch"]) & set(r["seed"] for r in res["vmaskc"]))
@@ -285,7 +316,8 @@ def summary(markdown, results=RESULTS):
         dev = {k: statistics.mean(100 * r[stage]["dev"] for r in res[k] if r["seed"] in seeds) for k in ("torch", "vmaskc")}
         diff = statistics.mean(acc["vmaskc"]) - statistics.mean(acc["torch"])
         lines.append(["base (fine-tuned, no mask)" if stage == "base" else "VMASK (embedding frozen)", fmt(acc["torch"]),
-                      fmt(acc["vmaskc"]), "%+.2f" % diff, "yes" if abs(diff) <= 1 else "NO", ",".join(map(str, seeds)),
+                      fmt(acc["vmaskc"]), "%+.2f" % diff, "yes" if abs(diff) <= 1 else "NO",
+                      "%.2f / %.2f" % (statistics.median(acc["torch"]), statistics.median(acc["vmaskc"])), ",".join(map(str, seeds)),
                       "%.2f / %.2f" % (dev["torch"], dev["vmaskc"]), "%.1f / %.1f" % (ep["torch"], ep["vmaskc"])])
     L, d, h, _ = __import__("make_bert").CONFIGS[st["model"]]
     cfg = ("BERT-%s (%d layers, hidden %d, %d heads), vocab 30,522, max len %d, batch %d, Adam lr %g, dropout %g, "
@@ -319,6 +351,24 @@ def summary(markdown, results=RESULTS):
                   fmt([100 * vm[r["seed"]]["vmask"]["test"] for r in same]),
                   statistics.mean(100 * (vm[r["seed"]]["vmask"]["test"] - r["vmask"]["test"]) for r in same),
                   fmt([100 * r["base"]["test"] for r in same]), fmt([100 * vm[r["seed"]]["base"]["test"] for r in same])))
+    pairs = paired_stage2(res)
+    if pairs:
+        d = [v - t for _, _, t, v in pairs]
+        print("stage 2 from the same stage-1 weights, both systems (%d pairs: vmaskc's and PyTorch's stage 1 of each seed "
+              "that has both): PyTorch %s, vmaskc %s, difference vmaskc - PyTorch mean %+.2f, median %+.2f; runs that lost "
+              "more than 3 points to their stage 1: PyTorch %d, vmaskc %d" % (
+                  len(pairs), fmt([t for _, _, t, _ in pairs]), fmt([v for _, _, _, v in pairs]), statistics.mean(d),
+                  statistics.median(d), sum(b - t > 3 for _, b, t, _ in pairs), sum(b - v > 3 for _, b, _, v in pairs)))
+    rev = sorted(res.get("vmaskc_from_torch", []), key=lambda r: r["seed"])
+    if rev:  # the reverse: vmaskc's stage 2 from PyTorch's stage-1 weights
+        pt = {r["seed"]: r for r in res["torch"]}
+        same = [r for r in rev if r["seed"] in pt]
+        print("vmaskc stage 2 from PyTorch's stage-1 weights (seeds %s): VMASK test %s against PyTorch's %s (%+.2f); "
+              "PyTorch's stage 1 rerun: test %s (its result files: %s)" % (
+                  ",".join(str(r["seed"]) for r in same), fmt([100 * r["vmask"]["test"] for r in same]),
+                  fmt([100 * pt[r["seed"]]["vmask"]["test"] for r in same]),
+                  statistics.mean(100 * (r["vmask"]["test"] - pt[r["seed"]]["vmask"]["test"]) for r in same),
+                  fmt([100 * r["base"]["test"] for r in same]), fmt([100 * pt[r["seed"]]["base"]["test"] for r in same])))
     fastest = {k: min(t for r in res[k] for st_ in ("base", "vmask") for t in r[st_]["epoch_seconds"]) for k in ("torch", "vmaskc")}
     print("fastest epoch (least loaded moment): PyTorch %.1f s, vmaskc %.1f s" % (fastest["torch"], fastest["vmaskc"]))
     peaks = {k: max(r["peak_rss_mib"] for r in res[k]) for k in ("torch", "vmaskc")}
@@ -346,6 +396,7 @@ def main():
     ap.add_argument("--markdown", action="store_true")
     ap.add_argument("--torch-child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--from-vmaskc", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--export-stage1", help=argparse.SUPPRESS)
     ap.add_argument("--seed", type=int, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.torch_child:

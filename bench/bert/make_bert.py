@@ -188,15 +188,23 @@ def make_data(out, n_train=200, n_dev=32, lo=10, hi=60):
 
 
 def export(name, out, opset):
-    model = build(name).eval()
-    ids = torch.randint(1, 1000, (2, 12))
-    mask = torch.ones_like(ids)
-    types = torch.zeros_like(ids)
     d = os.path.join(out, name)
     os.makedirs(d, exist_ok=True)
     path = os.path.join(d, "model.onnx")
     t0 = time.time()
-    dyn = {"batch": 0, "seq": 1}
+    model = build(name)
+    export_model(model, path, opset)
+    n = sum(p.numel() for p in model.parameters())
+    print("%s: %s, %.1f MiB, %.1fM parameters, %.1f s" % (name, path, os.path.getsize(path) / 2**20, n / 1e6,
+                                                           time.time() - t0))
+
+
+def export_model(model, path, opset):
+    """model (a Bert, any weights) in eval mode to path, with dynamic batch and length."""
+    model.eval()
+    ids = torch.randint(1, 1000, (2, 12))
+    mask = torch.ones_like(ids)
+    types = torch.zeros_like(ids)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(model, (ids, mask, types), path, opset_version=opset,
@@ -206,9 +214,6 @@ def export(name, out, opset):
                                         "attention_mask": {0: "batch", 1: "seq"},
                                         "token_type_ids": {0: "batch", 1: "seq"},
                                         "logits": {0: "batch"}})
-    n = sum(p.numel() for p in model.parameters())
-    print("%s: %s, %.1f MiB, %.1fM parameters, %.1f s" % (name, path, os.path.getsize(path) / 2**20, n / 1e6,
-                                                           time.time() - t0))
 
 
 def main():
