@@ -341,16 +341,19 @@ def summary(markdown, results=RESULTS):
     for k, name in (("torch", "PyTorch"), ("vmaskc", "vmaskc")):
         print("%s per seed (base / VMASK test %%): %s" % (name, ", ".join(
             "seed %d %.2f / %.2f" % (r["seed"], 100 * r["base"]["test"], 100 * r["vmask"]["test"]) for r in sorted(res[k], key=lambda r: r["seed"]))))
-    cross = sorted(res.get("torch_from_vmaskc", []), key=lambda r: r["seed"])
-    if cross:  # stage 2 of both systems from the same (vmaskc's) stage-1 weights
-        vm = {r["seed"]: r for r in res["vmaskc"]}
-        same = [r for r in cross if r["seed"] in vm]
-        print("PyTorch stage 2 from vmaskc's stage-1 weights (seeds %s): VMASK test %s against vmaskc's %s (%+.2f); "
-              "those weights evaluated in PyTorch: test %s (vmaskc: %s)" % (
-                  ",".join(str(r["seed"]) for r in same), fmt([100 * r["vmask"]["test"] for r in same]),
-                  fmt([100 * vm[r["seed"]]["vmask"]["test"] for r in same]),
-                  statistics.mean(100 * (vm[r["seed"]]["vmask"]["test"] - r["vmask"]["test"]) for r in same),
-                  fmt([100 * r["base"]["test"] for r in same]), fmt([100 * vm[r["seed"]]["base"]["test"] for r in same])))
+    for cross_kind, own_kind, who, whose, base_note in (
+            ("torch_from_vmaskc", "vmaskc", "PyTorch", "vmaskc", "those weights evaluated in PyTorch"),
+            ("vmaskc_from_torch", "torch", "vmaskc", "PyTorch", "PyTorch's stage 1 rerun")):
+        own = {r["seed"]: r for r in res[own_kind]}
+        same = [r for r in sorted(res.get(cross_kind, []), key=lambda r: r["seed"]) if r["seed"] in own]
+        if not same:
+            continue
+        print("%s stage 2 from %s's stage-1 weights (seeds %s): VMASK test %s against %s's %s (%+.2f); %s: test %s "
+              "(%s's result files: %s)" % (
+                  who, whose, ",".join(str(r["seed"]) for r in same), fmt([100 * r["vmask"]["test"] for r in same]), whose,
+                  fmt([100 * own[r["seed"]]["vmask"]["test"] for r in same]),
+                  statistics.mean(100 * (r["vmask"]["test"] - own[r["seed"]]["vmask"]["test"]) for r in same), base_note,
+                  fmt([100 * r["base"]["test"] for r in same]), whose, fmt([100 * own[r["seed"]]["base"]["test"] for r in same])))
     pairs = paired_stage2(res)
     if pairs:
         d = [v - t for _, _, t, v in pairs]
@@ -359,16 +362,6 @@ def summary(markdown, results=RESULTS):
               "more than 3 points to their stage 1: PyTorch %d, vmaskc %d" % (
                   len(pairs), fmt([t for _, _, t, _ in pairs]), fmt([v for _, _, _, v in pairs]), statistics.mean(d),
                   statistics.median(d), sum(b - t > 3 for _, b, t, _ in pairs), sum(b - v > 3 for _, b, _, v in pairs)))
-    rev = sorted(res.get("vmaskc_from_torch", []), key=lambda r: r["seed"])
-    if rev:  # the reverse: vmaskc's stage 2 from PyTorch's stage-1 weights
-        pt = {r["seed"]: r for r in res["torch"]}
-        same = [r for r in rev if r["seed"] in pt]
-        print("vmaskc stage 2 from PyTorch's stage-1 weights (seeds %s): VMASK test %s against PyTorch's %s (%+.2f); "
-              "PyTorch's stage 1 rerun: test %s (its result files: %s)" % (
-                  ",".join(str(r["seed"]) for r in same), fmt([100 * r["vmask"]["test"] for r in same]),
-                  fmt([100 * pt[r["seed"]]["vmask"]["test"] for r in same]),
-                  statistics.mean(100 * (r["vmask"]["test"] - pt[r["seed"]]["vmask"]["test"]) for r in same),
-                  fmt([100 * r["base"]["test"] for r in same]), fmt([100 * pt[r["seed"]]["base"]["test"] for r in same])))
     fastest = {k: min(t for r in res[k] for st_ in ("base", "vmask") for t in r[st_]["epoch_seconds"]) for k in ("torch", "vmaskc")}
     print("fastest epoch (least loaded moment): PyTorch %.1f s, vmaskc %.1f s" % (fastest["torch"], fastest["vmaskc"]))
     peaks = {k: max(r["peak_rss_mib"] for r in res[k]) for k in ("torch", "vmaskc")}
