@@ -11,7 +11,7 @@
  * they sleep: libgomp's default is 300,000 spins, milliseconds per wait. On a machine whose cores
  * other processes share, a spinning thread keeps its sibling (and oneDNN's) off the core: a
  * BERT-mini training step took 4.5 s with it and 0.42 s with 1,000 spins (load 16 on 2 cores);
- * BERT-base's, 26 s -> 11 s. 1,000 is what libgomp itself uses once it knows it has more threads
+ * BERT-base's, 26 s -> 12 s. 1,000 is what libgomp itself uses once it knows it has more threads
  * than cores. libgomp reads the setting once, in its constructor, before main (and before libc has
  * its environment, so a preinit function cannot set it): the long-running commands set it and
  * execute themselves again, a few milliseconds; the quick ones (predict, run) are left as they
