@@ -1,10 +1,16 @@
-/* onnx_io: see onnx_io.h. protobuf-c copies every bytes field on unpack, so raw_data is already
- * owned by the message; we still memcpy element-wise because raw_data may be unaligned. */
+/* onnx_io: see onnx_io.h. protobuf-c copies every bytes field on unpack, so raw_data is owned by
+ * the message (vm_onnx_load_model reads large ones into aligned buffers itself, see below); we
+ * still memcpy element-wise because raw_data may be unaligned. */
 #include "onnx_io.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "../runtime/pbio.h"
 
@@ -39,13 +45,249 @@ Onnx__ModelProto *vm_onnx_parse_model(const uint8_t *buf, size_t len, const char
     return m;
 }
 
+/* ---- Reading a model file with its weights copied once ----
+ * protobuf-c copies every bytes field on unpack, so reading a 420 MiB BERT-base file into memory and
+ * unpacking it touched 840 MiB and copied the weights twice. Instead the file is mapped, the wire
+ * format walked (ModelProto.graph -> GraphProto.initializer -> TensorProto.raw_data), and a skeleton
+ * message built without the large raw_data payloads; protobuf-c unpacks the skeleton (a few hundred
+ * KiB), and each payload is then read with pread() straight into a 64-byte aligned buffer that becomes the
+ * tensor's raw_data (freed by protobuf-c like any other). Anything the walk does not expect (groups,
+ * a repeated graph or raw_data field, bad lengths) falls back to unpacking the whole mapped file, so
+ * errors and results stay those of protobuf-c. */
+
+/* raw_data payloads from this size on are lifted out of the skeleton (the size from which the
+ * onnx package moves tensors to external data) */
+#define LIFT_MIN ((size_t)VM_ONNX_EXTERNAL_MIN)
+
+struct wire_buf {
+    uint8_t *p;
+    size_t n, cap;
+};
+
+static bool wb_put(struct wire_buf *b, const void *src, size_t n) {
+    if (b->n + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->n + n) cap *= 2;
+        uint8_t *q = realloc(b->p, cap);
+        if (!q) return false;
+        b->p = q;
+        b->cap = cap;
+    }
+    if (n) memcpy(b->p + b->n, src, n);
+    b->n += n;
+    return true;
+}
+
+static bool wb_varint(struct wire_buf *b, uint64_t v) {
+    uint8_t t[10];
+    size_t n = 0;
+    do {
+        t[n++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+        v >>= 7;
+    } while (v);
+    return wb_put(b, t, n);
+}
+
+/* One field of a message: its number, wire type, the whole field [start, end) and, for wire type
+ * 2, the payload [data, end). False on a malformed or group field. */
+struct wire_field {
+    uint32_t num;
+    int type;
+    const uint8_t *start, *data, *end;
+};
+
+static bool wire_varint(const uint8_t **p, const uint8_t *end, uint64_t *v) {
+    uint64_t r = 0;
+    for (int s = 0; s < 64 && *p < end; s += 7) {
+        uint8_t c = *(*p)++;
+        r |= (uint64_t)(c & 0x7f) << s;
+        if (c < 0x80) {
+            *v = r;
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool wire_next(const uint8_t **p, const uint8_t *end, struct wire_field *f) {
+    uint64_t key, len;
+    f->start = *p;
+    if (!wire_varint(p, end, &key) || key >> 3 == 0 || key >> 3 > UINT32_MAX) return false;
+    f->num = (uint32_t)(key >> 3);
+    f->type = (int)(key & 7);
+    switch (f->type) {
+    case 0: if (!wire_varint(p, end, &len)) return false; break;
+    case 1: if (end - *p < 8) return false; *p += 8; break;
+    case 5: if (end - *p < 4) return false; *p += 4; break;
+    case 2:
+        if (!wire_varint(p, end, &len) || len > (uint64_t)(end - *p)) return false;
+        f->data = *p;
+        *p += len;
+        break;
+    default: return false; /* groups: never in ONNX */
+    }
+    f->end = *p;
+    return true;
+}
+
+/* A lifted payload: initializer k's raw_data is at file offset off, len bytes. */
+struct lifted {
+    size_t k, off, len;
+};
+struct lift_list {
+    struct lifted *v;
+    size_t n, cap;
+};
+
+static bool lift_add(struct lift_list *l, struct lifted x) {
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 64;
+        struct lifted *q = realloc(l->v, cap * sizeof *q);
+        if (!q) return false;
+        l->v = q;
+        l->cap = cap;
+    }
+    l->v[l->n++] = x;
+    return true;
+}
+
+/* Appends `num: LEN(body)` built by fn into out (fn fills a buffer of its own). */
+static bool put_sub(struct wire_buf *out, uint32_t num, const struct wire_buf *body) {
+    return wb_varint(out, (uint64_t)num << 3 | 2) && wb_varint(out, body->n) && wb_put(out, body->p, body->n);
+}
+
+/* TensorProto: every field verbatim except one large raw_data (field 9), which is recorded. */
+static bool skel_tensor(const uint8_t *base, const uint8_t *p, const uint8_t *end, size_t k, struct wire_buf *out,
+                        struct lift_list *l) {
+    struct wire_field f;
+    int n_raw = 0;
+    while (p < end) {
+        if (!wire_next(&p, end, &f)) return false;
+        if (f.num == 9) {
+            if (f.type != 2 || ++n_raw > 1) return false;
+            size_t len = (size_t)(f.end - f.data);
+            if (len >= LIFT_MIN) {
+                if (!lift_add(l, (struct lifted){k, (size_t)(f.data - base), len})) return false;
+                continue;
+            }
+        }
+        if (!wb_put(out, f.start, (size_t)(f.end - f.start))) return false;
+    }
+    return true;
+}
+
+static bool skel_graph(const uint8_t *base, const uint8_t *p, const uint8_t *end, struct wire_buf *out, struct lift_list *l) {
+    struct wire_field f;
+    struct wire_buf t = {0};
+    size_t k = 0;
+    bool ok = true;
+    while (ok && p < end) {
+        if (!(ok = wire_next(&p, end, &f))) break;
+        if (f.num == 5 && f.type == 2) { /* initializer k */
+            t.n = 0;
+            ok = skel_tensor(base, f.data, f.end, k++, &t, l) && put_sub(out, 5, &t);
+        } else {
+            ok = wb_put(out, f.start, (size_t)(f.end - f.start));
+        }
+    }
+    free(t.p);
+    return ok;
+}
+
+static bool skel_model(const uint8_t *buf, size_t len, struct wire_buf *out, struct lift_list *l) {
+    const uint8_t *p = buf, *end = buf + len;
+    struct wire_field f;
+    int n_graph = 0;
+    while (p < end) {
+        if (!wire_next(&p, end, &f)) return false;
+        if (f.num == 7) { /* graph: protobuf merges repeats; leave that to protobuf-c */
+            if (f.type != 2 || ++n_graph > 1) return false;
+            struct wire_buf g = {0};
+            bool ok = skel_graph(buf, f.data, f.end, &g, l) && put_sub(out, 7, &g);
+            free(g.p);
+            if (!ok) return false;
+        } else if (!wb_put(out, f.start, (size_t)(f.end - f.start))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static enum vm_status pread_all(int fd, uint8_t *dst, size_t len, size_t off, const char *path, struct vm_error *err) {
+    while (len) {
+        ssize_t r = pread(fd, dst, len, (off_t)off);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return vm_errorf(err, VM_EIO, "cannot read '%s': %s", path, r < 0 ? strerror(errno) : "short read");
+        dst += r;
+        len -= (size_t)r;
+        off += (size_t)r;
+    }
+    return VM_OK;
+}
+
+/* Unpacks the skeleton and reads the lifted payloads into it. NULL with err set, or NULL with err
+ * clear when the skeleton does not line up (then the caller unpacks the whole file). */
+static Onnx__ModelProto *load_lifted(int fd, const uint8_t *map, size_t len, const char *path, const char *what,
+                                     struct vm_error *err) {
+    struct wire_buf skel = {0};
+    struct lift_list l = {0};
+    Onnx__ModelProto *m = NULL;
+    if (skel_model(map, len, &skel, &l) && skel.n) m = vm_onnx_parse_model(skel.p, skel.n, what, err);
+    free(skel.p);
+    if (err->code) m = NULL; /* protobuf-c's error for the whole file comes from the fallback */
+    for (size_t i = 0; m && i < l.n; i++) {
+        Onnx__TensorProto *tp = l.v[i].k < m->graph->n_initializer ? m->graph->initializer[l.v[i].k] : NULL;
+        if (!tp || tp->has_raw_data) { /* cannot happen for a skeleton made above; be safe */
+            vm_onnx_free_model(m);
+            m = NULL;
+            break;
+        }
+        uint8_t *data = vm_alloc_big(l.v[i].len); /* 64-byte aligned; freed by big_free */
+        if (!data) {
+            vm_errorf(err, VM_ENOMEM, "out of memory reading '%s' (%zu bytes)", path, l.v[i].len);
+        } else if (!pread_all(fd, data, l.v[i].len, l.v[i].off, path, err)) {
+            tp->has_raw_data = 1;
+            tp->raw_data.data = data;
+            tp->raw_data.len = l.v[i].len;
+            continue;
+        }
+        free(data);
+        vm_onnx_free_model(m);
+        m = NULL;
+    }
+    free(l.v);
+    return m;
+}
+
 Onnx__ModelProto *vm_onnx_load_model(const char *path, struct vm_error *err) {
+    char what[4200];
+    snprintf(what, sizeof what, "'%s'", path);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0) {
+        vm_errorf(err, VM_EIO, "cannot open '%s': %s", path, strerror(errno));
+        return NULL;
+    }
+    void *map = MAP_FAILED;
+    if (!fstat(fd, &st) && S_ISREG(st.st_mode) && st.st_size > 0 && (uint64_t)st.st_size <= SIZE_MAX)
+        map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    Onnx__ModelProto *m = NULL;
+    if (map != MAP_FAILED) {
+        size_t len = (size_t)st.st_size;
+        struct vm_error e2 = {0};
+        m = load_lifted(fd, map, len, path, what, &e2);
+        if (!m && e2.code && e2.code != VM_EFORMAT) *err = e2; /* out of memory or a read error */
+        else if (!m) m = vm_onnx_parse_model(map, len, what, err);
+        munmap(map, len);
+        close(fd);
+        return m;
+    }
+    close(fd);
+    /* empty, not a regular file, or not mappable: the plain reader says what is wrong */
     uint8_t *buf;
     size_t len;
     if (vm_file_read(path, &buf, &len, err)) return NULL;
-    char what[4200];
-    snprintf(what, sizeof what, "'%s'", path);
-    Onnx__ModelProto *m = vm_onnx_parse_model(buf, len, what, err);
+    m = vm_onnx_parse_model(buf, len, what, err);
     free(buf);
     return m;
 }

@@ -811,7 +811,10 @@ enum vm_status vm_train(const struct vm_feeder *f, const struct vm_train_cfg *cf
             double t1 = now_s();
             ls.train_seconds += t1 - t0;
             ls.train_sentences += n;
-            if (!res->n_steps) res->first_step_at = t1;
+            if (!res->n_steps) {
+                res->first_step_at = t1;
+                vm_mark("first_step"); /* VMASKC_TIMINGS */
+            }
             if (res->n_steps < cap_steps) {
                 res->step_seconds[res->n_steps++] = t1 - t0;
                 res->flops += so.flops;

@@ -380,7 +380,9 @@ static enum vm_status adam_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, 
     double bc1 = 1.0 - pow(b1, t), bc2 = 1.0 - pow(b2, t);
     float step = (float)(lr / bc1), sbc2 = (float)sqrt(bc2);
     int64_t n = tp->numel;
-#pragma omp parallel for if (n > PAR_MIN)
+    /* vectorized (simd; -fno-math-errno for this file, CMakeLists.txt): BERT-base's 86M parameters
+     * took 9% of a training step with scalar sqrtss and two divss per element */
+#pragma omp parallel for simd if (n > PAR_MIN)
     for (int64_t i = 0; i < n; i++) {
         float gi = g[i] * cs + wd * p[i];
         m[i] = b1 * m[i] + (1 - b1) * gi;

@@ -492,6 +492,7 @@ int vm_cmd_train(int argc, char **argv) {
         (dev_path && vm_dataset_load(&ddev, dev_path, &vocab, &tok, (int32_t)max_len, &dopts, &err)) ||
         (test_path && vm_dataset_load(&dtest, test_path, &vocab, &tok, (int32_t)max_len, &dopts, &err)))
         goto fail;
+    vm_mark("data");
     if (dev_split) {
         struct vm_dataset all = dtrain;
         s_split = vm_dataset_split(&all, dev_split, (uint64_t)tc.seed, &dtrain, &ddev, &err);
@@ -551,6 +552,7 @@ int vm_cmd_train(int argc, char **argv) {
         vm_error_prefix(&err, "%s", model);
         goto fail;
     }
+    vm_mark("training_graph"); /* VMASKC_TIMINGS: the mask, loss, backward and optimizer added */
     if (labels.n > info.n_classes) {
         vm_errorf(&err, VM_EINVAL, "%s has %d classes (%s%s%s ...) but the model has %lld outputs", labels_path ? labels_path : train_path,
                   labels.n, labels.names[0], labels.n > 1 ? ", " : "", labels.n > 1 ? labels.names[1] : "", (long long)info.n_classes);
@@ -570,8 +572,10 @@ int vm_cmd_train(int argc, char **argv) {
            (long long)info.n_trainable, (long long)info.n_params, to.train_embedding ? "" : " (word embedding frozen)", method_desc);
     /* the plan in pieces: the runtime copies the weights once, from the ModelProto they were read into */
     if (vm_emit_plan_parts(g, model, &plan, &err)) goto fail;
+    vm_mark("emit");
     struct vm_rt_opts ro = {.threads = mo.threads, .max_memory = mo.max_memory};
     if (vm_rt_model_from_parts(&rt, &plan, model, &ro, &err)) goto fail;
+    vm_mark("runtime");
     vm_plan_parts_free(&plan);
     struct lookup_ctx lc = {.m = rt, .g = g, .table = vec_table};
     vm_export_release_trained(onnx, g, param_lookup, &lc);
