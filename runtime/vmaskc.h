@@ -16,9 +16,9 @@
  * failure every *out pointer is NULL.
  *
  * Ownership. Handles and results come from the library and go back to it: vmaskc_model_close,
- * vmaskc_tokens_free, vmaskc_prediction_free, vmaskc_explanation_free, vmaskc_words_free (each
- * accepts NULL). Strings returned by getters (class names, metadata) belong to the model and stay
- * valid until it is closed. Arguments are only read during the call and may be freed after it.
+ * vmaskc_tokens_free, vmaskc_prediction_free, vmaskc_evaluation_free, vmaskc_explanation_free,
+ * vmaskc_words_free, vmaskc_whole_words_free (each accepts NULL). Strings returned by getters
+ * (class names, metadata) belong to the model and stay valid until it is closed. Arguments are only read during the call and may be freed after it.
  *
  * Threads. The library keeps no global mutable state of its own, so different models may be used
  * from different threads at once. One vmaskc_model is NOT thread-safe: calls on the same model must
@@ -87,6 +87,15 @@ typedef struct vmaskc_model_options {
     const char *tokenizer;  /* "words" or "wordpiece" to force one; NULL = the model's */
     int lowercase;          /* -1 = the model's setting, 0 = keep case, 1 = lower-case */
     const char *embedding;  /* the word-embedding Gather node or table when not detected (NULL) */
+    /* How vmaskc_evaluate and vmaskc_words_count read data files: label<TAB>text TSV, CSV (RFC 4180)
+     * or JSON Lines, each plain or .gz. Labels are the model's class names or numbers 0..C-1. */
+    const char *data_format;   /* "tsv", "csv" or "jsonl"; NULL = from the name (.csv, .jsonl/.ndjson, else TSV) */
+    const char *text_column;   /* CSV: a header name or 0-based index; NULL = "text" with a header, else 1 */
+    const char *label_column;  /* CSV: likewise; NULL = "label" with a header, else 0 */
+    int header;                /* CSV: 1 the first record is a header, -1 it is not, 0 = detect */
+    const char *text_field;    /* JSON Lines: NULL = "text" */
+    const char *label_field;   /* JSON Lines: NULL = "label" */
+    int replace_invalid;       /* read invalid UTF-8 and NUL bytes as U+FFFD instead of an error */
 } vmaskc_model_options;
 
 VMASKC_API void vmaskc_model_options_init(vmaskc_model_options *o);
@@ -109,6 +118,9 @@ VMASKC_API vmaskc_status vmaskc_model_mask(const vmaskc_model *m, const char **m
                                            vmaskc_error *err);
 /* The value of a metadata key (ONNX metadata_props or plan meta), *value NULL when absent. */
 VMASKC_API vmaskc_status vmaskc_model_meta(const vmaskc_model *m, const char *key, const char **value, vmaskc_error *err);
+/* How the model splits text: "words" (Unicode words), "kim" (Kim 2014's ASCII cleanup) or
+ * "wordpiece" (BERT); a string of the library's, valid for the program's lifetime. */
+VMASKC_API vmaskc_status vmaskc_model_tokenizer(const vmaskc_model *m, const char **name, vmaskc_error *err);
 /* Vocabulary size and token id's string. */
 VMASKC_API vmaskc_status vmaskc_model_vocab_size(const vmaskc_model *m, int32_t *n, vmaskc_error *err);
 VMASKC_API vmaskc_status vmaskc_model_token(const vmaskc_model *m, int32_t id, const char **token, vmaskc_error *err);
@@ -149,6 +161,29 @@ VMASKC_API vmaskc_status vmaskc_predict(vmaskc_model *m, const char *const *text
                                         vmaskc_prediction **out, vmaskc_error *err);
 VMASKC_API void vmaskc_prediction_free(vmaskc_prediction *p);
 
+/* ---- evaluate on labelled data (`vmaskc eval`) ---- */
+
+typedef struct vmaskc_evaluation {
+    int64_t n;            /* examples */
+    int n_classes;        /* C */
+    double accuracy;      /* 0..1 */
+    int64_t *confusion;   /* [C * C]: confusion[gold * C + predicted] */
+    int64_t *support;     /* [C] examples of each gold class */
+    int64_t *predicted;   /* [C] examples predicted as each class */
+    double *precision;    /* [C] NAN when no example was predicted as the class */
+    double *recall;       /* [C] NAN when no example has the class */
+    double *f1;           /* [C] harmonic mean of the two; NAN when either is, 0 when both are 0 */
+} vmaskc_evaluation;
+
+/* Classifies every example of a labelled data file (read as the model's options say; see
+ * vmaskc_model_options) in inference mode, in batches of `batch` (0 = 100) examples in file order.
+ * A label that is not one of the model's classes is an error naming file:line (VMASKC_EFORMAT),
+ * and so is an example longer than the model can take in memory (VMASKC_ENOMEM), both checked
+ * before any example runs (max_len > 0 truncates). */
+VMASKC_API vmaskc_status vmaskc_evaluate(vmaskc_model *m, const char *path, int32_t max_len, int32_t batch,
+                                         vmaskc_evaluation **out, vmaskc_error *err);
+VMASKC_API void vmaskc_evaluation_free(vmaskc_evaluation *e);
+
 /* ---- global word importance (`vmaskc words`) ---- */
 
 typedef struct vmaskc_words {
@@ -156,12 +191,34 @@ typedef struct vmaskc_words {
     int32_t *ids;         /* [n] token ids, most important first (ties: smaller id first) */
     const char **tokens;  /* [n] their strings (owned by the model) */
     float *importance;    /* [n] VMASK q, L2X score or IBA lambda */
+    int64_t *frequency;   /* [n] occurrences in the corpus of vmaskc_words_count; NULL without one */
 } vmaskc_words;
 
 /* Every vocabulary word by its global importance. VMASKC_EUNSUPPORTED for a model without a
  * word-level mask table. */
 VMASKC_API vmaskc_status vmaskc_words_rank(const vmaskc_model *m, vmaskc_words **out, vmaskc_error *err);
+/* The same ranking with each word's frequency in a corpus (a data file read as for vmaskc_evaluate;
+ * its labels are not read). min_freq > 0 keeps only the words seen at least min_freq times. */
+VMASKC_API vmaskc_status vmaskc_words_count(const vmaskc_model *m, const char *corpus, int64_t min_freq, vmaskc_words **out,
+                                            vmaskc_error *err);
 VMASKC_API void vmaskc_words_free(vmaskc_words *w);
+
+/* A WordPiece model's vocabulary holds pieces ("play", "##ing"); its whole words exist only in
+ * texts. Each word of a corpus (a piece plus its ## continuations, as the tokenizer splits the
+ * texts) with the mean importance of its pieces weighted by frequency, most important first (ties:
+ * the more frequent, then the first seen). A word vocabulary gives its words, one piece each. */
+typedef struct vmaskc_whole_words {
+    int64_t n;            /* words with an importance (words of only unknown pieces have none) */
+    int64_t n_multi;      /* how many of them are several pieces */
+    char **words;         /* [n] */
+    char **pieces;        /* [n] its pieces as the model sees them, space-separated ("play ##ing") */
+    double *importance;   /* [n] */
+    int64_t *frequency;   /* [n] occurrences in the corpus */
+} vmaskc_whole_words;
+
+VMASKC_API vmaskc_status vmaskc_words_whole(const vmaskc_model *m, const char *corpus, vmaskc_whole_words **out,
+                                            vmaskc_error *err);
+VMASKC_API void vmaskc_whole_words_free(vmaskc_whole_words *w);
 
 /* ---- explain one text ---- */
 

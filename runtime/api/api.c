@@ -19,15 +19,6 @@ _Static_assert((int)VMASKC_OK == (int)VM_OK && (int)VMASKC_EINVAL == (int)VM_EIN
                    (int)VMASKC_EINTERRUPTED == (int)VM_EINTERRUPTED && (int)VMASKC_EINTERNAL == (int)VM_EINTERNAL,
                "vmaskc_status numbers are vm_status numbers");
 
-struct vmaskc_model {
-    struct vm_text_model tm;
-    int n_classes;
-    char **class_names;          /* [n_classes] */
-    int word_mask;               /* the plan's word_mask output, -1 none */
-    const char *mask_method;     /* "vmask", "l2x", "iba"; NULL without a word-level mask */
-    const char *mask_importance; /* "q", "score", "lambda" */
-};
-
 static int mask_output(const struct vm_text_model *tm);
 
 /* ---- errors (api_util.h) ---- */
@@ -53,12 +44,6 @@ vmaskc_status vm_api_failf(vmaskc_error *e, vmaskc_status code, int64_t item, co
     }
     return code;
 }
-
-/* A NULL required argument: EINVAL naming the function and the argument. */
-#define NEED(p)                                                                                         \
-    do {                                                                                                \
-        if (!(p)) return vm_api_failf(err, VMASKC_EINVAL, -1, "%s: argument '%s' is NULL", __func__, #p); \
-    } while (0)
 
 const char *vmaskc_version(void) { return VMASKC_VERSION; }
 
@@ -156,6 +141,17 @@ vmaskc_status vmaskc_model_open(const char *path, const vmaskc_model_options *o,
     to.model.embedding = o->embedding;
     to.model.threads = o->threads;
     to.model.max_memory = o->max_memory;
+    if (o->data_format && !vm_data_parse_format(o->data_format, &to.data.format))
+        return vm_api_failf(err, VMASKC_EINVAL, -1, "vmaskc_model_open: data_format is \"tsv\", \"csv\" or \"jsonl\", not \"%s\"",
+                            o->data_format);
+    if (o->header < -1 || o->header > 1)
+        return vm_api_failf(err, VMASKC_EINVAL, -1, "vmaskc_model_open: header is %d (1 has one, -1 has none, 0 detect)", o->header);
+    to.data.text_column = o->text_column;
+    to.data.label_column = o->label_column;
+    to.data.header = o->header;
+    to.data.text_field = o->text_field;
+    to.data.label_field = o->label_field;
+    to.data.replace_invalid = o->replace_invalid != 0;
     return vm_api_model_open(path, &to, out, err);
 }
 
@@ -188,6 +184,13 @@ vmaskc_status vmaskc_model_meta(const vmaskc_model *m, const char *key, const ch
     NEED(key);
     NEED(value);
     *value = vm_text_model_meta(&m->tm, key);
+    return VMASKC_OK;
+}
+
+vmaskc_status vmaskc_model_tokenizer(const vmaskc_model *m, const char **name, vmaskc_error *err) {
+    NEED(m);
+    NEED(name);
+    *name = vm_tokenizer_name(&m->tm.tok);
     return VMASKC_OK;
 }
 
@@ -406,6 +409,7 @@ void vmaskc_words_free(vmaskc_words *w) {
     free(w->ids);
     free(w->tokens);
     free(w->importance);
+    free(w->frequency);
     free(w);
 }
 

@@ -5,11 +5,14 @@
  *   (b) a plain fixture CNN with a vocabulary: tokenize, class names, a batch prediction equal to
  *       the texts' one-by-one predictions (bit for bit), a text without tokens named by err.item,
  *       explanations (LIME, SampleShapley) deterministic in the seed, the mask refused without one;
+ *       evaluation on a data file equal to the texts predicted one by one (confusion, precision,
+ *       recall, F1), a label outside the classes named by file:line;
  *   (b2) two threads, each with its own model opened at the same time (first thing in the process),
  *        predict what one thread alone does;
  *   (c) training: bad configurations and an output folder that does not exist refused before any work, a callback that stops at step 3
  *       gives VMASKC_EINTERRUPTED and no output file, a short VMASK run reports progress for every
- *       step and exports a model whose mask the API reads (words, predict keep, mask explanation).
+ *       step and exports a model whose mask the API reads (words, with corpus frequencies counted
+ *       by hand and min_freq, predict keep, mask explanation).
  * Usage: test_api [source dir] [scratch dir]
  */
 #include <math.h>
@@ -78,6 +81,68 @@ static void test_errors(void) {
     vmaskc_words_free(NULL);
     CHECK(!strcmp(vmaskc_version(), VMASKC_VERSION));
     CHECK(!strcmp(vmaskc_status_name(VMASKC_EIO), "i/o error") && !strcmp(vmaskc_status_name((vmaskc_status)99), "unknown status"));
+}
+
+/* label<TAB>text lines of path: labels [n], texts [n] (malloc'd copies); returns n. */
+static int read_tsv(const char *path, int *labels, char **texts, int cap) {
+    FILE *f = fopen(path, "r");
+    char line[4096];
+    int n = 0;
+    while (f && n < cap && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = 0;
+        char *tab = strchr(line, '\t');
+        if (!tab) continue;
+        labels[n] = atoi(line);
+        texts[n++] = strdup(tab + 1);
+    }
+    if (f) fclose(f);
+    return n;
+}
+
+/* vmaskc_evaluate against the texts predicted one by one (batch 1: no padding, so the same runs):
+ * accuracy, the confusion matrix and each class's precision, recall and F1 from it. */
+static void test_evaluate(vmaskc_model *m, int C) {
+    vmaskc_error e;
+    int gold[200];
+    char *texts[200];
+    int n = read_tsv(dev_path, gold, texts, 200);
+    CHECK(n == 100);
+    vmaskc_evaluation *ev = (vmaskc_evaluation *)&e;
+    CHECK(vmaskc_evaluate(m, "/no/such.tsv", 0, 0, &ev, &e) == VMASKC_EIO && ev == NULL && has(&e, "/no/such.tsv"));
+    CHECK(vmaskc_evaluate(m, dev_path, -1, 0, &ev, &e) == VMASKC_EINVAL && has(&e, "max_len"));
+    char bad[4200];
+    snprintf(bad, sizeof bad, "%s/api_badlabel.tsv", scratch);
+    FILE *f = fopen(bad, "w");
+    if (f) {
+        fputs("1\tw1 w2\n5\tw3\n", f);
+        fclose(f);
+    }
+    CHECK(vmaskc_evaluate(m, bad, 0, 0, &ev, &e) == VMASKC_EFORMAT && has(&e, "api_badlabel.tsv:2") && has(&e, "label 5"));
+    unlink(bad);
+    vmaskc_status s = vmaskc_evaluate(m, dev_path, 0, 1, &ev, &e);
+    CHECK_MSG(s == VMASKC_OK, "%s", e.message);
+    if (s) ev = NULL;
+    int64_t conf[9] = {0};
+    for (int i = 0; i < n; i++) {
+        vmaskc_prediction *p;
+        if (vmaskc_predict(m, (const char *const *)&texts[i], 1, 0, 1, &p, &e)) continue;
+        conf[gold[i] * C + p->label[0]]++;
+        vmaskc_prediction_free(p);
+    }
+    if (ev && C == 3) {
+        CHECK(ev->n == n && ev->n_classes == C && !memcmp(ev->confusion, conf, sizeof conf));
+        CHECK(fabs(ev->accuracy - (double)(conf[0] + conf[4] + conf[8]) / n) < 1e-12);
+        for (int c = 0; c < C; c++) {
+            int64_t sup = conf[c * C] + conf[c * C + 1] + conf[c * C + 2], pred = conf[c] + conf[C + c] + conf[2 * C + c];
+            CHECK(ev->support[c] == sup && ev->predicted[c] == pred);
+            double pr = pred ? (double)conf[c * C + c] / (double)pred : NAN, re = (double)conf[c * C + c] / (double)sup;
+            CHECK_MSG(pred ? fabs(ev->precision[c] - pr) < 1e-12 : isnan(ev->precision[c]), "class %d precision", c);
+            CHECK(fabs(ev->recall[c] - re) < 1e-12);
+            if (pred && pr + re > 0) CHECK(fabs(ev->f1[c] - 2 * pr * re / (pr + re)) < 1e-12);
+        }
+    }
+    vmaskc_evaluation_free(ev);
+    for (int i = 0; i < n; i++) free(texts[i]);
 }
 
 static void test_model(void) {
@@ -157,6 +222,7 @@ static void test_model(void) {
     CHECK(vmaskc_explain(m, "w1", &xo, &x1, &e) == VMASKC_EINVAL && has(&e, "method 7"));
     vmaskc_words *w;
     CHECK(vmaskc_words_rank(m, &w, &e) == VMASKC_EUNSUPPORTED && w == NULL);
+    test_evaluate(m, C);
     vmaskc_model_close(m);
 }
 
@@ -264,10 +330,37 @@ static void test_train(void) {
     vmaskc_words *w;
     CHECK(vmaskc_words_rank(m, &w, &e) == VMASKC_OK);
     if (w) {
-        CHECK(w->n > 50);
+        CHECK(w->n > 50 && w->frequency == NULL);
         for (int64_t k = 1; k < w->n; k++) CHECK(w->importance[k - 1] >= w->importance[k]);
-        vmaskc_words_free(w);
     }
+    /* with corpus frequencies: every word of the ranking, counted by hand; min_freq keeps the order */
+    vmaskc_words *wf = NULL, *wm = NULL;
+    CHECK(vmaskc_words_count(m, train_path, 0, &wf, &e) == VMASKC_OK);
+    CHECK(vmaskc_words_count(m, train_path, 100, &wm, &e) == VMASKC_OK);
+    CHECK(vmaskc_words_count(m, train_path, -1, &wm, &e) == VMASKC_EINVAL && wm == NULL && has(&e, "min_freq"));
+    CHECK(vmaskc_words_count(m, train_path, 100, &wm, &e) == VMASKC_OK);
+    if (w && wf && wm) {
+        int gold[700];
+        char *texts[700];
+        int n = read_tsv(train_path, gold, texts, 700);
+        CHECK(wf->n == w->n && !memcmp(wf->ids, w->ids, sizeof(int32_t) * (size_t)w->n));
+        for (int64_t k = 0; k < wf->n; k += 7) {
+            int64_t count = 0;
+            size_t len = strlen(wf->tokens[k]);
+            for (int i = 0; i < n; i++)
+                for (const char *t = texts[i]; (t = strstr(t, wf->tokens[k])); t += len)
+                    count += (t == texts[i] || t[-1] == ' ') && (t[len] == ' ' || !t[len]);
+            CHECK_MSG(wf->frequency[k] == count, "%s: %lld, counted %lld", wf->tokens[k], (long long)wf->frequency[k], (long long)count);
+        }
+        int64_t kept = 0;
+        for (int64_t k = 0; k < wf->n; k++)
+            if (wf->frequency[k] >= 100) CHECK(kept < wm->n && wm->ids[kept++] == wf->ids[k]);
+        CHECK(kept == wm->n && kept > 0 && kept < wf->n);
+        for (int i = 0; i < n; i++) free(texts[i]);
+    }
+    vmaskc_words_free(w);
+    vmaskc_words_free(wf);
+    vmaskc_words_free(wm);
     const char *texts[] = {"w1 w2 w40", "w3"};
     vmaskc_prediction *p;
     CHECK(vmaskc_predict(m, texts, 2, 0, 0, &p, &e) == VMASKC_OK);

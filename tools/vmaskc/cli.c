@@ -31,6 +31,12 @@ int vm_cli_fail(const char *cmd, const struct vm_error *err) {
     return vm_cli_exit_code(err->code);
 }
 
+int vm_cli_fail_api(const char *cmd, const vmaskc_error *e) {
+    fflush(stdout);
+    fprintf(stderr, "vmaskc %s: error: %s\n", cmd, e->message);
+    return vm_cli_exit_code((enum vm_status)e->code);
+}
+
 int vm_cli_usage_error(const char *cmd, const char *fmt, ...) {
     fflush(stdout);
     fprintf(stderr, "vmaskc %s: ", cmd);
@@ -342,25 +348,5 @@ int vm_cli_data_option(const char *cmd, int argc, char **argv, int *i, struct vm
 }
 
 enum vm_status vm_cli_check_longest(const struct vm_feeder *f, const struct vm_dataset *d, int64_t batch, struct vm_error *err) {
-    if (d->n == 0) return VM_OK;
-    int64_t i = vm_dataset_longest(d), n = batch < d->n ? batch : d->n;
-    int32_t len = vm_dataset_len(d, i);
-    const int32_t **seqs = vm_malloc(sizeof *seqs * (size_t)n, err);
-    int32_t *lens = vm_malloc(sizeof *lens * (size_t)n, err);
-    enum vm_status s = seqs && lens ? VM_OK : VM_ENOMEM;
-    for (int64_t k = 0; k < n && !s; k++) {
-        seqs[k] = d->ids + d->start[i];
-        lens[k] = len;
-    }
-    struct vm_rt_inst *inst;
-    if (!s && (s = vm_feed(f, seqs, lens, n, 0, NULL, 0.0, 0.0, &inst, NULL, err)) && strstr(err->msg, "memory limit")) {
-        char msg[sizeof err->msg];
-        snprintf(msg, sizeof msg, "%s", err->msg);
-        vm_errorf(err, s, "%s:%lld: the longest text (%d tokens, in a batch of %lld) does not fit: %s; give --max-len L to keep the "
-                  "first L tokens of each text (or a smaller --batch, or more --max-memory)", d->path, (long long)d->line[i], len,
-                  (long long)n, msg);
-    }
-    free(seqs);
-    free(lens);
-    return s;
+    return vm_feeder_check_longest(f, d, batch, err);
 }
