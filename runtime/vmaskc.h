@@ -178,7 +178,7 @@ typedef struct vmaskc_evaluation {
 /* Classifies every example of a labelled data file (read as the model's options say; see
  * vmaskc_model_options) in inference mode, in batches of `batch` (0 = 100) examples in file order.
  * A label that is not one of the model's classes is an error naming file:line (VMASKC_EFORMAT),
- * and so is an example longer than the model can take in memory (VMASKC_ENOMEM), both checked
+ * and so is an example longer than the model can take in memory (VMASKC_EINVAL), both checked
  * before any example runs (max_len > 0 truncates). */
 VMASKC_API vmaskc_status vmaskc_evaluate(vmaskc_model *m, const char *path, int32_t max_len, int32_t batch,
                                          vmaskc_evaluation **out, vmaskc_error *err);
@@ -300,6 +300,8 @@ typedef struct vmaskc_train_config {
     int mask_output;        /* the export gets a second output word_mask [B, T] */
     vmaskc_progress_fn progress; /* NULL: silent */
     void *progress_user;
+    size_t max_memory;      /* bytes training may hold, 0 = 80% of physical memory; a text too long for
+                             * it is an error naming its file:line, before the first step */
 } vmaskc_train_config;
 
 VMASKC_API void vmaskc_train_config_init(vmaskc_train_config *c);

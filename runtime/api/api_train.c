@@ -218,7 +218,7 @@ vmaskc_status vmaskc_train(const vmaskc_train_config *c, vmaskc_train_result *re
         tc.on_step_ctx = &pc;
     }
     struct vm_error ie = {0};
-    struct vm_model_opts mo = {.threads = c->threads};
+    struct vm_model_opts mo = {.threads = c->threads, .max_memory = c->max_memory};
     vm_file_remove_stale_temps(c->output);
     /* outputs are checked before minutes of training, not after */
     enum vm_status s = vm_load_check_output(c->output, "config.output", &ie);
@@ -233,7 +233,7 @@ vmaskc_status vmaskc_train(const vmaskc_train_config *c, vmaskc_train_result *re
     }
     uint8_t *plan = NULL;
     size_t plan_len;
-    struct vm_rt_opts ro = {.threads = c->threads};
+    struct vm_rt_opts ro = {.threads = c->threads, .max_memory = c->max_memory};
     struct vm_feeder feeder;
     if (!s) s = vm_emit_plan(j.g, c->model, &plan, &plan_len, &ie);
     if (!s) s = vm_rt_model_from_buffer(&j.rt, plan, plan_len, c->model, &ro, &ie);
@@ -242,6 +242,10 @@ vmaskc_status vmaskc_train(const vmaskc_train_config *c, vmaskc_train_result *re
         vm_export_release_trained(j.onnx, j.g, param_lookup, j.rt);
         s = vm_feeder_init(&feeder, j.rt, j.vocab.pad_id >= 0 ? j.vocab.pad_id : 0, &ie);
     }
+    /* a text too long for the memory limit is named (file:line) before the first step */
+    if (!s) s = vm_feeder_check_longest(&feeder, &j.train, tc.batch, &ie);
+    if (!s) s = vm_feeder_check_longest(&feeder, &j.dev, tc.batch, &ie);
+    if (!s && c->test) s = vm_feeder_check_longest(&feeder, &j.test, tc.batch, &ie);
     if (!s) s = vm_train(&feeder, &tc, &j.train, &j.dev, c->test ? &j.test : NULL, &j.res, &ie);
     if (!s) {
         struct vm_train_export tx = {.vocab = &j.vocab, .tok = &j.tok, .to = to, .n_classes = j.info.n_classes, .dev_acc = j.res.best_dev_acc,

@@ -9,7 +9,8 @@
  *       recall, F1), a label outside the classes named by file:line;
  *   (b2) two threads, each with its own model opened at the same time (first thing in the process),
  *        predict what one thread alone does;
- *   (c) training: bad configurations and an output folder that does not exist refused before any work, a callback that stops at step 3
+ *   (c) training: bad configurations, an output folder that does not exist and a text too long for
+ *       max_memory (file:line, no step run) refused before any work, a callback that stops at step 3
  *       gives VMASKC_EINTERRUPTED and no output file, a short VMASK run reports progress for every
  *       step and exports a model whose mask the API reads (words, with corpus frequencies counted
  *       by hand and min_freq, predict keep, mask explanation).
@@ -305,6 +306,26 @@ static void test_train(void) {
     c.output = "/no/such/folder/out.onnx"; /* refused before any work */
     CHECK(vmaskc_train(&c, NULL, &e) == VMASKC_EIO && has(&e, "config.output") && has(&e, "/no/such/folder"));
     c.output = out;
+    /* a text too long for the memory limit: its file:line, before the first step */
+    char longf[4200];
+    snprintf(longf, sizeof longf, "%s/api_long.tsv", scratch);
+    FILE *f = fopen(longf, "w");
+    if (f) {
+        fputs("0\tw1 w2\n1\tw3", f);
+        for (int i = 0; i < 20000; i++) fputs(" w4", f);
+        fputs("\n", f);
+        fclose(f);
+    }
+    struct steps st0 = {.sane = true};
+    c.train = longf;
+    c.max_memory = 4 << 20;
+    c.progress = progress;
+    c.progress_user = &st0;
+    CHECK(vmaskc_train(&c, NULL, &e) == VMASKC_EINVAL && has(&e, "api_long.tsv:2") && has(&e, "--max-len") && st0.calls == 0 &&
+          access(out, F_OK) != 0);
+    unlink(longf);
+    c.train = train_path;
+    c.max_memory = 0;
     /* stopped by the callback */
     struct steps st = {.stop_at = 3, .sane = true};
     c.progress = progress;

@@ -1500,6 +1500,8 @@ static enum vm_status load_model(const struct xcfg *c, const struct vm_text_opts
                          "%lld of the %lld tokens of %s (%.0f%%) are not in the vocabulary of %s: the vocabulary does not match the model or the "
                          "data (use the vocabulary the model was trained with)",
                          (long long)xm->data.n_unk, (long long)xm->data.n_tokens, c->data, 100.0 * (double)xm->data.n_unk / (double)xm->data.n_tokens, path);
+    /* a text too long for the memory limit: named (file:line, --max-len) before any work */
+    if ((s = vm_cli_check_longest(&xm->tm.feeder, &xm->data, 1, err))) return s;
     /* Table 3: the accuracy on every text, also when only --limit of them are explained */
     if ((s = accuracy_all(xm, err))) return vm_error_prefix(err, "%s", path);
     return VM_OK;
