@@ -80,6 +80,18 @@ typedef struct vmaskc_error {
 
 typedef struct vmaskc_model vmaskc_model;
 
+/* How data files are read (the commands' --format, --text-column, ...): label<TAB>text TSV, CSV
+ * (RFC 4180) or JSON Lines, each plain or .gz. All zero (NULL) = the defaults. */
+typedef struct vmaskc_data_options {
+    const char *format;        /* "tsv", "csv" or "jsonl"; NULL = from the name (.csv, .jsonl/.ndjson, else TSV) */
+    const char *text_column;   /* CSV: a header name or 0-based index; NULL = "text" with a header, else 1 */
+    const char *label_column;  /* CSV: likewise; NULL = "label" with a header, else 0 */
+    int header;                /* CSV: 1 the first record is a header, -1 it is not, 0 = detect */
+    const char *text_field;    /* JSON Lines: NULL = "text" */
+    const char *label_field;   /* JSON Lines: NULL = "label" */
+    int replace_invalid;       /* read invalid UTF-8 and NUL bytes as U+FFFD instead of an error */
+} vmaskc_data_options;
+
 typedef struct vmaskc_model_options {
     int threads;            /* OpenMP threads, 0 = OpenMP's default */
     size_t max_memory;      /* bytes the model may hold, 0 = 80% of physical memory */
@@ -87,15 +99,7 @@ typedef struct vmaskc_model_options {
     const char *tokenizer;  /* "words" or "wordpiece" to force one; NULL = the model's */
     int lowercase;          /* -1 = the model's setting, 0 = keep case, 1 = lower-case */
     const char *embedding;  /* the word-embedding Gather node or table when not detected (NULL) */
-    /* How vmaskc_evaluate and vmaskc_words_count read data files: label<TAB>text TSV, CSV (RFC 4180)
-     * or JSON Lines, each plain or .gz. Labels are the model's class names or numbers 0..C-1. */
-    const char *data_format;   /* "tsv", "csv" or "jsonl"; NULL = from the name (.csv, .jsonl/.ndjson, else TSV) */
-    const char *text_column;   /* CSV: a header name or 0-based index; NULL = "text" with a header, else 1 */
-    const char *label_column;  /* CSV: likewise; NULL = "label" with a header, else 0 */
-    int header;                /* CSV: 1 the first record is a header, -1 it is not, 0 = detect */
-    const char *text_field;    /* JSON Lines: NULL = "text" */
-    const char *label_field;   /* JSON Lines: NULL = "label" */
-    int replace_invalid;       /* read invalid UTF-8 and NUL bytes as U+FFFD instead of an error */
+    vmaskc_data_options data; /* how vmaskc_evaluate and vmaskc_words_count read data files */
 } vmaskc_model_options;
 
 VMASKC_API void vmaskc_model_options_init(vmaskc_model_options *o);
@@ -175,8 +179,7 @@ typedef struct vmaskc_evaluation {
     double *f1;           /* [C] harmonic mean of the two; NAN when either is, 0 when both are 0 */
 } vmaskc_evaluation;
 
-/* Classifies every example of a labelled data file (read as the model's options say; see
- * vmaskc_model_options) in inference mode, in batches of `batch` (0 = 100) examples in file order.
+/* Classifies every example of a labelled data file (read as the model's options.data say) in inference mode, in batches of `batch` (0 = 100) examples in file order.
  * A label that is not one of the model's classes is an error naming file:line (VMASKC_EFORMAT),
  * and so is an example longer than the model can take in memory (VMASKC_EINVAL), both checked
  * before any example runs (max_len > 0 truncates). */
@@ -273,7 +276,8 @@ typedef int (*vmaskc_progress_fn)(const vmaskc_train_progress *p, void *user);
 typedef struct vmaskc_train_config {
     const char *model;      /* ONNX classifier (required) */
     const char *vocab;      /* its vocab.txt; NULL for a model vmaskc exported (the stored one) */
-    const char *train;      /* label<TAB>text data (required; .gz is read too) */
+    const char *train;      /* training data (required): label<TAB>text TSV, CSV or JSON Lines, .gz too;
+                             * labels 0..C-1 or class names (see labels) */
     const char *dev;        /* dev data, or NULL with dev_split > 0 */
     double dev_split;       /* hold out this fraction of train as the dev set (0 = off) */
     const char *test;       /* test data or NULL */
@@ -302,6 +306,21 @@ typedef struct vmaskc_train_config {
     void *progress_user;
     size_t max_memory;      /* bytes training may hold, 0 = 80% of physical memory; a text too long for
                              * it is an error naming its file:line, before the first step */
+    vmaskc_data_options data; /* how train, dev and test are read */
+    const char *labels;     /* class names, one per line, line i = class i; NULL: the model's (a vmaskc
+                             * export), else the sorted names of train's labels when they are not all
+                             * integers. Stored in the export (vmaskc.labels). */
+    const char *tokenizer;  /* "words", "kim" (Kim 2014's ASCII cleanup) or "wordpiece"; NULL: the model's, or
+                             * detected from the vocabulary */
+    int allow_short_vocab;  /* accept a vocab with fewer tokens than the embedding table has rows */
+    const char *vectors;    /* pre-trained word vectors for the embedding table (word2vec text/binary,
+                             * GloVe, fastText .vec; .gz too), NULL: the model's own table */
+    const char *vectors_format; /* "auto" (NULL), "text" or "binary" */
+    double oov_init;        /* words the vectors lack: uniform(-oov_init, oov_init) (0.25) */
+    const char *const *freeze; /* [n_freeze] parameter names (or name prefixes) kept fixed, as --freeze */
+    int n_freeze;
+    const char *mask_after; /* VMASK after this value instead of the word embedding (--mask-after) */
+    const char *history;    /* per-epoch CSV (loss, accuracies, beta, seconds), NULL none */
 } vmaskc_train_config;
 
 VMASKC_API void vmaskc_train_config_init(vmaskc_train_config *c);
@@ -317,8 +336,9 @@ typedef struct vmaskc_train_result {
 /* Trains and exports c->output (written atomically: nothing is left behind on failure), as
  * `vmaskc train` does with the same options; the export carries the vocabulary, tokenizer and mask
  * metadata every command and vmaskc_model_open read. The output and checkpoint paths are checked
- * before any work. res may be NULL. Prints nothing. Not available here (command line only):
- * pre-trained vectors, --freeze, --mask-after, --clip, Adam's betas, --history. */
+ * before any work. res may be NULL. Prints nothing. `vmaskc train` runs the same code, so the same
+ * settings give the same model, byte for byte. Command line only: --clip, Adam's betas, --profile,
+ * --timings, --input-role, --embedding and the closing word list. */
 VMASKC_API vmaskc_status vmaskc_train(const vmaskc_train_config *c, vmaskc_train_result *res, vmaskc_error *err);
 
 #ifdef __cplusplus

@@ -51,6 +51,20 @@ const char *vmaskc_status_name(vmaskc_status s) {
     return s >= VMASKC_OK && s <= VMASKC_EINTERNAL ? vm_status_name((enum vm_status)s) : "unknown status";
 }
 
+vmaskc_status vm_api_data_opts(const vmaskc_data_options *d, const char *who, struct vm_data_opts *o, vmaskc_error *err) {
+    if (d->format && !vm_data_parse_format(d->format, &o->format))
+        return vm_api_failf(err, VMASKC_EINVAL, -1, "%s.format is \"%s\"; it is \"tsv\", \"csv\" or \"jsonl\"", who, d->format);
+    if (d->header < -1 || d->header > 1)
+        return vm_api_failf(err, VMASKC_EINVAL, -1, "%s.header is %d (1 has one, -1 has none, 0 detect)", who, d->header);
+    o->text_column = d->text_column;
+    o->label_column = d->label_column;
+    o->header = d->header;
+    o->text_field = d->text_field;
+    o->label_field = d->label_field;
+    o->replace_invalid = d->replace_invalid != 0;
+    return VMASKC_OK;
+}
+
 /* ---- models ---- */
 
 void vmaskc_model_options_init(vmaskc_model_options *o) {
@@ -141,18 +155,8 @@ vmaskc_status vmaskc_model_open(const char *path, const vmaskc_model_options *o,
     to.model.embedding = o->embedding;
     to.model.threads = o->threads;
     to.model.max_memory = o->max_memory;
-    if (o->data_format && !vm_data_parse_format(o->data_format, &to.data.format))
-        return vm_api_failf(err, VMASKC_EINVAL, -1, "vmaskc_model_open: data_format is \"tsv\", \"csv\" or \"jsonl\", not \"%s\"",
-                            o->data_format);
-    if (o->header < -1 || o->header > 1)
-        return vm_api_failf(err, VMASKC_EINVAL, -1, "vmaskc_model_open: header is %d (1 has one, -1 has none, 0 detect)", o->header);
-    to.data.text_column = o->text_column;
-    to.data.label_column = o->label_column;
-    to.data.header = o->header;
-    to.data.text_field = o->text_field;
-    to.data.label_field = o->label_field;
-    to.data.replace_invalid = o->replace_invalid != 0;
-    return vm_api_model_open(path, &to, out, err);
+    vmaskc_status vs = vm_api_data_opts(&o->data, "vmaskc_model_open: options.data", &to.data, err);
+    return vs ? vs : vm_api_model_open(path, &to, out, err);
 }
 
 vmaskc_status vmaskc_model_num_classes(const vmaskc_model *m, int *n, vmaskc_error *err) {

@@ -27,6 +27,10 @@ struct vmaskc_model {
 vmaskc_status vm_api_fail(vmaskc_error *e, const struct vm_error *ie, int64_t item);
 vmaskc_status vm_api_failf(vmaskc_error *e, vmaskc_status code, int64_t item, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
+/* The public data options into the reader's (who names the struct in messages: "vmaskc_train:
+ * config.data"). */
+vmaskc_status vm_api_data_opts(const vmaskc_data_options *d, const char *who, struct vm_data_opts *o, vmaskc_error *err);
+
 /* vmaskc_model_open with every option the commands take (tools/vmaskc: --shape, --input-role,
  * --pad, --unk, --no-split-punct, --reference-kernels), so `vmaskc predict` keeps them as a client
  * of the API. Not exported from libvmaskc.so. */

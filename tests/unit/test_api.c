@@ -14,7 +14,10 @@
  *       gives VMASKC_EINTERRUPTED and no output file, a short VMASK run reports progress for every
  *       step and exports a model whose mask the API reads (words, with corpus frequencies counted
  *       by hand and min_freq, predict keep, mask explanation).
- * Usage: test_api [source dir] [scratch dir]
+ *   (d) vmaskc_train and `vmaskc train` (the same implementation) export the same model, byte for
+ *       byte, from a CSV with class names and pre-trained vectors; the names are in the export and
+ *       the history has a line per epoch.
+ * Usage: test_api [source dir] [scratch dir] [vmaskc binary]
  */
 #include <math.h>
 #include <pthread.h>
@@ -31,7 +34,7 @@
 #define VM_SOURCE_DIR "."
 #endif
 
-static char model_path[4096], vocab_path[4096], train_path[4096], dev_path[4096], scratch[4096];
+static char model_path[4096], vocab_path[4096], train_path[4096], dev_path[4096], scratch[4096], vmaskc_bin[4096];
 
 static bool has(const vmaskc_error *e, const char *what) { return strstr(e->message, what) != NULL; }
 
@@ -400,9 +403,116 @@ static void test_train(void) {
     unlink(out);
 }
 
+/* label<TAB>text lines as CSV with a header, classes by name ("beta, b" needs quoting) */
+static bool tsv_to_csv(const char *tsv, const char *csv) {
+    static const char *names[] = {"alpha", "\"beta, b\"", "gamma"};
+    int labels[700];
+    char *texts[700];
+    int n = read_tsv(tsv, labels, texts, 700);
+    FILE *f = fopen(csv, "w");
+    if (f) fputs("text,label\n", f);
+    for (int i = 0; i < n; i++) {
+        if (f) fprintf(f, "%s,%s\n", texts[i], names[labels[i] % 3]);
+        free(texts[i]);
+    }
+    return f && !fclose(f) && n > 0;
+}
+
+static bool same_file(const char *a, const char *b) {
+    FILE *x = fopen(a, "rb"), *y = fopen(b, "rb");
+    bool same = x && y;
+    for (int cx = 0, cy = 0; same && cx != EOF; same = cx == cy) {
+        cx = fgetc(x);
+        cy = fgetc(y);
+    }
+    if (x) fclose(x);
+    if (y) fclose(y);
+    return same;
+}
+
+/* ---- the API and `vmaskc train` train the same model (one implementation) ---- */
+
+static void test_train_same_as_cli(void) {
+    if (!vmaskc_bin[0]) {
+        printf("skipped: same model as the CLI (no vmaskc binary given)\n");
+        return;
+    }
+    char tr[4200], dv[4200], api_out[4200], cli_out[4200], hist[4200], cmd[40000];
+    snprintf(tr, sizeof tr, "%s/api_train.csv", scratch);
+    snprintf(dv, sizeof dv, "%s/api_dev.csv", scratch);
+    snprintf(api_out, sizeof api_out, "%s/api_same.onnx", scratch);
+    snprintf(cli_out, sizeof cli_out, "%s/cli_same.onnx", scratch);
+    snprintf(hist, sizeof hist, "%s/api_history.csv", scratch);
+    CHECK(tsv_to_csv(train_path, tr) && tsv_to_csv(dev_path, dv));
+    vmaskc_error e;
+    vmaskc_train_config c;
+    vmaskc_train_config_init(&c);
+    c.model = model_path;
+    c.vocab = vocab_path;
+    c.train = tr;
+    c.dev = dv;
+    c.output = api_out;
+    c.epochs = 2;
+    c.batch = 32;
+    c.lr = 0.01;
+    c.mask_hidden = 16;
+    c.threads = 1;
+    c.seed = 7;
+    c.history = hist;
+    c.vectors = NULL;
+    char vec[4200];
+    snprintf(vec, sizeof vec, "%.*s/vectors/w2v.txt.gz", (int)(strrchr(train_path, '/') - train_path), train_path);
+    c.vectors = vec;
+    vmaskc_train_result r;
+    vmaskc_status s = vmaskc_train(&c, &r, &e);
+    CHECK_MSG(s == VMASKC_OK, "%s", e.message);
+    snprintf(cmd, sizeof cmd,
+             "'%s' train '%s' --vocab '%s' --train '%s' --dev '%s' -o '%s' --epochs 2 --batch 32 --lr 0.01 --mask-hidden 16 --threads 1 "
+             "--seed 7 --vectors '%s' >/dev/null 2>&1",
+             vmaskc_bin, model_path, vocab_path, tr, dv, cli_out, vec);
+    CHECK_MSG(system(cmd) == 0, "%s", cmd);
+    CHECK_MSG(same_file(api_out, cli_out), "vmaskc_train and vmaskc train exported different models (%s, %s)", api_out, cli_out);
+    /* the class names are the CSV's, in the export; the history has a header and one line per epoch */
+    vmaskc_model *m;
+    vmaskc_model_options mo;
+    vmaskc_model_options_init(&mo);
+    mo.data.format = "xml";
+    CHECK(vmaskc_model_open(api_out, &mo, &m, &e) == VMASKC_EINVAL && has(&e, "options.data.format"));
+    mo.data.format = "csv";
+    mo.data.header = 1;
+    mo.threads = 1;
+    if (!s && !vmaskc_model_open(api_out, &mo, &m, &e)) {
+        const char *name = NULL;
+        CHECK(vmaskc_model_class_name(m, 1, &name, &e) == VMASKC_OK && name && !strcmp(name, "beta, b"));
+        /* the dev set evaluated as training evaluated it (batches of 32 in file order): its best dev accuracy */
+        vmaskc_evaluation *ev;
+        CHECK(vmaskc_evaluate(m, dv, 0, 32, &ev, &e) == VMASKC_OK);
+        if (ev) CHECK_MSG(ev->n == 100 && ev->accuracy == r.dev_accuracy, "%g vs %g", ev->accuracy, r.dev_accuracy);
+        vmaskc_evaluation_free(ev);
+        vmaskc_model_close(m);
+    } else CHECK_MSG(0, "open %s: %s", api_out, e.message);
+    FILE *f = fopen(hist, "r");
+    int lines = 0;
+    for (int ch; f && (ch = fgetc(f)) != EOF;) lines += ch == '\n';
+    if (f) fclose(f);
+    CHECK_MSG(lines == 3, "history: %d lines", lines);
+    /* a config the command would refuse is refused here too */
+    c.data.format = "xml";
+    CHECK(vmaskc_train(&c, NULL, &e) == VMASKC_EINVAL && has(&e, "config.data.format") && has(&e, "xml"));
+    c.data.format = NULL;
+    c.vectors = "/no/such/vectors.txt";
+    CHECK(vmaskc_train(&c, NULL, &e) == VMASKC_EIO && has(&e, "/no/such/vectors.txt"));
+    unlink(tr);
+    unlink(dv);
+    unlink(api_out);
+    unlink(cli_out);
+    unlink(hist);
+}
+
 int main(int argc, char **argv) {
     const char *src = argc > 1 ? argv[1] : VM_SOURCE_DIR;
     snprintf(scratch, sizeof scratch, "%s", argc > 2 ? argv[2] : ".");
+    snprintf(vmaskc_bin, sizeof vmaskc_bin, "%s", argc > 3 ? argv[3] : "");
     snprintf(model_path, sizeof model_path, "%s/tests/fixtures/models/cnn_conv1d_reducemax_op13/model.onnx", src);
     snprintf(vocab_path, sizeof vocab_path, "%s/tests/train/vocab.txt", src);
     snprintf(train_path, sizeof train_path, "%s/tests/train/train.tsv", src);
@@ -411,6 +521,7 @@ int main(int argc, char **argv) {
     test_errors();
     test_model();
     test_train();
+    test_train_same_as_cli();
     printf("%d checks, %d failures\n", vmtest_checks, vmtest_failures);
     return vmtest_failures ? 1 : 0;
 }

@@ -1,5 +1,6 @@
 /* cli: shared helpers of the vmaskc subcommands (see cli.h). */
 #include "cli.h"
+#include "../../runtime/api/train_run.h"
 #include "textmodel.h"
 
 #include <errno.h>
@@ -253,24 +254,7 @@ double vm_cli_pearson_freq(const int64_t *freq, const float *q, int64_t n, int64
 enum vm_status vm_cli_read_vectors(const char *path, enum vm_vectors_format fmt, const struct vm_vocab *v, int32_t dim,
                                    const char *dim_what, float *table, uint8_t *found, const int64_t *tok_count,
                                    int64_t tok_total, const char *tok_what, struct vm_error *err) {
-    struct vm_vectors_opts o = {.format = fmt, .dim = dim, .dim_what = dim_what, .progress = stderr,
-                                .progress_tty = isatty(fileno(stderr)) != 0};
-    struct vm_vectors_info info;
-    fflush(stdout);
-    if (vm_vectors_read(path, v, &o, table, found, &info, err)) return err->code;
-    int32_t hit = info.n_exact + info.n_lower;
-    printf("vectors: %s (%s%s, %lld x %d): %d of %d vocabulary words found (%.1f%%; %d exact, %d lower-cased)", path,
-           info.format == VM_VECTORS_BINARY ? "word2vec binary" : info.header ? "word2vec/fastText text" : "GloVe text",
-           info.header ? "" : ", no header", (long long)info.rows, info.dim, hit, info.n_words,
-           info.n_words ? 100.0 * hit / info.n_words : 0.0, info.n_exact, info.n_lower);
-    if (tok_count && tok_total > 0) {
-        int64_t cov = 0;
-        for (int32_t id = 0; id < v->n; id++)
-            if (found[id] != VM_VECTOR_MISSING) cov += tok_count[id];
-        printf("; %.1f%% of the %lld tokens of %s", 100.0 * (double)cov / (double)tok_total, (long long)tok_total, tok_what);
-    }
-    printf("\n");
-    return VM_OK;
+    return vm_vectors_read_report(path, fmt, v, dim, dim_what, table, found, tok_count, tok_total, tok_what, stdout, err);
 }
 
 /* ---- output paths, checked before the work that would fill them ---- */
