@@ -285,7 +285,8 @@ enum vm_status vm_train_job_run(struct vm_train_job *j, struct vm_error *err_out
 
     if (labels.n) {
         say(log, "classes:");
-        for (int32_t k = 0; k < labels.n; k++) say(log, " %s=%d", labels.names[k], k);
+        for (int32_t k = 0; k < labels.n; k++) /* a name with a space or '=' in quotes, so the list reads one way */
+            say(log, strpbrk(labels.names[k], " =\"") ? " \"%s\"=%d" : " %s=%d", labels.names[k], k);
         say(log, "%s\n", labels_path ? " (--labels)" : "");
     }
     if (vm_load_compile_onnx_training(model, &mo, &onnx, &g, &err)) goto fail;
@@ -371,8 +372,8 @@ enum vm_status vm_train_job_run(struct vm_train_job *j, struct vm_error *err_out
         vm_rt_build_stats(rt, &n_inst, &ms);
         size_t per, arena, scratch;
         vm_rt_memory(rt, &per, &arena, &scratch);
-        say(log, "runtime: %lld batch shapes compiled (%.1f s), memory %.1f MiB parameters and state + %.1f MiB arena + %.1f MiB scratch\n",
-               (long long)n_inst, ms / 1e3, (double)per / 1048576.0, (double)arena / 1048576.0, (double)scratch / 1048576.0);
+        say(log, "runtime: %lld batch %s compiled (%.1f s), memory %.1f MiB parameters and state + %.1f MiB arena + %.1f MiB scratch\n",
+               (long long)n_inst, vm_plural(n_inst, "shape", "shapes"), ms / 1e3, (double)per / 1048576.0, (double)arena / 1048576.0, (double)scratch / 1048576.0);
     }
 
     if (profile) {

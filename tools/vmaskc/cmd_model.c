@@ -123,6 +123,8 @@ int vm_cmd_words(int argc, char **argv) {
     if (whole && !data)
         return vm_cli_usage_error("words", "--whole-words needs --data CORPUS.tsv: whole words are rebuilt from the pieces as they occur in texts; "
                                   "without texts only the per-piece ranking exists");
+    struct vm_error oerr = {0};
+    if (tsv && vm_cli_check_output(tsv, "--tsv", &oerr)) return vm_cli_fail("words", &oerr); /* before the work, not after */
     /* a client of the public API (runtime/vmaskc.h) */
     vmaskc_model *m;
     vmaskc_words *w = NULL;
