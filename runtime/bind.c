@@ -112,19 +112,12 @@ static int cmp_interval(const void *a, const void *b) {
     return x->v - y->v;
 }
 
-static enum vm_status layout(struct vm_rt_inst *inst, struct vm_error *err) {
+/* Each value's storage root (a view shares its input's) and the steps [first, last] its root is
+ * used in (-1: a graph input, n_steps: an output or the loss, kept to the end). */
+static void lifetimes(struct vm_rt_inst *inst, int32_t *first, int32_t *last) {
     struct vm_rt_model *m = inst->m;
     const struct vm_rt_plan *p = &m->plan;
     int32_t nv = p->n_values, ns = p->n_steps;
-    int32_t *first = vm_malloc(((size_t)nv + 1) * sizeof *first, err);
-    int32_t *last = vm_malloc(((size_t)nv + 1) * sizeof *last, err);
-    struct interval *iv = vm_malloc(((size_t)nv + 1) * sizeof *iv, err);
-    if (!first || !last || !iv) {
-        free(first);
-        free(last);
-        free(iv);
-        return VM_ENOMEM;
-    }
     for (int32_t v = 0; v < nv; v++) {
         inst->root[v] = v;
         first[v] = INT32_MAX;
@@ -157,6 +150,64 @@ static enum vm_status layout(struct vm_rt_inst *inst, struct vm_error *err) {
     for (int32_t k = 0; k < p->n_inputs; k++) first[inst->root[p->inputs[k].value]] = -1;
     for (int32_t k = 0; k < p->n_outputs; k++) last[inst->root[p->outputs[k].value]] = ns;
     if (p->loss >= 0) last[inst->root[p->loss]] = ns;
+}
+
+/* The arena bytes that are live at once at the busiest step, from the shapes alone (before any
+ * kernel is prepared: workspaces count as nothing). No layout can need less, so a run over the
+ * memory limit by this much is refused before oneDNN builds primitives for it (which, for a text of
+ * millions of tokens, takes minutes). */
+static enum vm_status live_peak(struct vm_rt_inst *inst, size_t *peak, struct vm_error *err) {
+    struct vm_rt_model *m = inst->m;
+    const struct vm_rt_plan *p = &m->plan;
+    int32_t nv = p->n_values, ns = p->n_steps;
+    int32_t *first = vm_malloc(((size_t)nv + 1) * sizeof *first, err);
+    int32_t *last = vm_malloc(((size_t)nv + 1) * sizeof *last, err);
+    size_t *delta = vm_calloc((size_t)ns + 3, sizeof *delta, err), *ends = vm_calloc((size_t)ns + 3, sizeof *ends, err);
+    if (!first || !last || !delta || !ends) {
+        free(first);
+        free(last);
+        free(delta);
+        free(ends);
+        return VM_ENOMEM;
+    }
+    lifetimes(inst, first, last);
+    for (int32_t v = 0; v < nv; v++) {
+        if (inst->root[v] != v || m->persist_off[v] != SIZE_MAX || p->values[v].known) continue;
+        if (first[v] == INT32_MAX && last[v] < 0) continue;
+        int32_t f = first[v] == INT32_MAX ? last[v] : first[v], l = last[v] < 0 ? f : last[v];
+        delta[f + 1] += inst->t[v].nbytes; /* steps -1 .. ns are slots 0 .. ns + 1 */
+        ends[l + 1] += inst->t[v].nbytes;
+    }
+    size_t live = 0, top = 0;
+    bool over = false;
+    for (int32_t i = 0; i < ns + 2 && !over; i++) {
+        over = __builtin_add_overflow(live, delta[i], &live);
+        if (live > top) top = live;
+        live -= ends[i];
+    }
+    if (over) top = SIZE_MAX;
+    *peak = top;
+    free(first);
+    free(last);
+    free(delta);
+    free(ends);
+    return VM_OK;
+}
+
+static enum vm_status layout(struct vm_rt_inst *inst, struct vm_error *err) {
+    struct vm_rt_model *m = inst->m;
+    const struct vm_rt_plan *p = &m->plan;
+    int32_t nv = p->n_values, ns = p->n_steps;
+    int32_t *first = vm_malloc(((size_t)nv + 1) * sizeof *first, err);
+    int32_t *last = vm_malloc(((size_t)nv + 1) * sizeof *last, err);
+    struct interval *iv = vm_malloc(((size_t)nv + 1) * sizeof *iv, err);
+    if (!first || !last || !iv) {
+        free(first);
+        free(last);
+        free(iv);
+        return VM_ENOMEM;
+    }
+    lifetimes(inst, first, last);
     int32_t n_iv = 0;
     for (int32_t v = 0; v < nv; v++) {
         if (inst->root[v] != v) continue;
@@ -245,6 +296,28 @@ static enum vm_status grow(uint8_t **buf, size_t *cap, size_t need, struct vm_er
     return VM_OK;
 }
 
+/* false (err set) when persistent memory + arena + other bytes exceed the model's memory limit:
+ * the message names the input shapes and the largest value. */
+static bool over_limit(struct vm_rt_inst *inst, size_t arena, size_t other, struct vm_error *err) {
+    const struct vm_rt_model *m = inst->m;
+    const struct vm_rt_plan *p = &m->plan;
+    size_t need = m->persist_bytes, big = 0;
+    int32_t big_v = -1;
+    bool wraps = __builtin_add_overflow(need, arena, &need) || __builtin_add_overflow(need, other, &need);
+    if (!wraps && need <= m->max_memory) return true;
+    if (wraps) need = SIZE_MAX;
+    for (int32_t v = 0; v < p->n_values; v++)
+        if (m->persist_off[v] == SIZE_MAX && inst->root[v] == v && inst->t[v].nbytes > big) big = inst->t[v].nbytes, big_v = v;
+    char who[600] = "", ins[400], what[1400], b[32];
+    if (big_v >= 0) describe_value(p, big_v, who, sizeof who);
+    describe_inputs(p, inst->t, ins, sizeof ins, NULL);
+    vm_fmt_bytes((double)big, b, sizeof b);
+    snprintf(what, sizeof what, "with the input shapes %s, one run (parameters, activations and workspace; the largest: %s, %s)",
+             ins, who, b);
+    vm_check_memory(need, m->max_memory, what, err);
+    return false;
+}
+
 static enum vm_status build_inst(struct vm_rt_model *m, const int64_t *sv, struct vm_rt_inst **out,
                                  struct vm_error *err) {
     const struct vm_rt_plan *p = &m->plan;
@@ -328,6 +401,12 @@ static enum vm_status build_inst(struct vm_rt_model *m, const int64_t *sv, struc
         inst->t[v].data = d;
         koff += vm_align64(inst->t[v].nbytes);
     }
+    /* the arena's lower bound first: a run that cannot fit fails before the kernels' set-up */
+    size_t peak;
+    if (live_peak(inst, &peak, err) || !over_limit(inst, peak, known_bytes, err)) {
+        vm_rt_inst_free(inst);
+        return err->code;
+    }
     /* Kernels prepare before the layout: they may size workspace values (oneDNN workspaces that
      * carry state from a forward step to its backward step), which then get arena space like any
      * other value. Persistent data is visible to prepare; arena data is not (and not needed). */
@@ -354,19 +433,7 @@ static enum vm_status build_inst(struct vm_rt_model *m, const int64_t *sv, struc
         vm_rt_inst_free(inst);
         return s;
     }
-    size_t need = m->persist_bytes, big = 0;
-    int32_t big_v = -1;
-    for (int32_t v = 0; v < p->n_values; v++)
-        if (m->persist_off[v] == SIZE_MAX && inst->root[v] == v && inst->t[v].nbytes > big) big = inst->t[v].nbytes, big_v = v;
-    if (__builtin_add_overflow(need, inst->arena_need, &need) || __builtin_add_overflow(need, c.scratch_need, &need) ||
-        __builtin_add_overflow(need, known_bytes, &need) || need > m->max_memory) {
-        char who[600] = "", ins[400], what[1400], b[32];
-        if (big_v >= 0) describe_value(p, big_v, who, sizeof who);
-        describe_inputs(p, inst->t, ins, sizeof ins, NULL);
-        vm_fmt_bytes((double)big, b, sizeof b);
-        snprintf(what, sizeof what, "with the input shapes %s, one run (parameters, activations and workspace; the largest: %s, %s)",
-                 ins, who, b);
-        vm_check_memory(need < m->persist_bytes ? SIZE_MAX : need, m->max_memory, what, err);
+    if (!over_limit(inst, inst->arena_need, c.scratch_need > SIZE_MAX - known_bytes ? SIZE_MAX : c.scratch_need + known_bytes, err)) {
         vm_rt_inst_free(inst);
         return err->code;
     }

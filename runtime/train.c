@@ -258,6 +258,11 @@ static void shuffle(int64_t *order, int64_t n, uint64_t seed, int epoch) {
 
 enum vm_status vm_evaluate(const struct vm_feeder *f, const struct vm_dataset *d, int batch,
                            double *acc, struct vm_error *err) {
+    return vm_evaluate_pred(f, d, batch, acc, NULL, err);
+}
+
+enum vm_status vm_evaluate_pred(const struct vm_feeder *f, const struct vm_dataset *d, int batch, double *acc, int32_t *pred,
+                                struct vm_error *err) {
     int64_t correct = 0;
     const int32_t *seqs[4096];
     int32_t lens[4096];
@@ -283,7 +288,11 @@ enum vm_status vm_evaluate(const struct vm_feeder *f, const struct vm_dataset *d
         }
         struct vm_rt_tensor lt = vm_rt_output(inst, f->logits_output);
         int64_t C = lt.numel / nb;
-        for (int64_t i = 0; i < nb; i++) correct += argmax_row((const float *)lt.data + i * C, C) == d->labels[b0 + i];
+        for (int64_t i = 0; i < nb; i++) {
+            int64_t y = argmax_row((const float *)lt.data + i * C, C);
+            correct += y == d->labels[b0 + i];
+            if (pred) pred[b0 + i] = (int32_t)y;
+        }
     }
     free(probs);
     correct = vm_dist_sum_i64(correct);
@@ -291,6 +300,30 @@ enum vm_status vm_evaluate(const struct vm_feeder *f, const struct vm_dataset *d
     vm_rt_set_seed(f->m, f->m->seed, counter + (uint64_t)((d->n + batch - 1) / batch));
     *acc = d->n ? (double)correct / (double)d->n : 0.0;
     return VM_OK;
+}
+
+enum vm_status vm_feeder_check_longest(const struct vm_feeder *f, const struct vm_dataset *d, int64_t batch, struct vm_error *err) {
+    if (d->n == 0) return VM_OK;
+    int64_t i = vm_dataset_longest(d), n = batch < d->n ? batch : d->n;
+    int32_t len = vm_dataset_len(d, i);
+    const int32_t **seqs = vm_malloc(sizeof *seqs * (size_t)n, err);
+    int32_t *lens = vm_malloc(sizeof *lens * (size_t)n, err);
+    enum vm_status s = seqs && lens ? VM_OK : VM_ENOMEM;
+    for (int64_t k = 0; k < n && !s; k++) {
+        seqs[k] = d->ids + d->start[i];
+        lens[k] = len;
+    }
+    struct vm_rt_inst *inst;
+    if (!s && (s = vm_feed(f, seqs, lens, n, 0, NULL, 0.0, 0.0, &inst, NULL, err)) && strstr(err->msg, "memory limit")) {
+        char msg[sizeof err->msg];
+        snprintf(msg, sizeof msg, "%s", err->msg);
+        vm_errorf(err, s, "%s:%lld: the longest text (%d tokens, in a batch of %lld) does not fit: %s; give --max-len L to keep the "
+                  "first L tokens of each text (or a smaller --batch, or more --max-memory)", d->path, (long long)d->line[i], len,
+                  (long long)n, msg);
+    }
+    free(seqs);
+    free(lens);
+    return s;
 }
 
 /* ---- one training step ---- */

@@ -108,9 +108,18 @@ enum vm_status vm_train(const struct vm_feeder *f, const struct vm_train_cfg *cf
                         struct vm_error *err);
 void vm_train_result_free(struct vm_train_result *r);
 
+/* Binds the largest batch shape d will need — batch copies of its longest text — before any work,
+ * so a text too long for the memory limit is an error naming its file:line and suggesting
+ * --max-len, rather than a failure minutes in (the bind refuses it before any kernel set-up). */
+enum vm_status vm_feeder_check_longest(const struct vm_feeder *f, const struct vm_dataset *d, int64_t batch, struct vm_error *err);
+
 /* Accuracy (and mean cross-entropy when the plan has labels) in inference mode. */
 enum vm_status vm_evaluate(const struct vm_feeder *f, const struct vm_dataset *d, int batch,
                            double *acc, struct vm_error *err);
+/* The same, and with pred (may be NULL) each example's predicted class ([d->n]; data-parallel: the
+ * rows of this process's batches, the others untouched). */
+enum vm_status vm_evaluate_pred(const struct vm_feeder *f, const struct vm_dataset *d, int batch, double *acc, int32_t *pred,
+                                struct vm_error *err);
 
 /* Unpacks checkpoint bytes against f's model exactly as --resume does (the model's parameters and
  * optimizer state are overwritten; loop state and history are checked, then dropped). For fuzzing

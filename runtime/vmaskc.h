@@ -16,9 +16,9 @@
  * failure every *out pointer is NULL.
  *
  * Ownership. Handles and results come from the library and go back to it: vmaskc_model_close,
- * vmaskc_tokens_free, vmaskc_prediction_free, vmaskc_explanation_free, vmaskc_words_free (each
- * accepts NULL). Strings returned by getters (class names, metadata) belong to the model and stay
- * valid until it is closed. Arguments are only read during the call and may be freed after it.
+ * vmaskc_tokens_free, vmaskc_prediction_free, vmaskc_evaluation_free, vmaskc_explanation_free,
+ * vmaskc_words_free, vmaskc_whole_words_free (each accepts NULL). Strings returned by getters
+ * (class names, metadata) belong to the model and stay valid until it is closed. Arguments are only read during the call and may be freed after it.
  *
  * Threads. The library keeps no global mutable state of its own, so different models may be used
  * from different threads at once. One vmaskc_model is NOT thread-safe: calls on the same model must
@@ -80,6 +80,18 @@ typedef struct vmaskc_error {
 
 typedef struct vmaskc_model vmaskc_model;
 
+/* How data files are read (the commands' --format, --text-column, ...): label<TAB>text TSV, CSV
+ * (RFC 4180) or JSON Lines, each plain or .gz. All zero (NULL) = the defaults. */
+typedef struct vmaskc_data_options {
+    const char *format;        /* "tsv", "csv" or "jsonl"; NULL = from the name (.csv, .jsonl/.ndjson, else TSV) */
+    const char *text_column;   /* CSV: a header name or 0-based index; NULL = "text" with a header, else 1 */
+    const char *label_column;  /* CSV: likewise; NULL = "label" with a header, else 0 */
+    int header;                /* CSV: 1 the first record is a header, -1 it is not, 0 = detect */
+    const char *text_field;    /* JSON Lines: NULL = "text" */
+    const char *label_field;   /* JSON Lines: NULL = "label" */
+    int replace_invalid;       /* read invalid UTF-8 and NUL bytes as U+FFFD instead of an error */
+} vmaskc_data_options;
+
 typedef struct vmaskc_model_options {
     int threads;            /* OpenMP threads, 0 = OpenMP's default */
     size_t max_memory;      /* bytes the model may hold, 0 = 80% of physical memory */
@@ -87,6 +99,7 @@ typedef struct vmaskc_model_options {
     const char *tokenizer;  /* "words" or "wordpiece" to force one; NULL = the model's */
     int lowercase;          /* -1 = the model's setting, 0 = keep case, 1 = lower-case */
     const char *embedding;  /* the word-embedding Gather node or table when not detected (NULL) */
+    vmaskc_data_options data; /* how vmaskc_evaluate and vmaskc_words_count read data files */
 } vmaskc_model_options;
 
 VMASKC_API void vmaskc_model_options_init(vmaskc_model_options *o);
@@ -109,6 +122,9 @@ VMASKC_API vmaskc_status vmaskc_model_mask(const vmaskc_model *m, const char **m
                                            vmaskc_error *err);
 /* The value of a metadata key (ONNX metadata_props or plan meta), *value NULL when absent. */
 VMASKC_API vmaskc_status vmaskc_model_meta(const vmaskc_model *m, const char *key, const char **value, vmaskc_error *err);
+/* How the model splits text: "words" (Unicode words), "kim" (Kim 2014's ASCII cleanup) or
+ * "wordpiece" (BERT); a string of the library's, valid for the program's lifetime. */
+VMASKC_API vmaskc_status vmaskc_model_tokenizer(const vmaskc_model *m, const char **name, vmaskc_error *err);
 /* Vocabulary size and token id's string. */
 VMASKC_API vmaskc_status vmaskc_model_vocab_size(const vmaskc_model *m, int32_t *n, vmaskc_error *err);
 VMASKC_API vmaskc_status vmaskc_model_token(const vmaskc_model *m, int32_t id, const char **token, vmaskc_error *err);
@@ -149,6 +165,28 @@ VMASKC_API vmaskc_status vmaskc_predict(vmaskc_model *m, const char *const *text
                                         vmaskc_prediction **out, vmaskc_error *err);
 VMASKC_API void vmaskc_prediction_free(vmaskc_prediction *p);
 
+/* ---- evaluate on labelled data (`vmaskc eval`) ---- */
+
+typedef struct vmaskc_evaluation {
+    int64_t n;            /* examples */
+    int n_classes;        /* C */
+    double accuracy;      /* 0..1 */
+    int64_t *confusion;   /* [C * C]: confusion[gold * C + predicted] */
+    int64_t *support;     /* [C] examples of each gold class */
+    int64_t *predicted;   /* [C] examples predicted as each class */
+    double *precision;    /* [C] NAN when no example was predicted as the class */
+    double *recall;       /* [C] NAN when no example has the class */
+    double *f1;           /* [C] harmonic mean of the two; NAN when either is, 0 when both are 0 */
+} vmaskc_evaluation;
+
+/* Classifies every example of a labelled data file (read as the model's options.data say) in inference mode, in batches of `batch` (0 = 100) examples in file order.
+ * A label that is not one of the model's classes is an error naming file:line (VMASKC_EFORMAT),
+ * and so is an example longer than the model can take in memory (VMASKC_EINVAL), both checked
+ * before any example runs (max_len > 0 truncates). */
+VMASKC_API vmaskc_status vmaskc_evaluate(vmaskc_model *m, const char *path, int32_t max_len, int32_t batch,
+                                         vmaskc_evaluation **out, vmaskc_error *err);
+VMASKC_API void vmaskc_evaluation_free(vmaskc_evaluation *e);
+
 /* ---- global word importance (`vmaskc words`) ---- */
 
 typedef struct vmaskc_words {
@@ -156,12 +194,34 @@ typedef struct vmaskc_words {
     int32_t *ids;         /* [n] token ids, most important first (ties: smaller id first) */
     const char **tokens;  /* [n] their strings (owned by the model) */
     float *importance;    /* [n] VMASK q, L2X score or IBA lambda */
+    int64_t *frequency;   /* [n] occurrences in the corpus of vmaskc_words_count; NULL without one */
 } vmaskc_words;
 
 /* Every vocabulary word by its global importance. VMASKC_EUNSUPPORTED for a model without a
  * word-level mask table. */
 VMASKC_API vmaskc_status vmaskc_words_rank(const vmaskc_model *m, vmaskc_words **out, vmaskc_error *err);
+/* The same ranking with each word's frequency in a corpus (a data file read as for vmaskc_evaluate;
+ * its labels are not read). min_freq > 0 keeps only the words seen at least min_freq times. */
+VMASKC_API vmaskc_status vmaskc_words_count(const vmaskc_model *m, const char *corpus, int64_t min_freq, vmaskc_words **out,
+                                            vmaskc_error *err);
 VMASKC_API void vmaskc_words_free(vmaskc_words *w);
+
+/* A WordPiece model's vocabulary holds pieces ("play", "##ing"); its whole words exist only in
+ * texts. Each word of a corpus (a piece plus its ## continuations, as the tokenizer splits the
+ * texts) with the mean importance of its pieces weighted by frequency, most important first (ties:
+ * the more frequent, then the first seen). A word vocabulary gives its words, one piece each. */
+typedef struct vmaskc_whole_words {
+    int64_t n;            /* words with an importance (words of only unknown pieces have none) */
+    int64_t n_multi;      /* how many of them are several pieces */
+    char **words;         /* [n] */
+    char **pieces;        /* [n] its pieces as the model sees them, space-separated ("play ##ing") */
+    double *importance;   /* [n] */
+    int64_t *frequency;   /* [n] occurrences in the corpus */
+} vmaskc_whole_words;
+
+VMASKC_API vmaskc_status vmaskc_words_whole(const vmaskc_model *m, const char *corpus, vmaskc_whole_words **out,
+                                            vmaskc_error *err);
+VMASKC_API void vmaskc_whole_words_free(vmaskc_whole_words *w);
 
 /* ---- explain one text ---- */
 
@@ -216,7 +276,8 @@ typedef int (*vmaskc_progress_fn)(const vmaskc_train_progress *p, void *user);
 typedef struct vmaskc_train_config {
     const char *model;      /* ONNX classifier (required) */
     const char *vocab;      /* its vocab.txt; NULL for a model vmaskc exported (the stored one) */
-    const char *train;      /* label<TAB>text data (required; .gz is read too) */
+    const char *train;      /* training data (required): label<TAB>text TSV, CSV or JSON Lines, .gz too;
+                             * labels 0..C-1 or class names (see labels) */
     const char *dev;        /* dev data, or NULL with dev_split > 0 */
     double dev_split;       /* hold out this fraction of train as the dev set (0 = off) */
     const char *test;       /* test data or NULL */
@@ -243,6 +304,23 @@ typedef struct vmaskc_train_config {
     int mask_output;        /* the export gets a second output word_mask [B, T] */
     vmaskc_progress_fn progress; /* NULL: silent */
     void *progress_user;
+    size_t max_memory;      /* bytes training may hold, 0 = 80% of physical memory; a text too long for
+                             * it is an error naming its file:line, before the first step */
+    vmaskc_data_options data; /* how train, dev and test are read */
+    const char *labels;     /* class names, one per line, line i = class i; NULL: the model's (a vmaskc
+                             * export), else the sorted names of train's labels when they are not all
+                             * integers. Stored in the export (vmaskc.labels). */
+    const char *tokenizer;  /* "words", "kim" (Kim 2014's ASCII cleanup) or "wordpiece"; NULL: the model's, or
+                             * detected from the vocabulary */
+    int allow_short_vocab;  /* accept a vocab with fewer tokens than the embedding table has rows */
+    const char *vectors;    /* pre-trained word vectors for the embedding table (word2vec text/binary,
+                             * GloVe, fastText .vec; .gz too), NULL: the model's own table */
+    const char *vectors_format; /* "auto" (NULL), "text" or "binary" */
+    double oov_init;        /* words the vectors lack: uniform(-oov_init, oov_init) (0.25) */
+    const char *const *freeze; /* [n_freeze] parameter names (or name prefixes) kept fixed, as --freeze */
+    int n_freeze;
+    const char *mask_after; /* VMASK after this value instead of the word embedding (--mask-after) */
+    const char *history;    /* per-epoch CSV (loss, accuracies, beta, seconds), NULL none */
 } vmaskc_train_config;
 
 VMASKC_API void vmaskc_train_config_init(vmaskc_train_config *c);
@@ -258,8 +336,9 @@ typedef struct vmaskc_train_result {
 /* Trains and exports c->output (written atomically: nothing is left behind on failure), as
  * `vmaskc train` does with the same options; the export carries the vocabulary, tokenizer and mask
  * metadata every command and vmaskc_model_open read. The output and checkpoint paths are checked
- * before any work. res may be NULL. Prints nothing. Not available here (command line only):
- * pre-trained vectors, --freeze, --mask-after, --clip, Adam's betas, --history. */
+ * before any work. res may be NULL. Prints nothing. `vmaskc train` runs the same code, so the same
+ * settings give the same model, byte for byte. Command line only: --clip, Adam's betas, --profile,
+ * --timings, --input-role, --embedding and the closing word list. */
 VMASKC_API vmaskc_status vmaskc_train(const vmaskc_train_config *c, vmaskc_train_result *res, vmaskc_error *err);
 
 #ifdef __cplusplus

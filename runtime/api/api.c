@@ -19,15 +19,6 @@ _Static_assert((int)VMASKC_OK == (int)VM_OK && (int)VMASKC_EINVAL == (int)VM_EIN
                    (int)VMASKC_EINTERRUPTED == (int)VM_EINTERRUPTED && (int)VMASKC_EINTERNAL == (int)VM_EINTERNAL,
                "vmaskc_status numbers are vm_status numbers");
 
-struct vmaskc_model {
-    struct vm_text_model tm;
-    int n_classes;
-    char **class_names;          /* [n_classes] */
-    int word_mask;               /* the plan's word_mask output, -1 none */
-    const char *mask_method;     /* "vmask", "l2x", "iba"; NULL without a word-level mask */
-    const char *mask_importance; /* "q", "score", "lambda" */
-};
-
 static int mask_output(const struct vm_text_model *tm);
 
 /* ---- errors (api_util.h) ---- */
@@ -54,16 +45,24 @@ vmaskc_status vm_api_failf(vmaskc_error *e, vmaskc_status code, int64_t item, co
     return code;
 }
 
-/* A NULL required argument: EINVAL naming the function and the argument. */
-#define NEED(p)                                                                                         \
-    do {                                                                                                \
-        if (!(p)) return vm_api_failf(err, VMASKC_EINVAL, -1, "%s: argument '%s' is NULL", __func__, #p); \
-    } while (0)
-
 const char *vmaskc_version(void) { return VMASKC_VERSION; }
 
 const char *vmaskc_status_name(vmaskc_status s) {
     return s >= VMASKC_OK && s <= VMASKC_EINTERNAL ? vm_status_name((enum vm_status)s) : "unknown status";
+}
+
+vmaskc_status vm_api_data_opts(const vmaskc_data_options *d, const char *who, struct vm_data_opts *o, vmaskc_error *err) {
+    if (d->format && !vm_data_parse_format(d->format, &o->format))
+        return vm_api_failf(err, VMASKC_EINVAL, -1, "%s.format is \"%s\"; it is \"tsv\", \"csv\" or \"jsonl\"", who, d->format);
+    if (d->header < -1 || d->header > 1)
+        return vm_api_failf(err, VMASKC_EINVAL, -1, "%s.header is %d (1 has one, -1 has none, 0 detect)", who, d->header);
+    o->text_column = d->text_column;
+    o->label_column = d->label_column;
+    o->header = d->header;
+    o->text_field = d->text_field;
+    o->label_field = d->label_field;
+    o->replace_invalid = d->replace_invalid != 0;
+    return VMASKC_OK;
 }
 
 /* ---- models ---- */
@@ -156,7 +155,8 @@ vmaskc_status vmaskc_model_open(const char *path, const vmaskc_model_options *o,
     to.model.embedding = o->embedding;
     to.model.threads = o->threads;
     to.model.max_memory = o->max_memory;
-    return vm_api_model_open(path, &to, out, err);
+    vmaskc_status vs = vm_api_data_opts(&o->data, "vmaskc_model_open: options.data", &to.data, err);
+    return vs ? vs : vm_api_model_open(path, &to, out, err);
 }
 
 vmaskc_status vmaskc_model_num_classes(const vmaskc_model *m, int *n, vmaskc_error *err) {
@@ -188,6 +188,13 @@ vmaskc_status vmaskc_model_meta(const vmaskc_model *m, const char *key, const ch
     NEED(key);
     NEED(value);
     *value = vm_text_model_meta(&m->tm, key);
+    return VMASKC_OK;
+}
+
+vmaskc_status vmaskc_model_tokenizer(const vmaskc_model *m, const char **name, vmaskc_error *err) {
+    NEED(m);
+    NEED(name);
+    *name = vm_tokenizer_name(&m->tm.tok);
     return VMASKC_OK;
 }
 
@@ -406,6 +413,7 @@ void vmaskc_words_free(vmaskc_words *w) {
     free(w->ids);
     free(w->tokens);
     free(w->importance);
+    free(w->frequency);
     free(w);
 }
 

@@ -7,9 +7,29 @@
 #include "../vmaskc.h"
 #include "textmodel.h"
 
+struct vmaskc_model {
+    struct vm_text_model tm;
+    int n_classes;
+    char **class_names;          /* [n_classes] */
+    int word_mask;               /* the plan's word_mask output, -1 none */
+    const char *mask_method;     /* "vmask", "l2x", "iba"; NULL without a word-level mask */
+    const char *mask_importance; /* "q", "score", "lambda" */
+};
+
+/* A NULL required argument: EINVAL naming the function and the argument (in a function whose
+ * vmaskc_error* is called err). */
+#define NEED(p)                                                                                         \
+    do {                                                                                                \
+        if (!(p)) return vm_api_failf(err, VMASKC_EINVAL, -1, "%s: argument '%s' is NULL", __func__, #p); \
+    } while (0)
+
 /* Copies ie into e (when e is not NULL) with item (-1: not about one text); returns the status. */
 vmaskc_status vm_api_fail(vmaskc_error *e, const struct vm_error *ie, int64_t item);
 vmaskc_status vm_api_failf(vmaskc_error *e, vmaskc_status code, int64_t item, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* The public data options into the reader's (who names the struct in messages: "vmaskc_train:
+ * config.data"). */
+vmaskc_status vm_api_data_opts(const vmaskc_data_options *d, const char *who, struct vm_data_opts *o, vmaskc_error *err);
 
 /* vmaskc_model_open with every option the commands take (tools/vmaskc: --shape, --input-role,
  * --pad, --unk, --no-split-punct, --reference-kernels), so `vmaskc predict` keeps them as a client

@@ -51,6 +51,11 @@ if "$vmaskc" train "$model" "${common[@]}" --train "$tmp/train.names.csv" --dev 
   a1=$("$vmaskc" eval "$tmp/names.onnx" --data "$tmp/dev.names.csv")
   a2=$("$vmaskc" eval "$tmp/names.onnx" --data "$tmp/dev.names.jsonl" --text-field sentence --label-field y)
   [ "${a1%% (*}" == "${a2%% (*}" ] && [ -n "$a1" ] && ok || bad "eval on CSV ($a1) and JSONL ($a2) differ"
+  # per-class lines by name, in class order, each with its examples (as counted in the data)
+  want=$(awk -F'\t' 'BEGIN{split("negative neutral positive", n, " ")} {c[$1]++} END{for (k = 0; k < 3; k++) print n[k+1], c[k]+0}' "$d/dev.tsv")
+  got=$(printf '%s\n' "$a1" | awk 'NR > 2 {print $1, $NF}')
+  [ "$got" == "$want" ] && printf '%s\n' "$a1" | sed -n 2p | grep -q "^  class  *precision  *recall  *F1  *examples$" && ok ||
+    bad "eval's per-class lines: $(printf '%s\n' "$a1" | sed -n '2,$p' | tr '\n' '|') (want names and examples: $(echo $want))"
   a3=$("$vmaskc" eval "$tmp/tsv/m.onnx" --data "$d/dev.tsv")
   [ "${a1%% (*}" == "${a3%% (*}" ] && ok || bad "names changed the model: $a1 vs $a3"
   expect 3 "dev.tsv:1: label '2' is not one of the model's 3 classes ('negative', 'neutral', 'positive')" \

@@ -104,6 +104,10 @@ if "$vmaskc" train "$cnn" --vocab "$t/vocab.txt" --train "$t/train.tsv" --dev "$
   expect 3 "--checkpoint '$tmp' is a folder, not a file" "$vmaskc" "${trx[@]}" -o "$tmp/m1.onnx" --checkpoint "$tmp"
   expect 3 "--history '$tmp/nope/h.csv' cannot be written" "$vmaskc" "${trx[@]}" -o "$tmp/m2.onnx" --history "$tmp/nope/h.csv"
   [ -e "$tmp/m1.onnx" ] || [ -e "$tmp/m2.onnx" ] && { echo "FAIL: a refused train wrote its model"; fail=$((fail+1)); }
+  # the other commands that write a file check it before their work, and say which option it came from
+  expect 3 "--tsv '$tmp/nope/w.tsv' cannot be written: the folder '$tmp/nope' does not exist" "$vmaskc" words "$tmp/vm.onnx" --data "$t/test.tsv" --tsv "$tmp/nope/w.tsv"
+  expect 3 "-o '$tmp/nope/v.txt' cannot be written" "$vmaskc" vocab "$t/train.tsv" -o "$tmp/nope/v.txt"
+  expect 3 "-o '$tmp' is a folder, not a file" "$vmaskc" compile "$tmp/vm.onnx" -o "$tmp"
   mkdir -p "$tmp/rep_exists"
   expect 3 "report folder '$tmp/rep_exists' exists: give --force" "$vmaskc" explain "$tmp/vm.onnx" --data "$t/test.tsv" --limit 2 --report "$tmp/rep_exists"
   expect 0 "" "$vmaskc" explain "$tmp/vm.onnx" --data "$t/test.tsv" --limit 2 --samples 50 --permutations 2 --report "$tmp/rep_exists" --force

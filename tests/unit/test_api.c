@@ -5,12 +5,19 @@
  *   (b) a plain fixture CNN with a vocabulary: tokenize, class names, a batch prediction equal to
  *       the texts' one-by-one predictions (bit for bit), a text without tokens named by err.item,
  *       explanations (LIME, SampleShapley) deterministic in the seed, the mask refused without one;
+ *       evaluation on a data file equal to the texts predicted one by one (confusion, precision,
+ *       recall, F1), a label outside the classes named by file:line;
  *   (b2) two threads, each with its own model opened at the same time (first thing in the process),
  *        predict what one thread alone does;
- *   (c) training: bad configurations and an output folder that does not exist refused before any work, a callback that stops at step 3
+ *   (c) training: bad configurations, an output folder that does not exist and a text too long for
+ *       max_memory (file:line, no step run) refused before any work, a callback that stops at step 3
  *       gives VMASKC_EINTERRUPTED and no output file, a short VMASK run reports progress for every
- *       step and exports a model whose mask the API reads (words, predict keep, mask explanation).
- * Usage: test_api [source dir] [scratch dir]
+ *       step and exports a model whose mask the API reads (words, with corpus frequencies counted
+ *       by hand and min_freq, predict keep, mask explanation).
+ *   (d) vmaskc_train and `vmaskc train` (the same implementation) export the same model, byte for
+ *       byte, from a CSV with class names and pre-trained vectors; the names are in the export and
+ *       the history has a line per epoch.
+ * Usage: test_api [source dir] [scratch dir] [vmaskc binary]
  */
 #include <math.h>
 #include <pthread.h>
@@ -27,7 +34,7 @@
 #define VM_SOURCE_DIR "."
 #endif
 
-static char model_path[4096], vocab_path[4096], train_path[4096], dev_path[4096], scratch[4096];
+static char model_path[4096], vocab_path[4096], train_path[4096], dev_path[4096], scratch[4096], vmaskc_bin[4096];
 
 static bool has(const vmaskc_error *e, const char *what) { return strstr(e->message, what) != NULL; }
 
@@ -78,6 +85,68 @@ static void test_errors(void) {
     vmaskc_words_free(NULL);
     CHECK(!strcmp(vmaskc_version(), VMASKC_VERSION));
     CHECK(!strcmp(vmaskc_status_name(VMASKC_EIO), "i/o error") && !strcmp(vmaskc_status_name((vmaskc_status)99), "unknown status"));
+}
+
+/* label<TAB>text lines of path: labels [n], texts [n] (malloc'd copies); returns n. */
+static int read_tsv(const char *path, int *labels, char **texts, int cap) {
+    FILE *f = fopen(path, "r");
+    char line[4096];
+    int n = 0;
+    while (f && n < cap && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = 0;
+        char *tab = strchr(line, '\t');
+        if (!tab) continue;
+        labels[n] = atoi(line);
+        texts[n++] = strdup(tab + 1);
+    }
+    if (f) fclose(f);
+    return n;
+}
+
+/* vmaskc_evaluate against the texts predicted one by one (batch 1: no padding, so the same runs):
+ * accuracy, the confusion matrix and each class's precision, recall and F1 from it. */
+static void test_evaluate(vmaskc_model *m, int C) {
+    vmaskc_error e;
+    int gold[200];
+    char *texts[200];
+    int n = read_tsv(dev_path, gold, texts, 200);
+    CHECK(n == 100);
+    vmaskc_evaluation *ev = (vmaskc_evaluation *)&e;
+    CHECK(vmaskc_evaluate(m, "/no/such.tsv", 0, 0, &ev, &e) == VMASKC_EIO && ev == NULL && has(&e, "/no/such.tsv"));
+    CHECK(vmaskc_evaluate(m, dev_path, -1, 0, &ev, &e) == VMASKC_EINVAL && has(&e, "max_len"));
+    char bad[4200];
+    snprintf(bad, sizeof bad, "%s/api_badlabel.tsv", scratch);
+    FILE *f = fopen(bad, "w");
+    if (f) {
+        fputs("1\tw1 w2\n5\tw3\n", f);
+        fclose(f);
+    }
+    CHECK(vmaskc_evaluate(m, bad, 0, 0, &ev, &e) == VMASKC_EFORMAT && has(&e, "api_badlabel.tsv:2") && has(&e, "label 5"));
+    unlink(bad);
+    vmaskc_status s = vmaskc_evaluate(m, dev_path, 0, 1, &ev, &e);
+    CHECK_MSG(s == VMASKC_OK, "%s", e.message);
+    if (s) ev = NULL;
+    int64_t conf[9] = {0};
+    for (int i = 0; i < n; i++) {
+        vmaskc_prediction *p;
+        if (vmaskc_predict(m, (const char *const *)&texts[i], 1, 0, 1, &p, &e)) continue;
+        conf[gold[i] * C + p->label[0]]++;
+        vmaskc_prediction_free(p);
+    }
+    if (ev && C == 3) {
+        CHECK(ev->n == n && ev->n_classes == C && !memcmp(ev->confusion, conf, sizeof conf));
+        CHECK(fabs(ev->accuracy - (double)(conf[0] + conf[4] + conf[8]) / n) < 1e-12);
+        for (int c = 0; c < C; c++) {
+            int64_t sup = conf[c * C] + conf[c * C + 1] + conf[c * C + 2], pred = conf[c] + conf[C + c] + conf[2 * C + c];
+            CHECK(ev->support[c] == sup && ev->predicted[c] == pred);
+            double pr = pred ? (double)conf[c * C + c] / (double)pred : NAN, re = (double)conf[c * C + c] / (double)sup;
+            CHECK_MSG(pred ? fabs(ev->precision[c] - pr) < 1e-12 : isnan(ev->precision[c]), "class %d precision", c);
+            CHECK(fabs(ev->recall[c] - re) < 1e-12);
+            if (pred && pr + re > 0) CHECK(fabs(ev->f1[c] - 2 * pr * re / (pr + re)) < 1e-12);
+        }
+    }
+    vmaskc_evaluation_free(ev);
+    for (int i = 0; i < n; i++) free(texts[i]);
 }
 
 static void test_model(void) {
@@ -157,6 +226,7 @@ static void test_model(void) {
     CHECK(vmaskc_explain(m, "w1", &xo, &x1, &e) == VMASKC_EINVAL && has(&e, "method 7"));
     vmaskc_words *w;
     CHECK(vmaskc_words_rank(m, &w, &e) == VMASKC_EUNSUPPORTED && w == NULL);
+    test_evaluate(m, C);
     vmaskc_model_close(m);
 }
 
@@ -239,6 +309,26 @@ static void test_train(void) {
     c.output = "/no/such/folder/out.onnx"; /* refused before any work */
     CHECK(vmaskc_train(&c, NULL, &e) == VMASKC_EIO && has(&e, "config.output") && has(&e, "/no/such/folder"));
     c.output = out;
+    /* a text too long for the memory limit: its file:line, before the first step */
+    char longf[4200];
+    snprintf(longf, sizeof longf, "%s/api_long.tsv", scratch);
+    FILE *f = fopen(longf, "w");
+    if (f) {
+        fputs("0\tw1 w2\n1\tw3", f);
+        for (int i = 0; i < 20000; i++) fputs(" w4", f);
+        fputs("\n", f);
+        fclose(f);
+    }
+    struct steps st0 = {.sane = true};
+    c.train = longf;
+    c.max_memory = 4 << 20;
+    c.progress = progress;
+    c.progress_user = &st0;
+    CHECK(vmaskc_train(&c, NULL, &e) == VMASKC_EINVAL && has(&e, "api_long.tsv:2") && has(&e, "--max-len") && st0.calls == 0 &&
+          access(out, F_OK) != 0);
+    unlink(longf);
+    c.train = train_path;
+    c.max_memory = 0;
     /* stopped by the callback */
     struct steps st = {.stop_at = 3, .sane = true};
     c.progress = progress;
@@ -264,10 +354,36 @@ static void test_train(void) {
     vmaskc_words *w;
     CHECK(vmaskc_words_rank(m, &w, &e) == VMASKC_OK);
     if (w) {
-        CHECK(w->n > 50);
+        CHECK(w->n > 50 && w->frequency == NULL);
         for (int64_t k = 1; k < w->n; k++) CHECK(w->importance[k - 1] >= w->importance[k]);
-        vmaskc_words_free(w);
     }
+    /* with corpus frequencies: every word of the ranking, counted by hand; min_freq keeps the order */
+    vmaskc_words *wf = NULL, *wm = NULL;
+    CHECK(vmaskc_words_count(m, train_path, 0, &wf, &e) == VMASKC_OK);
+    CHECK(vmaskc_words_count(m, train_path, -1, &wm, &e) == VMASKC_EINVAL && wm == NULL && has(&e, "min_freq"));
+    CHECK(vmaskc_words_count(m, train_path, 100, &wm, &e) == VMASKC_OK);
+    if (w && wf && wm) {
+        int gold[700];
+        char *texts[700];
+        int n = read_tsv(train_path, gold, texts, 700);
+        CHECK(wf->n == w->n && !memcmp(wf->ids, w->ids, sizeof(int32_t) * (size_t)w->n));
+        for (int64_t k = 0; k < wf->n; k += 7) {
+            int64_t count = 0;
+            size_t len = strlen(wf->tokens[k]);
+            for (int i = 0; i < n; i++)
+                for (const char *t = texts[i]; (t = strstr(t, wf->tokens[k])); t += len)
+                    count += (t == texts[i] || t[-1] == ' ') && (t[len] == ' ' || !t[len]);
+            CHECK_MSG(wf->frequency[k] == count, "%s: %lld, counted %lld", wf->tokens[k], (long long)wf->frequency[k], (long long)count);
+        }
+        int64_t kept = 0;
+        for (int64_t k = 0; k < wf->n; k++)
+            if (wf->frequency[k] >= 100) CHECK(kept < wm->n && wm->ids[kept++] == wf->ids[k]);
+        CHECK(kept == wm->n && kept > 0 && kept < wf->n);
+        for (int i = 0; i < n; i++) free(texts[i]);
+    }
+    vmaskc_words_free(w);
+    vmaskc_words_free(wf);
+    vmaskc_words_free(wm);
     const char *texts[] = {"w1 w2 w40", "w3"};
     vmaskc_prediction *p;
     CHECK(vmaskc_predict(m, texts, 2, 0, 0, &p, &e) == VMASKC_OK);
@@ -286,9 +402,116 @@ static void test_train(void) {
     unlink(out);
 }
 
+/* label<TAB>text lines as CSV with a header, classes by name ("beta, b" needs quoting) */
+static bool tsv_to_csv(const char *tsv, const char *csv) {
+    static const char *names[] = {"alpha", "\"beta, b\"", "gamma"};
+    int labels[700];
+    char *texts[700];
+    int n = read_tsv(tsv, labels, texts, 700);
+    FILE *f = fopen(csv, "w");
+    if (f) fputs("text,label\n", f);
+    for (int i = 0; i < n; i++) {
+        if (f) fprintf(f, "%s,%s\n", texts[i], names[labels[i] % 3]);
+        free(texts[i]);
+    }
+    return f && !fclose(f) && n > 0;
+}
+
+static bool same_file(const char *a, const char *b) {
+    FILE *x = fopen(a, "rb"), *y = fopen(b, "rb");
+    bool same = x && y;
+    for (int cx = 0, cy = 0; same && cx != EOF; same = cx == cy) {
+        cx = fgetc(x);
+        cy = fgetc(y);
+    }
+    if (x) fclose(x);
+    if (y) fclose(y);
+    return same;
+}
+
+/* ---- the API and `vmaskc train` train the same model (one implementation) ---- */
+
+static void test_train_same_as_cli(void) {
+    if (!vmaskc_bin[0]) {
+        printf("skipped: same model as the CLI (no vmaskc binary given)\n");
+        return;
+    }
+    char tr[4200], dv[4200], api_out[4200], cli_out[4200], hist[4200], cmd[40000];
+    snprintf(tr, sizeof tr, "%s/api_train.csv", scratch);
+    snprintf(dv, sizeof dv, "%s/api_dev.csv", scratch);
+    snprintf(api_out, sizeof api_out, "%s/api_same.onnx", scratch);
+    snprintf(cli_out, sizeof cli_out, "%s/cli_same.onnx", scratch);
+    snprintf(hist, sizeof hist, "%s/api_history.csv", scratch);
+    CHECK(tsv_to_csv(train_path, tr) && tsv_to_csv(dev_path, dv));
+    vmaskc_error e;
+    vmaskc_train_config c;
+    vmaskc_train_config_init(&c);
+    c.model = model_path;
+    c.vocab = vocab_path;
+    c.train = tr;
+    c.dev = dv;
+    c.output = api_out;
+    c.epochs = 2;
+    c.batch = 32;
+    c.lr = 0.01;
+    c.mask_hidden = 16;
+    c.threads = 1;
+    c.seed = 7;
+    c.history = hist;
+    c.vectors = NULL;
+    char vec[4200];
+    snprintf(vec, sizeof vec, "%.*s/vectors/w2v.txt.gz", (int)(strrchr(train_path, '/') - train_path), train_path);
+    c.vectors = vec;
+    vmaskc_train_result r;
+    vmaskc_status s = vmaskc_train(&c, &r, &e);
+    CHECK_MSG(s == VMASKC_OK, "%s", e.message);
+    snprintf(cmd, sizeof cmd,
+             "'%s' train '%s' --vocab '%s' --train '%s' --dev '%s' -o '%s' --epochs 2 --batch 32 --lr 0.01 --mask-hidden 16 --threads 1 "
+             "--seed 7 --vectors '%s' >/dev/null 2>&1",
+             vmaskc_bin, model_path, vocab_path, tr, dv, cli_out, vec);
+    CHECK_MSG(system(cmd) == 0, "%s", cmd);
+    CHECK_MSG(same_file(api_out, cli_out), "vmaskc_train and vmaskc train exported different models (%s, %s)", api_out, cli_out);
+    /* the class names are the CSV's, in the export; the history has a header and one line per epoch */
+    vmaskc_model *m;
+    vmaskc_model_options mo;
+    vmaskc_model_options_init(&mo);
+    mo.data.format = "xml";
+    CHECK(vmaskc_model_open(api_out, &mo, &m, &e) == VMASKC_EINVAL && has(&e, "options.data.format"));
+    mo.data.format = "csv";
+    mo.data.header = 1;
+    mo.threads = 1;
+    if (!s && !vmaskc_model_open(api_out, &mo, &m, &e)) {
+        const char *name = NULL;
+        CHECK(vmaskc_model_class_name(m, 1, &name, &e) == VMASKC_OK && name && !strcmp(name, "beta, b"));
+        /* the dev set evaluated as training evaluated it (batches of 32 in file order): its best dev accuracy */
+        vmaskc_evaluation *ev;
+        CHECK(vmaskc_evaluate(m, dv, 0, 32, &ev, &e) == VMASKC_OK);
+        if (ev) CHECK_MSG(ev->n == 100 && ev->accuracy == r.dev_accuracy, "%g vs %g", ev->accuracy, r.dev_accuracy);
+        vmaskc_evaluation_free(ev);
+        vmaskc_model_close(m);
+    } else CHECK_MSG(0, "open %s: %s", api_out, e.message);
+    FILE *f = fopen(hist, "r");
+    int lines = 0;
+    for (int ch; f && (ch = fgetc(f)) != EOF;) lines += ch == '\n';
+    if (f) fclose(f);
+    CHECK_MSG(lines == 3, "history: %d lines", lines);
+    /* a config the command would refuse is refused here too */
+    c.data.format = "xml";
+    CHECK(vmaskc_train(&c, NULL, &e) == VMASKC_EINVAL && has(&e, "config.data.format") && has(&e, "xml"));
+    c.data.format = NULL;
+    c.vectors = "/no/such/vectors.txt";
+    CHECK(vmaskc_train(&c, NULL, &e) == VMASKC_EIO && has(&e, "/no/such/vectors.txt"));
+    unlink(tr);
+    unlink(dv);
+    unlink(api_out);
+    unlink(cli_out);
+    unlink(hist);
+}
+
 int main(int argc, char **argv) {
     const char *src = argc > 1 ? argv[1] : VM_SOURCE_DIR;
     snprintf(scratch, sizeof scratch, "%s", argc > 2 ? argv[2] : ".");
+    snprintf(vmaskc_bin, sizeof vmaskc_bin, "%s", argc > 3 ? argv[3] : "");
     snprintf(model_path, sizeof model_path, "%s/tests/fixtures/models/cnn_conv1d_reducemax_op13/model.onnx", src);
     snprintf(vocab_path, sizeof vocab_path, "%s/tests/train/vocab.txt", src);
     snprintf(train_path, sizeof train_path, "%s/tests/train/train.tsv", src);
@@ -297,6 +520,7 @@ int main(int argc, char **argv) {
     test_errors();
     test_model();
     test_train();
+    test_train_same_as_cli();
     printf("%d checks, %d failures\n", vmtest_checks, vmtest_failures);
     return vmtest_failures ? 1 : 0;
 }

@@ -1,5 +1,6 @@
 /* cli: shared helpers of the vmaskc subcommands (see cli.h). */
 #include "cli.h"
+#include "../../runtime/api/train_run.h"
 #include "textmodel.h"
 
 #include <errno.h>
@@ -29,6 +30,12 @@ int vm_cli_fail(const char *cmd, const struct vm_error *err) {
     fflush(stdout);
     fprintf(stderr, "vmaskc %s: error: %s\n", cmd, err->msg);
     return vm_cli_exit_code(err->code);
+}
+
+int vm_cli_fail_api(const char *cmd, const vmaskc_error *e) {
+    fflush(stdout);
+    fprintf(stderr, "vmaskc %s: error: %s\n", cmd, e->message);
+    return vm_cli_exit_code((enum vm_status)e->code);
 }
 
 int vm_cli_usage_error(const char *cmd, const char *fmt, ...) {
@@ -247,24 +254,7 @@ double vm_cli_pearson_freq(const int64_t *freq, const float *q, int64_t n, int64
 enum vm_status vm_cli_read_vectors(const char *path, enum vm_vectors_format fmt, const struct vm_vocab *v, int32_t dim,
                                    const char *dim_what, float *table, uint8_t *found, const int64_t *tok_count,
                                    int64_t tok_total, const char *tok_what, struct vm_error *err) {
-    struct vm_vectors_opts o = {.format = fmt, .dim = dim, .dim_what = dim_what, .progress = stderr,
-                                .progress_tty = isatty(fileno(stderr)) != 0};
-    struct vm_vectors_info info;
-    fflush(stdout);
-    if (vm_vectors_read(path, v, &o, table, found, &info, err)) return err->code;
-    int32_t hit = info.n_exact + info.n_lower;
-    printf("vectors: %s (%s%s, %lld x %d): %d of %d vocabulary words found (%.1f%%; %d exact, %d lower-cased)", path,
-           info.format == VM_VECTORS_BINARY ? "word2vec binary" : info.header ? "word2vec/fastText text" : "GloVe text",
-           info.header ? "" : ", no header", (long long)info.rows, info.dim, hit, info.n_words,
-           info.n_words ? 100.0 * hit / info.n_words : 0.0, info.n_exact, info.n_lower);
-    if (tok_count && tok_total > 0) {
-        int64_t cov = 0;
-        for (int32_t id = 0; id < v->n; id++)
-            if (found[id] != VM_VECTOR_MISSING) cov += tok_count[id];
-        printf("; %.1f%% of the %lld tokens of %s", 100.0 * (double)cov / (double)tok_total, (long long)tok_total, tok_what);
-    }
-    printf("\n");
-    return VM_OK;
+    return vm_vectors_read_report(path, fmt, v, dim, dim_what, table, found, tok_count, tok_total, tok_what, stdout, err);
 }
 
 /* ---- output paths, checked before the work that would fill them ---- */
@@ -342,25 +332,5 @@ int vm_cli_data_option(const char *cmd, int argc, char **argv, int *i, struct vm
 }
 
 enum vm_status vm_cli_check_longest(const struct vm_feeder *f, const struct vm_dataset *d, int64_t batch, struct vm_error *err) {
-    if (d->n == 0) return VM_OK;
-    int64_t i = vm_dataset_longest(d), n = batch < d->n ? batch : d->n;
-    int32_t len = vm_dataset_len(d, i);
-    const int32_t **seqs = vm_malloc(sizeof *seqs * (size_t)n, err);
-    int32_t *lens = vm_malloc(sizeof *lens * (size_t)n, err);
-    enum vm_status s = seqs && lens ? VM_OK : VM_ENOMEM;
-    for (int64_t k = 0; k < n && !s; k++) {
-        seqs[k] = d->ids + d->start[i];
-        lens[k] = len;
-    }
-    struct vm_rt_inst *inst;
-    if (!s && (s = vm_feed(f, seqs, lens, n, 0, NULL, 0.0, 0.0, &inst, NULL, err)) && strstr(err->msg, "memory limit")) {
-        char msg[sizeof err->msg];
-        snprintf(msg, sizeof msg, "%s", err->msg);
-        vm_errorf(err, s, "%s:%lld: the longest text (%d tokens, in a batch of %lld) does not fit: %s; give --max-len L to keep the "
-                  "first L tokens of each text (or a smaller --batch, or more --max-memory)", d->path, (long long)d->line[i], len,
-                  (long long)n, msg);
-    }
-    free(seqs);
-    free(lens);
-    return s;
+    return vm_feeder_check_longest(f, d, batch, err);
 }

@@ -10,6 +10,7 @@
 #include "../../runtime/text.h"
 #include "../../runtime/train.h"
 #include "../../runtime/vectors.h"
+#include "../../runtime/vmaskc.h"
 #include "../../runtime/vmrt.h"
 #include "../../runtime/api/load.h"
 
@@ -32,6 +33,8 @@ int vm_cli_exit_code(enum vm_status s);
 #define vm_cli_mark vm_mark
 /* Prints "vmaskc <cmd>: <message>" to stderr and returns the exit code for s. */
 int vm_cli_fail(const char *cmd, const struct vm_error *err);
+/* The same for an error of the public API (runtime/vmaskc.h). */
+int vm_cli_fail_api(const char *cmd, const vmaskc_error *e);
 int vm_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* struct vm_model_opts: the options every model-consuming command takes (runtime/api/load.h). */

@@ -1132,7 +1132,8 @@ static void print_tables(const struct xcfg *c, struct xmodel *const *xms, int n_
     printf("\n%lld of %lld %s of %s%s\n", (long long)n_sel, (long long)xms[0]->data.n, vm_plural(xms[0]->data.n, "example", "examples"), c->data, c->limit ? " (seeded random)" : "");
     for (int k = 0; k < n_models; k++)
         printf("  %-*s %s: accuracy %.2f%% on these examples\n", w, xms[k]->name, xms[k]->path, 100 * accuracy(xms[k], sel, n_sel));
-    printf("\n%s (%%) on all %lld texts of %s:\n  %-*s %-8s %8s\n", compare ? "Table 3 row: test accuracy" : "accuracy", (long long)xms[0]->data.n, c->data,
+    printf("\n%s (%%) on all %lld %s of %s:\n  %-*s %-8s %8s\n", compare ? "Table 3 row: test accuracy" : "accuracy", (long long)xms[0]->data.n,
+           vm_plural(xms[0]->data.n, "text", "texts"), c->data,
            w, "model", "method", "accuracy");
     for (int k = 0; k < n_models; k++)
         printf("  %-*s %-8s %8.2f\n", w, xms[k]->name, xms[k]->training ? xms[k]->training : "?", 100 * xms[k]->acc_all);
@@ -1203,8 +1204,8 @@ static void print_tables(const struct xcfg *c, struct xmodel *const *xms, int n_
         int64_t inst;
         double ms;
         vm_rt_build_stats(xms[k]->tm.rt, &inst, &ms);
-        printf("  %-*s %lld model runs; %lld shape instances built in %.0f ms (included above)\n", w, xms[k]->name, (long long)xms[k]->clf.runs,
-               (long long)inst, ms);
+        printf("  %-*s %lld model %s; %lld shape %s built in %.0f ms (included above)\n", w, xms[k]->name, (long long)xms[k]->clf.runs,
+               vm_plural(xms[k]->clf.runs, "run", "runs"), (long long)inst, vm_plural(inst, "instance", "instances"), ms);
     }
 }
 
@@ -1500,6 +1501,8 @@ static enum vm_status load_model(const struct xcfg *c, const struct vm_text_opts
                          "%lld of the %lld tokens of %s (%.0f%%) are not in the vocabulary of %s: the vocabulary does not match the model or the "
                          "data (use the vocabulary the model was trained with)",
                          (long long)xm->data.n_unk, (long long)xm->data.n_tokens, c->data, 100.0 * (double)xm->data.n_unk / (double)xm->data.n_tokens, path);
+    /* a text too long for the memory limit: named (file:line, --max-len) before any work */
+    if ((s = vm_cli_check_longest(&xm->tm.feeder, &xm->data, 1, err))) return s;
     /* Table 3: the accuracy on every text, also when only --limit of them are explained */
     if ((s = accuracy_all(xm, err))) return vm_error_prefix(err, "%s", path);
     return VM_OK;
@@ -1578,11 +1581,11 @@ static void note_short_texts(const struct xcfg *c, const struct xmodel *xm, cons
         short_kmax += len < c->kmax;
     }
     if (short_k)
-        fprintf(stderr, "note: %lld of %lld texts have fewer than K = %d %s; their AOPC sums the deletions that exist over K+1 (Nguyen 2018)\n",
-                (long long)short_k, (long long)n_sel, c->K, unit);
+        fprintf(stderr, "note: %lld of %lld %s fewer than K = %d %s; their AOPC sums the deletions that exist over K+1 (Nguyen 2018)\n",
+                (long long)short_k, (long long)n_sel, n_sel == 1 ? "text has" : "texts have", c->K, unit);
     if (short_kmax && xm->posthoc)
-        fprintf(stderr, "note: %lld of %lld texts have fewer than %d %s; post-hoc accuracy keeps such a text whole for k beyond its length\n",
-                (long long)short_kmax, (long long)n_sel, c->kmax, unit);
+        fprintf(stderr, "note: %lld of %lld %s fewer than %d %s; post-hoc accuracy keeps such a text whole for k beyond its length\n",
+                (long long)short_kmax, (long long)n_sel, n_sel == 1 ? "text has" : "texts have", c->kmax, unit);
 }
 
 static int finish(const struct xcfg *c, struct xmodel *const *xms, int n_models, const int64_t *sel, int64_t n_sel, const char *title) {

@@ -86,6 +86,13 @@ static void print_embedding(const struct vm_graph *g, const char *override) {
            vm_value_shape_str(g, w, sh, sizeof sh), g->values[n->in[1]].name);
 }
 
+/* Lines of a metadata value (a last line without its newline counts). */
+static size_t count_lines(const char *v) {
+    size_t n = 0;
+    for (const char *c = v; *c; c++) n += *c == '\n';
+    return n + (*v && v[strlen(v) - 1] != '\n');
+}
+
 /* What vmaskc stored in an export (method, mask settings, tokenizer, vocabulary, classes): one line per
  * key, the vocabulary as its size and first entries; keys of later versions print as they are. */
 static void print_vmaskc_metadata(const Onnx__ModelProto *m) {
@@ -95,13 +102,23 @@ static void print_vmaskc_metadata(const Onnx__ModelProto *m) {
         if (!k || !v || strncmp(k, "vmaskc.", 7) || !strncmp(k, "vmaskc.role.", 12)) continue;
         if (!any) printf("vmaskc export:\n");
         any = true;
-        if (strcmp(k, "vmaskc.vocab")) {
+        if (strcmp(k, "vmaskc.vocab") && !strchr(v, '\n')) {
             printf("  %-16s %s\n", k + 7, v);
             continue;
         }
-        size_t n = 0;
-        for (const char *c = v; *c; c++) n += *c == '\n';
-        if (*v && v[strlen(v) - 1] != '\n') n++;
+        if (strcmp(k, "vmaskc.vocab")) { /* one item a line (the class names): on one line, counted */
+            size_t n = count_lines(v);
+            printf("  %-16s %zu: ", k + 7, n);
+            const char *c = v;
+            for (int w = 0; w < 32 && *c; w++) {
+                size_t l = strcspn(c, "\n");
+                printf("%s%.*s", w ? " | " : "", (int)l, c);
+                c += l + (c[l] == '\n');
+            }
+            printf("%s\n", *c ? " | ..." : "");
+            continue;
+        }
+        size_t n = count_lines(v);
         printf("  %-16s %zu %s (", "vocab", n, n == 1 ? "entry" : "entries");
         const char *c = v;
         for (int w = 0; w < 6 && *c; w++) {
@@ -236,6 +253,8 @@ int vm_cmd_compile(int argc, char **argv) {
     }
     if (!path) return vm_cli_usage_error("compile", "missing MODEL");
     if (!out) return vm_cli_usage_error("compile", "missing -o PLAN");
+    struct vm_error err = {0};
+    if (vm_cli_check_output(out, "-o", &err)) return vm_cli_fail("compile", &err); /* before the compile, not after */
     return compile_to("compile", path, out, &o, false);
 }
 

@@ -3,6 +3,7 @@
  *   vmaskc eval MODEL --data FILE [--batch N]
  *   vmaskc predict MODEL "text" ["text" ...] [--file TEXTS.txt] */
 #include <errno.h>
+#include <stdarg.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,93 +14,60 @@
 #include "../../runtime/vmaskc.h"
 #include "textmodel.h"
 
-struct ws {
-    float q;
-    int32_t id;
-};
-
-static int cmp_ws(const void *a, const void *b) {
-    const struct ws *x = a, *y = b;
-    if (x->q != y->q) return x->q < y->q ? 1 : -1;
-    return x->id - y->id;
+/* Appends a formatted line to the TSV buffer (grown as needed). */
+static enum vm_status tsv_add(char **buf, size_t *pos, size_t *cap, struct vm_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static enum vm_status tsv_add(char **buf, size_t *pos, size_t *cap, struct vm_error *err, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int need = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (*pos + (size_t)need + 1 > *cap) {
+        size_t nc = *cap * 2 + (size_t)need + 64;
+        char *nb = vm_realloc(*buf, nc, err);
+        if (!nb) return VM_ENOMEM;
+        *buf = nb;
+        *cap = nc;
+    }
+    va_start(ap, fmt);
+    *pos += (size_t)vsnprintf(*buf + *pos, *cap - *pos, fmt, ap);
+    va_end(ap);
+    return VM_OK;
 }
 
-/* Whole words of a WordPiece model: score descending, then the more frequent, then first seen. */
-static const struct vm_word_table *sort_wt;
-static int cmp_word(const void *a, const void *b) {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    double sx = sort_wt->score[x], sy = sort_wt->score[y];
-    if (isnan(sx) != isnan(sy)) return isnan(sx) ? 1 : -1;
-    if (sx != sy) return sx < sy ? 1 : -1;
-    if (sort_wt->freq[x] != sort_wt->freq[y]) return sort_wt->freq[x] < sort_wt->freq[y] ? 1 : -1;
-    return x < y ? -1 : x > y;
-}
-
-/* The per-word ranking of a WordPiece model over the corpus' texts (vm_word_table_build): printed,
+/* The whole-word ranking of a WordPiece model over the corpus' texts (vmaskc_words_whole): printed,
  * with its Pearson correlation, and appended to the TSV buffer after a "# whole words" line. */
-static enum vm_status whole_words(const struct vm_text_model *tm, const struct vm_dataset *d, const char *data, long long top, bool bottom,
-                                  char **tsv_buf, size_t *tsv_pos, size_t *tsv_cap, struct vm_error *err) {
-    const struct vm_vocab *v = &tm->vocab;
-    double *q = vm_malloc(sizeof(double) * (size_t)v->n, err);
-    if (!q) return VM_ENOMEM;
-    for (int32_t id = 0; id < v->n; id++) q[id] = id < tm->n_words && !vm_vocab_is_special(v, id) ? tm->word_keep[id] : NAN;
-    struct vm_word_table wt;
-    enum vm_status s = vm_word_table_build(&tm->tok, v, d->texts, d->n, 0, q, &wt, err);
-    free(q);
-    if (s) return vm_error_prefix(err, "%s", data);
-    int64_t *idx = vm_malloc(sizeof(int64_t) * (size_t)(wt.n + 1), err);
-    int64_t *wf = vm_malloc(sizeof(int64_t) * (size_t)(wt.n + 1), err);
-    float *wq = vm_malloc(sizeof(float) * (size_t)(wt.n + 1), err);
-    if (!idx || !wf || !wq) s = VM_ENOMEM;
-    int64_t n = 0, multi = 0;
-    for (int64_t i = 0; !s && i < wt.n; i++) {
-        if (isnan(wt.score[i])) continue; /* only [UNK]-like pieces: no q */
-        idx[n++] = i;
-        multi += strchr(wt.pieces[i], ' ') != NULL;
+static int whole_words(const vmaskc_model *m, const char *data, long long top, bool bottom, char **tsv_buf, size_t *tsv_pos,
+                       size_t *tsv_cap) {
+    vmaskc_whole_words *w;
+    vmaskc_error e;
+    if (vmaskc_words_whole(m, data, &w, &e)) return vm_cli_fail_api("words", &e);
+    int64_t n = w->n;
+    if (top > 0) {
+        printf("%s %lld whole words by the mean q of their pieces (frequency-weighted over %s; %lld words, %lld of several pieces):\n",
+               bottom ? "bottom" : "top", top < n ? top : (long long)n, data, (long long)n, (long long)w->n_multi);
+        for (int64_t k = 0; k < top && k < n; k++) {
+            int64_t i = bottom ? n - 1 - k : k;
+            printf("  %4lld  %-24s %.4f  %8lld  %s\n", (long long)k + 1, w->words[i], w->importance[i], (long long)w->frequency[i],
+                   w->pieces[i]);
+        }
     }
+    struct vm_error err = {0};
+    float *wq = vm_malloc(sizeof(float) * (size_t)(n + 1), &err);
+    enum vm_status s = wq ? VM_OK : VM_ENOMEM;
     if (!s) {
-        sort_wt = &wt;
-        qsort(idx, (size_t)n, sizeof *idx, cmp_word);
-        if (top > 0) {
-            printf("%s %lld whole words by the mean q of their pieces (frequency-weighted over %s; %lld words, %lld of several pieces):\n",
-                   bottom ? "bottom" : "top", top < n ? top : (long long)n, data, (long long)n, (long long)multi);
-            for (int64_t k = 0; k < top && k < n; k++) {
-                int64_t i = idx[bottom ? n - 1 - k : k];
-                printf("  %4lld  %-24s %.4f  %8lld  %s\n", (long long)k + 1, wt.words[i], wt.score[i], (long long)wt.freq[i], wt.pieces[i]);
-            }
-        }
-        for (int64_t k = 0; k < n; k++) {
-            wf[k] = wt.freq[idx[k]];
-            wq[k] = (float)wt.score[idx[k]];
-        }
-        int64_t m = 0;
-        double r = vm_cli_pearson_freq(wf, wq, n, &m);
-        printf("Pearson correlation between whole-word frequency and q: %.4f (%lld words occurring in %s)\n", r, (long long)m, data);
+        for (int64_t k = 0; k < n; k++) wq[k] = (float)w->importance[k];
+        int64_t used = 0;
+        double r = vm_cli_pearson_freq(w->frequency, wq, n, &used);
+        printf("Pearson correlation between whole-word frequency and q: %.4f (%lld words occurring in %s)\n", r, (long long)used, data);
     }
-    for (int64_t k = 0; !s && tsv_buf && k <= n; k++) {
-        char line[64];
-        const char *w = k ? wt.words[idx[k - 1]] : "# whole words: word";
-        const char *p = k ? wt.pieces[idx[k - 1]] : "pieces";
-        if (k) snprintf(line, sizeof line, "\t%.6f\t%lld\t", wt.score[idx[k - 1]], (long long)wt.freq[idx[k - 1]]);
-        else snprintf(line, sizeof line, "\tq\tfrequency\t");
-        size_t need = strlen(w) + strlen(line) + strlen(p) + 2;
-        if (*tsv_pos + need >= *tsv_cap) {
-            size_t cap = *tsv_cap * 2 + need;
-            char *nb = vm_realloc(*tsv_buf, cap, err);
-            if (!nb) {
-                s = VM_ENOMEM;
-                break;
-            }
-            *tsv_buf = nb;
-            *tsv_cap = cap;
-        }
-        *tsv_pos += (size_t)snprintf(*tsv_buf + *tsv_pos, *tsv_cap - *tsv_pos, "%s%s%s\n", w, line, p);
-    }
-    free(idx);
-    free(wf);
+    if (!s && tsv_buf) s = tsv_add(tsv_buf, tsv_pos, tsv_cap, &err, "# whole words: word\tq\tfrequency\tpieces\n");
+    for (int64_t k = 0; !s && tsv_buf && k < n; k++)
+        s = tsv_add(tsv_buf, tsv_pos, tsv_cap, &err, "%s\t%.6f\t%lld\t%s\n", w->words[k], w->importance[k], (long long)w->frequency[k],
+                    w->pieces[k]);
     free(wq);
-    vm_word_table_free(&wt);
-    return s;
+    vmaskc_whole_words_free(w);
+    return s ? vm_cli_fail("words", &err) : VM_EXIT_OK;
 }
 
 int vm_cmd_words(int argc, char **argv) {
@@ -155,121 +123,91 @@ int vm_cmd_words(int argc, char **argv) {
     if (whole && !data)
         return vm_cli_usage_error("words", "--whole-words needs --data CORPUS.tsv: whole words are rebuilt from the pieces as they occur in texts; "
                                   "without texts only the per-piece ranking exists");
-    struct vm_error err = {0};
-    struct vm_text_model tm;
-    if (vm_text_model_load(&tm, path, &o, &err)) return vm_cli_fail("words", &err);
+    struct vm_error oerr = {0};
+    if (tsv && vm_cli_check_output(tsv, "--tsv", &oerr)) return vm_cli_fail("words", &oerr); /* before the work, not after */
+    /* a client of the public API (runtime/vmaskc.h) */
+    vmaskc_model *m;
+    vmaskc_words *w = NULL;
+    vmaskc_error e;
+    if (vm_api_model_open(path, &o, &m, &e)) return vm_cli_fail_api("words", &e);
+    vmaskc_status vs = data ? vmaskc_words_count(m, data, 0, &w, &e) : vmaskc_words_rank(m, &w, &e);
+    if (vs == VMASKC_EUNSUPPORTED)
+        snprintf(e.message, sizeof e.message, "%s has no word-level mask (vmask.word_keep, l2x.word_score or iba.word_lambda): train it "
+                 "with 'vmaskc train' and the mask after the word embedding", path);
+    if (vs) {
+        vmaskc_model_close(m);
+        return vm_cli_fail_api("words", &e);
+    }
+    const char *importance = NULL, *tokenizer = "words";
+    vmaskc_model_mask(m, NULL, &importance, NULL);
+    vmaskc_model_tokenizer(m, &tokenizer, NULL);
+    bool wordpiece = !strcmp(tokenizer, "wordpiece");
+    int64_t n = w->n;
     int rc = VM_EXIT_OK;
-    int64_t *freq = NULL;
-    struct ws *ws = NULL;
-    struct vm_dataset d = {0}; /* --data, freed at out */
-    if (!tm.word_keep) {
-        vm_errorf(&err, VM_EINVAL, "%s has no word-level mask (vmask.word_keep, l2x.word_score or iba.word_lambda): train it with 'vmaskc train' and the mask after the word embedding",
-                  path);
-        rc = vm_cli_fail("words", &err);
-        goto out;
-    }
-    int64_t V = tm.vocab.n < tm.n_words ? tm.vocab.n : tm.n_words;
-    freq = calloc((size_t)V + 1, sizeof *freq);
-    ws = malloc(sizeof *ws * (size_t)(V + 1));
-    if (!freq || !ws) {
-        rc = VM_EXIT_RUNTIME;
-        goto out;
-    }
-    bool wordpiece = tm.tok.kind == VM_TOKENIZER_WORDPIECE;
-    if (data) {
-        if (vm_dataset_load(&d, data, &tm.vocab, &tm.tok, 0, &tm.corpus, &err)) {
-            rc = vm_cli_fail("words", &err);
-            goto out;
-        }
-        for (int64_t i = 0; i < d.start[d.n]; i++)
-            if (d.ids[i] < V) freq[d.ids[i]]++;
-    }
-    int64_t n = 0;
-    for (int32_t id = 0; id < V; id++)
-        if (!vm_vocab_is_special(&tm.vocab, id)) ws[n++] = (struct ws){tm.word_keep[id], id};
-    qsort(ws, (size_t)n, sizeof *ws, cmp_ws);
     if (top > 0) {
         int64_t eligible = 0;
-        for (int64_t k = 0; k < n; k++) eligible += freq[ws[k].id] >= min_freq;
+        for (int64_t k = 0; k < n; k++) eligible += !data || w->frequency[k] >= min_freq;
         char note[96] = "";
         if (data && min_freq > 0) snprintf(note, sizeof note, " (with corpus frequency; words seen at least %lld times)", min_freq);
         else if (data) snprintf(note, sizeof note, " (with corpus frequency)");
         printf("%s %lld words by global importance %s%s:\n", bottom ? "bottom" : "top", top < eligible ? top : (long long)eligible,
-               tm.importance, note);
+               importance, note);
         for (int64_t k = 0, shown = 0; shown < top && k < n; k++) {
-            const struct ws *w = &ws[bottom ? n - 1 - k : k];
-            if (freq[w->id] < min_freq) continue;
-            printf("  %4lld  %-24s %.4f", (long long)++shown, tm.vocab.tokens[w->id], w->q);
-            if (data) printf("  %8lld", (long long)freq[w->id]);
+            int64_t i = bottom ? n - 1 - k : k;
+            if (data && w->frequency[i] < min_freq) continue;
+            printf("  %4lld  %-24s %.4f", (long long)++shown, w->tokens[i], w->importance[i]);
+            if (data) printf("  %8lld", (long long)w->frequency[i]);
             printf("\n");
         }
     }
-    if (data) {
-        /* Pearson correlation over words that occur in the corpus */
-        int64_t *wf = malloc(sizeof *wf * (size_t)(n + 1)), m = 0;
-        float *wq = malloc(sizeof *wq * (size_t)(n + 1));
-        if (!wf || !wq) {
-            free(wf);
-            free(wq);
-            rc = VM_EXIT_RUNTIME;
-            goto out;
-        }
-        for (int64_t k = 0; k < n; k++) {
-            wf[k] = freq[ws[k].id];
-            wq[k] = ws[k].q;
-        }
-        double r = vm_cli_pearson_freq(wf, wq, n, &m);
-        free(wf);
-        free(wq);
-        printf("Pearson correlation between word frequency and q: %.4f (%lld words occurring in %s)\n", r, (long long)m, data);
+    if (data) { /* Pearson correlation over words that occur in the corpus */
+        int64_t used = 0;
+        double r = vm_cli_pearson_freq(w->frequency, w->importance, n, &used);
+        printf("Pearson correlation between word frequency and q: %.4f (%lld words occurring in %s)\n", r, (long long)used, data);
     }
     if (whole && !wordpiece) printf("note: %s reads words whole (a word vocabulary): every word is one token, so the list above is per word\n", path);
     if (wordpiece && !data)
         printf("note: a WordPiece model: the list above ranks vocabulary pieces; give --data CORPUS.tsv to rank whole words (mean q of their pieces)\n");
+    struct vm_error err = {0};
     char *buf = NULL;
     size_t cap = 0, pos = 0;
-    if (tsv) {
-        cap = 64 + (size_t)V * 64;
-        buf = malloc(cap);
-        if (!buf) {
-            rc = VM_EXIT_RUNTIME;
-            goto out;
-        }
-        pos += (size_t)snprintf(buf, cap, "word\tq\tfrequency\n");
-        for (int64_t k = 0; k < n; k++) {
-            size_t need = strlen(tm.vocab.tokens[ws[k].id]) + 48;
-            if (pos + need >= cap) {
-                cap = cap * 2 + need;
-                char *nb = realloc(buf, cap);
-                if (!nb) {
-                    free(buf);
-                    rc = VM_EXIT_RUNTIME;
-                    goto out;
-                }
-                buf = nb;
-            }
-            pos += (size_t)snprintf(buf + pos, cap - pos, "%s\t%.6f\t%lld\n", tm.vocab.tokens[ws[k].id], ws[k].q, (long long)freq[ws[k].id]);
-        }
-    }
-    if (wordpiece && data) {
+    enum vm_status s = VM_OK;
+    if (tsv) s = tsv_add(&buf, &pos, &cap, &err, "word\tq\tfrequency\n");
+    for (int64_t k = 0; tsv && !s && k < n; k++)
+        s = tsv_add(&buf, &pos, &cap, &err, "%s\t%.6f\t%lld\n", w->tokens[k], w->importance[k], (long long)(data ? w->frequency[k] : 0));
+    if (s) rc = vm_cli_fail("words", &err);
+    if (!rc && wordpiece && data) {
         printf("\n");
-        if (whole_words(&tm, &d, data, top, bottom, tsv ? &buf : NULL, &pos, &cap, &err)) {
-            rc = vm_cli_fail("words", &err);
-            free(buf);
-            goto out;
-        }
+        rc = whole_words(m, data, top, bottom, tsv ? &buf : NULL, &pos, &cap);
     }
-    if (tsv) {
+    if (!rc && tsv) {
         if (vm_file_write_atomic(tsv, buf, pos, &err)) rc = vm_cli_fail("words", &err);
         else printf("wrote %s (%lld %s)\n", tsv, (long long)n, wordpiece && data ? "pieces, then the whole words" : "words");
-        free(buf);
     }
-out:
-    vm_dataset_free(&d);
-    free(freq);
-    free(ws);
-    vm_text_model_free(&tm);
+    free(buf);
+    vmaskc_words_free(w);
+    vmaskc_model_close(m);
     return rc;
+}
+
+/* One line per class: precision, recall, F1 (in %, "-" when undefined) and the examples of the class. */
+static void eval_print_classes(const vmaskc_model *m, const vmaskc_evaluation *ev) {
+    int w = 5; /* "class" */
+    for (int c = 0; c < ev->n_classes; c++) {
+        const char *name = "?";
+        vmaskc_model_class_name(m, c, &name, NULL);
+        if ((int)strlen(name) > w) w = (int)strlen(name);
+    }
+    printf("  %-*s  %9s  %7s  %7s  %8s\n", w, "class", "precision", "recall", "F1", "examples");
+    for (int c = 0; c < ev->n_classes; c++) {
+        const char *name = "?";
+        vmaskc_model_class_name(m, c, &name, NULL);
+        char p[16] = "-", r[16] = "-", f[16] = "-";
+        if (!isnan(ev->precision[c])) snprintf(p, sizeof p, "%.2f%%", 100 * ev->precision[c]);
+        if (!isnan(ev->recall[c])) snprintf(r, sizeof r, "%.2f%%", 100 * ev->recall[c]);
+        if (!isnan(ev->f1[c])) snprintf(f, sizeof f, "%.2f%%", 100 * ev->f1[c]);
+        printf("  %-*s  %9s  %7s  %7s  %8lld\n", w, name, p, r, f, (long long)ev->support[c]);
+    }
 }
 
 int vm_cmd_eval(int argc, char **argv) {
@@ -281,8 +219,10 @@ int vm_cmd_eval(int argc, char **argv) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             printf("usage: vmaskc eval MODEL.onnx --data FILE.tsv [--batch N] [--max-len L] [--vocab V] [--threads N] [--max-memory SIZE]\n"
-                   "Prints the model's accuracy on labelled data (inference mode: the mask is its expectation q). A model\n"
-                   "trained with class names reads the names. --allow-short-vocab accepts a --vocab shorter than the\n"
+                   "Prints the model's accuracy on labelled data (inference mode: the mask is its expectation q), then\n"
+                   "per class (by name for a model trained with class names, which reads the names in the data too)\n"
+                   "its precision, recall and F1 (\"-\" when undefined: the class never predicted, or absent) and\n"
+                   "how many examples have it. --allow-short-vocab accepts a --vocab shorter than the\n"
                    "embedding table (for a model without a stored vocabulary).\n" VM_CLI_DATA_HELP);
             return VM_EXIT_OK;
         }
@@ -303,25 +243,19 @@ int vm_cmd_eval(int argc, char **argv) {
     }
     if (!path) return vm_cli_usage_error("eval", "missing MODEL");
     if (!data) return vm_cli_usage_error("eval", "missing --data FILE");
-    struct vm_error err = {0};
-    struct vm_text_model tm;
-    if (vm_text_model_load(&tm, path, &o, &err)) return vm_cli_fail("eval", &err);
-    struct vm_dataset d;
+    /* a client of the public API (runtime/vmaskc.h) */
+    vmaskc_model *m;
+    vmaskc_evaluation *ev;
+    vmaskc_error e;
+    if (vm_api_model_open(path, &o, &m, &e)) return vm_cli_fail_api("eval", &e);
     int rc = VM_EXIT_OK;
-    if (vm_dataset_load(&d, data, &tm.vocab, &tm.tok, (int32_t)max_len, &tm.data, &err)) {
-        rc = vm_cli_fail("eval", &err);
-        goto out;
+    if (vmaskc_evaluate(m, data, (int32_t)max_len, (int32_t)batch, &ev, &e)) rc = vm_cli_fail_api("eval", &e);
+    else {
+        printf("accuracy %.2f%% (%lld %s, %s)\n", 100 * ev->accuracy, (long long)ev->n, vm_plural(ev->n, "example", "examples"), data);
+        eval_print_classes(m, ev);
+        vmaskc_evaluation_free(ev);
     }
-    if ((tm.n_classes && vm_dataset_check_labels(&d, tm.n_classes, &err)) || vm_cli_check_longest(&tm.feeder, &d, batch, &err)) {
-        rc = vm_cli_fail("eval", &err);
-    } else {
-        double acc;
-        if (vm_evaluate(&tm.feeder, &d, (int)batch, &acc, &err)) rc = vm_cli_fail("eval", &err);
-        else printf("accuracy %.2f%% (%lld %s, %s)\n", 100 * acc, (long long)d.n, vm_plural(d.n, "example", "examples"), data);
-    }
-    vm_dataset_free(&d);
-out:
-    vm_text_model_free(&tm);
+    vmaskc_model_close(m);
     return rc;
 }
 

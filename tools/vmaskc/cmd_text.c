@@ -184,6 +184,7 @@ int vm_cmd_vocab(int argc, char **argv) {
     if (!n_files) return vm_cli_usage_error("vocab", "missing DATA.tsv");
     if (!out) return vm_cli_usage_error("vocab", "missing -o VOCAB.txt");
     struct vm_error err = {0};
+    if (vm_cli_check_output(out, "-o", &err)) return vm_cli_fail("vocab", &err); /* before counting the data, not after */
     struct counts c = {0};
     struct wc *wc = NULL;
     char *text = NULL;
@@ -213,9 +214,11 @@ int vm_cmd_vocab(int argc, char **argv) {
                 p[-1] = '\n';
             }
             if (!s && !(s = vm_file_write_atomic(out, text, (size_t)(p - text), &err))) {
-                printf("wrote %s: %zu tokens (%zu of %zu words: seen at least %lld times%s; they are %.1f%% of the %lld tokens), "
-                       "plus <pad> and <unk>\n", out, kept + 2, kept, seen, min_count, kept < nw ? ", the most frequent" : "",
-                       c.tokens ? 100.0 * (double)covered / (double)c.tokens : 0.0, (long long)c.tokens);
+                printf("wrote %s: %zu tokens (%zu of %zu %s: seen at least %lld %s%s; %s %.1f%% of the %lld %s), "
+                       "plus <pad> and <unk>\n", out, kept + 2, kept, seen, vm_plural((long long)seen, "word", "words"), min_count,
+                       vm_plural(min_count, "time", "times"), kept < nw ? ", the most frequent" : "", kept == 1 ? "it is" : "they are",
+                       c.tokens ? 100.0 * (double)covered / (double)c.tokens : 0.0, (long long)c.tokens,
+                       vm_plural(c.tokens, "token", "tokens"));
             }
         }
     }

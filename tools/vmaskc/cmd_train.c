@@ -7,7 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../runtime/api/train_export.h"
+#include "../../runtime/api/train_run.h"
 #include "../../compiler/training.h"
 #include "../../runtime/dist.h"
 #include "../../runtime/train.h"
@@ -108,38 +108,9 @@ static int train_usage(FILE *f) {
     return f == stdout ? VM_EXIT_OK : VM_EXIT_USAGE;
 }
 
-struct lookup_ctx {
-    struct vm_rt_model *m;
-    const struct vm_graph *g;
-    int32_t table; /* value index of a frozen embedding table initialized from --vectors, else -1 */
-};
-
-static const void *param_lookup(void *ctx, const char *name, size_t *nbytes) {
-    struct lookup_ctx *c = ctx;
-    int i = vm_rt_find_param(c->m, name);
-    if (i < 0 && c->table >= 0 && !strcmp(name, c->g->values[c->table].name)) { /* not trained, not the file's either */
-        *nbytes = c->g->values[c->table].nbytes;
-        return c->g->values[c->table].data;
-    }
-    if (i < 0) return NULL;
-    struct vm_rt_tensor t = vm_rt_param(c->m, i);
-    *nbytes = t.nbytes;
-    return t.data;
-}
-
-struct word_score {
-    float q;
-    int32_t id;
-};
-
 /* The weight decay of --method l2 when --weight-decay is not given: neither the paper nor the
  * VMASK release states the one behind Table 3's l2 rows (the release trains with 0). */
 #define L2_DEFAULT_WEIGHT_DECAY 1e-4
-
-/* What each method reports as a word's global importance. */
-static const char *importance_label(enum vm_mask_method m) {
-    return m == VM_METHOD_L2X ? "L2X score" : m == VM_METHOD_IBA ? "IBA lambda (information kept)" : "q (keep probability)";
-}
 
 /* Method flags given to another method, and the --no-mask / --weight-decay aliases: 0 or a usage
  * error. given[] holds the option names seen. */
@@ -167,123 +138,6 @@ static int resolve_method(struct vm_train_opts *to, bool method_given, bool wd_g
     return 0;
 }
 
-/* IBA's noise statistics over the training tokens, from the (frozen) word embedding. */
-static enum vm_status iba_statistics(const struct vm_graph *g, int32_t emb, const struct vm_dataset *d, struct vm_train_opts *to,
-                                     float **stats, struct vm_error *err) {
-    if (emb < 0) return vm_errorf(err, VM_EUNSUPPORTED, "--method iba: no word embedding found (name it with --embedding)");
-    const struct vm_value *tv = &g->values[g->nodes[emb].in[0]];
-    int64_t V = vm_dim_value(&tv->dims[0]), E = vm_dim_value(&tv->dims[1]);
-    if (!tv->data || tv->dtype != VM_DTYPE_FLOAT) return vm_errorf(err, VM_EUNSUPPORTED, "--method iba: the word embedding '%s' is not a float initializer", tv->name);
-    if (!(*stats = vm_malloc(sizeof(float) * (size_t)(2 * E), err))) return VM_ENOMEM;
-    int64_t n = vm_iba_estimate(tv->data, V, E, d->ids, d->start[d->n], to->pad_id, to->keep_ids, to->n_keep_ids, *stats, *stats + E);
-    if (n < 2) return vm_errorf(err, VM_EINVAL, "--method iba: the training data has %lld real tokens; the noise statistics need at least 2", (long long)n);
-    to->iba_mu = *stats;
-    to->iba_sigma = *stats + E;
-    to->iba_dim = E;
-    double mm = 0, ms = 0;
-    for (int64_t e = 0; e < E; e++) mm += (*stats)[e], ms += (*stats)[E + e];
-    printf("IBA noise: mean and standard deviation per embedding dimension over %lld training tokens (average mean %.4g, sigma %.4g)\n",
-           (long long)n, mm / (double)E, ms / (double)E);
-    return VM_OK;
-}
-
-static double mono_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static int cmp_score(const void *a, const void *b) {
-    const struct word_score *x = a, *y = b;
-    if (x->q != y->q) return x->q < y->q ? 1 : -1;
-    return x->id - y->id;
-}
-
-/* Training a model vmaskc exported (the second stage of the paper's BERT protocol: fine-tune with
- * --no-mask, then train the mask) needs no --vocab: the vocabulary and tokenizer settings stored in
- * its metadata are used, as eval and predict do. */
-static enum vm_status stored_vocab(const char *model, struct vm_vocab *vocab, const char *pad, const char *unk, const char **kind,
-                                   struct vm_tokenizer *tok, bool case_given, bool punct_given, struct vm_labels *labels,
-                                   struct vm_error *err) {
-    Onnx__ModelProto *m = vm_onnx_load_model(model, err);
-    if (!m) return err->code;
-    const char *text = NULL, *spad = NULL, *sunk = NULL, *skind = NULL, *lc = NULL, *sp = NULL, *clean = NULL, *names = NULL;
-    for (size_t i = 0; i < m->n_metadata_props; i++) {
-        const Onnx__StringStringEntryProto *e = m->metadata_props[i];
-        if (!e->key || !e->value) continue;
-        if (!strcmp(e->key, "vmaskc.vocab")) text = e->value;
-        else if (!strcmp(e->key, "vmaskc.pad")) spad = e->value;
-        else if (!strcmp(e->key, "vmaskc.unk")) sunk = e->value;
-        else if (!strcmp(e->key, "vmaskc.tokenizer")) skind = e->value;
-        else if (!strcmp(e->key, "vmaskc.lowercase")) lc = e->value;
-        else if (!strcmp(e->key, "vmaskc.split_punct")) sp = e->value;
-        else if (!strcmp(e->key, "vmaskc.words.cleanup")) clean = e->value;
-        else if (!strcmp(e->key, "vmaskc.labels")) names = e->value;
-    }
-    enum vm_status s;
-    if (!text) {
-        s = vm_errorf(err, VM_EINVAL, "missing --vocab VOCAB.txt (%s carries no vocabulary: it was not exported by vmaskc train)", model);
-    } else {
-        s = vm_vocab_from_text(vocab, text, pad ? pad : spad && *spad ? spad : NULL, unk ? unk : sunk && *sunk ? sunk : NULL, err);
-        /* the tokenizer the model was trained with, unless the command line says otherwise */
-        static char kind_buf[32];
-        if (!*kind) {
-            snprintf(kind_buf, sizeof kind_buf, "%s", vm_tokenizer_from_meta(skind, clean));
-            *kind = kind_buf;
-        }
-        if (!case_given && lc) tok->lowercase = strcmp(lc, "0") != 0;
-        if (!punct_given && sp) tok->split_punct = strcmp(sp, "0") != 0;
-        if (!s && names && !labels->n && (s = vm_labels_from_text(labels, names, "vmaskc.labels", err))) vm_vocab_free(vocab);
-        if (!s) printf("vocabulary and tokenizer: stored in %s\n", model);
-    }
-    vm_onnx_free_model(m);
-    return s;
-}
-
-/* --vectors: the embedding table's rows for the vocabulary's words from the file, the others
- * uniform(-a, a) by seed, the pad row zero; coverage counted over the training tokens. */
-static enum vm_status embedding_from_vectors(struct vm_graph *g, int32_t emb, const char *path, enum vm_vectors_format fmt,
-                                             const struct vm_vocab *vocab, const struct vm_dataset *dtrain, double a,
-                                             uint64_t seed, int32_t *table_out, struct vm_error *err) {
-    if (emb < 0) return vm_errorf(err, VM_EINVAL, "--vectors: the model has no word embedding (a Gather of a 2-D float table); see --embedding");
-    struct vm_value *tv = &g->values[g->nodes[emb].in[0]];
-    if (tv->dtype != VM_DTYPE_FLOAT || tv->rank != 2 || !tv->data)
-        return vm_errorf(err, VM_EINVAL, "--vectors: the word embedding '%s' is not a 2-D float initializer", tv->name);
-    int64_t V = vm_dim_value(&tv->dims[0]), E = vm_dim_value(&tv->dims[1]);
-    if (E > INT32_MAX) return vm_errorf(err, VM_EINVAL, "--vectors: the embedding '%s' is %lld wide", tv->name, (long long)E);
-    char what[600];
-    snprintf(what, sizeof what, "the embedding table '%s' [%lld, %lld]", tv->name, (long long)V, (long long)E);
-    size_t nbytes = sizeof(float) * (size_t)V * (size_t)E;
-    float *table = vm_alloc_big(nbytes ? nbytes : 1);
-    uint8_t *found = vm_calloc((size_t)V, 1, err);
-    int64_t *tok = vm_calloc((size_t)V, sizeof *tok, err);
-    enum vm_status s = table && found && tok ? VM_OK : vm_errorf(err, VM_ENOMEM, "--vectors: out of memory for a %lld x %lld table",
-                                                                  (long long)V, (long long)E);
-    for (int64_t i = 0; !s && i < dtrain->start[dtrain->n]; i++)
-        if (dtrain->ids[i] >= 0 && dtrain->ids[i] < V) tok[dtrain->ids[i]]++;
-    if (!s) s = vm_cli_read_vectors(path, fmt, vocab, (int32_t)E, what, table, found, tok, dtrain->start[dtrain->n],
-                                    "the training data", err);
-    if (!s) {
-        vm_vectors_fill_missing(table, V, (int32_t)E, found, vocab->n, vocab->pad_id, a, seed);
-        int64_t missing = 0;
-        for (int64_t id = 0; id < V; id++) missing += id != vocab->pad_id && (id >= vocab->n || found[id] == VM_VECTOR_MISSING);
-        printf("vectors: the other %lld rows uniform(-%g, %g) (seed %llu)%s\n", (long long)missing, a, a, (unsigned long long)seed,
-               vocab->pad_id >= 0 ? ", the pad row zero" : "");
-        vm_value_set_data(tv, table, nbytes);
-        table = NULL;
-        *table_out = g->nodes[emb].in[0];
-    }
-    free(table);
-    free(found);
-    free(tok);
-    return s;
-}
-
 int vm_cmd_train(int argc, char **argv) {
     const char *model = NULL, *vocab_path = NULL, *train_path = NULL, *dev_path = NULL, *test_path = NULL, *out = NULL;
     const char *pad = NULL, *unk = NULL, *ckpt = NULL, *history = NULL, *vectors = NULL;
@@ -301,14 +155,13 @@ int vm_cmd_train(int argc, char **argv) {
     vm_tokenizer_default(&tok);
     const char *tok_kind = NULL, *labels_path = NULL;
     struct vm_data_opts dopts = {0};
-    struct vm_labels labels = {0};
-    double t_start = mono_s(), t_loaded = 0, t_export = 0;
+    struct vm_train_job job;
+    vm_train_job_init(&job); /* the clock starts here, for --timings */
     bool mask_output = false, profile = false, case_given = false, punct_given = false, timings = false;
     bool method_given = false, wd_given = false, allow_short = false;
     double iba_beta = 0.1; /* not the reference's 10: see --help and the README's IBA row */
     const char *given[64];
     int n_given = 0;
-    float *iba_stats = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) return train_usage(stdout);
@@ -462,214 +315,45 @@ int vm_cmd_train(int argc, char **argv) {
     int n_proc = vm_dist_init();
     bool lead = vm_dist_rank() == 0;
     if (!lead && !freopen("/dev/null", "w", stdout)) vm_dist_abort(VM_EXIT_RUNTIME);
+    /* the rest is the library's (runtime/api/train_run.c), shared with vmaskc_train */
     struct vm_error err = {0};
     int rc = VM_EXIT_OK;
-    struct vm_vocab vocab = {0};
-    struct vm_dataset dtrain = {0}, ddev = {0}, dtest = {0};
-    Onnx__ModelProto *onnx = NULL;
-    struct vm_graph *g = NULL;
-    struct vm_rt_model *rt = NULL;
-    struct vm_plan_parts plan = {0};
-    struct vm_train_result res = {0};
-    enum vm_status s_split;
-    int32_t vec_table = -1;
-
-    if (labels_path && vm_labels_load(&labels, labels_path, &err)) goto fail;
-    if (vocab_path) {
-        if (vm_vocab_load(&vocab, vocab_path, pad, unk, &err)) goto fail;
-    } else if (stored_vocab(model, &vocab, pad, unk, &tok_kind, &tok, case_given, punct_given, &labels, &err)) {
-        goto fail;
-    }
-    /* class names: --labels, the model's own, else TRAIN's labels when they are not all integers */
-    if (!labels.n && vm_data_collect_labels(train_path, &dopts, &labels, &err)) goto fail;
-    dopts.labels = &labels;
-    if (vm_tokenizer_for_vocab(&tok, &vocab, tok_kind, vocab_path ? vocab_path : model, &err)) goto fail;
-    to.pad_id = vocab.pad_id;
-    int64_t keep_ids[8];
-    to.n_keep_ids = vm_vocab_special_ids(&vocab, keep_ids, 8);
-    to.keep_ids = keep_ids;
-    if (vm_dataset_load(&dtrain, train_path, &vocab, &tok, (int32_t)max_len, &dopts, &err) ||
-        (dev_path && vm_dataset_load(&ddev, dev_path, &vocab, &tok, (int32_t)max_len, &dopts, &err)) ||
-        (test_path && vm_dataset_load(&dtest, test_path, &vocab, &tok, (int32_t)max_len, &dopts, &err)))
-        goto fail;
-    vm_mark("data");
-    if (dev_split) {
-        struct vm_dataset all = dtrain;
-        s_split = vm_dataset_split(&all, dev_split, (uint64_t)tc.seed, &dtrain, &ddev, &err);
-        vm_dataset_free(&all);
-        if (s_split) {
-            vm_error_prefix(&err, "--dev-split %g of %s", dev_split, train_path);
-            goto fail;
-        }
-        printf("dev: %lld %s held out of %s (--dev-split %g, seed %lld)\n", (long long)ddev.n, vm_plural(ddev.n, "example", "examples"), train_path, dev_split,
-               (long long)tc.seed);
-    }
-    printf("data: %lld train, %lld dev%s", (long long)dtrain.n, (long long)ddev.n, test_path ? ", " : "");
-    if (test_path) printf("%lld test", (long long)dtest.n);
-    printf(" %s; vocabulary %d tokens (pad %s, unk %s; %s tokenizer%s); %.1f%% of training %s unknown\n",
-           vm_plural(test_path ? dtest.n : ddev.n, "example", "examples"), vocab.n,
-           vocab.pad_id >= 0 ? vocab.tokens[vocab.pad_id] : "none", vocab.unk_id >= 0 ? vocab.tokens[vocab.unk_id] : "none",
-           vm_tokenizer_name(&tok), tok.kind == VM_TOKENIZER_WORDPIECE ? tok.lowercase ? ", uncased" : ", cased" : "",
-           dtrain.n_tokens ? 100.0 * (double)dtrain.n_unk / (double)dtrain.n_tokens : 0.0,
-           tok.kind == VM_TOKENIZER_WORDPIECE ? "words" : "tokens");
-
-    if (labels.n) {
-        printf("classes:");
-        for (int32_t k = 0; k < labels.n; k++) printf(" %s=%d", labels.names[k], k);
-        printf("%s\n", labels_path ? " (--labels)" : "");
-    }
-    if (vm_cli_compile_onnx_training(model, &mo, &onnx, &g, &err)) goto fail;
-    for (size_t k = 0; vocab_path && k < onnx->n_metadata_props; k++) /* a vmaskc export: --vocab must be its own */
-        if (onnx->metadata_props[k]->key && !strcmp(onnx->metadata_props[k]->key, "vmaskc.vocab") && onnx->metadata_props[k]->value &&
-            vm_vocab_check_stored(&vocab, vocab_path, onnx->metadata_props[k]->value, model, &err))
-            goto fail;
-    {
-        int32_t emb;
-        if (vm_find_embedding(g, mo.embedding, &emb, &err)) goto fail;
-        if (emb >= 0) {
-            int64_t rows = vm_dim_value(&g->values[g->nodes[emb].in[0]].dims[0]);
-            if (vocab.n > rows) {
-                vm_errorf(&err, VM_EINVAL, "the vocabulary has %d tokens but the model's embedding table '%s' has %lld rows; "
-                          "use the vocabulary the model was built with", vocab.n, g->values[g->nodes[emb].in[0]].name, (long long)rows);
-                goto fail;
-            }
-            if (vocab_path && vocab.n < rows && !allow_short) {
-                vm_errorf(&err, VM_EINVAL, "the vocabulary %s has %d tokens but the model's embedding table '%s' has %lld rows: is it the "
-                          "model's vocabulary? (--allow-short-vocab if the extra rows are meant to stay unused)", vocab_path, vocab.n,
-                          g->values[g->nodes[emb].in[0]].name, (long long)rows);
-                goto fail;
-            }
-        }
-        if (vectors && embedding_from_vectors(g, emb, vectors, vectors_format, &vocab, &dtrain, oov_init, (uint64_t)tc.seed, &vec_table, &err))
-            goto fail;
-    }
-    if (to.method == VM_METHOD_IBA) {
-        int32_t emb;
-        if (vm_find_embedding(g, mo.embedding, &emb, &err) || iba_statistics(g, emb, &dtrain, &to, &iba_stats, &err)) goto fail;
-    }
-    struct vm_train_info info;
-    if (vm_build_training(g, &to, &info, &err)) {
-        vm_error_prefix(&err, "%s", model);
-        goto fail;
-    }
-    vm_mark("training_graph"); /* VMASKC_TIMINGS: the mask, loss, backward and optimizer added */
-    if (labels.n > info.n_classes) {
-        vm_errorf(&err, VM_EINVAL, "%s has %d classes (%s%s%s ...) but the model has %lld outputs", labels_path ? labels_path : train_path,
-                  labels.n, labels.names[0], labels.n > 1 ? ", " : "", labels.n > 1 ? labels.names[1] : "", (long long)info.n_classes);
-        goto fail;
-    }
-    if (vm_dataset_check_labels(&dtrain, info.n_classes, &err) || vm_dataset_check_labels(&ddev, info.n_classes, &err) ||
-        (test_path && vm_dataset_check_labels(&dtest, info.n_classes, &err)))
-        goto fail;
-    char method_desc[128];
-    if (to.method == VM_METHOD_BASE) snprintf(method_desc, sizeof method_desc, "mask off (--no-mask)");
-    else if (to.method == VM_METHOD_L2) snprintf(method_desc, sizeof method_desc, "mask off, weight decay %g (--method l2)", to.weight_decay);
-    else if (to.method == VM_METHOD_L2X)
-        snprintf(method_desc, sizeof method_desc, "L2X mask (k %lld, tau %g) after the word embedding", (long long)to.l2x_k, to.l2x_tau);
-    else if (to.method == VM_METHOD_IBA) snprintf(method_desc, sizeof method_desc, "IBA mask (beta %g) after the word embedding", iba_beta);
-    else snprintf(method_desc, sizeof method_desc, "mask %s", to.mask_after ? "after the given value" : "after the word embedding");
-    printf("model: %s, %lld classes; %lld of %lld parameters trainable%s; %s\n", model, (long long)info.n_classes,
-           (long long)info.n_trainable, (long long)info.n_params, to.train_embedding ? "" : " (word embedding frozen)", method_desc);
-    /* the plan in pieces: the runtime copies the weights once, from the ModelProto they were read into */
-    if (vm_emit_plan_parts(g, model, &plan, &err)) goto fail;
-    vm_mark("emit");
-    struct vm_rt_opts ro = {.threads = mo.threads, .max_memory = mo.max_memory};
-    if (vm_rt_model_from_parts(&rt, &plan, model, &ro, &err)) goto fail;
-    vm_mark("runtime");
-    vm_plan_parts_free(&plan);
-    struct lookup_ctx lc = {.m = rt, .g = g, .table = vec_table};
-    vm_export_release_trained(onnx, g, param_lookup, &lc);
-    t_loaded = mono_s();
-    struct vm_feeder feeder;
-    if (vm_feeder_init(&feeder, rt, vocab.pad_id >= 0 ? vocab.pad_id : 0, &err)) goto fail;
-
-    if (vm_cli_check_longest(&feeder, &dtrain, tc.batch, &err) || vm_cli_check_longest(&feeder, &ddev, tc.batch, &err) ||
-        (test_path && vm_cli_check_longest(&feeder, &dtest, tc.batch, &err)))
-        goto fail;
-    tc.interrupted = &interrupted;
-    if (profile) vm_rt_profile_enable(rt, true);
-    tc.progress = lead ? stderr : NULL;
-    if (n_proc > 1)
-        printf("data-parallel: %d processes, each runs about %d of every %d examples\n", n_proc, (tc.batch + n_proc - 1) / n_proc, tc.batch);
-    tc.progress_tty = isatty(fileno(stderr));
-    enum vm_status s = vm_train(&feeder, &tc, &dtrain, &ddev, test_path ? &dtest : NULL, &res, &err);
-    if (s) goto fail;
-    printf("best dev accuracy %.2f%% (epoch %d of %d)", 100 * res.best_dev_acc, res.best_epoch, res.epochs_run);
-    if (test_path) printf("; test accuracy %.2f%%", 100 * res.test_acc);
-    printf("; %.0f training sentences/s\n", res.sentences_per_s);
-    if (n_proc > 1 && res.n_steps)
-        printf("data-parallel: %d processes summed %.3f MiB of gradients per step (%lld steps); %lld of %lld buckets started "
-               "during the backward pass\n", n_proc, (double)res.comm_bytes / (double)res.n_steps / 1048576.0, (long long)res.n_steps,
-               (long long)res.buckets_early, (long long)res.buckets);
-    {
-        int64_t n_inst;
-        double ms;
-        vm_rt_build_stats(rt, &n_inst, &ms);
-        size_t per, arena, scratch;
-        vm_rt_memory(rt, &per, &arena, &scratch);
-        printf("runtime: %lld batch shapes compiled (%.1f s), memory %.1f MiB parameters and state + %.1f MiB arena + %.1f MiB scratch\n",
-               (long long)n_inst, ms / 1e3, (double)per / 1048576.0, (double)arena / 1048576.0, (double)scratch / 1048576.0);
-    }
-
-    if (profile) {
-        printf("time per op over the whole run (training steps and evaluation):\n");
-        vm_rt_profile_print(rt, stdout);
-        vm_rt_memory_print(rt, stdout);
-    }
-    /* export */
-    struct vm_train_export tx = {.vocab = &vocab, .tok = &tok, .labels = &labels, .to = &to, .n_classes = info.n_classes,
-                                 .dev_acc = res.best_dev_acc, .test_acc = res.test_acc, .iba_beta = iba_beta, .embedding = mo.embedding,
-                                 .mask_output = mask_output, .min_seq = feeder.min_len};
-    double t0 = mono_s();
-    if (lead && vm_train_export(onnx, g, &tx, param_lookup, &lc, out, &err)) goto fail;
-    t_export = mono_s() - t0;
-    printf("exported %s\n", out);
-    if (timings && res.n_steps) {
-        double *st = malloc(sizeof(double) * (size_t)res.n_steps), sum = 0;
-        if (st) {
-            for (int64_t i = 0; i < res.n_steps; i++) sum += (st[i] = res.step_seconds[i]);
-            qsort(st, (size_t)res.n_steps, sizeof *st, cmp_double);
-            printf("timings: load %.3f first_step %.3f steps %lld step_median %.4f step_mean %.4f step_min %.4f export %.3f "
-                   "gflop_per_step %.4f gflops %.2f\n",
-                   t_loaded - t_start, res.first_step_at - t_start, (long long)res.n_steps, st[res.n_steps / 2],
-                   sum / (double)res.n_steps, st[0], t_export, res.flops / (double)res.n_steps / 1e9, sum > 0 ? res.flops / sum / 1e9 : 0.0);
-            free(st);
-        }
-    }
-
-    /* the globally most important words */
-    if (!to.no_mask && !to.mask_after && info.embedding_node >= 0 && top > 0) {
-        const struct vm_value *tv = &g->values[g->nodes[info.embedding_node].in[0]];
-        int64_t V = vm_dim_value(&tv->dims[0]), E = vm_dim_value(&tv->dims[1]);
-        size_t nb;
-        const float *table = param_lookup(&lc, tv->name, &nb);
-        if (!table) table = tv->data;
-        float *keep = malloc(sizeof(float) * (size_t)V);
-        struct word_score *ws = malloc(sizeof *ws * (size_t)V);
-        if (keep && ws && !vm_mask_word_importance((int)to.method, table, V, E, param_lookup, &lc, keep, &err)) {
-            /* rank words the training data shows often enough for their q to mean something */
-            int64_t *freq = calloc((size_t)V + 1, sizeof *freq);
-            int64_t n = 0;
-            if (freq) {
-                for (int64_t i = 0; i < dtrain.start[dtrain.n]; i++)
-                    if (dtrain.ids[i] < V) freq[dtrain.ids[i]]++;
-                for (int32_t id = 0; id < vocab.n && id < V; id++)
-                    if (!vm_vocab_is_special(&vocab, id) && freq[id] >= min_freq) ws[n++] = (struct word_score){keep[id], id};
-                qsort(ws, (size_t)n, sizeof *ws, cmp_score);
-                printf("top %lld words by global importance, the %s (words seen at least %lld times in training):\n",
-                       top < n ? top : (long long)n, importance_label(to.method), min_freq);
-                for (int64_t i = 0; i < top && i < n; i++)
-                    printf("  %3lld  %-20s %s %.4f  (%lld times)\n", (long long)i + 1, vocab.tokens[ws[i].id],
-                           to.method == VM_METHOD_VMASK ? "q" : to.method == VM_METHOD_L2X ? "score" : "lambda", ws[i].q,
-                           (long long)freq[ws[i].id]);
-                free(freq);
-            }
-        }
-        free(keep);
-        free(ws);
-    }
-    goto done;
-fail:
+    job.model = model;
+    job.vocab_path = vocab_path;
+    job.train_path = train_path;
+    job.dev_path = dev_path;
+    job.test_path = test_path;
+    job.out = out;
+    job.pad = pad;
+    job.unk = unk;
+    job.labels_path = labels_path;
+    job.vectors = vectors;
+    job.tok_kind = tok_kind;
+    job.vectors_format = vectors_format;
+    job.oov_init = oov_init;
+    job.dev_split = dev_split;
+    job.iba_beta = iba_beta;
+    job.top = top;
+    job.min_freq = min_freq;
+    job.max_len = max_len;
+    job.mask_output = mask_output;
+    job.profile = profile;
+    job.timings = timings;
+    job.allow_short = allow_short;
+    job.case_given = case_given;
+    job.punct_given = punct_given;
+    job.lead = lead;
+    job.n_proc = n_proc;
+    job.mo = mo;
+    job.to = to;
+    job.tc = tc;
+    job.tc.interrupted = &interrupted;
+    job.tc.progress = lead ? stderr : NULL;
+    job.tc.progress_tty = isatty(fileno(stderr));
+    job.tok = tok;
+    job.dopts = dopts;
+    job.log = stdout;
+    if (!vm_train_job_run(&job, &err)) goto done;
     if (vm_dist_size() > 1 && err.code != VM_EINTERRUPTED) {
         /* this process's error stops every process: nobody waits for it in a collective */
         vm_error_prefix(&err, "process %d of %d", vm_dist_rank(), vm_dist_size());
@@ -678,16 +362,6 @@ fail:
     rc = lead ? vm_cli_fail("train", &err) : vm_cli_exit_code(err.code);
 done:
     vm_dist_finalize();
-    vm_train_result_free(&res);
-    free(iba_stats);
-    vm_labels_free(&labels);
-    vm_plan_parts_free(&plan);
-    vm_rt_model_free(rt);
-    vm_graph_free(g);
-    vm_onnx_free_model(onnx);
-    vm_dataset_free(&dtrain);
-    vm_dataset_free(&ddev);
-    vm_dataset_free(&dtest);
-    vm_vocab_free(&vocab);
+    vm_train_job_free(&job);
     return rc;
 }

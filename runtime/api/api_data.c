@@ -1,0 +1,210 @@
+/* api_data: the public API's calls over a data file — vmaskc_evaluate (`vmaskc eval`) and
+ * vmaskc_words_count (`vmaskc words --data`). Files are read with the model's data options
+ * (tm.data for labelled data, tm.corpus for word counts), so the API and the commands accept the
+ * same files with the same file:line errors. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../explain.h"
+#include "../train.h"
+#include "api_util.h"
+
+void vmaskc_evaluation_free(vmaskc_evaluation *e) {
+    if (!e) return;
+    free(e->confusion);
+    free(e->support);
+    free(e->predicted);
+    free(e->precision);
+    free(e->recall);
+    free(e->f1);
+    free(e);
+}
+
+/* Per-class counts and scores from the gold labels and the predictions of n examples. */
+static enum vm_status evaluation_fill(vmaskc_evaluation *e, const int32_t *gold, const int32_t *pred, int64_t n, struct vm_error *ie) {
+    size_t C = (size_t)e->n_classes;
+    e->confusion = vm_calloc(C * C, sizeof(int64_t), ie);
+    e->support = vm_calloc(C, sizeof(int64_t), ie);
+    e->predicted = vm_calloc(C, sizeof(int64_t), ie);
+    e->precision = vm_malloc(C * sizeof(double), ie);
+    e->recall = vm_malloc(C * sizeof(double), ie);
+    e->f1 = vm_malloc(C * sizeof(double), ie);
+    if (!e->confusion || !e->support || !e->predicted || !e->precision || !e->recall || !e->f1) return VM_ENOMEM;
+    for (int64_t i = 0; i < n; i++) {
+        e->confusion[(size_t)gold[i] * C + (size_t)pred[i]]++;
+        e->support[gold[i]]++;
+        e->predicted[pred[i]]++;
+    }
+    for (size_t c = 0; c < C; c++) {
+        double tp = (double)e->confusion[c * C + c];
+        double p = e->predicted[c] ? tp / (double)e->predicted[c] : NAN, r = e->support[c] ? tp / (double)e->support[c] : NAN;
+        e->precision[c] = p;
+        e->recall[c] = r;
+        e->f1[c] = isnan(p) || isnan(r) ? NAN : p + r > 0 ? 2 * p * r / (p + r) : 0.0;
+    }
+    return VM_OK;
+}
+
+vmaskc_status vmaskc_evaluate(vmaskc_model *m, const char *path, int32_t max_len, int32_t batch, vmaskc_evaluation **out,
+                              vmaskc_error *err) {
+    NEED(out);
+    *out = NULL;
+    NEED(m);
+    NEED(path);
+    if (batch < 0 || batch > 4096) return vm_api_failf(err, VMASKC_EINVAL, -1, "vmaskc_evaluate: batch is %d; it must be in [1, 4096] (0 = 100)", batch);
+    if (max_len < 0) return vm_api_failf(err, VMASKC_EINVAL, -1, "vmaskc_evaluate: max_len is %d (0 = no limit)", max_len);
+    if (!batch) batch = 100;
+    struct vm_text_model *tm = &m->tm;
+    struct vm_error ie = {0};
+    struct vm_dataset d;
+    int32_t *pred = NULL;
+    vmaskc_evaluation *e = NULL;
+    enum vm_status s = vm_dataset_load(&d, path, &tm->vocab, &tm->tok, max_len, &tm->data, &ie);
+    if (s) return vm_api_fail(err, &ie, -1);
+    /* labels and the longest text are checked before anything runs */
+    if (!(s = vm_dataset_check_labels(&d, m->n_classes, &ie))) s = vm_feeder_check_longest(&tm->feeder, &d, batch, &ie);
+    if (!s && (!(pred = vm_calloc((size_t)d.n + 1, sizeof *pred, &ie)) || !(e = vm_calloc(1, sizeof *e, &ie)))) s = VM_ENOMEM;
+    if (!s) {
+        e->n = d.n;
+        e->n_classes = m->n_classes;
+        s = vm_evaluate_pred(&tm->feeder, &d, batch, &e->accuracy, pred, &ie);
+    }
+    if (!s) s = evaluation_fill(e, d.labels, pred, d.n, &ie);
+    free(pred);
+    vm_dataset_free(&d);
+    if (s) {
+        vmaskc_evaluation_free(e);
+        return vm_api_fail(err, &ie, -1);
+    }
+    *out = e;
+    return VMASKC_OK;
+}
+
+/* Occurrences of each vocabulary id (below V) in the texts of a corpus: freq [V], caller frees. */
+static enum vm_status corpus_freq(const struct vm_text_model *tm, const char *corpus, int64_t V, int64_t **freq, struct vm_error *ie) {
+    struct vm_dataset d;
+    enum vm_status s = vm_dataset_load(&d, corpus, &tm->vocab, &tm->tok, 0, &tm->corpus, ie);
+    if (s) return s;
+    if (!(*freq = vm_calloc((size_t)V + 1, sizeof **freq, ie))) s = VM_ENOMEM;
+    for (int64_t i = 0; !s && i < d.start[d.n]; i++)
+        if (d.ids[i] < V) (*freq)[d.ids[i]]++;
+    vm_dataset_free(&d);
+    return s;
+}
+
+vmaskc_status vmaskc_words_count(const vmaskc_model *m, const char *corpus, int64_t min_freq, vmaskc_words **out, vmaskc_error *err) {
+    NEED(out);
+    *out = NULL;
+    NEED(m);
+    NEED(corpus);
+    if (min_freq < 0) return vm_api_failf(err, VMASKC_EINVAL, -1, "vmaskc_words_count: min_freq is %lld (0 = every word)", (long long)min_freq);
+    vmaskc_words *w;
+    vmaskc_status vs = vmaskc_words_rank(m, &w, err);
+    if (vs) return vs;
+    struct vm_error ie = {0};
+    int64_t *freq = NULL;
+    enum vm_status s = corpus_freq(&m->tm, corpus, m->tm.vocab.n, &freq, &ie);
+    if (!s && !(w->frequency = vm_malloc(sizeof(int64_t) * (size_t)(w->n + 1), &ie))) s = VM_ENOMEM;
+    int64_t kept = 0;
+    for (int64_t k = 0; !s && k < w->n; k++) {
+        int64_t f = freq[w->ids[k]];
+        if (f < min_freq) continue;
+        w->ids[kept] = w->ids[k];
+        w->tokens[kept] = w->tokens[k];
+        w->importance[kept] = w->importance[k];
+        w->frequency[kept++] = f;
+    }
+    free(freq);
+    if (s) {
+        vmaskc_words_free(w);
+        return vm_api_fail(err, &ie, -1);
+    }
+    w->n = kept;
+    *out = w;
+    return VMASKC_OK;
+}
+
+/* ---- whole words of a WordPiece model ---- */
+
+void vmaskc_whole_words_free(vmaskc_whole_words *w) {
+    if (!w) return;
+    for (int64_t i = 0; i < w->n; i++) {
+        free(w->words[i]);
+        free(w->pieces[i]);
+    }
+    free(w->words);
+    free(w->pieces);
+    free(w->importance);
+    free(w->frequency);
+    free(w);
+}
+
+struct whole_key {
+    double score;
+    int64_t freq, i;
+};
+
+/* score descending, then the more frequent, then first seen */
+static int cmp_whole(const void *a, const void *b) {
+    const struct whole_key *x = a, *y = b;
+    if (x->score != y->score) return x->score < y->score ? 1 : -1;
+    if (x->freq != y->freq) return x->freq < y->freq ? 1 : -1;
+    return (x->i > y->i) - (x->i < y->i);
+}
+
+vmaskc_status vmaskc_words_whole(const vmaskc_model *m, const char *corpus, vmaskc_whole_words **out, vmaskc_error *err) {
+    NEED(out);
+    *out = NULL;
+    NEED(m);
+    NEED(corpus);
+    const struct vm_text_model *tm = &m->tm;
+    const struct vm_vocab *v = &tm->vocab;
+    if (!tm->word_keep)
+        return vm_api_failf(err, VMASKC_EUNSUPPORTED, -1,
+                            "the model has no word-level mask (vmask.word_keep, l2x.word_score or iba.word_lambda): train it with 'vmaskc train'");
+    struct vm_error ie = {0};
+    struct vm_dataset d = {0};
+    struct vm_word_table wt = {0};
+    struct whole_key *key = NULL;
+    vmaskc_whole_words *w = NULL;
+    double *q = vm_malloc(sizeof(double) * (size_t)v->n, &ie);
+    enum vm_status s = q ? vm_dataset_load(&d, corpus, v, &tm->tok, 0, &tm->corpus, &ie) : VM_ENOMEM;
+    for (int32_t id = 0; !s && id < v->n; id++) q[id] = id < tm->n_words && !vm_vocab_is_special(v, id) ? tm->word_keep[id] : NAN;
+    if (!s && (s = vm_word_table_build(&tm->tok, v, d.texts, d.n, 0, q, &wt, &ie))) vm_error_prefix(&ie, "%s", corpus);
+    if (!s) {
+        key = vm_malloc(sizeof *key * (size_t)(wt.n + 1), &ie);
+        if (!key || !(w = vm_calloc(1, sizeof *w, &ie))) s = VM_ENOMEM;
+    }
+    int64_t n = 0;
+    for (int64_t i = 0; !s && i < wt.n; i++)
+        if (!isnan(wt.score[i])) key[n++] = (struct whole_key){wt.score[i], wt.freq[i], i}; /* only [UNK]-like pieces: no score */
+    if (!s) {
+        qsort(key, (size_t)n, sizeof *key, cmp_whole);
+        w->words = vm_calloc((size_t)n + 1, sizeof(char *), &ie);
+        w->pieces = vm_calloc((size_t)n + 1, sizeof(char *), &ie);
+        w->importance = vm_malloc(sizeof(double) * (size_t)(n + 1), &ie);
+        w->frequency = vm_malloc(sizeof(int64_t) * (size_t)(n + 1), &ie);
+        if (!w->words || !w->pieces || !w->importance || !w->frequency) s = VM_ENOMEM;
+    }
+    for (int64_t k = 0; !s && k < n; k++) { /* the table's strings move to the result */
+        int64_t i = key[k].i;
+        w->words[k] = wt.words[i];
+        w->pieces[k] = wt.pieces[i];
+        wt.words[i] = wt.pieces[i] = NULL;
+        w->importance[k] = wt.score[i];
+        w->frequency[k] = wt.freq[i];
+        w->n_multi += strchr(w->pieces[k], ' ') != NULL;
+        w->n = k + 1;
+    }
+    free(q);
+    free(key);
+    vm_word_table_free(&wt);
+    vm_dataset_free(&d);
+    if (s) {
+        vmaskc_whole_words_free(w);
+        return vm_api_fail(err, &ie, -1);
+    }
+    *out = w;
+    return VMASKC_OK;
+}
