@@ -73,6 +73,13 @@ void vm_dist_finalize(void) {
 }
 
 int vm_dist_rank(void) { return d_rank; }
+bool vm_dist_launched(void) {
+#ifdef VM_HAVE_MPI
+    return d_mpi;
+#else
+    return false;
+#endif
+}
 int vm_dist_size(void) { return d_size; }
 uint64_t vm_dist_bytes(void) { return d_bytes; }
 

@@ -21,6 +21,8 @@ int vm_dist_init(void);
 void vm_dist_finalize(void);
 int vm_dist_rank(void);
 int vm_dist_size(void);
+/* Whether this process joined an mpirun job (MPI_Init was called), even a job of one process. */
+bool vm_dist_launched(void);
 /* Whether this build can run across processes at all (compiled with MPI). */
 bool vm_dist_compiled(void);
 

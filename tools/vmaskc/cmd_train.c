@@ -104,7 +104,10 @@ static int train_usage(FILE *f) {
             "several processes (data-parallel, Open MPI; README \"Training on several processes\"):\n"
             "  mpirun -np N vmaskc train ...  each process runs its share of every --batch (the global\n"
             "                         batch) and the gradients are summed: the same model as one process;\n"
-            "                         process 0 prints and writes the checkpoint, history and export\n");
+            "                         process 0 prints and writes the checkpoint, history and export;\n"
+            "                         Ctrl-C on mpirun: process 0 writes the last completed step's\n"
+            "                         checkpoint at once (mpirun kills 1 s after its SIGTERM; for a\n"
+            "                         slow-to-write model: mpirun --mca odls_base_sigkill_timeout 30)\n");
     return f == stdout ? VM_EXIT_OK : VM_EXIT_USAGE;
 }
 
