@@ -215,6 +215,16 @@ bool vm_dist_gatherv(const void *buf, size_t n, int root, void **out, size_t *ou
     return true;
 }
 
+void vm_dist_allgather(const void *mine, size_t n, void *all) {
+#ifdef VM_HAVE_MPI
+    if (d_mpi && d_size > 1) {
+        MPI_Allgather(mine, (int)n, MPI_BYTE, all, (int)n, MPI_BYTE, MPI_COMM_WORLD);
+        return;
+    }
+#endif
+    memcpy(all, mine, n);
+}
+
 _Noreturn void vm_dist_abort(int code) {
     fflush(stdout);
     fflush(stderr);

@@ -452,13 +452,6 @@ int vm_cmd_train(int argc, char **argv) {
     tc.checkpoint = ckpt;
     tc.history_csv = history;
     vm_file_remove_stale_temps(out); /* a run killed while exporting left its temporary */
-    {
-        /* outputs are checked before minutes of training, not after */
-        struct vm_error oerr = {0};
-        if (vm_cli_check_output(out, "-o", &oerr) || vm_cli_check_output(ckpt, "--checkpoint", &oerr) ||
-            (history && vm_cli_check_output(history, "--history", &oerr)))
-            return vm_cli_fail("train", &oerr);
-    }
 
     vm_cli_watch_interrupts(&interrupted);
     /* under mpirun: one of several data-parallel processes; process 0 alone prints and writes */
@@ -476,7 +469,12 @@ int vm_cmd_train(int argc, char **argv) {
     struct vm_train_result res = {0};
     enum vm_status s_split;
     int32_t vec_table = -1;
+    bool setup_done = false; /* under mpirun, errors before it are printed once (vm_cli_dist_setup_done) */
 
+    /* outputs are checked before minutes of training, not after */
+    if (vm_cli_check_output(out, "-o", &err) || vm_cli_check_output(ckpt, "--checkpoint", &err) ||
+        (history && vm_cli_check_output(history, "--history", &err)))
+        goto fail;
     if (labels_path && vm_labels_load(&labels, labels_path, &err)) goto fail;
     if (vocab_path) {
         if (vm_vocab_load(&vocab, vocab_path, pad, unk, &err)) goto fail;
@@ -585,6 +583,8 @@ int vm_cmd_train(int argc, char **argv) {
     if (vm_cli_check_longest(&feeder, &dtrain, tc.batch, &err) || vm_cli_check_longest(&feeder, &ddev, tc.batch, &err) ||
         (test_path && vm_cli_check_longest(&feeder, &dtest, tc.batch, &err)))
         goto fail;
+    setup_done = true;
+    if ((rc = vm_cli_dist_setup_done("train", &err))) goto done; /* another process failed and said why */
     tc.interrupted = &interrupted;
     if (profile) vm_rt_profile_enable(rt, true);
     tc.progress = lead ? stderr : NULL;
@@ -669,6 +669,10 @@ int vm_cmd_train(int argc, char **argv) {
     }
     goto done;
 fail:
+    if (!setup_done) {
+        rc = vm_cli_dist_setup_done("train", &err);
+        goto done;
+    }
     if (vm_dist_size() > 1 && err.code != VM_EINTERRUPTED) {
         /* this process's error stops every process: nobody waits for it in a collective */
         vm_error_prefix(&err, "process %d of %d", vm_dist_rank(), vm_dist_size());
