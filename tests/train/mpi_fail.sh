@@ -4,6 +4,7 @@
 #    another --train): every process stops, the exit is non-zero, the message is printed once,
 #    naming process 1 (and one other) and file:line, and no model is written;
 #  - an error every process hits (a missing file) is printed once, as one process prints it;
+#  - processes whose parameters differ (another --lr on one) stop at the next checksum comparison;
 #  - SIGINT to one process: the processes agree on the step, process 0 saves one checkpoint and no
 #    model is written; the checkpoint resumes under another number of processes.
 #    (Ctrl-C on mpirun itself: mpi_ctrlc.sh.)
@@ -34,6 +35,18 @@ if [ $rc -eq 3 ] && [ "$(grep -c 'error:' "$tmp/m.out")" = 1 ] && grep -qxF "$(g
   echo "ok: an error every process hits is printed once, as one process prints it: $(grep 'error:' "$tmp/m.out" | sed "s|$tmp/||")"
 else echo "FAIL: a missing file under 3 processes: exit $rc (want 3), the error must be printed once, as one process prints it"
   cat "$tmp/m.out" "$tmp/m1.out"; fail=1; fi
+
+# processes that no longer hold the same parameters (here: process 1 runs with another --lr) are
+# caught by the parameter checksums compared every 100 steps and after the last: exit 4, one
+# message, no model
+c=(train "$model" --vocab "$d/vocab.txt" --train "$d/train.tsv" --dev "$d/dev.tsv" --epochs 1 --batch 32 --seed 5 --threads 1 --top 0
+   -o "$tmp/dv.onnx")
+timeout 60 "${mpi[@]}" -np 1 "$vmaskc" "${c[@]}" --lr 0.01 : -np 1 "$vmaskc" "${c[@]}" --lr 0.02 > "$tmp/dv.out" 2>&1
+rc=$?
+if [ $rc -eq 4 ] && [ "$(grep -c 'error:' "$tmp/dv.out")" = 1 ] && [ ! -e "$tmp/dv.onnx" ] &&
+   grep -q "error: data-parallel: after epoch 1, step 19 the parameters of process 1 differ from process 0's" "$tmp/dv.out"; then
+  echo "ok: processes that diverged stop (exit $rc) with one message"
+else echo "FAIL: diverged processes: exit $rc (want 4), one message naming process 1 and step 19, no model"; cat "$tmp/dv.out"; fail=1; fi
 
 # SIGINT to one of the processes (Ctrl-C on mpirun itself: mpi_ctrlc.sh): all stop after the same
 # step, process 0 saves one checkpoint (at once when the signal is its own), nobody writes a model. Many epochs of small batches, interrupted after the first.

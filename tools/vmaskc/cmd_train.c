@@ -673,7 +673,7 @@ fail:
         rc = vm_cli_dist_setup_done("train", &err);
         goto done;
     }
-    if (vm_dist_size() > 1 && err.code != VM_EINTERRUPTED) {
+    if (vm_dist_size() > 1 && err.code != VM_EINTERRUPTED && !res.shared_error) {
         /* this process's error stops every process: nobody waits for it in a collective */
         vm_error_prefix(&err, "process %d of %d", vm_dist_rank(), vm_dist_size());
         vm_dist_abort(vm_cli_fail("train", &err));
