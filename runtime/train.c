@@ -520,7 +520,7 @@ static Vmplan__Tensor *ckpt_tensor(struct vm_rt_model *m, int32_t v, const void 
     t->name = val->name;
     t->has_dtype = 1;
     t->dtype = val->dtype;
-    struct vm_rt_tensor pt = vm_rt_persistent(m, val->name);
+    struct vm_rt_tensor pt = vm_rt_persistent_tensor(m, v); /* read-only: the saver thread may call it mid-step */
     t->n_dim = (size_t)pt.rank;
     t->dim = pt.dims[0] || pt.rank ? malloc(sizeof(int64_t) * (size_t)(pt.rank ? pt.rank : 1)) : NULL;
     if (pt.rank && !t->dim) {
