@@ -16,7 +16,10 @@ d=$repo/tests/train; model=$repo/tests/fixtures/models/cnn_conv1d_reducemax_op13
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 fail=0
 head -200 "$d/train.tsv" > "$tmp/train.tsv" # 25 steps of 8 per epoch: many epochs, short runs
-c=(train "$model" --vocab "$d/vocab.txt" --train "$tmp/train.tsv" --dev "$d/dev.tsv" --epochs 24 --batch 8 --seed 5
+# enough steps that the three rounds (about a second of training each) rarely finish the run; under
+# ASan (tools/test-all.sh) steps are ~10x slower, so fewer
+epochs=16; [ -n "${ASAN_OPTIONS:-}" ] && epochs=6
+c=(train "$model" --vocab "$d/vocab.txt" --train "$tmp/train.tsv" --dev "$d/dev.tsv" --epochs $epochs --batch 8 --seed 5
    --threads 1 --top 0)
 
 # the uninterrupted run, meanwhile: its two processes load the machine while the others are stopped
@@ -36,6 +39,9 @@ for round in 1 2 3; do
   [ -n "$runner" ] && kill -INT "$runner"
   wait $pid
   rc=$?
+  if [ $rc -eq 0 ] && [ -e "$tmp/s.onnx" ] && [ $round = 3 ]; then # a fast machine: two interrupts are enough
+    echo "ok: round 3: the run finished before mpirun's SIGTERM came; rounds 1 and 2 were interrupted"; break
+  fi
   start=$(sed -n 's/^resuming from .* at \(epoch [0-9]*, step [0-9]*\)$/\1/p' "$out")
   [ $round = 1 ] && grep -q '^no checkpoint at' "$out" && start=first
   saved=$(grep -c 'checkpoint saved to' "$out")
@@ -60,10 +66,10 @@ for round in 1 2 3; do
 done
 
 wait $ref || { echo "FAIL: the uninterrupted run"; cat "$tmp/ref.out"; exit 1; }
-timeout 280 "${mpi[@]}" -np 2 "$vmaskc" "${c[@]}" "${r[@]}" > "$tmp/last.out" 2>&1 ||
+[ -e "$tmp/s.onnx" ] || timeout 280 "${mpi[@]}" -np 2 "$vmaskc" "${c[@]}" "${r[@]}" > "$tmp/last.out" 2>&1 ||
   { echo "FAIL: the last resumed run"; cat "$tmp/last.out"; exit 1; }
 if cmp -s <(cut -d, -f1-5 "$tmp/ref.csv") <(cut -d, -f1-5 "$tmp/s.csv") && cmp -s "$tmp/ref.onnx" "$tmp/s.onnx"; then
-  echo "ok: interrupted three times and resumed, the history and the export are byte-identical to the uninterrupted run's"
+  echo "ok: interrupted and resumed, the history and the export are byte-identical to the uninterrupted run's"
 else
   echo "FAIL: the resumed run differs from the uninterrupted one"; diff <(cut -d, -f1-5 "$tmp/ref.csv") <(cut -d, -f1-5 "$tmp/s.csv"); fail=1
 fi
