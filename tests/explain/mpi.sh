@@ -33,7 +33,7 @@ for cmd in explain compare; do
   else echo "FAIL $cmd: only $n report files"; fail=1; fi
 done
 # an error every process hits (a missing --data) is printed once, and no report folder is left
-timeout 60 "${mpi[@]}" -np 3 "$vmaskc" explain "$tmp/vm.onnx" --data "$tmp/missing.tsv" --threads 1 --report "$tmp/rep" > "$tmp/m.out" 2>&1
+timeout 120 "${mpi[@]}" -np 3 "$vmaskc" explain "$tmp/vm.onnx" --data "$tmp/missing.tsv" --threads 1 --report "$tmp/rep" > "$tmp/m.out" 2>&1
 rc=$?
 if [ $rc -eq 3 ] && [ "$(grep -c 'error:' "$tmp/m.out")" = 1 ] && grep -q "^vmaskc explain: error: cannot open '$tmp/missing.tsv'" "$tmp/m.out" &&
    [ ! -e "$tmp/rep" ]; then echo "ok: a missing --data under 3 processes: exit 3, the error printed once, no report folder"

@@ -19,7 +19,7 @@ fail=0
 
 (head -5 "$d/train.tsv"; printf 'notalabel\tw1 w2\n'; tail -n +6 "$d/train.tsv") > "$tmp/bad.tsv"
 c=(train "$model" --vocab "$d/vocab.txt" --dev "$d/dev.tsv" --epochs 1 --batch 32 --seed 5 --threads 1 -o "$tmp/f.onnx")
-timeout 60 "${mpi[@]}" -np 1 "$vmaskc" "${c[@]}" --train "$d/train.tsv" : -np 2 "$vmaskc" "${c[@]}" --train "$tmp/bad.tsv" > "$tmp/f.out" 2>&1
+timeout 120 "${mpi[@]}" -np 1 "$vmaskc" "${c[@]}" --train "$d/train.tsv" : -np 2 "$vmaskc" "${c[@]}" --train "$tmp/bad.tsv" > "$tmp/f.out" 2>&1
 rc=$?
 if [ $rc -eq 3 ] && [ "$(grep -c 'error:' "$tmp/f.out")" = 1 ] && [ ! -e "$tmp/f.onnx" ] &&
    grep -q "^vmaskc train: error: process 1 of 3 (and 1 other process): $tmp/bad.tsv:6: label 'notalabel'" "$tmp/f.out"; then
@@ -27,7 +27,7 @@ if [ $rc -eq 3 ] && [ "$(grep -c 'error:' "$tmp/f.out")" = 1 ] && [ ! -e "$tmp/f
 else echo "FAIL: bad line on two of three processes: exit $rc (want 3; 124 = hung), message not printed exactly once or output written"
   cat "$tmp/f.out"; fail=1; fi
 
-timeout 60 "${mpi[@]}" -np 3 "$vmaskc" "${c[@]}" --train "$tmp/missing.tsv" > "$tmp/m.out" 2>&1
+timeout 120 "${mpi[@]}" -np 3 "$vmaskc" "${c[@]}" --train "$tmp/missing.tsv" > "$tmp/m.out" 2>&1
 rc=$?
 "$vmaskc" "${c[@]}" --train "$tmp/missing.tsv" > "$tmp/m1.out" 2>&1
 if [ $rc -eq 3 ] && [ "$(grep -c 'error:' "$tmp/m.out")" = 1 ] && grep -qxF "$(grep 'error:' "$tmp/m1.out")" "$tmp/m.out" &&
