@@ -73,6 +73,13 @@ void vm_dist_finalize(void) {
 }
 
 int vm_dist_rank(void) { return d_rank; }
+bool vm_dist_launched(void) {
+#ifdef VM_HAVE_MPI
+    return d_mpi;
+#else
+    return false;
+#endif
+}
 int vm_dist_size(void) { return d_size; }
 uint64_t vm_dist_bytes(void) { return d_bytes; }
 
@@ -206,6 +213,16 @@ bool vm_dist_gatherv(const void *buf, size_t n, int root, void **out, size_t *ou
     *out = copy;
     *out_len = n;
     return true;
+}
+
+void vm_dist_allgather(const void *mine, size_t n, void *all) {
+#ifdef VM_HAVE_MPI
+    if (d_mpi && d_size > 1) {
+        MPI_Allgather(mine, (int)n, MPI_BYTE, all, (int)n, MPI_BYTE, MPI_COMM_WORLD);
+        return;
+    }
+#endif
+    memcpy(all, mine, n);
 }
 
 _Noreturn void vm_dist_abort(int code) {

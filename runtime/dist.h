@@ -21,6 +21,8 @@ int vm_dist_init(void);
 void vm_dist_finalize(void);
 int vm_dist_rank(void);
 int vm_dist_size(void);
+/* Whether this process joined an mpirun job (MPI_Init was called), even a job of one process. */
+bool vm_dist_launched(void);
 /* Whether this build can run across processes at all (compiled with MPI). */
 bool vm_dist_compiled(void);
 
@@ -41,6 +43,9 @@ void vm_dist_bcast(void *buf, size_t n, int root);
 /* Every process's `n` bytes (n may differ per process) concatenated in rank order into *out
  * (malloc'ed) at root; other processes get *out = NULL. Returns false when out of memory. */
 bool vm_dist_gatherv(const void *buf, size_t n, int root, void **out, size_t *out_len);
+/* Every process's n bytes (the same n everywhere, at most INT_MAX) in rank order into all
+ * (n * size bytes), on every process. */
+void vm_dist_allgather(const void *mine, size_t n, void *all);
 /* Stops every process of the job with this exit code (after the caller printed why). */
 _Noreturn void vm_dist_abort(int code);
 /* Payload bytes this process handed to sums since the start (for benchmarks). */

@@ -19,6 +19,7 @@
 #include "train.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -418,12 +419,19 @@ static void grad_sync_hook(void *ctx, int32_t step) {
     vm_dist_poll();
 }
 
+struct saver; /* a checkpoint at once on a signal, under mpirun (below) */
+static void saver_lock(struct saver *sv);
+static void saver_unlock(struct saver *sv);
+static bool saver_on(const struct saver *sv);
+
 /* One optimizer step on the global batch seqs[0..n). One process (or a batch with fewer rows than
  * processes, which every process then runs whole): one run. Data-parallel: this process's
  * contiguous share of the rows, padded to the global batch's length, with the runtime's shard set
  * so that random draws and loss divisors are the global batch's; the gradients, shares of the
- * global mean's, are summed over processes before every process applies the same update. */
-static enum vm_status train_step(const struct vm_feeder *f, const struct vm_train_cfg *cfg, struct grad_sync *gs,
+ * global mean's, are summed over processes before every process applies the same update.
+ * With a saver on, the optimizer runs apart (as when split) and the step returns holding the
+ * saver's lock: the parameters have moved past the saver's position until the caller commits. */
+static enum vm_status train_step(const struct vm_feeder *f, const struct vm_train_cfg *cfg, struct grad_sync *gs, struct saver *sv,
                                  const int32_t *const *seqs, const int32_t *lens, const int32_t *labels, int64_t n, double beta,
                                  struct step_out *o, struct vm_error *err) {
     struct vm_rt_model *m = f->m;
@@ -443,9 +451,10 @@ static enum vm_status train_step(const struct vm_feeder *f, const struct vm_trai
         for (int64_t i = 0; i < n; i++) min_t = lens[i] > min_t ? lens[i] : min_t;
     }
     uint64_t counter = vm_rt_rng_counter(m);
+    bool apart = split || saver_on(sv); /* the optimizer in a run of its own */
     struct vm_rt_inst *inst;
     enum vm_status s = vm_feed(f, seqs + r0, lens + r0, r1 - r0, min_t, labels + r0, beta, cfg->lr, &inst, NULL, err);
-    if (!s) s = vm_rt_run(inst, VM_RT_FORWARD | VM_RT_BACKWARD | (split ? 0 : VM_RT_OPTIMIZER), true, err);
+    if (!s) s = vm_rt_run(inst, VM_RT_FORWARD | VM_RT_BACKWARD | (apart ? 0 : VM_RT_OPTIMIZER), true, err);
     vm_rt_set_shard(m, NULL);
     vm_rt_set_step_hook(m, NULL, NULL);
     if (s) return s; /* the caller stops every process: pending sums need no wait */
@@ -463,14 +472,60 @@ static enum vm_status train_step(const struct vm_feeder *f, const struct vm_trai
         gs->sent += gs->n;
         grad_sync_start(gs, INT32_MAX); /* the rest (and all, had the hook not run) */
         vm_dist_wait_all();
-        if ((s = vm_rt_run(inst, VM_RT_OPTIMIZER, true, err))) return s;
-        vm_rt_set_seed(m, cfg->seed, counter + 1); /* two runs, one step: the counter moves as in one run */
     }
     vm_dist_sum_f64(red, 4);
+    saver_lock(sv);
+    if (apart) {
+        if ((s = vm_rt_run(inst, VM_RT_OPTIMIZER, true, err))) {
+            saver_unlock(sv);
+            return s;
+        }
+        vm_rt_set_seed(m, cfg->seed, counter + 1); /* two runs, one step: the counter moves as in one run */
+    }
     o->loss = red[0];
     o->ce = red[3];
     o->correct = (int64_t)red[1];
     o->stop = red[2] > 0;
+    return VM_OK;
+}
+
+/* ---- the processes train one model ----
+ *
+ * Data-parallel processes apply the same sums to the same parameters, so they stay identical bit
+ * for bit (an allreduce hands every process the same bits). Whatever breaks that (a process fed
+ * other data, faulty memory or network, a bug) would otherwise train N different models in
+ * silence, and process 0 would export one of them. So every VM_CONSISTENCY_STEPS steps (counted
+ * from the start of training: a resumed run checks at the same steps) and after the last step,
+ * each process hashes its parameters (~10 ms for 45 MB) and the hashes are compared. */
+#define VM_CONSISTENCY_STEPS 100
+
+static uint64_t params_hash(const struct vm_rt_model *m) {
+    uint64_t h = 0x9e3779b97f4a7c15ull;
+    for (int i = 0; i < m->plan.n_params; i++) {
+        struct vm_rt_tensor t = vm_rt_persistent_tensor(m, m->plan.params[i].value);
+        const uint8_t *b = t.data;
+        size_t k = 0;
+        /* xor then multiply by an odd number: each is a bijection, so one changed word changes h */
+        for (uint64_t w; k + 8 <= t.nbytes; k += 8) memcpy(&w, b + k, 8), h = (h ^ w) * 0x100000001b3ull;
+        for (; k < t.nbytes; k++) h = (h ^ b[k]) * 0x100000001b3ull;
+        h = (h ^ (uint64_t)i) * 0x100000001b3ull;
+    }
+    return h;
+}
+
+/* Every process gets the same answer (the hashes are gathered everywhere), so all return the
+ * same error at the same step. `hashes`: room for one per process. */
+static enum vm_status check_consistency(const struct vm_rt_model *m, uint64_t *hashes, int epoch, int64_t step,
+                                        struct vm_error *err) {
+    uint64_t mine = params_hash(m);
+    vm_dist_allgather(&mine, sizeof mine, hashes);
+    for (int r = 1; r < vm_dist_size(); r++)
+        if (hashes[r] != hashes[0])
+            return vm_errorf(err, VM_EINTERNAL, "data-parallel: after epoch %d, step %lld the parameters of process %d differ from "
+                             "process 0's (checksums %016llx and %016llx): the processes no longer train one model; stopped before "
+                             "saving this step (check that every process runs the same command line, data and vmaskc build)",
+                             epoch + 1, (long long)step, r, (unsigned long long)hashes[r],
+                             (unsigned long long)hashes[0]);
     return VM_OK;
 }
 
@@ -498,7 +553,7 @@ static Vmplan__Tensor *ckpt_tensor(struct vm_rt_model *m, int32_t v, const void 
     t->name = val->name;
     t->has_dtype = 1;
     t->dtype = val->dtype;
-    struct vm_rt_tensor pt = vm_rt_persistent(m, val->name);
+    struct vm_rt_tensor pt = vm_rt_persistent_tensor(m, v); /* read-only: the saver thread may call it mid-step */
     t->n_dim = (size_t)pt.rank;
     t->dim = pt.dims[0] || pt.rank ? malloc(sizeof(int64_t) * (size_t)(pt.rank ? pt.rank : 1)) : NULL;
     if (pt.rank && !t->dim) {
@@ -752,6 +807,135 @@ static enum vm_status load_checkpoint(const struct vm_feeder *f, const struct vm
     return s;
 }
 
+/* ---- a checkpoint at once on a signal, under mpirun ----
+ *
+ * Ctrl-C on mpirun is Open MPI's to handle: it sends every process SIGCONT, SIGTERM a second later
+ * and SIGKILL odls_base_sigkill_timeout (1 s) after that -- less than a step may take on a loaded
+ * machine, so stopping where the processes agree (the step's end) can lose the checkpoint. Under
+ * mpirun, process 0 therefore keeps the loop's position after the last completed step (`at`), and
+ * a thread writes that checkpoint the moment the interrupt flag rises while the main thread goes on
+ * with the next step's forward and backward passes, which change neither the parameters nor the
+ * optimizer's state. The main thread holds `mu` whenever it changes what a checkpoint holds (the
+ * optimizer run, the loop's counters, the best snapshot, the history) and while it writes one
+ * itself. Once the thread has written, nothing writes again: the processes stop where they agree,
+ * and --resume replays the steps after `at`. The runtime sees no signals (the tool's watcher sets
+ * the flag), so the thread polls the flag every 10 ms. */
+struct saver {
+    bool on;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t wake; /* the run is over */
+    bool quit;           /* the run is over, or its end wrote the checkpoint itself */
+    bool written;        /* the checkpoint file holds `at` (else the thread writes it, even the start) */
+    bool saved;          /* the thread wrote (or found written) the checkpoint of `at` */
+    struct loop_state at;
+    int n_hist;
+    const struct vm_feeder *f;
+    const struct vm_train_cfg *cfg;
+    const char *key;
+    const struct snapshot *best;
+    const struct vm_epoch_stats *hist;
+};
+
+static bool saver_on(const struct saver *sv) { return sv && sv->on; }
+static void saver_lock(struct saver *sv) {
+    if (saver_on(sv)) pthread_mutex_lock(&sv->mu);
+}
+static void saver_unlock(struct saver *sv) {
+    if (saver_on(sv)) pthread_mutex_unlock(&sv->mu);
+}
+
+/* Under the lock: the loop's position after a completed step (or epoch) is `ls` at `epoch`. */
+static void saver_commit(struct saver *sv, const struct loop_state *ls, int epoch, int n_hist, uint64_t counter) {
+    if (!saver_on(sv)) return;
+    sv->at = *ls;
+    sv->at.epoch = epoch;
+    sv->at.counter = counter;
+    sv->n_hist = n_hist;
+    sv->written = false;
+}
+
+/* Under the lock: a checkpoint write of the main thread (skipped once the thread has written);
+ * `stopping`: the run's end, after which the thread writes nothing. */
+static enum vm_status saver_save(struct saver *sv, const struct vm_feeder *f, const struct vm_train_cfg *cfg, const char *key,
+                                 const struct loop_state *ls, const struct snapshot *best, const struct vm_epoch_stats *hist,
+                                 int n_hist, bool stopping, struct vm_error *err) {
+    if (saver_on(sv) && sv->saved) return VM_OK;
+    enum vm_status s = save_checkpoint(f, cfg, key, ls, best, hist, n_hist, err);
+    if (saver_on(sv)) {
+        sv->written = !s && ls->epoch == sv->at.epoch && ls->step == sv->at.step;
+        sv->quit |= stopping;
+    }
+    return s;
+}
+
+static void *saver_main(void *arg) {
+    struct saver *sv = arg;
+    pthread_mutex_lock(&sv->mu);
+    while (!sv->quit && !*sv->cfg->interrupted) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 10 * 1000 * 1000;
+        if (ts.tv_nsec >= 1000000000) ts.tv_sec++, ts.tv_nsec -= 1000000000;
+        pthread_cond_timedwait(&sv->wake, &sv->mu, &ts);
+    }
+    FILE *out = sv->cfg->progress;
+    const char *nl = sv->cfg->progress_tty ? "\n" : "";
+    char where[64];
+    if (sv->at.step) snprintf(where, sizeof where, "epoch %d, step %d", sv->at.epoch + 1, sv->at.step);
+    else if (sv->at.epoch) snprintf(where, sizeof where, "the end of epoch %d", sv->at.epoch);
+    else snprintf(where, sizeof where, "the start of training");
+    if (!sv->quit && sv->written) {
+        sv->saved = true;
+        if (out) fprintf(out, "%sinterrupted: checkpoint saved to %s (%s; already written)\n", nl, sv->cfg->checkpoint, where);
+    } else if (!sv->quit) {
+        struct vm_error err = {0};
+        double t0 = now_s();
+        if (!save_checkpoint(sv->f, sv->cfg, sv->key, &sv->at, sv->best, sv->hist, sv->n_hist, &err)) {
+            sv->saved = sv->written = true;
+            if (out) fprintf(out, "%sinterrupted: checkpoint saved to %s (%s; %.0f ms)\n", nl, sv->cfg->checkpoint, where, (now_s() - t0) * 1e3);
+        } else if (out) {
+            fprintf(out, "%svmaskc: warning: interrupted, but the checkpoint could not be saved: %s\n", nl, err.msg);
+        }
+    }
+    if (out) fflush(out);
+    pthread_mutex_unlock(&sv->mu);
+    return NULL;
+}
+
+/* On process 0 of an mpirun job that watches for interrupts and has a checkpoint to write; `ls` is
+ * where the run starts (a resumed run's checkpoint holds it). */
+static void saver_start(struct saver *sv, const struct vm_feeder *f, const struct vm_train_cfg *cfg, const char *key,
+                        const struct snapshot *best, const struct vm_epoch_stats *hist, const struct loop_state *ls, int n_hist,
+                        bool resumed) {
+    memset(sv, 0, sizeof *sv);
+    if (!cfg->interrupted || !cfg->checkpoint || vm_dist_rank() != 0 || !vm_dist_launched()) return;
+    *sv = (struct saver){.f = f, .cfg = cfg, .key = key, .best = best, .hist = hist, .at = *ls, .n_hist = n_hist, .written = resumed};
+    if (pthread_mutex_init(&sv->mu, NULL)) return;
+    if (pthread_cond_init(&sv->wake, NULL)) {
+        pthread_mutex_destroy(&sv->mu);
+        return;
+    }
+    if (pthread_create(&sv->thread, NULL, saver_main, sv)) {
+        pthread_cond_destroy(&sv->wake);
+        pthread_mutex_destroy(&sv->mu);
+        return; /* without the thread the run stops at the step's end as elsewhere */
+    }
+    sv->on = true;
+}
+
+static void saver_stop(struct saver *sv) {
+    if (!saver_on(sv)) return;
+    pthread_mutex_lock(&sv->mu);
+    sv->quit = true;
+    pthread_cond_signal(&sv->wake);
+    pthread_mutex_unlock(&sv->mu);
+    pthread_join(sv->thread, NULL);
+    pthread_cond_destroy(&sv->wake);
+    pthread_mutex_destroy(&sv->mu);
+    sv->on = false;
+}
+
 void vm_train_result_free(struct vm_train_result *r) {
     free(r->history);
     free(r->step_seconds);
@@ -816,6 +1000,10 @@ enum vm_status vm_train(const struct vm_feeder *f, const struct vm_train_cfg *cf
     int32_t lens[4096], labels[4096];
     struct grad_sync gs = {0};
     if (!s && vm_dist_size() > 1) s = grad_sync_init(m, &gs, err);
+    uint64_t *hashes = NULL; /* data-parallel: one parameter checksum per process */
+    if (!s && vm_dist_size() > 1 && !(hashes = vm_malloc(sizeof *hashes * (size_t)vm_dist_size(), err))) s = VM_ENOMEM;
+    struct saver sv;
+    saver_start(&sv, f, cfg, key, &best, res->history, &ls, n_hist, cfg->resume && ls.epoch + ls.step > 0);
     double last_draw = 0, last_save = now_s();
     int64_t steps_here = 0;
     for (int epoch = ls.epoch; epoch < cfg->epochs && !s; epoch++) {
@@ -835,11 +1023,25 @@ enum vm_status vm_train(const struct vm_feeder *f, const struct vm_train_cfg *cf
                 labels[i] = train->labels[ex];
             }
             /* the step is about to change parameters that an earlier epoch found best */
-            if (best.live && ls.best_epoch > 0 && (s = snapshot_take(m, &best, err))) break;
+            if (best.live && ls.best_epoch > 0) {
+                saver_lock(&sv);
+                s = snapshot_take(m, &best, err);
+                saver_unlock(&sv);
+                if (s) break;
+            }
             double t0 = now_s();
             struct step_out so = {0};
             uint64_t sent = vm_dist_bytes();
-            if ((s = train_step(f, cfg, &gs, seqs, lens, labels, n, beta, &so, err))) break;
+            if ((s = train_step(f, cfg, &gs, &sv, seqs, lens, labels, n, beta, &so, err))) break;
+            /* holding the saver's lock until the step is committed */
+            bool ending = so.stop || (cfg->stop_after_steps && steps_here + 1 >= cfg->stop_after_steps) ||
+                          (epoch + 1 == cfg->epochs && b + 1 == nb);
+            if (hashes && (((int64_t)epoch * nb + b + 1) % VM_CONSISTENCY_STEPS == 0 || ending) &&
+                (s = check_consistency(m, hashes, epoch, b + 1, err))) {
+                saver_unlock(&sv);
+                res->shared_error = true;
+                break;
+            }
             res->comm_bytes += vm_dist_bytes() - sent;
             double t1 = now_s();
             ls.train_seconds += t1 - t0;
@@ -853,7 +1055,9 @@ enum vm_status vm_train(const struct vm_feeder *f, const struct vm_train_cfg *cf
                 res->flops += so.flops;
             }
             float loss = (float)so.loss;
-            if (!isfinite(loss)) {
+            if (!isfinite(loss)) { /* the loss is summed over processes: every process stops here */
+                saver_unlock(&sv);
+                res->shared_error = true;
                 s = vm_errorf(err, VM_EINVAL, "the training loss became %g at epoch %d, step %lld; try a smaller --lr", loss, epoch + 1,
                               (long long)b + 1);
                 break;
@@ -866,6 +1070,7 @@ enum vm_status vm_train(const struct vm_feeder *f, const struct vm_train_cfg *cf
                 ls.parts_seen += (double)n;
             }
             ls.step = (int)(b + 1);
+            saver_commit(&sv, &ls, epoch, n_hist, vm_rt_rng_counter(m));
             double now = now_s();
             /* mid-epoch checkpoints (the epoch's last step is followed by the epoch checkpoint);
              * steps are counted from the start of training so the same steps save after a resume */
@@ -874,12 +1079,16 @@ enum vm_status vm_train(const struct vm_feeder *f, const struct vm_train_cfg *cf
             if (cfg->checkpoint && b + 1 < nb && (by_steps || by_time)) {
                 ls.epoch = epoch;
                 ls.counter = vm_rt_rng_counter(m);
-                if ((s = save_checkpoint(f, cfg, key, &ls, &best, res->history, n_hist, err))) break;
+                if ((s = saver_save(&sv, f, cfg, key, &ls, &best, res->history, n_hist, false, err))) {
+                    saver_unlock(&sv);
+                    break;
+                }
                 last_save = now_s();
                 saved_step = b + 1;
                 if (by_time && cfg->progress && !cfg->progress_tty)
                     fprintf(cfg->progress, "checkpoint at epoch %d, step %lld saved to %s\n", epoch + 1, (long long)b + 1, cfg->checkpoint);
             }
+            saver_unlock(&sv);
             if (cfg->progress && cfg->progress_tty && (now - last_draw > 0.2 || b + 1 == nb)) {
                 last_draw = now;
                 double rate = ls.train_seconds > 0 ? (double)ls.train_sentences / ls.train_seconds : 0;
@@ -906,10 +1115,17 @@ enum vm_status vm_train(const struct vm_feeder *f, const struct vm_train_cfg *cf
                 ls.epoch = epoch;
                 ls.counter = vm_rt_rng_counter(m);
                 if (cfg->progress) fprintf(cfg->progress, "%s", cfg->progress_tty ? "\n" : "");
-                if (cfg->checkpoint) {
-                    s = save_checkpoint(f, cfg, key, &ls, &best, res->history, n_hist, err);
-                    if (!s) s = vm_errorf(err, VM_EINTERRUPTED, "interrupted at epoch %d, step %lld; checkpoint saved to %s (continue with --resume)",
-                                          epoch + 1, (long long)b + 1, cfg->checkpoint);
+                saver_lock(&sv);
+                bool early = saver_on(&sv) && sv.saved; /* the saver wrote an earlier step's checkpoint */
+                if (cfg->checkpoint) s = saver_save(&sv, f, cfg, key, &ls, &best, res->history, n_hist, true, err);
+                saver_unlock(&sv);
+                if (s) break;
+                if (early) {
+                    s = vm_errorf(err, VM_EINTERRUPTED, "interrupted at epoch %d, step %lld; continue from the checkpoint in %s with --resume",
+                                  epoch + 1, (long long)b + 1, cfg->checkpoint);
+                } else if (cfg->checkpoint) {
+                    s = vm_errorf(err, VM_EINTERRUPTED, "interrupted at epoch %d, step %lld; checkpoint saved to %s (continue with --resume)",
+                                  epoch + 1, (long long)b + 1, cfg->checkpoint);
                 } else {
                     s = vm_errorf(err, VM_EINTERRUPTED, "interrupted at epoch %d, step %lld (no --checkpoint, nothing saved)", epoch + 1,
                                   (long long)b + 1);
@@ -919,6 +1135,7 @@ enum vm_status vm_train(const struct vm_feeder *f, const struct vm_train_cfg *cf
         if (s) break;
         double dev_acc = -1;
         if (dev && (s = vm_evaluate(f, dev, batch, &dev_acc, err))) break;
+        saver_lock(&sv); /* the history, the best snapshot and the loop's position change */
         struct vm_epoch_stats *e = &res->history[n_hist++];
         e->train_loss = ls.seen ? ls.loss_sum / (double)ls.seen : 0;
         e->train_acc = ls.seen ? (double)ls.correct / (double)ls.seen : 0;
@@ -951,9 +1168,13 @@ enum vm_status vm_train(const struct vm_feeder *f, const struct vm_train_cfg *cf
         ls.ce_sum = ls.parts_seen = 0;
         ls.correct = ls.seen = 0;
         ls.counter = vm_rt_rng_counter(m);
-        if (cfg->checkpoint && (s = save_checkpoint(f, cfg, key, &ls, &best, res->history, n_hist, err))) break;
+        saver_commit(&sv, &ls, ls.epoch, n_hist, ls.counter);
+        if (cfg->checkpoint) s = saver_save(&sv, f, cfg, key, &ls, &best, res->history, n_hist, false, err);
+        saver_unlock(&sv);
+        if (s) break;
         last_save = now_s();
     }
+    saver_stop(&sv);
     res->epochs_run = n_hist;
     res->best_dev_acc = ls.best_dev;
     res->best_epoch = ls.best_epoch;
@@ -984,6 +1205,7 @@ enum vm_status vm_train(const struct vm_feeder *f, const struct vm_train_cfg *cf
     free(best.values);
     free(order);
     free(probs);
+    free(hashes);
     res->buckets = gs.sent;
     res->buckets_early = gs.early;
     grad_sync_free(&gs);

@@ -98,6 +98,8 @@ struct vm_train_result {
     int64_t n_steps;
     uint64_t comm_bytes;   /* data-parallel: bytes this process summed over processes in training steps */
     int64_t buckets, buckets_early; /* data-parallel: gradient buckets sent, and those started during backward */
+    bool shared_error;     /* data-parallel: the error returned is every process's, at the same step
+                            * (a non-finite loss, processes that diverged): nobody waits for another */
 };
 
 /* Trains; on return the model holds the best-on-dev parameters. VM_EINTERRUPTED after a

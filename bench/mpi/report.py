@@ -112,7 +112,12 @@ for B_label, B_of in (("global batch 50 (fixed)", lambda N: 50), ("50 per machin
     L.append("")
 L.append("Caveat: t_ex was measured on the loaded 2-core machine (load average in the first table), so it is "
          "larger than on an idle machine and the communication share, hence the loss of efficiency, is understated; "
-         "BERT-mini's 53 buckets per step make latency matter (fewer, larger buckets would help).\n")
+         "BERT-mini's 53 buckets per step make latency matter in this model. Fewer, larger buckets did not help on "
+         "this machine, though: with BERT-mini's gradients laid out adjacent (4 buckets of up to 4 MiB, or 14 of 1 MiB; "
+         "same 12.9 MiB per step) a step at N = 2 took longer, median 3.04-4.76 s and minimum 1.18-1.70 s against "
+         "2.33-3.96 s and 0.93-1.27 s with 53 buckets, alternating runs at load 12-20 (results/buckets.tsv): Open "
+         "MPI's non-blocking allreduce moves a large message only inside MPI calls, which the backward pass makes "
+         "once per step, so a few large buckets overlap less with it than many small ones; vmaskc keeps the 53.\n")
 L.append("Reading: with a fixed global batch of 50 the compute per machine shrinks to ⌈50/N⌉ examples while the "
          "allreduce stays at almost 2·G per step, so efficiency falls with N whatever the network; more machines "
          "pay off when the global batch grows with them (or for larger per-example compute: long texts, BERT-base).\n")

@@ -358,6 +358,12 @@ enum vm_status vm_train_job_run(struct vm_train_job *j, struct vm_error *err_out
     if (vm_feeder_check_longest(&feeder, &dtrain, tc.batch, &err) || vm_feeder_check_longest(&feeder, &ddev, tc.batch, &err) ||
         (test_path && vm_feeder_check_longest(&feeder, &dtest, tc.batch, &err)))
         goto fail;
+    j->setup_passed = true;
+    if (j->setup_done && (j->setup_rc = j->setup_done())) {
+        err.code = VM_EINVAL; /* reported by another process */
+        snprintf(err.msg, sizeof err.msg, "another process failed to set up");
+        goto fail;
+    }
     if (profile) vm_rt_profile_enable(rt, true);
     if (n_proc > 1)
         say(log, "data-parallel: %d processes, each runs about %d of every %d examples\n", n_proc, (tc.batch + n_proc - 1) / n_proc, tc.batch);
@@ -443,6 +449,7 @@ enum vm_status vm_train_job_run(struct vm_train_job *j, struct vm_error *err_out
     goto done;
 fail:
     rs = err.code ? err.code : VM_EINTERNAL;
+    j->shared_error = res.shared_error;
     *err_out = err;
 done:
     vm_train_result_free(&res);

@@ -37,10 +37,17 @@ struct vm_train_job {
     struct vm_tokenizer tok;
     struct vm_data_opts dopts;
     FILE *log;                /* the report lines (`vmaskc train`'s stdout), NULL: silent */
+    /* Called once set-up (data, graph, plan, runtime, length checks) has succeeded, before the first
+     * step: `vmaskc train`'s agreement point between Open MPI processes (NULL: none). Non-zero stops
+     * the run with that exit code in setup_rc, already reported. */
+    int (*setup_done)(void);
     double t_start;           /* vm_train_job_clock() at the start, for --timings */
     /* results, after a successful run (vm_train_job_free releases them) */
     struct vm_train_result res;
     int64_t n_classes;
+    bool setup_passed;        /* setup_done was reached (set-up errors come before it) */
+    int setup_rc;             /* setup_done's non-zero code */
+    bool shared_error;        /* the run failed with an error every process met (res.shared_error) */
 };
 
 /* Defaults as `vmaskc train` has them. */

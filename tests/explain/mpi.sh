@@ -2,7 +2,8 @@
 # `explain` and `compare` under mpirun (issue 16 point 4): the texts are split over 3 processes
 # and gathered in order, so every report file (explanations.jsonl, summary.jsonl/.csv, aopc.csv,
 # posthoc.csv, splime.csv, report.html) is byte-identical to one process's, and the console tables
-# too apart from the timing and model-run lines (per process). Skipped (77) without mpirun or an MPI build.
+# too apart from the timing and model-run lines (per process); an error every process hits (a
+# missing --data) is printed once. Skipped (77) without mpirun or an MPI build.
 # usage: mpi.sh VMASKC REPO_DIR HAVE_MPI(0|1)
 set -u
 vmaskc=$1; repo=$2; have=${3:-0}
@@ -31,4 +32,10 @@ for cmd in explain compare; do
   elif [ $n -ge 6 ]; then echo "ok $cmd: $n report files and the console identical under 3 processes"
   else echo "FAIL $cmd: only $n report files"; fail=1; fi
 done
+# an error every process hits (a missing --data) is printed once, and no report folder is left
+timeout 120 "${mpi[@]}" -np 3 "$vmaskc" explain "$tmp/vm.onnx" --data "$tmp/missing.tsv" --threads 1 --report "$tmp/rep" > "$tmp/m.out" 2>&1
+rc=$?
+if [ $rc -eq 3 ] && [ "$(grep -c 'error:' "$tmp/m.out")" = 1 ] && grep -q "^vmaskc explain: error: cannot open '$tmp/missing.tsv'" "$tmp/m.out" &&
+   [ ! -e "$tmp/rep" ]; then echo "ok: a missing --data under 3 processes: exit 3, the error printed once, no report folder"
+else echo "FAIL: a missing --data under 3 processes: exit $rc (want 3), the error once, no report folder"; cat "$tmp/m.out"; fail=1; fi
 exit $fail

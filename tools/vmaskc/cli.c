@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "../../compiler/passes.h"
+#include "../../runtime/dist.h"
 #include "../../compiler/training.h"
 
 int vm_cli_exit_code(enum vm_status s) {
@@ -36,6 +37,40 @@ int vm_cli_fail_api(const char *cmd, const vmaskc_error *e) {
     fflush(stdout);
     fprintf(stderr, "vmaskc %s: error: %s\n", cmd, e->message);
     return vm_cli_exit_code((enum vm_status)e->code);
+}
+
+int vm_cli_dist_setup_done(const char *cmd, const struct vm_error *err) {
+    int P = vm_dist_size(), rank = vm_dist_rank();
+    if (P < 2) return err->code ? vm_cli_fail(cmd, err) : VM_EXIT_OK;
+    struct vm_error *all = malloc(sizeof *all * (size_t)P);
+    if (!all) {
+        fprintf(stderr, "vmaskc %s: error: process %d of %d: out of memory\n", cmd, rank, P);
+        vm_dist_abort(VM_EXIT_RUNTIME); /* the others wait in the gather: stop them */
+    }
+    struct vm_error mine = *err;
+    if (!mine.code) mine.msg[0] = 0;
+    vm_dist_allgather(&mine, sizeof mine, all);
+    int first = -1, same = 0; /* the lowest failing process; the processes with this one's message */
+    bool lower = false;       /* a lower process has it (and prints it) */
+    for (int r = 0; r < P; r++) {
+        all[r].msg[sizeof all[r].msg - 1] = 0;
+        if (all[r].code && first < 0) first = r;
+        if (all[r].code && mine.code && !strcmp(all[r].msg, mine.msg)) {
+            same++;
+            lower |= r < rank;
+        }
+    }
+    int rc = first < 0 ? VM_EXIT_OK : vm_cli_exit_code(all[first].code);
+    if (mine.code && !lower) {
+        if (same < P) {
+            char more[64] = "";
+            if (same > 1) snprintf(more, sizeof more, " (and %d other %s)", same - 1, same > 2 ? "processes" : "process");
+            vm_error_prefix(&mine, "process %d of %d%s", rank, P, more);
+        }
+        vm_cli_fail(cmd, &mine);
+    }
+    free(all);
+    return rc;
 }
 
 int vm_cli_usage_error(const char *cmd, const char *fmt, ...) {

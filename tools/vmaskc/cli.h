@@ -49,6 +49,13 @@ int vm_cli_model_option(const char *cmd, int argc, char **argv, int *i, struct v
  * thing in the command. */
 void vm_cli_watch_interrupts(volatile int *flag);
 
+/* Under mpirun, the end of a command's set-up (reading files, compiling), which every process
+ * reaches once, failed (err->code != 0) or not, before any collective operation: each distinct
+ * error is printed once, by the lowest process that has it ("process R of N: " first unless every
+ * process had it). Returns 0 when no process failed, else the exit code of the lowest failing
+ * process, for every process to return. One process: prints err, if any, and returns its code. */
+int vm_cli_dist_setup_done(const char *cmd, const struct vm_error *err);
+
 /* An output file (what: "-o", "--checkpoint", ...) that can be written: it is a writable file, or
  * its folder exists and is writable. Checked before the work that would fill it. */
 enum vm_status vm_cli_check_output(const char *path, const char *what, struct vm_error *err);

@@ -1829,6 +1829,7 @@ static int run(struct xcfg *c, const struct vm_text_opts *o, const char *const *
     int rc = VM_EXIT_OK;
     enum vm_status s = VM_OK;
     bool compare = !strcmp(c->cmd, "compare"), report_created = false;
+    bool setup_done = false; /* under mpirun, errors before it are printed once (vm_cli_dist_setup_done) */
     /* under mpirun: the texts are split over the processes; process 0 alone prints and writes */
     bool lead = vm_dist_init() > 1 ? vm_dist_rank() == 0 : true;
     if (!lead && !freopen("/dev/null", "w", stdout)) vm_dist_abort(VM_EXIT_RUNTIME);
@@ -1866,6 +1867,11 @@ static int run(struct xcfg *c, const struct vm_text_opts *o, const char *const *
     } else {
         snprintf(title, sizeof title, "explanations");
     }
+    setup_done = true;
+    if ((rc = vm_cli_dist_setup_done(c->cmd, &err))) { /* another process failed and said why */
+        if (report_created) rmdir(c->report);
+        goto out;
+    }
     for (int k = 0; k < n_models && !s; k++) s = run_model(c, xms[k], sel, n_sel, k, n_models, &err);
     if (!s && !lead) goto out; /* its explanations are with process 0 */
     if (s == VM_EINTERRUPTED && vm_dist_size() == 1) {
@@ -1890,6 +1896,10 @@ static int run(struct xcfg *c, const struct vm_text_opts *o, const char *const *
     goto out;
 fail:
     if (report_created) rmdir(c->report); /* made by this run and still empty: no half-written output */
+    if (!setup_done) {
+        rc = vm_cli_dist_setup_done(c->cmd, &err);
+        goto out;
+    }
     if (vm_dist_size() > 1) {
         /* this process's error (or Ctrl-C) stops every process: nobody waits for it to gather */
         vm_error_prefix(&err, "process %d of %d", vm_dist_rank(), vm_dist_size());

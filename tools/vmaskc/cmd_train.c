@@ -104,7 +104,10 @@ static int train_usage(FILE *f) {
             "several processes (data-parallel, Open MPI; README \"Training on several processes\"):\n"
             "  mpirun -np N vmaskc train ...  each process runs its share of every --batch (the global\n"
             "                         batch) and the gradients are summed: the same model as one process;\n"
-            "                         process 0 prints and writes the checkpoint, history and export\n");
+            "                         process 0 prints and writes the checkpoint, history and export;\n"
+            "                         Ctrl-C on mpirun: process 0 writes the last completed step's\n"
+            "                         checkpoint at once (mpirun kills 1 s after its SIGTERM; for a\n"
+            "                         slow-to-write model: mpirun --mca odls_base_sigkill_timeout 30)\n");
     return f == stdout ? VM_EXIT_OK : VM_EXIT_USAGE;
 }
 
@@ -114,6 +117,13 @@ static int train_usage(FILE *f) {
 
 /* Method flags given to another method, and the --no-mask / --weight-decay aliases: 0 or a usage
  * error. given[] holds the option names seen. */
+/* Every process reaches this once its set-up has succeeded (vm_train_job's setup_done): under mpirun,
+ * the agreement point where an error another process met in setting up stops this one too. */
+static int train_setup_done(void) {
+    struct vm_error none = {0};
+    return vm_cli_dist_setup_done("train", &none);
+}
+
 static int resolve_method(struct vm_train_opts *to, bool method_given, bool wd_given, const char *const *given, int n_given) {
     static const struct {
         const char *flag;
@@ -302,13 +312,6 @@ int vm_cmd_train(int argc, char **argv) {
     tc.checkpoint = ckpt;
     tc.history_csv = history;
     vm_file_remove_stale_temps(out); /* a run killed while exporting left its temporary */
-    {
-        /* outputs are checked before minutes of training, not after */
-        struct vm_error oerr = {0};
-        if (vm_cli_check_output(out, "-o", &oerr) || vm_cli_check_output(ckpt, "--checkpoint", &oerr) ||
-            (history && vm_cli_check_output(history, "--history", &oerr)))
-            return vm_cli_fail("train", &oerr);
-    }
 
     vm_cli_watch_interrupts(&interrupted);
     /* under mpirun: one of several data-parallel processes; process 0 alone prints and writes */
@@ -318,6 +321,10 @@ int vm_cmd_train(int argc, char **argv) {
     /* the rest is the library's (runtime/api/train_run.c), shared with vmaskc_train */
     struct vm_error err = {0};
     int rc = VM_EXIT_OK;
+    /* outputs are checked before minutes of training, not after */
+    if (vm_cli_check_output(out, "-o", &err) || vm_cli_check_output(ckpt, "--checkpoint", &err) ||
+        (history && vm_cli_check_output(history, "--history", &err)))
+        goto fail;
     job.model = model;
     job.vocab_path = vocab_path;
     job.train_path = train_path;
@@ -353,8 +360,18 @@ int vm_cmd_train(int argc, char **argv) {
     job.tok = tok;
     job.dopts = dopts;
     job.log = stdout;
+    job.setup_done = train_setup_done;
     if (!vm_train_job_run(&job, &err)) goto done;
-    if (vm_dist_size() > 1 && err.code != VM_EINTERRUPTED) {
+    if (job.setup_rc) {
+        rc = job.setup_rc; /* another process failed its set-up and said why */
+        goto done;
+    }
+fail:
+    if (!job.setup_passed) {
+        rc = vm_cli_dist_setup_done("train", &err); /* under mpirun, an error every process hits is printed once */
+        goto done;
+    }
+    if (vm_dist_size() > 1 && err.code != VM_EINTERRUPTED && !job.shared_error) {
         /* this process's error stops every process: nobody waits for it in a collective */
         vm_error_prefix(&err, "process %d of %d", vm_dist_rank(), vm_dist_size());
         vm_dist_abort(vm_cli_fail("train", &err));
