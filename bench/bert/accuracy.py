@@ -19,6 +19,8 @@ and, on Hugging Face's ids, in onnxruntime-node; the largest probability differe
 
     /usr/bin/python3 bench/bert/accuracy.py [--vmaskc build/vmaskc] [--seeds 1,2] [--systems torch,vmaskc]
     /usr/bin/python3 bench/bert/accuracy.py --summary [--markdown]      # the table from the result files
+    /usr/bin/python3 bench/bert/accuracy.py --summary --readme README.md --readme bench/README.md
+        # the same, written between the bert-accuracy markers of each file
     /usr/bin/python3 bench/bert/accuracy.py --seeds 1,2 --systems torch_from_vmaskc
         # diagnosis: PyTorch's stage 2 from vmaskc's stage-1 export (the two stage 2s from the same weights;
         # the weights are matched to PyTorch's parameters through the starting ONNX file)
@@ -58,6 +60,8 @@ SETTINGS = {"model": "nano", "max_len": 64, "batch": 32, "lr": 1e-3, "dropout": 
             "threads": 1, "opset": 14}
 
 
+README_BEGIN = "<!-- bert-accuracy:begin (bench/bert/accuracy.py --summary --readme FILE) -->"
+README_END = "<!-- bert-accuracy:end -->"
 STAGE2_FLAGS = ["--epochs", str(SETTINGS["epochs_vmask"]), "--mask-hidden", str(SETTINGS["mask_hidden"]),
                 "--tau", str(SETTINGS["tau"]), "--beta-start", str(SETTINGS["beta_start"]),
                 "--beta-end", str(SETTINGS["beta_end"]), "--beta-steps", str(SETTINGS["beta_steps"])]
@@ -366,11 +370,15 @@ def summary(markdown, results=RESULTS):
     print("fastest epoch (least loaded moment): PyTorch %.1f s, vmaskc %.1f s" % (fastest["torch"], fastest["vmaskc"]))
     peaks = {k: max(r["peak_rss_mib"] for r in res[k]) for k in ("torch", "vmaskc")}
     print("peak RSS MiB: PyTorch %.0f, vmaskc %.0f" % (peaks["torch"], peaks["vmaskc"]))
-    for r in res.get("agreement", []):
-        g = r["agreement"]
-        print("export (seed %d): max |vmaskc predict - onnxruntime-node| = %.2e over %d raw test texts (%s 1e-4), same class on %d, "
-              "ORT test accuracy %.2f%%" % (r["seed"], g["max_abs_diff"], g["texts"], "<=" if g["max_abs_diff"] <= 1e-4 else "ABOVE",
-                                            g["same_class"], 100 * g["ort_test_accuracy"]))
+    agree = sorted(res.get("agreement", []), key=lambda r: r["seed"])
+    if agree:
+        g = [r["agreement"] for r in agree]
+        worst = max(x["max_abs_diff"] for x in g)
+        print("export (seeds %s): max |vmaskc predict - onnxruntime-node| = %.2e over %s raw test texts each (%s 1e-4), "
+              "same class on %d of %d; ORT test accuracy per seed %s" % (
+                  ",".join(str(r["seed"]) for r in agree), worst, "/".join(sorted({str(x["texts"]) for x in g})),
+                  "<=" if worst <= 1e-4 else "ABOVE", sum(x["same_class"] for x in g), sum(x["texts"] for x in g),
+                  ", ".join("%.2f%%" % (100 * x["ort_test_accuracy"]) for x in g)))
     for r in res["vmaskc"][:1]:
         mm = r.get("vmaskc_id_mismatches")
         if mm is not None:
@@ -387,6 +395,8 @@ def main():
     ap.add_argument("--results", default=RESULTS, help="result files (default bench/bert/results)")
     ap.add_argument("--summary", action="store_true", help="print the table from the result files")
     ap.add_argument("--markdown", action="store_true")
+    ap.add_argument("--readme", action="append", default=[],
+                    help="with --summary: rewrite the block between this file's bert-accuracy markers (repeatable)")
     ap.add_argument("--torch-child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--from-vmaskc", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--export-stage1", help=argparse.SUPPRESS)
@@ -394,6 +404,19 @@ def main():
     a = ap.parse_args()
     if a.torch_child:
         return torch_child(a)
+    if a.summary and a.readme:
+        import contextlib
+        import io
+        sys.path.insert(0, os.path.join(os.path.dirname(HERE), "paper"))
+        from summarize import replace_between
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf):
+            summary(True, a.results)
+        lines = buf.getvalue().rstrip("\n").split("\n")
+        text = "\n".join(l if not l or l.startswith(("|", "BERT-")) else "- " + l for l in lines)
+        for path in a.readme:
+            replace_between(path, README_BEGIN, README_END, text)
+        return
     if a.summary:
         return summary(a.markdown, a.results)
     a.vmaskc = os.path.abspath(a.vmaskc)
