@@ -20,6 +20,10 @@ enum vm_status vm_pass_fuse_norm_gelu(struct vm_graph *g, struct vm_error *err);
  * known values); defined in compiler/pass_layout.c. */
 enum vm_status vm_pass_reinfer(struct vm_graph *g, int32_t id, struct vm_error *err);
 
+/* compiler/pass_fuse.c, inference graphs only: MatMul(A, W [K, N]) -> Add(bias [N]) ->
+ * MatMulT(A, W, bias), the bias added by oneDNN's matmul. */
+enum vm_status vm_pass_fuse_matmul_bias(struct vm_graph *g, struct vm_error *err);
+
 /* compiler/pass_layout.c: Transpose(0,2,1) -> Conv becomes a channels-last convolution (ConvCL);
  * the transpose back is pushed through elementwise ops into reductions and disappears. */
 enum vm_status vm_pass_conv_channels_last(struct vm_graph *g, struct vm_error *err);

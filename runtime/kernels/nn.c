@@ -715,8 +715,9 @@ struct matmul_state {
     int64_t ad[VM_MAX_RANK], bd[VM_MAX_RANK], yd[VM_MAX_RANK]; /* logical [.., M, K], [.., K, N], [.., M, N] */
     int64_t M, K, N, batch;                                    /* batch: product of Y' batch dims */
     bool ta, tb;
+    bool bias;             /* MatMulT's input 2: [N] added to every row */
     struct vm_dnnl_prim p; /* p.prim NULL: C reference */
-    dnnl_memory_t a, b, dst;
+    dnnl_memory_t a, b, dst, cmem;
     struct wreorder wr;    /* constant 2-D B: plain -> the primitive's layout (`any`) */
     struct wpacked pk;     /* ... done once */
 };
@@ -728,6 +729,7 @@ static void matmul_release(void *p) {
     mem_destroy(&st->a);
     mem_destroy(&st->b);
     mem_destroy(&st->dst);
+    mem_destroy(&st->cmem);
     mem_destroy(&st->pk.mem);
     wreorder_destroy(&st->wr);
     free(st);
@@ -782,7 +784,7 @@ static enum vm_status matmul_finish(struct vm_rt_ctx *c, const struct vm_rt_step
     st->yd[r - 1] = st->N;
     if (c->m->ref_kernels || y->numel == 0 || st->K == 0) return VM_OK;
 
-    dnnl_memory_desc_t amd, bmd, dmd;
+    dnnl_memory_desc_t amd, bmd, dmd, cmd;
     if (b_flat && !st->ta) {
         int64_t a2[2] = {st->batch * st->M, st->K}, b2[2] = {st->K, st->N}, y2[2] = {st->batch * st->M, st->N};
         VM_DNNL(vm_dnnl_md(&amd, 2, a2, VM_DTYPE_FLOAT), s, err);
@@ -797,8 +799,14 @@ static enum vm_status matmul_finish(struct vm_rt_ctx *c, const struct vm_rt_step
     bool pack = b_flat && !st->ta && vm_rt_value_const(c, s->in[1]);
     dnnl_memory_desc_t bsel = bmd;
     if (pack) VM_DNNL(any_md(&bsel, &bmd), s, err);
+    if (st->bias) {
+        /* [1, .., 1, N] in the destination's rank */
+        int64_t cd[VM_MAX_RANK];
+        for (int i = 0; i < dmd.ndims; i++) cd[i] = i == dmd.ndims - 1 ? st->N : 1;
+        VM_DNNL(vm_dnnl_md(&cmd, dmd.ndims, cd, VM_DTYPE_FLOAT), s, err);
+    }
     dnnl_matmul_desc_t md;
-    VM_DNNL(dnnl_matmul_desc_init(&md, &amd, &bsel, NULL, &dmd), s, err);
+    VM_DNNL(dnnl_matmul_desc_init(&md, &amd, &bsel, st->bias ? &cmd : NULL, &dmd), s, err);
     dnnl_primitive_desc_t pd = NULL;
     enum vm_status e = vm_dnnl_prim_build(c, s, &md, NULL, NULL, &st->p, &pd, err);
     if (e) return e;
@@ -810,6 +818,7 @@ static enum vm_status matmul_finish(struct vm_rt_ctx *c, const struct vm_rt_step
     dnnl_primitive_desc_destroy(pd);
     if (e) return e;
     if ((e = vm_dnnl_mem2(c, s, &amd, &st->a, &bmd, &st->b, err))) return e;
+    if (st->bias && (e = vm_dnnl_mem(c, s, &cmd, &st->cmem, err))) return e;
     return vm_dnnl_mem(c, s, &dmd, &st->dst, err);
 }
 
@@ -857,6 +866,8 @@ static enum vm_status matmul_t_prepare(struct vm_rt_ctx *c, const struct vm_rt_s
     const struct vm_rt_tensor *a = vm_rt_in(c, s, 0), *b = vm_rt_in(c, s, 1), *y = vm_rt_out(c, s, 0);
     st->ta = vm_rt_attr_int(s, "transA", 0) != 0;
     st->tb = vm_rt_attr_int(s, "transB", 0) != 0;
+    const struct vm_rt_tensor *bias = vm_rt_in(c, s, 2);
+    st->bias = bias != NULL;
     int ra = a->rank, rb = b->rank, r = ra > rb ? ra : rb;
     if (ra < 2 || rb < 2 || y->rank != r) return vm_rt_step_errorf(s, err, VM_EINVAL, "operand ranks %d, %d", ra, rb);
     st->rank = r;
@@ -866,6 +877,8 @@ static enum vm_status matmul_t_prepare(struct vm_rt_ctx *c, const struct vm_rt_s
     }
     if (st->ta) swap_last2(st->ad, r);
     if (st->tb) swap_last2(st->bd, r);
+    if (bias && (bias->rank != 1 || bias->dims[0] != st->bd[r - 1]))
+        return vm_rt_step_errorf(s, err, VM_EINVAL, "bias must be a vector of the output's last dim");
     enum vm_status e = matmul_finish(c, s, st, y, err);
     if (!e) {
         for (int i = 0; i < r; i++)
@@ -911,6 +924,11 @@ static enum vm_status matmul_run(struct vm_rt_ctx *c, const struct vm_rt_step *s
     if (y->numel == 0) return VM_OK;
     if (!st->p.prim) {
         matmul_ref(st, a->data, b->data, y->data); /* K = 0 gives zeros */
+        if (st->bias) {
+            const float *bv = vm_rt_in(c, s, 2)->data;
+            float *yv = y->data;
+            for (int64_t i = 0; i < y->numel; i++) yv[i] += bv[i % st->N];
+        }
         return VM_OK;
     }
     dnnl_memory_t wei = st->b;
@@ -923,8 +941,13 @@ static enum vm_status matmul_run(struct vm_rt_ctx *c, const struct vm_rt_step *s
     }
     set_handle(st->a, a->data);
     set_handle(st->dst, y->data);
-    dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, st->a}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, st->dst}};
-    return vm_dnnl_prim_exec(c, s, &st->p, 3, args, err);
+    dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, st->a}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, st->dst}}; /* + bias, scratchpad */
+    int na = 3;
+    if (st->bias) {
+        set_handle(st->cmem, vm_rt_in(c, s, 2)->data);
+        args[na++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, st->cmem};
+    }
+    return vm_dnnl_prim_exec(c, s, &st->p, na, args, err);
 }
 
 /* ---------------- Softmax, LogSoftmax ---------------- */
@@ -1949,7 +1972,7 @@ const struct vm_rt_kernel vm_rt_kernels_nn[] = {
     {"LogSoftmax", 1, 1, 1, 1, 0, softmax_prepare, softmax_run, softmax_release},
     {"LayerNormalization", 2, 3, 1, 3, 0, layernorm_prepare, layernorm_run, layernorm_release},
     /* backward (autodiff) */
-    {"MatMulT", 2, 2, 1, 1, 0, matmul_t_prepare, matmul_run, matmul_release},
+    {"MatMulT", 2, 3, 1, 1, 0, matmul_t_prepare, matmul_run, matmul_release},
     {"ConvGradData", 3, 3, 1, 1, 0, convg_prepare, convg_run, convg_release},
     {"ConvGradWeight", 3, 3, 1, 2, 0, convg_prepare, convg_run, convg_release},
     {"MaxPoolGrad", 2, 2, 1, 1, 0, poolg_prepare, poolg_run, poolg_release},

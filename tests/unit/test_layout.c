@@ -25,6 +25,9 @@
  *    positive axis, a value read twice, a rank-1 index) equals the unrewritten graph at 3 x 7 and
  *    1 x 5; a Softmax over tokens and an Add broadcasting over the token axis stay below their
  *    Gathers.
+ *  - MatMul + bias pass: MatMul -> Add(bias [N]) becomes MatMulT with the bias (3-D and 2-D A, bias
+ *    as either operand; symbolic batch and seq at 3 x 7 and 1 x 1) with the same outputs in both
+ *    kernel modes (oneDNN's bias argument, and the C reference); an Add of a [1, N] matrix stays.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -564,6 +567,42 @@ static void test_rows(void) {
     the_pass = vm_pass_conv_channels_last;
 }
 
+/* ---------------- MatMul + bias (vm_pass_fuse_matmul_bias) ---------------- */
+
+/* y0 = MatMul(x [batch, seq, 5], W [5, 7]) + b [7] (bias first); y1 = MatMul(x2 [3, 5], W) + b (bias
+ * second, 2-D); y2 = MatMul(x, W) + m [seq?, 7] is not a bias and stays an Add. */
+static void build_bias(struct hb *h) {
+    int sb = vm_graph_add_symbol(h->g, "batch", &h->err), ss = vm_graph_add_symbol(h->g, "seq", &h->err);
+    struct vm_dim xd[3] = {vm_dim_sym(sb), vm_dim_sym(ss), vm_dim_const(5)}, x2d[2] = {vm_dim_const(3), vm_dim_const(5)};
+    int64_t wd[2] = {5, 7}, bd[1] = {7}, md[2] = {1, 7};
+    int32_t x = hb_input(h, "x", 3, xd), x2 = hb_input(h, "x2", 2, x2d);
+    int32_t w = hb_init(h, "w", 2, wd, 0.5f), b = hb_init(h, "b", 1, bd, 0.5f), m = hb_init(h, "m", 2, md, 0.5f);
+    int32_t m0[2] = {x, w}, a0[2] = {b, hb_op(h, "MatMul", 2, m0, NULL)};
+    hb_output(h, hb_op(h, "Add", 2, a0, NULL));
+    int32_t m1[2] = {x2, w}, a1[2] = {hb_op(h, "MatMul", 2, m1, NULL), b};
+    hb_output(h, hb_op(h, "Add", 2, a1, NULL));
+    int32_t a2[2] = {hb_op(h, "MatMul", 2, m0, NULL), m};
+    hb_output(h, hb_op(h, "Add", 2, a2, NULL));
+}
+
+static void test_bias(void) {
+    the_pass = vm_pass_fuse_matmul_bias;
+    const int r[2] = {3, 2};
+    const int64_t d[2][VM_MAX_RANK] = {{3, 7, 5}, {3, 5}}, d1[2][VM_MAX_RANK] = {{1, 1, 5}, {3, 5}};
+    rule_case("bias: MatMul -> Add(bias) (3 x 7, and 2-D)", build_bias, (struct expect){-1, -1, -1}, 2, d, r);
+    rule_case("bias: the same at 1 x 1", build_bias, (struct expect){-1, -1, -1}, 2, d1, r);
+    size_t len = 0;
+    struct vm_graph *g = NULL;
+    free(compile_hb(build_bias, true, &g, &len));
+    if (g) {
+        print_ops("bias: after the pass", g);
+        CHECK_MSG(count_op(g, "MatMulT") == 2 && count_op(g, "MatMul") == 1 && count_op(g, "Add") == 1,
+                  "bias: %d MatMulT, %d MatMul, %d Add; expected 2, 1, 1", count_op(g, "MatMulT"), count_op(g, "MatMul"), count_op(g, "Add"));
+        vm_graph_free(g);
+    }
+    the_pass = vm_pass_conv_channels_last;
+}
+
 /* ---------------- training ---------------- */
 
 #define TRAIN_STEPS 3
@@ -729,6 +768,7 @@ int main(void) {
     test_fixture("bert_op13", 0, false);
     test_rules();
     test_rows();
+    test_bias();
     test_training("cnn_conv1d_reducemax_op13", 0);
     test_training("cnn_flat_conv1d_op13", 6); /* per kernel size, the weight's Transpose forward and backward */
     VMTEST_DONE("test_layout");
