@@ -208,6 +208,18 @@ static enum vm_status wpacked_get(struct vm_rt_ctx *c, const struct vm_rt_step *
     return e;
 }
 
+/* The weights memory for this run: the packed copy (refreshed when stale), or `plain` over data. */
+static enum vm_status wpacked_or_plain(struct vm_rt_ctx *c, const struct vm_rt_step *s, struct wpacked *pk, const struct wreorder *r,
+                                       dnnl_memory_t plain, const void *data, dnnl_memory_t *wei, struct vm_error *err) {
+    if (!pk->mem) {
+        set_handle(plain, data);
+        *wei = plain;
+        return VM_OK;
+    }
+    *wei = pk->mem;
+    return wpacked_get(c, s, pk, r, data, err);
+}
+
 /* The channels-last C references transpose into channels-first scratch (allocated in prepare)
  * and reuse the NCW loops. [N, S, C] -> [N, C, S] and back; S = product of the spatial dims. */
 static void nsc_to_ncs(const float *src, float *dst, int64_t N, int64_t S, int64_t C) {
@@ -585,6 +597,8 @@ struct gemm_state {
     enum gemm_cmode cmode;
     struct vm_dnnl_prim p; /* p.prim NULL: C reference */
     dnnl_memory_t a, b, bias, dst;
+    struct wreorder wr;    /* constant B (an inference plan's Linear weight): plain -> `any` */
+    struct wpacked pk;     /* ... done once */
 };
 
 static void gemm_release(void *p) {
@@ -595,6 +609,8 @@ static void gemm_release(void *p) {
     mem_destroy(&st->b);
     mem_destroy(&st->bias);
     mem_destroy(&st->dst);
+    mem_destroy(&st->pk.mem);
+    wreorder_destroy(&st->wr);
     free(st);
 }
 
@@ -629,8 +645,12 @@ static enum vm_status gemm_prepare(struct vm_rt_ctx *c, const struct vm_rt_step 
     VM_DNNL(vm_dnnl_md(&dmd, 2, y->dims, VM_DTYPE_FLOAT), s, err);
     int64_t cdims[2] = {st->cm, st->cn};
     if (st->cmode == GEMM_C_BIAS) VM_DNNL(vm_dnnl_md(&cmd, 2, cdims, VM_DTYPE_FLOAT), s, err);
+    /* a constant B in the layout oneDNN prefers, packed once (as MatMul's) */
+    bool pack = vm_rt_value_const(c, s->in[1]);
+    dnnl_memory_desc_t bsel = bmd;
+    if (pack) VM_DNNL(any_md(&bsel, &bmd), s, err);
     dnnl_matmul_desc_t md;
-    VM_DNNL(dnnl_matmul_desc_init(&md, &amd, &bmd, st->cmode == GEMM_C_BIAS ? &cmd : NULL, &dmd), s, err);
+    VM_DNNL(dnnl_matmul_desc_init(&md, &amd, &bsel, st->cmode == GEMM_C_BIAS ? &cmd : NULL, &dmd), s, err);
     dnnl_primitive_attr_t attr = NULL;
     dnnl_post_ops_t po = NULL;
     VM_DNNL(dnnl_primitive_attr_create(&attr), s, err);
@@ -641,10 +661,17 @@ static enum vm_status gemm_prepare(struct vm_rt_ctx *c, const struct vm_rt_step 
         if (ds == dnnl_success) ds = dnnl_post_ops_append_sum(po, st->beta);
         if (ds == dnnl_success) ds = dnnl_primitive_attr_set_post_ops(attr, po);
     }
-    enum vm_status e = ds == dnnl_success ? vm_dnnl_prim_build(c, s, &md, NULL, attr, &st->p, NULL, err)
+    dnnl_primitive_desc_t pd = NULL;
+    enum vm_status e = ds == dnnl_success ? vm_dnnl_prim_build(c, s, &md, NULL, attr, &st->p, &pd, err)
                                           : vm_dnnl_status(ds, "dnnl_primitive_attr (Gemm alpha/beta)", s, err);
     if (po) dnnl_post_ops_destroy(po);
     dnnl_primitive_attr_destroy(attr);
+    if (!e && pack) {
+        const dnnl_memory_desc_t *chosen = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+        e = wreorder_init(c, s, &st->wr, &bmd, chosen, true, pd, err);
+        if (!e) e = wpacked_init(c, s, &st->pk, &st->wr, s->in[1], chosen, err);
+    }
+    if (pd) dnnl_primitive_desc_destroy(pd);
     if (e) return e;
     if ((e = vm_dnnl_mem2(c, s, &amd, &st->a, &bmd, &st->b, err))) return e;
     if ((e = vm_dnnl_mem(c, s, &dmd, &st->dst, err))) return e;
@@ -690,11 +717,13 @@ static enum vm_status gemm_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, 
         gemm_ref(st, a->data, b->data, cc ? cc->data : NULL, y->data);
         return VM_OK;
     }
+    dnnl_memory_t wei;
+    enum vm_status e = wpacked_or_plain(c, s, &st->pk, &st->wr, st->b, b->data, &wei, err);
+    if (e) return e;
     if (st->cmode == GEMM_C_SUM) gemm_fill_c(st, cc->data, 1.0f, y->data);
     set_handle(st->a, a->data);
-    set_handle(st->b, b->data);
     set_handle(st->dst, y->data);
-    dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, st->a}, {DNNL_ARG_WEIGHTS, st->b}, {DNNL_ARG_DST, st->dst}};
+    dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, st->a}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, st->dst}};
     int na = 3;
     if (st->cmode == GEMM_C_BIAS) {
         set_handle(st->bias, cc->data);
@@ -931,14 +960,9 @@ static enum vm_status matmul_run(struct vm_rt_ctx *c, const struct vm_rt_step *s
         }
         return VM_OK;
     }
-    dnnl_memory_t wei = st->b;
-    if (st->pk.mem) {
-        enum vm_status e = wpacked_get(c, s, &st->pk, &st->wr, b->data, err);
-        if (e) return e;
-        wei = st->pk.mem;
-    } else {
-        set_handle(st->b, b->data);
-    }
+    dnnl_memory_t wei;
+    enum vm_status e = wpacked_or_plain(c, s, &st->pk, &st->wr, st->b, b->data, &wei, err);
+    if (e) return e;
     set_handle(st->a, a->data);
     set_handle(st->dst, y->data);
     dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, st->a}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, st->dst}}; /* + bias, scratchpad */
