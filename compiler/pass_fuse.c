@@ -6,6 +6,10 @@
  *    sqrt(v + eps) [* gamma + beta] over trailing axes -> LayerNormalization(x, gamma, beta);
  *  - the erf GELU: x * 0.5 * (1 + erf(x / sqrt(2))) in any association of its products -> Gelu(x).
  *
+ * and, for inference graphs only (vm_pass_fuse_matmul_bias; MatMulT has no gradient rule):
+ *  - MatMul(A, W) -> Add(bias [N]) -> MatMulT(A, W, bias): oneDNN adds the bias as the matmul
+ *    writes its output, instead of another pass over it.
+ *
  * A chain is fused only when its intermediate values have no readers outside it, so nothing else
  * observes the difference. The chain's last value keeps its id and name (a graph output, or a
  * --mask-after value, stays addressable); the other nodes die.
@@ -248,6 +252,38 @@ enum vm_status vm_pass_fuse_norm_gelu(struct vm_graph *g, struct vm_error *err) 
         if (!strcmp(op, "Div")) s = fuse_layernorm(g, i, &changed, err);
         else if (!strcmp(op, "Erf")) s = fuse_gelu(g, i, &changed, err);
     }
+    if (s) return s;
+    return changed ? vm_graph_sort(g, err) : VM_OK;
+}
+
+static enum vm_status fuse_matmul_bias(struct vm_graph *g, int32_t mm, bool *changed, struct vm_error *err) {
+    const struct vm_node *n = &g->nodes[mm];
+    int32_t a = n->in[0], w = n->in[1], y = n->out[0], slot;
+    if (g->values[a].rank < 2 || g->values[w].rank != 2 || g->values[y].dtype != VM_DTYPE_FLOAT) return VM_OK;
+    int32_t add = only_reader(g, y, &slot);
+    if (!is_op(g, add, "Add") || g->nodes[add].phase != VM_PHASE_FORWARD) return VM_OK;
+    int32_t bias = other_operand(g, add, y), out = g->nodes[add].out[0];
+    if (bias < 0 || bias == y) return VM_OK;
+    const struct vm_value *bv = &g->values[bias];
+    if (bv->rank != 1 || bv->dtype != VM_DTYPE_FLOAT || !vm_dim_eq(&bv->dims[0], &g->values[w].dims[1])) return VM_OK;
+    char name[512];
+    snprintf(name, sizeof name, "%s/fused_MatMulT", g->nodes[mm].name);
+    int32_t in[3] = {a, w, bias}, id = -1;
+    kill(g, mm);
+    kill(g, add);
+    enum vm_status s = replace_with(g, "MatMulT", name, 3, in, out, &id, err);
+    if (!s) g->nodes[id].phase = VM_PHASE_FORWARD;
+    if (!s) s = vm_op_row(g->nodes[id].op)->infer(g, id, err);
+    *changed = true;
+    return s;
+}
+
+enum vm_status vm_pass_fuse_matmul_bias(struct vm_graph *g, struct vm_error *err) {
+    bool changed = false;
+    enum vm_status s = VM_OK;
+    int32_t n_nodes = g->n_nodes, matmul = vm_op_find(NULL, "MatMul");
+    for (int32_t i = 0; i < n_nodes && !s; i++)
+        if (!g->nodes[i].dead && g->nodes[i].op == matmul && g->nodes[i].phase == VM_PHASE_FORWARD) s = fuse_matmul_bias(g, i, &changed, err);
     if (s) return s;
     return changed ? vm_graph_sort(g, err) : VM_OK;
 }

@@ -40,8 +40,7 @@ static bool live_fwd(const struct vm_graph *g, int32_t n) {
     return n >= 0 && !g->nodes[n].dead && g->nodes[n].phase == VM_PHASE_FORWARD;
 }
 
-/* Infers a new or changed node, as the importer's driver would (normalizes its attributes). */
-static enum vm_status reinfer(struct vm_graph *g, int32_t id, struct vm_error *err) {
+enum vm_status vm_pass_reinfer(struct vm_graph *g, int32_t id, struct vm_error *err) {
     const struct vm_op_row *row = vm_op_row(g->nodes[id].op);
     enum vm_status s = row->infer(g, id, err);
     if (!s && row->fold) s = row->fold(g, id, err);
@@ -113,7 +112,7 @@ static enum vm_status add_transpose(struct vm_graph *g, const char *name, int32_
     int32_t id = vm_graph_add_node(g, vm_op_find(NULL, "Transpose"), name, 1, &x, 1, &out, err);
     if (id < 0) return err->code;
     enum vm_status s = vm_node_set_ints(g, id, "perm", perm, r, err);
-    return s ? s : reinfer(g, id, err);
+    return s ? s : vm_pass_reinfer(g, id, err);
 }
 
 /* Node n writes a fresh value instead of its output `slot`; returns the old output value. */
@@ -195,7 +194,7 @@ static enum vm_status rewrite_flat_conv(struct vm_graph *g, int32_t n, bool *cha
     int64_t kk[1] = {k}, one[1] = {1}, zero[2] = {0, 0};
     if ((s = vm_node_set_ints(g, id, "kernel_shape", kk, 1, err)) || (s = vm_node_set_ints(g, id, "strides", one, 1, err)) ||
         (s = vm_node_set_ints(g, id, "dilations", one, 1, err)) || (s = vm_node_set_ints(g, id, "pads", zero, 2, err)) ||
-        (s = vm_node_set_int(g, id, "group", 1, err)) || (s = reinfer(g, id, err)))
+        (s = vm_node_set_int(g, id, "group", 1, err)) || (s = vm_pass_reinfer(g, id, err)))
         return s;
     g->nodes[n].dead = true;
     node_name(name, sizeof name, g, n, "to_ncw");
@@ -223,7 +222,7 @@ static enum vm_status rewrite_conv(struct vm_graph *g, int32_t n, bool *changed,
     int32_t id = vm_graph_add_node(g, vm_op_find("vmaskc", "ConvCL"), name, n_in, in, 1, &ycl, err);
     if (id < 0) return err->code;
     enum vm_status s = copy_attrs(g, n, id, err);
-    if (!s) s = reinfer(g, id, err);
+    if (!s) s = vm_pass_reinfer(g, id, err);
     if (s) return s;
     g->nodes[n].dead = true;
     node_name(name, sizeof name, g, n, "to_ncw");
@@ -268,7 +267,7 @@ static enum vm_status push_elementwise(struct vm_graph *g, int32_t t, const int6
     g->nodes[u].in[slot] = g->nodes[t].in[0];
     int32_t y = redirect_output(g, u, 0, err);
     if (y < 0) return err->code;
-    enum vm_status s = reinfer(g, u, err);
+    enum vm_status s = vm_pass_reinfer(g, u, err);
     if (s) return s;
     char name[512];
     node_name(name, sizeof name, g, u, "transpose");
@@ -318,7 +317,7 @@ static enum vm_status push_into_reduce(struct vm_graph *g, int32_t t, const int6
         y = redirect_output(g, red, 0, err);
         if (y < 0) return err->code;
     }
-    if ((s = reinfer(g, red, err))) return s;
+    if ((s = vm_pass_reinfer(g, red, err))) return s;
     if (y >= 0) {
         char name[512];
         node_name(name, sizeof name, g, red, "transpose");
@@ -351,7 +350,7 @@ static enum vm_status compose_transposes(struct vm_graph *g, int32_t t, const in
     /* a graph output keeps its name: the node stays, as an identity transpose (a view, rule 3) */
     g->nodes[t2].in[0] = x;
     enum vm_status s = vm_node_set_ints(g, t2, "perm", c, r, err);
-    if (!s) s = reinfer(g, t2, err);
+    if (!s) s = vm_pass_reinfer(g, t2, err);
     if (!s) *changed = true;
     return s;
 }
@@ -411,7 +410,7 @@ static enum vm_status transpose_to_reshape(struct vm_graph *g, int32_t t, bool *
     g->nodes[t].dead = true;
     *changed = true;
     int32_t id = vm_graph_add_node(g, vm_op_find(NULL, "Reshape"), name, 2, in, 1, &v, err);
-    return id < 0 ? err->code : reinfer(g, id, err);
+    return id < 0 ? err->code : vm_pass_reinfer(g, id, err);
 }
 
 enum vm_status vm_pass_conv_channels_last(struct vm_graph *g, struct vm_error *err) {

@@ -16,8 +16,21 @@ enum vm_status vm_pass_optimize(struct vm_graph *g, struct vm_error *err);
  * -> LayerNormalization; the erf GELU (Div/Erf/Add/Mul/Mul) -> Gelu. */
 enum vm_status vm_pass_fuse_norm_gelu(struct vm_graph *g, struct vm_error *err);
 
+/* Infers a new or changed node, as the importer's driver would (normalizes its attributes, folds
+ * known values); defined in compiler/pass_layout.c. */
+enum vm_status vm_pass_reinfer(struct vm_graph *g, int32_t id, struct vm_error *err);
+
+/* compiler/pass_fuse.c, inference graphs only: MatMul(A, W [K, N]) -> Add(bias [N]) ->
+ * MatMulT(A, W, bias), the bias added by oneDNN's matmul. */
+enum vm_status vm_pass_fuse_matmul_bias(struct vm_graph *g, struct vm_error *err);
+
 /* compiler/pass_layout.c: Transpose(0,2,1) -> Conv becomes a channels-last convolution (ConvCL);
  * the transpose back is pushed through elementwise ops into reductions and disappears. */
 enum vm_status vm_pass_conv_channels_last(struct vm_graph *g, struct vm_error *err);
+
+/* compiler/pass_rows.c, inference graphs only: a Gather of constant rows (a classifier's first
+ * token) moves above the row-wise ops that produce its input (MatMul with a shared weight,
+ * elementwise ops, LayerNormalization over later axes), so they run on the kept rows only. */
+enum vm_status vm_pass_gather_rows_early(struct vm_graph *g, struct vm_error *err);
 
 #endif

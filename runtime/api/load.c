@@ -30,6 +30,8 @@ static enum vm_status compile_onnx(const char *path, const struct vm_model_opts 
     if (!s) s = vm_infer_graph(g, err);
     if (!s && !training) s = vm_pass_inference_cleanup(g, err);
     if (!s) s = vm_pass_optimize(g, err);
+    if (!s && !training) s = vm_pass_gather_rows_early(g, err);
+    if (!s && !training) s = vm_pass_fuse_matmul_bias(g, err);
     vm_mark("import");
     if (s) {
         vm_graph_free(g);

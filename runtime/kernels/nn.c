@@ -208,6 +208,18 @@ static enum vm_status wpacked_get(struct vm_rt_ctx *c, const struct vm_rt_step *
     return e;
 }
 
+/* The weights memory for this run: the packed copy (refreshed when stale), or `plain` over data. */
+static enum vm_status wpacked_or_plain(struct vm_rt_ctx *c, const struct vm_rt_step *s, struct wpacked *pk, const struct wreorder *r,
+                                       dnnl_memory_t plain, const void *data, dnnl_memory_t *wei, struct vm_error *err) {
+    if (!pk->mem) {
+        set_handle(plain, data);
+        *wei = plain;
+        return VM_OK;
+    }
+    *wei = pk->mem;
+    return wpacked_get(c, s, pk, r, data, err);
+}
+
 /* The channels-last C references transpose into channels-first scratch (allocated in prepare)
  * and reuse the NCW loops. [N, S, C] -> [N, C, S] and back; S = product of the spatial dims. */
 static void nsc_to_ncs(const float *src, float *dst, int64_t N, int64_t S, int64_t C) {
@@ -585,6 +597,8 @@ struct gemm_state {
     enum gemm_cmode cmode;
     struct vm_dnnl_prim p; /* p.prim NULL: C reference */
     dnnl_memory_t a, b, bias, dst;
+    struct wreorder wr;    /* constant B (an inference plan's Linear weight): plain -> `any` */
+    struct wpacked pk;     /* ... done once */
 };
 
 static void gemm_release(void *p) {
@@ -595,6 +609,8 @@ static void gemm_release(void *p) {
     mem_destroy(&st->b);
     mem_destroy(&st->bias);
     mem_destroy(&st->dst);
+    mem_destroy(&st->pk.mem);
+    wreorder_destroy(&st->wr);
     free(st);
 }
 
@@ -629,8 +645,12 @@ static enum vm_status gemm_prepare(struct vm_rt_ctx *c, const struct vm_rt_step 
     VM_DNNL(vm_dnnl_md(&dmd, 2, y->dims, VM_DTYPE_FLOAT), s, err);
     int64_t cdims[2] = {st->cm, st->cn};
     if (st->cmode == GEMM_C_BIAS) VM_DNNL(vm_dnnl_md(&cmd, 2, cdims, VM_DTYPE_FLOAT), s, err);
+    /* a constant B in the layout oneDNN prefers, packed once (as MatMul's) */
+    bool pack = vm_rt_value_const(c, s->in[1]);
+    dnnl_memory_desc_t bsel = bmd;
+    if (pack) VM_DNNL(any_md(&bsel, &bmd), s, err);
     dnnl_matmul_desc_t md;
-    VM_DNNL(dnnl_matmul_desc_init(&md, &amd, &bmd, st->cmode == GEMM_C_BIAS ? &cmd : NULL, &dmd), s, err);
+    VM_DNNL(dnnl_matmul_desc_init(&md, &amd, &bsel, st->cmode == GEMM_C_BIAS ? &cmd : NULL, &dmd), s, err);
     dnnl_primitive_attr_t attr = NULL;
     dnnl_post_ops_t po = NULL;
     VM_DNNL(dnnl_primitive_attr_create(&attr), s, err);
@@ -641,10 +661,17 @@ static enum vm_status gemm_prepare(struct vm_rt_ctx *c, const struct vm_rt_step 
         if (ds == dnnl_success) ds = dnnl_post_ops_append_sum(po, st->beta);
         if (ds == dnnl_success) ds = dnnl_primitive_attr_set_post_ops(attr, po);
     }
-    enum vm_status e = ds == dnnl_success ? vm_dnnl_prim_build(c, s, &md, NULL, attr, &st->p, NULL, err)
+    dnnl_primitive_desc_t pd = NULL;
+    enum vm_status e = ds == dnnl_success ? vm_dnnl_prim_build(c, s, &md, NULL, attr, &st->p, &pd, err)
                                           : vm_dnnl_status(ds, "dnnl_primitive_attr (Gemm alpha/beta)", s, err);
     if (po) dnnl_post_ops_destroy(po);
     dnnl_primitive_attr_destroy(attr);
+    if (!e && pack) {
+        const dnnl_memory_desc_t *chosen = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+        e = wreorder_init(c, s, &st->wr, &bmd, chosen, true, pd, err);
+        if (!e) e = wpacked_init(c, s, &st->pk, &st->wr, s->in[1], chosen, err);
+    }
+    if (pd) dnnl_primitive_desc_destroy(pd);
     if (e) return e;
     if ((e = vm_dnnl_mem2(c, s, &amd, &st->a, &bmd, &st->b, err))) return e;
     if ((e = vm_dnnl_mem(c, s, &dmd, &st->dst, err))) return e;
@@ -690,11 +717,13 @@ static enum vm_status gemm_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, 
         gemm_ref(st, a->data, b->data, cc ? cc->data : NULL, y->data);
         return VM_OK;
     }
+    dnnl_memory_t wei;
+    enum vm_status e = wpacked_or_plain(c, s, &st->pk, &st->wr, st->b, b->data, &wei, err);
+    if (e) return e;
     if (st->cmode == GEMM_C_SUM) gemm_fill_c(st, cc->data, 1.0f, y->data);
     set_handle(st->a, a->data);
-    set_handle(st->b, b->data);
     set_handle(st->dst, y->data);
-    dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, st->a}, {DNNL_ARG_WEIGHTS, st->b}, {DNNL_ARG_DST, st->dst}};
+    dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, st->a}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, st->dst}};
     int na = 3;
     if (st->cmode == GEMM_C_BIAS) {
         set_handle(st->bias, cc->data);
@@ -715,8 +744,9 @@ struct matmul_state {
     int64_t ad[VM_MAX_RANK], bd[VM_MAX_RANK], yd[VM_MAX_RANK]; /* logical [.., M, K], [.., K, N], [.., M, N] */
     int64_t M, K, N, batch;                                    /* batch: product of Y' batch dims */
     bool ta, tb;
+    bool bias;             /* MatMulT's input 2: [N] added to every row */
     struct vm_dnnl_prim p; /* p.prim NULL: C reference */
-    dnnl_memory_t a, b, dst;
+    dnnl_memory_t a, b, dst, cmem;
     struct wreorder wr;    /* constant 2-D B: plain -> the primitive's layout (`any`) */
     struct wpacked pk;     /* ... done once */
 };
@@ -728,6 +758,7 @@ static void matmul_release(void *p) {
     mem_destroy(&st->a);
     mem_destroy(&st->b);
     mem_destroy(&st->dst);
+    mem_destroy(&st->cmem);
     mem_destroy(&st->pk.mem);
     wreorder_destroy(&st->wr);
     free(st);
@@ -782,7 +813,7 @@ static enum vm_status matmul_finish(struct vm_rt_ctx *c, const struct vm_rt_step
     st->yd[r - 1] = st->N;
     if (c->m->ref_kernels || y->numel == 0 || st->K == 0) return VM_OK;
 
-    dnnl_memory_desc_t amd, bmd, dmd;
+    dnnl_memory_desc_t amd, bmd, dmd, cmd;
     if (b_flat && !st->ta) {
         int64_t a2[2] = {st->batch * st->M, st->K}, b2[2] = {st->K, st->N}, y2[2] = {st->batch * st->M, st->N};
         VM_DNNL(vm_dnnl_md(&amd, 2, a2, VM_DTYPE_FLOAT), s, err);
@@ -797,8 +828,14 @@ static enum vm_status matmul_finish(struct vm_rt_ctx *c, const struct vm_rt_step
     bool pack = b_flat && !st->ta && vm_rt_value_const(c, s->in[1]);
     dnnl_memory_desc_t bsel = bmd;
     if (pack) VM_DNNL(any_md(&bsel, &bmd), s, err);
+    if (st->bias) {
+        /* [1, .., 1, N] in the destination's rank */
+        int64_t cd[VM_MAX_RANK];
+        for (int i = 0; i < dmd.ndims; i++) cd[i] = i == dmd.ndims - 1 ? st->N : 1;
+        VM_DNNL(vm_dnnl_md(&cmd, dmd.ndims, cd, VM_DTYPE_FLOAT), s, err);
+    }
     dnnl_matmul_desc_t md;
-    VM_DNNL(dnnl_matmul_desc_init(&md, &amd, &bsel, NULL, &dmd), s, err);
+    VM_DNNL(dnnl_matmul_desc_init(&md, &amd, &bsel, st->bias ? &cmd : NULL, &dmd), s, err);
     dnnl_primitive_desc_t pd = NULL;
     enum vm_status e = vm_dnnl_prim_build(c, s, &md, NULL, NULL, &st->p, &pd, err);
     if (e) return e;
@@ -810,6 +847,7 @@ static enum vm_status matmul_finish(struct vm_rt_ctx *c, const struct vm_rt_step
     dnnl_primitive_desc_destroy(pd);
     if (e) return e;
     if ((e = vm_dnnl_mem2(c, s, &amd, &st->a, &bmd, &st->b, err))) return e;
+    if (st->bias && (e = vm_dnnl_mem(c, s, &cmd, &st->cmem, err))) return e;
     return vm_dnnl_mem(c, s, &dmd, &st->dst, err);
 }
 
@@ -857,6 +895,8 @@ static enum vm_status matmul_t_prepare(struct vm_rt_ctx *c, const struct vm_rt_s
     const struct vm_rt_tensor *a = vm_rt_in(c, s, 0), *b = vm_rt_in(c, s, 1), *y = vm_rt_out(c, s, 0);
     st->ta = vm_rt_attr_int(s, "transA", 0) != 0;
     st->tb = vm_rt_attr_int(s, "transB", 0) != 0;
+    const struct vm_rt_tensor *bias = vm_rt_in(c, s, 2);
+    st->bias = bias != NULL;
     int ra = a->rank, rb = b->rank, r = ra > rb ? ra : rb;
     if (ra < 2 || rb < 2 || y->rank != r) return vm_rt_step_errorf(s, err, VM_EINVAL, "operand ranks %d, %d", ra, rb);
     st->rank = r;
@@ -866,6 +906,8 @@ static enum vm_status matmul_t_prepare(struct vm_rt_ctx *c, const struct vm_rt_s
     }
     if (st->ta) swap_last2(st->ad, r);
     if (st->tb) swap_last2(st->bd, r);
+    if (bias && (bias->rank != 1 || bias->dims[0] != st->bd[r - 1]))
+        return vm_rt_step_errorf(s, err, VM_EINVAL, "bias must be a vector of the output's last dim");
     enum vm_status e = matmul_finish(c, s, st, y, err);
     if (!e) {
         for (int i = 0; i < r; i++)
@@ -911,20 +953,25 @@ static enum vm_status matmul_run(struct vm_rt_ctx *c, const struct vm_rt_step *s
     if (y->numel == 0) return VM_OK;
     if (!st->p.prim) {
         matmul_ref(st, a->data, b->data, y->data); /* K = 0 gives zeros */
+        if (st->bias) {
+            const float *bv = vm_rt_in(c, s, 2)->data;
+            float *yv = y->data;
+            for (int64_t i = 0; i < y->numel; i++) yv[i] += bv[i % st->N];
+        }
         return VM_OK;
     }
-    dnnl_memory_t wei = st->b;
-    if (st->pk.mem) {
-        enum vm_status e = wpacked_get(c, s, &st->pk, &st->wr, b->data, err);
-        if (e) return e;
-        wei = st->pk.mem;
-    } else {
-        set_handle(st->b, b->data);
-    }
+    dnnl_memory_t wei;
+    enum vm_status e = wpacked_or_plain(c, s, &st->pk, &st->wr, st->b, b->data, &wei, err);
+    if (e) return e;
     set_handle(st->a, a->data);
     set_handle(st->dst, y->data);
-    dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, st->a}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, st->dst}};
-    return vm_dnnl_prim_exec(c, s, &st->p, 3, args, err);
+    dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, st->a}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, st->dst}}; /* + bias, scratchpad */
+    int na = 3;
+    if (st->bias) {
+        set_handle(st->cmem, vm_rt_in(c, s, 2)->data);
+        args[na++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, st->cmem};
+    }
+    return vm_dnnl_prim_exec(c, s, &st->p, na, args, err);
 }
 
 /* ---------------- Softmax, LogSoftmax ---------------- */
@@ -1949,7 +1996,7 @@ const struct vm_rt_kernel vm_rt_kernels_nn[] = {
     {"LogSoftmax", 1, 1, 1, 1, 0, softmax_prepare, softmax_run, softmax_release},
     {"LayerNormalization", 2, 3, 1, 3, 0, layernorm_prepare, layernorm_run, layernorm_release},
     /* backward (autodiff) */
-    {"MatMulT", 2, 2, 1, 1, 0, matmul_t_prepare, matmul_run, matmul_release},
+    {"MatMulT", 2, 3, 1, 1, 0, matmul_t_prepare, matmul_run, matmul_release},
     {"ConvGradData", 3, 3, 1, 1, 0, convg_prepare, convg_run, convg_release},
     {"ConvGradWeight", 3, 3, 1, 2, 0, convg_prepare, convg_run, convg_release},
     {"MaxPoolGrad", 2, 2, 1, 1, 0, poolg_prepare, poolg_run, poolg_release},

@@ -1,4 +1,5 @@
-/* test_layout: the channels-last layout pass (compiler/pass_layout.c).
+/* test_layout: the channels-last layout pass (compiler/pass_layout.c), and the rows pass
+ * (compiler/pass_rows.c) with the same harness.
  *
  *  - PyTorch-exported CNN fixtures: after import, inference, cleanup and the pass, every
  *    Transpose -> Conv is a ConvCL, the Kim-CNN variants that end in ReduceMax keep no Transpose,
@@ -16,6 +17,17 @@
  *    Adam) in both kernel modes with fixed Gumbel noise; the loss of every step and the last
  *    step's gradients match the training graph built without the pass. (Three steps, because a
  *    pass that left the convolution reading a copy of its weights matched in the first.)
+ *  - Rows pass: the BERT-style fixtures (TransformerEncoder and HF layout, opsets 13 and 17), after
+ *    the inference passes, run their last layer's feed-forward MatMuls (and for the HF layout the
+ *    attention out-projection) on the pooled token only, and still reproduce PyTorch's outputs
+ *    (1e-4) on both data sets (padded rows included) in both kernel modes. A hand-built graph with
+ *    symbolic batch and seq (MatMul, bias Add, Tanh, residual Add, LayerNormalization with a
+ *    positive axis, a value read twice, a rank-1 index) equals the unrewritten graph at 3 x 7 and
+ *    1 x 5; a Softmax over tokens and an Add broadcasting over the token axis stay below their
+ *    Gathers.
+ *  - MatMul + bias pass: MatMul -> Add(bias [N]) becomes MatMulT with the bias (3-D and 2-D A, bias
+ *    as either operand; symbolic batch and seq at 3 x 7 and 1 x 1) with the same outputs in both
+ *    kernel modes (oneDNN's bias argument, and the C reference); an Add of a [1, N] matrix stays.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -52,6 +64,9 @@ static void print_ops(const char *label, const struct vm_graph *g) {
 
 /* ---------------- fixtures ---------------- */
 
+/* The pass under test: the layout pass, or the rows pass for its cases below. */
+static enum vm_status (*the_pass)(struct vm_graph *g, struct vm_error *err) = vm_pass_conv_channels_last;
+
 static struct vm_graph *load_fixture(const char *dir, bool pass) {
     struct vm_error err = {0};
     char path[4096];
@@ -59,7 +74,7 @@ static struct vm_graph *load_fixture(const char *dir, bool pass) {
     Onnx__ModelProto *m = vm_onnx_load_model(path, &err);
     struct vm_graph *g = NULL;
     bool ok = m && !vm_import(m, NULL, &g, &err) && !vm_infer_graph(g, &err) && !vm_pass_inference_cleanup(g, &err) &&
-              (!pass || !vm_pass_conv_channels_last(g, &err));
+              (the_pass == vm_pass_conv_channels_last || !vm_pass_optimize(g, &err)) && (!pass || !the_pass(g, &err));
     CHECK_MSG(ok, "%s: %s", path, err.msg);
     if (m) vm_onnx_free_model(m);
     if (!ok) {
@@ -116,6 +131,23 @@ static double run_fixture_set(const uint8_t *plan, size_t len, const char *dir, 
     return worst;
 }
 
+/* Emits g (and frees it), runs the plan on the fixture's two data sets with the oneDNN and the C
+ * reference kernels: PyTorch's outputs within 1e-4. */
+static void check_fixture_plan(struct vm_graph *g, const char *name, const char *dir) {
+    struct vm_error err = {0};
+    uint8_t *plan = NULL;
+    size_t len = 0;
+    CHECK_MSG(!vm_emit_plan(g, name, &plan, &len, &err), "%s: %s", name, err.msg);
+    vm_graph_free(g);
+    for (int set = 0; plan && set < 2; set++)
+        for (int ref = 0; ref < 2; ref++) {
+            double e = run_fixture_set(plan, len, dir, set, ref);
+            printf("  test_data_set_%d %-9s max |vmaskc - pytorch| = %.3g\n", set, ref ? "reference" : "oneDNN", e);
+            CHECK_MSG(e <= 1e-4, "%s set %d (%s): max abs error %.3g", name, set, ref ? "reference" : "oneDNN", e);
+        }
+    free(plan);
+}
+
 /* conv_cl: ConvCL nodes the pass must make; no_transpose: none may be left. */
 static void test_fixture(const char *name, int conv_cl, bool no_transpose) {
     char dir[4096];
@@ -138,17 +170,7 @@ static void test_fixture(const char *name, int conv_cl, bool no_transpose) {
         CHECK_MSG(0, "%s: annotate: %s", name, err.msg);
     }
     vm_graph_free(g0);
-    uint8_t *plan = NULL;
-    size_t len = 0;
-    CHECK_MSG(!vm_emit_plan(g, name, &plan, &len, &err), "%s: %s", name, err.msg);
-    vm_graph_free(g);
-    for (int set = 0; plan && set < 2; set++)
-        for (int ref = 0; ref < 2; ref++) {
-            double e = run_fixture_set(plan, len, dir, set, ref);
-            printf("  test_data_set_%d %-9s max |vmaskc - pytorch| = %.3g\n", set, ref ? "reference" : "oneDNN", e);
-            CHECK_MSG(e <= 1e-4, "%s set %d (%s): max abs error %.3g", name, set, ref ? "reference" : "oneDNN", e);
-        }
-    free(plan);
+    check_fixture_plan(g, name, dir);
 }
 
 /* ---------------- hand-built graphs ---------------- */
@@ -260,7 +282,7 @@ static uint8_t *compile_hb(build_fn build, bool pass, struct vm_graph **keep, si
     rng = 0x1234567887654321ull;
     build(&h);
     uint8_t *plan = NULL;
-    bool ok = !h.err.code && !vm_infer_graph(h.g, &h.err) && (!pass || !vm_pass_conv_channels_last(h.g, &h.err)) &&
+    bool ok = !h.err.code && !vm_infer_graph(h.g, &h.err) && (!pass || !the_pass(h.g, &h.err)) &&
               !vm_emit_plan(h.g, "layout", &plan, len, &h.err);
     CHECK_MSG(ok, "layout: %s", h.err.msg);
     if (keep && ok) *keep = h.g;
@@ -444,6 +466,143 @@ static void test_rules(void) {
     }
 }
 
+/* ---------------- rows pass ---------------- */
+
+/* Live MatMul nodes whose output has rank r. */
+static int count_matmul_rank(const struct vm_graph *g, int r) {
+    int c = 0;
+    for (int32_t oi = 0; oi < g->n_order; oi++) {
+        const struct vm_node *n = &g->nodes[g->order[oi]];
+        c += !strcmp(vm_op_name(n->op), "MatMul") && g->values[n->out[0]].rank == r;
+    }
+    return c;
+}
+
+/* A fixture after the inference passes: `pooled` MatMuls must run on the pooled token ([B, N]). */
+static void test_rows_fixture(const char *name, int pooled) {
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/tests/fixtures/models/%s", VM_SOURCE_DIR, name);
+    struct vm_graph *g = load_fixture(dir, true);
+    if (!g) return;
+    printf("%s (rows pass)\n", name);
+    CHECK_MSG(count_matmul_rank(g, 2) == pooled, "%s: %d MatMuls on the pooled rows, expected %d", name, count_matmul_rank(g, 2),
+              pooled);
+    check_fixture_plan(g, name, dir);
+}
+
+static int32_t hb_index(struct hb *h, const char *name, int rank, const int64_t *vals, int64_t n) {
+    int32_t v = vm_graph_add_value(h->g, name, VM_DTYPE_INT64, &h->err);
+    int64_t *d = malloc(sizeof(int64_t) * (size_t)n), dims[1] = {n};
+    memcpy(d, vals, sizeof(int64_t) * (size_t)n);
+    vm_value_set_shape_ints(&h->g->values[v], rank, dims);
+    vm_value_set_data(&h->g->values[v], d, sizeof(int64_t) * (size_t)n);
+    h->g->values[v].flags |= VM_VALUE_INIT;
+    return v;
+}
+
+static int32_t hb_gather(struct hb *h, int32_t x, int32_t idx) {
+    int32_t id, in[2] = {x, idx}, y = hb_op(h, "Gather", 2, in, &id);
+    vm_node_set_int(h->g, id, "axis", 1, &h->err);
+    return y;
+}
+
+/* x [batch, seq, 5]: y0 = Gather(LN(x + MatMul(Tanh(MatMul(x, W1) + b1), W2), axis 2), 2) [batch, 5];
+ * y1 = Gather(x * x, [0, 1]) [batch, 2, 5]; y2 = Gather(Softmax(x, axis 1), 0) and y3 = Gather(x + c
+ * [batch?, 1, 5], 1) must stay as they are. */
+static void build_rows(struct hb *h) {
+    int sb = vm_graph_add_symbol(h->g, "batch", &h->err), ss = vm_graph_add_symbol(h->g, "seq", &h->err);
+    struct vm_dim xd[3] = {vm_dim_sym(sb), vm_dim_sym(ss), vm_dim_const(5)};
+    int64_t w1[2] = {5, 9}, b1[1] = {9}, w2[2] = {9, 5}, e[1] = {5}, cd[3] = {1, 1, 5}, two = 2, pair[2] = {0, 1}, zero = 0, one = 1;
+    int32_t x = hb_input(h, "x", 3, xd), id;
+    int32_t m1[2] = {x, hb_init(h, "w1", 2, w1, 0.5f)}, t = hb_op(h, "MatMul", 2, m1, NULL);
+    int32_t a1[2] = {hb_init(h, "b1", 1, b1, 0.5f), t};
+    t = hb_op(h, "Add", 2, a1, NULL);
+    t = hb_op(h, "Tanh", 1, &t, NULL);
+    int32_t m2[2] = {t, hb_init(h, "w2", 2, w2, 0.5f)};
+    t = hb_op(h, "MatMul", 2, m2, NULL);
+    int32_t r[2] = {x, t};
+    t = hb_op(h, "Add", 2, r, NULL);
+    int32_t ln[3] = {t, hb_init(h, "gamma", 1, e, 1.0f), hb_init(h, "beta", 1, e, 0.5f)};
+    t = hb_op(h, "LayerNormalization", 3, ln, &id);
+    vm_node_set_int(h->g, id, "axis", 2, &h->err);
+    hb_output(h, hb_gather(h, t, hb_index(h, "i2", 0, &two, 1)));
+    int32_t sq[2] = {x, x};
+    hb_output(h, hb_gather(h, hb_op(h, "Mul", 2, sq, NULL), hb_index(h, "i01", 1, pair, 2)));
+    t = hb_op(h, "Softmax", 1, &x, &id);
+    vm_node_set_int(h->g, id, "axis", 1, &h->err);
+    hb_output(h, hb_gather(h, t, hb_index(h, "i0", 0, &zero, 1)));
+    int32_t ac[2] = {x, hb_init(h, "c", 3, cd, 1.0f)};
+    hb_output(h, hb_gather(h, hb_op(h, "Add", 2, ac, NULL), hb_index(h, "i1", 0, &one, 1)));
+}
+
+static void test_rows(void) {
+    the_pass = vm_pass_gather_rows_early;
+    test_rows_fixture("bert_op13", 2); /* torch's MultiheadAttention: the out-projection is a Gemm on [T*B, E] */
+    test_rows_fixture("bert_op17", 2);
+    test_rows_fixture("bert_handwritten_op13", 3);
+    test_rows_fixture("bert_handwritten_op17", 3);
+    const int r[1] = {3};
+    const int64_t d[1][VM_MAX_RANK] = {{3, 7, 5}}, d1[1][VM_MAX_RANK] = {{1, 5, 5}};
+    rule_case("rows: MatMul/Add/Tanh/LayerNorm, shared input, rank-1 index (3 x 7)", build_rows, (struct expect){-1, -1, -1}, 1, d, r);
+    rule_case("rows: the same at 1 x 5", build_rows, (struct expect){-1, -1, -1}, 1, d1, r);
+    size_t len = 0;
+    struct vm_graph *g = NULL;
+    free(compile_hb(build_rows, true, &g, &len));
+    if (g) {
+        print_ops("rows: after the pass", g);
+        /* one Gather of x serves the residual and the MatMul, one the product x * x; the Softmax and
+         * the broadcasting Add keep theirs below them */
+        CHECK_MSG(count_op(g, "Gather") == 4, "rows: %d Gathers, expected 4", count_op(g, "Gather"));
+        CHECK_MSG(count_matmul_rank(g, 2) == 2, "rows: %d MatMuls on the kept rows, expected 2", count_matmul_rank(g, 2));
+        CHECK_MSG(count_op_attr(g, "LayerNormalization", "axis", 1) == 1, "rows: LayerNormalization axis not moved to 1");
+        for (int32_t oi = 0; oi < g->n_order; oi++) {
+            const struct vm_node *n = &g->nodes[g->order[oi]];
+            if (strcmp(vm_op_name(n->op), "Gather")) continue;
+            int32_t p = g->values[n->in[0]].producer;
+            const char *src = p >= 0 ? vm_op_name(g->nodes[p].op) : "input";
+            CHECK_MSG(!strcmp(src, "input") || !strcmp(src, "Softmax") || !strcmp(src, "Add"), "rows: a Gather reads %s", src);
+        }
+        vm_graph_free(g);
+    }
+    the_pass = vm_pass_conv_channels_last;
+}
+
+/* ---------------- MatMul + bias (vm_pass_fuse_matmul_bias) ---------------- */
+
+/* y0 = MatMul(x [batch, seq, 5], W [5, 7]) + b [7] (bias first); y1 = MatMul(x2 [3, 5], W) + b (bias
+ * second, 2-D); y2 = MatMul(x, W) + m [seq?, 7] is not a bias and stays an Add. */
+static void build_bias(struct hb *h) {
+    int sb = vm_graph_add_symbol(h->g, "batch", &h->err), ss = vm_graph_add_symbol(h->g, "seq", &h->err);
+    struct vm_dim xd[3] = {vm_dim_sym(sb), vm_dim_sym(ss), vm_dim_const(5)}, x2d[2] = {vm_dim_const(3), vm_dim_const(5)};
+    int64_t wd[2] = {5, 7}, bd[1] = {7}, md[2] = {1, 7};
+    int32_t x = hb_input(h, "x", 3, xd), x2 = hb_input(h, "x2", 2, x2d);
+    int32_t w = hb_init(h, "w", 2, wd, 0.5f), b = hb_init(h, "b", 1, bd, 0.5f), m = hb_init(h, "m", 2, md, 0.5f);
+    int32_t m0[2] = {x, w}, a0[2] = {b, hb_op(h, "MatMul", 2, m0, NULL)};
+    hb_output(h, hb_op(h, "Add", 2, a0, NULL));
+    int32_t m1[2] = {x2, w}, a1[2] = {hb_op(h, "MatMul", 2, m1, NULL), b};
+    hb_output(h, hb_op(h, "Add", 2, a1, NULL));
+    int32_t a2[2] = {hb_op(h, "MatMul", 2, m0, NULL), m};
+    hb_output(h, hb_op(h, "Add", 2, a2, NULL));
+}
+
+static void test_bias(void) {
+    the_pass = vm_pass_fuse_matmul_bias;
+    const int r[2] = {3, 2};
+    const int64_t d[2][VM_MAX_RANK] = {{3, 7, 5}, {3, 5}}, d1[2][VM_MAX_RANK] = {{1, 1, 5}, {3, 5}};
+    rule_case("bias: MatMul -> Add(bias) (3 x 7, and 2-D)", build_bias, (struct expect){-1, -1, -1}, 2, d, r);
+    rule_case("bias: the same at 1 x 1", build_bias, (struct expect){-1, -1, -1}, 2, d1, r);
+    size_t len = 0;
+    struct vm_graph *g = NULL;
+    free(compile_hb(build_bias, true, &g, &len));
+    if (g) {
+        print_ops("bias: after the pass", g);
+        CHECK_MSG(count_op(g, "MatMulT") == 2 && count_op(g, "MatMul") == 1 && count_op(g, "Add") == 1,
+                  "bias: %d MatMulT, %d MatMul, %d Add; expected 2, 1, 1", count_op(g, "MatMulT"), count_op(g, "MatMul"), count_op(g, "Add"));
+        vm_graph_free(g);
+    }
+    the_pass = vm_pass_conv_channels_last;
+}
+
 /* ---------------- training ---------------- */
 
 #define TRAIN_STEPS 3
@@ -608,6 +767,8 @@ int main(void) {
     test_fixture("lstm_last_op13", 0, false);
     test_fixture("bert_op13", 0, false);
     test_rules();
+    test_rows();
+    test_bias();
     test_training("cnn_conv1d_reducemax_op13", 0);
     test_training("cnn_flat_conv1d_op13", 6); /* per kernel size, the weight's Transpose forward and backward */
     VMTEST_DONE("test_layout");

@@ -1,5 +1,6 @@
-/* test_prepack: weights packed once in an inference plan (ConvCL and MatMul reorder a constant
- * weight into oneDNN's layout at the first run, LSTM permutes W/R/B once; runtime/kernels) follow
+/* test_prepack: weights packed once in an inference plan (ConvCL, MatMul, MatMulT and Gemm reorder
+ * a constant weight into oneDNN's layout at the first run, LSTM permutes W/R/B once; the plan goes
+ * through the same passes as `vmaskc run`'s; runtime/kernels) follow
  * a change of the weights made through the runtime's API (vm_rt_persistent bumps weights_gen).
  *
  * For a Kim-CNN, an LSTM and a BERT-style fixture compiled for inference: the oneDNN kernels and
@@ -35,7 +36,8 @@ static bool compile(const char *dir, struct compiled *out) {
     Onnx__ModelProto *m = vm_onnx_load_model(path, &err);
     struct vm_graph *g = NULL;
     bool ok = m && !vm_import(m, NULL, &g, &err) && !vm_infer_graph(g, &err) && !vm_pass_inference_cleanup(g, &err) &&
-              !vm_pass_optimize(g, &err) && !vm_emit_plan(g, path, &out->plan, &out->len, &err);
+              !vm_pass_optimize(g, &err) && !vm_pass_gather_rows_early(g, &err) &&
+              !vm_pass_fuse_matmul_bias(g, &err) && !vm_emit_plan(g, path, &out->plan, &out->len, &err);
     CHECK_MSG(ok, "%s: %s", path, err.msg);
     out->n_names = 0;
     for (int32_t v = 0; ok && v < g->n_values && out->n_names < 64; v++) {
