@@ -76,6 +76,19 @@ def mean(xs):
     return statistics.mean(xs) if xs else None
 
 
+METHOD_ORDER = ("base", "l2", "l2x", "iba", "vmask")
+METHOD_NAMES = {"base": "base", "l2": "ℓ2", "l2x": "L2X", "iba": "IBA", "vmask": "VMASK"}
+
+
+def ranking(acc):
+    """'VMASK > IBA = base > ...': the methods by accuracy, equal (to 0.01) ones joined by '='."""
+    ms_ = sorted(METHOD_ORDER, key=lambda m: -acc[m])
+    out = METHOD_NAMES[ms_[0]]
+    for a, b in zip(ms_, ms_[1:]):
+        out += (" = " if round(acc[a], 2) == round(acc[b], 2) else " > ") + METHOD_NAMES[b]
+    return out
+
+
 def claims(train, evals, dss, fams, ev):
     """The paper's claims, each checked on every (dataset, model) that has the numbers: how many
     agree, and by how much on average."""
@@ -98,6 +111,19 @@ def claims(train, evals, dss, fams, ev):
     def diff(a, b):
         return a - b if a is not None and b is not None else None
 
+    order_lines = []
+    for f, d in keys:  # the five methods ranked by test accuracy, ours against the paper's
+        ours = {m: acc(f, d, m) for m in METHOD_ORDER}
+        if any(v is None for v in ours.values()):
+            continue
+        theirs = {m: paper.TABLE3[f][m][d] for m in METHOD_ORDER}
+        pairs = [(a, b) for i, a in enumerate(METHOD_ORDER) for b in METHOD_ORDER[i + 1:]]
+        sign = [(round(ours[a] - ours[b], 2)) * (theirs[a] - theirs[b]) for a, b in pairs]
+        agree, against = sum(x > 0 for x in sign), sum(x < 0 for x in sign)
+        order_lines.append("%s: ours %s, the paper's %s (%d of %d pairs in the paper's order, %d against; Kendall's tau %+.1f)" % (
+            lab(f, d), ranking(ours), ranking(theirs), agree, len(pairs), against, (agree - against) / len(pairs)))
+    if order_lines:
+        lines.append("- Table 3, the order of the five methods by accuracy: " + "; ".join(order_lines))
     tally("Table 3, VMASK is more accurate than base", [(lab(f, d), diff(acc(f, d, "vmask"), acc(f, d, "base"))) for f, d in keys], "points")
     tally("Table 3, VMASK is more accurate than IBA", [(lab(f, d), diff(acc(f, d, "vmask"), acc(f, d, "iba"))) for f, d in keys], "points")
     tally("Table 3, L2X is the least accurate method", [(lab(f, d), diff(min([x for x in (acc(f, d, m) for m in ("base", "l2", "iba", "vmask")) if x is not None], default=None), acc(f, d, "l2x"))) for f, d in keys], "points")
