@@ -16,9 +16,10 @@ d=$repo/tests/train; model=$repo/tests/fixtures/models/cnn_conv1d_reducemax_op13
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 fail=0
 head -200 "$d/train.tsv" > "$tmp/train.tsv" # 25 steps of 8 per epoch: many epochs, short runs
-# enough steps that the three rounds (about a second of training each) rarely finish the run; under
-# ASan (tools/test-all.sh) steps are ~10x slower, so fewer
-epochs=16; [ -n "${ASAN_OPTIONS:-}" ] && epochs=6
+# mpirun passes SIGTERM on 1 to 4 s after the SIGINT (measured on a quiet machine), so a run must still
+# be training then: each round is interrupted 1 to 3 epochs after it starts (or resumes), with the
+# rest of the run (> 10 s: an epoch is ~0.014 s on a quiet machine, ~10x that under ASan) ahead
+epochs=1000; [ -n "${ASAN_OPTIONS:-}" ] && epochs=150
 c=(train "$model" --vocab "$d/vocab.txt" --train "$tmp/train.tsv" --dev "$d/dev.tsv" --epochs $epochs --batch 8 --seed 5
    --threads 1 --top 0)
 
@@ -32,9 +33,11 @@ for round in 1 2 3; do
   out=$tmp/round$round.out
   timeout 280 "${mpi[@]}" -np 2 "$vmaskc" "${c[@]}" "${r[@]}" > "$out" 2>&1 &
   pid=$!
-  # training has started when process 0 says where it starts (stderr, unbuffered)
-  for _ in $(seq 1 1200); do grep -q '^resuming from\|^no checkpoint at' "$out" && break; sleep 0.05; done
-  sleep "0.$((RANDOM % 4))"
+  # training has started when process 0 says where it starts; interrupted 1 to 3 epochs later
+  for _ in $(seq 1 2400); do grep -q '^resuming from\|^no checkpoint at' "$out" && break; sleep 0.05; done
+  from=$(sed -n 's/^resuming from .* at epoch \([0-9]*\), step .*/\1/p' "$out"); from=${from:-1}
+  until_epoch=$((from + 1 + RANDOM % 3))
+  for _ in $(seq 1 2400); do grep -q "^epoch $until_epoch/" "$out" && break; sleep 0.05; done
   runner=$(pgrep -P $pid -x mpirun | head -1) # timeout's child
   [ -n "$runner" ] && kill -INT "$runner"
   wait $pid
@@ -42,7 +45,7 @@ for round in 1 2 3; do
   # a fast machine: the run finished (and exported) before mpirun's SIGTERM reached it — mpirun may
   # still exit 1 when the SIGINT came while it was shutting down; once a round was interrupted, enough
   if [ $round != 1 ] && [ -e "$tmp/s.onnx" ] && grep -q '^exported ' "$out" && ! grep -q 'checkpoint saved to' "$out"; then
-    echo "ok: round $round: the run finished before mpirun's SIGTERM came (exit $rc); the rounds before were interrupted"; break
+    echo "ok: round $round: the run finished before mpirun's SIGTERM came (exit $rc; SIGINT sent at epoch $until_epoch of $epochs); the rounds before were interrupted"; break
   fi
   start=$(sed -n 's/^resuming from .* at \(epoch [0-9]*, step [0-9]*\)$/\1/p' "$out")
   [ $round = 1 ] && grep -q '^no checkpoint at' "$out" && start=first
@@ -51,13 +54,14 @@ for round in 1 2 3; do
   # or the processes agreed on stopping first ('interrupted at epoch E, step S; checkpoint saved to PATH')
   at=$(sed -n -e 's/.*checkpoint saved to [^ ]* (\(the end of \)\{0,1\}\([^;]*\);.*/\2/p' \
               -e 's/.*interrupted at \(epoch [0-9]*, step [0-9]*\); checkpoint saved to.*/\1/p' "$out")
-  litter=$(ls "$tmp" | grep -c '\.tmp\.')
+  litter=$(ls "$tmp" | grep -c '^s\..*\.tmp\.') # this run's (the reference run writes ref.* beside it)
   if [ -n "$runner" ] && [ $rc -ne 0 ] && [ $rc -ne 124 ] && [ "$saved" = 1 ] && [ -s "$tmp/s.ckpt" ] && [ ! -e "$tmp/s.onnx" ] &&
      [ "$litter" = 0 ] && { [ $round = 1 ] && [ "$start" = first ] || [ "$start" = "$want" ]; }; then
     echo "ok: round $round: SIGINT to mpirun (exit $rc) left one checkpoint ($(grep -o 'checkpoint saved to.*' "$out" | sed "s|$tmp/||"))"
   else
     echo "FAIL: round $round: SIGINT to mpirun '$runner': exit $rc (124 = hung), $saved checkpoint lines (want 1), $litter temporary files,"
     echo "  started at '$start' (want '${want:-first}'); model written: $([ -e "$tmp/s.onnx" ] && echo yes || echo no)"
+    [ "$litter" = 0 ] || echo "  temporary files: $(ls "$tmp" | grep '^s\..*\.tmp\.' | tr '\n' ' ')"
     [ $rc -eq 0 ] && echo "  (the run ended before mpirun's SIGTERM came: this machine needs more --epochs here)"
     cat "$out"; fail=1
   fi
