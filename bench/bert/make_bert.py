@@ -6,7 +6,7 @@ Run with Debian's interpreter (the pyenv python3 on PATH has no torch/onnx):
 
     /usr/bin/python3 bench/bert/make_bert.py [--out DIR] [--models base,mini] [--opset 14]
 
-Writes under DIR (default bench/out/bert/, gitignored):
+Writes under DIR (default bench/out/bert_real/, gitignored):
 
     <model>/model.onnx   HF-layout BERT classifier (word, position and token-type embeddings,
                          LayerNorm eps 1e-12, separate Q/K/V, additive -10000 mask, erf GELU,
@@ -42,7 +42,7 @@ except ImportError as e:
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
-DEFAULT_OUT = os.path.join(REPO, "bench", "out", "bert")
+DEFAULT_OUT = os.path.join(REPO, "bench", "out", "bert_real")  # not out/bert: make_models.py's inference model
 VOCAB = 30522
 MAX_POS = 512
 # name -> (layers, hidden, heads, intermediate)

@@ -171,7 +171,7 @@ def torch_child(a):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--vmaskc", default=os.environ.get("VMASKC", os.path.join(REPO, "build", "vmaskc")))
-    ap.add_argument("--data", default=os.path.join(REPO, "bench", "out", "bert"))
+    ap.add_argument("--data", default=os.path.join(REPO, "bench", "out", "bert_real"))
     ap.add_argument("--models", default="base,mini")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch", type=int, default=16)
