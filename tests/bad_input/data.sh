@@ -12,12 +12,7 @@
 #    names file:line; a text too long for the memory limit names its line and suggests --max-len.
 #
 # usage: data.sh VMASKC REPO_DIR
-set -u
-vmaskc=$1; root=$2
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-pass=0; fail=0
-exec </dev/null
-. "$root/tests/bad_input/expect.sh"
+. "$2/tests/bad_input/start.sh" # vmaskc, root, tmp, pass/fail, expect()
 ok() { pass=$((pass+1)); }
 bad() { echo "FAIL: $*"; fail=$((fail+1)); }
 d=$root/tests/train

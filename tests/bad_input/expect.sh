@@ -1,4 +1,4 @@
-# expect: the bad-input scripts' one check, sourced by run.sh, external.sh and tokenizer.sh.
+# expect: the bad-input scripts' one check, sourced by them (through start.sh where they share its opening).
 #   expect CODE "substring" command...
 # passes when the command exits with CODE and its stderr contains the substring; otherwise prints
 # the command and its stderr. Counts into the caller's pass / fail.

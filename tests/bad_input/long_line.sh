@@ -6,12 +6,7 @@
 # train, eval, predict and explain within seconds, with the file:line of the text and the --max-len
 # hint, and no output written; with --max-len the same data runs.
 # usage: long_line.sh VMASKC REPO_DIR
-set -u
-vmaskc=$1; root=$2
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-pass=0; fail=0
-exec </dev/null
-. "$root/tests/bad_input/expect.sh"
+. "$2/tests/bad_input/start.sh" # vmaskc, root, tmp, pass/fail, expect()
 d=$root/tests/train
 model=$root/tests/fixtures/models/cnn_conv1d_reducemax_op13/model.onnx
 v=(--vocab "$d/vocab.txt" --max-memory 64M)

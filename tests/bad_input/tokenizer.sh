@@ -5,12 +5,7 @@
 # an unknown --tokenizer, and a --max-len that leaves no room between [CLS] and [SEP].
 #
 # usage: tokenizer.sh VMASKC REPO_DIR
-set -u
-vmaskc=$1; root=$2
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-pass=0; fail=0
-exec </dev/null # a command that wrongly waits for stdin fails instead of hanging
-. "$(dirname "${BASH_SOURCE[0]}")/expect.sh"
+. "$2/tests/bad_input/start.sh" # vmaskc, root, tmp, pass/fail, expect()
 bert=$root/tests/fixtures/tokenizer/bert-base-uncased-vocab.txt
 grep -v -x -e '\[CLS\]' -e '\[SEP\]' "$bert" >"$tmp/no_cls_sep.txt"
 grep -v -x -e '\[UNK\]' "$bert" >"$tmp/no_unk.txt"

@@ -11,12 +11,7 @@
 #    mapping).
 #
 # usage: unicode_words.sh VMASKC REPO_DIR
-set -u
-vmaskc=$1; root=$2
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-pass=0; fail=0
-exec </dev/null
-. "$root/tests/bad_input/expect.sh"
+. "$2/tests/bad_input/start.sh" # vmaskc, root, tmp, pass/fail, expect()
 
 check() { # check NAME GOT WANT
   if [ "$2" == "$3" ]; then pass=$((pass+1)); else echo "FAIL: $1"; echo "    got:  $2"; echo "    want: $3"; fail=$((fail+1)); fi
