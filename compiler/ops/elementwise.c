@@ -1,4 +1,4 @@
-/* elementwise: unary math, broadcasting binary arithmetic and comparisons, Where, Cast, Identity
+/* elementwise: unary math, broadcasting binary arithmetic and comparisons, Max/Min/Clip, Where, Cast, Identity
  * and Dropout. Shape rule: numpy broadcasting. Folding handles int64 shape arithmetic (including
  * symbolic elements) so `Shape -> Mul -> Reshape` chains need no run-time step. */
 #include <math.h>
@@ -469,6 +469,125 @@ static enum vm_status infer_dropout_grad(struct vm_graph *g, int32_t n, struct v
     return VM_OK;
 }
 
+/* ---- Max, Min (1-4 inputs, numpy broadcasting) and Clip ---- */
+
+#define MINMAX_MAX_IN 4 /* the runtime's broadcast iterator takes four operands */
+
+static enum vm_status infer_minmax(struct vm_graph *g, int32_t n, struct vm_error *err) {
+    int k = g->nodes[n].n_in;
+    struct vm_value *a = vm_in(g, n, 0);
+    struct vm_dim dims[VM_MAX_RANK];
+    int rank = a->rank;
+    enum vm_status s;
+    for (int d = 0; d < rank; d++) dims[d] = a->dims[d];
+    for (int i = 0; i < k; i++) {
+        struct vm_value *x = vm_in(g, n, i);
+        if (!x) return vm_node_errorf(g, n, err, VM_EINVAL, "input %d is empty", i);
+        if ((s = vm_check_dtype(g, n, i, err, F, D, I64, I32, VM_DTYPE_INT8, VM_DTYPE_UINT8, VM_DTYPE_INT16, VM_DTYPE_UINT16,
+                                VM_DTYPE_UINT32, VM_DTYPE_UINT64, 0)))
+            return s;
+        if (x->dtype != a->dtype)
+            return vm_node_errorf(g, n, err, VM_EINVAL, "inputs have different types (%s and %s)", vm_dtype_name(a->dtype),
+                                  vm_dtype_name(x->dtype));
+        struct vm_dim nd[VM_MAX_RANK];
+        int nr;
+        if (i && (s = vm_broadcast(g, n, rank, dims, x->rank, x->dims, &nr, nd, err))) return s;
+        if (i) {
+            rank = nr;
+            for (int d = 0; d < rank; d++) dims[d] = nd[d];
+        }
+    }
+    vm_set_out(g, n, 0, a->dtype, rank, dims);
+    return VM_OK;
+}
+
+/* Max/Min of two int scalars or small int tensors known at compile time (shape arithmetic). */
+static enum vm_status fold_minmax(struct vm_graph *g, int32_t n, struct vm_error *err) {
+    if (g->nodes[n].n_in != 2) return VM_OK;
+    bool is_max = !strcmp(vm_op_name(g->nodes[n].op), "Max");
+    struct vm_value *a = vm_in(g, n, 0), *b = vm_in(g, n, 1), *y = vm_out(g, n, 0);
+    if (!vm_value_is_known(a) || !vm_value_is_known(b) || y->dtype != I64) return VM_OK;
+    int64_t da[VM_MAX_RANK], db[VM_MAX_RANK], dy[VM_MAX_RANK];
+    if (!const_dims(a, da) || !const_dims(b, db) || !const_dims(y, dy)) return VM_OK;
+    int64_t ny = vm_value_numel(y);
+    if (ny < 0 || ny > VM_FOLD_MAX) return VM_OK;
+    struct vm_dim out[VM_FOLD_MAX];
+    for (int64_t i = 0; i < ny; i++) {
+        struct vm_dim x1, x2, diff;
+        if (!vm_value_known_elem(a, bcast_index(i, y->rank, dy, a->rank, da), &x1) ||
+            !vm_value_known_elem(b, bcast_index(i, y->rank, dy, b->rank, db), &x2) || vm_dim_sub(&diff, &x1, &x2))
+            return VM_OK;
+        int sign = diff.n == 0 ? 0 : vm_dim_sign(&diff);
+        if (diff.n != 0 && sign == 0) return VM_OK; /* order unknown: left to run time */
+        out[i] = (sign >= 0) == is_max ? x1 : x2;
+    }
+    return vm_value_set_known(y, out, ny, err);
+}
+
+/* Clip-6 takes min/max as float attributes, Clip-11 as optional scalar inputs; both stay as they
+ * are (the kernel reads either), but a given bound must be a scalar. */
+static enum vm_status infer_clip(struct vm_graph *g, int32_t n, struct vm_error *err) {
+    enum vm_status s = vm_check_dtype(g, n, 0, err, F, D, I64, I32, VM_DTYPE_INT8, VM_DTYPE_UINT8, VM_DTYPE_INT16,
+                                      VM_DTYPE_UINT16, VM_DTYPE_UINT32, VM_DTYPE_UINT64, 0);
+    if (s) return s;
+    struct vm_value *x = vm_in(g, n, 0);
+    for (int i = 1; i <= 2; i++) {
+        struct vm_value *bnd = vm_in(g, n, i);
+        if (!bnd) continue;
+        if (bnd->dtype != x->dtype)
+            return vm_node_errorf(g, n, err, VM_EINVAL, "%s '%s' is %s but the input is %s", i == 1 ? "min" : "max", bnd->name,
+                                  vm_dtype_name(bnd->dtype), vm_dtype_name(x->dtype));
+        for (int d = 0; d < bnd->rank; d++)
+            if (!vm_dim_is_const_eq(&bnd->dims[d], 1))
+                return vm_node_errorf(g, n, err, VM_EINVAL, "%s '%s' must be a scalar", i == 1 ? "min" : "max", bnd->name);
+    }
+    vm_set_out(g, n, 0, x->dtype, x->rank, x->dims);
+    return VM_OK;
+}
+
+/* Clip passes dy where the input was inside [min, max], bounds included (PyTorch's clamp): exactly
+ * where the output equals the input. */
+static enum vm_status grad_clip(struct vm_autodiff *ad, int32_t n, struct vm_error *err) {
+    (void)err;
+    struct vm_graph *g = vm_ad_graph(ad);
+    int32_t dy = vm_ad_dy(ad, n, 0), x = g->nodes[n].in[0], y = g->nodes[n].out[0];
+    if (dy < 0 || !vm_ad_wants(ad, n, 0)) return VM_OK;
+    int32_t in[3] = {op2(ad, "Equal", y, x), dy, vm_ad_const_f32(ad, 0.0f)};
+    if (in[0] < 0) return vm_ad_err(ad)->code;
+    GIVE(0, vm_ad_op(ad, "Where", 3, in));
+    return VM_OK;
+}
+
+/* Max/Min send dy to the input that gave the output; inputs that tie share it equally (PyTorch's
+ * maximum/minimum split a tie between their two inputs). */
+static enum vm_status grad_minmax(struct vm_autodiff *ad, int32_t n, struct vm_error *err) {
+    (void)err;
+    struct vm_graph *g = vm_ad_graph(ad);
+    int k = g->nodes[n].n_in;
+    int32_t dy = vm_ad_dy(ad, n, 0), y = g->nodes[n].out[0];
+    if (dy < 0) return VM_OK;
+    if (k == 1) {
+        if (vm_ad_wants(ad, n, 0)) GIVE(0, dy);
+        return VM_OK;
+    }
+    int32_t hit[MINMAX_MAX_IN], count = -1;
+    for (int i = 0; i < k; i++) {
+        hit[i] = op2(ad, "Equal", g->nodes[n].in[i], y);
+        int32_t c;
+        int32_t id = vm_ad_begin(ad, "Cast", 1, &hit[i], 1, &c);
+        if (id < 0 || vm_node_set_int(g, id, "to", F, vm_ad_err(ad)) || vm_ad_end(ad, id)) return vm_ad_err(ad)->code;
+        count = i ? op2(ad, "Add", count, c) : c;
+        if (count < 0) return vm_ad_err(ad)->code;
+    }
+    int32_t share = op2(ad, "Div", dy, count), zero = vm_ad_const_f32(ad, 0.0f);
+    for (int i = 0; i < k; i++) {
+        if (!vm_ad_wants(ad, n, i)) continue;
+        int32_t in[3] = {hit[i], share, zero};
+        GIVE(i, vm_ad_op(ad, "Where", 3, in));
+    }
+    return VM_OK;
+}
+
 #define UNARY(op, fn) {op, NULL, 1, 1, 1, 1, "", 0, 0, 0, NULL, fn, NULL, grad_unary}
 #define BINARY(op, fl, gr) {op, NULL, 2, 2, 1, 1, "", 0, 0, fl, NULL, infer_binary, fold_binary, gr}
 
@@ -499,6 +618,9 @@ const struct vm_op_row vm_ops_elementwise[] = {
     BINARY("Or", VM_OP_NO_GRAD, NULL),
     BINARY("Xor", VM_OP_NO_GRAD, NULL),
     {"Where", NULL, 3, 3, 1, 1, "", 0, 0x1, 0, NULL, infer_where, fold_where, grad_where},
+    {"Max", NULL, 1, MINMAX_MAX_IN, 1, 1, "", 0, 0, 0, NULL, infer_minmax, fold_minmax, grad_minmax},
+    {"Min", NULL, 1, MINMAX_MAX_IN, 1, 1, "", 0, 0, 0, NULL, infer_minmax, fold_minmax, grad_minmax},
+    {"Clip", NULL, 1, 3, 1, 1, "min:f max:f", 0, 0x6, 0, NULL, infer_clip, NULL, grad_clip},
     /* x * 0.5 * (1 + erf(x / sqrt(2))), fused from the exported formula by pass_fuse.c */
     {"Gelu", "vmaskc", 1, 1, 1, 1, "", 0, 0, VM_OP_INTERNAL, NULL, infer_unary_float, NULL, grad_unary},
     {"EltwiseGrad", "vmaskc", 2, 2, 1, 1, "alg:s", 0, 0x3, VM_OP_INTERNAL | VM_OP_NO_GRAD, NULL, infer_eltwise_grad, NULL, NULL},

@@ -1,5 +1,5 @@
-/* elementwise kernels: unary math, broadcasting binary ops, comparisons, Where, Cast, Identity,
- * Dropout.
+/* elementwise kernels: unary math, broadcasting binary ops, comparisons, Max/Min/Clip, Where, Cast,
+ * Identity, Dropout.
  *
  * float32 unary ops and float32 Add/Sub/Mul/Div run as oneDNN eltwise/binary primitives when the
  * shapes fit (binary: one operand already has the output shape, the other broadcasts); everything
@@ -637,6 +637,104 @@ static enum vm_status dropout_grad_run(struct vm_rt_ctx *c, const struct vm_rt_s
     return VM_OK;
 }
 
+/* ---------------- Max, Min (1-4 inputs), Clip ---------------- */
+
+/* LOOP(T) for the C type of dtype dt, every numeric type ONNX's Max/Min/Clip take but float16;
+ * returns an error from the kernel for another type. */
+#define NUMERIC_SWITCH(dt, LOOP)                                                              \
+    switch (dt) {                                                                             \
+    case VM_DTYPE_FLOAT: LOOP(float); break;                                                  \
+    case VM_DTYPE_DOUBLE: LOOP(double); break;                                                \
+    case VM_DTYPE_INT64: LOOP(int64_t); break;                                                \
+    case VM_DTYPE_INT32: LOOP(int32_t); break;                                                \
+    case VM_DTYPE_INT16: LOOP(int16_t); break;                                                \
+    case VM_DTYPE_INT8: LOOP(int8_t); break;                                                  \
+    case VM_DTYPE_UINT8: LOOP(uint8_t); break;                                                \
+    case VM_DTYPE_UINT16: LOOP(uint16_t); break;                                              \
+    case VM_DTYPE_UINT32: LOOP(uint32_t); break;                                              \
+    case VM_DTYPE_UINT64: LOOP(uint64_t); break;                                              \
+    default: return vm_rt_step_errorf(s, err, VM_EUNSUPPORTED, "type %s", vm_dtype_name(dt)); \
+    }
+
+static enum vm_status minmax_prepare(struct vm_rt_ctx *c, const struct vm_rt_step *s, void **state,
+                                     struct vm_error *err) {
+    struct vm_bcast *bc = vm_calloc(1, sizeof *bc, err);
+    if (!bc) return VM_ENOMEM;
+    *state = bc;
+    const struct vm_rt_tensor *ins[VM_BCAST_MAX_OPS];
+    for (int k = 0; k < s->n_in; k++) ins[k] = vm_rt_in(c, s, k);
+    vm_bcast_init(bc, vm_rt_out(c, s, 0), ins, s->n_in);
+    return VM_OK;
+}
+
+#define MINMAX_LOOP(T)                                                                        \
+    do {                                                                                      \
+        _Pragma("omp parallel for if (y->numel > PAR_MIN)")                                   \
+        for (int64_t o = 0; o < bc->outer; o++) {                                             \
+            int64_t off[VM_BCAST_MAX_OPS];                                                    \
+            vm_bcast_row(bc, o, off);                                                         \
+            T *ry = (T *)y->data + o * bc->inner;                                             \
+            for (int64_t i = 0; i < bc->inner; i++) {                                         \
+                T v = ((const T *)x[0])[off[0] + i * bc->st[0][bc->rank - 1]];                \
+                for (int k = 1; k < n; k++) {                                                 \
+                    T u = ((const T *)x[k])[off[k] + i * bc->st[k][bc->rank - 1]];            \
+                    v = is_max ? (u > v || u != u ? u : v) : (u < v || u != u ? u : v);       \
+                }                                                                             \
+                ry[i] = v;                                                                    \
+            }                                                                                 \
+        }                                                                                     \
+    } while (0)
+
+/* NaN in any input gives NaN, as numpy's maximum/minimum (the ONNX reference) does. */
+static enum vm_status minmax_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, void *state,
+                                 struct vm_error *err) {
+    const struct vm_bcast *bc = state;
+    struct vm_rt_tensor *y = vm_rt_out(c, s, 0);
+    const void *x[VM_BCAST_MAX_OPS];
+    int n = s->n_in;
+    bool is_max = !strcmp(s->op, "Max");
+    for (int k = 0; k < n; k++) x[k] = vm_rt_in(c, s, k)->data;
+    if (y->numel == 0) return VM_OK;
+    NUMERIC_SWITCH(y->dtype, MINMAX_LOOP);
+    return VM_OK;
+}
+
+/* y = min(max(x, lo), hi) (numpy's clip, the ONNX reference: hi wins when lo > hi); a bound is the
+ * scalar input (Clip-11), else the float attribute (Clip-6), else none. */
+#define CLIP_LOOP(T)                                                                          \
+    do {                                                                                      \
+        const T *px = x->data;                                                                \
+        T *py = y->data;                                                                      \
+        T lo = 0, hi = 0;                                                                     \
+        if (tlo) lo = *(const T *)tlo->data;                                                  \
+        else if (has_lo) lo = (T)alo;                                                         \
+        if (thi) hi = *(const T *)thi->data;                                                  \
+        else if (has_hi) hi = (T)ahi;                                                         \
+        bool blo = tlo || has_lo, bhi = thi || has_hi;                                        \
+        _Pragma("omp parallel for if (n > PAR_MIN)")                                          \
+        for (int64_t i = 0; i < n; i++) {                                                     \
+            T v = px[i];                                                                      \
+            if (blo && v < lo) v = lo;                                                        \
+            if (bhi && v > hi) v = hi;                                                        \
+            py[i] = v;                                                                        \
+        }                                                                                     \
+    } while (0)
+
+static enum vm_status clip_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, void *state,
+                               struct vm_error *err) {
+    (void)state;
+    const struct vm_rt_tensor *x = vm_rt_in(c, s, 0), *tlo = vm_rt_in(c, s, 1), *thi = vm_rt_in(c, s, 2);
+    struct vm_rt_tensor *y = vm_rt_out(c, s, 0);
+    double alo = vm_rt_attr_float(s, "min", NAN), ahi = vm_rt_attr_float(s, "max", NAN);
+    bool has_lo = !isnan(alo), has_hi = !isnan(ahi);
+    if ((tlo && tlo->numel != 1) || (thi && thi->numel != 1))
+        return vm_rt_step_errorf(s, err, VM_EINVAL, "min and max must be scalars (%lld and %lld elements)",
+                                 (long long)(tlo ? tlo->numel : 1), (long long)(thi ? thi->numel : 1));
+    int64_t n = x->numel;
+    NUMERIC_SWITCH(x->dtype, CLIP_LOOP);
+    return VM_OK;
+}
+
 #define K_UNARY(name) {name, 1, 1, 1, 1, 0, unary_prepare, unary_run, unary_release}
 #define K_BINARY(name) {name, 2, 2, 1, 1, 0, binary_prepare, binary_run, binary_release}
 
@@ -648,6 +746,9 @@ const struct vm_rt_kernel vm_rt_kernels_elementwise[] = {
     K_BINARY("Equal"), K_BINARY("Greater"), K_BINARY("Less"), K_BINARY("And"), K_BINARY("Or"),
     K_BINARY("Xor"),
     {"Where", 3, 3, 1, 1, 0, where_prepare, where_run, free},
+    {"Max", 1, VM_BCAST_MAX_OPS, 1, 1, 0, minmax_prepare, minmax_run, free},
+    {"Min", 1, VM_BCAST_MAX_OPS, 1, 1, 0, minmax_prepare, minmax_run, free},
+    {"Clip", 1, 3, 1, 1, 0, NULL, clip_run, NULL},
     {"Cast", 1, 1, 1, 1, 0, NULL, cast_run, NULL},
     {"Identity", 1, 1, 1, 1, VM_RT_K_VIEW, NULL, vm_k_view_run, NULL},
     {"Dropout", 1, 3, 1, 2, 0, NULL, dropout_run, NULL},

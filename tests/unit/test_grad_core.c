@@ -50,6 +50,23 @@ int main(int argc, char **argv) {
         gc_check(c, "Pow", "Pow (x^2)", gc_op(c, "Pow", 2, in), 2e-2);
     }
     {
+        /* Max of three inputs, two broadcast; Min of two. Random inputs: no ties within the
+         * finite-difference step */
+        struct gc *c = gc_new();
+        int32_t in[3] = {gc_param_spaced(c, "a", 2, D(3, 4)), gc_param(c, "b", 1, D(4), 0.5f), gc_param(c, "c", 2, D(3, 1), 0.5f)};
+        gc_check(c, "Max", "Max (3 inputs, broadcast)", gc_op(c, "Max", 3, in), 2e-2);
+        c = gc_new();
+        int32_t in2[2] = {gc_param_spaced(c, "a", 2, D(3, 4)), gc_param(c, "b", 2, D(3, 4), 0.5f)};
+        gc_check(c, "Min", "Min (2 inputs)", gc_op(c, "Min", 2, in2), 2e-2);
+    }
+    {
+        /* Clip-11 with constant bounds between the spaced levels, so some elements clip */
+        struct gc *c = gc_new();
+        float lo = -0.2f, hi = 0.3f;
+        int32_t in[3] = {gc_param_spaced(c, "x", 2, D(3, 4)), gc_const_f32(c, "lo", 0, NULL, &lo), gc_const_f32(c, "hi", 0, NULL, &hi)};
+        gc_check(c, "Clip", "Clip (min and max)", gc_op(c, "Clip", 3, in), 2e-2);
+    }
+    {
         struct gc *c = gc_new();
         uint8_t cond[6] = {1, 0, 1, 1, 0, 0};
         int32_t in[3] = {gc_const_bool(c, "c", 2, D(2, 3), cond), gc_param(c, "x", 2, D(2, 3), 1.0f), gc_param(c, "y", 1, D(3), 1.0f)};
