@@ -1,4 +1,4 @@
-/* reduce: ReduceMax/Min/Mean/Sum and ArgMax. Canonical form after inference: attribute `axes`
+/* reduce: ReduceMax/Min/Mean/Sum, ArgMax and CumSum. Canonical form after inference: attribute `axes`
  * (sorted, non-negative; all axes when the model gave none), `keepdims` 0/1. ReduceSum-13 takes
  * axes as an input; it must be known and is copied into the attribute. Max-pooling over time in
  * Kim-CNN and mean-pooling over LSTM outputs come through here. */
@@ -119,6 +119,41 @@ static enum vm_status infer_reduce_grad(struct vm_graph *g, int32_t n, struct vm
     return VM_OK;
 }
 
+/* CumSum(x, axis): running sums along one axis (exclusive, reverse as attributes). A known axis is
+ * copied into the attribute `axis`, normalized; otherwise the kernel reads it at run time. RoBERTa-style models number
+ * their positions with it (cumsum of the non-pad mask). */
+static enum vm_status infer_cumsum(struct vm_graph *g, int32_t n, struct vm_error *err) {
+    struct vm_value *x = vm_in(g, n, 0);
+    enum vm_status s = vm_check_dtype(g, n, 0, err, VM_DTYPE_FLOAT, VM_DTYPE_DOUBLE, VM_DTYPE_INT64, VM_DTYPE_INT32,
+                                      VM_DTYPE_UINT32, VM_DTYPE_UINT64, 0);
+    if (s) return s;
+    if ((s = vm_check_dtype(g, n, 1, err, VM_DTYPE_INT64, VM_DTYPE_INT32, 0))) return s;
+    if (x->rank < 1) return vm_node_errorf(g, n, err, VM_EINVAL, "input '%s' is a scalar; CumSum needs rank 1 or more", x->name);
+    int64_t axis, na;
+    if (vm_known_input_ints(g, n, 1, &axis, 1, &na) && na == 1 &&
+        ((s = vm_norm_axis(g, n, &axis, x->rank, err)) || (s = vm_node_set_int(g, n, "axis", axis, err))))
+        return s;
+    if ((s = vm_node_set_int(g, n, "exclusive", vm_node_int(g, n, "exclusive", 0) != 0, err)) ||
+        (s = vm_node_set_int(g, n, "reverse", vm_node_int(g, n, "reverse", 0) != 0, err)))
+        return s;
+    vm_set_out(g, n, 0, x->dtype, x->rank, x->dims);
+    return VM_OK;
+}
+
+/* The input's gradient is dy summed the other way: CumSum(dy) with reverse flipped, exclusive kept. */
+static enum vm_status grad_cumsum(struct vm_autodiff *ad, int32_t n, struct vm_error *err) {
+    struct vm_graph *g = vm_ad_graph(ad);
+    int32_t dy = vm_ad_dy(ad, n, 0);
+    if (dy < 0 || !vm_ad_wants(ad, n, 0)) return VM_OK;
+    int32_t in[2] = {dy, g->nodes[n].in[1]}, out;
+    int32_t id = vm_ad_begin(ad, "CumSum", 2, in, 1, &out);
+    if (id < 0 || vm_node_set_int(g, id, "exclusive", vm_node_int(g, n, "exclusive", 0), err) ||
+        vm_node_set_int(g, id, "reverse", !vm_node_int(g, n, "reverse", 0), err) || vm_ad_end(ad, id))
+        return err->code;
+    GIVE(0, out);
+    return VM_OK;
+}
+
 #define REDUCE(name, maxin) {name, NULL, 1, maxin, 1, 1, "axes:I keepdims:i noop_with_empty_axes:i", 0x2, 0x2, 0, NULL, infer_reduce, NULL, grad_reduce}
 
 const struct vm_op_row vm_ops_reduce[] = {
@@ -126,6 +161,7 @@ const struct vm_op_row vm_ops_reduce[] = {
     REDUCE("ReduceMin", 1),
     REDUCE("ReduceMean", 1),
     REDUCE("ReduceSum", 2),
+    {"CumSum", NULL, 2, 2, 1, 1, "exclusive:i reverse:i axis:i", 0, 0x2, 0, NULL, infer_cumsum, NULL, grad_cumsum},
     {"ArgMax", NULL, 1, 1, 1, 1, "axis:i keepdims:i select_last_index:i", 0, 0, VM_OP_NO_GRAD, NULL, infer_argmax, NULL, NULL},
     {"ReduceGrad", "vmaskc", 2, 4, 1, 1, "axes:I keepdims:i mode:s", 0x2, 0xe, VM_OP_INTERNAL | VM_OP_NO_GRAD, NULL, infer_reduce_grad, NULL, NULL},
     {NULL, NULL, 0, 0, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL, NULL},

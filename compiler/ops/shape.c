@@ -738,6 +738,35 @@ static enum vm_status infer_gather_grad(struct vm_graph *g, int32_t n, struct vm
 
 #define END {NULL, NULL, 0, 0, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL, NULL}
 
+/* Trilu(x, k?): keeps the lower (upper = 0) or upper (upper = 1, the default) triangle of the last
+ * two dims, from diagonal k, zeroing the rest; a causal attention mask is built with it. A known k
+ * is copied into the attribute `k`; otherwise the kernel reads it at run time. */
+static enum vm_status infer_trilu(struct vm_graph *g, int32_t n, struct vm_error *err) {
+    struct vm_value *x = vm_in(g, n, 0);
+    if (x->rank < 2) return vm_node_errorf(g, n, err, VM_EINVAL, "input '%s' has rank %d; Trilu needs 2 or more", x->name, x->rank);
+    int64_t k = 0, nk;
+    enum vm_status s = VM_OK;
+    if (vm_has_in(g, n, 1) && vm_value_numel(vm_in(g, n, 1)) != 1 && vm_value_numel(vm_in(g, n, 1)) >= 0)
+        return vm_node_errorf(g, n, err, VM_EINVAL, "k '%s' must be a scalar", vm_in(g, n, 1)->name);
+    if (!vm_has_in(g, n, 1) || (vm_known_input_ints(g, n, 1, &k, 1, &nk) && nk == 1)) s = vm_node_set_int(g, n, "k", k, err);
+    if (!s) s = vm_node_set_int(g, n, "upper", vm_node_int(g, n, "upper", 1) != 0, err);
+    if (s) return s;
+    vm_set_out(g, n, 0, x->dtype, x->rank, x->dims);
+    return VM_OK;
+}
+
+/* Trilu is a fixed mask: the gradient is the same Trilu of dy. */
+static enum vm_status grad_trilu(struct vm_autodiff *ad, int32_t n, struct vm_error *err) {
+    struct vm_graph *g = vm_ad_graph(ad);
+    int32_t dy = vm_ad_dy(ad, n, 0);
+    if (dy < 0 || !vm_ad_wants(ad, n, 0)) return VM_OK;
+    int32_t in[2] = {dy, vm_has_in(g, n, 1) ? g->nodes[n].in[1] : -1}, out;
+    int32_t id = vm_ad_begin(ad, "Trilu", in[1] >= 0 ? 2 : 1, in, 1, &out);
+    if (id < 0 || vm_node_set_int(g, id, "upper", vm_node_int(g, n, "upper", 1), err) || vm_ad_end(ad, id)) return err->code;
+    GIVE(0, out);
+    return VM_OK;
+}
+
 const struct vm_op_row vm_ops_shape[] = {
     {"Shape", NULL, 1, 1, 1, 1, "start:i end:i", 0, 0x1, VM_OP_NO_GRAD, NULL, infer_shape, fold_shape, NULL},
     {"Size", NULL, 1, 1, 1, 1, "", 0, 0x1, VM_OP_NO_GRAD, NULL, infer_size, fold_size, NULL},
@@ -751,6 +780,7 @@ const struct vm_op_row vm_ops_shape[] = {
     {"Slice", NULL, 1, 5, 1, 1, "starts:I ends:I axes:I", 0x1e, 0x1e, 0, normalize_slice, infer_slice, fold_slice, grad_slice},
     {"Gather", NULL, 2, 2, 1, 1, "axis:i", 0, 0x2, 0, NULL, infer_gather, fold_gather, grad_gather},
     {"Expand", NULL, 2, 2, 1, 1, "", 0x2, 0x2, 0, NULL, infer_expand, fold_expand, grad_expand},
+    {"Trilu", NULL, 1, 2, 1, 1, "upper:i k:i", 0, 0x2, 0, NULL, infer_trilu, NULL, grad_trilu},
     {"ConstantOfShape", NULL, 1, 1, 1, 1, "value:t", 0x1, 0x1, VM_OP_NO_GRAD, NULL, infer_constant_of_shape, fold_constant_of_shape, NULL},
     {"Range", NULL, 3, 3, 1, 1, "", 0x7, 0x7, VM_OP_NO_GRAD, NULL, infer_range, fold_range, NULL},
     {"SliceGrad", "vmaskc", 4, 6, 1, 1, "", 0x3e, 0x3e, VM_OP_INTERNAL | VM_OP_NO_GRAD, NULL, infer_slice_grad, NULL, NULL},

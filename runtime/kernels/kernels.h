@@ -44,6 +44,10 @@ enum vm_status vm_dnnl_mem(struct vm_rt_ctx *c, const struct vm_rt_step *s,
 bool vm_rt_value_const(const struct vm_rt_ctx *c, int32_t v);
 
 /* VIEW kernels' run (copy only when storage was not aliased). */
+/* An int scalar the compiler stored in attribute `attr` when it knew it (CumSum's axis, Trilu's k),
+ * else read now from input i (int64 or int32, one element). */
+enum vm_status vm_k_int_attr_or_input(struct vm_rt_ctx *c, const struct vm_rt_step *s, const char *attr, int i,
+                                      int64_t *out, struct vm_error *err);
 enum vm_status vm_k_view_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, void *state,
                              struct vm_error *err);
 

@@ -312,12 +312,63 @@ static enum vm_status argmax_run(struct vm_rt_ctx *c, const struct vm_rt_step *s
 
 #define K_REDUCE(name, maxin) {name, 1, maxin, 1, 1, 0, reduce_prepare, reduce_run, reduce_release}
 
+/* ---------------- CumSum ---------------- */
+
+#define CUMSUM_LOOP(T)                                                                        \
+    do {                                                                                      \
+        const T *px = x->data;                                                                \
+        T *py = y->data;                                                                      \
+        _Pragma("omp parallel for if (x->numel > 65536)")                                     \
+        for (int64_t o = 0; o < outer; o++)                                                   \
+            for (int64_t i = 0; i < inner; i++) {                                             \
+                T acc = 0;                                                                    \
+                for (int64_t t = 0; t < len; t++) {                                           \
+                    int64_t j = rev ? len - 1 - t : t, k = (o * len + j) * inner + i;         \
+                    if (excl) {                                                               \
+                        py[k] = acc;                                                          \
+                        acc += px[k];                                                         \
+                    } else {                                                                  \
+                        acc += px[k];                                                         \
+                        py[k] = acc;                                                          \
+                    }                                                                         \
+                }                                                                             \
+            }                                                                                 \
+    } while (0)
+
+static enum vm_status cumsum_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, void *state, struct vm_error *err) {
+    (void)state;
+    const struct vm_rt_tensor *x = vm_rt_in(c, s, 0);
+    struct vm_rt_tensor *y = vm_rt_out(c, s, 0);
+    int64_t axis;
+    enum vm_status e = vm_k_int_attr_or_input(c, s, "axis", 1, &axis, err);
+    if (e) return e;
+    if (axis < 0) axis += x->rank;
+    if (axis < 0 || axis >= x->rank)
+        return vm_rt_step_errorf(s, err, VM_EINVAL, "axis %lld is out of range for rank %d", (long long)axis, x->rank);
+    bool excl = vm_rt_attr_int(s, "exclusive", 0) != 0, rev = vm_rt_attr_int(s, "reverse", 0) != 0;
+    int64_t outer = 1, inner = 1, len = x->dims[axis];
+    for (int d = 0; d < axis; d++) outer *= x->dims[d];
+    for (int d = axis + 1; d < x->rank; d++) inner *= x->dims[d];
+    if (x->numel == 0) return VM_OK;
+    switch (x->dtype) {
+    case VM_DTYPE_FLOAT: CUMSUM_LOOP(float); break;
+    case VM_DTYPE_DOUBLE: CUMSUM_LOOP(double); break;
+    case VM_DTYPE_INT64: CUMSUM_LOOP(int64_t); break;
+    case VM_DTYPE_INT32: CUMSUM_LOOP(int32_t); break;
+    case VM_DTYPE_UINT32: CUMSUM_LOOP(uint32_t); break;
+    case VM_DTYPE_UINT64: CUMSUM_LOOP(uint64_t); break;
+    default: return vm_rt_step_errorf(s, err, VM_EUNSUPPORTED, "type %s", vm_dtype_name(x->dtype));
+    }
+    return VM_OK;
+}
+
 const struct vm_rt_kernel vm_rt_kernels_reduce[] = {
     K_REDUCE("ReduceMax", 1),
     K_REDUCE("ReduceMin", 1),
     K_REDUCE("ReduceMean", 1),
     K_REDUCE("ReduceSum", 2),
     {"ArgMax", 1, 1, 1, 1, 0, NULL, argmax_run, NULL},
+    {"CumSum", 2, 2, 1, 1, 0, NULL, cumsum_run, NULL},
     {"ReduceGrad", 2, 4, 1, 1, 0, reduce_prepare, reduce_grad_run, reduce_release},
     {NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL},
 };

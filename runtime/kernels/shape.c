@@ -501,6 +501,46 @@ static enum vm_status range_run(struct vm_rt_ctx *c, const struct vm_rt_step *s,
 
 #define K_VIEW(name, maxin) {name, 1, maxin, 1, 1, VM_RT_K_VIEW, NULL, vm_k_view_run, NULL}
 
+/* ---------------- Trilu ---------------- */
+
+enum vm_status vm_k_int_attr_or_input(struct vm_rt_ctx *c, const struct vm_rt_step *s, const char *attr, int i,
+                                      int64_t *out, struct vm_error *err) {
+    *out = vm_rt_attr_int(s, attr, INT64_MIN);
+    if (*out != INT64_MIN) return VM_OK;
+    const struct vm_rt_tensor *t = vm_rt_in(c, s, i);
+    if (!t || t->numel != 1 || (t->dtype != VM_DTYPE_INT64 && t->dtype != VM_DTYPE_INT32))
+        return vm_rt_step_errorf(s, err, VM_EINVAL, "%s must be one int64 or int32 value", attr);
+    *out = t->dtype == VM_DTYPE_INT32 ? *(const int32_t *)t->data : *(const int64_t *)t->data;
+    return VM_OK;
+}
+
+/* y[..., i, j] = x[..., i, j] where j - i >= k (upper) or j - i <= k (lower), else 0. */
+static enum vm_status trilu_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, void *state, struct vm_error *err) {
+    (void)state;
+    const struct vm_rt_tensor *x = vm_rt_in(c, s, 0);
+    struct vm_rt_tensor *y = vm_rt_out(c, s, 0);
+    int64_t k = 0;
+    if (vm_rt_in(c, s, 1) || vm_rt_attr_int(s, "k", INT64_MIN) != INT64_MIN) {
+        enum vm_status e = vm_k_int_attr_or_input(c, s, "k", 1, &k, err);
+        if (e) return e;
+    }
+    bool upper = vm_rt_attr_int(s, "upper", 1) != 0;
+    int64_t rows = x->dims[x->rank - 2], cols = x->dims[x->rank - 1], mats = rows > 0 && cols > 0 ? x->numel / (rows * cols) : 0;
+    size_t es = vm_dtype_size(x->dtype);
+    const uint8_t *px = x->data;
+    uint8_t *py = y->data;
+    for (int64_t m = 0; m < mats; m++)
+        for (int64_t i = 0; i < rows; i++) {
+            size_t off = (size_t)((m * rows + i) * cols) * es;
+            for (int64_t j = 0; j < cols; j++) {
+                bool keep = upper ? j - i >= k : j - i <= k;
+                if (keep) memcpy(py + off + (size_t)j * es, px + off + (size_t)j * es, es);
+                else memset(py + off + (size_t)j * es, 0, es);
+            }
+        }
+    return VM_OK;
+}
+
 const struct vm_rt_kernel vm_rt_kernels_shape[] = {
     {"Shape", 1, 1, 1, 1, 0, NULL, shape_run, NULL},
     {"Size", 1, 1, 1, 1, 0, NULL, shape_run, NULL},
@@ -516,6 +556,7 @@ const struct vm_rt_kernel vm_rt_kernels_shape[] = {
     {"Expand", 2, 2, 1, 1, 0, expand_prepare, expand_run, free},
     {"ConstantOfShape", 1, 1, 1, 1, 0, NULL, constant_of_shape_run, NULL},
     {"Range", 3, 3, 1, 1, 0, NULL, range_run, NULL},
+    {"Trilu", 1, 2, 1, 1, 0, NULL, trilu_run, NULL},
     {"SliceGrad", 4, 6, 1, 1, 0, slice_grad_prepare, slice_grad_run, free},
     {"GatherGrad", 3, 3, 1, 1, 0, NULL, gather_grad_run, NULL},
     {NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL},

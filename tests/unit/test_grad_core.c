@@ -184,6 +184,27 @@ int main(int argc, char **argv) {
         }
     }
 
+    /* CumSum over the middle axis, every exclusive/reverse combination; Trilu (upper, k = 1; lower, k = -1) */
+    for (int v = 0; v < 4; v++) {
+        struct gc *c = gc_new();
+        int64_t axis = -2;
+        int32_t in[2] = {gc_param(c, "x", 3, D(2, 3, 4), 1.0f), gc_const_i64(c, "axis", 0, NULL, &axis)}, y;
+        int32_t id = gc_node(c, "CumSum", 2, in, 1, &y);
+        vm_node_set_int(c->g, id, "exclusive", v & 1, &err);
+        vm_node_set_int(c->g, id, "reverse", v >> 1, &err);
+        char label[64];
+        snprintf(label, sizeof label, "CumSum axis -2%s%s", v & 1 ? " exclusive" : "", v >> 1 ? " reverse" : "");
+        gc_check(c, "CumSum", label, y, 2e-2);
+    }
+    for (int upper = 0; upper < 2; upper++) {
+        struct gc *c = gc_new();
+        int64_t k = upper ? 1 : -1;
+        int32_t in[2] = {gc_param(c, "x", 3, D(2, 3, 4), 1.0f), gc_const_i64(c, "k", 0, NULL, &k)}, y;
+        int32_t id = gc_node(c, "Trilu", 2, in, 1, &y);
+        vm_node_set_int(c->g, id, "upper", upper, &err);
+        gc_check(c, "Trilu", upper ? "Trilu upper k=1" : "Trilu lower k=-1", y, 2e-2);
+    }
+
     /* training ops */
     {
         struct gc *c = gc_new();
