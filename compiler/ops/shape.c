@@ -241,10 +241,28 @@ static enum vm_status infer_transpose(struct vm_graph *g, int32_t n, struct vm_e
     return VM_OK;
 }
 
+/* Known int content: a copy at rank 1, else permuted (small tensors with constant dims). */
 static enum vm_status fold_transpose(struct vm_graph *g, int32_t n, struct vm_error *err) {
-    struct vm_value *x = vm_in(g, n, 0);
-    if (!x->known || x->rank != 1) return VM_OK;
-    return vm_fold_copy(g, n, err);
+    struct vm_value *x = vm_in(g, n, 0), *y = vm_out(g, n, 0);
+    if (!vm_value_is_known(x) || !vm_dtype_is_int(x->dtype) || y->dtype != I64) return VM_OK;
+    if (x->rank == 1) return x->known ? vm_fold_copy(g, n, err) : VM_OK;
+    int64_t perm[VM_MAX_RANK], ny = vm_value_numel(y);
+    const struct vm_attr *a = vm_node_attr(g, n, "perm");
+    if (!a || a->n != x->rank || !vm_value_shape_is_const(x) || ny < 0 || ny > FOLD_MAX) return VM_OK;
+    for (int d = 0; d < x->rank; d++) perm[d] = a->ints[d];
+    int64_t xs[VM_MAX_RANK], s = 1; /* x's strides */
+    for (int d = x->rank - 1; d >= 0; d--) xs[d] = s, s *= vm_dim_value(&x->dims[d]);
+    struct vm_dim out[FOLD_MAX];
+    for (int64_t k = 0; k < ny; k++) {
+        int64_t rem = k, src = 0;
+        for (int d = x->rank - 1; d >= 0; d--) {
+            int64_t yd = vm_dim_value(&y->dims[d]);
+            src += (rem % yd) * xs[perm[d]];
+            rem /= yd;
+        }
+        if (!vm_value_known_elem(x, src, &out[k])) return VM_OK;
+    }
+    return vm_value_set_known(y, out, ny, err);
 }
 
 /* ---- Concat ---- */
@@ -416,33 +434,45 @@ static enum vm_status infer_slice(struct vm_graph *g, int32_t n, struct vm_error
     return VM_OK;
 }
 
+/* Known int content of any rank with constant dims (torch's F.pad export reverses a [rank, 2]
+ * pads table with a step -1 Slice): each output element's source, by the ONNX clamping rules. */
 static enum vm_status fold_slice(struct vm_graph *g, int32_t n, struct vm_error *err) {
     struct vm_value *x = vm_in(g, n, 0), *y = vm_out(g, n, 0);
-    if (x->rank != 1 || !vm_value_is_known(x) || !vm_dtype_is_int(x->dtype)) return VM_OK;
-    int64_t starts[1], ends[1], steps[1] = {1}, cnt;
-    if (!vm_known_input_ints(g, n, 1, starts, 1, &cnt) || !vm_known_input_ints(g, n, 2, ends, 1, &cnt)) return VM_OK;
-    if (vm_has_in(g, n, 4) && !vm_known_input_ints(g, n, 4, steps, 1, &cnt)) return VM_OK;
-    int64_t D = vm_value_numel(x);
-    if (D < 0 || !vm_value_shape_is_const(y)) return VM_OK;
-    int64_t a = starts[0], b = ends[0], step = steps[0];
-    if (a < 0) a += D;
-    if (b < 0) b += D;
-    if (step > 0) {
-        a = a < 0 ? 0 : a > D ? D : a;
-        b = b < 0 ? 0 : b > D ? D : b;
-    } else {
-        a = a < 0 ? 0 : a > D - 1 ? D - 1 : a;
-        b = b < -1 ? -1 : b > D - 1 ? D - 1 : b;
+    if (!vm_value_is_known(x) || !vm_dtype_is_int(x->dtype) || y->dtype != I64 || !vm_value_shape_is_const(x) ||
+        !vm_value_shape_is_const(y))
+        return VM_OK;
+    int r = x->rank;
+    int64_t starts[VM_MAX_RANK], ends[VM_MAX_RANK], axes[VM_MAX_RANK], steps[VM_MAX_RANK], ns, cnt;
+    if (!vm_known_input_ints(g, n, 1, starts, VM_MAX_RANK, &ns) || !vm_known_input_ints(g, n, 2, ends, VM_MAX_RANK, &cnt) || cnt != ns)
+        return VM_OK;
+    for (int64_t i = 0; i < ns; i++) axes[i] = i, steps[i] = 1;
+    if (vm_has_in(g, n, 3) && (!vm_known_input_ints(g, n, 3, axes, VM_MAX_RANK, &cnt) || cnt != ns)) return VM_OK;
+    if (vm_has_in(g, n, 4) && (!vm_known_input_ints(g, n, 4, steps, VM_MAX_RANK, &cnt) || cnt != ns)) return VM_OK;
+    int64_t first[VM_MAX_RANK], step[VM_MAX_RANK], xd[VM_MAX_RANK];
+    for (int d = 0; d < r; d++) first[d] = 0, step[d] = 1, xd[d] = vm_dim_value(&x->dims[d]);
+    for (int64_t i = 0; i < ns; i++) {
+        int64_t ax = axes[i] < 0 ? axes[i] + r : axes[i];
+        if (ax < 0 || ax >= r || steps[i] == 0) return VM_OK;
+        int64_t D = xd[ax], a = starts[i];
+        if (a < 0) a += D;
+        a = steps[i] > 0 ? (a < 0 ? 0 : a > D ? D : a) : (a < 0 ? 0 : a > D - 1 ? D - 1 : a);
+        first[ax] = a;
+        step[ax] = steps[i];
     }
+    int64_t ny = vm_value_numel(y);
+    if (ny < 0 || ny > FOLD_MAX) return VM_OK;
     struct vm_dim out[FOLD_MAX];
-    int64_t k = 0;
-    for (int64_t i = a; step > 0 ? i < b : i > b; i += step) {
-        if (k == FOLD_MAX || !vm_value_known_elem(x, i, &out[k])) return VM_OK;
-        k++;
+    for (int64_t k = 0; k < ny; k++) {
+        int64_t rem = k, src = 0, stride = 1;
+        for (int d = r - 1; d >= 0; d--) {
+            int64_t yd = vm_dim_value(&y->dims[d]), o = rem % yd;
+            rem /= yd;
+            src += (first[d] + o * step[d]) * stride;
+            stride *= xd[d];
+        }
+        if (!vm_value_known_elem(x, src, &out[k])) return VM_OK;
     }
-    if (k != vm_value_numel(y)) return VM_OK;
-    if (y->dtype == I64) return vm_value_set_known(y, out, k, err);
-    return VM_OK;
+    return vm_value_set_known(y, out, ny, err);
 }
 
 /* ---- Gather ---- */
@@ -738,6 +768,65 @@ static enum vm_status infer_gather_grad(struct vm_graph *g, int32_t n, struct vm
 
 #define END {NULL, NULL, 0, 0, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL, NULL}
 
+/* Pad(x, pads, constant_value?) — Pad-2 with attributes pads/value — modes constant, edge and
+ * reflect. pads must be constant; they end up in the attribute `pads` (begins then ends, one per
+ * dim; negative crops). A constant_value input stays an input (the kernel reads it). */
+static enum vm_status infer_pad(struct vm_graph *g, int32_t n, struct vm_error *err) {
+    struct vm_value *x = vm_in(g, n, 0);
+    int64_t pads[2 * VM_MAX_RANK], np = -1;
+    if (vm_has_in(g, n, 3)) return vm_node_errorf(g, n, err, VM_EUNSUPPORTED, "the axes input (Pad-18) is not supported");
+    if (vm_has_in(g, n, 1)) {
+        if (!vm_known_input_ints(g, n, 1, pads, 2 * VM_MAX_RANK, &np))
+            return vm_node_errorf(g, n, err, VM_EUNSUPPORTED, "pads must be constant");
+    } else {
+        const struct vm_attr *a = vm_node_attr(g, n, "pads");
+        if (!a || a->type != VM_ATTR_INTS || a->n > 2 * VM_MAX_RANK) return vm_node_errorf(g, n, err, VM_EFORMAT, "pads missing");
+        np = a->n;
+        for (int i = 0; i < a->n; i++) pads[i] = a->ints[i];
+    }
+    if (np != 2 * x->rank)
+        return vm_node_errorf(g, n, err, VM_EINVAL, "pads has %lld values; input '%s' of rank %d needs %d", (long long)np, x->name,
+                              x->rank, 2 * x->rank);
+    const char *mode = vm_node_string(g, n, "mode", "constant");
+    if (strcmp(mode, "constant") && strcmp(mode, "edge") && strcmp(mode, "reflect"))
+        return vm_node_errorf(g, n, err, VM_EUNSUPPORTED, "mode '%s' (constant, edge and reflect are supported)", mode);
+    struct vm_value *cv = vm_in(g, n, 2);
+    if (cv && (cv->dtype != x->dtype || vm_value_numel(cv) > 1))
+        return vm_node_errorf(g, n, err, VM_EINVAL, "constant_value '%s' must be one %s value", cv->name, vm_dtype_name(x->dtype));
+    struct vm_dim d[VM_MAX_RANK];
+    for (int i = 0; i < x->rank; i++) {
+        struct vm_dim t, pb = vm_dim_const(pads[i]), pe = vm_dim_const(pads[i + x->rank]);
+        enum vm_status s;
+        if ((s = vm_dim_binop(&t, &x->dims[i], &pb, '+')) || (s = vm_dim_binop(&d[i], &t, &pe, '+'))) return s;
+        if (vm_dim_is_const(&d[i]) && vm_dim_value(&d[i]) < 0)
+            return vm_node_errorf(g, n, err, VM_EINVAL, "pads crop dim %d below zero", i);
+        if (strcmp(mode, "constant") && (pads[i] < 0 || pads[i + x->rank] < 0))
+            return vm_node_errorf(g, n, err, VM_EUNSUPPORTED, "negative pads in mode '%s'", mode);
+    }
+    enum vm_status s = vm_node_set_ints(g, n, "pads", pads, (int32_t)np, err);
+    if (!s && !vm_node_attr(g, n, "mode")) s = vm_node_set_string(g, n, "mode", "constant", err);
+    if (s) return s;
+    vm_set_out(g, n, 0, x->dtype, x->rank, d);
+    return VM_OK;
+}
+
+/* Constant padding's gradient is the inverse crop: dy padded by the negated pads. */
+static enum vm_status grad_pad(struct vm_autodiff *ad, int32_t n, struct vm_error *err) {
+    struct vm_graph *g = vm_ad_graph(ad);
+    int32_t dy = vm_ad_dy(ad, n, 0);
+    if (dy < 0 || !vm_ad_wants(ad, n, 0)) return VM_OK;
+    if (strcmp(vm_node_string(g, n, "mode", "constant"), "constant"))
+        return vm_node_errorf(g, n, err, VM_EUNSUPPORTED, "no gradient rule for mode '%s'", vm_node_string(g, n, "mode", ""));
+    const struct vm_attr *a = vm_node_attr(g, n, "pads");
+    int64_t neg[2 * VM_MAX_RANK];
+    for (int i = 0; i < a->n; i++) neg[i] = -a->ints[i];
+    int32_t out;
+    int32_t id = vm_ad_begin(ad, "Pad", 1, &dy, 1, &out);
+    if (id < 0 || vm_node_set_ints(g, id, "pads", neg, a->n, err) || vm_ad_end(ad, id)) return err->code;
+    GIVE(0, out);
+    return VM_OK;
+}
+
 /* Trilu(x, k?): keeps the lower (upper = 0) or upper (upper = 1, the default) triangle of the last
  * two dims, from diagonal k, zeroing the rest; a causal attention mask is built with it. A known k
  * is copied into the attribute `k`; otherwise the kernel reads it at run time. */
@@ -781,6 +870,7 @@ const struct vm_op_row vm_ops_shape[] = {
     {"Gather", NULL, 2, 2, 1, 1, "axis:i", 0, 0x2, 0, NULL, infer_gather, fold_gather, grad_gather},
     {"Expand", NULL, 2, 2, 1, 1, "", 0x2, 0x2, 0, NULL, infer_expand, fold_expand, grad_expand},
     {"Trilu", NULL, 1, 2, 1, 1, "upper:i k:i", 0, 0x2, 0, NULL, infer_trilu, NULL, grad_trilu},
+    {"Pad", NULL, 1, 4, 1, 1, "mode:s pads:I value:f", 0x2, 0xe, 0, NULL, infer_pad, NULL, grad_pad},
     {"ConstantOfShape", NULL, 1, 1, 1, 1, "value:t", 0x1, 0x1, VM_OP_NO_GRAD, NULL, infer_constant_of_shape, fold_constant_of_shape, NULL},
     {"Range", NULL, 3, 3, 1, 1, "", 0x7, 0x7, VM_OP_NO_GRAD, NULL, infer_range, fold_range, NULL},
     {"SliceGrad", "vmaskc", 4, 6, 1, 1, "", 0x3e, 0x3e, VM_OP_INTERNAL | VM_OP_NO_GRAD, NULL, infer_slice_grad, NULL, NULL},

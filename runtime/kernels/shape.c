@@ -501,6 +501,69 @@ static enum vm_status range_run(struct vm_rt_ctx *c, const struct vm_rt_step *s,
 
 #define K_VIEW(name, maxin) {name, 1, maxin, 1, 1, VM_RT_K_VIEW, NULL, vm_k_view_run, NULL}
 
+/* ---------------- Pad ---------------- */
+
+/* The input index that output index o of a dim of size n (pad before: pb) reads, or -1 (the
+ * constant). */
+static int64_t pad_src(int64_t o, int64_t pb, int64_t n, int mode) {
+    int64_t i = o - pb;
+    if (i >= 0 && i < n) return i;
+    if (mode == 0 || n == 0) return -1;
+    if (mode == 1) return i < 0 ? 0 : n - 1; /* edge */
+    if (n == 1) return 0;                    /* reflect: mirror without repeating the border */
+    int64_t period = 2 * (n - 1);
+    i %= period;
+    if (i < 0) i += period;
+    return i < n ? i : period - i;
+}
+
+static enum vm_status pad_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, void *state, struct vm_error *err) {
+    (void)state;
+    const struct vm_rt_tensor *x = vm_rt_in(c, s, 0), *cv = vm_rt_in(c, s, 2);
+    struct vm_rt_tensor *y = vm_rt_out(c, s, 0);
+    int64_t pads[2 * VM_MAX_RANK];
+    int r = x->rank;
+    if (vm_rt_attr_ints(s, "pads", pads, 2 * VM_MAX_RANK) != 2 * r) return vm_rt_step_errorf(s, err, VM_EINTERNAL, "pads");
+    const char *m = vm_rt_attr_string(s, "mode", "constant");
+    int mode = !strcmp(m, "edge") ? 1 : !strcmp(m, "reflect") ? 2 : 0;
+    size_t es = vm_dtype_size(x->dtype);
+    uint8_t fill[16] = {0};
+    if (cv && cv->numel == 1) memcpy(fill, cv->data, es);
+    else if (!cv && x->dtype == VM_DTYPE_FLOAT) {
+        float v = (float)vm_rt_attr_float(s, "value", 0.0);
+        memcpy(fill, &v, sizeof v);
+    } else if (!cv && x->dtype == VM_DTYPE_DOUBLE) {
+        double v = vm_rt_attr_float(s, "value", 0.0);
+        memcpy(fill, &v, sizeof v);
+    }
+    if (y->numel == 0) return VM_OK;
+    if (mode && x->numel == 0) return vm_rt_step_errorf(s, err, VM_EINVAL, "mode '%s' cannot pad an empty input", m);
+    int64_t ycols = r ? y->dims[r - 1] : 1, rows = y->numel / ycols;
+    const uint8_t *px = x->data;
+    uint8_t *py = y->data;
+#pragma omp parallel for if (y->numel > 65536)
+    for (int64_t row = 0; row < rows; row++) {
+        /* the input row this output row reads (every dim but the last), or none */
+        int64_t rem = row, src = 0, stride = 1;
+        bool inside = true;
+        for (int d = r - 2; d >= 0; d--) {
+            int64_t o = rem % y->dims[d];
+            rem /= y->dims[d];
+            int64_t i = pad_src(o, pads[d], x->dims[d], mode);
+            if (i < 0) inside = false;
+            src += (i < 0 ? 0 : i) * stride;
+            stride *= x->dims[d];
+        }
+        uint8_t *out = py + (size_t)(row * ycols) * es;
+        int64_t xcols = r ? x->dims[r - 1] : 1, pb = r ? pads[r - 1] : 0;
+        for (int64_t j = 0; j < ycols; j++) {
+            int64_t i = inside ? pad_src(j, pb, xcols, mode) : -1;
+            memcpy(out + (size_t)j * es, i < 0 ? fill : px + (size_t)(src * xcols + i) * es, es);
+        }
+    }
+    return VM_OK;
+}
+
 /* ---------------- Trilu ---------------- */
 
 enum vm_status vm_k_int_attr_or_input(struct vm_rt_ctx *c, const struct vm_rt_step *s, const char *attr, int i,
@@ -557,6 +620,7 @@ const struct vm_rt_kernel vm_rt_kernels_shape[] = {
     {"ConstantOfShape", 1, 1, 1, 1, 0, NULL, constant_of_shape_run, NULL},
     {"Range", 3, 3, 1, 1, 0, NULL, range_run, NULL},
     {"Trilu", 1, 2, 1, 1, 0, NULL, trilu_run, NULL},
+    {"Pad", 1, 4, 1, 1, 0, NULL, pad_run, NULL},
     {"SliceGrad", 4, 6, 1, 1, 0, slice_grad_prepare, slice_grad_run, free},
     {"GatherGrad", 3, 3, 1, 1, 0, NULL, gather_grad_run, NULL},
     {NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL},

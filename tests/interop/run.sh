@@ -118,6 +118,7 @@ check cnn_base "$fx/cnn_conv1d_reducemax_op13/model.onnx" 1 0 --train "$d/train.
 check cnn_word_keep "$fx/cnn_conv1d_reducemax_op13/model.onnx" 1 0 --train "$d/train.tsv" --dev "$d/dev.tsv" --mask-hidden 8 --mask-output
 check lstm_timemajor "$fx/lstm_timemajor_max_op14/model.onnx" 1 1 --train "$d/train.tsv" --dev "$d/dev.tsv" --mask-hidden 8
 check lstm_2layer "$fx/lstm_2layer_last_op14/model.onnx" 1 0 --train "$d/train.tsv" --dev "$d/dev.tsv" --mask-hidden 8
+check cnn_kim_padded "$fx/cnn_kim_padded_op13/model.onnx" 1 0 --train "$d/train.tsv" --dev "$d/dev.tsv" --mask-hidden 8 --mask-output
 check bow_masked_mean_clip "$fx/bow_masked_mean_op13/model.onnx" 2 0 --train "$d/train.tsv" --dev "$d/dev.tsv" --mask-hidden 8 --mask-output
 check roberta_cumsum_positions "$fx/bert_roberta_positions_op14/model.onnx" 2 0 --train "$tmp/bin_train.tsv" --dev "$tmp/bin_dev.tsv" --mask-hidden 8
 check causal_trilu_last_token "$fx/bert_causal_last_op17/model.onnx" 1 0 --train "$tmp/bin_train.tsv" --dev "$tmp/bin_dev.tsv" --mask-hidden 8 --mask-output

@@ -205,6 +205,14 @@ int main(int argc, char **argv) {
         gc_check(c, "Trilu", upper ? "Trilu upper k=1" : "Trilu lower k=-1", y, 2e-2);
     }
 
+    {
+        /* Pad, constant mode: zeros before and after the last dim and a crop of the first (negative pads) */
+        struct gc *c = gc_new();
+        int64_t pads[6] = {-1, 0, 2, 0, 1, 3};
+        int32_t in[2] = {gc_param(c, "x", 3, D(3, 2, 4), 1.0f), gc_const_i64(c, "pads", 1, D(6), pads)};
+        gc_check(c, "Pad", "Pad (constant, with a crop)", gc_op(c, "Pad", 2, in), 2e-2);
+    }
+
     /* training ops */
     {
         struct gc *c = gc_new();
