@@ -385,7 +385,17 @@ enum vm_status vm_import(const Onnx__ModelProto *m, const struct vm_import_opts 
             if (w > 0 && pos + (size_t)w < sizeof list) pos += (size_t)w;
         }
         if (n_bad) {
-            s = vm_errorf(err, VM_EUNSUPPORTED, "%d unsupported op%s: %s", n_bad, n_bad > 1 ? "s" : "", list);
+            /* PyTorch's pack_padded_sequence exports as TopK (sort by length) + ScatterElements
+             * (unsort) around an LSTM/GRU with a per-text sequence_lens: say what to change */
+            bool topk = strstr(list, "TopK (") != NULL, scatter = strstr(list, "ScatterElements (") != NULL, rnn = false;
+            for (size_t i = 0; i < gp->n_node && topk && scatter; i++)
+                rnn |= gp->node[i]->op_type && (!strcmp(gp->node[i]->op_type, "LSTM") || !strcmp(gp->node[i]->op_type, "GRU")) &&
+                       gp->node[i]->n_input > 4 && gp->node[i]->input[4] && *gp->node[i]->input[4];
+            s = vm_errorf(err, VM_EUNSUPPORTED, "%d unsupported op%s: %s%s", n_bad, n_bad > 1 ? "s" : "", list,
+                          rnn ? " — the pattern of an RNN exported from pack_padded_sequence (texts sorted by length, "
+                                "per-text sequence_lens), which vmaskc does not run: export the model without packing "
+                                "(the LSTM then reads the pad tokens too, as the VMASK release's does)"
+                              : "");
             goto fail;
         }
     }

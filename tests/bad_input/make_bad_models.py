@@ -79,6 +79,26 @@ lx = helper.make_tensor_value_info("lx", TensorProto.FLOAT, [5, 1, 4])
 lr = numpy_helper.from_array(rng.standard_normal((1, 12, 3)).astype(np.float32), "lstm.R")
 save("lstm_empty_w", [helper.make_node("LSTM", ["lx", "", "lstm.R"], ["ly"], name="lstm", hidden_size=3)],
      [lx], [helper.make_tensor_value_info("ly", TensorProto.FLOAT, None)], [lr], check=False)
+# An LSTM exported from pack_padded_sequence: texts sorted by length (TopK), unsorted with
+# ScatterElements, the LSTM given a per-text sequence_lens. The message must say what to change.
+lw = numpy_helper.from_array(rng.standard_normal((1, 12, 4)).astype(np.float32), "lstm.W")
+zero = numpy_helper.from_array(np.array(0, dtype=np.int64), "zero")
+save("lstm_packed", [
+    helper.make_node("Gather", ["emb.weight", "input_ids"], ["e"], name="embed"),
+    helper.make_node("Transpose", ["e"], ["x"], name="time_major", perm=[1, 0, 2]),
+    helper.make_node("Equal", ["input_ids", "zero"], ["is_pad"], name="is_pad"),
+    helper.make_node("Not", ["is_pad"], ["real"], name="real"),
+    helper.make_node("Cast", ["real"], ["real64"], name="real64", to=TensorProto.INT64),
+    helper.make_node("ReduceSum", ["real64", "axes"], ["lengths"], name="lengths", keepdims=0),
+    helper.make_node("Shape", ["lengths"], ["k"], name="k"),
+    helper.make_node("TopK", ["lengths", "k"], ["sorted", "order"], name="sort_by_length"),
+    helper.make_node("ScatterElements", ["order", "order", "order"], ["unsort"], name="unsort", axis=0),
+    helper.make_node("Cast", ["sorted"], ["seq_lens"], name="seq_lens", to=TensorProto.INT32),
+    helper.make_node("LSTM", ["x", "lstm.W", "lstm.R", "", "seq_lens"], ["ly", "lh"], name="lstm", hidden_size=3),
+    helper.make_node("Gather", ["lh", "unsort"], ["h"], name="unsorted", axis=1),
+    helper.make_node("ReduceMean", ["h"], ["m"], name="last", axes=[0], keepdims=0),
+    helper.make_node("Gemm", ["m", "fc3.weight", "fc.bias"], ["logits"], name="fc", transB=1),
+], [ids], [logits], [emb, lw, lr, zero, axes, numpy_helper.from_array(rng.standard_normal((2, 3)).astype(np.float32), "fc3.weight"), b])
 # Cast without its required `to`; Transpose whose perm is a float, not a list of ints.
 save("cast_without_to", [helper.make_node("Cast", ["x"], ["y"], name="cast")], [x], [y], check=False)
 save("transpose_float_perm", [helper.make_node("Transpose", ["x"], ["y"], name="transpose", perm=1.5)], [x], [y], check=False)
