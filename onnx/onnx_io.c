@@ -237,7 +237,8 @@ static enum vm_status read_payloads(int fd, const struct lift_list *l, uint8_t *
     for (size_t i = 0; i < l->n; i++) first[i + 1] = first[i] + (l->v[i].len + piece - 1) / piece;
     const long n_pieces = (long)first[l->n];
     int fail = 0;
-#pragma omp parallel for schedule(dynamic, 1)
+    /* below 64 MiB one thread: a small model's `predict` would start OpenMP's threads for nothing */
+#pragma omp parallel for schedule(dynamic, 1) if (n_pieces >= 32)
     for (long k = 0; k < n_pieces; k++) {
         size_t lo = 0, hi = l->n; /* the payload whose pieces hold k */
         while (hi - lo > 1) {

@@ -343,7 +343,7 @@ static enum vm_status setup_persistent(struct vm_rt_model *m, struct vm_error *e
     if (!m->persist) return vm_errorf(err, VM_ENOMEM, "out of memory allocating %zu bytes of parameters", total);
     m->persist_bytes = total;
     /* The copy is first touch of fresh pages, which costs this VM more than the copy (a host fault
-     * per page): split into 2 MiB pieces on all threads, it takes ~0.7x the time of one thread. */
+     * per page): split into 2 MiB pieces on all threads (bench/probes/first_touch.c). */
     const size_t piece = (size_t)2 << 20;
     int64_t *first = vm_malloc(((size_t)p->n_values + 1) * sizeof *first, err); /* value i's pieces start at first[i] */
     if (!first) return VM_ENOMEM;
@@ -351,7 +351,8 @@ static enum vm_status setup_persistent(struct vm_rt_model *m, struct vm_error *e
     for (int32_t i = 0; i < p->n_values; i++)
         first[i + 1] = first[i] + (m->persist_off[i] != SIZE_MAX && p->values[i].init ? (int64_t)((p->values[i].init_bytes + piece - 1) / piece) : 0);
     const int64_t n_pieces = first[p->n_values];
-#pragma omp parallel for schedule(dynamic, 1)
+    /* below 64 MiB one thread: a small model's `predict` would start OpenMP's threads for nothing */
+#pragma omp parallel for schedule(dynamic, 1) if (n_pieces >= 32)
     for (int64_t k = 0; k < n_pieces; k++) {
         int32_t lo = 0, hi = p->n_values; /* the value whose pieces hold k: first[lo] <= k < first[lo + 1] */
         while (hi - lo > 1) {
