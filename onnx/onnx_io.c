@@ -213,15 +213,48 @@ static bool skel_model(const uint8_t *buf, size_t len, struct wire_buf *out, str
     return true;
 }
 
-static enum vm_status pread_all(int fd, uint8_t *dst, size_t len, size_t off, const char *path, struct vm_error *err) {
+/* 0, an errno, or -1 for a file shorter than the skeleton said. */
+static int pread_piece(int fd, uint8_t *dst, size_t len, size_t off) {
     while (len) {
         ssize_t r = pread(fd, dst, len, (off_t)off);
         if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) return vm_errorf(err, VM_EIO, "cannot read '%s': %s", path, r < 0 ? strerror(errno) : "short read");
+        if (r <= 0) return r < 0 ? errno : -1;
         dst += r;
         len -= (size_t)r;
         off += (size_t)r;
     }
+    return 0;
+}
+
+/* Reads the lifted payloads into bufs (buffer i holds l->v[i]): in 2 MiB pieces on all threads,
+ * because writing them is first touch of fresh memory, which on a VM costs more than the copy
+ * (bench/README.md, "Start-up and the first step"). */
+static enum vm_status read_payloads(int fd, const struct lift_list *l, uint8_t **bufs, const char *path, struct vm_error *err) {
+    const size_t piece = (size_t)2 << 20;
+    size_t *first = malloc((l->n + 1) * sizeof *first); /* payload i's pieces start at first[i] */
+    if (!first) return vm_errorf(err, VM_ENOMEM, "out of memory reading '%s'", path);
+    first[0] = 0;
+    for (size_t i = 0; i < l->n; i++) first[i + 1] = first[i] + (l->v[i].len + piece - 1) / piece;
+    const long n_pieces = (long)first[l->n];
+    int fail = 0;
+    /* below 64 MiB one thread: a small model's `predict` would start OpenMP's threads for nothing */
+#pragma omp parallel for schedule(dynamic, 1) if (n_pieces >= 32)
+    for (long k = 0; k < n_pieces; k++) {
+        size_t lo = 0, hi = l->n; /* the payload whose pieces hold k */
+        while (hi - lo > 1) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (first[mid] <= (size_t)k) lo = mid;
+            else hi = mid;
+        }
+        size_t at = ((size_t)k - first[lo]) * piece, n = l->v[lo].len - at < piece ? l->v[lo].len - at : piece;
+        int e = pread_piece(fd, bufs[lo] + at, n, l->v[lo].off + at);
+        if (e) {
+#pragma omp atomic write
+            fail = e;
+        }
+    }
+    free(first);
+    if (fail) return vm_errorf(err, VM_EIO, "cannot read '%s': %s", path, fail > 0 ? strerror(fail) : "short read");
     return VM_OK;
 }
 
@@ -235,26 +268,33 @@ static Onnx__ModelProto *load_lifted(int fd, const uint8_t *map, size_t len, con
     if (skel_model(map, len, &skel, &l) && skel.n) m = vm_onnx_parse_model(skel.p, skel.n, what, err);
     free(skel.p);
     if (err->code) m = NULL; /* protobuf-c's error for the whole file comes from the fallback */
-    for (size_t i = 0; m && i < l.n; i++) {
+    uint8_t **bufs = m ? calloc(l.n + 1, sizeof *bufs) : NULL;
+    bool ok = bufs != NULL;
+    if (m && !bufs) vm_errorf(err, VM_ENOMEM, "out of memory reading '%s'", path);
+    for (size_t i = 0; ok && i < l.n; i++) {
         Onnx__TensorProto *tp = l.v[i].k < m->graph->n_initializer ? m->graph->initializer[l.v[i].k] : NULL;
-        if (!tp || tp->has_raw_data) { /* cannot happen for a skeleton made above; be safe */
-            vm_onnx_free_model(m);
-            m = NULL;
-            break;
-        }
-        uint8_t *data = vm_alloc_big(l.v[i].len); /* 64-byte aligned; freed by big_free */
-        if (!data) {
+        if (!tp || tp->has_raw_data) ok = false; /* cannot happen for a skeleton made above; be safe */
+        else if (!(bufs[i] = vm_alloc_big(l.v[i].len))) { /* 64-byte aligned; freed by big_free */
             vm_errorf(err, VM_ENOMEM, "out of memory reading '%s' (%zu bytes)", path, l.v[i].len);
-        } else if (!pread_all(fd, data, l.v[i].len, l.v[i].off, path, err)) {
-            tp->has_raw_data = 1;
-            tp->raw_data.data = data;
-            tp->raw_data.len = l.v[i].len;
+            ok = false;
+        }
+    }
+    if (ok && read_payloads(fd, &l, bufs, path, err)) ok = false;
+    for (size_t i = 0; m && bufs && i < l.n; i++) {
+        if (!ok) {
+            free(bufs[i]);
             continue;
         }
-        free(data);
+        Onnx__TensorProto *tp = m->graph->initializer[l.v[i].k];
+        tp->has_raw_data = 1;
+        tp->raw_data.data = bufs[i];
+        tp->raw_data.len = l.v[i].len;
+    }
+    if (!ok && m) {
         vm_onnx_free_model(m);
         m = NULL;
     }
+    free(bufs);
     free(l.v);
     return m;
 }

@@ -294,7 +294,7 @@ void vm_rt_model_free(struct vm_rt_model *m) {
     free(m->insts);
     free(m->arena);
     free(m->scratch);
-    free(m->persist);
+    vm_free_big_zero(m->persist, m->persist_bytes);
     free(m->persist_off);
     free(m->prof_ms);
     free(m->prof_n);
@@ -336,14 +336,35 @@ static enum vm_status setup_persistent(struct vm_rt_model *m, struct vm_error *e
             return vm_errorf(err, VM_EFORMAT, "the plan's persistent values overflow the address space");
     }
     if (vm_check_memory(total, m->max_memory, "the model's parameters, constants and optimizer state", err)) return err->code;
-    m->persist = vm_alloc_big(total ? total : 64);
+    /* zero pages from the kernel: gradients and optimizer state (2/3 of a trained BERT's region)
+     * are first written by the first step, not by a memset here (which made the kernel zero each
+     * page and then wrote it again, before training began) */
+    m->persist = vm_alloc_big_zero(total);
     if (!m->persist) return vm_errorf(err, VM_ENOMEM, "out of memory allocating %zu bytes of parameters", total);
-    memset(m->persist, 0, total);
     m->persist_bytes = total;
-    for (int32_t i = 0; i < p->n_values; i++) {
-        struct vm_rt_value *v = &p->values[i];
-        if (m->persist_off[i] != SIZE_MAX && v->init) memcpy(m->persist + m->persist_off[i], v->init, v->init_bytes);
+    /* The copy is first touch of fresh pages, which costs this VM more than the copy (a host fault
+     * per page): split into 2 MiB pieces on all threads (bench/probes/first_touch.c). */
+    const size_t piece = (size_t)2 << 20;
+    int64_t *first = vm_malloc(((size_t)p->n_values + 1) * sizeof *first, err); /* value i's pieces start at first[i] */
+    if (!first) return VM_ENOMEM;
+    first[0] = 0;
+    for (int32_t i = 0; i < p->n_values; i++)
+        first[i + 1] = first[i] + (m->persist_off[i] != SIZE_MAX && p->values[i].init ? (int64_t)((p->values[i].init_bytes + piece - 1) / piece) : 0);
+    const int64_t n_pieces = first[p->n_values];
+    /* below 64 MiB one thread: a small model's `predict` would start OpenMP's threads for nothing */
+#pragma omp parallel for schedule(dynamic, 1) if (n_pieces >= 32)
+    for (int64_t k = 0; k < n_pieces; k++) {
+        int32_t lo = 0, hi = p->n_values; /* the value whose pieces hold k: first[lo] <= k < first[lo + 1] */
+        while (hi - lo > 1) {
+            int32_t mid = lo + (hi - lo) / 2;
+            if (first[mid] <= k) lo = mid;
+            else hi = mid;
+        }
+        const struct vm_rt_value *v = &p->values[lo];
+        size_t at = (size_t)(k - first[lo]) * piece, n = v->init_bytes - at < piece ? v->init_bytes - at : piece;
+        memcpy(m->persist + m->persist_off[lo] + at, v->init + at, n);
     }
+    free(first);
     return VM_OK;
 }
 
@@ -442,6 +463,10 @@ static enum vm_status model_new(struct vm_rt_model **out, const uint8_t *msg, si
         vm_rt_model_free(m);
         return s;
     }
+    if (opts && opts->threads > 0) { /* before setup_persistent, whose copy runs on these threads */
+        extern void omp_set_num_threads(int);
+        omp_set_num_threads(opts->threads);
+    }
     if ((s = setup_persistent(m, err))) {
         vm_error_prefix(err, "%s", what);
         vm_rt_model_free(m);
@@ -463,10 +488,6 @@ static enum vm_status model_new(struct vm_rt_model **out, const uint8_t *msg, si
     }
     m->seed = m->plan.seed;
     m->ref_kernels = opts && opts->ref_kernels;
-    if (opts && opts->threads > 0) {
-        extern void omp_set_num_threads(int);
-        omp_set_num_threads(opts->threads);
-    }
     if (dnnl_engine_create(&m->engine, dnnl_cpu, 0) != dnnl_success ||
         dnnl_stream_create(&m->stream, m->engine, dnnl_stream_default_flags) != dnnl_success) {
         vm_rt_model_free(m);

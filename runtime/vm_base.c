@@ -136,6 +136,31 @@ void *vm_alloc_big(size_t n) {
     return p;
 }
 
+static size_t huge_round(size_t n) {
+    const size_t huge = (size_t)2 << 20;
+    return n > SIZE_MAX - 2 * huge ? 0 : (n + huge - 1) & ~(huge - 1);
+}
+
+void *vm_alloc_big_zero(size_t n) {
+    const size_t huge = (size_t)2 << 20;
+    size_t r = huge_round(n ? n : 1), len = r + huge;
+    if (!r) return NULL;
+    uint8_t *base = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (base == MAP_FAILED) return NULL;
+    /* keep the 2 MiB aligned r bytes inside, return the slack on either side */
+    uint8_t *p = (uint8_t *)(((uintptr_t)base + huge - 1) & ~(uintptr_t)(huge - 1));
+    if (p > base) munmap(base, (size_t)(p - base));
+    if (base + len > p + r) munmap(p + r, (size_t)(base + len - (p + r)));
+#ifdef MADV_HUGEPAGE
+    madvise(p, r, MADV_HUGEPAGE); /* advice only: failure changes nothing */
+#endif
+    return p;
+}
+
+void vm_free_big_zero(void *p, size_t n) {
+    if (p) munmap(p, huge_round(n ? n : 1));
+}
+
 void *vm_calloc(size_t count, size_t size, struct vm_error *err) {
     void *p = calloc(count ? count : 1, size ? size : 1);
     if (!p) vm_errorf(err, VM_ENOMEM, "out of memory allocating %zu x %zu bytes", count, size);

@@ -113,6 +113,12 @@ void *vm_calloc(size_t count, size_t size, struct vm_error *err);
 /* 64-byte aligned memory for large buffers (files, plans, parameters, arenas), released with
  * free(); from 4 MiB on it asks for transparent huge pages. NULL when out of memory. */
 void *vm_alloc_big(size_t n);
+/* Zero-filled memory straight from the kernel (mmap, 2 MiB aligned, transparent huge pages
+ * requested), released with vm_free_big_zero(p, n) and never free(). Its pages cost nothing until
+ * first written: a region most of which a later pass writes anyway (gradients, optimizer state)
+ * is not touched twice, as memset after malloc would. NULL when out of memory. */
+void *vm_alloc_big_zero(size_t n);
+void vm_free_big_zero(void *p, size_t n);
 void *vm_realloc(void *p, size_t n, struct vm_error *err);
 char *vm_strdup(const char *s, struct vm_error *err);
 

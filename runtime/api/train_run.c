@@ -78,6 +78,14 @@ struct lookup_ctx {
     struct vm_rt_model *m;
     const struct vm_graph *g;
     int32_t table; /* value index of a frozen embedding table initialized from --vectors, else -1 */
+    /* frozen weights the runtime holds byte for byte as the ONNX file did (same_constants): the
+     * file's copy is released, the export and the word ranking read the runtime's */
+    struct same_constant {
+        const char *name;
+        const void *data;
+        size_t nbytes;
+    } *same;
+    size_t n_same;
 };
 
 static const void *param_lookup(void *ctx, const char *name, size_t *nbytes) {
@@ -87,10 +95,35 @@ static const void *param_lookup(void *ctx, const char *name, size_t *nbytes) {
         *nbytes = c->g->values[c->table].nbytes;
         return c->g->values[c->table].data;
     }
+    for (size_t k = 0; i < 0 && k < c->n_same; k++)
+        if (!strcmp(name, c->same[k].name)) {
+            *nbytes = c->same[k].nbytes;
+            return c->same[k].data;
+        }
     if (i < 0) return NULL;
     struct vm_rt_tensor t = vm_rt_param(c->m, i);
     *nbytes = t.nbytes;
     return t.data;
+}
+
+/* The ONNX file's untrained initializers of 1 MiB or more (a frozen word embedding: 89 MiB in a
+ * BERT-base) that the runtime's persistent region holds with the same bytes: releasing the file's
+ * copy with the trained weights' takes them off the training peak. Checked byte for byte, so a
+ * constant a compiler pass rewrote under the same name keeps the file's copy. */
+static enum vm_status same_constants(struct lookup_ctx *c, const Onnx__ModelProto *onnx, struct vm_error *err) {
+    const Onnx__GraphProto *og = onnx->graph;
+    size_t n = og ? og->n_initializer : 0;
+    if (!(c->same = vm_calloc(n + 1, sizeof *c->same, err))) return VM_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        const Onnx__TensorProto *t = og->initializer[i];
+        if (!t->name || !t->has_raw_data || !t->raw_data.data || t->raw_data.len < ((size_t)1 << 20) || vm_rt_find_param(c->m, t->name) >= 0 ||
+            (c->table >= 0 && !strcmp(t->name, c->g->values[c->table].name)))
+            continue;
+        struct vm_rt_tensor rt = vm_rt_persistent(c->m, t->name);
+        if (!rt.data || rt.nbytes != t->raw_data.len || memcmp(rt.data, t->raw_data.data, rt.nbytes)) continue;
+        c->same[c->n_same++] = (struct same_constant){t->name, rt.data, rt.nbytes};
+    }
+    return VM_OK;
 }
 
 struct word_score {
@@ -244,6 +277,7 @@ enum vm_status vm_train_job_run(struct vm_train_job *j, struct vm_error *err_out
     struct vm_train_result res = {0};
     enum vm_status s_split;
     int32_t vec_table = -1;
+    struct lookup_ctx lc = {.table = -1};
 
     if (labels_path && vm_labels_load(&labels, labels_path, &err)) goto fail;
     if (vocab_path) {
@@ -349,7 +383,8 @@ enum vm_status vm_train_job_run(struct vm_train_job *j, struct vm_error *err_out
     if (vm_rt_model_from_parts(&rt, &plan, model, &ro, &err)) goto fail;
     vm_mark("runtime");
     vm_plan_parts_free(&plan);
-    struct lookup_ctx lc = {.m = rt, .g = g, .table = vec_table};
+    lc = (struct lookup_ctx){.m = rt, .g = g, .table = vec_table};
+    if (same_constants(&lc, onnx, &err)) goto fail;
     vm_export_release_trained(onnx, g, param_lookup, &lc);
     t_loaded = vm_train_job_clock();
     struct vm_feeder feeder;
@@ -452,6 +487,7 @@ fail:
     j->shared_error = res.shared_error;
     *err_out = err;
 done:
+    free(lc.same);
     vm_train_result_free(&res);
     free(iba_stats);
     vm_labels_free(&labels);

@@ -8,6 +8,7 @@
 #    uninterrupted run ends;
 #  - the VMASK model learns the task and ranks the informative words w0..w9 highest;
 #  - a label outside the model's classes and a malformed data line are clear errors;
+#  - a frozen embedding released from the ONNX file during training is exported unchanged;
 #  - a parameter the importer folded into a constant copy (bow_reshaped_weight: the classifier
 #    weight reaches its MatMul through a Reshape) is what the model trains and uses.
 # usage: run.sh VMASKC REPO_DIR
@@ -91,6 +92,18 @@ if "$vmaskc" train "$bert" --vocab "$d/vocab.txt" --train "$tmp/b_train.tsv" --d
    "$vmaskc" words "$tmp/ft_vmask.onnx" --top 3 > /dev/null; then
   echo "ok: BERT protocol: fine-tune with --no-mask --train-embedding, then the mask on the export with its stored vocabulary"
 else echo "FAIL: two-stage BERT protocol"; cat "$tmp/ft.out" "$tmp/ft2.out" 2>/dev/null | tail -20; fail=1; fi
+
+# a frozen word embedding of 1 MiB or more (the SST-2 CNN's, 3.4 MiB) is released from the ONNX file
+# once the runtime holds the same bytes, and the export writes the runtime's copy: it must be the
+# file's table, byte for byte
+sst=$repo/data/sst2; cnn=$repo/examples/sst2_cnn.onnx
+head -300 "$sst/train.tsv" > "$tmp/sst_train.tsv"; head -50 "$sst/dev.tsv" > "$tmp/sst_dev.tsv"
+if "$vmaskc" train "$cnn" --vocab "$sst/vocab.txt" --train "$tmp/sst_train.tsv" --dev "$tmp/sst_dev.tsv" --epochs 1 --batch 50 --seed 5 \
+     --threads 2 -o "$tmp/sst.onnx" > "$tmp/sst.out" 2>&1 && grep -q "word embedding frozen" "$tmp/sst.out"; then
+  a=$(python3 "$d/vectors_check.py" "$cnn" embedding.weight --digest); b=$(python3 "$d/vectors_check.py" "$tmp/sst.onnx" embedding.weight --digest)
+  if [ -n "$a" ] && [ "$a" = "$b" ]; then echo "ok: the frozen embedding is exported unchanged ($a)"
+  else echo "FAIL: frozen embedding changed in the export: '$a' vs '$b'"; fail=1; fi
+else echo "FAIL: training the SST-2 CNN"; tail -5 "$tmp/sst.out"; fail=1; fi
 
 # bad data: a label outside the classes, a line without a TAB (file:line)
 awk 'NR==7 {$0 = "5\tw3 w4"} {print}' "$d/train.tsv" > "$tmp/badlabel.tsv"
