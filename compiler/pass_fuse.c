@@ -16,6 +16,7 @@
  */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ops.h"
@@ -266,16 +267,32 @@ static enum vm_status fuse_matmul_bias(struct vm_graph *g, int32_t mm, bool *cha
     if (bias < 0 || bias == y) return VM_OK;
     const struct vm_value *bv = &g->values[bias];
     if (bv->rank != 1 || bv->dtype != VM_DTYPE_FLOAT || !vm_dim_eq(&bv->dims[0], &g->values[w].dims[1])) return VM_OK;
-    char name[512];
-    snprintf(name, sizeof name, "%s/fused_MatMulT", g->nodes[mm].name);
-    int32_t in[3] = {a, w, bias}, id = -1;
-    kill(g, mm);
+    /* the MatMul node itself becomes the fused one, so it keeps its place in the schedule (in a
+     * training graph the backward nodes come after every forward one) */
+    size_t len = strlen(g->nodes[mm].name) + sizeof "/fused_MatMulT";
+    char *name = vm_malloc(len, err);
+    int32_t *in = vm_realloc(g->nodes[mm].in, 3 * sizeof *in, err);
+    if (!name || !in) {
+        free(name);
+        if (in) g->nodes[mm].in = in;
+        return VM_ENOMEM;
+    }
+    struct vm_node *nd = &g->nodes[mm];
+    snprintf(name, len, "%s/fused_MatMulT", nd->name);
+    free(nd->name);
+    nd->name = name;
+    nd->in = in;
+    in[2] = bias;
+    nd->n_in = 3;
+    int32_t op = vm_op_find(NULL, "MatMulT");
+    nd->op = op >= 0 ? op : vm_op_find("vmaskc", "MatMulT");
+    nd->out[0] = out;
+    g->values[y].producer = -1;
+    g->values[out].producer = mm;
+    g->values[out].slot = 0;
     kill(g, add);
-    enum vm_status s = replace_with(g, "MatMulT", name, 3, in, out, &id, err);
-    if (!s) g->nodes[id].phase = VM_PHASE_FORWARD;
-    if (!s) s = vm_op_row(g->nodes[id].op)->infer(g, id, err);
     *changed = true;
-    return s;
+    return vm_op_row(nd->op)->infer(g, mm, err);
 }
 
 enum vm_status vm_pass_fuse_matmul_bias(struct vm_graph *g, struct vm_error *err) {

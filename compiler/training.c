@@ -7,6 +7,7 @@
  * that feed a differentiable input; the word embedding is frozen unless train_embedding.
  */
 #include "training.h"
+#include "passes.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -759,6 +760,10 @@ enum vm_status vm_build_training(struct vm_graph *g, const struct vm_train_opts 
     if ((s = vm_graph_sort(g, err))) return s;
     /* backward */
     if ((s = vm_autodiff(g, err))) return s;
+    /* forward MatMul -> Add(bias) pairs become one matmul with oneDNN's bias now that the backward
+     * exists (the fused op has no gradient rule; the backward reads A, W and dY, never the
+     * MatMul's own output, so a pair whose product another node reads is left alone) */
+    if ((s = vm_pass_fuse_matmul_bias(g, err))) return s;
     /* optimizer: step counter, global gradient norm, one Adam update per parameter */
     int32_t t = add_named(g, "opt.step", VM_DTYPE_FLOAT, err);
     if (t < 0) return err->code;
