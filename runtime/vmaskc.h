@@ -42,9 +42,9 @@ extern "C" {
 #endif
 
 #define VMASKC_VERSION_MAJOR 0
-#define VMASKC_VERSION_MINOR 1
+#define VMASKC_VERSION_MINOR 2
 #define VMASKC_VERSION_PATCH 0
-#define VMASKC_VERSION "0.1.0"
+#define VMASKC_VERSION "0.2.0"
 
 #if defined(VMASKC_BUILDING) && defined(__GNUC__)
 #define VMASKC_API __attribute__((visibility("default")))
@@ -52,7 +52,7 @@ extern "C" {
 #define VMASKC_API
 #endif
 
-/* "0.1.0": the version of the library loaded at run time. */
+/* "0.2.0": the version of the library loaded at run time. */
 VMASKC_API const char *vmaskc_version(void);
 
 typedef enum vmaskc_status {
@@ -92,14 +92,38 @@ typedef struct vmaskc_data_options {
     int replace_invalid;       /* read invalid UTF-8 and NUL bytes as U+FFFD instead of an error */
 } vmaskc_data_options;
 
+/* An ONNX input's shape fixed when the model is compiled (`--shape NAME=D0,D1,...`): for a model
+ * whose input dimensions the file leaves unknown, or to pad every text to a fixed length. */
+typedef struct vmaskc_input_shape {
+    const char *input;      /* the graph input's name */
+    int rank;               /* 1..8 */
+    int64_t dims[8];        /* [rank], each >= 0 */
+} vmaskc_input_shape;
+
+/* What an ONNX input of a text classifier holds when its name does not say (`--input-role NAME=ROLE`). */
+typedef struct vmaskc_input_role {
+    const char *input;      /* the graph input's name */
+    const char *role;       /* "ids", "mask", "types" or "positions" */
+} vmaskc_input_role;
+
 typedef struct vmaskc_model_options {
     int threads;            /* OpenMP threads, 0 = OpenMP's default */
     size_t max_memory;      /* bytes the model may hold, 0 = 80% of physical memory */
     const char *vocab;      /* vocab.txt to use instead of the one stored in the model (NULL) */
-    const char *tokenizer;  /* "words" or "wordpiece" to force one; NULL = the model's */
+    const char *tokenizer;  /* "words", "kim" (Kim 2014's ASCII cleanup) or "wordpiece" to force one; NULL = the model's */
     int lowercase;          /* -1 = the model's setting, 0 = keep case, 1 = lower-case */
     const char *embedding;  /* the word-embedding Gather node or table when not detected (NULL) */
     vmaskc_data_options data; /* how vmaskc_evaluate and vmaskc_words_count read data files */
+    /* since 0.2 */
+    const char *pad;        /* the padding token of `vocab` (NULL: the model's, else <pad> or [PAD]) */
+    const char *unk;        /* its unknown-word token (NULL: the model's, else <unk> or [UNK]) */
+    int split_punct;        /* words tokenizer: -1 = the model's setting, 0 = punctuation stays on words, 1 = split */
+    int allow_short_vocab;  /* accept a `vocab` with fewer tokens than the embedding table has rows */
+    const vmaskc_input_shape *shapes; /* [n_shapes] (at most 16) input shapes, ONNX models only */
+    int n_shapes;
+    const vmaskc_input_role *input_roles; /* [n_input_roles] (at most 8) input roles, ONNX models only */
+    int n_input_roles;
+    int reference_kernels;  /* run the plain C reference kernels instead of oneDNN (slow; for checks) */
 } vmaskc_model_options;
 
 VMASKC_API void vmaskc_model_options_init(vmaskc_model_options *o);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../compiler/training.h"
 #include "../explain.h"
 #include "api_util.h"
 #include "textmodel.h"
@@ -71,6 +72,7 @@ void vmaskc_model_options_init(vmaskc_model_options *o) {
     if (!o) return;
     memset(o, 0, sizeof *o);
     o->lowercase = -1;
+    o->split_punct = -1;
 }
 
 void vmaskc_model_close(vmaskc_model *m) {
@@ -100,7 +102,8 @@ static enum vm_status class_names(vmaskc_model *m, struct vm_error *err) {
     return VM_OK;
 }
 
-vmaskc_status vm_api_model_open(const char *path, const struct vm_text_opts *to, vmaskc_model **out, vmaskc_error *err) {
+/* Opens path with the loader's options (vmaskc_model_open maps the public ones onto them). */
+static vmaskc_status model_open(const char *path, const struct vm_text_opts *to, vmaskc_model **out, vmaskc_error *err) {
     NEED(out);
     *out = NULL;
     NEED(path);
@@ -135,6 +138,58 @@ vmaskc_status vm_api_model_open(const char *path, const struct vm_text_opts *to,
     return VMASKC_OK;
 }
 
+/* The public options into the loader's. Shapes and roles point into the caller's strings and into
+ * roles[] ("NAME=ROLE", the form the importer parses), both alive for the model_open call. */
+static vmaskc_status model_opts(const vmaskc_model_options *o, struct vm_text_opts *to, char roles[8][512], vmaskc_error *err) {
+    static const char who[] = "vmaskc_model_open: options";
+    if (o->tokenizer && strcmp(o->tokenizer, "words") && strcmp(o->tokenizer, "kim") && strcmp(o->tokenizer, "wordpiece"))
+        return vm_api_failf(err, VMASKC_EINVAL, -1, "%s.tokenizer is \"words\", \"kim\" or \"wordpiece\", not \"%s\"", who, o->tokenizer);
+    if (o->threads < 0) return vm_api_failf(err, VMASKC_EINVAL, -1, "%s.threads is %d (0 = default)", who, o->threads);
+    int ns = o->n_shapes, nr = o->n_input_roles;
+    if (ns < 0 || ns > 16 || (ns && !o->shapes))
+        return vm_api_failf(err, VMASKC_EINVAL, -1, "%s: n_shapes is %d (0..16, with shapes not NULL)", who, ns);
+    if (nr < 0 || nr > 8 || (nr && !o->input_roles))
+        return vm_api_failf(err, VMASKC_EINVAL, -1, "%s: n_input_roles is %d (0..8, with input_roles not NULL)", who, nr);
+    vm_text_opts_init(to);
+    to->vocab = o->vocab;
+    to->pad = o->pad;
+    to->unk = o->unk;
+    to->tokenizer = o->tokenizer;
+    to->lowercase = o->lowercase < 0 ? -1 : o->lowercase != 0;
+    to->split_punct = o->split_punct < 0 ? -1 : o->split_punct != 0;
+    to->allow_short_vocab = o->allow_short_vocab != 0;
+    to->model.embedding = o->embedding;
+    to->model.threads = o->threads;
+    to->model.max_memory = o->max_memory;
+    to->model.ref_kernels = o->reference_kernels != 0;
+    for (int i = 0; i < ns; i++) {
+        const vmaskc_input_shape *sh = &o->shapes[i];
+        if (!sh->input || !*sh->input || sh->rank < 1 || sh->rank > VM_MAX_RANK)
+            return vm_api_failf(err, VMASKC_EINVAL, -1, "%s.shapes[%d]: %s", who, i,
+                                !sh->input || !*sh->input ? "input has no name" : "rank is not 1..8");
+        struct vm_shape_override *so = &to->model.shapes[i];
+        so->name = sh->input;
+        so->rank = sh->rank;
+        for (int d = 0; d < sh->rank; d++) {
+            if (sh->dims[d] < 0)
+                return vm_api_failf(err, VMASKC_EINVAL, -1, "%s.shapes[%d] (%s): dimension %d is %lld", who, i, sh->input, d, (long long)sh->dims[d]);
+            so->dims[d] = sh->dims[d];
+        }
+    }
+    to->model.n_shapes = ns;
+    for (int i = 0; i < nr; i++) {
+        const vmaskc_input_role *r = &o->input_roles[i];
+        if (!r->input || !*r->input || !r->role || !vm_role_name_valid(r->role))
+            return vm_api_failf(err, VMASKC_EINVAL, -1, "%s.input_roles[%d]: needs an input name and a role \"ids\", \"mask\", \"types\" or "
+                                "\"positions\"%s%s%s", who, i, r->role ? " (not \"" : "", r->role ? r->role : "", r->role ? "\")" : "");
+        if ((size_t)snprintf(roles[i], 512, "%s=%s", r->input, r->role) >= 512)
+            return vm_api_failf(err, VMASKC_EINVAL, -1, "%s.input_roles[%d]: the input name is too long", who, i);
+        to->model.input_roles[i] = roles[i];
+    }
+    to->model.n_input_roles = nr;
+    return vm_api_data_opts(&o->data, "vmaskc_model_open: options.data", &to->data, err);
+}
+
 vmaskc_status vmaskc_model_open(const char *path, const vmaskc_model_options *o, vmaskc_model **out, vmaskc_error *err) {
     NEED(out);
     *out = NULL;
@@ -144,19 +199,10 @@ vmaskc_status vmaskc_model_open(const char *path, const vmaskc_model_options *o,
         vmaskc_model_options_init(&def);
         o = &def;
     }
-    if (o->tokenizer && strcmp(o->tokenizer, "words") && strcmp(o->tokenizer, "wordpiece"))
-        return vm_api_failf(err, VMASKC_EINVAL, -1, "vmaskc_model_open: tokenizer is \"words\" or \"wordpiece\", not \"%s\"", o->tokenizer);
-    if (o->threads < 0) return vm_api_failf(err, VMASKC_EINVAL, -1, "vmaskc_model_open: threads is %d (0 = default)", o->threads);
     struct vm_text_opts to;
-    vm_text_opts_init(&to);
-    to.vocab = o->vocab;
-    to.tokenizer = o->tokenizer;
-    to.lowercase = o->lowercase < 0 ? -1 : o->lowercase != 0;
-    to.model.embedding = o->embedding;
-    to.model.threads = o->threads;
-    to.model.max_memory = o->max_memory;
-    vmaskc_status vs = vm_api_data_opts(&o->data, "vmaskc_model_open: options.data", &to.data, err);
-    return vs ? vs : vm_api_model_open(path, &to, out, err);
+    char roles[8][512];
+    vmaskc_status vs = model_opts(o, &to, roles, err);
+    return vs ? vs : model_open(path, &to, out, err);
 }
 
 vmaskc_status vmaskc_model_num_classes(const vmaskc_model *m, int *n, vmaskc_error *err) {

@@ -31,9 +31,4 @@ vmaskc_status vm_api_failf(vmaskc_error *e, vmaskc_status code, int64_t item, co
  * config.data"). */
 vmaskc_status vm_api_data_opts(const vmaskc_data_options *d, const char *who, struct vm_data_opts *o, vmaskc_error *err);
 
-/* vmaskc_model_open with every option the commands take (tools/vmaskc: --shape, --input-role,
- * --pad, --unk, --no-split-punct, --reference-kernels), so `vmaskc predict` keeps them as a client
- * of the API. Not exported from libvmaskc.so. */
-vmaskc_status vm_api_model_open(const char *path, const struct vm_text_opts *to, vmaskc_model **out, vmaskc_error *err);
-
 #endif

@@ -88,12 +88,17 @@ else
   else echo "FAIL: the static classify differs"; diff "$tmp/expected" "$tmp/static.out"; fail=1; fi
 fi
 
-# find_package(vmaskc) from a CMake project
+# find_package(vmaskc MAJOR.MINOR) from a CMake project, the version of the installed header (the
+# package accepts the same minor version only: the ABI may change between 0.x minors); the shared
+# library's file carries that version too
+hv=$(sed -n 's/^#define VMASKC_VERSION "\(.*\)"$/\1/p' "$prefix/include/vmaskc.h")
+if [ -n "$hv" ] && [ "$real" = "libvmaskc.so.$hv" ]; then echo "ok: the library file $real has the header's version $hv"
+else echo "FAIL: the header's version '$hv' is not the library file's ($real): CMakeLists.txt's project VERSION and VMASKC_VERSION differ"; fail=1; fi
 mkdir -p "$tmp/proj"
 cat > "$tmp/proj/CMakeLists.txt" <<CM
 cmake_minimum_required(VERSION 3.18)
 project(classify C)
-find_package(vmaskc 0.1 REQUIRED)
+find_package(vmaskc ${hv%.*} REQUIRED)
 add_executable(classify $repo/examples/classify.c)
 target_compile_definitions(classify PRIVATE _POSIX_C_SOURCE=200809L)
 target_link_libraries(classify PRIVATE vmaskc::vmaskc)

@@ -17,6 +17,10 @@
  *   (d) vmaskc_train and `vmaskc train` (the same implementation) export the same model, byte for
  *       byte, from a CSV with class names and pre-trained vectors; the names are in the export and
  *       the history has a line per epoch.
+ *   (e) the model options the commands have (0.2): an input shape and input roles give the very
+ *       probabilities `vmaskc predict --shape / --input-role` prints (and differ from the defaults),
+ *       the reference kernels agree with oneDNN, the pad and unknown-word tokens and the kim
+ *       tokenizer are taken, and bad shapes, roles and tokens are EINVAL naming the field.
  * Usage: test_api [source dir] [scratch dir] [vmaskc binary]
  */
 #include <math.h>
@@ -508,6 +512,117 @@ static void test_train_same_as_cli(void) {
     unlink(hist);
 }
 
+/* ---- (e) model options: the same numbers as the command line's ---- */
+
+/* `vmaskc predict MODEL TEXT ARGS --digits 9`'s probabilities into p[C]; false when it fails. */
+static bool cli_probs(const char *model, const char *text, const char *args, float *p, int C) {
+    char cmd[20000], line[4096];
+    snprintf(cmd, sizeof cmd, "'%s' predict '%s' '%s' --digits 9 %s 2>&1", vmaskc_bin, model, text, args);
+    FILE *f = popen(cmd, "r");
+    bool ok = f && fgets(line, sizeof line, f) && strstr(line, "probabilities");
+    if (ok) {
+        const char *q = strstr(line, "probabilities") + strlen("probabilities");
+        for (int c = 0; c < C && ok; c++) {
+            char *end;
+            p[c] = strtof(q, &end);
+            ok = end != q;
+            q = end;
+        }
+    }
+    if (f) ok = pclose(f) == 0 && ok;
+    CHECK_MSG(ok, "%s: %s", cmd, line);
+    return ok;
+}
+
+/* The API's probabilities of text under options o, printed with 9 decimals as the command does. */
+static bool api_probs(const char *model, const vmaskc_model_options *o, const char *text, float *p, int C) {
+    vmaskc_model *m;
+    vmaskc_prediction *pr = NULL;
+    vmaskc_error e;
+    bool ok = !vmaskc_model_open(model, o, &m, &e) && !vmaskc_predict(m, &text, 1, 0, 0, &pr, &e) && pr->n_classes == C;
+    CHECK_MSG(ok, "%s: %s", model, e.message);
+    for (int c = 0; ok && c < C; c++) {
+        char b[32];
+        snprintf(b, sizeof b, "%.9f", pr->probs[c]); /* the command's rounding */
+        p[c] = strtof(b, NULL);
+    }
+    vmaskc_prediction_free(pr);
+    vmaskc_model_close(ok ? m : NULL);
+    return ok;
+}
+
+static void test_model_options(const char *src) {
+    char roles_model[4200];
+    snprintf(roles_model, sizeof roles_model, "%s/tests/fixtures/roles/model.onnx", src);
+    vmaskc_model_options o;
+    vmaskc_model_options_init(&o);
+    CHECK(o.lowercase == -1 && o.split_punct == -1 && o.n_shapes == 0 && o.n_input_roles == 0 && o.shapes == NULL);
+    o.vocab = vocab_path;
+    o.threads = 1;
+    float def[3], api[3], cli[3];
+    const char *text = "w1 w2 w3";
+    CHECK(api_probs(model_path, &o, text, def, 3));
+    /* a fixed input shape: the text padded to 12 ids */
+    vmaskc_input_shape sh = {.input = "input_ids", .rank = 2, .dims = {1, 12}};
+    o.shapes = &sh;
+    o.n_shapes = 1;
+    char args[9000];
+    snprintf(args, sizeof args, "--vocab '%s' --threads 1 --shape input_ids=1,12", vocab_path);
+    if (vmaskc_bin[0] && api_probs(model_path, &o, text, api, 3) && cli_probs(model_path, text, args, cli, 3))
+        CHECK_MSG(!memcmp(api, cli, sizeof api) && memcmp(api, def, sizeof api), "shape: api %.9f %.9f %.9f, cli %.9f %.9f %.9f", api[0], api[1],
+                  api[2], cli[0], cli[1], cli[2]);
+    vmaskc_model *m = (vmaskc_model *)&o;
+    vmaskc_error e;
+    sh.rank = 0;
+    CHECK(vmaskc_model_open(model_path, &o, &m, &e) == VMASKC_EINVAL && m == NULL && has(&e, "shapes[0]") && has(&e, "rank"));
+    sh.rank = 2;
+    sh.dims[1] = -3;
+    CHECK(vmaskc_model_open(model_path, &o, &m, &e) == VMASKC_EINVAL && has(&e, "shapes[0] (input_ids)") && has(&e, "-3"));
+    o.n_shapes = 17;
+    CHECK(vmaskc_model_open(model_path, &o, &m, &e) == VMASKC_EINVAL && has(&e, "n_shapes is 17"));
+    o.shapes = NULL;
+    o.n_shapes = 1;
+    CHECK(vmaskc_model_open(model_path, &o, &m, &e) == VMASKC_EINVAL && has(&e, "n_shapes"));
+    o.n_shapes = 0;
+    /* the reference kernels: the same classifier within float rounding */
+    o.reference_kernels = 1;
+    if (api_probs(model_path, &o, text, api, 3))
+        for (int c = 0; c < 3; c++) CHECK_MSG(fabsf(api[c] - def[c]) < 1e-5f, "reference kernels: %g vs %g", api[c], def[c]);
+    o.reference_kernels = 0;
+    /* pad / unknown-word tokens: taken (the vocabulary's own), refused when not in it */
+    o.pad = "<pad>";
+    o.unk = "<unk>";
+    if (api_probs(model_path, &o, text, api, 3)) CHECK(!memcmp(api, def, sizeof api));
+    o.pad = "<nope>";
+    CHECK(vmaskc_model_open(model_path, &o, &m, &e) == VMASKC_EINVAL && m == NULL && has(&e, "'<nope>'"));
+    o.pad = o.unk = NULL;
+    /* the kim tokenizer: Kim (2014) splits "w1's" into w1 and 's; the words tokenizer does not */
+    o.tokenizer = "kim";
+    CHECK_MSG(vmaskc_model_open(model_path, &o, &m, &e) == VMASKC_OK, "%s", e.message);
+    const char *tk = NULL;
+    if (!e.code || m) {
+        CHECK(vmaskc_model_tokenizer(m, &tk, &e) == VMASKC_OK && tk && !strcmp(tk, "kim"));
+        vmaskc_model_close(m);
+    }
+    o.tokenizer = NULL;
+    /* input roles: c and d swapped gives other numbers, the command's with the same swap */
+    vmaskc_input_role r[2] = {{"c", "positions"}, {"d", "types"}};
+    float rdef[3];
+    CHECK(api_probs(roles_model, &o, "w1 w2", rdef, 3));
+    o.input_roles = r;
+    o.n_input_roles = 2;
+    snprintf(args, sizeof args, "--vocab '%s' --threads 1 --input-role c=positions --input-role d=types", vocab_path);
+    if (vmaskc_bin[0] && api_probs(roles_model, &o, "w1 w2", api, 3) && cli_probs(roles_model, "w1 w2", args, cli, 3))
+        CHECK_MSG(!memcmp(api, cli, sizeof api) && memcmp(api, rdef, sizeof api), "roles: api %.9f %.9f %.9f, cli %.9f %.9f %.9f", api[0],
+                  api[1], api[2], cli[0], cli[1], cli[2]);
+    r[1].role = "attention";
+    CHECK(vmaskc_model_open(roles_model, &o, &m, &e) == VMASKC_EINVAL && has(&e, "input_roles[1]") && has(&e, "attention"));
+    r[1] = (vmaskc_input_role){"zz", "mask"};
+    CHECK(vmaskc_model_open(roles_model, &o, &m, &e) != VMASKC_OK && m == NULL && has(&e, "zz"));
+    o.n_input_roles = 9;
+    CHECK(vmaskc_model_open(roles_model, &o, &m, &e) == VMASKC_EINVAL && has(&e, "n_input_roles is 9"));
+}
+
 int main(int argc, char **argv) {
     const char *src = argc > 1 ? argv[1] : VM_SOURCE_DIR;
     snprintf(scratch, sizeof scratch, "%s", argc > 2 ? argv[2] : ".");
@@ -521,6 +636,7 @@ int main(int argc, char **argv) {
     test_model();
     test_train();
     test_train_same_as_cli();
+    test_model_options(src);
     printf("%d checks, %d failures\n", vmtest_checks, vmtest_failures);
     return vmtest_failures ? 1 : 0;
 }
