@@ -17,7 +17,7 @@
  *
  * Ownership. Handles and results come from the library and go back to it: vmaskc_model_close,
  * vmaskc_tokens_free, vmaskc_prediction_free, vmaskc_evaluation_free, vmaskc_explanation_free,
- * vmaskc_words_free, vmaskc_whole_words_free (each accepts NULL). Strings returned by getters
+ * vmaskc_measurement_free, vmaskc_words_free, vmaskc_whole_words_free (each accepts NULL). Strings returned by getters
  * (class names, metadata) belong to the model and stay valid until it is closed. Arguments are only read during the call and may be freed after it.
  *
  * Threads. The library keeps no global mutable state of its own, so different models may be used
@@ -281,6 +281,101 @@ typedef struct vmaskc_explanation {
 VMASKC_API vmaskc_status vmaskc_explain(vmaskc_model *m, const char *text, const vmaskc_explain_options *o,
                                         vmaskc_explanation **out, vmaskc_error *err);
 VMASKC_API void vmaskc_explanation_free(vmaskc_explanation *e);
+
+/* ---- explain a text with several methods and measure them (`vmaskc explain`, `compare`; 0.2) ----
+ *
+ * Each method ranks the text's words; AOPC (Nguyen 2018) measures a ranking by the drop in the
+ * explained class's probability as its top words are removed, post-hoc accuracy (L2X) a global
+ * importance by whether the k words it ranks highest alone keep the class. Besides the three
+ * explainers two rankings without one give AOPC's floor and a reference: a seeded random order of
+ * the words, and the words by corpus frequency, most frequent first. */
+
+#define VMASKC_EXPLAIN_RANDOM 3     /* a random order of the words (seeded by the text's seed) */
+#define VMASKC_EXPLAIN_FREQUENCY 4  /* the words by corpus frequency (options.frequency) */
+#define VMASKC_EXPLAIN_METHODS 5
+#define VMASKC_AOPC_MAX_K 64
+
+typedef enum vmaskc_aopc_removal {
+    VMASKC_AOPC_DELETE = 0, /* a removed word's pieces leave the text, which gets shorter (default) */
+    VMASKC_AOPC_PAD = 1,    /* each of its pieces is replaced in place by the padding token */
+    VMASKC_AOPC_UNK = 2,    /* ... by the unknown-word token */
+} vmaskc_aopc_removal;
+
+typedef struct vmaskc_measure_options {
+    unsigned methods;          /* a bit (1u << method) per method: VMASKC_EXPLAIN_LIME, _SHAPLEY, _MASK, _RANDOM,
+                                * _FREQUENCY; default LIME and SampleShapley */
+    int target;                /* the class explained and measured; -1 = the predicted class (default) */
+    uint64_t seed;             /* the text's own seed: LIME, SampleShapley and the random order derive their
+                                * streams from it (the commands use vmaskc_explain_seed(--seed, index)); default 1 */
+    int32_t samples;           /* LIME samples, row 0 the text itself (0 = 5000) */
+    double kernel_width;       /* LIME kernel width (0 = 25) */
+    int32_t permutations;      /* SampleShapley permutations (0 = 238) */
+    int32_t max_len;           /* > 0 truncates the text */
+    int32_t batch;             /* perturbed texts per run (0 = 512) */
+    int32_t aopc_k;            /* AOPC steps K (0 = 5, at most VMASKC_AOPC_MAX_K) */
+    vmaskc_aopc_removal aopc_removal;
+    int aopc_single;           /* step k removes the k-th word alone (default: the top k together) */
+    int aopc_logodds;          /* measure the drop in log-odds of the class (default: in probability) */
+    const double *importance;  /* [vocabulary size] global importance per token id (higher = more important,
+                                * NAN = none) for the mask method and post-hoc accuracy; NULL = the model's
+                                * own per-word mask (VMASK q, L2X score, IBA lambda table) */
+    const int64_t *frequency;  /* [vocabulary size] corpus count per token id: the frequency order (needed by it) */
+    int32_t posthoc_k;         /* > 0: post-hoc accuracy terms for k = 1..posthoc_k (at most 1000) */
+} vmaskc_measure_options;
+
+VMASKC_API void vmaskc_measure_options_init(vmaskc_measure_options *o);
+
+/* The seed `vmaskc explain --seed seed` gives its example `index` (0-based line of the data). */
+VMASKC_API uint64_t vmaskc_explain_seed(uint64_t seed, int64_t index);
+
+typedef struct vmaskc_method_result {
+    double *score;             /* [n] each token's word's score (LIME weight, Shapley value, mean importance of its
+                                * pieces, (m - rank) / m for the random order, corpus count of its first piece);
+                                * NAN for [CLS] / [SEP]; NULL for a method not asked for */
+    double *word_score;        /* [n_words] per word */
+    int32_t aopc_steps;        /* steps measured: min(K, words in the ranking; LIME: words of positive weight) */
+    double aopc_delta[VMASKC_AOPC_MAX_K]; /* [aopc_steps] drop after step k (probability or log-odds) */
+    uint64_t seed;             /* LIME's and SampleShapley's own stream seed, 0 for the other methods */
+    int64_t texts_run;         /* texts the model ran for the method and its AOPC */
+    double seconds;            /* time spent on both */
+} vmaskc_method_result;
+
+typedef struct vmaskc_measurement {
+    int n_classes;
+    float *probs;              /* [C] the text's class probabilities */
+    int predicted;             /* their argmax */
+    int target;                /* the class explained and measured */
+    int32_t n;                 /* tokens */
+    int32_t *ids;              /* [n] */
+    char **tokens;             /* [n] the vocabulary token, or an unknown word's own text */
+    int32_t *word;             /* [n] the word of each token, -1 for [CLS] / [SEP] */
+    int32_t n_words;
+    char **words;              /* [n_words] each word's text (its pieces joined without ##) */
+    vmaskc_method_result method[VMASKC_EXPLAIN_METHODS];
+    double lime_intercept;     /* LIME's surrogate: intercept, */
+    double lime_score;         /* weighted R^2 on the samples, */
+    int32_t lime_features;     /* and features (distinct words) */
+    int32_t posthoc_k;
+    uint8_t *posthoc_match;    /* [posthoc_k] 1 when the k words of highest importance alone (the others padded in
+                                * place) keep `target` the argmax; k beyond the text's words keeps it whole (1) */
+    int64_t texts_run;         /* every text the model ran, the prediction included */
+    int64_t runs;              /* runs of the model (batches) */
+} vmaskc_measurement;
+
+/* Predicts the text, then for each method of o->methods ranks its words and measures the ranking
+ * by AOPC, and with posthoc_k > 0 the post-hoc accuracy of o->importance, as `vmaskc explain`
+ * does for one of its examples (the same numbers, given vmaskc_explain_seed's seed). The mask
+ * method and post-hoc accuracy need an importance (o->importance or the model's own mask),
+ * the frequency order o->frequency, VMASKC_AOPC_UNK an unknown-word token: VMASKC_EINVAL or
+ * VMASKC_EUNSUPPORTED naming what is missing otherwise, as is a text without tokens (or, for
+ * WordPiece, without words). */
+VMASKC_API vmaskc_status vmaskc_measure(vmaskc_model *m, const char *text, const vmaskc_measure_options *o,
+                                        vmaskc_measurement **out, vmaskc_error *err);
+VMASKC_API void vmaskc_measurement_free(vmaskc_measurement *x);
+
+/* AOPC at k of one text's drops: their sum over steps 1..min(k, steps), divided by k + 1 (Nguyen
+ * 2018: also when the text has fewer words), or by k with by_k. */
+VMASKC_API double vmaskc_aopc(const double *delta, int32_t steps, int32_t k, int by_k);
 
 /* ---- train ---- */
 

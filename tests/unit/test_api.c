@@ -623,6 +623,139 @@ static void test_model_options(const char *src) {
     CHECK(vmaskc_model_open(roles_model, &o, &m, &e) == VMASKC_EINVAL && has(&e, "n_input_roles is 9"));
 }
 
+/* ---- (f) explain and measure: the numbers of `vmaskc explain` ---- */
+
+/* The JSON array after `key` inside the object that starts at `from` (a copy, up to 8000 bytes). */
+static bool json_array(const char *from, const char *key, char *out, size_t cap) {
+    const char *p = from ? strstr(from, key) : NULL;
+    const char *q = p ? strchr(p, '[') : NULL, *e = q ? strchr(q, ']') : NULL;
+    if (!e || (size_t)(e - q) >= cap) return false;
+    memcpy(out, q + 1, (size_t)(e - q - 1));
+    out[e - q - 1] = 0;
+    return true;
+}
+
+/* n numbers printed as explanations.jsonl prints them: floats (%.7g of the float) or doubles. */
+static void print_nums(char *out, size_t cap, const double *v, int32_t n, bool as_float) {
+    size_t len = 0;
+    out[0] = 0;
+    for (int32_t i = 0; i < n && len < cap; i++) {
+        double x = as_float ? (double)(float)v[i] : v[i];
+        if (isfinite(x)) len += (size_t)snprintf(out + len, cap - len, "%s%.7g", i ? "," : "", x);
+        else len += (size_t)snprintf(out + len, cap - len, "%snull", i ? "," : "");
+    }
+}
+
+static void test_measure(void) {
+    vmaskc_error e;
+    vmaskc_measurement *x = (vmaskc_measurement *)&e;
+    CHECK(vmaskc_measure(NULL, "a", NULL, &x, &e) == VMASKC_EINVAL && x == NULL && has(&e, "'m'"));
+    CHECK(vmaskc_measure(NULL, "a", NULL, NULL, &e) == VMASKC_EINVAL && has(&e, "'out'"));
+    double d[3] = {0.1, 0.2, 0.3};
+    CHECK(fabs(vmaskc_aopc(d, 3, 3, 0) - 0.6 / 4) < 1e-12 && fabs(vmaskc_aopc(d, 3, 3, 1) - 0.2) < 1e-12);
+    CHECK(fabs(vmaskc_aopc(d, 3, 5, 0) - 0.6 / 6) < 1e-12 && fabs(vmaskc_aopc(d, 2, 5, 0) - 0.3 / 6) < 1e-12);
+    vmaskc_model_options mo;
+    vmaskc_model_options_init(&mo);
+    mo.vocab = vocab_path;
+    mo.threads = 1;
+    vmaskc_model *m;
+    if (vmaskc_model_open(model_path, &mo, &m, &e)) {
+        CHECK_MSG(0, "open: %s", e.message);
+        return;
+    }
+    CHECK(vmaskc_measure(m, NULL, NULL, &x, &e) == VMASKC_EINVAL && has(&e, "'text'"));
+    vmaskc_measure_options o;
+    vmaskc_measure_options_init(&o);
+    CHECK(o.methods == 3u && o.target == -1 && o.seed == 1 && o.posthoc_k == 0);
+    CHECK(vmaskc_measure(m, "", &o, &x, &e) == VMASKC_EINVAL && x == NULL && has(&e, "no tokens"));
+    o.methods = 1u << 6;
+    CHECK(vmaskc_measure(m, "w1 w2", &o, &x, &e) == VMASKC_EINVAL && has(&e, "methods"));
+    o.methods = 1u << VMASKC_EXPLAIN_FREQUENCY;
+    CHECK(vmaskc_measure(m, "w1 w2", &o, &x, &e) == VMASKC_EINVAL && has(&e, "frequency"));
+    o.methods = 1u << VMASKC_EXPLAIN_MASK; /* a model without a mask and no importance given */
+    CHECK(vmaskc_measure(m, "w1 w2", &o, &x, &e) == VMASKC_EUNSUPPORTED && has(&e, "importance"));
+    o.methods = 1u;
+    o.target = 3;
+    CHECK(vmaskc_measure(m, "w1 w2", &o, &x, &e) == VMASKC_EINVAL && has(&e, "target is 3"));
+    o.target = -1;
+    o.aopc_k = 65;
+    CHECK(vmaskc_measure(m, "w1 w2", &o, &x, &e) == VMASKC_EINVAL && has(&e, "aopc_k is 65"));
+    o.aopc_k = 0;
+    o.aopc_removal = (vmaskc_aopc_removal)3;
+    CHECK(vmaskc_measure(m, "w1 w2", &o, &x, &e) == VMASKC_EINVAL && has(&e, "aopc_removal"));
+    /* the same text through `vmaskc explain` (one line of data, its gold class 1) and through the API */
+    const char *text = "w3 w1 w7 w2 w9 w3 w12";
+    o.methods = 1u << VMASKC_EXPLAIN_LIME | 1u << VMASKC_EXPLAIN_SHAPLEY | 1u << VMASKC_EXPLAIN_RANDOM;
+    o.target = 1;
+    o.seed = vmaskc_explain_seed(1, 0);
+    o.samples = 200;
+    o.permutations = 10;
+    o.aopc_removal = VMASKC_AOPC_PAD;
+    vmaskc_status s = vmaskc_measure(m, text, &o, &x, &e);
+    CHECK_MSG(s == VMASKC_OK, "%s", e.message);
+    if (!s) {
+        CHECK(x->n == 7 && x->n_words == 7 && x->target == 1 && x->predicted >= 0 && x->predicted < 3 && x->posthoc_match == NULL);
+        CHECK(x->method[VMASKC_EXPLAIN_MASK].score == NULL && x->method[VMASKC_EXPLAIN_LIME].score && x->lime_features == 6);
+        CHECK(x->method[VMASKC_EXPLAIN_LIME].score[0] == x->method[VMASKC_EXPLAIN_LIME].score[5]); /* w3 twice: one feature */
+        CHECK(x->texts_run > 200 && x->runs > 0 && !strcmp(x->words[2], "w7"));
+    }
+    if (!s && vmaskc_bin[0]) {
+        char data[4200], rep[4200], cmd[20000];
+        snprintf(data, sizeof data, "%s/api_measure.tsv", scratch);
+        snprintf(rep, sizeof rep, "%s/api_measure_report", scratch);
+        FILE *f = fopen(data, "w");
+        if (f) {
+            fprintf(f, "1\t%s\n", text);
+            fclose(f);
+        }
+        snprintf(cmd, sizeof cmd,
+                 "rm -rf '%s' && '%s' explain '%s' --vocab '%s' --data '%s' --method lime,shapley,random --samples 200 --permutations 10 "
+                 "--aopc-removal pad --explain-class gold --threads 1 --report '%s' >/dev/null 2>&1",
+                 rep, vmaskc_bin, model_path, vocab_path, data, rep);
+        CHECK_MSG(system(cmd) == 0, "%s", cmd);
+        snprintf(cmd, sizeof cmd, "%s/explanations.jsonl", rep);
+        static char line[100000];
+        f = fopen(cmd, "r");
+        bool got = f && fgets(line, sizeof line, f);
+        if (f) fclose(f);
+        CHECK_MSG(got, "no %s", cmd);
+        static const char *const keys[] = {"\"lime\":", "\"shapley\":", "\"random\":"};
+        static const int methods[] = {VMASKC_EXPLAIN_LIME, VMASKC_EXPLAIN_SHAPLEY, VMASKC_EXPLAIN_RANDOM};
+        for (int k = 0; got && k < 3; k++) {
+            const vmaskc_method_result *r = &x->method[methods[k]];
+            const char *obj = strstr(line, keys[k]);
+            char cli[8000], api[8000];
+            CHECK_MSG(json_array(obj, "\"weights\"", cli, sizeof cli), "%s: no weights", keys[k]);
+            print_nums(api, sizeof api, r->score, x->n, true);
+            CHECK_MSG(!strcmp(cli, api), "%s weights: cli [%s], api [%s]", keys[k], cli, api);
+            CHECK_MSG(json_array(obj, "\"aopc_deltas\"", cli, sizeof cli), "%s: no aopc_deltas", keys[k]);
+            print_nums(api, sizeof api, r->aopc_delta, r->aopc_steps, false);
+            CHECK_MSG(!strcmp(cli, api) && r->aopc_steps > 0, "%s deltas: cli [%s], api [%s]", keys[k], cli, api);
+            if (methods[k] != VMASKC_EXPLAIN_RANDOM) {
+                char seed[64];
+                snprintf(seed, sizeof seed, "\"seed\":%llu", (unsigned long long)r->seed);
+                CHECK_MSG(obj && strstr(obj, seed), "%s: %s not in the CLI's record", keys[k], seed);
+            }
+        }
+        char icpt[64];
+        snprintf(icpt, sizeof icpt, "\"intercept\":%.7g", x->lime_intercept);
+        CHECK_MSG(got && strstr(line, icpt), "LIME %s not in the CLI's record", icpt);
+        snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s'", rep, data);
+        CHECK(system(cmd) == 0);
+    }
+    /* deterministic in the seed; another seed, other LIME weights */
+    vmaskc_measurement *y = NULL;
+    if (!s && !vmaskc_measure(m, text, &o, &y, &e)) {
+        CHECK(!memcmp(x->method[0].score, y->method[0].score, sizeof(double) * 7) && !memcmp(x->probs, y->probs, sizeof(float) * 3));
+        vmaskc_measurement_free(y);
+        o.seed = 2;
+        CHECK(vmaskc_measure(m, text, &o, &y, &e) == VMASKC_OK && y && memcmp(x->method[0].score, y->method[0].score, sizeof(double) * 7));
+    }
+    vmaskc_measurement_free(y);
+    vmaskc_measurement_free(x);
+    vmaskc_model_close(m);
+}
+
 int main(int argc, char **argv) {
     const char *src = argc > 1 ? argv[1] : VM_SOURCE_DIR;
     snprintf(scratch, sizeof scratch, "%s", argc > 2 ? argv[2] : ".");
@@ -637,6 +770,7 @@ int main(int argc, char **argv) {
     test_train();
     test_train_same_as_cli();
     test_model_options(src);
+    test_measure();
     printf("%d checks, %d failures\n", vmtest_checks, vmtest_failures);
     return vmtest_failures ? 1 : 0;
 }

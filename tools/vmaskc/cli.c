@@ -39,6 +39,12 @@ int vm_cli_fail_api(const char *cmd, const vmaskc_error *e) {
     return vm_cli_exit_code((enum vm_status)e->code);
 }
 
+enum vm_status vm_cli_api_error(const vmaskc_error *e, struct vm_error *err) {
+    err->code = e->code ? (enum vm_status)e->code : VM_EINTERNAL;
+    snprintf(err->msg, sizeof err->msg, "%s", e->message);
+    return err->code;
+}
+
 int vm_cli_dist_setup_done(const char *cmd, const struct vm_error *err) {
     int P = vm_dist_size(), rank = vm_dist_rank();
     if (P < 2) return err->code ? vm_cli_fail(cmd, err) : VM_EXIT_OK;

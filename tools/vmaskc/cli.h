@@ -36,6 +36,9 @@ int vm_cli_exit_code(enum vm_status s);
 int vm_cli_fail(const char *cmd, const struct vm_error *err);
 /* The same for an error of the public API (runtime/vmaskc.h). */
 int vm_cli_fail_api(const char *cmd, const vmaskc_error *e);
+/* An error of the public API as the commands' own (for a message prefix, or an error that travels
+ * further); returns its status. */
+enum vm_status vm_cli_api_error(const vmaskc_error *e, struct vm_error *err);
 int vm_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* struct vm_model_opts: the options every model-consuming command takes (runtime/api/load.h). */

@@ -21,8 +21,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../../runtime/api/api_util.h"
 #include "../../runtime/dist.h"
 #include "../../runtime/explain.h"
+#include "../../runtime/vmaskc.h"
 #include "report.h"
 #include "textmodel.h"
 
@@ -175,10 +177,11 @@ struct xmodel {
     const char *training;  /* how it was trained (vm_text_model_method): base, l2, l2x, iba, vmask; NULL unknown */
     char label[512];       /* compare: its name in the tables (the method, plus the file when two share it) */
     double acc_all;        /* accuracy on every text of --data (Table 3) */
-    struct vm_text_model tm;
-    bool loaded;
-    struct vm_classifier clf;
+    vmaskc_model *m;         /* the model, through the public API (runtime/vmaskc.h) */
+    struct vm_text_model *tm; /* its internals, for what the API does not carry yet (m's own) */
+    struct vm_classifier clf; /* Table 3's accuracy on all of --data */
     bool clf_ok;
+    int64_t texts_run, runs;  /* the model's inputs and runs for the explanations (vmaskc_measure) */
     struct vm_dataset data;
     bool data_ok;
     double *imp;           /* [vocab.n] global importance per id (NAN = unknown), NULL = none */
@@ -237,49 +240,8 @@ static void xmodel_free(struct xmodel *xm, int64_t n_sel) {
     free(xm->sp);
     if (xm->clf_ok) vm_classifier_free(&xm->clf);
     if (xm->data_ok) vm_dataset_free(&xm->data);
-    if (xm->loaded) vm_text_model_free(&xm->tm);
+    vmaskc_model_close(xm->m);
     memset(xm, 0, sizeof *xm);
-}
-
-/* Tokens and ids of a text exactly as the dataset loader encodes it (vm_text_encode), keeping
- * the text's own words for display where the model sees the unknown-word token; for WordPiece also
- * the words: which pieces make each, and its text. */
-static enum vm_status encode_text(const struct vm_text_model *tm, const char *text, int32_t max_len, struct xex *e,
-                                  struct vm_error *err) {
-    struct vm_encoding enc;
-    enum vm_status s = vm_text_encode(&tm->tok, &tm->vocab, text, max_len, true, &enc, err);
-    if (s) {
-        vm_encoding_free(&enc);
-        return s;
-    }
-    e->ids = enc.ids;
-    e->tokens = enc.pieces;
-    e->n = enc.n;
-    enc.ids = NULL;
-    enc.pieces = NULL;
-    if (tm->tok.kind == VM_TOKENIZER_WORDPIECE) {
-        e->word_of = enc.word_of;
-        enc.word_of = NULL;
-    }
-    vm_encoding_free(&enc);
-    if (!e->ids && !(e->ids = vm_malloc(sizeof(int32_t), err))) return VM_ENOMEM; /* an empty text keeps a non-NULL array */
-    if (!e->word_of) return VM_OK;
-    e->n_words = vm_words_count(e->word_of, e->n);
-    e->words = vm_calloc((size_t)(e->n_words > 0 ? e->n_words : 1), sizeof(char *), err);
-    if (!e->words) return VM_ENOMEM;
-    for (int32_t i = 0; i < e->n;) {
-        int32_t w = e->word_of[i], j = i;
-        size_t len = 0;
-        for (; j < e->n && e->word_of[j] == w; j++) len += strlen(vm_piece_text(e->tokens[j], j > i));
-        if (w >= 0) {
-            char *t = e->words[w] = vm_malloc(len + 1, err);
-            if (!t) return VM_ENOMEM;
-            t[0] = 0;
-            for (int32_t k = i; k < j; k++) strcat(t, vm_piece_text(e->tokens[k], k > i));
-        }
-        i = j;
-    }
-    return VM_OK;
 }
 
 /* ---- global importance ---- */
@@ -342,144 +304,97 @@ static enum vm_status load_importance_tsv(const char *path, const struct vm_voca
 
 /* ---- running one model over the selected examples ---- */
 
-static enum vm_status explain_one(const struct xcfg *c, struct xmodel *xm, int64_t index, struct xex *e, struct vm_error *err) {
-    struct vm_classifier *clf = &xm->clf;
-    int64_t C = clf->n_classes;
-    enum vm_status s = encode_text(&xm->tm, xm->data.texts[index], c->max_len, e, err);
-    if (s) return s;
-    if (e->n == 0)
-        return vm_errorf(err, VM_EINVAL, "%s: example %lld (index %lld, \"%.60s\") has no tokens the model knows: nothing to explain", c->data,
-                         (long long)index + 1, (long long)index, xm->data.texts[index]);
-    int32_t n = e->n;
-    e->probs = vm_malloc(sizeof(float) * (size_t)C, err);
-    int32_t *order = vm_malloc(sizeof(int32_t) * (size_t)n, err);
-    double *score = vm_malloc(sizeof(double) * (size_t)n, err), *wscore = vm_malloc(sizeof(double) * (size_t)n, err);
-    if (!e->probs || !order || !score || !wscore) {
-        free(order);
-        free(score);
-        free(wscore);
-        return VM_ENOMEM;
+/* The library's explanation of one example under this model's settings (vmaskc_measure), moved into
+ * e; its numbers are those explain has always printed (the same code). */
+static void take_measurement(const struct xcfg *c, struct xmodel *xm, vmaskc_measurement *x, bool wordpiece, struct xex *e) {
+    e->n = x->n;
+    e->ids = x->ids;
+    e->tokens = x->tokens;
+    x->ids = NULL;
+    x->tokens = NULL;
+    if (wordpiece) { /* a word vocabulary: every token is a word, nothing more to keep */
+        e->word_of = x->word;
+        e->n_words = x->n_words;
+        e->words = x->words;
+        x->word = NULL;
+        x->words = NULL;
     }
-    if (e->word_of && e->n_words == 0) s = vm_errorf(err, VM_EINVAL, "%s: example %lld (index %lld) has no words between [CLS] and [SEP]: nothing to explain", c->data,
-                                                    (long long)index + 1, (long long)index);
-    const int32_t *seq = e->ids;
-    if (!s) s = vm_classifier_probs(clf, &seq, &n, 1, 0, e->probs, err);
-    if (s) {
-        free(order);
-        free(score);
-        free(wscore);
-        return s;
-    }
-    e->pred = vm_argmax_f(e->probs, C);
-    /* the explained class: the prediction (the paper, Nguyen 2018), or the gold label (--explain-class gold) */
-    int32_t y = c->gold ? xm->data.labels[index] : e->pred;
-    double p0 = e->probs[y];
-    struct vm_aopc_opts ao = c->aopc;
-    if (c->removal == 1) ao.replace_id = clf->pad_id;
-    else if (c->removal == 2) ao.replace_id = xm->tm.vocab.unk_id;
-    uint64_t ex_seed = vm_explain_example_seed(c->seed, index);
-    /* features: whole words; for a word vocabulary word_of is NULL and every token is a word */
-    const int32_t *word_of = e->word_of;
-    int32_t nw = word_of ? e->n_words : n;
-    for (int m = 0; m < N_METHODS && !s; m++) {
-        if (!xm->method[m]) continue;
-        double t0 = now_s();
-        int64_t f0 = clf->forward_passes;
-        e->w[m] = vm_malloc(sizeof(float) * (size_t)n, err);
-        if (word_of) e->ww[m] = vm_malloc(sizeof(float) * (size_t)(nw > 0 ? nw : 1), err);
-        if (!e->w[m] || (word_of && !e->ww[m])) {
-            s = VM_ENOMEM;
-            break;
-        }
-        const int32_t *feature_of = word_of;
-        int32_t n_order = 0;
-        struct vm_lime l = {0};
-        if (m == M_LIME) {
-            s = vm_lime_explain(clf, e->ids, n, word_of, y, ex_seed, &c->lime, &l, err);
-            if (s) break;
-            for (int32_t i = 0; i < n; i++) e->w[m][i] = l.feature_of[i] >= 0 ? (float)l.weight[l.feature_of[i]] : NAN;
-            if (word_of)
-                for (int32_t i = 0; i < n; i++)
-                    if (word_of[i] >= 0) e->ww[m][word_of[i]] = e->w[m][i];
-            e->lime_intercept = l.intercept;
-            e->lime_score = l.score;
-            e->lime_d = l.d;
-            e->lime_seed = l.seed;
-            n_order = vm_lime_top_features(&l, order);
-            feature_of = l.feature_of;
-        } else if (m == M_SHAP) {
-            struct vm_shapley sh;
-            s = vm_shapley_explain(clf, e->ids, n, word_of, y, ex_seed, c->permutations, &sh, err);
-            if (s) break;
-            for (int32_t i = 0; i < n; i++) {
-                int32_t w = word_of ? word_of[i] : i;
-                e->w[m][i] = w >= 0 ? (float)sh.phi[w] : NAN;
-            }
-            for (int32_t w = 0; word_of && w < nw; w++) e->ww[m][w] = (float)sh.phi[w];
-            e->shap_seed = sh.seed;
-            vm_rank_positions(sh.phi, nw, order);
-            n_order = nw;
-            vm_shapley_free(&sh);
-        } else if (m == M_RANDOM || m == M_FREQ) {
-            /* rankings without an explainer: a seeded random order of the words (the floor), or the
-             * words by corpus frequency, most frequent first (a WordPiece word by its first piece) */
-            if (m == M_FREQ) {
-                for (int32_t i = 0; i < n; i++) score[i] = word_of && word_of[i] < 0 ? NAN : (double)xm->id_freq[e->ids[i]];
-                for (int32_t i = 0, w = -1; i < n; i++)
-                    if (!word_of || (word_of[i] >= 0 && word_of[i] != w)) wscore[word_of ? (w = word_of[i]) : i] = score[i];
-            } else {
-                struct vm_rng r;
-                vm_rng_init(&r, ex_seed ^ 0x72616e646f6d0001ULL);
-                for (int32_t w = 0; w < nw; w++) order[w] = w;
-                for (int32_t w = nw - 1; w > 0; w--) {
-                    int32_t j = (int32_t)vm_rng_below(&r, (uint64_t)w + 1), t = order[w];
-                    order[w] = order[j];
-                    order[j] = t;
-                }
-                for (int32_t k = 0; k < nw; k++) wscore[order[k]] = (double)(nw - k) / nw; /* shown as the weight */
-            }
-            for (int32_t i = 0; i < n; i++) {
-                int32_t w = word_of ? word_of[i] : i;
-                e->w[m][i] = w >= 0 ? (float)wscore[w] : NAN;
-            }
-            for (int32_t w = 0; word_of && w < nw; w++) e->ww[m][w] = (float)wscore[w];
-            vm_rank_positions(wscore, nw, order);
-            n_order = nw;
-        } else {
-            /* a word's mask score is the mean q of its pieces */
-            for (int32_t i = 0; i < n; i++) {
-                double v = xm->imp[e->ids[i]];
-                e->w[m][i] = word_of && word_of[i] < 0 ? NAN : (float)v;
-                score[i] = v;
-            }
-            vm_word_mean(score, word_of, n, nw, wscore);
-            for (int32_t w = 0; w < nw; w++) {
-                if (word_of) e->ww[m][w] = (float)wscore[w];
-                if (!isfinite(wscore[w])) wscore[w] = -INFINITY;
-            }
-            vm_rank_positions(wscore, nw, order);
-            n_order = nw;
-        }
-        s = vm_aopc_deltas_opts(clf, e->ids, n, feature_of, order, n_order, c->K, y, p0, &ao, e->delta[m], &e->steps[m], err);
-        vm_lime_free(&l);
-        xm->secs[m] += now_s() - t0;
-        xm->passes[m] += clf->forward_passes - f0;
+    e->probs = x->probs;
+    x->probs = NULL;
+    e->pred = x->predicted;
+    for (int m = 0; m < N_METHODS; m++) {
+        const vmaskc_method_result *r = &x->method[m];
+        if (!xm->method[m] || !r->score) continue;
+        for (int32_t i = 0; i < e->n; i++) e->w[m][i] = (float)r->score[i];
+        for (int32_t w = 0; wordpiece && w < e->n_words; w++) e->ww[m][w] = (float)r->word_score[w];
+        memcpy(e->delta[m], r->aopc_delta, sizeof e->delta[m]);
+        e->steps[m] = r->aopc_steps;
+        xm->secs[m] += r->seconds;
+        xm->passes[m] += r->texts_run;
         xm->n_explained[m]++;
     }
-    if (!s && xm->posthoc) {
-        e->match = vm_malloc((size_t)c->kmax, err);
-        if (!e->match) s = VM_ENOMEM;
-        for (int32_t i = 0; !s && i < n; i++) score[i] = xm->imp[e->ids[i]];
-        if (!s) {
-            vm_word_mean(score, word_of, n, nw, wscore);
-            for (int32_t w = 0; w < nw; w++)
-                if (!isfinite(wscore[w])) wscore[w] = -INFINITY;
-            s = vm_posthoc_text(clf, e->ids, n, word_of, wscore, c->kmax, y, e->match, err);
-        }
+    e->lime_intercept = x->lime_intercept;
+    e->lime_score = x->lime_score;
+    e->lime_d = x->lime_features;
+    e->lime_seed = x->method[M_LIME].seed;
+    e->shap_seed = x->method[M_SHAP].seed;
+    e->match = x->posthoc_match;
+    x->posthoc_match = NULL;
+    xm->texts_run += x->texts_run;
+    xm->runs += x->runs;
+    (void)c;
+}
+
+static enum vm_status explain_one(const struct xcfg *c, struct xmodel *xm, int64_t index, struct xex *e, struct vm_error *err) {
+    const char *text = xm->data.texts[index];
+    const char *tokenizer = "words";
+    vmaskc_model_tokenizer(xm->m, &tokenizer, NULL);
+    bool wordpiece = !strcmp(tokenizer, "wordpiece");
+    /* nothing to explain: named by the example, before any work */
+    vmaskc_tokens *t;
+    vmaskc_error ae;
+    if (vmaskc_tokenize(xm->m, text, c->max_len, &t, &ae)) return vm_cli_api_error(&ae, err);
+    bool words = false;
+    for (int32_t i = 0; i < t->n && !words; i++) words = t->word[i] >= 0;
+    int32_t n = t->n;
+    vmaskc_tokens_free(t);
+    if (n == 0)
+        return vm_errorf(err, VM_EINVAL, "%s: example %lld (index %lld, \"%.60s\") has no tokens the model knows: nothing to explain", c->data,
+                         (long long)index + 1, (long long)index, text);
+    if (wordpiece && !words)
+        return vm_errorf(err, VM_EINVAL, "%s: example %lld (index %lld) has no words between [CLS] and [SEP]: nothing to explain", c->data,
+                         (long long)index + 1, (long long)index);
+    vmaskc_measure_options o;
+    vmaskc_measure_options_init(&o);
+    o.methods = 0;
+    for (int m = 0; m < N_METHODS; m++)
+        if (xm->method[m]) o.methods |= 1u << m;
+    /* the explained class: the prediction (the paper, Nguyen 2018), or the gold label (--explain-class gold) */
+    o.target = c->gold ? xm->data.labels[index] : -1;
+    o.seed = vmaskc_explain_seed(c->seed, index);
+    o.samples = c->lime.samples;
+    o.kernel_width = c->lime.kernel_width;
+    o.permutations = c->permutations;
+    o.max_len = c->max_len;
+    o.batch = c->batch;
+    o.aopc_k = c->K;
+    o.aopc_removal = (vmaskc_aopc_removal)c->removal;
+    o.aopc_single = c->aopc.single;
+    o.aopc_logodds = c->aopc.score == VM_AOPC_LOGODDS;
+    o.importance = xm->imp;
+    o.frequency = xm->id_freq;
+    o.posthoc_k = xm->posthoc ? c->kmax : 0;
+    vmaskc_measurement *x;
+    if (vmaskc_measure(xm->m, text, &o, &x, &ae)) return vm_cli_api_error(&ae, err);
+    enum vm_status s = VM_OK;
+    for (int m = 0; m < N_METHODS && !s; m++) {
+        if (!xm->method[m]) continue;
+        e->w[m] = vm_malloc(sizeof(float) * (size_t)x->n, err);
+        if (wordpiece) e->ww[m] = vm_malloc(sizeof(float) * (size_t)(x->n_words > 0 ? x->n_words : 1), err);
+        if (!e->w[m] || (wordpiece && !e->ww[m])) s = VM_ENOMEM;
     }
-    free(order);
-    free(score);
-    free(wscore);
+    if (!s) take_measurement(c, xm, x, wordpiece, e);
+    vmaskc_measurement_free(x);
     return s;
 }
 
@@ -504,7 +419,7 @@ static enum vm_status run_model(const struct xcfg *c, struct xmodel *xm, const i
             char eta[32];
             vm_fmt_eta((double)(n_sel - i - 1) / rate, eta, sizeof eta);
             fprintf(stderr, "%s%s: model %d/%d (%s)  %lld/%lld examples  %.2f ex/s  %.0f texts/s  ETA %s%s", tty ? "\r\033[K" : "", c->cmd,
-                    which + 1, n_models, xm->name, (long long)(i + 1), (long long)n_sel, rate, (double)xm->clf.forward_passes / (now - t0), eta,
+                    which + 1, n_models, xm->name, (long long)(i + 1), (long long)n_sel, rate, (double)(xm->clf.forward_passes + xm->texts_run) / (now - t0), eta,
                     tty ? "" : "\n");
             fflush(stderr);
         }
@@ -725,9 +640,9 @@ static enum vm_status write_jsonl(const struct xcfg *c, struct xmodel *const *xm
         sb_printf(&b, "{\"index\":%lld,\"text\":", (long long)idx);
         sb_json_str(&b, d->texts[idx]);
         sb_printf(&b, ",\"label\":%d", d->labels[idx]);
-        if (d->labels[idx] < xms[0]->tm.labels.n) { /* a model trained with class names */
+        if (d->labels[idx] < xms[0]->tm->labels.n) { /* a model trained with class names */
             sb_printf(&b, ",\"label_name\":");
-            sb_json_str(&b, xms[0]->tm.labels.names[d->labels[idx]]);
+            sb_json_str(&b, xms[0]->tm->labels.names[d->labels[idx]]);
         }
         sb_printf(&b, ",\"seed\":%llu,\"models\":[", (unsigned long long)vm_explain_example_seed(c->seed, idx));
         for (int k = 0; k < n_models; k++) {
@@ -971,7 +886,7 @@ static enum vm_status write_report(const struct xcfg *c, struct xmodel *const *x
     r.title = title;
     r.data_path = c->data;
     r.n_classes = (int)xms[0]->clf.n_classes;
-    for (int32_t k = 0; k < xms[0]->tm.labels.n && k < 64; k++) r.class_names[k] = xms[0]->tm.labels.names[k]; /* vmaskc.labels */
+    for (int32_t k = 0; k < xms[0]->tm->labels.n && k < 64; k++) r.class_names[k] = xms[0]->tm->labels.names[k]; /* vmaskc.labels */
     r.n_methods = N_METHODS;
     for (int m = 0; m < N_METHODS; m++) r.method_names[m] = METHOD_NAME[m];
     r.n_models = n_models;
@@ -1037,20 +952,20 @@ static enum vm_status write_report(const struct xcfg *c, struct xmodel *const *x
 /* A WordPiece model's global view is over whole words: each word of the corpus (or the data) with
  * the mean importance of its pieces, frequency-weighted (vm_word_table_build). */
 static enum vm_status global_whole_words(const struct xcfg *c, struct xmodel *xm, struct vm_error *err) {
-    const struct vm_vocab *v = &xm->tm.vocab;
+    const struct vm_vocab *v = &xm->tm->vocab;
     double *imp = vm_malloc(sizeof(double) * (size_t)v->n, err);
     if (!imp) return VM_ENOMEM;
     for (int32_t id = 0; id < v->n; id++) imp[id] = vm_vocab_is_special(v, id) ? NAN : xm->imp[id];
     enum vm_status s;
     if (c->corpus) {
         struct vm_dataset cd;
-        s = vm_dataset_load(&cd, c->corpus, v, &xm->tm.tok, 0, &xm->tm.corpus, err);
+        s = vm_dataset_load(&cd, c->corpus, v, &xm->tm->tok, 0, &xm->tm->corpus, err);
         if (!s) {
-            s = vm_word_table_build(&xm->tm.tok, v, cd.texts, cd.n, 0, imp, &xm->wt, err);
+            s = vm_word_table_build(&xm->tm->tok, v, cd.texts, cd.n, 0, imp, &xm->wt, err);
             vm_dataset_free(&cd);
         }
     } else {
-        s = vm_word_table_build(&xm->tm.tok, v, xm->data.texts, xm->data.n, c->max_len, imp, &xm->wt, err);
+        s = vm_word_table_build(&xm->tm->tok, v, xm->data.texts, xm->data.n, c->max_len, imp, &xm->wt, err);
     }
     free(imp);
     if (s) return vm_error_prefix(err, "%s", c->corpus ? c->corpus : c->data);
@@ -1075,12 +990,12 @@ static enum vm_status global_whole_words(const struct xcfg *c, struct xmodel *xm
 /* Occurrences of each vocabulary id in --corpus (default: --data), into xm->id_freq (once). */
 static enum vm_status id_frequencies(const struct xcfg *c, struct xmodel *xm, struct vm_error *err) {
     if (xm->id_freq) return VM_OK;
-    const struct vm_vocab *v = &xm->tm.vocab;
+    const struct vm_vocab *v = &xm->tm->vocab;
     int64_t *freq_id = vm_calloc((size_t)v->n, sizeof *freq_id, err);
     if (!freq_id) return VM_ENOMEM;
     if (c->corpus) {
         struct vm_dataset cd;
-        enum vm_status s = vm_dataset_load(&cd, c->corpus, v, &xm->tm.tok, 0, &xm->tm.corpus, err);
+        enum vm_status s = vm_dataset_load(&cd, c->corpus, v, &xm->tm->tok, 0, &xm->tm->corpus, err);
         if (s) {
             free(freq_id);
             return s;
@@ -1096,8 +1011,8 @@ static enum vm_status id_frequencies(const struct xcfg *c, struct xmodel *xm, st
 
 /* Word list, importance and corpus frequency for the report's global view and Table 11. */
 static enum vm_status global_words(const struct xcfg *c, struct xmodel *xm, struct vm_error *err) {
-    if (xm->tm.tok.kind == VM_TOKENIZER_WORDPIECE) return global_whole_words(c, xm, err);
-    const struct vm_vocab *v = &xm->tm.vocab;
+    if (xm->tm->tok.kind == VM_TOKENIZER_WORDPIECE) return global_whole_words(c, xm, err);
+    const struct vm_vocab *v = &xm->tm->vocab;
     enum vm_status s0 = id_frequencies(c, xm, err);
     if (s0) return s0;
     const int64_t *freq_id = xm->id_freq;
@@ -1203,9 +1118,9 @@ static void print_tables(const struct xcfg *c, struct xmodel *const *xms, int n_
     for (int k = 0; k < n_models; k++) {
         int64_t inst;
         double ms;
-        vm_rt_build_stats(xms[k]->tm.rt, &inst, &ms);
-        printf("  %-*s %lld model %s; %lld shape %s built in %.0f ms (included above)\n", w, xms[k]->name, (long long)xms[k]->clf.runs,
-               vm_plural(xms[k]->clf.runs, "run", "runs"), (long long)inst, vm_plural(inst, "instance", "instances"), ms);
+        vm_rt_build_stats(xms[k]->tm->rt, &inst, &ms);
+        printf("  %-*s %lld model %s; %lld shape %s built in %.0f ms (included above)\n", w, xms[k]->name, (long long)(xms[k]->clf.runs + xms[k]->runs),
+               vm_plural(xms[k]->clf.runs + xms[k]->runs, "run", "runs"), (long long)inst, vm_plural(inst, "instance", "instances"), ms);
     }
 }
 
@@ -1480,18 +1395,22 @@ static enum vm_status accuracy_all(struct xmodel *xm, struct vm_error *err) {
     return s;
 }
 
-static enum vm_status load_model(const struct xcfg *c, const struct vm_text_opts *o, struct xmodel *xm, const char *path, const char *name,
+static enum vm_status load_model(const struct xcfg *c, const vmaskc_model_options *o, struct xmodel *xm, const char *path, const char *name,
                                  struct vm_error *err) {
     xm->path = path;
     xm->name = name;
-    enum vm_status s = vm_text_model_load(&xm->tm, path, o, err);
-    if (s) return vm_error_prefix(err, "%s", path);
-    xm->loaded = true;
-    xm->training = vm_text_model_method(&xm->tm);
-    if ((s = vm_classifier_init_feeder(&xm->clf, &xm->tm.feeder, c->batch, err))) return vm_error_prefix(err, "%s", path);
+    vmaskc_error ae;
+    if (vmaskc_model_open(path, o, &xm->m, &ae)) {
+        vm_cli_api_error(&ae, err);
+        return vm_error_prefix(err, "%s", path);
+    }
+    xm->tm = &xm->m->tm;
+    enum vm_status s;
+    xm->training = vm_text_model_method(xm->tm);
+    if ((s = vm_classifier_init_feeder(&xm->clf, &xm->tm->feeder, c->batch, err))) return vm_error_prefix(err, "%s", path);
     xm->clf_ok = true;
-    if (c->profile) vm_rt_profile_enable(xm->tm.rt, true);
-    if ((s = vm_dataset_load(&xm->data, c->data, &xm->tm.vocab, &xm->tm.tok, c->max_len, &xm->tm.data, err))) return s;
+    if (c->profile) vm_rt_profile_enable(xm->tm->rt, true);
+    if ((s = vm_dataset_load(&xm->data, c->data, &xm->tm->vocab, &xm->tm->tok, c->max_len, &xm->tm->data, err))) return s;
     xm->data_ok = true;
     if (xm->data.n == 0) return vm_errorf(err, VM_EINVAL, "%s has no examples", c->data);
     if ((s = vm_dataset_check_labels(&xm->data, xm->clf.n_classes, err))) return s;
@@ -1502,7 +1421,7 @@ static enum vm_status load_model(const struct xcfg *c, const struct vm_text_opts
                          "data (use the vocabulary the model was trained with)",
                          (long long)xm->data.n_unk, (long long)xm->data.n_tokens, c->data, 100.0 * (double)xm->data.n_unk / (double)xm->data.n_tokens, path);
     /* a text too long for the memory limit: named (file:line, --max-len) before any work */
-    if ((s = vm_cli_check_longest(&xm->tm.feeder, &xm->data, 1, err))) return s;
+    if ((s = vm_cli_check_longest(&xm->tm->feeder, &xm->data, 1, err))) return s;
     /* Table 3: the accuracy on every text, also when only --limit of them are explained */
     if ((s = accuracy_all(xm, err))) return vm_error_prefix(err, "%s", path);
     return VM_OK;
@@ -1513,20 +1432,20 @@ static enum vm_status load_model(const struct xcfg *c, const struct vm_text_opts
  * q. A mask placed after a contextual layer (--mask-after: vmaskc.mask = network) has no per-word
  * value, so its word_mask is not read as one. */
 static enum vm_status own_importance(const struct xcfg *c, struct xmodel *xm, struct vm_error *err) {
-    const struct vm_vocab *v = &xm->tm.vocab;
-    const char *mask = vm_text_model_meta(&xm->tm, "vmaskc.mask");
+    const struct vm_vocab *v = &xm->tm->vocab;
+    const char *mask = vm_text_model_meta(xm->tm, "vmaskc.mask");
     enum vm_status s;
     if (c->importance) {
         if ((s = load_importance_tsv(c->importance, v, &xm->imp, err))) return s;
         snprintf(xm->imp_src, sizeof xm->imp_src, "%s", c->importance);
-    } else if (!(mask && !strcmp(mask, "network")) && (s = vm_text_model_mask_importance(&xm->tm, c->batch, &xm->imp, err))) {
+    } else if (!(mask && !strcmp(mask, "network")) && (s = vm_text_model_mask_importance(xm->tm, c->batch, &xm->imp, err))) {
         return vm_error_prefix(err, "%s: reading the per-word importance from its word_mask output", xm->path);
     } else if (xm->imp) {
         snprintf(xm->imp_src, sizeof xm->imp_src, "word_mask %s of %s", importance_symbol(xm->training), xm->name);
-    } else if (xm->tm.word_keep) {
+    } else if (xm->tm->word_keep) {
         xm->imp = vm_malloc(sizeof(double) * (size_t)v->n, err);
         if (!xm->imp) return VM_ENOMEM;
-        for (int32_t id = 0; id < v->n; id++) xm->imp[id] = id < xm->tm.n_words ? xm->tm.word_keep[id] : NAN;
+        for (int32_t id = 0; id < v->n; id++) xm->imp[id] = id < xm->tm->n_words ? xm->tm->word_keep[id] : NAN;
         snprintf(xm->imp_src, sizeof xm->imp_src, "mask q of %s", xm->name);
     } else {
         return VM_OK;
@@ -1566,14 +1485,14 @@ static int64_t *select_examples(const struct xcfg *c, int64_t n, int64_t *n_sel,
 
 static void note_short_texts(const struct xcfg *c, const struct xmodel *xm, const int64_t *sel, int64_t n_sel) {
     int64_t short_k = 0, short_kmax = 0;
-    const char *unit = xm->tm.tok.kind == VM_TOKENIZER_WORDPIECE ? "words" : "tokens";
+    const char *unit = xm->tm->tok.kind == VM_TOKENIZER_WORDPIECE ? "words" : "tokens";
     for (int64_t i = 0; i < n_sel; i++) {
         int32_t len = vm_dataset_len(&xm->data, sel[i]);
-        if (xm->tm.tok.kind == VM_TOKENIZER_WORDPIECE) {
+        if (xm->tm->tok.kind == VM_TOKENIZER_WORDPIECE) {
             /* k counts words, not pieces */
             struct vm_encoding enc;
             struct vm_error err = {0};
-            if (!vm_text_encode(&xm->tm.tok, &xm->tm.vocab, xm->data.texts[sel[i]], c->max_len, false, &enc, &err))
+            if (!vm_text_encode(&xm->tm->tok, &xm->tm->vocab, xm->data.texts[sel[i]], c->max_len, false, &enc, &err))
                 len = vm_words_count(enc.word_of, enc.n);
             vm_encoding_free(&enc);
         }
@@ -1594,7 +1513,7 @@ static int finish(const struct xcfg *c, struct xmodel *const *xms, int n_models,
     if (c->profile)
         for (int k = 0; k < n_models; k++) {
             printf("\nprofile of %s:\n", xms[k]->name);
-            vm_rt_profile_print(xms[k]->tm.rt, stdout);
+            vm_rt_profile_print(xms[k]->tm->rt, stdout);
         }
     if (!c->report) return VM_EXIT_OK;
     enum vm_status s = vm_cli_mkdirs(c->report, &err);
@@ -1652,29 +1571,29 @@ static enum vm_status check_same_task(const struct xcfg *c, struct xmodel *const
         if (a->clf.n_classes != b->clf.n_classes)
             return vm_errorf(err, VM_EINVAL, "%s has %lld classes but %s has %lld: they are not the same task", a->path, (long long)a->clf.n_classes,
                              b->path, (long long)b->clf.n_classes);
-        for (int32_t i = 0; i < a->tm.labels.n || i < b->tm.labels.n; i++) {
+        for (int32_t i = 0; i < a->tm->labels.n || i < b->tm->labels.n; i++) {
             char ba[32], bb[32];
-            const char *na = vm_text_model_class(&a->tm, i, ba, sizeof ba), *nb = vm_text_model_class(&b->tm, i, bb, sizeof bb);
+            const char *na = vm_text_model_class(a->tm, i, ba, sizeof ba), *nb = vm_text_model_class(b->tm, i, bb, sizeof bb);
             if (strcmp(na, nb))
                 return vm_errorf(err, VM_EINVAL, "%s calls class %d '%s' but %s calls it '%s': they are not the same task", a->path, i, na,
                                  b->path, nb);
         }
-        int32_t differ, first = vm_vocab_first_diff(&a->tm.vocab, &b->tm.vocab, &differ);
+        int32_t differ, first = vm_vocab_first_diff(&a->tm->vocab, &b->tm->vocab, &differ);
         if (first >= 0)
             return vm_errorf(err, VM_EINVAL,
                              "%s and %s have different vocabularies (%d of their ids differ, the first at id %d: '%s' and '%s'): compare needs "
                              "models trained over the same vocabulary",
-                             a->path, b->path, differ, first, a->tm.vocab.tokens[first], b->tm.vocab.tokens[first]);
-        if (a->tm.vocab.n != b->tm.vocab.n)
+                             a->path, b->path, differ, first, a->tm->vocab.tokens[first], b->tm->vocab.tokens[first]);
+        if (a->tm->vocab.n != b->tm->vocab.n)
             return vm_errorf(err, VM_EINVAL,
                              "%s and %s have different vocabularies (%d and %d tokens): compare needs models trained over the same vocabulary",
-                             a->path, b->path, a->tm.vocab.n, b->tm.vocab.n);
-        if (a->tm.tok.kind != b->tm.tok.kind || a->tm.tok.lowercase != b->tm.tok.lowercase || a->tm.tok.split_punct != b->tm.tok.split_punct ||
-            (a->tm.tok.kind == VM_TOKENIZER_WORDS && a->tm.tok.kim != b->tm.tok.kim))
+                             a->path, b->path, a->tm->vocab.n, b->tm->vocab.n);
+        if (a->tm->tok.kind != b->tm->tok.kind || a->tm->tok.lowercase != b->tm->tok.lowercase || a->tm->tok.split_punct != b->tm->tok.split_punct ||
+            (a->tm->tok.kind == VM_TOKENIZER_WORDS && a->tm->tok.kim != b->tm->tok.kim))
             return vm_errorf(err, VM_EINVAL, "%s and %s split text differently (tokenizer %s%s%s and %s%s%s): compare needs the same tokenizer", a->path,
-                             b->path, vm_tokenizer_name(&a->tm.tok), a->tm.tok.lowercase ? ", lower-cased" : "",
-                             a->tm.tok.split_punct ? ", punctuation split" : "", vm_tokenizer_name(&b->tm.tok),
-                             b->tm.tok.lowercase ? ", lower-cased" : "", b->tm.tok.split_punct ? ", punctuation split" : "");
+                             b->path, vm_tokenizer_name(&a->tm->tok), a->tm->tok.lowercase ? ", lower-cased" : "",
+                             a->tm->tok.split_punct ? ", punctuation split" : "", vm_tokenizer_name(&b->tm->tok),
+                             b->tm->tok.lowercase ? ", lower-cased" : "", b->tm->tok.split_punct ? ", punctuation split" : "");
         if (a->data.n != b->data.n)
             return vm_errorf(err, VM_EINVAL, "%s reads as %lld examples with %s's tokenizer but %lld with %s's", c->data, (long long)a->data.n, a->path,
                              (long long)b->data.n, b->path);
@@ -1685,7 +1604,7 @@ static enum vm_status check_same_task(const struct xcfg *c, struct xmodel *const
 /* What the chosen rankings and AOPC variant need from a model: corpus frequencies for the frequency
  * order, an unknown-word token for --aopc-removal unk. */
 static enum vm_status ranking_needs(const struct xcfg *c, struct xmodel *xm, struct vm_error *err) {
-    if (c->removal == 2 && xm->tm.vocab.unk_id < 0)
+    if (c->removal == 2 && xm->tm->vocab.unk_id < 0)
         return vm_errorf(err, VM_EINVAL, "--aopc-removal unk: the vocabulary of %s has no unknown-word token", xm->path);
     return xm->method[M_FREQ] ? id_frequencies(c, xm, err) : VM_OK;
 }
@@ -1717,7 +1636,7 @@ static enum vm_status compare_importance(const struct xcfg *c, struct xmodel *co
             fprintf(stderr, "note: %s (%s) has no per-word mask (no word_mask output, no VMASK table): no mask explanations for it\n", xm->name, xm->path);
         if (c->posthoc == 0) continue;
         if (ref) {
-            const struct vm_vocab *v = &xm->tm.vocab; /* the same list as ref's (check_same_task) */
+            const struct vm_vocab *v = &xm->tm->vocab; /* the same list as ref's (check_same_task) */
             if (!(xm->imp = vm_malloc(sizeof(double) * (size_t)v->n, err))) return VM_ENOMEM;
             memcpy(xm->imp, ref->imp, sizeof(double) * (size_t)v->n);
             if (strstr(ref->imp_src, ref->path)) snprintf(xm->imp_src, sizeof xm->imp_src, "%s", ref->imp_src);
@@ -1797,7 +1716,7 @@ static enum vm_status splime(struct xmodel *xm, int64_t n_sel, struct vm_error *
         int32_t nf = e->word_of ? e->n_words : e->n;
         for (int32_t f = 0; f < nf; f++) {
             double w = e->word_of ? e->ww[M_LIME][f] : e->w[M_LIME][f];
-            if (isfinite(w)) it[m++] = (struct sp_item){e->word_of ? e->words[f] : xm->tm.vocab.tokens[e->ids[f]], w, i};
+            if (isfinite(w)) it[m++] = (struct sp_item){e->word_of ? e->words[f] : xm->tm->vocab.tokens[e->ids[f]], w, i};
         }
     }
     qsort(it, (size_t)m, sizeof *it, sp_by_word);
@@ -1819,7 +1738,7 @@ static enum vm_status splime(struct xmodel *xm, int64_t n_sel, struct vm_error *
     return VM_OK;
 }
 
-static int run(struct xcfg *c, const struct vm_text_opts *o, const char *const *paths, int n_models) {
+static int run(struct xcfg *c, const vmaskc_model_options *o, const char *const *paths, int n_models) {
     struct vm_error err = {0};
     struct xmodel models[VM_REPORT_MAX_MODELS];
     struct xmodel *xms[VM_REPORT_MAX_MODELS];
@@ -1916,34 +1835,36 @@ out:
 int vm_cmd_explain(int argc, char **argv) {
     struct xcfg c;
     xcfg_default(&c, "explain");
-    struct vm_text_opts o;
-    vm_text_opts_init(&o);
+    struct vm_cli_model_args ma;
+    vm_cli_model_args_init(&ma);
     const char *paths[1];
     int n_paths = 0;
-    int r = parse_common("explain", argc, argv, &c, &o, paths, 1, &n_paths);
+    int r = parse_common("explain", argc, argv, &c, &ma.text, paths, 1, &n_paths);
     if (r) return r < 0 ? VM_EXIT_OK : r;
     if (!n_paths) return vm_cli_usage_error("explain", "missing MODEL");
     if (!c.data) return vm_cli_usage_error("explain", "missing --data FILE");
-    c.threads = o.model.threads;
+    c.threads = ma.text.model.threads;
     snprintf(c.threads_str, sizeof c.threads_str, "%d", c.threads);
     vm_cli_watch_interrupts(&interrupted);
-    return run(&c, &o, paths, 1);
+    vm_cli_model_args_done(&ma);
+    return run(&c, &ma.o, paths, 1);
 }
 
 int vm_cmd_compare(int argc, char **argv) {
     struct xcfg c;
     xcfg_default(&c, "compare");
-    struct vm_text_opts o;
-    vm_text_opts_init(&o);
+    struct vm_cli_model_args ma;
+    vm_cli_model_args_init(&ma);
     const char *paths[VM_REPORT_MAX_MODELS];
     int n_paths = 0;
-    int r = parse_common("compare", argc, argv, &c, &o, paths, VM_REPORT_MAX_MODELS, &n_paths);
+    int r = parse_common("compare", argc, argv, &c, &ma.text, paths, VM_REPORT_MAX_MODELS, &n_paths);
     if (r) return r < 0 ? VM_EXIT_OK : r;
     if (n_paths < 2) return vm_cli_usage_error("compare", "needs at least two models (A.onnx B.onnx ...); for one model use 'vmaskc explain'");
     if (!c.data) return vm_cli_usage_error("compare", "missing --data FILE");
     if (c.importance) return vm_cli_usage_error("compare", "--importance is for 'vmaskc explain'; compare ranks each model by its own word mask (or a VMASK model's q)");
-    c.threads = o.model.threads;
+    c.threads = ma.text.model.threads;
     snprintf(c.threads_str, sizeof c.threads_str, "%d", c.threads);
     vm_cli_watch_interrupts(&interrupted);
-    return run(&c, &o, paths, n_paths);
+    vm_cli_model_args_done(&ma);
+    return run(&c, &ma.o, paths, n_paths);
 }
