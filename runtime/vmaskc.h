@@ -17,7 +17,8 @@
  *
  * Ownership. Handles and results come from the library and go back to it: vmaskc_model_close,
  * vmaskc_tokens_free, vmaskc_prediction_free, vmaskc_evaluation_free, vmaskc_explanation_free,
- * vmaskc_measurement_free, vmaskc_words_free, vmaskc_whole_words_free (each accepts NULL). Strings returned by getters
+ * vmaskc_measurement_free, vmaskc_dataset_free, vmaskc_words_free, vmaskc_whole_words_free (each
+ * accepts NULL); vmaskc_dataset_token_counts' array goes to free(). Strings returned by getters
  * (class names, metadata) belong to the model and stay valid until it is closed. Arguments are only read during the call and may be freed after it.
  *
  * Threads. The library keeps no global mutable state of its own, so different models may be used
@@ -201,6 +202,7 @@ typedef struct vmaskc_evaluation {
     double *precision;    /* [C] NAN when no example was predicted as the class */
     double *recall;       /* [C] NAN when no example has the class */
     double *f1;           /* [C] harmonic mean of the two; NAN when either is, 0 when both are 0 */
+    int64_t runs;         /* runs of the model (batches) it took (since 0.2) */
 } vmaskc_evaluation;
 
 /* Classifies every example of a labelled data file (read as the model's options.data say) in inference mode, in batches of `batch` (0 = 100) examples in file order.
@@ -210,6 +212,39 @@ typedef struct vmaskc_evaluation {
 VMASKC_API vmaskc_status vmaskc_evaluate(vmaskc_model *m, const char *path, int32_t max_len, int32_t batch,
                                          vmaskc_evaluation **out, vmaskc_error *err);
 VMASKC_API void vmaskc_evaluation_free(vmaskc_evaluation *e);
+
+/* ---- a data file as the model reads it (0.2) ---- */
+
+typedef struct vmaskc_dataset {
+    int64_t n;            /* examples, in file order */
+    char **texts;         /* [n] each text as read */
+    int32_t *labels;      /* [n] its class id (the model's class names mapped to their ids); 0 when read unlabelled */
+    int64_t *line;        /* [n] the line of the file the example starts on */
+    int64_t *start;       /* [n + 1] text i's ids are ids[start[i] .. start[i + 1]) */
+    int32_t *ids;         /* every text as the model receives it (max_len applied) */
+    int64_t n_tokens;     /* words of all texts (before max_len) */
+    int64_t n_unknown;    /* of those, the ones the vocabulary lacks: most of them unknown means the
+                           * vocabulary does not belong to the model or the data */
+} vmaskc_dataset;
+
+/* Reads a data file as the model's options.data say (TSV, CSV, JSON Lines, plain or .gz), each
+ * text encoded as the model receives it (max_len > 0 truncates). labelled: each label must be one
+ * of the model's classes (VMASKC_EFORMAT naming file:line otherwise); 0: labels are not read (a
+ * corpus). An empty text is an error naming its line; a file without examples gives n = 0. */
+VMASKC_API vmaskc_status vmaskc_dataset_read(const vmaskc_model *m, const char *path, int32_t max_len, int labelled,
+                                             vmaskc_dataset **out, vmaskc_error *err);
+VMASKC_API void vmaskc_dataset_free(vmaskc_dataset *d);
+/* Checks, before any work, that `batch` copies of the data's longest text fit the model's memory
+ * limit: VMASKC_EINVAL naming the text's file:line otherwise. */
+VMASKC_API vmaskc_status vmaskc_dataset_check_fit(vmaskc_model *m, const vmaskc_dataset *d, int32_t batch, vmaskc_error *err);
+/* vmaskc_evaluate over a labelled dataset, its texts run in batches of one length (up to `batch`,
+ * 0 = 512; shortest first, ties in file order), as `vmaskc explain` and `compare` compute Table 3's
+ * accuracy. */
+VMASKC_API vmaskc_status vmaskc_dataset_evaluate(vmaskc_model *m, const vmaskc_dataset *d, int32_t batch, vmaskc_evaluation **out,
+                                                 vmaskc_error *err);
+/* Occurrences of each token id (below the vocabulary size) in the dataset's ids: counts [vocabulary
+ * size], the caller frees it with free(). */
+VMASKC_API vmaskc_status vmaskc_dataset_token_counts(const vmaskc_model *m, const vmaskc_dataset *d, int64_t **counts, vmaskc_error *err);
 
 /* ---- global word importance (`vmaskc words`) ---- */
 

@@ -321,19 +321,14 @@ static int mask_output(const struct vm_text_model *tm) {
     return -1;
 }
 
-struct len_idx {
-    int32_t len;
-    int64_t i;
-};
-
-static int cmp_len_idx(const void *a, const void *b) {
-    const struct len_idx *x = a, *y = b;
+int vm_api_cmp_len_idx(const void *a, const void *b) {
+    const struct vm_api_len_idx *x = a, *y = b;
     if (x->len != y->len) return x->len < y->len ? -1 : 1;
     return (x->i > y->i) - (x->i < y->i);
 }
 
 /* Runs texts order[0..nb) (all of one token count) and writes their rows of p. */
-static enum vm_status predict_run(vmaskc_model *m, vmaskc_prediction *p, const struct vm_encoding *enc, const struct len_idx *order,
+static enum vm_status predict_run(vmaskc_model *m, vmaskc_prediction *p, const struct vm_encoding *enc, const struct vm_api_len_idx *order,
                                   int64_t nb, int wm, const int32_t **seqs, int32_t *lens, float *probs, struct vm_error *ie) {
     struct vm_text_model *tm = &m->tm;
     for (int64_t k = 0; k < nb; k++) {
@@ -380,7 +375,7 @@ vmaskc_status vmaskc_predict(vmaskc_model *m, const char *const *texts, int64_t 
     int64_t bad = -1;
     int C = m->n_classes, wm = m->mask_method ? m->word_mask : -1;
     struct vm_encoding *enc = vm_calloc((size_t)n, sizeof *enc, &ie);
-    struct len_idx *order = vm_malloc(sizeof *order * (size_t)n, &ie);
+    struct vm_api_len_idx *order = vm_malloc(sizeof *order * (size_t)n, &ie);
     const int32_t **seqs = vm_malloc(sizeof *seqs * (size_t)batch, &ie);
     int32_t *lens = vm_malloc(sizeof *lens * (size_t)batch, &ie);
     float *probs = vm_malloc(sizeof(float) * (size_t)batch * (size_t)C, &ie);
@@ -402,7 +397,7 @@ vmaskc_status vmaskc_predict(vmaskc_model *m, const char *const *texts, int64_t 
             bad = i;
             break;
         }
-        order[i] = (struct len_idx){enc[i].n, i};
+        order[i] = (struct vm_api_len_idx){enc[i].n, i};
         p->offset[i + 1] = (i ? p->offset[i] : 0) + enc[i].n;
     }
     if (!s) {
@@ -424,7 +419,7 @@ vmaskc_status vmaskc_predict(vmaskc_model *m, const char *const *texts, int64_t 
         }
     }
     /* runs of texts of one token count, at most `batch` each: a text's result is independent of the others */
-    if (!s) qsort(order, (size_t)n, sizeof *order, cmp_len_idx);
+    if (!s) qsort(order, (size_t)n, sizeof *order, vm_api_cmp_len_idx);
     for (int64_t b0 = 0; b0 < n && !s;) {
         int64_t nb = 1;
         while (b0 + nb < n && nb < batch && order[b0 + nb].len == order[b0].len) nb++;

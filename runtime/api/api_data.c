@@ -69,6 +69,7 @@ vmaskc_status vmaskc_evaluate(vmaskc_model *m, const char *path, int32_t max_len
         e->n = d.n;
         e->n_classes = m->n_classes;
         s = vm_evaluate_pred(&tm->feeder, &d, batch, &e->accuracy, pred, &ie);
+        e->runs = (d.n + batch - 1) / batch;
     }
     if (!s) s = evaluation_fill(e, d.labels, pred, d.n, &ie);
     free(pred);
@@ -78,6 +79,138 @@ vmaskc_status vmaskc_evaluate(vmaskc_model *m, const char *path, int32_t max_len
         return vm_api_fail(err, &ie, -1);
     }
     *out = e;
+    return VMASKC_OK;
+}
+
+/* ---- datasets ---- */
+
+/* The public record over the loader's dataset, which owns the arrays. */
+struct dataset_box {
+    vmaskc_dataset pub;
+    struct vm_dataset d;
+    bool labelled;
+};
+
+void vmaskc_dataset_free(vmaskc_dataset *d) {
+    if (!d) return;
+    struct dataset_box *b = (struct dataset_box *)d;
+    vm_dataset_free(&b->d);
+    free(b);
+}
+
+vmaskc_status vmaskc_dataset_read(const vmaskc_model *m, const char *path, int32_t max_len, int labelled, vmaskc_dataset **out,
+                                  vmaskc_error *err) {
+    NEED(out);
+    *out = NULL;
+    NEED(m);
+    NEED(path);
+    if (max_len < 0) return vm_api_failf(err, VMASKC_EINVAL, -1, "vmaskc_dataset_read: max_len is %d (0 = no limit)", max_len);
+    const struct vm_text_model *tm = &m->tm;
+    struct vm_error ie = {0};
+    struct dataset_box *b = vm_calloc(1, sizeof *b, &ie);
+    if (!b) return vm_api_fail(err, &ie, -1);
+    enum vm_status s = vm_dataset_load(&b->d, path, &tm->vocab, &tm->tok, max_len, labelled ? &tm->data : &tm->corpus, &ie);
+    if (s) {
+        free(b);
+        return vm_api_fail(err, &ie, -1);
+    }
+    if (labelled) s = vm_dataset_check_labels(&b->d, m->n_classes, &ie);
+    if (s) {
+        vmaskc_dataset_free(&b->pub);
+        return vm_api_fail(err, &ie, -1);
+    }
+    b->labelled = labelled != 0;
+    b->pub = (vmaskc_dataset){.n = b->d.n, .texts = b->d.texts, .labels = b->d.labels, .line = b->d.line, .start = b->d.start,
+                              .ids = b->d.ids, .n_tokens = b->d.n_tokens, .n_unknown = b->d.n_unk};
+    *out = &b->pub;
+    return VMASKC_OK;
+}
+
+vmaskc_status vmaskc_dataset_check_fit(vmaskc_model *m, const vmaskc_dataset *d, int32_t batch, vmaskc_error *err) {
+    NEED(m);
+    NEED(d);
+    if (batch < 1) return vm_api_failf(err, VMASKC_EINVAL, -1, "vmaskc_dataset_check_fit: batch is %d (at least 1)", batch);
+    struct vm_error ie = {0};
+    if (vm_feeder_check_longest(&m->tm.feeder, &((const struct dataset_box *)d)->d, batch, &ie)) return vm_api_fail(err, &ie, -1);
+    return VMASKC_OK;
+}
+
+/* Each text's predicted class, texts of one length together (through the explainers' classifier,
+ * whose chunk sizes and padding `vmaskc explain` has always used for Table 3). */
+static enum vm_status predict_by_length(struct vm_classifier *clf, const struct vm_dataset *d, int32_t *pred, struct vm_error *err) {
+    int64_t n = d->n;
+    struct vm_api_len_idx *li = vm_malloc(sizeof *li * (size_t)(n + 1), err);
+    const int32_t **seqs = vm_malloc(sizeof *seqs * (size_t)clf->batch, err);
+    int32_t *lens = vm_malloc(sizeof *lens * (size_t)clf->batch, err);
+    float *probs = vm_malloc(sizeof *probs * (size_t)clf->batch * (size_t)clf->n_classes, err);
+    enum vm_status s = li && seqs && lens && probs ? VM_OK : VM_ENOMEM;
+    for (int64_t i = 0; i < n && !s; i++) li[i] = (struct vm_api_len_idx){vm_dataset_len(d, i), i};
+    if (!s) qsort(li, (size_t)n, sizeof *li, vm_api_cmp_len_idx);
+    for (int64_t j = 0; j < n && !s;) {
+        int64_t nb = 0;
+        for (; j < n && nb < clf->batch && (nb == 0 || li[j].len == lens[0]); j++, nb++) {
+            seqs[nb] = d->ids + d->start[li[j].i];
+            lens[nb] = li[j].len;
+        }
+        s = vm_classifier_probs(clf, seqs, lens, nb, 0, probs, err);
+        for (int64_t k = 0; k < nb && !s; k++) pred[li[j - nb + k].i] = vm_argmax_f(probs + k * clf->n_classes, clf->n_classes);
+    }
+    free(li);
+    free(seqs);
+    free(lens);
+    free(probs);
+    return s;
+}
+
+vmaskc_status vmaskc_dataset_evaluate(vmaskc_model *m, const vmaskc_dataset *d, int32_t batch, vmaskc_evaluation **out, vmaskc_error *err) {
+    NEED(out);
+    *out = NULL;
+    NEED(m);
+    NEED(d);
+    if (batch < 0) return vm_api_failf(err, VMASKC_EINVAL, -1, "vmaskc_dataset_evaluate: batch is %d (0 = 512)", batch);
+    const struct dataset_box *box = (const struct dataset_box *)d;
+    const struct vm_dataset *vd = &box->d;
+    if (!box->labelled) return vm_api_failf(err, VMASKC_EINVAL, -1, "vmaskc_dataset_evaluate: %s was read without its labels", vd->path);
+    struct vm_error ie = {0};
+    struct vm_classifier clf = {0};
+    vmaskc_evaluation *e = NULL;
+    int32_t *pred = NULL;
+    enum vm_status s = vm_classifier_init_feeder(&clf, &m->tm.feeder, batch > 0 ? batch : 512, &ie);
+    bool clf_ok = !s;
+    if (!s && (!(pred = vm_calloc((size_t)vd->n + 1, sizeof *pred, &ie)) || !(e = vm_calloc(1, sizeof *e, &ie)))) s = VM_ENOMEM;
+    if (!s) s = vm_dataset_check_labels(vd, m->n_classes, &ie); /* read for another model */
+    if (!s) s = predict_by_length(&clf, vd, pred, &ie);
+    if (!s) {
+        int64_t correct = 0;
+        for (int64_t i = 0; i < vd->n; i++) correct += pred[i] == vd->labels[i];
+        e->n = vd->n;
+        e->n_classes = m->n_classes;
+        e->accuracy = vd->n ? (double)correct / (double)vd->n : NAN;
+        e->runs = clf.runs;
+        s = evaluation_fill(e, vd->labels, pred, vd->n, &ie);
+    }
+    free(pred);
+    if (clf_ok) vm_classifier_free(&clf);
+    if (s) {
+        vmaskc_evaluation_free(e);
+        return vm_api_fail(err, &ie, -1);
+    }
+    *out = e;
+    return VMASKC_OK;
+}
+
+vmaskc_status vmaskc_dataset_token_counts(const vmaskc_model *m, const vmaskc_dataset *d, int64_t **counts, vmaskc_error *err) {
+    NEED(counts);
+    *counts = NULL;
+    NEED(m);
+    NEED(d);
+    struct vm_error ie = {0};
+    int32_t V = m->tm.vocab.n;
+    int64_t *c = vm_calloc((size_t)(V > 0 ? V : 1), sizeof *c, &ie);
+    if (!c) return vm_api_fail(err, &ie, -1);
+    for (int64_t i = 0; i < d->start[d->n]; i++)
+        if (d->ids[i] >= 0 && d->ids[i] < V) c[d->ids[i]]++;
+    *counts = c;
     return VMASKC_OK;
 }
 

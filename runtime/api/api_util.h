@@ -31,4 +31,12 @@ vmaskc_status vm_api_failf(vmaskc_error *e, vmaskc_status code, int64_t item, co
  * config.data"). */
 vmaskc_status vm_api_data_opts(const vmaskc_data_options *d, const char *who, struct vm_data_opts *o, vmaskc_error *err);
 
+/* Texts ordered by token count, then index (batches of one length whose results do not depend on
+ * the other texts): qsort with vm_api_cmp_len_idx. */
+struct vm_api_len_idx {
+    int32_t len;
+    int64_t i;
+};
+int vm_api_cmp_len_idx(const void *a, const void *b);
+
 #endif

@@ -6,7 +6,9 @@
  *       the texts' one-by-one predictions (bit for bit), a text without tokens named by err.item,
  *       explanations (LIME, SampleShapley) deterministic in the seed, the mask refused without one;
  *       evaluation on a data file equal to the texts predicted one by one (confusion, precision,
- *       recall, F1), a label outside the classes named by file:line;
+ *       recall, F1), a label outside the classes named by file:line; the same file as a dataset
+ *       (texts, labels, lines, ids equal to tokenize's, token counts) evaluated by length gives the
+ *       same confusion matrix; a corpus (labels not read) is not evaluated;
  *   (b2) two threads, each with its own model opened at the same time (first thing in the process),
  *        predict what one thread alone does;
  *   (c) training: bad configurations, an output folder that does not exist and a text too long for
@@ -149,6 +151,57 @@ static void test_evaluate(vmaskc_model *m, int C) {
             if (pred && pr + re > 0) CHECK(fabs(ev->f1[c] - 2 * pr * re / (pr + re)) < 1e-12);
         }
     }
+    if (ev) CHECK(ev->runs == 100); /* batches of 1 */
+    /* the same file as a dataset: its texts, labels and ids; evaluated by length, the same confusion */
+    vmaskc_dataset *d = (vmaskc_dataset *)&e;
+    CHECK(vmaskc_dataset_read(m, "/no/such.tsv", 0, 1, &d, &e) == VMASKC_EIO && d == NULL && has(&e, "/no/such.tsv"));
+    CHECK(vmaskc_dataset_read(NULL, dev_path, 0, 1, &d, &e) == VMASKC_EINVAL && has(&e, "'m'"));
+    CHECK(vmaskc_dataset_read(m, dev_path, -2, 1, &d, &e) == VMASKC_EINVAL && has(&e, "max_len"));
+    f = fopen(bad, "w");
+    if (f) {
+        fputs("1\tw1 w2\n5\tw3\n", f);
+        fclose(f);
+    }
+    CHECK(vmaskc_dataset_read(m, bad, 0, 1, &d, &e) == VMASKC_EFORMAT && d == NULL && has(&e, "api_badlabel.tsv:2") && has(&e, "label 5"));
+    unlink(bad);
+    s = vmaskc_dataset_read(m, dev_path, 0, 1, &d, &e);
+    CHECK_MSG(s == VMASKC_OK, "%s", e.message);
+    if (!s) {
+        CHECK(d->n == n && d->start[0] == 0 && d->line[0] == 1 && d->line[n - 1] == n && d->n_tokens > 0 && d->n_unknown >= 0);
+        for (int i = 0; i < n && i < d->n; i++) {
+            CHECK(d->labels[i] == gold[i] && !strcmp(d->texts[i], texts[i]));
+            vmaskc_tokens *t;
+            if (vmaskc_tokenize(m, texts[i], 0, &t, &e)) continue;
+            CHECK(t->n == d->start[i + 1] - d->start[i] && !memcmp(t->ids, d->ids + d->start[i], sizeof(int32_t) * (size_t)t->n));
+            vmaskc_tokens_free(t);
+        }
+        int64_t *counts = NULL, total = 0;
+        int32_t V = 0;
+        vmaskc_model_vocab_size(m, &V, &e);
+        CHECK(vmaskc_dataset_token_counts(m, d, &counts, &e) == VMASKC_OK && counts);
+        for (int32_t id = 0; counts && id < V; id++) total += counts[id];
+        CHECK(total == d->start[d->n]);
+        if (counts && d->n) CHECK(counts[d->ids[0]] >= 1);
+        free(counts);
+        CHECK(vmaskc_dataset_check_fit(m, d, 0, &e) == VMASKC_EINVAL && has(&e, "batch"));
+        CHECK(vmaskc_dataset_check_fit(m, d, 8, &e) == VMASKC_OK);
+        for (int32_t b = 0; b <= 1; b++) {
+            vmaskc_evaluation *dv = NULL;
+            CHECK(vmaskc_dataset_evaluate(m, d, b, &dv, &e) == VMASKC_OK);
+            if (dv && ev) CHECK_MSG(dv->n == n && !memcmp(dv->confusion, ev->confusion, sizeof conf) && dv->accuracy == ev->accuracy && dv->runs > 0,
+                                    "batch %d: accuracy %g vs %g", b, dv->accuracy, ev->accuracy);
+            if (dv) CHECK(b ? dv->runs == n : dv->runs < n);
+            vmaskc_evaluation_free(dv);
+        }
+    }
+    vmaskc_dataset_free(d);
+    /* read as a corpus: labels not read, and not evaluated */
+    if (!vmaskc_dataset_read(m, dev_path, 2, 0, &d, &e)) {
+        CHECK(d->n == n && d->labels[0] == 0 && d->start[1] <= 2);
+        vmaskc_evaluation *dv = NULL;
+        CHECK(vmaskc_dataset_evaluate(m, d, 0, &dv, &e) == VMASKC_EINVAL && dv == NULL && has(&e, "without its labels"));
+        vmaskc_dataset_free(d);
+    } else CHECK_MSG(0, "%s", e.message);
     vmaskc_evaluation_free(ev);
     for (int i = 0; i < n; i++) free(texts[i]);
 }

@@ -179,11 +179,9 @@ struct xmodel {
     double acc_all;        /* accuracy on every text of --data (Table 3) */
     vmaskc_model *m;         /* the model, through the public API (runtime/vmaskc.h) */
     struct vm_text_model *tm; /* its internals, for what the API does not carry yet (m's own) */
-    struct vm_classifier clf; /* Table 3's accuracy on all of --data */
-    bool clf_ok;
-    int64_t texts_run, runs;  /* the model's inputs and runs for the explanations (vmaskc_measure) */
-    struct vm_dataset data;
-    bool data_ok;
+    int n_classes;
+    int64_t texts_run, runs;  /* the model's inputs and runs: the explanations (vmaskc_measure) and Table 3's accuracy */
+    vmaskc_dataset *data;   /* --data as this model reads it */
     double *imp;           /* [vocab.n] global importance per id (NAN = unknown), NULL = none */
     int64_t *id_freq;      /* [vocab.n] occurrences of each id in --corpus (or --data), NULL = not needed */
     char imp_src[1100];
@@ -238,8 +236,7 @@ static void xmodel_free(struct xmodel *xm, int64_t n_sel) {
     free(xm->id_freq);
     vm_word_table_free(&xm->wt);
     free(xm->sp);
-    if (xm->clf_ok) vm_classifier_free(&xm->clf);
-    if (xm->data_ok) vm_dataset_free(&xm->data);
+    vmaskc_dataset_free(xm->data);
     vmaskc_model_close(xm->m);
     memset(xm, 0, sizeof *xm);
 }
@@ -346,7 +343,7 @@ static void take_measurement(const struct xcfg *c, struct xmodel *xm, vmaskc_mea
 }
 
 static enum vm_status explain_one(const struct xcfg *c, struct xmodel *xm, int64_t index, struct xex *e, struct vm_error *err) {
-    const char *text = xm->data.texts[index];
+    const char *text = xm->data->texts[index];
     const char *tokenizer = "words";
     vmaskc_model_tokenizer(xm->m, &tokenizer, NULL);
     bool wordpiece = !strcmp(tokenizer, "wordpiece");
@@ -370,7 +367,7 @@ static enum vm_status explain_one(const struct xcfg *c, struct xmodel *xm, int64
     for (int m = 0; m < N_METHODS; m++)
         if (xm->method[m]) o.methods |= 1u << m;
     /* the explained class: the prediction (the paper, Nguyen 2018), or the gold label (--explain-class gold) */
-    o.target = c->gold ? xm->data.labels[index] : -1;
+    o.target = c->gold ? xm->data->labels[index] : -1;
     o.seed = vmaskc_explain_seed(c->seed, index);
     o.samples = c->lime.samples;
     o.kernel_width = c->lime.kernel_width;
@@ -419,7 +416,7 @@ static enum vm_status run_model(const struct xcfg *c, struct xmodel *xm, const i
             char eta[32];
             vm_fmt_eta((double)(n_sel - i - 1) / rate, eta, sizeof eta);
             fprintf(stderr, "%s%s: model %d/%d (%s)  %lld/%lld examples  %.2f ex/s  %.0f texts/s  ETA %s%s", tty ? "\r\033[K" : "", c->cmd,
-                    which + 1, n_models, xm->name, (long long)(i + 1), (long long)n_sel, rate, (double)(xm->clf.forward_passes + xm->texts_run) / (now - t0), eta,
+                    which + 1, n_models, xm->name, (long long)(i + 1), (long long)n_sel, rate, (double)xm->texts_run / (now - t0), eta,
                     tty ? "" : "\n");
             fflush(stderr);
         }
@@ -551,7 +548,7 @@ static void unpack_example(struct unpacker *u, struct xex *e, int64_t C, int32_t
  * passes are summed over processes. */
 static enum vm_status gather_model(const struct xcfg *c, struct xmodel *xm, int64_t n_sel, struct vm_error *err) {
     int P = vm_dist_size(), rank = vm_dist_rank();
-    int64_t C = xm->clf.n_classes;
+    int64_t C = xm->n_classes;
     struct sbuf b = {0};
     for (int64_t i = rank; rank > 0 && i < n_sel; i += P) pack_example(&b, &xm->ex[i], C, c->kmax);
     void *all = NULL;
@@ -605,7 +602,7 @@ static double posthoc_mean(const struct xmodel *xm, int64_t n, int32_t k) {
 
 static double accuracy(const struct xmodel *xm, const int64_t *sel, int64_t n) {
     int64_t ok = 0;
-    for (int64_t i = 0; i < n; i++) ok += xm->ex[i].pred == xm->data.labels[sel[i]];
+    for (int64_t i = 0; i < n; i++) ok += xm->ex[i].pred == xm->data->labels[sel[i]];
     return n ? (double)ok / (double)n : NAN;
 }
 
@@ -634,7 +631,7 @@ static void json_model_id(struct sbuf *b, const char *key, const struct xmodel *
 static enum vm_status write_jsonl(const struct xcfg *c, struct xmodel *const *xms, int n_models, const int64_t *sel, int64_t n_sel,
                                   const char *path, struct vm_error *err) {
     struct sbuf b = {0};
-    const struct vm_dataset *d = &xms[0]->data;
+    const vmaskc_dataset *d = xms[0]->data;
     for (int64_t i = 0; i < n_sel; i++) {
         int64_t idx = sel[i];
         sb_printf(&b, "{\"index\":%lld,\"text\":", (long long)idx);
@@ -673,7 +670,7 @@ static enum vm_status write_jsonl(const struct xcfg *c, struct xmodel *const *xm
                 }
             }
             sb_printf(&b, "],\"prediction\":%d,\"probs\":", e->pred);
-            json_floats(&b, e->probs, (int32_t)xm->clf.n_classes);
+            json_floats(&b, e->probs, (int32_t)xm->n_classes);
             for (int m = 0; m < N_METHODS; m++) {
                 if (!e->w[m]) continue;
                 sb_printf(&b, ",\"%s\":{\"weights\":", METHOD_KEY[m]);
@@ -817,7 +814,7 @@ static enum vm_status write_summary_jsonl(const struct xcfg *c, struct xmodel *c
     for (int k = 0; k < n_models; k++) {
         const struct xmodel *xm = xms[k];
         json_model_id(&b, "model", xm);
-        sb_printf(&b, ",\"texts\":%lld,\"accuracy\":", (long long)xm->data.n);
+        sb_printf(&b, ",\"texts\":%lld,\"accuracy\":", (long long)xm->data->n);
         sb_json_num(&b, xm->acc_all);
         sb_printf(&b, ",\"explained\":%lld,\"accuracy_explained\":", (long long)n_sel);
         sb_json_num(&b, accuracy(xm, sel, n_sel));
@@ -881,17 +878,17 @@ static enum vm_status write_report(const struct xcfg *c, struct xmodel *const *x
              "seed %llu (each example's draws seeded from (seed, example index), logged in explanations.jsonl); %lld of %lld examples%s; LIME: %d samples, kernel width %g, ridge alpha %g, "
              "all features kept, AOPC ranks the positive weights for the predicted class; SampleShapley: %d permutations, pad baseline in place; "
              "mask q: the words' global importance; AOPC: K = %d, deletion, denominator K+1; post-hoc accuracy: k = 1..%d, pad in place",
-             (unsigned long long)c->seed, (long long)n_sel, (long long)xms[0]->data.n, c->limit ? " (seeded random)" : "", c->lime.samples,
+             (unsigned long long)c->seed, (long long)n_sel, (long long)xms[0]->data->n, c->limit ? " (seeded random)" : "", c->lime.samples,
              c->lime.kernel_width, c->lime.alpha, c->permutations, c->K, c->kmax);
     r.title = title;
     r.data_path = c->data;
-    r.n_classes = (int)xms[0]->clf.n_classes;
+    r.n_classes = (int)xms[0]->n_classes;
     for (int32_t k = 0; k < xms[0]->tm->labels.n && k < 64; k++) r.class_names[k] = xms[0]->tm->labels.names[k]; /* vmaskc.labels */
     r.n_methods = N_METHODS;
     for (int m = 0; m < N_METHODS; m++) r.method_names[m] = METHOD_NAME[m];
     r.n_models = n_models;
     r.n_examples = n_sel;
-    r.n_data = xms[0]->data.n;
+    r.n_data = xms[0]->data->n;
     r.settings = settings;
     for (int k = 0; k < n_models; k++) {
         struct xmodel *xm = xms[k];
@@ -910,11 +907,11 @@ static enum vm_status write_report(const struct xcfg *c, struct xmodel *const *x
             const struct xex *e = &xm->ex[i];
             struct vm_report_example *re = &xm->rex[i];
             re->index = sel[i];
-            re->text = xm->data.texts[sel[i]];
+            re->text = xm->data->texts[sel[i]];
             /* WordPiece: the report highlights whole words, one weight each */
             re->n_tokens = e->word_of ? e->n_words : e->n;
             re->tokens = (const char *const *)(e->word_of ? e->words : e->tokens);
-            re->label = xm->data.labels[sel[i]];
+            re->label = xm->data->labels[sel[i]];
             re->predicted = e->pred;
             re->probs = e->probs;
             for (int m = 0; m < N_METHODS; m++) re->weights[m] = e->word_of ? e->ww[m] : e->w[m];
@@ -958,14 +955,15 @@ static enum vm_status global_whole_words(const struct xcfg *c, struct xmodel *xm
     for (int32_t id = 0; id < v->n; id++) imp[id] = vm_vocab_is_special(v, id) ? NAN : xm->imp[id];
     enum vm_status s;
     if (c->corpus) {
-        struct vm_dataset cd;
-        s = vm_dataset_load(&cd, c->corpus, v, &xm->tm->tok, 0, &xm->tm->corpus, err);
+        vmaskc_dataset *cd;
+        vmaskc_error ae;
+        s = vmaskc_dataset_read(xm->m, c->corpus, 0, 0, &cd, &ae) ? vm_cli_api_error(&ae, err) : VM_OK;
         if (!s) {
-            s = vm_word_table_build(&xm->tm->tok, v, cd.texts, cd.n, 0, imp, &xm->wt, err);
-            vm_dataset_free(&cd);
+            s = vm_word_table_build(&xm->tm->tok, v, cd->texts, cd->n, 0, imp, &xm->wt, err);
+            vmaskc_dataset_free(cd);
         }
     } else {
-        s = vm_word_table_build(&xm->tm->tok, v, xm->data.texts, xm->data.n, c->max_len, imp, &xm->wt, err);
+        s = vm_word_table_build(&xm->tm->tok, v, xm->data->texts, xm->data->n, c->max_len, imp, &xm->wt, err);
     }
     free(imp);
     if (s) return vm_error_prefix(err, "%s", c->corpus ? c->corpus : c->data);
@@ -990,23 +988,12 @@ static enum vm_status global_whole_words(const struct xcfg *c, struct xmodel *xm
 /* Occurrences of each vocabulary id in --corpus (default: --data), into xm->id_freq (once). */
 static enum vm_status id_frequencies(const struct xcfg *c, struct xmodel *xm, struct vm_error *err) {
     if (xm->id_freq) return VM_OK;
-    const struct vm_vocab *v = &xm->tm->vocab;
-    int64_t *freq_id = vm_calloc((size_t)v->n, sizeof *freq_id, err);
-    if (!freq_id) return VM_ENOMEM;
-    if (c->corpus) {
-        struct vm_dataset cd;
-        enum vm_status s = vm_dataset_load(&cd, c->corpus, v, &xm->tm->tok, 0, &xm->tm->corpus, err);
-        if (s) {
-            free(freq_id);
-            return s;
-        }
-        for (int64_t i = 0; i < cd.start[cd.n]; i++) freq_id[cd.ids[i]]++;
-        vm_dataset_free(&cd);
-    } else {
-        for (int64_t i = 0; i < xm->data.start[xm->data.n]; i++) freq_id[xm->data.ids[i]]++;
-    }
-    xm->id_freq = freq_id;
-    return VM_OK;
+    vmaskc_dataset *cd = NULL;
+    vmaskc_error ae;
+    vmaskc_status s = c->corpus ? vmaskc_dataset_read(xm->m, c->corpus, 0, 0, &cd, &ae) : VMASKC_OK;
+    if (!s) s = vmaskc_dataset_token_counts(xm->m, cd ? cd : xm->data, &xm->id_freq, &ae);
+    vmaskc_dataset_free(cd);
+    return s ? vm_cli_api_error(&ae, err) : VM_OK;
 }
 
 /* Word list, importance and corpus frequency for the report's global view and Table 11. */
@@ -1044,11 +1031,11 @@ static void print_tables(const struct xcfg *c, struct xmodel *const *xms, int n_
     for (int k = 0; k < n_models; k++)
         if ((int)strlen(xms[k]->name) > w) w = (int)strlen(xms[k]->name);
     bool compare = !strcmp(c->cmd, "compare");
-    printf("\n%lld of %lld %s of %s%s\n", (long long)n_sel, (long long)xms[0]->data.n, vm_plural(xms[0]->data.n, "example", "examples"), c->data, c->limit ? " (seeded random)" : "");
+    printf("\n%lld of %lld %s of %s%s\n", (long long)n_sel, (long long)xms[0]->data->n, vm_plural(xms[0]->data->n, "example", "examples"), c->data, c->limit ? " (seeded random)" : "");
     for (int k = 0; k < n_models; k++)
         printf("  %-*s %s: accuracy %.2f%% on these examples\n", w, xms[k]->name, xms[k]->path, 100 * accuracy(xms[k], sel, n_sel));
-    printf("\n%s (%%) on all %lld %s of %s:\n  %-*s %-8s %8s\n", compare ? "Table 3 row: test accuracy" : "accuracy", (long long)xms[0]->data.n,
-           vm_plural(xms[0]->data.n, "text", "texts"), c->data,
+    printf("\n%s (%%) on all %lld %s of %s:\n  %-*s %-8s %8s\n", compare ? "Table 3 row: test accuracy" : "accuracy", (long long)xms[0]->data->n,
+           vm_plural(xms[0]->data->n, "text", "texts"), c->data,
            w, "model", "method", "accuracy");
     for (int k = 0; k < n_models; k++)
         printf("  %-*s %-8s %8.2f\n", w, xms[k]->name, xms[k]->training ? xms[k]->training : "?", 100 * xms[k]->acc_all);
@@ -1119,8 +1106,8 @@ static void print_tables(const struct xcfg *c, struct xmodel *const *xms, int n_
         int64_t inst;
         double ms;
         vm_rt_build_stats(xms[k]->tm->rt, &inst, &ms);
-        printf("  %-*s %lld model %s; %lld shape %s built in %.0f ms (included above)\n", w, xms[k]->name, (long long)(xms[k]->clf.runs + xms[k]->runs),
-               vm_plural(xms[k]->clf.runs + xms[k]->runs, "run", "runs"), (long long)inst, vm_plural(inst, "instance", "instances"), ms);
+        printf("  %-*s %lld model %s; %lld shape %s built in %.0f ms (included above)\n", w, xms[k]->name, (long long)xms[k]->runs,
+               vm_plural(xms[k]->runs, "run", "runs"), (long long)inst, vm_plural(inst, "instance", "instances"), ms);
     }
 }
 
@@ -1353,48 +1340,6 @@ static void xcfg_default(struct xcfg *c, const char *cmd) {
     vm_aopc_opts_default(&c->aopc);
 }
 
-struct len_index {
-    int32_t len;
-    int64_t i;
-};
-
-static int by_len(const void *pa, const void *pb) {
-    const struct len_index *a = pa, *b = pb;
-    if (a->len != b->len) return a->len < b->len ? -1 : 1;
-    return (a->i > b->i) - (a->i < b->i);
-}
-
-/* The accuracy on every text of the data, each text predicted as explain_one predicts it: padded to
- * its own length only (a convolution sees pad positions, so padding to a batch's longest text can
- * change a prediction). Texts of one length share a run. */
-static enum vm_status accuracy_all(struct xmodel *xm, struct vm_error *err) {
-    const struct vm_dataset *d = &xm->data;
-    struct vm_classifier *clf = &xm->clf;
-    int64_t n = d->n, correct = 0;
-    struct len_index *li = vm_malloc(sizeof *li * (size_t)(n + 1), err);
-    const int32_t **seqs = vm_malloc(sizeof *seqs * (size_t)clf->batch, err);
-    int32_t *lens = vm_malloc(sizeof *lens * (size_t)clf->batch, err);
-    float *probs = vm_malloc(sizeof *probs * (size_t)clf->batch * (size_t)clf->n_classes, err);
-    enum vm_status s = li && seqs && lens && probs ? VM_OK : VM_ENOMEM;
-    for (int64_t i = 0; i < n && !s; i++) li[i] = (struct len_index){vm_dataset_len(d, i), i};
-    if (!s) qsort(li, (size_t)n, sizeof *li, by_len);
-    for (int64_t j = 0; j < n && !s;) {
-        int64_t nb = 0;
-        for (; j < n && nb < clf->batch && (nb == 0 || li[j].len == lens[0]); j++, nb++) {
-            seqs[nb] = d->ids + d->start[li[j].i];
-            lens[nb] = li[j].len;
-        }
-        s = vm_classifier_probs(clf, seqs, lens, nb, 0, probs, err);
-        for (int64_t k = 0; k < nb && !s; k++) correct += vm_argmax_f(probs + k * clf->n_classes, clf->n_classes) == d->labels[li[j - nb + k].i];
-    }
-    free(li);
-    free(seqs);
-    free(lens);
-    free(probs);
-    xm->acc_all = n ? (double)correct / (double)n : NAN;
-    return s;
-}
-
 static enum vm_status load_model(const struct xcfg *c, const vmaskc_model_options *o, struct xmodel *xm, const char *path, const char *name,
                                  struct vm_error *err) {
     xm->path = path;
@@ -1405,25 +1350,29 @@ static enum vm_status load_model(const struct xcfg *c, const vmaskc_model_option
         return vm_error_prefix(err, "%s", path);
     }
     xm->tm = &xm->m->tm;
-    enum vm_status s;
     xm->training = vm_text_model_method(xm->tm);
-    if ((s = vm_classifier_init_feeder(&xm->clf, &xm->tm->feeder, c->batch, err))) return vm_error_prefix(err, "%s", path);
-    xm->clf_ok = true;
+    vmaskc_model_num_classes(xm->m, &xm->n_classes, NULL);
     if (c->profile) vm_rt_profile_enable(xm->tm->rt, true);
-    if ((s = vm_dataset_load(&xm->data, c->data, &xm->tm->vocab, &xm->tm->tok, c->max_len, &xm->tm->data, err))) return s;
-    xm->data_ok = true;
-    if (xm->data.n == 0) return vm_errorf(err, VM_EINVAL, "%s has no examples", c->data);
-    if ((s = vm_dataset_check_labels(&xm->data, xm->clf.n_classes, err))) return s;
+    if (vmaskc_dataset_read(xm->m, c->data, c->max_len, 1, &xm->data, &ae)) return vm_cli_api_error(&ae, err);
+    if (xm->data->n == 0) return vm_errorf(err, VM_EINVAL, "%s has no examples", c->data);
     /* a vocabulary that does not fit the data (or the model) shows up as mostly unknown words */
-    if (xm->data.n_tokens > 0 && (double)xm->data.n_unk > 0.5 * (double)xm->data.n_tokens)
+    if (xm->data->n_tokens > 0 && (double)xm->data->n_unknown > 0.5 * (double)xm->data->n_tokens)
         return vm_errorf(err, VM_EINVAL,
                          "%lld of the %lld tokens of %s (%.0f%%) are not in the vocabulary of %s: the vocabulary does not match the model or the "
                          "data (use the vocabulary the model was trained with)",
-                         (long long)xm->data.n_unk, (long long)xm->data.n_tokens, c->data, 100.0 * (double)xm->data.n_unk / (double)xm->data.n_tokens, path);
+                         (long long)xm->data->n_unknown, (long long)xm->data->n_tokens, c->data,
+                         100.0 * (double)xm->data->n_unknown / (double)xm->data->n_tokens, path);
     /* a text too long for the memory limit: named (file:line, --max-len) before any work */
-    if ((s = vm_cli_check_longest(&xm->tm->feeder, &xm->data, 1, err))) return s;
+    if (vmaskc_dataset_check_fit(xm->m, xm->data, 1, &ae)) return vm_cli_api_error(&ae, err);
     /* Table 3: the accuracy on every text, also when only --limit of them are explained */
-    if ((s = accuracy_all(xm, err))) return vm_error_prefix(err, "%s", path);
+    vmaskc_evaluation *ev;
+    if (vmaskc_dataset_evaluate(xm->m, xm->data, c->batch, &ev, &ae)) {
+        vm_cli_api_error(&ae, err);
+        return vm_error_prefix(err, "%s", path);
+    }
+    xm->acc_all = ev->accuracy;
+    xm->runs += ev->runs;
+    vmaskc_evaluation_free(ev);
     return VM_OK;
 }
 
@@ -1485,16 +1434,18 @@ static int64_t *select_examples(const struct xcfg *c, int64_t n, int64_t *n_sel,
 
 static void note_short_texts(const struct xcfg *c, const struct xmodel *xm, const int64_t *sel, int64_t n_sel) {
     int64_t short_k = 0, short_kmax = 0;
-    const char *unit = xm->tm->tok.kind == VM_TOKENIZER_WORDPIECE ? "words" : "tokens";
+    const char *tokenizer = "words";
+    vmaskc_model_tokenizer(xm->m, &tokenizer, NULL);
+    bool wordpiece = !strcmp(tokenizer, "wordpiece");
+    const char *unit = wordpiece ? "words" : "tokens";
     for (int64_t i = 0; i < n_sel; i++) {
-        int32_t len = vm_dataset_len(&xm->data, sel[i]);
-        if (xm->tm->tok.kind == VM_TOKENIZER_WORDPIECE) {
+        int32_t len = (int32_t)(xm->data->start[sel[i] + 1] - xm->data->start[sel[i]]);
+        vmaskc_tokens *t;
+        if (wordpiece && !vmaskc_tokenize(xm->m, xm->data->texts[sel[i]], c->max_len, &t, NULL)) {
             /* k counts words, not pieces */
-            struct vm_encoding enc;
-            struct vm_error err = {0};
-            if (!vm_text_encode(&xm->tm->tok, &xm->tm->vocab, xm->data.texts[sel[i]], c->max_len, false, &enc, &err))
-                len = vm_words_count(enc.word_of, enc.n);
-            vm_encoding_free(&enc);
+            len = 0;
+            for (int32_t j = 0; j < t->n; j++) len = t->word[j] + 1 > len ? t->word[j] + 1 : len;
+            vmaskc_tokens_free(t);
         }
         short_k += len < c->K;
         short_kmax += len < c->kmax;
@@ -1568,9 +1519,9 @@ static enum vm_status check_same_task(const struct xcfg *c, struct xmodel *const
     const struct xmodel *a = xms[0];
     for (int k = 1; k < n; k++) {
         const struct xmodel *b = xms[k];
-        if (a->clf.n_classes != b->clf.n_classes)
-            return vm_errorf(err, VM_EINVAL, "%s has %lld classes but %s has %lld: they are not the same task", a->path, (long long)a->clf.n_classes,
-                             b->path, (long long)b->clf.n_classes);
+        if (a->n_classes != b->n_classes)
+            return vm_errorf(err, VM_EINVAL, "%s has %lld classes but %s has %lld: they are not the same task", a->path, (long long)a->n_classes,
+                             b->path, (long long)b->n_classes);
         for (int32_t i = 0; i < a->tm->labels.n || i < b->tm->labels.n; i++) {
             char ba[32], bb[32];
             const char *na = vm_text_model_class(a->tm, i, ba, sizeof ba), *nb = vm_text_model_class(b->tm, i, bb, sizeof bb);
@@ -1594,9 +1545,9 @@ static enum vm_status check_same_task(const struct xcfg *c, struct xmodel *const
                              b->path, vm_tokenizer_name(&a->tm->tok), a->tm->tok.lowercase ? ", lower-cased" : "",
                              a->tm->tok.split_punct ? ", punctuation split" : "", vm_tokenizer_name(&b->tm->tok),
                              b->tm->tok.lowercase ? ", lower-cased" : "", b->tm->tok.split_punct ? ", punctuation split" : "");
-        if (a->data.n != b->data.n)
-            return vm_errorf(err, VM_EINVAL, "%s reads as %lld examples with %s's tokenizer but %lld with %s's", c->data, (long long)a->data.n, a->path,
-                             (long long)b->data.n, b->path);
+        if (a->data->n != b->data->n)
+            return vm_errorf(err, VM_EINVAL, "%s reads as %lld examples with %s's tokenizer but %lld with %s's", c->data, (long long)a->data->n, a->path,
+                             (long long)b->data->n, b->path);
     }
     return VM_OK;
 }
@@ -1760,7 +1711,7 @@ static int run(struct xcfg *c, const vmaskc_model_options *o, const char *const 
     } else if ((s = explain_importance(c, xms[0], &err))) {
         goto fail;
     }
-    sel = select_examples(c, xms[0]->data.n, &n_sel, &err);
+    sel = select_examples(c, xms[0]->data->n, &n_sel, &err);
     if (!sel) {
         s = VM_ENOMEM;
         goto fail;
