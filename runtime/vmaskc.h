@@ -154,6 +154,33 @@ VMASKC_API vmaskc_status vmaskc_model_tokenizer(const vmaskc_model *m, const cha
 VMASKC_API vmaskc_status vmaskc_model_vocab_size(const vmaskc_model *m, int32_t *n, vmaskc_error *err);
 VMASKC_API vmaskc_status vmaskc_model_token(const vmaskc_model *m, int32_t id, const char **token, vmaskc_error *err);
 
+/* Since 0.2: what comparing models and reading their vocabulary need. */
+/* How the model applies its tokenizer: lower-casing, and (words tokenizer) punctuation split from words, each 0 or 1. */
+VMASKC_API vmaskc_status vmaskc_model_text_settings(const vmaskc_model *m, int *lowercase, int *split_punct, vmaskc_error *err);
+/* The ids of the padding and unknown-word tokens, -1 for one the vocabulary lacks. */
+VMASKC_API vmaskc_status vmaskc_model_special_tokens(const vmaskc_model *m, int32_t *pad, int32_t *unk, vmaskc_error *err);
+/* A token's id, -1 when the vocabulary lacks it. */
+VMASKC_API vmaskc_status vmaskc_model_token_id(const vmaskc_model *m, const char *token, int32_t *id, vmaskc_error *err);
+/* 1 for a token without a word importance of its own (padding, unknown word, BERT's [CLS] / [SEP]), else 0. */
+VMASKC_API vmaskc_status vmaskc_model_token_special(const vmaskc_model *m, int32_t id, int *special, vmaskc_error *err);
+/* How the model was trained: "base", "l2", "l2x", "iba" or "vmask" from its metadata (vmaskc.method;
+ * older exports: vmaskc.mask and vmaskc.weight_decay), another method's name as written, "vmask"
+ * for a model with a VMASK table but no vmaskc metadata, else NULL (unknown). */
+VMASKC_API vmaskc_status vmaskc_model_training(const vmaskc_model *m, const char **method, vmaskc_error *err);
+/* The model's global importance per token id (higher = more important), [vocabulary size], the
+ * caller frees it with free(): read from its word_mask output (each id run as a one-word text, in
+ * batches of `batch` ids, 0 = 512; not
+ * for a mask after a contextual layer), *source "word_mask", else its per-word mask table (VMASK
+ * q, L2X score, IBA lambda; NAN beyond it), *source "table"; both NULL when it has neither. */
+VMASKC_API vmaskc_status vmaskc_model_importance(vmaskc_model *m, int32_t batch, double **importance, const char **source,
+                                                 vmaskc_error *err);
+/* Per-op timing of the model's runs (the commands' --profile): on or off, and the table so far
+ * (text, the caller frees it with free()). */
+VMASKC_API vmaskc_status vmaskc_model_profile(vmaskc_model *m, int enable, vmaskc_error *err);
+VMASKC_API vmaskc_status vmaskc_model_profile_report(const vmaskc_model *m, char **text, vmaskc_error *err);
+/* Shape instances the model has built (one per batch shape it ran) and the milliseconds spent building them. */
+VMASKC_API vmaskc_status vmaskc_model_build_stats(const vmaskc_model *m, int64_t *instances, double *ms, vmaskc_error *err);
+
 /* ---- tokenize ---- */
 
 typedef struct vmaskc_tokens {
@@ -280,6 +307,10 @@ typedef struct vmaskc_whole_words {
 
 VMASKC_API vmaskc_status vmaskc_words_whole(const vmaskc_model *m, const char *corpus, vmaskc_whole_words **out,
                                             vmaskc_error *err);
+/* The whole words of a dataset's texts (as vmaskc_dataset_read encoded them) scored by an importance
+ * per token id (special tokens have none), in order of first occurrence (0.2). */
+VMASKC_API vmaskc_status vmaskc_dataset_words(const vmaskc_model *m, const vmaskc_dataset *d, const double *importance,
+                                              vmaskc_whole_words **out, vmaskc_error *err);
 VMASKC_API void vmaskc_whole_words_free(vmaskc_whole_words *w);
 
 /* ---- explain one text ---- */
@@ -328,6 +359,10 @@ VMASKC_API void vmaskc_explanation_free(vmaskc_explanation *e);
 #define VMASKC_EXPLAIN_RANDOM 3     /* a random order of the words (seeded by the text's seed) */
 #define VMASKC_EXPLAIN_FREQUENCY 4  /* the words by corpus frequency (options.frequency) */
 #define VMASKC_EXPLAIN_METHODS 5
+#define VMASKC_LIME_SAMPLES 5000           /* the defaults */
+#define VMASKC_LIME_KERNEL_WIDTH 25.0
+#define VMASKC_LIME_ALPHA 1.0              /* LIME's ridge penalty (fixed) */
+#define VMASKC_SHAPLEY_PERMUTATIONS 238
 #define VMASKC_AOPC_MAX_K 64
 
 typedef enum vmaskc_aopc_removal {
@@ -362,6 +397,9 @@ VMASKC_API void vmaskc_measure_options_init(vmaskc_measure_options *o);
 
 /* The seed `vmaskc explain --seed seed` gives its example `index` (0-based line of the data). */
 VMASKC_API uint64_t vmaskc_explain_seed(uint64_t seed, int64_t index);
+/* The k of n examples `vmaskc explain --limit k --seed seed` explains (a seeded partial shuffle),
+ * into out [k] in increasing order; k = n gives them all. */
+VMASKC_API vmaskc_status vmaskc_explain_sample(uint64_t seed, int64_t n, int64_t k, int64_t *out, vmaskc_error *err);
 
 typedef struct vmaskc_method_result {
     double *score;             /* [n] each token's word's score (LIME weight, Shapley value, mean importance of its

@@ -261,6 +261,102 @@ vmaskc_status vmaskc_model_token(const vmaskc_model *m, int32_t id, const char *
     return VMASKC_OK;
 }
 
+vmaskc_status vmaskc_model_text_settings(const vmaskc_model *m, int *lowercase, int *split_punct, vmaskc_error *err) {
+    NEED(m);
+    NEED(lowercase);
+    NEED(split_punct);
+    *lowercase = m->tm.tok.lowercase;
+    *split_punct = m->tm.tok.split_punct;
+    return VMASKC_OK;
+}
+
+vmaskc_status vmaskc_model_special_tokens(const vmaskc_model *m, int32_t *pad, int32_t *unk, vmaskc_error *err) {
+    NEED(m);
+    NEED(pad);
+    NEED(unk);
+    *pad = m->tm.vocab.pad_id;
+    *unk = m->tm.vocab.unk_id;
+    return VMASKC_OK;
+}
+
+vmaskc_status vmaskc_model_token_id(const vmaskc_model *m, const char *token, int32_t *id, vmaskc_error *err) {
+    NEED(m);
+    NEED(token);
+    NEED(id);
+    *id = vm_vocab_find(&m->tm.vocab, token);
+    return VMASKC_OK;
+}
+
+vmaskc_status vmaskc_model_token_special(const vmaskc_model *m, int32_t id, int *special, vmaskc_error *err) {
+    NEED(m);
+    NEED(special);
+    if (id < 0 || id >= m->tm.vocab.n)
+        return vm_api_failf(err, VMASKC_EINVAL, -1, "vmaskc_model_token_special: id %d out of range (the vocabulary has %d tokens)", id, m->tm.vocab.n);
+    *special = vm_vocab_is_special(&m->tm.vocab, id);
+    return VMASKC_OK;
+}
+
+vmaskc_status vmaskc_model_training(const vmaskc_model *m, const char **method, vmaskc_error *err) {
+    NEED(m);
+    NEED(method);
+    *method = vm_text_model_method(&m->tm);
+    return VMASKC_OK;
+}
+
+vmaskc_status vmaskc_model_importance(vmaskc_model *m, int32_t batch, double **importance, const char **source, vmaskc_error *err) {
+    NEED(importance);
+    *importance = NULL;
+    NEED(m);
+    NEED(source);
+    *source = NULL;
+    const struct vm_text_model *tm = &m->tm;
+    const char *mask = vm_text_model_meta(tm, "vmaskc.mask");
+    struct vm_error ie = {0};
+    double *imp = NULL;
+    /* a mask after a contextual layer (--mask-after: vmaskc.mask = network) has no per-word value */
+    if (!(mask && !strcmp(mask, "network")) && vm_text_model_mask_importance(tm, batch > 0 ? batch : 512, &imp, &ie)) return vm_api_fail(err, &ie, -1);
+    if (imp) {
+        *source = "word_mask";
+    } else if (tm->word_keep) {
+        if (!(imp = vm_malloc(sizeof(double) * (size_t)(tm->vocab.n > 0 ? tm->vocab.n : 1), &ie))) return vm_api_fail(err, &ie, -1);
+        for (int32_t id = 0; id < tm->vocab.n; id++) imp[id] = id < tm->n_words ? tm->word_keep[id] : NAN;
+        *source = "table";
+    }
+    *importance = imp;
+    return VMASKC_OK;
+}
+
+vmaskc_status vmaskc_model_profile(vmaskc_model *m, int enable, vmaskc_error *err) {
+    NEED(m);
+    vm_rt_profile_enable(m->tm.rt, enable != 0);
+    return VMASKC_OK;
+}
+
+vmaskc_status vmaskc_model_profile_report(const vmaskc_model *m, char **text, vmaskc_error *err) {
+    NEED(text);
+    *text = NULL;
+    NEED(m);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) return vm_api_failf(err, VMASKC_ENOMEM, -1, "vmaskc_model_profile_report: out of memory");
+    vm_rt_profile_print(m->tm.rt, f);
+    if (fclose(f) || !buf) {
+        free(buf);
+        return vm_api_failf(err, VMASKC_ENOMEM, -1, "vmaskc_model_profile_report: out of memory");
+    }
+    *text = buf;
+    return VMASKC_OK;
+}
+
+vmaskc_status vmaskc_model_build_stats(const vmaskc_model *m, int64_t *instances, double *ms, vmaskc_error *err) {
+    NEED(m);
+    NEED(instances);
+    NEED(ms);
+    vm_rt_build_stats(m->tm.rt, instances, ms);
+    return VMASKC_OK;
+}
+
 /* ---- tokenize ---- */
 
 void vmaskc_tokens_free(vmaskc_tokens *t) {

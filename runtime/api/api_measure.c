@@ -12,6 +12,8 @@
 #include "../explain.h"
 #include "api_util.h"
 
+_Static_assert(VMASKC_SHAPLEY_PERMUTATIONS == VM_SHAPLEY_DEFAULT_PERMUTATIONS, "vmaskc.h's default is explain.h's");
+
 static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -27,6 +29,38 @@ void vmaskc_measure_options_init(vmaskc_measure_options *o) {
 }
 
 uint64_t vmaskc_explain_seed(uint64_t seed, int64_t index) { return vm_explain_example_seed(seed, index); }
+
+vmaskc_status vmaskc_explain_sample(uint64_t seed, int64_t n, int64_t k, int64_t *out, vmaskc_error *err) {
+    NEED(out);
+    if (n < 0 || k < 0 || k > n)
+        return vm_api_failf(err, VMASKC_EINVAL, -1, "vmaskc_explain_sample: k is %lld of n %lld (0 <= k <= n)", (long long)k, (long long)n);
+    struct vm_error ie = {0};
+    int64_t *idx = vm_malloc(sizeof(int64_t) * (size_t)(n + 1), &ie);
+    if (!idx) return vm_api_fail(err, &ie, -1);
+    for (int64_t i = 0; i < n; i++) idx[i] = i;
+    if (k < n) {
+        struct vm_rng r;
+        vm_rng_init(&r, seed ^ 0x6c696d6974ull /* "limit" */);
+        for (int64_t i = 0; i < k; i++) {
+            int64_t j = i + (int64_t)vm_rng_below(&r, (uint64_t)(n - i));
+            int64_t t = idx[i];
+            idx[i] = idx[j];
+            idx[j] = t;
+        }
+        /* back in file order */
+        for (int64_t i = 1; i < k; i++) {
+            int64_t v = idx[i], j = i;
+            while (j > 0 && idx[j - 1] > v) {
+                idx[j] = idx[j - 1];
+                j--;
+            }
+            idx[j] = v;
+        }
+    }
+    memcpy(out, idx, sizeof(int64_t) * (size_t)k);
+    free(idx);
+    return VMASKC_OK;
+}
 
 double vmaskc_aopc(const double *delta, int32_t steps, int32_t k, int by_k) {
     if (!delta || k < 1) return NAN;
@@ -103,6 +137,7 @@ static enum vm_status run_method(struct vm_classifier *clf, const struct text_jo
     if (k == VMASKC_EXPLAIN_LIME) {
         struct vm_lime_opts lo;
         vm_lime_opts_default(&lo);
+        VM_ASSERT(lo.samples == VMASKC_LIME_SAMPLES && lo.kernel_width == VMASKC_LIME_KERNEL_WIDTH && lo.alpha == VMASKC_LIME_ALPHA);
         if (j->o->samples > 0) lo.samples = j->o->samples;
         if (j->o->kernel_width > 0) lo.kernel_width = j->o->kernel_width;
         if ((s = vm_lime_explain(clf, j->ids, n, word_of, j->y, j->seed, &lo, &l, ie))) return s;

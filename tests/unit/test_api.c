@@ -15,7 +15,10 @@
  *       max_memory (file:line, no step run) refused before any work, a callback that stops at step 3
  *       gives VMASKC_EINTERRUPTED and no output file, a short VMASK run reports progress for every
  *       step and exports a model whose mask the API reads (words, with corpus frequencies counted
- *       by hand and min_freq, predict keep, mask explanation).
+ *       by hand and min_freq, predict keep, mask explanation); on that model the 0.2 getters
+ *       (text settings, special tokens, token ids, training method), its importance (= the words
+ *       ranking's q) for a dataset's whole words and vmaskc_measure's mask, frequency order and
+ *       post-hoc terms, build statistics, the profile, and --limit's sample.
  *   (d) vmaskc_train and `vmaskc train` (the same implementation) export the same model, byte for
  *       byte, from a CSV with class names and pre-trained vectors; the names are in the export and
  *       the history has a line per epoch.
@@ -338,6 +341,100 @@ static int progress(const vmaskc_train_progress *p, void *user) {
     return s->stop_at && s->calls >= s->stop_at;
 }
 
+/* The 0.2 getters and the mask's uses on a trained VMASK model: its importance is the words ranking's
+ * q, the whole words of a dataset (a word vocabulary: one token each) carry it too, the mask method
+ * and post-hoc accuracy of vmaskc_measure use it; settings, special tokens, build statistics, the
+ * profile; and the examples `--limit` picks. */
+static void test_masked_model(vmaskc_model *m) {
+    vmaskc_error e;
+    int lc = -1, sp = -1, special = -1;
+    int32_t pad = -2, unk = -2, id = -2, V = 0;
+    const char *training = NULL, *source = NULL, *tok = NULL;
+    CHECK(vmaskc_model_text_settings(m, &lc, &sp, &e) == VMASKC_OK && lc == 1 && sp == 1);
+    CHECK(vmaskc_model_special_tokens(m, &pad, &unk, &e) == VMASKC_OK && pad == 0 && unk == 1);
+    CHECK(vmaskc_model_token_id(m, "w3", &id, &e) == VMASKC_OK && id >= 0 && !vmaskc_model_token(m, id, &tok, &e) && !strcmp(tok, "w3"));
+    CHECK(vmaskc_model_token_id(m, "no-such-word", &id, &e) == VMASKC_OK && id == -1);
+    CHECK(vmaskc_model_token_special(m, 0, &special, &e) == VMASKC_OK && special == 1);
+    CHECK(vmaskc_model_token_special(m, 5, &special, &e) == VMASKC_OK && special == 0);
+    CHECK(vmaskc_model_token_special(m, -1, &special, &e) == VMASKC_EINVAL && has(&e, "id -1"));
+    CHECK(vmaskc_model_training(m, &training, &e) == VMASKC_OK && training && !strcmp(training, "vmask"));
+    CHECK(vmaskc_model_text_settings(NULL, &lc, &sp, &e) == VMASKC_EINVAL && vmaskc_model_training(m, NULL, &e) == VMASKC_EINVAL);
+    vmaskc_model_vocab_size(m, &V, &e);
+    double *imp = NULL;
+    vmaskc_words *w = NULL;
+    CHECK(vmaskc_model_importance(m, 0, &imp, &source, &e) == VMASKC_OK && imp && source && !strcmp(source, "table"));
+    CHECK(vmaskc_words_rank(m, &w, &e) == VMASKC_OK);
+    for (int64_t k = 0; imp && w && k < w->n; k++) CHECK((float)imp[w->ids[k]] == w->importance[k]);
+    /* whole words of the dev set, in first-occurrence order, scored by the importance */
+    vmaskc_dataset *d = NULL;
+    vmaskc_whole_words *ww = NULL;
+    CHECK(vmaskc_dataset_read(m, dev_path, 0, 1, &d, &e) == VMASKC_OK);
+    if (d && imp) {
+        CHECK(vmaskc_dataset_words(m, d, imp, &ww, &e) == VMASKC_OK);
+        CHECK(vmaskc_dataset_words(m, d, NULL, &ww, &e) == VMASKC_EINVAL && ww == NULL && has(&e, "importance"));
+        CHECK(vmaskc_dataset_words(m, d, imp, &ww, &e) == VMASKC_OK && ww && ww->n > 10 && ww->n_multi == 0);
+        for (int64_t k = 0; ww && k < ww->n; k++) {
+            int32_t wid = -1;
+            vmaskc_model_token_id(m, ww->words[k], &wid, NULL);
+            CHECK_MSG(wid >= 0 && ww->importance[k] == imp[wid] && ww->frequency[k] > 0, "%s", ww->words[k]);
+        }
+        /* the first text's first word comes first */
+        vmaskc_tokens *t = NULL;
+        if (ww && !vmaskc_tokenize(m, d->texts[0], 0, &t, &e)) CHECK(!strcmp(ww->words[0], t->tokens[0]));
+        vmaskc_tokens_free(t);
+        vmaskc_whole_words_free(ww);
+    }
+    /* the mask method ranks by the importance; post-hoc accuracy keeps the top words */
+    vmaskc_measure_options o;
+    vmaskc_measure_options_init(&o);
+    o.methods = 1u << VMASKC_EXPLAIN_MASK;
+    o.posthoc_k = 4;
+    vmaskc_measurement *x = NULL;
+    CHECK(vmaskc_measure(m, "w1 w2 w3 w4 w5 w6", &o, &x, &e) == VMASKC_OK);
+    if (x && imp) {
+        for (int32_t i = 0; i < x->n; i++) CHECK(x->method[VMASKC_EXPLAIN_MASK].score[i] == imp[x->ids[i]]);
+        CHECK(x->posthoc_k == 4 && x->posthoc_match && x->method[VMASKC_EXPLAIN_MASK].aopc_steps == 5);
+        for (int k = 0; k < 4; k++) CHECK(x->posthoc_match[k] <= 1);
+    }
+    vmaskc_measurement_free(x);
+    /* the frequency order: the dataset's counts */
+    int64_t *counts = NULL;
+    if (d && !vmaskc_dataset_token_counts(m, d, &counts, &e)) {
+        o.methods = 1u << VMASKC_EXPLAIN_FREQUENCY;
+        o.frequency = counts;
+        o.posthoc_k = 0;
+        if (!vmaskc_measure(m, "w1 w2 w3", &o, &x, &e))
+            for (int32_t i = 0; i < x->n; i++) CHECK(x->method[VMASKC_EXPLAIN_FREQUENCY].score[i] == (double)counts[x->ids[i]]);
+        vmaskc_measurement_free(x);
+    }
+    free(counts);
+    vmaskc_dataset_free(d);
+    vmaskc_words_free(w);
+    free(imp);
+    /* statistics and the profile */
+    int64_t inst = -1;
+    double ms = -1;
+    char *table = NULL;
+    CHECK(vmaskc_model_build_stats(m, &inst, &ms, &e) == VMASKC_OK && inst > 0 && ms >= 0);
+    CHECK(vmaskc_model_profile(m, 1, &e) == VMASKC_OK);
+    const char *one = "w1 w2";
+    vmaskc_prediction *p = NULL;
+    CHECK(vmaskc_predict(m, &one, 1, 0, 0, &p, &e) == VMASKC_OK);
+    vmaskc_prediction_free(p);
+    CHECK(vmaskc_model_profile_report(m, &table, &e) == VMASKC_OK && table && strlen(table) > 0);
+    free(table);
+    CHECK(vmaskc_model_profile(m, 0, &e) == VMASKC_OK);
+    /* --limit's examples: k distinct of n in increasing order, the same for the same seed */
+    int64_t a[10], b[10], all[5];
+    CHECK(vmaskc_explain_sample(1, 100, 10, a, &e) == VMASKC_OK && vmaskc_explain_sample(1, 100, 10, b, &e) == VMASKC_OK);
+    CHECK(!memcmp(a, b, sizeof a));
+    for (int i = 1; i < 10; i++) CHECK(a[i - 1] < a[i] && a[i] < 100);
+    CHECK(vmaskc_explain_sample(2, 100, 10, b, &e) == VMASKC_OK && memcmp(a, b, sizeof a));
+    CHECK(vmaskc_explain_sample(7, 5, 5, all, &e) == VMASKC_OK && all[0] == 0 && all[4] == 4);
+    CHECK(vmaskc_explain_sample(1, 5, 6, all, &e) == VMASKC_EINVAL && has(&e, "k is 6"));
+    CHECK(vmaskc_explain_sample(1, 5, 2, NULL, &e) == VMASKC_EINVAL && has(&e, "'out'"));
+}
+
 static void test_train(void) {
     vmaskc_error e;
     vmaskc_train_config c;
@@ -455,6 +552,7 @@ static void test_train(void) {
     }
     vmaskc_prediction_free(p);
     vmaskc_explanation_free(x);
+    test_masked_model(m);
     vmaskc_model_close(m);
     unlink(out);
 }

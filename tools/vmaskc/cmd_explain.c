@@ -21,12 +21,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../runtime/api/api_util.h"
 #include "../../runtime/dist.h"
-#include "../../runtime/explain.h"
 #include "../../runtime/vmaskc.h"
+#include "cli.h"
 #include "report.h"
-#include "textmodel.h"
 
 /* random and frequency are rankings without an explainer, the floor and a reference for AOPC */
 enum { M_LIME, M_SHAP, M_MASK, M_RANDOM, M_FREQ, N_METHODS };
@@ -126,7 +124,8 @@ struct xcfg {
     const char *cmd;
     const char *data, *report, *importance, *corpus;
     uint64_t seed;
-    struct vm_lime_opts lime;
+    int32_t samples;      /* LIME */
+    double kernel_width;
     int32_t permutations;
     int32_t K;        /* AOPC deletion steps */
     int32_t kmax;     /* post-hoc accuracy k = 1..kmax */
@@ -140,8 +139,9 @@ struct xcfg {
     bool profile;     /* per-op time of the model runs */
     char threads_str[16];
     /* AOPC variants (the ablation study; the defaults follow interpretability.md §3) */
-    struct vm_aopc_opts aopc;
-    int removal;      /* 0 delete, 1 pad in place, 2 unknown-word token in place */
+    int removal;      /* 0 delete, 1 pad in place, 2 unknown-word token in place (vmaskc_aopc_removal) */
+    bool aopc_single; /* step k removes the k-th word alone */
+    bool aopc_logodds;
     bool aopc_by_k;   /* divide by K instead of K + 1 */
     bool gold;        /* explain and measure the gold class instead of the predicted one */
     bool force;       /* --force: an existing --report folder gets its files replaced */
@@ -177,8 +177,10 @@ struct xmodel {
     const char *training;  /* how it was trained (vm_text_model_method): base, l2, l2x, iba, vmask; NULL unknown */
     char label[512];       /* compare: its name in the tables (the method, plus the file when two share it) */
     double acc_all;        /* accuracy on every text of --data (Table 3) */
-    vmaskc_model *m;         /* the model, through the public API (runtime/vmaskc.h) */
-    struct vm_text_model *tm; /* its internals, for what the API does not carry yet (m's own) */
+    vmaskc_model *m;         /* the model (runtime/vmaskc.h) */
+    int32_t vocab_n;         /* its vocabulary's size */
+    bool wordpiece;          /* WordPiece: its features are whole words */
+    bool named;              /* it has class names (vmaskc.labels) */
     int n_classes;
     int64_t texts_run, runs;  /* the model's inputs and runs: the explanations (vmaskc_measure) and Table 3's accuracy */
     vmaskc_dataset *data;   /* --data as this model reads it */
@@ -202,23 +204,28 @@ struct xmodel {
     int64_t *word_freq;
     int64_t n_words;
     double pearson;
-    struct vm_word_table wt; /* WordPiece: the whole words behind words / word_q / word_freq */
+    vmaskc_whole_words *whole; /* WordPiece: the whole words behind words / word_q / word_freq */
     /* SP-LIME post-hoc global words (Table 6): each word's LIME weights summed over the explained
      * texts, weight descending (splime()); the words point into the vocabulary or the examples */
     struct vm_report_word *sp;
     int64_t n_sp;
 };
 
+static void strings_free(char **v, int32_t n) {
+    for (int32_t i = 0; v && i < n; i++) free(v[i]);
+    free(v);
+}
+
 static void xex_free(struct xex *e) {
     free(e->ids);
-    if (e->tokens) vm_tokens_free(e->tokens, e->n);
+    strings_free(e->tokens, e->n);
     free(e->probs);
     for (int m = 0; m < N_METHODS; m++) {
         free(e->w[m]);
         free(e->ww[m]);
     }
     free(e->word_of);
-    if (e->words) vm_tokens_free(e->words, e->n_words);
+    strings_free(e->words, e->n_words);
     free(e->match);
 }
 
@@ -234,7 +241,7 @@ static void xmodel_free(struct xmodel *xm, int64_t n_sel) {
     free(xm->word_q);
     free(xm->word_freq);
     free(xm->id_freq);
-    vm_word_table_free(&xm->wt);
+    vmaskc_whole_words_free(xm->whole);
     free(xm->sp);
     vmaskc_dataset_free(xm->data);
     vmaskc_model_close(xm->m);
@@ -246,17 +253,17 @@ static void xmodel_free(struct xmodel *xm, int64_t n_sel) {
 /* word<TAB>score lines (a header line whose score is not a number is skipped, more columns are
  * ignored: `vmaskc words --tsv` output works as is). Words missing from the file rank below every
  * listed word. */
-static enum vm_status load_importance_tsv(const char *path, const struct vm_vocab *v, double **out, struct vm_error *err) {
+static enum vm_status load_importance_tsv(const char *path, const struct xmodel *xm, double **out, struct vm_error *err) {
     uint8_t *data;
     size_t len;
     enum vm_status s = vm_file_read(path, &data, &len, err);
     if (s) return s;
-    double *imp = vm_malloc(sizeof(double) * (size_t)v->n, err);
+    double *imp = vm_malloc(sizeof(double) * (size_t)xm->vocab_n, err);
     if (!imp) {
         free(data);
         return VM_ENOMEM;
     }
-    for (int32_t i = 0; i < v->n; i++) imp[i] = NAN;
+    for (int32_t i = 0; i < xm->vocab_n; i++) imp[i] = NAN;
     int64_t line = 0, known = 0, listed = 0;
     char *p = (char *)data, *end = p + len;
     while (p < end && !s) {
@@ -277,7 +284,8 @@ static enum vm_status load_importance_tsv(const char *path, const struct vm_voca
             } else {
                 *tab = 0;
                 listed++;
-                int32_t id = vm_vocab_find(v, p);
+                int32_t id = -1;
+                vmaskc_model_token_id(xm->m, p, &id, NULL);
                 if (id >= 0) {
                     imp[id] = score;
                     known++;
@@ -344,9 +352,7 @@ static void take_measurement(const struct xcfg *c, struct xmodel *xm, vmaskc_mea
 
 static enum vm_status explain_one(const struct xcfg *c, struct xmodel *xm, int64_t index, struct xex *e, struct vm_error *err) {
     const char *text = xm->data->texts[index];
-    const char *tokenizer = "words";
-    vmaskc_model_tokenizer(xm->m, &tokenizer, NULL);
-    bool wordpiece = !strcmp(tokenizer, "wordpiece");
+    bool wordpiece = xm->wordpiece;
     /* nothing to explain: named by the example, before any work */
     vmaskc_tokens *t;
     vmaskc_error ae;
@@ -369,15 +375,15 @@ static enum vm_status explain_one(const struct xcfg *c, struct xmodel *xm, int64
     /* the explained class: the prediction (the paper, Nguyen 2018), or the gold label (--explain-class gold) */
     o.target = c->gold ? xm->data->labels[index] : -1;
     o.seed = vmaskc_explain_seed(c->seed, index);
-    o.samples = c->lime.samples;
-    o.kernel_width = c->lime.kernel_width;
+    o.samples = c->samples;
+    o.kernel_width = c->kernel_width;
     o.permutations = c->permutations;
     o.max_len = c->max_len;
     o.batch = c->batch;
     o.aopc_k = c->K;
     o.aopc_removal = (vmaskc_aopc_removal)c->removal;
-    o.aopc_single = c->aopc.single;
-    o.aopc_logodds = c->aopc.score == VM_AOPC_LOGODDS;
+    o.aopc_single = c->aopc_single;
+    o.aopc_logodds = c->aopc_logodds;
     o.importance = xm->imp;
     o.frequency = xm->id_freq;
     o.posthoc_k = xm->posthoc ? c->kmax : 0;
@@ -585,7 +591,7 @@ static enum vm_status gather_model(const struct xcfg *c, struct xmodel *xm, int6
 /* ---- aggregates ---- */
 
 static double aopc_value(const struct xcfg *c, const double *delta, int32_t steps, int32_t k) {
-    return vm_aopc_value_norm(delta, steps, k, c->aopc_by_k);
+    return vmaskc_aopc(delta, steps, k, c->aopc_by_k);
 }
 
 static double aopc_mean(const struct xcfg *c, const struct xmodel *xm, int64_t n, int m, int32_t k) {
@@ -637,11 +643,12 @@ static enum vm_status write_jsonl(const struct xcfg *c, struct xmodel *const *xm
         sb_printf(&b, "{\"index\":%lld,\"text\":", (long long)idx);
         sb_json_str(&b, d->texts[idx]);
         sb_printf(&b, ",\"label\":%d", d->labels[idx]);
-        if (d->labels[idx] < xms[0]->tm->labels.n) { /* a model trained with class names */
+        const char *name = NULL;
+        if (xms[0]->named && !vmaskc_model_class_name(xms[0]->m, d->labels[idx], &name, NULL)) { /* a model trained with class names */
             sb_printf(&b, ",\"label_name\":");
-            sb_json_str(&b, xms[0]->tm->labels.names[d->labels[idx]]);
+            sb_json_str(&b, name);
         }
-        sb_printf(&b, ",\"seed\":%llu,\"models\":[", (unsigned long long)vm_explain_example_seed(c->seed, idx));
+        sb_printf(&b, ",\"seed\":%llu,\"models\":[", (unsigned long long)vmaskc_explain_seed(c->seed, idx));
         for (int k = 0; k < n_models; k++) {
             const struct xmodel *xm = xms[k];
             const struct xex *e = &xm->ex[i];
@@ -684,7 +691,7 @@ static enum vm_status write_jsonl(const struct xcfg *c, struct xmodel *const *xm
                     sb_json_num(&b, e->lime_intercept);
                     sb_printf(&b, ",\"score\":");
                     sb_json_num(&b, e->lime_score);
-                    sb_printf(&b, ",\"features\":%d,\"samples\":%d,\"seed\":%llu", e->lime_d, c->lime.samples, (unsigned long long)e->lime_seed);
+                    sb_printf(&b, ",\"features\":%d,\"samples\":%d,\"seed\":%llu", e->lime_d, c->samples, (unsigned long long)e->lime_seed);
                 } else if (m == M_SHAP) {
                     sb_printf(&b, ",\"permutations\":%d,\"seed\":%llu", c->permutations, (unsigned long long)e->shap_seed);
                 } else if (m == M_MASK) {
@@ -820,8 +827,8 @@ static enum vm_status write_summary_jsonl(const struct xcfg *c, struct xmodel *c
         sb_json_num(&b, accuracy(xm, sel, n_sel));
         sb_printf(&b, ",\"aopc_k\":%d,\"aopc_settings\":{\"removal\":\"%s\",\"steps\":\"%s\",\"norm\":\"%s\",\"score\":\"%s\",\"class\":\"%s\","
                   "\"lime_samples\":%d,\"kernel_width\":%g},\"aopc\":{",
-                  c->K, REMOVAL_NAME[c->removal], c->aopc.single ? "single" : "cumulative", c->aopc_by_k ? "k" : "k+1",
-                  c->aopc.score == VM_AOPC_LOGODDS ? "logodds" : "prob", c->gold ? "gold" : "predicted", c->lime.samples, c->lime.kernel_width);
+                  c->K, REMOVAL_NAME[c->removal], c->aopc_single ? "single" : "cumulative", c->aopc_by_k ? "k" : "k+1",
+                  c->aopc_logodds ? "logodds" : "prob", c->gold ? "gold" : "predicted", c->samples, c->kernel_width);
         for (int m = 0, first = 1; m < N_METHODS; m++) {
             if (!xm->method[m]) continue;
             sb_printf(&b, "%s\"%s\":[", first ? "" : ",", METHOD_KEY[m]);
@@ -878,12 +885,12 @@ static enum vm_status write_report(const struct xcfg *c, struct xmodel *const *x
              "seed %llu (each example's draws seeded from (seed, example index), logged in explanations.jsonl); %lld of %lld examples%s; LIME: %d samples, kernel width %g, ridge alpha %g, "
              "all features kept, AOPC ranks the positive weights for the predicted class; SampleShapley: %d permutations, pad baseline in place; "
              "mask q: the words' global importance; AOPC: K = %d, deletion, denominator K+1; post-hoc accuracy: k = 1..%d, pad in place",
-             (unsigned long long)c->seed, (long long)n_sel, (long long)xms[0]->data->n, c->limit ? " (seeded random)" : "", c->lime.samples,
-             c->lime.kernel_width, c->lime.alpha, c->permutations, c->K, c->kmax);
+             (unsigned long long)c->seed, (long long)n_sel, (long long)xms[0]->data->n, c->limit ? " (seeded random)" : "", c->samples,
+             c->kernel_width, VMASKC_LIME_ALPHA, c->permutations, c->K, c->kmax);
     r.title = title;
     r.data_path = c->data;
     r.n_classes = (int)xms[0]->n_classes;
-    for (int32_t k = 0; k < xms[0]->tm->labels.n && k < 64; k++) r.class_names[k] = xms[0]->tm->labels.names[k]; /* vmaskc.labels */
+    for (int k = 0; xms[0]->named && k < xms[0]->n_classes && k < 64; k++) vmaskc_model_class_name(xms[0]->m, k, &r.class_names[k], NULL);
     r.n_methods = N_METHODS;
     for (int m = 0; m < N_METHODS; m++) r.method_names[m] = METHOD_NAME[m];
     r.n_models = n_models;
@@ -947,41 +954,29 @@ static enum vm_status write_report(const struct xcfg *c, struct xmodel *const *x
 }
 
 /* A WordPiece model's global view is over whole words: each word of the corpus (or the data) with
- * the mean importance of its pieces, frequency-weighted (vm_word_table_build). */
+ * the mean importance of its pieces, frequency-weighted (vmaskc_dataset_words). */
 static enum vm_status global_whole_words(const struct xcfg *c, struct xmodel *xm, struct vm_error *err) {
-    const struct vm_vocab *v = &xm->tm->vocab;
-    double *imp = vm_malloc(sizeof(double) * (size_t)v->n, err);
-    if (!imp) return VM_ENOMEM;
-    for (int32_t id = 0; id < v->n; id++) imp[id] = vm_vocab_is_special(v, id) ? NAN : xm->imp[id];
-    enum vm_status s;
-    if (c->corpus) {
-        vmaskc_dataset *cd;
-        vmaskc_error ae;
-        s = vmaskc_dataset_read(xm->m, c->corpus, 0, 0, &cd, &ae) ? vm_cli_api_error(&ae, err) : VM_OK;
-        if (!s) {
-            s = vm_word_table_build(&xm->tm->tok, v, cd->texts, cd->n, 0, imp, &xm->wt, err);
-            vmaskc_dataset_free(cd);
-        }
-    } else {
-        s = vm_word_table_build(&xm->tm->tok, v, xm->data->texts, xm->data->n, c->max_len, imp, &xm->wt, err);
+    vmaskc_dataset *cd = NULL;
+    vmaskc_error ae;
+    vmaskc_status as = c->corpus ? vmaskc_dataset_read(xm->m, c->corpus, 0, 0, &cd, &ae) : VMASKC_OK;
+    if (!as) as = vmaskc_dataset_words(xm->m, cd ? cd : xm->data, xm->imp, &xm->whole, &ae);
+    vmaskc_dataset_free(cd);
+    if (as) {
+        vm_cli_api_error(&ae, err);
+        return vm_error_prefix(err, "%s", c->corpus ? c->corpus : c->data);
     }
-    free(imp);
-    if (s) return vm_error_prefix(err, "%s", c->corpus ? c->corpus : c->data);
-    int64_t n = xm->wt.n;
+    int64_t n = xm->whole->n; /* the words with an importance, in order of first occurrence */
     xm->words = vm_malloc(sizeof(char *) * (size_t)(n + 1), err);
     xm->word_q = vm_malloc(sizeof(float) * (size_t)(n + 1), err);
     xm->word_freq = vm_malloc(sizeof(int64_t) * (size_t)(n + 1), err);
     if (!xm->words || !xm->word_q || !xm->word_freq) return VM_ENOMEM;
-    int64_t k = 0;
-    for (int64_t i = 0; i < n; i++) {
-        if (!isfinite(xm->wt.score[i])) continue;
-        xm->words[k] = xm->wt.words[i];
-        xm->word_q[k] = (float)xm->wt.score[i];
-        xm->word_freq[k] = xm->wt.freq[i];
-        k++;
+    for (int64_t k = 0; k < n; k++) {
+        xm->words[k] = xm->whole->words[k];
+        xm->word_q[k] = (float)xm->whole->importance[k];
+        xm->word_freq[k] = xm->whole->frequency[k];
     }
-    xm->n_words = k;
-    xm->pearson = vm_cli_pearson_freq(xm->word_freq, xm->word_q, k, NULL);
+    xm->n_words = n;
+    xm->pearson = vm_cli_pearson_freq(xm->word_freq, xm->word_q, n, NULL);
     return VM_OK;
 }
 
@@ -998,19 +993,21 @@ static enum vm_status id_frequencies(const struct xcfg *c, struct xmodel *xm, st
 
 /* Word list, importance and corpus frequency for the report's global view and Table 11. */
 static enum vm_status global_words(const struct xcfg *c, struct xmodel *xm, struct vm_error *err) {
-    if (xm->tm->tok.kind == VM_TOKENIZER_WORDPIECE) return global_whole_words(c, xm, err);
-    const struct vm_vocab *v = &xm->tm->vocab;
+    if (xm->wordpiece) return global_whole_words(c, xm, err);
+    int32_t V = xm->vocab_n;
     enum vm_status s0 = id_frequencies(c, xm, err);
     if (s0) return s0;
     const int64_t *freq_id = xm->id_freq;
-    xm->words = vm_malloc(sizeof(char *) * (size_t)v->n, err);
-    xm->word_q = vm_malloc(sizeof(float) * (size_t)v->n, err);
-    xm->word_freq = vm_malloc(sizeof(int64_t) * (size_t)v->n, err);
+    xm->words = vm_malloc(sizeof(char *) * (size_t)V, err);
+    xm->word_q = vm_malloc(sizeof(float) * (size_t)V, err);
+    xm->word_freq = vm_malloc(sizeof(int64_t) * (size_t)V, err);
     if (!xm->words || !xm->word_q || !xm->word_freq) return VM_ENOMEM;
     int64_t n = 0;
-    for (int32_t id = 0; id < v->n; id++) {
-        if (vm_vocab_is_special(v, id) || !isfinite(xm->imp[id])) continue;
-        xm->words[n] = v->tokens[id];
+    for (int32_t id = 0; id < V; id++) {
+        int special = 1;
+        vmaskc_model_token_special(xm->m, id, &special, NULL);
+        if (special || !isfinite(xm->imp[id])) continue;
+        vmaskc_model_token(xm->m, id, &xm->words[n], NULL);
         xm->word_q[n] = (float)xm->imp[id];
         xm->word_freq[n] = freq_id[id];
         n++;
@@ -1105,7 +1102,7 @@ static void print_tables(const struct xcfg *c, struct xmodel *const *xms, int n_
     for (int k = 0; k < n_models; k++) {
         int64_t inst;
         double ms;
-        vm_rt_build_stats(xms[k]->tm->rt, &inst, &ms);
+        vmaskc_model_build_stats(xms[k]->m, &inst, &ms, NULL);
         printf("  %-*s %lld model %s; %lld shape %s built in %.0f ms (included above)\n", w, xms[k]->name, (long long)xms[k]->runs,
                vm_plural(xms[k]->runs, "run", "runs"), (long long)inst, vm_plural(inst, "instance", "instances"), ms);
     }
@@ -1155,7 +1152,7 @@ static int usage_explain(FILE *f) {
             "post-hoc accuracy keeps the k most important tokens in place, pads the rest, and k beyond a text keeps it\n"
             "whole. Tables print percent; the CSV files hold fractions.\n"
             "Under mpirun -np N the texts are split over the N processes and gathered in order (the same report).\n",
-            VM_SHAPLEY_DEFAULT_PERMUTATIONS);
+            VMASKC_SHAPLEY_PERMUTATIONS);
     return VM_EXIT_OK;
 }
 
@@ -1225,16 +1222,15 @@ static int aopc_option(const char *cmd, int argc, char **argv, int *i, struct xc
     if (!strcmp(a, "--aopc-removal")) {
         if ((k = choice(v, REMOVAL_NAME, 3)) < 0) return vm_cli_usage_error(cmd, "--aopc-removal is delete, pad or unk, not '%s'", v), -1;
         c->removal = k;
-        c->aopc.removal = k ? VM_AOPC_REPLACE : VM_AOPC_DELETE;
     } else if (!strcmp(a, "--aopc-steps")) {
         if ((k = choice(v, steps, 2)) < 0) return vm_cli_usage_error(cmd, "--aopc-steps is cumulative or single, not '%s'", v), -1;
-        c->aopc.single = k == 1;
+        c->aopc_single = k == 1;
     } else if (!strcmp(a, "--aopc-norm")) {
         if ((k = choice(v, norm, 2)) < 0) return vm_cli_usage_error(cmd, "--aopc-norm is k+1 or k, not '%s'", v), -1;
         c->aopc_by_k = k == 1;
     } else if (!strcmp(a, "--aopc-score")) {
         if ((k = choice(v, score, 2)) < 0) return vm_cli_usage_error(cmd, "--aopc-score is prob or logodds, not '%s'", v), -1;
-        c->aopc.score = k ? VM_AOPC_LOGODDS : VM_AOPC_PROB;
+        c->aopc_logodds = k == 1;
     } else if (!strcmp(a, "--explain-class")) {
         if ((k = choice(v, cls, 2)) < 0) return vm_cli_usage_error(cmd, "--explain-class is predicted or gold, not '%s'", v), -1;
         c->gold = k == 1;
@@ -1242,17 +1238,17 @@ static int aopc_option(const char *cmd, int argc, char **argv, int *i, struct xc
         char *end;
         double w = strtod(v, &end);
         if (end == v || *end || !(w > 0) || !isfinite(w)) return vm_cli_usage_error(cmd, "--kernel-width needs a positive number, got '%s'", v), -1;
-        c->lime.kernel_width = w;
+        c->kernel_width = w;
     }
     return 1;
 }
 
-static int parse_common(const char *cmd, int argc, char **argv, struct xcfg *c, struct vm_text_opts *o, const char **paths, int max_paths,
+static int parse_common(const char *cmd, int argc, char **argv, struct xcfg *c, struct vm_cli_model_args *ma, const char **paths, int max_paths,
                         int *n_paths) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) return !strcmp(cmd, "compare") ? usage_compare(stdout) - 1 : usage_explain(stdout) - 1;
-        int r = vm_text_option(cmd, argc, argv, &i, o);
+        int r = vm_cli_model_args_option(cmd, argc, argv, &i, ma);
         if (r < 0) return VM_EXIT_USAGE;
         if (r) continue;
         if (!strcmp(a, "--posthoc")) {
@@ -1298,7 +1294,7 @@ static int parse_common(const char *cmd, int argc, char **argv, struct xcfg *c, 
                 c->limit = x;
             } else if (!strcmp(a, "--samples")) {
                 if (x < 2 || x > 10000000) return vm_cli_usage_error(cmd, "--samples needs an integer in 2..10000000");
-                c->lime.samples = (int32_t)x;
+                c->samples = (int32_t)x;
             } else if (!strcmp(a, "--permutations")) {
                 if (x < 1 || x > 1000000) return vm_cli_usage_error(cmd, "--permutations needs an integer in 1..1000000");
                 c->permutations = (int32_t)x;
@@ -1330,14 +1326,14 @@ static void xcfg_default(struct xcfg *c, const char *cmd) {
     memset(c, 0, sizeof *c);
     c->cmd = cmd;
     c->seed = 1;
-    vm_lime_opts_default(&c->lime);
-    c->permutations = VM_SHAPLEY_DEFAULT_PERMUTATIONS;
+    c->samples = VMASKC_LIME_SAMPLES;
+    c->kernel_width = VMASKC_LIME_KERNEL_WIDTH;
+    c->permutations = VMASKC_SHAPLEY_PERMUTATIONS;
     c->K = 5;
     c->kmax = 10;
     c->batch = 512;
     c->posthoc = -1;
     for (int m = 0; m < N_DEFAULT_METHODS; m++) c->method[m] = true;
-    vm_aopc_opts_default(&c->aopc);
 }
 
 static enum vm_status load_model(const struct xcfg *c, const vmaskc_model_options *o, struct xmodel *xm, const char *path, const char *name,
@@ -1349,10 +1345,15 @@ static enum vm_status load_model(const struct xcfg *c, const vmaskc_model_option
         vm_cli_api_error(&ae, err);
         return vm_error_prefix(err, "%s", path);
     }
-    xm->tm = &xm->m->tm;
-    xm->training = vm_text_model_method(xm->tm);
+    const char *tokenizer = "words", *names = NULL;
+    vmaskc_model_training(xm->m, &xm->training, NULL);
     vmaskc_model_num_classes(xm->m, &xm->n_classes, NULL);
-    if (c->profile) vm_rt_profile_enable(xm->tm->rt, true);
+    vmaskc_model_vocab_size(xm->m, &xm->vocab_n, NULL);
+    vmaskc_model_tokenizer(xm->m, &tokenizer, NULL);
+    xm->wordpiece = !strcmp(tokenizer, "wordpiece");
+    vmaskc_model_meta(xm->m, "vmaskc.labels", &names, NULL);
+    xm->named = names != NULL;
+    if (c->profile) vmaskc_model_profile(xm->m, 1, NULL);
     if (vmaskc_dataset_read(xm->m, c->data, c->max_len, 1, &xm->data, &ae)) return vm_cli_api_error(&ae, err);
     if (xm->data->n == 0) return vm_errorf(err, VM_EINVAL, "%s has no examples", c->data);
     /* a vocabulary that does not fit the data (or the model) shows up as mostly unknown words */
@@ -1381,52 +1382,33 @@ static enum vm_status load_model(const struct xcfg *c, const vmaskc_model_option
  * q. A mask placed after a contextual layer (--mask-after: vmaskc.mask = network) has no per-word
  * value, so its word_mask is not read as one. */
 static enum vm_status own_importance(const struct xcfg *c, struct xmodel *xm, struct vm_error *err) {
-    const struct vm_vocab *v = &xm->tm->vocab;
-    const char *mask = vm_text_model_meta(xm->tm, "vmaskc.mask");
     enum vm_status s;
     if (c->importance) {
-        if ((s = load_importance_tsv(c->importance, v, &xm->imp, err))) return s;
+        if ((s = load_importance_tsv(c->importance, xm, &xm->imp, err))) return s;
         snprintf(xm->imp_src, sizeof xm->imp_src, "%s", c->importance);
-    } else if (!(mask && !strcmp(mask, "network")) && (s = vm_text_model_mask_importance(xm->tm, c->batch, &xm->imp, err))) {
-        return vm_error_prefix(err, "%s: reading the per-word importance from its word_mask output", xm->path);
-    } else if (xm->imp) {
-        snprintf(xm->imp_src, sizeof xm->imp_src, "word_mask %s of %s", importance_symbol(xm->training), xm->name);
-    } else if (xm->tm->word_keep) {
-        xm->imp = vm_malloc(sizeof(double) * (size_t)v->n, err);
-        if (!xm->imp) return VM_ENOMEM;
-        for (int32_t id = 0; id < v->n; id++) xm->imp[id] = id < xm->tm->n_words ? xm->tm->word_keep[id] : NAN;
-        snprintf(xm->imp_src, sizeof xm->imp_src, "mask q of %s", xm->name);
     } else {
-        return VM_OK;
+        const char *source = NULL;
+        vmaskc_error ae;
+        if (vmaskc_model_importance(xm->m, c->batch, &xm->imp, &source, &ae)) {
+            vm_cli_api_error(&ae, err);
+            return vm_error_prefix(err, "%s: reading the per-word importance from its word_mask output", xm->path);
+        }
+        if (!xm->imp) return VM_OK;
+        if (!strcmp(source, "word_mask")) snprintf(xm->imp_src, sizeof xm->imp_src, "word_mask %s of %s", importance_symbol(xm->training), xm->name);
+        else snprintf(xm->imp_src, sizeof xm->imp_src, "mask q of %s", xm->name);
     }
     xm->own_importance = true;
     return global_words(c, xm, err);
 }
 
 static int64_t *select_examples(const struct xcfg *c, int64_t n, int64_t *n_sel, struct vm_error *err) {
-    int64_t *idx = vm_malloc(sizeof(int64_t) * (size_t)n, err);
-    if (!idx) return NULL;
-    for (int64_t i = 0; i < n; i++) idx[i] = i;
-    int64_t k = n;
-    if (c->limit && c->limit < n) {
-        struct vm_rng r;
-        vm_rng_init(&r, c->seed ^ 0x6c696d6974ull /* "limit" */);
-        for (int64_t i = 0; i < c->limit; i++) {
-            int64_t j = i + (int64_t)vm_rng_below(&r, (uint64_t)(n - i));
-            int64_t t = idx[i];
-            idx[i] = idx[j];
-            idx[j] = t;
-        }
-        k = c->limit;
-        /* back in file order */
-        for (int64_t i = 1; i < k; i++) {
-            int64_t v = idx[i], j = i;
-            while (j > 0 && idx[j - 1] > v) {
-                idx[j] = idx[j - 1];
-                j--;
-            }
-            idx[j] = v;
-        }
+    int64_t k = c->limit && c->limit < n ? c->limit : n;
+    int64_t *idx = vm_malloc(sizeof(int64_t) * (size_t)(k + 1), err);
+    vmaskc_error ae;
+    if (idx && vmaskc_explain_sample(c->seed, n, k, idx, &ae)) {
+        vm_cli_api_error(&ae, err);
+        free(idx);
+        return NULL;
     }
     *n_sel = k;
     return idx;
@@ -1434,9 +1416,7 @@ static int64_t *select_examples(const struct xcfg *c, int64_t n, int64_t *n_sel,
 
 static void note_short_texts(const struct xcfg *c, const struct xmodel *xm, const int64_t *sel, int64_t n_sel) {
     int64_t short_k = 0, short_kmax = 0;
-    const char *tokenizer = "words";
-    vmaskc_model_tokenizer(xm->m, &tokenizer, NULL);
-    bool wordpiece = !strcmp(tokenizer, "wordpiece");
+    bool wordpiece = xm->wordpiece;
     const char *unit = wordpiece ? "words" : "tokens";
     for (int64_t i = 0; i < n_sel; i++) {
         int32_t len = (int32_t)(xm->data->start[sel[i] + 1] - xm->data->start[sel[i]]);
@@ -1464,7 +1444,9 @@ static int finish(const struct xcfg *c, struct xmodel *const *xms, int n_models,
     if (c->profile)
         for (int k = 0; k < n_models; k++) {
             printf("\nprofile of %s:\n", xms[k]->name);
-            vm_rt_profile_print(xms[k]->tm->rt, stdout);
+            char *table = NULL;
+            if (!vmaskc_model_profile_report(xms[k]->m, &table, NULL)) fputs(table, stdout);
+            free(table);
         }
     if (!c->report) return VM_EXIT_OK;
     enum vm_status s = vm_cli_mkdirs(c->report, &err);
@@ -1522,29 +1504,40 @@ static enum vm_status check_same_task(const struct xcfg *c, struct xmodel *const
         if (a->n_classes != b->n_classes)
             return vm_errorf(err, VM_EINVAL, "%s has %lld classes but %s has %lld: they are not the same task", a->path, (long long)a->n_classes,
                              b->path, (long long)b->n_classes);
-        for (int32_t i = 0; i < a->tm->labels.n || i < b->tm->labels.n; i++) {
-            char ba[32], bb[32];
-            const char *na = vm_text_model_class(a->tm, i, ba, sizeof ba), *nb = vm_text_model_class(b->tm, i, bb, sizeof bb);
+        for (int i = 0; (a->named || b->named) && i < a->n_classes; i++) {
+            const char *na = "?", *nb = "?";
+            vmaskc_model_class_name(a->m, i, &na, NULL);
+            vmaskc_model_class_name(b->m, i, &nb, NULL);
             if (strcmp(na, nb))
                 return vm_errorf(err, VM_EINVAL, "%s calls class %d '%s' but %s calls it '%s': they are not the same task", a->path, i, na,
                                  b->path, nb);
         }
-        int32_t differ, first = vm_vocab_first_diff(&a->tm->vocab, &b->tm->vocab, &differ);
+        int32_t differ = 0, first = -1;
+        const char *ta = NULL, *tb = NULL, *fa = NULL, *fb = NULL;
+        for (int32_t id = 0; id < a->vocab_n && id < b->vocab_n; id++) {
+            vmaskc_model_token(a->m, id, &ta, NULL);
+            vmaskc_model_token(b->m, id, &tb, NULL);
+            if (strcmp(ta, tb) && !differ++) first = id, fa = ta, fb = tb;
+        }
         if (first >= 0)
             return vm_errorf(err, VM_EINVAL,
                              "%s and %s have different vocabularies (%d of their ids differ, the first at id %d: '%s' and '%s'): compare needs "
                              "models trained over the same vocabulary",
-                             a->path, b->path, differ, first, a->tm->vocab.tokens[first], b->tm->vocab.tokens[first]);
-        if (a->tm->vocab.n != b->tm->vocab.n)
+                             a->path, b->path, differ, first, fa, fb);
+        if (a->vocab_n != b->vocab_n)
             return vm_errorf(err, VM_EINVAL,
                              "%s and %s have different vocabularies (%d and %d tokens): compare needs models trained over the same vocabulary",
-                             a->path, b->path, a->tm->vocab.n, b->tm->vocab.n);
-        if (a->tm->tok.kind != b->tm->tok.kind || a->tm->tok.lowercase != b->tm->tok.lowercase || a->tm->tok.split_punct != b->tm->tok.split_punct ||
-            (a->tm->tok.kind == VM_TOKENIZER_WORDS && a->tm->tok.kim != b->tm->tok.kim))
+                             a->path, b->path, a->vocab_n, b->vocab_n);
+        const char *ka = "", *kb = "";
+        int la = 0, lb = 0, pa = 0, pb = 0;
+        vmaskc_model_tokenizer(a->m, &ka, NULL);
+        vmaskc_model_tokenizer(b->m, &kb, NULL);
+        vmaskc_model_text_settings(a->m, &la, &pa, NULL);
+        vmaskc_model_text_settings(b->m, &lb, &pb, NULL);
+        if (strcmp(ka, kb) || la != lb || pa != pb)
             return vm_errorf(err, VM_EINVAL, "%s and %s split text differently (tokenizer %s%s%s and %s%s%s): compare needs the same tokenizer", a->path,
-                             b->path, vm_tokenizer_name(&a->tm->tok), a->tm->tok.lowercase ? ", lower-cased" : "",
-                             a->tm->tok.split_punct ? ", punctuation split" : "", vm_tokenizer_name(&b->tm->tok),
-                             b->tm->tok.lowercase ? ", lower-cased" : "", b->tm->tok.split_punct ? ", punctuation split" : "");
+                             b->path, ka, la ? ", lower-cased" : "", pa ? ", punctuation split" : "", kb, lb ? ", lower-cased" : "",
+                             pb ? ", punctuation split" : "");
         if (a->data->n != b->data->n)
             return vm_errorf(err, VM_EINVAL, "%s reads as %lld examples with %s's tokenizer but %lld with %s's", c->data, (long long)a->data->n, a->path,
                              (long long)b->data->n, b->path);
@@ -1555,7 +1548,9 @@ static enum vm_status check_same_task(const struct xcfg *c, struct xmodel *const
 /* What the chosen rankings and AOPC variant need from a model: corpus frequencies for the frequency
  * order, an unknown-word token for --aopc-removal unk. */
 static enum vm_status ranking_needs(const struct xcfg *c, struct xmodel *xm, struct vm_error *err) {
-    if (c->removal == 2 && xm->tm->vocab.unk_id < 0)
+    int32_t pad = -1, unk = -1;
+    vmaskc_model_special_tokens(xm->m, &pad, &unk, NULL);
+    if (c->removal == 2 && unk < 0)
         return vm_errorf(err, VM_EINVAL, "--aopc-removal unk: the vocabulary of %s has no unknown-word token", xm->path);
     return xm->method[M_FREQ] ? id_frequencies(c, xm, err) : VM_OK;
 }
@@ -1587,9 +1582,9 @@ static enum vm_status compare_importance(const struct xcfg *c, struct xmodel *co
             fprintf(stderr, "note: %s (%s) has no per-word mask (no word_mask output, no VMASK table): no mask explanations for it\n", xm->name, xm->path);
         if (c->posthoc == 0) continue;
         if (ref) {
-            const struct vm_vocab *v = &xm->tm->vocab; /* the same list as ref's (check_same_task) */
-            if (!(xm->imp = vm_malloc(sizeof(double) * (size_t)v->n, err))) return VM_ENOMEM;
-            memcpy(xm->imp, ref->imp, sizeof(double) * (size_t)v->n);
+            /* the same vocabulary as ref's (check_same_task) */
+            if (!(xm->imp = vm_malloc(sizeof(double) * (size_t)xm->vocab_n, err))) return VM_ENOMEM;
+            memcpy(xm->imp, ref->imp, sizeof(double) * (size_t)xm->vocab_n);
             if (strstr(ref->imp_src, ref->path)) snprintf(xm->imp_src, sizeof xm->imp_src, "%s", ref->imp_src);
             else snprintf(xm->imp_src, sizeof xm->imp_src, "%s (%s)", ref->imp_src, ref->path);
             xm->posthoc = true;
@@ -1667,7 +1662,10 @@ static enum vm_status splime(struct xmodel *xm, int64_t n_sel, struct vm_error *
         int32_t nf = e->word_of ? e->n_words : e->n;
         for (int32_t f = 0; f < nf; f++) {
             double w = e->word_of ? e->ww[M_LIME][f] : e->w[M_LIME][f];
-            if (isfinite(w)) it[m++] = (struct sp_item){e->word_of ? e->words[f] : xm->tm->vocab.tokens[e->ids[f]], w, i};
+            const char *word = NULL;
+            if (e->word_of) word = e->words[f];
+            else vmaskc_model_token(xm->m, e->ids[f], &word, NULL);
+            if (isfinite(w)) it[m++] = (struct sp_item){word, w, i};
         }
     }
     qsort(it, (size_t)m, sizeof *it, sp_by_word);
@@ -1790,14 +1788,14 @@ int vm_cmd_explain(int argc, char **argv) {
     vm_cli_model_args_init(&ma);
     const char *paths[1];
     int n_paths = 0;
-    int r = parse_common("explain", argc, argv, &c, &ma.text, paths, 1, &n_paths);
+    int r = parse_common("explain", argc, argv, &c, &ma, paths, 1, &n_paths);
     if (r) return r < 0 ? VM_EXIT_OK : r;
     if (!n_paths) return vm_cli_usage_error("explain", "missing MODEL");
     if (!c.data) return vm_cli_usage_error("explain", "missing --data FILE");
-    c.threads = ma.text.model.threads;
+    vm_cli_model_args_done(&ma);
+    c.threads = ma.o.threads;
     snprintf(c.threads_str, sizeof c.threads_str, "%d", c.threads);
     vm_cli_watch_interrupts(&interrupted);
-    vm_cli_model_args_done(&ma);
     return run(&c, &ma.o, paths, 1);
 }
 
@@ -1808,14 +1806,14 @@ int vm_cmd_compare(int argc, char **argv) {
     vm_cli_model_args_init(&ma);
     const char *paths[VM_REPORT_MAX_MODELS];
     int n_paths = 0;
-    int r = parse_common("compare", argc, argv, &c, &ma.text, paths, VM_REPORT_MAX_MODELS, &n_paths);
+    int r = parse_common("compare", argc, argv, &c, &ma, paths, VM_REPORT_MAX_MODELS, &n_paths);
     if (r) return r < 0 ? VM_EXIT_OK : r;
     if (n_paths < 2) return vm_cli_usage_error("compare", "needs at least two models (A.onnx B.onnx ...); for one model use 'vmaskc explain'");
     if (!c.data) return vm_cli_usage_error("compare", "missing --data FILE");
     if (c.importance) return vm_cli_usage_error("compare", "--importance is for 'vmaskc explain'; compare ranks each model by its own word mask (or a VMASK model's q)");
-    c.threads = ma.text.model.threads;
+    vm_cli_model_args_done(&ma);
+    c.threads = ma.o.threads;
     snprintf(c.threads_str, sizeof c.threads_str, "%d", c.threads);
     vm_cli_watch_interrupts(&interrupted);
-    vm_cli_model_args_done(&ma);
     return run(&c, &ma.o, paths, n_paths);
 }
