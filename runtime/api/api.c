@@ -79,6 +79,7 @@ void vmaskc_model_close(vmaskc_model *m) {
     if (!m) return;
     vm_text_model_free(&m->tm);
     free(m->class_names);
+    for (int i = 0; i < 4; i++) free(m->data_strings[i]);
     free(m);
 }
 
@@ -118,6 +119,17 @@ static vmaskc_status model_open(const char *path, const struct vm_text_opts *to,
         vm_errorf(&ie, VM_EUNSUPPORTED, "%s: the number of classes is not known (no vmaskc.classes and no [batch, C] output)", path);
         vmaskc_model_close(m);
         return vm_api_fail(err, &ie, -1);
+    }
+    /* the data options' strings are the caller's, read only during the call: the model keeps copies */
+    const char **fields[4] = {&m->tm.data.text_column, &m->tm.data.label_column, &m->tm.data.text_field, &m->tm.data.label_field};
+    const char **corpus[4] = {&m->tm.corpus.text_column, &m->tm.corpus.label_column, &m->tm.corpus.text_field, &m->tm.corpus.label_field};
+    for (int i = 0; i < 4; i++) {
+        if (!*fields[i]) continue;
+        if (!(m->data_strings[i] = strdup(*fields[i]))) {
+            vmaskc_model_close(m);
+            return vm_api_failf(err, VMASKC_ENOMEM, -1, "vmaskc_model_open: out of memory");
+        }
+        *fields[i] = *corpus[i] = m->data_strings[i];
     }
     m->n_classes = (int)m->tm.n_classes;
     m->word_mask = mask_output(&m->tm);

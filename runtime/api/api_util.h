@@ -14,6 +14,7 @@ struct vmaskc_model {
     int word_mask;               /* the plan's word_mask output, -1 none */
     const char *mask_method;     /* "vmask", "l2x", "iba"; NULL without a word-level mask */
     const char *mask_importance; /* "q", "score", "lambda" */
+    char *data_strings[4];       /* the model's copies of its data options' columns and fields (tm.data, tm.corpus) */
 };
 
 /* A NULL required argument: EINVAL naming the function and the argument (in a function whose

@@ -635,7 +635,13 @@ static void test_train_same_as_cli(void) {
     mo.data.format = "csv";
     mo.data.header = 1;
     mo.threads = 1;
-    if (!s && !vmaskc_model_open(api_out, &mo, &m, &e)) {
+    char *column = strdup("text"); /* the caller's string may go after the call: the model keeps a copy */
+    mo.data.text_column = column;
+    bool opened = !s && !vmaskc_model_open(api_out, &mo, &m, &e);
+    if (column) memset(column, 'x', 4);
+    free(column);
+    mo.data.text_column = NULL;
+    if (opened) {
         const char *name = NULL;
         CHECK(vmaskc_model_class_name(m, 1, &name, &e) == VMASKC_OK && name && !strcmp(name, "beta, b"));
         /* the dev set evaluated as training evaluated it (batches of 32 in file order): its best dev accuracy */
