@@ -169,9 +169,9 @@ VMASKC_API vmaskc_status vmaskc_model_token_special(const vmaskc_model *m, int32
 VMASKC_API vmaskc_status vmaskc_model_training(const vmaskc_model *m, const char **method, vmaskc_error *err);
 /* The model's global importance per token id (higher = more important), [vocabulary size], the
  * caller frees it with free(): read from its word_mask output (each id run as a one-word text, in
- * batches of `batch` ids, 0 = 512; not
- * for a mask after a contextual layer), *source "word_mask", else its per-word mask table (VMASK
- * q, L2X score, IBA lambda; NAN beyond it), *source "table"; both NULL when it has neither. */
+ * batches of `batch` ids, 0 = 512; not for a mask after a contextual layer), *source "word_mask",
+ * else its per-word mask table (VMASK q, L2X score, IBA lambda; NAN beyond it), *source "table";
+ * both NULL when it has neither. */
 VMASKC_API vmaskc_status vmaskc_model_importance(vmaskc_model *m, int32_t batch, double **importance, const char **source,
                                                  vmaskc_error *err);
 /* Per-op timing of the model's runs (the commands' --profile): on or off, and the table so far
@@ -257,7 +257,8 @@ typedef struct vmaskc_dataset {
 /* Reads a data file as the model's options.data say (TSV, CSV, JSON Lines, plain or .gz), each
  * text encoded as the model receives it (max_len > 0 truncates). labelled: each label must be one
  * of the model's classes (VMASKC_EFORMAT naming file:line otherwise); 0: labels are not read (a
- * corpus). An empty text is an error naming its line; a file without examples gives n = 0. */
+ * corpus). An empty text is an error naming its line; a file without examples gives n = 0. The
+ * record is read-only, and the calls below that take a dataset take only one this function made. */
 VMASKC_API vmaskc_status vmaskc_dataset_read(const vmaskc_model *m, const char *path, int32_t max_len, int labelled,
                                              vmaskc_dataset **out, vmaskc_error *err);
 VMASKC_API void vmaskc_dataset_free(vmaskc_dataset *d);
