@@ -370,7 +370,6 @@ static void test_masked_model(vmaskc_model *m) {
     vmaskc_whole_words *ww = NULL;
     CHECK(vmaskc_dataset_read(m, dev_path, 0, 1, &d, &e) == VMASKC_OK);
     if (d && imp) {
-        CHECK(vmaskc_dataset_words(m, d, imp, &ww, &e) == VMASKC_OK);
         CHECK(vmaskc_dataset_words(m, d, NULL, &ww, &e) == VMASKC_EINVAL && ww == NULL && has(&e, "importance"));
         CHECK(vmaskc_dataset_words(m, d, imp, &ww, &e) == VMASKC_OK && ww && ww->n > 10 && ww->n_multi == 0);
         for (int64_t k = 0; ww && k < ww->n; k++) {
