@@ -17,7 +17,8 @@
  *
  * Ownership. Handles and results come from the library and go back to it: vmaskc_model_close,
  * vmaskc_tokens_free, vmaskc_prediction_free, vmaskc_evaluation_free, vmaskc_explanation_free,
- * vmaskc_words_free, vmaskc_whole_words_free (each accepts NULL). Strings returned by getters
+ * vmaskc_measurement_free, vmaskc_dataset_free, vmaskc_words_free, vmaskc_whole_words_free (each
+ * accepts NULL); vmaskc_dataset_token_counts' array goes to free(). Strings returned by getters
  * (class names, metadata) belong to the model and stay valid until it is closed. Arguments are only read during the call and may be freed after it.
  *
  * Threads. The library keeps no global mutable state of its own, so different models may be used
@@ -42,9 +43,9 @@ extern "C" {
 #endif
 
 #define VMASKC_VERSION_MAJOR 0
-#define VMASKC_VERSION_MINOR 1
+#define VMASKC_VERSION_MINOR 2
 #define VMASKC_VERSION_PATCH 0
-#define VMASKC_VERSION "0.1.0"
+#define VMASKC_VERSION "0.2.0"
 
 #if defined(VMASKC_BUILDING) && defined(__GNUC__)
 #define VMASKC_API __attribute__((visibility("default")))
@@ -52,7 +53,7 @@ extern "C" {
 #define VMASKC_API
 #endif
 
-/* "0.1.0": the version of the library loaded at run time. */
+/* "0.2.0": the version of the library loaded at run time. */
 VMASKC_API const char *vmaskc_version(void);
 
 typedef enum vmaskc_status {
@@ -92,14 +93,38 @@ typedef struct vmaskc_data_options {
     int replace_invalid;       /* read invalid UTF-8 and NUL bytes as U+FFFD instead of an error */
 } vmaskc_data_options;
 
+/* An ONNX input's shape fixed when the model is compiled (`--shape NAME=D0,D1,...`): for a model
+ * whose input dimensions the file leaves unknown, or to pad every text to a fixed length. */
+typedef struct vmaskc_input_shape {
+    const char *input;      /* the graph input's name */
+    int rank;               /* 1..8 */
+    int64_t dims[8];        /* [rank], each >= 0 */
+} vmaskc_input_shape;
+
+/* What an ONNX input of a text classifier holds when its name does not say (`--input-role NAME=ROLE`). */
+typedef struct vmaskc_input_role {
+    const char *input;      /* the graph input's name */
+    const char *role;       /* "ids", "mask", "types" or "positions" */
+} vmaskc_input_role;
+
 typedef struct vmaskc_model_options {
     int threads;            /* OpenMP threads, 0 = OpenMP's default */
     size_t max_memory;      /* bytes the model may hold, 0 = 80% of physical memory */
     const char *vocab;      /* vocab.txt to use instead of the one stored in the model (NULL) */
-    const char *tokenizer;  /* "words" or "wordpiece" to force one; NULL = the model's */
+    const char *tokenizer;  /* "words", "kim" (Kim 2014's ASCII cleanup) or "wordpiece" to force one; NULL = the model's */
     int lowercase;          /* -1 = the model's setting, 0 = keep case, 1 = lower-case */
     const char *embedding;  /* the word-embedding Gather node or table when not detected (NULL) */
     vmaskc_data_options data; /* how vmaskc_evaluate and vmaskc_words_count read data files */
+    /* since 0.2 */
+    const char *pad;        /* the padding token of `vocab` (NULL: the model's, else <pad> or [PAD]) */
+    const char *unk;        /* its unknown-word token (NULL: the model's, else <unk> or [UNK]) */
+    int split_punct;        /* words tokenizer: -1 = the model's setting, 0 = punctuation stays on words, 1 = split */
+    int allow_short_vocab;  /* accept a `vocab` with fewer tokens than the embedding table has rows */
+    const vmaskc_input_shape *shapes; /* [n_shapes] (at most 16) input shapes, ONNX models only */
+    int n_shapes;
+    const vmaskc_input_role *input_roles; /* [n_input_roles] (at most 8) input roles, ONNX models only */
+    int n_input_roles;
+    int reference_kernels;  /* run the plain C reference kernels instead of oneDNN (slow; for checks) */
 } vmaskc_model_options;
 
 VMASKC_API void vmaskc_model_options_init(vmaskc_model_options *o);
@@ -128,6 +153,33 @@ VMASKC_API vmaskc_status vmaskc_model_tokenizer(const vmaskc_model *m, const cha
 /* Vocabulary size and token id's string. */
 VMASKC_API vmaskc_status vmaskc_model_vocab_size(const vmaskc_model *m, int32_t *n, vmaskc_error *err);
 VMASKC_API vmaskc_status vmaskc_model_token(const vmaskc_model *m, int32_t id, const char **token, vmaskc_error *err);
+
+/* Since 0.2: what comparing models and reading their vocabulary need. */
+/* How the model applies its tokenizer: lower-casing, and (words tokenizer) punctuation split from words, each 0 or 1. */
+VMASKC_API vmaskc_status vmaskc_model_text_settings(const vmaskc_model *m, int *lowercase, int *split_punct, vmaskc_error *err);
+/* The ids of the padding and unknown-word tokens, -1 for one the vocabulary lacks. */
+VMASKC_API vmaskc_status vmaskc_model_special_tokens(const vmaskc_model *m, int32_t *pad, int32_t *unk, vmaskc_error *err);
+/* A token's id, -1 when the vocabulary lacks it. */
+VMASKC_API vmaskc_status vmaskc_model_token_id(const vmaskc_model *m, const char *token, int32_t *id, vmaskc_error *err);
+/* 1 for a token without a word importance of its own (padding, unknown word, BERT's [CLS] / [SEP]), else 0. */
+VMASKC_API vmaskc_status vmaskc_model_token_special(const vmaskc_model *m, int32_t id, int *special, vmaskc_error *err);
+/* How the model was trained: "base", "l2", "l2x", "iba" or "vmask" from its metadata (vmaskc.method;
+ * older exports: vmaskc.mask and vmaskc.weight_decay), another method's name as written, "vmask"
+ * for a model with a VMASK table but no vmaskc metadata, else NULL (unknown). */
+VMASKC_API vmaskc_status vmaskc_model_training(const vmaskc_model *m, const char **method, vmaskc_error *err);
+/* The model's global importance per token id (higher = more important), [vocabulary size], the
+ * caller frees it with free(): read from its word_mask output (each id run as a one-word text, in
+ * batches of `batch` ids, 0 = 512; not for a mask after a contextual layer), *source "word_mask",
+ * else its per-word mask table (VMASK q, L2X score, IBA lambda; NAN beyond it), *source "table";
+ * both NULL when it has neither. */
+VMASKC_API vmaskc_status vmaskc_model_importance(vmaskc_model *m, int32_t batch, double **importance, const char **source,
+                                                 vmaskc_error *err);
+/* Per-op timing of the model's runs (the commands' --profile): on or off, and the table so far
+ * (text, the caller frees it with free()). */
+VMASKC_API vmaskc_status vmaskc_model_profile(vmaskc_model *m, int enable, vmaskc_error *err);
+VMASKC_API vmaskc_status vmaskc_model_profile_report(const vmaskc_model *m, char **text, vmaskc_error *err);
+/* Shape instances the model has built (one per batch shape it ran) and the milliseconds spent building them. */
+VMASKC_API vmaskc_status vmaskc_model_build_stats(const vmaskc_model *m, int64_t *instances, double *ms, vmaskc_error *err);
 
 /* ---- tokenize ---- */
 
@@ -177,6 +229,7 @@ typedef struct vmaskc_evaluation {
     double *precision;    /* [C] NAN when no example was predicted as the class */
     double *recall;       /* [C] NAN when no example has the class */
     double *f1;           /* [C] harmonic mean of the two; NAN when either is, 0 when both are 0 */
+    int64_t runs;         /* runs of the model (batches) it took (since 0.2) */
 } vmaskc_evaluation;
 
 /* Classifies every example of a labelled data file (read as the model's options.data say) in inference mode, in batches of `batch` (0 = 100) examples in file order.
@@ -186,6 +239,40 @@ typedef struct vmaskc_evaluation {
 VMASKC_API vmaskc_status vmaskc_evaluate(vmaskc_model *m, const char *path, int32_t max_len, int32_t batch,
                                          vmaskc_evaluation **out, vmaskc_error *err);
 VMASKC_API void vmaskc_evaluation_free(vmaskc_evaluation *e);
+
+/* ---- a data file as the model reads it (0.2) ---- */
+
+typedef struct vmaskc_dataset {
+    int64_t n;            /* examples, in file order */
+    char **texts;         /* [n] each text as read */
+    int32_t *labels;      /* [n] its class id (the model's class names mapped to their ids); 0 when read unlabelled */
+    int64_t *line;        /* [n] the line of the file the example starts on */
+    int64_t *start;       /* [n + 1] text i's ids are ids[start[i] .. start[i + 1]) */
+    int32_t *ids;         /* every text as the model receives it (max_len applied) */
+    int64_t n_tokens;     /* words of all texts (before max_len) */
+    int64_t n_unknown;    /* of those, the ones the vocabulary lacks: most of them unknown means the
+                           * vocabulary does not belong to the model or the data */
+} vmaskc_dataset;
+
+/* Reads a data file as the model's options.data say (TSV, CSV, JSON Lines, plain or .gz), each
+ * text encoded as the model receives it (max_len > 0 truncates). labelled: each label must be one
+ * of the model's classes (VMASKC_EFORMAT naming file:line otherwise); 0: labels are not read (a
+ * corpus). An empty text is an error naming its line; a file without examples gives n = 0. The
+ * record is read-only, and the calls below that take a dataset take only one this function made. */
+VMASKC_API vmaskc_status vmaskc_dataset_read(const vmaskc_model *m, const char *path, int32_t max_len, int labelled,
+                                             vmaskc_dataset **out, vmaskc_error *err);
+VMASKC_API void vmaskc_dataset_free(vmaskc_dataset *d);
+/* Checks, before any work, that `batch` copies of the data's longest text fit the model's memory
+ * limit: VMASKC_EINVAL naming the text's file:line otherwise. */
+VMASKC_API vmaskc_status vmaskc_dataset_check_fit(vmaskc_model *m, const vmaskc_dataset *d, int32_t batch, vmaskc_error *err);
+/* vmaskc_evaluate over a labelled dataset, its texts run in batches of one length (up to `batch`,
+ * 0 = 512; shortest first, ties in file order), as `vmaskc explain` and `compare` compute Table 3's
+ * accuracy. */
+VMASKC_API vmaskc_status vmaskc_dataset_evaluate(vmaskc_model *m, const vmaskc_dataset *d, int32_t batch, vmaskc_evaluation **out,
+                                                 vmaskc_error *err);
+/* Occurrences of each token id (below the vocabulary size) in the dataset's ids: counts [vocabulary
+ * size], the caller frees it with free(). */
+VMASKC_API vmaskc_status vmaskc_dataset_token_counts(const vmaskc_model *m, const vmaskc_dataset *d, int64_t **counts, vmaskc_error *err);
 
 /* ---- global word importance (`vmaskc words`) ---- */
 
@@ -221,6 +308,10 @@ typedef struct vmaskc_whole_words {
 
 VMASKC_API vmaskc_status vmaskc_words_whole(const vmaskc_model *m, const char *corpus, vmaskc_whole_words **out,
                                             vmaskc_error *err);
+/* The whole words of a dataset's texts (as vmaskc_dataset_read encoded them) scored by an importance
+ * per token id (special tokens have none), in order of first occurrence (0.2). */
+VMASKC_API vmaskc_status vmaskc_dataset_words(const vmaskc_model *m, const vmaskc_dataset *d, const double *importance,
+                                              vmaskc_whole_words **out, vmaskc_error *err);
 VMASKC_API void vmaskc_whole_words_free(vmaskc_whole_words *w);
 
 /* ---- explain one text ---- */
@@ -257,6 +348,108 @@ typedef struct vmaskc_explanation {
 VMASKC_API vmaskc_status vmaskc_explain(vmaskc_model *m, const char *text, const vmaskc_explain_options *o,
                                         vmaskc_explanation **out, vmaskc_error *err);
 VMASKC_API void vmaskc_explanation_free(vmaskc_explanation *e);
+
+/* ---- explain a text with several methods and measure them (`vmaskc explain`, `compare`; 0.2) ----
+ *
+ * Each method ranks the text's words; AOPC (Nguyen 2018) measures a ranking by the drop in the
+ * explained class's probability as its top words are removed, post-hoc accuracy (L2X) a global
+ * importance by whether the k words it ranks highest alone keep the class. Besides the three
+ * explainers two rankings without one give AOPC's floor and a reference: a seeded random order of
+ * the words, and the words by corpus frequency, most frequent first. */
+
+#define VMASKC_EXPLAIN_RANDOM 3     /* a random order of the words (seeded by the text's seed) */
+#define VMASKC_EXPLAIN_FREQUENCY 4  /* the words by corpus frequency (options.frequency) */
+#define VMASKC_EXPLAIN_METHODS 5
+#define VMASKC_LIME_SAMPLES 5000           /* the defaults */
+#define VMASKC_LIME_KERNEL_WIDTH 25.0
+#define VMASKC_LIME_ALPHA 1.0              /* LIME's ridge penalty (fixed) */
+#define VMASKC_SHAPLEY_PERMUTATIONS 238
+#define VMASKC_AOPC_MAX_K 64
+
+typedef enum vmaskc_aopc_removal {
+    VMASKC_AOPC_DELETE = 0, /* a removed word's pieces leave the text, which gets shorter (default) */
+    VMASKC_AOPC_PAD = 1,    /* each of its pieces is replaced in place by the padding token */
+    VMASKC_AOPC_UNK = 2,    /* ... by the unknown-word token */
+} vmaskc_aopc_removal;
+
+typedef struct vmaskc_measure_options {
+    unsigned methods;          /* a bit (1u << method) per method: VMASKC_EXPLAIN_LIME, _SHAPLEY, _MASK, _RANDOM,
+                                * _FREQUENCY; default LIME and SampleShapley */
+    int target;                /* the class explained and measured; -1 = the predicted class (default) */
+    uint64_t seed;             /* the text's own seed: LIME, SampleShapley and the random order derive their
+                                * streams from it (the commands use vmaskc_explain_seed(--seed, index)); default 1 */
+    int32_t samples;           /* LIME samples, row 0 the text itself (0 = 5000) */
+    double kernel_width;       /* LIME kernel width (0 = 25) */
+    int32_t permutations;      /* SampleShapley permutations (0 = 238) */
+    int32_t max_len;           /* > 0 truncates the text */
+    int32_t batch;             /* perturbed texts per run (0 = 512) */
+    int32_t aopc_k;            /* AOPC steps K (0 = 5, at most VMASKC_AOPC_MAX_K) */
+    vmaskc_aopc_removal aopc_removal;
+    int aopc_single;           /* step k removes the k-th word alone (default: the top k together) */
+    int aopc_logodds;          /* measure the drop in log-odds of the class (default: in probability) */
+    const double *importance;  /* [vocabulary size] global importance per token id (higher = more important,
+                                * NAN = none) for the mask method and post-hoc accuracy; NULL = the model's
+                                * own per-word mask (VMASK q, L2X score, IBA lambda table) */
+    const int64_t *frequency;  /* [vocabulary size] corpus count per token id: the frequency order (needed by it) */
+    int32_t posthoc_k;         /* > 0: post-hoc accuracy terms for k = 1..posthoc_k (at most 1000) */
+} vmaskc_measure_options;
+
+VMASKC_API void vmaskc_measure_options_init(vmaskc_measure_options *o);
+
+/* The seed `vmaskc explain --seed seed` gives its example `index` (0-based line of the data). */
+VMASKC_API uint64_t vmaskc_explain_seed(uint64_t seed, int64_t index);
+/* The k of n examples `vmaskc explain --limit k --seed seed` explains (a seeded partial shuffle),
+ * into out [k] in increasing order; k = n gives them all. */
+VMASKC_API vmaskc_status vmaskc_explain_sample(uint64_t seed, int64_t n, int64_t k, int64_t *out, vmaskc_error *err);
+
+typedef struct vmaskc_method_result {
+    double *score;             /* [n] each token's word's score (LIME weight, Shapley value, mean importance of its
+                                * pieces, (m - rank) / m for the random order, corpus count of its first piece);
+                                * NAN for [CLS] / [SEP]; NULL for a method not asked for */
+    double *word_score;        /* [n_words] per word */
+    int32_t aopc_steps;        /* steps measured: min(K, words in the ranking; LIME: words of positive weight) */
+    double aopc_delta[VMASKC_AOPC_MAX_K]; /* [aopc_steps] drop after step k (probability or log-odds) */
+    uint64_t seed;             /* LIME's and SampleShapley's own stream seed, 0 for the other methods */
+    int64_t texts_run;         /* texts the model ran for the method and its AOPC */
+    double seconds;            /* time spent on both */
+} vmaskc_method_result;
+
+typedef struct vmaskc_measurement {
+    int n_classes;
+    float *probs;              /* [C] the text's class probabilities */
+    int predicted;             /* their argmax */
+    int target;                /* the class explained and measured */
+    int32_t n;                 /* tokens */
+    int32_t *ids;              /* [n] */
+    char **tokens;             /* [n] the vocabulary token, or an unknown word's own text */
+    int32_t *word;             /* [n] the word of each token, -1 for [CLS] / [SEP] */
+    int32_t n_words;
+    char **words;              /* [n_words] each word's text (its pieces joined without ##) */
+    vmaskc_method_result method[VMASKC_EXPLAIN_METHODS];
+    double lime_intercept;     /* LIME's surrogate: intercept, */
+    double lime_score;         /* weighted R^2 on the samples, */
+    int32_t lime_features;     /* and features (distinct words) */
+    int32_t posthoc_k;
+    uint8_t *posthoc_match;    /* [posthoc_k] 1 when the k words of highest importance alone (the others padded in
+                                * place) keep `target` the argmax; k beyond the text's words keeps it whole (1) */
+    int64_t texts_run;         /* every text the model ran, the prediction included */
+    int64_t runs;              /* runs of the model (batches) */
+} vmaskc_measurement;
+
+/* Predicts the text, then for each method of o->methods ranks its words and measures the ranking
+ * by AOPC, and with posthoc_k > 0 the post-hoc accuracy of o->importance, as `vmaskc explain`
+ * does for one of its examples (the same numbers, given vmaskc_explain_seed's seed). The mask
+ * method and post-hoc accuracy need an importance (o->importance or the model's own mask),
+ * the frequency order o->frequency, VMASKC_AOPC_UNK an unknown-word token: VMASKC_EINVAL or
+ * VMASKC_EUNSUPPORTED naming what is missing otherwise, as is a text without tokens (or, for
+ * WordPiece, without words). */
+VMASKC_API vmaskc_status vmaskc_measure(vmaskc_model *m, const char *text, const vmaskc_measure_options *o,
+                                        vmaskc_measurement **out, vmaskc_error *err);
+VMASKC_API void vmaskc_measurement_free(vmaskc_measurement *x);
+
+/* AOPC at k of one text's drops: their sum over steps 1..min(k, steps), divided by k + 1 (Nguyen
+ * 2018: also when the text has fewer words), or by k with by_k. */
+VMASKC_API double vmaskc_aopc(const double *delta, int32_t steps, int32_t k, int by_k);
 
 /* ---- train ---- */
 

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../compiler/training.h"
 #include "../explain.h"
 #include "api_util.h"
 #include "textmodel.h"
@@ -71,12 +72,14 @@ void vmaskc_model_options_init(vmaskc_model_options *o) {
     if (!o) return;
     memset(o, 0, sizeof *o);
     o->lowercase = -1;
+    o->split_punct = -1;
 }
 
 void vmaskc_model_close(vmaskc_model *m) {
     if (!m) return;
     vm_text_model_free(&m->tm);
     free(m->class_names);
+    for (int i = 0; i < 4; i++) free(m->data_strings[i]);
     free(m);
 }
 
@@ -100,7 +103,8 @@ static enum vm_status class_names(vmaskc_model *m, struct vm_error *err) {
     return VM_OK;
 }
 
-vmaskc_status vm_api_model_open(const char *path, const struct vm_text_opts *to, vmaskc_model **out, vmaskc_error *err) {
+/* Opens path with the loader's options (vmaskc_model_open maps the public ones onto them). */
+static vmaskc_status model_open(const char *path, const struct vm_text_opts *to, vmaskc_model **out, vmaskc_error *err) {
     NEED(out);
     *out = NULL;
     NEED(path);
@@ -115,6 +119,17 @@ vmaskc_status vm_api_model_open(const char *path, const struct vm_text_opts *to,
         vm_errorf(&ie, VM_EUNSUPPORTED, "%s: the number of classes is not known (no vmaskc.classes and no [batch, C] output)", path);
         vmaskc_model_close(m);
         return vm_api_fail(err, &ie, -1);
+    }
+    /* the data options' strings are the caller's, read only during the call: the model keeps copies */
+    const char **fields[4] = {&m->tm.data.text_column, &m->tm.data.label_column, &m->tm.data.text_field, &m->tm.data.label_field};
+    const char **corpus[4] = {&m->tm.corpus.text_column, &m->tm.corpus.label_column, &m->tm.corpus.text_field, &m->tm.corpus.label_field};
+    for (int i = 0; i < 4; i++) {
+        if (!*fields[i]) continue;
+        if (!(m->data_strings[i] = strdup(*fields[i]))) {
+            vmaskc_model_close(m);
+            return vm_api_failf(err, VMASKC_ENOMEM, -1, "vmaskc_model_open: out of memory");
+        }
+        *fields[i] = *corpus[i] = m->data_strings[i];
     }
     m->n_classes = (int)m->tm.n_classes;
     m->word_mask = mask_output(&m->tm);
@@ -135,6 +150,58 @@ vmaskc_status vm_api_model_open(const char *path, const struct vm_text_opts *to,
     return VMASKC_OK;
 }
 
+/* The public options into the loader's. Shapes and roles point into the caller's strings and into
+ * roles[] ("NAME=ROLE", the form the importer parses), both alive for the model_open call. */
+static vmaskc_status model_opts(const vmaskc_model_options *o, struct vm_text_opts *to, char roles[8][512], vmaskc_error *err) {
+    static const char who[] = "vmaskc_model_open: options";
+    if (o->tokenizer && strcmp(o->tokenizer, "words") && strcmp(o->tokenizer, "kim") && strcmp(o->tokenizer, "wordpiece"))
+        return vm_api_failf(err, VMASKC_EINVAL, -1, "%s.tokenizer is \"words\", \"kim\" or \"wordpiece\", not \"%s\"", who, o->tokenizer);
+    if (o->threads < 0) return vm_api_failf(err, VMASKC_EINVAL, -1, "%s.threads is %d (0 = default)", who, o->threads);
+    int ns = o->n_shapes, nr = o->n_input_roles;
+    if (ns < 0 || ns > 16 || (ns && !o->shapes))
+        return vm_api_failf(err, VMASKC_EINVAL, -1, "%s: n_shapes is %d (0..16, with shapes not NULL)", who, ns);
+    if (nr < 0 || nr > 8 || (nr && !o->input_roles))
+        return vm_api_failf(err, VMASKC_EINVAL, -1, "%s: n_input_roles is %d (0..8, with input_roles not NULL)", who, nr);
+    vm_text_opts_init(to);
+    to->vocab = o->vocab;
+    to->pad = o->pad;
+    to->unk = o->unk;
+    to->tokenizer = o->tokenizer;
+    to->lowercase = o->lowercase < 0 ? -1 : o->lowercase != 0;
+    to->split_punct = o->split_punct < 0 ? -1 : o->split_punct != 0;
+    to->allow_short_vocab = o->allow_short_vocab != 0;
+    to->model.embedding = o->embedding;
+    to->model.threads = o->threads;
+    to->model.max_memory = o->max_memory;
+    to->model.ref_kernels = o->reference_kernels != 0;
+    for (int i = 0; i < ns; i++) {
+        const vmaskc_input_shape *sh = &o->shapes[i];
+        if (!sh->input || !*sh->input || sh->rank < 1 || sh->rank > VM_MAX_RANK)
+            return vm_api_failf(err, VMASKC_EINVAL, -1, "%s.shapes[%d]: %s", who, i,
+                                !sh->input || !*sh->input ? "input has no name" : "rank is not 1..8");
+        struct vm_shape_override *so = &to->model.shapes[i];
+        so->name = sh->input;
+        so->rank = sh->rank;
+        for (int d = 0; d < sh->rank; d++) {
+            if (sh->dims[d] < 0)
+                return vm_api_failf(err, VMASKC_EINVAL, -1, "%s.shapes[%d] (%s): dimension %d is %lld", who, i, sh->input, d, (long long)sh->dims[d]);
+            so->dims[d] = sh->dims[d];
+        }
+    }
+    to->model.n_shapes = ns;
+    for (int i = 0; i < nr; i++) {
+        const vmaskc_input_role *r = &o->input_roles[i];
+        if (!r->input || !*r->input || !r->role || !vm_role_name_valid(r->role))
+            return vm_api_failf(err, VMASKC_EINVAL, -1, "%s.input_roles[%d]: needs an input name and a role \"ids\", \"mask\", \"types\" or "
+                                "\"positions\"%s%s%s", who, i, r->role ? " (not \"" : "", r->role ? r->role : "", r->role ? "\")" : "");
+        if ((size_t)snprintf(roles[i], 512, "%s=%s", r->input, r->role) >= 512)
+            return vm_api_failf(err, VMASKC_EINVAL, -1, "%s.input_roles[%d]: the input name is too long", who, i);
+        to->model.input_roles[i] = roles[i];
+    }
+    to->model.n_input_roles = nr;
+    return vm_api_data_opts(&o->data, "vmaskc_model_open: options.data", &to->data, err);
+}
+
 vmaskc_status vmaskc_model_open(const char *path, const vmaskc_model_options *o, vmaskc_model **out, vmaskc_error *err) {
     NEED(out);
     *out = NULL;
@@ -144,19 +211,10 @@ vmaskc_status vmaskc_model_open(const char *path, const vmaskc_model_options *o,
         vmaskc_model_options_init(&def);
         o = &def;
     }
-    if (o->tokenizer && strcmp(o->tokenizer, "words") && strcmp(o->tokenizer, "wordpiece"))
-        return vm_api_failf(err, VMASKC_EINVAL, -1, "vmaskc_model_open: tokenizer is \"words\" or \"wordpiece\", not \"%s\"", o->tokenizer);
-    if (o->threads < 0) return vm_api_failf(err, VMASKC_EINVAL, -1, "vmaskc_model_open: threads is %d (0 = default)", o->threads);
     struct vm_text_opts to;
-    vm_text_opts_init(&to);
-    to.vocab = o->vocab;
-    to.tokenizer = o->tokenizer;
-    to.lowercase = o->lowercase < 0 ? -1 : o->lowercase != 0;
-    to.model.embedding = o->embedding;
-    to.model.threads = o->threads;
-    to.model.max_memory = o->max_memory;
-    vmaskc_status vs = vm_api_data_opts(&o->data, "vmaskc_model_open: options.data", &to.data, err);
-    return vs ? vs : vm_api_model_open(path, &to, out, err);
+    char roles[8][512];
+    vmaskc_status vs = model_opts(o, &to, roles, err);
+    return vs ? vs : model_open(path, &to, out, err);
 }
 
 vmaskc_status vmaskc_model_num_classes(const vmaskc_model *m, int *n, vmaskc_error *err) {
@@ -212,6 +270,102 @@ vmaskc_status vmaskc_model_token(const vmaskc_model *m, int32_t id, const char *
     if (id < 0 || id >= m->tm.vocab.n)
         return vm_api_failf(err, VMASKC_EINVAL, -1, "vmaskc_model_token: id %d out of range (the vocabulary has %d tokens)", id, m->tm.vocab.n);
     *token = m->tm.vocab.tokens[id];
+    return VMASKC_OK;
+}
+
+vmaskc_status vmaskc_model_text_settings(const vmaskc_model *m, int *lowercase, int *split_punct, vmaskc_error *err) {
+    NEED(m);
+    NEED(lowercase);
+    NEED(split_punct);
+    *lowercase = m->tm.tok.lowercase;
+    *split_punct = m->tm.tok.split_punct;
+    return VMASKC_OK;
+}
+
+vmaskc_status vmaskc_model_special_tokens(const vmaskc_model *m, int32_t *pad, int32_t *unk, vmaskc_error *err) {
+    NEED(m);
+    NEED(pad);
+    NEED(unk);
+    *pad = m->tm.vocab.pad_id;
+    *unk = m->tm.vocab.unk_id;
+    return VMASKC_OK;
+}
+
+vmaskc_status vmaskc_model_token_id(const vmaskc_model *m, const char *token, int32_t *id, vmaskc_error *err) {
+    NEED(m);
+    NEED(token);
+    NEED(id);
+    *id = vm_vocab_find(&m->tm.vocab, token);
+    return VMASKC_OK;
+}
+
+vmaskc_status vmaskc_model_token_special(const vmaskc_model *m, int32_t id, int *special, vmaskc_error *err) {
+    NEED(m);
+    NEED(special);
+    if (id < 0 || id >= m->tm.vocab.n)
+        return vm_api_failf(err, VMASKC_EINVAL, -1, "vmaskc_model_token_special: id %d out of range (the vocabulary has %d tokens)", id, m->tm.vocab.n);
+    *special = vm_vocab_is_special(&m->tm.vocab, id);
+    return VMASKC_OK;
+}
+
+vmaskc_status vmaskc_model_training(const vmaskc_model *m, const char **method, vmaskc_error *err) {
+    NEED(m);
+    NEED(method);
+    *method = vm_text_model_method(&m->tm);
+    return VMASKC_OK;
+}
+
+vmaskc_status vmaskc_model_importance(vmaskc_model *m, int32_t batch, double **importance, const char **source, vmaskc_error *err) {
+    NEED(importance);
+    *importance = NULL;
+    NEED(m);
+    NEED(source);
+    *source = NULL;
+    const struct vm_text_model *tm = &m->tm;
+    const char *mask = vm_text_model_meta(tm, "vmaskc.mask");
+    struct vm_error ie = {0};
+    double *imp = NULL;
+    /* a mask after a contextual layer (--mask-after: vmaskc.mask = network) has no per-word value */
+    if (!(mask && !strcmp(mask, "network")) && vm_text_model_mask_importance(tm, batch > 0 ? batch : 512, &imp, &ie)) return vm_api_fail(err, &ie, -1);
+    if (imp) {
+        *source = "word_mask";
+    } else if (tm->word_keep) {
+        if (!(imp = vm_malloc(sizeof(double) * (size_t)(tm->vocab.n > 0 ? tm->vocab.n : 1), &ie))) return vm_api_fail(err, &ie, -1);
+        for (int32_t id = 0; id < tm->vocab.n; id++) imp[id] = id < tm->n_words ? tm->word_keep[id] : NAN;
+        *source = "table";
+    }
+    *importance = imp;
+    return VMASKC_OK;
+}
+
+vmaskc_status vmaskc_model_profile(vmaskc_model *m, int enable, vmaskc_error *err) {
+    NEED(m);
+    vm_rt_profile_enable(m->tm.rt, enable != 0);
+    return VMASKC_OK;
+}
+
+vmaskc_status vmaskc_model_profile_report(const vmaskc_model *m, char **text, vmaskc_error *err) {
+    NEED(text);
+    *text = NULL;
+    NEED(m);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) return vm_api_failf(err, VMASKC_ENOMEM, -1, "vmaskc_model_profile_report: out of memory");
+    vm_rt_profile_print(m->tm.rt, f);
+    if (fclose(f) || !buf) {
+        free(buf);
+        return vm_api_failf(err, VMASKC_ENOMEM, -1, "vmaskc_model_profile_report: out of memory");
+    }
+    *text = buf;
+    return VMASKC_OK;
+}
+
+vmaskc_status vmaskc_model_build_stats(const vmaskc_model *m, int64_t *instances, double *ms, vmaskc_error *err) {
+    NEED(m);
+    NEED(instances);
+    NEED(ms);
+    vm_rt_build_stats(m->tm.rt, instances, ms);
     return VMASKC_OK;
 }
 
@@ -275,19 +429,14 @@ static int mask_output(const struct vm_text_model *tm) {
     return -1;
 }
 
-struct len_idx {
-    int32_t len;
-    int64_t i;
-};
-
-static int cmp_len_idx(const void *a, const void *b) {
-    const struct len_idx *x = a, *y = b;
+int vm_api_cmp_len_idx(const void *a, const void *b) {
+    const struct vm_api_len_idx *x = a, *y = b;
     if (x->len != y->len) return x->len < y->len ? -1 : 1;
     return (x->i > y->i) - (x->i < y->i);
 }
 
 /* Runs texts order[0..nb) (all of one token count) and writes their rows of p. */
-static enum vm_status predict_run(vmaskc_model *m, vmaskc_prediction *p, const struct vm_encoding *enc, const struct len_idx *order,
+static enum vm_status predict_run(vmaskc_model *m, vmaskc_prediction *p, const struct vm_encoding *enc, const struct vm_api_len_idx *order,
                                   int64_t nb, int wm, const int32_t **seqs, int32_t *lens, float *probs, struct vm_error *ie) {
     struct vm_text_model *tm = &m->tm;
     for (int64_t k = 0; k < nb; k++) {
@@ -334,7 +483,7 @@ vmaskc_status vmaskc_predict(vmaskc_model *m, const char *const *texts, int64_t 
     int64_t bad = -1;
     int C = m->n_classes, wm = m->mask_method ? m->word_mask : -1;
     struct vm_encoding *enc = vm_calloc((size_t)n, sizeof *enc, &ie);
-    struct len_idx *order = vm_malloc(sizeof *order * (size_t)n, &ie);
+    struct vm_api_len_idx *order = vm_malloc(sizeof *order * (size_t)n, &ie);
     const int32_t **seqs = vm_malloc(sizeof *seqs * (size_t)batch, &ie);
     int32_t *lens = vm_malloc(sizeof *lens * (size_t)batch, &ie);
     float *probs = vm_malloc(sizeof(float) * (size_t)batch * (size_t)C, &ie);
@@ -356,7 +505,7 @@ vmaskc_status vmaskc_predict(vmaskc_model *m, const char *const *texts, int64_t 
             bad = i;
             break;
         }
-        order[i] = (struct len_idx){enc[i].n, i};
+        order[i] = (struct vm_api_len_idx){enc[i].n, i};
         p->offset[i + 1] = (i ? p->offset[i] : 0) + enc[i].n;
     }
     if (!s) {
@@ -378,7 +527,7 @@ vmaskc_status vmaskc_predict(vmaskc_model *m, const char *const *texts, int64_t 
         }
     }
     /* runs of texts of one token count, at most `batch` each: a text's result is independent of the others */
-    if (!s) qsort(order, (size_t)n, sizeof *order, cmp_len_idx);
+    if (!s) qsort(order, (size_t)n, sizeof *order, vm_api_cmp_len_idx);
     for (int64_t b0 = 0; b0 < n && !s;) {
         int64_t nb = 1;
         while (b0 + nb < n && nb < batch && order[b0 + nb].len == order[b0].len) nb++;

@@ -14,6 +14,7 @@ struct vmaskc_model {
     int word_mask;               /* the plan's word_mask output, -1 none */
     const char *mask_method;     /* "vmask", "l2x", "iba"; NULL without a word-level mask */
     const char *mask_importance; /* "q", "score", "lambda" */
+    char *data_strings[4];       /* the model's copies of its data options' columns and fields (tm.data, tm.corpus) */
 };
 
 /* A NULL required argument: EINVAL naming the function and the argument (in a function whose
@@ -31,9 +32,12 @@ vmaskc_status vm_api_failf(vmaskc_error *e, vmaskc_status code, int64_t item, co
  * config.data"). */
 vmaskc_status vm_api_data_opts(const vmaskc_data_options *d, const char *who, struct vm_data_opts *o, vmaskc_error *err);
 
-/* vmaskc_model_open with every option the commands take (tools/vmaskc: --shape, --input-role,
- * --pad, --unk, --no-split-punct, --reference-kernels), so `vmaskc predict` keeps them as a client
- * of the API. Not exported from libvmaskc.so. */
-vmaskc_status vm_api_model_open(const char *path, const struct vm_text_opts *to, vmaskc_model **out, vmaskc_error *err);
+/* Texts ordered by token count, then index (batches of one length whose results do not depend on
+ * the other texts): qsort with vm_api_cmp_len_idx. */
+struct vm_api_len_idx {
+    int32_t len;
+    int64_t i;
+};
+int vm_api_cmp_len_idx(const void *a, const void *b);
 
 #endif

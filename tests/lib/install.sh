@@ -5,6 +5,8 @@
 #  - examples/classify.c compiled with `cc ... $(pkg-config --cflags --libs vmaskc)` against the
 #    shared library (and statically, with `pkg-config --static`) prints, for texts of a VMASK model
 #    trained here, the probabilities `vmaskc predict` prints and the top words of its token q's;
+#  - examples/explain.c (same build) gives one text's LIME and SampleShapley AOPC that `vmaskc explain`
+#    writes for it;
 #  - a tiny CMake project finds the package with find_package(vmaskc) and links vmaskc::vmaskc;
 #  - the model compiled to a .vmplan predicts exactly as the ONNX file does;
 #  - the man page has a section for every command `vmaskc --help` lists (and groff, when present,
@@ -77,6 +79,20 @@ else
   else echo "FAIL: classify on a missing model:"; cat "$tmp/err.out"; fail=1; fi
 fi
 
+# examples/explain.c: one text's LIME and SampleShapley AOPC = what `vmaskc explain` writes for it
+if ! "$cc" $san -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Werror "$repo/examples/explain.c" $(pkg-config --cflags --libs vmaskc) -o "$tmp/explain" 2> "$tmp/cce.log"; then
+  echo "FAIL: compiling examples/explain.c with pkg-config --cflags --libs vmaskc"; cat "$tmp/cce.log"; fail=1
+else
+  xt="w3 w1 w7 w2 w9 w3 w12"
+  printf '1\t%s\n' "$xt" > "$tmp/one.tsv"
+  LD_LIBRARY_PATH=$libdir "$tmp/explain" "$tmp/m.onnx" --samples 300 --seed 4 "$xt" > "$tmp/explain.out" 2>&1
+  "$vmaskc" explain "$tmp/m.onnx" --data "$tmp/one.tsv" --method lime,shapley --samples 300 --seed 4 --threads 1 --report "$tmp/xrep" > /dev/null 2>&1
+  got=$(sed -n 's/^  aopc \([^ ]*\) .*/\1/p' "$tmp/explain.out" | tr '\n' ' ')
+  want=$(grep -o '"aopc":[^,}]*' "$tmp/xrep/explanations.jsonl" 2>/dev/null | cut -d: -f2 | tr '\n' ' ')
+  if [ -n "$want" ] && [ "$got" = "$want" ] && grep -q "^LIME: w3=" "$tmp/explain.out"; then echo "ok: examples/explain: AOPC of LIME and SampleShapley = vmaskc explain's ($got)"
+  else echo "FAIL: examples/explain gives AOPC '$got', vmaskc explain '$want'"; cat "$tmp/explain.out"; fail=1; fi
+fi
+
 # static: the library and what pkg-config --static adds (Libs.private, Requires.private)
 static_libs=$(pkg-config --static --libs vmaskc | sed "s|-lvmaskc|$libdir/libvmaskc.a|")
 if ! "$cc" $san -std=c11 -D_POSIX_C_SOURCE=200809L "$repo/examples/classify.c" $(pkg-config --cflags vmaskc) $static_libs -o "$tmp/classify_static" 2> "$tmp/ccs.log"; then
@@ -88,12 +104,17 @@ else
   else echo "FAIL: the static classify differs"; diff "$tmp/expected" "$tmp/static.out"; fail=1; fi
 fi
 
-# find_package(vmaskc) from a CMake project
+# find_package(vmaskc MAJOR.MINOR) from a CMake project, the version of the installed header (the
+# package accepts the same minor version only: the ABI may change between 0.x minors); the shared
+# library's file carries that version too
+hv=$(sed -n 's/^#define VMASKC_VERSION "\(.*\)"$/\1/p' "$prefix/include/vmaskc.h")
+if [ -n "$hv" ] && [ "$real" = "libvmaskc.so.$hv" ]; then echo "ok: the library file $real has the header's version $hv"
+else echo "FAIL: the header's version '$hv' is not the library file's ($real): CMakeLists.txt's project VERSION and VMASKC_VERSION differ"; fail=1; fi
 mkdir -p "$tmp/proj"
 cat > "$tmp/proj/CMakeLists.txt" <<CM
 cmake_minimum_required(VERSION 3.18)
 project(classify C)
-find_package(vmaskc 0.1 REQUIRED)
+find_package(vmaskc ${hv%.*} REQUIRED)
 add_executable(classify $repo/examples/classify.c)
 target_compile_definitions(classify PRIVATE _POSIX_C_SOURCE=200809L)
 target_link_libraries(classify PRIVATE vmaskc::vmaskc)

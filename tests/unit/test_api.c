@@ -6,17 +6,26 @@
  *       the texts' one-by-one predictions (bit for bit), a text without tokens named by err.item,
  *       explanations (LIME, SampleShapley) deterministic in the seed, the mask refused without one;
  *       evaluation on a data file equal to the texts predicted one by one (confusion, precision,
- *       recall, F1), a label outside the classes named by file:line;
+ *       recall, F1), a label outside the classes named by file:line; the same file as a dataset
+ *       (texts, labels, lines, ids equal to tokenize's, token counts) evaluated by length gives the
+ *       same confusion matrix; a corpus (labels not read) is not evaluated;
  *   (b2) two threads, each with its own model opened at the same time (first thing in the process),
  *        predict what one thread alone does;
  *   (c) training: bad configurations, an output folder that does not exist and a text too long for
  *       max_memory (file:line, no step run) refused before any work, a callback that stops at step 3
  *       gives VMASKC_EINTERRUPTED and no output file, a short VMASK run reports progress for every
  *       step and exports a model whose mask the API reads (words, with corpus frequencies counted
- *       by hand and min_freq, predict keep, mask explanation).
+ *       by hand and min_freq, predict keep, mask explanation); on that model the 0.2 getters
+ *       (text settings, special tokens, token ids, training method), its importance (= the words
+ *       ranking's q) for a dataset's whole words and vmaskc_measure's mask, frequency order and
+ *       post-hoc terms, build statistics, the profile, and --limit's sample.
  *   (d) vmaskc_train and `vmaskc train` (the same implementation) export the same model, byte for
  *       byte, from a CSV with class names and pre-trained vectors; the names are in the export and
  *       the history has a line per epoch.
+ *   (e) the model options the commands have (0.2): an input shape and input roles give the very
+ *       probabilities `vmaskc predict --shape / --input-role` prints (and differ from the defaults),
+ *       the reference kernels agree with oneDNN, the pad and unknown-word tokens and the kim
+ *       tokenizer are taken, and bad shapes, roles and tokens are EINVAL naming the field.
  * Usage: test_api [source dir] [scratch dir] [vmaskc binary]
  */
 #include <math.h>
@@ -145,6 +154,57 @@ static void test_evaluate(vmaskc_model *m, int C) {
             if (pred && pr + re > 0) CHECK(fabs(ev->f1[c] - 2 * pr * re / (pr + re)) < 1e-12);
         }
     }
+    if (ev) CHECK(ev->runs == 100); /* batches of 1 */
+    /* the same file as a dataset: its texts, labels and ids; evaluated by length, the same confusion */
+    vmaskc_dataset *d = (vmaskc_dataset *)&e;
+    CHECK(vmaskc_dataset_read(m, "/no/such.tsv", 0, 1, &d, &e) == VMASKC_EIO && d == NULL && has(&e, "/no/such.tsv"));
+    CHECK(vmaskc_dataset_read(NULL, dev_path, 0, 1, &d, &e) == VMASKC_EINVAL && has(&e, "'m'"));
+    CHECK(vmaskc_dataset_read(m, dev_path, -2, 1, &d, &e) == VMASKC_EINVAL && has(&e, "max_len"));
+    f = fopen(bad, "w");
+    if (f) {
+        fputs("1\tw1 w2\n5\tw3\n", f);
+        fclose(f);
+    }
+    CHECK(vmaskc_dataset_read(m, bad, 0, 1, &d, &e) == VMASKC_EFORMAT && d == NULL && has(&e, "api_badlabel.tsv:2") && has(&e, "label 5"));
+    unlink(bad);
+    s = vmaskc_dataset_read(m, dev_path, 0, 1, &d, &e);
+    CHECK_MSG(s == VMASKC_OK, "%s", e.message);
+    if (!s) {
+        CHECK(d->n == n && d->start[0] == 0 && d->line[0] == 1 && d->line[n - 1] == n && d->n_tokens > 0 && d->n_unknown >= 0);
+        for (int i = 0; i < n && i < d->n; i++) {
+            CHECK(d->labels[i] == gold[i] && !strcmp(d->texts[i], texts[i]));
+            vmaskc_tokens *t;
+            if (vmaskc_tokenize(m, texts[i], 0, &t, &e)) continue;
+            CHECK(t->n == d->start[i + 1] - d->start[i] && !memcmp(t->ids, d->ids + d->start[i], sizeof(int32_t) * (size_t)t->n));
+            vmaskc_tokens_free(t);
+        }
+        int64_t *counts = NULL, total = 0;
+        int32_t V = 0;
+        vmaskc_model_vocab_size(m, &V, &e);
+        CHECK(vmaskc_dataset_token_counts(m, d, &counts, &e) == VMASKC_OK && counts);
+        for (int32_t id = 0; counts && id < V; id++) total += counts[id];
+        CHECK(total == d->start[d->n]);
+        if (counts && d->n) CHECK(counts[d->ids[0]] >= 1);
+        free(counts);
+        CHECK(vmaskc_dataset_check_fit(m, d, 0, &e) == VMASKC_EINVAL && has(&e, "batch"));
+        CHECK(vmaskc_dataset_check_fit(m, d, 8, &e) == VMASKC_OK);
+        for (int32_t b = 0; b <= 1; b++) {
+            vmaskc_evaluation *dv = NULL;
+            CHECK(vmaskc_dataset_evaluate(m, d, b, &dv, &e) == VMASKC_OK);
+            if (dv && ev) CHECK_MSG(dv->n == n && !memcmp(dv->confusion, ev->confusion, sizeof conf) && dv->accuracy == ev->accuracy && dv->runs > 0,
+                                    "batch %d: accuracy %g vs %g", b, dv->accuracy, ev->accuracy);
+            if (dv) CHECK(b ? dv->runs == n : dv->runs < n);
+            vmaskc_evaluation_free(dv);
+        }
+    }
+    vmaskc_dataset_free(d);
+    /* read as a corpus: labels not read, and not evaluated */
+    if (!vmaskc_dataset_read(m, dev_path, 2, 0, &d, &e)) {
+        CHECK(d->n == n && d->labels[0] == 0 && d->start[1] <= 2);
+        vmaskc_evaluation *dv = NULL;
+        CHECK(vmaskc_dataset_evaluate(m, d, 0, &dv, &e) == VMASKC_EINVAL && dv == NULL && has(&e, "without its labels"));
+        vmaskc_dataset_free(d);
+    } else CHECK_MSG(0, "%s", e.message);
     vmaskc_evaluation_free(ev);
     for (int i = 0; i < n; i++) free(texts[i]);
 }
@@ -281,6 +341,99 @@ static int progress(const vmaskc_train_progress *p, void *user) {
     return s->stop_at && s->calls >= s->stop_at;
 }
 
+/* The 0.2 getters and the mask's uses on a trained VMASK model: its importance is the words ranking's
+ * q, the whole words of a dataset (a word vocabulary: one token each) carry it too, the mask method
+ * and post-hoc accuracy of vmaskc_measure use it; settings, special tokens, build statistics, the
+ * profile; and the examples `--limit` picks. */
+static void test_masked_model(vmaskc_model *m) {
+    vmaskc_error e;
+    int lc = -1, sp = -1, special = -1;
+    int32_t pad = -2, unk = -2, id = -2, V = 0;
+    const char *training = NULL, *source = NULL, *tok = NULL;
+    CHECK(vmaskc_model_text_settings(m, &lc, &sp, &e) == VMASKC_OK && lc == 1 && sp == 1);
+    CHECK(vmaskc_model_special_tokens(m, &pad, &unk, &e) == VMASKC_OK && pad == 0 && unk == 1);
+    CHECK(vmaskc_model_token_id(m, "w3", &id, &e) == VMASKC_OK && id >= 0 && !vmaskc_model_token(m, id, &tok, &e) && !strcmp(tok, "w3"));
+    CHECK(vmaskc_model_token_id(m, "no-such-word", &id, &e) == VMASKC_OK && id == -1);
+    CHECK(vmaskc_model_token_special(m, 0, &special, &e) == VMASKC_OK && special == 1);
+    CHECK(vmaskc_model_token_special(m, 5, &special, &e) == VMASKC_OK && special == 0);
+    CHECK(vmaskc_model_token_special(m, -1, &special, &e) == VMASKC_EINVAL && has(&e, "id -1"));
+    CHECK(vmaskc_model_training(m, &training, &e) == VMASKC_OK && training && !strcmp(training, "vmask"));
+    CHECK(vmaskc_model_text_settings(NULL, &lc, &sp, &e) == VMASKC_EINVAL && vmaskc_model_training(m, NULL, &e) == VMASKC_EINVAL);
+    vmaskc_model_vocab_size(m, &V, &e);
+    double *imp = NULL;
+    vmaskc_words *w = NULL;
+    CHECK(vmaskc_model_importance(m, 0, &imp, &source, &e) == VMASKC_OK && imp && source && !strcmp(source, "table"));
+    CHECK(vmaskc_words_rank(m, &w, &e) == VMASKC_OK);
+    for (int64_t k = 0; imp && w && k < w->n; k++) CHECK((float)imp[w->ids[k]] == w->importance[k]);
+    /* whole words of the dev set, in first-occurrence order, scored by the importance */
+    vmaskc_dataset *d = NULL;
+    vmaskc_whole_words *ww = NULL;
+    CHECK(vmaskc_dataset_read(m, dev_path, 0, 1, &d, &e) == VMASKC_OK);
+    if (d && imp) {
+        CHECK(vmaskc_dataset_words(m, d, NULL, &ww, &e) == VMASKC_EINVAL && ww == NULL && has(&e, "importance"));
+        CHECK(vmaskc_dataset_words(m, d, imp, &ww, &e) == VMASKC_OK && ww && ww->n > 10 && ww->n_multi == 0);
+        for (int64_t k = 0; ww && k < ww->n; k++) {
+            int32_t wid = -1;
+            vmaskc_model_token_id(m, ww->words[k], &wid, NULL);
+            CHECK_MSG(wid >= 0 && ww->importance[k] == imp[wid] && ww->frequency[k] > 0, "%s", ww->words[k]);
+        }
+        /* the first text's first word comes first */
+        vmaskc_tokens *t = NULL;
+        if (ww && !vmaskc_tokenize(m, d->texts[0], 0, &t, &e)) CHECK(!strcmp(ww->words[0], t->tokens[0]));
+        vmaskc_tokens_free(t);
+        vmaskc_whole_words_free(ww);
+    }
+    /* the mask method ranks by the importance; post-hoc accuracy keeps the top words */
+    vmaskc_measure_options o;
+    vmaskc_measure_options_init(&o);
+    o.methods = 1u << VMASKC_EXPLAIN_MASK;
+    o.posthoc_k = 4;
+    vmaskc_measurement *x = NULL;
+    CHECK(vmaskc_measure(m, "w1 w2 w3 w4 w5 w6", &o, &x, &e) == VMASKC_OK);
+    if (x && imp) {
+        for (int32_t i = 0; i < x->n; i++) CHECK(x->method[VMASKC_EXPLAIN_MASK].score[i] == imp[x->ids[i]]);
+        CHECK(x->posthoc_k == 4 && x->posthoc_match && x->method[VMASKC_EXPLAIN_MASK].aopc_steps == 5);
+        for (int k = 0; k < 4; k++) CHECK(x->posthoc_match[k] <= 1);
+    }
+    vmaskc_measurement_free(x);
+    /* the frequency order: the dataset's counts */
+    int64_t *counts = NULL;
+    if (d && !vmaskc_dataset_token_counts(m, d, &counts, &e)) {
+        o.methods = 1u << VMASKC_EXPLAIN_FREQUENCY;
+        o.frequency = counts;
+        o.posthoc_k = 0;
+        if (!vmaskc_measure(m, "w1 w2 w3", &o, &x, &e))
+            for (int32_t i = 0; i < x->n; i++) CHECK(x->method[VMASKC_EXPLAIN_FREQUENCY].score[i] == (double)counts[x->ids[i]]);
+        vmaskc_measurement_free(x);
+    }
+    free(counts);
+    vmaskc_dataset_free(d);
+    vmaskc_words_free(w);
+    free(imp);
+    /* statistics and the profile */
+    int64_t inst = -1;
+    double ms = -1;
+    char *table = NULL;
+    CHECK(vmaskc_model_build_stats(m, &inst, &ms, &e) == VMASKC_OK && inst > 0 && ms >= 0);
+    CHECK(vmaskc_model_profile(m, 1, &e) == VMASKC_OK);
+    const char *one = "w1 w2";
+    vmaskc_prediction *p = NULL;
+    CHECK(vmaskc_predict(m, &one, 1, 0, 0, &p, &e) == VMASKC_OK);
+    vmaskc_prediction_free(p);
+    CHECK(vmaskc_model_profile_report(m, &table, &e) == VMASKC_OK && table && strlen(table) > 0);
+    free(table);
+    CHECK(vmaskc_model_profile(m, 0, &e) == VMASKC_OK);
+    /* --limit's examples: k distinct of n in increasing order, the same for the same seed */
+    int64_t a[10], b[10], all[5];
+    CHECK(vmaskc_explain_sample(1, 100, 10, a, &e) == VMASKC_OK && vmaskc_explain_sample(1, 100, 10, b, &e) == VMASKC_OK);
+    CHECK(!memcmp(a, b, sizeof a));
+    for (int i = 1; i < 10; i++) CHECK(a[i - 1] < a[i] && a[i] < 100);
+    CHECK(vmaskc_explain_sample(2, 100, 10, b, &e) == VMASKC_OK && memcmp(a, b, sizeof a));
+    CHECK(vmaskc_explain_sample(7, 5, 5, all, &e) == VMASKC_OK && all[0] == 0 && all[4] == 4);
+    CHECK(vmaskc_explain_sample(1, 5, 6, all, &e) == VMASKC_EINVAL && has(&e, "k is 6"));
+    CHECK(vmaskc_explain_sample(1, 5, 2, NULL, &e) == VMASKC_EINVAL && has(&e, "'out'"));
+}
+
 static void test_train(void) {
     vmaskc_error e;
     vmaskc_train_config c;
@@ -398,6 +551,7 @@ static void test_train(void) {
     }
     vmaskc_prediction_free(p);
     vmaskc_explanation_free(x);
+    test_masked_model(m);
     vmaskc_model_close(m);
     unlink(out);
 }
@@ -480,7 +634,13 @@ static void test_train_same_as_cli(void) {
     mo.data.format = "csv";
     mo.data.header = 1;
     mo.threads = 1;
-    if (!s && !vmaskc_model_open(api_out, &mo, &m, &e)) {
+    char *column = strdup("text"); /* the caller's string may go after the call: the model keeps a copy */
+    mo.data.text_column = column;
+    bool opened = !s && !vmaskc_model_open(api_out, &mo, &m, &e);
+    if (column) memset(column, 'x', 4);
+    free(column);
+    mo.data.text_column = NULL;
+    if (opened) {
         const char *name = NULL;
         CHECK(vmaskc_model_class_name(m, 1, &name, &e) == VMASKC_OK && name && !strcmp(name, "beta, b"));
         /* the dev set evaluated as training evaluated it (batches of 32 in file order): its best dev accuracy */
@@ -508,6 +668,250 @@ static void test_train_same_as_cli(void) {
     unlink(hist);
 }
 
+/* ---- (e) model options: the same numbers as the command line's ---- */
+
+/* `vmaskc predict MODEL TEXT ARGS --digits 9`'s probabilities into p[C]; false when it fails. */
+static bool cli_probs(const char *model, const char *text, const char *args, float *p, int C) {
+    char cmd[20000], line[4096];
+    snprintf(cmd, sizeof cmd, "'%s' predict '%s' '%s' --digits 9 %s 2>&1", vmaskc_bin, model, text, args);
+    FILE *f = popen(cmd, "r");
+    bool ok = f && fgets(line, sizeof line, f) && strstr(line, "probabilities");
+    if (ok) {
+        const char *q = strstr(line, "probabilities") + strlen("probabilities");
+        for (int c = 0; c < C && ok; c++) {
+            char *end;
+            p[c] = strtof(q, &end);
+            ok = end != q;
+            q = end;
+        }
+    }
+    if (f) ok = pclose(f) == 0 && ok;
+    CHECK_MSG(ok, "%s: %s", cmd, line);
+    return ok;
+}
+
+/* The API's probabilities of text under options o, printed with 9 decimals as the command does. */
+static bool api_probs(const char *model, const vmaskc_model_options *o, const char *text, float *p, int C) {
+    vmaskc_model *m;
+    vmaskc_prediction *pr = NULL;
+    vmaskc_error e;
+    bool ok = !vmaskc_model_open(model, o, &m, &e) && !vmaskc_predict(m, &text, 1, 0, 0, &pr, &e) && pr->n_classes == C;
+    CHECK_MSG(ok, "%s: %s", model, e.message);
+    for (int c = 0; ok && c < C; c++) {
+        char b[32];
+        snprintf(b, sizeof b, "%.9f", pr->probs[c]); /* the command's rounding */
+        p[c] = strtof(b, NULL);
+    }
+    vmaskc_prediction_free(pr);
+    vmaskc_model_close(ok ? m : NULL);
+    return ok;
+}
+
+static void test_model_options(const char *src) {
+    char roles_model[4200];
+    snprintf(roles_model, sizeof roles_model, "%s/tests/fixtures/roles/model.onnx", src);
+    vmaskc_model_options o;
+    vmaskc_model_options_init(&o);
+    CHECK(o.lowercase == -1 && o.split_punct == -1 && o.n_shapes == 0 && o.n_input_roles == 0 && o.shapes == NULL);
+    o.vocab = vocab_path;
+    o.threads = 1;
+    float def[3], api[3], cli[3];
+    const char *text = "w1 w2 w3";
+    CHECK(api_probs(model_path, &o, text, def, 3));
+    /* a fixed input shape: the text padded to 12 ids */
+    vmaskc_input_shape sh = {.input = "input_ids", .rank = 2, .dims = {1, 12}};
+    o.shapes = &sh;
+    o.n_shapes = 1;
+    char args[9000];
+    snprintf(args, sizeof args, "--vocab '%s' --threads 1 --shape input_ids=1,12", vocab_path);
+    if (vmaskc_bin[0] && api_probs(model_path, &o, text, api, 3) && cli_probs(model_path, text, args, cli, 3))
+        CHECK_MSG(!memcmp(api, cli, sizeof api) && memcmp(api, def, sizeof api), "shape: api %.9f %.9f %.9f, cli %.9f %.9f %.9f", api[0], api[1],
+                  api[2], cli[0], cli[1], cli[2]);
+    vmaskc_model *m = (vmaskc_model *)&o;
+    vmaskc_error e;
+    sh.rank = 0;
+    CHECK(vmaskc_model_open(model_path, &o, &m, &e) == VMASKC_EINVAL && m == NULL && has(&e, "shapes[0]") && has(&e, "rank"));
+    sh.rank = 2;
+    sh.dims[1] = -3;
+    CHECK(vmaskc_model_open(model_path, &o, &m, &e) == VMASKC_EINVAL && has(&e, "shapes[0] (input_ids)") && has(&e, "-3"));
+    o.n_shapes = 17;
+    CHECK(vmaskc_model_open(model_path, &o, &m, &e) == VMASKC_EINVAL && has(&e, "n_shapes is 17"));
+    o.shapes = NULL;
+    o.n_shapes = 1;
+    CHECK(vmaskc_model_open(model_path, &o, &m, &e) == VMASKC_EINVAL && has(&e, "n_shapes"));
+    o.n_shapes = 0;
+    /* the reference kernels: the same classifier within float rounding */
+    o.reference_kernels = 1;
+    if (api_probs(model_path, &o, text, api, 3))
+        for (int c = 0; c < 3; c++) CHECK_MSG(fabsf(api[c] - def[c]) < 1e-5f, "reference kernels: %g vs %g", api[c], def[c]);
+    o.reference_kernels = 0;
+    /* pad / unknown-word tokens: taken (the vocabulary's own), refused when not in it */
+    o.pad = "<pad>";
+    o.unk = "<unk>";
+    if (api_probs(model_path, &o, text, api, 3)) CHECK(!memcmp(api, def, sizeof api));
+    o.pad = "<nope>";
+    CHECK(vmaskc_model_open(model_path, &o, &m, &e) == VMASKC_EINVAL && m == NULL && has(&e, "'<nope>'"));
+    o.pad = o.unk = NULL;
+    /* the kim tokenizer: Kim (2014) splits "w1's" into w1 and 's; the words tokenizer does not */
+    o.tokenizer = "kim";
+    CHECK_MSG(vmaskc_model_open(model_path, &o, &m, &e) == VMASKC_OK, "%s", e.message);
+    const char *tk = NULL;
+    if (!e.code || m) {
+        CHECK(vmaskc_model_tokenizer(m, &tk, &e) == VMASKC_OK && tk && !strcmp(tk, "kim"));
+        vmaskc_model_close(m);
+    }
+    o.tokenizer = NULL;
+    /* input roles: c and d swapped gives other numbers, the command's with the same swap */
+    vmaskc_input_role r[2] = {{"c", "positions"}, {"d", "types"}};
+    float rdef[3];
+    CHECK(api_probs(roles_model, &o, "w1 w2", rdef, 3));
+    o.input_roles = r;
+    o.n_input_roles = 2;
+    snprintf(args, sizeof args, "--vocab '%s' --threads 1 --input-role c=positions --input-role d=types", vocab_path);
+    if (vmaskc_bin[0] && api_probs(roles_model, &o, "w1 w2", api, 3) && cli_probs(roles_model, "w1 w2", args, cli, 3))
+        CHECK_MSG(!memcmp(api, cli, sizeof api) && memcmp(api, rdef, sizeof api), "roles: api %.9f %.9f %.9f, cli %.9f %.9f %.9f", api[0],
+                  api[1], api[2], cli[0], cli[1], cli[2]);
+    r[1].role = "attention";
+    CHECK(vmaskc_model_open(roles_model, &o, &m, &e) == VMASKC_EINVAL && has(&e, "input_roles[1]") && has(&e, "attention"));
+    r[1] = (vmaskc_input_role){"zz", "mask"};
+    CHECK(vmaskc_model_open(roles_model, &o, &m, &e) != VMASKC_OK && m == NULL && has(&e, "zz"));
+    o.n_input_roles = 9;
+    CHECK(vmaskc_model_open(roles_model, &o, &m, &e) == VMASKC_EINVAL && has(&e, "n_input_roles is 9"));
+}
+
+/* ---- (f) explain and measure: the numbers of `vmaskc explain` ---- */
+
+/* The JSON array after `key` inside the object that starts at `from` (a copy, up to 8000 bytes). */
+static bool json_array(const char *from, const char *key, char *out, size_t cap) {
+    const char *p = from ? strstr(from, key) : NULL;
+    const char *q = p ? strchr(p, '[') : NULL, *e = q ? strchr(q, ']') : NULL;
+    if (!e || (size_t)(e - q) >= cap) return false;
+    memcpy(out, q + 1, (size_t)(e - q - 1));
+    out[e - q - 1] = 0;
+    return true;
+}
+
+/* n numbers printed as explanations.jsonl prints them: floats (%.7g of the float) or doubles. */
+static void print_nums(char *out, size_t cap, const double *v, int32_t n, bool as_float) {
+    size_t len = 0;
+    out[0] = 0;
+    for (int32_t i = 0; i < n && len < cap; i++) {
+        double x = as_float ? (double)(float)v[i] : v[i];
+        if (isfinite(x)) len += (size_t)snprintf(out + len, cap - len, "%s%.7g", i ? "," : "", x);
+        else len += (size_t)snprintf(out + len, cap - len, "%snull", i ? "," : "");
+    }
+}
+
+static void test_measure(void) {
+    vmaskc_error e;
+    vmaskc_measurement *x = (vmaskc_measurement *)&e;
+    CHECK(vmaskc_measure(NULL, "a", NULL, &x, &e) == VMASKC_EINVAL && x == NULL && has(&e, "'m'"));
+    CHECK(vmaskc_measure(NULL, "a", NULL, NULL, &e) == VMASKC_EINVAL && has(&e, "'out'"));
+    double d[3] = {0.1, 0.2, 0.3};
+    CHECK(fabs(vmaskc_aopc(d, 3, 3, 0) - 0.6 / 4) < 1e-12 && fabs(vmaskc_aopc(d, 3, 3, 1) - 0.2) < 1e-12);
+    CHECK(fabs(vmaskc_aopc(d, 3, 5, 0) - 0.6 / 6) < 1e-12 && fabs(vmaskc_aopc(d, 2, 5, 0) - 0.3 / 6) < 1e-12);
+    vmaskc_model_options mo;
+    vmaskc_model_options_init(&mo);
+    mo.vocab = vocab_path;
+    mo.threads = 1;
+    vmaskc_model *m;
+    if (vmaskc_model_open(model_path, &mo, &m, &e)) {
+        CHECK_MSG(0, "open: %s", e.message);
+        return;
+    }
+    CHECK(vmaskc_measure(m, NULL, NULL, &x, &e) == VMASKC_EINVAL && has(&e, "'text'"));
+    vmaskc_measure_options o;
+    vmaskc_measure_options_init(&o);
+    CHECK(o.methods == 3u && o.target == -1 && o.seed == 1 && o.posthoc_k == 0);
+    CHECK(vmaskc_measure(m, "", &o, &x, &e) == VMASKC_EINVAL && x == NULL && has(&e, "no tokens"));
+    o.methods = 1u << 6;
+    CHECK(vmaskc_measure(m, "w1 w2", &o, &x, &e) == VMASKC_EINVAL && has(&e, "methods"));
+    o.methods = 1u << VMASKC_EXPLAIN_FREQUENCY;
+    CHECK(vmaskc_measure(m, "w1 w2", &o, &x, &e) == VMASKC_EINVAL && has(&e, "frequency"));
+    o.methods = 1u << VMASKC_EXPLAIN_MASK; /* a model without a mask and no importance given */
+    CHECK(vmaskc_measure(m, "w1 w2", &o, &x, &e) == VMASKC_EUNSUPPORTED && has(&e, "importance"));
+    o.methods = 1u;
+    o.target = 3;
+    CHECK(vmaskc_measure(m, "w1 w2", &o, &x, &e) == VMASKC_EINVAL && has(&e, "target is 3"));
+    o.target = -1;
+    o.aopc_k = 65;
+    CHECK(vmaskc_measure(m, "w1 w2", &o, &x, &e) == VMASKC_EINVAL && has(&e, "aopc_k is 65"));
+    o.aopc_k = 0;
+    o.aopc_removal = (vmaskc_aopc_removal)3;
+    CHECK(vmaskc_measure(m, "w1 w2", &o, &x, &e) == VMASKC_EINVAL && has(&e, "aopc_removal"));
+    /* the same text through `vmaskc explain` (one line of data, its gold class 1) and through the API */
+    const char *text = "w3 w1 w7 w2 w9 w3 w12";
+    o.methods = 1u << VMASKC_EXPLAIN_LIME | 1u << VMASKC_EXPLAIN_SHAPLEY | 1u << VMASKC_EXPLAIN_RANDOM;
+    o.target = 1;
+    o.seed = vmaskc_explain_seed(1, 0);
+    o.samples = 200;
+    o.permutations = 10;
+    o.aopc_removal = VMASKC_AOPC_PAD;
+    vmaskc_status s = vmaskc_measure(m, text, &o, &x, &e);
+    CHECK_MSG(s == VMASKC_OK, "%s", e.message);
+    if (!s) {
+        CHECK(x->n == 7 && x->n_words == 7 && x->target == 1 && x->predicted >= 0 && x->predicted < 3 && x->posthoc_match == NULL);
+        CHECK(x->method[VMASKC_EXPLAIN_MASK].score == NULL && x->method[VMASKC_EXPLAIN_LIME].score && x->lime_features == 6);
+        CHECK(x->method[VMASKC_EXPLAIN_LIME].score[0] == x->method[VMASKC_EXPLAIN_LIME].score[5]); /* w3 twice: one feature */
+        CHECK(x->texts_run > 200 && x->runs > 0 && !strcmp(x->words[2], "w7"));
+    }
+    if (!s && vmaskc_bin[0]) {
+        char data[4200], rep[4200], cmd[20000];
+        snprintf(data, sizeof data, "%s/api_measure.tsv", scratch);
+        snprintf(rep, sizeof rep, "%s/api_measure_report", scratch);
+        FILE *f = fopen(data, "w");
+        if (f) {
+            fprintf(f, "1\t%s\n", text);
+            fclose(f);
+        }
+        snprintf(cmd, sizeof cmd,
+                 "rm -rf '%s' && '%s' explain '%s' --vocab '%s' --data '%s' --method lime,shapley,random --samples 200 --permutations 10 "
+                 "--aopc-removal pad --explain-class gold --threads 1 --report '%s' >/dev/null 2>&1",
+                 rep, vmaskc_bin, model_path, vocab_path, data, rep);
+        CHECK_MSG(system(cmd) == 0, "%s", cmd);
+        snprintf(cmd, sizeof cmd, "%s/explanations.jsonl", rep);
+        static char line[100000];
+        f = fopen(cmd, "r");
+        bool got = f && fgets(line, sizeof line, f);
+        if (f) fclose(f);
+        CHECK_MSG(got, "no %s", cmd);
+        static const char *const keys[] = {"\"lime\":", "\"shapley\":", "\"random\":"};
+        static const int methods[] = {VMASKC_EXPLAIN_LIME, VMASKC_EXPLAIN_SHAPLEY, VMASKC_EXPLAIN_RANDOM};
+        for (int k = 0; got && k < 3; k++) {
+            const vmaskc_method_result *r = &x->method[methods[k]];
+            const char *obj = strstr(line, keys[k]);
+            char cli[8000], api[8000];
+            CHECK_MSG(json_array(obj, "\"weights\"", cli, sizeof cli), "%s: no weights", keys[k]);
+            print_nums(api, sizeof api, r->score, x->n, true);
+            CHECK_MSG(!strcmp(cli, api), "%s weights: cli [%s], api [%s]", keys[k], cli, api);
+            CHECK_MSG(json_array(obj, "\"aopc_deltas\"", cli, sizeof cli), "%s: no aopc_deltas", keys[k]);
+            print_nums(api, sizeof api, r->aopc_delta, r->aopc_steps, false);
+            CHECK_MSG(!strcmp(cli, api) && r->aopc_steps > 0, "%s deltas: cli [%s], api [%s]", keys[k], cli, api);
+            if (methods[k] != VMASKC_EXPLAIN_RANDOM) {
+                char seed[64];
+                snprintf(seed, sizeof seed, "\"seed\":%llu", (unsigned long long)r->seed);
+                CHECK_MSG(obj && strstr(obj, seed), "%s: %s not in the CLI's record", keys[k], seed);
+            }
+        }
+        char icpt[64];
+        snprintf(icpt, sizeof icpt, "\"intercept\":%.7g", x->lime_intercept);
+        CHECK_MSG(got && strstr(line, icpt), "LIME %s not in the CLI's record", icpt);
+        snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s'", rep, data);
+        CHECK(system(cmd) == 0);
+    }
+    /* deterministic in the seed; another seed, other LIME weights */
+    vmaskc_measurement *y = NULL;
+    if (!s && !vmaskc_measure(m, text, &o, &y, &e)) {
+        CHECK(!memcmp(x->method[0].score, y->method[0].score, sizeof(double) * 7) && !memcmp(x->probs, y->probs, sizeof(float) * 3));
+        vmaskc_measurement_free(y);
+        o.seed = 2;
+        CHECK(vmaskc_measure(m, text, &o, &y, &e) == VMASKC_OK && y && memcmp(x->method[0].score, y->method[0].score, sizeof(double) * 7));
+    }
+    vmaskc_measurement_free(y);
+    vmaskc_measurement_free(x);
+    vmaskc_model_close(m);
+}
+
 int main(int argc, char **argv) {
     const char *src = argc > 1 ? argv[1] : VM_SOURCE_DIR;
     snprintf(scratch, sizeof scratch, "%s", argc > 2 ? argv[2] : ".");
@@ -521,6 +925,8 @@ int main(int argc, char **argv) {
     test_model();
     test_train();
     test_train_same_as_cli();
+    test_model_options(src);
+    test_measure();
     printf("%d checks, %d failures\n", vmtest_checks, vmtest_failures);
     return vmtest_failures ? 1 : 0;
 }

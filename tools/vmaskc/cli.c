@@ -39,6 +39,12 @@ int vm_cli_fail_api(const char *cmd, const vmaskc_error *e) {
     return vm_cli_exit_code((enum vm_status)e->code);
 }
 
+enum vm_status vm_cli_api_error(const vmaskc_error *e, struct vm_error *err) {
+    err->code = e->code ? (enum vm_status)e->code : VM_EINTERNAL;
+    snprintf(err->msg, sizeof err->msg, "%s", e->message);
+    return err->code;
+}
+
 int vm_cli_dist_setup_done(const char *cmd, const struct vm_error *err) {
     int P = vm_dist_size(), rank = vm_dist_rank();
     if (P < 2) return err->code ? vm_cli_fail(cmd, err) : VM_EXIT_OK;
@@ -245,6 +251,56 @@ int vm_text_option(const char *cmd, int argc, char **argv, int *i, struct vm_tex
     int r = vm_cli_data_option(cmd, argc, argv, i, &o->data);
     if (r) return r;
     return vm_cli_model_option(cmd, argc, argv, i, &o->model);
+}
+
+void vm_cli_model_args_init(struct vm_cli_model_args *a) {
+    memset(a, 0, sizeof *a);
+    vm_text_opts_init(&a->text);
+    vmaskc_model_options_init(&a->o);
+}
+
+int vm_cli_model_args_option(const char *cmd, int argc, char **argv, int *i, struct vm_cli_model_args *a) {
+    return vm_text_option(cmd, argc, argv, i, &a->text);
+}
+
+void vm_cli_model_args_done(struct vm_cli_model_args *a) {
+    const struct vm_text_opts *t = &a->text;
+    const struct vm_model_opts *m = &t->model;
+    vmaskc_model_options *o = &a->o;
+    vmaskc_model_options_init(o);
+    o->threads = m->threads;
+    o->max_memory = m->max_memory;
+    o->vocab = t->vocab;
+    o->tokenizer = t->tokenizer;
+    o->lowercase = t->lowercase;
+    o->embedding = m->embedding;
+    o->pad = t->pad;
+    o->unk = t->unk;
+    o->split_punct = t->split_punct;
+    o->allow_short_vocab = t->allow_short_vocab;
+    o->reference_kernels = m->ref_kernels;
+    const struct vm_data_opts *d = &t->data;
+    o->data = (vmaskc_data_options){.format = d->format == VM_DATA_AUTO ? NULL : vm_data_format_name(d->format),
+                                    .text_column = d->text_column,
+                                    .label_column = d->label_column,
+                                    .header = d->header,
+                                    .text_field = d->text_field,
+                                    .label_field = d->label_field,
+                                    .replace_invalid = d->replace_invalid};
+    for (int k = 0; k < m->n_shapes; k++) {
+        a->shapes[k].input = m->shapes[k].name;
+        a->shapes[k].rank = m->shapes[k].rank;
+        memcpy(a->shapes[k].dims, m->shapes[k].dims, sizeof(int64_t) * (size_t)m->shapes[k].rank);
+    }
+    o->shapes = a->shapes;
+    o->n_shapes = m->n_shapes;
+    for (int k = 0; k < m->n_input_roles; k++) { /* "NAME=ROLE", checked by the parser */
+        const char *spec = m->input_roles[k], *eq = strchr(spec, '=');
+        snprintf(a->role_input[k], sizeof a->role_input[k], "%.*s", (int)(eq - spec), spec);
+        a->roles[k] = (vmaskc_input_role){a->role_input[k], eq + 1};
+    }
+    o->input_roles = a->roles;
+    o->n_input_roles = m->n_input_roles;
 }
 
 /* The loaders are library code now (runtime/api/load.c); these names stay for the commands. */

@@ -13,6 +13,7 @@
 #include "../../runtime/vmaskc.h"
 #include "../../runtime/vmrt.h"
 #include "../../runtime/api/load.h"
+#include "../../runtime/api/textmodel.h"
 
 /* Exit codes (documented in README.md). */
 enum {
@@ -35,12 +36,33 @@ int vm_cli_exit_code(enum vm_status s);
 int vm_cli_fail(const char *cmd, const struct vm_error *err);
 /* The same for an error of the public API (runtime/vmaskc.h). */
 int vm_cli_fail_api(const char *cmd, const vmaskc_error *e);
+/* An error of the public API as the commands' own (for a message prefix, or an error that travels
+ * further); returns its status. */
+enum vm_status vm_cli_api_error(const vmaskc_error *e, struct vm_error *err);
 int vm_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* struct vm_model_opts: the options every model-consuming command takes (runtime/api/load.h). */
 /* Handles --embedding, --shape, --threads, --max-memory, --input-role, --reference-kernels at argv[*i]; returns 1 when it
  * consumed an option, 0 when not, -1 on a usage error (already printed). */
 int vm_cli_model_option(const char *cmd, int argc, char **argv, int *i, struct vm_model_opts *o);
+
+/* The model options of a command that is a client of the public API (vmaskc.h): everything
+ * vm_text_option parses (--vocab, --pad, --unk, --tokenizer, --cased, --no-split-punct,
+ * --allow-short-vocab, the data options, --embedding, --shape, --threads, --max-memory,
+ * --input-role, --reference-kernels), as vmaskc_model_options. */
+struct vm_cli_model_args {
+    vmaskc_model_options o;      /* valid after vm_cli_model_args_done */
+    vmaskc_input_shape shapes[16];
+    vmaskc_input_role roles[8];
+    char role_input[8][1024];     /* storage for roles[i].input */
+    struct vm_text_opts text;    /* what the parser filled */
+};
+
+void vm_cli_model_args_init(struct vm_cli_model_args *a);
+/* One option at argv[*i]: 1 consumed, 0 not, -1 usage error (printed). */
+int vm_cli_model_args_option(const char *cmd, int argc, char **argv, int *i, struct vm_cli_model_args *a);
+/* After the last option: fills a->o (pointing into a and argv). */
+void vm_cli_model_args_done(struct vm_cli_model_args *a);
 
 /* Ctrl-C (SIGINT) and SIGTERM for long commands: blocked in this thread before any OpenMP or oneDNN
  * thread exists (so they inherit the mask), and received by one watcher thread with sigwait(),

@@ -22,9 +22,9 @@
 #include <unistd.h>
 
 #include "../../runtime/dist.h"
-#include "../../runtime/explain.h"
+#include "../../runtime/vmaskc.h"
+#include "cli.h"
 #include "report.h"
-#include "textmodel.h"
 
 /* random and frequency are rankings without an explainer, the floor and a reference for AOPC */
 enum { M_LIME, M_SHAP, M_MASK, M_RANDOM, M_FREQ, N_METHODS };
@@ -124,7 +124,8 @@ struct xcfg {
     const char *cmd;
     const char *data, *report, *importance, *corpus;
     uint64_t seed;
-    struct vm_lime_opts lime;
+    int32_t samples;      /* LIME */
+    double kernel_width;
     int32_t permutations;
     int32_t K;        /* AOPC deletion steps */
     int32_t kmax;     /* post-hoc accuracy k = 1..kmax */
@@ -138,8 +139,9 @@ struct xcfg {
     bool profile;     /* per-op time of the model runs */
     char threads_str[16];
     /* AOPC variants (the ablation study; the defaults follow interpretability.md §3) */
-    struct vm_aopc_opts aopc;
-    int removal;      /* 0 delete, 1 pad in place, 2 unknown-word token in place */
+    int removal;      /* 0 delete, 1 pad in place, 2 unknown-word token in place (vmaskc_aopc_removal) */
+    bool aopc_single; /* step k removes the k-th word alone */
+    bool aopc_logodds;
     bool aopc_by_k;   /* divide by K instead of K + 1 */
     bool gold;        /* explain and measure the gold class instead of the predicted one */
     bool force;       /* --force: an existing --report folder gets its files replaced */
@@ -175,12 +177,13 @@ struct xmodel {
     const char *training;  /* how it was trained (vm_text_model_method): base, l2, l2x, iba, vmask; NULL unknown */
     char label[512];       /* compare: its name in the tables (the method, plus the file when two share it) */
     double acc_all;        /* accuracy on every text of --data (Table 3) */
-    struct vm_text_model tm;
-    bool loaded;
-    struct vm_classifier clf;
-    bool clf_ok;
-    struct vm_dataset data;
-    bool data_ok;
+    vmaskc_model *m;         /* the model (runtime/vmaskc.h) */
+    int32_t vocab_n;         /* its vocabulary's size */
+    bool wordpiece;          /* WordPiece: its features are whole words */
+    bool named;              /* it has class names (vmaskc.labels) */
+    int n_classes;
+    int64_t texts_run, runs;  /* the model's inputs and runs: the explanations (vmaskc_measure) and Table 3's accuracy */
+    vmaskc_dataset *data;   /* --data as this model reads it */
     double *imp;           /* [vocab.n] global importance per id (NAN = unknown), NULL = none */
     int64_t *id_freq;      /* [vocab.n] occurrences of each id in --corpus (or --data), NULL = not needed */
     char imp_src[1100];
@@ -201,23 +204,28 @@ struct xmodel {
     int64_t *word_freq;
     int64_t n_words;
     double pearson;
-    struct vm_word_table wt; /* WordPiece: the whole words behind words / word_q / word_freq */
+    vmaskc_whole_words *whole; /* WordPiece: the whole words behind words / word_q / word_freq */
     /* SP-LIME post-hoc global words (Table 6): each word's LIME weights summed over the explained
      * texts, weight descending (splime()); the words point into the vocabulary or the examples */
     struct vm_report_word *sp;
     int64_t n_sp;
 };
 
+static void strings_free(char **v, int32_t n) {
+    for (int32_t i = 0; v && i < n; i++) free(v[i]);
+    free(v);
+}
+
 static void xex_free(struct xex *e) {
     free(e->ids);
-    if (e->tokens) vm_tokens_free(e->tokens, e->n);
+    strings_free(e->tokens, e->n);
     free(e->probs);
     for (int m = 0; m < N_METHODS; m++) {
         free(e->w[m]);
         free(e->ww[m]);
     }
     free(e->word_of);
-    if (e->words) vm_tokens_free(e->words, e->n_words);
+    strings_free(e->words, e->n_words);
     free(e->match);
 }
 
@@ -233,53 +241,11 @@ static void xmodel_free(struct xmodel *xm, int64_t n_sel) {
     free(xm->word_q);
     free(xm->word_freq);
     free(xm->id_freq);
-    vm_word_table_free(&xm->wt);
+    vmaskc_whole_words_free(xm->whole);
     free(xm->sp);
-    if (xm->clf_ok) vm_classifier_free(&xm->clf);
-    if (xm->data_ok) vm_dataset_free(&xm->data);
-    if (xm->loaded) vm_text_model_free(&xm->tm);
+    vmaskc_dataset_free(xm->data);
+    vmaskc_model_close(xm->m);
     memset(xm, 0, sizeof *xm);
-}
-
-/* Tokens and ids of a text exactly as the dataset loader encodes it (vm_text_encode), keeping
- * the text's own words for display where the model sees the unknown-word token; for WordPiece also
- * the words: which pieces make each, and its text. */
-static enum vm_status encode_text(const struct vm_text_model *tm, const char *text, int32_t max_len, struct xex *e,
-                                  struct vm_error *err) {
-    struct vm_encoding enc;
-    enum vm_status s = vm_text_encode(&tm->tok, &tm->vocab, text, max_len, true, &enc, err);
-    if (s) {
-        vm_encoding_free(&enc);
-        return s;
-    }
-    e->ids = enc.ids;
-    e->tokens = enc.pieces;
-    e->n = enc.n;
-    enc.ids = NULL;
-    enc.pieces = NULL;
-    if (tm->tok.kind == VM_TOKENIZER_WORDPIECE) {
-        e->word_of = enc.word_of;
-        enc.word_of = NULL;
-    }
-    vm_encoding_free(&enc);
-    if (!e->ids && !(e->ids = vm_malloc(sizeof(int32_t), err))) return VM_ENOMEM; /* an empty text keeps a non-NULL array */
-    if (!e->word_of) return VM_OK;
-    e->n_words = vm_words_count(e->word_of, e->n);
-    e->words = vm_calloc((size_t)(e->n_words > 0 ? e->n_words : 1), sizeof(char *), err);
-    if (!e->words) return VM_ENOMEM;
-    for (int32_t i = 0; i < e->n;) {
-        int32_t w = e->word_of[i], j = i;
-        size_t len = 0;
-        for (; j < e->n && e->word_of[j] == w; j++) len += strlen(vm_piece_text(e->tokens[j], j > i));
-        if (w >= 0) {
-            char *t = e->words[w] = vm_malloc(len + 1, err);
-            if (!t) return VM_ENOMEM;
-            t[0] = 0;
-            for (int32_t k = i; k < j; k++) strcat(t, vm_piece_text(e->tokens[k], k > i));
-        }
-        i = j;
-    }
-    return VM_OK;
 }
 
 /* ---- global importance ---- */
@@ -287,17 +253,17 @@ static enum vm_status encode_text(const struct vm_text_model *tm, const char *te
 /* word<TAB>score lines (a header line whose score is not a number is skipped, more columns are
  * ignored: `vmaskc words --tsv` output works as is). Words missing from the file rank below every
  * listed word. */
-static enum vm_status load_importance_tsv(const char *path, const struct vm_vocab *v, double **out, struct vm_error *err) {
+static enum vm_status load_importance_tsv(const char *path, const struct xmodel *xm, double **out, struct vm_error *err) {
     uint8_t *data;
     size_t len;
     enum vm_status s = vm_file_read(path, &data, &len, err);
     if (s) return s;
-    double *imp = vm_malloc(sizeof(double) * (size_t)v->n, err);
+    double *imp = vm_malloc(sizeof(double) * (size_t)xm->vocab_n, err);
     if (!imp) {
         free(data);
         return VM_ENOMEM;
     }
-    for (int32_t i = 0; i < v->n; i++) imp[i] = NAN;
+    for (int32_t i = 0; i < xm->vocab_n; i++) imp[i] = NAN;
     int64_t line = 0, known = 0, listed = 0;
     char *p = (char *)data, *end = p + len;
     while (p < end && !s) {
@@ -318,7 +284,8 @@ static enum vm_status load_importance_tsv(const char *path, const struct vm_voca
             } else {
                 *tab = 0;
                 listed++;
-                int32_t id = vm_vocab_find(v, p);
+                int32_t id = -1;
+                vmaskc_model_token_id(xm->m, p, &id, NULL);
                 if (id >= 0) {
                     imp[id] = score;
                     known++;
@@ -342,144 +309,95 @@ static enum vm_status load_importance_tsv(const char *path, const struct vm_voca
 
 /* ---- running one model over the selected examples ---- */
 
-static enum vm_status explain_one(const struct xcfg *c, struct xmodel *xm, int64_t index, struct xex *e, struct vm_error *err) {
-    struct vm_classifier *clf = &xm->clf;
-    int64_t C = clf->n_classes;
-    enum vm_status s = encode_text(&xm->tm, xm->data.texts[index], c->max_len, e, err);
-    if (s) return s;
-    if (e->n == 0)
-        return vm_errorf(err, VM_EINVAL, "%s: example %lld (index %lld, \"%.60s\") has no tokens the model knows: nothing to explain", c->data,
-                         (long long)index + 1, (long long)index, xm->data.texts[index]);
-    int32_t n = e->n;
-    e->probs = vm_malloc(sizeof(float) * (size_t)C, err);
-    int32_t *order = vm_malloc(sizeof(int32_t) * (size_t)n, err);
-    double *score = vm_malloc(sizeof(double) * (size_t)n, err), *wscore = vm_malloc(sizeof(double) * (size_t)n, err);
-    if (!e->probs || !order || !score || !wscore) {
-        free(order);
-        free(score);
-        free(wscore);
-        return VM_ENOMEM;
+/* The library's explanation of one example under this model's settings (vmaskc_measure), moved into
+ * e; its numbers are those explain has always printed (the same code). */
+static void take_measurement(const struct xcfg *c, struct xmodel *xm, vmaskc_measurement *x, bool wordpiece, struct xex *e) {
+    e->n = x->n;
+    e->ids = x->ids;
+    e->tokens = x->tokens;
+    x->ids = NULL;
+    x->tokens = NULL;
+    if (wordpiece) { /* a word vocabulary: every token is a word, nothing more to keep */
+        e->word_of = x->word;
+        e->n_words = x->n_words;
+        e->words = x->words;
+        x->word = NULL;
+        x->words = NULL;
     }
-    if (e->word_of && e->n_words == 0) s = vm_errorf(err, VM_EINVAL, "%s: example %lld (index %lld) has no words between [CLS] and [SEP]: nothing to explain", c->data,
-                                                    (long long)index + 1, (long long)index);
-    const int32_t *seq = e->ids;
-    if (!s) s = vm_classifier_probs(clf, &seq, &n, 1, 0, e->probs, err);
-    if (s) {
-        free(order);
-        free(score);
-        free(wscore);
-        return s;
-    }
-    e->pred = vm_argmax_f(e->probs, C);
-    /* the explained class: the prediction (the paper, Nguyen 2018), or the gold label (--explain-class gold) */
-    int32_t y = c->gold ? xm->data.labels[index] : e->pred;
-    double p0 = e->probs[y];
-    struct vm_aopc_opts ao = c->aopc;
-    if (c->removal == 1) ao.replace_id = clf->pad_id;
-    else if (c->removal == 2) ao.replace_id = xm->tm.vocab.unk_id;
-    uint64_t ex_seed = vm_explain_example_seed(c->seed, index);
-    /* features: whole words; for a word vocabulary word_of is NULL and every token is a word */
-    const int32_t *word_of = e->word_of;
-    int32_t nw = word_of ? e->n_words : n;
-    for (int m = 0; m < N_METHODS && !s; m++) {
-        if (!xm->method[m]) continue;
-        double t0 = now_s();
-        int64_t f0 = clf->forward_passes;
-        e->w[m] = vm_malloc(sizeof(float) * (size_t)n, err);
-        if (word_of) e->ww[m] = vm_malloc(sizeof(float) * (size_t)(nw > 0 ? nw : 1), err);
-        if (!e->w[m] || (word_of && !e->ww[m])) {
-            s = VM_ENOMEM;
-            break;
-        }
-        const int32_t *feature_of = word_of;
-        int32_t n_order = 0;
-        struct vm_lime l = {0};
-        if (m == M_LIME) {
-            s = vm_lime_explain(clf, e->ids, n, word_of, y, ex_seed, &c->lime, &l, err);
-            if (s) break;
-            for (int32_t i = 0; i < n; i++) e->w[m][i] = l.feature_of[i] >= 0 ? (float)l.weight[l.feature_of[i]] : NAN;
-            if (word_of)
-                for (int32_t i = 0; i < n; i++)
-                    if (word_of[i] >= 0) e->ww[m][word_of[i]] = e->w[m][i];
-            e->lime_intercept = l.intercept;
-            e->lime_score = l.score;
-            e->lime_d = l.d;
-            e->lime_seed = l.seed;
-            n_order = vm_lime_top_features(&l, order);
-            feature_of = l.feature_of;
-        } else if (m == M_SHAP) {
-            struct vm_shapley sh;
-            s = vm_shapley_explain(clf, e->ids, n, word_of, y, ex_seed, c->permutations, &sh, err);
-            if (s) break;
-            for (int32_t i = 0; i < n; i++) {
-                int32_t w = word_of ? word_of[i] : i;
-                e->w[m][i] = w >= 0 ? (float)sh.phi[w] : NAN;
-            }
-            for (int32_t w = 0; word_of && w < nw; w++) e->ww[m][w] = (float)sh.phi[w];
-            e->shap_seed = sh.seed;
-            vm_rank_positions(sh.phi, nw, order);
-            n_order = nw;
-            vm_shapley_free(&sh);
-        } else if (m == M_RANDOM || m == M_FREQ) {
-            /* rankings without an explainer: a seeded random order of the words (the floor), or the
-             * words by corpus frequency, most frequent first (a WordPiece word by its first piece) */
-            if (m == M_FREQ) {
-                for (int32_t i = 0; i < n; i++) score[i] = word_of && word_of[i] < 0 ? NAN : (double)xm->id_freq[e->ids[i]];
-                for (int32_t i = 0, w = -1; i < n; i++)
-                    if (!word_of || (word_of[i] >= 0 && word_of[i] != w)) wscore[word_of ? (w = word_of[i]) : i] = score[i];
-            } else {
-                struct vm_rng r;
-                vm_rng_init(&r, ex_seed ^ 0x72616e646f6d0001ULL);
-                for (int32_t w = 0; w < nw; w++) order[w] = w;
-                for (int32_t w = nw - 1; w > 0; w--) {
-                    int32_t j = (int32_t)vm_rng_below(&r, (uint64_t)w + 1), t = order[w];
-                    order[w] = order[j];
-                    order[j] = t;
-                }
-                for (int32_t k = 0; k < nw; k++) wscore[order[k]] = (double)(nw - k) / nw; /* shown as the weight */
-            }
-            for (int32_t i = 0; i < n; i++) {
-                int32_t w = word_of ? word_of[i] : i;
-                e->w[m][i] = w >= 0 ? (float)wscore[w] : NAN;
-            }
-            for (int32_t w = 0; word_of && w < nw; w++) e->ww[m][w] = (float)wscore[w];
-            vm_rank_positions(wscore, nw, order);
-            n_order = nw;
-        } else {
-            /* a word's mask score is the mean q of its pieces */
-            for (int32_t i = 0; i < n; i++) {
-                double v = xm->imp[e->ids[i]];
-                e->w[m][i] = word_of && word_of[i] < 0 ? NAN : (float)v;
-                score[i] = v;
-            }
-            vm_word_mean(score, word_of, n, nw, wscore);
-            for (int32_t w = 0; w < nw; w++) {
-                if (word_of) e->ww[m][w] = (float)wscore[w];
-                if (!isfinite(wscore[w])) wscore[w] = -INFINITY;
-            }
-            vm_rank_positions(wscore, nw, order);
-            n_order = nw;
-        }
-        s = vm_aopc_deltas_opts(clf, e->ids, n, feature_of, order, n_order, c->K, y, p0, &ao, e->delta[m], &e->steps[m], err);
-        vm_lime_free(&l);
-        xm->secs[m] += now_s() - t0;
-        xm->passes[m] += clf->forward_passes - f0;
+    e->probs = x->probs;
+    x->probs = NULL;
+    e->pred = x->predicted;
+    for (int m = 0; m < N_METHODS; m++) {
+        const vmaskc_method_result *r = &x->method[m];
+        if (!xm->method[m] || !r->score) continue;
+        for (int32_t i = 0; i < e->n; i++) e->w[m][i] = (float)r->score[i];
+        for (int32_t w = 0; wordpiece && w < e->n_words; w++) e->ww[m][w] = (float)r->word_score[w];
+        memcpy(e->delta[m], r->aopc_delta, sizeof e->delta[m]);
+        e->steps[m] = r->aopc_steps;
+        xm->secs[m] += r->seconds;
+        xm->passes[m] += r->texts_run;
         xm->n_explained[m]++;
     }
-    if (!s && xm->posthoc) {
-        e->match = vm_malloc((size_t)c->kmax, err);
-        if (!e->match) s = VM_ENOMEM;
-        for (int32_t i = 0; !s && i < n; i++) score[i] = xm->imp[e->ids[i]];
-        if (!s) {
-            vm_word_mean(score, word_of, n, nw, wscore);
-            for (int32_t w = 0; w < nw; w++)
-                if (!isfinite(wscore[w])) wscore[w] = -INFINITY;
-            s = vm_posthoc_text(clf, e->ids, n, word_of, wscore, c->kmax, y, e->match, err);
-        }
+    e->lime_intercept = x->lime_intercept;
+    e->lime_score = x->lime_score;
+    e->lime_d = x->lime_features;
+    e->lime_seed = x->method[M_LIME].seed;
+    e->shap_seed = x->method[M_SHAP].seed;
+    e->match = x->posthoc_match;
+    x->posthoc_match = NULL;
+    xm->texts_run += x->texts_run;
+    xm->runs += x->runs;
+    (void)c;
+}
+
+static enum vm_status explain_one(const struct xcfg *c, struct xmodel *xm, int64_t index, struct xex *e, struct vm_error *err) {
+    const char *text = xm->data->texts[index];
+    bool wordpiece = xm->wordpiece;
+    /* nothing to explain: named by the example, before any work */
+    vmaskc_tokens *t;
+    vmaskc_error ae;
+    if (vmaskc_tokenize(xm->m, text, c->max_len, &t, &ae)) return vm_cli_api_error(&ae, err);
+    bool words = false;
+    for (int32_t i = 0; i < t->n && !words; i++) words = t->word[i] >= 0;
+    int32_t n = t->n;
+    vmaskc_tokens_free(t);
+    if (n == 0)
+        return vm_errorf(err, VM_EINVAL, "%s: example %lld (index %lld, \"%.60s\") has no tokens the model knows: nothing to explain", c->data,
+                         (long long)index + 1, (long long)index, text);
+    if (wordpiece && !words)
+        return vm_errorf(err, VM_EINVAL, "%s: example %lld (index %lld) has no words between [CLS] and [SEP]: nothing to explain", c->data,
+                         (long long)index + 1, (long long)index);
+    vmaskc_measure_options o;
+    vmaskc_measure_options_init(&o);
+    o.methods = 0;
+    for (int m = 0; m < N_METHODS; m++)
+        if (xm->method[m]) o.methods |= 1u << m;
+    /* the explained class: the prediction (the paper, Nguyen 2018), or the gold label (--explain-class gold) */
+    o.target = c->gold ? xm->data->labels[index] : -1;
+    o.seed = vmaskc_explain_seed(c->seed, index);
+    o.samples = c->samples;
+    o.kernel_width = c->kernel_width;
+    o.permutations = c->permutations;
+    o.max_len = c->max_len;
+    o.batch = c->batch;
+    o.aopc_k = c->K;
+    o.aopc_removal = (vmaskc_aopc_removal)c->removal;
+    o.aopc_single = c->aopc_single;
+    o.aopc_logodds = c->aopc_logodds;
+    o.importance = xm->imp;
+    o.frequency = xm->id_freq;
+    o.posthoc_k = xm->posthoc ? c->kmax : 0;
+    vmaskc_measurement *x;
+    if (vmaskc_measure(xm->m, text, &o, &x, &ae)) return vm_cli_api_error(&ae, err);
+    enum vm_status s = VM_OK;
+    for (int m = 0; m < N_METHODS && !s; m++) {
+        if (!xm->method[m]) continue;
+        e->w[m] = vm_malloc(sizeof(float) * (size_t)x->n, err);
+        if (wordpiece) e->ww[m] = vm_malloc(sizeof(float) * (size_t)(x->n_words > 0 ? x->n_words : 1), err);
+        if (!e->w[m] || (wordpiece && !e->ww[m])) s = VM_ENOMEM;
     }
-    free(order);
-    free(score);
-    free(wscore);
+    if (!s) take_measurement(c, xm, x, wordpiece, e);
+    vmaskc_measurement_free(x);
     return s;
 }
 
@@ -504,7 +422,7 @@ static enum vm_status run_model(const struct xcfg *c, struct xmodel *xm, const i
             char eta[32];
             vm_fmt_eta((double)(n_sel - i - 1) / rate, eta, sizeof eta);
             fprintf(stderr, "%s%s: model %d/%d (%s)  %lld/%lld examples  %.2f ex/s  %.0f texts/s  ETA %s%s", tty ? "\r\033[K" : "", c->cmd,
-                    which + 1, n_models, xm->name, (long long)(i + 1), (long long)n_sel, rate, (double)xm->clf.forward_passes / (now - t0), eta,
+                    which + 1, n_models, xm->name, (long long)(i + 1), (long long)n_sel, rate, (double)xm->texts_run / (now - t0), eta,
                     tty ? "" : "\n");
             fflush(stderr);
         }
@@ -636,7 +554,7 @@ static void unpack_example(struct unpacker *u, struct xex *e, int64_t C, int32_t
  * passes are summed over processes. */
 static enum vm_status gather_model(const struct xcfg *c, struct xmodel *xm, int64_t n_sel, struct vm_error *err) {
     int P = vm_dist_size(), rank = vm_dist_rank();
-    int64_t C = xm->clf.n_classes;
+    int64_t C = xm->n_classes;
     struct sbuf b = {0};
     for (int64_t i = rank; rank > 0 && i < n_sel; i += P) pack_example(&b, &xm->ex[i], C, c->kmax);
     void *all = NULL;
@@ -673,7 +591,7 @@ static enum vm_status gather_model(const struct xcfg *c, struct xmodel *xm, int6
 /* ---- aggregates ---- */
 
 static double aopc_value(const struct xcfg *c, const double *delta, int32_t steps, int32_t k) {
-    return vm_aopc_value_norm(delta, steps, k, c->aopc_by_k);
+    return vmaskc_aopc(delta, steps, k, c->aopc_by_k);
 }
 
 static double aopc_mean(const struct xcfg *c, const struct xmodel *xm, int64_t n, int m, int32_t k) {
@@ -690,7 +608,7 @@ static double posthoc_mean(const struct xmodel *xm, int64_t n, int32_t k) {
 
 static double accuracy(const struct xmodel *xm, const int64_t *sel, int64_t n) {
     int64_t ok = 0;
-    for (int64_t i = 0; i < n; i++) ok += xm->ex[i].pred == xm->data.labels[sel[i]];
+    for (int64_t i = 0; i < n; i++) ok += xm->ex[i].pred == xm->data->labels[sel[i]];
     return n ? (double)ok / (double)n : NAN;
 }
 
@@ -719,17 +637,18 @@ static void json_model_id(struct sbuf *b, const char *key, const struct xmodel *
 static enum vm_status write_jsonl(const struct xcfg *c, struct xmodel *const *xms, int n_models, const int64_t *sel, int64_t n_sel,
                                   const char *path, struct vm_error *err) {
     struct sbuf b = {0};
-    const struct vm_dataset *d = &xms[0]->data;
+    const vmaskc_dataset *d = xms[0]->data;
     for (int64_t i = 0; i < n_sel; i++) {
         int64_t idx = sel[i];
         sb_printf(&b, "{\"index\":%lld,\"text\":", (long long)idx);
         sb_json_str(&b, d->texts[idx]);
         sb_printf(&b, ",\"label\":%d", d->labels[idx]);
-        if (d->labels[idx] < xms[0]->tm.labels.n) { /* a model trained with class names */
+        const char *name = NULL;
+        if (xms[0]->named && !vmaskc_model_class_name(xms[0]->m, d->labels[idx], &name, NULL)) { /* a model trained with class names */
             sb_printf(&b, ",\"label_name\":");
-            sb_json_str(&b, xms[0]->tm.labels.names[d->labels[idx]]);
+            sb_json_str(&b, name);
         }
-        sb_printf(&b, ",\"seed\":%llu,\"models\":[", (unsigned long long)vm_explain_example_seed(c->seed, idx));
+        sb_printf(&b, ",\"seed\":%llu,\"models\":[", (unsigned long long)vmaskc_explain_seed(c->seed, idx));
         for (int k = 0; k < n_models; k++) {
             const struct xmodel *xm = xms[k];
             const struct xex *e = &xm->ex[i];
@@ -758,7 +677,7 @@ static enum vm_status write_jsonl(const struct xcfg *c, struct xmodel *const *xm
                 }
             }
             sb_printf(&b, "],\"prediction\":%d,\"probs\":", e->pred);
-            json_floats(&b, e->probs, (int32_t)xm->clf.n_classes);
+            json_floats(&b, e->probs, (int32_t)xm->n_classes);
             for (int m = 0; m < N_METHODS; m++) {
                 if (!e->w[m]) continue;
                 sb_printf(&b, ",\"%s\":{\"weights\":", METHOD_KEY[m]);
@@ -772,7 +691,7 @@ static enum vm_status write_jsonl(const struct xcfg *c, struct xmodel *const *xm
                     sb_json_num(&b, e->lime_intercept);
                     sb_printf(&b, ",\"score\":");
                     sb_json_num(&b, e->lime_score);
-                    sb_printf(&b, ",\"features\":%d,\"samples\":%d,\"seed\":%llu", e->lime_d, c->lime.samples, (unsigned long long)e->lime_seed);
+                    sb_printf(&b, ",\"features\":%d,\"samples\":%d,\"seed\":%llu", e->lime_d, c->samples, (unsigned long long)e->lime_seed);
                 } else if (m == M_SHAP) {
                     sb_printf(&b, ",\"permutations\":%d,\"seed\":%llu", c->permutations, (unsigned long long)e->shap_seed);
                 } else if (m == M_MASK) {
@@ -902,14 +821,14 @@ static enum vm_status write_summary_jsonl(const struct xcfg *c, struct xmodel *c
     for (int k = 0; k < n_models; k++) {
         const struct xmodel *xm = xms[k];
         json_model_id(&b, "model", xm);
-        sb_printf(&b, ",\"texts\":%lld,\"accuracy\":", (long long)xm->data.n);
+        sb_printf(&b, ",\"texts\":%lld,\"accuracy\":", (long long)xm->data->n);
         sb_json_num(&b, xm->acc_all);
         sb_printf(&b, ",\"explained\":%lld,\"accuracy_explained\":", (long long)n_sel);
         sb_json_num(&b, accuracy(xm, sel, n_sel));
         sb_printf(&b, ",\"aopc_k\":%d,\"aopc_settings\":{\"removal\":\"%s\",\"steps\":\"%s\",\"norm\":\"%s\",\"score\":\"%s\",\"class\":\"%s\","
                   "\"lime_samples\":%d,\"kernel_width\":%g},\"aopc\":{",
-                  c->K, REMOVAL_NAME[c->removal], c->aopc.single ? "single" : "cumulative", c->aopc_by_k ? "k" : "k+1",
-                  c->aopc.score == VM_AOPC_LOGODDS ? "logodds" : "prob", c->gold ? "gold" : "predicted", c->lime.samples, c->lime.kernel_width);
+                  c->K, REMOVAL_NAME[c->removal], c->aopc_single ? "single" : "cumulative", c->aopc_by_k ? "k" : "k+1",
+                  c->aopc_logodds ? "logodds" : "prob", c->gold ? "gold" : "predicted", c->samples, c->kernel_width);
         for (int m = 0, first = 1; m < N_METHODS; m++) {
             if (!xm->method[m]) continue;
             sb_printf(&b, "%s\"%s\":[", first ? "" : ",", METHOD_KEY[m]);
@@ -966,17 +885,17 @@ static enum vm_status write_report(const struct xcfg *c, struct xmodel *const *x
              "seed %llu (each example's draws seeded from (seed, example index), logged in explanations.jsonl); %lld of %lld examples%s; LIME: %d samples, kernel width %g, ridge alpha %g, "
              "all features kept, AOPC ranks the positive weights for the predicted class; SampleShapley: %d permutations, pad baseline in place; "
              "mask q: the words' global importance; AOPC: K = %d, deletion, denominator K+1; post-hoc accuracy: k = 1..%d, pad in place",
-             (unsigned long long)c->seed, (long long)n_sel, (long long)xms[0]->data.n, c->limit ? " (seeded random)" : "", c->lime.samples,
-             c->lime.kernel_width, c->lime.alpha, c->permutations, c->K, c->kmax);
+             (unsigned long long)c->seed, (long long)n_sel, (long long)xms[0]->data->n, c->limit ? " (seeded random)" : "", c->samples,
+             c->kernel_width, VMASKC_LIME_ALPHA, c->permutations, c->K, c->kmax);
     r.title = title;
     r.data_path = c->data;
-    r.n_classes = (int)xms[0]->clf.n_classes;
-    for (int32_t k = 0; k < xms[0]->tm.labels.n && k < 64; k++) r.class_names[k] = xms[0]->tm.labels.names[k]; /* vmaskc.labels */
+    r.n_classes = (int)xms[0]->n_classes;
+    for (int k = 0; xms[0]->named && k < xms[0]->n_classes && k < 64; k++) vmaskc_model_class_name(xms[0]->m, k, &r.class_names[k], NULL);
     r.n_methods = N_METHODS;
     for (int m = 0; m < N_METHODS; m++) r.method_names[m] = METHOD_NAME[m];
     r.n_models = n_models;
     r.n_examples = n_sel;
-    r.n_data = xms[0]->data.n;
+    r.n_data = xms[0]->data->n;
     r.settings = settings;
     for (int k = 0; k < n_models; k++) {
         struct xmodel *xm = xms[k];
@@ -995,11 +914,11 @@ static enum vm_status write_report(const struct xcfg *c, struct xmodel *const *x
             const struct xex *e = &xm->ex[i];
             struct vm_report_example *re = &xm->rex[i];
             re->index = sel[i];
-            re->text = xm->data.texts[sel[i]];
+            re->text = xm->data->texts[sel[i]];
             /* WordPiece: the report highlights whole words, one weight each */
             re->n_tokens = e->word_of ? e->n_words : e->n;
             re->tokens = (const char *const *)(e->word_of ? e->words : e->tokens);
-            re->label = xm->data.labels[sel[i]];
+            re->label = xm->data->labels[sel[i]];
             re->predicted = e->pred;
             re->probs = e->probs;
             for (int m = 0; m < N_METHODS; m++) re->weights[m] = e->word_of ? e->ww[m] : e->w[m];
@@ -1035,80 +954,60 @@ static enum vm_status write_report(const struct xcfg *c, struct xmodel *const *x
 }
 
 /* A WordPiece model's global view is over whole words: each word of the corpus (or the data) with
- * the mean importance of its pieces, frequency-weighted (vm_word_table_build). */
+ * the mean importance of its pieces, frequency-weighted (vmaskc_dataset_words). */
 static enum vm_status global_whole_words(const struct xcfg *c, struct xmodel *xm, struct vm_error *err) {
-    const struct vm_vocab *v = &xm->tm.vocab;
-    double *imp = vm_malloc(sizeof(double) * (size_t)v->n, err);
-    if (!imp) return VM_ENOMEM;
-    for (int32_t id = 0; id < v->n; id++) imp[id] = vm_vocab_is_special(v, id) ? NAN : xm->imp[id];
-    enum vm_status s;
-    if (c->corpus) {
-        struct vm_dataset cd;
-        s = vm_dataset_load(&cd, c->corpus, v, &xm->tm.tok, 0, &xm->tm.corpus, err);
-        if (!s) {
-            s = vm_word_table_build(&xm->tm.tok, v, cd.texts, cd.n, 0, imp, &xm->wt, err);
-            vm_dataset_free(&cd);
-        }
-    } else {
-        s = vm_word_table_build(&xm->tm.tok, v, xm->data.texts, xm->data.n, c->max_len, imp, &xm->wt, err);
+    vmaskc_dataset *cd = NULL;
+    vmaskc_error ae;
+    vmaskc_status as = c->corpus ? vmaskc_dataset_read(xm->m, c->corpus, 0, 0, &cd, &ae) : VMASKC_OK;
+    if (!as) as = vmaskc_dataset_words(xm->m, cd ? cd : xm->data, xm->imp, &xm->whole, &ae);
+    vmaskc_dataset_free(cd);
+    if (as) {
+        vm_cli_api_error(&ae, err);
+        return vm_error_prefix(err, "%s", c->corpus ? c->corpus : c->data);
     }
-    free(imp);
-    if (s) return vm_error_prefix(err, "%s", c->corpus ? c->corpus : c->data);
-    int64_t n = xm->wt.n;
+    int64_t n = xm->whole->n; /* the words with an importance, in order of first occurrence */
     xm->words = vm_malloc(sizeof(char *) * (size_t)(n + 1), err);
     xm->word_q = vm_malloc(sizeof(float) * (size_t)(n + 1), err);
     xm->word_freq = vm_malloc(sizeof(int64_t) * (size_t)(n + 1), err);
     if (!xm->words || !xm->word_q || !xm->word_freq) return VM_ENOMEM;
-    int64_t k = 0;
-    for (int64_t i = 0; i < n; i++) {
-        if (!isfinite(xm->wt.score[i])) continue;
-        xm->words[k] = xm->wt.words[i];
-        xm->word_q[k] = (float)xm->wt.score[i];
-        xm->word_freq[k] = xm->wt.freq[i];
-        k++;
+    for (int64_t k = 0; k < n; k++) {
+        xm->words[k] = xm->whole->words[k];
+        xm->word_q[k] = (float)xm->whole->importance[k];
+        xm->word_freq[k] = xm->whole->frequency[k];
     }
-    xm->n_words = k;
-    xm->pearson = vm_cli_pearson_freq(xm->word_freq, xm->word_q, k, NULL);
+    xm->n_words = n;
+    xm->pearson = vm_cli_pearson_freq(xm->word_freq, xm->word_q, n, NULL);
     return VM_OK;
 }
 
 /* Occurrences of each vocabulary id in --corpus (default: --data), into xm->id_freq (once). */
 static enum vm_status id_frequencies(const struct xcfg *c, struct xmodel *xm, struct vm_error *err) {
     if (xm->id_freq) return VM_OK;
-    const struct vm_vocab *v = &xm->tm.vocab;
-    int64_t *freq_id = vm_calloc((size_t)v->n, sizeof *freq_id, err);
-    if (!freq_id) return VM_ENOMEM;
-    if (c->corpus) {
-        struct vm_dataset cd;
-        enum vm_status s = vm_dataset_load(&cd, c->corpus, v, &xm->tm.tok, 0, &xm->tm.corpus, err);
-        if (s) {
-            free(freq_id);
-            return s;
-        }
-        for (int64_t i = 0; i < cd.start[cd.n]; i++) freq_id[cd.ids[i]]++;
-        vm_dataset_free(&cd);
-    } else {
-        for (int64_t i = 0; i < xm->data.start[xm->data.n]; i++) freq_id[xm->data.ids[i]]++;
-    }
-    xm->id_freq = freq_id;
-    return VM_OK;
+    vmaskc_dataset *cd = NULL;
+    vmaskc_error ae;
+    vmaskc_status s = c->corpus ? vmaskc_dataset_read(xm->m, c->corpus, 0, 0, &cd, &ae) : VMASKC_OK;
+    if (!s) s = vmaskc_dataset_token_counts(xm->m, cd ? cd : xm->data, &xm->id_freq, &ae);
+    vmaskc_dataset_free(cd);
+    return s ? vm_cli_api_error(&ae, err) : VM_OK;
 }
 
 /* Word list, importance and corpus frequency for the report's global view and Table 11. */
 static enum vm_status global_words(const struct xcfg *c, struct xmodel *xm, struct vm_error *err) {
-    if (xm->tm.tok.kind == VM_TOKENIZER_WORDPIECE) return global_whole_words(c, xm, err);
-    const struct vm_vocab *v = &xm->tm.vocab;
+    if (xm->wordpiece) return global_whole_words(c, xm, err);
+    int32_t V = xm->vocab_n;
     enum vm_status s0 = id_frequencies(c, xm, err);
     if (s0) return s0;
     const int64_t *freq_id = xm->id_freq;
-    xm->words = vm_malloc(sizeof(char *) * (size_t)v->n, err);
-    xm->word_q = vm_malloc(sizeof(float) * (size_t)v->n, err);
-    xm->word_freq = vm_malloc(sizeof(int64_t) * (size_t)v->n, err);
+    xm->words = vm_malloc(sizeof(char *) * (size_t)V, err);
+    xm->word_q = vm_malloc(sizeof(float) * (size_t)V, err);
+    xm->word_freq = vm_malloc(sizeof(int64_t) * (size_t)V, err);
     if (!xm->words || !xm->word_q || !xm->word_freq) return VM_ENOMEM;
     int64_t n = 0;
-    for (int32_t id = 0; id < v->n; id++) {
-        if (vm_vocab_is_special(v, id) || !isfinite(xm->imp[id])) continue;
-        xm->words[n] = v->tokens[id];
+    for (int32_t id = 0; id < V; id++) {
+        int special = 1;
+        vmaskc_model_token_special(xm->m, id, &special, NULL);
+        if (special || !isfinite(xm->imp[id])) continue;
+        vmaskc_model_token(xm->m, id, &xm->words[n], NULL);
         xm->word_q[n] = (float)xm->imp[id];
         xm->word_freq[n] = freq_id[id];
         n++;
@@ -1129,11 +1028,11 @@ static void print_tables(const struct xcfg *c, struct xmodel *const *xms, int n_
     for (int k = 0; k < n_models; k++)
         if ((int)strlen(xms[k]->name) > w) w = (int)strlen(xms[k]->name);
     bool compare = !strcmp(c->cmd, "compare");
-    printf("\n%lld of %lld %s of %s%s\n", (long long)n_sel, (long long)xms[0]->data.n, vm_plural(xms[0]->data.n, "example", "examples"), c->data, c->limit ? " (seeded random)" : "");
+    printf("\n%lld of %lld %s of %s%s\n", (long long)n_sel, (long long)xms[0]->data->n, vm_plural(xms[0]->data->n, "example", "examples"), c->data, c->limit ? " (seeded random)" : "");
     for (int k = 0; k < n_models; k++)
         printf("  %-*s %s: accuracy %.2f%% on these examples\n", w, xms[k]->name, xms[k]->path, 100 * accuracy(xms[k], sel, n_sel));
-    printf("\n%s (%%) on all %lld %s of %s:\n  %-*s %-8s %8s\n", compare ? "Table 3 row: test accuracy" : "accuracy", (long long)xms[0]->data.n,
-           vm_plural(xms[0]->data.n, "text", "texts"), c->data,
+    printf("\n%s (%%) on all %lld %s of %s:\n  %-*s %-8s %8s\n", compare ? "Table 3 row: test accuracy" : "accuracy", (long long)xms[0]->data->n,
+           vm_plural(xms[0]->data->n, "text", "texts"), c->data,
            w, "model", "method", "accuracy");
     for (int k = 0; k < n_models; k++)
         printf("  %-*s %-8s %8.2f\n", w, xms[k]->name, xms[k]->training ? xms[k]->training : "?", 100 * xms[k]->acc_all);
@@ -1203,9 +1102,9 @@ static void print_tables(const struct xcfg *c, struct xmodel *const *xms, int n_
     for (int k = 0; k < n_models; k++) {
         int64_t inst;
         double ms;
-        vm_rt_build_stats(xms[k]->tm.rt, &inst, &ms);
-        printf("  %-*s %lld model %s; %lld shape %s built in %.0f ms (included above)\n", w, xms[k]->name, (long long)xms[k]->clf.runs,
-               vm_plural(xms[k]->clf.runs, "run", "runs"), (long long)inst, vm_plural(inst, "instance", "instances"), ms);
+        vmaskc_model_build_stats(xms[k]->m, &inst, &ms, NULL);
+        printf("  %-*s %lld model %s; %lld shape %s built in %.0f ms (included above)\n", w, xms[k]->name, (long long)xms[k]->runs,
+               vm_plural(xms[k]->runs, "run", "runs"), (long long)inst, vm_plural(inst, "instance", "instances"), ms);
     }
 }
 
@@ -1253,7 +1152,7 @@ static int usage_explain(FILE *f) {
             "post-hoc accuracy keeps the k most important tokens in place, pads the rest, and k beyond a text keeps it\n"
             "whole. Tables print percent; the CSV files hold fractions.\n"
             "Under mpirun -np N the texts are split over the N processes and gathered in order (the same report).\n",
-            VM_SHAPLEY_DEFAULT_PERMUTATIONS);
+            VMASKC_SHAPLEY_PERMUTATIONS);
     return VM_EXIT_OK;
 }
 
@@ -1323,16 +1222,15 @@ static int aopc_option(const char *cmd, int argc, char **argv, int *i, struct xc
     if (!strcmp(a, "--aopc-removal")) {
         if ((k = choice(v, REMOVAL_NAME, 3)) < 0) return vm_cli_usage_error(cmd, "--aopc-removal is delete, pad or unk, not '%s'", v), -1;
         c->removal = k;
-        c->aopc.removal = k ? VM_AOPC_REPLACE : VM_AOPC_DELETE;
     } else if (!strcmp(a, "--aopc-steps")) {
         if ((k = choice(v, steps, 2)) < 0) return vm_cli_usage_error(cmd, "--aopc-steps is cumulative or single, not '%s'", v), -1;
-        c->aopc.single = k == 1;
+        c->aopc_single = k == 1;
     } else if (!strcmp(a, "--aopc-norm")) {
         if ((k = choice(v, norm, 2)) < 0) return vm_cli_usage_error(cmd, "--aopc-norm is k+1 or k, not '%s'", v), -1;
         c->aopc_by_k = k == 1;
     } else if (!strcmp(a, "--aopc-score")) {
         if ((k = choice(v, score, 2)) < 0) return vm_cli_usage_error(cmd, "--aopc-score is prob or logodds, not '%s'", v), -1;
-        c->aopc.score = k ? VM_AOPC_LOGODDS : VM_AOPC_PROB;
+        c->aopc_logodds = k == 1;
     } else if (!strcmp(a, "--explain-class")) {
         if ((k = choice(v, cls, 2)) < 0) return vm_cli_usage_error(cmd, "--explain-class is predicted or gold, not '%s'", v), -1;
         c->gold = k == 1;
@@ -1340,17 +1238,17 @@ static int aopc_option(const char *cmd, int argc, char **argv, int *i, struct xc
         char *end;
         double w = strtod(v, &end);
         if (end == v || *end || !(w > 0) || !isfinite(w)) return vm_cli_usage_error(cmd, "--kernel-width needs a positive number, got '%s'", v), -1;
-        c->lime.kernel_width = w;
+        c->kernel_width = w;
     }
     return 1;
 }
 
-static int parse_common(const char *cmd, int argc, char **argv, struct xcfg *c, struct vm_text_opts *o, const char **paths, int max_paths,
+static int parse_common(const char *cmd, int argc, char **argv, struct xcfg *c, struct vm_cli_model_args *ma, const char **paths, int max_paths,
                         int *n_paths) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) return !strcmp(cmd, "compare") ? usage_compare(stdout) - 1 : usage_explain(stdout) - 1;
-        int r = vm_text_option(cmd, argc, argv, &i, o);
+        int r = vm_cli_model_args_option(cmd, argc, argv, &i, ma);
         if (r < 0) return VM_EXIT_USAGE;
         if (r) continue;
         if (!strcmp(a, "--posthoc")) {
@@ -1396,7 +1294,7 @@ static int parse_common(const char *cmd, int argc, char **argv, struct xcfg *c, 
                 c->limit = x;
             } else if (!strcmp(a, "--samples")) {
                 if (x < 2 || x > 10000000) return vm_cli_usage_error(cmd, "--samples needs an integer in 2..10000000");
-                c->lime.samples = (int32_t)x;
+                c->samples = (int32_t)x;
             } else if (!strcmp(a, "--permutations")) {
                 if (x < 1 || x > 1000000) return vm_cli_usage_error(cmd, "--permutations needs an integer in 1..1000000");
                 c->permutations = (int32_t)x;
@@ -1428,83 +1326,54 @@ static void xcfg_default(struct xcfg *c, const char *cmd) {
     memset(c, 0, sizeof *c);
     c->cmd = cmd;
     c->seed = 1;
-    vm_lime_opts_default(&c->lime);
-    c->permutations = VM_SHAPLEY_DEFAULT_PERMUTATIONS;
+    c->samples = VMASKC_LIME_SAMPLES;
+    c->kernel_width = VMASKC_LIME_KERNEL_WIDTH;
+    c->permutations = VMASKC_SHAPLEY_PERMUTATIONS;
     c->K = 5;
     c->kmax = 10;
     c->batch = 512;
     c->posthoc = -1;
     for (int m = 0; m < N_DEFAULT_METHODS; m++) c->method[m] = true;
-    vm_aopc_opts_default(&c->aopc);
 }
 
-struct len_index {
-    int32_t len;
-    int64_t i;
-};
-
-static int by_len(const void *pa, const void *pb) {
-    const struct len_index *a = pa, *b = pb;
-    if (a->len != b->len) return a->len < b->len ? -1 : 1;
-    return (a->i > b->i) - (a->i < b->i);
-}
-
-/* The accuracy on every text of the data, each text predicted as explain_one predicts it: padded to
- * its own length only (a convolution sees pad positions, so padding to a batch's longest text can
- * change a prediction). Texts of one length share a run. */
-static enum vm_status accuracy_all(struct xmodel *xm, struct vm_error *err) {
-    const struct vm_dataset *d = &xm->data;
-    struct vm_classifier *clf = &xm->clf;
-    int64_t n = d->n, correct = 0;
-    struct len_index *li = vm_malloc(sizeof *li * (size_t)(n + 1), err);
-    const int32_t **seqs = vm_malloc(sizeof *seqs * (size_t)clf->batch, err);
-    int32_t *lens = vm_malloc(sizeof *lens * (size_t)clf->batch, err);
-    float *probs = vm_malloc(sizeof *probs * (size_t)clf->batch * (size_t)clf->n_classes, err);
-    enum vm_status s = li && seqs && lens && probs ? VM_OK : VM_ENOMEM;
-    for (int64_t i = 0; i < n && !s; i++) li[i] = (struct len_index){vm_dataset_len(d, i), i};
-    if (!s) qsort(li, (size_t)n, sizeof *li, by_len);
-    for (int64_t j = 0; j < n && !s;) {
-        int64_t nb = 0;
-        for (; j < n && nb < clf->batch && (nb == 0 || li[j].len == lens[0]); j++, nb++) {
-            seqs[nb] = d->ids + d->start[li[j].i];
-            lens[nb] = li[j].len;
-        }
-        s = vm_classifier_probs(clf, seqs, lens, nb, 0, probs, err);
-        for (int64_t k = 0; k < nb && !s; k++) correct += vm_argmax_f(probs + k * clf->n_classes, clf->n_classes) == d->labels[li[j - nb + k].i];
-    }
-    free(li);
-    free(seqs);
-    free(lens);
-    free(probs);
-    xm->acc_all = n ? (double)correct / (double)n : NAN;
-    return s;
-}
-
-static enum vm_status load_model(const struct xcfg *c, const struct vm_text_opts *o, struct xmodel *xm, const char *path, const char *name,
+static enum vm_status load_model(const struct xcfg *c, const vmaskc_model_options *o, struct xmodel *xm, const char *path, const char *name,
                                  struct vm_error *err) {
     xm->path = path;
     xm->name = name;
-    enum vm_status s = vm_text_model_load(&xm->tm, path, o, err);
-    if (s) return vm_error_prefix(err, "%s", path);
-    xm->loaded = true;
-    xm->training = vm_text_model_method(&xm->tm);
-    if ((s = vm_classifier_init_feeder(&xm->clf, &xm->tm.feeder, c->batch, err))) return vm_error_prefix(err, "%s", path);
-    xm->clf_ok = true;
-    if (c->profile) vm_rt_profile_enable(xm->tm.rt, true);
-    if ((s = vm_dataset_load(&xm->data, c->data, &xm->tm.vocab, &xm->tm.tok, c->max_len, &xm->tm.data, err))) return s;
-    xm->data_ok = true;
-    if (xm->data.n == 0) return vm_errorf(err, VM_EINVAL, "%s has no examples", c->data);
-    if ((s = vm_dataset_check_labels(&xm->data, xm->clf.n_classes, err))) return s;
+    vmaskc_error ae;
+    if (vmaskc_model_open(path, o, &xm->m, &ae)) {
+        vm_cli_api_error(&ae, err);
+        return vm_error_prefix(err, "%s", path);
+    }
+    const char *tokenizer = "words", *names = NULL;
+    vmaskc_model_training(xm->m, &xm->training, NULL);
+    vmaskc_model_num_classes(xm->m, &xm->n_classes, NULL);
+    vmaskc_model_vocab_size(xm->m, &xm->vocab_n, NULL);
+    vmaskc_model_tokenizer(xm->m, &tokenizer, NULL);
+    xm->wordpiece = !strcmp(tokenizer, "wordpiece");
+    vmaskc_model_meta(xm->m, "vmaskc.labels", &names, NULL);
+    xm->named = names != NULL;
+    if (c->profile) vmaskc_model_profile(xm->m, 1, NULL);
+    if (vmaskc_dataset_read(xm->m, c->data, c->max_len, 1, &xm->data, &ae)) return vm_cli_api_error(&ae, err);
+    if (xm->data->n == 0) return vm_errorf(err, VM_EINVAL, "%s has no examples", c->data);
     /* a vocabulary that does not fit the data (or the model) shows up as mostly unknown words */
-    if (xm->data.n_tokens > 0 && (double)xm->data.n_unk > 0.5 * (double)xm->data.n_tokens)
+    if (xm->data->n_tokens > 0 && (double)xm->data->n_unknown > 0.5 * (double)xm->data->n_tokens)
         return vm_errorf(err, VM_EINVAL,
                          "%lld of the %lld tokens of %s (%.0f%%) are not in the vocabulary of %s: the vocabulary does not match the model or the "
                          "data (use the vocabulary the model was trained with)",
-                         (long long)xm->data.n_unk, (long long)xm->data.n_tokens, c->data, 100.0 * (double)xm->data.n_unk / (double)xm->data.n_tokens, path);
+                         (long long)xm->data->n_unknown, (long long)xm->data->n_tokens, c->data,
+                         100.0 * (double)xm->data->n_unknown / (double)xm->data->n_tokens, path);
     /* a text too long for the memory limit: named (file:line, --max-len) before any work */
-    if ((s = vm_cli_check_longest(&xm->tm.feeder, &xm->data, 1, err))) return s;
+    if (vmaskc_dataset_check_fit(xm->m, xm->data, 1, &ae)) return vm_cli_api_error(&ae, err);
     /* Table 3: the accuracy on every text, also when only --limit of them are explained */
-    if ((s = accuracy_all(xm, err))) return vm_error_prefix(err, "%s", path);
+    vmaskc_evaluation *ev;
+    if (vmaskc_dataset_evaluate(xm->m, xm->data, c->batch, &ev, &ae)) {
+        vm_cli_api_error(&ae, err);
+        return vm_error_prefix(err, "%s", path);
+    }
+    xm->acc_all = ev->accuracy;
+    xm->runs += ev->runs;
+    vmaskc_evaluation_free(ev);
     return VM_OK;
 }
 
@@ -1513,52 +1382,33 @@ static enum vm_status load_model(const struct xcfg *c, const struct vm_text_opts
  * q. A mask placed after a contextual layer (--mask-after: vmaskc.mask = network) has no per-word
  * value, so its word_mask is not read as one. */
 static enum vm_status own_importance(const struct xcfg *c, struct xmodel *xm, struct vm_error *err) {
-    const struct vm_vocab *v = &xm->tm.vocab;
-    const char *mask = vm_text_model_meta(&xm->tm, "vmaskc.mask");
     enum vm_status s;
     if (c->importance) {
-        if ((s = load_importance_tsv(c->importance, v, &xm->imp, err))) return s;
+        if ((s = load_importance_tsv(c->importance, xm, &xm->imp, err))) return s;
         snprintf(xm->imp_src, sizeof xm->imp_src, "%s", c->importance);
-    } else if (!(mask && !strcmp(mask, "network")) && (s = vm_text_model_mask_importance(&xm->tm, c->batch, &xm->imp, err))) {
-        return vm_error_prefix(err, "%s: reading the per-word importance from its word_mask output", xm->path);
-    } else if (xm->imp) {
-        snprintf(xm->imp_src, sizeof xm->imp_src, "word_mask %s of %s", importance_symbol(xm->training), xm->name);
-    } else if (xm->tm.word_keep) {
-        xm->imp = vm_malloc(sizeof(double) * (size_t)v->n, err);
-        if (!xm->imp) return VM_ENOMEM;
-        for (int32_t id = 0; id < v->n; id++) xm->imp[id] = id < xm->tm.n_words ? xm->tm.word_keep[id] : NAN;
-        snprintf(xm->imp_src, sizeof xm->imp_src, "mask q of %s", xm->name);
     } else {
-        return VM_OK;
+        const char *source = NULL;
+        vmaskc_error ae;
+        if (vmaskc_model_importance(xm->m, c->batch, &xm->imp, &source, &ae)) {
+            vm_cli_api_error(&ae, err);
+            return vm_error_prefix(err, "%s: reading the per-word importance from its word_mask output", xm->path);
+        }
+        if (!xm->imp) return VM_OK;
+        if (!strcmp(source, "word_mask")) snprintf(xm->imp_src, sizeof xm->imp_src, "word_mask %s of %s", importance_symbol(xm->training), xm->name);
+        else snprintf(xm->imp_src, sizeof xm->imp_src, "mask q of %s", xm->name);
     }
     xm->own_importance = true;
     return global_words(c, xm, err);
 }
 
 static int64_t *select_examples(const struct xcfg *c, int64_t n, int64_t *n_sel, struct vm_error *err) {
-    int64_t *idx = vm_malloc(sizeof(int64_t) * (size_t)n, err);
-    if (!idx) return NULL;
-    for (int64_t i = 0; i < n; i++) idx[i] = i;
-    int64_t k = n;
-    if (c->limit && c->limit < n) {
-        struct vm_rng r;
-        vm_rng_init(&r, c->seed ^ 0x6c696d6974ull /* "limit" */);
-        for (int64_t i = 0; i < c->limit; i++) {
-            int64_t j = i + (int64_t)vm_rng_below(&r, (uint64_t)(n - i));
-            int64_t t = idx[i];
-            idx[i] = idx[j];
-            idx[j] = t;
-        }
-        k = c->limit;
-        /* back in file order */
-        for (int64_t i = 1; i < k; i++) {
-            int64_t v = idx[i], j = i;
-            while (j > 0 && idx[j - 1] > v) {
-                idx[j] = idx[j - 1];
-                j--;
-            }
-            idx[j] = v;
-        }
+    int64_t k = c->limit && c->limit < n ? c->limit : n;
+    int64_t *idx = vm_malloc(sizeof(int64_t) * (size_t)(k + 1), err);
+    vmaskc_error ae;
+    if (idx && vmaskc_explain_sample(c->seed, n, k, idx, &ae)) {
+        vm_cli_api_error(&ae, err);
+        free(idx);
+        return NULL;
     }
     *n_sel = k;
     return idx;
@@ -1566,16 +1416,16 @@ static int64_t *select_examples(const struct xcfg *c, int64_t n, int64_t *n_sel,
 
 static void note_short_texts(const struct xcfg *c, const struct xmodel *xm, const int64_t *sel, int64_t n_sel) {
     int64_t short_k = 0, short_kmax = 0;
-    const char *unit = xm->tm.tok.kind == VM_TOKENIZER_WORDPIECE ? "words" : "tokens";
+    bool wordpiece = xm->wordpiece;
+    const char *unit = wordpiece ? "words" : "tokens";
     for (int64_t i = 0; i < n_sel; i++) {
-        int32_t len = vm_dataset_len(&xm->data, sel[i]);
-        if (xm->tm.tok.kind == VM_TOKENIZER_WORDPIECE) {
+        int32_t len = (int32_t)(xm->data->start[sel[i] + 1] - xm->data->start[sel[i]]);
+        vmaskc_tokens *t;
+        if (wordpiece && !vmaskc_tokenize(xm->m, xm->data->texts[sel[i]], c->max_len, &t, NULL)) {
             /* k counts words, not pieces */
-            struct vm_encoding enc;
-            struct vm_error err = {0};
-            if (!vm_text_encode(&xm->tm.tok, &xm->tm.vocab, xm->data.texts[sel[i]], c->max_len, false, &enc, &err))
-                len = vm_words_count(enc.word_of, enc.n);
-            vm_encoding_free(&enc);
+            len = 0;
+            for (int32_t j = 0; j < t->n; j++) len = t->word[j] + 1 > len ? t->word[j] + 1 : len;
+            vmaskc_tokens_free(t);
         }
         short_k += len < c->K;
         short_kmax += len < c->kmax;
@@ -1594,7 +1444,9 @@ static int finish(const struct xcfg *c, struct xmodel *const *xms, int n_models,
     if (c->profile)
         for (int k = 0; k < n_models; k++) {
             printf("\nprofile of %s:\n", xms[k]->name);
-            vm_rt_profile_print(xms[k]->tm.rt, stdout);
+            char *table = NULL;
+            if (!vmaskc_model_profile_report(xms[k]->m, &table, NULL)) fputs(table, stdout);
+            free(table);
         }
     if (!c->report) return VM_EXIT_OK;
     enum vm_status s = vm_cli_mkdirs(c->report, &err);
@@ -1649,35 +1501,46 @@ static enum vm_status check_same_task(const struct xcfg *c, struct xmodel *const
     const struct xmodel *a = xms[0];
     for (int k = 1; k < n; k++) {
         const struct xmodel *b = xms[k];
-        if (a->clf.n_classes != b->clf.n_classes)
-            return vm_errorf(err, VM_EINVAL, "%s has %lld classes but %s has %lld: they are not the same task", a->path, (long long)a->clf.n_classes,
-                             b->path, (long long)b->clf.n_classes);
-        for (int32_t i = 0; i < a->tm.labels.n || i < b->tm.labels.n; i++) {
-            char ba[32], bb[32];
-            const char *na = vm_text_model_class(&a->tm, i, ba, sizeof ba), *nb = vm_text_model_class(&b->tm, i, bb, sizeof bb);
+        if (a->n_classes != b->n_classes)
+            return vm_errorf(err, VM_EINVAL, "%s has %lld classes but %s has %lld: they are not the same task", a->path, (long long)a->n_classes,
+                             b->path, (long long)b->n_classes);
+        for (int i = 0; (a->named || b->named) && i < a->n_classes; i++) {
+            const char *na = "?", *nb = "?";
+            vmaskc_model_class_name(a->m, i, &na, NULL);
+            vmaskc_model_class_name(b->m, i, &nb, NULL);
             if (strcmp(na, nb))
                 return vm_errorf(err, VM_EINVAL, "%s calls class %d '%s' but %s calls it '%s': they are not the same task", a->path, i, na,
                                  b->path, nb);
         }
-        int32_t differ, first = vm_vocab_first_diff(&a->tm.vocab, &b->tm.vocab, &differ);
+        int32_t differ = 0, first = -1;
+        const char *ta = NULL, *tb = NULL, *fa = NULL, *fb = NULL;
+        for (int32_t id = 0; id < a->vocab_n && id < b->vocab_n; id++) {
+            vmaskc_model_token(a->m, id, &ta, NULL);
+            vmaskc_model_token(b->m, id, &tb, NULL);
+            if (strcmp(ta, tb) && !differ++) first = id, fa = ta, fb = tb;
+        }
         if (first >= 0)
             return vm_errorf(err, VM_EINVAL,
                              "%s and %s have different vocabularies (%d of their ids differ, the first at id %d: '%s' and '%s'): compare needs "
                              "models trained over the same vocabulary",
-                             a->path, b->path, differ, first, a->tm.vocab.tokens[first], b->tm.vocab.tokens[first]);
-        if (a->tm.vocab.n != b->tm.vocab.n)
+                             a->path, b->path, differ, first, fa, fb);
+        if (a->vocab_n != b->vocab_n)
             return vm_errorf(err, VM_EINVAL,
                              "%s and %s have different vocabularies (%d and %d tokens): compare needs models trained over the same vocabulary",
-                             a->path, b->path, a->tm.vocab.n, b->tm.vocab.n);
-        if (a->tm.tok.kind != b->tm.tok.kind || a->tm.tok.lowercase != b->tm.tok.lowercase || a->tm.tok.split_punct != b->tm.tok.split_punct ||
-            (a->tm.tok.kind == VM_TOKENIZER_WORDS && a->tm.tok.kim != b->tm.tok.kim))
+                             a->path, b->path, a->vocab_n, b->vocab_n);
+        const char *ka = "", *kb = "";
+        int la = 0, lb = 0, pa = 0, pb = 0;
+        vmaskc_model_tokenizer(a->m, &ka, NULL);
+        vmaskc_model_tokenizer(b->m, &kb, NULL);
+        vmaskc_model_text_settings(a->m, &la, &pa, NULL);
+        vmaskc_model_text_settings(b->m, &lb, &pb, NULL);
+        if (strcmp(ka, kb) || la != lb || pa != pb)
             return vm_errorf(err, VM_EINVAL, "%s and %s split text differently (tokenizer %s%s%s and %s%s%s): compare needs the same tokenizer", a->path,
-                             b->path, vm_tokenizer_name(&a->tm.tok), a->tm.tok.lowercase ? ", lower-cased" : "",
-                             a->tm.tok.split_punct ? ", punctuation split" : "", vm_tokenizer_name(&b->tm.tok),
-                             b->tm.tok.lowercase ? ", lower-cased" : "", b->tm.tok.split_punct ? ", punctuation split" : "");
-        if (a->data.n != b->data.n)
-            return vm_errorf(err, VM_EINVAL, "%s reads as %lld examples with %s's tokenizer but %lld with %s's", c->data, (long long)a->data.n, a->path,
-                             (long long)b->data.n, b->path);
+                             b->path, ka, la ? ", lower-cased" : "", pa ? ", punctuation split" : "", kb, lb ? ", lower-cased" : "",
+                             pb ? ", punctuation split" : "");
+        if (a->data->n != b->data->n)
+            return vm_errorf(err, VM_EINVAL, "%s reads as %lld examples with %s's tokenizer but %lld with %s's", c->data, (long long)a->data->n, a->path,
+                             (long long)b->data->n, b->path);
     }
     return VM_OK;
 }
@@ -1685,7 +1548,9 @@ static enum vm_status check_same_task(const struct xcfg *c, struct xmodel *const
 /* What the chosen rankings and AOPC variant need from a model: corpus frequencies for the frequency
  * order, an unknown-word token for --aopc-removal unk. */
 static enum vm_status ranking_needs(const struct xcfg *c, struct xmodel *xm, struct vm_error *err) {
-    if (c->removal == 2 && xm->tm.vocab.unk_id < 0)
+    int32_t pad = -1, unk = -1;
+    vmaskc_model_special_tokens(xm->m, &pad, &unk, NULL);
+    if (c->removal == 2 && unk < 0)
         return vm_errorf(err, VM_EINVAL, "--aopc-removal unk: the vocabulary of %s has no unknown-word token", xm->path);
     return xm->method[M_FREQ] ? id_frequencies(c, xm, err) : VM_OK;
 }
@@ -1717,9 +1582,9 @@ static enum vm_status compare_importance(const struct xcfg *c, struct xmodel *co
             fprintf(stderr, "note: %s (%s) has no per-word mask (no word_mask output, no VMASK table): no mask explanations for it\n", xm->name, xm->path);
         if (c->posthoc == 0) continue;
         if (ref) {
-            const struct vm_vocab *v = &xm->tm.vocab; /* the same list as ref's (check_same_task) */
-            if (!(xm->imp = vm_malloc(sizeof(double) * (size_t)v->n, err))) return VM_ENOMEM;
-            memcpy(xm->imp, ref->imp, sizeof(double) * (size_t)v->n);
+            /* the same vocabulary as ref's (check_same_task) */
+            if (!(xm->imp = vm_malloc(sizeof(double) * (size_t)xm->vocab_n, err))) return VM_ENOMEM;
+            memcpy(xm->imp, ref->imp, sizeof(double) * (size_t)xm->vocab_n);
             if (strstr(ref->imp_src, ref->path)) snprintf(xm->imp_src, sizeof xm->imp_src, "%s", ref->imp_src);
             else snprintf(xm->imp_src, sizeof xm->imp_src, "%s (%s)", ref->imp_src, ref->path);
             xm->posthoc = true;
@@ -1797,7 +1662,10 @@ static enum vm_status splime(struct xmodel *xm, int64_t n_sel, struct vm_error *
         int32_t nf = e->word_of ? e->n_words : e->n;
         for (int32_t f = 0; f < nf; f++) {
             double w = e->word_of ? e->ww[M_LIME][f] : e->w[M_LIME][f];
-            if (isfinite(w)) it[m++] = (struct sp_item){e->word_of ? e->words[f] : xm->tm.vocab.tokens[e->ids[f]], w, i};
+            const char *word = NULL;
+            if (e->word_of) word = e->words[f];
+            else vmaskc_model_token(xm->m, e->ids[f], &word, NULL);
+            if (isfinite(w)) it[m++] = (struct sp_item){word, w, i};
         }
     }
     qsort(it, (size_t)m, sizeof *it, sp_by_word);
@@ -1819,7 +1687,7 @@ static enum vm_status splime(struct xmodel *xm, int64_t n_sel, struct vm_error *
     return VM_OK;
 }
 
-static int run(struct xcfg *c, const struct vm_text_opts *o, const char *const *paths, int n_models) {
+static int run(struct xcfg *c, const vmaskc_model_options *o, const char *const *paths, int n_models) {
     struct vm_error err = {0};
     struct xmodel models[VM_REPORT_MAX_MODELS];
     struct xmodel *xms[VM_REPORT_MAX_MODELS];
@@ -1841,7 +1709,7 @@ static int run(struct xcfg *c, const struct vm_text_opts *o, const char *const *
     } else if ((s = explain_importance(c, xms[0], &err))) {
         goto fail;
     }
-    sel = select_examples(c, xms[0]->data.n, &n_sel, &err);
+    sel = select_examples(c, xms[0]->data->n, &n_sel, &err);
     if (!sel) {
         s = VM_ENOMEM;
         goto fail;
@@ -1916,34 +1784,36 @@ out:
 int vm_cmd_explain(int argc, char **argv) {
     struct xcfg c;
     xcfg_default(&c, "explain");
-    struct vm_text_opts o;
-    vm_text_opts_init(&o);
+    struct vm_cli_model_args ma;
+    vm_cli_model_args_init(&ma);
     const char *paths[1];
     int n_paths = 0;
-    int r = parse_common("explain", argc, argv, &c, &o, paths, 1, &n_paths);
+    int r = parse_common("explain", argc, argv, &c, &ma, paths, 1, &n_paths);
     if (r) return r < 0 ? VM_EXIT_OK : r;
     if (!n_paths) return vm_cli_usage_error("explain", "missing MODEL");
     if (!c.data) return vm_cli_usage_error("explain", "missing --data FILE");
-    c.threads = o.model.threads;
+    vm_cli_model_args_done(&ma);
+    c.threads = ma.o.threads;
     snprintf(c.threads_str, sizeof c.threads_str, "%d", c.threads);
     vm_cli_watch_interrupts(&interrupted);
-    return run(&c, &o, paths, 1);
+    return run(&c, &ma.o, paths, 1);
 }
 
 int vm_cmd_compare(int argc, char **argv) {
     struct xcfg c;
     xcfg_default(&c, "compare");
-    struct vm_text_opts o;
-    vm_text_opts_init(&o);
+    struct vm_cli_model_args ma;
+    vm_cli_model_args_init(&ma);
     const char *paths[VM_REPORT_MAX_MODELS];
     int n_paths = 0;
-    int r = parse_common("compare", argc, argv, &c, &o, paths, VM_REPORT_MAX_MODELS, &n_paths);
+    int r = parse_common("compare", argc, argv, &c, &ma, paths, VM_REPORT_MAX_MODELS, &n_paths);
     if (r) return r < 0 ? VM_EXIT_OK : r;
     if (n_paths < 2) return vm_cli_usage_error("compare", "needs at least two models (A.onnx B.onnx ...); for one model use 'vmaskc explain'");
     if (!c.data) return vm_cli_usage_error("compare", "missing --data FILE");
     if (c.importance) return vm_cli_usage_error("compare", "--importance is for 'vmaskc explain'; compare ranks each model by its own word mask (or a VMASK model's q)");
-    c.threads = o.model.threads;
+    vm_cli_model_args_done(&ma);
+    c.threads = ma.o.threads;
     snprintf(c.threads_str, sizeof c.threads_str, "%d", c.threads);
     vm_cli_watch_interrupts(&interrupted);
-    return run(&c, &o, paths, n_paths);
+    return run(&c, &ma.o, paths, n_paths);
 }

@@ -9,10 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../runtime/api/api_util.h"
-#include "../../runtime/explain.h"
 #include "../../runtime/vmaskc.h"
-#include "textmodel.h"
+#include "cli.h"
 
 /* Appends a formatted line to the TSV buffer (grown as needed). */
 static enum vm_status tsv_add(char **buf, size_t *pos, size_t *cap, struct vm_error *err, const char *fmt, ...)
@@ -71,8 +69,8 @@ static int whole_words(const vmaskc_model *m, const char *data, long long top, b
 }
 
 int vm_cmd_words(int argc, char **argv) {
-    struct vm_text_opts o;
-    vm_text_opts_init(&o);
+    struct vm_cli_model_args ma;
+    vm_cli_model_args_init(&ma);
     const char *path = NULL, *data = NULL, *tsv = NULL;
     long long top = 20, min_freq = 0;
     bool bottom = false, whole = false;
@@ -92,7 +90,7 @@ int vm_cmd_words(int argc, char **argv) {
                    "at least N times in --data (as train's list counts its training data).\n" VM_CLI_DATA_HELP);
             return VM_EXIT_OK;
         }
-        int r = vm_text_option("words", argc, argv, &i, &o);
+        int r = vm_cli_model_args_option("words", argc, argv, &i, &ma);
         if (r < 0) return VM_EXIT_USAGE;
         if (r) continue;
         if (!strcmp(a, "--bottom")) {
@@ -129,7 +127,8 @@ int vm_cmd_words(int argc, char **argv) {
     vmaskc_model *m;
     vmaskc_words *w = NULL;
     vmaskc_error e;
-    if (vm_api_model_open(path, &o, &m, &e)) return vm_cli_fail_api("words", &e);
+    vm_cli_model_args_done(&ma);
+    if (vmaskc_model_open(path, &ma.o, &m, &e)) return vm_cli_fail_api("words", &e);
     vmaskc_status vs = data ? vmaskc_words_count(m, data, 0, &w, &e) : vmaskc_words_rank(m, &w, &e);
     if (vs == VMASKC_EUNSUPPORTED)
         snprintf(e.message, sizeof e.message, "%s has no word-level mask (vmask.word_keep, l2x.word_score or iba.word_lambda): train it "
@@ -211,8 +210,8 @@ static void eval_print_classes(const vmaskc_model *m, const vmaskc_evaluation *e
 }
 
 int vm_cmd_eval(int argc, char **argv) {
-    struct vm_text_opts o;
-    vm_text_opts_init(&o);
+    struct vm_cli_model_args ma;
+    vm_cli_model_args_init(&ma);
     const char *path = NULL, *data = NULL;
     long long batch = 100, max_len = 0;
     for (int i = 1; i < argc; i++) {
@@ -226,7 +225,7 @@ int vm_cmd_eval(int argc, char **argv) {
                    "embedding table (for a model without a stored vocabulary).\n" VM_CLI_DATA_HELP);
             return VM_EXIT_OK;
         }
-        int r = vm_text_option("eval", argc, argv, &i, &o);
+        int r = vm_cli_model_args_option("eval", argc, argv, &i, &ma);
         if (r < 0) return VM_EXIT_USAGE;
         if (r) continue;
         if (!strcmp(a, "--data") || !strcmp(a, "--batch") || !strcmp(a, "--max-len")) {
@@ -247,7 +246,8 @@ int vm_cmd_eval(int argc, char **argv) {
     vmaskc_model *m;
     vmaskc_evaluation *ev;
     vmaskc_error e;
-    if (vm_api_model_open(path, &o, &m, &e)) return vm_cli_fail_api("eval", &e);
+    vm_cli_model_args_done(&ma);
+    if (vmaskc_model_open(path, &ma.o, &m, &e)) return vm_cli_fail_api("eval", &e);
     int rc = VM_EXIT_OK;
     if (vmaskc_evaluate(m, data, (int32_t)max_len, (int32_t)batch, &ev, &e)) rc = vm_cli_fail_api("eval", &e);
     else {
@@ -361,8 +361,8 @@ static void predict_print(const vmaskc_model *m, const vmaskc_prediction *p, int
 }
 
 int vm_cmd_predict(int argc, char **argv) {
-    struct vm_text_opts o;
-    vm_text_opts_init(&o);
+    struct vm_cli_model_args ma;
+    vm_cli_model_args_init(&ma);
     const char *path = NULL, *file = NULL;
     struct predict_texts t = {0};
     long long max_len = 0, digits = 4;
@@ -397,7 +397,7 @@ int vm_cmd_predict(int argc, char **argv) {
             else file = argv[++i];
             continue;
         }
-        int r = vm_text_option("predict", argc, argv, &i, &o);
+        int r = vm_cli_model_args_option("predict", argc, argv, &i, &ma);
         if (r < 0) rc = VM_EXIT_USAGE;
         if (r) continue;
         if (a[0] == '-' && a[1]) rc = vm_cli_usage_error("predict", "unknown option '%s'", a);
@@ -405,7 +405,7 @@ int vm_cmd_predict(int argc, char **argv) {
         else if (predict_add(&t, a, strlen(a), NULL, 0, &err)) rc = vm_cli_fail("predict", &err);
     }
     if (rc == VM_EXIT_OK && !path) rc = vm_cli_usage_error("predict", "missing MODEL");
-    if (rc == VM_EXIT_OK && file && predict_read_file(&t, file, o.data.replace_invalid, &err)) rc = vm_cli_fail("predict", &err);
+    if (rc == VM_EXIT_OK && file && predict_read_file(&t, file, ma.text.data.replace_invalid, &err)) rc = vm_cli_fail("predict", &err);
     if (rc == VM_EXIT_OK && !t.n) rc = vm_cli_usage_error("predict", "missing text to classify");
     if (rc != VM_EXIT_OK) {
         predict_texts_free(&t);
@@ -414,7 +414,8 @@ int vm_cmd_predict(int argc, char **argv) {
     /* a client of the public API (runtime/vmaskc.h); the model opens with every option parsed above */
     vmaskc_model *m;
     vmaskc_error e;
-    if (vm_api_model_open(path, &o, &m, &e)) {
+    vm_cli_model_args_done(&ma);
+    if (vmaskc_model_open(path, &ma.o, &m, &e)) {
         predict_texts_free(&t);
         return predict_fail(&e, NULL);
     }
