@@ -33,4 +33,8 @@ enum vm_status vm_pass_conv_channels_last(struct vm_graph *g, struct vm_error *e
  * elementwise ops, LayerNormalization over later axes), so they run on the kept rows only. */
 enum vm_status vm_pass_gather_rows_early(struct vm_graph *g, struct vm_error *err);
 
+/* compiler/pass_lstm_gather.c, inference graphs only: LSTM(Gather(E, ids) [-> Transpose(1,0,2)])
+ * -> LSTMGather(E, ids, ...): the input projection is computed once per vocabulary row. */
+enum vm_status vm_pass_lstm_gather(struct vm_graph *g, struct vm_error *err);
+
 #endif

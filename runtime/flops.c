@@ -4,7 +4,9 @@
  * LSTM gates (the four gate matmuls over input and recurrent state). Elementwise, normalization,
  * softmax and reduction ops move memory and are left out, so GFLOP/s = these FLOPs / time is the
  * rate a GEMM-bound roofline compares with. Backward steps: ConvGradData and ConvGradWeight each
- * cost a forward convolution, LSTMGrad two forward LSTMs (data and weights). */
+ * cost a forward convolution, LSTMGrad two forward LSTMs (data and weights). LSTMGather counts the
+ * recurrent gate matmuls only: the input projections are computed once per vocabulary row, not
+ * per run (runtime/kernels/rnn.c). */
 #include <string.h>
 
 #include "rt.h"
@@ -54,6 +56,12 @@ double vm_rt_step_flops(struct vm_rt_inst *inst, int32_t i, enum vm_rt_flop_kind
         *kind = VM_RT_FLOPS_LSTM;
         double f = lstm_flops(vm_rt_in(&c, s, 0), vm_rt_in(&c, s, 1), vm_rt_in(&c, s, 2));
         return !strcmp(op, "LSTMGrad") ? 2 * f : f;
+    }
+    if (!strcmp(op, "LSTMGather")) {
+        /* inputs (E, ids, W, R, ...): 2 x B T x numel(R) */
+        *kind = VM_RT_FLOPS_LSTM;
+        const struct vm_rt_tensor *ids = vm_rt_in(&c, s, 1), *r = vm_rt_in(&c, s, 3);
+        return ids && r ? 2.0 * (double)ids->numel * (double)r->numel : 0;
     }
     return 0;
 }

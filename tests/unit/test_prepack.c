@@ -37,7 +37,7 @@ static bool compile(const char *dir, struct compiled *out) {
     struct vm_graph *g = NULL;
     bool ok = m && !vm_import(m, NULL, &g, &err) && !vm_infer_graph(g, &err) && !vm_pass_inference_cleanup(g, &err) &&
               !vm_pass_optimize(g, &err) && !vm_pass_gather_rows_early(g, &err) &&
-              !vm_pass_fuse_matmul_bias(g, &err) && !vm_emit_plan(g, path, &out->plan, &out->len, &err);
+              !vm_pass_fuse_matmul_bias(g, &err) && !vm_pass_lstm_gather(g, &err) && !vm_emit_plan(g, path, &out->plan, &out->len, &err);
     CHECK_MSG(ok, "%s: %s", path, err.msg);
     out->n_names = 0;
     for (int32_t v = 0; ok && v < g->n_values && out->n_names < 64; v++) {
