@@ -333,7 +333,7 @@ static enum vm_status infer_lstm_grad(struct vm_graph *g, int32_t n, struct vm_e
 }
 
 /* LSTMGather(E [V,I], ids, W, R, B, sequence_lens, initial_h, initial_c, P): LSTM(Gather(E, ids))
- * without the gathered X (compiler/pass_lstm_gather.c, inference graphs only). ids is [B,T] when
+ * without the gathered X (compiler/pass_gather_fold.c, inference graphs only). ids is [B,T] when
  * ids_batch_first, else [T,B]; the other inputs, the outputs and the attributes are LSTM's. The
  * runtime computes E's rows times W (plus both biases) once per vocabulary row it meets and runs
  * only the recurrence per batch. */

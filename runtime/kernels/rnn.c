@@ -621,11 +621,11 @@ static enum vm_status lstm_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, 
 
 /* ================= LSTMGather: the recurrence over memoized input projections ================= */
 
-/* LSTMGather (compiler/pass_lstm_gather.c) is LSTM(Gather(E, ids)) in an inference plan. Row v of
+/* LSTMGather (compiler/pass_gather_fold.c) is LSTM(Gather(E, ids)) in an inference plan. Row v of
  * proj = E[v] W_d^T + Wb_d + Rb_d (ONNX gate order i,o,f,c, both directions side by side) is
  * computed by one sgemm over the rows a run meets for the first time, and kept while E, W and B
- * stay the same (constant values; weights_gen); a plan whose weights may change (not constant)
- * recomputes the rows it meets at every run. The recurrence then needs h R^T per step only.
+ * stay the same (the memo of runtime/kernels/embed.c); a plan whose weights may change recomputes
+ * the rows it meets at every run. The recurrence then needs h R^T per step only.
  *
  * Threads split the batch: each runs the whole recurrence for its block of rows (its own sgemm per
  * step on [rows, H] x [H, 4H], R in L2), so there is no barrier per time step, unlike oneDNN's RNN
@@ -633,29 +633,22 @@ static enum vm_status lstm_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, 
  * ref_kernels: the same steps with naive double-accumulating loops and libm (the reference). */
 
 enum { LGA_E, LGA_IDS, LGA_W, LGA_R, LGA_B, LGA_SEQ, LGA_H0, LGA_C0, LGA_P };
-#define LGA_CHUNK 1024 /* vocabulary rows projected per sgemm */
 
 struct lga_state {
     struct lstm_geom gm;
-    bool ids_bf;        /* ids [B,T] (else [T,B]) */
-    bool cache;         /* E, W, B constant: rows stay valid until weights_gen moves */
-    int nthr;           /* threads of the recurrence, each owning a block of batch rows */
-    int64_t V;
-    uint64_t gen;       /* weights_gen of the rows in proj; UINT64_MAX: none */
-    float *proj;        /* [V, D*4H] */
-    uint8_t *have;      /* [V] row computed */
-    int64_t *rows;      /* [B*T] ids in range [0, V), in the ids' order */
-    int64_t *todo;      /* [B*T] vocabulary rows to compute this run */
-    float *ebuf, *pbuf; /* [LGA_CHUNK, I] gathered E rows, [LGA_CHUNK, D*4H] their projections */
-    float *bias;        /* [D*4H] Wb + Rb */
-    float *h, *cs, *g;  /* [B,H] state, [B,H] cell, [B,4H] gate pre-activations */
-    float *peep;        /* [D,3H] peepholes i,o,f, zeros when P is absent */
+    bool ids_bf;            /* ids [B,T] (else [T,B]) */
+    int nthr;               /* threads of the recurrence, each owning a block of batch rows */
+    struct vm_k_memo memo;  /* rows [D*4H]: E W_d^T + Wb_d + Rb_d, ONNX gate order i,o,f,c */
+    float *bias;            /* [D*4H] Wb + Rb */
+    float *h, *cs, *g;      /* [B,H] state, [B,H] cell, [B,4H] gate pre-activations */
+    float *peep;            /* [D,3H] zeros (used when P is absent) */
 };
 
 static void lga_release(void *state) {
     struct lga_state *st = state;
     if (!st) return;
-    void *bufs[] = {st->proj, st->have, st->rows, st->todo, st->ebuf, st->pbuf, st->bias, st->h, st->cs, st->g, st->peep};
+    vm_k_memo_free(&st->memo);
+    void *bufs[] = {st->bias, st->h, st->cs, st->g, st->peep};
     for (size_t k = 0; k < sizeof bufs / sizeof bufs[0]; k++) free(bufs[k]);
     free(st);
 }
@@ -672,7 +665,6 @@ static enum vm_status lga_prepare(struct vm_rt_ctx *c, const struct vm_rt_step *
     if (e->rank != 2 || e->dtype != VM_DTYPE_FLOAT || ids->rank != 2 ||
         (ids->dtype != VM_DTYPE_INT64 && ids->dtype != VM_DTYPE_INT32))
         return vm_rt_step_errorf(s, err, VM_EINVAL, "needs E [V, I] float and ids [B, T] or [T, B] int32/int64");
-    st->V = e->dims[0];
     gm->I = e->dims[1];
     gm->T = ids->dims[st->ids_bf ? 1 : 0];
     gm->B = ids->dims[st->ids_bf ? 0 : 1];
@@ -686,44 +678,21 @@ static enum vm_status lga_prepare(struct vm_rt_ctx *c, const struct vm_rt_step *
         if (t && t->dtype != (k == LGA_SEQ ? VM_DTYPE_INT32 : VM_DTYPE_FLOAT))
             return vm_rt_step_errorf(s, err, VM_EUNSUPPORTED, "input %d has type %s", k, vm_dtype_name(t->dtype));
     }
-    st->cache = true;
+    bool cache = true;
     for (int k = LGA_E; k <= LGA_B; k++)
-        if (k != LGA_IDS && k != LGA_R && k < s->n_in && s->in[k] >= 0 && !vm_rt_value_const(c, s->in[k])) st->cache = false;
-    st->gen = UINT64_MAX;
+        if (k != LGA_IDS && k != LGA_R && k < s->n_in && s->in[k] >= 0 && !vm_rt_value_const(c, s->in[k])) cache = false;
     /* no barrier per step, so two threads pay off from small batches on; one row block per thread */
     int maxt = omp_get_max_threads();
     st->nthr = (int)(gm->B / 4 < maxt ? gm->B / 4 : maxt);
     if (st->nthr < 1 || gm->ref) st->nthr = 1;
-    const int64_t B = gm->B, T = gm->T, H = gm->H, DG = gm->D * 4 * H, BT = B * T;
-    const int64_t chunk = BT < LGA_CHUNK ? (BT ? BT : 1) : LGA_CHUNK;
-    /* the table's pages are touched only for the rows met (calloc-like fresh mapping) */
-    const size_t proj_bytes = (size_t)((st->V ? st->V : 1) * DG) * sizeof(float);
-    if (!(st->proj = vm_alloc_big(proj_bytes)))
-        return vm_errorf(err, VM_ENOMEM, "out of memory (%zu bytes for the LSTM's projected vocabulary)", proj_bytes);
-    if (!(st->have = lstm_alloc((size_t)(st->V ? st->V : 1), err)) || !(st->rows = lstm_alloc((size_t)BT * sizeof(int64_t), err)) ||
-        !(st->todo = lstm_alloc((size_t)BT * sizeof(int64_t), err)) ||
-        !(st->ebuf = lstm_alloc((size_t)(chunk * gm->I) * sizeof(float), err)) ||
-        !(st->pbuf = lstm_alloc((size_t)(chunk * DG) * sizeof(float), err)) ||
-        !(st->bias = lstm_alloc((size_t)DG * sizeof(float), err)) || !(st->h = lstm_alloc((size_t)(B * H) * sizeof(float), err)) ||
+    const int64_t B = gm->B, H = gm->H, DG = gm->D * 4 * H;
+    if ((r = vm_k_memo_init(&st->memo, e->dims[0], gm->I, DG, ids->numel, cache, gm->ref, err))) return r;
+    if (!(st->bias = lstm_alloc((size_t)DG * sizeof(float), err)) || !(st->h = lstm_alloc((size_t)(B * H) * sizeof(float), err)) ||
         !(st->cs = lstm_alloc((size_t)(B * H) * sizeof(float), err)) ||
         !(st->g = lstm_alloc((size_t)(B * 4 * H) * sizeof(float), err)) ||
         !(st->peep = lstm_alloc((size_t)(gm->D * 3 * H) * sizeof(float), err)))
         return VM_ENOMEM;
     return VM_OK;
-}
-
-/* C[M,N] = beta C + A[M,K] B[N,K]^T (row-major, leading dims lda, ldb, ldc); oneDNN's sgemm, or
- * double-accumulating loops for the reference kernels. */
-static dnnl_status_t lga_gemm_nt(bool ref, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
-                                 int64_t ldb, float beta, float *C, int64_t ldc) {
-    if (!ref) return dnnl_sgemm('N', 'T', M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
-    for (int64_t m = 0; m < M; m++)
-        for (int64_t n = 0; n < N; n++) {
-            double acc = beta != 0 ? (double)C[m * ldc + n] : 0.0;
-            for (int64_t k = 0; k < K; k++) acc += (double)A[m * lda + k] * B[n * ldb + k];
-            C[m * ldc + n] = (float)acc;
-        }
-    return dnnl_success;
 }
 
 /* exp for the gate pass: Cephes' expf polynomial (about 1 ulp on [-87, 88]) written without
@@ -781,46 +750,16 @@ static void lga_cell_ref(const float *g, float *cst, float *h, const float *p, i
     }
 }
 
-/* Checks the ids, writes them to st->rows and computes the projections of the rows not yet met. */
+/* Checks the ids and projects the vocabulary rows not met yet (bias Wb + Rb refreshed with them). */
 static enum vm_status lga_project(struct vm_rt_ctx *c, const struct vm_rt_step *s, struct lga_state *st, struct vm_error *err) {
-    const struct lstm_geom *gm = &st->gm;
-    const struct vm_rt_tensor *ids = vm_rt_in(c, s, LGA_IDS), *tb = vm_rt_in(c, s, LGA_B);
-    const int64_t V = st->V, I = gm->I, H = gm->H, D = gm->D, DG = D * 4 * H;
-    if (!st->cache || st->gen != c->m->weights_gen) {
-        memset(st->have, 0, (size_t)V);
+    const int64_t H = st->gm.H, D = st->gm.D;
+    const struct vm_rt_tensor *tb = vm_rt_in(c, s, LGA_B);
+    if (vm_k_memo_stale(c, &st->memo)) {
         const float *b = tb ? tb->data : NULL;
         for (int64_t d = 0; d < D; d++)
             for (int64_t j = 0; j < 4 * H; j++) st->bias[d * 4 * H + j] = b ? b[d * 8 * H + j] + b[d * 8 * H + 4 * H + j] : 0.0f;
-        st->gen = c->m->weights_gen;
     }
-    int64_t n_todo = 0;
-    for (int64_t i = 0; i < ids->numel; i++) {
-        int64_t v = vm_k_id_at(ids, i);
-        if (v < -V || v >= V)
-            return vm_rt_step_errorf(s, err, VM_EINVAL, "index %lld (position %lld of '%s') is out of range [%lld, %lld)",
-                                     (long long)v, (long long)i, c->m->plan.values[s->in[LGA_IDS]].name, (long long)-V, (long long)V);
-        if (v < 0) v += V;
-        st->rows[i] = v;
-        if (!st->have[v]) {
-            st->have[v] = 1;
-            st->todo[n_todo++] = v;
-        }
-    }
-    const float *E = vm_rt_in(c, s, LGA_E)->data, *W = vm_rt_in(c, s, LGA_W)->data;
-    for (int64_t k0 = 0; k0 < n_todo; k0 += LGA_CHUNK) {
-        const int64_t n = n_todo - k0 < LGA_CHUNK ? n_todo - k0 : LGA_CHUNK;
-#pragma omp parallel for if (n * I > LSTM_PAR_MIN)
-        for (int64_t k = 0; k < n; k++) memcpy(st->ebuf + k * I, E + st->todo[k0 + k] * I, (size_t)I * sizeof(float));
-        dnnl_status_t ds = lga_gemm_nt(gm->ref, n, DG, I, st->ebuf, I, W, I, 0.0f, st->pbuf, DG);
-        if (ds != dnnl_success) return vm_dnnl_status(ds, "dnnl_sgemm(input projection)", s, err);
-#pragma omp parallel for if (n * DG > LSTM_PAR_MIN)
-        for (int64_t k = 0; k < n; k++) {
-            float *o = st->proj + st->todo[k0 + k] * DG;
-            const float *p = st->pbuf + k * DG;
-            for (int64_t j = 0; j < DG; j++) o[j] = p[j] + st->bias[j];
-        }
-    }
-    return VM_OK;
+    return vm_k_memo_update(c, s, &st->memo, LGA_IDS, vm_rt_in(c, s, LGA_E)->data, vm_rt_in(c, s, LGA_W)->data, st->bias, err);
 }
 
 /* The recurrence of direction d over batch rows [b0, b1). */
@@ -845,9 +784,9 @@ static dnnl_status_t lga_direction(struct vm_rt_ctx *c, const struct vm_rt_step 
     for (int64_t step = 0; step < T; step++) {
         const int64_t t = reverse ? T - 1 - step : step;
         for (int64_t b = b0; b < b1; b++)
-            memcpy(g + b * G, st->proj + st->rows[st->ids_bf ? b * T + t : t * B + b] * DG + d * G, (size_t)G * sizeof(float));
+            memcpy(g + b * G, st->memo.proj + st->memo.rows[st->ids_bf ? b * T + t : t * B + b] * DG + d * G, (size_t)G * sizeof(float));
         if (step > 0 || th) {
-            dnnl_status_t ds = lga_gemm_nt(gm->ref, bn, G, H, h + b0 * H, H, R, H, 1.0f, g + b0 * G, G);
+            dnnl_status_t ds = vm_k_gemm_nt(gm->ref, bn, G, H, h + b0 * H, H, R, H, 1.0f, g + b0 * G, G);
             if (ds != dnnl_success) return ds;
         }
         for (int64_t b = b0; b < b1; b++) {

@@ -1,6 +1,7 @@
-/* test_lstm_gather: the embedding-lookup LSTM pass (compiler/pass_lstm_gather.c) and its kernel
+/* test_gather_fold: the embedding-lookup pass (compiler/pass_gather_fold.c) and its kernels
  * (LSTMGather in runtime/kernels/rnn.c: input projections memoized per vocabulary row, the batch
- * split across threads, the vectorized gate pass).
+ * split across threads, the vectorized gate pass; ConvGather in runtime/kernels/embed.c: each
+ * tap's projection memoized, Relu -> max over time fused).
  *
  * Hand-built graphs Gather(E, ids) [-> Transpose(1,0,2)] -> LSTM with every combination the pass
  * accepts (layout 0 and 1, with and without the Transpose, forward, reverse and bidirectional, with
@@ -13,6 +14,11 @@
  * the tail of every odd row; each instance runs twice with different ids, so the second run mixes
  * memoized rows with new ones. An id out of range fails with a message naming the input. A graph
  * whose embedding is a graph input, or whose W is one, keeps its LSTM.
+ *
+ * Convolutions: Gather -> ConvCL [-> Relu -> ReduceMax(axis 1)] graphs (K = 3 with bias and the
+ * Relu/max fused, keepdims 0 and 1; K = 4 with pads [1, 2] and no bias, unfused; a Relu read twice,
+ * which stays unfused; M = 200 filters, enough adds at 33 x 60 that the rows are split across two
+ * threads) equal the unrewritten graph at the same shapes, ids and kernel modes (1e-5 relative).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -136,7 +142,7 @@ static uint8_t *compile_case(const struct lcase *c, bool pass, size_t *len, int 
     struct vm_error err = {0};
     struct vm_graph *g = build(c, false, false, &err);
     uint8_t *plan = NULL;
-    bool ok = g && (!pass || !vm_pass_lstm_gather(g, &err)) && !vm_emit_plan(g, c->label, &plan, len, &err);
+    bool ok = g && (!pass || !vm_pass_gather_fold(g, &err)) && !vm_emit_plan(g, c->label, &plan, len, &err);
     CHECK_MSG(ok, "%s: %s", c->label, err.msg);
     if (ok && n_gather_lstm) {
         *n_gather_lstm = count_op(g, "LSTMGather");
@@ -144,6 +150,43 @@ static uint8_t *compile_case(const struct lcase *c, bool pass, size_t *len, int 
     }
     vm_graph_free(g);
     return ok ? plan : NULL;
+}
+
+/* Every output of the instance's last run, concatenated (caller frees), and their count. */
+static float *collect_outputs(struct vm_rt_model *m, struct vm_rt_inst *inst, int64_t *n) {
+    *n = 0;
+    for (int k = 0; k < vm_rt_num_outputs(m); k++) *n += vm_rt_output(inst, k).numel;
+    float *out = malloc(sizeof(float) * (size_t)(*n ? *n : 1));
+    int64_t at = 0;
+    for (int k = 0; k < vm_rt_num_outputs(m); k++) {
+        struct vm_rt_tensor y = vm_rt_output(inst, k);
+        memcpy(out + at, y.data, y.nbytes);
+        at += y.numel;
+    }
+    return out;
+}
+
+/* a (unrewritten) and b (after the pass) agree within 1e-5 of max |a| (and are not all ~0). */
+static void compare_runs(const char *label, int64_t B, int64_t T, bool ref, int threads, float *a, int64_t na, float *b, int64_t nb,
+                         bool print) {
+    if (a && b && na == nb) {
+        double worst = 0, norm = 0;
+        for (int64_t i = 0; i < na; i++) {
+            double d = fabs((double)a[i] - b[i]);
+            if (!(d <= worst)) worst = d;
+            norm = fmax(norm, fabs((double)a[i]));
+        }
+        CHECK_MSG(norm > 0.01 && worst <= 1e-5 * fmax(1.0, norm), "%s %lldx%lld %s %d thread(s): max |after - before| %.3g (max |y| %.3g)",
+                  label, (long long)B, (long long)T, ref ? "reference" : "oneDNN", threads, worst, norm);
+        if (print)
+            printf("  %lldx%lld %-9s %d thread(s): max |after - before| = %.3g (max |y| %.3g)\n", (long long)B, (long long)T,
+                   ref ? "reference" : "oneDNN", threads, worst, norm);
+    } else {
+        CHECK_MSG(0, "%s %lldx%lld: runs failed or output sizes differ (%lld, %lld)", label, (long long)B, (long long)T, (long long)na,
+                  (long long)nb);
+    }
+    free(a);
+    free(b);
 }
 
 /* Runs the plan at B x T twice (ids from seed, then seed + 1); returns the second run's outputs
@@ -195,15 +238,7 @@ static float *run_case(const uint8_t *plan, size_t len, const struct lcase *c, b
             return NULL;
         }
     }
-    *n = 0;
-    for (int k = 0; k < vm_rt_num_outputs(m); k++) *n += vm_rt_output(inst, k).numel;
-    out = malloc(sizeof(float) * (size_t)(*n ? *n : 1));
-    int64_t at = 0;
-    for (int k = 0; k < vm_rt_num_outputs(m); k++) {
-        struct vm_rt_tensor y = vm_rt_output(inst, k);
-        memcpy(out + at, y.data, y.nbytes);
-        at += y.numel;
-    }
+    out = collect_outputs(m, inst, n);
     vm_rt_model_free(m);
     return out;
 }
@@ -224,24 +259,7 @@ static void check_case(const struct lcase *c) {
             int64_t na = 0, nb = 0;
             float *a = run_case(p0, l0, c, ref, threads, B, T, 99 + sh, &na);
             float *b = run_case(p1, l1, c, ref, threads, B, T, 99 + sh, &nb);
-            if (a && b && na == nb) {
-                double worst = 0, norm = 0;
-                for (int64_t i = 0; i < na; i++) {
-                    double d = fabs((double)a[i] - b[i]);
-                    if (!(d <= worst)) worst = d;
-                    norm = fmax(norm, fabs((double)a[i]));
-                }
-                CHECK_MSG(norm > 0.01 && worst <= 1e-5 * fmax(1.0, norm), "%s %lldx%lld %s %d thread(s): max |LSTMGather - LSTM| %.3g (max |y| %.3g)",
-                          c->label, (long long)B, (long long)T, ref ? "reference" : "oneDNN", threads, worst, norm);
-                if (mode == 0 || (mode == 1 && sh == 3))
-                    printf("  %lldx%lld %-9s %d thread(s): max |after - before| = %.3g (max |y| %.3g)\n", (long long)B, (long long)T,
-                           ref ? "reference" : "oneDNN", threads, worst, norm);
-            } else {
-                CHECK_MSG(0, "%s %lldx%lld: runs failed or output sizes differ (%lld, %lld)", c->label, (long long)B, (long long)T,
-                          (long long)na, (long long)nb);
-            }
-            free(a);
-            free(b);
+            compare_runs(c->label, B, T, ref, threads, a, na, b, nb, mode == 0 || (mode == 1 && sh == 3));
         }
     }
     free(p0);
@@ -284,10 +302,132 @@ static void check_not_rewritten(void) {
     for (int k = 0; k < 2; k++) {
         struct vm_error err = {0};
         struct vm_graph *g = build(&c, k == 0, k == 1, &err);
-        CHECK_MSG(g && !vm_pass_lstm_gather(g, &err), "%s: %s", c.label, err.msg);
+        CHECK_MSG(g && !vm_pass_gather_fold(g, &err), "%s: %s", c.label, err.msg);
         if (g) CHECK_MSG(count_op(g, "LSTMGather") == 0 && count_op(g, "LSTM") == 1, "%s as an input: rewritten", k ? "W" : "E");
         vm_graph_free(g);
     }
+}
+
+/* ---------------- ConvGather ---------------- */
+
+struct ccase {
+    const char *label;
+    int K, M, p0, p1;
+    bool bias, relu_max, keepdims, relu_twice;
+};
+
+static struct vm_graph *build_conv(const struct ccase *c, struct vm_error *err) {
+    struct built b = {0};
+    b.g = vm_graph_new(&b.err);
+    rng = 0x2468ace013579bdfull;
+    int sb = vm_graph_add_symbol(b.g, "batch", &b.err), ss = vm_graph_add_symbol(b.g, "seq", &b.err);
+    struct vm_dim idd[2] = {vm_dim_sym(sb), vm_dim_sym(ss)};
+    int32_t ids = add_input(&b, "ids", VM_DTYPE_INT64, 2, idd);
+    const int64_t de[2] = {V, I}, dw[3] = {c->M, I, c->K}, dbias[1] = {c->M};
+    int32_t e = add_init(&b, "E", 2, de, 1.0f), w = add_init(&b, "W", 3, dw, 0.5f), bias = c->bias ? add_init(&b, "bias", 1, dbias, 0.5f) : -1;
+    int32_t gin[2] = {e, ids}, x, y;
+    vm_graph_build(b.g, "Gather", "emb", 2, gin, 1, &x, &b.err);
+    int32_t cin[3] = {x, w, bias};
+    y = vm_graph_fresh_value(b.g, "conv", VM_DTYPE_FLOAT, &b.err);
+    int32_t cn = vm_graph_add_node(b.g, vm_op_find("vmaskc", "ConvCL"), "conv", bias >= 0 ? 3 : 2, cin, 1, &y, &b.err);
+    const int64_t pads[2] = {c->p0, c->p1}, ks[1] = {c->K};
+    vm_node_set_ints(b.g, cn, "pads", pads, 2, &b.err);
+    vm_node_set_ints(b.g, cn, "kernel_shape", ks, 1, &b.err);
+    if (c->relu_max) {
+        int32_t r, m, rn = vm_graph_build(b.g, "Relu", "relu", 1, &y, 1, &r, &b.err);
+        (void)rn;
+        int32_t mn = vm_graph_build(b.g, "ReduceMax", "max", 1, &r, 1, &m, &b.err);
+        const int64_t axes[1] = {1};
+        vm_node_set_ints(b.g, mn, "axes", axes, 1, &b.err);
+        vm_node_set_int(b.g, mn, "keepdims", c->keepdims, &b.err);
+        add_output(&b, m);
+        if (c->relu_twice) {
+            int32_t t;
+            vm_graph_build(b.g, "Tanh", "tanh", 1, &r, 1, &t, &b.err);
+            add_output(&b, t);
+        }
+    } else {
+        add_output(&b, y);
+    }
+    if (b.err.code || vm_infer_graph(b.g, &b.err)) {
+        *err = b.err;
+        vm_graph_free(b.g);
+        return NULL;
+    }
+    return b.g;
+}
+
+/* Runs a conv plan twice at B x T (ids from seed, then seed + 1); the second run's outputs. */
+static float *run_conv(const uint8_t *plan, size_t len, const char *label, bool ref, int threads, int64_t B, int64_t T, uint64_t seed,
+                       int64_t *n) {
+    struct vm_error err = {0};
+    struct vm_rt_opts o = {.ref_kernels = ref, .threads = threads};
+    struct vm_rt_model *m = NULL;
+    if (vm_rt_model_from_buffer(&m, plan, len, label, &o, &err)) {
+        CHECK_MSG(0, "%s: %s", label, err.msg);
+        return NULL;
+    }
+    const int64_t d0[2] = {B, T}, *dp[1] = {d0};
+    int ranks[1] = {2};
+    struct vm_rt_inst *inst;
+    float *out = NULL;
+    if (vm_rt_bind(m, dp, ranks, &inst, &err)) {
+        CHECK_MSG(0, "%s bind %lldx%lld: %s", label, (long long)B, (long long)T, err.msg);
+        vm_rt_model_free(m);
+        return NULL;
+    }
+    for (int round = 0; round < 2; round++) {
+        uint64_t saved = rng;
+        rng = seed + (uint64_t)round * 7919u;
+        int64_t *ids = vm_rt_input(inst, 0).data;
+        for (int64_t i = 0; i < B * T; i++) {
+            int64_t id = (int64_t)floor((frand() + 1.0) * V) - V;
+            ids[i] = (i / T) % 2 == 1 && i % T >= T - T / 3 ? 0 : id < V ? id : V - 1;
+        }
+        rng = saved;
+        if (vm_rt_run(inst, VM_RT_FORWARD, false, &err)) {
+            CHECK_MSG(0, "%s run: %s", label, err.msg);
+            vm_rt_model_free(m);
+            return NULL;
+        }
+    }
+    out = collect_outputs(m, inst, n);
+    vm_rt_model_free(m);
+    return out;
+}
+
+static void check_conv(const struct ccase *c) {
+    printf("%s\n", c->label);
+    uint8_t *plan[2] = {NULL, NULL};
+    size_t len[2] = {0, 0};
+    for (int pass = 0; pass < 2; pass++) {
+        struct vm_error err = {0};
+        struct vm_graph *g = build_conv(c, &err);
+        bool ok = g && (!pass || !vm_pass_gather_fold(g, &err)) && !vm_emit_plan(g, c->label, &plan[pass], &len[pass], &err);
+        CHECK_MSG(ok, "%s: %s", c->label, err.msg);
+        if (ok && pass) {
+            const bool fused = c->relu_max && !c->relu_twice;
+            CHECK_MSG(count_op(g, "ConvGather") == 1 && count_op(g, "ConvCL") == 0 && count_op(g, "Gather") == 0 &&
+                          count_op(g, "ReduceMax") == (c->relu_max && !fused) && count_op(g, "Relu") == (c->relu_max && !fused),
+                      "%s: ops after the pass: ConvGather %d ConvCL %d Gather %d Relu %d ReduceMax %d", c->label, count_op(g, "ConvGather"),
+                      count_op(g, "ConvCL"), count_op(g, "Gather"), count_op(g, "Relu"), count_op(g, "ReduceMax"));
+        }
+        vm_graph_free(g);
+    }
+    static const int64_t shapes[][2] = {{5, 7}, {1, 9}, {6, 4}, {33, 60}};
+    for (size_t sh = 0; plan[0] && plan[1] && sh < sizeof shapes / sizeof shapes[0]; sh++) {
+        const int64_t B = shapes[sh][0], T = shapes[sh][1];
+        for (int mode = 0; mode < 4; mode++) {
+            const bool ref = mode >= 2;
+            const int threads = 1 + mode % 2;
+            int64_t na = 0, nb = 0;
+            float *a = run_conv(plan[0], len[0], c->label, ref, threads, B, T, 31 + sh, &na);
+            float *b = run_conv(plan[1], len[1], c->label, ref, threads, B, T, 31 + sh, &nb);
+            compare_runs(c->label, B, T, ref, threads, a, na, b, nb, mode == 0 || (mode == 1 && sh == 3));
+        }
+    }
+    free(plan[0]);
+    free(plan[1]);
 }
 
 int main(void) {
@@ -303,5 +443,13 @@ int main(void) {
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) check_case(&cases[k]);
     check_out_of_range();
     check_not_rewritten();
-    VMTEST_DONE("test_lstm_gather");
+    /* label, K, M, pads, bias, Relu -> ReduceMax, keepdims, Relu read twice */
+    static const struct ccase convs[] = {
+        {"Kim-CNN conv, Relu and max over time fused", 3, 200, 0, 0, true, true, false, false},
+        {"conv, fused, keepdims 1", 3, 7, 0, 0, true, true, true, false},
+        {"conv K 4, pads [1, 2], no bias, no Relu", 4, 9, 1, 2, false, false, false, false},
+        {"conv, Relu read twice: not fused", 3, 6, 0, 0, true, true, false, true},
+    };
+    for (size_t k = 0; k < sizeof convs / sizeof convs[0]; k++) check_conv(&convs[k]);
+    VMTEST_DONE("test_gather_fold");
 }
