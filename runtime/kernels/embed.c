@@ -80,9 +80,11 @@ enum vm_status vm_k_memo_update(struct vm_rt_ctx *c, const struct vm_rt_step *s,
     int64_t n_todo = 0;
     for (int64_t i = 0; i < ids->numel; i++) {
         int64_t v = vm_k_id_at(ids, i);
-        if (v < -V || v >= V)
+        if (v < -V || v >= V) {
+            for (int64_t k = 0; k < n_todo; k++) mm->have[mm->todo[k]] = 0; /* not projected: not kept */
             return vm_rt_step_errorf(s, err, VM_EINVAL, "index %lld (position %lld of '%s') is out of range [%lld, %lld)", (long long)v,
                                      (long long)i, c->m->plan.values[s->in[ids_index]].name, (long long)-V, (long long)V);
+        }
         if (v < 0) v += V;
         mm->rows[i] = v;
         if (!mm->have[v]) {
@@ -90,12 +92,22 @@ enum vm_status vm_k_memo_update(struct vm_rt_ctx *c, const struct vm_rt_step *s,
             mm->todo[n_todo++] = v;
         }
     }
-    for (int64_t k0 = 0; k0 < n_todo; k0 += MEMO_CHUNK) {
+    /* a first batch can bring thousands of new rows (GFLOPs) to an instance that its counted
+     * per-run work sent to one thread (exec.c): those use the threads it was bound with */
+    const bool widen = c->inst && c->inst->threads > omp_get_max_threads() && 2.0 * (double)n_todo * (double)C * (double)N >= 1e8;
+    const int saved = omp_get_max_threads();
+    if (widen) omp_set_num_threads(c->inst->threads);
+    enum vm_status r = VM_OK;
+    for (int64_t k0 = 0; k0 < n_todo && !r; k0 += MEMO_CHUNK) {
         const int64_t n = n_todo - k0 < MEMO_CHUNK ? n_todo - k0 : MEMO_CHUNK;
 #pragma omp parallel for if (n * C > EMBED_PAR_MIN)
         for (int64_t k = 0; k < n; k++) memcpy(mm->ebuf + k * C, E + mm->todo[k0 + k] * C, (size_t)C * sizeof(float));
         dnnl_status_t ds = vm_k_gemm_nt(mm->ref, n, N, C, mm->ebuf, C, Wm, C, 0.0f, mm->pbuf, N);
-        if (ds != dnnl_success) return vm_dnnl_status(ds, "dnnl_sgemm(embedding projection)", s, err);
+        if (ds != dnnl_success) {
+            r = vm_dnnl_status(ds, "dnnl_sgemm(embedding projection)", s, err);
+            for (int64_t k = k0; k < n_todo; k++) mm->have[mm->todo[k]] = 0;
+            break;
+        }
 #pragma omp parallel for if (n * N > EMBED_PAR_MIN)
         for (int64_t k = 0; k < n; k++) {
             float *o = mm->proj + mm->todo[k0 + k] * N;
@@ -106,7 +118,8 @@ enum vm_status vm_k_memo_update(struct vm_rt_ctx *c, const struct vm_rt_step *s,
                 memcpy(o, p, (size_t)N * sizeof(float));
         }
     }
-    return VM_OK;
+    if (widen) omp_set_num_threads(saved);
+    return r;
 }
 
 /* ================= ConvGather ================= */

@@ -12,7 +12,8 @@
  * LSTM; 1e-5 relative to max |y|) with the oneDNN and the C reference kernels at 1 and 2 threads.
  * The ids are random in [-V, V) (negative ids count from the end, as in Gather) with a pad id 0 on
  * the tail of every odd row; each instance runs twice with different ids, so the second run mixes
- * memoized rows with new ones. An id out of range fails with a message naming the input. A graph
+ * memoized rows with new ones. An id out of range fails with a message naming the input, and the
+ * next run (valid ids) equals a fresh model's (rows met before the bad id were not kept). A graph
  * whose embedding is a graph input, or whose W is one, keeps its LSTM.
  *
  * Convolutions: Gather -> ConvCL [-> Relu -> ReduceMax(axis 1)] graphs (K = 3 with bias and the
@@ -289,6 +290,20 @@ static void check_out_of_range(void) {
         enum vm_status s = vm_rt_run(inst, VM_RT_FORWARD, false, &err);
         printf("out of range: %s\n", err.msg);
         CHECK_MSG(s != VM_OK && strstr(err.msg, "'ids'") && strstr(err.msg, "out of range"), "id %d: status %d, '%s'", V, (int)s, err.msg);
+        /* the rows met before the bad id were not projected: the next run must not read them as kept */
+        ids[4] = 4;
+        struct vm_rt_model *fresh = NULL;
+        struct vm_rt_inst *fi;
+        if (!vm_rt_run(inst, VM_RT_FORWARD, false, &err) && !vm_rt_model_from_buffer(&fresh, plan, len, c.label, &o, &err) &&
+            !vm_rt_bind(fresh, dp, ranks, &fi, &err)) {
+            memcpy(vm_rt_input(fi, 0).data, ids, 6 * sizeof *ids);
+            CHECK_MSG(!vm_rt_run(fi, VM_RT_FORWARD, false, &err), "fresh run: %s", err.msg);
+            struct vm_rt_tensor a = vm_rt_output(inst, 0), b = vm_rt_output(fi, 0);
+            CHECK_MSG(a.nbytes == b.nbytes && !memcmp(a.data, b.data, a.nbytes), "after a failed run the LSTM differs from a fresh model's");
+        } else {
+            CHECK_MSG(0, "run after the failed one: %s", err.msg);
+        }
+        vm_rt_model_free(fresh);
     } else {
         CHECK_MSG(0, "out of range bind: %s", err.msg);
     }
