@@ -16,6 +16,7 @@
  * [B, M] (or [B, 1, M]): each output row stays in registers/L1 and no [B, T', M] tensor is written.
  * Legend: V vocabulary, C embedding, M filters, K taps, B batch, T tokens, T' = T + p0 + p1 - K + 1.
  */
+#include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,10 +166,20 @@ static enum vm_status cg_prepare(struct vm_rt_ctx *c, const struct vm_rt_step *s
     st->relu_max = vm_rt_attr_int(s, "relu_max", 0) != 0;
     if (y->numel != (st->relu_max ? st->B * st->M : st->B * (st->Tout > 0 ? st->Tout : 0) * st->M) || st->p0 < 0)
         return vm_rt_step_errorf(s, err, VM_EINVAL, "output of %lld elements does not match the convolution", (long long)y->numel);
-    if (st->relu_max && st->Tout < 1 && st->B > 0)
+    if (st->relu_max && st->Tout < 0) {
+        /* the unfused graph's [B, T', M] would get a negative dimension, which bind.c refuses;
+         * the fused output [B, M] has no such dimension, so the same refusal is made here */
+        const char *ids_name = c->m->plan.values[s->in[CG_IDS]].name;
+        if (st->T == 0)
+            return vm_rt_step_errorf(s, err, VM_EINVAL,
+                                     "input '%s' is empty (input shapes %s [%lld, 0]: an empty text has 0 tokens); the model cannot "
+                                     "run on it (its %lld-tap convolution would get a negative dimension)",
+                                     ids_name, ids_name, (long long)st->B, (long long)st->K);
         return vm_rt_step_errorf(s, err, VM_EINVAL,
-                                 "the sequence (%lld tokens, pads %lld) is shorter than the convolution's %lld taps: no maximum over time",
-                                 (long long)st->T, (long long)(st->Tout - st->T + st->K - 1), (long long)st->K);
+                                 "the inputs are too short for the model (input shapes %s [%lld, %lld]): its %lld-tap convolution would "
+                                 "get a negative dimension",
+                                 ids_name, (long long)st->B, (long long)st->T, (long long)st->K);
+    }
     bool cache = true;
     for (int k = 0; k < s->n_in; k++)
         if (k != CG_IDS && s->in[k] >= 0 && !vm_rt_value_const(c, s->in[k])) cache = false;
@@ -227,7 +238,13 @@ static enum vm_status cg_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, vo
     if (r) return r;
     float *y = vm_rt_out(c, s, 0)->data;
     const int64_t B = st->B, T = st->T, Tout = st->Tout;
-    if (Tout <= 0) return VM_OK;
+    if (Tout <= 0) {
+        /* a text one token shorter than the taps (T' = 0): the unfused graph's ReduceMax over an
+         * empty axis gives its identity, -inf (the ReLU before it saw no element) */
+        if (st->relu_max)
+            for (int64_t i = 0; i < B * M; i++) y[i] = -INFINITY;
+        return VM_OK;
+    }
     const int64_t ystride = st->relu_max ? M : Tout * M;
 #pragma omp parallel num_threads(st->n_acc) if (st->n_acc > 1)
     {
