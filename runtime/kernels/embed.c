@@ -3,9 +3,10 @@
  * A layer that is linear in the embedding of each token (an LSTM's input projection, a text
  * convolution's taps) computes the same numbers for the same word every time. The memo keeps
  * proj[v] = E[v] Wm^T + bias for each vocabulary row v a run has met: new rows are gathered and
- * projected with one sgemm per chunk, rows already met are read back. The rows stay valid while
+ * projected, rows already met are read back. The rows stay valid while
  * E and the weights are constant (vm_rt_value_const) and m->weights_gen has not moved; otherwise
- * the memo is cleared at every run. The table [V, width] is taken as one fresh mapping, so only
+ * the memo is cleared at every run. Each row is its own M = 1 sgemm, so its numbers do not depend
+ * on the batch it arrived in (a text gets the same output alone as in any batch). The table [V, width] is taken as one fresh mapping, so only
  * the pages of rows met are touched.
  *
  * ConvGather(E [V,C], ids [B,T], W [M,C,K], bias [M]) is ConvCL(Gather(E, ids), W, bias) for a 1-D
@@ -23,11 +24,10 @@
 
 #include "kernels.h"
 
-#define MEMO_CHUNK 1024 /* vocabulary rows projected per sgemm */
 #define EMBED_PAR_MIN 32768
 
 void vm_k_memo_free(struct vm_k_memo *mm) {
-    void *bufs[] = {mm->proj, mm->have, mm->rows, mm->todo, mm->ebuf, mm->pbuf};
+    void *bufs[] = {mm->proj, mm->have, mm->rows, mm->todo};
     for (size_t k = 0; k < sizeof bufs / sizeof bufs[0]; k++) free(bufs[k]);
     memset(mm, 0, sizeof *mm);
 }
@@ -42,14 +42,11 @@ enum vm_status vm_k_memo_init(struct vm_k_memo *mm, int64_t V, int64_t C, int64_
                               struct vm_error *err) {
     memset(mm, 0, sizeof *mm);
     mm->V = V, mm->C = C, mm->width = width, mm->cache = cache, mm->ref = ref, mm->gen = UINT64_MAX;
-    const int64_t chunk = n_ids < MEMO_CHUNK ? (n_ids ? n_ids : 1) : MEMO_CHUNK;
     const size_t proj_bytes = (size_t)((V ? V : 1) * width) * sizeof(float);
     if (!(mm->proj = vm_alloc_big(proj_bytes)))
         return vm_errorf(err, VM_ENOMEM, "out of memory (%zu bytes for the projected vocabulary)", proj_bytes);
     if (!(mm->have = memo_alloc((size_t)V, err)) || !(mm->rows = memo_alloc((size_t)n_ids * sizeof(int64_t), err)) ||
-        !(mm->todo = memo_alloc((size_t)n_ids * sizeof(int64_t), err)) ||
-        !(mm->ebuf = memo_alloc((size_t)(chunk * C) * sizeof(float), err)) ||
-        !(mm->pbuf = memo_alloc((size_t)(chunk * width) * sizeof(float), err)))
+        !(mm->todo = memo_alloc((size_t)n_ids * sizeof(int64_t), err)))
         return VM_ENOMEM;
     return VM_OK;
 }
@@ -98,26 +95,25 @@ enum vm_status vm_k_memo_update(struct vm_rt_ctx *c, const struct vm_rt_step *s,
     const bool widen = c->inst && c->inst->threads > omp_get_max_threads() && 2.0 * (double)n_todo * (double)C * (double)N >= 1e8;
     const int saved = omp_get_max_threads();
     if (widen) omp_set_num_threads(c->inst->threads);
+    /* One sgemm per row (M = 1, on one thread inside the loop): a row's numbers must not depend on
+     * which other rows were new in the same run or on the thread count, so that a text gets the
+     * same result alone as in any batch (a blocked M x N sgemm sums in an order that depends on M). */
+    dnnl_status_t ds = dnnl_success;
+#pragma omp parallel for schedule(dynamic, 16) if (n_todo * C * N > EMBED_PAR_MIN)
+    for (int64_t k = 0; k < n_todo; k++) {
+        float *o = mm->proj + mm->todo[k] * N;
+        dnnl_status_t e = vm_k_gemm_nt(mm->ref, 1, N, C, E + mm->todo[k] * C, C, Wm, C, 0.0f, o, N);
+        if (e != dnnl_success) {
+#pragma omp critical(memo_status)
+            ds = e;
+        }
+        if (bias)
+            for (int64_t j = 0; j < N; j++) o[j] += bias[j];
+    }
     enum vm_status r = VM_OK;
-    for (int64_t k0 = 0; k0 < n_todo && !r; k0 += MEMO_CHUNK) {
-        const int64_t n = n_todo - k0 < MEMO_CHUNK ? n_todo - k0 : MEMO_CHUNK;
-#pragma omp parallel for if (n * C > EMBED_PAR_MIN)
-        for (int64_t k = 0; k < n; k++) memcpy(mm->ebuf + k * C, E + mm->todo[k0 + k] * C, (size_t)C * sizeof(float));
-        dnnl_status_t ds = vm_k_gemm_nt(mm->ref, n, N, C, mm->ebuf, C, Wm, C, 0.0f, mm->pbuf, N);
-        if (ds != dnnl_success) {
-            r = vm_dnnl_status(ds, "dnnl_sgemm(embedding projection)", s, err);
-            for (int64_t k = k0; k < n_todo; k++) mm->have[mm->todo[k]] = 0;
-            break;
-        }
-#pragma omp parallel for if (n * N > EMBED_PAR_MIN)
-        for (int64_t k = 0; k < n; k++) {
-            float *o = mm->proj + mm->todo[k0 + k] * N;
-            const float *p = mm->pbuf + k * N;
-            if (bias)
-                for (int64_t j = 0; j < N; j++) o[j] = p[j] + bias[j];
-            else
-                memcpy(o, p, (size_t)N * sizeof(float));
-        }
+    if (ds != dnnl_success) {
+        r = vm_dnnl_status(ds, "dnnl_sgemm(embedding projection)", s, err);
+        for (int64_t k = 0; k < n_todo; k++) mm->have[mm->todo[k]] = 0;
     }
     if (widen) omp_set_num_threads(saved);
     return r;

@@ -54,7 +54,6 @@ struct vm_k_memo {
     uint8_t *have;       /* [V] row computed */
     int64_t *rows;       /* [n_ids] the ids of the last update, in [0, V) */
     int64_t *todo;       /* [n_ids] rows to compute */
-    float *ebuf, *pbuf;  /* one chunk of gathered E rows and of their projections */
 };
 enum vm_status vm_k_memo_init(struct vm_k_memo *mm, int64_t V, int64_t C, int64_t width, int64_t n_ids, bool cache, bool ref,
                               struct vm_error *err);

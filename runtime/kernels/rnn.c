@@ -623,7 +623,7 @@ static enum vm_status lstm_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, 
 
 /* LSTMGather (compiler/pass_gather_fold.c) is LSTM(Gather(E, ids)) in an inference plan. Row v of
  * proj = E[v] W_d^T + Wb_d + Rb_d (ONNX gate order i,o,f,c, both directions side by side) is
- * computed by one sgemm over the rows a run meets for the first time, and kept while E, W and B
+ * computed the first time a run meets it (one M = 1 sgemm per row), and kept while E, W and B
  * stay the same (the memo of runtime/kernels/embed.c); a plan whose weights may change recomputes
  * the rows it meets at every run. The recurrence then needs h R^T per step only.
  *
