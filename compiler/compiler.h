@@ -62,7 +62,8 @@ enum vm_status vm_infer_graph(struct vm_graph *g, struct vm_error *err);
 int vm_shape_deciding_inputs(const struct vm_graph *g, const char **names, int cap);
 
 /* The word-embedding Gather: data is a 2-D float initializer, indices come straight from a graph
- * input. `override` names the Gather node or its data initializer. *node = -1 when none. */
+ * input. `override` names the Gather node or its data initializer. *node = -1 when none. In an
+ * inference graph the lookup may be an LSTMGather or ConvGather node (same inputs 0 and 1). */
 enum vm_status vm_find_embedding(const struct vm_graph *g, const char *override, int32_t *node,
                                  struct vm_error *err);
 

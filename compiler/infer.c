@@ -119,11 +119,13 @@ int vm_shape_deciding_inputs(const struct vm_graph *g, const char **names, int c
 enum vm_status vm_find_embedding(const struct vm_graph *g, const char *override, int32_t *node,
                                  struct vm_error *err) {
     *node = -1;
-    int32_t gather = vm_op_find(NULL, "Gather");
+    /* an inference graph's lookup may have been folded into the layer reading it
+     * (compiler/pass_gather_fold.c): those nodes also take (table, ids) as inputs 0 and 1 */
+    int32_t gather = vm_op_find(NULL, "Gather"), lstm_g = vm_op_find("vmaskc", "LSTMGather"), conv_g = vm_op_find("vmaskc", "ConvGather");
     for (int32_t oi = 0; oi < g->n_order; oi++) {
         int32_t id = g->order[oi];
         const struct vm_node *n = &g->nodes[id];
-        if (n->op != gather || n->n_in < 2) continue;
+        if ((n->op != gather && n->op != lstm_g && n->op != conv_g) || n->n_in < 2) continue;
         const struct vm_value *data = &g->values[n->in[0]];
         const struct vm_value *idx = &g->values[n->in[1]];
         if (override) {

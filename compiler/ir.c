@@ -546,6 +546,23 @@ enum vm_status vm_graph_sort(struct vm_graph *g, struct vm_error *err) {
     return VM_OK;
 }
 
+enum vm_status vm_node_copy_attrs(struct vm_graph *g, int32_t from, int32_t to, struct vm_error *err) {
+    for (int32_t i = 0; i < g->nodes[from].n_attrs; i++) {
+        const struct vm_attr *a = &g->nodes[from].attrs[i];
+        enum vm_status s = VM_OK;
+        switch (a->type) {
+        case VM_ATTR_INT: s = vm_node_set_int(g, to, a->name, a->i, err); break;
+        case VM_ATTR_FLOAT: s = vm_node_set_float(g, to, a->name, a->f, err); break;
+        case VM_ATTR_STRING: s = vm_node_set_string(g, to, a->name, a->s, err); break;
+        case VM_ATTR_INTS: s = vm_node_set_ints(g, to, a->name, a->ints, a->n, err); break;
+        case VM_ATTR_FLOATS: s = vm_node_set_floats(g, to, a->name, a->floats, a->n, err); break;
+        default: return vm_node_errorf(g, from, err, VM_EINTERNAL, "attribute '%s' cannot be copied", a->name);
+        }
+        if (s) return s;
+    }
+    return VM_OK;
+}
+
 enum vm_status vm_graph_prune(struct vm_graph *g, struct vm_error *err) {
     uint8_t *need = vm_calloc((size_t)g->n_values + 1, 1, err);
     if (!need) return VM_ENOMEM;

@@ -149,6 +149,8 @@ double vm_node_float(const struct vm_graph *g, int32_t node, const char *name, d
 const char *vm_node_string(const struct vm_graph *g, int32_t node, const char *name,
                            const char *def);
 void vm_node_remove_attr(struct vm_graph *g, int32_t node, const char *name);
+/* Copies every attribute of node `from` to node `to`. */
+enum vm_status vm_node_copy_attrs(struct vm_graph *g, int32_t from, int32_t to, struct vm_error *err);
 
 /* Replaces every use of value `from` (node inputs and graph outputs) by `to`. */
 void vm_graph_replace_uses(struct vm_graph *g, int32_t from, int32_t to);

@@ -88,23 +88,6 @@ static int32_t sole_consumer(const struct vm_graph *g, int32_t v, int *slot) {
     return -1;
 }
 
-static enum vm_status copy_attrs(struct vm_graph *g, int32_t from, int32_t to, struct vm_error *err) {
-    for (int32_t i = 0; i < g->nodes[from].n_attrs; i++) {
-        const struct vm_attr *a = &g->nodes[from].attrs[i];
-        enum vm_status s = VM_OK;
-        switch (a->type) {
-        case VM_ATTR_INT: s = vm_node_set_int(g, to, a->name, a->i, err); break;
-        case VM_ATTR_FLOAT: s = vm_node_set_float(g, to, a->name, a->f, err); break;
-        case VM_ATTR_STRING: s = vm_node_set_string(g, to, a->name, a->s, err); break;
-        case VM_ATTR_INTS: s = vm_node_set_ints(g, to, a->name, a->ints, a->n, err); break;
-        case VM_ATTR_FLOATS: s = vm_node_set_floats(g, to, a->name, a->floats, a->n, err); break;
-        default: return vm_node_errorf(g, from, err, VM_EINTERNAL, "attribute '%s' cannot be copied", a->name);
-        }
-        if (s) return s;
-    }
-    return VM_OK;
-}
-
 /* Adds `name` = Transpose(x, perm) writing the existing value out (whose old producer the caller
  * retires). */
 static enum vm_status add_transpose(struct vm_graph *g, const char *name, int32_t x, const int64_t *perm, int r, int32_t out,
@@ -221,7 +204,7 @@ static enum vm_status rewrite_conv(struct vm_graph *g, int32_t n, bool *changed,
     if (ycl < 0) return err->code;
     int32_t id = vm_graph_add_node(g, vm_op_find("vmaskc", "ConvCL"), name, n_in, in, 1, &ycl, err);
     if (id < 0) return err->code;
-    enum vm_status s = copy_attrs(g, n, id, err);
+    enum vm_status s = vm_node_copy_attrs(g, n, id, err);
     if (!s) s = vm_pass_reinfer(g, id, err);
     if (s) return s;
     g->nodes[n].dead = true;

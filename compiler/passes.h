@@ -33,4 +33,9 @@ enum vm_status vm_pass_conv_channels_last(struct vm_graph *g, struct vm_error *e
  * elementwise ops, LayerNormalization over later axes), so they run on the kept rows only. */
 enum vm_status vm_pass_gather_rows_early(struct vm_graph *g, struct vm_error *err);
 
+/* compiler/pass_gather_fold.c, inference graphs only: LSTM(Gather(E, ids) [-> Transpose(1,0,2)])
+ * -> LSTMGather(E, ids, ...) and 1-D ConvCL(Gather(E, ids), W, b) -> ConvGather(E, ids, W, b): the
+ * input projection (every tap's) is computed once per vocabulary row. */
+enum vm_status vm_pass_gather_fold(struct vm_graph *g, struct vm_error *err);
+
 #endif

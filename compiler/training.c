@@ -655,6 +655,16 @@ enum vm_status vm_annotate_text_model(struct vm_graph *g, const char *embedding,
         const struct vm_node *n = &g->nodes[g->order[oi]];
         const char *op = vm_op_name(n->op);
         bool cl = !strcmp(op, "ConvCL"); /* channels-last: spatial dims start at 1, not 2 */
+        if (!strcmp(op, "ConvGather")) {
+            /* an inference graph's conv over the embedding lookup (pass_gather_fold.c): ids [B, T], W [M, C, K] */
+            const struct vm_dim *d = &g->values[n->in[1]].dims[1], *k = &g->values[n->in[2]].dims[2];
+            const struct vm_attr *pd = vm_node_attr(g, g->order[oi], "pads");
+            if (vm_dim_is_const(d) || d->n != 1 || d->t[0].sym[1] >= 0 || !vm_dim_is_const(k)) continue;
+            int64_t need = vm_dim_value(k) - (pd && pd->type == VM_ATTR_INTS && pd->n == 2 ? pd->ints[0] + pd->ints[1] : 0), c = d->t[0].coef;
+            if (c > 0) need = (need + c - 1) / c;
+            if (need > min_seq) min_seq = need;
+            continue;
+        }
         if (!cl && strcmp(op, "Conv") && strcmp(op, "MaxPool") && strcmp(op, "AveragePool")) continue;
         const struct vm_value *x = &g->values[n->in[0]];
         int sp = cl ? 1 : 2;

@@ -15,7 +15,7 @@ void vm_rt_inst_update_pointers(struct vm_rt_inst *inst);
 
 static const struct vm_rt_kernel *const kernel_families[] = {
     vm_rt_kernels_elementwise, vm_rt_kernels_shape, vm_rt_kernels_nn,
-    vm_rt_kernels_rnn, vm_rt_kernels_reduce, vm_rt_kernels_train, vm_rt_kernels_mask,
+    vm_rt_kernels_rnn, vm_rt_kernels_reduce, vm_rt_kernels_train, vm_rt_kernels_mask, vm_rt_kernels_embed,
 };
 
 const struct vm_rt_kernel *vm_rt_kernel_find(const char *op) {
@@ -171,14 +171,16 @@ static double now_ms(void) {
  * encoder cost more than the second thread gains. Measured on the 2-vCPU VM, 2 threads vs 1:
  * BERT-style 1 x 20 (43 MFLOP) 0.46 vs 0.34 ms, LSTM 1 x 20 (6.4 MFLOP) 0.16 vs 0.06 ms, Kim-CNN
  * 1 x 20 (12 MFLOP) even; at 50 x 50 (0.8-5.5 GFLOP) two threads win. Training plans keep the
- * model's threads. */
+ * model's threads. inst->threads keeps the count for kernels that judge their own work (table
+ * lookups count few FLOPs but move megabytes: runtime/kernels/embed.c). */
 #define VM_RT_ONE_THREAD_FLOPS 1e8
 
 void vm_rt_inst_pick_threads(struct vm_rt_inst *inst) {
     const struct vm_rt_plan *p = &inst->m->plan;
     bool inference = p->range[VM_PHASE_BACKWARD][1] == p->range[VM_PHASE_BACKWARD][0] &&
                      p->range[VM_PHASE_OPTIMIZER][1] == p->range[VM_PHASE_OPTIMIZER][0];
-    inst->one_thread = inference && omp_get_max_threads() > 1 && vm_rt_flops(inst, VM_RT_FORWARD, NULL) < VM_RT_ONE_THREAD_FLOPS;
+    inst->threads = omp_get_max_threads();
+    inst->one_thread = inference && inst->threads > 1 && vm_rt_flops(inst, VM_RT_FORWARD, NULL) < VM_RT_ONE_THREAD_FLOPS;
 }
 
 int vm_rt_threads_enter(const struct vm_rt_inst *inst) {

@@ -4,7 +4,10 @@
  * LSTM gates (the four gate matmuls over input and recurrent state). Elementwise, normalization,
  * softmax and reduction ops move memory and are left out, so GFLOP/s = these FLOPs / time is the
  * rate a GEMM-bound roofline compares with. Backward steps: ConvGradData and ConvGradWeight each
- * cost a forward convolution, LSTMGrad two forward LSTMs (data and weights). */
+ * cost a forward convolution, LSTMGrad two forward LSTMs (data and weights). LSTMGather counts the
+ * recurrent gate matmuls only: the input projections are computed once per vocabulary row, not
+ * per run (runtime/kernels/rnn.c). ConvGather counts its adds, one per output element and tap
+ * (its multiply-adds are likewise done once per vocabulary row, runtime/kernels/embed.c). */
 #include <string.h>
 
 #include "rt.h"
@@ -54,6 +57,22 @@ double vm_rt_step_flops(struct vm_rt_inst *inst, int32_t i, enum vm_rt_flop_kind
         *kind = VM_RT_FLOPS_LSTM;
         double f = lstm_flops(vm_rt_in(&c, s, 0), vm_rt_in(&c, s, 1), vm_rt_in(&c, s, 2));
         return !strcmp(op, "LSTMGrad") ? 2 * f : f;
+    }
+    if (!strcmp(op, "ConvGather")) {
+        /* inputs (E, ids [B, T], W [M, C, K], ...): B T' M K adds, T' = T + p0 + p1 - K + 1 */
+        *kind = VM_RT_FLOPS_CONV;
+        const struct vm_rt_tensor *ids = vm_rt_in(&c, s, 1), *w = vm_rt_in(&c, s, 2);
+        int64_t pads[2] = {0, 0};
+        vm_rt_attr_ints(s, "pads", pads, 2);
+        if (!ids || !w || ids->rank != 2 || w->rank != 3) return 0;
+        const int64_t tout = ids->dims[1] + pads[0] + pads[1] - w->dims[2] + 1;
+        return tout > 0 ? (double)ids->dims[0] * (double)tout * (double)w->dims[0] * (double)w->dims[2] : 0;
+    }
+    if (!strcmp(op, "LSTMGather")) {
+        /* inputs (E, ids, W, R, ...): 2 x B T x numel(R) */
+        *kind = VM_RT_FLOPS_LSTM;
+        const struct vm_rt_tensor *ids = vm_rt_in(&c, s, 1), *r = vm_rt_in(&c, s, 3);
+        return ids && r ? 2.0 * (double)ids->numel * (double)r->numel : 0;
     }
     return 0;
 }

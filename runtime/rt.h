@@ -161,6 +161,7 @@ struct vm_rt_inst {
     bool *prepared;
     uint8_t *arena_seen;    /* arena base the data pointers were last set for */
     bool one_thread;        /* small inference work: prepare and run on the calling thread (exec.c) */
+    int threads;            /* OpenMP threads the instance was bound with (before one_thread) */
     uint64_t last_use;
 };
 
@@ -187,6 +188,7 @@ extern const struct vm_rt_kernel vm_rt_kernels_rnn[];
 extern const struct vm_rt_kernel vm_rt_kernels_reduce[];
 extern const struct vm_rt_kernel vm_rt_kernels_train[];
 extern const struct vm_rt_kernel vm_rt_kernels_mask[];
+extern const struct vm_rt_kernel vm_rt_kernels_embed[];
 
 /* Attribute access (normalized by the compiler, so defaults here are only a safety net). */
 const struct vm_rt_attr *vm_rt_attr(const struct vm_rt_step *s, const char *name);

@@ -293,6 +293,33 @@ static enum vm_status infer_conv(struct vm_graph *g, int32_t n, struct vm_error 
     return VM_OK;
 }
 
+/* ConvGather(E [V,C], ids [B,T], W [M,C,K][, bias [M]]) = ConvCL(Gather(E, ids), W, bias) for a
+ * 1-D convolution with stride 1, dilation 1, group 1 and pads [p0, p1] (compiler/pass_gather_fold.c,
+ * inference only): Y [B, T + p0 + p1 - K + 1, M]. The runtime memoizes E's rows times each tap.
+ * relu_max = 1: Y = ReduceMax(Relu(conv), axis 1, keepdims) instead, [B, M] or [B, 1, M]. */
+static enum vm_status infer_conv_gather(struct vm_graph *g, int32_t n, struct vm_error *err) {
+    enum vm_status s;
+    if ((s = vm_check_dtype(g, n, 0, err, F, 0)) || (s = vm_check_dtype(g, n, 1, err, VM_DTYPE_INT64, VM_DTYPE_INT32, 0)) ||
+        (s = vm_check_dtype(g, n, 2, err, F, 0)) || (s = check_float_opt(g, n, 3, err)))
+        return s;
+    const struct vm_value *e = vm_in(g, n, 0), *ids = vm_in(g, n, 1), *w = vm_in(g, n, 2);
+    const struct vm_attr *pads = vm_node_attr(g, n, "pads");
+    if (e->rank != 2 || ids->rank != 2 || w->rank != 3 || !vm_dim_eq(&e->dims[1], &w->dims[1]) || !vm_dim_is_const(&w->dims[2]) ||
+        !pads || pads->type != VM_ATTR_INTS || pads->n != 2)
+        return vm_node_errorf(g, n, err, VM_EINTERNAL, "ConvGather needs E [V, C], ids [B, T], W [M, C, K] and pads [p0, p1]");
+    struct vm_dim dims[3] = {ids->dims[0], {0}, w->dims[0]};
+    const struct vm_dim extra = vm_dim_const(pads->ints[0] + pads->ints[1] - vm_dim_value(&w->dims[2]) + 1);
+    if (vm_dim_add(&dims[1], &ids->dims[1], &extra)) return vm_node_errorf(g, n, err, VM_EINTERNAL, "ConvGather output length");
+    if (vm_node_int(g, n, "relu_max", 0)) {
+        const bool keep = vm_node_int(g, n, "keepdims", 1) != 0;
+        dims[1] = keep ? vm_dim_const(1) : w->dims[0];
+        vm_set_out(g, n, 0, F, keep ? 3 : 2, dims);
+        return VM_OK;
+    }
+    vm_set_out(g, n, 0, F, 3, dims);
+    return VM_OK;
+}
+
 static enum vm_status infer_pool(struct vm_graph *g, int32_t n, struct vm_error *err) {
     bool maxp = is_op(g, n, "MaxPool");
     enum vm_status s = maxp ? vm_check_dtype(g, n, 0, err, F, VM_DTYPE_UINT8, VM_DTYPE_INT8, 0) : vm_check_dtype(g, n, 0, err, F, 0);
@@ -876,6 +903,7 @@ const struct vm_op_row vm_ops_nn[] = {
     {"Conv", NULL, 2, 3, 1, 1, "auto_pad:s dilations:I group:i kernel_shape:I pads:I strides:I", 0, 0, 0, NULL, infer_conv, NULL, grad_conv},
     {"ConvCL", "vmaskc", 2, 3, 1, 1, "auto_pad:s dilations:I group:i kernel_shape:I pads:I strides:I", 0, 0, VM_OP_INTERNAL, NULL, infer_conv, NULL,
      grad_conv},
+    {"ConvGather", "vmaskc", 3, 4, 1, 1, "keepdims:i pads:I relu_max:i", 0, 0xf, VM_OP_INTERNAL | VM_OP_NO_GRAD, NULL, infer_conv_gather, NULL, NULL},
     {"MaxPool", NULL, 1, 1, 1, 2, "auto_pad:s ceil_mode:i dilations:I kernel_shape:I pads:I storage_order:i strides:I", 0, 0, 0, NULL, infer_pool,
      NULL, grad_pool},
     {"AveragePool", NULL, 1, 1, 1, 1, "auto_pad:s ceil_mode:i count_include_pad:i kernel_shape:I pads:I strides:I", 0, 0, 0, NULL, infer_pool,

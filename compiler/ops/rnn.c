@@ -332,6 +332,34 @@ static enum vm_status infer_lstm_grad(struct vm_graph *g, int32_t n, struct vm_e
     return VM_OK;
 }
 
+/* LSTMGather(E [V,I], ids, W, R, B, sequence_lens, initial_h, initial_c, P): LSTM(Gather(E, ids))
+ * without the gathered X (compiler/pass_gather_fold.c, inference graphs only). ids is [B,T] when
+ * ids_batch_first, else [T,B]; the other inputs, the outputs and the attributes are LSTM's. The
+ * runtime computes E's rows times W (plus both biases) once per vocabulary row it meets and runs
+ * only the recurrence per batch. */
+enum { LGA_E, LGA_IDS, LGA_W, LGA_R };
+
+static enum vm_status infer_lstm_gather(struct vm_graph *g, int32_t n, struct vm_error *err) {
+    enum vm_status s;
+    if ((s = vm_check_dtype(g, n, LGA_E, err, F, 0)) || (s = vm_check_dtype(g, n, LGA_IDS, err, VM_DTYPE_INT64, I32, 0)) ||
+        (s = vm_check_dtype(g, n, LGA_W, err, F, 0)) || (s = vm_check_dtype(g, n, LGA_R, err, F, 0)))
+        return s;
+    const struct vm_value *e = vm_in(g, n, LGA_E), *ids = vm_in(g, n, LGA_IDS), *w = vm_in(g, n, LGA_W);
+    int64_t hidden = vm_node_int(g, n, "hidden_size", -1), layout = vm_node_int(g, n, "layout", 0);
+    if (e->rank != 2 || ids->rank != 2 || w->rank != 3 || hidden < 1 || !vm_dim_eq(&e->dims[1], &w->dims[2]))
+        return vm_node_errorf(g, n, err, VM_EINTERNAL, "LSTMGather needs E [V, I], ids [B, T] or [T, B], W [D, 4H, I], hidden_size");
+    const bool bf = vm_node_int(g, n, "ids_batch_first", 0) != 0;
+    const struct vm_dim dt = ids->dims[bf ? 1 : 0], db = ids->dims[bf ? 0 : 1], dh = vm_dim_const(hidden);
+    const struct vm_dim dd = vm_dim_const(!strcmp(vm_node_string(g, n, "direction", "forward"), "bidirectional") ? 2 : 1);
+    struct vm_dim y[4] = {dt, dd, db, dh}, yh[3] = {dd, db, dh};
+    if (layout) {
+        y[0] = db, y[1] = dt, y[2] = dd;
+        yh[0] = db, yh[1] = dd;
+    }
+    for (int k = 0; k < g->nodes[n].n_out && k < 3; k++) vm_set_out(g, n, k, F, k ? 3 : 4, k ? yh : y);
+    return VM_OK;
+}
+
 const struct vm_op_row vm_ops_rnn[] = {
     /* max_out 4: the workspace output grad_lstm adds (infer rejects a fourth output otherwise) */
     {"LSTM", NULL, 3, 8, 0, 4,
@@ -339,5 +367,7 @@ const struct vm_op_row vm_ops_rnn[] = {
      1u << LSTM_SEQ, 0, NULL, infer_lstm, NULL, grad_lstm},
     {"LSTMGrad", "vmaskc", LG_WS + 1, LG_N_IN, LG_N_OUT, LG_N_OUT, "activations:s direction:s hidden_size:i input_forget:i layout:i", 0,
      (1u << LG_N_IN) - 1, VM_OP_INTERNAL | VM_OP_NO_GRAD, NULL, infer_lstm_grad, NULL, NULL},
+    {"LSTMGather", "vmaskc", 4, 9, 0, 3, "activations:s direction:s hidden_size:i ids_batch_first:i input_forget:i layout:i", 0,
+     0x1ff, VM_OP_INTERNAL | VM_OP_NO_GRAD, NULL, infer_lstm_gather, NULL, NULL},
     {NULL, NULL, 0, 0, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL, NULL},
 };

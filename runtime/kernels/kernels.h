@@ -43,6 +43,32 @@ enum vm_status vm_dnnl_mem(struct vm_rt_ctx *c, const struct vm_rt_step *s,
  * primitive's layout once, and again only when weights_gen moves. */
 bool vm_rt_value_const(const struct vm_rt_ctx *c, int32_t v);
 
+/* Memoized projections of vocabulary rows (runtime/kernels/embed.c): proj[v] = E[v] Wm^T + bias
+ * [width] for every row v an ids input has met, kept while the weights stay the same. */
+struct vm_k_memo {
+    int64_t V, C, width; /* vocabulary, embedding size, projected row width */
+    bool cache;          /* the weights are constant: rows stay valid until weights_gen moves */
+    bool ref;            /* naive loops instead of oneDNN's sgemm (reference kernels) */
+    uint64_t gen;        /* weights_gen of the rows in proj; UINT64_MAX: none */
+    float *proj;         /* [V, width] */
+    uint8_t *have;       /* [V] row computed */
+    int64_t *rows;       /* [n_ids] the ids of the last update, in [0, V) */
+    int64_t *todo;       /* [n_ids] rows to compute */
+};
+enum vm_status vm_k_memo_init(struct vm_k_memo *mm, int64_t V, int64_t C, int64_t width, int64_t n_ids, bool cache, bool ref,
+                              struct vm_error *err);
+void vm_k_memo_free(struct vm_k_memo *mm);
+/* True when the next update starts from an empty memo (the caller refreshes what it derives from
+ * the weights first). */
+bool vm_k_memo_stale(const struct vm_rt_ctx *c, const struct vm_k_memo *mm);
+/* Checks the ids (input ids_index; Gather's range [-V, V)), fills mm->rows and projects the rows
+ * not met yet with Wm [width, C] (row-major) and bias [width] (NULL: none). */
+enum vm_status vm_k_memo_update(struct vm_rt_ctx *c, const struct vm_rt_step *s, struct vm_k_memo *mm, int ids_index, const float *E,
+                                const float *Wm, const float *bias, struct vm_error *err);
+/* C [M,N] = beta C + A [M,K] B [N,K]^T, row-major: oneDNN's sgemm, or double-accumulating loops. */
+dnnl_status_t vm_k_gemm_nt(bool ref, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb,
+                           float beta, float *C, int64_t ldc);
+
 /* VIEW kernels' run (copy only when storage was not aliased). */
 /* An int scalar the compiler stored in attribute `attr` when it knew it (CumSum's axis, Trilu's k),
  * else read now from input i (int64 or int32, one element). */

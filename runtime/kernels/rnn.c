@@ -96,10 +96,8 @@ static void *lstm_alloc(size_t bytes, struct vm_error *err) {
     return p;
 }
 
-/* Reads direction/layout/hidden_size and T, B, I from X (input x_index); ref from the model. */
-static enum vm_status lstm_geom_init(struct vm_rt_ctx *c, const struct vm_rt_step *s, int x_index, struct lstm_geom *gm,
-                                     struct vm_error *err) {
-    const struct vm_rt_tensor *x = vm_rt_in(c, s, x_index);
+/* Reads direction/layout/hidden_size. */
+static enum vm_status lstm_geom_attrs(const struct vm_rt_step *s, struct lstm_geom *gm, struct vm_error *err) {
     const char *dir = vm_rt_attr_string(s, "direction", "forward");
     gm->direction = !strcmp(dir, "bidirectional") ? 2 : !strcmp(dir, "reverse") ? 1 : 0;
     if (gm->direction == 0 && strcmp(dir, "forward") != 0)
@@ -107,7 +105,18 @@ static enum vm_status lstm_geom_init(struct vm_rt_ctx *c, const struct vm_rt_ste
     gm->layout = (int)vm_rt_attr_int(s, "layout", 0);
     gm->D = gm->direction == 2 ? 2 : 1;
     gm->H = vm_rt_attr_int(s, "hidden_size", 0);
-    if (!x || x->rank != 3 || gm->H < 1 || (gm->layout != 0 && gm->layout != 1))
+    if (gm->H < 1 || (gm->layout != 0 && gm->layout != 1))
+        return vm_rt_step_errorf(s, err, VM_EINVAL, "hidden_size %lld, layout %d", (long long)gm->H, gm->layout);
+    return VM_OK;
+}
+
+/* Reads direction/layout/hidden_size and T, B, I from X (input x_index); ref from the model. */
+static enum vm_status lstm_geom_init(struct vm_rt_ctx *c, const struct vm_rt_step *s, int x_index, struct lstm_geom *gm,
+                                     struct vm_error *err) {
+    const struct vm_rt_tensor *x = vm_rt_in(c, s, x_index);
+    enum vm_status r = lstm_geom_attrs(s, gm, err);
+    if (r) return r;
+    if (!x || x->rank != 3)
         return vm_rt_step_errorf(s, err, VM_EINVAL, "X rank %d, hidden_size %lld, layout %d", x ? x->rank : -1,
                                  (long long)gm->H, gm->layout);
     gm->T = x->dims[gm->layout ? 1 : 0];
@@ -376,9 +385,9 @@ static enum vm_status lstm_check_shapes(struct vm_rt_ctx *c, const struct vm_rt_
 }
 
 /* sequence_lens must be T for every batch row (the kernels have no per-row lengths). */
-static enum vm_status lstm_check_seq(struct vm_rt_ctx *c, const struct vm_rt_step *s, const struct lstm_geom *gm,
-                                     struct vm_error *err) {
-    const struct vm_rt_tensor *sl = vm_rt_in(c, s, LSTM_SEQ);
+static enum vm_status lstm_check_seq(struct vm_rt_ctx *c, const struct vm_rt_step *s, int seq_index,
+                                     const struct lstm_geom *gm, struct vm_error *err) {
+    const struct vm_rt_tensor *sl = vm_rt_in(c, s, seq_index);
     if (!sl) return VM_OK;
     const int32_t *len = sl->data;
     for (int64_t b = 0; b < gm->B; b++)
@@ -550,7 +559,7 @@ static enum vm_status lstm_prepare(struct vm_rt_ctx *c, const struct vm_rt_step 
 static enum vm_status lstm_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, void *state, struct vm_error *err) {
     struct lstm_state *st = state;
     const struct lstm_geom *gm = &st->gm;
-    enum vm_status r = lstm_check_seq(c, s, gm, err);
+    enum vm_status r = lstm_check_seq(c, s, LSTM_SEQ, gm, err);
     if (r) return r;
     if (gm->ref) {
         lstm_ref(c, s, st);
@@ -607,6 +616,216 @@ static enum vm_status lstm_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, 
         dnnl_stream_wait(c->stream);
         lstm_y_to_onnx(ybuf, ty->data, T, B, D, H);
     }
+    return VM_OK;
+}
+
+/* ================= LSTMGather: the recurrence over memoized input projections ================= */
+
+/* LSTMGather (compiler/pass_gather_fold.c) is LSTM(Gather(E, ids)) in an inference plan. Row v of
+ * proj = E[v] W_d^T + Wb_d + Rb_d (ONNX gate order i,o,f,c, both directions side by side) is
+ * computed the first time a run meets it (one M = 1 sgemm per row), and kept while E, W and B
+ * stay the same (the memo of runtime/kernels/embed.c); a plan whose weights may change recomputes
+ * the rows it meets at every run. The recurrence then needs h R^T per step only.
+ *
+ * Threads split the batch: each runs the whole recurrence for its block of rows (its own sgemm per
+ * step on [rows, H] x [H, 4H], R in L2), so there is no barrier per time step, unlike oneDNN's RNN
+ * (a fork/join per step). The gate nonlinearities and the cell update are one vectorized pass.
+ * ref_kernels: the same steps with naive double-accumulating loops and libm (the reference). */
+
+enum { LGA_E, LGA_IDS, LGA_W, LGA_R, LGA_B, LGA_SEQ, LGA_H0, LGA_C0, LGA_P };
+
+struct lga_state {
+    struct lstm_geom gm;
+    bool ids_bf;            /* ids [B,T] (else [T,B]) */
+    int nthr;               /* threads of the recurrence, each owning a block of batch rows */
+    struct vm_k_memo memo;  /* rows [D*4H]: E W_d^T + Wb_d + Rb_d, ONNX gate order i,o,f,c */
+    float *bias;            /* [D*4H] Wb + Rb */
+    float *h, *cs, *g;      /* [B,H] state, [B,H] cell, [B,4H] gate pre-activations */
+    float *peep;            /* [D,3H] zeros (used when P is absent) */
+};
+
+static void lga_release(void *state) {
+    struct lga_state *st = state;
+    if (!st) return;
+    vm_k_memo_free(&st->memo);
+    void *bufs[] = {st->bias, st->h, st->cs, st->g, st->peep};
+    for (size_t k = 0; k < sizeof bufs / sizeof bufs[0]; k++) free(bufs[k]);
+    free(st);
+}
+
+static enum vm_status lga_prepare(struct vm_rt_ctx *c, const struct vm_rt_step *s, void **state, struct vm_error *err) {
+    struct lga_state *st = vm_calloc(1, sizeof *st, err);
+    if (!st) return VM_ENOMEM;
+    *state = st;
+    struct lstm_geom *gm = &st->gm;
+    enum vm_status r = lstm_geom_attrs(s, gm, err);
+    if (r) return r;
+    const struct vm_rt_tensor *e = vm_rt_in(c, s, LGA_E), *ids = vm_rt_in(c, s, LGA_IDS);
+    st->ids_bf = vm_rt_attr_int(s, "ids_batch_first", 0) != 0;
+    if (e->rank != 2 || e->dtype != VM_DTYPE_FLOAT || ids->rank != 2 ||
+        (ids->dtype != VM_DTYPE_INT64 && ids->dtype != VM_DTYPE_INT32))
+        return vm_rt_step_errorf(s, err, VM_EINVAL, "needs E [V, I] float and ids [B, T] or [T, B] int32/int64");
+    gm->I = e->dims[1];
+    gm->T = ids->dims[st->ids_bf ? 1 : 0];
+    gm->B = ids->dims[st->ids_bf ? 0 : 1];
+    gm->ref = c->m->ref_kernels;
+    lstm_geom_outputs(gm, vm_rt_out(c, s, 0) != NULL, vm_rt_out(c, s, 1) != NULL, vm_rt_out(c, s, 2) != NULL,
+                      vm_rt_in(c, s, LGA_P) != NULL);
+    const struct lstm_slots sl = {LGA_W, LGA_R, LGA_B, LGA_SEQ, LGA_H0, LGA_C0, LGA_P, 0, 1, 2, false};
+    if ((r = lstm_check_shapes(c, s, gm, &sl, err))) return r;
+    for (int k = LGA_W; k < s->n_in; k++) {
+        const struct vm_rt_tensor *t = vm_rt_in(c, s, k);
+        if (t && t->dtype != (k == LGA_SEQ ? VM_DTYPE_INT32 : VM_DTYPE_FLOAT))
+            return vm_rt_step_errorf(s, err, VM_EUNSUPPORTED, "input %d has type %s", k, vm_dtype_name(t->dtype));
+    }
+    bool cache = true;
+    for (int k = LGA_E; k <= LGA_B; k++)
+        if (k != LGA_IDS && k != LGA_R && k < s->n_in && s->in[k] >= 0 && !vm_rt_value_const(c, s->in[k])) cache = false;
+    /* no barrier per step, so two threads pay off from small batches on; one row block per thread */
+    int maxt = omp_get_max_threads();
+    st->nthr = (int)(gm->B / 4 < maxt ? gm->B / 4 : maxt);
+    if (st->nthr < 1 || gm->ref) st->nthr = 1;
+    const int64_t B = gm->B, H = gm->H, DG = gm->D * 4 * H;
+    if ((r = vm_k_memo_init(&st->memo, e->dims[0], gm->I, DG, ids->numel, cache, gm->ref, err))) return r;
+    if (!(st->bias = lstm_alloc((size_t)DG * sizeof(float), err)) || !(st->h = lstm_alloc((size_t)(B * H) * sizeof(float), err)) ||
+        !(st->cs = lstm_alloc((size_t)(B * H) * sizeof(float), err)) ||
+        !(st->g = lstm_alloc((size_t)(B * 4 * H) * sizeof(float), err)) ||
+        !(st->peep = lstm_alloc((size_t)(gm->D * 3 * H) * sizeof(float), err)))
+        return VM_ENOMEM;
+    return VM_OK;
+}
+
+/* exp for the gate pass: Cephes' expf polynomial (about 1 ulp on [-87, 88]) written without
+ * branches or calls, so the loop below vectorizes; the argument is clamped to that range. */
+static inline __attribute__((always_inline)) float lga_expf(float x) {
+    x = x < -87.0f ? -87.0f : x;
+    x = x > 88.0f ? 88.0f : x;
+    float t = x * 1.44269504088896341f + 12582912.0f; /* 1.5 * 2^23: rounds to an integer n */
+    float n = t - 12582912.0f;
+    int32_t ti;
+    memcpy(&ti, &t, sizeof ti);
+    float r = x - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    uint32_t sb = (uint32_t)(ti - 0x4B400000 + 127) << 23; /* 2^n */
+    float sc;
+    memcpy(&sc, &sb, sizeof sc);
+    return p * sc;
+}
+
+static inline __attribute__((always_inline)) float lga_sigm(float x) { return 1.0f / (1.0f + lga_expf(-x)); }
+static inline __attribute__((always_inline)) float lga_tanh(float x) { return 2.0f / (1.0f + lga_expf(-2.0f * x)) - 1.0f; }
+
+/* One cell update of one batch row: g [4H] pre-activations (i,o,f,c), c and h [H] updated in
+ * place, p [3H] peepholes (i,o,f). */
+__attribute__((target_clones("avx512f", "avx2", "default"))) static void lga_cell(const float *restrict g, float *restrict cst,
+                                                                                   float *restrict h, const float *restrict p,
+                                                                                   int64_t H) {
+#pragma omp simd
+    for (int64_t j = 0; j < H; j++) {
+        float cp = cst[j];
+        float gi = lga_sigm(g[j] + p[j] * cp);
+        float gf = lga_sigm(g[2 * H + j] + p[2 * H + j] * cp);
+        float cn = gf * cp + gi * lga_tanh(g[3 * H + j]);
+        float go = lga_sigm(g[H + j] + p[H + j] * cn);
+        cst[j] = cn;
+        h[j] = go * lga_tanh(cn);
+    }
+}
+
+static void lga_cell_ref(const float *g, float *cst, float *h, const float *p, int64_t H) {
+    for (int64_t j = 0; j < H; j++) {
+        double cp = cst[j];
+        double gi = sigm(g[j] + (double)p[j] * cp), gf = sigm(g[2 * H + j] + (double)p[2 * H + j] * cp);
+        double cn = gf * cp + gi * tanh(g[3 * H + j]);
+        double go = sigm(g[H + j] + (double)p[H + j] * cn);
+        cst[j] = (float)cn;
+        h[j] = (float)(go * tanh(cn));
+    }
+}
+
+/* Checks the ids and projects the vocabulary rows not met yet (bias Wb + Rb refreshed with them). */
+static enum vm_status lga_project(struct vm_rt_ctx *c, const struct vm_rt_step *s, struct lga_state *st, struct vm_error *err) {
+    const int64_t H = st->gm.H, D = st->gm.D;
+    const struct vm_rt_tensor *tb = vm_rt_in(c, s, LGA_B);
+    if (vm_k_memo_stale(c, &st->memo)) {
+        const float *b = tb ? tb->data : NULL;
+        for (int64_t d = 0; d < D; d++)
+            for (int64_t j = 0; j < 4 * H; j++) st->bias[d * 4 * H + j] = b ? b[d * 8 * H + j] + b[d * 8 * H + 4 * H + j] : 0.0f;
+    }
+    return vm_k_memo_update(c, s, &st->memo, LGA_IDS, vm_rt_in(c, s, LGA_E)->data, vm_rt_in(c, s, LGA_W)->data, st->bias, err);
+}
+
+/* The recurrence of direction d over batch rows [b0, b1). */
+static dnnl_status_t lga_direction(struct vm_rt_ctx *c, const struct vm_rt_step *s, const struct lga_state *st, int64_t d,
+                                   int64_t b0, int64_t b1) {
+    const struct lstm_geom *gm = &st->gm;
+    const int64_t T = gm->T, B = gm->B, H = gm->H, D = gm->D, G = 4 * H, DG = D * G, bn = b1 - b0;
+    const struct vm_rt_tensor *th = vm_rt_in(c, s, LGA_H0), *tc = vm_rt_in(c, s, LGA_C0);
+    struct vm_rt_tensor *ty = vm_rt_out(c, s, 0), *tyh = vm_rt_out(c, s, 1), *tyc = vm_rt_out(c, s, 2);
+    const struct vm_rt_tensor *tp = vm_rt_in(c, s, LGA_P); /* ONNX P [D,3H] is i,o,f as lga_cell reads it */
+    const float *R = (const float *)vm_rt_in(c, s, LGA_R)->data + d * G * H;
+    const float *peep = (tp ? (const float *)tp->data : st->peep) + d * 3 * H;
+    const bool reverse = gm->direction == 1 || d == 1;
+    float *h = st->h, *cs = st->cs, *g = st->g;
+    for (int64_t b = b0; b < b1; b++) {
+        int64_t si = (gm->layout ? b * D + d : d * B + b) * H; /* [D,B,H] or [B,D,H] */
+        if (th) memcpy(h + b * H, (const float *)th->data + si, (size_t)H * sizeof(float));
+        else memset(h + b * H, 0, (size_t)H * sizeof(float));
+        if (tc) memcpy(cs + b * H, (const float *)tc->data + si, (size_t)H * sizeof(float));
+        else memset(cs + b * H, 0, (size_t)H * sizeof(float));
+    }
+    for (int64_t step = 0; step < T; step++) {
+        const int64_t t = reverse ? T - 1 - step : step;
+        for (int64_t b = b0; b < b1; b++)
+            memcpy(g + b * G, st->memo.proj + st->memo.rows[st->ids_bf ? b * T + t : t * B + b] * DG + d * G, (size_t)G * sizeof(float));
+        if (step > 0 || th) {
+            dnnl_status_t ds = vm_k_gemm_nt(gm->ref, bn, G, H, h + b0 * H, H, R, H, 1.0f, g + b0 * G, G);
+            if (ds != dnnl_success) return ds;
+        }
+        for (int64_t b = b0; b < b1; b++) {
+            if (gm->ref) lga_cell_ref(g + b * G, cs + b * H, h + b * H, peep, H);
+            else lga_cell(g + b * G, cs + b * H, h + b * H, peep, H);
+            if (ty) {
+                float *y = (float *)ty->data + (gm->layout ? (b * T + t) * D + d : (t * D + d) * B + b) * H;
+                memcpy(y, h + b * H, (size_t)H * sizeof(float));
+            }
+        }
+    }
+    for (int64_t b = b0; b < b1; b++) {
+        int64_t si = (gm->layout ? b * D + d : d * B + b) * H;
+        if (tyh) memcpy((float *)tyh->data + si, h + b * H, (size_t)H * sizeof(float));
+        if (tyc) memcpy((float *)tyc->data + si, cs + b * H, (size_t)H * sizeof(float));
+    }
+    return dnnl_success;
+}
+
+static enum vm_status lga_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, void *state, struct vm_error *err) {
+    struct lga_state *st = state;
+    const struct lstm_geom *gm = &st->gm;
+    enum vm_status r = lstm_check_seq(c, s, LGA_SEQ, gm, err);
+    if (r || (r = lga_project(c, s, st, err))) return r;
+    dnnl_status_t ds = dnnl_success;
+    const int nt = st->nthr;
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        const int tid = omp_get_thread_num(), n = omp_get_num_threads();
+        const int64_t b0 = gm->B * tid / n, b1 = gm->B * (tid + 1) / n;
+        for (int64_t d = 0; d < gm->D && b1 > b0; d++) {
+            dnnl_status_t e = lga_direction(c, s, st, d, b0, b1);
+            if (e != dnnl_success) {
+#pragma omp critical(lga_status)
+                ds = e;
+            }
+        }
+    }
+    if (ds != dnnl_success) return vm_dnnl_status(ds, "dnnl_sgemm(recurrence)", s, err);
     return VM_OK;
 }
 
@@ -1042,6 +1261,7 @@ static enum vm_status lgrad_run(struct vm_rt_ctx *c, const struct vm_rt_step *s,
 
 const struct vm_rt_kernel vm_rt_kernels_rnn[] = {
     {"LSTM", 3, 8, 0, 4, 0, lstm_prepare, lstm_run, lstm_release},
+    {"LSTMGather", 4, 9, 0, 3, 0, lga_prepare, lga_run, lga_release},
     {"LSTMGrad", LG_WS + 1, LG_N_IN, LG_N_OUT, LG_N_OUT, 0, lgrad_prepare, lgrad_run, lgrad_release},
     {NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL},
 };
