@@ -431,6 +431,24 @@ enum vm_status vm_import(const Onnx__ModelProto *m, const struct vm_import_opts 
         if (vm_graph_find_value(g, vi->name) >= 0) continue;
         if ((s = import_input(g, vi, o, err))) goto fail;
     }
+    /* a --shape for an input the graph does not have is a mistake, not a no-op */
+    for (int i = 0; o && i < o->n_shapes; i++) {
+        bool found = false;
+        char names[512] = "";
+        size_t pos = 0;
+        for (size_t k = 0; k < gp->n_input; k++) {
+            const char *nm = gp->input[k]->name;
+            if (!nm) continue;
+            found |= strcmp(nm, o->shapes[i].name) == 0;
+            int w = snprintf(names + pos, sizeof names - pos, "%s%s", pos ? ", " : "", nm);
+            if (w > 0 && pos + (size_t)w < sizeof names) pos += (size_t)w;
+        }
+        if (!found) {
+            s = vm_errorf(err, VM_EINVAL, "--shape %s: the model has no input '%s' (its inputs: %s)", o->shapes[i].name,
+                          o->shapes[i].name, names);
+            goto fail;
+        }
+    }
     /* Node outputs, then node inputs. */
     int32_t *node_of = vm_malloc((gp->n_node + 1) * sizeof *node_of, err);
     if (!node_of) {

@@ -45,6 +45,7 @@ expect 3 "node 'huge' (ConstantOfShape): output 'z' is a constant of 4.0 GiB" "$
 expect 0 "" "$vmaskc" compile "$fx/expand_huge.onnx" -o "$tmp/eh.vmplan"
 expect 3 "value 'z' (output of node 'expand' (Expand)) needs 80.0 GiB, over the memory limit of 16.0 GiB" "$vmaskc" run "$tmp/eh.vmplan" --test-data "$fx/data_x" --max-memory 16G
 expect 3 "input shapes input_ids [2, 3], one run" "$vmaskc" run "$fx/good.onnx" --test-data "$fx/data_ok" --max-memory 4K
+expect 3 "--shape zz: the model has no input 'zz' (its inputs: input_ids)" "$vmaskc" run "$fx/good.onnx" --test-data "$fx/data_ok" --shape zz=2,3
 expect 0 "" "$vmaskc" run "$fx/good.onnx" --test-data "$fx/data_ok" --max-memory 1M
 expect 2 "--max-memory needs a size" "$vmaskc" run "$fx/good.onnx" --test-data "$fx/data_ok" --max-memory lots
 expect 3 "attribute 'perm' must be of type ints, the model gives FLOAT" "$vmaskc" compile "$fx/transpose_float_perm.onnx" -o "$tmp/k.vmplan"
