@@ -589,8 +589,10 @@ void vm_rt_memory_print(const struct vm_rt_model *m, void *file) {
         }
     }
     fprintf(f, "memory (MiB): persistent %.3f = trained parameters %.3f + gradients %.3f + optimizer state %.3f + constants "
-            "and frozen weights %.3f\n", (double)m->persist_bytes / mib, (double)params / mib, (double)grads / mib,
-            (double)state / mib, (double)other / mib);
+            "and frozen weights %.3f%s\n", (double)m->persist_bytes / mib, (double)params / mib, (double)grads / mib,
+            (double)state / mib, (double)other / mib,
+            m->grads_in_arena ? " (gradients live in the arena: each parameter's optimizer step runs as soon as backward has "
+                                "produced its gradient)" : "");
     if (big) {
         char shape[256];
         size_t pos = 0;

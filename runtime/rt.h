@@ -139,6 +139,7 @@ struct vm_rt_model {
     void *step_hook_ctx;
     bool sharded;
     bool profile;
+    bool grads_in_arena; /* vm_rt_opts.optimizer_in_backward took effect: steps reordered (plan.c) */
     bool ref_kernels;  /* run the naive C reference of every kernel instead of oneDNN (tests) */
     uint64_t weights_gen; /* bumped whenever a caller gets a writable pointer to persistent values
                            * (persistent_tensor, vm_rt_value): weights packed once are repacked */

@@ -29,6 +29,12 @@ struct vm_rt_opts {
     bool ref_kernels; /* naive C reference kernels instead of oneDNN (kernel tests) */
     size_t max_memory; /* bytes a model may hold (parameters + one shape's arena and workspace);
                         * 0 = vm_memory_limit_default(), SIZE_MAX = no limit */
+    bool optimizer_in_backward; /* a training plan's optimizer steps run inside the backward pass, each
+                                 * as soon as its gradient is final, and the gradients live in the
+                                 * arena instead of the persistent region (plan.c). Only for a caller
+                                 * that runs forward, backward and optimizer together and never reads
+                                 * a gradient (vm_rt_param_grad gives none); plans with a global
+                                 * gradient norm (--clip) keep the optimizer apart. */
 };
 
 enum vm_status vm_rt_model_load(struct vm_rt_model **out, const char *path,

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "../../compiler/training.h"
+#include "../dist.h"
 #include "load.h"
 #include "train_export.h"
 
@@ -379,7 +380,13 @@ enum vm_status vm_train_job_run(struct vm_train_job *j, struct vm_error *err_out
     /* the plan in pieces: the runtime copies the weights once, from the ModelProto they were read into */
     if (vm_emit_plan_parts(g, model, &plan, &err)) goto fail;
     vm_mark("emit");
-    struct vm_rt_opts ro = {.threads = mo.threads, .max_memory = mo.max_memory};
+    /* each Adam step as soon as backward has its gradient, gradients in the arena (plan.c,
+     * fuse_optimizer): not under mpirun, where the gradients are summed over processes between
+     * backward and the optimizer and the Ctrl-C saver needs the parameters still at the step's start;
+     * VMASKC_OPTIMIZER_APART=1 keeps the optimizer apart (tests compare the two, bit for bit) */
+    const char *apart = getenv("VMASKC_OPTIMIZER_APART");
+    struct vm_rt_opts ro = {.threads = mo.threads, .max_memory = mo.max_memory,
+                            .optimizer_in_backward = vm_dist_size() <= 1 && !vm_dist_launched() && !(apart && *apart && strcmp(apart, "0"))};
     if (vm_rt_model_from_parts(&rt, &plan, model, &ro, &err)) goto fail;
     vm_mark("runtime");
     vm_plan_parts_free(&plan);

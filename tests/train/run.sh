@@ -2,8 +2,12 @@
 # Training behaviour, end to end through `vmaskc train` on the synthetic task (tests/train):
 #  - the same seed gives the same loss trajectory and the same exported model, byte for byte
 #    (one run with --timings and --profile, which must print their lines and change nothing else);
-#  - --profile's memory report adds up: gradients as large as the trained parameters, Adam's state
-#    twice that, the parts summing to the persistent region, saved activations inside the arena;
+#  - the optimizer inside backward (the default: each Adam step as soon as its gradient is final,
+#    gradients in the arena) and apart (VMASKC_OPTIMIZER_APART=1: gradients persistent, read after
+#    backward) give the same trajectory and model, byte for byte;
+#  - --profile's memory report adds up: Adam's state twice the trained parameters, the parts summing
+#    to the persistent region, saved activations inside the arena; gradients as large as the
+#    parameters with the optimizer apart, none in the persistent region (and said so) without;
 #  - a run stopped mid-epoch (a simulated Ctrl-C) and resumed with --resume ends exactly where an
 #    uninterrupted run ends;
 #  - the VMASK model learns the task and ranks the informative words w0..w9 highest;
@@ -27,13 +31,25 @@ else echo "FAIL: two runs with the same seed differ"; diff "$tmp/a.hist" "$tmp/b
 if grep -Eq '^timings: load [0-9.]+ first_step [0-9.]+ steps 152 step_median [0-9.]+ step_mean [0-9.]+ step_min [0-9.]+ export [0-9.]+ gflop_per_step [0-9.]+ gflops [0-9.]+$' "$tmp/b.out" &&
    ! grep -q '^timings:' "$tmp/a.out"; then echo "ok: --timings prints one line (152 steps)"
 else echo "FAIL: --timings line missing or malformed"; grep timings "$tmp/b.out"; fail=1; fi
-mem=$(awk '/^memory \(MiB\): persistent/ { P=$4; A=$8; G=$11; O=$15; C=$21 }
+VMASKC_OPTIMIZER_APART=1 "$vmaskc" train "$model" "${common[@]}" -o "$tmp/e.onnx" --history "$tmp/e.csv" --profile > "$tmp/e.out" 2>&1 ||
+  { echo "FAIL: training run E (optimizer apart)"; cat "$tmp/e.out"; exit 1; }
+cut -d, -f1-5 "$tmp/e.csv" > "$tmp/e.hist"
+if cmp -s "$tmp/a.hist" "$tmp/e.hist" && cmp -s "$tmp/a.onnx" "$tmp/e.onnx"; then echo "ok: optimizer inside backward and apart: same trajectory and model"
+else echo "FAIL: the optimizer inside backward and apart train different models"; diff "$tmp/a.hist" "$tmp/e.hist"; fail=1; fi
+# memcheck FILE GRADS: GRADS 1 = gradients as large as the parameters, 0 = none (in the arena)
+memcheck() {
+  awk -v grads="$2" '/^memory \(MiB\): persistent/ { P=$4; A=$8; G=$11; O=$15; C=$21; arena = /gradients live in the arena/ }
            /^memory \(MiB\): arena/ { R=$4; for (i = 1; i <= NF; i++) if ($i == "activations") S=$(i-3) }
            /^largest buffers:/ { L=1; next } L && /MiB/ { nb++ }
            END { d = P - (A + G + O + C); if (d < 0) d = -d
-                 print (A > 0 && G == A && O - 2 * A < 0.003 && 2 * A - O < 0.003 && d < 0.01 && S > 0 && S <= R && nb >= 3) ? "ok" : "bad", P, A, G, O, C, R, S, nb }' "$tmp/b.out")
-if [[ $mem == ok* ]]; then echo "ok: --profile memory report adds up (persistent, parameters, gradients, state, constants, arena, saved: ${mem#ok })"
-else echo "FAIL: --profile memory report: $mem"; grep -A9 '^memory' "$tmp/b.out"; fail=1; fi
+                 g = grads ? G == A && !arena : G == 0 && arena
+                 print (A > 0 && g && O - 2 * A < 0.003 && 2 * A - O < 0.003 && d < 0.01 && S > 0 && S <= R && nb >= 3) ? "ok" : "bad", P, A, G, O, C, R, S, nb }' "$1"
+}
+for run in b:0 e:1; do
+  mem=$(memcheck "$tmp/${run%:*}.out" "${run#*:}")
+  if [[ $mem == ok* ]]; then echo "ok: --profile memory report adds up, optimizer $([ "${run#*:}" = 1 ] && echo apart || echo inside backward) (persistent, parameters, gradients, state, constants, arena, saved: ${mem#ok })"
+  else echo "FAIL: --profile memory report of run ${run%:*}: $mem"; grep -A9 '^memory' "$tmp/${run%:*}.out"; fail=1; fi
+done
 
 # interrupted after 23 steps (inside epoch 2: 19 steps per epoch), then resumed
 "$vmaskc" train "$model" "${common[@]}" -o "$tmp/c.onnx" --history "$tmp/c.csv" --stop-after-steps 23 > "$tmp/c1.out" 2>&1
