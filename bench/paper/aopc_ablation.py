@@ -146,7 +146,7 @@ def ablate(a):
                 run(cmd)
                 out = dict(dataset=ds, model=fam, seed=a.seed, setting=n, what=what, flags=flags, texts=a.limit,
                            seconds=round(time.time() - t0, 1), models=measure(report, study.DATASETS[ds]["classes"]),
-                           vmaskc_commit=study.git_commit(), date=time.strftime("%Y-%m-%d"))
+                           vmaskc_commit=study.git_commit(a.vmaskc), date=time.strftime("%Y-%m-%d"))
                 study.write_json(res, out)
 
 

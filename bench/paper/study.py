@@ -93,7 +93,18 @@ def write_json(path, obj):
     os.replace(tmp, path)
 
 
-def git_commit():
+def git_commit(vmaskc=None):
+    """The commit the vmaskc binary was built from (`vmaskc --version` names it since 2026-12-07). For an
+    older binary, which does not, the repository's HEAD — which is what the result files before that
+    date recorded, although the study ran a binary built earlier (bench/paper/README.md)."""
+    if vmaskc:
+        try:
+            out = subprocess.run([vmaskc, "--version"], stdout=subprocess.PIPE, check=True).stdout.decode()
+            m = re.search(r"\(commit ([^)]+)\)", out)
+            if m and m.group(1) != "unknown":
+                return m.group(1)
+        except (OSError, subprocess.CalledProcessError):
+            pass
     try:
         return subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"], stdout=subprocess.PIPE, check=True).stdout.decode().strip()
     except (OSError, subprocess.CalledProcessError):
@@ -116,7 +127,7 @@ def read_history(path):
 class Study:
     def __init__(self, a):
         self.a = a
-        self.commit = git_commit()
+        self.commit = git_commit(a.vmaskc)
 
     def paths(self, ds, fam, seed):
         w = os.path.join(self.a.work, ds, fam, "s%d" % seed)

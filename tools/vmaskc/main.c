@@ -77,7 +77,10 @@ int main(int argc, char **argv) {
         return VM_EXIT_OK;
     }
     if (!strcmp(cmd, "--version") || !strcmp(cmd, "-V")) {
-        printf("vmaskc %s\n", VM_VERSION);
+#ifndef VM_GIT_COMMIT
+#define VM_GIT_COMMIT "unknown"
+#endif
+        printf("vmaskc %s (commit %s)\n", VM_VERSION, VM_GIT_COMMIT);
         return VM_EXIT_OK;
     }
     if (!strcmp(cmd, "inspect")) return vm_cmd_inspect(argc - 1, argv + 1);
