@@ -17,7 +17,7 @@ trap 'rm -f "$tmp"' EXIT INT TERM
 esc() { sed -e 's/\\/\\e/g' -e "s/^\([.']\)/\\\\\&\1/"; }
 
 main_help=$("$vmaskc" --help)
-version=$("$vmaskc" --version | sed 's/^vmaskc //')
+version=$("$vmaskc" --version | sed 's/^vmaskc //; s/ (commit .*//')
 # the command names: the indented first words of the "commands:" block
 cmds=$(printf '%s\n' "$main_help" | sed -n '/^commands:/,/^$/p' | sed -n 's/^  \([a-z][a-z]*\) .*/\1/p')
 [ -n "$cmds" ] || { echo "man.sh: no commands found in '$vmaskc --help'" >&2; exit 1; }
