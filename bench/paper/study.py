@@ -127,7 +127,6 @@ def read_history(path):
 class Study:
     def __init__(self, a):
         self.a = a
-        self.commit = git_commit(a.vmaskc)
 
     def paths(self, ds, fam, seed):
         w = os.path.join(self.a.work, ds, fam, "s%d" % seed)
@@ -190,13 +189,14 @@ class Study:
             o = out if b is None else os.path.join(w, tag + ".onnx")
             cmd = self.train_cmd(ds, fam, seed, method, start, vocab, o, hist) + ([] if b is None else ["--iba-beta", "%g" % b])
             log("train %s %s seed %d %s" % (ds, fam, seed, tag))
+            commit = git_commit(self.a.vmaskc)  # per run: the binary may be replaced between runs
             stdout, secs = run(cmd)
             res = parse_train(stdout)
             h = read_history(hist)
             times = sorted(float(row["train_seconds"]) for row in h if row.get("train_seconds"))
             res.update(kind="train", dataset=ds, model=fam, method=method, seed=seed, seconds=round(secs, 1),
                        epoch_seconds_median=times[len(times) // 2] if times else None,
-                       history=h, command=[os.path.basename(c) if os.path.isabs(c) else c for c in cmd], vmaskc_commit=self.commit,
+                       history=h, command=[os.path.basename(c) if os.path.isabs(c) else c for c in cmd], vmaskc_commit=commit,
                        date=time.strftime("%Y-%m-%d"))
             if b is not None:
                 res["iba_beta"] = b
@@ -236,8 +236,9 @@ class Study:
             cmd = [self.a.vmaskc, "compare"] + [outs[m] for m in models] + ["--data", test, "--seed", str(seed), "--report", report,
                                                                            "--threads", str(self.a.threads)] + limit + extra
             log("compare %s %s seed %d (%s%s)" % (ds, fam, seed, ", ".join(models), "; random order only" if extra else ""))
+            commit = git_commit(self.a.vmaskc)
             stdout, secs = run(cmd)
-            runs.append((read_compare(report), cmd, secs))
+            runs.append((read_compare(report), cmd, secs, commit))
         res = runs[0][0]
         if len(runs) > 1:
             # every model's accuracy, post-hoc accuracy and Pearson r from the second run; the AOPC and
@@ -250,7 +251,8 @@ class Study:
                     r[k] = e[k] if e else ([] if k == "splime" else {} if k == "aopc_curves" else None)
             res = dict(models=rows)
         res.update(kind="eval", dataset=ds, model=fam, seed=seed, seconds=round(sum(x[2] for x in runs), 1),
-                   command=[os.path.basename(c) if os.path.isabs(c) else c for c in runs[0][1]], vmaskc_commit=self.commit,
+                   command=[os.path.basename(c) if os.path.isabs(c) else c for c in runs[0][1]],
+                   vmaskc_commit=" + ".join(sorted(set(x[3] for x in runs))),
                    date=time.strftime("%Y-%m-%d"))
         if len(runs) > 1:
             res["command_all"] = [os.path.basename(c) if os.path.isabs(c) else c for c in runs[1][1]]
