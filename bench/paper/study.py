@@ -188,9 +188,19 @@ class Study:
             hist = os.path.join(w, tag + ".history.csv")
             o = out if b is None else os.path.join(w, tag + ".onnx")
             cmd = self.train_cmd(ds, fam, seed, method, start, vocab, o, hist) + ([] if b is None else ["--iba-beta", "%g" % b])
-            log("train %s %s seed %d %s" % (ds, fam, seed, tag))
-            commit = git_commit(self.a.vmaskc)  # per run: the binary may be replaced between runs
-            stdout, secs = run(cmd)
+            # a sweep's runs are kept one by one (IMDB's take 20 min each): a resumed study reuses them
+            done = os.path.join(w, tag + ".run.json")
+            if b is not None and os.path.exists(done) and os.path.exists(o):
+                with open(done) as f:
+                    d = json.load(f)
+                stdout, secs, commit = d["stdout"], d["seconds"], d["vmaskc_commit"]
+                log("train %s %s seed %d %s: done before" % (ds, fam, seed, tag))
+            else:
+                log("train %s %s seed %d %s" % (ds, fam, seed, tag))
+                commit = git_commit(self.a.vmaskc)  # per run: the binary may be replaced between runs
+                stdout, secs = run(cmd)
+                if b is not None:
+                    write_json(done, dict(stdout=stdout, seconds=secs, vmaskc_commit=commit))
             res = parse_train(stdout)
             h = read_history(hist)
             times = sorted(float(row["train_seconds"]) for row in h if row.get("train_seconds"))
