@@ -779,6 +779,104 @@ static bool same_dims(const struct vm_value *a, const struct vm_value *b) {
     return true;
 }
 
+/* ---------------- BatchNormalization (inference form) ----------------
+ * Y = (X - mean) / sqrt(var + epsilon) * scale + B per channel (axis 1), with the running mean and
+ * variance as given: the form PyTorch exports from a model in eval mode. Training keeps that form
+ * too (scale and B trained, the statistics fixed: BatchNorm frozen as when fine-tuning in eval
+ * mode); a graph exported in training mode (training_mode = 1, batch statistics, running-stat
+ * outputs) is refused with what to change. */
+static enum vm_status infer_batchnorm(struct vm_graph *g, int32_t n, struct vm_error *err) {
+    enum vm_status s;
+    for (int k = 0; k < 5; k++)
+        if ((s = vm_check_dtype(g, n, k, err, F, 0))) return s;
+    struct vm_value *x = vm_in(g, n, 0);
+    int64_t training, spatial;
+    double eps, momentum;
+    if ((s = get_int(g, n, "training_mode", 0, &training, err)) || (s = get_int(g, n, "spatial", 1, &spatial, err)) ||
+        (s = get_float(g, n, "epsilon", 1e-5, &eps, err)) || (s = get_float(g, n, "momentum", 0.9, &momentum, err)))
+        return s;
+    if (training || g->nodes[n].n_out > 1)
+        return vm_node_errorf(g, n, err, VM_EUNSUPPORTED,
+                              "BatchNormalization in training mode (batch statistics%s) is not supported: export the model in eval mode "
+                              "(model.eval() before torch.onnx.export, the default training=TrainingMode.EVAL)",
+                              g->nodes[n].n_out > 1 ? " and running-statistics outputs" : "");
+    if (!spatial)
+        return vm_node_errorf(g, n, err, VM_EUNSUPPORTED, "spatial = 0 (statistics per element, BatchNormalization-7) is not supported");
+    if (!(eps >= 0)) return vm_node_errorf(g, n, err, VM_EINVAL, "epsilon %g must not be negative", eps);
+    if (x->rank < 2) return vm_node_errorf(g, n, err, VM_EINVAL, "input X '%s' has rank %d; BatchNormalization needs [N, C, ...]", x->name, x->rank);
+    static const char *const what[5] = {"X", "scale", "B", "input_mean", "input_var"};
+    char d0[96], d1[96];
+    for (int k = 1; k < 5; k++) {
+        struct vm_value *p = vm_in(g, n, k);
+        if (p->rank != 1 || !vm_dim_eq(&p->dims[0], &x->dims[1]))
+            return vm_node_errorf(g, n, err, VM_EINVAL, "%s '%s' must have shape [C] with C = %s, X's dim 1 (it has rank %d%s%s)", what[k],
+                                  p->name, dstr(g, &x->dims[1], d0, sizeof d0), p->rank, p->rank == 1 ? ", length " : "",
+                                  p->rank == 1 ? dstr(g, &p->dims[0], d1, sizeof d1) : "");
+    }
+    if ((s = vm_node_set_float(g, n, "epsilon", eps, err)) || (s = vm_node_set_int(g, n, "training_mode", 0, err))) return s;
+    vm_set_out(g, n, 0, F, x->rank, x->dims);
+    return VM_OK;
+}
+
+/* ReduceSum of v over every axis but 1, keepdims 0: [N, C, ...] -> [C]. */
+static int32_t sum_but_channels(struct vm_autodiff *ad, int32_t v) {
+    if (v < 0) return -1;
+    struct vm_graph *g = vm_ad_graph(ad);
+    int64_t axes[VM_MAX_RANK];
+    int na = 0;
+    for (int d = 0; d < g->values[v].rank; d++)
+        if (d != 1) axes[na++] = d;
+    int32_t out, id = vm_ad_begin(ad, "ReduceSum", 1, &v, 1, &out);
+    if (id < 0 || vm_node_set_ints(g, id, "axes", axes, na, vm_ad_err(ad)) || vm_node_set_int(g, id, "keepdims", 0, vm_ad_err(ad)) ||
+        vm_ad_end(ad, id))
+        return -1;
+    return out;
+}
+
+/* [C] -> [C, 1, ..., 1] (rank - 1 dims), to broadcast along X's axis 1. */
+static int32_t per_channel(struct vm_autodiff *ad, int32_t v, int rank) {
+    if (v < 0) return -1;
+    struct vm_graph *g = vm_ad_graph(ad);
+    struct vm_dim dims[VM_MAX_RANK];
+    dims[0] = g->values[v].dims[0];
+    for (int d = 1; d < rank - 1; d++) dims[d] = vm_dim_const(1);
+    int32_t in[2] = {v, vm_ad_const_dims(ad, dims, rank - 1)};
+    return in[1] < 0 ? -1 : vm_ad_op(ad, "Reshape", 2, in);
+}
+
+/* With a = scale / sqrt(var + eps) and xhat = (X - mean) / sqrt(var + eps):
+ *   dX = dY a (per channel), dscale = sum dY xhat, dB = sum dY (sums over every axis but 1);
+ * the statistics are inputs that get no gradient (nondiff), as in eval mode. */
+static enum vm_status grad_batchnorm(struct vm_autodiff *ad, int32_t n, struct vm_error *err) {
+    struct vm_graph *g = vm_ad_graph(ad);
+    int32_t dy = vm_ad_dy(ad, n, 0);
+    if (dy < 0) return VM_OK;
+    const int32_t *in = g->nodes[n].in;
+    int rank = g->values[in[0]].rank;
+    int32_t ve[2] = {in[4], vm_ad_const_f32(ad, (float)vm_node_float(g, n, "epsilon", 1e-5))};
+    int32_t sd = ve[1] < 0 ? -1 : vm_ad_op(ad, "Add", 2, ve);
+    sd = sd < 0 ? -1 : vm_ad_op(ad, "Sqrt", 1, &sd);
+    int32_t inv_in[2] = {vm_ad_const_f32(ad, 1.0f), sd};
+    int32_t inv = sd < 0 || inv_in[0] < 0 ? -1 : vm_ad_op(ad, "Div", 2, inv_in);
+    if (inv < 0) return err->code;
+    if (vm_ad_wants(ad, n, 0)) {
+        int32_t sa[2] = {in[1], inv};
+        int32_t a = per_channel(ad, vm_ad_op(ad, "Mul", 2, sa), rank);
+        int32_t m[2] = {dy, a};
+        GIVE(0, a < 0 ? -1 : vm_ad_op(ad, "Mul", 2, m));
+    }
+    if (vm_ad_wants(ad, n, 1)) {
+        int32_t xm[2] = {in[0], per_channel(ad, in[3], rank)};
+        int32_t c = xm[1] < 0 ? -1 : vm_ad_op(ad, "Sub", 2, xm);
+        int32_t xh[2] = {c, per_channel(ad, inv, rank)};
+        int32_t xhat = c < 0 || xh[1] < 0 ? -1 : vm_ad_op(ad, "Mul", 2, xh);
+        int32_t p[2] = {dy, xhat};
+        GIVE(1, sum_but_channels(ad, xhat < 0 ? -1 : vm_ad_op(ad, "Mul", 2, p)));
+    }
+    if (vm_ad_wants(ad, n, 2)) GIVE(2, sum_but_channels(ad, dy));
+    return VM_OK;
+}
+
 /* One LayerNormGrad node gives dX, dScale and (with B) dB; the statistics are recomputed from X
  * in the kernel rather than saved by the forward. */
 static enum vm_status grad_layernorm(struct vm_autodiff *ad, int32_t n, struct vm_error *err) {
@@ -910,6 +1008,8 @@ const struct vm_op_row vm_ops_nn[] = {
      NULL, grad_pool},
     {"GlobalMaxPool", NULL, 1, 1, 1, 1, "", 0, 0, 0, NULL, infer_global_pool, NULL, grad_global_pool},
     {"GlobalAveragePool", NULL, 1, 1, 1, 1, "", 0, 0, 0, NULL, infer_global_pool, NULL, grad_global_pool},
+    {"BatchNormalization", NULL, 5, 5, 1, 3, "epsilon:f momentum:f spatial:i training_mode:i", 0, 0x18, 0, NULL, infer_batchnorm, NULL,
+     grad_batchnorm},
     {"Gemm", NULL, 2, 3, 1, 1, "alpha:f beta:f broadcast:i transA:i transB:i", 0, 0, 0, NULL, infer_gemm, NULL, grad_gemm},
     {"MatMul", NULL, 2, 2, 1, 1, "", 0, 0, 0, NULL, infer_matmul, NULL, grad_matmul},
     {"Softmax", NULL, 1, 1, 1, 1, "axis:i", 0, 0, 0, normalize_softmax, infer_softmax, NULL, grad_softmax},

@@ -581,6 +581,33 @@ static enum vm_status global_pool_run(struct vm_rt_ctx *c, const struct vm_rt_st
     return VM_OK;
 }
 
+/* ---------------- BatchNormalization (inference form, compiler/ops/nn.c) ----------------
+ * Y = (X - mean) / sqrt(var + eps) * scale + B over axis 1 of [N, C, ...]: one multiply-add per
+ * element with the per-channel a = scale / sqrt(var + eps) and b = B - mean a computed in double.
+ * Memory-bound, so a C loop is both the kernel and its reference. */
+static enum vm_status batchnorm_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, void *state, struct vm_error *err) {
+    (void)state;
+    (void)err;
+    const struct vm_rt_tensor *x = vm_rt_in(c, s, 0);
+    const float *scale = vm_rt_in(c, s, 1)->data, *bias = vm_rt_in(c, s, 2)->data, *mean = vm_rt_in(c, s, 3)->data,
+                *var = vm_rt_in(c, s, 4)->data;
+    struct vm_rt_tensor *y = vm_rt_out(c, s, 0);
+    const double eps = vm_rt_attr_float(s, "epsilon", 1e-5);
+    const int64_t C = x->rank >= 2 ? x->dims[1] : 1, N = x->rank >= 1 ? x->dims[0] : 1, inner = N * C > 0 ? x->numel / (N * C) : 0;
+    const float *px = x->data;
+    float *py = y->data;
+#pragma omp parallel for if (x->numel > PAR_MIN)
+    for (int64_t r = 0; r < N * C; r++) {
+        const int64_t ch = r % C;
+        const double inv = 1.0 / sqrt((double)var[ch] + eps);
+        const float a = (float)((double)scale[ch] * inv), b = (float)((double)bias[ch] - (double)mean[ch] * (double)scale[ch] * inv);
+        const float *xr = px + r * inner;
+        float *yr = py + r * inner;
+        for (int64_t i = 0; i < inner; i++) yr[i] = xr[i] * a + b;
+    }
+    return VM_OK;
+}
+
 /* ---------------- Gemm ---------------- */
 
 enum gemm_cmode {
@@ -1990,6 +2017,7 @@ const struct vm_rt_kernel vm_rt_kernels_nn[] = {
     {"AveragePool", 1, 1, 1, 1, 0, pool_prepare, pool_run, pool_release},
     {"GlobalMaxPool", 1, 1, 1, 1, 0, NULL, global_pool_run, NULL},
     {"GlobalAveragePool", 1, 1, 1, 1, 0, NULL, global_pool_run, NULL},
+    {"BatchNormalization", 5, 5, 1, 1, 0, NULL, batchnorm_run, NULL},
     {"Gemm", 2, 3, 1, 1, 0, gemm_prepare, gemm_run, gemm_release},
     {"MatMul", 2, 2, 1, 1, 0, matmul_prepare, matmul_run, matmul_release},
     {"Softmax", 1, 1, 1, 1, 0, softmax_prepare, softmax_run, softmax_release},

@@ -120,6 +120,23 @@ check lstm_timemajor "$fx/lstm_timemajor_max_op14/model.onnx" 1 1 --train "$d/tr
 check lstm_2layer "$fx/lstm_2layer_last_op14/model.onnx" 1 0 --train "$d/train.tsv" --dev "$d/dev.tsv" --mask-hidden 8
 check cnn_kim_padded "$fx/cnn_kim_padded_op13/model.onnx" 1 0 --train "$d/train.tsv" --dev "$d/dev.tsv" --mask-hidden 8 --mask-output
 check bow_masked_mean_clip "$fx/bow_masked_mean_op13/model.onnx" 2 0 --train "$d/train.tsv" --dev "$d/dev.tsv" --mask-hidden 8 --mask-output
+check cnn_batchnorm_head "$fx/cnn_bn_head_op13/model.onnx" 1 0 --train "$d/train.tsv" --dev "$d/dev.tsv" --mask-hidden 8 --mask-output
+# BatchNormalization trains in its eval form: scale and B move, the running statistics stay as exported
+if [ -f "$tmp/cnn_batchnorm_head.onnx" ] && ! out=$("$py" - "$fx/cnn_bn_head_op13/model.onnx" "$tmp/cnn_batchnorm_head.onnx" 2>&1 <<'PY'
+import sys
+import numpy as np
+import onnx
+from onnx import numpy_helper
+a, b = (onnx.load(p) for p in sys.argv[1:3])
+bn = [n for n in a.graph.node if n.op_type == "BatchNormalization"][0]
+ia = {t.name: numpy_helper.to_array(t) for t in a.graph.initializer}
+ib = {t.name: numpy_helper.to_array(t) for t in b.graph.initializer}
+scale, bias, mean, var = bn.input[1:5]
+assert np.array_equal(ia[mean], ib[mean]) and np.array_equal(ia[var], ib[var]), "running statistics changed"
+assert not np.array_equal(ia[scale], ib[scale]) and not np.array_equal(ia[bias], ib[bias]), "scale and B did not train"
+PY
+); then echo "FAIL cnn_batchnorm_head: $out"; fail=1
+else echo "ok cnn_batchnorm_head: running statistics exported unchanged, scale and B trained"; fi
 check roberta_cumsum_positions "$fx/bert_roberta_positions_op14/model.onnx" 2 0 --train "$tmp/bin_train.tsv" --dev "$tmp/bin_dev.tsv" --mask-hidden 8
 check causal_trilu_last_token "$fx/bert_causal_last_op17/model.onnx" 1 0 --train "$tmp/bin_train.tsv" --dev "$tmp/bin_dev.tsv" --mask-hidden 8 --mask-output
 check bert_mask_network "$fx/bert_op17/model.onnx" 3 0 --train "$tmp/bin_train.tsv" --dev "$tmp/bin_dev.tsv" \

@@ -261,6 +261,29 @@ static void test_layernorm(void) {
     gc_check(c, "LayerNormalization", "LayerNorm with Mean/InvStdDev outputs", outs[0], TOL);
 }
 
+/* ---------------- BatchNormalization (inference form) ---------------- */
+
+/* X [N, C, ...], scale and B trained, the running mean and variance constants (nondiff). */
+static void batchnorm_case(const char *label, int rank, const int64_t *xd, double eps) {
+    struct gc *c = gc_new();
+    int64_t cd[1] = {xd[1]};
+    float mean[8], var[8];
+    for (int64_t k = 0; k < xd[1] && k < 8; k++) mean[k] = 0.3f * (float)k - 0.4f, var[k] = 0.5f + 0.25f * (float)k;
+    int32_t in[5] = {gc_param(c, "X", rank, xd, 1.0f), gc_param_shift(c, "scale", 1, cd, 0.5f, 1.0f), gc_param(c, "B", 1, cd, 0.5f),
+                     gc_const_f32(c, "mean", 1, cd, mean), gc_const_f32(c, "var", 1, cd, var)};
+    int32_t y;
+    int32_t id = gc_node(c, "BatchNormalization", 5, in, 1, &y);
+    vm_node_set_float(c->g, id, "epsilon", eps, &c->err);
+    gc_check(c, "BatchNormalization", label, y, TOL);
+}
+
+static void test_batchnorm(void) {
+    int64_t x3[3] = {2, 3, 5}, x2[2] = {4, 3}, x4[4] = {2, 2, 3, 2};
+    batchnorm_case("BatchNorm [N, C, L] (BatchNorm1d over a text conv)", 3, x3, 1e-5);
+    batchnorm_case("BatchNorm [N, C] (BatchNorm1d over features)", 2, x2, 1e-3);
+    batchnorm_case("BatchNorm [N, C, H, W]", 4, x4, 1e-5);
+}
+
 /* ---------------- composites ---------------- */
 
 /* Kim-CNN slice on nn rows only: Conv -> Relu -> GlobalMaxPool [N, M, 1] -> MatMul(W [C, M]) [N, C, 1]. */
@@ -482,6 +505,7 @@ int main(int argc, char **argv) {
     test_matmul();
     test_softmax();
     test_layernorm();
+    test_batchnorm();
     test_composite();
     test_symbolic();
     return gc_main_end("test_grad_nn");
