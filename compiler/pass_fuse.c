@@ -10,6 +10,11 @@
  *  - MatMul(A, W) -> Add(bias [N]) -> MatMulT(A, W, bias): oneDNN adds the bias as the matmul
  *    writes its output, instead of another pass over it.
  *
+ * and, for training graphs after autodiff (vm_pass_fuse_matmul_add):
+ *  - MatMulT(A, W[, bias]) -> Add(Z) of the same shape -> MatMulT(A, W, bias, Z): the residual
+ *    adds of the forward and the gradient accumulations of the backward (dX of a layer read by
+ *    several) become oneDNN's binary-add post-op, added as the matmul writes its output.
+ *
  * A chain is fused only when its intermediate values have no readers outside it, so nothing else
  * observes the difference. The chain's last value keeps its id and name (a graph output, or a
  * --mask-after value, stays addressable); the other nodes die.
@@ -257,13 +262,26 @@ enum vm_status vm_pass_fuse_norm_gelu(struct vm_graph *g, struct vm_error *err) 
     return changed ? vm_graph_sort(g, err) : VM_OK;
 }
 
+/* The matmul node mm takes over the Add it was fused with: it writes the Add's output (which keeps
+ * its id and name), the Add dies, mm's shapes are inferred again. */
+static enum vm_status absorb_add(struct vm_graph *g, int32_t mm, int32_t add, bool *changed, struct vm_error *err) {
+    int32_t y = g->nodes[mm].out[0], out = g->nodes[add].out[0];
+    g->nodes[mm].out[0] = out;
+    g->values[y].producer = -1;
+    g->values[out].producer = mm;
+    g->values[out].slot = 0;
+    kill(g, add);
+    *changed = true;
+    return vm_op_row(g->nodes[mm].op)->infer(g, mm, err);
+}
+
 static enum vm_status fuse_matmul_bias(struct vm_graph *g, int32_t mm, bool *changed, struct vm_error *err) {
     const struct vm_node *n = &g->nodes[mm];
     int32_t a = n->in[0], w = n->in[1], y = n->out[0], slot;
     if (g->values[a].rank < 2 || g->values[w].rank != 2 || g->values[y].dtype != VM_DTYPE_FLOAT) return VM_OK;
     int32_t add = only_reader(g, y, &slot);
     if (!is_op(g, add, "Add") || g->nodes[add].phase != VM_PHASE_FORWARD) return VM_OK;
-    int32_t bias = other_operand(g, add, y), out = g->nodes[add].out[0];
+    int32_t bias = other_operand(g, add, y);
     if (bias < 0 || bias == y) return VM_OK;
     const struct vm_value *bv = &g->values[bias];
     if (bv->rank != 1 || bv->dtype != VM_DTYPE_FLOAT || !vm_dim_eq(&bv->dims[0], &g->values[w].dims[1])) return VM_OK;
@@ -286,21 +304,50 @@ static enum vm_status fuse_matmul_bias(struct vm_graph *g, int32_t mm, bool *cha
     nd->n_in = 3;
     int32_t op = vm_op_find(NULL, "MatMulT");
     nd->op = op >= 0 ? op : vm_op_find("vmaskc", "MatMulT");
-    nd->out[0] = out;
-    g->values[y].producer = -1;
-    g->values[out].producer = mm;
-    g->values[out].slot = 0;
-    kill(g, add);
-    *changed = true;
-    return vm_op_row(nd->op)->infer(g, mm, err);
+    return absorb_add(g, mm, add, changed, err);
+}
+
+typedef enum vm_status (*fuse_fn)(struct vm_graph *g, int32_t n, bool *changed, struct vm_error *err);
+
+/* fn on every live node of op `op` (forward ones only when forward_only), then one sort. */
+static enum vm_status fuse_each(struct vm_graph *g, int32_t op, bool forward_only, fuse_fn fn, struct vm_error *err) {
+    bool changed = false;
+    enum vm_status s = VM_OK;
+    int32_t n_nodes = g->n_nodes;
+    for (int32_t i = 0; i < n_nodes && !s; i++)
+        if (!g->nodes[i].dead && g->nodes[i].op == op && (!forward_only || g->nodes[i].phase == VM_PHASE_FORWARD))
+            s = fn(g, i, &changed, err);
+    if (s) return s;
+    return changed ? vm_graph_sort(g, err) : VM_OK;
 }
 
 enum vm_status vm_pass_fuse_matmul_bias(struct vm_graph *g, struct vm_error *err) {
-    bool changed = false;
-    enum vm_status s = VM_OK;
-    int32_t n_nodes = g->n_nodes, matmul = vm_op_find(NULL, "MatMul");
-    for (int32_t i = 0; i < n_nodes && !s; i++)
-        if (!g->nodes[i].dead && g->nodes[i].op == matmul && g->nodes[i].phase == VM_PHASE_FORWARD) s = fuse_matmul_bias(g, i, &changed, err);
-    if (s) return s;
-    return changed ? vm_graph_sort(g, err) : VM_OK;
+    return fuse_each(g, vm_op_find(NULL, "MatMul"), true, fuse_matmul_bias, err);
+}
+
+/* MatMulT -> Add(Z), Z of the output's shape, both in the same phase (a forward node must not
+ * come to wait for a backward value). */
+static enum vm_status fuse_matmul_add(struct vm_graph *g, int32_t mm, bool *changed, struct vm_error *err) {
+    int32_t y = g->nodes[mm].out[0], slot;
+    if (g->nodes[mm].n_in > 3 || g->values[y].dtype != VM_DTYPE_FLOAT) return VM_OK;
+    int32_t add = only_reader(g, y, &slot);
+    if (!is_op(g, add, "Add") || g->nodes[add].phase != g->nodes[mm].phase) return VM_OK;
+    int32_t z = other_operand(g, add, y), out = g->nodes[add].out[0];
+    if (z < 0 || z == y) return VM_OK;
+    const struct vm_value *yv = &g->values[y], *zv = &g->values[z], *ov = &g->values[out];
+    if (zv->dtype != VM_DTYPE_FLOAT || zv->rank != yv->rank || ov->rank != yv->rank) return VM_OK;
+    for (int i = 0; i < yv->rank; i++)
+        if (!vm_dim_eq(&zv->dims[i], &yv->dims[i]) || !vm_dim_eq(&ov->dims[i], &yv->dims[i])) return VM_OK;
+    int32_t *in = vm_realloc(g->nodes[mm].in, 4 * sizeof *in, err);
+    if (!in) return VM_ENOMEM;
+    struct vm_node *nd = &g->nodes[mm];
+    nd->in = in;
+    if (nd->n_in < 3) in[2] = -1; /* no bias */
+    in[3] = z;
+    nd->n_in = 4;
+    return absorb_add(g, mm, add, changed, err);
+}
+
+enum vm_status vm_pass_fuse_matmul_add(struct vm_graph *g, struct vm_error *err) {
+    return fuse_each(g, vm_op_find("vmaskc", "MatMulT"), false, fuse_matmul_add, err);
 }

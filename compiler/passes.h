@@ -23,6 +23,9 @@ enum vm_status vm_pass_reinfer(struct vm_graph *g, int32_t id, struct vm_error *
 /* compiler/pass_fuse.c, inference graphs only: MatMul(A, W [K, N]) -> Add(bias [N]) ->
  * MatMulT(A, W, bias), the bias added by oneDNN's matmul. */
 enum vm_status vm_pass_fuse_matmul_bias(struct vm_graph *g, struct vm_error *err);
+/* compiler/pass_fuse.c, training graphs after autodiff: MatMulT(A, B[, bias]) -> Add(Z), Z of the
+ * output's shape -> MatMulT(A, B, bias or none, Z), Z added by oneDNN's binary post-op. */
+enum vm_status vm_pass_fuse_matmul_add(struct vm_graph *g, struct vm_error *err);
 
 /* compiler/pass_layout.c: Transpose(0,2,1) -> Conv becomes a channels-last convolution (ConvCL);
  * the transpose back is pushed through elementwise ops into reductions and disappears. */

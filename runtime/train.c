@@ -939,6 +939,7 @@ static void saver_stop(struct saver *sv) {
 void vm_train_result_free(struct vm_train_result *r) {
     free(r->history);
     free(r->step_seconds);
+    free(r->step_flops);
     memset(r, 0, sizeof *r);
 }
 
@@ -995,7 +996,8 @@ enum vm_status vm_train(const struct vm_feeder *f, const struct vm_train_cfg *cf
     int64_t nb = (train->n + batch - 1) / batch;
     int64_t cap_steps = nb * (int64_t)(cfg->epochs - ls.epoch > 0 ? cfg->epochs - ls.epoch : 1);
     res->step_seconds = vm_malloc(sizeof(double) * (size_t)(cap_steps + 1), err);
-    if (!res->step_seconds && !s) s = VM_ENOMEM;
+    res->step_flops = res->step_seconds ? vm_malloc(sizeof(double) * (size_t)(cap_steps + 1), err) : NULL;
+    if (!res->step_flops && !s) s = VM_ENOMEM;
     const int32_t *seqs[4096];
     int32_t lens[4096], labels[4096];
     struct grad_sync gs = {0};
@@ -1051,6 +1053,7 @@ enum vm_status vm_train(const struct vm_feeder *f, const struct vm_train_cfg *cf
                 vm_mark("first_step"); /* VMASKC_TIMINGS */
             }
             if (res->n_steps < cap_steps) {
+                res->step_flops[res->n_steps] = so.flops;
                 res->step_seconds[res->n_steps++] = t1 - t0;
                 res->flops += so.flops;
             }

@@ -969,9 +969,10 @@ static enum vm_status infer_layernorm_grad(struct vm_graph *g, int32_t n, struct
     return s;
 }
 
-/* MatMulT(A, B[, bias]): Y = op(A) op(B) [+ bias] over the last two dims, op = transpose when
- * transA / transB; batch dims broadcast. Both operands have rank >= 2; bias [N] is added to every
- * row (the inference pass fuses MatMul -> Add(bias) into it). */
+/* MatMulT(A, B[, bias[, Z]]): Y = op(A) op(B) [+ bias] [+ Z] over the last two dims, op = transpose
+ * when transA / transB; batch dims broadcast. Both operands have rank >= 2; bias [N] is added to
+ * every row (the pass fuses MatMul -> Add(bias) into it), Z has Y's shape (training graphs: a
+ * residual or a gradient accumulation fused in; bias may then be absent). */
 static enum vm_status infer_matmul_t(struct vm_graph *g, int32_t n, struct vm_error *err) {
     enum vm_status s;
     if ((s = vm_check_dtype(g, n, 0, err, F, 0)) || (s = vm_check_dtype(g, n, 1, err, F, 0))) return s;
@@ -992,6 +993,13 @@ static enum vm_status infer_matmul_t(struct vm_graph *g, int32_t n, struct vm_er
         if ((s = vm_check_dtype(g, n, 2, err, F, 0))) return s;
         if (bias->rank != 1 || !vm_dim_eq(&bias->dims[0], nn))
             return vm_node_errorf(g, n, err, VM_EINTERNAL, "MatMulT bias must be a vector of the output's last dim");
+    }
+    if (vm_has_in(g, n, 3)) {
+        struct vm_value *z = vm_in(g, n, 3);
+        if ((s = vm_check_dtype(g, n, 3, err, F, 0))) return s;
+        bool same = z->rank == rank;
+        for (int i = 0; same && i < rank; i++) same = vm_dim_eq(&z->dims[i], &dims[i]);
+        if (!same) return vm_node_errorf(g, n, err, VM_EINTERNAL, "MatMulT addend must have the output's shape");
     }
     vm_set_out(g, n, 0, F, rank, dims);
     return VM_OK;
@@ -1016,7 +1024,7 @@ const struct vm_op_row vm_ops_nn[] = {
     {"LogSoftmax", NULL, 1, 1, 1, 1, "axis:i", 0, 0, 0, normalize_softmax, infer_softmax, NULL, grad_softmax},
     {"LayerNormalization", NULL, 2, 3, 1, 3, "axis:i epsilon:f stash_type:i", 0, 0, 0, NULL, infer_layernorm, NULL, grad_layernorm},
     /* backward ops (autodiff) */
-    {"MatMulT", "vmaskc", 2, 3, 1, 1, "transA:i transB:i", 0, 0x7, VM_OP_INTERNAL | VM_OP_NO_GRAD, NULL, infer_matmul_t, NULL, NULL},
+    {"MatMulT", "vmaskc", 2, 4, 1, 1, "transA:i transB:i", 0, 0xf, VM_OP_INTERNAL | VM_OP_NO_GRAD, NULL, infer_matmul_t, NULL, NULL},
     {"ConvGradData", "vmaskc", 3, 3, 1, 1, "channels_last:i dilations:I group:i kernel_shape:I pads:I strides:I", 0x4, 0x7, VM_OP_INTERNAL | VM_OP_NO_GRAD, NULL,
      infer_conv_grad_data, NULL, NULL},
     {"ConvGradWeight", "vmaskc", 3, 3, 1, 2, "channels_last:i dilations:I group:i kernel_shape:I pads:I strides:I", 0x4, 0x7, VM_OP_INTERNAL | VM_OP_NO_GRAD,

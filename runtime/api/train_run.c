@@ -442,14 +442,22 @@ enum vm_status vm_train_job_run(struct vm_train_job *j, struct vm_error *err_out
     t_export = vm_train_job_clock() - t0;
     say(log, "exported %s\n", out);
     if (timings && res.n_steps) {
-        double *st = malloc(sizeof(double) * (size_t)res.n_steps), sum = 0;
+        /* steps differ in padded length (2x in work for BERT's 10-60 pieces), so a step's rate is its
+         * own counted FLOPs over its own time; the median of those is the typical step's rate */
+        double *st = malloc(sizeof(double) * (size_t)res.n_steps * 2), sum = 0;
         if (st) {
-            for (int64_t i = 0; i < res.n_steps; i++) sum += (st[i] = res.step_seconds[i]);
+            double *rate = st + res.n_steps;
+            for (int64_t i = 0; i < res.n_steps; i++) {
+                sum += (st[i] = res.step_seconds[i]);
+                rate[i] = st[i] > 0 ? res.step_flops[i] / st[i] / 1e9 : 0.0;
+            }
             qsort(st, (size_t)res.n_steps, sizeof *st, cmp_double);
+            qsort(rate, (size_t)res.n_steps, sizeof *rate, cmp_double);
             say(log, "timings: load %.3f first_step %.3f steps %lld step_median %.4f step_mean %.4f step_min %.4f export %.3f "
-                   "gflop_per_step %.4f gflops %.2f\n",
+                   "gflop_per_step %.4f gflops %.2f gflops_step_median %.2f gflops_step_max %.2f\n",
                    t_loaded - t_start, res.first_step_at - t_start, (long long)res.n_steps, st[res.n_steps / 2],
-                   sum / (double)res.n_steps, st[0], t_export, res.flops / (double)res.n_steps / 1e9, sum > 0 ? res.flops / sum / 1e9 : 0.0);
+                   sum / (double)res.n_steps, st[0], t_export, res.flops / (double)res.n_steps / 1e9, sum > 0 ? res.flops / sum / 1e9 : 0.0,
+                   rate[res.n_steps / 2], rate[res.n_steps - 1]);
             free(st);
         }
     }

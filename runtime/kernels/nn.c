@@ -772,8 +772,10 @@ struct matmul_state {
     int64_t M, K, N, batch;                                    /* batch: product of Y' batch dims */
     bool ta, tb;
     bool bias;             /* MatMulT's input 2: [N] added to every row */
+    bool addend;           /* MatMulT's input 3: Z of Y's shape added (after the bias) */
+    bool add_after;        /* ... by a C loop, when oneDNN has no binary post-op for the shapes */
     struct vm_dnnl_prim p; /* p.prim NULL: C reference */
-    dnnl_memory_t a, b, dst, cmem;
+    dnnl_memory_t a, b, dst, cmem, zmem;
     struct wreorder wr;    /* constant 2-D B: plain -> the primitive's layout (`any`) */
     struct wpacked pk;     /* ... done once */
 };
@@ -786,6 +788,7 @@ static void matmul_release(void *p) {
     mem_destroy(&st->b);
     mem_destroy(&st->dst);
     mem_destroy(&st->cmem);
+    mem_destroy(&st->zmem);
     mem_destroy(&st->pk.mem);
     wreorder_destroy(&st->wr);
     free(st);
@@ -863,8 +866,26 @@ static enum vm_status matmul_finish(struct vm_rt_ctx *c, const struct vm_rt_step
     }
     dnnl_matmul_desc_t md;
     VM_DNNL(dnnl_matmul_desc_init(&md, &amd, &bsel, st->bias ? &cmd : NULL, &dmd), s, err);
+    /* the addend Z as a binary-add post-op reading a tensor of dst's shape */
+    dnnl_primitive_attr_t attr = NULL;
+    if (st->addend) {
+        dnnl_post_ops_t po = NULL;
+        dnnl_primitive_desc_t probe = NULL;
+        bool ok = dnnl_primitive_attr_create(&attr) == dnnl_success && dnnl_post_ops_create(&po) == dnnl_success &&
+                  dnnl_post_ops_append_binary(po, dnnl_binary_add, &dmd) == dnnl_success &&
+                  dnnl_primitive_attr_set_post_ops(attr, po) == dnnl_success &&
+                  dnnl_primitive_desc_create(&probe, &md, attr, c->engine, NULL) == dnnl_success;
+        if (po) dnnl_post_ops_destroy(po);
+        if (probe) dnnl_primitive_desc_destroy(probe);
+        if (!ok && attr) {
+            dnnl_primitive_attr_destroy(attr);
+            attr = NULL;
+        }
+        st->add_after = !ok;
+    }
     dnnl_primitive_desc_t pd = NULL;
-    enum vm_status e = vm_dnnl_prim_build(c, s, &md, NULL, NULL, &st->p, &pd, err);
+    enum vm_status e = vm_dnnl_prim_build(c, s, &md, NULL, attr, &st->p, &pd, err);
+    if (attr) dnnl_primitive_attr_destroy(attr);
     if (e) return e;
     if (pack) {
         const dnnl_memory_desc_t *chosen = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
@@ -875,6 +896,7 @@ static enum vm_status matmul_finish(struct vm_rt_ctx *c, const struct vm_rt_step
     if (e) return e;
     if ((e = vm_dnnl_mem2(c, s, &amd, &st->a, &bmd, &st->b, err))) return e;
     if (st->bias && (e = vm_dnnl_mem(c, s, &cmd, &st->cmem, err))) return e;
+    if (st->addend && !st->add_after && (e = vm_dnnl_mem(c, s, &dmd, &st->zmem, err))) return e;
     return vm_dnnl_mem(c, s, &dmd, &st->dst, err);
 }
 
@@ -922,8 +944,10 @@ static enum vm_status matmul_t_prepare(struct vm_rt_ctx *c, const struct vm_rt_s
     const struct vm_rt_tensor *a = vm_rt_in(c, s, 0), *b = vm_rt_in(c, s, 1), *y = vm_rt_out(c, s, 0);
     st->ta = vm_rt_attr_int(s, "transA", 0) != 0;
     st->tb = vm_rt_attr_int(s, "transB", 0) != 0;
-    const struct vm_rt_tensor *bias = vm_rt_in(c, s, 2);
+    const struct vm_rt_tensor *bias = vm_rt_in(c, s, 2), *z = vm_rt_in(c, s, 3);
     st->bias = bias != NULL;
+    st->addend = z != NULL;
+    if (z && z->numel != y->numel) return vm_rt_step_errorf(s, err, VM_EINVAL, "the addend must have the output's shape");
     int ra = a->rank, rb = b->rank, r = ra > rb ? ra : rb;
     if (ra < 2 || rb < 2 || y->rank != r) return vm_rt_step_errorf(s, err, VM_EINVAL, "operand ranks %d, %d", ra, rb);
     st->rank = r;
@@ -973,6 +997,14 @@ static void matmul_ref(const struct matmul_state *st, const float *a, const floa
     }
 }
 
+/* y += Z (MatMulT's input 3): the reference, and oneDNN builds without the binary post-op */
+static void matmul_add_after(struct vm_rt_ctx *c, const struct vm_rt_step *s, struct vm_rt_tensor *y) {
+    const float *zv = vm_rt_in(c, s, 3)->data;
+    float *yv = y->data;
+#pragma omp parallel for simd if (y->numel > PAR_MIN)
+    for (int64_t i = 0; i < y->numel; i++) yv[i] += zv[i];
+}
+
 static enum vm_status matmul_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, void *state, struct vm_error *err) {
     struct matmul_state *st = state;
     const struct vm_rt_tensor *a = vm_rt_in(c, s, 0), *b = vm_rt_in(c, s, 1);
@@ -985,6 +1017,7 @@ static enum vm_status matmul_run(struct vm_rt_ctx *c, const struct vm_rt_step *s
             float *yv = y->data;
             for (int64_t i = 0; i < y->numel; i++) yv[i] += bv[i % st->N];
         }
+        if (st->addend) matmul_add_after(c, s, y);
         return VM_OK;
     }
     dnnl_memory_t wei;
@@ -992,13 +1025,19 @@ static enum vm_status matmul_run(struct vm_rt_ctx *c, const struct vm_rt_step *s
     if (e) return e;
     set_handle(st->a, a->data);
     set_handle(st->dst, y->data);
-    dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, st->a}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, st->dst}}; /* + bias, scratchpad */
+    dnnl_exec_arg_t args[6] = {{DNNL_ARG_SRC, st->a}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, st->dst}}; /* + bias, Z, scratchpad */
     int na = 3;
     if (st->bias) {
         set_handle(st->cmem, vm_rt_in(c, s, 2)->data);
         args[na++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, st->cmem};
     }
-    return vm_dnnl_prim_exec(c, s, &st->p, na, args, err);
+    if (st->addend && !st->add_after) {
+        set_handle(st->zmem, vm_rt_in(c, s, 3)->data);
+        args[na++] = (dnnl_exec_arg_t){DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, st->zmem};
+    }
+    e = vm_dnnl_prim_exec(c, s, &st->p, na, args, err);
+    if (!e && st->addend && st->add_after) matmul_add_after(c, s, y);
+    return e;
 }
 
 /* ---------------- Softmax, LogSoftmax ---------------- */
@@ -1928,15 +1967,19 @@ static enum vm_status layernormg_prepare(struct vm_rt_ctx *c, const struct vm_rt
     return VM_OK;
 }
 
-/* Per-row mean and (population) variance, two passes in double. */
+/* Per-row mean and (population) variance, two passes in double; the sums are simd reductions (a
+ * fixed order for a given build, so runs repeat bit for bit): with scalar in-order double sums
+ * BERT-mini's LayerNormGrad took ~1.5x as long. */
 static void layernorm_stats(const struct layernormg_state *st, const float *x) {
     int64_t L = st->len;
 #pragma omp parallel for if (st->outer * L > PAR_MIN)
     for (int64_t o = 0; o < st->outer; o++) {
         const float *xr = x + o * L;
         double mu = 0, var = 0;
+#pragma omp simd reduction(+ : mu)
         for (int64_t i = 0; i < L; i++) mu += xr[i];
         mu = L ? mu / (double)L : 0;
+#pragma omp simd reduction(+ : var)
         for (int64_t i = 0; i < L; i++) var += ((double)xr[i] - mu) * ((double)xr[i] - mu);
         st->mean[o] = (float)mu;
         st->var[o] = (float)(L ? var / (double)L : 0);
@@ -2024,7 +2067,7 @@ const struct vm_rt_kernel vm_rt_kernels_nn[] = {
     {"LogSoftmax", 1, 1, 1, 1, 0, softmax_prepare, softmax_run, softmax_release},
     {"LayerNormalization", 2, 3, 1, 3, 0, layernorm_prepare, layernorm_run, layernorm_release},
     /* backward (autodiff) */
-    {"MatMulT", 2, 3, 1, 1, 0, matmul_t_prepare, matmul_run, matmul_release},
+    {"MatMulT", 2, 4, 1, 1, 0, matmul_t_prepare, matmul_run, matmul_release},
     {"ConvGradData", 3, 3, 1, 1, 0, convg_prepare, convg_run, convg_release},
     {"ConvGradWeight", 3, 3, 1, 2, 0, convg_prepare, convg_run, convg_release},
     {"MaxPoolGrad", 2, 2, 1, 1, 0, poolg_prepare, poolg_run, poolg_release},

@@ -28,7 +28,7 @@ common=(--vocab "$d/vocab.txt" --train "$d/train.tsv" --dev "$d/dev.tsv" --test 
 cut -d, -f1-5 "$tmp/a.csv" > "$tmp/a.hist"; cut -d, -f1-5 "$tmp/b.csv" > "$tmp/b.hist"
 if cmp -s "$tmp/a.hist" "$tmp/b.hist" && cmp -s "$tmp/a.onnx" "$tmp/b.onnx"; then echo "ok: same seed, same trajectory and model"
 else echo "FAIL: two runs with the same seed differ"; diff "$tmp/a.hist" "$tmp/b.hist"; fail=1; fi
-if grep -Eq '^timings: load [0-9.]+ first_step [0-9.]+ steps 152 step_median [0-9.]+ step_mean [0-9.]+ step_min [0-9.]+ export [0-9.]+ gflop_per_step [0-9.]+ gflops [0-9.]+$' "$tmp/b.out" &&
+if grep -Eq '^timings: load [0-9.]+ first_step [0-9.]+ steps 152 step_median [0-9.]+ step_mean [0-9.]+ step_min [0-9.]+ export [0-9.]+ gflop_per_step [0-9.]+ gflops [0-9.]+ gflops_step_median [0-9.]+ gflops_step_max [0-9.]+$' "$tmp/b.out" &&
    ! grep -q '^timings:' "$tmp/a.out"; then echo "ok: --timings prints one line (152 steps)"
 else echo "FAIL: --timings line missing or malformed"; grep timings "$tmp/b.out"; fail=1; fi
 VMASKC_OPTIMIZER_APART=1 "$vmaskc" train "$model" "${common[@]}" -o "$tmp/e.onnx" --history "$tmp/e.csv" --profile > "$tmp/e.out" 2>&1 ||

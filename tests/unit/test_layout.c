@@ -28,6 +28,10 @@
  *  - MatMul + bias pass: MatMul -> Add(bias [N]) becomes MatMulT with the bias (3-D and 2-D A, bias
  *    as either operand; symbolic batch and seq at 3 x 7 and 1 x 1) with the same outputs in both
  *    kernel modes (oneDNN's bias argument, and the C reference); an Add of a [1, N] matrix stays.
+ *  - MatMulT + Add pass (training graphs): MatMulT [+ bias] -> Add(Z of its shape) becomes MatMulT
+ *    with the addend (with and without a bias, transposed B, Z either operand, symbolic batch and
+ *    seq at 3 x 7 and 1 x 1), the same outputs in both kernel modes (oneDNN's binary post-op, the
+ *    C reference); a broadcasting Add, and one whose product has another reader, stay.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -585,22 +589,72 @@ static void build_bias(struct hb *h) {
     hb_output(h, hb_op(h, "Add", 2, a2, NULL));
 }
 
-static void test_bias(void) {
-    the_pass = vm_pass_fuse_matmul_bias;
+/* The two-input cases of the matmul passes (x [batch, seq, 5], x2 [3, 5]) at 3 x 7 and 1 x 1 with
+ * and without `pass`; returns the graph after it (NULL on failure) for the caller's op counts. */
+static struct vm_graph *matmul_pass_cases(const char *name, const char *label, enum vm_status (*pass)(struct vm_graph *, struct vm_error *),
+                                          build_fn build) {
+    the_pass = pass;
     const int r[2] = {3, 2};
     const int64_t d[2][VM_MAX_RANK] = {{3, 7, 5}, {3, 5}}, d1[2][VM_MAX_RANK] = {{1, 1, 5}, {3, 5}};
-    rule_case("bias: MatMul -> Add(bias) (3 x 7, and 2-D)", build_bias, (struct expect){-1, -1, -1}, 2, d, r);
-    rule_case("bias: the same at 1 x 1", build_bias, (struct expect){-1, -1, -1}, 2, d1, r);
+    char l1[160];
+    snprintf(l1, sizeof l1, "%s: the same at 1 x 1", name);
+    rule_case(label, build, (struct expect){-1, -1, -1}, 2, d, r);
+    rule_case(l1, build, (struct expect){-1, -1, -1}, 2, d1, r);
     size_t len = 0;
     struct vm_graph *g = NULL;
-    free(compile_hb(build_bias, true, &g, &len));
+    free(compile_hb(build, true, &g, &len));
+    the_pass = vm_pass_conv_channels_last;
+    return g;
+}
+
+static void test_bias(void) {
+    struct vm_graph *g = matmul_pass_cases("bias", "bias: MatMul -> Add(bias) (3 x 7, and 2-D)", vm_pass_fuse_matmul_bias, build_bias);
     if (g) {
         print_ops("bias: after the pass", g);
         CHECK_MSG(count_op(g, "MatMulT") == 2 && count_op(g, "MatMul") == 1 && count_op(g, "Add") == 1,
                   "bias: %d MatMulT, %d MatMul, %d Add; expected 2, 1, 1", count_op(g, "MatMulT"), count_op(g, "MatMul"), count_op(g, "Add"));
         vm_graph_free(g);
     }
-    the_pass = vm_pass_conv_channels_last;
+}
+
+/* ---------------- MatMulT + Add (vm_pass_fuse_matmul_add) ---------------- */
+
+/* y0 = Add(z0, MatMulT(x [batch, seq, 5], W [5, 7], b)) with z0 = MatMul(x, W) (the addend first);
+ * y1 = Add(MatMulT(x2 [3, 5], V [7, 5], transB), z1 [3, 7]) (no bias: input 2 absent); y2 =
+ * MatMulT(x, W) + m [1, 7] broadcasts and stays an Add; y3's product is also an output, so its Add
+ * stays. */
+static void build_madd(struct hb *h) {
+    int sb = vm_graph_add_symbol(h->g, "batch", &h->err), ss = vm_graph_add_symbol(h->g, "seq", &h->err);
+    struct vm_dim xd[3] = {vm_dim_sym(sb), vm_dim_sym(ss), vm_dim_const(5)}, x2d[2] = {vm_dim_const(3), vm_dim_const(5)};
+    int64_t wd[2] = {5, 7}, vd[2] = {7, 5}, bd[1] = {7}, md[2] = {1, 7}, zd[2] = {3, 7};
+    int32_t x = hb_input(h, "x", 3, xd), x2 = hb_input(h, "x2", 2, x2d);
+    int32_t w = hb_init(h, "w", 2, wd, 0.5f), vw = hb_init(h, "v", 2, vd, 0.5f), b = hb_init(h, "b", 1, bd, 0.5f);
+    int32_t m = hb_init(h, "m", 2, md, 0.5f), z1 = hb_init(h, "z1", 2, zd, 0.5f);
+    int32_t m0[3] = {x, w, b}, id;
+    int32_t a0[2] = {hb_op(h, "MatMul", 2, m0, NULL), hb_op(h, "MatMulT", 3, m0, NULL)};
+    hb_output(h, hb_op(h, "Add", 2, a0, NULL));
+    int32_t m1[2] = {x2, vw}, p1 = hb_op(h, "MatMulT", 2, m1, &id);
+    vm_node_set_int(h->g, id, "transB", 1, &h->err);
+    int32_t a1[2] = {p1, z1};
+    hb_output(h, hb_op(h, "Add", 2, a1, NULL));
+    int32_t a2[2] = {hb_op(h, "MatMulT", 2, m0, NULL), m};
+    hb_output(h, hb_op(h, "Add", 2, a2, NULL));
+    int32_t p3 = hb_op(h, "MatMulT", 2, m0, NULL), a3[2] = {p3, a0[0]};
+    hb_output(h, hb_op(h, "Add", 2, a3, NULL));
+    hb_output(h, p3);
+}
+
+static void test_matmul_add(void) {
+    struct vm_graph *g = matmul_pass_cases("matmul add", "matmul add: MatMulT -> Add(Z) (3 x 7, and 2-D transposed without bias)", vm_pass_fuse_matmul_add, build_madd);
+    if (g) {
+        int fused = 0;
+        for (int32_t oi = 0; oi < g->n_order; oi++) {
+            const struct vm_node *n = &g->nodes[g->order[oi]];
+            fused += !strcmp(vm_op_name(n->op), "MatMulT") && n->n_in == 4;
+        }
+        CHECK_MSG(fused == 2 && count_op(g, "Add") == 2, "matmul add: %d MatMulT with an addend, %d Add; expected 2, 2", fused, count_op(g, "Add"));
+        vm_graph_free(g);
+    }
 }
 
 /* ---------------- training ---------------- */
@@ -769,6 +823,7 @@ int main(void) {
     test_rules();
     test_rows();
     test_bias();
+    test_matmul_add();
     test_training("cnn_conv1d_reducemax_op13", 0);
     test_training("cnn_flat_conv1d_op13", 6); /* per kernel size, the weight's Transpose forward and backward */
     VMTEST_DONE("test_layout");

@@ -80,7 +80,8 @@ static int train_usage(FILE *f) {
             "                         compile, runtime), command start to the end of the first step,\n"
             "                         steps and their median/mean/min, export, and the counted work:\n"
             "                         GFLOP per step (conv, matmul, LSTM gates, forward and backward)\n"
-            "                         and GFLOP/s over all steps\n"
+            "                         and GFLOP/s over all steps, and the median and fastest step's own\n"
+            "                         GFLOP/s (its counted FLOPs over its time: steps differ in length)\n"
             VM_CLI_DATA_HELP
             "  --labels FILE          class names, one per line, line i = class i (default: the sorted\n"
             "                         names of TRAIN's labels when they are not all integers); stored in\n"
