@@ -47,7 +47,7 @@ ORT_RUN = os.path.join(REPO, "tools", "ort", "ort_run.js")
 ORT_INSTALL = os.path.join(REPO, "tools", "ort", "install.sh")
 TORCH_TIME = os.path.join(HERE, "torch_inference.py")
 MAKE_MODELS = os.path.join(HERE, "make_models.py")
-MODEL_ORDER = ("cnn", "lstm", "bert", "bert_hf")
+MODEL_ORDER = ("cnn", "lstm", "bert", "bert_hf", "cnn_vmask", "cnn_l2x", "cnn_iba", "lstm_vmask", "lstm_l2x", "lstm_iba")
 # the ops whose FLOPs `vmaskc run` counts (runtime/flops.c); every other op's time is memory traffic
 FLOP_OPS = ("Conv", "ConvCL", "MatMul", "MatMulT", "Gemm", "LSTM")
 BUILD_HINT = ("cmake -S %s -B %s/build-bench -DCMAKE_BUILD_TYPE=Release && "
@@ -391,7 +391,8 @@ def main():
             r["ratio"] = r["ort_ms"] / r["vmaskc_ms"] if r["vmaskc_ms"] and r["ort_ms"] else None
             r["gflops"] = r["flops"] / r["vmaskc_ms"] / 1e6 if r.get("flops") and r["vmaskc_ms"] else None
             r["ort_gflops"] = r["flops"] / r["ort_ms"] / 1e6 if r.get("flops") and r["ort_ms"] else None
-            if not args.no_torch:
+            # no PyTorch logits: a model PyTorch cannot rebuild (bench/make_exports.py's trained exports)
+            if not args.no_torch and os.path.exists(os.path.join(dpath, "torch_output_0.pb")):
                 if args.max_busy < 1:
                     wait_idle(args.max_busy, args.max_wait)
                 out, err = run([sys.executable, TORCH_TIME, model, dpath, "--threads", str(args.threads),

@@ -201,9 +201,13 @@ enum vm_status vm_emit_plan_parts(const struct vm_graph *g, const char *source, 
     }
     for (int32_t i = 0; i < g->n_outputs; i++) map_value(&e, g->outputs[i]);
     if (g->loss >= 0) map_value(&e, g->loss);
-    /* parameters: every PARAM value, even when only the optimizer touches it */
+    /* parameters: every PARAM value, even when only the optimizer touches it; and initializers a
+     * pass keeps although no step reads them (PERSIST: a per-word mask table folded into the
+     * embedding by pass_gather_fold.c, which predict and explain read from a plan) */
     for (int32_t v = 0; v < g->n_values; v++)
-        if (g->values[v].flags & (VM_VALUE_PARAM | VM_VALUE_OPTSTATE)) map_value(&e, v);
+        if ((g->values[v].flags & (VM_VALUE_PARAM | VM_VALUE_OPTSTATE)) ||
+            ((g->values[v].flags & VM_VALUE_PERSIST) && (g->values[v].flags & VM_VALUE_INIT)))
+            map_value(&e, v);
 
     Vmplan__Range *rg[3];
     for (int r = 0; r < 3; r++) {

@@ -580,6 +580,11 @@ enum vm_status vm_graph_prune(struct vm_graph *g, struct vm_error *err) {
             n->dead = true;
             continue;
         }
+        /* a node whose outputs are all known content (a folded Shape) runs no step: it does not
+         * need its inputs computed (an LSTM's Shape of its input keeps the embedding lookup alive) */
+        bool known = n->n_out > 0;
+        for (int32_t k = 0; k < n->n_out; k++) known &= n->out[k] < 0 || vm_value_is_known(&g->values[n->out[k]]);
+        if (known) continue;
         for (int32_t k = 0; k < n->n_in; k++)
             if (n->in[k] >= 0) need[n->in[k]] = 1;
     }

@@ -293,16 +293,20 @@ static enum vm_status infer_conv(struct vm_graph *g, int32_t n, struct vm_error 
     return VM_OK;
 }
 
-/* ConvGather(E [V,C], ids [B,T], W [M,C,K][, bias [M]]) = ConvCL(Gather(E, ids), W, bias) for a
+/* ConvGather(E [V,C], ids [B,T], W [M,C,K][, bias [M][, scale [B,T]]]) = ConvCL(Gather(E, ids) [* scale
+ * (a per-token mask, unsqueezed)], W, bias) for a
  * 1-D convolution with stride 1, dilation 1, group 1 and pads [p0, p1] (compiler/pass_gather_fold.c,
  * inference only): Y [B, T + p0 + p1 - K + 1, M]. The runtime memoizes E's rows times each tap.
  * relu_max = 1: Y = ReduceMax(Relu(conv), axis 1, keepdims) instead, [B, M] or [B, 1, M]. */
 static enum vm_status infer_conv_gather(struct vm_graph *g, int32_t n, struct vm_error *err) {
     enum vm_status s;
     if ((s = vm_check_dtype(g, n, 0, err, F, 0)) || (s = vm_check_dtype(g, n, 1, err, VM_DTYPE_INT64, VM_DTYPE_INT32, 0)) ||
-        (s = vm_check_dtype(g, n, 2, err, F, 0)) || (s = check_float_opt(g, n, 3, err)))
+        (s = vm_check_dtype(g, n, 2, err, F, 0)) || (s = check_float_opt(g, n, 3, err)) || (s = check_float_opt(g, n, 4, err)))
         return s;
     const struct vm_value *e = vm_in(g, n, 0), *ids = vm_in(g, n, 1), *w = vm_in(g, n, 2);
+    const struct vm_value *sc = g->nodes[n].n_in > 4 && g->nodes[n].in[4] >= 0 ? vm_in(g, n, 4) : NULL;
+    if (sc && (sc->rank != 2 || ids->rank != 2 || !vm_dim_eq(&sc->dims[0], &ids->dims[0]) || !vm_dim_eq(&sc->dims[1], &ids->dims[1])))
+        return vm_node_errorf(g, n, err, VM_EINTERNAL, "ConvGather's scale must be shaped like its ids");
     const struct vm_attr *pads = vm_node_attr(g, n, "pads");
     if (e->rank != 2 || ids->rank != 2 || w->rank != 3 || !vm_dim_eq(&e->dims[1], &w->dims[1]) || !vm_dim_is_const(&w->dims[2]) ||
         !pads || pads->type != VM_ATTR_INTS || pads->n != 2)
@@ -1009,7 +1013,7 @@ const struct vm_op_row vm_ops_nn[] = {
     {"Conv", NULL, 2, 3, 1, 1, "auto_pad:s dilations:I group:i kernel_shape:I pads:I strides:I", 0, 0, 0, NULL, infer_conv, NULL, grad_conv},
     {"ConvCL", "vmaskc", 2, 3, 1, 1, "auto_pad:s dilations:I group:i kernel_shape:I pads:I strides:I", 0, 0, VM_OP_INTERNAL, NULL, infer_conv, NULL,
      grad_conv},
-    {"ConvGather", "vmaskc", 3, 4, 1, 1, "keepdims:i pads:I relu_max:i", 0, 0xf, VM_OP_INTERNAL | VM_OP_NO_GRAD, NULL, infer_conv_gather, NULL, NULL},
+    {"ConvGather", "vmaskc", 3, 5, 1, 1, "keepdims:i pads:I relu_max:i", 0, 0x1f, VM_OP_INTERNAL | VM_OP_NO_GRAD, NULL, infer_conv_gather, NULL, NULL},
     {"MaxPool", NULL, 1, 1, 1, 2, "auto_pad:s ceil_mode:i dilations:I kernel_shape:I pads:I storage_order:i strides:I", 0, 0, 0, NULL, infer_pool,
      NULL, grad_pool},
     {"AveragePool", NULL, 1, 1, 1, 1, "auto_pad:s ceil_mode:i count_include_pad:i kernel_shape:I pads:I strides:I", 0, 0, 0, NULL, infer_pool,

@@ -332,12 +332,13 @@ static enum vm_status infer_lstm_grad(struct vm_graph *g, int32_t n, struct vm_e
     return VM_OK;
 }
 
-/* LSTMGather(E [V,I], ids, W, R, B, sequence_lens, initial_h, initial_c, P): LSTM(Gather(E, ids))
- * without the gathered X (compiler/pass_gather_fold.c, inference graphs only). ids is [B,T] when
- * ids_batch_first, else [T,B]; the other inputs, the outputs and the attributes are LSTM's. The
+/* LSTMGather(E [V,I], ids, W, R, B, sequence_lens, initial_h, initial_c, P[, scale]): LSTM(Gather(E, ids)
+ * [* scale]) without the gathered X (compiler/pass_gather_fold.c, inference graphs only). ids is [B,T] when
+ * ids_batch_first, else [T,B], and the optional float scale is shaped like ids (a per-token mask);
+ * the other inputs, the outputs and the attributes are LSTM's. The
  * runtime computes E's rows times W (plus both biases) once per vocabulary row it meets and runs
  * only the recurrence per batch. */
-enum { LGA_E, LGA_IDS, LGA_W, LGA_R };
+enum { LGA_E, LGA_IDS, LGA_W, LGA_R, LGA_S = 9 };
 
 static enum vm_status infer_lstm_gather(struct vm_graph *g, int32_t n, struct vm_error *err) {
     enum vm_status s;
@@ -345,6 +346,9 @@ static enum vm_status infer_lstm_gather(struct vm_graph *g, int32_t n, struct vm
         (s = vm_check_dtype(g, n, LGA_W, err, F, 0)) || (s = vm_check_dtype(g, n, LGA_R, err, F, 0)))
         return s;
     const struct vm_value *e = vm_in(g, n, LGA_E), *ids = vm_in(g, n, LGA_IDS), *w = vm_in(g, n, LGA_W);
+    const struct vm_value *sc = g->nodes[n].n_in > LGA_S && g->nodes[n].in[LGA_S] >= 0 ? vm_in(g, n, LGA_S) : NULL;
+    if (sc && (sc->dtype != F || sc->rank != 2 || !vm_dim_eq(&sc->dims[0], &ids->dims[0]) || !vm_dim_eq(&sc->dims[1], &ids->dims[1])))
+        return vm_node_errorf(g, n, err, VM_EINTERNAL, "LSTMGather's scale must be float and shaped like its ids");
     int64_t hidden = vm_node_int(g, n, "hidden_size", -1), layout = vm_node_int(g, n, "layout", 0);
     if (e->rank != 2 || ids->rank != 2 || w->rank != 3 || hidden < 1 || !vm_dim_eq(&e->dims[1], &w->dims[2]))
         return vm_node_errorf(g, n, err, VM_EINTERNAL, "LSTMGather needs E [V, I], ids [B, T] or [T, B], W [D, 4H, I], hidden_size");
@@ -367,7 +371,7 @@ const struct vm_op_row vm_ops_rnn[] = {
      1u << LSTM_SEQ, 0, NULL, infer_lstm, NULL, grad_lstm},
     {"LSTMGrad", "vmaskc", LG_WS + 1, LG_N_IN, LG_N_OUT, LG_N_OUT, "activations:s direction:s hidden_size:i input_forget:i layout:i", 0,
      (1u << LG_N_IN) - 1, VM_OP_INTERNAL | VM_OP_NO_GRAD, NULL, infer_lstm_grad, NULL, NULL},
-    {"LSTMGather", "vmaskc", 4, 9, 0, 3, "activations:s direction:s hidden_size:i ids_batch_first:i input_forget:i layout:i", 0,
-     0x1ff, VM_OP_INTERNAL | VM_OP_NO_GRAD, NULL, infer_lstm_gather, NULL, NULL},
+    {"LSTMGather", "vmaskc", 4, 10, 0, 3, "activations:s direction:s hidden_size:i ids_batch_first:i input_forget:i layout:i", 0,
+     0x3ff, VM_OP_INTERNAL | VM_OP_NO_GRAD, NULL, infer_lstm_gather, NULL, NULL},
     {NULL, NULL, 0, 0, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL, NULL},
 };

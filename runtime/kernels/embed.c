@@ -9,10 +9,12 @@
  * on the batch it arrived in (a text gets the same output alone as in any batch). The table [V, width] is taken as one fresh mapping, so only
  * the pages of rows met are touched.
  *
- * ConvGather(E [V,C], ids [B,T], W [M,C,K], bias [M]) is ConvCL(Gather(E, ids), W, bias) for a 1-D
- * convolution with stride 1, dilation 1, group 1 and zero pads p0, p1 (compiler/pass_gather_fold.c):
- * with proj[v] = [E[v] W_0^T + bias, E[v] W_1^T, ..., E[v] W_{K-1}^T] (W_j = W[:, :, j]),
- * Y[b, t] = sum over the taps j whose position t + j - p0 is in [0, T) of proj[id[b, t+j-p0]][j].
+ * ConvGather(E [V,C], ids [B,T], W [M,C,K], bias [M][, scale [B,T]]) is ConvCL(Gather(E, ids) [* scale],
+ * W, bias) for a 1-D convolution with stride 1, dilation 1, group 1 and zero pads p0, p1
+ * (compiler/pass_gather_fold.c): with proj[v] = [E[v] W_0^T, E[v] W_1^T, ..., E[v] W_{K-1}^T]
+ * (W_j = W[:, :, j]), Y[b, t] = bias + sum over the taps j whose position p = t + j - p0 is in [0, T)
+ * of s[b, p] proj[id[b, p]][j] (s = 1 without a scale: a per-token mask that depends on the sentence,
+ * L2X's top-k, multiplies the memoized rows instead of the embedding).
  * With relu_max (Kim-CNN's Relu -> ReduceMax over time, fused by the pass) Y[b] = relu(max_t Y[b, t]),
  * [B, M] (or [B, 1, M]): each output row stays in registers/L1 and no [B, T', M] tensor is written.
  * Legend: V vocabulary, C embedding, M filters, K taps, B batch, T tokens, T' = T + p0 + p1 - K + 1.
@@ -121,7 +123,7 @@ enum vm_status vm_k_memo_update(struct vm_rt_ctx *c, const struct vm_rt_step *s,
 
 /* ================= ConvGather ================= */
 
-enum { CG_E, CG_IDS, CG_W, CG_B };
+enum { CG_E, CG_IDS, CG_W, CG_B, CG_S };
 #define CG_PREFETCH 8   /* positions ahead whose entering token row is prefetched */
 #define CG_PAR_ADDS 1e6 /* adds per run from which the rows are split across threads */
 
@@ -131,7 +133,7 @@ struct cg_state {
     int64_t B, T, Tout, C, M, K, p0;
     bool relu_max;
     float *wm;   /* [K*M, C]: row j*M+m = W[m, :, j] */
-    float *bias; /* [K*M]: the conv bias on tap 0, zeros elsewhere */
+    float *bias; /* [M] the conv bias (not in the table: a padded tap 0 or a scale must not touch it) */
     float *acc;  /* [n_acc, M]: each thread's current output row (relu_max) */
     int n_acc;
 };
@@ -151,11 +153,12 @@ static enum vm_status cg_prepare(struct vm_rt_ctx *c, const struct vm_rt_step *s
     if (!st) return VM_ENOMEM;
     *state = st;
     const struct vm_rt_tensor *e = vm_rt_in(c, s, CG_E), *ids = vm_rt_in(c, s, CG_IDS), *w = vm_rt_in(c, s, CG_W);
-    const struct vm_rt_tensor *b = vm_rt_in(c, s, CG_B), *y = vm_rt_out(c, s, 0);
+    const struct vm_rt_tensor *b = vm_rt_in(c, s, CG_B), *sc = vm_rt_in(c, s, CG_S), *y = vm_rt_out(c, s, 0);
     const struct vm_rt_attr *pads = vm_rt_attr(s, "pads");
     if (e->rank != 2 || ids->rank != 2 || w->rank != 3 || e->dtype != VM_DTYPE_FLOAT || w->dtype != VM_DTYPE_FLOAT ||
-        (ids->dtype != VM_DTYPE_INT64 && ids->dtype != VM_DTYPE_INT32) || w->dims[1] != e->dims[1] || (b && b->numel != w->dims[0]))
-        return vm_rt_step_errorf(s, err, VM_EINVAL, "needs E [V, C], ids [B, T], W [M, C, K], bias [M] (float, int ids)");
+        (ids->dtype != VM_DTYPE_INT64 && ids->dtype != VM_DTYPE_INT32) || w->dims[1] != e->dims[1] || (b && b->numel != w->dims[0]) ||
+        (sc && (sc->dtype != VM_DTYPE_FLOAT || sc->numel != ids->numel)))
+        return vm_rt_step_errorf(s, err, VM_EINVAL, "needs E [V, C], ids [B, T], W [M, C, K], bias [M], scale [B, T] (float, int ids)");
     st->B = ids->dims[0], st->T = ids->dims[1], st->C = e->dims[1], st->M = w->dims[0], st->K = w->dims[2];
     st->p0 = pads && pads->n >= 1 ? pads->ints[0] : 0;
     st->Tout = st->T + st->p0 + (pads && pads->n >= 2 ? pads->ints[1] : 0) - st->K + 1;
@@ -178,21 +181,23 @@ static enum vm_status cg_prepare(struct vm_rt_ctx *c, const struct vm_rt_step *s
     }
     bool cache = true;
     for (int k = 0; k < s->n_in; k++)
-        if (k != CG_IDS && s->in[k] >= 0 && !vm_rt_value_const(c, s->in[k])) cache = false;
+        if (k != CG_IDS && k != CG_S && s->in[k] >= 0 && !vm_rt_value_const(c, s->in[k])) cache = false;
     const int64_t KM = st->K * st->M;
     /* the adds and table reads of a large batch are worth the instance's threads even when its
      * counted FLOPs sent it to one thread (exec.c): megabytes of rows per run */
     const double adds = (double)st->B * (double)(st->Tout > 0 ? st->Tout : 0) * (double)KM;
     st->n_acc = adds >= CG_PAR_ADDS && c->inst->threads > 1 ? c->inst->threads : 1;
-    if (!(st->wm = vm_calloc((size_t)(KM * st->C), sizeof(float), err)) || !(st->bias = vm_calloc((size_t)KM, sizeof(float), err)) ||
+    if (!(st->wm = vm_calloc((size_t)(KM * st->C), sizeof(float), err)) || !(st->bias = vm_calloc((size_t)st->M, sizeof(float), err)) ||
         !(st->acc = vm_calloc((size_t)(st->n_acc * st->M), sizeof(float), err)))
         return VM_ENOMEM;
     return vm_k_memo_init(&st->memo, e->dims[0], st->C, KM, ids->numel, cache, c->m->ref_kernels, err);
 }
 
-/* One batch row: Y [T', M] from the memoized taps of its T ids; with relu_max only relu(max_t Y[t])
- * [M] is written (acc [M] is the current position's sum). */
+/* One batch row: Y [T', M] from the memoized taps of its T ids (each times sc[pos] when sc is
+ * given) plus bias [M]; with relu_max only relu(max_t Y[t]) [M] is written (acc [M] is the current
+ * position's sum). */
 __attribute__((target_clones("avx512f", "avx2", "default"))) static void cg_row(const float *restrict proj, const int64_t *restrict rows,
+                                                                                 const float *restrict sc, const float *restrict bias,
                                                                                  float *restrict y, float *restrict acc, int64_t T,
                                                                                  int64_t Tout, int64_t M, int64_t K, int64_t p0,
                                                                                  bool relu_max) {
@@ -204,12 +209,17 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) static void cg_row(
         if (ahead >= 0 && ahead < T)
             for (int64_t off = 0; off < KM; off += 16) __builtin_prefetch(proj + rows[ahead] * KM + off, 0, 1);
         float *yt = relu_max ? acc : y + t * M;
-        memset(yt, 0, (size_t)M * sizeof(float));
+        memcpy(yt, bias, (size_t)M * sizeof(float));
         for (int64_t j = 0; j < K; j++) {
             const int64_t pos = t + j - p0;
             if (pos < 0 || pos >= T) continue;
             const float *p = proj + rows[pos] * KM + j * M;
-            for (int64_t m = 0; m < M; m++) yt[m] += p[m];
+            if (sc) {
+                const float a = sc[pos];
+                for (int64_t m = 0; m < M; m++) yt[m] += a * p[m];
+            } else {
+                for (int64_t m = 0; m < M; m++) yt[m] += p[m];
+            }
         }
         if (relu_max && t == 0) memcpy(y, acc, (size_t)M * sizeof(float));
         else if (relu_max)
@@ -228,9 +238,9 @@ static enum vm_status cg_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, vo
         for (int64_t j = 0; j < K; j++)
             for (int64_t m = 0; m < M; m++)
                 for (int64_t ci = 0; ci < C; ci++) st->wm[(j * M + m) * C + ci] = W[(m * C + ci) * K + j];
-        if (tb) memcpy(st->bias, tb->data, (size_t)M * sizeof(float)); /* tap 0 carries the bias */
+        if (tb) memcpy(st->bias, tb->data, (size_t)M * sizeof(float));
     }
-    enum vm_status r = vm_k_memo_update(c, s, &st->memo, CG_IDS, vm_rt_in(c, s, CG_E)->data, st->wm, st->bias, err);
+    enum vm_status r = vm_k_memo_update(c, s, &st->memo, CG_IDS, vm_rt_in(c, s, CG_E)->data, st->wm, NULL, err);
     if (r) return r;
     float *y = vm_rt_out(c, s, 0)->data;
     const int64_t B = st->B, T = st->T, Tout = st->Tout;
@@ -242,17 +252,20 @@ static enum vm_status cg_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, vo
         return VM_OK;
     }
     const int64_t ystride = st->relu_max ? M : Tout * M;
+    const struct vm_rt_tensor *tsc = vm_rt_in(c, s, CG_S);
+    const float *sc = tsc ? tsc->data : NULL;
 #pragma omp parallel num_threads(st->n_acc) if (st->n_acc > 1)
     {
         float *acc = st->acc + omp_get_thread_num() * M;
 #pragma omp for
         for (int64_t b = 0; b < B; b++)
-            cg_row(st->memo.proj, st->memo.rows + b * T, y + b * ystride, acc, T, Tout, M, K, st->p0, st->relu_max);
+            cg_row(st->memo.proj, st->memo.rows + b * T, sc ? sc + b * T : NULL, st->bias, y + b * ystride, acc, T, Tout, M, K, st->p0,
+                   st->relu_max);
     }
     return VM_OK;
 }
 
 const struct vm_rt_kernel vm_rt_kernels_embed[] = {
-    {"ConvGather", 3, 4, 1, 1, 0, cg_prepare, cg_run, cg_release},
+    {"ConvGather", 3, 5, 1, 1, 0, cg_prepare, cg_run, cg_release},
     {NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL},
 };

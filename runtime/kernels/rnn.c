@@ -625,20 +625,22 @@ static enum vm_status lstm_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, 
  * proj = E[v] W_d^T + Wb_d + Rb_d (ONNX gate order i,o,f,c, both directions side by side) is
  * computed the first time a run meets it (one M = 1 sgemm per row), and kept while E, W and B
  * stay the same (the memo of runtime/kernels/embed.c); a plan whose weights may change recomputes
- * the rows it meets at every run. The recurrence then needs h R^T per step only.
+ * the rows it meets at every run. The recurrence then needs h R^T per step only. With a per-token
+ * scale s (input 9, shaped like ids: a mask that depends on the sentence, L2X's top-k, multiplying
+ * the embedding) the rows are E[v] W_d^T alone and a step's input is s_t row + Wb_d + Rb_d.
  *
  * Threads split the batch: each runs the whole recurrence for its block of rows (its own sgemm per
  * step on [rows, H] x [H, 4H], R in L2), so there is no barrier per time step, unlike oneDNN's RNN
  * (a fork/join per step). The gate nonlinearities and the cell update are one vectorized pass.
  * ref_kernels: the same steps with naive double-accumulating loops and libm (the reference). */
 
-enum { LGA_E, LGA_IDS, LGA_W, LGA_R, LGA_B, LGA_SEQ, LGA_H0, LGA_C0, LGA_P };
+enum { LGA_E, LGA_IDS, LGA_W, LGA_R, LGA_B, LGA_SEQ, LGA_H0, LGA_C0, LGA_P, LGA_S };
 
 struct lga_state {
     struct lstm_geom gm;
     bool ids_bf;            /* ids [B,T] (else [T,B]) */
     int nthr;               /* threads of the recurrence, each owning a block of batch rows */
-    struct vm_k_memo memo;  /* rows [D*4H]: E W_d^T + Wb_d + Rb_d, ONNX gate order i,o,f,c */
+    struct vm_k_memo memo;  /* rows [D*4H]: E W_d^T (+ Wb_d + Rb_d without a scale), ONNX gate order i,o,f,c */
     float *bias;            /* [D*4H] Wb + Rb */
     float *h, *cs, *g;      /* [B,H] state, [B,H] cell, [B,4H] gate pre-activations */
     float *peep;            /* [D,3H] zeros (used when P is absent) */
@@ -660,11 +662,11 @@ static enum vm_status lga_prepare(struct vm_rt_ctx *c, const struct vm_rt_step *
     struct lstm_geom *gm = &st->gm;
     enum vm_status r = lstm_geom_attrs(s, gm, err);
     if (r) return r;
-    const struct vm_rt_tensor *e = vm_rt_in(c, s, LGA_E), *ids = vm_rt_in(c, s, LGA_IDS);
+    const struct vm_rt_tensor *e = vm_rt_in(c, s, LGA_E), *ids = vm_rt_in(c, s, LGA_IDS), *sc = vm_rt_in(c, s, LGA_S);
     st->ids_bf = vm_rt_attr_int(s, "ids_batch_first", 0) != 0;
     if (e->rank != 2 || e->dtype != VM_DTYPE_FLOAT || ids->rank != 2 ||
-        (ids->dtype != VM_DTYPE_INT64 && ids->dtype != VM_DTYPE_INT32))
-        return vm_rt_step_errorf(s, err, VM_EINVAL, "needs E [V, I] float and ids [B, T] or [T, B] int32/int64");
+        (ids->dtype != VM_DTYPE_INT64 && ids->dtype != VM_DTYPE_INT32) || (sc && (sc->dtype != VM_DTYPE_FLOAT || sc->numel != ids->numel)))
+        return vm_rt_step_errorf(s, err, VM_EINVAL, "needs E [V, I] float, ids [B, T] or [T, B] int32/int64 and a float scale shaped like ids");
     gm->I = e->dims[1];
     gm->T = ids->dims[st->ids_bf ? 1 : 0];
     gm->B = ids->dims[st->ids_bf ? 0 : 1];
@@ -673,7 +675,7 @@ static enum vm_status lga_prepare(struct vm_rt_ctx *c, const struct vm_rt_step *
                       vm_rt_in(c, s, LGA_P) != NULL);
     const struct lstm_slots sl = {LGA_W, LGA_R, LGA_B, LGA_SEQ, LGA_H0, LGA_C0, LGA_P, 0, 1, 2, false};
     if ((r = lstm_check_shapes(c, s, gm, &sl, err))) return r;
-    for (int k = LGA_W; k < s->n_in; k++) {
+    for (int k = LGA_W; k < s->n_in && k < LGA_S; k++) {
         const struct vm_rt_tensor *t = vm_rt_in(c, s, k);
         if (t && t->dtype != (k == LGA_SEQ ? VM_DTYPE_INT32 : VM_DTYPE_FLOAT))
             return vm_rt_step_errorf(s, err, VM_EUNSUPPORTED, "input %d has type %s", k, vm_dtype_name(t->dtype));
@@ -750,6 +752,12 @@ static void lga_cell_ref(const float *g, float *cst, float *h, const float *p, i
     }
 }
 
+/* g [G] = a row [G] + bias [G]: a scaled token's gate input. */
+__attribute__((target_clones("avx512f", "avx2", "default"))) static void lga_scaled_row(float *restrict g, const float *restrict row,
+                                                                                         float a, const float *restrict bias, int64_t G) {
+    for (int64_t j = 0; j < G; j++) g[j] = a * row[j] + bias[j];
+}
+
 /* Checks the ids and projects the vocabulary rows not met yet (bias Wb + Rb refreshed with them). */
 static enum vm_status lga_project(struct vm_rt_ctx *c, const struct vm_rt_step *s, struct lga_state *st, struct vm_error *err) {
     const int64_t H = st->gm.H, D = st->gm.D;
@@ -759,7 +767,8 @@ static enum vm_status lga_project(struct vm_rt_ctx *c, const struct vm_rt_step *
         for (int64_t d = 0; d < D; d++)
             for (int64_t j = 0; j < 4 * H; j++) st->bias[d * 4 * H + j] = b ? b[d * 8 * H + j] + b[d * 8 * H + 4 * H + j] : 0.0f;
     }
-    return vm_k_memo_update(c, s, &st->memo, LGA_IDS, vm_rt_in(c, s, LGA_E)->data, vm_rt_in(c, s, LGA_W)->data, st->bias, err);
+    const float *bias = vm_rt_in(c, s, LGA_S) ? NULL : st->bias; /* scaled rows get it per step */
+    return vm_k_memo_update(c, s, &st->memo, LGA_IDS, vm_rt_in(c, s, LGA_E)->data, vm_rt_in(c, s, LGA_W)->data, bias, err);
 }
 
 /* The recurrence of direction d over batch rows [b0, b1). */
@@ -770,6 +779,8 @@ static dnnl_status_t lga_direction(struct vm_rt_ctx *c, const struct vm_rt_step 
     const struct vm_rt_tensor *th = vm_rt_in(c, s, LGA_H0), *tc = vm_rt_in(c, s, LGA_C0);
     struct vm_rt_tensor *ty = vm_rt_out(c, s, 0), *tyh = vm_rt_out(c, s, 1), *tyc = vm_rt_out(c, s, 2);
     const struct vm_rt_tensor *tp = vm_rt_in(c, s, LGA_P); /* ONNX P [D,3H] is i,o,f as lga_cell reads it */
+    const struct vm_rt_tensor *tsc = vm_rt_in(c, s, LGA_S);
+    const float *sc = tsc ? tsc->data : NULL, *bias = st->bias + d * G;
     const float *R = (const float *)vm_rt_in(c, s, LGA_R)->data + d * G * H;
     const float *peep = (tp ? (const float *)tp->data : st->peep) + d * 3 * H;
     const bool reverse = gm->direction == 1 || d == 1;
@@ -783,8 +794,12 @@ static dnnl_status_t lga_direction(struct vm_rt_ctx *c, const struct vm_rt_step 
     }
     for (int64_t step = 0; step < T; step++) {
         const int64_t t = reverse ? T - 1 - step : step;
-        for (int64_t b = b0; b < b1; b++)
-            memcpy(g + b * G, st->memo.proj + st->memo.rows[st->ids_bf ? b * T + t : t * B + b] * DG + d * G, (size_t)G * sizeof(float));
+        for (int64_t b = b0; b < b1; b++) {
+            const int64_t i = st->ids_bf ? b * T + t : t * B + b;
+            const float *row = st->memo.proj + st->memo.rows[i] * DG + d * G;
+            if (sc) lga_scaled_row(g + b * G, row, sc[i], bias, G);
+            else memcpy(g + b * G, row, (size_t)G * sizeof(float));
+        }
         if (step > 0 || th) {
             dnnl_status_t ds = vm_k_gemm_nt(gm->ref, bn, G, H, h + b0 * H, H, R, H, 1.0f, g + b0 * G, G);
             if (ds != dnnl_success) return ds;
@@ -1261,7 +1276,7 @@ static enum vm_status lgrad_run(struct vm_rt_ctx *c, const struct vm_rt_step *s,
 
 const struct vm_rt_kernel vm_rt_kernels_rnn[] = {
     {"LSTM", 3, 8, 0, 4, 0, lstm_prepare, lstm_run, lstm_release},
-    {"LSTMGather", 4, 9, 0, 3, 0, lga_prepare, lga_run, lga_release},
+    {"LSTMGather", 4, 10, 0, 3, 0, lga_prepare, lga_run, lga_release},
     {"LSTMGrad", LG_WS + 1, LG_N_IN, LG_N_OUT, LG_N_OUT, 0, lgrad_prepare, lgrad_run, lgrad_release},
     {NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL},
 };

@@ -59,6 +59,15 @@ PY
   else
     echo "FAIL $name: onnxruntime-node differs from vmaskc"; echo "$out"; fail=1
   fi
+  # a plan compiled from the export keeps the per-word table predict shows, also where the compiler
+  # folded the mask into the embedding (compiler/pass_gather_fold.c): same output as from the ONNX
+  case $name in cnn_*|lstm_*)
+    local text a b; text=$(head -1 "$d/dev.tsv" | cut -f2)
+    if "$vmaskc" compile "$tmp/$name.onnx" -o "$tmp/$name.vmplan" >/dev/null 2>&1 && a=$("$vmaskc" predict "$tmp/$name.onnx" "$text" 2>&1) &&
+       b=$("$vmaskc" predict "$tmp/$name.vmplan" "$text" 2>&1) && [ "$a" = "$b" ] && echo "$a" | grep -q "^  token [a-z]*: "; then
+      echo "  $name: predict from the compiled plan: the same probabilities and $(echo "$a" | sed -n 's/^  token \([a-z]*\):.*/\1/p') per token"
+    elif [ "$method" != base ]; then echo "FAIL $name: predict from the compiled plan differs from the ONNX's"; echo "$a"; echo "$b"; fail=1; fi;;
+  esac
   # a 1-token text: ORT runs the export as it is; vmaskc runs the plan on the text padded as its
   # feeder pads it (to the model's shortest length: a CNN's widest kernel, kept in the export's
   # min-length block); logits agree and word_mask covers the one real token

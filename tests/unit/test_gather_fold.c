@@ -22,6 +22,12 @@
  * threads) equal the unrewritten graph at the same shapes, ids and kernel modes (1e-5 relative),
  * also at 3 x 2 (K = 3: T' = 0, the max over an empty time axis is -inf in both), and at 2 x 1
  * (T' < 0) both plans refuse to bind, naming a negative dimension.
+ *
+ * Masked lookups (the layers of vmaskc's exports, compiler/export.c): VMASK's x * keep[ids] and IBA's
+ * (x - mu) * lambda[ids] + mu before an LSTM and a convolution (the K 4, padded one with a bias: a
+ * padded first tap must not drop the bias) fold into a masked table (no Mul/Add/Sub/Gather left),
+ * and a per-token scale that is a graph input (L2X's top-k stands behind it) becomes the kernels'
+ * scale input; all equal the unrewritten graph at the shapes, kernel modes and threads above.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -40,6 +46,7 @@ struct lcase {
     int layout, transposed, dirs, reverse;
     bool bias, states, peep, y, yh, yc;
     int hidden;
+    int mask; /* enum mask_kind: the embedding is masked before the layer */
 };
 
 struct built {
@@ -79,6 +86,46 @@ static void add_output(struct built *b, int32_t v) {
     b->g->values[v].flags |= VM_VALUE_OUTPUT;
 }
 
+/* The mask layers of vmaskc's exports (compiler/export.c) between the lookup and the layer:
+ * VMASK z = x * Unsqueeze(keep[ids]), IBA z = (x - mu) * Unsqueeze(lambda[ids]) + mu (both
+ * functions of the token id: folded into the table), and a per-token scale that is a graph input
+ * (a stand-in for L2X's top-k, which depends on the sentence): z = Unsqueeze(scale) * x. */
+enum mask_kind { MASK_NONE, MASK_VMASK, MASK_IBA, MASK_SCALE };
+
+/* x [ids.., I] masked as `kind` says; the scale input (MASK_SCALE) is added after the others. */
+static int32_t add_mask(struct built *b, int kind, int32_t x, int32_t ids) {
+    if (kind == MASK_NONE) return x;
+    const int64_t dv[1] = {V}, di[1] = {I}, axes[1] = {2};
+    int32_t q, r, z;
+    if (kind == MASK_SCALE) {
+        const struct vm_dim dd[2] = {b->g->values[ids].dims[0], b->g->values[ids].dims[1]};
+        q = add_input(b, "scale", VM_DTYPE_FLOAT, 2, dd);
+    } else {
+        int32_t gin[2] = {add_init(b, kind == MASK_VMASK ? "keep" : "lambda", 1, dv, 1.0f), ids};
+        vm_graph_build(b->g, "Gather", "mask/Gather", 2, gin, 1, &q, &b->err);
+    }
+    int32_t ax = vm_graph_add_value(b->g, "mask/axes", VM_DTYPE_INT64, &b->err);
+    int64_t *axd = malloc(sizeof axes);
+    memcpy(axd, axes, sizeof axes);
+    vm_value_set_shape_ints(&b->g->values[ax], 1, (const int64_t[1]){1});
+    vm_value_set_data(&b->g->values[ax], axd, sizeof axes);
+    b->g->values[ax].flags |= VM_VALUE_INIT;
+    int32_t uin[2] = {q, ax};
+    vm_graph_build(b->g, "Unsqueeze", "mask/Unsqueeze", 2, uin, 1, &r, &b->err);
+    if (kind == MASK_IBA) {
+        int32_t mu = add_init(b, "mu", 1, di, 1.0f), a1[2] = {x, mu}, c, c2[2] = {0, r}, sc, a3[2] = {0, mu};
+        vm_graph_build(b->g, "Sub", "iba/Sub", 2, a1, 1, &c, &b->err);
+        c2[0] = c;
+        vm_graph_build(b->g, "Mul", "iba/Mul", 2, c2, 1, &sc, &b->err);
+        a3[0] = sc;
+        vm_graph_build(b->g, "Add", "iba/Add", 2, a3, 1, &z, &b->err);
+        return z;
+    }
+    int32_t mi[2] = {kind == MASK_SCALE ? r : x, kind == MASK_SCALE ? x : r};
+    vm_graph_build(b->g, "Mul", "mask/Mul", 2, mi, 1, &z, &b->err);
+    return z;
+}
+
 /* The case's graph (the same weights every call); e_input / w_input make E / W graph inputs. */
 static struct vm_graph *build(const struct lcase *c, bool e_input, bool w_input, struct vm_error *err) {
     struct built b = {0};
@@ -115,6 +162,7 @@ static struct vm_graph *build(const struct lcase *c, bool e_input, bool w_input,
     }
     int32_t gin[2] = {e, ids}, x;
     vm_graph_build(b.g, "Gather", "emb", 2, gin, 1, &x, &b.err);
+    x = add_mask(&b, c->mask, x, ids);
     if (c->transposed) {
         int32_t t, tn = vm_graph_build(b.g, "Transpose", "tr", 1, &x, 1, &t, &b.err);
         const int64_t perm[3] = {1, 0, 2};
@@ -149,7 +197,8 @@ static uint8_t *compile_case(const struct lcase *c, bool pass, size_t *len, int 
     CHECK_MSG(ok, "%s: %s", c->label, err.msg);
     if (ok && n_gather_lstm) {
         *n_gather_lstm = count_op(g, "LSTMGather");
-        *n_lstm = count_op(g, "LSTM") + count_op(g, "Gather") + count_op(g, "Transpose");
+        *n_lstm = count_op(g, "LSTM") + count_op(g, "Gather") + count_op(g, "Transpose") + count_op(g, "Mul") + count_op(g, "Add") +
+                  count_op(g, "Sub");
     }
     vm_graph_free(g);
     return ok ? plan : NULL;
@@ -205,12 +254,14 @@ static float *run_case(const uint8_t *plan, size_t len, const struct lcase *c, b
         return NULL;
     }
     const bool ids_bf = (c->layout != 0) != (c->transposed != 0);
-    int64_t dims[3][3] = {{ids_bf ? B : T, ids_bf ? T : B}, {0}, {0}};
+    /* inputs: ids, [h0, c0,] [scale]; the scale is shaped like the ids */
+    int64_t dims[4][3] = {{ids_bf ? B : T, ids_bf ? T : B}, {0}, {0}, {ids_bf ? B : T, ids_bf ? T : B}};
     dims[1][0] = dims[2][0] = c->layout ? B : c->dirs;
     dims[1][1] = dims[2][1] = c->layout ? c->dirs : B;
     dims[1][2] = dims[2][2] = c->hidden;
-    const int64_t *dp[3] = {dims[0], dims[1], dims[2]};
-    int ranks[3] = {2, 3, 3};
+    const int64_t *dp[4] = {dims[0], dims[1], dims[2], dims[3]};
+    int ranks[4] = {2, 3, 3, 2};
+    if (!c->states) dp[1] = dims[3], ranks[1] = 2;
     struct vm_rt_inst *inst;
     float *out = NULL;
     if (vm_rt_bind(m, dp, ranks, &inst, &err)) {
@@ -252,7 +303,8 @@ static void check_case(const struct lcase *c) {
     size_t l0 = 0, l1 = 0;
     int n_lg = -1, n_other = -1;
     uint8_t *p0 = compile_case(c, false, &l0, NULL, NULL), *p1 = compile_case(c, true, &l1, &n_lg, &n_other);
-    CHECK_MSG(n_lg == 1 && n_other == 0, "%s: %d LSTMGather and %d LSTM/Gather/Transpose after the pass", c->label, n_lg, n_other);
+    CHECK_MSG(n_lg == 1 && n_other == 0, "%s: %d LSTMGather and %d LSTM/Gather/Transpose/Mul/Add/Sub after the pass", c->label, n_lg,
+              n_other);
     static const int64_t shapes[][2] = {{5, 7}, {1, 9}, {6, 1}, {33, 60}};
     for (size_t sh = 0; p0 && p1 && sh < sizeof shapes / sizeof shapes[0]; sh++) {
         const int64_t B = shapes[sh][0], T = shapes[sh][1];
@@ -272,7 +324,7 @@ static void check_case(const struct lcase *c) {
 
 /* An id out of [-V, V) fails the run with a message naming the ids input. */
 static void check_out_of_range(void) {
-    const struct lcase c = {"out of range", 0, 1, 1, 0, true, false, false, false, true, false, 8};
+    const struct lcase c = {"out of range", 0, 1, 1, 0, true, false, false, false, true, false, 8, MASK_NONE};
     size_t len = 0;
     uint8_t *plan = compile_case(&c, true, &len, NULL, NULL);
     struct vm_error err = {0};
@@ -316,7 +368,7 @@ static void check_out_of_range(void) {
 
 /* E or W a graph input: the rows cannot be kept, the pass leaves the LSTM alone. */
 static void check_not_rewritten(void) {
-    const struct lcase c = {"E / W inputs", 0, 1, 1, 0, true, false, false, true, true, true, 8};
+    const struct lcase c = {"E / W inputs", 0, 1, 1, 0, true, false, false, true, true, true, 8, MASK_NONE};
     for (int k = 0; k < 2; k++) {
         struct vm_error err = {0};
         struct vm_graph *g = build(&c, k == 0, k == 1, &err);
@@ -332,6 +384,7 @@ struct ccase {
     const char *label;
     int K, M, p0, p1;
     bool bias, relu_max, keepdims, relu_twice;
+    int mask; /* enum mask_kind */
 };
 
 static struct vm_graph *build_conv(const struct ccase *c, struct vm_error *err) {
@@ -345,6 +398,7 @@ static struct vm_graph *build_conv(const struct ccase *c, struct vm_error *err) 
     int32_t e = add_init(&b, "E", 2, de, 1.0f), w = add_init(&b, "W", 3, dw, 0.5f), bias = c->bias ? add_init(&b, "bias", 1, dbias, 0.5f) : -1;
     int32_t gin[2] = {e, ids}, x, y;
     vm_graph_build(b.g, "Gather", "emb", 2, gin, 1, &x, &b.err);
+    x = add_mask(&b, c->mask, x, ids);
     int32_t cin[3] = {x, w, bias};
     y = vm_graph_fresh_value(b.g, "conv", VM_DTYPE_FLOAT, &b.err);
     int32_t cn = vm_graph_add_node(b.g, vm_op_find("vmaskc", "ConvCL"), "conv", bias >= 0 ? 3 : 2, cin, 1, &y, &b.err);
@@ -385,8 +439,8 @@ static float *run_conv(const uint8_t *plan, size_t len, const char *label, bool 
         CHECK_MSG(0, "%s: %s", label, err.msg);
         return NULL;
     }
-    const int64_t d0[2] = {B, T}, *dp[1] = {d0};
-    int ranks[1] = {2};
+    const int64_t d0[2] = {B, T}, *dp[2] = {d0, d0}; /* ids [, scale] */
+    int ranks[2] = {2, 2};
     struct vm_rt_inst *inst;
     float *out = NULL;
     if (vm_rt_bind(m, dp, ranks, &inst, &err)) {
@@ -402,6 +456,8 @@ static float *run_conv(const uint8_t *plan, size_t len, const char *label, bool 
             int64_t id = (int64_t)floor((frand() + 1.0) * V) - V;
             ids[i] = (i / T) % 2 == 1 && i % T >= T - T / 3 ? 0 : id < V ? id : V - 1;
         }
+        if (vm_rt_num_inputs(m) > 1)
+            for (int64_t i = 0; i < B * T; i++) ((float *)vm_rt_input(inst, 1).data)[i] = 0.5f * frand();
         rng = saved;
         if (vm_rt_run(inst, VM_RT_FORWARD, false, &err)) {
             CHECK_MSG(0, "%s run: %s", label, err.msg);
@@ -425,7 +481,7 @@ static void check_conv(const struct ccase *c) {
         CHECK_MSG(ok, "%s: %s", c->label, err.msg);
         if (ok && pass) {
             const bool fused = c->relu_max && !c->relu_twice;
-            CHECK_MSG(count_op(g, "ConvGather") == 1 && count_op(g, "ConvCL") == 0 && count_op(g, "Gather") == 0 &&
+            CHECK_MSG(count_op(g, "ConvGather") == 1 && count_op(g, "ConvCL") == 0 && count_op(g, "Gather") == 0 && count_op(g, "Mul") == 0 &&
                           count_op(g, "ReduceMax") == (c->relu_max && !fused) && count_op(g, "Relu") == (c->relu_max && !fused),
                       "%s: ops after the pass: ConvGather %d ConvCL %d Gather %d Relu %d ReduceMax %d", c->label, count_op(g, "ConvGather"),
                       count_op(g, "ConvCL"), count_op(g, "Gather"), count_op(g, "Relu"), count_op(g, "ReduceMax"));
@@ -448,8 +504,8 @@ static void check_conv(const struct ccase *c) {
         struct vm_error err = {0};
         struct vm_rt_opts o = {.threads = 1};
         struct vm_rt_model *m = NULL;
-        const int64_t d0[2] = {2, 1}, *dp[1] = {d0};
-        int ranks[1] = {2};
+        const int64_t d0[2] = {2, 1}, *dp[2] = {d0, d0}; /* ids [, scale] */
+        int ranks[2] = {2, 2};
         struct vm_rt_inst *inst;
         if (!vm_rt_model_from_buffer(&m, plan[pass], len[pass], c->label, &o, &err)) {
             enum vm_status st = vm_rt_bind(m, dp, ranks, &inst, &err);
@@ -465,22 +521,30 @@ static void check_conv(const struct ccase *c) {
 int main(void) {
     /* label, layout, transposed, dirs, reverse, B, initial states, P, Y, Y_h, Y_c, hidden */
     static const struct lcase cases[] = {
-        {"torch batch_first: Transpose, layout 0, Y_h only", 0, 1, 1, 0, true, false, false, false, true, false, 100},
-        {"layout 1, no Transpose, all outputs", 1, 0, 1, 0, true, false, false, true, true, true, H},
-        {"layout 0, no Transpose, reverse, states, peepholes", 0, 0, 1, 1, true, true, true, true, true, true, H},
-        {"layout 1, Transpose, bidirectional, states", 1, 1, 2, 0, true, true, false, true, true, true, H},
-        {"layout 0, Transpose, bidirectional, no B, peepholes, Y and Y_c", 0, 1, 2, 0, false, false, true, true, false, true, 7},
-        {"layout 0, no Transpose, bidirectional, states, peepholes", 0, 0, 2, 0, true, true, true, false, true, true, 100},
+        {"torch batch_first: Transpose, layout 0, Y_h only", 0, 1, 1, 0, true, false, false, false, true, false, 100, MASK_NONE},
+        {"layout 1, no Transpose, all outputs", 1, 0, 1, 0, true, false, false, true, true, true, H, MASK_NONE},
+        {"layout 0, no Transpose, reverse, states, peepholes", 0, 0, 1, 1, true, true, true, true, true, true, H, MASK_NONE},
+        {"layout 1, Transpose, bidirectional, states", 1, 1, 2, 0, true, true, false, true, true, true, H, MASK_NONE},
+        {"layout 0, Transpose, bidirectional, no B, peepholes, Y and Y_c", 0, 1, 2, 0, false, false, true, true, false, true, 7, MASK_NONE},
+        {"layout 0, no Transpose, bidirectional, states, peepholes", 0, 0, 2, 0, true, true, true, false, true, true, 100, MASK_NONE},
+        {"VMASK export: x * keep[ids], torch batch_first", 0, 1, 1, 0, true, false, false, false, true, false, 100, MASK_VMASK},
+        {"IBA export: (x - mu) * lambda[ids] + mu, layout 0", 0, 0, 1, 0, true, true, false, true, true, false, H, MASK_IBA},
+        {"per-token scale input (L2X), Transpose, states", 0, 1, 1, 0, true, true, false, false, true, false, 100, MASK_SCALE},
+        {"per-token scale input (L2X), layout 1, bidirectional", 1, 0, 2, 0, false, false, false, true, true, true, H, MASK_SCALE},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) check_case(&cases[k]);
     check_out_of_range();
     check_not_rewritten();
     /* label, K, M, pads, bias, Relu -> ReduceMax, keepdims, Relu read twice */
     static const struct ccase convs[] = {
-        {"Kim-CNN conv, Relu and max over time fused", 3, 200, 0, 0, true, true, false, false},
-        {"conv, fused, keepdims 1", 3, 7, 0, 0, true, true, true, false},
-        {"conv K 4, pads [1, 2], no bias, no Relu", 4, 9, 1, 2, false, false, false, false},
-        {"conv, Relu read twice: not fused", 3, 6, 0, 0, true, true, false, true},
+        {"Kim-CNN conv, Relu and max over time fused", 3, 200, 0, 0, true, true, false, false, MASK_NONE},
+        {"conv, fused, keepdims 1", 3, 7, 0, 0, true, true, true, false, MASK_NONE},
+        {"conv K 4, pads [1, 2], no bias, no Relu", 4, 9, 1, 2, false, false, false, false, MASK_NONE},
+        {"conv, Relu read twice: not fused", 3, 6, 0, 0, true, true, false, true, MASK_NONE},
+        {"VMASK export: Kim-CNN conv over x * keep[ids]", 3, 200, 0, 0, true, true, false, false, MASK_VMASK},
+        {"IBA export: conv over (x - mu) * lambda[ids] + mu", 4, 9, 1, 2, true, false, false, false, MASK_IBA},
+        {"per-token scale input (L2X): Kim-CNN conv", 3, 200, 0, 0, true, true, false, false, MASK_SCALE},
+        {"per-token scale input (L2X): conv K 4, pads [1, 2], no bias", 4, 9, 1, 2, false, false, false, false, MASK_SCALE},
     };
     for (size_t k = 0; k < sizeof convs / sizeof convs[0]; k++) check_conv(&convs[k]);
     VMTEST_DONE("test_gather_fold");
