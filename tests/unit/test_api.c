@@ -36,6 +36,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../../runtime/vm_base.h"
 #include "../../runtime/vmaskc.h"
 #include "vmtest.h"
 
@@ -93,6 +94,7 @@ static void test_errors(void) {
     vmaskc_explanation_free(NULL);
     vmaskc_words_free(NULL);
     CHECK(!strcmp(vmaskc_version(), VMASKC_VERSION));
+    CHECK(!strcmp(VM_VERSION, VMASKC_VERSION)); /* `vmaskc --version`, plans and exports say the library's version */
     CHECK(!strcmp(vmaskc_status_name(VMASKC_EIO), "i/o error") && !strcmp(vmaskc_status_name((vmaskc_status)99), "unknown status"));
 }
 
