@@ -500,6 +500,17 @@ enum vm_status vm_graph_sort(struct vm_graph *g, struct vm_error *err) {
     }
     /* consumers lists would be faster; graphs are small (hundreds to a few thousand nodes) and
      * this runs a handful of times per compile, so the quadratic scan is acceptable. */
+    /* nodes with sort_before (recomputed values, pass_remat.c) take the place of the node they
+     * precede: picked once every ready node has a higher id than it */
+    int32_t n_keyed = 0, *keyed = vm_malloc(((size_t)n + 1) * sizeof *keyed, err);
+    if (!keyed) {
+        free(indeg);
+        free(order);
+        free(ready);
+        return VM_ENOMEM;
+    }
+    for (int32_t i = 0; i < n; i++)
+        if (!g->nodes[i].dead && g->nodes[i].sort_before > 0) keyed[n_keyed++] = i;
     int32_t lo = 0;
     while (cnt < live) {
         int32_t pick = -1;
@@ -507,6 +518,13 @@ enum vm_status vm_graph_sort(struct vm_graph *g, struct vm_error *err) {
             if (ready[i] == 1) {
                 pick = i;
                 break;
+            }
+        }
+        for (int32_t j = 0, key = pick < 0 ? INT32_MAX : pick; j < n_keyed; j++) {
+            int32_t k = keyed[j];
+            if (ready[k] == 1 && g->nodes[k].sort_before - 1 < key) {
+                pick = k;
+                key = g->nodes[k].sort_before - 1;
             }
         }
         if (pick < 0) break;
@@ -525,6 +543,7 @@ enum vm_status vm_graph_sort(struct vm_graph *g, struct vm_error *err) {
         }
         while (lo < n && (g->nodes[lo].dead || ready[lo] == 2)) lo++;
     }
+    free(keyed);
     enum vm_status st = VM_OK;
     if (cnt < live) {
         for (int32_t i = 0; i < n; i++) {

@@ -56,6 +56,8 @@ struct vm_node {
     int32_t n_attrs;
     int32_t phase; /* enum vm_phase */
     int32_t fwd;   /* backward nodes: the forward node they came from, else -1 */
+    int32_t sort_before; /* 0, or 1 + the node it is scheduled just before (a recomputed value,
+                          * pass_remat.c: computed when its first reader runs, not when its input is ready) */
     bool dead;
 };
 

@@ -41,4 +41,10 @@ enum vm_status vm_pass_gather_rows_early(struct vm_graph *g, struct vm_error *er
  * input projection (every tap's) is computed once per vocabulary row. */
 enum vm_status vm_pass_gather_fold(struct vm_graph *g, struct vm_error *err);
 
+/* compiler/pass_remat.c, training graphs after autodiff: a cheap unary elementwise forward op
+ * (Gelu, Relu, Tanh, ...) whose input the backward keeps anyway has its output recomputed in
+ * the backward, just before the first backward reader, instead of kept from the forward: BERT's
+ * GELU outputs (a quarter of its activations) stop being saved. Same kernel, same bits. */
+enum vm_status vm_pass_remat(struct vm_graph *g, struct vm_error *err);
+
 #endif

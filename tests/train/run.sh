@@ -109,6 +109,19 @@ if "$vmaskc" train "$bert" --vocab "$d/vocab.txt" --train "$tmp/b_train.tsv" --d
   echo "ok: BERT protocol: fine-tune with --no-mask --train-embedding, then the mask on the export with its stored vocabulary"
 else echo "FAIL: two-stage BERT protocol"; cat "$tmp/ft.out" "$tmp/ft2.out" 2>/dev/null | tail -20; fail=1; fi
 
+# GELU outputs recomputed in the backward (compiler/pass_remat.c) instead of kept from the forward:
+# the same trajectory and model byte for byte as keeping them (VMASKC_REMAT=0), in a smaller arena
+rm_args=(--vocab "$d/vocab.txt" --train "$tmp/b_train.tsv" --dev "$tmp/b_dev.tsv" --epochs 2 --max-len 30 --seed 5 --threads 2 --profile)
+if "$vmaskc" train "$bert" "${rm_args[@]}" -o "$tmp/rm1.onnx" --history "$tmp/rm1.csv" > "$tmp/rm1.out" 2>&1 &&
+   VMASKC_REMAT=0 "$vmaskc" train "$bert" "${rm_args[@]}" -o "$tmp/rm0.onnx" --history "$tmp/rm0.csv" > "$tmp/rm0.out" 2>&1; then
+  a1=$(sed -n 's/^memory (MiB): arena \([0-9.]*\) .*/\1/p' "$tmp/rm1.out"); a0=$(sed -n 's/^memory (MiB): arena \([0-9.]*\) .*/\1/p' "$tmp/rm0.out")
+  cut -d, -f1-5 "$tmp/rm1.csv" > "$tmp/rm1.hist"; cut -d, -f1-5 "$tmp/rm0.csv" > "$tmp/rm0.hist"
+  if cmp -s "$tmp/rm1.hist" "$tmp/rm0.hist" && cmp -s "$tmp/rm1.onnx" "$tmp/rm0.onnx" && [ -n "$a1" ] && [ -n "$a0" ] &&
+     awk -v a="$a1" -v b="$a0" 'BEGIN { exit !(a < b) }'; then
+    echo "ok: GELU recomputed in the backward: same trajectory and model, arena $a1 MiB instead of $a0"
+  else echo "FAIL: recomputing GELU in the backward: arena '$a1' vs '$a0' MiB, or a different model"; diff "$tmp/rm1.hist" "$tmp/rm0.hist"; fail=1; fi
+else echo "FAIL: training the BERT fixture with and without recomputation"; tail -5 "$tmp/rm1.out" "$tmp/rm0.out"; fail=1; fi
+
 # a frozen word embedding of 1 MiB or more (the SST-2 CNN's, 3.4 MiB) is released from the ONNX file
 # once the runtime holds the same bytes, and the export writes the runtime's copy: it must be the
 # file's table, byte for byte

@@ -1,0 +1,91 @@
+/* pass_remat: recompute cheap activations in the backward instead of keeping them (see passes.h).
+ *
+ * After autodiff a forward value is kept from the forward to the backward whenever a backward node
+ * reads it. For a unary elementwise op y = f(x) both can be kept: BERT's feed-forward keeps the
+ * GELU's input x (GELU's own gradient reads it) and its output y (the second matmul's weight
+ * gradient reads it), 2 x [rows, 4 x hidden] per layer, the two largest activations of the layer.
+ * When x is kept anyway, y costs one elementwise pass to recompute, so the backward readers of y
+ * are given y' = f(x), a backward node scheduled just before the first of them (vm_node.sort_before;
+ * vm_graph_sort would otherwise run it as soon as x exists, keeping y' alive through the whole
+ * backward). y' lives from there to its last reader instead of from the forward on.
+ *
+ * Only ops whose kernel is the same in both phases and whose result depends on x alone (the same
+ * bits as the forward's y); x must already be read by the backward, so its lifetime does not grow
+ * past the point where y was kept until (y's backward readers come before f's own gradient).
+ * VMASKC_REMAT=0 turns it off (tests compare the two trainings bit for bit).
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops.h"
+#include "passes.h"
+
+static bool cheap_unary(const char *op) {
+    static const char *const ops[] = {"Gelu", "Relu", "Tanh", "Sigmoid", "Erf", "Abs", "Neg", NULL};
+    for (int i = 0; ops[i]; i++)
+        if (!strcmp(op, ops[i])) return true;
+    return false;
+}
+
+static bool same_dims(const struct vm_value *a, const struct vm_value *b) {
+    if (a->rank != b->rank || a->rank < 0) return false;
+    for (int d = 0; d < a->rank; d++)
+        if (!vm_dim_eq(&a->dims[d], &b->dims[d])) return false;
+    return true;
+}
+
+static bool is_output(const struct vm_graph *g, int32_t v) {
+    for (int32_t i = 0; i < g->n_outputs; i++)
+        if (g->outputs[i] == v) return true;
+    return false;
+}
+
+/* The lowest id of a live backward node reading v, or -1. */
+static int32_t first_backward_reader(const struct vm_graph *g, int32_t v) {
+    for (int32_t i = 0; i < g->n_nodes; i++) {
+        const struct vm_node *n = &g->nodes[i];
+        if (n->dead || n->phase != VM_PHASE_BACKWARD) continue;
+        for (int32_t k = 0; k < n->n_in; k++)
+            if (n->in[k] == v) return i;
+    }
+    return -1;
+}
+
+enum vm_status vm_pass_remat(struct vm_graph *g, struct vm_error *err) {
+    const char *env = getenv("VMASKC_REMAT");
+    if (env && !strcmp(env, "0")) return VM_OK;
+    bool changed = false;
+    int32_t n_nodes = g->n_nodes;
+    for (int32_t id = 0; id < n_nodes; id++) {
+        const struct vm_node *n = &g->nodes[id];
+        if (n->dead || n->phase != VM_PHASE_FORWARD || n->n_in != 1 || n->n_out != 1 || !cheap_unary(vm_op_name(n->op))) continue;
+        int32_t x = n->in[0], y = n->out[0];
+        if (x < 0 || y < 0 || g->values[y].dtype != VM_DTYPE_FLOAT || !same_dims(&g->values[x], &g->values[y])) continue;
+        if (!(g->values[y].flags & VM_VALUE_SAVED) || is_output(g, y)) continue;
+        int32_t first = first_backward_reader(g, y);
+        if (first < 0 || first_backward_reader(g, x) < 0) continue;
+        char name[600];
+        snprintf(name, sizeof name, "%s/remat", n->name);
+        int32_t op = n->op, out = vm_graph_fresh_value(g, name, VM_DTYPE_UNDEFINED, err);
+        if (out < 0) return err->code;
+        int32_t r = vm_graph_add_node(g, op, name, 1, &x, 1, &out, err); /* n is stale from here on */
+        if (r < 0) return err->code;
+        g->nodes[r].phase = VM_PHASE_BACKWARD;
+        g->nodes[r].fwd = id;
+        g->nodes[r].sort_before = first + 1;
+        enum vm_status s = vm_node_copy_attrs(g, id, r, err);
+        if (!s) s = vm_pass_reinfer(g, r, err);
+        if (s) return s;
+        for (int32_t i = 0; i < n_nodes; i++) {
+            struct vm_node *c = &g->nodes[i];
+            if (c->dead || c->phase != VM_PHASE_BACKWARD) continue;
+            for (int32_t k = 0; k < c->n_in; k++)
+                if (c->in[k] == y) c->in[k] = out;
+        }
+        g->values[y].flags &= ~(uint32_t)VM_VALUE_SAVED;
+        changed = true;
+    }
+    return changed ? vm_graph_sort(g, err) : VM_OK;
+}
