@@ -23,7 +23,8 @@
 #include "passes.h"
 
 static bool cheap_unary(const char *op) {
-    static const char *const ops[] = {"Gelu", "Relu", "Tanh", "Sigmoid", "Erf", "Abs", "Neg", NULL};
+    static const char *const ops[] = {"Gelu",     "Relu",     "Tanh",     "Sigmoid",     "Erf",       "Abs", "Neg", "LeakyRelu",
+                                      "Elu",      "Selu",     "Softplus", "HardSigmoid", "HardSwish", "Softsign", NULL};
     for (int i = 0; ops[i]; i++)
         if (!strcmp(op, ops[i])) return true;
     return false;

@@ -447,11 +447,70 @@ static enum vm_status grad_dropout(struct vm_autodiff *ad, int32_t n, struct vm_
     return VM_OK;
 }
 
+/* ---- Activations with parameters (LeakyRelu, Elu, Selu, HardSigmoid) and the parameterless
+ * Softplus, Softsign, HardSwish: the normalize step writes every attribute with its ONNX default,
+ * so the runtime and the gradient read the values the model means. Gradients from the input x. */
+static const struct act_defaults {
+    const char *op;
+    double alpha, beta, gamma;
+} act_defaults[] = {
+    {"LeakyRelu", 0.01, 0, 0},
+    {"Elu", 1.0, 0, 0},
+    {"Selu", 1.67326319217681884765625, 0, 1.05070102214813232421875},
+    {"HardSigmoid", 0.2, 0.5, 0},
+    {"Softplus", 0, 0, 0},
+    {"Softsign", 0, 0, 0},
+    {"HardSwish", 0, 0, 0},
+    {NULL, 0, 0, 0},
+};
+
+static const struct act_defaults *act_find(const char *op) {
+    for (int i = 0; act_defaults[i].op; i++)
+        if (!strcmp(op, act_defaults[i].op)) return &act_defaults[i];
+    return NULL;
+}
+
+static enum vm_status normalize_act(struct vm_graph *g, int32_t n, struct vm_error *err) {
+    const struct act_defaults *d = act_find(vm_op_name(g->nodes[n].op));
+    if (!d) return VM_OK;
+    enum vm_status s = VM_OK;
+    if (!strcmp(d->op, "LeakyRelu") || !strcmp(d->op, "Elu") || !strcmp(d->op, "Selu") || !strcmp(d->op, "HardSigmoid"))
+        s = vm_node_set_float(g, n, "alpha", vm_node_float(g, n, "alpha", d->alpha), err);
+    if (!s && !strcmp(d->op, "HardSigmoid")) s = vm_node_set_float(g, n, "beta", vm_node_float(g, n, "beta", d->beta), err);
+    if (!s && !strcmp(d->op, "Selu")) s = vm_node_set_float(g, n, "gamma", vm_node_float(g, n, "gamma", d->gamma), err);
+    return s;
+}
+
+static enum vm_status grad_act(struct vm_autodiff *ad, int32_t n, struct vm_error *err) {
+    struct vm_graph *g = vm_ad_graph(ad);
+    const struct act_defaults *d = act_find(vm_op_name(g->nodes[n].op));
+    int32_t dy = vm_ad_dy(ad, n, 0), x = g->nodes[n].in[0];
+    if (dy < 0 || !d) return VM_OK;
+    char alg[32];
+    size_t k = 0;
+    for (; d->op[k] && k < sizeof alg - 1; k++) alg[k] = (char)(d->op[k] | 0x20); /* ASCII lower case */
+    alg[k] = 0;
+    double alpha = vm_node_float(g, n, "alpha", d->alpha), beta = vm_node_float(g, n, "beta", d->beta),
+           gamma = vm_node_float(g, n, "gamma", d->gamma);
+    int32_t in[2] = {dy, x}, out;
+    int32_t id = vm_ad_begin(ad, "EltwiseGrad", 2, in, 1, &out);
+    if (id < 0) return err->code;
+    enum vm_status s = vm_node_set_string(g, id, "alg", alg, err);
+    if (!s) s = vm_node_set_float(g, id, "alpha", alpha, err);
+    if (!s) s = vm_node_set_float(g, id, "beta", beta, err);
+    if (!s) s = vm_node_set_float(g, id, "gamma", gamma, err);
+    if (!s) s = vm_ad_end(ad, id);
+    if (s) return s;
+    GIVE(0, out);
+    return VM_OK;
+}
+
 static enum vm_status infer_eltwise_grad(struct vm_graph *g, int32_t n, struct vm_error *err) {
     enum vm_status s = vm_check_dtype(g, n, 0, err, F, 0);
     if (s) return s;
     const char *alg = vm_node_string(g, n, "alg", NULL);
-    static const char *algs[] = {"relu", "tanh", "sigmoid", "exp", "sqrt", "erf", "abs", "gelu", NULL};
+    static const char *algs[] = {"relu", "tanh", "sigmoid", "exp", "sqrt", "erf", "abs", "gelu", "leakyrelu", "elu", "selu",
+                                 "hardsigmoid", "softplus", "softsign", "hardswish", NULL};
     bool ok = false;
     for (int i = 0; alg && algs[i]; i++) ok |= !strcmp(alg, algs[i]);
     if (!ok) return vm_node_errorf(g, n, err, VM_EINVAL, "unknown alg '%s'", alg ? alg : "");
@@ -589,10 +648,18 @@ static enum vm_status grad_minmax(struct vm_autodiff *ad, int32_t n, struct vm_e
 }
 
 #define UNARY(op, fn) {op, NULL, 1, 1, 1, 1, "", 0, 0, 0, NULL, fn, NULL, grad_unary}
+#define ACT(op, attrs) {op, NULL, 1, 1, 1, 1, attrs, 0, 0, 0, normalize_act, infer_unary_float, NULL, grad_act}
 #define BINARY(op, fl, gr) {op, NULL, 2, 2, 1, 1, "", 0, 0, fl, NULL, infer_binary, fold_binary, gr}
 
 const struct vm_op_row vm_ops_elementwise[] = {
     UNARY("Relu", infer_unary_float),
+    ACT("LeakyRelu", "alpha:f"),
+    ACT("Elu", "alpha:f"),
+    ACT("Selu", "alpha:f gamma:f"),
+    ACT("HardSigmoid", "alpha:f beta:f"),
+    ACT("Softplus", ""),
+    ACT("Softsign", ""),
+    ACT("HardSwish", ""),
     UNARY("Tanh", infer_unary_float),
     UNARY("Sigmoid", infer_unary_float),
     UNARY("Erf", infer_unary_float),
@@ -623,7 +690,7 @@ const struct vm_op_row vm_ops_elementwise[] = {
     {"Clip", NULL, 1, 3, 1, 1, "min:f max:f", 0, 0x6, 0, NULL, infer_clip, NULL, grad_clip},
     /* x * 0.5 * (1 + erf(x / sqrt(2))), fused from the exported formula by pass_fuse.c */
     {"Gelu", "vmaskc", 1, 1, 1, 1, "", 0, 0, VM_OP_INTERNAL, NULL, infer_unary_float, NULL, grad_unary},
-    {"EltwiseGrad", "vmaskc", 2, 2, 1, 1, "alg:s", 0, 0x3, VM_OP_INTERNAL | VM_OP_NO_GRAD, NULL, infer_eltwise_grad, NULL, NULL},
+    {"EltwiseGrad", "vmaskc", 2, 2, 1, 1, "alg:s alpha:f beta:f gamma:f", 0, 0x3, VM_OP_INTERNAL | VM_OP_NO_GRAD, NULL, infer_eltwise_grad, NULL, NULL},
     {"DropoutGrad", "vmaskc", 2, 2, 1, 1, "ratio:f", 0, 0x3, VM_OP_INTERNAL | VM_OP_NO_GRAD, NULL, infer_dropout_grad, NULL, NULL},
     {NULL, NULL, 0, 0, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL, NULL},
 };

@@ -12,6 +12,8 @@
 
 #include "../rt.h"
 #include "bcast.h"
+#include <strings.h>
+
 #include "kernels.h"
 
 #define PAR_MIN 32768 /* elements below which OpenMP is not worth its overhead */
@@ -521,6 +523,101 @@ static enum vm_status dropout_run(struct vm_rt_ctx *c, const struct vm_rt_step *
 }
 
 
+/* ---------------- LeakyRelu, Elu, Selu, HardSigmoid, Softplus, Softsign, HardSwish ----------------
+ * Plain loops (the compiler vectorizes them): a classifier has one or two of these, never its
+ * bottleneck. Attributes as the compiler normalized them (every one present, ONNX defaults). */
+
+enum act_kind { A_LEAKY, A_ELU, A_SELU, A_HARDSIGMOID, A_SOFTPLUS, A_SOFTSIGN, A_HARDSWISH, A_NONE };
+
+/* op name (any case: "Elu" for the op, "elu" for EltwiseGrad's alg) -> kind */
+static enum act_kind act_kind(const char *name) {
+    static const char *names[] = {"leakyrelu", "elu", "selu", "hardsigmoid", "softplus", "softsign", "hardswish"};
+    for (int i = 0; i < 7; i++)
+        if (!strcasecmp(name, names[i])) return (enum act_kind)i;
+    return A_NONE;
+}
+
+struct act_params {
+    enum act_kind k;
+    double alpha, beta, gamma;
+};
+
+static struct act_params act_params(const struct vm_rt_step *s, const char *name) {
+    struct act_params p = {act_kind(name), 0, 0, 0};
+    p.alpha = vm_rt_attr_float(s, "alpha", p.k == A_LEAKY ? 0.01 : p.k == A_HARDSIGMOID ? 0.2 : p.k == A_SELU ? 1.67326319217681884765625 : 1.0);
+    p.beta = vm_rt_attr_float(s, "beta", 0.5);
+    p.gamma = vm_rt_attr_float(s, "gamma", 1.05070102214813232421875);
+    return p;
+}
+
+#define ACT_FWD(T, EXPM1, LOG1P, EXP, FABS)                                                                        \
+    static void act_fwd_##T(const struct act_params *p, const T *x, T *y, int64_t n) {                            \
+        const T a = (T)p->alpha, b = (T)p->beta, g = (T)p->gamma;                                                \
+        switch (p->k) {                                                                                            \
+        case A_LEAKY: for (int64_t i = 0; i < n; i++) y[i] = x[i] >= 0 ? x[i] : a * x[i]; break;                  \
+        case A_ELU: for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : a * EXPM1(x[i]); break;              \
+        case A_SELU: for (int64_t i = 0; i < n; i++) y[i] = g * (x[i] > 0 ? x[i] : a * EXPM1(x[i])); break;       \
+        case A_HARDSIGMOID:                                                                                        \
+            for (int64_t i = 0; i < n; i++) {                                                                      \
+                T v = a * x[i] + b;                                                                                \
+                y[i] = v < 0 ? 0 : v > 1 ? 1 : v;                                                                  \
+            }                                                                                                      \
+            break;                                                                                                 \
+        case A_SOFTPLUS: /* log(1 + e^x) without overflow */                                                      \
+            for (int64_t i = 0; i < n; i++) y[i] = (x[i] > 0 ? x[i] : 0) + LOG1P(EXP(-FABS(x[i])));              \
+            break;                                                                                                 \
+        case A_SOFTSIGN: for (int64_t i = 0; i < n; i++) y[i] = x[i] / (1 + FABS(x[i])); break;                   \
+        case A_HARDSWISH:                                                                                          \
+            for (int64_t i = 0; i < n; i++) {                                                                      \
+                T v = x[i] / 6 + (T)0.5;                                                                           \
+                y[i] = x[i] * (v < 0 ? 0 : v > 1 ? 1 : v);                                                         \
+            }                                                                                                      \
+            break;                                                                                                 \
+        default: break;                                                                                            \
+        }                                                                                                          \
+    }
+ACT_FWD(float, expm1f, log1pf, expf, fabsf)
+ACT_FWD(double, expm1, log1p, exp, fabs)
+
+static enum vm_status act_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, void *state, struct vm_error *err) {
+    (void)c;
+    (void)state;
+    const struct vm_rt_tensor *x = vm_rt_in(c, s, 0);
+    struct vm_rt_tensor *y = vm_rt_out(c, s, 0);
+    struct act_params p = act_params(s, s->op);
+    if (x->dtype == VM_DTYPE_FLOAT) act_fwd_float(&p, x->data, y->data, x->numel);
+    else if (x->dtype == VM_DTYPE_DOUBLE) act_fwd_double(&p, x->data, y->data, x->numel);
+    else return vm_rt_step_errorf(s, err, VM_EUNSUPPORTED, "%s of %s is not supported", s->op, vm_dtype_name(x->dtype));
+    return VM_OK;
+}
+
+/* dx = dy * f'(x) */
+static void act_grad(const struct act_params *p, const float *dy, const float *x, float *dx, int64_t n) {
+    const float a = (float)p->alpha, b = (float)p->beta, g = (float)p->gamma;
+#pragma omp parallel for if (n > PAR_MIN)
+    for (int64_t i = 0; i < n; i++) {
+        float v = x[i], d = dy[i];
+        switch (p->k) {
+        case A_LEAKY: dx[i] = v >= 0 ? d : a * d; break;
+        case A_ELU: dx[i] = v > 0 ? d : d * a * expf(v); break;
+        case A_SELU: dx[i] = g * (v > 0 ? d : d * a * expf(v)); break;
+        case A_HARDSIGMOID: {
+            float h = a * v + b;
+            dx[i] = h > 0 && h < 1 ? d * a : 0;
+            break;
+        }
+        case A_SOFTPLUS: dx[i] = d * (v >= 0 ? 1 / (1 + expf(-v)) : expf(v) / (1 + expf(v))); break;
+        case A_SOFTSIGN: {
+            float q = 1 + fabsf(v);
+            dx[i] = d / (q * q);
+            break;
+        }
+        case A_HARDSWISH: dx[i] = v < -3 ? 0 : v > 3 ? d : d * (v / 3 + 0.5f); break;
+        default: dx[i] = 0; break;
+        }
+    }
+}
+
 /* ---------------- EltwiseGrad, DropoutGrad (backward) ---------------- */
 
 enum egrad_kind { G_RELU, G_TANH, G_SIGMOID, G_EXP, G_SQRT, G_ERF, G_ABS, G_GELU };
@@ -575,7 +672,7 @@ static enum vm_status egrad_prepare(struct vm_rt_ctx *c, const struct vm_rt_step
     if (!st) return VM_ENOMEM;
     *state = st;
     const struct vm_rt_tensor *dy = vm_rt_in(c, s, 0);
-    if (dy->numel == 0 || c->m->ref_kernels) return VM_OK;
+    if (dy->numel == 0 || c->m->ref_kernels || act_kind(vm_rt_attr_string(s, "alg", "relu")) != A_NONE) return VM_OK;
     dnnl_alg_kind_t alg;
     st->data_arg = DNNL_ARG_DST;
     switch (egrad_kind(vm_rt_attr_string(s, "alg", "relu"))) {
@@ -615,7 +712,9 @@ static enum vm_status egrad_run(struct vm_rt_ctx *c, const struct vm_rt_step *s,
         dnnl_exec_arg_t args[] = {{DNNL_ARG_DIFF_DST, st->diff_dst}, {st->data_arg, st->data}, {DNNL_ARG_DIFF_SRC, st->diff_src}};
         return vm_dnnl_exec(c, s, st->prim, 3, args, err);
     }
-    vm_ref_eltwise_grad_f32(vm_rt_attr_string(s, "alg", "relu"), dy->data, t->data, dx->data, dy->numel);
+    struct act_params p = act_params(s, vm_rt_attr_string(s, "alg", "relu"));
+    if (p.k != A_NONE) act_grad(&p, dy->data, t->data, dx->data, dy->numel);
+    else vm_ref_eltwise_grad_f32(vm_rt_attr_string(s, "alg", "relu"), dy->data, t->data, dx->data, dy->numel);
     return VM_OK;
 }
 
@@ -742,6 +841,10 @@ const struct vm_rt_kernel vm_rt_kernels_elementwise[] = {
     K_UNARY("Relu"), K_UNARY("Tanh"), K_UNARY("Sigmoid"), K_UNARY("Erf"), K_UNARY("Sqrt"),
     K_UNARY("Exp"), K_UNARY("Log"), K_UNARY("Reciprocal"), K_UNARY("Neg"), K_UNARY("Abs"),
     K_UNARY("Not"), K_UNARY("Gelu"),
+    {"LeakyRelu", 1, 1, 1, 1, 0, NULL, act_run, NULL}, {"Elu", 1, 1, 1, 1, 0, NULL, act_run, NULL},
+    {"Selu", 1, 1, 1, 1, 0, NULL, act_run, NULL}, {"HardSigmoid", 1, 1, 1, 1, 0, NULL, act_run, NULL},
+    {"Softplus", 1, 1, 1, 1, 0, NULL, act_run, NULL}, {"Softsign", 1, 1, 1, 1, 0, NULL, act_run, NULL},
+    {"HardSwish", 1, 1, 1, 1, 0, NULL, act_run, NULL},
     K_BINARY("Add"), K_BINARY("Sub"), K_BINARY("Mul"), K_BINARY("Div"), K_BINARY("Pow"),
     K_BINARY("Equal"), K_BINARY("Greater"), K_BINARY("Less"), K_BINARY("And"), K_BINARY("Or"),
     K_BINARY("Xor"),

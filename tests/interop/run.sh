@@ -130,6 +130,8 @@ check lstm_2layer "$fx/lstm_2layer_last_op14/model.onnx" 1 0 --train "$d/train.t
 check cnn_kim_padded "$fx/cnn_kim_padded_op13/model.onnx" 1 0 --train "$d/train.tsv" --dev "$d/dev.tsv" --mask-hidden 8 --mask-output
 check bow_masked_mean_clip "$fx/bow_masked_mean_op13/model.onnx" 2 0 --train "$d/train.tsv" --dev "$d/dev.tsv" --mask-hidden 8 --mask-output
 check cnn_batchnorm_head "$fx/cnn_bn_head_op13/model.onnx" 1 0 --train "$d/train.tsv" --dev "$d/dev.tsv" --mask-hidden 8 --mask-output
+# LeakyRelu, Elu, Selu, Softplus, HardSigmoid (HardSwish at opset 14) trained through and exported
+check mlp_activations "$fx/mlp_activations_op14/model.onnx" 1 0 --train "$d/train.tsv" --dev "$d/dev.tsv" --mask-hidden 8 --mask-output
 # BatchNormalization trains in its eval form: scale and B move, the running statistics stay as exported
 if [ -f "$tmp/cnn_batchnorm_head.onnx" ] && ! out=$("$py" - "$fx/cnn_bn_head_op13/model.onnx" "$tmp/cnn_batchnorm_head.onnx" 2>&1 <<'PY'
 import sys

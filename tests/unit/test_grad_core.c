@@ -9,7 +9,7 @@
 
 static void unary(const char *op, float shift) {
     struct gc *c = gc_new();
-    bool kink = !strcmp(op, "Relu") || !strcmp(op, "Abs");
+    bool kink = !strcmp(op, "Relu") || !strcmp(op, "Abs") || !strcmp(op, "LeakyRelu");
     int32_t x = kink ? gc_param_spaced(c, "x", 2, D(3, 4)) : gc_param_shift(c, "x", 2, D(3, 4), 0.9f, shift), y = gc_op(c, op, 1, &x);
     gc_check(c, op, op, y, 2e-2);
 }
@@ -36,6 +36,13 @@ int main(int argc, char **argv) {
     unary("Erf", 0.0f);
     unary("Gelu", 0.0f);
     unary("Abs", 0.0f);
+    unary("LeakyRelu", 0.0f); /* the activations with parameters, at their ONNX defaults */
+    unary("Elu", 0.0f);
+    unary("Selu", 0.0f);
+    unary("HardSigmoid", 0.0f);
+    unary("Softplus", 0.0f);
+    unary("Softsign", 0.0f);
+    unary("HardSwish", 0.0f);
     unary("Neg", 0.0f);
     unary("Reciprocal", 2.0f);
     unary("Identity", 0.0f);
