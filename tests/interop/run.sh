@@ -150,6 +150,8 @@ PY
 else echo "ok cnn_batchnorm_head: running statistics exported unchanged, scale and B trained"; fi
 check roberta_cumsum_positions "$fx/bert_roberta_positions_op14/model.onnx" 2 0 --train "$tmp/bin_train.tsv" --dev "$tmp/bin_dev.tsv" --mask-hidden 8
 check causal_trilu_last_token "$fx/bert_causal_last_op17/model.onnx" 1 0 --train "$tmp/bin_train.tsv" --dev "$tmp/bin_dev.tsv" --mask-hidden 8 --mask-output
+# DistilBERT's layout: padding by masked_fill(finfo.min) (Equal/Expand/Where), q scaled before QK^T, no token types
+check distilbert_masked_fill "$fx/bert_distil_op14/model.onnx" 2 0 --train "$tmp/bin_train.tsv" --dev "$tmp/bin_dev.tsv" --mask-hidden 8 --mask-output
 check bert_mask_network "$fx/bert_op17/model.onnx" 3 0 --train "$tmp/bin_train.tsv" --dev "$tmp/bin_dev.tsv" \
       --mask-hidden 8 --mask-after /embeddings/norm/LayerNormalization_output_0 --mask-output
 # k = 3 of the probe texts' 7, 7 and 2 real tokens: the top-k cuts two texts and keeps all of one
