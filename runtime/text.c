@@ -453,6 +453,76 @@ static enum vm_status encode_words(const struct vm_tokenizer *t, const struct vm
     return s;
 }
 
+/* Drops e's entries from n on. */
+static void encoding_cut(struct vm_encoding *e, int32_t n) {
+    if (n >= e->n) return;
+    if (e->pieces)
+        for (int32_t i = n; i < e->n; i++) free(e->pieces[i]);
+    e->n = n;
+}
+
+/* A sentence pair, text = a TAB b: [CLS] a [SEP] b [SEP]. Over max_len the pieces are cut as
+ * Hugging Face tokenizers' TruncationStrategy::LongestFirst cuts a pair, with budget = max_len - 3
+ * and s, l the shorter and longer piece counts (a counts as the shorter on a tie): the longer text
+ * may keep max(s, budget - s) pieces (s when s alone is over the budget); when the two shares still
+ * do not fit, the shorter keeps budget / 2 and the longer the rest. Each text is then cut to its
+ * share; a text within its share keeps all its pieces. */
+static enum vm_status encode_pair(const struct vm_tokenizer *t, const struct vm_vocab *v, const char *text, const char *tab,
+                                  int32_t max_len, bool pieces, struct vm_encoding *e, struct vm_error *err) {
+    const char *cls = v->tokens[v->cls_id], *sep = v->tokens[v->sep_id];
+    size_t la = (size_t)(tab - text);
+    char *a = vm_malloc(la + 1, err);
+    if (!a) return VM_ENOMEM;
+    memcpy(a, text, la);
+    a[la] = 0;
+    struct vm_encoding eb;
+    memset(&eb, 0, sizeof eb);
+    enum vm_status s = vm_encoding_push(e, v->cls_id, -1, pieces, cls, strlen(cls), err);
+    if (!s) s = vm_wordpiece_encode(t, v, a, pieces, e, err);
+    free(a);
+    if (!s) {
+        eb.n_words = e->n_words; /* b's words are numbered after a's */
+        s = vm_wordpiece_encode(t, v, tab + 1, pieces, &eb, err);
+    }
+    if (s) {
+        vm_encoding_free(&eb);
+        return s;
+    }
+    int32_t na = e->n - 1, nb = eb.n;
+    if (max_len > 0 && na + nb > max_len - 3) {
+        int32_t budget = max_len - 3, n1 = na, n2 = nb;
+        bool swap = n1 > n2;
+        if (swap) n1 = nb, n2 = na;
+        n2 = n1 > budget ? n1 : (n1 > budget - n1 ? n1 : budget - n1);
+        if (n1 + n2 > budget) {
+            n1 = budget / 2;
+            n2 = n1 + budget % 2;
+        }
+        int32_t ka = swap ? n2 : n1, kb = swap ? n1 : n2;
+        if (na > ka) na = ka;
+        if (nb > kb) nb = kb;
+    }
+    encoding_cut(e, 1 + na);
+    s = vm_encoding_push(e, v->sep_id, -1, pieces, sep, strlen(sep), err);
+    for (int32_t i = 0; i < nb && !s; i++) {
+        const char *pc = eb.pieces ? eb.pieces[i] : v->tokens[eb.ids[i]];
+        s = vm_encoding_push(e, eb.ids[i], eb.word_of[i], pieces, pc, strlen(pc), err);
+    }
+    if (!s) s = vm_encoding_push(e, v->sep_id, -1, pieces, sep, strlen(sep), err);
+    e->n_words = eb.n_words;
+    e->n_unk += eb.n_unk;
+    vm_encoding_free(&eb);
+    return s;
+}
+
+void vm_token_types(const int32_t *ids, int32_t n, int32_t sep_id, int32_t *types) {
+    bool second = false;
+    for (int32_t i = 0; i < n; i++) {
+        types[i] = second ? 1 : 0;
+        if (sep_id >= 0 && ids[i] == sep_id) second = true;
+    }
+}
+
 enum vm_status vm_text_encode(const struct vm_tokenizer *t, const struct vm_vocab *v, const char *text,
                               int32_t max_len, bool pieces, struct vm_encoding *e, struct vm_error *err) {
     memset(e, 0, sizeof *e);
@@ -461,6 +531,8 @@ enum vm_status vm_text_encode(const struct vm_tokenizer *t, const struct vm_voca
     if (max_len > 0 && max_len < 3)
         return vm_errorf(err, VM_EINVAL, "a maximum length of %d leaves no room for text between [CLS] and [SEP] (at least 3)", max_len);
     const char *cls = v->tokens[v->cls_id], *sep = v->tokens[v->sep_id];
+    const char *tab = t->pairs ? strchr(text, '\t') : NULL;
+    if (tab) return encode_pair(t, v, text, tab, max_len, pieces, e, err);
     enum vm_status s = vm_encoding_push(e, v->cls_id, -1, pieces, cls, strlen(cls), err);
     if (!s) s = vm_wordpiece_encode(t, v, text, pieces, e, err);
     if (s) return s;

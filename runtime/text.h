@@ -66,6 +66,9 @@ struct vm_tokenizer {
                              * a model whose metadata has vmaskc.tokenizer=words and no
                              * vmaskc.words.cleanup was trained with it */
     int32_t max_word_chars; /* wordpiece: a longer word is [UNK] (Hugging Face: 100) */
+    bool pairs;             /* wordpiece: a TAB in the text separates a sentence pair, encoded as
+                             * Hugging Face's tokenizer(a, b): [CLS] a [SEP] b [SEP], token types 1 on
+                             * b and its [SEP] (vm_token_types), truncated longest-first */
 };
 
 /* Defaults: words (Unicode), lower-cased, punctuation split; a word over 100 characters is [UNK]
@@ -99,10 +102,16 @@ struct vm_encoding {
 
 /* Encodes text with t over v. max_len > 0 truncates to max_len ids; for wordpiece that count
  * includes [CLS] and [SEP] and [SEP] is kept (as Hugging Face truncates), so max_len must be at
- * least 3. pieces: also fill e->pieces. Free with vm_encoding_free (also after an error). */
+ * least 3. With t->pairs, a text with a TAB is the pair (before the first TAB, after it): both
+ * [SEP]s kept, the pieces cut as Hugging Face's longest-first truncation cuts them, and word_of
+ * numbering the second text's words after the first's. pieces: also fill e->pieces. Free with
+ * vm_encoding_free (also after an error). */
 enum vm_status vm_text_encode(const struct vm_tokenizer *t, const struct vm_vocab *v, const char *text,
                               int32_t max_len, bool pieces, struct vm_encoding *e, struct vm_error *err);
 void vm_encoding_free(struct vm_encoding *e);
+/* Token types of an encoded text as BERT takes them: 0 up to and including the first sep_id, 1
+ * after it (a pair's second text and its [SEP]); all 0 when sep_id < 0 (single texts). */
+void vm_token_types(const int32_t *ids, int32_t n, int32_t sep_id, int32_t *types);
 
 /* Words tokenizer only: text into a malloc'd array of malloc'd tokens (free with vm_tokens_free). */
 enum vm_status vm_tokenize(const struct vm_tokenizer *t, const char *text, char ***tokens,

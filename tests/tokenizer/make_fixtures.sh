@@ -22,4 +22,17 @@ while read -r name opts; do
     node "$here/reference.js" "$fx/bert-base-uncased-vocab.txt" "$fx/$f.txt" $opts | gzip -9n >"$fx/$f.$name.ids.gz"
   done
 done <"$here/modes.txt"
+# sentence pairs: consecutive lines of the data sample and of the crafted cases joined by a TAB, and
+# pairs with an empty side, a lone TAB and a second TAB (whitespace inside b)
+{
+  awk 'NR > 4000 { exit } NR % 2 { a = $0; next } { print a "\t" $0 }' "$fx/data.txt"
+  awk 'NR % 2 { a = $0; next } { print a "\t" $0 }' "$fx/crafted.txt"
+  printf '\tonly the second text\nonly the first text\t\n\t\nthree\tparts\there\n \t \n'
+  printf 'a short first text\t%s\n' "$(head -c 3000 "$fx/data.txt" | tr '\n\t' '  ')"
+  printf '%s\ta short second text\n' "$(head -c 3000 "$fx/data.txt" | tr '\n\t' '  ')"
+} >"$fx/pairs.txt"
+while read -r name opts; do
+  # shellcheck disable=SC2086
+  node "$here/reference.js" "$fx/bert-base-uncased-vocab.txt" "$fx/pairs.txt" $opts | gzip -9n >"$fx/pairs.$name.ids.gz"
+done <"$here/pair_modes.txt"
 echo "fixtures written to $fx" >&2

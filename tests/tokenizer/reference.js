@@ -8,9 +8,11 @@
 //   post-processor bertProcessing([SEP], [CLS])
 //   added tokens   [PAD] [UNK] [CLS] [SEP] [MASK] as special, non-normalized tokens (as in
 //                  tokenizer.json), so written in the text they stand for themselves
-//   --max-len L    truncation to L ids, [CLS] and [SEP] included
+//   --max-len L    truncation to L ids, [CLS] and [SEP] included (a pair: longest-first)
+//   --pairs        a line with a TAB is the pair (before the first TAB, after it): tokenizer(a, b)
+//   --types        print the token type ids instead of the ids
 //
-// usage: node reference.js VOCAB.txt TEXT.txt [--cased] [--max-len L] > IDS   (NODE_PATH: see install.sh)
+// usage: node reference.js VOCAB.txt TEXT.txt [--cased] [--max-len L] [--pairs] [--types] > IDS   (NODE_PATH: see install.sh)
 'use strict';
 const fs = require('fs');
 const t = require('@anush008/tokenizers');
@@ -29,10 +31,19 @@ async function main() {
   if (ml >= 0) tok.setTruncation(parseInt(args[ml + 1], 10));
   const lines = fs.readFileSync(text, 'utf8').split('\n');
   if (lines[lines.length - 1] === '') lines.pop();
+  const pairs = args.includes('--pairs'), types = args.includes('--types');
+  const show = e => (types ? e.getTypeIds() : e.getIds()).join(' ');
   const out = [];
-  for (let i = 0; i < lines.length; i += 256) {
-    const encs = await tok.encodeBatch(lines.slice(i, i + 256));
-    for (const e of encs) out.push(e.getIds().join(' '));
+  if (pairs) {
+    for (const line of lines) {
+      const tab = line.indexOf('\t');
+      out.push(show(tab < 0 ? await tok.encode(line) : await tok.encode(line.slice(0, tab), line.slice(tab + 1))));
+    }
+  } else {
+    for (let i = 0; i < lines.length; i += 256) {
+      const encs = await tok.encodeBatch(lines.slice(i, i + 256));
+      for (const e of encs) out.push(show(e));
+    }
   }
   process.stdout.write(out.join('\n') + '\n');
 }

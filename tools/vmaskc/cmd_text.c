@@ -229,11 +229,16 @@ int vm_cmd_vocab(int argc, char **argv) {
 }
 
 /* With a vocabulary: each stdin line encoded as the model receives it. */
-static int tokenize_vocab(struct vm_tokenizer *t, const char *vocab_path, const char *kind, bool ids, long long max_len) {
+static int tokenize_vocab(struct vm_tokenizer *t, const char *vocab_path, const char *kind, bool ids, bool types, long long max_len) {
     struct vm_error err = {0};
     struct vm_vocab v;
     if (vm_vocab_load(&v, vocab_path, NULL, NULL, &err)) return vm_cli_fail("tokenize", &err);
     if (vm_tokenizer_for_vocab(t, &v, kind, vocab_path, &err)) {
+        vm_vocab_free(&v);
+        return vm_cli_fail("tokenize", &err);
+    }
+    if (t->pairs && t->kind != VM_TOKENIZER_WORDPIECE) {
+        vm_errorf(&err, VM_EINVAL, "--pairs needs a WordPiece vocabulary ([CLS] a [SEP] b [SEP]); %s is read with the words tokenizer", vocab_path);
         vm_vocab_free(&v);
         return vm_cli_fail("tokenize", &err);
     }
@@ -253,6 +258,17 @@ static int tokenize_vocab(struct vm_tokenizer *t, const char *vocab_path, const 
         if (vm_text_encode(t, &v, line, (int32_t)max_len, false, &e, &err)) {
             vm_error_prefix(&err, "stdin:%lld", lineno);
             rc = vm_cli_fail("tokenize", &err);
+        } else if (types) {
+            int32_t *ty = malloc(sizeof(int32_t) * (size_t)(e.n ? e.n : 1));
+            if (!ty) {
+                vm_errorf(&err, VM_ENOMEM, "out of memory");
+                rc = vm_cli_fail("tokenize", &err);
+            } else {
+                vm_token_types(e.ids, e.n, t->pairs ? v.sep_id : -1, ty);
+                for (int32_t i = 0; i < e.n; i++) printf(i ? " %d" : "%d", ty[i]);
+                putchar('\n');
+                free(ty);
+            }
         } else {
             for (int32_t i = 0; i < e.n; i++) {
                 if (i) putchar(' ');
@@ -276,21 +292,25 @@ int vm_cmd_tokenize(int argc, char **argv) {
     struct vm_tokenizer t;
     vm_tokenizer_default(&t);
     const char *vocab = NULL, *kind = NULL;
-    bool ids = false;
+    bool ids = false, types = false;
     long long max_len = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             printf("usage: vmaskc tokenize [--tokenizer words|kim] [--no-lowercase] [--no-split-punct] < TEXT\n"
-                   "       vmaskc tokenize --vocab VOCAB.txt [--ids] [--tokenizer words|kim|wordpiece] [--cased] [--max-len L] < TEXT\n"
+                   "       vmaskc tokenize --vocab VOCAB.txt [--ids | --types] [--pairs] [--tokenizer words|kim|wordpiece] [--cased] [--max-len L] < TEXT\n"
                    "Without --vocab: each input line as vmaskc's word tokenizer splits it (a 'label<TAB>' prefix is kept):\n"
                    "Unicode words (the default), or with --tokenizer kim Kim (2014)'s ASCII cleanup.\n"
                    "With --vocab: each input line (all of it text) as the model receives it, the tokens or, with --ids,\n"
                    "their ids: [CLS] ... [SEP] for a WordPiece vocabulary (detected from [CLS], [SEP] and ## pieces),\n"
-                   "no padding; --max-len L keeps L ids ([SEP] stays last).\n");
+                   "no padding; --max-len L keeps L ids ([SEP] stays last). --pairs (WordPiece): a line 'a<TAB>b' is a\n"
+                   "sentence pair, [CLS] a [SEP] b [SEP] as Hugging Face's tokenizer(a, b) (longest-first truncation);\n"
+                   "--types prints the token type ids instead (1 on b and its [SEP]).\n");
             return VM_EXIT_OK;
         }
         if (!strcmp(a, "--ids")) ids = true;
+        else if (!strcmp(a, "--types")) types = true;
+        else if (!strcmp(a, "--pairs")) t.pairs = true;
         else if (!strcmp(a, "--cased")) t.lowercase = false;
         else if (!strcmp(a, "--vocab") || !strcmp(a, "--tokenizer") || !strcmp(a, "--max-len")) {
             if (i + 1 >= argc) return vm_cli_usage_error("tokenize", "%s needs a value", a);
@@ -303,9 +323,10 @@ int vm_cmd_tokenize(int argc, char **argv) {
     }
     if (kind && strcmp(kind, "words") && strcmp(kind, "kim") && strcmp(kind, "wordpiece"))
         return vm_cli_usage_error("tokenize", "--tokenizer is words, kim or wordpiece, not '%s'", kind);
-    if (vocab) return tokenize_vocab(&t, vocab, kind, ids, max_len);
+    if (ids && types) return vm_cli_usage_error("tokenize", "--ids and --types each print one line per text; give one of them");
+    if (vocab) return tokenize_vocab(&t, vocab, kind, ids, types, max_len);
     if (kind && !strcmp(kind, "wordpiece")) return vm_cli_usage_error("tokenize", "--tokenizer wordpiece needs --vocab VOCAB.txt");
-    if (ids || max_len) return vm_cli_usage_error("tokenize", "--ids and --max-len need --vocab VOCAB.txt");
+    if (ids || types || max_len || t.pairs) return vm_cli_usage_error("tokenize", "--ids, --types, --pairs and --max-len need --vocab VOCAB.txt");
     t.kim = kind && !strcmp(kind, "kim");
     size_t cap = 0;
     char *line = NULL;
