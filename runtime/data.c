@@ -173,7 +173,7 @@ enum vm_status vm_data_open(struct vm_data_reader *r, const char *path, const st
     r->path = path;
     if (o) r->o = *o;
     r->format = r->o.format != VM_DATA_AUTO ? r->o.format : format_of(path);
-    r->text_col = r->label_col = -1;
+    r->text_col = r->label_col = r->pair_col = -1;
     FILE *probe = fopen(path, "rb"); /* gzopen's errors do not say why */
     if (!probe) return vm_errorf(err, VM_EIO, "cannot open '%s': %s", path, strerror(errno));
     fclose(probe);
@@ -189,6 +189,7 @@ void vm_data_close(struct vm_data_reader *r) {
     free(r->fields);
     free(r->clean);
     free(r->clean_label);
+    free(r->pair);
     memset(r, 0, sizeof *r);
 }
 
@@ -349,9 +350,40 @@ static enum vm_status csv_columns(struct vm_data_reader *r, bool *was_header, st
         if (!l_idx) li = 0;
     }
     if (ti == li) return vm_errorf(err, VM_EINVAL, "%s: the text and the label are both column %d", r->path, ti);
+    const char *pc = r->o.text_pair_column;
+    int pi = -1;
+    if (pc && !is_index(pc, &pi)) {
+        if (!header)
+            return vm_errorf(err, VM_EFORMAT, "%s:%lld: --text-pair-column '%s' is a name, but the file has no header; give a 0-based index",
+                             r->path, (long long)r->lineno, pc);
+        if ((pi = csv_find(r, pc)) < 0)
+            return vm_errorf(err, VM_EFORMAT, "%s:%lld: the header has no column '%s' for the second text (--text-pair-column)", r->path,
+                             (long long)r->lineno, pc);
+    }
+    if (pc && (pi == ti || pi == li))
+        return vm_errorf(err, VM_EINVAL, "%s: --text-pair-column is column %d, which is already the %s", r->path, pi, pi == ti ? "text" : "label");
+    r->pair_col = pi;
     r->text_col = ti;
     r->label_col = li;
     *was_header = header;
+    return VM_OK;
+}
+
+/* r->pair = a TAB b (TABs of a as spaces: the pair splits at the first TAB); *text points at it. */
+static enum vm_status join_pair(struct vm_data_reader *r, char **text, size_t *text_len, const char *b, size_t blen, struct vm_error *err) {
+    size_t need = *text_len + 1 + blen + 1;
+    if (need > r->pair_cap) {
+        char *np = vm_realloc(r->pair, need, err);
+        if (!np) return VM_ENOMEM;
+        r->pair = np;
+        r->pair_cap = need;
+    }
+    for (size_t i = 0; i < *text_len; i++) r->pair[i] = (*text)[i] == '\t' ? ' ' : (*text)[i];
+    r->pair[*text_len] = '\t';
+    memcpy(r->pair + *text_len + 1, b, blen);
+    r->pair[need - 1] = 0;
+    *text = r->pair;
+    *text_len = need - 1;
     return VM_OK;
 }
 
@@ -367,13 +399,19 @@ static int csv_next(struct vm_data_reader *r, char **label, size_t *label_len, c
             if (header) continue;
         }
         int need = r->text_col > r->label_col ? r->text_col : r->label_col;
+        if (r->pair_col > need) need = r->pair_col;
         if (r->n_fields <= need) {
             vm_errorf(err, VM_EFORMAT, "%s:%lld: %d field%s, but the %s is column %d (0-based)", r->path, (long long)r->lineno, r->n_fields,
-                      r->n_fields == 1 ? "" : "s", need == r->text_col ? "text" : "label", need);
+                      r->n_fields == 1 ? "" : "s", need == r->text_col ? "text" : need == r->label_col ? "label" : "second text", need);
             return -1;
         }
         *label = csv_field(r, r->label_col, label_len);
         *text = csv_field(r, r->text_col, text_len);
+        if (r->pair_col >= 0) {
+            size_t blen;
+            const char *b = csv_field(r, r->pair_col, &blen);
+            if (join_pair(r, text, text_len, b, blen, err)) return -1;
+        }
         return 1;
     }
 }
@@ -440,6 +478,15 @@ static int jsonl_next(struct vm_data_reader *r, char **label, size_t *label_len,
     }
     *text = (char *)json_object_get_string(t);
     *text_len = (size_t)json_object_get_string_len(t);
+    if (r->o.text_pair_field) {
+        json_object *b;
+        if (!json_object_object_get_ex(obj, r->o.text_pair_field, &b) || !json_object_is_type(b, json_type_string)) {
+            vm_errorf(err, VM_EFORMAT, "%s:%lld: field '%s' %s%s (the second text of the pair: a string; --text-pair-field NAME)", r->path,
+                      (long long)r->lineno, r->o.text_pair_field, b ? "is " : "is missing", b ? json_kind(b) : "");
+            return -1;
+        }
+        if (join_pair(r, text, text_len, json_object_get_string(b), (size_t)json_object_get_string_len(b), err)) return -1;
+    }
     if (json_object_is_type(l, json_type_int)) {
         snprintf(r->num, sizeof r->num, "%lld", (long long)json_object_get_int64(l));
         *label = r->num;

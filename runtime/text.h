@@ -156,6 +156,10 @@ struct vm_data_opts {
     int header;                    /* csv: 1 the first record names the columns, -1 it does not, 0 detect:
                                     * a header when a field of it is the text or label column's name */
     const char *text_field;        /* jsonl: NULL = "text" */
+    const char *text_pair_column;  /* csv: the second text of a sentence pair (name or index); NULL: none */
+    const char *text_pair_field;   /* jsonl: likewise. The pair is returned as "a<TAB>b" (TABs inside a
+                                    * become spaces, whitespace to every tokenizer), as a TSV line
+                                    * label<TAB>a<TAB>b reads */
     const char *label_field;       /* jsonl: NULL = "label" */
     bool replace_invalid;          /* invalid UTF-8 and NUL bytes become U+FFFD instead of an error */
     bool ignore_labels;            /* any label, read as class 0: for corpora that only count words */
@@ -187,6 +191,9 @@ struct vm_data_reader {
     bool raw_labels;    /* return *label = -1 and the label's text in label_text, unchecked */
     const char *label_text; /* the label as written, valid until the next call */
     int text_col, label_col; /* csv: resolved 0-based columns, -1 before the first record */
+    int pair_col;       /* csv: the pair's second text column, -1 none */
+    char *pair;         /* csv/jsonl with a pair column/field: "a<TAB>b" */
+    size_t pair_cap;
     char *rec;          /* csv: the record's fields, each NUL-terminated */
     size_t rec_cap;
     size_t *fields;     /* csv: offsets of the fields in rec */

@@ -62,6 +62,7 @@ enum vm_status vm_feeder_init(struct vm_feeder *f, struct vm_rt_model *m, int32_
     memset(f, 0, sizeof *f);
     f->m = m;
     f->pad_id = pad_id;
+    f->sep_id = -1;
     f->n_inputs = m->plan.n_inputs;
     if (f->n_inputs > MAX_INPUTS) return vm_errorf(err, VM_EUNSUPPORTED, "the model has %d inputs (at most %d)", f->n_inputs, MAX_INPUTS);
     const char *ids = vm_rt_meta(m, "vmaskc.ids_input");
@@ -174,14 +175,20 @@ enum vm_status vm_feed(const struct vm_feeder *f, const int32_t *const *seqs, co
             /* token ids, or a companion: attention mask (1 on real tokens), token types (0) or
              * positions (0..T-1, on padding too, as Hugging Face's arange) */
             int kind = i == f->ids_input ? 0 : f->role[i] ? f->role[i] : strstr(name, "mask") ? 1 : 2;
-            for (int64_t b = 0; b < n; b++)
+            for (int64_t b = 0; b < n; b++) {
+                /* token types: 1 after the first [SEP] of a sentence pair (vm_token_types) */
+                int64_t second = T;
+                if (kind == 2 && f->sep_id >= 0)
+                    for (int64_t k = 0; k < lens[b] && second == T; k++)
+                        if (seqs[b][k] == f->sep_id) second = k + 1;
                 for (int64_t k = 0; k < T; k++) {
-                    int64_t v = kind == 3 ? k : k < lens[b] ? (kind == 0 ? seqs[b][k] : kind == 1 ? 1 : 0) : (kind == 0 ? f->pad_id : 0);
+                    int64_t v = kind == 3 ? k : k < lens[b] ? (kind == 0 ? seqs[b][k] : kind == 1 ? 1 : k >= second) : (kind == 0 ? f->pad_id : 0);
                     if (kind == 0 && v < 0) v = 0;
                     int64_t at = f->ids_batch_axis == 0 ? b * T + k : k * n + b;
                     if (t.dtype == VM_DTYPE_INT64) ((int64_t *)t.data)[at] = v;
                     else ((int32_t *)t.data)[at] = (int32_t)v;
                 }
+            }
         } else if (t.nbytes) {
             memset(t.data, 0, t.nbytes);
         }

@@ -26,6 +26,8 @@ struct vm_feeder {
     int n_inputs;
     int8_t role[16];    /* per input: 0 by name, 1 attention mask, 2 token types, 3 positions */
     int32_t pad_id;
+    int32_t sep_id;     /* >= 0: sentence pairs: token types 1 after the first sep_id of a text
+                         * (vm_token_types); -1 (vm_feeder_init's default): types 0 */
     int32_t min_len;    /* pad every batch to at least this many tokens (conv widths) */
     int32_t fixed_len;  /* > 0: the model's token input has this fixed length (every batch padded to it) */
     int32_t max_len;    /* > 0: the longest text the model's position table takes */

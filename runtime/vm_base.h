@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define VM_VERSION "0.2.0" /* the CLI, plans and exports; equal to the library's VMASKC_VERSION (test_api checks) */
+#define VM_VERSION "0.3.0" /* the CLI, plans and exports; equal to the library's VMASKC_VERSION (test_api checks) */
 #define VM_MAX_RANK 8
 
 enum vm_status {

@@ -43,9 +43,9 @@ extern "C" {
 #endif
 
 #define VMASKC_VERSION_MAJOR 0
-#define VMASKC_VERSION_MINOR 2
+#define VMASKC_VERSION_MINOR 3
 #define VMASKC_VERSION_PATCH 0
-#define VMASKC_VERSION "0.2.0"
+#define VMASKC_VERSION "0.3.0"
 
 #if defined(VMASKC_BUILDING) && defined(__GNUC__)
 #define VMASKC_API __attribute__((visibility("default")))
@@ -53,7 +53,7 @@ extern "C" {
 #define VMASKC_API
 #endif
 
-/* "0.2.0": the version of the library loaded at run time. */
+/* "0.3.0": the version of the library loaded at run time. */
 VMASKC_API const char *vmaskc_version(void);
 
 typedef enum vmaskc_status {
@@ -125,6 +125,12 @@ typedef struct vmaskc_model_options {
     const vmaskc_input_role *input_roles; /* [n_input_roles] (at most 8) input roles, ONNX models only */
     int n_input_roles;
     int reference_kernels;  /* run the plain C reference kernels instead of oneDNN (slow; for checks) */
+    /* since 0.3: sentence pairs (WordPiece): a text "a<TAB>b" is [CLS] a [SEP] b [SEP] with token types 1
+     * on b, as Hugging Face's tokenizer(a, b). A model trained with pairs (metadata vmaskc.pairs=1)
+     * reads them without these. */
+    int pairs;                    /* 1: read texts with a TAB as pairs */
+    const char *text_pair_column; /* data files, CSV: the pair's second text column (name or index); implies pairs */
+    const char *text_pair_field;  /* data files, JSON Lines: the pair's second text field; implies pairs */
 } vmaskc_model_options;
 
 VMASKC_API void vmaskc_model_options_init(vmaskc_model_options *o);
@@ -514,6 +520,10 @@ typedef struct vmaskc_train_config {
     int n_freeze;
     const char *mask_after; /* VMASK after this value instead of the word embedding (--mask-after) */
     const char *history;    /* per-epoch CSV (loss, accuracies, beta, seconds), NULL none */
+    /* since 0.3: sentence pairs (WordPiece vocabularies), as vmaskc_model_options' */
+    int pairs;
+    const char *text_pair_column;
+    const char *text_pair_field;
 } vmaskc_train_config;
 
 VMASKC_API void vmaskc_train_config_init(vmaskc_train_config *c);

@@ -199,7 +199,11 @@ static vmaskc_status model_opts(const vmaskc_model_options *o, struct vm_text_op
         to->model.input_roles[i] = roles[i];
     }
     to->model.n_input_roles = nr;
-    return vm_api_data_opts(&o->data, "vmaskc_model_open: options.data", &to->data, err);
+    to->pairs = o->pairs != 0;
+    vmaskc_status ds = vm_api_data_opts(&o->data, "vmaskc_model_open: options.data", &to->data, err);
+    to->data.text_pair_column = o->text_pair_column && *o->text_pair_column ? o->text_pair_column : NULL;
+    to->data.text_pair_field = o->text_pair_field && *o->text_pair_field ? o->text_pair_field : NULL;
+    return ds;
 }
 
 vmaskc_status vmaskc_model_open(const char *path, const vmaskc_model_options *o, vmaskc_model **out, vmaskc_error *err) {

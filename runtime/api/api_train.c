@@ -125,6 +125,9 @@ vmaskc_status vmaskc_train(const vmaskc_train_config *c, vmaskc_train_result *re
     j.mo.threads = c->threads;
     j.mo.max_memory = c->max_memory;
     if ((vs = vm_api_data_opts(&c->data, "vmaskc_train: config.data", &j.dopts, err))) return vs;
+    j.dopts.text_pair_column = c->text_pair_column && *c->text_pair_column ? c->text_pair_column : NULL;
+    j.dopts.text_pair_field = c->text_pair_field && *c->text_pair_field ? c->text_pair_field : NULL;
+    j.tok.pairs = c->pairs != 0;
     if (c->vectors_format && !vm_vectors_parse_format(c->vectors_format, &j.vectors_format))
         return vm_api_failf(err, VMASKC_EINVAL, -1, "vmaskc_train: config.vectors_format is \"%s\"; it is \"auto\", \"text\" or \"binary\"",
                             c->vectors_format);

@@ -36,6 +36,8 @@ struct vm_text_opts {
     int split_punct;
     const char *tokenizer; /* "words" / "kim" / "wordpiece" forced, NULL = the model's (or detected from --vocab) */
     bool allow_short_vocab; /* --allow-short-vocab: a --vocab with fewer tokens than the embedding has rows */
+    bool pairs;         /* --pairs: sentence pairs (a TAB separates a and b) even when the model's metadata does
+                         * not say so (a model exported with them, vmaskc.pairs=1, reads pairs anyway) */
     struct vm_data_opts data; /* --format, --text-column, ..., --replace-invalid */
 };
 

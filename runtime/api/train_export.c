@@ -57,6 +57,7 @@ enum vm_status vm_train_export(const Onnx__ModelProto *onnx, const struct vm_gra
     META("vmaskc.classes", classes);
     META("vmaskc.dev_accuracy", acc_dev);
     META("vmaskc.test_accuracy", acc_test);
+    if (wp && tok->pairs) META("vmaskc.pairs", "1");
     if (wp) {
         META("vmaskc.wordpiece.cls", v->tokens[v->cls_id]);
         META("vmaskc.wordpiece.sep", v->tokens[v->sep_id]);

@@ -188,6 +188,7 @@ static enum vm_status stored_vocab(const char *model, struct vm_vocab *vocab, co
         else if (!strcmp(e->key, "vmaskc.split_punct")) sp = e->value;
         else if (!strcmp(e->key, "vmaskc.words.cleanup")) clean = e->value;
         else if (!strcmp(e->key, "vmaskc.labels")) names = e->value;
+        else if (!strcmp(e->key, "vmaskc.pairs") && !strcmp(e->value, "1")) tok->pairs = true; /* a sentence-pair model stays one */
     }
     enum vm_status s;
     if (!text) {
@@ -290,6 +291,12 @@ enum vm_status vm_train_job_run(struct vm_train_job *j, struct vm_error *err_out
     if (!labels.n && vm_data_collect_labels(train_path, &dopts, &labels, &err)) goto fail;
     dopts.labels = &labels;
     if (vm_tokenizer_for_vocab(&tok, &vocab, tok_kind, vocab_path ? vocab_path : model, &err)) goto fail;
+    if (dopts.text_pair_column || dopts.text_pair_field) tok.pairs = true;
+    if (tok.pairs && tok.kind != VM_TOKENIZER_WORDPIECE) {
+        vm_errorf(&err, VM_EINVAL, "--pairs needs a WordPiece vocabulary ([CLS] a [SEP] b [SEP]); %s is read with the %s tokenizer",
+                  vocab_path ? vocab_path : model, vm_tokenizer_name(&tok));
+        goto fail;
+    }
     to.pad_id = vocab.pad_id;
     int64_t keep_ids[8];
     to.n_keep_ids = vm_vocab_special_ids(&vocab, keep_ids, 8);
@@ -396,6 +403,7 @@ enum vm_status vm_train_job_run(struct vm_train_job *j, struct vm_error *err_out
     t_loaded = vm_train_job_clock();
     struct vm_feeder feeder;
     if (vm_feeder_init(&feeder, rt, vocab.pad_id >= 0 ? vocab.pad_id : 0, &err)) goto fail;
+    if (tok.pairs) feeder.sep_id = vocab.sep_id;
 
     if (vm_feeder_check_longest(&feeder, &dtrain, tc.batch, &err) || vm_feeder_check_longest(&feeder, &ddev, tc.batch, &err) ||
         (test_path && vm_feeder_check_longest(&feeder, &dtest, tc.batch, &err)))

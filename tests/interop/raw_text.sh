@@ -77,23 +77,33 @@ It's not the worst film of the year... but it's close!!!
 东京 and Zürich look stunning 🎬 in this one
 unbelievably unwatchable, unredeemable and overlong
 EOF
-NODE_PATH="$tokdir/node_modules" node "$repo/tests/tokenizer/reference.js" "$vocab" "$tmp/texts.txt" --max-len 64 > "$tmp/ids.txt" ||
-  { echo "FAIL: reference.js"; exit 1; }
-"$vmaskc" predict "$tmp/vm.onnx" --file "$tmp/texts.txt" --max-len 64 --digits 8 > "$tmp/predict.txt" 2>&1 || { echo "FAIL: predict"; cat "$tmp/predict.txt"; exit 1; }
-"$py" - "$tmp/ids.txt" "$tmp/data" <<'PY' || { echo "FAIL: writing ORT inputs"; exit 1; }
+# check MODEL TEXTS [--pairs]: vmaskc predict on TEXTS against onnxruntime-node on Hugging Face's ids
+# (and, with --pairs, its token type ids) of the same texts
+check() {
+  local model=$1 texts=$2 pairs=${3:-}
+  NODE_PATH="$tokdir/node_modules" node "$repo/tests/tokenizer/reference.js" "$vocab" "$texts" --max-len 64 $pairs > "$tmp/ids.txt" &&
+    NODE_PATH="$tokdir/node_modules" node "$repo/tests/tokenizer/reference.js" "$vocab" "$texts" --max-len 64 $pairs --types > "$tmp/types.txt" ||
+    { echo "FAIL: reference.js"; return 1; }
+  "$vmaskc" predict "$model" --file "$texts" --max-len 64 --digits 8 > "$tmp/predict.txt" 2>&1 || { echo "FAIL: predict"; cat "$tmp/predict.txt"; return 1; }
+  rm -rf "$tmp/data" "$tmp/ort"
+  "$py" - "$tmp/ids.txt" "$tmp/types.txt" "$tmp/data" <<'PY' || { echo "FAIL: writing ORT inputs"; return 1; }
 import os, sys
 import numpy as np
 from onnx import numpy_helper
 rows = [[int(x) for x in l.split()] for l in open(sys.argv[1]) if l.strip()]
+trows = [[int(x) for x in l.split()] for l in open(sys.argv[2]) if l.strip()]
 T = max(len(r) for r in rows)
 ids = np.zeros((len(rows), T), dtype=np.int64)
-for i, r in enumerate(rows): ids[i, :len(r)] = r
-os.makedirs(sys.argv[2], exist_ok=True)
-for k, a in enumerate([ids, (np.arange(T)[None] < np.array([len(r) for r in rows])[:, None]).astype(np.int64), np.zeros_like(ids)]):
-    open(os.path.join(sys.argv[2], "input_%d.pb" % k), "wb").write(numpy_helper.from_array(a).SerializeToString())
+types = np.zeros_like(ids)
+for i, (r, t) in enumerate(zip(rows, trows)):
+    ids[i, :len(r)] = r
+    types[i, :len(t)] = t
+os.makedirs(sys.argv[3], exist_ok=True)
+for k, a in enumerate([ids, (np.arange(T)[None] < np.array([len(r) for r in rows])[:, None]).astype(np.int64), types]):
+    open(os.path.join(sys.argv[3], "input_%d.pb" % k), "wb").write(numpy_helper.from_array(a).SerializeToString())
 PY
-node "$repo/tools/ort/ort_run.js" "$tmp/vm.onnx" --test-data "$tmp/data" --out "$tmp/ort" > "$tmp/ort.log" 2>&1 || { echo "FAIL: onnxruntime-node"; cat "$tmp/ort.log"; exit 1; }
-"$py" - "$tmp/ort/output_0.pb" "$tmp/predict.txt" <<'PY'
+  node "$repo/tools/ort/ort_run.js" "$model" --test-data "$tmp/data" --out "$tmp/ort" > "$tmp/ort.log" 2>&1 || { echo "FAIL: onnxruntime-node"; cat "$tmp/ort.log"; return 1; }
+  "$py" - "$tmp/ort/output_0.pb" "$tmp/predict.txt" "${pairs:-single texts}" <<'PY'
 import sys
 import numpy as np
 import onnx
@@ -104,9 +114,29 @@ p = np.exp(logits - logits.max(1, keepdims=True)); p /= p.sum(1, keepdims=True)
 got = [[float(x) for x in l.split("probabilities")[1].split()] for l in open(sys.argv[2]) if "probabilities" in l]
 assert len(got) == len(p), "predict printed %d texts, ORT ran %d" % (len(got), len(p))
 d = float(np.abs(np.array(got) - p).max())
-print("max |vmaskc predict - ORT on Hugging Face ids| = %.2e over %d raw texts" % (d, len(p)))
+print("max |vmaskc predict - ORT on Hugging Face ids| = %.2e over %d raw texts (%s)" % (d, len(p), sys.argv[3]))
 sys.exit(0 if d <= 1e-4 else 1)
 PY
-rc=$?
-[ $rc -eq 0 ] && echo "ok: raw text through vmaskc matches onnxruntime-node on Hugging Face's ids" || { echo "FAIL: raw-text probabilities differ"; cat "$tmp/predict.txt"; }
-exit $rc
+  local rc=$?
+  [ $rc -eq 0 ] || { echo "FAIL: raw-text probabilities differ"; cat "$tmp/predict.txt"; }
+  return $rc
+}
+fail=0
+check "$tmp/vm.onnx" "$tmp/texts.txt" && echo "ok: raw text through vmaskc matches onnxruntime-node on Hugging Face's ids" || fail=1
+
+# Sentence pairs: TSV label<TAB>a<TAB>b (consecutive SST-2 texts), trained with --pairs; the export
+# remembers it (vmaskc.pairs), and predict's 'a<TAB>b' texts must match ORT fed Hugging Face's
+# tokenizer(a, b) ids and token type ids (the type embedding is trained, so types 0 and 1 differ)
+awk -F'\t' 'NR % 2 { l = $1; a = $2; next } { print l "\t" a "\t" $2 }' "$tmp/train.tsv" > "$tmp/ptrain.tsv"
+awk -F'\t' 'NR % 2 { l = $1; a = $2; next } { print l "\t" a "\t" $2 }' "$tmp/dev.tsv" > "$tmp/pdev.tsv"
+if ! "$vmaskc" train "$tmp/model.onnx" --vocab "$vocab" --train "$tmp/ptrain.tsv" --dev "$tmp/pdev.tsv" --pairs --epochs 2 --batch 32 \
+      --lr 0.01 --mask-hidden 8 --max-len 64 --threads 2 -o "$tmp/vmp.onnx" > "$tmp/ptrain.log" 2>&1; then
+  echo "FAIL: training on sentence pairs"; cat "$tmp/ptrain.log"; exit 1
+fi
+if ! "$py" -c 'import onnx, sys; m = onnx.load(sys.argv[1]); assert {p.key: p.value for p in m.metadata_props}.get("vmaskc.pairs") == "1"' "$tmp/vmp.onnx"; then
+  echo "FAIL: the pair model's export has no vmaskc.pairs=1"; fail=1
+fi
+cut -f2- "$tmp/pdev.tsv" | head -8 > "$tmp/pairs.txt"
+printf 'The café is naïve\tbut 东京 is stunning 🎬\na text without a second half\n' >> "$tmp/pairs.txt"
+check "$tmp/vmp.onnx" "$tmp/pairs.txt" --pairs && echo "ok: sentence pairs through vmaskc match onnxruntime-node on Hugging Face's tokenizer(a, b)" || fail=1
+exit $fail

@@ -124,6 +124,21 @@ static void test_csv(void) {
     FAILS(p, NULL, "n.csv:2: column 1 (the text): NUL byte at byte 2");
     p = PUT("g.csv", "label,text\n1,\xff\n", false);
     FAILS(p, NULL, "g.csv:2: column 1 (the text): invalid UTF-8 byte 0xff at byte 1");
+    /* sentence pairs: the second text column joined by a TAB (a TAB inside the first becomes a space) */
+    p = PUT("p.csv", "label,premise,hypothesis\n1,\"a\tman, eating\",he eats\n0,x,\n", false);
+    struct vm_data_opts pc = {.text_column = "premise", .text_pair_column = "hypothesis"};
+    READS(p, &pc, false, "2:1:a man, eating\the eats|3:0:x\t|");
+    struct vm_data_opts pi = {.text_column = "1", .text_pair_column = "2", .header = 1};
+    READS(p, &pi, false, "2:1:a man, eating\the eats|3:0:x\t|");
+    struct vm_data_opts pn = {.text_column = "premise", .text_pair_column = "nope"};
+    FAILS(p, &pn, "p.csv:1: the header has no column 'nope' for the second text (--text-pair-column)");
+    struct vm_data_opts pl = {.text_column = "premise", .text_pair_column = "label"};
+    FAILS(p, &pl, "--text-pair-column is column 0, which is already the label");
+    p = PUT("q.csv", "1,a,b\n", false);
+    struct vm_data_opts pq = {.text_pair_column = "2"};
+    READS(p, &pq, false, "1:1:a\tb|");
+    p = PUT("q.csv", "1,a,b\n0,c\n", false);
+    FAILS(p, &pq, "q.csv:2: 2 fields, but the second text is column 2 (0-based)");
 }
 
 static void test_jsonl(void) {
@@ -150,6 +165,12 @@ static void test_jsonl(void) {
     FAILS(p, NULL, "g.jsonl:1: more after the JSON value");
     p = PUT("h.jsonl", "{\"text\":\"a\\u0000b\",\"label\":0}\n", false);
     FAILS(p, NULL, "h.jsonl:1: field 'text': NUL byte at byte 2");
+    /* sentence pairs */
+    struct vm_data_opts pf = {.text_field = "premise", .text_pair_field = "hypothesis"};
+    p = PUT("p.jsonl", "{\"premise\":\"a man\",\"hypothesis\":\"he eats\",\"label\":1}\n", false);
+    READS(p, &pf, false, "1:1:a man\the eats|");
+    p = PUT("p.jsonl", "{\"premise\":\"a man\",\"hypothesis\":\"he eats\",\"label\":1}\n{\"premise\":\"x\",\"label\":0}\n", false);
+    FAILS(p, &pf, "p.jsonl:2: field 'hypothesis' is missing (the second text of the pair");
 }
 
 static void test_labels(void) {

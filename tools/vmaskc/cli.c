@@ -230,6 +230,10 @@ int vm_text_option(const char *cmd, int argc, char **argv, int *i, struct vm_tex
         o->allow_short_vocab = true;
         return 1;
     }
+    if (!strcmp(a, "--pairs")) {
+        o->pairs = true;
+        return 1;
+    }
     if (!strcmp(a, "--vocab") || !strcmp(a, "--pad") || !strcmp(a, "--unk") || !strcmp(a, "--tokenizer")) {
         if (*i + 1 >= argc) {
             vm_cli_usage_error(cmd, "%s needs a value", a);
@@ -279,6 +283,9 @@ void vm_cli_model_args_done(struct vm_cli_model_args *a) {
     o->split_punct = t->split_punct;
     o->allow_short_vocab = t->allow_short_vocab;
     o->reference_kernels = m->ref_kernels;
+    o->pairs = t->pairs;
+    o->text_pair_column = t->data.text_pair_column;
+    o->text_pair_field = t->data.text_pair_field;
     const struct vm_data_opts *d = &t->data;
     o->data = (vmaskc_data_options){.format = d->format == VM_DATA_AUTO ? NULL : vm_data_format_name(d->format),
                                     .text_column = d->text_column,
@@ -399,7 +406,7 @@ int vm_cli_data_option(const char *cmd, int argc, char **argv, int *i, struct vm
         return 1;
     }
     if (strcmp(a, "--format") && strcmp(a, "--text-column") && strcmp(a, "--label-column") && strcmp(a, "--text-field") &&
-        strcmp(a, "--label-field"))
+        strcmp(a, "--label-field") && strcmp(a, "--text-pair-column") && strcmp(a, "--text-pair-field"))
         return 0;
     if (*i + 1 >= argc) {
         vm_cli_usage_error(cmd, "%s needs a value", a);
@@ -418,6 +425,8 @@ int vm_cli_data_option(const char *cmd, int argc, char **argv, int *i, struct vm
     } else if (!strcmp(a, "--text-column")) o->text_column = v;
     else if (!strcmp(a, "--label-column")) o->label_column = v;
     else if (!strcmp(a, "--text-field")) o->text_field = v;
+    else if (!strcmp(a, "--text-pair-column")) o->text_pair_column = v;
+    else if (!strcmp(a, "--text-pair-field")) o->text_pair_field = v;
     else o->label_field = v;
     return 1;
 }

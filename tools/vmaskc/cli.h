@@ -100,6 +100,9 @@ int vm_cli_data_option(const char *cmd, int argc, char **argv, int *i, struct vm
     "  --header | --no-header CSV: the first record names the columns, or does not (default: it does\n"         \
     "                         when one of its fields is the text or label column's name)\n"                     \
     "  --text-field F (text)  --label-field F (label)  JSON Lines: the fields of each line's object\n"          \
+    "  --pairs                sentence pairs (WordPiece): TSV label<TAB>a<TAB>b, a text 'a<TAB>b', fed as\n"     \
+    "                         [CLS] a [SEP] b [SEP] with token types 1 on b (a model trained so reads pairs)\n"  \
+    "  --text-pair-column C  --text-pair-field F  CSV / JSON Lines: the pair's second text (implies --pairs)\n" \
     "  --replace-invalid      read invalid UTF-8 bytes and NUL bytes as U+FFFD (default: an error naming\n"     \
     "                         file:line)\n"                                                                      \
     "  labels are integers 0..C-1 or class names (e.g. positive/negative: train maps the sorted names\n"        \

@@ -92,6 +92,9 @@ static int train_usage(FILE *f) {
             "                         words (letters and digits of every script, case folded); kim is\n"
             "                         Kim (2014)'s ASCII cleanup, as in the paper (and exports before it)\n"
             "  --cased                keep case (and accents, for WordPiece): for cased vocabularies\n"
+            "  --pairs                sentence pairs (WordPiece): a text 'a<TAB>b' (TSV: label<TAB>a<TAB>b) is fed as\n"
+            "                         [CLS] a [SEP] b [SEP] with token types 1 on b, as Hugging Face's tokenizer(a, b);\n"
+            "                         the export remembers it (eval, predict, explain read pairs from it)\n"
             "  --no-lowercase  --no-split-punct  --pad TOKEN  --unk TOKEN\n"
             "  --allow-short-vocab    accept a --vocab with fewer tokens than the embedding table has rows\n"
             "                         (an error otherwise: it is most likely not the model's vocabulary)\n"
@@ -190,6 +193,7 @@ int vm_cmd_train(int argc, char **argv) {
         if (!strcmp(a, "--timings")) { timings = true; continue; }
         if (!strcmp(a, "--no-lowercase") || !strcmp(a, "--cased")) { tok.lowercase = false; case_given = true; continue; }
         if (!strcmp(a, "--no-split-punct")) { tok.split_punct = false; punct_given = true; continue; }
+        if (!strcmp(a, "--pairs")) { tok.pairs = true; continue; }
         {
             int r = vm_cli_data_option("train", argc, argv, &i, &dopts);
             if (r < 0) return VM_EXIT_USAGE;
