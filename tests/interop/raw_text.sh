@@ -139,4 +139,8 @@ fi
 cut -f2- "$tmp/pdev.tsv" | head -8 > "$tmp/pairs.txt"
 printf 'The café is naïve\tbut 东京 is stunning 🎬\na text without a second half\n' >> "$tmp/pairs.txt"
 check "$tmp/vmp.onnx" "$tmp/pairs.txt" --pairs && echo "ok: sentence pairs through vmaskc match onnxruntime-node on Hugging Face's tokenizer(a, b)" || fail=1
+# compare refuses a pair model beside a single-text one (they read 'a<TAB>b' differently) unless --pairs
+out=$("$vmaskc" compare "$tmp/vmp.onnx" "$tmp/vm.onnx" --data "$tmp/pdev.tsv" --limit 2 --max-len 64 2>&1); rc=$?
+if [ $rc -eq 3 ] && grep -q "was trained on sentence pairs (--pairs) but .*vm.onnx was not" <<<"$out"; then echo "ok: $out"
+else echo "FAIL: compare of a pair model with a single-text model: exit $rc: $out"; fail=1; fi
 exit $fail

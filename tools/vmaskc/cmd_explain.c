@@ -145,6 +145,7 @@ struct xcfg {
     bool aopc_by_k;   /* divide by K instead of K + 1 */
     bool gold;        /* explain and measure the gold class instead of the predicted one */
     bool force;       /* --force: an existing --report folder gets its files replaced */
+    bool pairs_forced; /* --pairs: every model reads sentence pairs */
 };
 
 static const char *const REMOVAL_NAME[] = {"delete", "pad", "unk"};
@@ -1538,6 +1539,13 @@ static enum vm_status check_same_task(const struct xcfg *c, struct xmodel *const
             return vm_errorf(err, VM_EINVAL, "%s and %s split text differently (tokenizer %s%s%s and %s%s%s): compare needs the same tokenizer", a->path,
                              b->path, ka, la ? ", lower-cased" : "", pa ? ", punctuation split" : "", kb, lb ? ", lower-cased" : "",
                              pb ? ", punctuation split" : "");
+        const char *qa = NULL, *qb = NULL; /* sentence pairs: both read them, or neither (unless --pairs) */
+        vmaskc_model_meta(a->m, "vmaskc.pairs", &qa, NULL);
+        vmaskc_model_meta(b->m, "vmaskc.pairs", &qb, NULL);
+        bool pa2 = qa && !strcmp(qa, "1"), pb2 = qb && !strcmp(qb, "1");
+        if (!c->pairs_forced && pa2 != pb2)
+            return vm_errorf(err, VM_EINVAL, "%s was trained on sentence pairs (--pairs) but %s was not: they would read a text 'a<TAB>b' "
+                             "differently (give --pairs to read pairs with both)", pa2 ? a->path : b->path, pa2 ? b->path : a->path);
         if (a->data->n != b->data->n)
             return vm_errorf(err, VM_EINVAL, "%s reads as %lld examples with %s's tokenizer but %lld with %s's", c->data, (long long)a->data->n, a->path,
                              (long long)b->data->n, b->path);
@@ -1813,6 +1821,7 @@ int vm_cmd_compare(int argc, char **argv) {
     if (c.importance) return vm_cli_usage_error("compare", "--importance is for 'vmaskc explain'; compare ranks each model by its own word mask (or a VMASK model's q)");
     vm_cli_model_args_done(&ma);
     c.threads = ma.o.threads;
+    c.pairs_forced = ma.text.pairs;
     snprintf(c.threads_str, sizeof c.threads_str, "%d", c.threads);
     vm_cli_watch_interrupts(&interrupted);
     return run(&c, &ma.o, paths, n_paths);

@@ -380,6 +380,8 @@ int vm_cmd_predict(int argc, char **argv) {
                    "--max-len L keeps the first L tokens of each text (for WordPiece: [CLS], L - 2 pieces, [SEP]).\n"
                    "--digits N prints the probabilities with N decimals (default 4, at most 9).\n"
                    "--replace-invalid reads invalid UTF-8 and NUL bytes as U+FFFD (default: an error naming the text).\n"
+                   "--pairs reads a text 'a<TAB>b' as a sentence pair ([CLS] a [SEP] b [SEP], token types 1 on b; WordPiece\n"
+                   "models); a model trained with --pairs does so without it.\n"
                    "A model trained with class names prints the name of the class.\n");
             predict_texts_free(&t);
             return VM_EXIT_OK;
