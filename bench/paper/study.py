@@ -19,12 +19,17 @@ explained all five models; their base and VMASK numbers are the same computation
 Resumable: every finished step writes one JSON file under --results (default bench/paper/results,
 committed): `DS/MODEL/sSEED/METHOD.json` for a training run and `DS/MODEL/sSEED/eval.json` for the
 comparison. A step whose result file exists is skipped, so an interrupted study continues where it
-stopped; models and reports live under --work (default ~/.cache/vmaskc-study, not committed). Units run
+stopped; models and reports live under --work (default ~/.cache/vmaskc-study, not committed). A
+comparison runs with `compare --resume`, so a killed one continues from the examples it explained; for
+one longer than a session (IMDB), `--save-progress` puts that progress beside the results, to commit,
+and a study on another machine (which retrains the lost models, and checks they come out the same)
+continues from it. Units run
 in the order seed, then dataset (small ones first), then model, so that every table has one seed early.
 Progress and a time estimate go to stderr.
 """
 import argparse
 import csv
+import gzip
 import json
 import os
 import re
@@ -82,6 +87,24 @@ def run(cmd, out_path=None):
         with open(out_path, "wb") as f:
             f.write(p.stdout)
     return p.stdout.decode(errors="replace"), time.time() - t0
+
+
+def run_resumable(cmd, report):
+    """Runs a `vmaskc compare --report REPORT` with --resume: the examples an interrupted comparison
+    explained (REPORT/progress.bin, or its committed copy, restore_progress) are read back. Progress
+    from other models or settings is refused by compare; it is then dropped and the comparison starts
+    over. Returns stdout and the seconds of this run (not of earlier, interrupted ones)."""
+    for attempt in (1, 2):
+        t0 = time.time()
+        p = subprocess.run(cmd + ["--resume"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        if not p.returncode:
+            return p.stdout.decode(errors="replace"), time.time() - t0
+        err = p.stderr.decode(errors="replace")
+        if attempt == 1 and "was written by another run" in err:
+            log("%s/progress.bin is another run's: starting this comparison over (%s)" % (report, err.strip()[-300:]))
+            shutil.rmtree(report, ignore_errors=True)
+            continue
+        sys.exit("study: command failed (exit %d): %s\n%s" % (p.returncode, " ".join(cmd), err[-3000:]))
 
 
 def write_json(path, obj):
@@ -179,9 +202,19 @@ class Study:
         out = os.path.join(w, method + ".onnx")
         if os.path.exists(res_path) and os.path.exists(out):
             return out, False
+        # A result whose model is gone (the work directory is not committed: a new machine) is
+        # retrained, for IBA with the beta its sweep chose only, and must reproduce the recorded
+        # numbers: training is deterministic for a given seed, so a difference is reported, and the
+        # new run's numbers then replace the old ones (the old ones kept under "replaced")
+        old = None
+        if os.path.exists(res_path):
+            with open(res_path) as f:
+                old = json.load(f)
         # IBA's beta is chosen on dev (the paper tuned each model for accuracy, appendix C): the
         # reference's 10 was made for a per-sample bottleneck and collapses a jointly trained model
         sweep = [None] if method != "iba" else IBA_BETAS
+        if old is not None and method == "iba" and old.get("iba_beta") is not None:
+            sweep = [old["iba_beta"]]
         runs = []
         for b in sweep:
             tag = method if b is None else "%s.beta%g" % (method, b)
@@ -212,13 +245,61 @@ class Study:
                 res["iba_beta"] = b
             runs.append((res, o))
         res, o = max(runs, key=lambda ro: ro[0]["dev_acc"])  # the first of equals: the smaller beta
-        if len(runs) > 1:
+        if o != out:
             shutil.copyfile(o, out)
+        if len(runs) > 1:
             res["sweep"] = [dict(iba_beta=r["iba_beta"], dev_acc=r["dev_acc"], test_acc=r["test_acc"], best_epoch=r["best_epoch"],
                                  seconds=r["seconds"]) for r, _ in runs]
             res["seconds"] = round(sum(r["seconds"] for r, _ in runs), 1)
+        if old is not None:
+            keys = ("dev_acc", "test_acc", "best_epoch")
+            same = all(old.get(k) == res.get(k) for k in keys)
+            log("retrained %s %s seed %d %s (model lost): %s" % (ds, fam, seed, method, "reproduced %s" % ", ".join(
+                "%s %s" % (k, res[k]) for k in keys) if same else "DIFFERS: was %s, now %s" % (
+                [old.get(k) for k in keys], [res.get(k) for k in keys])))
+            if same:
+                rep = old.setdefault("reproduced", [])
+                rep.append(dict(vmaskc_commit=res["vmaskc_commit"], date=res["date"], seconds=res["seconds"]))
+                write_json(res_path, old)
+                return out, True
+            res["replaced"] = {k: old.get(k) for k in keys + ("vmaskc_commit", "date", "sweep")}
+            if "sweep" in old and "sweep" not in res:
+                res["sweep"] = old["sweep"]
         write_json(res_path, res)
         return out, True
+
+    # An evaluation longer than a session (IMDB) continues on another machine: `--save-progress` copies
+    # each unfinished comparison's progress.bin, gzipped, beside the unit's result files (committed);
+    # a study that finds no progress.bin of its own starts from that copy. compare checks that the copy
+    # is of the same data, models (their bytes: the retrained models must be identical, see train())
+    # and settings, and refuses it otherwise (run_resumable then starts over).
+    def progress_copy(self, ds, fam, seed, name):
+        return os.path.join(self.paths(ds, fam, seed)[1], name + ".progress.bin.gz")
+
+    def restore_progress(self, ds, fam, seed, name, report):
+        src, dst = self.progress_copy(ds, fam, seed, name), os.path.join(report, "progress.bin")
+        if os.path.exists(src) and not os.path.exists(dst):
+            os.makedirs(report, exist_ok=True)
+            with gzip.open(src, "rb") as f, open(dst + ".tmp", "wb") as g:
+                shutil.copyfileobj(f, g)
+            os.replace(dst + ".tmp", dst)
+            log("restored %s from %s" % (dst, os.path.relpath(src, REPO)))
+
+    def save_progress(self):
+        for ds, fam, seed in self.units():
+            w, r = self.paths(ds, fam, seed)
+            if os.path.exists(os.path.join(r, "eval.json")):
+                continue
+            for name in ("report", "report-all"):
+                src = os.path.join(w, name, "progress.bin")
+                if not os.path.exists(src):
+                    continue
+                dst = self.progress_copy(ds, fam, seed, name)
+                os.makedirs(r, exist_ok=True)
+                with open(src, "rb") as f, gzip.open(dst + ".tmp", "wb", compresslevel=9) as g:
+                    shutil.copyfileobj(f, g)
+                os.replace(dst + ".tmp", dst)
+                print("%s (%d bytes, from %d)" % (os.path.relpath(dst, REPO), os.path.getsize(dst), os.path.getsize(src)))
 
     def evaluate(self, ds, fam, seed, outs):
         w, r = self.paths(ds, fam, seed)
@@ -242,12 +323,12 @@ class Study:
             if not models:
                 continue
             report = os.path.join(w, name)
-            shutil.rmtree(report, ignore_errors=True)
+            self.restore_progress(ds, fam, seed, name, report)
             cmd = [self.a.vmaskc, "compare"] + [outs[m] for m in models] + ["--data", test, "--seed", str(seed), "--report", report,
                                                                            "--threads", str(self.a.threads)] + limit + extra
             log("compare %s %s seed %d (%s%s)" % (ds, fam, seed, ", ".join(models), "; random order only" if extra else ""))
             commit = git_commit(self.a.vmaskc)
-            stdout, secs = run(cmd)
+            stdout, secs = run_resumable(cmd, report)
             runs.append((read_compare(report), cmd, secs, commit))
         res = runs[0][0]
         if len(runs) > 1:
@@ -267,6 +348,9 @@ class Study:
         if len(runs) > 1:
             res["command_all"] = [os.path.basename(c) if os.path.isabs(c) else c for c in runs[1][1]]
         write_json(res_path, res)
+        for name in ("report", "report-all"):  # the committed progress of this evaluation is done with
+            if os.path.exists(self.progress_copy(ds, fam, seed, name)):
+                os.remove(self.progress_copy(ds, fam, seed, name))
 
     def units(self):
         for seed in self.a.seeds:
@@ -279,6 +363,9 @@ class Study:
     def main(self):
         self.methods = self.a.methods
         units = list(self.units())
+        if self.a.save_progress:
+            self.save_progress()
+            return
         if self.a.plan:
             for u in units:
                 _, r = self.paths(*u)
@@ -337,6 +424,8 @@ def main():
     ap.add_argument("--results", default=os.path.join(HERE, "results"))
     ap.add_argument("--skip-eval", action="store_true", help="train only")
     ap.add_argument("--plan", action="store_true", help="print what is done and what is left, and exit")
+    ap.add_argument("--save-progress", action="store_true",
+                    help="copy the progress of unfinished comparisons into --results (to commit; a study on another machine continues from it), and exit")
     a = ap.parse_args()
     a.datasets = [d for d in a.datasets.split(",") if d]
     for d in a.datasets:

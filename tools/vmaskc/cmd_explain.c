@@ -145,6 +145,7 @@ struct xcfg {
     bool aopc_by_k;   /* divide by K instead of K + 1 */
     bool gold;        /* explain and measure the gold class instead of the predicted one */
     bool force;       /* --force: an existing --report folder gets its files replaced */
+    bool resume;      /* --resume: continue from the --report folder's progress.bin */
     bool pairs_forced; /* --pairs: every model reads sentence pairs */
 };
 
@@ -196,6 +197,9 @@ struct xmodel {
     double secs[N_METHODS];
     int64_t passes[N_METHODS];
     int64_t n_explained[N_METHODS];
+    /* what progress.bin has recorded of the above: the next record carries the difference */
+    double ck_secs[N_METHODS];
+    int64_t ck_passes[N_METHODS], ck_texts, ck_runs;
     /* report storage */
     struct vm_report_example *rex;
     double *aopc_curve[N_METHODS];
@@ -403,32 +407,47 @@ static enum vm_status explain_one(const struct xcfg *c, struct xmodel *xm, int64
 }
 
 static enum vm_status gather_model(const struct xcfg *c, struct xmodel *xm, int64_t n_sel, struct vm_error *err);
+struct ckpt;
+static enum vm_status ckpt_append(struct ckpt *ck, const struct xcfg *c, const struct xmodel *xm, int which, int64_t i, struct vm_error *err);
 
 static enum vm_status run_model(const struct xcfg *c, struct xmodel *xm, const int64_t *sel, int64_t n_sel, int which, int n_models,
-                                struct vm_error *err) {
+                                struct ckpt *ck, struct vm_error *err) {
     bool tty = isatty(fileno(stderr)), lead = vm_dist_rank() == 0;
     int P = vm_dist_size();
     double t0 = now_s(), last = 0;
+    int64_t fresh = 0, texts0 = xm->texts_run, resumed = 0;
+    for (int64_t i = vm_dist_rank(); i < n_sel; i += P) resumed += xm->ex[i].ids != NULL;
+    if (lead && resumed)
+        fprintf(stderr, "%s: model %d/%d (%s): %lld of %lld examples read back from %s/progress.bin%s\n", c->cmd, which + 1, n_models, xm->name,
+                (long long)resumed, (long long)n_sel, c->report, resumed == n_sel ? " (all)" : "");
     for (int64_t i = vm_dist_rank(); i < n_sel; i += P) { /* several processes: every P-th text */
         if (interrupted)
             return vm_errorf(err, VM_EINTERRUPTED, "interrupted with model %d/%d (%s) after %lld of %lld examples", which + 1, n_models, xm->name,
                              (long long)i, (long long)n_sel);
+        if (xm->ex[i].ids) { /* explained by an earlier run (--resume) */
+            xm->done = i + 1;
+            continue;
+        }
         enum vm_status s = explain_one(c, xm, sel[i], &xm->ex[i], err);
         if (s) return vm_error_prefix(err, "%s", xm->name);
+        if (ck && (s = ckpt_append(ck, c, xm, which, i, err))) return s;
         xm->done = i + 1;
+        fresh++;
         double now = now_s();
         if (lead && (now - last > (tty ? 0.25 : 30.0) || i + P >= n_sel)) {
             last = now;
-            double rate = (double)(i + 1) / (now - t0);
+            double rate = (double)fresh / (now - t0);
             char eta[32];
-            vm_fmt_eta((double)(n_sel - i - 1) / rate, eta, sizeof eta);
+            int64_t left = 0;
+            for (int64_t j = i + P; j < n_sel; j += P) left += xm->ex[j].ids == NULL;
+            vm_fmt_eta((double)left * (double)P / rate, eta, sizeof eta);
             fprintf(stderr, "%s%s: model %d/%d (%s)  %lld/%lld examples  %.2f ex/s  %.0f texts/s  ETA %s%s", tty ? "\r\033[K" : "", c->cmd,
-                    which + 1, n_models, xm->name, (long long)(i + 1), (long long)n_sel, rate, (double)xm->texts_run / (now - t0), eta,
-                    tty ? "" : "\n");
+                    which + 1, n_models, xm->name, (long long)(i + 1), (long long)n_sel, rate * P,
+                    (double)(xm->texts_run - texts0) * P / (now - t0), eta, tty ? "" : "\n");
             fflush(stderr);
         }
     }
-    if (tty && lead) fprintf(stderr, "\n");
+    if (tty && lead && fresh) fprintf(stderr, "\n");
     return P > 1 ? gather_model(c, xm, n_sel, err) : VM_OK;
 }
 
@@ -475,8 +494,9 @@ static void pack_example(struct sbuf *b, const struct xex *e, int64_t C, int32_t
     sb_put(b, &e->lime_d, sizeof e->lime_d);
     sb_put(b, &e->lime_seed, sizeof e->lime_seed);
     sb_put(b, &e->shap_seed, sizeof e->shap_seed);
-    sb_put(b, e->delta, sizeof e->delta);
     sb_put(b, e->steps, sizeof e->steps);
+    for (int m = 0; m < N_METHODS; m++) /* the drops that exist (at most K each) */
+        sb_put(b, e->delta[m], sizeof(double) * (size_t)(e->steps[m] > 0 && e->steps[m] <= MAX_AOPC_K ? e->steps[m] : 0));
     pack_opt(b, e->match, 1, kmax);
 }
 
@@ -546,8 +566,11 @@ static void unpack_example(struct unpacker *u, struct xex *e, int64_t C, int32_t
     up_get(u, &e->lime_d, sizeof e->lime_d);
     up_get(u, &e->lime_seed, sizeof e->lime_seed);
     up_get(u, &e->shap_seed, sizeof e->shap_seed);
-    up_get(u, e->delta, sizeof e->delta);
     up_get(u, e->steps, sizeof e->steps);
+    for (int m = 0; m < N_METHODS; m++) {
+        if (e->steps[m] < 0 || e->steps[m] > MAX_AOPC_K) u->bad = true;
+        if (!u->bad) up_get(u, e->delta[m], sizeof(double) * (size_t)e->steps[m]);
+    }
     e->match = up_opt(u, 1, kmax);
 }
 
@@ -587,6 +610,226 @@ static enum vm_status gather_model(const struct xcfg *c, struct xmodel *xm, int6
     free(all);
     xm->done = n_sel;
     return VM_OK;
+}
+
+/* ---- progress.bin: every finished example, so that an interrupted run continues (--resume) ----
+ * With --report DIR, each example is appended to DIR/progress.bin as soon as it is explained (the
+ * bytes pack_example writes for mpirun), after a header that names everything its numbers depend on:
+ * the command, the data and the models (their bytes' FNV-1a hashes), the selection and every
+ * method setting. --resume reads the examples back when the header is the same, and names the
+ * first line that differs when it is not. A record cut short by a kill is dropped (and cut off).
+ * --threads and --batch are not in the header: they change how fast, not what. */
+
+#define CKPT_MAGIC "vmaskc explain progress 1\n"
+#define CKPT_RECORD 0x43455856u /* "VXEC" */
+
+struct ckpt {
+    FILE *f;
+    int64_t records; /* examples it holds */
+    bool created;    /* by this run: removed again when it ends without an example */
+    char *header;
+    char path[4200];
+};
+
+static uint64_t fnv1a_update(uint64_t h, const void *p, size_t n) {
+    const uint8_t *b = p;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 1099511628211ull;
+    return h;
+}
+
+static enum vm_status file_hash(const char *path, uint64_t *out, struct vm_error *err) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return vm_errorf(err, VM_EIO, "cannot read %s: %s", path, strerror(errno));
+    uint64_t h = 1469598103934665603ull;
+    uint8_t buf[1 << 16];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0) h = fnv1a_update(h, buf, n);
+    bool bad = ferror(f);
+    fclose(f);
+    if (bad) return vm_errorf(err, VM_EIO, "cannot read %s", path);
+    *out = h;
+    return VM_OK;
+}
+
+/* One "key value" line per setting the results depend on. */
+static enum vm_status ckpt_header(const struct xcfg *c, struct xmodel *const *xms, int n_models, const int64_t *sel, int64_t n_sel,
+                                  struct sbuf *b, struct vm_error *err) {
+    uint64_t h;
+    enum vm_status s;
+    sb_printf(b, "%s", CKPT_MAGIC);
+    sb_printf(b, "command %s\n", c->cmd);
+    if ((s = file_hash(c->data, &h, err))) return s;
+    sb_printf(b, "data %016llx\n", (unsigned long long)h);
+    if (c->corpus) {
+        if ((s = file_hash(c->corpus, &h, err))) return s;
+        sb_printf(b, "corpus %016llx\n", (unsigned long long)h);
+    }
+    if (c->importance) {
+        if ((s = file_hash(c->importance, &h, err))) return s;
+        sb_printf(b, "importance %016llx\n", (unsigned long long)h);
+    }
+    h = fnv1a_update(1469598103934665603ull, sel, sizeof *sel * (size_t)n_sel);
+    sb_printf(b, "examples %lld of %lld, seed %llu, selection %016llx\n", (long long)n_sel, (long long)xms[0]->data->n, (unsigned long long)c->seed,
+              (unsigned long long)h);
+    sb_printf(b, "max-len %d\n", c->max_len);
+    sb_printf(b, "lime samples %d, kernel width %.17g\n", c->samples, c->kernel_width);
+    sb_printf(b, "shapley permutations %d\n", c->permutations);
+    sb_printf(b, "aopc k %d, removal %s, steps %s, norm %s, score %s, class %s\n", c->K, REMOVAL_NAME[c->removal], c->aopc_single ? "single" : "cumulative",
+              c->aopc_by_k ? "k" : "k+1", c->aopc_logodds ? "logodds" : "prob", c->gold ? "gold" : "predicted");
+    sb_printf(b, "posthoc k %d\n", c->kmax);
+    for (int k = 0; k < n_models; k++) {
+        if ((s = file_hash(xms[k]->path, &h, err))) return s;
+        sb_printf(b, "model %d %016llx methods", k + 1, (unsigned long long)h);
+        for (int m = 0; m < N_METHODS; m++)
+            if (xms[k]->method[m]) sb_printf(b, " %s", METHOD_KEY[m]);
+        /* post-hoc accuracy ranks by this importance: it is part of every example's result */
+        uint64_t hi = xms[k]->imp ? fnv1a_update(1469598103934665603ull, xms[k]->imp, sizeof(double) * (size_t)xms[k]->vocab_n) : 0;
+        sb_printf(b, ", posthoc %s %016llx\n", xms[k]->posthoc ? "yes" : "no", (unsigned long long)hi);
+    }
+    sb_printf(b, "end\n");
+    return b->oom ? vm_errorf(err, VM_ENOMEM, "out of memory") : VM_OK;
+}
+
+static enum vm_status ckpt_append(struct ckpt *ck, const struct xcfg *c, const struct xmodel *xm, int which, int64_t i, struct vm_error *err) {
+    struct sbuf b = {0};
+    pack_example(&b, &xm->ex[i], xm->n_classes, c->kmax);
+    if (b.oom) {
+        free(b.p);
+        return vm_errorf(err, VM_ENOMEM, "out of memory writing %s", ck->path);
+    }
+    double secs[N_METHODS] = {0};
+    int64_t passes[N_METHODS] = {0};
+    /* the time and forward passes of this example, per method: what the report's cost table sums */
+    for (int m = 0; m < N_METHODS; m++) {
+        secs[m] = xm->secs[m] - xm->ck_secs[m];
+        passes[m] = xm->passes[m] - xm->ck_passes[m];
+    }
+    uint32_t magic = CKPT_RECORD, len = (uint32_t)b.n;
+    int32_t k = which;
+    int64_t texts = xm->texts_run - xm->ck_texts, runs = xm->runs - xm->ck_runs;
+    uint64_t h = fnv1a_update(1469598103934665603ull, b.p, b.n);
+    bool ok = fwrite(&magic, sizeof magic, 1, ck->f) == 1 && fwrite(&k, sizeof k, 1, ck->f) == 1 && fwrite(&i, sizeof i, 1, ck->f) == 1 &&
+              fwrite(secs, sizeof secs, 1, ck->f) == 1 && fwrite(passes, sizeof passes, 1, ck->f) == 1 && fwrite(&texts, sizeof texts, 1, ck->f) == 1 &&
+              fwrite(&runs, sizeof runs, 1, ck->f) == 1 && fwrite(&len, sizeof len, 1, ck->f) == 1 && fwrite(b.p, 1, b.n, ck->f) == b.n &&
+              fwrite(&h, sizeof h, 1, ck->f) == 1 && fflush(ck->f) == 0;
+    free(b.p);
+    if (!ok) return vm_errorf(err, VM_EIO, "cannot write %s: %s", ck->path, strerror(errno));
+    ck->records++;
+    struct xmodel *w = (struct xmodel *)xm;
+    memcpy(w->ck_secs, w->secs, sizeof w->secs);
+    memcpy(w->ck_passes, w->passes, sizeof w->passes);
+    w->ck_texts = w->texts_run;
+    w->ck_runs = w->runs;
+    return VM_OK;
+}
+
+/* The first line where two headers differ, for the error. */
+static void first_difference(const char *a, const char *b, char *out, size_t n) {
+    while (*a && *b) {
+        const char *ea = strchr(a, '\n'), *eb = strchr(b, '\n');
+        size_t la = ea ? (size_t)(ea - a) : strlen(a), lb = eb ? (size_t)(eb - b) : strlen(b);
+        if (la != lb || memcmp(a, b, la)) {
+            snprintf(out, n, "'%.*s' there, '%.*s' now", (int)(la > 200 ? 200 : la), a, (int)(lb > 200 ? 200 : lb), b);
+            return;
+        }
+        a += la + (ea != NULL);
+        b += lb + (eb != NULL);
+    }
+    snprintf(out, n, "%s", *a ? "it has more settings" : "it ends early");
+}
+
+/* Opens DIR/progress.bin: with --resume, reads back the examples of a run with the same header;
+ * otherwise (or when there is none) starts it anew. */
+static enum vm_status ckpt_open(struct ckpt *ck, const struct xcfg *c, struct xmodel *const *xms, int n_models, const int64_t *sel, int64_t n_sel,
+                                struct vm_error *err) {
+    struct sbuf hb = {0};
+    enum vm_status s = ckpt_header(c, xms, n_models, sel, n_sel, &hb, err);
+    if (s) {
+        free(hb.p);
+        return s;
+    }
+    ck->header = hb.p;
+    snprintf(ck->path, sizeof ck->path, "%s/progress.bin", c->report);
+    FILE *f = c->resume ? fopen(ck->path, "r+b") : NULL;
+    if (!f && c->resume && errno != ENOENT) return vm_errorf(err, VM_EIO, "cannot open %s: %s", ck->path, strerror(errno));
+    if (!f) {
+        if (c->resume) fprintf(stderr, "%s: --resume: %s does not exist yet; starting from the first example\n", c->cmd, ck->path);
+        if (!(ck->f = fopen(ck->path, "wb"))) return vm_errorf(err, VM_EIO, "cannot create %s: %s", ck->path, strerror(errno));
+        ck->created = true;
+        if (fwrite(hb.p, 1, hb.n, ck->f) != hb.n || fflush(ck->f)) return vm_errorf(err, VM_EIO, "cannot write %s: %s", ck->path, strerror(errno));
+        return VM_OK;
+    }
+    ck->f = f;
+    char *have = malloc(hb.n + 1);
+    if (!have) return vm_errorf(err, VM_ENOMEM, "out of memory");
+    size_t got = fread(have, 1, hb.n, f);
+    have[got] = 0;
+    if (got != hb.n || memcmp(have, hb.p, hb.n)) {
+        char diff[512];
+        have[strnlen(have, got)] = 0;
+        if (strncmp(have, CKPT_MAGIC, strlen(CKPT_MAGIC))) snprintf(diff, sizeof diff, "it is not a vmaskc progress file");
+        else first_difference(have, hb.p, diff, sizeof diff);
+        free(have);
+        return vm_errorf(err, VM_EINVAL,
+                         "--resume: %s was written by another run (%s): resume with the same data, models and settings, or drop --resume "
+                         "(with --force) to start over",
+                         ck->path, diff);
+    }
+    free(have);
+    long good = (long)hb.n;
+    for (;;) {
+        uint32_t magic = 0, len = 0;
+        int32_t k = -1;
+        int64_t i = -1, texts = 0, runs = 0;
+        double secs[N_METHODS];
+        int64_t passes[N_METHODS];
+        uint64_t h = 0;
+        if (fread(&magic, sizeof magic, 1, f) != 1) break;
+        if (magic != CKPT_RECORD || fread(&k, sizeof k, 1, f) != 1 || fread(&i, sizeof i, 1, f) != 1 || fread(secs, sizeof secs, 1, f) != 1 ||
+            fread(passes, sizeof passes, 1, f) != 1 || fread(&texts, sizeof texts, 1, f) != 1 || fread(&runs, sizeof runs, 1, f) != 1 ||
+            fread(&len, sizeof len, 1, f) != 1 || k < 0 || k >= n_models || i < 0 || i >= n_sel || len > (1u << 30))
+            break;
+        uint8_t *buf = malloc((size_t)len + 1);
+        if (!buf) return vm_errorf(err, VM_ENOMEM, "out of memory reading %s", ck->path);
+        bool whole = fread(buf, 1, len, f) == len && fread(&h, sizeof h, 1, f) == 1 && h == fnv1a_update(1469598103934665603ull, buf, len);
+        struct xmodel *xm = xms[k];
+        struct xex e = {0};
+        struct unpacker u = {buf, buf + len, false};
+        if (whole) unpack_example(&u, &e, xm->n_classes, c->kmax);
+        free(buf);
+        if (!whole || u.bad || u.p != u.end || e.n <= 0) {
+            xex_free(&e);
+            break;
+        }
+        if (xm->ex[i].ids) xex_free(&xm->ex[i]); /* written twice: the later one */
+        else ck->records++;
+        xm->ex[i] = e;
+        for (int m = 0; m < N_METHODS; m++) {
+            xm->secs[m] += secs[m];
+            xm->passes[m] += passes[m];
+            xm->n_explained[m] += e.w[m] != NULL;
+        }
+        xm->texts_run += texts;
+        xm->runs += runs;
+        good = ftell(f);
+    }
+    /* a record cut short (the run was killed while writing it): cut off, then append after the last whole one */
+    if (fflush(f) || ftruncate(fileno(f), good) || fseek(f, good, SEEK_SET)) return vm_errorf(err, VM_EIO, "cannot rewrite %s: %s", ck->path, strerror(errno));
+    for (int k = 0; k < n_models; k++) {
+        memcpy(xms[k]->ck_secs, xms[k]->secs, sizeof xms[k]->secs);
+        memcpy(xms[k]->ck_passes, xms[k]->passes, sizeof xms[k]->passes);
+        xms[k]->ck_texts = xms[k]->texts_run;
+        xms[k]->ck_runs = xms[k]->runs;
+    }
+    return VM_OK;
+}
+
+/* Closes it; one this run made that holds no example is removed (nothing to resume from). */
+static void ckpt_close(struct ckpt *ck) {
+    if (ck->f) fclose(ck->f);
+    if (ck->f && ck->created && !ck->records) unlink(ck->path);
+    free(ck->header);
+    memset(ck, 0, sizeof *ck);
 }
 
 /* ---- aggregates ---- */
@@ -1139,7 +1382,10 @@ static int usage_explain(FILE *f) {
             "  --explain-class predicted|gold  the class LIME, SampleShapley and AOPC explain (default predicted)\n"
             "  --kernel-width W (25)  LIME's kernel width\n"
             "  --report DIR           write DIR/explanations.jsonl, aopc.csv, posthoc.csv and report.html; an\n"
-            "                         existing DIR is refused before any work unless --force (its files replaced)\n"
+            "                         existing DIR is refused before any work unless --force (its files replaced).\n"
+            "                         Each example is kept in DIR/progress.bin as soon as it is explained\n"
+            "  --resume               continue an interrupted run from DIR/progress.bin (the same data, models\n"
+            "                         and settings; --threads and --batch may change): explained examples are read back\n"
             "  --batch N (512)        texts per run of the model; --max-len L: truncate texts; --threads N\n"
             "  --profile              time per op of the model runs\n"
             "  --vocab V              vocabulary (default: the one stored in the model; must be the same list)\n"
@@ -1266,6 +1512,10 @@ static int parse_common(const char *cmd, int argc, char **argv, struct xcfg *c, 
         }
         if (!strcmp(a, "--force")) {
             c->force = true;
+            continue;
+        }
+        if (!strcmp(a, "--resume")) {
+            c->resume = true;
             continue;
         }
         int ch = aopc_option(cmd, argc, argv, &i, c);
@@ -1458,7 +1708,8 @@ static int finish(const struct xcfg *c, struct xmodel *const *xms, int n_models,
     if (!s) s = write_summary_jsonl(c, xms, n_models, sel, n_sel, c->report, &err);
     if (!s) s = write_report(c, xms, n_models, sel, n_sel, c->report, title, &err);
     if (s) return vm_cli_fail(c->cmd, &err);
-    printf("\nwrote %s/{explanations.jsonl,summary.jsonl,summary.csv,aopc.csv,posthoc.csv,splime.csv,report.html}\n", c->report);
+    printf("\nwrote %s/{explanations.jsonl,summary.jsonl,summary.csv,aopc.csv,posthoc.csv,splime.csv,report.html%s}\n", c->report,
+           vm_dist_size() == 1 ? ",progress.bin" : "");
     return VM_EXIT_OK;
 }
 
@@ -1704,6 +1955,7 @@ static int run(struct xcfg *c, const vmaskc_model_options *o, const char *const 
     int64_t *sel = NULL, n_sel = 0;
     int rc = VM_EXIT_OK;
     enum vm_status s = VM_OK;
+    struct ckpt ck = {0};
     bool compare = !strcmp(c->cmd, "compare"), report_created = false;
     bool setup_done = false; /* under mpirun, errors before it are printed once (vm_cli_dist_setup_done) */
     /* under mpirun: the texts are split over the processes; process 0 alone prints and writes */
@@ -1723,7 +1975,15 @@ static int run(struct xcfg *c, const vmaskc_model_options *o, const char *const 
         goto fail;
     }
     /* the report folder is made (or refused) before the explanations, not after */
-    if (lead && c->report && (s = vm_cli_prepare_dir(c->report, c->force, &report_created, &err))) goto fail;
+    if (c->resume && !c->report) {
+        s = vm_errorf(&err, VM_EINVAL, "--resume continues the run whose progress is in a --report folder: give --report DIR");
+        goto fail;
+    }
+    if (c->resume && vm_dist_size() > 1) {
+        s = vm_errorf(&err, VM_EINVAL, "--resume runs in one process (not under mpirun)");
+        goto fail;
+    }
+    if (lead && c->report && (s = vm_cli_prepare_dir(c->report, c->force || c->resume, &report_created, &err))) goto fail;
     int noted = n_models - 1;
     for (int k = 0; k < n_models; k++) {
         if (xms[k]->posthoc && !xms[noted]->posthoc) noted = k;
@@ -1733,6 +1993,8 @@ static int run(struct xcfg *c, const vmaskc_model_options *o, const char *const 
             goto fail;
         }
     }
+    /* every explained example goes to DIR/progress.bin at once (one process: under mpirun they are split) */
+    if (c->report && vm_dist_size() == 1 && (s = ckpt_open(&ck, c, xms, n_models, sel, n_sel, &err))) goto fail;
     if (lead) note_short_texts(c, xms[noted], sel, n_sel);
     char title[1024];
     if (compare) {
@@ -1748,7 +2010,7 @@ static int run(struct xcfg *c, const vmaskc_model_options *o, const char *const 
         if (report_created) rmdir(c->report);
         goto out;
     }
-    for (int k = 0; k < n_models && !s; k++) s = run_model(c, xms[k], sel, n_sel, k, n_models, &err);
+    for (int k = 0; k < n_models && !s; k++) s = run_model(c, xms[k], sel, n_sel, k, n_models, ck.f ? &ck : NULL, &err);
     if (!s && !lead) goto out; /* its explanations are with process 0 */
     if (s == VM_EINTERRUPTED && vm_dist_size() == 1) {
         /* report what is complete: the examples every model finished */
@@ -1760,9 +2022,12 @@ static int run(struct xcfg *c, const vmaskc_model_options *o, const char *const 
             strncat(title, " (interrupted)", sizeof title - strlen(title) - 1);
             for (int k = 0; k < n_models && !s; k++) s = splime(xms[k], done, &err);
             if (!s) finish(c, xms, n_models, sel, done, title);
-        } else if (report_created) {
+        } else if (report_created && !ck.records) {
+            ckpt_close(&ck);
             rmdir(c->report);
         }
+        if (ck.records) fprintf(stderr, "vmaskc %s: %lld explained examples are kept in %s: the same command with --resume continues from them\n", c->cmd,
+                                (long long)ck.records, ck.path);
         rc = VM_EXIT_INTERRUPTED;
         goto out;
     }
@@ -1771,7 +2036,10 @@ static int run(struct xcfg *c, const vmaskc_model_options *o, const char *const 
     rc = finish(c, xms, n_models, sel, n_sel, title);
     goto out;
 fail:
-    if (report_created) rmdir(c->report); /* made by this run and still empty: no half-written output */
+    if (!ck.records && report_created) {
+        ckpt_close(&ck);
+        rmdir(c->report); /* made by this run and still empty: no half-written output */
+    }
     if (!setup_done) {
         rc = vm_cli_dist_setup_done(c->cmd, &err);
         goto out;
@@ -1782,7 +2050,11 @@ fail:
         vm_dist_abort(vm_cli_fail(c->cmd, &err));
     }
     rc = vm_cli_fail(c->cmd, &err);
+    if (ck.records) /* what is explained stays */
+        fprintf(stderr, "vmaskc %s: %lld explained examples are kept in %s: the same command with --resume continues from them\n", c->cmd,
+                (long long)ck.records, ck.path);
 out:
+    ckpt_close(&ck);
     for (int k = 0; k < n_models; k++) xmodel_free(xms[k], n_sel);
     free(sel);
     vm_dist_finalize();
