@@ -418,6 +418,9 @@ enum vm_status vm_tokenizer_for_vocab(struct vm_tokenizer *t, const struct vm_vo
                          what, force ? "as a" : "a", n_hash, v->cls_id < 0 ? "[CLS] " : "", v->sep_id < 0 ? "[SEP] " : "",
                          v->unk_id < 0 ? "[UNK]" : "");
     t->kind = wordpiece ? VM_TOKENIZER_WORDPIECE : VM_TOKENIZER_WORDS;
+    if (t->pairs && !wordpiece)
+        return vm_errorf(err, VM_EINVAL, "--pairs needs a WordPiece vocabulary ([CLS] a [SEP] b [SEP]); %s is read with the %s tokenizer", what,
+                         vm_tokenizer_name(t));
     if (t->max_word_chars <= 0) t->max_word_chars = 100;
     return VM_OK;
 }
@@ -515,12 +518,15 @@ static enum vm_status encode_pair(const struct vm_tokenizer *t, const struct vm_
     return s;
 }
 
+int32_t vm_pair_second_start(const int32_t *ids, int32_t n, int32_t sep_id) {
+    for (int32_t i = 0; sep_id >= 0 && i < n; i++)
+        if (ids[i] == sep_id) return i + 1;
+    return n;
+}
+
 void vm_token_types(const int32_t *ids, int32_t n, int32_t sep_id, int32_t *types) {
-    bool second = false;
-    for (int32_t i = 0; i < n; i++) {
-        types[i] = second ? 1 : 0;
-        if (sep_id >= 0 && ids[i] == sep_id) second = true;
-    }
+    int32_t second = vm_pair_second_start(ids, n, sep_id);
+    for (int32_t i = 0; i < n; i++) types[i] = i >= second;
 }
 
 enum vm_status vm_text_encode(const struct vm_tokenizer *t, const struct vm_vocab *v, const char *text,

@@ -84,7 +84,8 @@ const char *vm_tokenizer_from_meta(const char *kind, const char *cleanup);
 /* Chooses t->kind for vocabulary v (`what` names it in messages): `force` "words", "kim" (words with
  * Kim's cleanup) or "wordpiece" decides, NULL detects (keeping t->kim for words) — [CLS], [SEP] and ## continuation pieces make a WordPiece vocabulary.
  * A vocabulary that fits neither (## pieces without the BERT specials, byte-level BPE or
- * SentencePiece entries) or a WordPiece one without [CLS], [SEP] or [UNK] is an error. */
+ * SentencePiece entries) or a WordPiece one without [CLS], [SEP] or [UNK] is an error, and so is
+ * t->pairs (set before) with anything but WordPiece. */
 enum vm_status vm_tokenizer_for_vocab(struct vm_tokenizer *t, const struct vm_vocab *v, const char *force,
                                       const char *what, struct vm_error *err);
 
@@ -112,6 +113,9 @@ void vm_encoding_free(struct vm_encoding *e);
 /* Token types of an encoded text as BERT takes them: 0 up to and including the first sep_id, 1
  * after it (a pair's second text and its [SEP]); all 0 when sep_id < 0 (single texts). */
 void vm_token_types(const int32_t *ids, int32_t n, int32_t sep_id, int32_t *types);
+/* The one rule behind them: where the second text starts, the index after the first sep_id (n when
+ * there is none or sep_id < 0). The training feeder uses it too. */
+int32_t vm_pair_second_start(const int32_t *ids, int32_t n, int32_t sep_id);
 
 /* Words tokenizer only: text into a malloc'd array of malloc'd tokens (free with vm_tokens_free). */
 enum vm_status vm_tokenize(const struct vm_tokenizer *t, const char *text, char ***tokens,

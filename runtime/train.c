@@ -28,6 +28,7 @@
 #include "dist.h"
 #include "pbio.h"
 #include "rt.h"
+#include "text.h"
 #include "vmplan.pb-c.h"
 
 #define VM_CKPT_FORMAT 1
@@ -177,10 +178,7 @@ enum vm_status vm_feed(const struct vm_feeder *f, const int32_t *const *seqs, co
             int kind = i == f->ids_input ? 0 : f->role[i] ? f->role[i] : strstr(name, "mask") ? 1 : 2;
             for (int64_t b = 0; b < n; b++) {
                 /* token types: 1 after the first [SEP] of a sentence pair (vm_token_types) */
-                int64_t second = T;
-                if (kind == 2 && f->sep_id >= 0)
-                    for (int64_t k = 0; k < lens[b] && second == T; k++)
-                        if (seqs[b][k] == f->sep_id) second = k + 1;
+                int64_t second = kind == 2 && f->sep_id >= 0 ? vm_pair_second_start(seqs[b], lens[b], f->sep_id) : T;
                 for (int64_t k = 0; k < T; k++) {
                     int64_t v = kind == 3 ? k : k < lens[b] ? (kind == 0 ? seqs[b][k] : kind == 1 ? 1 : k >= second) : (kind == 0 ? f->pad_id : 0);
                     if (kind == 0 && v < 0) v = 0;

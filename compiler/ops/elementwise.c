@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../runtime/act_defaults.h"
 #include "../autodiff.h"
 #include "../ops.h"
 
@@ -450,28 +451,8 @@ static enum vm_status grad_dropout(struct vm_autodiff *ad, int32_t n, struct vm_
 /* ---- Activations with parameters (LeakyRelu, Elu, Selu, HardSigmoid) and the parameterless
  * Softplus, Softsign, HardSwish: the normalize step writes every attribute with its ONNX default,
  * so the runtime and the gradient read the values the model means. Gradients from the input x. */
-static const struct act_defaults {
-    const char *op;
-    double alpha, beta, gamma;
-} act_defaults[] = {
-    {"LeakyRelu", 0.01, 0, 0},
-    {"Elu", 1.0, 0, 0},
-    {"Selu", 1.67326319217681884765625, 0, 1.05070102214813232421875},
-    {"HardSigmoid", 0.2, 0.5, 0},
-    {"Softplus", 0, 0, 0},
-    {"Softsign", 0, 0, 0},
-    {"HardSwish", 0, 0, 0},
-    {NULL, 0, 0, 0},
-};
-
-static const struct act_defaults *act_find(const char *op) {
-    for (int i = 0; act_defaults[i].op; i++)
-        if (!strcmp(op, act_defaults[i].op)) return &act_defaults[i];
-    return NULL;
-}
-
 static enum vm_status normalize_act(struct vm_graph *g, int32_t n, struct vm_error *err) {
-    const struct act_defaults *d = act_find(vm_op_name(g->nodes[n].op));
+    const struct vm_act_default *d = vm_act_default(vm_op_name(g->nodes[n].op)); /* runtime/act_defaults.h */
     if (!d) return VM_OK;
     enum vm_status s = VM_OK;
     if (!strcmp(d->op, "LeakyRelu") || !strcmp(d->op, "Elu") || !strcmp(d->op, "Selu") || !strcmp(d->op, "HardSigmoid"))
@@ -483,7 +464,7 @@ static enum vm_status normalize_act(struct vm_graph *g, int32_t n, struct vm_err
 
 static enum vm_status grad_act(struct vm_autodiff *ad, int32_t n, struct vm_error *err) {
     struct vm_graph *g = vm_ad_graph(ad);
-    const struct act_defaults *d = act_find(vm_op_name(g->nodes[n].op));
+    const struct vm_act_default *d = vm_act_default(vm_op_name(g->nodes[n].op));
     int32_t dy = vm_ad_dy(ad, n, 0), x = g->nodes[n].in[0];
     if (dy < 0 || !d) return VM_OK;
     char alg[32];

@@ -66,17 +66,12 @@ enum vm_status vm_text_model_load(struct vm_text_model *tm, const char *path,
     const char *kind = o->tokenizer, *mkind = vm_text_model_meta(tm, "vmaskc.tokenizer");
     if (!kind && (mkind || (stored && !o->vocab))) kind = vm_tokenizer_from_meta(mkind, vm_text_model_meta(tm, "vmaskc.words.cleanup"));
     vm_tokenizer_default(&tm->tok);
+    const char *mp = vm_text_model_meta(tm, "vmaskc.pairs");
+    tm->tok.pairs = o->pairs || (mp && !strcmp(mp, "1")) || o->data.text_pair_column || o->data.text_pair_field;
     if ((s = vm_tokenizer_for_vocab(&tm->tok, &tm->vocab, kind, o->vocab ? o->vocab : path, err))) goto fail;
     const char *lc = vm_text_model_meta(tm, "vmaskc.lowercase"), *sp = vm_text_model_meta(tm, "vmaskc.split_punct");
     tm->tok.lowercase = o->lowercase >= 0 ? o->lowercase : !(lc && !strcmp(lc, "0"));
     tm->tok.split_punct = o->split_punct >= 0 ? o->split_punct : !(sp && !strcmp(sp, "0"));
-    const char *mp = vm_text_model_meta(tm, "vmaskc.pairs");
-    tm->tok.pairs = o->pairs || (mp && !strcmp(mp, "1")) || o->data.text_pair_column || o->data.text_pair_field;
-    if (tm->tok.pairs && tm->tok.kind != VM_TOKENIZER_WORDPIECE) {
-        s = vm_errorf(err, VM_EINVAL, "--pairs needs a WordPiece vocabulary ([CLS] a [SEP] b [SEP]); %s is read with the %s tokenizer",
-                      o->vocab ? o->vocab : path, vm_tokenizer_name(&tm->tok));
-        goto fail;
-    }
     const char *names = vm_text_model_meta(tm, "vmaskc.labels");
     if (names && (s = vm_labels_from_text(&tm->labels, names, "the model's class names (vmaskc.labels)", err))) goto fail;
     tm->data = o->data;

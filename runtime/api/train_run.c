@@ -290,13 +290,8 @@ enum vm_status vm_train_job_run(struct vm_train_job *j, struct vm_error *err_out
     /* class names: --labels, the model's own, else TRAIN's labels when they are not all integers */
     if (!labels.n && vm_data_collect_labels(train_path, &dopts, &labels, &err)) goto fail;
     dopts.labels = &labels;
-    if (vm_tokenizer_for_vocab(&tok, &vocab, tok_kind, vocab_path ? vocab_path : model, &err)) goto fail;
     if (dopts.text_pair_column || dopts.text_pair_field) tok.pairs = true;
-    if (tok.pairs && tok.kind != VM_TOKENIZER_WORDPIECE) {
-        vm_errorf(&err, VM_EINVAL, "--pairs needs a WordPiece vocabulary ([CLS] a [SEP] b [SEP]); %s is read with the %s tokenizer",
-                  vocab_path ? vocab_path : model, vm_tokenizer_name(&tok));
-        goto fail;
-    }
+    if (vm_tokenizer_for_vocab(&tok, &vocab, tok_kind, vocab_path ? vocab_path : model, &err)) goto fail;
     to.pad_id = vocab.pad_id;
     int64_t keep_ids[8];
     to.n_keep_ids = vm_vocab_special_ids(&vocab, keep_ids, 8);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../act_defaults.h"
 #include "../rt.h"
 #include "bcast.h"
 #include <strings.h>
@@ -544,9 +545,10 @@ struct act_params {
 
 static struct act_params act_params(const struct vm_rt_step *s, const char *name) {
     struct act_params p = {act_kind(name), 0, 0, 0};
-    p.alpha = vm_rt_attr_float(s, "alpha", p.k == A_LEAKY ? 0.01 : p.k == A_HARDSIGMOID ? 0.2 : p.k == A_SELU ? 1.67326319217681884765625 : 1.0);
-    p.beta = vm_rt_attr_float(s, "beta", 0.5);
-    p.gamma = vm_rt_attr_float(s, "gamma", 1.05070102214813232421875);
+    const struct vm_act_default *d = vm_act_default(name); /* what the compiler writes when the model omits it */
+    p.alpha = vm_rt_attr_float(s, "alpha", d ? d->alpha : 0);
+    p.beta = vm_rt_attr_float(s, "beta", d ? d->beta : 0);
+    p.gamma = vm_rt_attr_float(s, "gamma", d ? d->gamma : 0);
     return p;
 }
 

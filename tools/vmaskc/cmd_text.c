@@ -237,11 +237,6 @@ static int tokenize_vocab(struct vm_tokenizer *t, const char *vocab_path, const 
         vm_vocab_free(&v);
         return vm_cli_fail("tokenize", &err);
     }
-    if (t->pairs && t->kind != VM_TOKENIZER_WORDPIECE) {
-        vm_errorf(&err, VM_EINVAL, "--pairs needs a WordPiece vocabulary ([CLS] a [SEP] b [SEP]); %s is read with the words tokenizer", vocab_path);
-        vm_vocab_free(&v);
-        return vm_cli_fail("tokenize", &err);
-    }
     size_t cap = 0;
     char *line = NULL;
     ssize_t len;
