@@ -6,6 +6,8 @@
 #  - Ctrl-C (SIGINT) keeps what is explained, says so, and --resume finishes it identically;
 #  - --threads and --batch may change between the runs;
 #  - another seed, other models, other LIME samples or other data are refused, naming the setting;
+#  - a record with a valid checksum but an impossible content (a token id outside the vocabulary) is
+#    dropped, never indexed with;
 #  - --resume without --report is a usage error; a run that fails before any example leaves no folder.
 # usage: resume.sh VMASKC REPO_DIR
 set -u
@@ -52,6 +54,36 @@ for cut in 40 $((size / 9)) $((size / 2 + 7)) $((size - 1)) "$size"; do
   if [ "$cut" -lt "$size" ] && { [ "$n" -ge 200 ] || [ "$n" -lt 1 ]; }; then echo "FAIL: cut at $cut read back $n examples"; fail=1; fi
   echo "cut at byte $cut of $size: $n of 200 examples read back, the rest explained, same results"
 done
+
+# a record whose checksum holds but whose content cannot be this run's (a token id outside the
+# vocabulary, a crafted file): dropped like a cut one, never indexed with
+if command -v python3 >/dev/null; then
+  r=$tmp/crafted; mkdir "$r"
+  python3 - "$tmp/full/progress.bin" "$r/progress.bin" <<'PY'
+import struct, sys
+b = bytearray(open(sys.argv[1], "rb").read())
+at = b.index(b"\nend\n") + 5
+def fnv(d):
+    h = 1469598103934665603
+    for x in d:
+        h = ((h ^ x) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
+    return h
+head = 4 + 4 + 8 + 5 * 8 + 5 * 8 + 8 + 8          # magic, model, slot, secs, passes, texts, runs
+for rec in range(3):                               # the third record gets id 1000000 as its first token
+    (n,) = struct.unpack_from("<I", b, at + head)
+    p = at + head + 4
+    if rec == 2:
+        struct.pack_into("<i", b, p + 4, 1000000)
+        struct.pack_into("<Q", b, p + n, fnv(b[p:p + n]))
+    at = p + n + 8
+open(sys.argv[2], "wb").write(b)
+PY
+  "$vmaskc" compare "$tmp/base.onnx" "$tmp/vm.onnx" "${x[@]}" --report "$r" --resume >"$r.out" 2>"$r.err" ||
+    { echo "FAIL: --resume with a crafted record"; cat "$r.err"; fail=1; }
+  grep -q "model 1/2 (base): 2 of 100 examples read back" "$r.err" || { echo "FAIL: a crafted record was not dropped: $(grep "read back" "$r.err")"; fail=1; }
+  cmp -s "$tmp/full/explanations.jsonl" "$r/explanations.jsonl" || { echo "FAIL: crafted record: explanations.jsonl differs"; fail=1; }
+  echo "a record with an id outside the vocabulary (checksum intact) is dropped with what follows; the run completes identically"
+fi
 
 # Ctrl-C in the middle, then --resume (a slower setting, so that the signal lands during the work)
 y=(--data "$d/test.tsv" --samples 20000 --permutations 400 --threads 1)

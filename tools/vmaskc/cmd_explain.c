@@ -546,15 +546,24 @@ static char **up_strings(struct unpacker *u, int32_t n) {
 
 static void unpack_example(struct unpacker *u, struct xex *e, int64_t C, int32_t kmax) {
     up_get(u, &e->n, sizeof e->n);
-    if (e->n < 0) u->bad = true;
-    if (u->bad) return;
+    /* every token is at least its 4-byte id and its string's 4-byte length: a count the bytes
+     * cannot hold is a damaged record (progress.bin comes from disk), refused before allocating */
+    if (e->n < 0 || (size_t)e->n > (size_t)(u->end - u->p) / 8) u->bad = true;
+    if (u->bad) {
+        e->n = 0;
+        return;
+    }
     e->ids = malloc(sizeof(int32_t) * (size_t)e->n + 1);
     if (!e->ids) u->bad = true;
     else up_get(u, e->ids, sizeof(int32_t) * (size_t)e->n);
     e->tokens = up_strings(u, e->n);
     e->word_of = up_opt(u, sizeof(int32_t), e->n);
     up_get(u, &e->n_words, sizeof e->n_words);
-    if (e->word_of) e->words = up_strings(u, e->n_words);
+    if (e->n_words < 0 || (size_t)e->n_words > (size_t)(u->end - u->p) / 4) {
+        u->bad = true;
+        e->n_words = 0;
+    }
+    if (e->word_of && !u->bad) e->words = up_strings(u, e->n_words);
     for (int m = 0; m < N_METHODS; m++) {
         e->w[m] = up_opt(u, sizeof(float), e->n);
         e->ww[m] = up_opt(u, sizeof(float), e->n_words > 0 ? e->n_words : 1);
@@ -723,6 +732,23 @@ static enum vm_status ckpt_append(struct ckpt *ck, const struct xcfg *c, const s
     return VM_OK;
 }
 
+/* A record read back names only what this run could have written: ids of the model's vocabulary,
+ * its classes, words of its own text. The checksum already catches damage; this keeps a crafted or
+ * mismatched file from reaching the code that indexes with them. */
+static bool example_sane(const struct xex *e, const struct xmodel *xm, const struct xcfg *c) {
+    if (e->n <= 0 || !e->ids || !e->tokens || !e->probs || e->pred < 0 || e->pred >= xm->n_classes) return false;
+    for (int32_t i = 0; i < e->n; i++) {
+        if (e->ids[i] < 0 || e->ids[i] >= xm->vocab_n || !e->tokens[i]) return false;
+        if (e->word_of && (e->word_of[i] < -1 || e->word_of[i] >= e->n_words)) return false;
+    }
+    for (int32_t w = 0; e->word_of && w < e->n_words; w++)
+        if (!e->words || !e->words[w]) return false;
+    for (int m = 0; m < N_METHODS; m++)
+        if ((e->w[m] != NULL) != xm->method[m] || (e->word_of && (e->ww[m] != NULL) != (e->w[m] != NULL))) return false;
+    if ((e->match != NULL) != (xm->posthoc && c->kmax > 0)) return false;
+    return true;
+}
+
 /* The first line where two headers differ, for the error. */
 static void first_difference(const char *a, const char *b, char *out, size_t n) {
     while (*a && *b) {
@@ -797,7 +823,7 @@ static enum vm_status ckpt_open(struct ckpt *ck, const struct xcfg *c, struct xm
         struct unpacker u = {buf, buf + len, false};
         if (whole) unpack_example(&u, &e, xm->n_classes, c->kmax);
         free(buf);
-        if (!whole || u.bad || u.p != u.end || e.n <= 0) {
+        if (!whole || u.bad || u.p != u.end || !example_sane(&e, xm, c)) {
             xex_free(&e);
             break;
         }
