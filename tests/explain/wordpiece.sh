@@ -7,7 +7,9 @@
 #  - LIME and SampleShapley give one weight per word and the top word of a class-1/2 text is its
 #    informative word;
 #  - `words --whole-words` ranks whole words (mean q of their pieces) with the informative words on
-#    top, and `--tsv` carries the word table.
+#    top, and `--tsv` carries the word table;
+#  - `explain --resume` from half of its progress.bin reads those examples back (whole words and
+#    their weights included) and ends with the same explanations.jsonl.
 # usage: wordpiece.sh VMASKC REPO_DIR
 set -u
 vmaskc=$1; repo=$2
@@ -44,6 +46,14 @@ done
 
 "$vmaskc" explain "$tmp/m.onnx" --data "$tmp/dev.tsv" --method all --limit 20 --samples 500 --permutations 20 --threads 2 \
   --report "$tmp/rep" >"$tmp/explain.out" 2>&1 || { echo "FAIL: explain"; cat "$tmp/explain.out"; exit 1; }
+# an interrupted run of a WordPiece model continues from its progress (whole words included)
+mkdir "$tmp/rep2"; head -c $(( $(stat -c %s "$tmp/rep/progress.bin") / 2 )) "$tmp/rep/progress.bin" >"$tmp/rep2/progress.bin"
+"$vmaskc" explain "$tmp/m.onnx" --data "$tmp/dev.tsv" --method all --limit 20 --samples 500 --permutations 20 --threads 2 \
+  --report "$tmp/rep2" --resume >"$tmp/explain2.out" 2>"$tmp/explain2.err" || { echo "FAIL: explain --resume"; cat "$tmp/explain2.err"; fail=1; }
+n=$(grep -o "[0-9]* of 20 examples read back" "$tmp/explain2.err" | cut -d' ' -f1)
+if [ -z "$n" ] || [ "$n" -lt 5 ] || [ "$n" -ge 20 ]; then echo "FAIL: half a WordPiece progress file read back '${n:-none}' of 20 examples"; fail=1
+elif ! cmp -s "$tmp/rep/explanations.jsonl" "$tmp/rep2/explanations.jsonl"; then echo "FAIL: explain --resume: explanations.jsonl differs"; fail=1
+else echo "ok: explain --resume of a WordPiece model: $n of 20 read back, the same explanations"; fi
 html=$tmp/rep/report.html
 if grep -q '##' "$html"; then echo "FAIL: the report shows ## pieces:"; grep -o '[^ >]*##[^ <]*' "$html" | head; fail=1; fi
 grep -q '<span class="p[123]" title="[^"]*">\(horrendous\|atrociously\|splendiferous\|lousiness\)</span>' "$html" \
