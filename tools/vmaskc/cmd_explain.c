@@ -408,7 +408,7 @@ static enum vm_status explain_one(const struct xcfg *c, struct xmodel *xm, int64
 
 static enum vm_status gather_model(const struct xcfg *c, struct xmodel *xm, int64_t n_sel, struct vm_error *err);
 struct ckpt;
-static enum vm_status ckpt_append(struct ckpt *ck, const struct xcfg *c, const struct xmodel *xm, int which, int64_t i, struct vm_error *err);
+static enum vm_status ckpt_append(struct ckpt *ck, const struct xcfg *c, struct xmodel *xm, int which, int64_t i, struct vm_error *err);
 
 static enum vm_status run_model(const struct xcfg *c, struct xmodel *xm, const int64_t *sel, int64_t n_sel, int which, int n_models,
                                 struct ckpt *ck, struct vm_error *err) {
@@ -699,7 +699,7 @@ static enum vm_status ckpt_header(const struct xcfg *c, struct xmodel *const *xm
     return b->oom ? vm_errorf(err, VM_ENOMEM, "out of memory") : VM_OK;
 }
 
-static enum vm_status ckpt_append(struct ckpt *ck, const struct xcfg *c, const struct xmodel *xm, int which, int64_t i, struct vm_error *err) {
+static enum vm_status ckpt_append(struct ckpt *ck, const struct xcfg *c, struct xmodel *xm, int which, int64_t i, struct vm_error *err) {
     struct sbuf b = {0};
     pack_example(&b, &xm->ex[i], xm->n_classes, c->kmax);
     if (b.oom) {
@@ -724,11 +724,10 @@ static enum vm_status ckpt_append(struct ckpt *ck, const struct xcfg *c, const s
     free(b.p);
     if (!ok) return vm_errorf(err, VM_EIO, "cannot write %s: %s", ck->path, strerror(errno));
     ck->records++;
-    struct xmodel *w = (struct xmodel *)xm;
-    memcpy(w->ck_secs, w->secs, sizeof w->secs);
-    memcpy(w->ck_passes, w->passes, sizeof w->passes);
-    w->ck_texts = w->texts_run;
-    w->ck_runs = w->runs;
+    memcpy(xm->ck_secs, xm->secs, sizeof xm->secs);
+    memcpy(xm->ck_passes, xm->passes, sizeof xm->passes);
+    xm->ck_texts = xm->texts_run;
+    xm->ck_runs = xm->runs;
     return VM_OK;
 }
 
