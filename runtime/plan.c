@@ -292,6 +292,8 @@ void vm_rt_model_free(struct vm_rt_model *m) {
     if (!m) return;
     for (size_t i = 0; i < m->n_insts; i++) vm_rt_inst_free(m->insts[i]);
     free(m->insts);
+    for (int32_t i = 0; m->memo_tables && i < m->plan.n_steps; i++) vm_k_memo_table_free(m->memo_tables[i]);
+    free(m->memo_tables);
     free(m->arena);
     free(m->scratch);
     vm_free_big_zero(m->persist, m->persist_bytes);

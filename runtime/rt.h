@@ -147,7 +147,10 @@ struct vm_rt_model {
     double build_ms;   /* time spent building them (primitive creation, layout) */
     double *prof_ms;   /* per step */
     int64_t *prof_n;
+    struct vm_k_memo_table **memo_tables; /* per step, NULL until used: embedding memos shared by the instances (kernels/embed.c) */
 };
+struct vm_k_memo_table;
+void vm_k_memo_table_free(struct vm_k_memo_table *t);
 
 struct vm_rt_inst {
     struct vm_rt_model *m;

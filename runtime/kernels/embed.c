@@ -29,9 +29,16 @@
 #define EMBED_PAR_MIN 32768
 
 void vm_k_memo_free(struct vm_k_memo *mm) {
-    void *bufs[] = {mm->proj, mm->have, mm->rows, mm->todo};
-    for (size_t k = 0; k < sizeof bufs / sizeof bufs[0]; k++) free(bufs[k]);
+    free(mm->rows);
+    free(mm->todo);
     memset(mm, 0, sizeof *mm);
+}
+
+void vm_k_memo_table_free(struct vm_k_memo_table *t) {
+    if (!t) return;
+    free(t->proj); /* vm_alloc_big: released with free() */
+    free(t->have);
+    free(t);
 }
 
 static void *memo_alloc(size_t bytes, struct vm_error *err) {
@@ -40,15 +47,30 @@ static void *memo_alloc(size_t bytes, struct vm_error *err) {
     return p;
 }
 
-enum vm_status vm_k_memo_init(struct vm_k_memo *mm, int64_t V, int64_t C, int64_t width, int64_t n_ids, bool cache, bool ref,
-                              struct vm_error *err) {
+enum vm_status vm_k_memo_init(struct vm_rt_ctx *c, const struct vm_rt_step *s, struct vm_k_memo *mm, int64_t V, int64_t C, int64_t width,
+                              int64_t n_ids, bool cache, bool ref, struct vm_error *err) {
     memset(mm, 0, sizeof *mm);
     mm->V = V, mm->C = C, mm->width = width, mm->cache = cache, mm->ref = ref, mm->gen = UINT64_MAX;
-    const size_t proj_bytes = (size_t)((V ? V : 1) * width) * sizeof(float);
-    if (!(mm->proj = vm_alloc_big(proj_bytes)))
-        return vm_errorf(err, VM_ENOMEM, "out of memory (%zu bytes for the projected vocabulary)", proj_bytes);
-    if (!(mm->have = memo_alloc((size_t)V, err)) || !(mm->rows = memo_alloc((size_t)n_ids * sizeof(int64_t), err)) ||
-        !(mm->todo = memo_alloc((size_t)n_ids * sizeof(int64_t), err)))
+    struct vm_rt_model *m = c->m;
+    const int32_t step = (int32_t)(s - m->plan.steps);
+    VM_ASSERT(step >= 0 && step < m->plan.n_steps);
+    if (!m->memo_tables && !(m->memo_tables = vm_calloc((size_t)m->plan.n_steps, sizeof *m->memo_tables, err))) return VM_ENOMEM;
+    struct vm_k_memo_table *t = m->memo_tables[step];
+    if (t && (t->V != V || t->width != width)) return vm_rt_step_errorf(s, err, VM_EINVAL, "the embedding memo changed shape");
+    if (!t) {
+        if (!(t = vm_calloc(1, sizeof *t, err))) return VM_ENOMEM;
+        t->V = V, t->width = width, t->gen = UINT64_MAX;
+        const size_t proj_bytes = (size_t)((V ? V : 1) * width) * sizeof(float);
+        /* one fresh mapping: only the pages of rows met are touched */
+        if (!(t->proj = vm_alloc_big(proj_bytes)) || !(t->have = memo_alloc((size_t)(V ? V : 1), err))) {
+            vm_k_memo_table_free(t);
+            return vm_errorf(err, VM_ENOMEM, "out of memory (%zu bytes for the projected vocabulary)", proj_bytes);
+        }
+        m->memo_tables[step] = t;
+    }
+    mm->t = t;
+    mm->proj = t->proj;
+    if (!(mm->rows = memo_alloc((size_t)n_ids * sizeof(int64_t), err)) || !(mm->todo = memo_alloc((size_t)n_ids * sizeof(int64_t), err)))
         return VM_ENOMEM;
     return VM_OK;
 }
@@ -73,22 +95,26 @@ enum vm_status vm_k_memo_update(struct vm_rt_ctx *c, const struct vm_rt_step *s,
                                 const float *Wm, const float *bias, struct vm_error *err) {
     const struct vm_rt_tensor *ids = vm_rt_in(c, s, ids_index);
     const int64_t V = mm->V, C = mm->C, N = mm->width;
-    if (vm_k_memo_stale(c, mm)) {
-        memset(mm->have, 0, (size_t)V);
-        mm->gen = c->m->weights_gen;
+    /* the shared rows: cleared when the weights moved (or are not constant); this instance's own
+     * derived copies were refreshed by the caller on vm_k_memo_stale */
+    uint8_t *have = mm->t->have;
+    if (!mm->cache || mm->t->gen != c->m->weights_gen) {
+        memset(have, 0, (size_t)V);
+        mm->t->gen = c->m->weights_gen;
     }
+    mm->gen = c->m->weights_gen;
     int64_t n_todo = 0;
     for (int64_t i = 0; i < ids->numel; i++) {
         int64_t v = vm_k_id_at(ids, i);
         if (v < -V || v >= V) {
-            for (int64_t k = 0; k < n_todo; k++) mm->have[mm->todo[k]] = 0; /* not projected: not kept */
+            for (int64_t k = 0; k < n_todo; k++) have[mm->todo[k]] = 0; /* not projected: not kept */
             return vm_rt_step_errorf(s, err, VM_EINVAL, "index %lld (position %lld of '%s') is out of range [%lld, %lld)", (long long)v,
                                      (long long)i, c->m->plan.values[s->in[ids_index]].name, (long long)-V, (long long)V);
         }
         if (v < 0) v += V;
         mm->rows[i] = v;
-        if (!mm->have[v]) {
-            mm->have[v] = 1;
+        if (!have[v]) {
+            have[v] = 1;
             mm->todo[n_todo++] = v;
         }
     }
@@ -115,7 +141,7 @@ enum vm_status vm_k_memo_update(struct vm_rt_ctx *c, const struct vm_rt_step *s,
     enum vm_status r = VM_OK;
     if (ds != dnnl_success) {
         r = vm_dnnl_status(ds, "dnnl_sgemm(embedding projection)", s, err);
-        for (int64_t k = 0; k < n_todo; k++) mm->have[mm->todo[k]] = 0;
+        for (int64_t k = 0; k < n_todo; k++) have[mm->todo[k]] = 0;
     }
     if (widen) omp_set_num_threads(saved);
     return r;
@@ -190,7 +216,7 @@ static enum vm_status cg_prepare(struct vm_rt_ctx *c, const struct vm_rt_step *s
     if (!(st->wm = vm_calloc((size_t)(KM * st->C), sizeof(float), err)) || !(st->bias = vm_calloc((size_t)st->M, sizeof(float), err)) ||
         !(st->acc = vm_calloc((size_t)(st->n_acc * st->M), sizeof(float), err)))
         return VM_ENOMEM;
-    return vm_k_memo_init(&st->memo, e->dims[0], st->C, KM, ids->numel, cache, c->m->ref_kernels, err);
+    return vm_k_memo_init(c, s, &st->memo, e->dims[0], st->C, KM, ids->numel, cache, c->m->ref_kernels, err);
 }
 
 /* One batch row: Y [T', M] from the memoized taps of its T ids (each times sc[pos] when sc is

@@ -688,7 +688,7 @@ static enum vm_status lga_prepare(struct vm_rt_ctx *c, const struct vm_rt_step *
     st->nthr = (int)(gm->B / 4 < maxt ? gm->B / 4 : maxt);
     if (st->nthr < 1 || gm->ref) st->nthr = 1;
     const int64_t B = gm->B, H = gm->H, DG = gm->D * 4 * H;
-    if ((r = vm_k_memo_init(&st->memo, e->dims[0], gm->I, DG, ids->numel, cache, gm->ref, err))) return r;
+    if ((r = vm_k_memo_init(c, s, &st->memo, e->dims[0], gm->I, DG, ids->numel, cache, gm->ref, err))) return r;
     if (!(st->bias = lstm_alloc((size_t)DG * sizeof(float), err)) || !(st->h = lstm_alloc((size_t)(B * H) * sizeof(float), err)) ||
         !(st->cs = lstm_alloc((size_t)(B * H) * sizeof(float), err)) ||
         !(st->g = lstm_alloc((size_t)(B * 4 * H) * sizeof(float), err)) ||
