@@ -585,13 +585,9 @@ static void free_tensors(Vmplan__Tensor **ts, size_t n) {
  * options and the training data, so --resume with another --batch, --lr, beta schedule or data is
  * refused instead of silently producing a run that matches neither. */
 static void run_key(const struct vm_train_cfg *cfg, const struct vm_dataset *train, char *buf, size_t cap) {
-    uint64_t h = 14695981039346656037ull;
-#define FNV(p, n)                                                                         \
-    for (size_t i_ = 0; i_ < (n); i_++) h = (h ^ ((const uint8_t *)(p))[i_]) * 1099511628211ull
-    FNV(train->labels, sizeof *train->labels * (size_t)train->n);
-    FNV(train->start, sizeof *train->start * (size_t)(train->n + 1));
-    FNV(train->ids, sizeof *train->ids * (size_t)train->start[train->n]);
-#undef FNV
+    uint64_t h = vm_fnv1a(VM_FNV1A_INIT, train->labels, sizeof *train->labels * (size_t)train->n);
+    h = vm_fnv1a(h, train->start, sizeof *train->start * (size_t)(train->n + 1));
+    h = vm_fnv1a(h, train->ids, sizeof *train->ids * (size_t)train->start[train->n]);
     snprintf(buf, cap, "epochs %d batch %d lr %.17g beta %.17g,%.17g,%d seed %llu data %lld:%016llx", cfg->epochs, cfg->batch,
              cfg->lr, cfg->beta_start, cfg->beta_end, cfg->beta_steps, (unsigned long long)cfg->seed, (long long)train->n,
              (unsigned long long)h);

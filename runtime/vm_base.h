@@ -146,6 +146,15 @@ void vm_fd_stream_write(struct vm_fd_stream *w, const void *data, size_t len);
 enum vm_status vm_fd_stream_flush(struct vm_fd_stream *w);
 /* n rounded up to a multiple of 64 bytes (arena, persistent, scratch and plan blob offsets). */
 static inline size_t vm_align64(size_t n) { return (n + 63) & ~(size_t)63; }
+
+/* 64-bit FNV-1a of n bytes, continuing from h (VM_FNV1A_INIT to start): run keys, progress files,
+ * hash tables. */
+#define VM_FNV1A_INIT 14695981039346656037ull
+static inline uint64_t vm_fnv1a(uint64_t h, const void *p, size_t n) {
+    const unsigned char *b = (const unsigned char *)p;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 1099511628211ull;
+    return h;
+}
 /* A plan held in pieces instead of one buffer (compiler/emit.c makes it, the runtime loads it, a
  * file writer streams it): head is the packed message (msg_len bytes) followed by the tag and
  * length of its trailing initializer blob, and the blob is each part's bytes padded with zeros to

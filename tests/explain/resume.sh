@@ -64,7 +64,7 @@ import struct, sys
 b = bytearray(open(sys.argv[1], "rb").read())
 at = b.index(b"\nend\n") + 5
 def fnv(d):
-    h = 1469598103934665603
+    h = 14695981039346656037
     for x in d:
         h = ((h ^ x) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
     return h

@@ -325,19 +325,30 @@ static void check_case(const struct lcase *c) {
     free(p1);
 }
 
+/* The rewritten plan of case c (kept in *plan for fresh models) and a model of it; NULL (plan
+ * freed) after a failed check. */
+static struct vm_rt_model *open_case(const struct lcase *c, const struct vm_rt_opts *o, uint8_t **plan, size_t *len) {
+    struct vm_error err = {0};
+    struct vm_rt_model *m = NULL;
+    *plan = compile_case(c, true, len, NULL, NULL);
+    if (!*plan || vm_rt_model_from_buffer(&m, *plan, *len, c->label, o, &err)) {
+        CHECK_MSG(0, "%s: %s", c->label, err.msg);
+        free(*plan);
+        *plan = NULL;
+        return NULL;
+    }
+    return m;
+}
+
 /* An id out of [-V, V) fails the run with a message naming the ids input. */
 static void check_out_of_range(void) {
     const struct lcase c = {"out of range", 0, 1, 1, 0, true, false, false, false, true, false, 8, MASK_NONE};
     size_t len = 0;
-    uint8_t *plan = compile_case(&c, true, &len, NULL, NULL);
+    uint8_t *plan = NULL;
     struct vm_error err = {0};
     struct vm_rt_opts o = {.threads = 1};
-    struct vm_rt_model *m = NULL;
-    if (!plan || vm_rt_model_from_buffer(&m, plan, len, c.label, &o, &err)) {
-        CHECK_MSG(0, "out of range: %s", err.msg);
-        free(plan);
-        return;
-    }
+    struct vm_rt_model *m = open_case(&c, &o, &plan, &len);
+    if (!m) return;
     const int64_t d0[2] = {2, 3}, *dp[1] = {d0};
     int ranks[1] = {2};
     struct vm_rt_inst *inst;
@@ -376,15 +387,11 @@ static void check_out_of_range(void) {
 static void check_shared_memo(void) {
     const struct lcase c = {"shared memo", 0, 1, 1, 0, true, false, false, false, true, false, 8, MASK_NONE};
     size_t len = 0;
-    uint8_t *plan = compile_case(&c, true, &len, NULL, NULL);
+    uint8_t *plan = NULL;
     struct vm_error err = {0};
     struct vm_rt_opts o = {.threads = 1};
-    struct vm_rt_model *m = NULL;
-    if (!plan || vm_rt_model_from_buffer(&m, plan, len, c.label, &o, &err)) {
-        CHECK_MSG(0, "shared memo: %s", err.msg);
-        free(plan);
-        return;
-    }
+    struct vm_rt_model *m = open_case(&c, &o, &plan, &len);
+    if (!m) return;
     static const int64_t shapes[][2] = {{2, 3}, {3, 5}, {2, 3}, {4, 2}};
     for (int k = 0; k < 4; k++) {
         const int64_t d0[2] = {shapes[k][0], shapes[k][1]}, *dp[1] = {d0}; /* torch batch_first: [B, T] */

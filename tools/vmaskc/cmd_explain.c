@@ -640,19 +640,13 @@ struct ckpt {
     char path[4200];
 };
 
-static uint64_t fnv1a_update(uint64_t h, const void *p, size_t n) {
-    const uint8_t *b = p;
-    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 1099511628211ull;
-    return h;
-}
-
 static enum vm_status file_hash(const char *path, uint64_t *out, struct vm_error *err) {
     FILE *f = fopen(path, "rb");
     if (!f) return vm_errorf(err, VM_EIO, "cannot read %s: %s", path, strerror(errno));
-    uint64_t h = 1469598103934665603ull;
+    uint64_t h = VM_FNV1A_INIT;
     uint8_t buf[1 << 16];
     size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0) h = fnv1a_update(h, buf, n);
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0) h = vm_fnv1a(h, buf, n);
     bool bad = ferror(f);
     fclose(f);
     if (bad) return vm_errorf(err, VM_EIO, "cannot read %s", path);
@@ -677,7 +671,7 @@ static enum vm_status ckpt_header(const struct xcfg *c, struct xmodel *const *xm
         if ((s = file_hash(c->importance, &h, err))) return s;
         sb_printf(b, "importance %016llx\n", (unsigned long long)h);
     }
-    h = fnv1a_update(1469598103934665603ull, sel, sizeof *sel * (size_t)n_sel);
+    h = vm_fnv1a(VM_FNV1A_INIT, sel, sizeof *sel * (size_t)n_sel);
     sb_printf(b, "examples %lld of %lld, seed %llu, selection %016llx\n", (long long)n_sel, (long long)xms[0]->data->n, (unsigned long long)c->seed,
               (unsigned long long)h);
     sb_printf(b, "max-len %d\n", c->max_len);
@@ -692,7 +686,7 @@ static enum vm_status ckpt_header(const struct xcfg *c, struct xmodel *const *xm
         for (int m = 0; m < N_METHODS; m++)
             if (xms[k]->method[m]) sb_printf(b, " %s", METHOD_KEY[m]);
         /* post-hoc accuracy ranks by this importance: it is part of every example's result */
-        uint64_t hi = xms[k]->imp ? fnv1a_update(1469598103934665603ull, xms[k]->imp, sizeof(double) * (size_t)xms[k]->vocab_n) : 0;
+        uint64_t hi = xms[k]->imp ? vm_fnv1a(VM_FNV1A_INIT, xms[k]->imp, sizeof(double) * (size_t)xms[k]->vocab_n) : 0;
         sb_printf(b, ", posthoc %s %016llx\n", xms[k]->posthoc ? "yes" : "no", (unsigned long long)hi);
     }
     sb_printf(b, "end\n");
@@ -716,7 +710,7 @@ static enum vm_status ckpt_append(struct ckpt *ck, const struct xcfg *c, struct 
     uint32_t magic = CKPT_RECORD, len = (uint32_t)b.n;
     int32_t k = which;
     int64_t texts = xm->texts_run - xm->ck_texts, runs = xm->runs - xm->ck_runs;
-    uint64_t h = fnv1a_update(1469598103934665603ull, b.p, b.n);
+    uint64_t h = vm_fnv1a(VM_FNV1A_INIT, b.p, b.n);
     bool ok = fwrite(&magic, sizeof magic, 1, ck->f) == 1 && fwrite(&k, sizeof k, 1, ck->f) == 1 && fwrite(&i, sizeof i, 1, ck->f) == 1 &&
               fwrite(secs, sizeof secs, 1, ck->f) == 1 && fwrite(passes, sizeof passes, 1, ck->f) == 1 && fwrite(&texts, sizeof texts, 1, ck->f) == 1 &&
               fwrite(&runs, sizeof runs, 1, ck->f) == 1 && fwrite(&len, sizeof len, 1, ck->f) == 1 && fwrite(b.p, 1, b.n, ck->f) == b.n &&
@@ -816,7 +810,7 @@ static enum vm_status ckpt_open(struct ckpt *ck, const struct xcfg *c, struct xm
             break;
         uint8_t *buf = malloc((size_t)len + 1);
         if (!buf) return vm_errorf(err, VM_ENOMEM, "out of memory reading %s", ck->path);
-        bool whole = fread(buf, 1, len, f) == len && fread(&h, sizeof h, 1, f) == 1 && h == fnv1a_update(1469598103934665603ull, buf, len);
+        bool whole = fread(buf, 1, len, f) == len && fread(&h, sizeof h, 1, f) == 1 && h == vm_fnv1a(VM_FNV1A_INIT, buf, len);
         struct xmodel *xm = xms[k];
         struct xex e = {0};
         struct unpacker u = {buf, buf + len, false};

@@ -39,11 +39,7 @@ struct counts {
     int64_t tokens;
 };
 
-static uint64_t hash_word(const char *s) {
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++) h = (h ^ (uint8_t)*s) * 1099511628211ull;
-    return h;
-}
+static uint64_t hash_word(const char *s) { return vm_fnv1a(VM_FNV1A_INIT, s, strlen(s)); }
 
 static enum vm_status counts_add(struct counts *c, char *w, struct vm_error *err) {
     if (2 * (c->n + 1) > c->cap) {
