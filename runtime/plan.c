@@ -57,11 +57,12 @@ static enum vm_status load_bindings(struct vm_rt_binding **out, int32_t *n, Vmpl
     for (size_t i = 0; i < nb; i++) {
         if (b[i]->value < 0 || b[i]->value >= n_values)
             return vm_errorf(err, VM_EFORMAT, "%s %zu refers to value %d, out of range", what, i, b[i]->value);
+        /* checked before the name is copied: the caller frees the first *n entries only */
+        if (b[i]->has_aux && b[i]->aux >= n_values) return vm_errorf(err, VM_EFORMAT, "%s %zu: bad gradient id", what, i);
         (*out)[i].name = vm_strdup(b[i]->name, err);
         if (!(*out)[i].name) return VM_ENOMEM;
         (*out)[i].value = b[i]->value;
         (*out)[i].aux = b[i]->has_aux ? b[i]->aux : -1;
-        if ((*out)[i].aux >= n_values) return vm_errorf(err, VM_EFORMAT, "%s %zu: bad gradient id", what, i);
         (*n)++;
     }
     return VM_OK;
