@@ -25,7 +25,7 @@ while [ $# -gt 0 ]; do
     *) harnesses="$harnesses $1"; shift ;;
   esac
 done
-all="onnx plan checkpoint tensor data vocab tokenize vectors csv jsonl"
+all="onnx plan checkpoint tensor data vocab tokenize vectors csv jsonl progress"
 [ -n "$harnesses" ] || harnesses=$all
 for h in $harnesses; do
   [ -f "tests/fuzz/fuzz_$h.c" ] || { echo "tools/fuzz.sh: no harness '$h' (have: $all)" >&2; exit 2; }

@@ -24,11 +24,9 @@
 #include "../../runtime/dist.h"
 #include "../../runtime/vmaskc.h"
 #include "cli.h"
+#include "progress.h"
 #include "report.h"
 
-/* random and frequency are rankings without an explainer, the floor and a reference for AOPC */
-enum { M_LIME, M_SHAP, M_MASK, M_RANDOM, M_FREQ, N_METHODS };
-enum { N_DEFAULT_METHODS = M_RANDOM }; /* 'all': lime, shapley, mask */
 static const char *const METHOD_KEY[N_METHODS] = {"lime", "shapley", "mask", "random", "frequency"};
 static const char *const METHOD_NAME[N_METHODS] = {"LIME", "SampleShapley", "mask q", "random order", "frequency order"};
 
@@ -40,7 +38,6 @@ static const char *importance_symbol(const char *training) {
 }
 
 #define MAX_K 1000      /* post-hoc k */
-#define MAX_AOPC_K 64  /* AOPC K */
 
 static volatile int interrupted;
 
@@ -151,28 +148,7 @@ struct xcfg {
 
 static const char *const REMOVAL_NAME[] = {"delete", "pad", "unk"};
 
-/* ---- one example under one model ---- */
-
-struct xex {
-    int32_t n;
-    int32_t *ids;          /* [n] */
-    char **tokens;         /* [n] the model's tokens (the text's words, also when unknown) */
-    /* WordPiece models: the features are whole words (runtime/explain.h); NULL / 0 for a word
-     * vocabulary, where every token is a word and nothing below is needed */
-    int32_t *word_of;      /* [n] word of each token, -1 for [CLS] / [SEP] */
-    int32_t n_words;       /* m */
-    char **words;          /* [m] each word's text: its pieces joined without the ## */
-    float *ww[N_METHODS];  /* [m] weight of each word, NULL = not computed */
-    int32_t pred;
-    float *probs;          /* [C] */
-    float *w[N_METHODS];   /* [n] weight of each token (a piece: its word's; NAN for [CLS] / [SEP]), NULL = not computed */
-    double lime_intercept, lime_score;
-    int32_t lime_d;
-    uint64_t lime_seed, shap_seed;
-    double delta[N_METHODS][MAX_AOPC_K]; /* p0 - p(y | top-k deleted) */
-    int32_t steps[N_METHODS];
-    uint8_t *match;        /* [kmax], NULL = post-hoc not computed */
-};
+/* ---- one model ---- */
 
 struct xmodel {
     const char *path, *name;
@@ -215,24 +191,6 @@ struct xmodel {
     struct vm_report_word *sp;
     int64_t n_sp;
 };
-
-static void strings_free(char **v, int32_t n) {
-    for (int32_t i = 0; v && i < n; i++) free(v[i]);
-    free(v);
-}
-
-static void xex_free(struct xex *e) {
-    free(e->ids);
-    strings_free(e->tokens, e->n);
-    free(e->probs);
-    for (int m = 0; m < N_METHODS; m++) {
-        free(e->w[m]);
-        free(e->ww[m]);
-    }
-    free(e->word_of);
-    strings_free(e->words, e->n_words);
-    free(e->match);
-}
 
 static void xmodel_free(struct xmodel *xm, int64_t n_sel) {
     if (xm->ex)
@@ -455,141 +413,13 @@ static enum vm_status run_model(const struct xcfg *c, struct xmodel *xm, const i
  * An example's results travel as bytes in a fixed field order; process 0 unpacks them into the
  * slots a single process would have filled, so everything after (tables, report) is the same. */
 
-static void sb_put(struct sbuf *b, const void *v, size_t n) {
-    if (!sb_reserve(b, n)) return;
-    if (n) memcpy(b->p + b->n, v, n);
-    b->n += n;
-}
-
-static void pack_strings(struct sbuf *b, char *const *v, int32_t n) {
-    for (int32_t i = 0; i < n; i++) {
-        uint32_t len = (uint32_t)strlen(v[i]);
-        sb_put(b, &len, sizeof len);
-        sb_put(b, v[i], len);
-    }
-}
-
-/* presence flag, then n elements */
-static void pack_opt(struct sbuf *b, const void *v, size_t elem, int32_t n) {
-    uint8_t has = v != NULL;
-    sb_put(b, &has, 1);
-    if (has) sb_put(b, v, elem * (size_t)n);
-}
-
-static void pack_example(struct sbuf *b, const struct xex *e, int64_t C, int32_t kmax) {
-    sb_put(b, &e->n, sizeof e->n);
-    sb_put(b, e->ids, sizeof(int32_t) * (size_t)e->n);
-    pack_strings(b, e->tokens, e->n);
-    pack_opt(b, e->word_of, sizeof(int32_t), e->n);
-    sb_put(b, &e->n_words, sizeof e->n_words);
-    if (e->word_of) pack_strings(b, e->words, e->n_words);
-    for (int m = 0; m < N_METHODS; m++) {
-        pack_opt(b, e->w[m], sizeof(float), e->n);
-        pack_opt(b, e->ww[m], sizeof(float), e->n_words > 0 ? e->n_words : 1);
-    }
-    sb_put(b, &e->pred, sizeof e->pred);
-    pack_opt(b, e->probs, sizeof(float), (int32_t)C);
-    sb_put(b, &e->lime_intercept, sizeof e->lime_intercept);
-    sb_put(b, &e->lime_score, sizeof e->lime_score);
-    sb_put(b, &e->lime_d, sizeof e->lime_d);
-    sb_put(b, &e->lime_seed, sizeof e->lime_seed);
-    sb_put(b, &e->shap_seed, sizeof e->shap_seed);
-    sb_put(b, e->steps, sizeof e->steps);
-    for (int m = 0; m < N_METHODS; m++) /* the drops that exist (at most K each) */
-        sb_put(b, e->delta[m], sizeof(double) * (size_t)(e->steps[m] > 0 && e->steps[m] <= MAX_AOPC_K ? e->steps[m] : 0));
-    pack_opt(b, e->match, 1, kmax);
-}
-
-struct unpacker {
-    const uint8_t *p, *end;
-    bool bad;
-};
-
-static void up_get(struct unpacker *u, void *v, size_t n) {
-    if (u->bad || (size_t)(u->end - u->p) < n) {
-        u->bad = true;
-        if (n) memset(v, 0, n);
-        return;
-    }
-    if (n) memcpy(v, u->p, n);
-    u->p += n;
-}
-
-static void *up_opt(struct unpacker *u, size_t elem, int32_t n) {
-    uint8_t has = 0;
-    up_get(u, &has, 1);
-    if (!has || u->bad || n < 0) return NULL;
-    void *v = malloc(elem * (size_t)n + 1);
-    if (!v) u->bad = true;
-    else up_get(u, v, elem * (size_t)n);
-    return v;
-}
-
-static char **up_strings(struct unpacker *u, int32_t n) {
-    char **v = calloc((size_t)(n > 0 ? n : 0) + 1, sizeof *v);
-    if (!v) {
-        u->bad = true;
-        return NULL;
-    }
-    for (int32_t i = 0; i < n && !u->bad; i++) {
-        uint32_t len = 0;
-        up_get(u, &len, sizeof len);
-        if (u->bad || (size_t)(u->end - u->p) < len || !(v[i] = malloc((size_t)len + 1))) {
-            u->bad = true;
-            break;
-        }
-        up_get(u, v[i], len);
-        v[i][len] = 0;
-    }
-    return v;
-}
-
-static void unpack_example(struct unpacker *u, struct xex *e, int64_t C, int32_t kmax) {
-    up_get(u, &e->n, sizeof e->n);
-    /* every token is at least its 4-byte id and its string's 4-byte length: a count the bytes
-     * cannot hold is a damaged record (progress.bin comes from disk), refused before allocating */
-    if (e->n < 0 || (size_t)e->n > (size_t)(u->end - u->p) / 8) u->bad = true;
-    if (u->bad) {
-        e->n = 0;
-        return;
-    }
-    e->ids = malloc(sizeof(int32_t) * (size_t)e->n + 1);
-    if (!e->ids) u->bad = true;
-    else up_get(u, e->ids, sizeof(int32_t) * (size_t)e->n);
-    e->tokens = up_strings(u, e->n);
-    e->word_of = up_opt(u, sizeof(int32_t), e->n);
-    up_get(u, &e->n_words, sizeof e->n_words);
-    if (e->n_words < 0 || (size_t)e->n_words > (size_t)(u->end - u->p) / 4) {
-        u->bad = true;
-        e->n_words = 0;
-    }
-    if (e->word_of && !u->bad) e->words = up_strings(u, e->n_words);
-    for (int m = 0; m < N_METHODS; m++) {
-        e->w[m] = up_opt(u, sizeof(float), e->n);
-        e->ww[m] = up_opt(u, sizeof(float), e->n_words > 0 ? e->n_words : 1);
-    }
-    up_get(u, &e->pred, sizeof e->pred);
-    e->probs = up_opt(u, sizeof(float), (int32_t)C);
-    up_get(u, &e->lime_intercept, sizeof e->lime_intercept);
-    up_get(u, &e->lime_score, sizeof e->lime_score);
-    up_get(u, &e->lime_d, sizeof e->lime_d);
-    up_get(u, &e->lime_seed, sizeof e->lime_seed);
-    up_get(u, &e->shap_seed, sizeof e->shap_seed);
-    up_get(u, e->steps, sizeof e->steps);
-    for (int m = 0; m < N_METHODS; m++) {
-        if (e->steps[m] < 0 || e->steps[m] > MAX_AOPC_K) u->bad = true;
-        if (!u->bad) up_get(u, e->delta[m], sizeof(double) * (size_t)e->steps[m]);
-    }
-    e->match = up_opt(u, 1, kmax);
-}
-
 /* Process 0 ends with every example of xm as one process would have it; the time and forward
  * passes are summed over processes. */
 static enum vm_status gather_model(const struct xcfg *c, struct xmodel *xm, int64_t n_sel, struct vm_error *err) {
     int P = vm_dist_size(), rank = vm_dist_rank();
     int64_t C = xm->n_classes;
-    struct sbuf b = {0};
-    for (int64_t i = rank; rank > 0 && i < n_sel; i += P) pack_example(&b, &xm->ex[i], C, c->kmax);
+    struct xbytes b = {0};
+    for (int64_t i = rank; rank > 0 && i < n_sel; i += P) xex_pack(&b, &xm->ex[i], C, c->kmax);
     void *all = NULL;
     size_t len = 0;
     bool ok = !b.oom && vm_dist_gatherv(b.p, b.n, 0, &all, &len);
@@ -608,10 +438,11 @@ static enum vm_status gather_model(const struct xcfg *c, struct xmodel *xm, int6
         xm->n_explained[m] = (int64_t)t[2 * N_METHODS + m];
     }
     if (rank == 0) {
-        struct unpacker u = {all, (const uint8_t *)all + len, false};
-        for (int r = 1; r < P && !u.bad; r++)
-            for (int64_t i = r; i < n_sel && !u.bad; i += P) unpack_example(&u, &xm->ex[i], C, c->kmax);
-        if (u.bad || u.p != u.end) {
+        const uint8_t *p = all, *end = p + len;
+        bool good = true;
+        for (int r = 1; r < P && good; r++)
+            for (int64_t i = r; i < n_sel && good; i += P) good = xex_unpack(&p, end, &xm->ex[i], C, c->kmax);
+        if (!good || p != end) {
             free(all);
             return vm_errorf(err, VM_EINVAL, "the explanations gathered from the other processes for %s do not parse", xm->name);
         }
@@ -623,14 +454,11 @@ static enum vm_status gather_model(const struct xcfg *c, struct xmodel *xm, int6
 
 /* ---- progress.bin: every finished example, so that an interrupted run continues (--resume) ----
  * With --report DIR, each example is appended to DIR/progress.bin as soon as it is explained (the
- * bytes pack_example writes for mpirun), after a header that names everything its numbers depend on:
+ * bytes xex_pack writes for mpirun, progress.h), after a header that names everything its numbers depend on:
  * the command, the data and the models (their bytes' FNV-1a hashes), the selection and every
  * method setting. --resume reads the examples back when the header is the same, and names the
  * first line that differs when it is not. A record cut short by a kill is dropped (and cut off).
  * --threads and --batch are not in the header: they change how fast, not what. */
-
-#define CKPT_MAGIC "vmaskc explain progress 1\n"
-#define CKPT_RECORD 0x43455856u /* "VXEC" */
 
 struct ckpt {
     FILE *f;
@@ -659,7 +487,7 @@ static enum vm_status ckpt_header(const struct xcfg *c, struct xmodel *const *xm
                                   struct sbuf *b, struct vm_error *err) {
     uint64_t h;
     enum vm_status s;
-    sb_printf(b, "%s", CKPT_MAGIC);
+    sb_printf(b, "%s", PROGRESS_MAGIC);
     sb_printf(b, "command %s\n", c->cmd);
     if ((s = file_hash(c->data, &h, err))) return s;
     sb_printf(b, "data %016llx\n", (unsigned long long)h);
@@ -694,27 +522,19 @@ static enum vm_status ckpt_header(const struct xcfg *c, struct xmodel *const *xm
 }
 
 static enum vm_status ckpt_append(struct ckpt *ck, const struct xcfg *c, struct xmodel *xm, int which, int64_t i, struct vm_error *err) {
-    struct sbuf b = {0};
-    pack_example(&b, &xm->ex[i], xm->n_classes, c->kmax);
-    if (b.oom) {
+    struct xbytes b = {0};
+    xex_pack(&b, &xm->ex[i], xm->n_classes, c->kmax);
+    if (b.oom || b.n > UINT32_MAX) {
         free(b.p);
         return vm_errorf(err, VM_ENOMEM, "out of memory writing %s", ck->path);
     }
-    double secs[N_METHODS] = {0};
-    int64_t passes[N_METHODS] = {0};
     /* the time and forward passes of this example, per method: what the report's cost table sums */
+    struct progress_record r = {.model = which, .index = i, .texts = xm->texts_run - xm->ck_texts, .runs = xm->runs - xm->ck_runs};
     for (int m = 0; m < N_METHODS; m++) {
-        secs[m] = xm->secs[m] - xm->ck_secs[m];
-        passes[m] = xm->passes[m] - xm->ck_passes[m];
+        r.secs[m] = xm->secs[m] - xm->ck_secs[m];
+        r.passes[m] = xm->passes[m] - xm->ck_passes[m];
     }
-    uint32_t magic = CKPT_RECORD, len = (uint32_t)b.n;
-    int32_t k = which;
-    int64_t texts = xm->texts_run - xm->ck_texts, runs = xm->runs - xm->ck_runs;
-    uint64_t h = vm_fnv1a(VM_FNV1A_INIT, b.p, b.n);
-    bool ok = fwrite(&magic, sizeof magic, 1, ck->f) == 1 && fwrite(&k, sizeof k, 1, ck->f) == 1 && fwrite(&i, sizeof i, 1, ck->f) == 1 &&
-              fwrite(secs, sizeof secs, 1, ck->f) == 1 && fwrite(passes, sizeof passes, 1, ck->f) == 1 && fwrite(&texts, sizeof texts, 1, ck->f) == 1 &&
-              fwrite(&runs, sizeof runs, 1, ck->f) == 1 && fwrite(&len, sizeof len, 1, ck->f) == 1 && fwrite(b.p, 1, b.n, ck->f) == b.n &&
-              fwrite(&h, sizeof h, 1, ck->f) == 1 && fflush(ck->f) == 0;
+    bool ok = progress_write(ck->f, &r, b.p, (uint32_t)b.n);
     free(b.p);
     if (!ok) return vm_errorf(err, VM_EIO, "cannot write %s: %s", ck->path, strerror(errno));
     ck->records++;
@@ -723,38 +543,6 @@ static enum vm_status ckpt_append(struct ckpt *ck, const struct xcfg *c, struct 
     xm->ck_texts = xm->texts_run;
     xm->ck_runs = xm->runs;
     return VM_OK;
-}
-
-/* A record read back names only what this run could have written: ids of the model's vocabulary,
- * its classes, words of its own text. The checksum already catches damage; this keeps a crafted or
- * mismatched file from reaching the code that indexes with them. */
-static bool example_sane(const struct xex *e, const struct xmodel *xm, const struct xcfg *c) {
-    if (e->n <= 0 || !e->ids || !e->tokens || !e->probs || e->pred < 0 || e->pred >= xm->n_classes) return false;
-    for (int32_t i = 0; i < e->n; i++) {
-        if (e->ids[i] < 0 || e->ids[i] >= xm->vocab_n || !e->tokens[i]) return false;
-        if (e->word_of && (e->word_of[i] < -1 || e->word_of[i] >= e->n_words)) return false;
-    }
-    for (int32_t w = 0; e->word_of && w < e->n_words; w++)
-        if (!e->words || !e->words[w]) return false;
-    for (int m = 0; m < N_METHODS; m++)
-        if ((e->w[m] != NULL) != xm->method[m] || (e->word_of && (e->ww[m] != NULL) != (e->w[m] != NULL))) return false;
-    if ((e->match != NULL) != (xm->posthoc && c->kmax > 0)) return false;
-    return true;
-}
-
-/* The first line where two headers differ, for the error. */
-static void first_difference(const char *a, const char *b, char *out, size_t n) {
-    while (*a && *b) {
-        const char *ea = strchr(a, '\n'), *eb = strchr(b, '\n');
-        size_t la = ea ? (size_t)(ea - a) : strlen(a), lb = eb ? (size_t)(eb - b) : strlen(b);
-        if (la != lb || memcmp(a, b, la)) {
-            snprintf(out, n, "'%.*s' there, '%.*s' now", (int)(la > 200 ? 200 : la), a, (int)(lb > 200 ? 200 : lb), b);
-            return;
-        }
-        a += la + (ea != NULL);
-        b += lb + (eb != NULL);
-    }
-    snprintf(out, n, "%s", *a ? "it has more settings" : "it ends early");
 }
 
 /* Opens DIR/progress.bin: with --resume, reads back the examples of a run with the same header;
@@ -786,8 +574,8 @@ static enum vm_status ckpt_open(struct ckpt *ck, const struct xcfg *c, struct xm
     if (got != hb.n || memcmp(have, hb.p, hb.n)) {
         char diff[512];
         have[strnlen(have, got)] = 0;
-        if (strncmp(have, CKPT_MAGIC, strlen(CKPT_MAGIC))) snprintf(diff, sizeof diff, "it is not a vmaskc progress file");
-        else first_difference(have, hb.p, diff, sizeof diff);
+        if (strncmp(have, PROGRESS_MAGIC, strlen(PROGRESS_MAGIC))) snprintf(diff, sizeof diff, "it is not a vmaskc progress file");
+        else progress_first_difference(have, hb.p, diff, sizeof diff);
         free(have);
         return vm_errorf(err, VM_EINVAL,
                          "--resume: %s was written by another run (%s): resume with the same data, models and settings, or drop --resume "
@@ -795,43 +583,29 @@ static enum vm_status ckpt_open(struct ckpt *ck, const struct xcfg *c, struct xm
                          ck->path, diff);
     }
     free(have);
+    struct xex_expect x[VM_REPORT_MAX_MODELS];
+    for (int k = 0; k < n_models; k++) {
+        x[k] = (struct xex_expect){.vocab_n = xms[k]->vocab_n, .n_classes = xms[k]->n_classes, .posthoc = xms[k]->posthoc && c->kmax > 0};
+        memcpy(x[k].method, xms[k]->method, sizeof x[k].method);
+    }
     long good = (long)hb.n;
-    for (;;) {
-        uint32_t magic = 0, len = 0;
-        int32_t k = -1;
-        int64_t i = -1, texts = 0, runs = 0;
-        double secs[N_METHODS];
-        int64_t passes[N_METHODS];
-        uint64_t h = 0;
-        if (fread(&magic, sizeof magic, 1, f) != 1) break;
-        if (magic != CKPT_RECORD || fread(&k, sizeof k, 1, f) != 1 || fread(&i, sizeof i, 1, f) != 1 || fread(secs, sizeof secs, 1, f) != 1 ||
-            fread(passes, sizeof passes, 1, f) != 1 || fread(&texts, sizeof texts, 1, f) != 1 || fread(&runs, sizeof runs, 1, f) != 1 ||
-            fread(&len, sizeof len, 1, f) != 1 || k < 0 || k >= n_models || i < 0 || i >= n_sel || len > (1u << 30))
-            break;
-        uint8_t *buf = malloc((size_t)len + 1);
-        if (!buf) return vm_errorf(err, VM_ENOMEM, "out of memory reading %s", ck->path);
-        bool whole = fread(buf, 1, len, f) == len && fread(&h, sizeof h, 1, f) == 1 && h == vm_fnv1a(VM_FNV1A_INIT, buf, len);
-        struct xmodel *xm = xms[k];
-        struct xex e = {0};
-        struct unpacker u = {buf, buf + len, false};
-        if (whole) unpack_example(&u, &e, xm->n_classes, c->kmax);
-        free(buf);
-        if (!whole || u.bad || u.p != u.end || !example_sane(&e, xm, c)) {
-            xex_free(&e);
-            break;
-        }
-        if (xm->ex[i].ids) xex_free(&xm->ex[i]); /* written twice: the later one */
+    struct progress_record r;
+    int rc;
+    while ((rc = progress_read(f, n_models, n_sel, x, c->kmax, &r)) > 0) {
+        struct xmodel *xm = xms[r.model];
+        if (xm->ex[r.index].ids) xex_free(&xm->ex[r.index]); /* written twice: the later one */
         else ck->records++;
-        xm->ex[i] = e;
+        xm->ex[r.index] = r.e;
         for (int m = 0; m < N_METHODS; m++) {
-            xm->secs[m] += secs[m];
-            xm->passes[m] += passes[m];
-            xm->n_explained[m] += e.w[m] != NULL;
+            xm->secs[m] += r.secs[m];
+            xm->passes[m] += r.passes[m];
+            xm->n_explained[m] += r.e.w[m] != NULL;
         }
-        xm->texts_run += texts;
-        xm->runs += runs;
+        xm->texts_run += r.texts;
+        xm->runs += r.runs;
         good = ftell(f);
     }
+    if (rc < 0) return vm_errorf(err, VM_ENOMEM, "out of memory reading %s", ck->path);
     /* a record cut short (the run was killed while writing it): cut off, then append after the last whole one */
     if (fflush(f) || ftruncate(fileno(f), good) || fseek(f, good, SEEK_SET)) return vm_errorf(err, VM_EIO, "cannot rewrite %s: %s", ck->path, strerror(errno));
     for (int k = 0; k < n_models; k++) {
