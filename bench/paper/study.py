@@ -324,12 +324,13 @@ class Study:
                 continue
             report = os.path.join(w, name)
             self.restore_progress(ds, fam, seed, name, report)
+            resumed = os.path.exists(os.path.join(report, "progress.bin"))
             cmd = [self.a.vmaskc, "compare"] + [outs[m] for m in models] + ["--data", test, "--seed", str(seed), "--report", report,
                                                                            "--threads", str(self.a.threads)] + limit + extra
             log("compare %s %s seed %d (%s%s)" % (ds, fam, seed, ", ".join(models), "; random order only" if extra else ""))
             commit = git_commit(self.a.vmaskc)
             stdout, secs = run_resumable(cmd, report)
-            runs.append((read_compare(report), cmd, secs, commit))
+            runs.append((read_compare(report), cmd, secs, commit, resumed))
         res = runs[0][0]
         if len(runs) > 1:
             # every model's accuracy, post-hoc accuracy and Pearson r from the second run; the AOPC and
@@ -341,7 +342,11 @@ class Study:
                 for k in ("explained", "aopc_k", "aopc_settings", "aopc_curves", "aopc_lime", "aopc_shapley", "splime"):
                     r[k] = e[k] if e else ([] if k == "splime" else {} if k == "aopc_curves" else None)
             res = dict(models=rows)
+        # a resumed comparison's wall time is its last run's only; compare's own cost (each explained
+        # example's seconds, read back from progress.bin too) counts the interrupted runs' explanations
+        cost = sum(c["seconds"] for x in runs for row in x[0]["models"] for c in (row.get("cost") or {}).values())
         res.update(kind="eval", dataset=ds, model=fam, seed=seed, seconds=round(sum(x[2] for x in runs), 1),
+                   resumed=any(x[4] for x in runs), explain_seconds=round(cost, 1),
                    command=[os.path.basename(c) if os.path.isabs(c) else c for c in runs[0][1]],
                    vmaskc_commit=" + ".join(sorted(set(x[3] for x in runs))),
                    date=time.strftime("%Y-%m-%d"))
@@ -404,7 +409,7 @@ def read_compare(report):
                              explained=r.get("explained"), aopc_k=r.get("aopc_k"), aopc_settings=r.get("aopc_settings"),
                              aopc_curves=aopc, aopc_lime=(aopc.get("lime") or [None])[-1], aopc_shapley=(aopc.get("shapley") or [None])[-1],
                              posthoc=r.get("posthoc"), posthoc_importance=r.get("posthoc_importance"), pearson_r=r.get("pearson"),
-                             splime=[w["word"] for w in (r.get("splime") or [])[:10]]))
+                             splime=[w["word"] for w in (r.get("splime") or [])[:10]], cost=r.get("cost")))
     return dict(models=rows)
 
 

@@ -215,10 +215,14 @@ def summarize(train, evals, md):
             if not units:
                 continue
             tr = [sum(r["seconds"] for r in train if r["dataset"] == d and r["model"] == fam and r["seed"] == s) for s in units]
-            evs = [e["seconds"] for e in evals if e["dataset"] == d and e["model"] == fam]
+            # a resumed comparison (study.py: "resumed") ran in several pieces: its wall time is the last
+            # piece's; compare's own count of the explanations' seconds covers them all (marked *)
+            es = [e for e in evals if e["dataset"] == d and e["model"] == fam]
+            evs = [max(e["seconds"], e.get("explain_seconds") or 0) if e.get("resumed") else e["seconds"] for e in es]
             rows.append(["%s %s" % (paper.NAMES[d], fam.upper()), "%d" % len(units), "%.1f" % (statistics.mean(tr) / 60),
-                         "%.1f" % (statistics.mean(evs) / 60) if evs else "–"])
-    out.append(("Time per seed on this machine (2 cores), minutes", table(["dataset", "seeds", "train (all methods)", "compare"], rows, md)))
+                         ("%.1f" % (statistics.mean(evs) / 60) + ("*" if any(e.get("resumed") for e in es) else "")) if evs else "–"])
+    out.append(("Time per seed on this machine (2 cores), minutes (* resumed across runs: the explanations' own seconds, "
+                "which compare counts over every piece)", table(["dataset", "seeds", "train (all methods)", "compare"], rows, md)))
 
     out.insert(0, ("Which of the paper's claims hold here (computed from the tables below)", claims(train, evals, dss, fams, ev)))
     parts = []

@@ -49,6 +49,14 @@ for cut in 40 $((size / 9)) $((size / 2 + 7)) $((size - 1)) "$size"; do
     cmp -s "$tmp/full/$f" "$r/$f" || { echo "FAIL: cut at $cut: $f differs"; fail=1; }
   done
   diff <(tables "$tmp/full.out") <(tables "$r.out") >"$r.diff" || { echo "FAIL: cut at $cut: the tables differ"; head "$r.diff"; fail=1; }
+  # each method's cost counts the examples read back too: as many examples and forward passes as the full run's
+  /usr/bin/python3 - "$tmp/full/summary.jsonl" "$r/summary.jsonl" <<'PY' || { echo "FAIL: cut at $cut: summary.jsonl's cost"; fail=1; }
+import json, sys
+a, b = ([json.loads(l)["cost"] for l in open(p)] for p in sys.argv[1:])
+same = all(x.keys() == y.keys() and all(x[m]["examples"] == y[m]["examples"] and x[m]["forward_passes"] == y[m]["forward_passes"]
+                                        and y[m]["seconds"] > 0 for m in x) for x, y in zip(a, b))
+sys.exit(0 if same and len(a) == len(b) == 2 and all(a) else 1)
+PY
   n=$(grep -o "[0-9]* of 100 examples read back" "$r.err" | awk '{s += $1} END {print s + 0}')
   if [ "$cut" -ge "$size" ] && [ "$n" != 200 ]; then echo "FAIL: the whole file read back $n of 200 examples"; fail=1; fi
   if [ "$cut" -lt "$size" ] && { [ "$n" -ge 200 ] || [ "$n" -lt 1 ]; }; then echo "FAIL: cut at $cut read back $n examples"; fail=1; fi

@@ -876,6 +876,16 @@ static enum vm_status write_summary_jsonl(const struct xcfg *c, struct xmodel *c
             }
             sb_printf(&b, "]");
         }
+        /* each method's cost over every example, also those read back by --resume and those of
+         * other mpirun processes (the wall-clock seconds each example took where it ran) */
+        sb_printf(&b, "},\"cost\":{");
+        for (int m = 0, first = 1; m < N_METHODS; m++) {
+            if (!xm->method[m]) continue;
+            sb_printf(&b, "%s\"%s\":{\"examples\":%lld,\"seconds\":", first ? "" : ",", METHOD_KEY[m], (long long)xm->n_explained[m]);
+            sb_json_num(&b, xm->secs[m]);
+            sb_printf(&b, ",\"forward_passes\":%lld}", (long long)xm->passes[m]);
+            first = 0;
+        }
         sb_printf(&b, "},\"posthoc\":");
         if (xm->posthoc) {
             sb_printf(&b, "[");
