@@ -92,8 +92,8 @@ def run(cmd, out_path=None):
 def run_resumable(cmd, report):
     """Runs a `vmaskc compare --report REPORT` with --resume: the examples an interrupted comparison
     explained (REPORT/progress.bin, or its committed copy, restore_progress) are read back. Progress
-    from other models or settings is refused by compare; it is then dropped and the comparison starts
-    over. Returns stdout and the seconds of this run (not of earlier, interrupted ones)."""
+    from other models or settings is refused by compare; it is then moved aside (REPORT.refused-TIME)
+    and the comparison starts over. Returns stdout and the seconds of this run (not of earlier, interrupted ones)."""
     for attempt in (1, 2):
         t0 = time.time()
         p = subprocess.run(cmd + ["--resume"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -101,8 +101,11 @@ def run_resumable(cmd, report):
             return p.stdout.decode(errors="replace"), time.time() - t0
         err = p.stderr.decode(errors="replace")
         if attempt == 1 and "was written by another run" in err:
-            log("%s/progress.bin is another run's: starting this comparison over (%s)" % (report, err.strip()[-300:]))
-            shutil.rmtree(report, ignore_errors=True)
+            # kept, not deleted: hours of explanations may be behind a difference that does not matter
+            # (data compressed again hashed differently before compare hashed the text it reads)
+            aside = "%s.refused-%s" % (report, time.strftime("%Y%m%d-%H%M%S"))
+            log("%s/progress.bin is another run's: starting this comparison over, the old one kept as %s (%s)" % (report, aside, err.strip()[-300:]))
+            os.replace(report, aside)
             continue
         sys.exit("study: command failed (exit %d): %s\n%s" % (p.returncode, " ".join(cmd), err[-3000:]))
 

@@ -8,6 +8,7 @@
 #  - another seed, other models, other LIME samples or other data are refused, naming the setting;
 #  - a record with a valid checksum but an impossible content (a token id outside the vocabulary) is
 #    dropped, never indexed with;
+#  - the same data compressed again (another gzip header) is the same data; other text is not;
 #  - --resume without --report is a usage error; a run that fails before any example leaves no folder.
 # usage: resume.sh VMASKC REPO_DIR
 set -u
@@ -130,6 +131,17 @@ expect "--resume without --report" "give --report DIR" "$tmp/base.onnx" "$tmp/vm
 "$vmaskc" compare "$tmp/base.onnx" "$tmp/vm.onnx" "${x[@]}" --report "$tmp/new" --resume >"$tmp/n.out" 2>"$tmp/n.err" || { echo "FAIL: --resume into a new folder"; fail=1; }
 grep -q "does not exist yet; starting from the first example" "$tmp/n.err" || { echo "FAIL: --resume into a new folder does not say it starts over"; fail=1; }
 cmp -s "$tmp/full/explanations.jsonl" "$tmp/new/explanations.jsonl" || { echo "FAIL: --resume into a new folder: other results"; fail=1; }
+# the same data compressed twice (another name and time in the gzip header, another level): the same
+# data for --resume, which hashes what the reader reads; other text in the .gz is refused
+gzip -c -1 "$d/test.tsv" >"$tmp/a.tsv.gz"; cp "$d/test.tsv" "$tmp/b.tsv"; touch -d '2001-01-01' "$tmp/b.tsv"; gzip -9 "$tmp/b.tsv"
+z=(--data "$tmp/a.tsv.gz" --samples 300 --permutations 20 --threads 1 --limit 6)
+"$vmaskc" compare "$tmp/base.onnx" "$tmp/vm.onnx" "${z[@]}" --report "$tmp/gz" >/dev/null 2>"$tmp/gz.err" || { echo "FAIL: compare on .gz data"; cat "$tmp/gz.err"; fail=1; }
+cmp -s "$tmp/a.tsv.gz" "$tmp/b.tsv.gz" && { echo "FAIL: the two compressions are the same bytes (the case tests nothing)"; fail=1; }
+"$vmaskc" compare "$tmp/base.onnx" "$tmp/vm.onnx" "${z[@]}" --data "$tmp/b.tsv.gz" --report "$tmp/gz" --resume >/dev/null 2>"$tmp/gz2.err" ||
+  { echo "FAIL: --resume refused the same data compressed again: $(cat "$tmp/gz2.err")"; fail=1; }
+grep -q "12 of 12 examples read back\|6 of 6 examples read back" "$tmp/gz2.err" || { echo "FAIL: --resume on recompressed data read nothing back: $(cat "$tmp/gz2.err")"; fail=1; }
+{ cat "$d/test.tsv"; printf '1\tone more text\n'; } | gzip >"$tmp/c.tsv.gz"
+expect "other text in a .gz" "'data [0-9a-f]*' there" "$tmp/base.onnx" "$tmp/vm.onnx" "${z[@]}" --data "$tmp/c.tsv.gz" --report "$tmp/gz" --resume
 # nothing explained (a bad model path after the folder is made is caught earlier; an empty text set here): no folder left
 printf 'label\ttext\n' >"$tmp/empty.tsv"
 "$vmaskc" compare "$tmp/base.onnx" "$tmp/vm.onnx" --data "$tmp/empty.tsv" --report "$tmp/none" >/dev/null 2>&1 && { echo "FAIL: empty data accepted"; fail=1; }

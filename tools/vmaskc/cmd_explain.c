@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "../../runtime/dist.h"
 #include "../../runtime/vmaskc.h"
@@ -455,7 +456,7 @@ static enum vm_status gather_model(const struct xcfg *c, struct xmodel *xm, int6
 /* ---- progress.bin: every finished example, so that an interrupted run continues (--resume) ----
  * With --report DIR, each example is appended to DIR/progress.bin as soon as it is explained (the
  * bytes xex_pack writes for mpirun, progress.h), after a header that names everything its numbers depend on:
- * the command, the data and the models (their bytes' FNV-1a hashes), the selection and every
+ * the command, the data (its text's FNV-1a hash: a .gz decompressed) and the models (their bytes'), the selection and every
  * method setting. --resume reads the examples back when the header is the same, and names the
  * first line that differs when it is not. A record cut short by a kill is dropped (and cut off).
  * --threads and --batch are not in the header: they change how fast, not what. */
@@ -468,16 +469,20 @@ struct ckpt {
     char path[4200];
 };
 
+/* FNV-1a of what a reader of the file sees: a gzip file's text, not its compressed bytes (the same
+ * data compressed again, with another name or time in its header, is the same data); zlib reads a
+ * plain file as it is. */
 static enum vm_status file_hash(const char *path, uint64_t *out, struct vm_error *err) {
-    FILE *f = fopen(path, "rb");
+    gzFile f = gzopen(path, "rb");
     if (!f) return vm_errorf(err, VM_EIO, "cannot read %s: %s", path, strerror(errno));
     uint64_t h = VM_FNV1A_INIT;
     uint8_t buf[1 << 16];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0) h = vm_fnv1a(h, buf, n);
-    bool bad = ferror(f);
-    fclose(f);
-    if (bad) return vm_errorf(err, VM_EIO, "cannot read %s", path);
+    int n;
+    while ((n = gzread(f, buf, sizeof buf)) > 0) h = vm_fnv1a(h, buf, (size_t)n);
+    int zerr = 0;
+    const char *msg = n < 0 ? gzerror(f, &zerr) : NULL;
+    gzclose(f);
+    if (n < 0) return vm_errorf(err, VM_EIO, "cannot read %s: %s", path, zerr == Z_ERRNO ? strerror(errno) : msg);
     *out = h;
     return VM_OK;
 }
