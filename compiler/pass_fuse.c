@@ -351,3 +351,83 @@ static enum vm_status fuse_matmul_add(struct vm_graph *g, int32_t mm, bool *chan
 enum vm_status vm_pass_fuse_matmul_add(struct vm_graph *g, struct vm_error *err) {
     return fuse_each(g, vm_op_find("vmaskc", "MatMulT"), false, fuse_matmul_add, err);
 }
+
+/* ---- Transpose -> MatMul / MatMulT -> Transpose (vm_pass_fuse_transpose_matmul) ----
+ * An operand that is Transpose(X, p) is read from X through strides (permA / permB = p), and a
+ * product whose only reader is Transpose(., q) writes that transpose's output through strides
+ * (permY = q): the attention heads' split and merge of a BERT-style encoder, forward and backward,
+ * cost no pass of their own. A MatMul becomes a MatMulT (transA = transB = 0) when it takes a perm.
+ * Both operands must have one rank (no broadcast padding), and a product with an addend keeps its
+ * output. oneDNN's fast matmul (brgemm) needs a unit stride in one of an operand's two last dims
+ * and in the output's last dim (others run its reference: 20x slower in BERT-mini's step), so only
+ * such perms are folded. A Transpose left without readers dies. */
+
+static const struct vm_attr *transpose_perm(const struct vm_graph *g, int32_t t, int rank) {
+    if (!is_op(g, t, "Transpose")) return NULL;
+    const struct vm_attr *p = vm_node_attr(g, t, "perm");
+    return p && p->type == VM_ATTR_INTS && p->n == rank ? p : NULL;
+}
+
+static enum vm_status as_matmul_t(struct vm_graph *g, int32_t mm, struct vm_error *err) {
+    if (!strcmp(vm_op_name(g->nodes[mm].op), "MatMulT")) return VM_OK;
+    int32_t op = vm_op_find(NULL, "MatMulT");
+    g->nodes[mm].op = op >= 0 ? op : vm_op_find("vmaskc", "MatMulT");
+    enum vm_status s = vm_node_set_int(g, mm, "transA", 0, err);
+    return s ? s : vm_node_set_int(g, mm, "transB", 0, err);
+}
+
+static enum vm_status fuse_transpose_matmul(struct vm_graph *g, int32_t mm, bool *changed, struct vm_error *err) {
+    struct vm_node *nd = &g->nodes[mm];
+    if (nd->n_in < 2 || (nd->n_in > 3 && nd->in[3] >= 0)) return VM_OK;
+    int32_t a = nd->in[0], b = nd->in[1], y = nd->out[0];
+    int rank = g->values[a].rank;
+    if (rank < 2 || g->values[b].rank != rank || g->values[y].rank != rank || g->values[y].dtype != VM_DTYPE_FLOAT) return VM_OK;
+    static const char *const names[2] = {"permA", "permB"};
+    bool folded = false;
+    enum vm_status s;
+    for (int k = 0; k < 2; k++) {
+        int32_t v = g->nodes[mm].in[k], t = producer(g, v);
+        const struct vm_attr *p = transpose_perm(g, t, rank);
+        if (!p || vm_node_attr(g, mm, names[k]) || (p->ints[rank - 1] != rank - 1 && p->ints[rank - 2] != rank - 1)) continue;
+        int64_t perm[VM_MAX_RANK];
+        for (int i = 0; i < rank; i++) perm[i] = p->ints[i];
+        if ((s = as_matmul_t(g, mm, err)) || (s = vm_node_set_ints(g, mm, names[k], perm, rank, err))) return s;
+        int32_t x = g->nodes[t].in[0];
+        g->nodes[mm].in[k] = x;
+        /* a backward product now reads the forward value behind the transpose */
+        if (g->nodes[mm].phase == VM_PHASE_BACKWARD && producer(g, x) >= 0 && g->nodes[producer(g, x)].phase == VM_PHASE_FORWARD)
+            g->values[x].flags |= VM_VALUE_SAVED;
+        if (!readers(g, v) && !(g->values[v].flags & VM_VALUE_OUTPUT)) kill(g, t);
+        folded = true;
+    }
+    int slot;
+    int32_t t = only_reader(g, y, &slot);
+    const struct vm_attr *q = transpose_perm(g, t, rank);
+    if (q && q->ints[rank - 1] == rank - 1 && g->nodes[t].phase == g->nodes[mm].phase && !vm_node_attr(g, mm, "permY")) {
+        int64_t perm[VM_MAX_RANK];
+        for (int i = 0; i < rank; i++) perm[i] = q->ints[i];
+        if ((s = as_matmul_t(g, mm, err)) || (s = vm_node_set_ints(g, mm, "permY", perm, rank, err))) return s;
+        int32_t out = g->nodes[t].out[0];
+        g->nodes[mm].out[0] = out;
+        g->values[y].producer = -1;
+        g->values[out].producer = mm;
+        g->values[out].slot = 0;
+        kill(g, t);
+        folded = true;
+    }
+    if (!folded) return VM_OK;
+    *changed = true;
+    return vm_op_row(g->nodes[mm].op)->infer(g, mm, err);
+}
+
+enum vm_status vm_pass_fuse_transpose_matmul(struct vm_graph *g, struct vm_error *err) {
+    const char *env = getenv("VMASKC_FUSE_TRANSPOSE");
+    if (env && !strcmp(env, "0")) return VM_OK;
+    bool changed = false;
+    enum vm_status s = VM_OK;
+    int32_t n_nodes = g->n_nodes, mm = vm_op_find(NULL, "MatMul"), mmt = vm_op_find("vmaskc", "MatMulT");
+    for (int32_t i = 0; i < n_nodes && !s; i++)
+        if (!g->nodes[i].dead && (g->nodes[i].op == mm || g->nodes[i].op == mmt)) s = fuse_transpose_matmul(g, i, &changed, err);
+    if (s) return s;
+    return changed ? vm_graph_sort(g, err) : VM_OK;
+}

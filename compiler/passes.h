@@ -26,6 +26,10 @@ enum vm_status vm_pass_fuse_matmul_bias(struct vm_graph *g, struct vm_error *err
 /* compiler/pass_fuse.c, training graphs after autodiff: MatMulT(A, B[, bias]) -> Add(Z), Z of the
  * output's shape -> MatMulT(A, B, bias or none, Z), Z added by oneDNN's binary post-op. */
 enum vm_status vm_pass_fuse_matmul_add(struct vm_graph *g, struct vm_error *err);
+/* compiler/pass_fuse.c, after the fusions above (inference and training graphs): a Transpose feeding
+ * a MatMul / MatMulT operand, or reading its product alone, is folded into the product as strides
+ * (MatMulT's permA / permB / permY). VMASKC_FUSE_TRANSPOSE=0 turns it off (tests compare the two). */
+enum vm_status vm_pass_fuse_transpose_matmul(struct vm_graph *g, struct vm_error *err);
 
 /* compiler/pass_layout.c: Transpose(0,2,1) -> Conv becomes a channels-last convolution (ConvCL);
  * the transpose back is pushed through elementwise ops into reductions and disappears. */

@@ -777,6 +777,8 @@ enum vm_status vm_build_training(struct vm_graph *g, const struct vm_train_opts 
     /* the residual adds after a matmul and the gradient accumulations after a dX matmul become the
      * matmul's own add (binary post-op): one pass less over each [rows, hidden] tensor */
     if ((s = vm_pass_fuse_matmul_add(g, err))) return s;
+    /* the attention heads' split and merge (and their gradients) read and written through strides */
+    if ((s = vm_pass_fuse_transpose_matmul(g, err))) return s;
     /* GELU outputs (and the like) recomputed in the backward instead of kept from the forward */
     if ((s = vm_pass_remat(g, err))) return s;
     /* optimizer: step counter, global gradient norm, one Adam update per parameter */

@@ -12,11 +12,15 @@
 
 #include "rt.h"
 
-/* 2 x numel(Y) x K for op(A)[..., M, K] op(B)[..., K, N] = Y[..., M, N]. */
-static double matmul_flops(const struct vm_rt_tensor *a, const struct vm_rt_tensor *y, bool ta) {
+/* 2 x numel(Y) x K for op(A)[..., M, K] op(B)[..., K, N] = Y[..., M, N]; A read through MatMulT's
+ * permA when it has one (the logical dim i is A's dim perm[i]). */
+static double matmul_flops(const struct vm_rt_step *s, const struct vm_rt_tensor *a, const struct vm_rt_tensor *y, bool ta) {
     if (!a || !y || a->rank < 1) return 0;
-    int64_t k = ta && a->rank >= 2 ? a->dims[a->rank - 2] : a->dims[a->rank - 1];
-    return 2.0 * (double)y->numel * (double)k;
+    int kd = ta && a->rank >= 2 ? a->rank - 2 : a->rank - 1;
+    int64_t perm[VM_MAX_RANK];
+    if (!strcmp(s->op, "MatMulT") && vm_rt_attr_ints(s, "permA", perm, VM_MAX_RANK) == a->rank && perm[kd] >= 0 && perm[kd] < a->rank)
+        kd = (int)perm[kd];
+    return 2.0 * (double)y->numel * (double)a->dims[kd];
 }
 
 /* 2 x numel(Y) x (C/G) x kernel: W [M, C/G, k...] has M x (C/G) x kernel entries. */
@@ -40,7 +44,7 @@ double vm_rt_step_flops(struct vm_rt_inst *inst, int32_t i, enum vm_rt_flop_kind
     if (!strcmp(op, "MatMul") || !strcmp(op, "MatMulT") || !strcmp(op, "Gemm")) {
         *kind = VM_RT_FLOPS_MATMUL;
         bool ta = strcmp(op, "MatMul") && vm_rt_attr_int(s, "transA", 0) != 0;
-        return matmul_flops(vm_rt_in(&c, s, 0), vm_rt_out(&c, s, 0), ta);
+        return matmul_flops(s, vm_rt_in(&c, s, 0), vm_rt_out(&c, s, 0), ta);
     }
     if (!strcmp(op, "Conv") || !strcmp(op, "ConvCL")) {
         *kind = VM_RT_FLOPS_CONV;

@@ -973,23 +973,50 @@ static enum vm_status infer_layernorm_grad(struct vm_graph *g, int32_t n, struct
     return s;
 }
 
+/* The dims of Transpose(v, perm attribute `name`) into out, or v's own when the node has no such
+ * attribute; false when the attribute is not a permutation of v's axes. */
+static bool permuted_dims(const struct vm_graph *g, int32_t n, const char *name, const struct vm_value *v, struct vm_dim *out) {
+    const struct vm_attr *p = vm_node_attr(g, n, name);
+    if (!p) {
+        for (int i = 0; i < v->rank; i++) out[i] = v->dims[i];
+        return true;
+    }
+    if (p->type != VM_ATTR_INTS || p->n != v->rank) return false;
+    bool seen[VM_MAX_RANK] = {false};
+    for (int i = 0; i < p->n; i++) {
+        if (p->ints[i] < 0 || p->ints[i] >= v->rank || seen[p->ints[i]]) return false;
+        seen[p->ints[i]] = true;
+        out[i] = v->dims[p->ints[i]];
+    }
+    return true;
+}
+
 /* MatMulT(A, B[, bias[, Z]]): Y = op(A) op(B) [+ bias] [+ Z] over the last two dims, op = transpose
  * when transA / transB; batch dims broadcast. Both operands have rank >= 2; bias [N] is added to
  * every row (the pass fuses MatMul -> Add(bias) into it), Z has Y's shape (training graphs: a
- * residual or a gradient accumulation fused in; bias may then be absent). */
+ * residual or a gradient accumulation fused in; bias may then be absent).
+ * permA / permB (compiler/pass_fuse.c, vm_pass_fuse_transpose_matmul): the operand is
+ * Transpose(input, perm), read in place through strides (before transA / transB); permY: the node
+ * writes Transpose(Y, permY) (no Z then). Operands with a perm have the same rank. */
 static enum vm_status infer_matmul_t(struct vm_graph *g, int32_t n, struct vm_error *err) {
     enum vm_status s;
     if ((s = vm_check_dtype(g, n, 0, err, F, 0)) || (s = vm_check_dtype(g, n, 1, err, F, 0))) return s;
-    struct vm_value *a = vm_in(g, n, 0), *b = vm_in(g, n, 1);
-    if (a->rank < 2 || b->rank < 2) return vm_node_errorf(g, n, err, VM_EINTERNAL, "MatMulT operands must have rank 2 or more");
+    struct vm_value *av = vm_in(g, n, 0), *bv = vm_in(g, n, 1);
+    if (av->rank < 2 || bv->rank < 2) return vm_node_errorf(g, n, err, VM_EINTERNAL, "MatMulT operands must have rank 2 or more");
+    struct vm_value a = *av, b = *bv; /* the operands as read: dims through permA / permB */
+    if (!permuted_dims(g, n, "permA", av, a.dims) || !permuted_dims(g, n, "permB", bv, b.dims))
+        return vm_node_errorf(g, n, err, VM_EINTERNAL, "MatMulT permA / permB must permute the operand's axes");
+    bool perms = vm_node_attr(g, n, "permA") || vm_node_attr(g, n, "permB") || vm_node_attr(g, n, "permY");
+    if (perms && (av->rank != bv->rank || vm_has_in(g, n, 3)))
+        return vm_node_errorf(g, n, err, VM_EINTERNAL, "MatMulT with a perm needs operands of one rank and no addend");
     int64_t ta = vm_node_int(g, n, "transA", 0), tb = vm_node_int(g, n, "transB", 0);
     if ((s = vm_node_set_int(g, n, "transA", ta != 0, err)) || (s = vm_node_set_int(g, n, "transB", tb != 0, err))) return s;
-    const struct vm_dim *m = &a->dims[a->rank - (ta ? 1 : 2)], *ka = &a->dims[a->rank - (ta ? 2 : 1)];
-    const struct vm_dim *kb = &b->dims[b->rank - (tb ? 1 : 2)], *nn = &b->dims[b->rank - (tb ? 2 : 1)];
+    const struct vm_dim *m = &a.dims[a.rank - (ta ? 1 : 2)], *ka = &a.dims[a.rank - (ta ? 2 : 1)];
+    const struct vm_dim *kb = &b.dims[b.rank - (tb ? 1 : 2)], *nn = &b.dims[b.rank - (tb ? 2 : 1)];
     if (!vm_dim_eq(ka, kb)) return vm_node_errorf(g, n, err, VM_EINTERNAL, "MatMulT inner dimensions differ");
     struct vm_dim dims[VM_MAX_RANK];
     int rank = 0;
-    if ((s = vm_broadcast(g, n, a->rank - 2, a->dims, b->rank - 2, b->dims, &rank, dims, err))) return s;
+    if ((s = vm_broadcast(g, n, a.rank - 2, a.dims, b.rank - 2, b.dims, &rank, dims, err))) return s;
     dims[rank++] = *m;
     dims[rank++] = *nn;
     if (vm_has_in(g, n, 2)) {
@@ -1005,6 +1032,9 @@ static enum vm_status infer_matmul_t(struct vm_graph *g, int32_t n, struct vm_er
         for (int i = 0; same && i < rank; i++) same = vm_dim_eq(&z->dims[i], &dims[i]);
         if (!same) return vm_node_errorf(g, n, err, VM_EINTERNAL, "MatMulT addend must have the output's shape");
     }
+    struct vm_value y = {.rank = rank};
+    for (int i = 0; i < rank; i++) y.dims[i] = dims[i];
+    if (!permuted_dims(g, n, "permY", &y, dims)) return vm_node_errorf(g, n, err, VM_EINTERNAL, "MatMulT permY must permute the output's axes");
     vm_set_out(g, n, 0, F, rank, dims);
     return VM_OK;
 }
@@ -1028,7 +1058,7 @@ const struct vm_op_row vm_ops_nn[] = {
     {"LogSoftmax", NULL, 1, 1, 1, 1, "axis:i", 0, 0, 0, normalize_softmax, infer_softmax, NULL, grad_softmax},
     {"LayerNormalization", NULL, 2, 3, 1, 3, "axis:i epsilon:f stash_type:i", 0, 0, 0, NULL, infer_layernorm, NULL, grad_layernorm},
     /* backward ops (autodiff) */
-    {"MatMulT", "vmaskc", 2, 4, 1, 1, "transA:i transB:i", 0, 0xf, VM_OP_INTERNAL | VM_OP_NO_GRAD, NULL, infer_matmul_t, NULL, NULL},
+    {"MatMulT", "vmaskc", 2, 4, 1, 1, "permA:I permB:I permY:I transA:i transB:i", 0, 0xf, VM_OP_INTERNAL | VM_OP_NO_GRAD, NULL, infer_matmul_t, NULL, NULL},
     {"ConvGradData", "vmaskc", 3, 3, 1, 1, "channels_last:i dilations:I group:i kernel_shape:I pads:I strides:I", 0x4, 0x7, VM_OP_INTERNAL | VM_OP_NO_GRAD, NULL,
      infer_conv_grad_data, NULL, NULL},
     {"ConvGradWeight", "vmaskc", 3, 3, 1, 2, "channels_last:i dilations:I group:i kernel_shape:I pads:I strides:I", 0x4, 0x7, VM_OP_INTERNAL | VM_OP_NO_GRAD,

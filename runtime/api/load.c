@@ -32,6 +32,7 @@ static enum vm_status compile_onnx(const char *path, const struct vm_model_opts 
     if (!s) s = vm_pass_optimize(g, err);
     if (!s && !training) s = vm_pass_gather_rows_early(g, err);
     if (!s && !training) s = vm_pass_fuse_matmul_bias(g, err);
+    if (!s && !training) s = vm_pass_fuse_transpose_matmul(g, err);
     if (!s && !training) s = vm_pass_gather_fold(g, err);
     vm_mark("import");
     if (s) {

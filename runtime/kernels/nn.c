@@ -771,9 +771,14 @@ struct matmul_state {
     int64_t ad[VM_MAX_RANK], bd[VM_MAX_RANK], yd[VM_MAX_RANK]; /* logical [.., M, K], [.., K, N], [.., M, N] */
     int64_t M, K, N, batch;                                    /* batch: product of Y' batch dims */
     bool ta, tb;
+    bool perm;             /* MatMulT's permA / permB / permY: operands or output through strides */
+    /* element strides of the logical [.., M, K], [.., K, N], [.., M, N] (0 on a broadcast batch
+     * dim): the C reference's addressing, and the oneDNN descriptors' when perm */
+    int64_t as[VM_MAX_RANK], bs[VM_MAX_RANK], ys[VM_MAX_RANK];
     bool bias;             /* MatMulT's input 2: [N] added to every row */
     bool addend;           /* MatMulT's input 3: Z of Y's shape added (after the bias) */
     bool add_after;        /* ... by a C loop, when oneDNN has no binary post-op for the shapes */
+    int64_t py[VM_MAX_RANK]; /* permY (the identity without one) */
     struct vm_dnnl_prim p; /* p.prim NULL: C reference */
     dnnl_memory_t a, b, dst, cmem, zmem;
     struct wreorder wr;    /* constant 2-D B: plain -> the primitive's layout (`any`) */
@@ -818,6 +823,29 @@ static dnnl_status_t strided_md(dnnl_memory_desc_t *md, int r, const int64_t *lo
     return dnnl_memory_desc_init_by_strides(md, r, d, dnnl_f32, str);
 }
 
+static void swap_last2(int64_t *d, int r) {
+    int64_t t = d[r - 2];
+    d[r - 2] = d[r - 1];
+    d[r - 1] = t;
+}
+
+/* Strides of a logical operand of r dims stored row-major as `stored` (r dims), read through perm
+ * (logical dim i is stored dim perm[i]; NULL: the identity), then with its last two dims swapped
+ * when trans. */
+static void operand_strides(int r, const int64_t *stored, const int64_t *perm, bool trans, int64_t *str) {
+    int64_t ss[VM_MAX_RANK], acc = 1;
+    for (int i = r - 1; i >= 0; i--) {
+        ss[i] = acc;
+        acc *= stored[i] ? stored[i] : 1;
+    }
+    for (int i = 0; i < r; i++) str[i] = ss[perm ? perm[i] : i];
+    if (trans) {
+        int64_t t = str[r - 2];
+        str[r - 2] = str[r - 1];
+        str[r - 1] = t;
+    }
+}
+
 /* The common part of prepare, once rank, ta, tb and the logical ad / bd are set: M, K, N, Y' and
  * the oneDNN primitive. */
 static enum vm_status matmul_finish(struct vm_rt_ctx *c, const struct vm_rt_step *s, struct matmul_state *st,
@@ -841,10 +869,34 @@ static enum vm_status matmul_finish(struct vm_rt_ctx *c, const struct vm_rt_step
     }
     st->yd[r - 2] = st->M;
     st->yd[r - 1] = st->N;
+    if (!st->perm) { /* dense operands (transposed ones through their strides) and output */
+        int64_t sa[VM_MAX_RANK], sb[VM_MAX_RANK];
+        memcpy(sa, st->ad, sizeof sa);
+        memcpy(sb, st->bd, sizeof sb);
+        if (st->ta) swap_last2(sa, r);
+        if (st->tb) swap_last2(sb, r);
+        operand_strides(r, sa, NULL, st->ta, st->as);
+        operand_strides(r, sb, NULL, st->tb, st->bs);
+        operand_strides(r, st->yd, NULL, false, st->ys);
+    } else { /* permY: logical dim py[i] of Y is stored dim i */
+        int64_t sd[VM_MAX_RANK], ss[VM_MAX_RANK];
+        for (int i = 0; i < r; i++) sd[i] = st->yd[st->py[i]];
+        operand_strides(r, sd, NULL, false, ss);
+        for (int i = 0; i < r; i++) st->ys[st->py[i]] = ss[i];
+    }
     if (c->m->ref_kernels || y->numel == 0 || st->K == 0) return VM_OK;
 
     dnnl_memory_desc_t amd, bmd, dmd, cmd;
-    if (b_flat && !st->ta) {
+    if (st->perm) {
+        dnnl_dims_t a_d, b_d, y_d, a_s, b_s, y_s;
+        for (int i = 0; i < r; i++) {
+            a_d[i] = st->ad[i], b_d[i] = st->bd[i], y_d[i] = st->yd[i];
+            a_s[i] = st->as[i], b_s[i] = st->bs[i], y_s[i] = st->ys[i];
+        }
+        VM_DNNL(dnnl_memory_desc_init_by_strides(&amd, r, a_d, dnnl_f32, a_s), s, err);
+        VM_DNNL(dnnl_memory_desc_init_by_strides(&bmd, r, b_d, dnnl_f32, b_s), s, err);
+        VM_DNNL(dnnl_memory_desc_init_by_strides(&dmd, r, y_d, dnnl_f32, y_s), s, err);
+    } else if (b_flat && !st->ta) {
         int64_t a2[2] = {st->batch * st->M, st->K}, b2[2] = {st->K, st->N}, y2[2] = {st->batch * st->M, st->N};
         VM_DNNL(vm_dnnl_md(&amd, 2, a2, VM_DTYPE_FLOAT), s, err);
         VM_DNNL(strided_md(&bmd, 2, b2, st->tb), s, err);
@@ -855,7 +907,7 @@ static enum vm_status matmul_finish(struct vm_rt_ctx *c, const struct vm_rt_step
         VM_DNNL(vm_dnnl_md(&dmd, r, st->yd, VM_DTYPE_FLOAT), s, err);
     }
     /* a constant B (an inference plan's weight) in the layout oneDNN prefers, packed once */
-    bool pack = b_flat && !st->ta && vm_rt_value_const(c, s->in[1]);
+    bool pack = b_flat && !st->ta && !st->perm && vm_rt_value_const(c, s->in[1]);
     dnnl_memory_desc_t bsel = bmd;
     if (pack) VM_DNNL(any_md(&bsel, &bmd), s, err);
     if (st->bias) {
@@ -931,10 +983,20 @@ static enum vm_status matmul_prepare(struct vm_rt_ctx *c, const struct vm_rt_ste
     return matmul_finish(c, s, st, y, err);
 }
 
-static void swap_last2(int64_t *d, int r) {
-    int64_t t = d[r - 2];
-    d[r - 2] = d[r - 1];
-    d[r - 1] = t;
+/* A perm attribute of the step (permA / permB / permY) into perm; false when absent. A present one
+ * must permute r axes (a plan file is untrusted). */
+static bool step_perm(const struct vm_rt_step *s, const char *name, int r, int64_t *perm, bool *bad) {
+    int64_t p[VM_MAX_RANK];
+    int n = vm_rt_attr_ints(s, name, p, VM_MAX_RANK);
+    if (n <= 0) return false;
+    bool seen[VM_MAX_RANK] = {false};
+    if (n != r) *bad = true;
+    for (int i = 0; i < n && !*bad; i++) {
+        if (p[i] < 0 || p[i] >= r || seen[p[i]]) *bad = true;
+        else seen[p[i]] = true;
+        perm[i] = p[i];
+    }
+    return !*bad;
 }
 
 static enum vm_status matmul_t_prepare(struct vm_rt_ctx *c, const struct vm_rt_step *s, void **state, struct vm_error *err) {
@@ -951,9 +1013,27 @@ static enum vm_status matmul_t_prepare(struct vm_rt_ctx *c, const struct vm_rt_s
     int ra = a->rank, rb = b->rank, r = ra > rb ? ra : rb;
     if (ra < 2 || rb < 2 || y->rank != r) return vm_rt_step_errorf(s, err, VM_EINVAL, "operand ranks %d, %d", ra, rb);
     st->rank = r;
+    int64_t pa[VM_MAX_RANK], pb[VM_MAX_RANK];
+    bool bad = false, has_pa = step_perm(s, "permA", ra, pa, &bad), has_pb = step_perm(s, "permB", rb, pb, &bad);
+    bool has_py = step_perm(s, "permY", r, st->py, &bad);
+    if (bad) return vm_rt_step_errorf(s, err, VM_EFORMAT, "a perm attribute does not permute its tensor's axes");
+    st->perm = has_pa || has_pb || has_py;
+    if (st->perm && (ra != rb || z)) return vm_rt_step_errorf(s, err, VM_EINVAL, "a perm needs operands of one rank and no addend");
+    if (!has_py)
+        for (int i = 0; i < r; i++) st->py[i] = i;
     for (int i = 0; i < r; i++) {
         st->ad[i] = i - (r - ra) >= 0 ? a->dims[i - (r - ra)] : 1;
         st->bd[i] = i - (r - rb) >= 0 ? b->dims[i - (r - rb)] : 1;
+    }
+    if (st->perm) { /* logical dims through the perms, strides of the stored tensors */
+        int64_t id[VM_MAX_RANK];
+        for (int i = 0; i < r; i++) id[i] = i;
+        operand_strides(r, a->dims, has_pa ? pa : id, st->ta, st->as);
+        operand_strides(r, b->dims, has_pb ? pb : id, st->tb, st->bs);
+        for (int i = 0; i < r; i++) {
+            st->ad[i] = a->dims[has_pa ? pa[i] : i];
+            st->bd[i] = b->dims[has_pb ? pb[i] : i];
+        }
     }
     if (st->ta) swap_last2(st->ad, r);
     if (st->tb) swap_last2(st->bd, r);
@@ -962,37 +1042,33 @@ static enum vm_status matmul_t_prepare(struct vm_rt_ctx *c, const struct vm_rt_s
     enum vm_status e = matmul_finish(c, s, st, y, err);
     if (!e) {
         for (int i = 0; i < r; i++)
-            if (st->yd[i] != y->dims[i]) return vm_rt_step_errorf(s, err, VM_EINVAL, "operand and output shapes do not agree");
+            if (st->yd[st->py[i]] != y->dims[i]) return vm_rt_step_errorf(s, err, VM_EINVAL, "operand and output shapes do not agree");
     }
     return e;
 }
 
-static void matmul_ref(const struct matmul_state *st, const float *a, const float *b, float *y) {
+/* Y = op(A) op(B) [+ bias] through the logical strides (transposes and perms alike), double sums. */
+static void matmul_ref(const struct matmul_state *st, const float *a, const float *b, const float *bias, float *y) {
     int r = st->rank;
     int64_t M = st->M, K = st->K, N = st->N;
 #pragma omp parallel for if (st->batch * M * N * K > PAR_MIN)
     for (int64_t bi = 0; bi < st->batch; bi++) {
-        /* offsets of this batch entry in A and B (broadcast dims step 0) */
-        int64_t rem = bi, oa = 0, ob = 0, sa = M * K, sb = K * N;
+        /* offsets of this batch entry (broadcast dims step 0) */
+        int64_t rem = bi, oa = 0, ob = 0, oy = 0;
         for (int i = r - 3; i >= 0; i--) {
             int64_t ci = rem % st->yd[i];
             rem /= st->yd[i];
-            if (st->ad[i] != 1) oa += ci * sa;
-            if (st->bd[i] != 1) ob += ci * sb;
-            sa *= st->ad[i];
-            sb *= st->bd[i];
+            if (st->ad[i] != 1) oa += ci * st->as[i];
+            if (st->bd[i] != 1) ob += ci * st->bs[i];
+            oy += ci * st->ys[i];
         }
-        const float *pa = a + oa, *pb = b + ob;
-        float *py = y + bi * M * N;
         for (int64_t i = 0; i < M; i++)
             for (int64_t j = 0; j < N; j++) {
                 double acc = 0;
-                for (int64_t k = 0; k < K; k++) {
-                    float av = st->ta ? pa[k * M + i] : pa[i * K + k];
-                    float bv = st->tb ? pb[j * K + k] : pb[k * N + j];
-                    acc += (double)av * bv;
-                }
-                py[i * N + j] = (float)acc;
+                for (int64_t k = 0; k < K; k++)
+                    acc += (double)a[oa + i * st->as[r - 2] + k * st->as[r - 1]] * b[ob + k * st->bs[r - 2] + j * st->bs[r - 1]];
+                float v = (float)acc;
+                y[oy + i * st->ys[r - 2] + j * st->ys[r - 1]] = bias ? v + bias[j] : v;
             }
     }
 }
@@ -1011,12 +1087,8 @@ static enum vm_status matmul_run(struct vm_rt_ctx *c, const struct vm_rt_step *s
     struct vm_rt_tensor *y = vm_rt_out(c, s, 0);
     if (y->numel == 0) return VM_OK;
     if (!st->p.prim) {
-        matmul_ref(st, a->data, b->data, y->data); /* K = 0 gives zeros */
-        if (st->bias) {
-            const float *bv = vm_rt_in(c, s, 2)->data;
-            float *yv = y->data;
-            for (int64_t i = 0; i < y->numel; i++) yv[i] += bv[i % st->N];
-        }
+        /* K = 0 gives zeros (plus the bias) */
+        matmul_ref(st, a->data, b->data, st->bias ? vm_rt_in(c, s, 2)->data : NULL, y->data);
         if (st->addend) matmul_add_after(c, s, y);
         return VM_OK;
     }
