@@ -879,7 +879,7 @@ static enum vm_status matmul_finish(struct vm_rt_ctx *c, const struct vm_rt_step
         operand_strides(r, sb, NULL, st->tb, st->bs);
         operand_strides(r, st->yd, NULL, false, st->ys);
     } else { /* permY: logical dim py[i] of Y is stored dim i */
-        int64_t sd[VM_MAX_RANK], ss[VM_MAX_RANK];
+        int64_t sd[VM_MAX_RANK] = {0}, ss[VM_MAX_RANK] = {0};
         for (int i = 0; i < r; i++) sd[i] = st->yd[st->py[i]];
         operand_strides(r, sd, NULL, false, ss);
         for (int i = 0; i < r; i++) st->ys[st->py[i]] = ss[i];
