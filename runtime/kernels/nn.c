@@ -772,8 +772,9 @@ struct matmul_state {
     int64_t M, K, N, batch;                                    /* batch: product of Y' batch dims */
     bool ta, tb;
     bool perm;             /* MatMulT's permA / permB / permY: operands or output through strides */
-    /* element strides of the logical [.., M, K], [.., K, N], [.., M, N] (0 on a broadcast batch
-     * dim): the C reference's addressing, and the oneDNN descriptors' when perm */
+    /* element strides of the logical [.., M, K], [.., K, N], [.., M, N] (a broadcast batch dim, of
+     * size 1, is skipped by the reader): the C reference's addressing, and the oneDNN descriptors'
+     * when perm */
     int64_t as[VM_MAX_RANK], bs[VM_MAX_RANK], ys[VM_MAX_RANK];
     bool bias;             /* MatMulT's input 2: [N] added to every row */
     bool addend;           /* MatMulT's input 3: Z of Y's shape added (after the bias) */
@@ -839,11 +840,7 @@ static void operand_strides(int r, const int64_t *stored, const int64_t *perm, b
         acc *= stored[i] ? stored[i] : 1;
     }
     for (int i = 0; i < r; i++) str[i] = ss[perm ? perm[i] : i];
-    if (trans) {
-        int64_t t = str[r - 2];
-        str[r - 2] = str[r - 1];
-        str[r - 1] = t;
-    }
+    if (trans) swap_last2(str, r);
 }
 
 /* The common part of prepare, once rank, ta, tb and the logical ad / bd are set: M, K, N, Y' and
