@@ -83,15 +83,23 @@ double vm_rt_step_flops(struct vm_rt_inst *inst, int32_t i, enum vm_rt_flop_kind
 
 double vm_rt_flops(struct vm_rt_inst *inst, unsigned ranges, double by_kind[VM_RT_FLOPS_KINDS]) {
     const struct vm_rt_plan *p = &inst->m->plan;
+    if (!inst->flops_counted) {
+        memset(inst->flops, 0, sizeof inst->flops);
+        for (int r = 0; r < 3; r++)
+            for (int32_t i = p->range[r][0]; i < p->range[r][1]; i++) {
+                enum vm_rt_flop_kind k;
+                double f = vm_rt_step_flops(inst, i, &k);
+                inst->flops[r][k] += f;
+            }
+        inst->flops_counted = true;
+    }
     double total = 0;
     if (by_kind) memset(by_kind, 0, sizeof(double) * VM_RT_FLOPS_KINDS);
     for (int r = 0; r < 3; r++) {
         if (!(ranges & (1u << r))) continue;
-        for (int32_t i = p->range[r][0]; i < p->range[r][1]; i++) {
-            enum vm_rt_flop_kind k;
-            double f = vm_rt_step_flops(inst, i, &k);
-            total += f;
-            if (by_kind) by_kind[k] += f;
+        for (int k = 0; k < VM_RT_FLOPS_KINDS; k++) {
+            total += inst->flops[r][k];
+            if (by_kind) by_kind[k] += inst->flops[r][k];
         }
     }
     return total;

@@ -147,6 +147,18 @@ enum vm_status vm_fd_stream_flush(struct vm_fd_stream *w);
 /* n rounded up to a multiple of 64 bytes (arena, persistent, scratch and plan blob offsets). */
 static inline size_t vm_align64(size_t n) { return (n + 63) & ~(size_t)63; }
 
+/* Whether p[0..n) is a permutation of 0..n-1 (Transpose's perm, MatMulT's permA/permB/permY): a
+ * plan file is untrusted, so a perm is checked before it indexes dims. n <= VM_MAX_RANK. */
+static inline bool vm_is_perm(const int64_t *p, int n) {
+    bool seen[VM_MAX_RANK] = {false};
+    if (n < 0 || n > VM_MAX_RANK) return false;
+    for (int i = 0; i < n; i++) {
+        if (p[i] < 0 || p[i] >= n || seen[p[i]]) return false;
+        seen[p[i]] = true;
+    }
+    return true;
+}
+
 /* 64-bit FNV-1a of n bytes, continuing from h (VM_FNV1A_INIT to start): run keys, progress files,
  * hash tables. */
 #define VM_FNV1A_INIT 14695981039346656037ull

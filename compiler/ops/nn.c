@@ -981,13 +981,8 @@ static bool permuted_dims(const struct vm_graph *g, int32_t n, const char *name,
         for (int i = 0; i < v->rank; i++) out[i] = v->dims[i];
         return true;
     }
-    if (p->type != VM_ATTR_INTS || p->n != v->rank) return false;
-    bool seen[VM_MAX_RANK] = {false};
-    for (int i = 0; i < p->n; i++) {
-        if (p->ints[i] < 0 || p->ints[i] >= v->rank || seen[p->ints[i]]) return false;
-        seen[p->ints[i]] = true;
-        out[i] = v->dims[p->ints[i]];
-    }
+    if (p->type != VM_ATTR_INTS || p->n != v->rank || !vm_is_perm(p->ints, p->n)) return false;
+    for (int i = 0; i < p->n; i++) out[i] = v->dims[p->ints[i]];
     return true;
 }
 

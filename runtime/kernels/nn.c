@@ -983,16 +983,9 @@ static enum vm_status matmul_prepare(struct vm_rt_ctx *c, const struct vm_rt_ste
 /* A perm attribute of the step (permA / permB / permY) into perm; false when absent. A present one
  * must permute r axes (a plan file is untrusted). */
 static bool step_perm(const struct vm_rt_step *s, const char *name, int r, int64_t *perm, bool *bad) {
-    int64_t p[VM_MAX_RANK];
-    int n = vm_rt_attr_ints(s, name, p, VM_MAX_RANK);
+    int n = vm_rt_attr_ints(s, name, perm, VM_MAX_RANK);
     if (n <= 0) return false;
-    bool seen[VM_MAX_RANK] = {false};
-    if (n != r) *bad = true;
-    for (int i = 0; i < n && !*bad; i++) {
-        if (p[i] < 0 || p[i] >= r || seen[p[i]]) *bad = true;
-        else seen[p[i]] = true;
-        perm[i] = p[i];
-    }
+    if (n != r || !vm_is_perm(perm, n)) *bad = true;
     return !*bad;
 }
 

@@ -69,12 +69,8 @@ static enum vm_status transpose_prepare(struct vm_rt_ctx *c, const struct vm_rt_
     if (vm_rt_attr_ints(s, "perm", perm, VM_MAX_RANK) != r)
         return vm_rt_step_errorf(s, err, VM_EFORMAT, "perm does not match the input rank");
     /* a plan file is untrusted: perm must be a permutation of 0..r-1 before it indexes dims */
-    bool seen[VM_MAX_RANK] = {false};
-    for (int d = 0; d < r; d++) {
-        if (perm[d] < 0 || perm[d] >= r || seen[perm[d]])
-            return vm_rt_step_errorf(s, err, VM_EFORMAT, "perm is not a permutation of the input's %d axes", r);
-        seen[perm[d]] = true;
-    }
+    if (!vm_is_perm(perm, r))
+        return vm_rt_step_errorf(s, err, VM_EFORMAT, "perm is not a permutation of the input's %d axes", r);
     int64_t acc = 1;
     for (int d = r - 1; d >= 0; d--) {
         xs[d] = acc;

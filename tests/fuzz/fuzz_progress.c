@@ -15,12 +15,12 @@
 #include "fuzz.h"
 
 static void roundtrip(const struct xex *e, int64_t C, int32_t kmax) {
-    struct xbytes a = {0}, b = {0};
+    struct sbuf a = {0}, b = {0};
     xex_pack(&a, e, C, kmax);
     struct xex back = {0};
-    const uint8_t *p = a.p;
+    const uint8_t *p = (const uint8_t *)a.p, *end = p + a.n;
     if (!a.oom) {
-        if (!xex_unpack(&p, a.p + a.n, &back, C, kmax) || p != a.p + a.n) abort(); /* what was read must read again */
+        if (!xex_unpack(&p, end, &back, C, kmax) || p != end) abort(); /* what was read must read again */
         xex_pack(&b, &back, C, kmax);
         if (!b.oom && (b.n != a.n || memcmp(a.p, b.p, a.n))) abort();
     }

@@ -48,56 +48,6 @@ static double now_s(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-/* ---- a growable text buffer ---- */
-
-struct sbuf {
-    char *p;
-    size_t n, cap;
-    bool oom;
-};
-
-/* Room for `need` more bytes (and a terminating 0); false once out of memory. */
-static bool sb_reserve(struct sbuf *b, size_t need) {
-    if (b->oom) return false;
-    if (b->p && b->n + need < b->cap) return true;
-    size_t cap = (b->cap ? b->cap * 2 : 1 << 16) + need + 1;
-    char *np = realloc(b->p, cap);
-    if (!np) {
-        b->oom = true;
-        return false;
-    }
-    b->p = np;
-    b->cap = cap;
-    return true;
-}
-
-static void sb_vprintf(struct sbuf *b, const char *fmt, va_list ap) {
-    if (b->oom) return;
-    for (;;) {
-        va_list aq;
-        va_copy(aq, ap);
-        int need = vsnprintf(b->p ? b->p + b->n : NULL, b->p ? b->cap - b->n : 0, fmt, aq);
-        va_end(aq);
-        if (need < 0) {
-            b->oom = true;
-            return;
-        }
-        if (b->p && b->n + (size_t)need < b->cap) {
-            b->n += (size_t)need;
-            return;
-        }
-        if (!sb_reserve(b, (size_t)need)) return;
-    }
-}
-
-static void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(struct sbuf *b, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    sb_vprintf(b, fmt, ap);
-    va_end(ap);
-}
-
 static void sb_json_str(struct sbuf *b, const char *s) {
     sb_printf(b, "\"");
     for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
@@ -419,7 +369,7 @@ static enum vm_status run_model(const struct xcfg *c, struct xmodel *xm, const i
 static enum vm_status gather_model(const struct xcfg *c, struct xmodel *xm, int64_t n_sel, struct vm_error *err) {
     int P = vm_dist_size(), rank = vm_dist_rank();
     int64_t C = xm->n_classes;
-    struct xbytes b = {0};
+    struct sbuf b = {0};
     for (int64_t i = rank; rank > 0 && i < n_sel; i += P) xex_pack(&b, &xm->ex[i], C, c->kmax);
     void *all = NULL;
     size_t len = 0;
@@ -527,7 +477,7 @@ static enum vm_status ckpt_header(const struct xcfg *c, struct xmodel *const *xm
 }
 
 static enum vm_status ckpt_append(struct ckpt *ck, const struct xcfg *c, struct xmodel *xm, int which, int64_t i, struct vm_error *err) {
-    struct xbytes b = {0};
+    struct sbuf b = {0};
     xex_pack(&b, &xm->ex[i], xm->n_classes, c->kmax);
     if (b.oom || b.n > UINT32_MAX) {
         free(b.p);
@@ -539,7 +489,7 @@ static enum vm_status ckpt_append(struct ckpt *ck, const struct xcfg *c, struct 
         r.secs[m] = xm->secs[m] - xm->ck_secs[m];
         r.passes[m] = xm->passes[m] - xm->ck_passes[m];
     }
-    bool ok = progress_write(ck->f, &r, b.p, (uint32_t)b.n);
+    bool ok = progress_write(ck->f, &r, (const uint8_t *)b.p, (uint32_t)b.n);
     free(b.p);
     if (!ok) return vm_errorf(err, VM_EIO, "cannot write %s: %s", ck->path, strerror(errno));
     ck->records++;

@@ -11,32 +11,11 @@
 
 #include "../../runtime/vmaskc.h"
 #include "cli.h"
-
-/* Appends a formatted line to the TSV buffer (grown as needed). */
-static enum vm_status tsv_add(char **buf, size_t *pos, size_t *cap, struct vm_error *err, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-static enum vm_status tsv_add(char **buf, size_t *pos, size_t *cap, struct vm_error *err, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    int need = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (*pos + (size_t)need + 1 > *cap) {
-        size_t nc = *cap * 2 + (size_t)need + 64;
-        char *nb = vm_realloc(*buf, nc, err);
-        if (!nb) return VM_ENOMEM;
-        *buf = nb;
-        *cap = nc;
-    }
-    va_start(ap, fmt);
-    *pos += (size_t)vsnprintf(*buf + *pos, *cap - *pos, fmt, ap);
-    va_end(ap);
-    return VM_OK;
-}
+#include "sbuf.h"
 
 /* The whole-word ranking of a WordPiece model over the corpus' texts (vmaskc_words_whole): printed,
  * with its Pearson correlation, and appended to the TSV buffer after a "# whole words" line. */
-static int whole_words(const vmaskc_model *m, const char *data, long long top, bool bottom, char **tsv_buf, size_t *tsv_pos,
-                       size_t *tsv_cap) {
+static int whole_words(const vmaskc_model *m, const char *data, long long top, bool bottom, struct sbuf *tsv) {
     vmaskc_whole_words *w;
     vmaskc_error e;
     if (vmaskc_words_whole(m, data, &w, &e)) return vm_cli_fail_api("words", &e);
@@ -59,10 +38,9 @@ static int whole_words(const vmaskc_model *m, const char *data, long long top, b
         double r = vm_cli_pearson_freq(w->frequency, wq, n, &used);
         printf("Pearson correlation between whole-word frequency and q: %.4f (%lld words occurring in %s)\n", r, (long long)used, data);
     }
-    if (!s && tsv_buf) s = tsv_add(tsv_buf, tsv_pos, tsv_cap, &err, "# whole words: word\tq\tfrequency\tpieces\n");
-    for (int64_t k = 0; !s && tsv_buf && k < n; k++)
-        s = tsv_add(tsv_buf, tsv_pos, tsv_cap, &err, "%s\t%.6f\t%lld\t%s\n", w->words[k], w->importance[k], (long long)w->frequency[k],
-                    w->pieces[k]);
+    if (!s && tsv) sb_puts(tsv, "# whole words: word\tq\tfrequency\tpieces\n");
+    for (int64_t k = 0; !s && tsv && k < n; k++)
+        sb_printf(tsv, "%s\t%.6f\t%lld\t%s\n", w->words[k], w->importance[k], (long long)w->frequency[k], w->pieces[k]);
     free(wq);
     vmaskc_whole_words_free(w);
     return s ? vm_cli_fail("words", &err) : VM_EXIT_OK;
@@ -168,22 +146,20 @@ int vm_cmd_words(int argc, char **argv) {
     if (wordpiece && !data)
         printf("note: a WordPiece model: the list above ranks vocabulary pieces; give --data CORPUS.tsv to rank whole words (mean q of their pieces)\n");
     struct vm_error err = {0};
-    char *buf = NULL;
-    size_t cap = 0, pos = 0;
-    enum vm_status s = VM_OK;
-    if (tsv) s = tsv_add(&buf, &pos, &cap, &err, "word\tq\tfrequency\n");
-    for (int64_t k = 0; tsv && !s && k < n; k++)
-        s = tsv_add(&buf, &pos, &cap, &err, "%s\t%.6f\t%lld\n", w->tokens[k], w->importance[k], (long long)(data ? w->frequency[k] : 0));
-    if (s) rc = vm_cli_fail("words", &err);
+    struct sbuf buf = {0};
+    if (tsv) sb_puts(&buf, "word\tq\tfrequency\n");
+    for (int64_t k = 0; tsv && k < n; k++)
+        sb_printf(&buf, "%s\t%.6f\t%lld\n", w->tokens[k], w->importance[k], (long long)(data ? w->frequency[k] : 0));
     if (!rc && wordpiece && data) {
         printf("\n");
-        rc = whole_words(m, data, top, bottom, tsv ? &buf : NULL, &pos, &cap);
+        rc = whole_words(m, data, top, bottom, tsv ? &buf : NULL);
     }
     if (!rc && tsv) {
-        if (vm_file_write_atomic(tsv, buf, pos, &err)) rc = vm_cli_fail("words", &err);
+        if (buf.oom) vm_errorf(&err, VM_ENOMEM, "out of memory writing %s", tsv);
+        if (buf.oom || vm_file_write_atomic(tsv, buf.p ? buf.p : "", buf.n, &err)) rc = vm_cli_fail("words", &err);
         else printf("wrote %s (%lld %s)\n", tsv, (long long)n, wordpiece && data ? "pieces, then the whole words" : "words");
     }
-    free(buf);
+    free(buf.p);
     vmaskc_words_free(w);
     vmaskc_model_close(m);
     return rc;

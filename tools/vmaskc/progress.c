@@ -27,58 +27,42 @@ void xex_free(struct xex *e) {
 
 /* ---- writing ---- */
 
-static void put(struct xbytes *b, const void *v, size_t n) {
-    if (b->oom) return;
-    if (b->n + n > b->cap) {
-        size_t cap = (b->cap ? b->cap * 2 : 1 << 12) + n;
-        uint8_t *np = realloc(b->p, cap);
-        if (!np) {
-            b->oom = true;
-            return;
-        }
-        b->p = np;
-        b->cap = cap;
-    }
-    if (n) memcpy(b->p + b->n, v, n);
-    b->n += n;
-}
-
-static void put_strings(struct xbytes *b, char *const *v, int32_t n) {
+static void put_strings(struct sbuf *b, char *const *v, int32_t n) {
     for (int32_t i = 0; i < n; i++) {
         uint32_t len = (uint32_t)strlen(v[i]);
-        put(b, &len, sizeof len);
-        put(b, v[i], len);
+        sb_put(b, &len, sizeof len);
+        sb_put(b, v[i], len);
     }
 }
 
 /* presence flag, then n elements */
-static void put_opt(struct xbytes *b, const void *v, size_t elem, int32_t n) {
+static void put_opt(struct sbuf *b, const void *v, size_t elem, int32_t n) {
     uint8_t has = v != NULL;
-    put(b, &has, 1);
-    if (has) put(b, v, elem * (size_t)n);
+    sb_put(b, &has, 1);
+    if (has) sb_put(b, v, elem * (size_t)n);
 }
 
-void xex_pack(struct xbytes *b, const struct xex *e, int64_t C, int32_t kmax) {
-    put(b, &e->n, sizeof e->n);
-    put(b, e->ids, sizeof(int32_t) * (size_t)e->n);
+void xex_pack(struct sbuf *b, const struct xex *e, int64_t C, int32_t kmax) {
+    sb_put(b, &e->n, sizeof e->n);
+    sb_put(b, e->ids, sizeof(int32_t) * (size_t)e->n);
     put_strings(b, e->tokens, e->n);
     put_opt(b, e->word_of, sizeof(int32_t), e->n);
-    put(b, &e->n_words, sizeof e->n_words);
+    sb_put(b, &e->n_words, sizeof e->n_words);
     if (e->word_of) put_strings(b, e->words, e->n_words);
     for (int m = 0; m < N_METHODS; m++) {
         put_opt(b, e->w[m], sizeof(float), e->n);
         put_opt(b, e->ww[m], sizeof(float), e->n_words > 0 ? e->n_words : 1);
     }
-    put(b, &e->pred, sizeof e->pred);
+    sb_put(b, &e->pred, sizeof e->pred);
     put_opt(b, e->probs, sizeof(float), (int32_t)C);
-    put(b, &e->lime_intercept, sizeof e->lime_intercept);
-    put(b, &e->lime_score, sizeof e->lime_score);
-    put(b, &e->lime_d, sizeof e->lime_d);
-    put(b, &e->lime_seed, sizeof e->lime_seed);
-    put(b, &e->shap_seed, sizeof e->shap_seed);
-    put(b, e->steps, sizeof e->steps);
+    sb_put(b, &e->lime_intercept, sizeof e->lime_intercept);
+    sb_put(b, &e->lime_score, sizeof e->lime_score);
+    sb_put(b, &e->lime_d, sizeof e->lime_d);
+    sb_put(b, &e->lime_seed, sizeof e->lime_seed);
+    sb_put(b, &e->shap_seed, sizeof e->shap_seed);
+    sb_put(b, e->steps, sizeof e->steps);
     for (int m = 0; m < N_METHODS; m++) /* the drops that exist (at most K each) */
-        put(b, e->delta[m], sizeof(double) * (size_t)(e->steps[m] > 0 && e->steps[m] <= MAX_AOPC_K ? e->steps[m] : 0));
+        sb_put(b, e->delta[m], sizeof(double) * (size_t)(e->steps[m] > 0 && e->steps[m] <= MAX_AOPC_K ? e->steps[m] : 0));
     put_opt(b, e->match, 1, kmax);
 }
 

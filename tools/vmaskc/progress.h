@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "sbuf.h"
+
 /* random and frequency are rankings without an explainer, the floor and a reference for AOPC */
 enum { M_LIME, M_SHAP, M_MASK, M_RANDOM, M_FREQ, N_METHODS };
 enum { N_DEFAULT_METHODS = M_RANDOM }; /* 'all': lime, shapley, mask */
@@ -38,15 +40,8 @@ struct xex {
 
 void xex_free(struct xex *e);
 
-/* a growable byte buffer; oom once an allocation failed */
-struct xbytes {
-    uint8_t *p;
-    size_t n, cap;
-    bool oom;
-};
-
 /* Appends the example's bytes (a fixed field order; C classes, kmax post-hoc k). */
-void xex_pack(struct xbytes *b, const struct xex *e, int64_t C, int32_t kmax);
+void xex_pack(struct sbuf *b, const struct xex *e, int64_t C, int32_t kmax);
 
 /* Reads one example from *p (advanced past it); false when the bytes before end do not hold one
  * (e is then partly filled: xex_free it). Counts are checked against the bytes left before

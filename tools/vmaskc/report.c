@@ -20,6 +20,7 @@
  * infinities and negative accuracies (unknown) print as an en dash.
  */
 #include "report.h"
+#include "sbuf.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -33,64 +34,6 @@
 #define TOP_WORDS 30
 #define TOP_SPLIME 10
 #define LEGEND_CUT 28 /* bytes of a model or method name in a chart legend */
-
-/* ---------------------------------------------------------------------------------------------- */
-/* growable output buffer; an allocation failure is remembered and reported once at the end */
-
-struct sb {
-    char *p;
-    size_t n, cap;
-    bool oom;
-};
-
-static bool sb_reserve(struct sb *b, size_t extra) {
-    if (b->oom) return false;
-    if (b->n + extra + 1 <= b->cap) return true;
-    size_t cap = b->cap ? b->cap : 1 << 16;
-    while (cap < b->n + extra + 1) {
-        if (cap > SIZE_MAX / 2) {
-            b->oom = true;
-            return false;
-        }
-        cap *= 2;
-    }
-    char *p = realloc(b->p, cap);
-    if (!p) {
-        b->oom = true;
-        return false;
-    }
-    b->p = p;
-    b->cap = cap;
-    return true;
-}
-
-static void sb_put(struct sb *b, const char *s, size_t n) {
-    if (!sb_reserve(b, n)) return;
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = 0;
-}
-
-static void sb_puts(struct sb *b, const char *s) { sb_put(b, s, strlen(s)); }
-
-static void sb_printf(struct sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(struct sb *b, const char *fmt, ...) {
-    char small[256];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(small, sizeof small, fmt, ap);
-    va_end(ap);
-    if (n < 0) return;
-    if ((size_t)n < sizeof small) {
-        sb_put(b, small, (size_t)n);
-        return;
-    }
-    if (!sb_reserve(b, (size_t)n)) return;
-    va_start(ap, fmt);
-    vsnprintf(b->p + b->n, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->n += (size_t)n;
-}
 
 /* Length of a valid UTF-8 sequence at s (1..4), 0 when invalid (overlong, surrogate, > U+10FFFF,
  * truncated). *cp receives the code point. */
@@ -122,7 +65,7 @@ static int utf8_decode(const unsigned char *s, uint32_t *cp) {
 /* Appends text escaped for element content and quoted attribute values. Invalid UTF-8, control
  * characters and noncharacters (all parse errors in HTML, some fatal in XML) become U+FFFD. With
  * keep_newlines false, tabs and newlines become spaces. */
-static void sb_esc_n(struct sb *b, const char *s, size_t max, bool keep_newlines) {
+static void sb_esc_n(struct sbuf *b, const char *s, size_t max, bool keep_newlines) {
     static const char repl[] = "\xef\xbf\xbd";
     if (!s) return;
     const unsigned char *p = (const unsigned char *)s;
@@ -176,10 +119,10 @@ static void sb_esc_n(struct sb *b, const char *s, size_t max, bool keep_newlines
     }
 }
 
-static void sb_esc(struct sb *b, const char *s) { sb_esc_n(b, s, SIZE_MAX, false); }
+static void sb_esc(struct sbuf *b, const char *s) { sb_esc_n(b, s, SIZE_MAX, false); }
 
 /* Escaped, cut to at most max bytes on a UTF-8 boundary with an ellipsis (legends in fixed-width SVG). */
-static void sb_esc_cut(struct sb *b, const char *s, size_t max) {
+static void sb_esc_cut(struct sbuf *b, const char *s, size_t max) {
     size_t n = strlen(s);
     if (n <= max) {
         sb_esc(b, s);
@@ -193,18 +136,18 @@ static void sb_esc_cut(struct sb *b, const char *s, size_t max) {
 static bool finite_d(double v) { return !isnan(v) && !isinf(v); }
 
 /* Fraction as a percentage ("87.3%"), or a dash. */
-static void sb_pct(struct sb *b, double v, int decimals) {
+static void sb_pct(struct sbuf *b, double v, int decimals) {
     if (!finite_d(v)) sb_puts(b, DASH);
     else sb_printf(b, "%.*f%%", decimals, v * 100.0);
 }
 
-static void sb_num(struct sb *b, double v, int decimals) {
+static void sb_num(struct sbuf *b, double v, int decimals) {
     if (!finite_d(v)) sb_puts(b, DASH);
     else sb_printf(b, "%.*f", decimals, v);
 }
 
 /* 12345678 -> "12,345,678" */
-static void sb_int_grouped(struct sb *b, int64_t v) {
+static void sb_int_grouped(struct sbuf *b, int64_t v) {
     char d[32];
     snprintf(d, sizeof d, "%lld", (long long)(v < 0 ? -v : v));
     if (v < 0) sb_puts(b, "-");
@@ -218,7 +161,7 @@ static void sb_int_grouped(struct sb *b, int64_t v) {
 /* ---------------------------------------------------------------------------------------------- */
 /* small helpers over the report */
 
-static void class_name(struct sb *b, const struct vm_report *r, int c) {
+static void class_name(struct sbuf *b, const struct vm_report *r, int c) {
     if (c >= 0 && c < 64 && r->class_names[c]) sb_esc(b, r->class_names[c]);
     else sb_printf(b, "class %d", c);
 }
@@ -362,7 +305,7 @@ struct series {
 #define CH_T 16.0
 #define CH_PH 220.0 /* plot height */
 
-static void svg_marker(struct sb *b, int marker, double x, double y, const char *color) {
+static void svg_marker(struct sbuf *b, int marker, double x, double y, const char *color) {
     switch (marker) {
     case 1:
         sb_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"7\" height=\"7\" fill=\"%s\"/>", x - 3.5, y - 3.5,
@@ -381,7 +324,7 @@ static void svg_marker(struct sb *b, int marker, double x, double y, const char 
 }
 
 /* Legend below the plot: entries flow left to right and wrap; returns the height used. */
-static double svg_legend(struct sb *b, const struct series *s, int ns, double y0, bool draw) {
+static double svg_legend(struct sbuf *b, const struct series *s, int ns, double y0, bool draw) {
     double x = CH_L, y = y0, row_h = 20;
     for (int i = 0; i < ns; i++) {
         size_t chars = strlen(s[i].label) + (s[i].label2 ? strlen(s[i].label2) + 3 : 0);
@@ -406,7 +349,7 @@ static double svg_legend(struct sb *b, const struct series *s, int ns, double y0
 }
 
 /* Line chart of series over k = 1..n with percentage y values. */
-static void svg_line_chart(struct sb *b, const char *aria, const char *xlabel, const char *ylabel,
+static void svg_line_chart(struct sbuf *b, const char *aria, const char *xlabel, const char *ylabel,
                            const struct series *s, int ns, bool include_zero) {
     int nmax = 0;
     double lo = INFINITY, hi = -INFINITY;
@@ -501,7 +444,7 @@ static void freq_label(char *out, size_t n, int e) {
 
 /* Frequency-importance scatter of one model: log10(frequency) on x, q on y. At most
  * SCATTER_MAX_POINTS words with frequency >= 1, evenly strided over the vocabulary order. */
-static void svg_scatter(struct sb *b, const struct vm_report *r, int m) {
+static void svg_scatter(struct sbuf *b, const struct vm_report *r, int m) {
     const struct vm_report_model *md = &r->models[m];
     int64_t eligible = 0, zero_freq = 0;
     double fmax = 1, qlo = INFINITY, qhi = -INFINITY;
@@ -674,7 +617,7 @@ static bool has_splime(const struct vm_report *r) {
     return false;
 }
 
-static void write_header(struct sb *b, const struct vm_report *r, bool has_summary, bool has_charts,
+static void write_header(struct sbuf *b, const struct vm_report *r, bool has_summary, bool has_charts,
                          bool has_words, bool has_examples) {
     char tmp[32];
     const char *title = r->title && r->title[0] ? r->title : "vmaskc explanation report";
@@ -755,7 +698,7 @@ static void write_header(struct sb *b, const struct vm_report *r, bool has_summa
 }
 
 /* One row per model with its numbers of the paper's Tables 3, 4 and 11 and Figure 1's ends. */
-static void write_paper_table(struct sb *b, const struct vm_report *r) {
+static void write_paper_table(struct sbuf *b, const struct vm_report *r) {
     char tmp[32];
     int lime = find_method(r, "lime"), shap = find_method(r, "shapley"), K = 0;
     for (int m = 0; m < r->n_models; m++)
@@ -797,7 +740,7 @@ static void write_paper_table(struct sb *b, const struct vm_report *r) {
     sb_puts(b, "</tbody></table>\n");
 }
 
-static void write_summary(struct sb *b, const struct vm_report *r, bool any_aopc, bool any_posthoc) {
+static void write_summary(struct sbuf *b, const struct vm_report *r, bool any_aopc, bool any_posthoc) {
     char tmp[32];
     sb_puts(b, "<section id=\"summary\">\n<h2>Summary</h2>\n<div class=\"tables\">\n");
     if (any_model_method(r)) write_paper_table(b, r);
@@ -900,7 +843,7 @@ static void write_summary(struct sb *b, const struct vm_report *r, bool any_aopc
 
 /* The paper's Figure 1: post-hoc accuracy of the VMASK models (solid) against the IBA models
  * (dashed), one chart, drawn when both kinds have a curve. */
-static void write_figure1(struct sb *b, const struct vm_report *r, struct series *s, char (*mtmp)[32]) {
+static void write_figure1(struct sbuf *b, const struct vm_report *r, struct series *s, char (*mtmp)[32]) {
     int ns = 0, n_iba = 0;
     for (int pass = 0; pass < 2; pass++)
         for (int m = 0; m < r->n_models; m++) {
@@ -919,7 +862,7 @@ static void write_figure1(struct sb *b, const struct vm_report *r, struct series
 
 /* AOPC vs k: up to two models in one chart (a colour per method, the first model dashed); more
  * models get a chart per method with a colour per model. */
-static void write_aopc_charts(struct sb *b, const struct vm_report *r, struct series *s, char (*mtmp)[32], char (*ktmp)[32]) {
+static void write_aopc_charts(struct sbuf *b, const struct vm_report *r, struct series *s, char (*mtmp)[32], char (*ktmp)[32]) {
     bool per_method = r->n_models > 2;
     for (int k0 = 0; k0 < (per_method ? r->n_methods : 1); k0++) {
         int ns = 0;
@@ -957,7 +900,7 @@ static void write_aopc_charts(struct sb *b, const struct vm_report *r, struct se
     }
 }
 
-static void write_charts(struct sb *b, const struct vm_report *r, bool any_aopc, bool any_posthoc) {
+static void write_charts(struct sbuf *b, const struct vm_report *r, bool any_aopc, bool any_posthoc) {
     char mtmp[VM_REPORT_MAX_MODELS][32], ktmp[VM_REPORT_MAX_METHODS][32];
     struct series s[VM_REPORT_MAX_MODELS * VM_REPORT_MAX_METHODS];
     sb_puts(b, "<section id=\"curves\">\n<h2>Curves</h2>\n<div class=\"figs\">\n");
@@ -987,7 +930,7 @@ static void write_charts(struct sb *b, const struct vm_report *r, bool any_aopc,
 }
 
 /* SP-LIME's post-hoc global words (the paper's Table 6), the models side by side. */
-static void write_splime(struct sb *b, const struct vm_report *r) {
+static void write_splime(struct sbuf *b, const struct vm_report *r) {
     char tmp[32];
     int64_t rows = 0;
     for (int m = 0; m < r->n_models; m++)
@@ -1044,7 +987,7 @@ static int top_words(const struct vm_report_model *md, int64_t *idx, int n) {
     return have;
 }
 
-static void write_words(struct sb *b, const struct vm_report *r) {
+static void write_words(struct sbuf *b, const struct vm_report *r) {
     char tmp[32];
     sb_puts(b, "<section id=\"words\">\n<h2>Global importance</h2>\n<p class=\"note\">q is the VMASK layer\xe2\x80\x99s "
                "probability of keeping a word, learned over the whole training set: the model\xe2\x80\x99s global "
@@ -1097,7 +1040,7 @@ static void write_words(struct sb *b, const struct vm_report *r) {
     sb_puts(b, "</section>\n");
 }
 
-static void write_legend(struct sb *b, bool any_diverging, bool any_mask) {
+static void write_legend(struct sbuf *b, bool any_diverging, bool any_mask) {
     sb_puts(b, "<div class=\"legend\">");
     if (any_diverging)
         sb_puts(b, "<div>against the prediction<div class=\"sw\"><div class=\"n3\"></div><div class=\"n2\"></div>"
@@ -1111,7 +1054,7 @@ static void write_legend(struct sb *b, bool any_diverging, bool any_mask) {
 }
 
 /* The tokens of one (example, method), highlighted. */
-static void write_tokens(struct sb *b, const struct vm_report_example *e, const float *w, bool mask) {
+static void write_tokens(struct sbuf *b, const struct vm_report_example *e, const float *w, bool mask) {
     double maxabs = 0;
     for (int32_t t = 0; t < e->n_tokens; t++) {
         double a = fabs((double)w[t]);
@@ -1140,7 +1083,7 @@ static void write_tokens(struct sb *b, const struct vm_report_example *e, const 
     sb_puts(b, "</p>");
 }
 
-static void write_model_head(struct sb *b, const struct vm_report *r, int m, const struct vm_report_example *e) {
+static void write_model_head(struct sbuf *b, const struct vm_report *r, int m, const struct vm_report_example *e) {
     char tmp[32];
     sb_puts(b, "<span class=\"mn\">");
     sb_esc(b, model_name(r, m, tmp, sizeof tmp));
@@ -1179,7 +1122,7 @@ static void write_model_head(struct sb *b, const struct vm_report *r, int m, con
     }
 }
 
-static void write_examples(struct sb *b, const struct vm_report *r) {
+static void write_examples(struct sbuf *b, const struct vm_report *r) {
     int cols[VM_REPORT_MAX_MODELS], nc = 0;
     for (int m = 0; m < r->n_models; m++)
         if (model_has_examples(r, m)) cols[nc++] = m;
@@ -1280,7 +1223,7 @@ enum vm_status vm_report_write_html(const struct vm_report *r, const char *path,
         any_examples |= model_has_examples(r, m);
     }
 
-    struct sb b = {0};
+    struct sbuf b = {0};
     write_header(&b, r, any_aopc || any_posthoc, any_aopc || any_posthoc, any_words, any_examples);
     if (any_aopc || any_posthoc) {
         write_summary(&b, r, any_aopc, any_posthoc);
