@@ -204,6 +204,7 @@ enum vm_status vm_rt_run(struct vm_rt_inst *inst, unsigned ranges, bool training
         .engine = m->engine, .stream = m->stream, .scratch = m->scratch,
     };
     m->counter++;
+    inst->runs++;
     int threads = vm_rt_threads_enter(inst);
     for (int r = 0; r < 3; r++) {
         if (!(ranges & (1u << r))) continue;

@@ -167,6 +167,7 @@ struct vm_rt_inst {
     bool one_thread;        /* small inference work: prepare and run on the calling thread (exec.c) */
     int threads;            /* OpenMP threads the instance was bound with (before one_thread) */
     uint64_t last_use;
+    uint64_t runs;          /* vm_rt_run calls so far (0: the next run is the instance's first) */
     /* vm_rt_flops' count per plan range and kind, made once: an instance's shapes do not change
      * (training counts every step's work) */
     bool flops_counted;

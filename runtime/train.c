@@ -340,6 +340,7 @@ struct step_out {
     bool stop;       /* some process was interrupted: all stop after this step */
     double flops;    /* this process's counted work of the step (vm_rt_flops) */
     double ce;       /* the loss's cross-entropy part (the rest is beta times the information loss) */
+    bool cold;       /* the step's batch shape was new: its instance was bound and prepared in the step */
 };
 
 static int64_t dist_sum_count(void *ctx, int64_t local) {
@@ -459,6 +460,7 @@ static enum vm_status train_step(const struct vm_feeder *f, const struct vm_trai
     bool apart = split || saver_on(sv); /* the optimizer in a run of its own */
     struct vm_rt_inst *inst;
     enum vm_status s = vm_feed(f, seqs + r0, lens + r0, r1 - r0, min_t, labels + r0, beta, cfg->lr, &inst, NULL, err);
+    if (!s) o->cold = inst->runs == 0;
     if (!s) s = vm_rt_run(inst, VM_RT_FORWARD | VM_RT_BACKWARD | (apart ? 0 : VM_RT_OPTIMIZER), true, err);
     vm_rt_set_shard(m, NULL);
     vm_rt_set_step_hook(m, NULL, NULL);
@@ -941,6 +943,7 @@ void vm_train_result_free(struct vm_train_result *r) {
     free(r->history);
     free(r->step_seconds);
     free(r->step_flops);
+    free(r->step_cold);
     memset(r, 0, sizeof *r);
 }
 
@@ -998,7 +1001,8 @@ enum vm_status vm_train(const struct vm_feeder *f, const struct vm_train_cfg *cf
     int64_t cap_steps = nb * (int64_t)(cfg->epochs - ls.epoch > 0 ? cfg->epochs - ls.epoch : 1);
     res->step_seconds = vm_malloc(sizeof(double) * (size_t)(cap_steps + 1), err);
     res->step_flops = res->step_seconds ? vm_malloc(sizeof(double) * (size_t)(cap_steps + 1), err) : NULL;
-    if (!res->step_flops && !s) s = VM_ENOMEM;
+    res->step_cold = res->step_flops ? vm_calloc((size_t)(cap_steps + 1), sizeof(bool), err) : NULL;
+    if (!res->step_cold && !s) s = VM_ENOMEM;
     const int32_t *seqs[4096];
     int32_t lens[4096], labels[4096];
     struct grad_sync gs = {0};
@@ -1055,6 +1059,7 @@ enum vm_status vm_train(const struct vm_feeder *f, const struct vm_train_cfg *cf
             }
             if (res->n_steps < cap_steps) {
                 res->step_flops[res->n_steps] = so.flops;
+                res->step_cold[res->n_steps] = so.cold;
                 res->step_seconds[res->n_steps++] = t1 - t0;
                 res->flops += so.flops;
             }

@@ -456,20 +456,31 @@ enum vm_status vm_train_job_run(struct vm_train_job *j, struct vm_error *err_out
     if (timings && res.n_steps) {
         /* steps differ in padded length (2x in work for BERT's 10-60 pieces), so a step's rate is its
          * own counted FLOPs over its own time; the median of those is the typical step's rate */
-        double *st = malloc(sizeof(double) * (size_t)res.n_steps * 2), sum = 0;
+        double *st = malloc(sizeof(double) * (size_t)res.n_steps * 4), sum = 0;
         if (st) {
-            double *rate = st + res.n_steps;
+            /* warm: the steps whose batch shape was seen before (a new shape's step also binds and
+             * prepares its instance: oneDNN primitives, ~15 ms for BERT-mini), the steady state of
+             * a longer run */
+            double *rate = st + res.n_steps, *wst = rate + res.n_steps, *wrate = wst + res.n_steps;
+            int64_t nw = 0;
             for (int64_t i = 0; i < res.n_steps; i++) {
                 sum += (st[i] = res.step_seconds[i]);
                 rate[i] = st[i] > 0 ? res.step_flops[i] / st[i] / 1e9 : 0.0;
+                if (!res.step_cold[i]) {
+                    wst[nw] = st[i];
+                    wrate[nw++] = rate[i];
+                }
             }
             qsort(st, (size_t)res.n_steps, sizeof *st, cmp_double);
             qsort(rate, (size_t)res.n_steps, sizeof *rate, cmp_double);
+            qsort(wst, (size_t)nw, sizeof *wst, cmp_double);
+            qsort(wrate, (size_t)nw, sizeof *wrate, cmp_double);
             say(log, "timings: load %.3f first_step %.3f steps %lld step_median %.4f step_mean %.4f step_min %.4f export %.3f "
-                   "gflop_per_step %.4f gflops %.2f gflops_step_median %.2f gflops_step_max %.2f\n",
+                   "gflop_per_step %.4f gflops %.2f gflops_step_median %.2f gflops_step_max %.2f warm_steps %lld step_median_warm %.4f "
+                   "gflops_step_median_warm %.2f\n",
                    t_loaded - t_start, res.first_step_at - t_start, (long long)res.n_steps, st[res.n_steps / 2],
                    sum / (double)res.n_steps, st[0], t_export, res.flops / (double)res.n_steps / 1e9, sum > 0 ? res.flops / sum / 1e9 : 0.0,
-                   rate[res.n_steps / 2], rate[res.n_steps - 1]);
+                   rate[res.n_steps / 2], rate[res.n_steps - 1], (long long)nw, nw ? wst[nw / 2] : 0.0, nw ? wrate[nw / 2] : 0.0);
             free(st);
         }
     }

@@ -29,9 +29,16 @@ VMASKC_OPTIMIZER_APART=0 "$vmaskc" train "$model" "${common[@]}" -o "$tmp/b.onnx
 cut -d, -f1-5 "$tmp/a.csv" > "$tmp/a.hist"; cut -d, -f1-5 "$tmp/b.csv" > "$tmp/b.hist"
 if cmp -s "$tmp/a.hist" "$tmp/b.hist" && cmp -s "$tmp/a.onnx" "$tmp/b.onnx"; then echo "ok: same seed, same trajectory and model"
 else echo "FAIL: two runs with the same seed differ"; diff "$tmp/a.hist" "$tmp/b.hist"; fail=1; fi
-if grep -Eq '^timings: load [0-9.]+ first_step [0-9.]+ steps 152 step_median [0-9.]+ step_mean [0-9.]+ step_min [0-9.]+ export [0-9.]+ gflop_per_step [0-9.]+ gflops [0-9.]+ gflops_step_median [0-9.]+ gflops_step_max [0-9.]+$' "$tmp/b.out" &&
+if grep -Eq '^timings: load [0-9.]+ first_step [0-9.]+ steps 152 step_median [0-9.]+ step_mean [0-9.]+ step_min [0-9.]+ export [0-9.]+ gflop_per_step [0-9.]+ gflops [0-9.]+ gflops_step_median [0-9.]+ gflops_step_max [0-9.]+ warm_steps [0-9]+ step_median_warm [0-9.]+ gflops_step_median_warm [0-9.]+$' "$tmp/b.out" &&
    ! grep -q '^timings:' "$tmp/a.out"; then echo "ok: --timings prints one line (152 steps)"
 else echo "FAIL: --timings line missing or malformed"; grep timings "$tmp/b.out"; fail=1; fi
+# warm steps: those whose batch shape an earlier step or evaluation had; the first step's is new,
+# and every other new shape is a cold step at most (one the dev pass met first is warm)
+warm=$(awk '/^timings:/ { for (i = 1; i < NF; i++) if ($i == "warm_steps") print $(i + 1) }' "$tmp/b.out")
+shapes=$(awk '/batch shapes? compiled/ { for (i = 1; i < NF; i++) if ($(i + 1) ~ /^batch$/) print $i }' "$tmp/b.out")
+if [ -n "$warm" ] && [ -n "$shapes" ] && [ "$warm" -lt 152 ] && [ "$warm" -ge $((152 - shapes)) ]; then
+  echo "ok: $warm warm steps of 152 ($shapes batch shapes)"
+else echo "FAIL: warm steps ($warm) not in [152 - $shapes batch shapes, 152)"; grep -E "timings|compiled" "$tmp/b.out"; fail=1; fi
 "$vmaskc" train "$model" "${common[@]}" -o "$tmp/e.onnx" --history "$tmp/e.csv" --profile > "$tmp/e.out" 2>&1 ||
   { echo "FAIL: training run E (optimizer apart, the default for a small model)"; cat "$tmp/e.out"; exit 1; }
 cut -d, -f1-5 "$tmp/e.csv" > "$tmp/e.hist"
