@@ -1035,6 +1035,9 @@ enum vm_status vm_train(const struct vm_feeder *f, const struct vm_train_cfg *cf
                 s = snapshot_take(m, &best, err);
                 saver_unlock(&sv);
                 if (s) break;
+                size_t bytes = 0;
+                for (int i = 0; i < best.n; i++) bytes += vm_rt_param(m, i).nbytes;
+                if (bytes > res->best_copy_bytes) res->best_copy_bytes = bytes;
             }
             double t0 = now_s();
             struct step_out so = {0};

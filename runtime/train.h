@@ -96,6 +96,8 @@ struct vm_train_result {
     double first_step_at;  /* CLOCK_MONOTONIC seconds when the first training step of this run ended */
     double *step_seconds;  /* each training step's time (feed + run), n_steps entries (owned) */
     double *step_flops;    /* each training step's counted FLOPs (its padded length's), n_steps entries (owned) */
+    size_t best_copy_bytes; /* the largest copy of the best epoch's parameters held (best-on-dev: taken when an
+                             * earlier epoch was best and training goes on), 0 when none was needed */
     bool *step_cold;       /* each training step's batch shape was new (bound and prepared in the step), n_steps entries (owned) */
     double flops;          /* the counted FLOPs of all training steps (vm_rt_flops over the three ranges:
                             * dense-equivalent, so sparse convolution gradients count as dense) */

@@ -99,6 +99,9 @@ def memory_report(text):
     m = re.search(r"^memory \(MiB\): arena ([0-9.]+) .*: ([0-9.]+) of it activations saved for backward", text, re.M)
     if m:
         r.update(arena_mib=float(m.group(1)), saved_mib=float(m.group(2)))
+    # best-on-dev selection: a copy of the best epoch's parameters, held while later epochs train
+    m = re.search(r"^memory \(MiB\): best epoch's parameters ([0-9.]+)", text, re.M)
+    r["best_copy_mib"] = float(m.group(1)) if m else 0.0
     lines = text.split("largest buffers:\n", 1)[1].splitlines() if "largest buffers:\n" in text else []
     r["largest"] = [" ".join(l.split()) for l in lines[:3] if "MiB" in l]
     return r
@@ -271,14 +274,19 @@ def table(rows):
         if "persist_mib" not in r or "saved_mib" not in r:
             return "–"
         n = r["persist_mib"] + r["saved_mib"]
-        return "%.0f + %.0f (%.2f×) %s" % (r["persist_mib"], r["saved_mib"], r["train_mib"] / n, ok(r["train_mib"] <= 1.5 * n))
+        copy = r.get("best_copy_mib", 0.0)
+        if not copy:
+            return "%.0f + %.0f (%.2f×) %s" % (r["persist_mib"], r["saved_mib"], r["train_mib"] / n, ok(r["train_mib"] <= 1.5 * n))
+        # with best-on-dev selection's copy of the best epoch's parameters (what a second epoch must also hold)
+        return "%.0f + %.0f + best epoch's copy %.0f (%.2f×; %.2f× without the copy) %s" % (
+            r["persist_mib"], r["saved_mib"], copy, r["train_mib"] / (n + copy), r["train_mib"] / n, ok(r["train_mib"] <= 1.5 * (n + copy)))
 
     def arena(r):
         return "%.0f (%.0f%%)" % (r["arena_mib"], 100 * r["arena_mib"] / r["train_mib"]) if "arena_mib" in r else "–"
     out = ["| model | ONNX MiB | compile s (≤ 3) | compile peak MiB (≤ 2.5× ONNX) | train peak MiB vmaskc / PyTorch | "
            "runtime ready s | load→first step s vmaskc / PyTorch (≤ 3) | export s (≤ 3) | step s vmaskc / PyTorch | GFLOP/step | "
            "vmaskc GFLOP/s of the median step, warm steps where said (% of sgemm peak, ≥ 70%) | PyTorch GFLOP/s | vmaskc needed MiB: state + saved activations "
-           "(peak ÷ needed, ≤ 1.5×) | arena MiB (share of peak) |",
+           "(+ best-on-dev's copy of the best epoch's parameters when one was held; peak ÷ needed, ≤ 1.5×) | arena MiB (share of peak) |",
            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for r in rows:
         pct = 100 * r["vm_gflops"] / r["peak_gflops"]

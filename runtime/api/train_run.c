@@ -444,6 +444,9 @@ enum vm_status vm_train_job_run(struct vm_train_job *j, struct vm_error *err_out
         say(log, "time per op over the whole run (training steps and evaluation):\n");
         vm_rt_profile_print(rt, stdout);
         vm_rt_memory_print(rt, stdout);
+        if (res.best_copy_bytes)
+            say(log, "memory (MiB): best epoch's parameters %.3f (a copy held while later epochs train: best-on-dev selection)\n",
+                (double)res.best_copy_bytes / 1048576.0);
     }
     /* export */
     struct vm_train_export tx = {.vocab = &vocab, .tok = &tok, .labels = &labels, .to = &to, .n_classes = info.n_classes,

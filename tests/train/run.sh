@@ -58,6 +58,11 @@ for run in b:0 e:1; do
   if [[ $mem == ok* ]]; then echo "ok: --profile memory report adds up, optimizer $([ "${run#*:}" = 1 ] && echo apart || echo inside backward) (persistent, parameters, gradients, state, constants, arena, saved: ${mem#ok })"
   else echo "FAIL: --profile memory report of run ${run%:*}: $mem"; grep -A9 '^memory' "$tmp/${run%:*}.out"; fail=1; fi
 done
+# best-on-dev: from epoch 2 on, a copy of the best epoch's parameters is held (all trained parameters)
+copy=$(awk '/^memory \(MiB\): persistent/ { A=$8 } /^memory \(MiB\): best epoch.s parameters/ { B=$6 }
+            END { print (B != "" && B == A) ? "ok" : "bad", A, B }' "$tmp/b.out")
+if [[ $copy == ok* ]]; then echo "ok: --profile names the best epoch's parameter copy (trained parameters, copy: ${copy#ok })"
+else echo "FAIL: the best epoch's parameter copy is not reported as the trained parameters' size: $copy"; grep '^memory' "$tmp/b.out"; fail=1; fi
 
 # interrupted after 23 steps (inside epoch 2: 19 steps per epoch), then resumed
 "$vmaskc" train "$model" "${common[@]}" -o "$tmp/c.onnx" --history "$tmp/c.csv" --stop-after-steps 23 > "$tmp/c1.out" 2>&1
