@@ -16,6 +16,8 @@ Variants (system: what differs from vmaskc's default anchor run):
   vmaskc-pad      the same from make_model.py --pad-conv
   vmaskc-trainvocab, vmaskc-pad-trainvocab  the vocabulary of the training split only (dev/test
                   words outside it are <unk>) instead of all three splits
+  vmask, vmask-pad-trainvocab  vmaskc's CNN-VMASK from the same start (anchor.sh's: mask hidden 500,
+                  dropout 0.2), unpadded with the all-split vocabulary and in the base's anchor setting
   torch           PyTorch, everything as vmaskc
   torch-order     PyTorch with its own batch order (numpy permutation of the seed)
   torch-pad       PyTorch from the --pad-conv model
@@ -23,7 +25,8 @@ Variants (system: what differs from vmaskc's default anchor run):
   torch-pad-maxnorm  both
 
 One JSON file per run under --out (VARIANT.sSEED.json); a run whose file exists is skipped, so the
-driver resumes. --summary prints the table (mean +- std over seeds) from the files.
+driver resumes. --summary prints the table (mean +- std over seeds) from the files; with --readme
+FILE it rewrites the table between FILE's anchor-summary markers (bench/paper/README.md).
 
   nice -n 5 /usr/bin/python3 bench/paper/anchor_torch.py --vmaskc build/vmaskc --seeds "1 2 3" \\
       --variants torch,vmaskc-pad,torch-pad
@@ -44,7 +47,7 @@ import numpy as np
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(here, "..", "train"))
 
-VARIANTS = ["vmaskc", "vmaskc-pad", "vmaskc-trainvocab", "vmaskc-pad-trainvocab", "torch", "torch-order", "torch-pad", "torch-maxnorm", "torch-pad-maxnorm"]
+VARIANTS = ["vmaskc", "vmaskc-pad", "vmaskc-trainvocab", "vmaskc-pad-trainvocab", "vmask", "vmask-pad-trainvocab", "torch", "torch-order", "torch-pad", "torch-maxnorm", "torch-pad-maxnorm"]
 M64 = (1 << 64) - 1
 
 
@@ -141,14 +144,20 @@ def torch_run(a, variant, seed):
             "dev_history": [round(100 * h, 2) for h in history], "train_seconds": round(sum(times), 1)}
 
 
+def is_vmask(variant):
+    """the CNN-VMASK variants ("vmaskc..." are the base's)"""
+    return variant == "vmask" or variant.startswith("vmask-")
+
+
 def vmaskc_run(a, variant, seed):
     vocab, model, _ = prepare(a, seed, "pad" in variant, "trainvocab" in variant)
     d = a.data
     out = os.path.join(a.work, "%s.s%d.onnx" % (variant, seed))
     text = run([a.vmaskc, "train", model, "--vocab", vocab, "--tokenizer", "kim", "--train", d + "/train.tsv", "--dev", d + "/dev.tsv",
                 "--test", d + "/test.tsv", "--vectors", a.glove, "--epochs", str(a.epochs), "--batch", "50", "--lr", "1e-3",
-                "--max-len", str(a.max_len), "--threads", "1", "--seed", str(seed), "--no-mask", "--dropout", "0.5",
-                "-o", out, "--checkpoint", out + ".ckpt"])
+                "--max-len", str(a.max_len), "--threads", "1", "--seed", str(seed)]
+               + (["--mask-hidden", "500", "--dropout", "0.2"] if is_vmask(variant) else ["--no-mask", "--dropout", "0.5"])
+               + ["-o", out, "--checkpoint", out + ".ckpt"])
     m = re.search(r"best dev accuracy ([0-9.]+)% \(epoch (\d+) of \d+\).*?test accuracy ([0-9.]+)%", text, re.S)
     if not m:
         sys.exit("anchor_torch: no accuracy line in vmaskc's output:\n" + text)
@@ -159,21 +168,40 @@ def vmaskc_run(a, variant, seed):
 
 
 def summary(a):
+    text = summary_table(a)
+    if not a.readme:
+        print(text, end="")
+        return
+    with open(a.readme) as f:
+        doc = f.read()
+    begin, end = "<!-- anchor-summary:begin (bench/paper/anchor_torch.py --summary --readme) -->\n", "<!-- anchor-summary:end -->"
+    if begin not in doc or end not in doc:
+        sys.exit("anchor_torch: %s has no anchor-summary markers" % a.readme)
+    head, rest = doc.split(begin, 1)
+    with open(a.readme + ".tmp", "w") as f:
+        f.write(head + begin + "\n" + text + "\n" + end + rest.split(end, 1)[1])
+    os.replace(a.readme + ".tmp", a.readme)
+    print("anchor_torch: rewrote the table in %s" % a.readme)
+
+
+def summary_table(a):
+    out = []
     rows = {}
     for f in sorted(glob.glob(os.path.join(a.out, "*.json"))):
         r = json.load(open(f))
         rows.setdefault(r["variant"], []).append(r)
-    print("| variant | seeds | test mean ± std | test min–max | dev mean | best epochs |")
-    print("| --- | --- | ---: | ---: | ---: | --- |")
+    out.append("| variant | seeds | test mean ± std | test min–max | dev mean | best epochs |")
+    out.append("| --- | --- | ---: | ---: | ---: | --- |")
     for v in VARIANTS:
         rs = sorted(rows.get(v, []), key=lambda r: r["seed"])
         if not rs:
             continue
         t = [r["test"] for r in rs]
         sd = statistics.stdev(t) if len(t) > 1 else 0.0
-        print("| %s | %s | %.2f ± %.2f | %.2f–%.2f | %.2f | %s |" % (
+        out.append("| %s | %s | %.2f ± %.2f | %.2f–%.2f | %.2f | %s |" % (
             v, " ".join(str(r["seed"]) for r in rs), statistics.mean(t), sd, min(t), max(t),
             statistics.mean(r["dev"] for r in rs), " ".join(str(r["best_epoch"]) for r in rs)))
+    return "\n".join(out) + "\n"
 
 
 def main():
@@ -188,6 +216,7 @@ def main():
     ap.add_argument("--work", default=os.path.join(os.environ.get("TMPDIR", "/tmp"), "vmaskc-anchor-torch"))
     ap.add_argument("--out", default=os.path.join(here, "results-anchor"))
     ap.add_argument("--summary", action="store_true")
+    ap.add_argument("--readme", help="with --summary: rewrite the table between the anchor-summary markers of this file")
     a = ap.parse_args()
     if a.summary:
         return summary(a)
@@ -201,7 +230,7 @@ def main():
             if os.path.exists(path):
                 continue
             t0 = time.time()
-            r = vmaskc_run(a, v, seed) if v.startswith("vmaskc") else torch_run(a, v, seed)
+            r = vmaskc_run(a, v, seed) if v.startswith("vmaskc") or is_vmask(v) else torch_run(a, v, seed)
             r.update(variant=v, seed=seed, epochs=a.epochs, seconds=round(time.time() - t0, 1))
             with open(path + ".tmp", "w") as f:
                 json.dump(r, f)
