@@ -603,6 +603,7 @@ struct snapshot {
     void **data;
     int n;
     bool live;
+    size_t bytes; /* what the copy holds (the trained parameters' bytes) once taken */
 };
 
 static void snapshot_drop(struct snapshot *b) {
@@ -615,11 +616,14 @@ static void snapshot_drop(struct snapshot *b) {
 
 /* Copies the current parameters into the snapshot (allocating what is missing). */
 static enum vm_status snapshot_take(struct vm_rt_model *m, struct snapshot *b, struct vm_error *err) {
+    size_t bytes = 0;
     for (int i = 0; i < b->n; i++) {
         struct vm_rt_tensor t = vm_rt_param(m, i);
         if (!b->data[i] && !(b->data[i] = vm_malloc(t.nbytes ? t.nbytes : 1, err))) return VM_ENOMEM;
         memcpy(b->data[i], t.data, t.nbytes);
+        bytes += t.nbytes;
     }
+    b->bytes = bytes;
     b->live = false;
     return VM_OK;
 }
@@ -1035,9 +1039,7 @@ enum vm_status vm_train(const struct vm_feeder *f, const struct vm_train_cfg *cf
                 s = snapshot_take(m, &best, err);
                 saver_unlock(&sv);
                 if (s) break;
-                size_t bytes = 0;
-                for (int i = 0; i < best.n; i++) bytes += vm_rt_param(m, i).nbytes;
-                if (bytes > res->best_copy_bytes) res->best_copy_bytes = bytes;
+                if (best.bytes > res->best_copy_bytes) res->best_copy_bytes = best.bytes;
             }
             double t0 = now_s();
             struct step_out so = {0};
