@@ -262,8 +262,8 @@ enum vm_status vm_pass_fuse_norm_gelu(struct vm_graph *g, struct vm_error *err) 
     return changed ? vm_graph_sort(g, err) : VM_OK;
 }
 
-/* The matmul node mm takes over the Add it was fused with: it writes the Add's output (which keeps
- * its id and name), the Add dies, mm's shapes are inferred again. */
+/* The matmul node mm takes over the Add (or Mul) it was fused with: it writes that node's output
+ * (which keeps its id and name), the Add dies, mm's shapes are inferred again. */
 static enum vm_status absorb_add(struct vm_graph *g, int32_t mm, int32_t add, bool *changed, struct vm_error *err) {
     int32_t y = g->nodes[mm].out[0], out = g->nodes[add].out[0];
     g->nodes[mm].out[0] = out;
@@ -352,6 +352,35 @@ enum vm_status vm_pass_fuse_matmul_add(struct vm_graph *g, struct vm_error *err)
     return fuse_each(g, vm_op_find("vmaskc", "MatMulT"), false, fuse_matmul_add, err);
 }
 
+/* MatMulT(A, W[, bias[, Z]]) -> Mul(M), M of the same shape, both in the same phase: the backward's
+ * GELU gradient dy * Gelu'(x) (vm_pass_gelu_derivative) multiplied in as the matmul computing dy
+ * writes it. Not with a perm (the strided product has no post-ops). */
+static enum vm_status fuse_matmul_mul(struct vm_graph *g, int32_t mm, bool *changed, struct vm_error *err) {
+    int32_t y = g->nodes[mm].out[0], slot;
+    if (g->nodes[mm].n_in > 4 || g->values[y].dtype != VM_DTYPE_FLOAT) return VM_OK;
+    if (vm_node_attr(g, mm, "permA") || vm_node_attr(g, mm, "permB") || vm_node_attr(g, mm, "permY")) return VM_OK;
+    int32_t mul = only_reader(g, y, &slot);
+    if (!is_op(g, mul, "Mul") || g->nodes[mul].phase != g->nodes[mm].phase) return VM_OK;
+    int32_t m = other_operand(g, mul, y), out = g->nodes[mul].out[0];
+    if (m < 0 || m == y) return VM_OK;
+    const struct vm_value *yv = &g->values[y], *mv = &g->values[m], *ov = &g->values[out];
+    if (mv->dtype != VM_DTYPE_FLOAT || mv->rank != yv->rank || ov->rank != yv->rank) return VM_OK;
+    for (int i = 0; i < yv->rank; i++)
+        if (!vm_dim_eq(&mv->dims[i], &yv->dims[i]) || !vm_dim_eq(&ov->dims[i], &yv->dims[i])) return VM_OK;
+    int32_t *in = vm_realloc(g->nodes[mm].in, 5 * sizeof *in, err);
+    if (!in) return VM_ENOMEM;
+    struct vm_node *nd = &g->nodes[mm];
+    nd->in = in;
+    for (int k = nd->n_in; k < 4; k++) in[k] = -1; /* no bias, no addend */
+    in[4] = m;
+    nd->n_in = 5;
+    return absorb_add(g, mm, mul, changed, err);
+}
+
+enum vm_status vm_pass_fuse_matmul_mul(struct vm_graph *g, struct vm_error *err) {
+    return fuse_each(g, vm_op_find("vmaskc", "MatMulT"), false, fuse_matmul_mul, err);
+}
+
 /* ---- Transpose -> MatMul / MatMulT -> Transpose (vm_pass_fuse_transpose_matmul) ----
  * An operand that is Transpose(X, p) is read from X through strides (permA / permB = p), and a
  * product whose only reader is Transpose(., q) writes that transpose's output through strides
@@ -378,7 +407,7 @@ static enum vm_status as_matmul_t(struct vm_graph *g, int32_t mm, struct vm_erro
 
 static enum vm_status fuse_transpose_matmul(struct vm_graph *g, int32_t mm, bool *changed, struct vm_error *err) {
     struct vm_node *nd = &g->nodes[mm];
-    if (nd->n_in < 2 || (nd->n_in > 3 && nd->in[3] >= 0)) return VM_OK;
+    if (nd->n_in < 2 || (nd->n_in > 3 && nd->in[3] >= 0) || (nd->n_in > 4 && nd->in[4] >= 0)) return VM_OK;
     int32_t a = nd->in[0], b = nd->in[1], y = nd->out[0];
     int rank = g->values[a].rank;
     if (rank < 2 || g->values[b].rank != rank || g->values[y].rank != rank || g->values[y].dtype != VM_DTYPE_FLOAT) return VM_OK;

@@ -50,5 +50,13 @@ enum vm_status vm_pass_gather_fold(struct vm_graph *g, struct vm_error *err);
  * the backward, just before the first backward reader, instead of kept from the forward: BERT's
  * GELU outputs (a quarter of its activations) stop being saved. Same kernel, same bits. */
 enum vm_status vm_pass_remat(struct vm_graph *g, struct vm_error *err);
+/* compiler/pass_remat.c, training graphs after autodiff, before vm_pass_fuse_matmul_mul: a GELU whose
+ * gradient the backward computes becomes GeluD, which also writes the derivative d = Gelu'(x), and
+ * its gradient EltwiseGrad(dy, x) becomes Mul(dy, d): the backward keeps y and d instead of x and
+ * evaluates no erf. VMASKC_GELU_DERIVATIVE=0 turns it off. */
+enum vm_status vm_pass_gelu_derivative(struct vm_graph *g, struct vm_error *err);
+/* compiler/pass_fuse.c, training graphs after autodiff: MatMulT(A, B[, bias[, Z]]) -> Mul(M), M of
+ * the output's shape -> MatMulT(A, B, bias, Z, M), M multiplied in by oneDNN's binary post-op. */
+enum vm_status vm_pass_fuse_matmul_mul(struct vm_graph *g, struct vm_error *err);
 
 #endif

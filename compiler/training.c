@@ -777,6 +777,9 @@ enum vm_status vm_build_training(struct vm_graph *g, const struct vm_train_opts 
     /* the residual adds after a matmul and the gradient accumulations after a dX matmul become the
      * matmul's own add (binary post-op): one pass less over each [rows, hidden] tensor */
     if ((s = vm_pass_fuse_matmul_add(g, err))) return s;
+    /* GELU writes its derivative in the forward; the backward multiplies it in as the post-op of
+     * the matmul computing GELU's output gradient (no erf in the backward, no recomputed GELU) */
+    if ((s = vm_pass_gelu_derivative(g, err)) || (s = vm_pass_fuse_matmul_mul(g, err))) return s;
     /* the attention heads' split and merge (and their gradients) read and written through strides */
     if ((s = vm_pass_fuse_transpose_matmul(g, err))) return s;
     /* GELU outputs (and the like) recomputed in the backward instead of kept from the forward */

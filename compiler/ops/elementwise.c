@@ -486,6 +486,17 @@ static enum vm_status grad_act(struct vm_autodiff *ad, int32_t n, struct vm_erro
     return VM_OK;
 }
 
+/* GeluD(x) -> (Gelu(x), Gelu'(x)): a training graph's GELU that also writes its derivative for the
+ * backward (compiler/pass_remat.c, vm_pass_gelu_derivative); made after autodiff, no gradient. */
+static enum vm_status infer_gelu_d(struct vm_graph *g, int32_t n, struct vm_error *err) {
+    enum vm_status s = vm_check_dtype(g, n, 0, err, F, 0);
+    if (s) return s;
+    struct vm_value *x = vm_in(g, n, 0);
+    vm_set_out(g, n, 0, F, x->rank, x->dims);
+    vm_set_out(g, n, 1, F, x->rank, x->dims);
+    return VM_OK;
+}
+
 static enum vm_status infer_eltwise_grad(struct vm_graph *g, int32_t n, struct vm_error *err) {
     enum vm_status s = vm_check_dtype(g, n, 0, err, F, 0);
     if (s) return s;
@@ -671,6 +682,7 @@ const struct vm_op_row vm_ops_elementwise[] = {
     {"Clip", NULL, 1, 3, 1, 1, "min:f max:f", 0, 0x6, 0, NULL, infer_clip, NULL, grad_clip},
     /* x * 0.5 * (1 + erf(x / sqrt(2))), fused from the exported formula by pass_fuse.c */
     {"Gelu", "vmaskc", 1, 1, 1, 1, "", 0, 0, VM_OP_INTERNAL, NULL, infer_unary_float, NULL, grad_unary},
+    {"GeluD", "vmaskc", 1, 1, 2, 2, "", 0, 0, VM_OP_INTERNAL | VM_OP_NO_GRAD, NULL, infer_gelu_d, NULL, NULL},
     {"EltwiseGrad", "vmaskc", 2, 2, 1, 1, "alg:s alpha:f beta:f gamma:f", 0, 0x3, VM_OP_INTERNAL | VM_OP_NO_GRAD, NULL, infer_eltwise_grad, NULL, NULL},
     {"DropoutGrad", "vmaskc", 2, 2, 1, 1, "ratio:f", 0, 0x3, VM_OP_INTERNAL | VM_OP_NO_GRAD, NULL, infer_dropout_grad, NULL, NULL},
     {NULL, NULL, 0, 0, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL, NULL},

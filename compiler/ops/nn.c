@@ -986,10 +986,11 @@ static bool permuted_dims(const struct vm_graph *g, int32_t n, const char *name,
     return true;
 }
 
-/* MatMulT(A, B[, bias[, Z]]): Y = op(A) op(B) [+ bias] [+ Z] over the last two dims, op = transpose
- * when transA / transB; batch dims broadcast. Both operands have rank >= 2; bias [N] is added to
- * every row (the pass fuses MatMul -> Add(bias) into it), Z has Y's shape (training graphs: a
- * residual or a gradient accumulation fused in; bias may then be absent).
+/* MatMulT(A, B[, bias[, Z[, M]]]): Y = (op(A) op(B) [+ bias] [+ Z]) [* M] over the last two dims,
+ * op = transpose when transA / transB; batch dims broadcast. Both operands have rank >= 2; bias [N]
+ * is added to every row (the pass fuses MatMul -> Add(bias) into it), Z has Y's shape (training
+ * graphs: a residual or a gradient accumulation fused in; bias may then be absent), and so has M
+ * (training graphs: the GELU derivative a gradient is multiplied by; bias and Z may be absent).
  * permA / permB (compiler/pass_fuse.c, vm_pass_fuse_transpose_matmul): the operand is
  * Transpose(input, perm), read in place through strides (before transA / transB); permY: the node
  * writes Transpose(Y, permY) (no Z then). Operands with a perm have the same rank. */
@@ -1002,8 +1003,8 @@ static enum vm_status infer_matmul_t(struct vm_graph *g, int32_t n, struct vm_er
     if (!permuted_dims(g, n, "permA", av, a.dims) || !permuted_dims(g, n, "permB", bv, b.dims))
         return vm_node_errorf(g, n, err, VM_EINTERNAL, "MatMulT permA / permB must permute the operand's axes");
     bool perms = vm_node_attr(g, n, "permA") || vm_node_attr(g, n, "permB") || vm_node_attr(g, n, "permY");
-    if (perms && (av->rank != bv->rank || vm_has_in(g, n, 3)))
-        return vm_node_errorf(g, n, err, VM_EINTERNAL, "MatMulT with a perm needs operands of one rank and no addend");
+    if (perms && (av->rank != bv->rank || vm_has_in(g, n, 3) || vm_has_in(g, n, 4)))
+        return vm_node_errorf(g, n, err, VM_EINTERNAL, "MatMulT with a perm needs operands of one rank and no addend or factor");
     int64_t ta = vm_node_int(g, n, "transA", 0), tb = vm_node_int(g, n, "transB", 0);
     if ((s = vm_node_set_int(g, n, "transA", ta != 0, err)) || (s = vm_node_set_int(g, n, "transB", tb != 0, err))) return s;
     const struct vm_dim *m = &a.dims[a.rank - (ta ? 1 : 2)], *ka = &a.dims[a.rank - (ta ? 2 : 1)];
@@ -1020,12 +1021,13 @@ static enum vm_status infer_matmul_t(struct vm_graph *g, int32_t n, struct vm_er
         if (bias->rank != 1 || !vm_dim_eq(&bias->dims[0], nn))
             return vm_node_errorf(g, n, err, VM_EINTERNAL, "MatMulT bias must be a vector of the output's last dim");
     }
-    if (vm_has_in(g, n, 3)) {
-        struct vm_value *z = vm_in(g, n, 3);
-        if ((s = vm_check_dtype(g, n, 3, err, F, 0))) return s;
+    for (int k = 3; k <= 4; k++) {
+        if (!vm_has_in(g, n, k)) continue;
+        struct vm_value *z = vm_in(g, n, k);
+        if ((s = vm_check_dtype(g, n, k, err, F, 0))) return s;
         bool same = z->rank == rank;
         for (int i = 0; same && i < rank; i++) same = vm_dim_eq(&z->dims[i], &dims[i]);
-        if (!same) return vm_node_errorf(g, n, err, VM_EINTERNAL, "MatMulT addend must have the output's shape");
+        if (!same) return vm_node_errorf(g, n, err, VM_EINTERNAL, "MatMulT %s must have the output's shape", k == 3 ? "addend" : "factor");
     }
     struct vm_value y = {.rank = rank};
     for (int i = 0; i < rank; i++) y.dims[i] = dims[i];
@@ -1053,7 +1055,7 @@ const struct vm_op_row vm_ops_nn[] = {
     {"LogSoftmax", NULL, 1, 1, 1, 1, "axis:i", 0, 0, 0, normalize_softmax, infer_softmax, NULL, grad_softmax},
     {"LayerNormalization", NULL, 2, 3, 1, 3, "axis:i epsilon:f stash_type:i", 0, 0, 0, NULL, infer_layernorm, NULL, grad_layernorm},
     /* backward ops (autodiff) */
-    {"MatMulT", "vmaskc", 2, 4, 1, 1, "permA:I permB:I permY:I transA:i transB:i", 0, 0xf, VM_OP_INTERNAL | VM_OP_NO_GRAD, NULL, infer_matmul_t, NULL, NULL},
+    {"MatMulT", "vmaskc", 2, 5, 1, 1, "permA:I permB:I permY:I transA:i transB:i", 0, 0x1f, VM_OP_INTERNAL | VM_OP_NO_GRAD, NULL, infer_matmul_t, NULL, NULL},
     {"ConvGradData", "vmaskc", 3, 3, 1, 1, "channels_last:i dilations:I group:i kernel_shape:I pads:I strides:I", 0x4, 0x7, VM_OP_INTERNAL | VM_OP_NO_GRAD, NULL,
      infer_conv_grad_data, NULL, NULL},
     {"ConvGradWeight", "vmaskc", 3, 3, 1, 2, "channels_last:i dilations:I group:i kernel_shape:I pads:I strides:I", 0x4, 0x7, VM_OP_INTERNAL | VM_OP_NO_GRAD,

@@ -1,5 +1,5 @@
 /* elementwise kernels: unary math, broadcasting binary ops, comparisons, Max/Min/Clip, Where, Cast,
- * Identity, Dropout.
+ * Identity, Dropout; GeluD (training's GELU with its derivative, a vectorized C loop of its own).
  *
  * float32 unary ops and float32 Add/Sub/Mul/Div run as oneDNN eltwise/binary primitives when the
  * shapes fit (binary: one operand already has the output shape, the other broadcasts); everything
@@ -620,6 +620,72 @@ static void act_grad(const struct act_params *p, const float *dy, const float *x
     }
 }
 
+/* ---------------- GeluD (training: GELU and its derivative in one pass) ---------------- */
+
+/* y = x Phi(x) and d = dy/dx = Phi(x) + x phi(x), Phi the standard normal CDF and phi its density
+ * (compiler/pass_remat.c, vm_pass_gelu_derivative: the backward multiplies its gradient by d, as
+ * the post-op of the matmul that computes that gradient, instead of recomputing GELU and its
+ * derivative from x). Both from one exponential: phi(x) = exp(-z^2) / sqrt(2 pi) with z = |x| /
+ * sqrt(2) (vm_k_expf), and erfc(z) by Abramowitz & Stegun 7.1.26 (absolute error <= 1.5e-7;
+ * oneDNN's gelu_erf uses the same approximation), Phi(x) = erfc(z) / 2 for x < 0 and 1 - erfc(z) / 2
+ * otherwise, so the tail has no cancellation.
+ * z = |x| / sqrt(2) is clamped at 9 (erfc(9) = 4e-37: Phi is 0 or 1 in float from |x| = 12.7 on)
+ * and Phi's two branches are selected by x's sign bit, both as integer operations on the floats'
+ * bits, which keeps the loop vectorizable at every width (GCC does not if-convert these float
+ * comparisons without -ffinite-math-only or AVX-512's masks); NaN's bits are above 9's, and y
+ * stays NaN through x. */
+__attribute__((target_clones("avx512f", "avx2", "default"))) static void gelu_d_block(const float *restrict x, float *restrict y,
+                                                                                     float *restrict d, int64_t n) {
+#pragma omp simd
+    for (int64_t i = 0; i < n; i++) {
+        float v = x[i], z = fabsf(v) * 0.70710678118654752f;
+        int32_t zb;
+        memcpy(&zb, &z, sizeof zb);
+        zb = zb < 0x41100000 ? zb : 0x41100000; /* 9.0f */
+        memcpy(&z, &zb, sizeof z);
+        float t = 1.0f / (1.0f + 0.3275911f * z);
+        float poly = t * (0.254829592f + t * (-0.284496736f + t * (1.421413741f + t * (-1.453152027f + t * 1.061405429f))));
+        float e = vm_k_expf(-z * z), half_erfc = 0.5f * poly * e, upper = 1.0f - half_erfc, cdf;
+        int32_t vb, lb, ub;
+        memcpy(&vb, &v, sizeof vb);
+        memcpy(&lb, &half_erfc, sizeof lb);
+        memcpy(&ub, &upper, sizeof ub);
+        int32_t neg = vb >> 31; /* all ones when x's sign bit is set */
+        lb = (lb & neg) | (ub & ~neg);
+        memcpy(&cdf, &lb, sizeof cdf);
+        y[i] = v * cdf;
+        d[i] = cdf + v * 0.39894228040143268f * e;
+    }
+}
+
+static void gelu_d_f32(const float *x, float *y, float *d, int64_t n) {
+    const int64_t block = 4096;
+    int64_t nb = (n + block - 1) / block;
+#pragma omp parallel for if (n > PAR_MIN)
+    for (int64_t b = 0; b < nb; b++) {
+        int64_t lo = b * block, len = n - lo < block ? n - lo : block;
+        gelu_d_block(x + lo, y + lo, d + lo, len);
+    }
+}
+
+/* The C reference: the same formula in double with libm's erf and exp. */
+static void gelu_d_ref(const float *x, float *y, float *d, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        double v = x[i], cdf = 0.5 * (1.0 + erf(v * 0.7071067811865476));
+        y[i] = (float)(v * cdf);
+        d[i] = (float)(cdf + v * 0.3989422804014327 * exp(-0.5 * v * v));
+    }
+}
+
+static enum vm_status gelu_d_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, void *state, struct vm_error *err) {
+    (void)state;
+    const struct vm_rt_tensor *x = vm_rt_in(c, s, 0);
+    if (x->dtype != VM_DTYPE_FLOAT) return vm_rt_step_errorf(s, err, VM_EUNSUPPORTED, "type %s", vm_dtype_name(x->dtype));
+    if (c->m->ref_kernels) gelu_d_ref(x->data, vm_rt_out(c, s, 0)->data, vm_rt_out(c, s, 1)->data, x->numel);
+    else gelu_d_f32(x->data, vm_rt_out(c, s, 0)->data, vm_rt_out(c, s, 1)->data, x->numel);
+    return VM_OK;
+}
+
 /* ---------------- EltwiseGrad, DropoutGrad (backward) ---------------- */
 
 enum egrad_kind { G_RELU, G_TANH, G_SIGMOID, G_EXP, G_SQRT, G_ERF, G_ABS, G_GELU };
@@ -843,6 +909,7 @@ const struct vm_rt_kernel vm_rt_kernels_elementwise[] = {
     K_UNARY("Relu"), K_UNARY("Tanh"), K_UNARY("Sigmoid"), K_UNARY("Erf"), K_UNARY("Sqrt"),
     K_UNARY("Exp"), K_UNARY("Log"), K_UNARY("Reciprocal"), K_UNARY("Neg"), K_UNARY("Abs"),
     K_UNARY("Not"), K_UNARY("Gelu"),
+    {"GeluD", 1, 1, 2, 2, 0, NULL, gelu_d_run, NULL},
     {"LeakyRelu", 1, 1, 1, 1, 0, NULL, act_run, NULL}, {"Elu", 1, 1, 1, 1, 0, NULL, act_run, NULL},
     {"Selu", 1, 1, 1, 1, 0, NULL, act_run, NULL}, {"HardSigmoid", 1, 1, 1, 1, 0, NULL, act_run, NULL},
     {"Softplus", 1, 1, 1, 1, 0, NULL, act_run, NULL}, {"Softsign", 1, 1, 1, 1, 0, NULL, act_run, NULL},

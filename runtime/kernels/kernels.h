@@ -5,6 +5,8 @@
 #ifndef VM_KERNELS_H
 #define VM_KERNELS_H
 
+#include <string.h>
+
 #include "../rt.h"
 
 struct vm_dnnl_prim {
@@ -89,6 +91,29 @@ enum vm_status vm_k_view_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, vo
 
 /* Token ids (int32 or int64 tensors) and the ids a mask layer leaves alone: `pad` and the `skip`
  * ids (special tokens such as [CLS] and [SEP]), read from a step's attributes. */
+/* e^x for x in [-87, 88] (the caller clamps): Cephes' expf polynomial, about 1 ulp, written without
+ * branches or calls so that loops calling it vectorize (the LSTM gates in rnn.c, GeluD in
+ * elementwise.c). n = round(x / ln 2) by the 1.5 * 2^23 trick, 2^n from n's bits. */
+static inline __attribute__((always_inline)) float vm_k_expf(float x) {
+    float t = x * 1.44269504088896341f + 12582912.0f;
+    float n = t - 12582912.0f;
+    int32_t ti;
+    memcpy(&ti, &t, sizeof ti);
+    float r = x - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    uint32_t sb = (uint32_t)(ti - 0x4B400000 + 127) << 23; /* 2^n */
+    float sc;
+    memcpy(&sc, &sb, sizeof sc);
+    return p * sc;
+}
+
 static inline int64_t vm_k_id_at(const struct vm_rt_tensor *t, int64_t i) {
     return t->dtype == VM_DTYPE_INT32 ? ((const int32_t *)t->data)[i] : ((const int64_t *)t->data)[i];
 }

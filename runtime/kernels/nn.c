@@ -778,10 +778,11 @@ struct matmul_state {
     int64_t as[VM_MAX_RANK], bs[VM_MAX_RANK], ys[VM_MAX_RANK];
     bool bias;             /* MatMulT's input 2: [N] added to every row */
     bool addend;           /* MatMulT's input 3: Z of Y's shape added (after the bias) */
-    bool add_after;        /* ... by a C loop, when oneDNN has no binary post-op for the shapes */
+    bool factor;           /* MatMulT's input 4: M of Y's shape multiplied in (after Z) */
+    bool add_after;        /* Z and M by a C loop, when oneDNN has no binary post-ops for the shapes */
     int64_t py[VM_MAX_RANK]; /* permY (the identity without one) */
     struct vm_dnnl_prim p; /* p.prim NULL: C reference */
-    dnnl_memory_t a, b, dst, cmem, zmem;
+    dnnl_memory_t a, b, dst, cmem, zmem, mmem;
     struct wreorder wr;    /* constant 2-D B: plain -> the primitive's layout (`any`) */
     struct wpacked pk;     /* ... done once */
 };
@@ -795,6 +796,7 @@ static void matmul_release(void *p) {
     mem_destroy(&st->dst);
     mem_destroy(&st->cmem);
     mem_destroy(&st->zmem);
+    mem_destroy(&st->mmem);
     mem_destroy(&st->pk.mem);
     wreorder_destroy(&st->wr);
     free(st);
@@ -915,13 +917,14 @@ static enum vm_status matmul_finish(struct vm_rt_ctx *c, const struct vm_rt_step
     }
     dnnl_matmul_desc_t md;
     VM_DNNL(dnnl_matmul_desc_init(&md, &amd, &bsel, st->bias ? &cmd : NULL, &dmd), s, err);
-    /* the addend Z as a binary-add post-op reading a tensor of dst's shape */
+    /* the addend Z and the factor M as binary-add / binary-mul post-ops reading tensors of dst's shape */
     dnnl_primitive_attr_t attr = NULL;
-    if (st->addend) {
+    if (st->addend || st->factor) {
         dnnl_post_ops_t po = NULL;
         dnnl_primitive_desc_t probe = NULL;
         bool ok = dnnl_primitive_attr_create(&attr) == dnnl_success && dnnl_post_ops_create(&po) == dnnl_success &&
-                  dnnl_post_ops_append_binary(po, dnnl_binary_add, &dmd) == dnnl_success &&
+                  (!st->addend || dnnl_post_ops_append_binary(po, dnnl_binary_add, &dmd) == dnnl_success) &&
+                  (!st->factor || dnnl_post_ops_append_binary(po, dnnl_binary_mul, &dmd) == dnnl_success) &&
                   dnnl_primitive_attr_set_post_ops(attr, po) == dnnl_success &&
                   dnnl_primitive_desc_create(&probe, &md, attr, c->engine, NULL) == dnnl_success;
         if (po) dnnl_post_ops_destroy(po);
@@ -946,6 +949,7 @@ static enum vm_status matmul_finish(struct vm_rt_ctx *c, const struct vm_rt_step
     if ((e = vm_dnnl_mem2(c, s, &amd, &st->a, &bmd, &st->b, err))) return e;
     if (st->bias && (e = vm_dnnl_mem(c, s, &cmd, &st->cmem, err))) return e;
     if (st->addend && !st->add_after && (e = vm_dnnl_mem(c, s, &dmd, &st->zmem, err))) return e;
+    if (st->factor && !st->add_after && (e = vm_dnnl_mem(c, s, &dmd, &st->mmem, err))) return e;
     return vm_dnnl_mem(c, s, &dmd, &st->dst, err);
 }
 
@@ -996,10 +1000,12 @@ static enum vm_status matmul_t_prepare(struct vm_rt_ctx *c, const struct vm_rt_s
     const struct vm_rt_tensor *a = vm_rt_in(c, s, 0), *b = vm_rt_in(c, s, 1), *y = vm_rt_out(c, s, 0);
     st->ta = vm_rt_attr_int(s, "transA", 0) != 0;
     st->tb = vm_rt_attr_int(s, "transB", 0) != 0;
-    const struct vm_rt_tensor *bias = vm_rt_in(c, s, 2), *z = vm_rt_in(c, s, 3);
+    const struct vm_rt_tensor *bias = vm_rt_in(c, s, 2), *z = vm_rt_in(c, s, 3), *f = vm_rt_in(c, s, 4);
     st->bias = bias != NULL;
     st->addend = z != NULL;
+    st->factor = f != NULL;
     if (z && z->numel != y->numel) return vm_rt_step_errorf(s, err, VM_EINVAL, "the addend must have the output's shape");
+    if (f && f->numel != y->numel) return vm_rt_step_errorf(s, err, VM_EINVAL, "the factor must have the output's shape");
     int ra = a->rank, rb = b->rank, r = ra > rb ? ra : rb;
     if (ra < 2 || rb < 2 || y->rank != r) return vm_rt_step_errorf(s, err, VM_EINVAL, "operand ranks %d, %d", ra, rb);
     st->rank = r;
@@ -1008,7 +1014,8 @@ static enum vm_status matmul_t_prepare(struct vm_rt_ctx *c, const struct vm_rt_s
     bool has_py = step_perm(s, "permY", r, st->py, &bad);
     if (bad) return vm_rt_step_errorf(s, err, VM_EFORMAT, "a perm attribute does not permute its tensor's axes");
     st->perm = has_pa || has_pb || has_py;
-    if (st->perm && (ra != rb || z)) return vm_rt_step_errorf(s, err, VM_EINVAL, "a perm needs operands of one rank and no addend");
+    if (st->perm && (ra != rb || z || f))
+        return vm_rt_step_errorf(s, err, VM_EINVAL, "a perm needs operands of one rank and no addend or factor");
     if (!has_py)
         for (int i = 0; i < r; i++) st->py[i] = i;
     for (int i = 0; i < r; i++) {
@@ -1063,12 +1070,21 @@ static void matmul_ref(const struct matmul_state *st, const float *a, const floa
     }
 }
 
-/* y += Z (MatMulT's input 3): the reference, and oneDNN builds without the binary post-op */
+/* y += Z, then y *= M (MatMulT's inputs 3 and 4, each when present): the reference, and oneDNN
+ * builds without the binary post-ops */
 static void matmul_add_after(struct vm_rt_ctx *c, const struct vm_rt_step *s, struct vm_rt_tensor *y) {
-    const float *zv = vm_rt_in(c, s, 3)->data;
+    const struct vm_rt_tensor *z = vm_rt_in(c, s, 3), *f = vm_rt_in(c, s, 4);
     float *yv = y->data;
+    if (z) {
+        const float *zv = z->data;
 #pragma omp parallel for simd if (y->numel > PAR_MIN)
-    for (int64_t i = 0; i < y->numel; i++) yv[i] += zv[i];
+        for (int64_t i = 0; i < y->numel; i++) yv[i] += zv[i];
+    }
+    if (f) {
+        const float *fv = f->data;
+#pragma omp parallel for simd if (y->numel > PAR_MIN)
+        for (int64_t i = 0; i < y->numel; i++) yv[i] *= fv[i];
+    }
 }
 
 static enum vm_status matmul_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, void *state, struct vm_error *err) {
@@ -1079,7 +1095,7 @@ static enum vm_status matmul_run(struct vm_rt_ctx *c, const struct vm_rt_step *s
     if (!st->p.prim) {
         /* K = 0 gives zeros (plus the bias) */
         matmul_ref(st, a->data, b->data, st->bias ? vm_rt_in(c, s, 2)->data : NULL, y->data);
-        if (st->addend) matmul_add_after(c, s, y);
+        if (st->addend || st->factor) matmul_add_after(c, s, y);
         return VM_OK;
     }
     dnnl_memory_t wei;
@@ -1087,7 +1103,7 @@ static enum vm_status matmul_run(struct vm_rt_ctx *c, const struct vm_rt_step *s
     if (e) return e;
     set_handle(st->a, a->data);
     set_handle(st->dst, y->data);
-    dnnl_exec_arg_t args[6] = {{DNNL_ARG_SRC, st->a}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, st->dst}}; /* + bias, Z, scratchpad */
+    dnnl_exec_arg_t args[7] = {{DNNL_ARG_SRC, st->a}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, st->dst}}; /* + bias, Z, M, scratchpad */
     int na = 3;
     if (st->bias) {
         set_handle(st->cmem, vm_rt_in(c, s, 2)->data);
@@ -1097,8 +1113,12 @@ static enum vm_status matmul_run(struct vm_rt_ctx *c, const struct vm_rt_step *s
         set_handle(st->zmem, vm_rt_in(c, s, 3)->data);
         args[na++] = (dnnl_exec_arg_t){DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, st->zmem};
     }
+    if (st->factor && !st->add_after) {
+        set_handle(st->mmem, vm_rt_in(c, s, 4)->data);
+        args[na++] = (dnnl_exec_arg_t){DNNL_ARG_ATTR_MULTIPLE_POST_OP(st->addend ? 1 : 0) | DNNL_ARG_SRC_1, st->mmem};
+    }
     e = vm_dnnl_prim_exec(c, s, &st->p, na, args, err);
-    if (!e && st->addend && st->add_after) matmul_add_after(c, s, y);
+    if (!e && (st->addend || st->factor) && st->add_after) matmul_add_after(c, s, y);
     return e;
 }
 
@@ -2129,7 +2149,7 @@ const struct vm_rt_kernel vm_rt_kernels_nn[] = {
     {"LogSoftmax", 1, 1, 1, 1, 0, softmax_prepare, softmax_run, softmax_release},
     {"LayerNormalization", 2, 3, 1, 3, 0, layernorm_prepare, layernorm_run, layernorm_release},
     /* backward (autodiff) */
-    {"MatMulT", 2, 4, 1, 1, 0, matmul_t_prepare, matmul_run, matmul_release},
+    {"MatMulT", 2, 5, 1, 1, 0, matmul_t_prepare, matmul_run, matmul_release},
     {"ConvGradData", 3, 3, 1, 1, 0, convg_prepare, convg_run, convg_release},
     {"ConvGradWeight", 3, 3, 1, 2, 0, convg_prepare, convg_run, convg_release},
     {"MaxPoolGrad", 2, 2, 1, 1, 0, poolg_prepare, poolg_run, poolg_release},

@@ -697,28 +697,11 @@ static enum vm_status lga_prepare(struct vm_rt_ctx *c, const struct vm_rt_step *
     return VM_OK;
 }
 
-/* exp for the gate pass: Cephes' expf polynomial (about 1 ulp on [-87, 88]) written without
- * branches or calls, so the loop below vectorizes; the argument is clamped to that range. */
+/* exp for the gate pass: vm_k_expf (kernels.h) on the argument clamped to its range. */
 static inline __attribute__((always_inline)) float lga_expf(float x) {
     x = x < -87.0f ? -87.0f : x;
     x = x > 88.0f ? 88.0f : x;
-    float t = x * 1.44269504088896341f + 12582912.0f; /* 1.5 * 2^23: rounds to an integer n */
-    float n = t - 12582912.0f;
-    int32_t ti;
-    memcpy(&ti, &t, sizeof ti);
-    float r = x - n * 0.693359375f;
-    r = r - n * -2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    uint32_t sb = (uint32_t)(ti - 0x4B400000 + 127) << 23; /* 2^n */
-    float sc;
-    memcpy(&sc, &sb, sizeof sc);
-    return p * sc;
+    return vm_k_expf(x);
 }
 
 static inline __attribute__((always_inline)) float lga_sigm(float x) { return 1.0f / (1.0f + lga_expf(-x)); }

@@ -338,6 +338,30 @@ int main(void) {
             run_case(nm, g, 1e-6);
         }
     }
+    /* GeluD (training's GELU with its derivative): the vectorized erf / exp approximation vs libm in
+     * double, over [-8, 8] (x scaled by a constant 8) */
+    {
+        struct vm_graph *g = new_graph();
+        int64_t xd[3] = {B, T, 4 * E}, sd[1] = {1};
+        int32_t in[2] = {add_input(g, "x", 3, xd), add_param(g, "s", 0, sd, 0.0f)}, xs, outs[2];
+        *(float *)g->values[in[1]].data = 8.0f;
+        node(g, "Mul", 2, in, 1, &xs);
+        node(g, "GeluD", 1, &xs, 2, outs);
+        set_output(g, outs[0]);
+        set_output(g, outs[1]);
+        run_case("gelu_with_derivative", g, 1e-6);
+    }
+    /* MatMulT with a bias, an addend Z and a factor M (oneDNN's binary add and mul post-ops) */
+    {
+        struct vm_graph *g = new_graph();
+        int64_t ad[2] = {B * T, E}, wd[2] = {E, 2 * E}, bd[1] = {2 * E}, yd[2] = {B * T, 2 * E};
+        int32_t in[5] = {add_input(g, "a", 2, ad), add_param(g, "w", 2, wd, 0.2f), add_param(g, "b", 1, bd, 0.2f),
+                         add_input(g, "z", 2, yd), add_input(g, "m", 2, yd)},
+                y;
+        node(g, "MatMulT", 5, in, 1, &y);
+        set_output(g, y);
+        run_case("matmul_add_mul_post_ops", g, 1e-5);
+    }
     /* Pow by a constant exponent: oneDNN eltwise square/pow vs powf */
     for (int e = 2; e <= 3; e++) {
         struct vm_graph *g = new_graph();
