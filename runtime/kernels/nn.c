@@ -10,7 +10,8 @@
  * (see struct wreorder). Each op keeps its naive C reference beside it: prepare chooses it under
  * --reference-kernels (c->m->ref_kernels), for zero-size tensors, and for the few cases oneDNN does
  * not express (MaxPool's Indices output, ceil-mode average pooling that counts padding, average
- * windows that can lie wholly in the padding). Global pools are plain C reductions. Attributes
+ * windows that can lie wholly in the padding). Global pools are plain C reductions, and layer
+ * normalization (forward and backward) is vectorized C: oneDNN 2.6's is a generic kernel. Attributes
  * arrive normalized by the compiler (explicit pads, non-negative axes), so nothing here knows ONNX
  * defaults or opsets.
  *
@@ -1206,32 +1207,13 @@ static enum vm_status softmax_run(struct vm_rt_ctx *c, const struct vm_rt_step *
 /* ---------------- LayerNormalization ---------------- */
 
 /* X viewed as (outer, L): each row normalized over its L elements. Mean and InvStdDev (when the
- * graph asks for them) have `outer` elements. oneDNN's training form writes mean and variance:
- * the variance goes to InvStdDev's buffer and is turned into 1/sqrt(var + eps) in place. A
- * statistic the graph does not ask for lands in a buffer owned by the state. */
+ * graph asks for them) have `outer` elements. Both kernels are C: layernorm_fast (vectorized, the
+ * statistics in double) and layernorm_ref (double throughout, --reference-kernels). */
 struct layernorm_state {
     int64_t outer, len;
     float eps;
-    bool shift, stats;
-    struct vm_dnnl_prim p; /* p.prim NULL: C reference */
-    dnnl_memory_t src, dst, scale, bias, mean, var;
-    float *own_mean, *own_var; /* outer floats each, when Mean / InvStdDev are absent */
+    bool fast; /* layernorm_fast; else the reference */
 };
-
-static void layernorm_release(void *p) {
-    struct layernorm_state *st = p;
-    if (!st) return;
-    vm_dnnl_prim_destroy(&st->p);
-    mem_destroy(&st->src);
-    mem_destroy(&st->dst);
-    mem_destroy(&st->scale);
-    mem_destroy(&st->bias);
-    mem_destroy(&st->mean);
-    mem_destroy(&st->var);
-    free(st->own_mean);
-    free(st->own_var);
-    free(st);
-}
 
 static enum vm_status layernorm_prepare(struct vm_rt_ctx *c, const struct vm_rt_step *s, void **state, struct vm_error *err) {
     struct layernorm_state *st = vm_calloc(1, sizeof *st, err);
@@ -1246,33 +1228,54 @@ static enum vm_status layernorm_prepare(struct vm_rt_ctx *c, const struct vm_rt_
         if (i < axis) st->outer *= x->dims[i];
         else st->len *= x->dims[i];
     }
-    st->shift = vm_rt_in(c, s, 2) != NULL;
-    struct vm_rt_tensor *mo = vm_rt_out(c, s, 1), *vo = vm_rt_out(c, s, 2);
-    st->stats = mo || vo;
-    if (c->m->ref_kernels || x->numel == 0) return VM_OK;
-    if (st->stats) {
-        size_t nb = (size_t)st->outer * sizeof(float);
-        if (!mo && !(st->own_mean = vm_malloc(nb, err))) return VM_ENOMEM;
-        if (!vo && !(st->own_var = vm_malloc(nb, err))) return VM_ENOMEM;
-    }
-    int64_t d2[2] = {st->outer, st->len};
-    dnnl_memory_desc_t dmd, smd, wmd;
-    VM_DNNL(vm_dnnl_md(&dmd, 2, d2, VM_DTYPE_FLOAT), s, err);
-    VM_DNNL(vm_dnnl_md(&smd, 1, &st->outer, VM_DTYPE_FLOAT), s, err);
-    VM_DNNL(vm_dnnl_md(&wmd, 1, &st->len, VM_DTYPE_FLOAT), s, err);
-    unsigned flags = dnnl_use_scale | (st->shift ? dnnl_use_shift : 0);
-    /* inference when nobody reads the statistics; training writes them (backward will too) */
-    dnnl_layer_normalization_desc_t ld;
-    VM_DNNL(dnnl_layer_normalization_forward_desc_init(&ld, st->stats ? dnnl_forward_training : dnnl_forward_inference, &dmd, &smd,
-                                                       st->eps, flags),
-            s, err);
-    enum vm_status e = vm_dnnl_prim_build(c, s, &ld, NULL, NULL, &st->p, NULL, err);
-    if (e) return e;
-    if ((e = vm_dnnl_mem2(c, s, &dmd, &st->src, &dmd, &st->dst, err))) return e;
-    if ((e = vm_dnnl_mem(c, s, &wmd, &st->scale, err))) return e;
-    if (st->shift && (e = vm_dnnl_mem(c, s, &wmd, &st->bias, err))) return e;
-    if (st->stats && (e = vm_dnnl_mem2(c, s, &smd, &st->mean, &smd, &st->var, err))) return e;
+    st->fast = !c->m->ref_kernels;
     return VM_OK;
+}
+
+/* Mean and (population) variance of one row, two passes in double; the sums are simd reductions,
+ * compiled for AVX-512 and AVX2 besides the baseline (a fixed order for a given build and CPU, so
+ * runs repeat bit for bit): with scalar in-order double sums BERT-mini's LayerNormGrad took ~1.5x
+ * as long, and SSE2's two double lanes left the statistics a third of it. */
+__attribute__((target_clones("avx512f", "avx2", "default"))) static void row_stats(const float *restrict xr, int64_t L, float *mean,
+                                                                                  float *var) {
+    double mu = 0, sq = 0;
+#pragma omp simd reduction(+ : mu)
+    for (int64_t i = 0; i < L; i++) mu += xr[i];
+    mu = L ? mu / (double)L : 0;
+#pragma omp simd reduction(+ : sq)
+    for (int64_t i = 0; i < L; i++) sq += ((double)xr[i] - mu) * ((double)xr[i] - mu);
+    *mean = (float)mu;
+    *var = (float)(L ? sq / (double)L : 0);
+}
+
+/* y = (x - mean) / sqrt(var + eps) * scale [+ bias] per row, the statistics by row_stats (in double)
+ * and the normalization in float, compiled for AVX-512 and AVX2 besides SSE2: oneDNN 2.6 runs
+ * layer normalization with its generic C++ kernel (simple_layer_normalization), built for the
+ * baseline ISA, at about half this speed on BERT-mini's [896, 256] rows. */
+__attribute__((target_clones("avx512f", "avx2", "default"))) static void normalize_row(const float *restrict xr, float mu, float is,
+                                                                                      const float *restrict w, const float *restrict b,
+                                                                                      float *restrict yr, int64_t L) {
+    if (b) {
+#pragma omp simd
+        for (int64_t i = 0; i < L; i++) yr[i] = (xr[i] - mu) * is * w[i] + b[i];
+    } else {
+#pragma omp simd
+        for (int64_t i = 0; i < L; i++) yr[i] = (xr[i] - mu) * is * w[i];
+    }
+}
+
+static void layernorm_fast(const struct layernorm_state *st, const float *x, const float *w, const float *b, float *y, float *mean,
+                           float *inv) {
+    int64_t L = st->len;
+#pragma omp parallel for if (st->outer * L > PAR_MIN)
+    for (int64_t o = 0; o < st->outer; o++) {
+        float mu, var;
+        row_stats(x + o * L, L, &mu, &var);
+        float is = (float)(1.0 / sqrt((double)var + st->eps));
+        normalize_row(x + o * L, mu, is, w, b, y + o * L, L);
+        if (mean) mean[o] = mu;
+        if (inv) inv[o] = is;
+    }
 }
 
 static void layernorm_ref(const struct layernorm_state *st, const float *x, const float *w, const float *b, float *y, float *mean,
@@ -1295,34 +1298,14 @@ static void layernorm_ref(const struct layernorm_state *st, const float *x, cons
 }
 
 static enum vm_status layernorm_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, void *state, struct vm_error *err) {
+    (void)err;
     struct layernorm_state *st = state;
     const struct vm_rt_tensor *x = vm_rt_in(c, s, 0), *w = vm_rt_in(c, s, 1), *b = vm_rt_in(c, s, 2);
     struct vm_rt_tensor *y = vm_rt_out(c, s, 0), *mo = vm_rt_out(c, s, 1), *vo = vm_rt_out(c, s, 2);
     float *mean = mo ? mo->data : NULL, *inv = vo ? vo->data : NULL;
     if (st->outer == 0) return VM_OK;
-    if (!st->p.prim) {
-        layernorm_ref(st, x->data, w->data, b ? b->data : NULL, y->data, mean, inv);
-        return VM_OK;
-    }
-    set_handle(st->src, x->data);
-    set_handle(st->dst, y->data);
-    set_handle(st->scale, w->data);
-    dnnl_exec_arg_t args[8] = {{DNNL_ARG_SRC, st->src}, {DNNL_ARG_DST, st->dst}, {DNNL_ARG_SCALE, st->scale}};
-    int na = 3;
-    if (st->shift) {
-        set_handle(st->bias, b->data);
-        args[na++] = (dnnl_exec_arg_t){DNNL_ARG_SHIFT, st->bias};
-    }
-    float *var = inv ? inv : st->own_var;
-    if (st->stats) {
-        set_handle(st->mean, mean ? mean : st->own_mean);
-        set_handle(st->var, var);
-        args[na++] = (dnnl_exec_arg_t){DNNL_ARG_MEAN, st->mean};
-        args[na++] = (dnnl_exec_arg_t){DNNL_ARG_VARIANCE, st->var};
-    }
-    enum vm_status e = vm_dnnl_prim_exec(c, s, &st->p, na, args, err);
-    if (e || !inv) return e;
-    for (int64_t o = 0; o < st->outer; o++) inv[o] = 1.0f / sqrtf(inv[o] + st->eps);
+    if (st->fast) layernorm_fast(st, x->data, w->data, b ? b->data : NULL, y->data, mean, inv);
+    else layernorm_ref(st, x->data, w->data, b ? b->data : NULL, y->data, mean, inv);
     return VM_OK;
 }
 
@@ -1973,36 +1956,27 @@ static enum vm_status softmaxg_run(struct vm_rt_ctx *c, const struct vm_rt_step 
 
 /* LayerNormGrad(dY, X, Scale) -> dX, dScale [, dB] over rows of X viewed as (outer, L). Mean and
  * variance are recomputed from X (one pass per row, cheaper than keeping them alive from the
- * forward), then oneDNN layer normalization backward (use_scale, plus use_shift for dB) with the
- * forward training descriptor as hint; the C reference uses the same statistics:
+ * forward):
  *   xh = (x - mu) * inv, g = dY * scale,
- *   dX = inv * (g - mean(g) - xh * mean(g * xh)), dScale = sum_rows dY * xh, dB = sum_rows dY. */
+ *   dX = inv * (g - mean(g) - xh * mean(g * xh)), dScale = sum_rows dY * xh, dB = sum_rows dY.
+ * Two C kernels: layernorm_grad_fast (vectorized, float) and layernorm_grad_ref (double,
+ * --reference-kernels). oneDNN 2.6 runs layer normalization, forward and backward, with its generic
+ * C++ kernel built for the baseline ISA (simple_layer_normalization); these took BERT-mini's nine
+ * LayerNormGrads and five LayerNormalizations per step from 1.3 + 0.6 ms to 0.7 + 0.4 ms. */
+#define LNG_BLOCKS 8 /* row blocks of layernorm_grad_fast's column sums */
 struct layernormg_state {
     int64_t outer, len;
     float eps;
-    bool shift;
-    float *mean, *var; /* outer floats each */
-    float *zero_shift;  /* len zeros: oneDNN 2.6 wants the SHIFT argument with use_shift, unread */
-    struct vm_dnnl_prim p;
-    dnnl_memory_t x, dy, scale, m_shift, m_mean, m_var, dx, dscale, dshift;
+    float *mean, *var; /* the reference's statistics: outer floats each */
+    float *part;       /* layernorm_grad_fast's column sums: LNG_BLOCKS x 2 x len; NULL: the reference */
 };
 
 static void layernormg_release(void *p) {
     struct layernormg_state *st = p;
     if (!st) return;
-    vm_dnnl_prim_destroy(&st->p);
-    mem_destroy(&st->x);
-    mem_destroy(&st->dy);
-    mem_destroy(&st->scale);
-    mem_destroy(&st->m_mean);
-    mem_destroy(&st->m_var);
-    mem_destroy(&st->dx);
-    mem_destroy(&st->dscale);
-    mem_destroy(&st->dshift);
-    mem_destroy(&st->m_shift);
     free(st->mean);
     free(st->var);
-    free(st->zero_shift);
+    free(st->part);
     free(st);
 }
 
@@ -2019,50 +1993,13 @@ static enum vm_status layernormg_prepare(struct vm_rt_ctx *c, const struct vm_rt
         if (i < axis) st->outer *= x->dims[i];
         else st->len *= x->dims[i];
     }
-    st->shift = vm_rt_out(c, s, 2) != NULL;
+    if (!c->m->ref_kernels) {
+        st->part = vm_malloc((size_t)LNG_BLOCKS * 2 * (size_t)(st->len ? st->len : 1) * sizeof(float), err);
+        return st->part ? VM_OK : VM_ENOMEM;
+    }
     size_t nb = (size_t)(st->outer ? st->outer : 1) * sizeof(float);
     if (!(st->mean = vm_malloc(nb, err)) || !(st->var = vm_malloc(nb, err))) return VM_ENOMEM;
-    if (c->m->ref_kernels || x->numel == 0) return VM_OK;
-    int64_t d2[2] = {st->outer, st->len};
-    dnnl_memory_desc_t dmd, smd, wmd;
-    VM_DNNL(vm_dnnl_md(&dmd, 2, d2, VM_DTYPE_FLOAT), s, err);
-    VM_DNNL(vm_dnnl_md(&smd, 1, &st->outer, VM_DTYPE_FLOAT), s, err);
-    VM_DNNL(vm_dnnl_md(&wmd, 1, &st->len, VM_DTYPE_FLOAT), s, err);
-    unsigned flags = dnnl_use_scale | (st->shift ? dnnl_use_shift : 0);
-    dnnl_layer_normalization_desc_t fd, bd;
-    VM_DNNL(dnnl_layer_normalization_forward_desc_init(&fd, dnnl_forward_training, &dmd, &smd, st->eps, flags), s, err);
-    VM_DNNL(dnnl_layer_normalization_backward_desc_init(&bd, dnnl_backward, &dmd, &dmd, &smd, st->eps, flags), s, err);
-    dnnl_primitive_desc_t fpd;
-    VM_DNNL(dnnl_primitive_desc_create(&fpd, &fd, NULL, c->engine, NULL), s, err);
-    enum vm_status e = vm_dnnl_prim_build(c, s, &bd, fpd, NULL, &st->p, NULL, err);
-    dnnl_primitive_desc_destroy(fpd);
-    if (e) return e;
-    if ((e = vm_dnnl_mem2(c, s, &dmd, &st->x, &dmd, &st->dy, err)) || (e = vm_dnnl_mem(c, s, &dmd, &st->dx, err)) ||
-        (e = vm_dnnl_mem2(c, s, &smd, &st->m_mean, &smd, &st->m_var, err)) ||
-        (e = vm_dnnl_mem2(c, s, &wmd, &st->scale, &wmd, &st->dscale, err)))
-        return e;
-    if (st->shift) {
-        if (!(st->zero_shift = vm_calloc((size_t)(st->len ? st->len : 1), sizeof(float), err))) return VM_ENOMEM;
-        if ((e = vm_dnnl_mem2(c, s, &wmd, &st->dshift, &wmd, &st->m_shift, err))) return e;
-        set_handle(st->m_shift, st->zero_shift);
-    }
     return VM_OK;
-}
-
-/* Mean and (population) variance of one row, two passes in double; the sums are simd reductions,
- * compiled for AVX-512 and AVX2 besides the baseline (a fixed order for a given build and CPU, so
- * runs repeat bit for bit): with scalar in-order double sums BERT-mini's LayerNormGrad took ~1.5x
- * as long, and SSE2's two double lanes left the statistics a third of it. */
-__attribute__((target_clones("avx512f", "avx2", "default"))) static void row_stats(const float *restrict xr, int64_t L, float *mean,
-                                                                                  float *var) {
-    double mu = 0, sq = 0;
-#pragma omp simd reduction(+ : mu)
-    for (int64_t i = 0; i < L; i++) mu += xr[i];
-    mu = L ? mu / (double)L : 0;
-#pragma omp simd reduction(+ : sq)
-    for (int64_t i = 0; i < L; i++) sq += ((double)xr[i] - mu) * ((double)xr[i] - mu);
-    *mean = (float)mu;
-    *var = (float)(L ? sq / (double)L : 0);
 }
 
 static void layernorm_stats(const struct layernormg_state *st, const float *x) {
@@ -2104,7 +2041,61 @@ static void layernorm_grad_ref(const struct layernormg_state *st, const float *d
     }
 }
 
+/* One row of the backward (the formulas above, in float), compiled for AVX-512 and AVX2 besides
+ * SSE2: dX's row, and the row's terms added to its block's column sums pw (dScale) and pb (dB). */
+__attribute__((target_clones("avx512f", "avx2", "default"))) static void lng_row(const float *restrict xr, const float *restrict g,
+                                                                                const float *restrict w, float mu, float is,
+                                                                                float *restrict d, float *restrict pw,
+                                                                                float *restrict pb, int64_t L) {
+    float sg = 0, sgx = 0;
+#pragma omp simd reduction(+ : sg, sgx)
+    for (int64_t i = 0; i < L; i++) {
+        float gi = g[i] * w[i];
+        sg += gi;
+        sgx += gi * ((xr[i] - mu) * is);
+    }
+    float mg = sg / (float)L, mgx = sgx / (float)L;
+#pragma omp simd
+    for (int64_t i = 0; i < L; i++) {
+        float xh = (xr[i] - mu) * is;
+        d[i] = is * (g[i] * w[i] - mg - xh * mgx);
+        pw[i] += g[i] * xh;
+        pb[i] += g[i];
+    }
+}
+
+/* The backward in C: rows in LNG_BLOCKS fixed blocks (in parallel), each block's column sums in
+ * its own slice of st->part, added in block order at the end, so the bits do not depend on the
+ * thread count. oneDNN 2.6's layer normalization backward is its generic C++ kernel (see
+ * normalize_row). */
+static void layernorm_grad_fast(const struct layernormg_state *st, const float *dy, const float *x, const float *w, float *dx, float *dw,
+                                float *db) {
+    int64_t L = st->len, rows = (st->outer + LNG_BLOCKS - 1) / LNG_BLOCKS;
+    memset(st->part, 0, (size_t)LNG_BLOCKS * 2 * (size_t)L * sizeof(float));
+#pragma omp parallel for if (st->outer * L > PAR_MIN)
+    for (int64_t k = 0; k < LNG_BLOCKS; k++) {
+        float *pw = st->part + k * 2 * L, *pb = pw + L;
+        int64_t end = (k + 1) * rows < st->outer ? (k + 1) * rows : st->outer;
+        for (int64_t o = k * rows; o < end; o++) {
+            float mu, var;
+            row_stats(x + o * L, L, &mu, &var);
+            float is = (float)(1.0 / sqrt((double)var + st->eps));
+            lng_row(x + o * L, dy + o * L, w, mu, is, dx + o * L, pw, pb, L);
+        }
+    }
+    for (int64_t i = 0; i < L; i++) {
+        double sw = 0, sb = 0;
+        for (int64_t k = 0; k < LNG_BLOCKS; k++) {
+            sw += st->part[k * 2 * L + i];
+            sb += st->part[k * 2 * L + L + i];
+        }
+        dw[i] = (float)sw;
+        if (db) db[i] = (float)sb;
+    }
+}
+
 static enum vm_status layernormg_run(struct vm_rt_ctx *c, const struct vm_rt_step *s, void *state, struct vm_error *err) {
+    (void)err;
     struct layernormg_state *st = state;
     const struct vm_rt_tensor *dy = vm_rt_in(c, s, 0), *x = vm_rt_in(c, s, 1), *w = vm_rt_in(c, s, 2);
     struct vm_rt_tensor *dx = vm_rt_out(c, s, 0), *dw = vm_rt_out(c, s, 1), *db = vm_rt_out(c, s, 2);
@@ -2113,30 +2104,14 @@ static enum vm_status layernormg_run(struct vm_rt_ctx *c, const struct vm_rt_ste
         if (db) memset(db->data, 0, db->nbytes);
         return VM_OK;
     }
-    layernorm_stats(st, x->data);
-    if (!st->p.prim) {
+    if (st->part) {
+        layernorm_grad_fast(st, dy->data, x->data, w->data, dx->data, dw->data, db ? db->data : NULL);
+    } else {
+        layernorm_stats(st, x->data);
         layernorm_grad_ref(st, dy->data, x->data, w->data, dx->data, dw->data, db ? db->data : NULL);
-        return VM_OK;
     }
-    set_handle(st->x, x->data);
-    set_handle(st->dy, dy->data);
-    set_handle(st->scale, w->data);
-    set_handle(st->m_mean, st->mean);
-    set_handle(st->m_var, st->var);
-    set_handle(st->dx, dx->data);
-    set_handle(st->dscale, dw->data);
-    dnnl_exec_arg_t args[10] = {{DNNL_ARG_SRC, st->x},     {DNNL_ARG_DIFF_DST, st->dy},    {DNNL_ARG_SCALE, st->scale},
-                                {DNNL_ARG_MEAN, st->m_mean}, {DNNL_ARG_VARIANCE, st->m_var}, {DNNL_ARG_DIFF_SRC, st->dx},
-                                {DNNL_ARG_DIFF_SCALE, st->dscale}};
-    int na = 7;
-    if (st->shift) {
-        set_handle(st->dshift, db->data);
-        args[na++] = (dnnl_exec_arg_t){DNNL_ARG_DIFF_SHIFT, st->dshift};
-        args[na++] = (dnnl_exec_arg_t){DNNL_ARG_SHIFT, st->m_shift};
-    }
-    return vm_dnnl_prim_exec(c, s, &st->p, na, args, err);
+    return VM_OK;
 }
-
 
 const struct vm_rt_kernel vm_rt_kernels_nn[] = {
     {"Conv", 2, 3, 1, 1, 0, conv_prepare, conv_run, conv_release},
@@ -2150,7 +2125,7 @@ const struct vm_rt_kernel vm_rt_kernels_nn[] = {
     {"MatMul", 2, 2, 1, 1, 0, matmul_prepare, matmul_run, matmul_release},
     {"Softmax", 1, 1, 1, 1, 0, softmax_prepare, softmax_run, softmax_release},
     {"LogSoftmax", 1, 1, 1, 1, 0, softmax_prepare, softmax_run, softmax_release},
-    {"LayerNormalization", 2, 3, 1, 3, 0, layernorm_prepare, layernorm_run, layernorm_release},
+    {"LayerNormalization", 2, 3, 1, 3, 0, layernorm_prepare, layernorm_run, free},
     /* backward (autodiff) */
     {"MatMulT", 2, 5, 1, 1, 0, matmul_t_prepare, matmul_run, matmul_release},
     {"ConvGradData", 3, 3, 1, 1, 0, convg_prepare, convg_run, convg_release},

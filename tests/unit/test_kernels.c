@@ -285,6 +285,19 @@ int main(void) {
         set_output(g, y);
         run_case("layernorm_128", g, 1e-5);
     }
+    /* LayerNormGrad (dX, dScale, dB): the vectorized C kernel (row blocks for the column sums) vs
+     * the double reference; hidden 256, and 37 (no full vector) over 2501 rows (not a multiple of the
+     * 8 row blocks) */
+    for (int k = 0; k < 2; k++) {
+        struct vm_graph *g = new_graph();
+        int64_t L = k ? 37 : 256, xd[2] = {k ? 2501 : B * T, L}, sd[1] = {L};
+        int32_t in[3] = {add_input(g, "dy", 2, xd), add_input(g, "x", 2, xd), add_param(g, "s", 1, sd, 1.0f)}, outs[3];
+        int32_t n = node(g, "LayerNormGrad", 3, in, 3, outs);
+        vm_node_set_int(g, n, "axis", 1, &err);
+        vm_node_set_float(g, n, "epsilon", 1e-5, &err);
+        for (int o = 0; o < 3; o++) set_output(g, outs[o]);
+        run_case(k ? "layernorm_grad_37" : "layernorm_grad_256", g, 1e-5);
+    }
     /* MaxPool over time (Conv -> MaxPool Kim-CNN variant) */
     {
         struct vm_graph *g = new_graph();
