@@ -244,9 +244,6 @@ static int cmp_prof(const void *a, const void *b) {
 void vm_rt_profile_print(const struct vm_rt_model *m, void *file) {
     FILE *f = file;
     const struct vm_rt_plan *p = &m->plan;
-    if (getenv("VM_STEPDUMP"))
-        for (int32_t i = 0; i < p->n_steps; i++)
-            fprintf(f, "STEP %4d r%d %-20s %-40s %8.2f %5lld\n", i, i < p->range[0][1] ? 0 : i < p->range[1][1] ? 1 : 2, p->steps[i].op, p->steps[i].name, m->prof_ms[i], (long long)m->prof_n[i]);
     double total = 0;
     for (int32_t i = 0; i < p->n_steps; i++) total += m->prof_ms[i];
     if (total <= 0) return;
