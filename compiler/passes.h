@@ -53,7 +53,8 @@ enum vm_status vm_pass_remat(struct vm_graph *g, struct vm_error *err);
 /* compiler/pass_remat.c, training graphs after autodiff, before vm_pass_fuse_matmul_mul: a GELU whose
  * gradient the backward computes becomes GeluD, which also writes the derivative d = Gelu'(x), and
  * its gradient EltwiseGrad(dy, x) becomes Mul(dy, d): the backward keeps y and d instead of x and
- * evaluates no erf. VMASKC_GELU_DERIVATIVE=0 turns it off. */
+ * evaluates no erf. Only after a matmul whose inner dimension is at most 512 (GELU's passes matter
+ * less, its extra activation as much, in wider models). VMASKC_GELU_DERIVATIVE=0 / 1: never / always. */
 enum vm_status vm_pass_gelu_derivative(struct vm_graph *g, struct vm_error *err);
 /* compiler/pass_fuse.c, training graphs after autodiff: MatMulT(A, B[, bias[, Z]]) -> Mul(M), M of
  * the output's shape -> MatMulT(A, B, bias, Z, M), M multiplied in by oneDNN's binary post-op. */
