@@ -25,12 +25,16 @@ struct reduce_state {
     int n_kept;
     int64_t kept_dims[VM_MAX_RANK], kept_str[VM_MAX_RANK];
     int64_t *roff;
+    float *part; /* SUM_BLOCKS x C partial sums of a float sum over the rows of one (R, C) slice */
 };
+
+#define SUM_BLOCKS 4
 
 static void reduce_release(void *p) {
     struct reduce_state *st = p;
     if (!st) return;
     free(st->roff);
+    free(st->part);
     free(st);
 }
 
@@ -107,7 +111,13 @@ static enum vm_status reduce_prepare(struct vm_rt_ctx *c, const struct vm_rt_ste
         if (axes[i] < 0 || axes[i] >= x->rank)
             return vm_rt_step_errorf(s, err, VM_EFORMAT, "reduction axis %lld is outside the input's rank %d", (long long)axes[i],
                                      x->rank);
-    return reduce_layout(st, x->dims, x->rank, axes, na < 0 ? 0 : na, err);
+    enum vm_status e = reduce_layout(st, x->dims, x->rank, axes, na < 0 ? 0 : na, err);
+    if (e || strcmp(s->op, "ReduceSum") || x->dtype != VM_DTYPE_FLOAT || c->m->ref_kernels) return e;
+    /* a bias gradient ([rows, N] summed over the rows, one slice): the rows in blocks on every thread */
+    if (st->blocked && st->A == 1 && st->C > 1 && st->R * st->C > PAR_MIN &&
+        !(st->part = vm_malloc((size_t)SUM_BLOCKS * (size_t)st->C * sizeof(float), err)))
+        return VM_ENOMEM;
+    return VM_OK;
 }
 
 /* ReduceGrad(dy, xshape, x?, y?): dx[a, r, c] = dy[a, c] (sum), / R (mean), or split among the
@@ -279,8 +289,24 @@ static enum vm_status reduce_run(struct vm_rt_ctx *c, const struct vm_rt_step *s
         const float *px = x->data;
         float *py = y->data;
         int64_t A = st->A, R = st->R, C = st->C;
+        if (A == 1 && st->part) {
+            /* one slice (a bias gradient): SUM_BLOCKS fixed row blocks summed in parallel, then added
+             * in block order, so the bits do not depend on the thread count */
+            int64_t rows = (R + SUM_BLOCKS - 1) / SUM_BLOCKS;
+#pragma omp parallel for if (x->numel > PAR_MIN)
+            for (int64_t k = 0; k < SUM_BLOCKS; k++) {
+                int64_t r0 = k * rows < R ? k * rows : R, r1 = (k + 1) * rows < R ? (k + 1) * rows : R;
+                sum_rows_f32(px + r0 * C, st->part + k * C, r1 - r0, C);
+            }
+            for (int64_t j = 0; j < C; j++) {
+                float acc = 0;
+                for (int64_t k = 0; k < SUM_BLOCKS; k++) acc += st->part[k * C + j];
+                py[j] = acc;
+            }
+        } else {
 #pragma omp parallel for if (A > 1 && x->numel > PAR_MIN)
-        for (int64_t a = 0; a < A; a++) sum_rows_f32(px + a * R * C, py + a * C, R, C);
+            for (int64_t a = 0; a < A; a++) sum_rows_f32(px + a * R * C, py + a * C, R, C);
+        }
         if (st->kind == R_MEAN && R > 0)
             for (int64_t o = 0; o < y->numel; o++) py[o] = py[o] / (float)R;
         return VM_OK;
