@@ -906,10 +906,13 @@ static enum vm_status matmul_finish(struct vm_rt_ctx *c, const struct vm_rt_step
         VM_DNNL(strided_md(&bmd, r, st->bd, st->tb), s, err);
         VM_DNNL(vm_dnnl_md(&dmd, r, st->yd, VM_DTYPE_FLOAT), s, err);
     }
-    /* a constant B (an inference plan's weight) in the layout oneDNN prefers, packed once */
+    /* a constant B (an inference plan's weight) in the layout oneDNN prefers, packed once; a
+     * transposed 2-D B that changes (a training step's dX = dY W^T) reordered into that layout at
+     * each run, into the scratch, as the training convolutions' weights are (struct wreorder) */
     bool pack = b_flat && !st->ta && !st->perm && vm_rt_value_const(c, s->in[1]);
+    bool pack_run = !pack && b_flat && !st->ta && !st->perm && st->tb;
     dnnl_memory_desc_t bsel = bmd;
-    if (pack) VM_DNNL(any_md(&bsel, &bmd), s, err);
+    if (pack || pack_run) VM_DNNL(any_md(&bsel, &bmd), s, err);
     if (st->bias) {
         /* [1, .., 1, N] in the destination's rank */
         int64_t cd[VM_MAX_RANK];
@@ -940,10 +943,10 @@ static enum vm_status matmul_finish(struct vm_rt_ctx *c, const struct vm_rt_step
     enum vm_status e = vm_dnnl_prim_build(c, s, &md, NULL, attr, &st->p, &pd, err);
     if (attr) dnnl_primitive_attr_destroy(attr);
     if (e) return e;
-    if (pack) {
+    if (pack || pack_run) {
         const dnnl_memory_desc_t *chosen = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
         e = wreorder_init(c, s, &st->wr, &bmd, chosen, true, pd, err);
-        if (!e) e = wpacked_init(c, s, &st->pk, &st->wr, s->in[1], chosen, err);
+        if (!e && pack) e = wpacked_init(c, s, &st->pk, &st->wr, s->in[1], chosen, err);
     }
     dnnl_primitive_desc_destroy(pd);
     if (e) return e;
@@ -1100,7 +1103,13 @@ static enum vm_status matmul_run(struct vm_rt_ctx *c, const struct vm_rt_step *s
         return VM_OK;
     }
     dnnl_memory_t wei;
-    enum vm_status e = wpacked_or_plain(c, s, &st->pk, &st->wr, st->b, b->data, &wei, err);
+    enum vm_status e;
+    if (st->wr.prim && !st->pk.mem) { /* reordered at each run */
+        e = wreorder_run(c, s, &st->wr, b->data, true, err);
+        wei = wreorder_blocked(c, &st->wr);
+    } else {
+        e = wpacked_or_plain(c, s, &st->pk, &st->wr, st->b, b->data, &wei, err);
+    }
     if (e) return e;
     set_handle(st->a, a->data);
     set_handle(st->dst, y->data);
