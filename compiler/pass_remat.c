@@ -131,9 +131,7 @@ static int64_t matmul_inner_dim(const struct vm_graph *g, int32_t v) {
     const char *op = vm_op_name(n->op);
     if ((strcmp(op, "MatMul") && strcmp(op, "MatMulT")) || n->n_in < 2 || n->in[0] < 0) return -1;
     const struct vm_value *a = &g->values[n->in[0]];
-    bool ta = false;
-    for (int32_t k = 0; k < n->n_attrs; k++)
-        if (!strcmp(n->attrs[k].name, "transA")) ta = n->attrs[k].i != 0;
+    bool ta = vm_node_int(g, p, "transA", 0) != 0;
     if (a->rank < 2 || vm_node_attr(g, p, "permA")) return -1;
     const struct vm_dim *d = &a->dims[a->rank - (ta ? 2 : 1)];
     return vm_dim_is_const(d) ? vm_dim_value(d) : -1;
