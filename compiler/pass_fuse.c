@@ -325,56 +325,43 @@ enum vm_status vm_pass_fuse_matmul_bias(struct vm_graph *g, struct vm_error *err
     return fuse_each(g, vm_op_find(NULL, "MatMul"), true, fuse_matmul_bias, err);
 }
 
-/* MatMulT -> Add(Z), Z of the output's shape, both in the same phase (a forward node must not
- * come to wait for a backward value). */
-static enum vm_status fuse_matmul_add(struct vm_graph *g, int32_t mm, bool *changed, struct vm_error *err) {
-    int32_t y = g->nodes[mm].out[0], slot;
-    if (g->nodes[mm].n_in > 3 || g->values[y].dtype != VM_DTYPE_FLOAT) return VM_OK;
-    int32_t add = only_reader(g, y, &slot);
-    if (!is_op(g, add, "Add") || g->nodes[add].phase != g->nodes[mm].phase) return VM_OK;
-    int32_t z = other_operand(g, add, y), out = g->nodes[add].out[0];
-    if (z < 0 || z == y) return VM_OK;
-    const struct vm_value *yv = &g->values[y], *zv = &g->values[z], *ov = &g->values[out];
-    if (zv->dtype != VM_DTYPE_FLOAT || zv->rank != yv->rank || ov->rank != yv->rank) return VM_OK;
+/* MatMulT -> `op`(T), T of the output's shape, both in the same phase (a forward node must not
+ * come to wait for a backward value): T becomes the matmul's input `slot`, a binary post-op —
+ * Add(Z) at 3 (vm_pass_fuse_matmul_add), Mul(M) at 4 (vm_pass_fuse_matmul_mul; M is added after Z,
+ * so a product that already has a factor takes no addend). Not with a perm (the strided product
+ * has no post-ops). */
+static enum vm_status fuse_matmul_post(struct vm_graph *g, int32_t mm, const char *op, int slot, bool *changed, struct vm_error *err) {
+    int32_t y = g->nodes[mm].out[0], rs;
+    if (g->nodes[mm].n_in > slot || g->values[y].dtype != VM_DTYPE_FLOAT) return VM_OK;
+    if (vm_node_attr(g, mm, "permA") || vm_node_attr(g, mm, "permB") || vm_node_attr(g, mm, "permY")) return VM_OK;
+    int32_t r = only_reader(g, y, &rs);
+    if (!is_op(g, r, op) || g->nodes[r].phase != g->nodes[mm].phase) return VM_OK;
+    int32_t t = other_operand(g, r, y), out = g->nodes[r].out[0];
+    if (t < 0 || t == y) return VM_OK;
+    const struct vm_value *yv = &g->values[y], *tv = &g->values[t], *ov = &g->values[out];
+    if (tv->dtype != VM_DTYPE_FLOAT || tv->rank != yv->rank || ov->rank != yv->rank) return VM_OK;
     for (int i = 0; i < yv->rank; i++)
-        if (!vm_dim_eq(&zv->dims[i], &yv->dims[i]) || !vm_dim_eq(&ov->dims[i], &yv->dims[i])) return VM_OK;
-    int32_t *in = vm_realloc(g->nodes[mm].in, 4 * sizeof *in, err);
+        if (!vm_dim_eq(&tv->dims[i], &yv->dims[i]) || !vm_dim_eq(&ov->dims[i], &yv->dims[i])) return VM_OK;
+    int32_t *in = vm_realloc(g->nodes[mm].in, (size_t)(slot + 1) * sizeof *in, err);
     if (!in) return VM_ENOMEM;
     struct vm_node *nd = &g->nodes[mm];
     nd->in = in;
-    if (nd->n_in < 3) in[2] = -1; /* no bias */
-    in[3] = z;
-    nd->n_in = 4;
-    return absorb_add(g, mm, add, changed, err);
+    for (int k = nd->n_in; k < slot; k++) in[k] = -1; /* no bias (, no addend) */
+    in[slot] = t;
+    nd->n_in = slot + 1;
+    return absorb_add(g, mm, r, changed, err);
+}
+
+static enum vm_status fuse_matmul_add(struct vm_graph *g, int32_t mm, bool *changed, struct vm_error *err) {
+    return fuse_matmul_post(g, mm, "Add", 3, changed, err);
+}
+
+static enum vm_status fuse_matmul_mul(struct vm_graph *g, int32_t mm, bool *changed, struct vm_error *err) {
+    return fuse_matmul_post(g, mm, "Mul", 4, changed, err);
 }
 
 enum vm_status vm_pass_fuse_matmul_add(struct vm_graph *g, struct vm_error *err) {
     return fuse_each(g, vm_op_find("vmaskc", "MatMulT"), false, fuse_matmul_add, err);
-}
-
-/* MatMulT(A, W[, bias[, Z]]) -> Mul(M), M of the same shape, both in the same phase: the backward's
- * GELU gradient dy * Gelu'(x) (vm_pass_gelu_derivative) multiplied in as the matmul computing dy
- * writes it. Not with a perm (the strided product has no post-ops). */
-static enum vm_status fuse_matmul_mul(struct vm_graph *g, int32_t mm, bool *changed, struct vm_error *err) {
-    int32_t y = g->nodes[mm].out[0], slot;
-    if (g->nodes[mm].n_in > 4 || g->values[y].dtype != VM_DTYPE_FLOAT) return VM_OK;
-    if (vm_node_attr(g, mm, "permA") || vm_node_attr(g, mm, "permB") || vm_node_attr(g, mm, "permY")) return VM_OK;
-    int32_t mul = only_reader(g, y, &slot);
-    if (!is_op(g, mul, "Mul") || g->nodes[mul].phase != g->nodes[mm].phase) return VM_OK;
-    int32_t m = other_operand(g, mul, y), out = g->nodes[mul].out[0];
-    if (m < 0 || m == y) return VM_OK;
-    const struct vm_value *yv = &g->values[y], *mv = &g->values[m], *ov = &g->values[out];
-    if (mv->dtype != VM_DTYPE_FLOAT || mv->rank != yv->rank || ov->rank != yv->rank) return VM_OK;
-    for (int i = 0; i < yv->rank; i++)
-        if (!vm_dim_eq(&mv->dims[i], &yv->dims[i]) || !vm_dim_eq(&ov->dims[i], &yv->dims[i])) return VM_OK;
-    int32_t *in = vm_realloc(g->nodes[mm].in, 5 * sizeof *in, err);
-    if (!in) return VM_ENOMEM;
-    struct vm_node *nd = &g->nodes[mm];
-    nd->in = in;
-    for (int k = nd->n_in; k < 4; k++) in[k] = -1; /* no bias, no addend */
-    in[4] = m;
-    nd->n_in = 5;
-    return absorb_add(g, mm, mul, changed, err);
 }
 
 enum vm_status vm_pass_fuse_matmul_mul(struct vm_graph *g, struct vm_error *err) {

@@ -138,11 +138,11 @@ struct wreorder {
     size_t off;            /* of the blocked copy in c->scratch */
 };
 
-/* conv_pd: the convolution's primitive descriptor (its scratchpad comes first in c->scratch). */
+/* conv_pd: the primitive's descriptor, a convolution's or a matmul's (its scratchpad comes first in c->scratch). */
 static enum vm_status wreorder_init(struct vm_rt_ctx *c, const struct vm_rt_step *s, struct wreorder *r,
                                     const dnnl_memory_desc_t *plain, const dnnl_memory_desc_t *chosen, bool into_chosen,
                                     const_dnnl_primitive_desc_t conv_pd, struct vm_error *err) {
-    if (!chosen) return vm_rt_step_errorf(s, err, VM_EDNNL, "oneDNN: no weight layout for the convolution");
+    if (!chosen) return vm_rt_step_errorf(s, err, VM_EDNNL, "oneDNN: no weight layout for the primitive");
     if (dnnl_memory_desc_equal(plain, chosen)) return VM_OK;
     const dnnl_memory_desc_t *smd = dnnl_primitive_desc_query_md(conv_pd, dnnl_query_scratchpad_md, 0);
     r->off = vm_align64(smd ? dnnl_memory_desc_get_size(smd) : 0);
